@@ -1,0 +1,202 @@
+//! The binary edge, shared by every tool: the common options, argument parsing, logging, the
+//! one place where an [`Error`] becomes a message, a JSON error document and an exit status,
+//! and stdout helpers that treat a closed pipe as a normal end (ripgrep's lesson).
+//!
+//! This is the only module of the library that prints, and it prints only what a tool asked
+//! for at its edge.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Code, Error, Result};
+use crate::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
+use crate::protocol::ErrorDoc;
+
+/// Options every berth tool takes. Flatten this into each tool's clap struct.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonOpts {
+    /// Persistent state: images, layers, containers, volumes, networks.
+    #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, global = true, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Runtime state: OCI state, monitor pids, network namespaces.
+    #[arg(long, env = "BERTH_RUN_ROOT", default_value = DEFAULT_RUN_ROOT, global = true, value_name = "DIR")]
+    pub run_root: PathBuf,
+    /// Print JSON on stdout even on a terminal.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log verbosity on stderr.
+    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "warn", global = true,
+          value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
+    /// Print how long the stage took on stderr (also BERTH_TIMINGS=1).
+    #[arg(long, env = "BERTH_TIMINGS", global = true)]
+    pub timings: bool,
+}
+
+impl CommonOpts {
+    pub fn paths(&self) -> Paths {
+        Paths::new(&self.root, &self.run_root)
+    }
+
+    /// True when stdout should carry JSON: `--json`, or stdout is not a terminal.
+    pub fn wants_json(&self) -> bool {
+        self.json || !io::stdout().is_terminal()
+    }
+}
+
+/// Implemented by each tool's top-level argument struct.
+pub trait Tool: clap::Parser {
+    /// The tool's short name: `pull` for berth-pull.
+    const NAME: &'static str;
+    fn common(&self) -> &CommonOpts;
+}
+
+/// Parses arguments, sets up logging, runs `body`, and turns its result into an exit status.
+/// Use as `fn main() -> ExitCode { berth::cli::main::<Args>(run) }`.
+pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
+    let args = match T::try_parse() {
+        Ok(a) => a,
+        Err(e) => return clap_error(T::NAME, e),
+    };
+    let common = args.common().clone();
+    init_logging(T::NAME, &common.log_level);
+    let started = Instant::now();
+    let result = body(args);
+    if common.timings {
+        eprintln!(
+            "berth-{}: {:.1} ms",
+            T::NAME,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(T::NAME, &e),
+    }
+}
+
+/// Prints an error once (stderr, and a JSON error document when stdout is not a terminal) and
+/// returns the exit status that carries its code.
+pub fn report(tool: &str, e: &Error) -> ExitCode {
+    if !e.is_upstream() {
+        eprintln!("berth-{tool}: error: {}", e.one_line());
+    }
+    if !io::stdout().is_terminal() {
+        let _ = print_json(&ErrorDoc::new(e));
+    }
+    ExitCode::from(e.code().0)
+}
+
+fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            // clap's own rendering, with usage, is the most helpful here.
+            let msg = e.render().to_string();
+            let first = msg.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprint!("berth-{tool}: {msg}");
+            if !io::stdout().is_terminal() {
+                let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
+            }
+            ExitCode::from(Code::BAD_ARGS.0)
+        }
+    }
+}
+
+fn init_logging(tool: &'static str, level: &str) {
+    let filter = level.parse().unwrap_or(log::LevelFilter::Warn);
+    let _ = env_logger::Builder::new()
+        .filter_level(filter)
+        .format(move |buf, rec| {
+            writeln!(
+                buf,
+                "berth-{tool}: {}: {}",
+                rec.level().as_str().to_lowercase(),
+                rec.args()
+            )
+        })
+        .try_init();
+}
+
+/// Writes `value` as one line of JSON on stdout. A closed pipe ends the process quietly.
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = io::stdout().lock();
+    let r = serde_json::to_writer(&mut out, value)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    handle_stdout(r)
+}
+
+/// Writes text on stdout. A closed pipe ends the process quietly.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    handle_stdout(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// Prints rows as an aligned table, Docker-style (columns padded by three spaces).
+pub fn print_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> Result<()> {
+    print_text(&format_table(header, rows))
+}
+
+/// Formats rows as an aligned table, Docker-style (columns padded by three spaces).
+pub fn format_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).padding(3);
+    if !header.is_empty() {
+        let _ = writeln!(tw, "{}", header.join("\t"));
+    }
+    for row in rows {
+        let _ = writeln!(tw, "{}", row.as_ref().join("\t"));
+    }
+    let _ = tw.flush();
+    String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()
+}
+
+fn handle_stdout(r: io::Result<()>) -> Result<()> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(Error::new(Code::IO, format!("writing to stdout: {e}"))),
+    }
+}
+
+/// True if stdin is a terminal (then `-` cannot mean "a record on stdin").
+pub fn stdin_is_tty() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// Reads the record a pipeline stage gets on stdin (`-`).
+pub fn read_stdin_record() -> Result<crate::protocol::Record> {
+    if stdin_is_tty() {
+        return Err(Error::new(
+            Code::BAD_ARGS,
+            "expected a record on stdin, but stdin is a terminal (pipe in an earlier stage, e.g. berth-pull IMAGE | ...)",
+        ));
+    }
+    crate::protocol::read_record(io::stdin().lock())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_like_docker() {
+        let t = format_table(
+            &["CONTAINER ID", "NAMES"],
+            &[vec!["abc".to_string(), "web".to_string()]],
+        );
+        assert_eq!(t, "CONTAINER ID   NAMES\nabc            web\n");
+    }
+}

@@ -1,0 +1,14 @@
+//! berth: a daemonless container toolkit. This crate holds all of the logic; the `berth-*`
+//! binaries are thin shells over it (see DESIGN.md).
+
+pub mod cli;
+pub mod digest;
+pub mod error;
+pub mod paths;
+pub mod protocol;
+pub mod reference;
+pub mod state;
+pub mod store;
+
+pub use error::{Code, Coded, Error, Result};
+pub use paths::Paths;

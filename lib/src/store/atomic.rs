@@ -1,0 +1,190 @@
+//! Crash-safe writes: a temporary file in the same directory, fsync, rename, fsync the
+//! directory. A kill -9 at any instant leaves either the old file or the new one, never a torn
+//! one. Temporary files are named `.tmp-<pid>-<random>-<name>` so [`collect_garbage`] can tell
+//! leftovers of dead processes from work in progress.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, IoError};
+
+const TMP_PREFIX: &str = ".tmp-";
+
+/// A temporary path beside `target`, unique to this process and call.
+pub fn temp_path_for(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = target.parent().unwrap_or(Path::new("."));
+    dir.join(format!(
+        "{TMP_PREFIX}{}-{}-{name}",
+        std::process::id(),
+        crate::state::ids::random_hex(4)
+    ))
+}
+
+/// Writes `bytes` to `path` atomically, creating the parent directory if needed.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    write_with(path, 0o644, |f| f.write_all(bytes))
+}
+
+/// Serialises `value` as pretty JSON (plus a newline) and writes it atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| IoError {
+        op: "encode",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    bytes.push(b'\n');
+    write(path, &bytes)
+}
+
+/// Atomically replaces `path` with what `fill` writes, with the given file mode.
+pub fn write_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<(), IoError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_path("create directory", parent)?;
+    }
+    let tmp = temp_path_for(path);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_path("create", &tmp)?;
+        fill(&mut f).with_path("write", &tmp)?;
+        f.sync_all().with_path("fsync", &tmp)?;
+        fs::rename(&tmp, path).with_path("rename into place", path)?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Renames `from` to `to` and makes the rename durable.
+pub fn rename(from: &Path, to: &Path) -> Result<(), IoError> {
+    fs::rename(from, to).with_path("rename into place", to)?;
+    sync_dir(to.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsyncs a directory so that a rename or create inside it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_path("fsync directory", dir)
+}
+
+/// Creates `path` holding `bytes` only if nothing is there yet. The content is complete before
+/// the name appears (written to a temporary file, then hard-linked into place), so a reader
+/// never sees a half-written reservation. Returns `Ok(false)` when the name is taken.
+pub fn create_exclusive(path: &Path, bytes: &[u8]) -> Result<bool, IoError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_path("create directory", parent)?;
+    }
+    let tmp = temp_path_for(path);
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+            .with_path("create", &tmp)?;
+        f.write_all(bytes).with_path("write", &tmp)?;
+        f.sync_all().with_path("fsync", &tmp)?;
+    }
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_path("reserve", path),
+    }
+}
+
+/// Removes temporary files and directories in `dir` left by processes that no longer exist.
+/// Returns how many entries were removed.
+pub fn collect_garbage(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = temp_owner(&name.to_string_lossy()) else {
+            continue;
+        };
+        if pid == std::process::id() || process_exists(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let ok = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path).is_ok()
+        } else {
+            fs::remove_file(&path).is_ok()
+        };
+        removed += ok as usize;
+    }
+    removed
+}
+
+/// The pid that made a temporary entry named by [`temp_path_for`], if the name is one.
+pub fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(TMP_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn process_exists(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_replaces_atomically_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub/f.json");
+        write_json(&p, &serde_json::json!({"a": 1})).unwrap();
+        write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn exclusive_create_refuses_a_taken_name() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("name");
+        assert!(create_exclusive(&p, b"id1").unwrap());
+        assert!(!create_exclusive(&p, b"id2").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"id1");
+    }
+
+    #[test]
+    fn garbage_of_dead_processes_is_collected() {
+        let d = tempfile::tempdir().unwrap();
+        // pid 0x7fffffff cannot exist; our own temp file must survive.
+        fs::write(d.path().join(".tmp-2147483647-ab-blob"), b"x").unwrap();
+        fs::create_dir(d.path().join(".tmp-2147483647-cd-dir")).unwrap();
+        let mine = temp_path_for(&d.path().join("mine"));
+        fs::write(&mine, b"x").unwrap();
+        assert_eq!(collect_garbage(d.path()), 2);
+        assert!(mine.exists());
+    }
+}

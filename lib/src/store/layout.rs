@@ -1,0 +1,737 @@
+//! The image store: an OCI image layout at `<root>/images`.
+//!
+//! ```text
+//! <root>/images/oci-layout           {"imageLayoutVersion":"1.0.0"}
+//! <root>/images/index.json           one descriptor per ref, named by the
+//!                                    org.opencontainers.image.ref.name annotation
+//! <root>/images/blobs/sha256/<hex>   content-addressed blobs
+//! ```
+//!
+//! Ref names are Docker's familiar form (`busybox:latest`, `127.0.0.1:5000/app:v1`), so that
+//! `skopeo inspect oci:<root>/images:busybox:latest` and `umoci unpack --image
+//! <root>/images:busybox:latest` read what berth stored.
+//!
+//! Crash safety: blobs are staged in `<root>/tmp`, verified, then renamed into `blobs/`; a blob
+//! is therefore either absent or complete. `index.json` is replaced atomically under
+//! `<root>/locks/images.lock`. Blobs are written before the ref that names them, so a ref
+//! never points at a missing blob.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use oci_spec::image::{
+    ANNOTATION_REF_NAME, Descriptor, Digest, ImageConfiguration, ImageIndex, ImageIndexBuilder,
+    ImageManifest, MediaType,
+};
+
+use crate::digest::{self, DigestError, HashingWriter};
+use crate::error::{Code, Coded, IoContext, IoError};
+use crate::paths::Paths;
+use crate::reference::Reference;
+use crate::store::atomic;
+use crate::store::lock::Lock;
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error("no such image: {0} (pull it first: berth-pull {0})")]
+    NoSuchImage(String),
+    #[error("image {reference}: blob {digest} is missing from the store (pull the image again)")]
+    MissingBlob { reference: String, digest: String },
+    #[error("cannot decode {what} {digest}: {source}")]
+    Decode {
+        what: &'static str,
+        digest: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "image {reference}: no manifest for platform {platform} in its index (available: {available})"
+    )]
+    NoPlatform {
+        reference: String,
+        platform: String,
+        available: String,
+    },
+    #[error("{0}: unsupported media type {1} (berth handles OCI and Docker v2 schema 2 images)")]
+    UnsupportedMediaType(String, String),
+}
+
+impl Coded for StoreError {
+    fn code(&self) -> Code {
+        match self {
+            StoreError::Io(e) => e.code(),
+            StoreError::Digest(e) => e.code(),
+            StoreError::NoSuchImage(_) | StoreError::NoPlatform { .. } => Code::NOT_FOUND,
+            StoreError::MissingBlob { .. } => Code::NOT_FOUND,
+            StoreError::Decode { .. } => Code::DECODE,
+            StoreError::UnsupportedMediaType(..) => Code::UNSUPPORTED,
+        }
+    }
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An image resolved from the store: the platform manifest and its config.
+#[derive(Debug, Clone)]
+pub struct StoredImage {
+    /// The ref name it was found under (familiar form), or the digest it was asked by.
+    pub name: String,
+    /// Descriptor of the ref's target (a manifest, or an index for multi-platform refs).
+    pub target: Descriptor,
+    /// Descriptor of the platform manifest.
+    pub manifest_desc: Descriptor,
+    pub manifest: ImageManifest,
+    pub config: ImageConfiguration,
+}
+
+impl StoredImage {
+    /// The image id, Docker's: the config digest.
+    pub fn id(&self) -> String {
+        self.manifest.config().digest().to_string()
+    }
+}
+
+/// Handle on the OCI layout in `<root>/images`.
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    dir: PathBuf,
+    tmp: PathBuf,
+    lock: PathBuf,
+}
+
+impl ImageStore {
+    /// Opens the store, creating an empty layout on first use.
+    pub fn open(paths: &Paths) -> Result<Self> {
+        let store = ImageStore {
+            dir: paths.images(),
+            tmp: paths.tmp(),
+            lock: paths.locks().join("images.lock"),
+        };
+        let blobs = store.dir.join("blobs/sha256");
+        if !store.dir.join("index.json").exists() {
+            let _l = store.lock()?;
+            fs::create_dir_all(&blobs).with_path("create directory", &blobs)?;
+            fs::create_dir_all(&store.tmp).with_path("create directory", &store.tmp)?;
+            if !store.dir.join("oci-layout").exists() {
+                atomic::write(
+                    &store.dir.join("oci-layout"),
+                    br#"{"imageLayoutVersion":"1.0.0"}"#,
+                )?;
+            }
+            if !store.dir.join("index.json").exists() {
+                store.write_index(&empty_index())?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Takes the store's write lock. Hold it around any read-modify-write of `index.json`.
+    pub fn lock(&self) -> Result<Lock> {
+        Ok(Lock::exclusive(&self.lock)?)
+    }
+
+    /// The staging directory for blobs in flight (same filesystem as the store).
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir
+            .join("blobs/sha256")
+            .join(crate::paths::digest_hex(digest))
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        digest::validate(digest).is_ok() && self.blob_path(digest).exists()
+    }
+
+    /// Opens a blob for reading. The caller verifies it if it does not trust the store.
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        digest::validate(digest)?;
+        let p = self.blob_path(digest);
+        File::open(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::MissingBlob {
+                reference: String::new(),
+                digest: digest.to_string(),
+            },
+            _ => StoreError::Io(IoError {
+                op: "open",
+                path: p,
+                source: e,
+            }),
+        })
+    }
+
+    /// Reads a small blob (manifest, config, index) and verifies its digest.
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.open_blob(digest)?
+            .read_to_end(&mut bytes)
+            .with_path("read", self.blob_path(digest))?;
+        let actual = digest::sha256(&bytes);
+        if actual != digest {
+            return Err(DigestError::Mismatch {
+                what: format!("stored blob {}", self.blob_path(digest).display()),
+                expected: digest.to_string(),
+                actual,
+            }
+            .into());
+        }
+        Ok(bytes)
+    }
+
+    /// Stores `bytes` as a blob; returns its digest. Idempotent.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let mut w = self.blob_writer()?;
+        w.write_all(bytes).with_path("write", &w.path)?;
+        w.commit(None, None)
+    }
+
+    /// A writer that stages a blob in `<root>/tmp` and hashes it as it goes.
+    pub fn blob_writer(&self) -> Result<BlobWriter> {
+        fs::create_dir_all(&self.tmp).with_path("create directory", &self.tmp)?;
+        let path = atomic::temp_path_for(&self.tmp.join("blob"));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_path("create", &path)?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            path,
+            inner: Some(HashingWriter::new(file)),
+        })
+    }
+
+    /// Moves an already verified file into the blob store under `digest` (rename, same fs).
+    pub fn adopt_blob(&self, file: &Path, digest: &str) -> Result<()> {
+        digest::validate(digest)?;
+        let dest = self.blob_path(digest);
+        if dest.exists() {
+            let _ = fs::remove_file(file);
+            return Ok(());
+        }
+        fs::create_dir_all(dest.parent().unwrap()).with_path("create directory", &dest)?;
+        Ok(atomic::rename(file, &dest)?)
+    }
+
+    pub fn index(&self) -> Result<ImageIndex> {
+        let p = self.dir.join("index.json");
+        let f = File::open(&p).with_path("open", &p)?;
+        ImageIndex::from_reader(f).map_err(|e| StoreError::Decode {
+            what: "index",
+            digest: p.display().to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        Ok(atomic::write_json(&self.dir.join("index.json"), index)?)
+    }
+
+    /// Every (ref name, descriptor) pair in `index.json`, in index order.
+    pub fn refs(&self) -> Result<Vec<(String, Descriptor)>> {
+        Ok(self
+            .index()?
+            .manifests()
+            .iter()
+            .filter_map(|d| ref_name(d).map(|n| (n.to_string(), d.clone())))
+            .collect())
+    }
+
+    /// The descriptor stored under `name` (familiar form).
+    pub fn lookup(&self, name: &str) -> Result<Option<Descriptor>> {
+        Ok(self
+            .refs()?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d))
+    }
+
+    /// Points `name` at `target`, replacing any earlier target. The blobs it names must
+    /// already be stored.
+    pub fn set_ref(&self, name: &str, target: &Descriptor) -> Result<()> {
+        let _l = self.lock()?;
+        self.set_ref_locked(name, target)
+    }
+
+    /// [`set_ref`](Self::set_ref) for a caller that already holds [`lock`](Self::lock).
+    pub fn set_ref_locked(&self, name: &str, target: &Descriptor) -> Result<()> {
+        let mut d = target.clone();
+        let mut ann = d.annotations().clone().unwrap_or_default();
+        ann.insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
+        d.set_annotations(Some(ann));
+        let mut index = self.index()?;
+        let mut manifests: Vec<Descriptor> = index
+            .manifests()
+            .iter()
+            .filter(|m| ref_name(m) != Some(name))
+            .cloned()
+            .collect();
+        manifests.push(d);
+        index.set_manifests(manifests);
+        self.write_index(&index)
+    }
+
+    /// Removes the ref `name`; returns the descriptor it pointed at, if any. Blobs stay until
+    /// garbage collection.
+    pub fn remove_ref(&self, name: &str) -> Result<Option<Descriptor>> {
+        let _l = self.lock()?;
+        let mut index = self.index()?;
+        let (gone, kept): (Vec<_>, Vec<_>) = index
+            .manifests()
+            .iter()
+            .cloned()
+            .partition(|m| ref_name(m) == Some(name));
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        index.set_manifests(kept);
+        self.write_index(&index)?;
+        Ok(gone.into_iter().next())
+    }
+
+    pub fn read_manifest(&self, digest: &str) -> Result<ImageManifest> {
+        let bytes = self.read_blob(digest)?;
+        ImageManifest::from_reader(&bytes[..]).map_err(|e| StoreError::Decode {
+            what: "manifest",
+            digest: digest.to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    pub fn read_index_blob(&self, digest: &str) -> Result<ImageIndex> {
+        let bytes = self.read_blob(digest)?;
+        ImageIndex::from_reader(&bytes[..]).map_err(|e| StoreError::Decode {
+            what: "index",
+            digest: digest.to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    pub fn read_config(&self, digest: &str) -> Result<ImageConfiguration> {
+        let bytes = self.read_blob(digest)?;
+        ImageConfiguration::from_reader(&bytes[..]).map_err(|e| StoreError::Decode {
+            what: "image config",
+            digest: digest.to_string(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Resolves a user's image argument: a reference (`busybox`, `busybox:1`, `x@sha256:..`),
+    /// or an image id (`sha256:<config hex>`, or a unique prefix of its hex, as Docker allows).
+    /// Multi-platform refs resolve to the manifest for `platform` (default: the host's).
+    pub fn image(&self, arg: &str, platform: Option<&PlatformSpec>) -> crate::Result<StoredImage> {
+        let refs = self.refs()?;
+        let target = match Reference::parse(arg) {
+            Ok(r) => refs
+                .iter()
+                .find(|(n, _)| *n == r.familiar())
+                .or_else(|| {
+                    // `x@sha256:m` also matches any ref of x whose target is that manifest.
+                    let d = r.digest()?;
+                    refs.iter().find(|(n, desc)| {
+                        desc.digest().to_string() == d
+                            && Reference::parse(n)
+                                .is_ok_and(|n| n.familiar_name() == r.familiar_name())
+                    })
+                })
+                .map(|(n, d)| (n.clone(), d.clone())),
+            Err(_) => None,
+        };
+        let (name, target) = match target {
+            Some(t) => t,
+            None => self
+                .find_by_id(arg, &refs)?
+                .ok_or_else(|| StoreError::NoSuchImage(arg.to_string()))?,
+        };
+        let manifest_desc = self.platform_manifest(&name, &target, platform)?;
+        let manifest = self.read_manifest(manifest_desc.digest().as_ref())?;
+        let config = self.read_config(manifest.config().digest().as_ref())?;
+        Ok(StoredImage {
+            name,
+            target,
+            manifest_desc,
+            manifest,
+            config,
+        })
+    }
+
+    /// Finds a ref whose image id (config digest) or manifest digest starts with `arg`.
+    fn find_by_id(
+        &self,
+        arg: &str,
+        refs: &[(String, Descriptor)],
+    ) -> Result<Option<(String, Descriptor)>> {
+        let hex = arg.strip_prefix("sha256:").unwrap_or(arg);
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        for (name, desc) in refs {
+            let Ok(m) = self.platform_manifest(name, desc, None) else {
+                continue;
+            };
+            let manifest_hex = crate::paths::digest_hex(m.digest().digest()).to_string();
+            let config_hex = self
+                .read_manifest(m.digest().as_ref())
+                .map(|man| man.config().digest().digest().to_string())
+                .unwrap_or_default();
+            if config_hex.starts_with(hex) || manifest_hex.starts_with(hex) {
+                return Ok(Some((name.clone(), desc.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The platform manifest behind `target`: itself if it is a manifest, or the index entry
+    /// that matches `platform`.
+    pub fn platform_manifest(
+        &self,
+        name: &str,
+        target: &Descriptor,
+        platform: Option<&PlatformSpec>,
+    ) -> Result<Descriptor> {
+        let mt = target.media_type().to_string();
+        match mt.as_str() {
+            "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST => Ok(target.clone()),
+            "application/vnd.oci.image.index.v1+json" | DOCKER_MANIFEST_LIST => {
+                let index = self.read_index_blob(target.digest().as_ref())?;
+                let want = platform.cloned().unwrap_or_else(PlatformSpec::host);
+                index
+                    .manifests()
+                    .iter()
+                    .find(|m| m.platform().as_ref().is_some_and(|p| want.matches(p)))
+                    .cloned()
+                    .ok_or_else(|| StoreError::NoPlatform {
+                        reference: name.to_string(),
+                        platform: want.to_string(),
+                        available: index
+                            .manifests()
+                            .iter()
+                            .filter_map(|m| m.platform().as_ref().map(PlatformSpec::from_oci))
+                            .map(|p| p.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            }
+            other => Err(StoreError::UnsupportedMediaType(
+                name.to_string(),
+                other.to_string(),
+            )),
+        }
+    }
+
+    /// Every blob digest reachable from some ref (indexes, manifests, configs, layers).
+    pub fn reachable_blobs(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack: Vec<Descriptor> = self.refs()?.into_iter().map(|(_, d)| d).collect();
+        while let Some(d) = stack.pop() {
+            let digest = d.digest().to_string();
+            if !seen.insert(digest.clone()) || !self.has_blob(&digest) {
+                continue;
+            }
+            let mt = d.media_type().to_string();
+            if is_index_type(&mt) {
+                if let Ok(i) = self.read_index_blob(&digest) {
+                    stack.extend(i.manifests().iter().cloned());
+                }
+            } else if is_manifest_type(&mt)
+                && let Ok(m) = self.read_manifest(&digest)
+            {
+                seen.insert(m.config().digest().to_string());
+                seen.extend(m.layers().iter().map(|l| l.digest().to_string()));
+            }
+        }
+        Ok(seen)
+    }
+}
+
+pub fn is_index_type(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/vnd.oci.image.index.v1+json" | DOCKER_MANIFEST_LIST
+    )
+}
+
+pub fn is_manifest_type(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST
+    )
+}
+
+/// The ref name annotation of an index entry.
+pub fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations()
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_REF_NAME))
+        .map(String::as_str)
+}
+
+fn empty_index() -> ImageIndex {
+    ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(Vec::<Descriptor>::new())
+        .build()
+        .expect("static index is valid")
+}
+
+/// A blob being written. [`commit`](BlobWriter::commit) verifies and renames it into the store;
+/// dropping it uncommitted deletes the staged file.
+pub struct BlobWriter {
+    store: ImageStore,
+    path: PathBuf,
+    inner: Option<HashingWriter<File>>,
+}
+
+impl BlobWriter {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Verifies against `expected` digest and size (if given), fsyncs and moves the blob into
+    /// place. Returns the digest.
+    pub fn commit(mut self, expected: Option<&str>, size: Option<u64>) -> Result<String> {
+        let (file, hasher) = self.inner.take().expect("commit once").into_parts();
+        let result = (|| {
+            let actual = hasher.digest();
+            if let Some(e) = expected {
+                hasher.verify("blob", e, size)?;
+            }
+            file.sync_all().with_path("fsync", &self.path)?;
+            drop(file);
+            self.store.adopt_blob(&self.path, &actual)?;
+            Ok(actual)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.path);
+        }
+        result
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.as_mut().expect("not committed").write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.inner.is_some() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A platform as users write it (`linux/amd64`, `linux/arm64/v8`), matched against index
+/// entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSpec {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl PlatformSpec {
+    /// The host's platform in OCI's (Go's) spelling.
+    pub fn host() -> Self {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            "arm" => "arm",
+            other => other,
+        };
+        PlatformSpec {
+            os: "linux".into(),
+            architecture: arch.into(),
+            variant: None,
+        }
+    }
+
+    pub fn from_oci(p: &oci_spec::image::Platform) -> Self {
+        PlatformSpec {
+            os: p.os().to_string(),
+            architecture: p.architecture().to_string(),
+            variant: p.variant().clone(),
+        }
+    }
+
+    /// Whether an index entry's platform satisfies this spec. A spec without a variant matches
+    /// any variant.
+    pub fn matches(&self, p: &oci_spec::image::Platform) -> bool {
+        let other = PlatformSpec::from_oci(p);
+        other.os == self.os
+            && other.architecture == self.architecture
+            && (self.variant.is_none() || self.variant == other.variant)
+    }
+}
+
+impl FromStr for PlatformSpec {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad = || {
+            crate::Error::new(
+                Code::BAD_ARGS,
+                format!("invalid platform {s:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64"),
+            )
+        };
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(PlatformSpec {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => {
+                Ok(PlatformSpec {
+                    os: os.to_string(),
+                    architecture: arch.to_string(),
+                    variant: Some(v.to_string()),
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for PlatformSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A descriptor for stored bytes.
+pub fn descriptor(media_type: &str, digest: &str, size: u64) -> Descriptor {
+    Descriptor::new(
+        MediaType::from(media_type),
+        size,
+        Digest::from_str(digest).expect("digest validated by the store"),
+    )
+}
+
+/// Annotations helper for callers building descriptors.
+pub fn annotations(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::{ImageConfigurationBuilder, ImageManifestBuilder};
+
+    fn store() -> (tempfile::TempDir, ImageStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = ImageStore::open(&Paths::new(d.path().join("root"), d.path().join("run"))).unwrap();
+        (d, s)
+    }
+
+    fn put_image(s: &ImageStore, name: &str, layer: &[u8]) -> (String, String) {
+        let layer_d = s.put_blob(layer).unwrap();
+        let config = ImageConfigurationBuilder::default().build().unwrap();
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let config_d = s.put_blob(&config_bytes).unwrap();
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(descriptor(
+                "application/vnd.oci.image.config.v1+json",
+                &config_d,
+                config_bytes.len() as u64,
+            ))
+            .layers(vec![descriptor(
+                "application/vnd.oci.image.layer.v1.tar",
+                &layer_d,
+                layer.len() as u64,
+            )])
+            .build()
+            .unwrap();
+        let mbytes = serde_json::to_vec(&manifest).unwrap();
+        let md = s.put_blob(&mbytes).unwrap();
+        s.set_ref(
+            name,
+            &descriptor(
+                "application/vnd.oci.image.manifest.v1+json",
+                &md,
+                mbytes.len() as u64,
+            ),
+        )
+        .unwrap();
+        (md, config_d)
+    }
+
+    #[test]
+    fn refs_resolve_by_name_digest_and_id_prefix() {
+        let (_d, s) = store();
+        let (md, cd) = put_image(&s, "busybox:latest", b"layer");
+        assert_eq!(s.image("busybox", None).unwrap().id(), cd);
+        assert_eq!(
+            s.image("docker.io/library/busybox:latest", None)
+                .unwrap()
+                .name,
+            "busybox:latest"
+        );
+        assert_eq!(s.image(&cd[7..19], None).unwrap().name, "busybox:latest");
+        assert_eq!(s.image(&format!("busybox@{md}"), None).unwrap().id(), cd);
+        let e = s.image("nothere", None).unwrap_err();
+        assert_eq!(e.code(), Code::NOT_FOUND);
+        // Retagging replaces, removing forgets.
+        put_image(&s, "busybox:latest", b"layer2");
+        assert_eq!(s.refs().unwrap().len(), 1);
+        assert!(s.remove_ref("busybox:latest").unwrap().is_some());
+        assert!(s.refs().unwrap().is_empty());
+        assert_eq!(s.reachable_blobs().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn blob_writer_verifies_before_anything_is_visible() {
+        let (_d, s) = store();
+        let mut w = s.blob_writer().unwrap();
+        w.write_all(b"hello").unwrap();
+        let staged = w.path().to_path_buf();
+        let wrong = digest::sha256(b"other");
+        let e = w.commit(Some(&wrong), None).unwrap_err();
+        assert_eq!(e.code(), Code::DIGEST_MISMATCH);
+        assert!(!s.has_blob(&wrong));
+        assert!(!s.has_blob(&digest::sha256(b"hello")));
+        assert!(!staged.exists(), "a refused blob leaves no staged file");
+    }
+
+    #[test]
+    fn platforms_parse_and_match() {
+        let p: PlatformSpec = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert!("linux".parse::<PlatformSpec>().is_err());
+        assert_eq!(PlatformSpec::host().os, "linux");
+    }
+}

@@ -1,0 +1,81 @@
+//! Advisory file locks (`flock(2)`) around every read-modify-write of shared state.
+//!
+//! Lock files are separate from the data they guard, because the data is replaced by rename and
+//! a lock on the old inode would guard nothing. The lock is released when the guard drops, and
+//! by the kernel if the process dies, so a kill -9 never leaves a stale lock.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::error::{IoContext, IoError};
+
+/// A held lock. Dropping it unlocks.
+#[derive(Debug)]
+pub struct Lock {
+    _file: Flock<File>,
+    path: PathBuf,
+}
+
+impl Lock {
+    /// Blocks until the exclusive lock on `path` is held. Creates the file (and its parent).
+    pub fn exclusive(path: &Path) -> Result<Lock, IoError> {
+        Self::take(path, FlockArg::LockExclusive)
+    }
+
+    /// Blocks until a shared lock on `path` is held.
+    pub fn shared(path: &Path) -> Result<Lock, IoError> {
+        Self::take(path, FlockArg::LockShared)
+    }
+
+    /// Takes the exclusive lock if it is free; `Ok(None)` when someone else holds it.
+    pub fn try_exclusive(path: &Path) -> Result<Option<Lock>, IoError> {
+        match Self::take(path, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(l)),
+            Err(e) if e.source.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn take(path: &Path, arg: FlockArg) -> Result<Lock, IoError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_path("create directory", parent)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_path("open lock", path)?;
+        let file = Flock::lock(file, arg).map_err(|(_, errno)| IoError {
+            op: "lock",
+            path: path.to_path_buf(),
+            source: errno.into(),
+        })?;
+        Ok(Lock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_excludes_until_dropped() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l");
+        let held = Lock::exclusive(&p).unwrap();
+        assert!(Lock::try_exclusive(&p).unwrap().is_none());
+        drop(held);
+        assert!(Lock::try_exclusive(&p).unwrap().is_some());
+    }
+}

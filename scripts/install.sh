@@ -1,0 +1,15 @@
+#!/bin/sh
+# Builds berth in release mode and installs its tools into $PREFIX/bin (default /usr/local).
+set -eu
+cd "$(dirname "$0")/.."
+PREFIX=${PREFIX:-/usr/local}
+./scripts/deps.sh
+cargo build --workspace --release --bins --quiet
+mkdir -p "$PREFIX/bin"
+for exe in target/release/berth-*; do
+  [ -f "$exe" ] && [ -x "$exe" ] && install -m 0755 "$exe" "$PREFIX/bin/"
+done
+for script in tools/run/*; do
+  [ -f "$script" ] && install -m 0755 "$script" "$PREFIX/bin/"
+done
+echo "berth: installed into $PREFIX/bin" >&2

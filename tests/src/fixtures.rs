@@ -1,0 +1,164 @@
+//! Fixture images, built by an independent writer (umoci) from Debian's busybox-static, and
+//! cached for the whole test run under `target/berth-fixtures/`.
+//!
+//! The cache is an OCI layout; [`seed`] copies one of its images into a test's own store, so
+//! tests that are not about pulling do not need a registry.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth::store::{ImageStore, Lock};
+
+/// Bump when a fixture's content changes, so stale caches are rebuilt.
+const FIXTURE_VERSION: u32 = 1;
+
+pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The host's static busybox (Debian's busybox-static).
+pub fn host_busybox() -> PathBuf {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("busybox-static is not installed (apt-get install busybox-static)");
+}
+
+/// Runs a command, panicking with its output on failure.
+#[track_caller]
+pub fn must(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fills `rootfs` with busybox, its applet links, and a minimal /etc.
+pub fn populate_busybox(rootfs: &Path) {
+    let bin = rootfs.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(host_busybox(), bin.join("busybox")).unwrap();
+    let list = must(Command::new(host_busybox()).arg("--list"));
+    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+    }
+    for d in [
+        "etc", "root", "home", "tmp", "var", "usr/bin", "sbin", "dev", "proc", "sys",
+    ] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )
+    .unwrap();
+    fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+}
+
+/// Builds the image `name` in `layout` with umoci: each step in `layers` edits the rootfs and
+/// becomes one layer; `config` are extra `umoci config` flags.
+pub fn build_with_umoci(layout: &Path, name: &str, layers: &[&dyn Fn(&Path)], config: &[&str]) {
+    let image = format!("{}:{name}", layout.display());
+    if !layout.join("index.json").exists() {
+        must(Command::new("umoci").args(["init", "--layout"]).arg(layout));
+    }
+    must(Command::new("umoci").args(["new", "--image", &image]));
+    let work = tempfile::tempdir().unwrap();
+    for (i, edit) in layers.iter().enumerate() {
+        let bundle = work.path().join(format!("b{i}"));
+        must(
+            Command::new("umoci")
+                .args(["unpack", "--image", &image])
+                .arg(&bundle),
+        );
+        edit(&bundle.join("rootfs"));
+        must(
+            Command::new("umoci")
+                .args(["repack", "--image", &image])
+                .arg(&bundle),
+        );
+    }
+    let mut c = Command::new("umoci");
+    c.args([
+        "config",
+        "--image",
+        &image,
+        "--os",
+        "linux",
+        "--architecture",
+        "amd64",
+    ]);
+    c.args(config);
+    must(&mut c);
+    must(Command::new("umoci").args(["gc", "--layout"]).arg(layout));
+}
+
+/// The cached layout holding every fixture image, built on first use (under a lock, into a
+/// temporary directory renamed into place, so a killed build is never mistaken for a cache).
+pub fn layout() -> PathBuf {
+    let base = crate::target_dir().join("berth-fixtures");
+    let dir = base.join(format!("v{FIXTURE_VERSION}"));
+    if dir.join("index.json").exists() {
+        return dir;
+    }
+    let _l = Lock::exclusive(&base.join("lock")).unwrap();
+    if dir.join("index.json").exists() {
+        return dir;
+    }
+    let tmp = base.join(format!("building-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    build_all(&tmp);
+    fs::rename(&tmp, &dir).unwrap();
+    dir
+}
+
+fn build_all(layout: &Path) {
+    build_with_umoci(
+        layout,
+        "busybox",
+        &[&populate_busybox],
+        &["--config.cmd", "sh", "--config.env", PATH_ENV],
+    );
+}
+
+/// Copies fixture `name` from the cache into `env`'s image store as `as_ref` (familiar form,
+/// e.g. `busybox:latest`). Blobs are hard-linked when possible.
+pub fn seed(env: &crate::TestEnv, name: &str, as_ref: &str) {
+    let src = layout();
+    let store = ImageStore::open(&env.paths()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(src.join("index.json")).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap_or_else(|| panic!("no fixture image {name}"))
+        .clone();
+    for blob in fs::read_dir(src.join("blobs/sha256")).unwrap().flatten() {
+        let digest = format!("sha256:{}", blob.file_name().to_string_lossy());
+        let dest = store.blob_path(&digest);
+        if !dest.exists() && fs::hard_link(blob.path(), &dest).is_err() {
+            fs::copy(blob.path(), &dest).unwrap();
+        }
+    }
+    let desc = berth::store::layout::descriptor(
+        entry["mediaType"].as_str().unwrap(),
+        entry["digest"].as_str().unwrap(),
+        entry["size"].as_u64().unwrap(),
+    );
+    store.set_ref(as_ref, &desc).unwrap();
+}

@@ -1,0 +1,260 @@
+//! The end-to-end test harness. Tests drive the built binaries as a user would, each in its own
+//! temporary roots, and a [`TestEnv`] guard removes what the test made (mounts, processes,
+//! directories) even when the test fails.
+//!
+//! Pieces:
+//! - [`TestEnv`]: temporary `--root`/`--run-root`, a private `DOCKER_CONFIG`, and commands
+//!   with `PATH` pointing at the built tools;
+//! - [`fixtures`]: images built from Debian's busybox-static by umoci (an independent writer);
+//! - [`cleanup`]: the guard's teardown, usable on its own.
+
+pub mod cleanup;
+pub mod fixtures;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The directory holding the built binaries (`target/debug` or `target/release`), found from
+/// the running test executable (`target/<profile>/deps/<test>`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps dir");
+    if deps.file_name() == Some(OsStr::new("deps")) {
+        deps.parent().expect("profile dir").to_path_buf()
+    } else {
+        deps.to_path_buf()
+    }
+}
+
+/// The repository's top directory.
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// The `target` directory (for caches shared by all tests of a run).
+pub fn target_dir() -> PathBuf {
+    let bin = bin_dir();
+    bin.parent().map(Path::to_path_buf).unwrap_or(bin)
+}
+
+/// `PATH` with the built tools and the scripts in `tools/run` first.
+pub fn tool_path() -> String {
+    let mut parts = vec![
+        bin_dir().display().to_string(),
+        repo_dir().join("tools/run").display().to_string(),
+    ];
+    if let Ok(p) = std::env::var("PATH") {
+        parts.push(p);
+    }
+    parts.join(":")
+}
+
+/// A test's private world: its own state roots and Docker config directory.
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub run: PathBuf,
+    /// `DOCKER_CONFIG`: where credentials and certs.d live for this test.
+    pub docker_config: PathBuf,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        // Under /tmp (not the target dir) so paths stay short: overlay mount data is limited to
+        // one page.
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("temporary directory");
+        let root = dir.path().join("root");
+        let run = dir.path().join("run");
+        let docker_config = dir.path().join("docker");
+        for d in [&root, &run, &docker_config] {
+            std::fs::create_dir_all(d).expect("create test dirs");
+        }
+        TestEnv {
+            dir,
+            root,
+            run,
+            docker_config,
+        }
+    }
+
+    /// The temporary directory everything lives in; tests may put their own files here.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn paths(&self) -> berth::Paths {
+        berth::Paths::new(&self.root, &self.run)
+    }
+
+    /// A command for `tool` (a berth binary, a script in tools/run, or any program on PATH)
+    /// with this environment's roots.
+    pub fn cmd(&self, tool: &str) -> Command {
+        let mut c = Command::new(tool);
+        c.env("PATH", tool_path())
+            .env("BERTH_ROOT", &self.root)
+            .env("BERTH_RUN_ROOT", &self.run)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("BERTH_LOG_LEVEL")
+            .env_remove("BERTH_TIMINGS")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `argv` to completion and captures its output.
+    pub fn run(&self, argv: &[&str]) -> Run {
+        self.run_with_stdin(argv, None)
+    }
+
+    /// Runs `argv` with `input` on stdin.
+    pub fn run_with_stdin(&self, argv: &[&str], input: Option<&[u8]>) -> Run {
+        let mut c = self.cmd(argv[0]);
+        c.args(&argv[1..]);
+        Run::capture(c, argv, input)
+    }
+
+    /// Runs `argv` and asserts it succeeded; returns stdout.
+    pub fn ok(&self, argv: &[&str]) -> String {
+        self.run(argv).success().stdout
+    }
+
+    /// Runs a shell pipeline (sh -c) with this environment.
+    pub fn sh(&self, script: &str) -> Run {
+        let mut c = self.cmd("sh");
+        c.arg("-c").arg(script);
+        Run::capture(c, &["sh", "-c", script], None)
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        cleanup::tear_down(self.dir.path());
+    }
+}
+
+/// A finished command.
+#[derive(Debug)]
+pub struct Run {
+    pub argv: Vec<String>,
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn capture(mut c: Command, argv: &[&str], input: Option<&[u8]>) -> Run {
+        use std::io::Write;
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if input.is_some() {
+            c.stdin(Stdio::piped());
+        }
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
+        if let Some(bytes) = input {
+            let mut stdin = child.stdin.take().unwrap();
+            let bytes = bytes.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("wait for command");
+        Run {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// The exit code (128+N for a signal, as a shell reports it).
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.status
+            .code()
+            .or_else(|| self.status.signal().map(|s| 128 + s))
+            .unwrap_or(-1)
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert!(
+            self.status.success(),
+            "{:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+            self.argv,
+            self.code(),
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts failure with exit code `code`; returns self for more checks.
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "{:?}: expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.argv,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "{:?}: stdout is not JSON ({e}):\n{}",
+                self.argv, self.stdout
+            )
+        })
+    }
+
+    /// The error line a tool printed (`berth-TOOL: error: ...`), asserting there is exactly one.
+    #[track_caller]
+    pub fn error_line(&self) -> String {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.contains(": error: "))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{:?}: expected one error line, stderr:\n{}",
+            self.argv,
+            self.stderr
+        );
+        lines[0].to_string()
+    }
+}
+
+/// Whether an external program is installed (for tests that need a peer tool).
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
