@@ -4,5 +4,4 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
 PATH="${PREFIX:-/usr/local}/bin:$PATH"
-for tool in berth-*; do :; done
 ls "${PREFIX:-/usr/local}/bin" | grep '^berth' >&2 || true

@@ -48,6 +48,11 @@ impl Paths {
     pub fn record(&self, id: &str) -> PathBuf {
         self.container(id).join("record.json")
     }
+    /// `<root>/containers/<id>/<id>-json.log`: Docker's json-file log; rotated copies are
+    /// `<id>-json.log.1`, `.2`, ... (newest first).
+    pub fn log(&self, id: &str) -> PathBuf {
+        self.container(id).join(format!("{id}-json.log"))
+    }
     /// `<root>/names`: one file per container name, holding the id (atomic reservation).
     pub fn names(&self) -> PathBuf {
         self.root.join("names")
