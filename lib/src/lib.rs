@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod digest;
 pub mod error;
+pub mod lifecycle;
+pub mod ocispec;
 pub mod paths;
 pub mod protocol;
 pub mod reference;

@@ -11,5 +11,6 @@ pub mod containers;
 pub mod ids;
 pub mod liveness;
 pub mod names;
+pub mod truth;
 
 pub use containers::{Containers, StateError};
