@@ -150,17 +150,18 @@ pub fn print_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> Result<()
     print_text(&format_table(header, rows))
 }
 
-/// Formats rows as an aligned table, Docker-style (columns padded by three spaces).
+/// Formats rows as an aligned table, Docker-style (see [`crate::format::align`]).
 pub fn format_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).padding(3);
+    let mut text = String::new();
     if !header.is_empty() {
-        let _ = writeln!(tw, "{}", header.join("\t"));
+        text.push_str(&header.join("\t"));
+        text.push('\n');
     }
     for row in rows {
-        let _ = writeln!(tw, "{}", row.as_ref().join("\t"));
+        text.push_str(&row.as_ref().join("\t"));
+        text.push('\n');
     }
-    let _ = tw.flush();
-    String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()
+    crate::format::align(&text)
 }
 
 fn handle_stdout(r: io::Result<()>) -> Result<()> {

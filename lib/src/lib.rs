@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod digest;
 pub mod error;
+pub mod format;
 pub mod lifecycle;
 pub mod ocispec;
 pub mod paths;
