@@ -10,6 +10,7 @@ pub mod ocispec;
 pub mod paths;
 pub mod protocol;
 pub mod reference;
+pub mod registry;
 pub mod state;
 pub mod store;
 

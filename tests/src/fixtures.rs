@@ -11,7 +11,7 @@ use std::process::Command;
 use berth::store::{ImageStore, Lock};
 
 /// Bump when a fixture's content changes, so stale caches are rebuilt.
-const FIXTURE_VERSION: u32 = 1;
+const FIXTURE_VERSION: u32 = 3;
 
 pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -132,6 +132,166 @@ fn build_all(layout: &Path) {
         &[&populate_busybox],
         &["--config.cmd", "sh", "--config.env", PATH_ENV],
     );
+    build_layered(layout);
+    build_zstd(layout);
+    build_multiarch(layout);
+}
+
+/// Fixture images (beside `busybox`) for pull and unpack tests:
+///
+/// - `layered`: four layers. 1: busybox. 2: adds `/data/{a,b,keep}` and
+///   `/opaque/{old1,sub/old2}`. 3 (umoci repack): deletes `/data/a`, so umoci writes the
+///   whiteout `data/.wh.a`. 4 (a hand-made tar added verbatim with `umoci raw add-layer`):
+///   whiteout `data/.wh.b`, opaque marker `opaque/.wh..wh..opq` and `opaque/new`. Unpacked, the
+///   image has `/data/keep` and `/opaque/new` only.
+/// - `busybox-zstd`: `busybox` with its layer recompressed as zstd (skopeo).
+/// - `multiarch`: an OCI index of `platform-amd64` and `platform-arm64` (variant v8), whose
+///   `/etc/platform` says which one it is.
+pub const LAYERED: &str = "layered";
+pub const ZSTD: &str = "busybox-zstd";
+pub const MULTIARCH: &str = "multiarch";
+
+/// True for fixtures whose ref is an index (push them with `skopeo copy --all`).
+pub fn is_index(name: &str) -> bool {
+    name == MULTIARCH
+}
+
+fn build_layered(layout: &Path) {
+    let add = |root: &Path| {
+        fs::create_dir_all(root.join("data")).unwrap();
+        fs::create_dir_all(root.join("opaque/sub")).unwrap();
+        for f in [
+            "data/a",
+            "data/b",
+            "data/keep",
+            "opaque/old1",
+            "opaque/sub/old2",
+        ] {
+            fs::write(root.join(f), format!("{f}\n")).unwrap();
+        }
+    };
+    let delete = |root: &Path| fs::remove_file(root.join("data/a")).unwrap();
+    build_with_umoci(
+        layout,
+        LAYERED,
+        &[&populate_busybox, &add, &delete],
+        &["--config.cmd", "sh", "--config.env", PATH_ENV],
+    );
+    // umoci writes only plain whiteouts; an opaque directory needs a hand-made layer.
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    fs::create_dir_all(tree.join("opaque")).unwrap();
+    fs::create_dir_all(tree.join("data")).unwrap();
+    fs::write(tree.join("opaque/.wh..wh..opq"), "").unwrap();
+    fs::write(tree.join("opaque/new"), "new\n").unwrap();
+    fs::write(tree.join("data/.wh.b"), "").unwrap();
+    let tar = work.path().join("layer.tar");
+    must(
+        Command::new("tar")
+            .args(["--owner=0", "--group=0", "--numeric-owner", "-C"])
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tar)
+            .args(["opaque", "data"]),
+    );
+    must(
+        Command::new("umoci")
+            .args(["raw", "add-layer", "--image"])
+            .arg(format!("{}:{LAYERED}", layout.display()))
+            .arg(&tar),
+    );
+}
+
+fn build_zstd(layout: &Path) {
+    // Through a second layout: copying within one layout would reuse the gzip blob.
+    let work = tempfile::tempdir().unwrap();
+    let (l, w) = (layout.display(), work.path().join("z"));
+    let w = w.display();
+    for (src, dst, recompress) in [
+        (format!("oci:{l}:busybox"), format!("oci:{w}:z"), true),
+        (format!("oci:{w}:z"), format!("oci:{l}:{ZSTD}"), false),
+    ] {
+        let mut c = Command::new("skopeo");
+        c.env("HOME", work.path())
+            .args(["--insecure-policy", "copy", "-q"]);
+        if recompress {
+            c.args(["--dest-compress", "--dest-compress-format", "zstd"]);
+        }
+        must(c.arg(src).arg(dst));
+    }
+}
+
+fn build_multiarch(layout: &Path) {
+    let mut entries = Vec::new();
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let name = format!("platform-{arch}");
+        let mark = move |root: &Path| {
+            populate_busybox(root);
+            fs::write(root.join("etc/platform"), format!("linux/{arch}\n")).unwrap();
+        };
+        build_with_umoci(
+            layout,
+            &name,
+            &[&mark],
+            &["--config.cmd", "sh", "--config.env", PATH_ENV],
+        );
+        must(Command::new("umoci").args([
+            "config",
+            "--image",
+            &format!("{}:{name}", layout.display()),
+            "--architecture",
+            arch,
+        ]));
+        let index = read_json(&layout.join("index.json"));
+        let desc = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == name.as_str())
+            .unwrap()
+            .clone();
+        let mut platform = serde_json::json!({"os": "linux", "architecture": arch});
+        if let Some(v) = variant {
+            platform["variant"] = v.into();
+        }
+        entries.push(serde_json::json!({
+            "mediaType": desc["mediaType"],
+            "digest": desc["digest"],
+            "size": desc["size"],
+            "platform": platform,
+        }));
+    }
+    let blob = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    }))
+    .unwrap();
+    let digest = berth::digest::sha256(&blob);
+    fs::write(
+        layout.join("blobs/sha256").join(&digest["sha256:".len()..]),
+        &blob,
+    )
+    .unwrap();
+    let mut index = read_json(&layout.join("index.json"));
+    index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest,
+            "size": blob.len(),
+            "annotations": {"org.opencontainers.image.ref.name": MULTIARCH},
+        }));
+    fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
 }
 
 /// Copies fixture `name` from the cache into `env`'s image store as `as_ref` (familiar form,

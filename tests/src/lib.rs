@@ -6,10 +6,14 @@
 //! - [`TestEnv`]: temporary `--root`/`--run-root`, a private `DOCKER_CONFIG`, and commands
 //!   with `PATH` pointing at the built tools;
 //! - [`fixtures`]: images built from Debian's busybox-static by umoci (an independent writer);
+//! - [`registry`]: a real local registry (docker-registry) per test, plain, htpasswd or TLS;
+//! - [`proxy`]: a fault-injecting HTTP proxy to put in front of it;
 //! - [`cleanup`]: the guard's teardown, usable on its own.
 
 pub mod cleanup;
 pub mod fixtures;
+pub mod proxy;
+pub mod registry;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -101,6 +105,15 @@ impl TestEnv {
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)
             .env("DOCKER_CONFIG", &self.docker_config)
+            // Registry trust and settings come from the test's own dirs, never from /etc.
+            .env("BERTH_CERTS_D", self.docker_config.join("certs.d"))
+            .env(
+                "BERTH_REGISTRIES_CONFIG",
+                self.docker_config.join("registries.json"),
+            )
+            // Tests talk to loopback only: a test that forgets to seed an image fails instead
+            // of reaching out to docker.io.
+            .env("BERTH_REGISTRY_LOOPBACK_ONLY", "1")
             .env_remove("BERTH_LOG_LEVEL")
             .env_remove("BERTH_TIMINGS")
             .stdin(Stdio::null());

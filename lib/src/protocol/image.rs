@@ -14,6 +14,10 @@ pub struct ImageSection {
     /// Digest of the index or manifest list the manifest was chosen from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_digest: Option<String>,
+    /// Digest of the manifest as the registry served it, when the store keeps another form
+    /// (a Docker v2 schema 2 manifest is stored as its OCI equivalent, as skopeo does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_digest: Option<String>,
     /// The image id: the config digest.
     pub id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

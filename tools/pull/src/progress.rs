@@ -1,0 +1,140 @@
+//! Docker-style progress on a terminal: one line per layer
+//! (`3f4d90098f5b: Downloading [=====>      ] 12.1MiB/45.6MiB`), then the digest and status.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use berth::protocol::ImageSection;
+use berth::reference::Reference;
+use berth::registry::download::{BlobEvent, Outcome};
+use berth::registry::pull::{LayerStatus, Progress};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Bars {
+    enabled: bool,
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    downloaded: Mutex<bool>,
+    reference: Reference,
+}
+
+fn short(digest: &str) -> String {
+    berth::paths::digest_hex(digest).chars().take(12).collect()
+}
+
+impl Bars {
+    pub fn new(reference: &Reference, enabled: bool) -> Bars {
+        let target = if enabled {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Bars {
+            enabled,
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(HashMap::new()),
+            downloaded: Mutex::new(false),
+            reference: reference.clone(),
+        }
+    }
+
+    fn style(with_bar: bool) -> ProgressStyle {
+        let t = if with_bar {
+            "{prefix}: {msg:<12} [{bar:50}] {bytes}/{total_bytes}"
+        } else {
+            "{prefix}: {msg}"
+        };
+        ProgressStyle::with_template(t)
+            .expect("static template")
+            .progress_chars("=> ")
+    }
+
+    /// The closing lines, as Docker prints them.
+    pub fn finish(&self, image: &ImageSection) {
+        if !self.enabled {
+            return;
+        }
+        let _ = self.multi.clear();
+        for (d, bar) in self.bars.lock().unwrap().drain() {
+            if !bar.is_finished() {
+                bar.finish();
+            }
+            let _ = d;
+        }
+        let status = if *self.downloaded.lock().unwrap() {
+            format!("Downloaded newer image for {}", self.reference.familiar())
+        } else {
+            format!("Image is up to date for {}", self.reference.familiar())
+        };
+        eprintln!("Digest: {}\nStatus: {status}", image.digest);
+    }
+}
+
+impl Progress for Bars {
+    fn local(&self, image: &ImageSection) {
+        if self.enabled {
+            eprintln!(
+                "{}: image is present locally ({})",
+                image.reference,
+                short(&image.id)
+            );
+        }
+    }
+
+    fn layers(&self, _manifest: &str, layers: &[(String, u64)]) {
+        if !self.enabled {
+            return;
+        }
+        let r = &self.reference;
+        eprintln!(
+            "{}: Pulling from {}",
+            r.digest().or(r.tag()).unwrap_or("latest"),
+            r.familiar_name()
+        );
+        let mut bars = self.bars.lock().unwrap();
+        for (digest, size) in layers {
+            let bar = self.multi.add(ProgressBar::new(*size));
+            bar.set_style(Self::style(false));
+            bar.set_prefix(short(digest));
+            bar.set_message("Waiting");
+            bars.insert(digest.clone(), bar);
+        }
+    }
+
+    fn layer(&self, digest: &str, status: &LayerStatus) {
+        let bars = self.bars.lock().unwrap();
+        let Some(bar) = bars.get(digest) else { return };
+        match status {
+            LayerStatus::Blob(BlobEvent::Waiting) => bar.set_message("Waiting for another pull"),
+            LayerStatus::Blob(BlobEvent::Started { offset, total }) => {
+                bar.set_style(Self::style(true));
+                bar.set_length(*total);
+                bar.set_position(*offset);
+                bar.set_message(if *offset > 0 {
+                    "Resuming"
+                } else {
+                    "Downloading"
+                });
+            }
+            LayerStatus::Blob(BlobEvent::Progress { done }) => {
+                if bar.message() != "Downloading" {
+                    bar.set_message("Downloading");
+                }
+                bar.set_position(*done)
+            }
+            LayerStatus::Blob(BlobEvent::Retrying { attempt, .. }) => {
+                bar.set_message(format!("Retrying ({attempt})"))
+            }
+            LayerStatus::Blob(BlobEvent::Verifying) => bar.set_message("Verifying Checksum"),
+            LayerStatus::Done(Outcome::Present) => {
+                bar.set_style(Self::style(false));
+                bar.finish_with_message("Already exists");
+            }
+            LayerStatus::Done(Outcome::Downloaded { .. }) => {
+                *self.downloaded.lock().unwrap() = true;
+                bar.set_style(Self::style(false));
+                bar.finish_with_message("Pull complete");
+            }
+        }
+    }
+}
