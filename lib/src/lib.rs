@@ -6,6 +6,7 @@ pub mod digest;
 pub mod error;
 pub mod format;
 pub mod lifecycle;
+pub mod net;
 pub mod ocispec;
 pub mod paths;
 pub mod protocol;

@@ -12,6 +12,7 @@
 
 pub mod cleanup;
 pub mod fixtures;
+pub mod net;
 pub mod proxy;
 pub mod registry;
 

@@ -11,6 +11,12 @@ pub struct NetworkSection {
     /// The bridge network's name, for bridge modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// The bridge network's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_id: Option<String>,
+    /// For `container:<id>` mode: the container whose namespace this one joined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
     /// The bind-mounted namespace (`<run>/netns/<id>`) that berth-spawn joins; `None` for host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<PathBuf>,
@@ -35,11 +41,20 @@ pub struct NetworkSection {
     pub dns: Vec<String>,
     #[serde(default)]
     pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
     /// `NAME:IP`, as given to `--add-host`.
     #[serde(default)]
     pub extra_hosts: Vec<String>,
     #[serde(default)]
     pub links: Vec<LinkInfo>,
+    /// Every port the container exposes, `80/tcp` style: the image's EXPOSE, `--expose`,
+    /// and the container side of `-p` (Docker's `Config.ExposedPorts`). Links read it.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts_path: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,4 +81,10 @@ pub struct LinkInfo {
     pub name: String,
     pub alias: String,
     pub id: String,
+    /// The target's address when the link was made.
+    #[serde(default)]
+    pub ip_address: String,
+    /// The target's exposed ports (`3306/tcp`), which icc=false opens along the link.
+    #[serde(default)]
+    pub ports: Vec<String>,
 }

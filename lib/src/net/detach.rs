@@ -1,0 +1,183 @@
+//! Tearing down a container's network (`berth-netns rm ID`): idempotent, and complete even
+//! after an interrupted set-up. Everything is found from the container id and the record:
+//!
+//! - firewall rules: regenerated from the record and deleted in one batch; if that fails,
+//!   every rule tagged `berth:<id>` (and `berth-peer:<id>`: links *to* it) is found with
+//!   iptables-save and deleted;
+//! - the veth pair: `veth<id[..11]>`;
+//! - the namespace: `<run>/netns/<id>`;
+//! - the address: the IPAM file holding the id, in the record's network;
+//! - host ports: the reservations holding the id;
+//! - the bridge, its rules, and (if it was the last berth bridge) berth's chains and the
+//!   sysctls: when the network's last address is freed.
+
+use super::error::{NetError, Result};
+use super::firewall::{self, Batch, LinkRule};
+use super::netlink::Netlink;
+use super::networks::{self, Network};
+use super::ports::{self, Ports};
+use super::{attach::veth_name, host, ipam, netns};
+use crate::paths::Paths;
+use crate::protocol::NetworkSection;
+use crate::state::{Containers, StateError};
+
+/// Removes everything container `id`'s network set-up made, and the record's network section.
+pub fn detach(paths: &Paths, id: &str) -> Result<()> {
+    let containers = Containers::new(paths);
+    let section = match containers.load(id) {
+        Ok(r) => r.network,
+        Err(StateError::NoSuchContainer(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut first: Option<NetError> = None;
+    let mut keep = |r: Result<()>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    if let Some(s) = &section {
+        if s.mode != "host" && s.joined.is_none() && s.netns.is_some() {
+            keep(netns::remove(&paths.netns(id)).map_err(Into::into));
+        }
+        if let Some(name) = &s.network {
+            keep(bridge_down(paths, id, name, s));
+        }
+    } else {
+        // No record of a set-up: remove only what is named by the id, if anything.
+        keep(netns::remove(&paths.netns(id)).map_err(Into::into));
+        keep(
+            Netlink::open()
+                .map_err(NetError::netlink("open"))
+                .and_then(|mut nl| {
+                    nl.del_link_named(&veth_name(id))
+                        .map_err(NetError::netlink("delete veth"))
+                }),
+        );
+    }
+    keep(release_ports(id));
+    if let Some(e) = first {
+        return Err(e);
+    }
+    if section.is_some() {
+        match containers.update(id, |r| {
+            r.network = None;
+            Ok::<_, StateError>(())
+        }) {
+            Ok(()) | Err(StateError::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn release_ports(id: &str) -> Result<()> {
+    let dir = host::host_dir();
+    if !dir.join("ports.json").exists() {
+        return Ok(());
+    }
+    let mut reg = Ports::open(&dir)?;
+    if reg.release(id) {
+        reg.save()?;
+    }
+    Ok(())
+}
+
+fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Result<()> {
+    let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    let veth = s.host_veth.clone().unwrap_or_else(|| veth_name(id));
+    nl.del_link_named(&veth)
+        .map_err(NetError::netlink(format!("delete {veth}")))?;
+    let net = match networks::get(paths, name) {
+        Ok(n) => Some(n),
+        Err(NetError::NoSuchNetwork(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let rules = container_rules(id, s, net.as_ref());
+    let Some(net) = net else {
+        return delete_rules(&rules, &[firewall::container_tag(id)]);
+    };
+    let dir = networks::network_dir(paths, name);
+    let _l = networks::lock_network(paths, name)?;
+    ipam::release(&dir, id)?;
+    let last = ipam::allocations(&dir)?.is_empty();
+    let bridge = nl
+        .link(&net.bridge)
+        .map_err(NetError::netlink("look up bridge"))?;
+    let ours = bridge.as_ref().is_some_and(|b| b.alias == net.tag());
+    let mut tags = vec![firewall::container_tag(id)];
+    if !net.icc {
+        tags.push(firewall::peer_tag(id));
+    }
+    if last {
+        let _h = host::lock()?;
+        let mut all = rules;
+        all.extend(firewall::network_rules(&net));
+        tags.push(net.tag());
+        delete_rules(&all, &tags)?;
+        if let Some(b) = bridge.filter(|_| ours) {
+            nl.del_link(b.index)
+                .map_err(NetError::netlink(format!("delete bridge {}", net.bridge)))?;
+        }
+        host::release_if_idle(&mut nl)?;
+        return Ok(());
+    }
+    delete_rules(&rules, &tags)?;
+    if !net.icc {
+        // Links made *to* this container by others: their rules name it as peer.
+        let saved = firewall::parse_saved(&firewall::save()?);
+        let mut b = Batch::default();
+        firewall::delete_tagged(&saved, &[firewall::peer_tag(id)], &mut b);
+        firewall::apply(&b)?;
+    }
+    Ok(())
+}
+
+/// The rules set-up added for this container, as far as the record tells.
+fn container_rules(id: &str, s: &NetworkSection, net: Option<&Network>) -> Vec<firewall::Rule> {
+    let (Some(ip), Some(bridge)) = (
+        s.ip_address.as_deref().and_then(|i| i.parse().ok()),
+        s.bridge.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    let links: Vec<LinkRule> = if net.is_some_and(|n| !n.icc) {
+        s.links
+            .iter()
+            .filter_map(|l| {
+                Some(LinkRule {
+                    from: ip,
+                    to: l.ip_address.parse().ok()?,
+                    ports: l
+                        .ports
+                        .iter()
+                        .filter_map(|p| {
+                            ports::split_port(p)
+                                .ok()
+                                .map(|(n, proto)| (n, proto.to_string()))
+                        })
+                        .collect(),
+                    to_id: l.id.clone(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    firewall::container_rules(id, bridge, ip, &s.ports, &links)
+}
+
+/// Deletes `rules` in one batch; if that fails (some are already gone, or the record was
+/// incomplete), deletes whatever rules carry `tags` instead.
+fn delete_rules(rules: &[firewall::Rule], tags: &[String]) -> Result<()> {
+    if !rules.is_empty() {
+        let mut b = Batch::default();
+        b.delete(rules);
+        if firewall::apply(&b).is_ok() {
+            return Ok(());
+        }
+    }
+    let saved = firewall::parse_saved(&firewall::save()?);
+    let mut b = Batch::default();
+    firewall::delete_tagged(&saved, tags, &mut b);
+    firewall::apply(&b)
+}

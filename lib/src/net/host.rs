@@ -1,0 +1,123 @@
+//! Machine-wide network state, shared by every berth root on the host (the kernel has one
+//! ip_forward and one set of firewall tables, whatever `--root` says):
+//!
+//! ```text
+//! /run/berth-net/lock               held while a bridge (and its rules) comes or goes
+//! /run/berth-net/ports.json         host-port reservations (see `ports`)
+//! /run/berth-net/ip_forward.orig    the value ip_forward had before berth turned it on
+//! /run/berth-net/bridge-nf.orig     the same for net.bridge.bridge-nf-call-iptables
+//! ```
+//!
+//! berth's bridges carry the alias `berth-net:<network id>`, so the kernel itself says whether
+//! any berth network is up: when the last one goes, berth's chains and jumps are removed and
+//! the sysctls it changed are put back.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::error::{NetError, Result};
+use super::firewall::{self, Batch};
+use super::netlink::Netlink;
+use crate::error::{IoContext, IoError};
+use crate::store::Lock;
+
+/// `/run/berth-net`.
+pub fn host_dir() -> PathBuf {
+    PathBuf::from("/run/berth-net")
+}
+
+/// The machine-wide lock around bringing a bridge up or down.
+pub fn lock() -> Result<Lock> {
+    Ok(Lock::exclusive(&host_dir().join("lock"))?)
+}
+
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+const BRIDGE_NF: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+
+/// The alias prefix of berth's bridges.
+pub const BRIDGE_ALIAS_PREFIX: &str = "berth-net:";
+
+/// Names of the berth bridges that exist, other than `except`.
+pub fn berth_bridges(nl: &mut Netlink, except: &str) -> Result<Vec<String>> {
+    Ok(nl
+        .links()
+        .map_err(NetError::netlink("list links"))?
+        .into_iter()
+        .filter(|l| {
+            l.kind == "bridge" && l.alias.starts_with(BRIDGE_ALIAS_PREFIX) && l.name != except
+        })
+        .map(|l| l.name)
+        .collect())
+}
+
+fn read_sysctl(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), IoError> {
+    fs::write(path, value).with_path("write", path)
+}
+
+/// Sets a sysctl to "1", remembering its old value in `orig` the first time.
+fn turn_on(path: &str, orig: &Path) -> Result<()> {
+    match read_sysctl(path).as_deref() {
+        Some("1") => Ok(()),
+        Some(old) => {
+            if !orig.exists() {
+                crate::store::atomic::write(orig, old.as_bytes())?;
+            }
+            Ok(write_sysctl(path, "1")?)
+        }
+        None => Err(NetError::HostUnsupported(format!(
+            "{path} is missing (is this kernel built with IPv4 forwarding and bridge netfilter?)"
+        ))),
+    }
+}
+
+fn put_back(path: &str, orig: &Path) {
+    if let Ok(old) = fs::read_to_string(orig) {
+        let _ = write_sysctl(path, old.trim());
+        let _ = fs::remove_file(orig);
+    }
+}
+
+/// Called under [`lock`] before the first container of a network comes up: enables
+/// forwarding (and bridge netfilter when `need_bridge_nf`, for icc=false), and adds berth's
+/// chains to `batch` if no other berth bridge exists.
+pub fn prepare(
+    nl: &mut Netlink,
+    bridge: &str,
+    need_bridge_nf: bool,
+    batch: &mut Batch,
+) -> Result<()> {
+    fs::create_dir_all(host_dir()).with_path("create directory", host_dir())?;
+    turn_on(IP_FORWARD, &host_dir().join("ip_forward.orig"))?;
+    if need_bridge_nf {
+        if !Path::new(BRIDGE_NF).exists() {
+            return Err(NetError::HostUnsupported(
+                "icc=false needs bridge netfilter: run `modprobe br_netfilter` and retry".into(),
+            ));
+        }
+        turn_on(BRIDGE_NF, &host_dir().join("bridge-nf.orig"))?;
+    }
+    if berth_bridges(nl, bridge)?.is_empty() {
+        let saved = firewall::parse_saved(&firewall::save()?);
+        firewall::create_globals(&saved, batch);
+    }
+    Ok(())
+}
+
+/// Called under [`lock`] after a network's bridge is gone: if it was the last berth bridge,
+/// removes berth's chains and puts the sysctls back.
+pub fn release_if_idle(nl: &mut Netlink) -> Result<()> {
+    if !berth_bridges(nl, "")?.is_empty() {
+        return Ok(());
+    }
+    let saved = firewall::parse_saved(&firewall::save()?);
+    let mut batch = Batch::default();
+    firewall::remove_globals(&saved, &mut batch, true);
+    firewall::apply(&batch)?;
+    put_back(IP_FORWARD, &host_dir().join("ip_forward.orig"));
+    put_back(BRIDGE_NF, &host_dir().join("bridge-nf.orig"));
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! File-based IPAM, in the spirit of CNI's host-local plugin: one file per address in use,
+//! named by the address and holding the container id, under the network's lock. A `last`
+//! file makes allocation round-robin, so a just-freed address (and its stale ARP entries in
+//! other containers) is not handed out again at once.
+//!
+//! The caller holds the network's lock (`networks::lock_network`) around every call.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+
+use super::error::{NetError, Result};
+use crate::error::{IoContext, IoError};
+use crate::store::atomic;
+
+fn ipam_dir(net_dir: &Path) -> PathBuf {
+    net_dir.join("ipam")
+}
+
+/// Every address in use, with its container id, in address order.
+pub fn allocations(net_dir: &Path) -> Result<Vec<(Ipv4Addr, String)>> {
+    let dir = ipam_dir(net_dir);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(IoError {
+                op: "list",
+                path: dir,
+                source: e,
+            }
+            .into());
+        }
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(ip) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<Ipv4Addr>().ok())
+        else {
+            continue;
+        };
+        let id = fs::read_to_string(e.path()).unwrap_or_default();
+        out.push((ip, id.trim().to_string()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Allocates an address in `range` (never the network, broadcast or `gateway` address) for
+/// container `id`; `wanted` asks for a particular one.
+pub fn allocate(
+    net_dir: &Path,
+    network: &str,
+    range: Ipv4Net,
+    subnet: Ipv4Net,
+    gateway: Ipv4Addr,
+    id: &str,
+    wanted: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr> {
+    let dir = ipam_dir(net_dir);
+    let used: BTreeSet<Ipv4Addr> = allocations(net_dir)?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .collect();
+    let usable = |ip: Ipv4Addr| {
+        range.contains(&ip) && ip != subnet.network() && ip != subnet.broadcast() && ip != gateway
+    };
+    if let Some(ip) = wanted {
+        if !usable(ip) {
+            return Err(NetError::BadArgs(format!(
+                "address {ip} is not usable in network {network} (range {range}, gateway {gateway})"
+            )));
+        }
+        if used.contains(&ip) {
+            return Err(NetError::Conflict(format!(
+                "address {ip} is already in use in network {network}"
+            )));
+        }
+        take(&dir, ip, id)?;
+        return Ok(ip);
+    }
+    let first = u32::from(range.network());
+    let last = u32::from(range.broadcast());
+    let size = (last - first + 1) as u64;
+    let start = fs::read_to_string(dir.join("last"))
+        .ok()
+        .and_then(|s| s.trim().parse::<Ipv4Addr>().ok())
+        .map(u32::from)
+        .filter(|a| (first..=last).contains(a))
+        .map_or(first, |a| if a == last { first } else { a + 1 });
+    for i in 0..size {
+        let a = first + ((start - first) as u64 + i).rem_euclid(size) as u32;
+        let ip = Ipv4Addr::from(a);
+        if usable(ip) && !used.contains(&ip) {
+            take(&dir, ip, id)?;
+            atomic::write(&dir.join("last"), ip.to_string().as_bytes())?;
+            return Ok(ip);
+        }
+    }
+    Err(NetError::Exhausted {
+        network: network.to_string(),
+        range: range.to_string(),
+    })
+}
+
+fn take(dir: &Path, ip: Ipv4Addr, id: &str) -> Result<()> {
+    let p = dir.join(ip.to_string());
+    if !atomic::create_exclusive(&p, id.as_bytes())? {
+        return Err(NetError::Conflict(format!(
+            "address {ip} is already in use"
+        )));
+    }
+    Ok(())
+}
+
+/// Frees `ip` if `id` holds it; and any other address `id` holds (an interrupted set-up may
+/// have taken one before it was recorded). Idempotent.
+pub fn release(net_dir: &Path, id: &str) -> Result<()> {
+    for (ip, owner) in allocations(net_dir)? {
+        if owner == id {
+            let p = ipam_dir(net_dir).join(ip.to_string());
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_path("remove", &p).map_err(Into::into),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_round_robin_and_skips_reserved() {
+        let d = tempfile::tempdir().unwrap();
+        let subnet: Ipv4Net = "10.0.0.0/29".parse().unwrap();
+        let gw: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let a = allocate(d.path(), "n", subnet, subnet, gw, "a", None).unwrap();
+        let b = allocate(d.path(), "n", subnet, subnet, gw, "b", None).unwrap();
+        assert_eq!(a.to_string(), "10.0.0.2");
+        assert_eq!(b.to_string(), "10.0.0.3");
+        release(d.path(), "a").unwrap();
+        // Round-robin: the freed .2 comes back only after the rest of the range.
+        let c = allocate(d.path(), "n", subnet, subnet, gw, "c", None).unwrap();
+        assert_eq!(c.to_string(), "10.0.0.4");
+        for id in ["d", "e", "f"] {
+            allocate(d.path(), "n", subnet, subnet, gw, id, None).unwrap();
+        }
+        // .2 .. .6 are taken (.0 network, .1 gateway, .7 broadcast).
+        let e = allocate(d.path(), "n", subnet, subnet, gw, "g", None).unwrap_err();
+        assert!(matches!(e, NetError::Exhausted { .. }), "{e}");
+        assert_eq!(allocations(d.path()).unwrap().len(), 5);
+        let e = allocate(d.path(), "n", subnet, subnet, gw, "h", Some(b)).unwrap_err();
+        assert!(matches!(e, NetError::Conflict(_)));
+    }
+
+    #[test]
+    fn fixed_range_is_respected() {
+        let d = tempfile::tempdir().unwrap();
+        let subnet: Ipv4Net = "10.0.0.0/24".parse().unwrap();
+        let range: Ipv4Net = "10.0.0.128/25".parse().unwrap();
+        let gw: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let a = allocate(d.path(), "n", range, subnet, gw, "a", None).unwrap();
+        assert_eq!(a.to_string(), "10.0.0.128");
+    }
+}

@@ -1,0 +1,706 @@
+//! Network definitions: the pre-defined `bridge` (the default, made on first use from the
+//! root's network config file), `host` and `none`, and user-defined bridge networks
+//! (`berth network create/ls/rm/inspect`).
+//!
+//! ```text
+//! <root>/networks/default.json           the default network's settings (user-edited, optional)
+//! <root>/networks/.lock                  create / rm / materialise
+//! <root>/networks/nets/<name>/network.json   one definition (immutable while in use)
+//! <root>/networks/nets/<name>/lock       IPAM and bridge bring-up/tear-down
+//! <root>/networks/nets/<name>/ipam/<ip>  one file per address in use, holding the container id
+//! ```
+//!
+//! A definition is only a file: the bridge device and the network's firewall rules exist
+//! while at least one container is attached (see `attach`), as netavark does, so a machine
+//! with no containers carries no berth interface and no berth rule.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::error::{NetError, Result};
+use super::ipam;
+use crate::error::{IoContext, IoError};
+use crate::paths::Paths;
+use crate::state::ids;
+use crate::store::{Lock, atomic};
+
+/// The default network's name, as in Docker.
+pub const DEFAULT_NETWORK: &str = "bridge";
+/// The default bridge device.
+pub const DEFAULT_BRIDGE: &str = "berth0";
+/// Docker's default `--bip`; a different subnet is picked if the host already routes it.
+const DEFAULT_BIP: &str = "172.17.0.1/16";
+
+/// Docker's default address pools, for networks created without `--subnet`.
+fn address_pools() -> impl Iterator<Item = Ipv4Net> {
+    let a = (17..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).unwrap());
+    let b = (0..16).map(|c| Ipv4Net::new(Ipv4Addr::new(192, 168, c * 16, 0), 20).unwrap());
+    a.chain(b)
+}
+
+/// `<root>/networks/default.json`: the settings of the default `bridge` network, the
+/// equivalents of dockerd's `--bip`, `--fixed-cidr`, `--mtu`, `--icc`, `--ip-masq` and
+/// `--bridge`, plus where containers' resolv.conf comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefaultConfig {
+    /// The bridge device (default `berth0`).
+    pub bridge: Option<String>,
+    /// The bridge's address and prefix, `172.17.0.1/16` style.
+    pub bip: Option<String>,
+    /// The range containers' addresses come from, inside the bip's subnet.
+    pub fixed_cidr: Option<String>,
+    pub mtu: Option<u32>,
+    pub icc: Option<bool>,
+    pub ip_masq: Option<bool>,
+    /// The host resolv.conf containers' /etc/resolv.conf derives from (default
+    /// /etc/resolv.conf).
+    pub resolv_conf: Option<PathBuf>,
+}
+
+impl DefaultConfig {
+    pub fn load(paths: &Paths) -> Result<DefaultConfig> {
+        let p = config_path(paths);
+        match fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                NetError::BadArgs(format!("{}: {e} (fix or delete the file)", p.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DefaultConfig::default()),
+            Err(e) => Err(IoError {
+                op: "read",
+                path: p,
+                source: e,
+            }
+            .into()),
+        }
+    }
+}
+
+/// One network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    /// `bridge`, `host` or `null`.
+    pub driver: String,
+    pub created: DateTime<Utc>,
+    /// The bridge device, for bridge networks.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bridge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Ipv4Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Ipv4Addr>,
+    /// Where container addresses come from (`--ip-range`, `fixed_cidr`); the subnet if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// 0 means the kernel's default (1500).
+    #[serde(default)]
+    pub mtu: u32,
+    /// Inter-container communication (Docker's com.docker.network.bridge.enable_icc).
+    #[serde(default = "yes")]
+    pub icc: bool,
+    /// Outbound NAT (com.docker.network.bridge.enable_ip_masquerade).
+    #[serde(default = "yes")]
+    pub masquerade: bool,
+    /// No traffic to or from outside the network (`--internal`).
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// For the default network: the config file it was made from, so that an edited file takes
+    /// effect the next time the network is not in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_config: Option<DefaultConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Network {
+    pub fn is_bridge(&self) -> bool {
+        self.driver == "bridge"
+    }
+
+    /// The addresses containers may get.
+    pub fn range(&self) -> Option<Ipv4Net> {
+        self.ip_range.or(self.subnet)
+    }
+
+    /// The short tag that marks this network's firewall rules and bridge.
+    pub fn tag(&self) -> String {
+        format!("berth-net:{}", ids::short(&self.id))
+    }
+}
+
+pub fn config_path(paths: &Paths) -> PathBuf {
+    paths.networks().join("default.json")
+}
+
+fn nets_dir(paths: &Paths) -> PathBuf {
+    paths.networks().join("nets")
+}
+
+/// `<root>/networks/nets/<name>`.
+pub fn network_dir(paths: &Paths, name: &str) -> PathBuf {
+    nets_dir(paths).join(name)
+}
+
+fn def_path(paths: &Paths, name: &str) -> PathBuf {
+    network_dir(paths, name).join("network.json")
+}
+
+/// The lock around one network's IPAM and bridge bring-up/tear-down.
+pub fn lock_network(paths: &Paths, name: &str) -> Result<Lock> {
+    Ok(Lock::exclusive(&network_dir(paths, name).join("lock"))?)
+}
+
+fn lock_all(paths: &Paths) -> Result<Lock> {
+    Ok(Lock::exclusive(&paths.networks().join(".lock"))?)
+}
+
+/// Docker's network name rule.
+pub fn validate_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(NetError::BadArgs(format!(
+            "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )))
+    }
+}
+
+/// A Linux interface name: at most 15 bytes, no '/', ':' or whitespace.
+pub fn validate_ifname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(NetError::BadArgs(format!(
+            "invalid bridge name {name:?}: at most 15 characters, without '/', ':' or spaces"
+        )))
+    }
+}
+
+fn read_def(paths: &Paths, name: &str) -> Result<Option<Network>> {
+    let p = def_path(paths, name);
+    match fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+            NetError::BadArgs(format!(
+                "network definition {} is unreadable: {e}",
+                p.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(IoError {
+            op: "read",
+            path: p,
+            source: e,
+        }
+        .into()),
+    }
+}
+
+fn write_def(paths: &Paths, net: &Network) -> Result<()> {
+    Ok(atomic::write_json(&def_path(paths, &net.name), net)?)
+}
+
+fn predefined(name: &str) -> Option<&'static str> {
+    match name {
+        DEFAULT_NETWORK => Some("bridge"),
+        "host" => Some("host"),
+        "none" => Some("null"),
+        _ => None,
+    }
+}
+
+/// Loads a network by name, id or unique id prefix. The pre-defined networks are made on
+/// first use; the default one from the root's config file.
+pub fn get(paths: &Paths, arg: &str) -> Result<Network> {
+    if predefined(arg).is_some() {
+        return materialise(paths, arg);
+    }
+    if let Some(n) = read_def(paths, arg)? {
+        return Ok(n);
+    }
+    if arg.len() >= 3 && arg.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut found = list(paths)?.into_iter().filter(|n| n.id.starts_with(arg));
+        if let Some(first) = found.next() {
+            if found.next().is_some() {
+                return Err(NetError::BadArgs(format!(
+                    "network id prefix {arg:?} is ambiguous (give more characters)"
+                )));
+            }
+            return Ok(first);
+        }
+    }
+    Err(NetError::NoSuchNetwork(arg.to_string()))
+}
+
+/// Every network, the pre-defined ones included, by name.
+pub fn list(paths: &Paths) -> Result<Vec<Network>> {
+    let mut out = Vec::new();
+    for name in [DEFAULT_NETWORK, "host", "none"] {
+        out.push(materialise(paths, name)?);
+    }
+    let dir = nets_dir(paths);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(IoError {
+                op: "list",
+                path: dir,
+                source: e,
+            }
+            .into());
+        }
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| predefined(n).is_none())
+        .collect();
+    names.sort();
+    for n in names {
+        if let Some(net) = read_def(paths, &n)? {
+            out.push(net);
+        }
+    }
+    Ok(out)
+}
+
+/// Makes (or refreshes, when its config changed and nobody uses it) a pre-defined network.
+fn materialise(paths: &Paths, name: &str) -> Result<Network> {
+    let driver = predefined(name).expect("pre-defined network");
+    let config = if name == DEFAULT_NETWORK {
+        Some(DefaultConfig::load(paths)?)
+    } else {
+        None
+    };
+    if let Some(n) = read_def(paths, name)?
+        && n.from_config == config
+    {
+        return Ok(n);
+    }
+    let _l = lock_all(paths)?;
+    let existing = read_def(paths, name)?;
+    if let Some(n) = &existing
+        && (n.from_config == config || !ipam::allocations(&network_dir(paths, name))?.is_empty())
+    {
+        // In use: the edited config applies once its containers are gone.
+        return Ok(n.clone());
+    }
+    let mut net = Network {
+        name: name.to_string(),
+        id: existing.as_ref().map_or_else(ids::new_id, |n| n.id.clone()),
+        driver: driver.to_string(),
+        created: existing.as_ref().map_or_else(Utc::now, |n| n.created),
+        bridge: String::new(),
+        subnet: None,
+        gateway: None,
+        ip_range: None,
+        mtu: 0,
+        icc: true,
+        masquerade: true,
+        internal: false,
+        labels: BTreeMap::new(),
+        options: BTreeMap::new(),
+        from_config: config.clone(),
+    };
+    if let Some(c) = config {
+        let bridge = c
+            .bridge
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BRIDGE.to_string());
+        validate_ifname(&bridge)?;
+        let (gateway, subnet) = match &c.bip {
+            Some(bip) => {
+                let n: Ipv4Net = bip.parse().map_err(|_| {
+                    NetError::BadArgs(format!(
+                        "{}: invalid bip {bip:?} (expected an address with a prefix, like 172.17.0.1/16)",
+                        config_path(paths).display()
+                    ))
+                })?;
+                (n.addr(), n.trunc())
+            }
+            None => {
+                let preferred: Ipv4Net = DEFAULT_BIP.parse().unwrap();
+                let subnet = pick_subnet(paths, Some(preferred.trunc()), name)?;
+                (first_host(subnet), subnet)
+            }
+        };
+        check_subnet(subnet, gateway)?;
+        let ip_range = match &c.fixed_cidr {
+            Some(r) => Some(parse_range(r, subnet)?),
+            None => None,
+        };
+        net.bridge = bridge;
+        net.subnet = Some(subnet);
+        net.gateway = Some(gateway);
+        net.ip_range = ip_range;
+        net.mtu = c.mtu.unwrap_or(0);
+        net.icc = c.icc.unwrap_or(true);
+        net.masquerade = c.ip_masq.unwrap_or(true);
+    }
+    write_def(paths, &net)?;
+    Ok(net)
+}
+
+fn first_host(subnet: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(subnet.network()) + 1)
+}
+
+fn check_subnet(subnet: Ipv4Net, gateway: Ipv4Addr) -> Result<()> {
+    if subnet.prefix_len() > 30 {
+        return Err(NetError::BadArgs(format!(
+            "subnet {subnet} is too small (at most /30)"
+        )));
+    }
+    if !subnet.contains(&gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
+        return Err(NetError::BadArgs(format!(
+            "gateway {gateway} is not a usable address of subnet {subnet}"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_range(r: &str, subnet: Ipv4Net) -> Result<Ipv4Net> {
+    let n: Ipv4Net = r.parse().map_err(|_| {
+        NetError::BadArgs(format!(
+            "invalid IP range {r:?} (expected CIDR, like 172.17.1.0/24)"
+        ))
+    })?;
+    let n = n.trunc();
+    if !subnet.contains(&n) {
+        return Err(NetError::BadArgs(format!(
+            "IP range {n} is not inside subnet {subnet}"
+        )));
+    }
+    Ok(n)
+}
+
+/// A free subnet: `preferred` if it overlaps nothing, else the first free pool.
+fn pick_subnet(paths: &Paths, preferred: Option<Ipv4Net>, skip_name: &str) -> Result<Ipv4Net> {
+    let taken = taken_subnets(paths, skip_name)?;
+    preferred
+        .into_iter()
+        .chain(address_pools())
+        .find(|c| !taken.iter().any(|t| overlaps(*c, *t)))
+        .ok_or_else(|| {
+            NetError::Conflict(
+                "no free address pool left for a new network (give one with --subnet)".into(),
+            )
+        })
+}
+
+/// Subnets the host routes, and those of this root's other networks.
+fn taken_subnets(paths: &Paths, skip_name: &str) -> Result<Vec<Ipv4Net>> {
+    let mut nl = super::netlink::Netlink::open().map_err(NetError::netlink("open"))?;
+    let mut taken: Vec<Ipv4Net> = nl
+        .routes_v4()
+        .map_err(NetError::netlink("list routes"))?
+        .into_iter()
+        .filter_map(|(a, p)| Ipv4Net::new(a, p).ok())
+        .collect();
+    let dir = nets_dir(paths);
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let Some(name) = e.file_name().into_string().ok() else {
+                continue;
+            };
+            if name == skip_name {
+                continue;
+            }
+            if let Some(n) = read_def(paths, &name)?
+                && let Some(s) = n.subnet
+            {
+                taken.push(s);
+            }
+        }
+    }
+    Ok(taken)
+}
+
+pub fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// What `berth network create` takes.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    pub name: String,
+    pub driver: Option<String>,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    /// `-o key=value` driver options (Docker's com.docker.network.*).
+    pub options: Vec<String>,
+    pub labels: Vec<String>,
+    /// `--icc=false`.
+    pub icc: Option<bool>,
+    pub internal: bool,
+    pub mtu: Option<u32>,
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(NetError::BadArgs(format!(
+            "invalid value {v:?} for option {key}: expected true or false"
+        ))),
+    }
+}
+
+/// `berth network create`.
+pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
+    validate_name(&o.name)?;
+    if predefined(&o.name).is_some() {
+        return Err(NetError::Conflict(format!(
+            "{} is a pre-defined network (choose another name)",
+            o.name
+        )));
+    }
+    match o.driver.as_deref() {
+        None | Some("bridge") => {}
+        Some(d) => {
+            return Err(NetError::Unsupported(format!(
+                "network driver {d:?} is not supported (only bridge)"
+            )));
+        }
+    }
+    let mut options = BTreeMap::new();
+    let mut bridge = None;
+    let mut icc = o.icc.unwrap_or(true);
+    let mut masquerade = true;
+    let mut mtu = o.mtu.unwrap_or(0);
+    for kv in &o.options {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            NetError::BadArgs(format!("invalid option {kv:?}: expected KEY=VALUE"))
+        })?;
+        match k {
+            "com.docker.network.bridge.name" => bridge = Some(v.to_string()),
+            "com.docker.network.bridge.enable_icc" => icc = parse_bool(k, v)?,
+            "com.docker.network.bridge.enable_ip_masquerade" => masquerade = parse_bool(k, v)?,
+            "com.docker.network.driver.mtu" => {
+                mtu = v
+                    .parse()
+                    .map_err(|_| NetError::BadArgs(format!("invalid MTU {v:?} for option {k}")))?
+            }
+            _ => {
+                return Err(NetError::Unsupported(format!(
+                    "network option {k:?} is not supported"
+                )));
+            }
+        }
+        options.insert(k.to_string(), v.to_string());
+    }
+    if o.icc == Some(false) {
+        options.insert(
+            "com.docker.network.bridge.enable_icc".into(),
+            "false".into(),
+        );
+    }
+    let mut labels = BTreeMap::new();
+    for kv in &o.labels {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let _l = lock_all(paths)?;
+    if read_def(paths, &o.name)?.is_some() {
+        return Err(NetError::NetworkExists(o.name.clone()));
+    }
+    let subnet = match &o.subnet {
+        Some(s) => {
+            let n: Ipv4Net = s.parse().map_err(|_| {
+                NetError::BadArgs(format!(
+                    "invalid subnet {s:?} (expected IPv4 CIDR, like 10.1.0.0/24)"
+                ))
+            })?;
+            if n.trunc() != n {
+                return Err(NetError::BadArgs(format!(
+                    "invalid subnet {n}: host bits are set (did you mean {}?)",
+                    n.trunc()
+                )));
+            }
+            if let Some(t) = taken_subnets(paths, &o.name)?
+                .into_iter()
+                .find(|t| overlaps(n, *t))
+            {
+                return Err(NetError::Conflict(format!(
+                    "subnet {n} overlaps {t}, which is already in use (choose another --subnet)"
+                )));
+            }
+            n
+        }
+        None => pick_subnet(paths, None, &o.name)?,
+    };
+    let gateway = match &o.gateway {
+        Some(g) => g
+            .parse()
+            .map_err(|_| NetError::BadArgs(format!("invalid gateway {g:?}")))?,
+        None => first_host(subnet),
+    };
+    check_subnet(subnet, gateway)?;
+    let ip_range = match &o.ip_range {
+        Some(r) => Some(parse_range(r, subnet)?),
+        None => None,
+    };
+    let id = ids::new_id();
+    let bridge = bridge.unwrap_or_else(|| format!("br-{}", &id[..12]));
+    validate_ifname(&bridge)?;
+    if let Some(other) = list(paths)?.into_iter().find(|n| n.bridge == bridge) {
+        return Err(NetError::Conflict(format!(
+            "bridge {bridge} is already used by network {} (choose another com.docker.network.bridge.name)",
+            other.name
+        )));
+    }
+    let net = Network {
+        name: o.name.clone(),
+        id,
+        driver: "bridge".into(),
+        created: Utc::now(),
+        bridge,
+        subnet: Some(subnet),
+        gateway: Some(gateway),
+        ip_range,
+        mtu,
+        icc,
+        masquerade,
+        internal: o.internal,
+        labels,
+        options,
+        from_config: None,
+    };
+    write_def(paths, &net)?;
+    Ok(net)
+}
+
+/// `berth network rm`: refuses pre-defined networks and networks with containers.
+pub fn remove(paths: &Paths, arg: &str) -> Result<Network> {
+    let net = get(paths, arg)?;
+    if predefined(&net.name).is_some() {
+        return Err(NetError::Predefined(net.name));
+    }
+    let _l = lock_all(paths)?;
+    let dir = network_dir(paths, &net.name);
+    let _nl = lock_network(paths, &net.name)?;
+    let users = ipam::allocations(&dir)?;
+    if !users.is_empty() {
+        return Err(NetError::NetworkInUse {
+            name: net.name.clone(),
+            count: users.len(),
+            users: users
+                .iter()
+                .map(|(_, id)| ids::short(id).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    fs::remove_dir_all(&dir).with_path("remove", &dir)?;
+    Ok(net)
+}
+
+/// The containers attached to a network: (address, container id).
+pub fn endpoints(paths: &Paths, net: &Network) -> Result<Vec<(Ipv4Addr, String)>> {
+    ipam::allocations(&network_dir(paths, &net.name))
+}
+
+/// True if `dir` holds a network definition (used by tests and GC).
+pub fn exists(paths: &Paths, name: &str) -> bool {
+    Path::new(&def_path(paths, name)).exists()
+}
+
+/// A network as `docker network inspect` shows it.
+pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
+    use serde_json::json;
+    let containers = crate::state::Containers::new(paths);
+    let mut eps = serde_json::Map::new();
+    let prefix = n.subnet.map(|s| s.prefix_len()).unwrap_or(0);
+    for (ip, id) in endpoints(paths, n)? {
+        let rec = containers.load(&id).ok();
+        let name = rec.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        let mac = rec
+            .as_ref()
+            .and_then(|r| r.network.as_ref())
+            .and_then(|s| s.mac_address.clone())
+            .unwrap_or_default();
+        eps.insert(
+            id,
+            json!({"Name": name, "MacAddress": mac, "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": ""}),
+        );
+    }
+    let mut options: serde_json::Map<String, serde_json::Value> = n
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    if n.is_bridge() {
+        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
+        options.insert(
+            "com.docker.network.bridge.enable_icc".into(),
+            json!(n.icc.to_string()),
+        );
+        options.insert(
+            "com.docker.network.bridge.enable_ip_masquerade".into(),
+            json!(n.masquerade.to_string()),
+        );
+        if n.mtu > 0 {
+            options.insert(
+                "com.docker.network.driver.mtu".into(),
+                json!(n.mtu.to_string()),
+            );
+        }
+    }
+    let mut cfg = serde_json::Map::new();
+    if let Some(s) = n.subnet {
+        cfg.insert("Subnet".into(), json!(s.to_string()));
+    }
+    if let Some(g) = n.gateway {
+        cfg.insert("Gateway".into(), json!(g.to_string()));
+    }
+    if let Some(r) = n.ip_range {
+        cfg.insert("IPRange".into(), json!(r.to_string()));
+    }
+    let config = if cfg.is_empty() {
+        json!([])
+    } else {
+        json!([cfg])
+    };
+    Ok(json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+        "Internal": n.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "Containers": eps,
+        "Options": options,
+        "Labels": n.labels,
+    }))
+}

@@ -1,0 +1,514 @@
+//! Published ports: Docker's `-p`/`--publish`, `-P`/`--publish-all` and `--expose` syntax,
+//! host-port allocation, conflict checks, and `docker port`'s output.
+//!
+//! Host ports are a machine-wide resource (DNAT rules are global), so reservations live in
+//! one file beside the host lock (`<host dir>/ports.json`, see `host`), not in a root: two
+//! berth roots on one machine never hand out the same port. A port is refused when another
+//! container holds it or when a host process listens on it (checked by binding it).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{NetError, Result};
+use crate::error::IoError;
+use crate::protocol::PortBinding;
+use crate::store::{Lock, atomic};
+
+/// `tcp` or `udp`.
+fn parse_proto(p: &str, whole: &str) -> Result<&'static str> {
+    match p.to_ascii_lowercase().as_str() {
+        "tcp" | "" => Ok("tcp"),
+        "udp" => Ok("udp"),
+        "sctp" => Err(NetError::Unsupported(format!(
+            "{whole}: sctp ports are not supported (use tcp or udp)"
+        ))),
+        _ => Err(NetError::BadArgs(format!(
+            "invalid protocol {p:?} in {whole:?} (expected tcp or udp)"
+        ))),
+    }
+}
+
+fn parse_range(s: &str, whole: &str) -> Result<(u16, u16)> {
+    let bad = || {
+        NetError::BadArgs(format!(
+            "invalid port {s:?} in {whole:?} (expected a number 1-65535 or a range like 8000-8010)"
+        ))
+    };
+    let num = |x: &str| -> Result<u16> {
+        match x.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad()),
+        }
+    };
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(s)?;
+            (n, n)
+        }
+    };
+    if b < a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// One `-p` value, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishSpec {
+    /// `None` means every address (0.0.0.0).
+    pub host_ip: Option<Ipv4Addr>,
+    /// `None` means a dynamic port for each container port.
+    pub host_ports: Option<(u16, u16)>,
+    pub container_ports: (u16, u16),
+    pub proto: &'static str,
+}
+
+/// Parses Docker's four forms, each with `/tcp` or `/udp` and ranges:
+/// `CPORT`, `HPORT:CPORT`, `IP::CPORT`, `IP:HPORT:CPORT` (IPv6 host addresses in brackets
+/// are refused: berth networks are IPv4).
+pub fn parse_publish(s: &str) -> Result<PublishSpec> {
+    let (body, proto) = match s.rsplit_once('/') {
+        Some((b, p)) => (b, parse_proto(p, s)?),
+        None => (s, "tcp"),
+    };
+    if body.starts_with('[') {
+        return Err(NetError::Unsupported(format!(
+            "{s}: IPv6 host addresses are not supported (berth networks are IPv4)"
+        )));
+    }
+    let parts: Vec<&str> = body.split(':').collect();
+    let (ip, host, cont) = match parts.as_slice() {
+        [c] => (None, None, *c),
+        [h, c] => (None, Some(*h), *c),
+        [ip, h, c] => (Some(*ip), Some(*h), *c),
+        _ => {
+            return Err(NetError::BadArgs(format!(
+                "invalid publish spec {s:?} (expected [[IP:][HOSTPORT]:]CONTAINERPORT[/PROTO])"
+            )));
+        }
+    };
+    let host_ip = match ip {
+        None | Some("") => None,
+        Some(ip) => Some(
+            ip.parse::<Ipv4Addr>()
+                .map_err(|_| NetError::BadArgs(format!("invalid host address {ip:?} in {s:?}")))?,
+        ),
+    };
+    let host_ip = host_ip.filter(|ip| !ip.is_unspecified());
+    let host_ports = match host {
+        None | Some("") => None,
+        Some(h) => Some(parse_range(h, s)?),
+    };
+    let container_ports = parse_range(cont, s)?;
+    if let Some((a, b)) = host_ports {
+        let (ca, cb) = container_ports;
+        if cb > ca && b - a != cb - ca {
+            return Err(NetError::BadArgs(format!(
+                "{s}: the host port range and the container port range must have the same length"
+            )));
+        }
+    }
+    Ok(PublishSpec {
+        host_ip,
+        host_ports,
+        container_ports,
+        proto,
+    })
+}
+
+/// Parses `--expose` (`80`, `80/udp`, `8000-8010/tcp`) into `PORT/PROTO` strings.
+pub fn parse_expose(s: &str) -> Result<Vec<String>> {
+    let (body, proto) = match s.rsplit_once('/') {
+        Some((b, p)) => (b, parse_proto(p, s)?),
+        None => (s, "tcp"),
+    };
+    let (a, b) = parse_range(body, s)?;
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// Splits `80/tcp` into (80, "tcp").
+pub fn split_port(s: &str) -> Result<(u16, &'static str)> {
+    let (body, proto) = match s.rsplit_once('/') {
+        Some((b, p)) => (b, parse_proto(p, s)?),
+        None => (s, "tcp"),
+    };
+    let (a, b) = parse_range(body, s)?;
+    if a != b {
+        return Err(NetError::BadArgs(format!(
+            "expected a single port, got {s:?}"
+        )));
+    }
+    Ok((a, proto))
+}
+
+/// A wanted binding before host ports are chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub host_ip: Ipv4Addr,
+    /// Candidate host ports: one fixed port, a range to pick one from, or empty (dynamic).
+    pub host_range: Option<(u16, u16)>,
+    pub container_port: u16,
+    pub proto: &'static str,
+}
+
+/// Expands `-p` specs (and `-P`'s exposed ports) into one wanted binding per container port.
+pub fn expand(specs: &[PublishSpec], publish_all: &[String]) -> Result<Vec<Wanted>> {
+    let mut out = Vec::new();
+    for s in specs {
+        let ip = s.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let (ca, cb) = s.container_ports;
+        for (i, cp) in (ca..=cb).enumerate() {
+            let host_range = match s.host_ports {
+                None => None,
+                // HOST-RANGE:PORT picks one free port of the range.
+                Some((a, b)) if ca == cb => Some((a, b)),
+                Some((a, _)) => Some((a + i as u16, a + i as u16)),
+            };
+            out.push(Wanted {
+                host_ip: ip,
+                host_range,
+                container_port: cp,
+                proto: s.proto,
+            });
+        }
+    }
+    for p in publish_all {
+        let (port, proto) = split_port(p)?;
+        // -P skips ports that -p already published.
+        if out
+            .iter()
+            .any(|w| w.container_port == port && w.proto == proto)
+        {
+            continue;
+        }
+        out.push(Wanted {
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_range: None,
+            container_port: port,
+            proto,
+        });
+    }
+    Ok(out)
+}
+
+/// One held host port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    pub proto: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub id: String,
+    /// The berth root the container lives in.
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Registry {
+    reservations: Vec<Reservation>,
+}
+
+fn clash(a_ip: Ipv4Addr, b_ip: Ipv4Addr) -> bool {
+    a_ip == b_ip || a_ip.is_unspecified() || b_ip.is_unspecified()
+}
+
+/// The machine-wide port registry, held locked while open.
+pub struct Ports {
+    path: PathBuf,
+    reg: Registry,
+    _lock: Lock,
+}
+
+impl Ports {
+    pub fn open(host_dir: &Path) -> Result<Ports> {
+        let lock = Lock::exclusive(&host_dir.join("ports.lock"))?;
+        let path = host_dir.join("ports.json");
+        let reg = match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Registry::default(),
+            Err(e) => {
+                return Err(IoError {
+                    op: "read",
+                    path,
+                    source: e,
+                }
+                .into());
+            }
+        };
+        let mut p = Ports {
+            path,
+            reg,
+            _lock: lock,
+        };
+        // Reservations of containers that no longer exist are left by crashes: drop them.
+        p.reg
+            .reservations
+            .retain(|r| r.root.join("containers").join(&r.id).is_dir());
+        Ok(p)
+    }
+
+    pub fn save(&self) -> Result<()> {
+        Ok(atomic::write_json(&self.path, &self.reg)?)
+    }
+
+    /// Drops every reservation of container `id`. Returns whether any was held.
+    pub fn release(&mut self, id: &str) -> bool {
+        let before = self.reg.reservations.len();
+        self.reg.reservations.retain(|r| r.id != id);
+        before != self.reg.reservations.len()
+    }
+
+    fn holder(&self, proto: &str, ip: Ipv4Addr, port: u16) -> Option<&Reservation> {
+        self.reg
+            .reservations
+            .iter()
+            .find(|r| r.proto == proto && r.host_port == port && clash(r.host_ip, ip))
+    }
+
+    /// Chooses host ports for `wanted` and reserves them for `id`, or fails without reserving
+    /// anything. `name_of` turns a holder into something a user recognises.
+    pub fn reserve(
+        &mut self,
+        wanted: &[Wanted],
+        id: &str,
+        root: &Path,
+        name_of: &dyn Fn(&Reservation) -> String,
+    ) -> Result<Vec<PortBinding>> {
+        let mut taken: BTreeSet<(String, u16, Ipv4Addr)> = BTreeSet::new();
+        let mut out = Vec::new();
+        let (lo, hi) = ephemeral_range();
+        for w in wanted {
+            let free = |ports: &Ports, taken: &BTreeSet<(String, u16, Ipv4Addr)>, port: u16| {
+                ports.holder(w.proto, w.host_ip, port).is_none()
+                    && !taken
+                        .iter()
+                        .any(|(p, n, ip)| p == w.proto && *n == port && clash(*ip, w.host_ip))
+            };
+            let port = match w.host_range {
+                Some((a, b)) if a == b => {
+                    if let Some(r) = self.holder(w.proto, w.host_ip, a) {
+                        return Err(NetError::Conflict(format!(
+                            "port {}:{a}/{} is already allocated by container {} (choose another host port, or remove that container)",
+                            w.host_ip,
+                            w.proto,
+                            name_of(r)
+                        )));
+                    }
+                    if !free(self, &taken, a) {
+                        return Err(NetError::Conflict(format!(
+                            "port {}:{a}/{} is published twice (give each -p its own host port)",
+                            w.host_ip, w.proto
+                        )));
+                    }
+                    host_free(w.host_ip, a, w.proto)?;
+                    a
+                }
+                Some((a, b)) => (a..=b)
+                    .find(|p| free(self, &taken, *p) && host_free(w.host_ip, *p, w.proto).is_ok())
+                    .ok_or_else(|| {
+                        NetError::Conflict(format!(
+                            "no free host port in {}:{a}-{b}/{} (every port of the range is in use)",
+                            w.host_ip, w.proto
+                        ))
+                    })?,
+                None => {
+                    let span = (hi - lo) as u32 + 1;
+                    let start = random_u32() % span;
+                    (0..span)
+                        .map(|i| lo + ((start + i) % span) as u16)
+                        .find(|p| {
+                            free(self, &taken, *p) && host_free(w.host_ip, *p, w.proto).is_ok()
+                        })
+                        .ok_or_else(|| {
+                            NetError::Conflict(format!(
+                                "no free host port left in {lo}-{hi} for {}/{}",
+                                w.container_port, w.proto
+                            ))
+                        })?
+                }
+            };
+            taken.insert((w.proto.to_string(), port, w.host_ip));
+            out.push(PortBinding {
+                host_ip: w.host_ip.to_string(),
+                host_port: port,
+                container_port: w.container_port,
+                protocol: w.proto.to_string(),
+            });
+        }
+        for b in &out {
+            self.reg.reservations.push(Reservation {
+                proto: b.protocol.clone(),
+                host_ip: b.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                host_port: b.host_port,
+                id: id.to_string(),
+                root: root.to_path_buf(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Fails if a host process holds `ip:port` (or the address is not the host's).
+fn host_free(ip: Ipv4Addr, port: u16, proto: &str) -> Result<()> {
+    let addr = SocketAddrV4::new(ip, port);
+    // std's TcpListener sets SO_REUSEADDR, so only a listening socket (not a TIME_WAIT
+    // leftover) makes the bind fail, as it would for a real server.
+    let r = if proto == "udp" {
+        UdpSocket::bind(addr).map(drop)
+    } else {
+        TcpListener::bind(addr).map(drop)
+    };
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(NetError::Conflict(format!(
+            "port {ip}:{port}/{proto} is already in use by a process on the host (stop it, or choose another host port)"
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Err(NetError::BadArgs(
+            format!("cannot publish on {ip}: it is not an address of this host"),
+        )),
+        Err(e) => Err(NetError::Conflict(format!(
+            "cannot bind {ip}:{port}/{proto} to check it is free: {e}"
+        ))),
+    }
+}
+
+/// The kernel's ephemeral port range, where dynamic host ports come from (as Docker does).
+fn ephemeral_range() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .filter(|(a, b)| a <= b && *a > 0)
+        .unwrap_or((32768, 60999))
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_ne_bytes(b)
+}
+
+/// `docker port` output: every mapping as `80/tcp -> 0.0.0.0:8080`, or, for one
+/// `PORT[/PROTO]`, just its host addresses. `name` is used in the error for an unpublished port.
+pub fn format_ports(bindings: &[PortBinding], filter: Option<&str>, name: &str) -> Result<String> {
+    let mut sorted: Vec<&PortBinding> = bindings.iter().collect();
+    sorted.sort_by_key(|b| (b.container_port, b.protocol.clone(), b.host_port));
+    let mut out = String::new();
+    match filter {
+        None => {
+            for b in sorted {
+                out.push_str(&format!(
+                    "{}/{} -> {}:{}\n",
+                    b.container_port, b.protocol, b.host_ip, b.host_port
+                ));
+            }
+        }
+        Some(f) => {
+            let (port, proto) = split_port(f)?;
+            for b in sorted
+                .into_iter()
+                .filter(|b| b.container_port == port && b.protocol == proto)
+            {
+                out.push_str(&format!("{}:{}\n", b.host_ip, b.host_port));
+            }
+            if out.is_empty() {
+                return Err(NetError::NotPublished(format!(
+                    "No public port '{port}/{proto}' published for {name}"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_forms_with_protocols_and_ranges() {
+        let p = parse_publish("80").unwrap();
+        assert_eq!(
+            (p.host_ip, p.host_ports, p.container_ports, p.proto),
+            (None, None, (80, 80), "tcp")
+        );
+        let p = parse_publish("8080:80/udp").unwrap();
+        assert_eq!((p.host_ports, p.proto), (Some((8080, 8080)), "udp"));
+        let p = parse_publish("127.0.0.1::80").unwrap();
+        assert_eq!((p.host_ip, p.host_ports), (Some(Ipv4Addr::LOCALHOST), None));
+        let p = parse_publish("127.0.0.1:8080:80/tcp").unwrap();
+        assert_eq!(
+            (p.host_ip, p.host_ports),
+            (Some(Ipv4Addr::LOCALHOST), Some((8080, 8080)))
+        );
+        let p = parse_publish("8000-8002:9000-9002").unwrap();
+        let w = expand(&[p], &[]).unwrap();
+        assert_eq!(w.len(), 3);
+        assert_eq!(
+            (w[2].host_range, w[2].container_port),
+            (Some((8002, 8002)), 9002)
+        );
+        let w = expand(&[parse_publish("8000-8009:80").unwrap()], &[]).unwrap();
+        assert_eq!((w.len(), w[0].host_range), (1, Some((8000, 8009))));
+        assert_eq!(
+            expand(&[parse_publish("0.0.0.0::80-81").unwrap()], &[])
+                .unwrap()
+                .len(),
+            2
+        );
+        for bad in [
+            "", "x", "0", "70000", "1:2:3:4", "80/icmp", "9-8", "1-3:1-2", "a.b::80",
+        ] {
+            assert!(parse_publish(bad).is_err(), "{bad} should be refused");
+        }
+        assert!(matches!(
+            parse_publish("80/sctp"),
+            Err(NetError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn publish_all_skips_ports_already_published() {
+        let w = expand(
+            &[parse_publish("8080:80").unwrap()],
+            &["80/tcp".into(), "53/udp".into()],
+        )
+        .unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[1].container_port, w[1].proto, w[1].host_range),
+            (53, "udp", None)
+        );
+        assert_eq!(
+            parse_expose("7000-7001/udp").unwrap(),
+            ["7000/udp", "7001/udp"]
+        );
+    }
+
+    #[test]
+    fn port_output_matches_docker() {
+        let b = |hp, cp, proto: &str| PortBinding {
+            host_ip: "0.0.0.0".into(),
+            host_port: hp,
+            container_port: cp,
+            protocol: proto.into(),
+        };
+        let all = [b(8443, 443, "tcp"), b(8080, 80, "tcp"), b(5353, 53, "udp")];
+        assert_eq!(
+            format_ports(&all, None, "web").unwrap(),
+            "53/udp -> 0.0.0.0:5353\n80/tcp -> 0.0.0.0:8080\n443/tcp -> 0.0.0.0:8443\n"
+        );
+        assert_eq!(
+            format_ports(&all, Some("80"), "web").unwrap(),
+            "0.0.0.0:8080\n"
+        );
+        let e = format_ports(&all, Some("81/tcp"), "web").unwrap_err();
+        assert_eq!(e.to_string(), "No public port '81/tcp' published for web");
+    }
+}

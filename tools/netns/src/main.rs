@@ -1,0 +1,326 @@
+//! berth-netns: the network stage.
+//!
+//! ```text
+//! berth-unpack busybox | berth-netns - -p 8080:80 | berth-spawn start -d -
+//! berth-netns rm ID                      tear down (idempotent)
+//! berth-netns network create|ls|rm|inspect ...
+//! berth-netns port ID [PORT[/PROTO]]
+//! ```
+
+use std::process::ExitCode;
+
+use berth::cli::{self, CommonOpts, Tool};
+use berth::net::{self, NetOpts, networks};
+use berth::state::Containers;
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth-netns",
+    version,
+    about = "Give a container its network: none, bridge (default), host or container:NAME",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonOpts,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// `-` to read the container record on stdin, or a container NAME|ID from the store.
+    #[arg(value_name = "RECORD")]
+    record: Option<String>,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+#[derive(ClapArgs, Debug, Default)]
+struct NetArgs {
+    /// none, bridge, host, container:NAME|ID, or a network made with `network create`.
+    #[arg(long = "network", visible_alias = "net", value_name = "MODE")]
+    network: Option<String>,
+    /// Publish a port: [[IP:][HOSTPORT]:]CONTAINERPORT[/tcp|/udp], ranges allowed.
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    publish: Vec<String>,
+    /// Publish every exposed port (image EXPOSE and --expose) on a dynamic host port.
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Expose a port or range (for -P and links) without publishing it.
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    expose: Vec<String>,
+    /// The container's hostname (default: the short id).
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// A nameserver for /etc/resolv.conf (repeatable; replaces the host's).
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// A search domain for /etc/resolv.conf (repeatable).
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    dns_search: Vec<String>,
+    /// A resolver option for /etc/resolv.conf (repeatable).
+    #[arg(long = "dns-option", visible_alias = "dns-opt", value_name = "OPT")]
+    dns_option: Vec<String>,
+    /// Add NAME:IP to /etc/hosts (IP may be host-gateway).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    add_host: Vec<String>,
+    /// Link to a running container: NAME[:ALIAS].
+    #[arg(long, value_name = "NAME[:ALIAS]")]
+    link: Vec<String>,
+    /// The container's MAC address.
+    #[arg(long = "mac-address", value_name = "MAC")]
+    mac_address: Option<String>,
+    /// A fixed IPv4 address (user-defined networks only).
+    #[arg(long, value_name = "IP")]
+    ip: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Tear down a container's network (idempotent).
+    Rm {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+    },
+    /// Manage networks.
+    Network {
+        #[command(subcommand)]
+        cmd: NetworkCmd,
+    },
+    /// List a container's published ports, as `docker port` does.
+    Port {
+        container: String,
+        #[arg(value_name = "PORT[/PROTO]")]
+        port: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NetworkCmd {
+    /// Create a bridge network.
+    Create {
+        name: String,
+        #[arg(short = 'd', long)]
+        driver: Option<String>,
+        /// IPv4 subnet in CIDR form (default: a free 172.x.0.0/16 or 192.168.x.0/20).
+        #[arg(long)]
+        subnet: Option<String>,
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Allocate container addresses from this sub-range.
+        #[arg(long = "ip-range")]
+        ip_range: Option<String>,
+        /// Driver options (com.docker.network.bridge.name, ...enable_icc, ...driver.mtu).
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        opt: Vec<String>,
+        #[arg(long, value_name = "KEY=VALUE")]
+        label: Vec<String>,
+        /// Inter-container communication (--icc=false isolates containers, links excepted).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        icc: Option<bool>,
+        /// No traffic in or out of the network.
+        #[arg(long)]
+        internal: bool,
+    },
+    /// List networks.
+    #[command(visible_alias = "list")]
+    Ls {
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+    },
+    /// Remove networks.
+    #[command(visible_alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Show networks in detail (JSON).
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "netns";
+    fn common(&self) -> &CommonOpts {
+        &self.common
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main::<Args>(run)
+}
+
+fn run(args: Args) -> berth::Result<()> {
+    let paths = args.common.paths();
+    let json = args.common.wants_json();
+    match args.cmd {
+        Some(Cmd::Rm { id }) => {
+            // Idempotent: a container already gone is not an error, its leftovers still go.
+            let id = Containers::new(&paths).resolve(&id).unwrap_or(id);
+            net::detach(&paths, &id)?;
+            Ok(())
+        }
+        Some(Cmd::Port { container, port }) => {
+            if json {
+                let containers = Containers::new(&paths);
+                let id = containers.resolve(&container)?;
+                let ports = containers
+                    .load(&id)?
+                    .network
+                    .map(|n| n.ports)
+                    .unwrap_or_default();
+                cli::print_json(&ports)
+            } else {
+                cli::print_text(&net::port_output(&paths, &container, port.as_deref())?)
+            }
+        }
+        Some(Cmd::Network { cmd }) => network(&paths, cmd, json),
+        None => stage(&paths, args.record, args.net, json),
+    }
+}
+
+fn stage(
+    paths: &berth::Paths,
+    record: Option<String>,
+    n: NetArgs,
+    json: bool,
+) -> berth::Result<()> {
+    let mut record = match record.as_deref() {
+        Some("-") => cli::read_stdin_record()?,
+        Some(arg) => {
+            let c = Containers::new(paths);
+            c.load(&c.resolve(arg)?)?
+        }
+        None => {
+            return Err(berth::Error::new(
+                berth::Code::BAD_ARGS,
+                "expected `-` (a record on stdin) or a container NAME|ID (see berth-netns --help)",
+            ));
+        }
+    };
+    let opts = NetOpts {
+        network: n.network,
+        publish: n.publish,
+        publish_all: n.publish_all,
+        expose: n.expose,
+        hostname: n.hostname,
+        dns: n.dns,
+        dns_search: n.dns_search,
+        dns_options: n.dns_option,
+        add_host: n.add_host,
+        links: n.link,
+        mac_address: n.mac_address,
+        ip: n.ip,
+    };
+    net::attach(paths, &mut record, &opts)?;
+    if json {
+        return cli::print_json(&record);
+    }
+    let s = record.network.clone().unwrap_or_default();
+    let mut line = format!("{} {}", &record.id[..12], s.mode);
+    if let Some(ip) = &s.ip_address {
+        line.push_str(&format!(" {ip}"));
+    }
+    for p in &s.ports {
+        line.push_str(&format!(
+            " {}:{}->{}/{}",
+            p.host_ip, p.host_port, p.container_port, p.protocol
+        ));
+    }
+    cli::print_text(&format!("{line}\n"))
+}
+
+fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<()> {
+    match cmd {
+        NetworkCmd::Create {
+            name,
+            driver,
+            subnet,
+            gateway,
+            ip_range,
+            opt,
+            label,
+            icc,
+            internal,
+        } => {
+            let n = networks::create(
+                paths,
+                &networks::CreateOpts {
+                    name,
+                    driver,
+                    subnet,
+                    gateway,
+                    ip_range,
+                    options: opt,
+                    labels: label,
+                    icc,
+                    internal,
+                    mtu: None,
+                },
+            )?;
+            if json {
+                cli::print_json(&serde_json::json!({"Id": n.id, "Warning": ""}))
+            } else {
+                cli::print_text(&format!("{}\n", n.id))
+            }
+        }
+        NetworkCmd::Ls { quiet, no_trunc } => {
+            let all = networks::list(paths)?;
+            if json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|n| networks::inspect(paths, n))
+                    .collect::<Result<_, _>>()?;
+                return cli::print_json(&v);
+            }
+            let id = |n: &networks::Network| {
+                if no_trunc {
+                    n.id.clone()
+                } else {
+                    n.id[..12].to_string()
+                }
+            };
+            if quiet {
+                let s: String = all.iter().map(|n| format!("{}\n", id(n))).collect();
+                return cli::print_text(&s);
+            }
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".to_string()])
+                .collect();
+            cli::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+        }
+        NetworkCmd::Rm { names } => {
+            let mut removed = Vec::new();
+            let mut first: Option<berth::Error> = None;
+            for n in &names {
+                match networks::remove(paths, n) {
+                    Ok(_) => removed.push(n.clone()),
+                    Err(e) => {
+                        let e: berth::Error = e.into();
+                        if first.is_some() {
+                            eprintln!("berth-netns: error: {e}");
+                        }
+                        first.get_or_insert(e);
+                    }
+                }
+            }
+            if json {
+                cli::print_json(&removed)?;
+            } else {
+                cli::print_text(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+            }
+            first.map_or(Ok(()), Err)
+        }
+        NetworkCmd::Inspect { names } => {
+            let mut out = Vec::new();
+            for n in &names {
+                out.push(networks::inspect(paths, &networks::get(paths, n)?)?);
+            }
+            let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+            cli::print_text(&format!("{text}\n"))
+        }
+    }
+}
