@@ -130,10 +130,17 @@ impl Format {
 }
 
 /// Aligns tab-separated text as Docker's tables are: Go's tabwriter with a minimum cell width
-/// of 10 and a padding of 3 (docker/cli `formatter.Context.postFormat`). Go counts the padding
-/// inside the minimum width, the tabwriter crate adds it on top: hence 7.
+/// of 10 and a padding of 3 (docker/cli `formatter.Context.postFormat`).
 pub fn align(text: &str) -> String {
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(7).padding(3);
+    align_min(text, 10)
+}
+
+/// [`align`] with another minimum cell width (`docker top` uses 20). Go counts the padding
+/// inside the minimum width, the tabwriter crate adds it on top.
+pub fn align_min(text: &str, min_width: usize) -> String {
+    let mut tw = tabwriter::TabWriter::new(Vec::new())
+        .minwidth(min_width.saturating_sub(3))
+        .padding(3);
     let _ = tw.write_all(text.as_bytes());
     let _ = tw.flush();
     String::from_utf8_lossy(&tw.into_inner().unwrap_or_default()).into_owned()

@@ -14,6 +14,7 @@ pub mod reference;
 pub mod registry;
 pub mod state;
 pub mod store;
+pub mod views;
 
 pub use error::{Code, Coded, Error, Result};
 pub use paths::Paths;

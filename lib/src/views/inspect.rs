@@ -1,0 +1,788 @@
+//! `inspect`: Docker-shaped JSON for containers (moby's `types.ContainerJSON`), so that
+//! people's `--format` strings (`{{.State.Running}}`, `{{.Config.User}}`,
+//! `{{.NetworkSettings.IPAddress}}`, `{{json .Mounts}}`) work unchanged.
+//!
+//! Field order follows Docker's (typed structs, not maps), so the output reads like
+//! `docker inspect`'s. A `Berth` object at the end adds what Docker has no field for: the
+//! command line that made the container, its bundle, monitor and cgroup.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::paths::Paths;
+use crate::protocol::{MountKind, Record, Status};
+use crate::state::{Containers, StateError, truth};
+use crate::views::ps::path_and_args;
+use crate::views::status::status_of;
+use crate::views::{Result, ViewError, ports};
+
+/// Go's RFC3339Nano (trailing zeros of the fraction dropped); Go's zero time when unset.
+pub fn go_rfc3339(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        None => "0001-01-01T00:00:00Z".into(),
+        Some(t) => {
+            let s = t.to_rfc3339_opts(SecondsFormat::Nanos, true);
+            let (main, frac) = s.trim_end_matches('Z').split_once('.').unwrap_or((&s, ""));
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                format!("{}Z", main.trim_end_matches('Z'))
+            } else {
+                format!("{main}.{frac}Z")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerJson {
+    pub id: String,
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    pub state: StateJson,
+    pub image: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub log_path: String,
+    pub name: String,
+    pub restart_count: u32,
+    pub driver: String,
+    pub platform: String,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub host_config: HostConfigJson,
+    pub graph_driver: GraphDriverJson,
+    pub mounts: Vec<MountJson>,
+    pub config: ConfigJson,
+    pub network_settings: NetworkSettingsJson,
+    /// Docker's legacy `.Volumes`: container path -> host path.
+    pub volumes: BTreeMap<String, String>,
+    /// What Docker has no field for.
+    pub berth: BerthJson,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateJson {
+    pub status: String,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicyJson {
+    pub name: String,
+    pub maximum_retry_count: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBindingJson {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfigJson {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfigJson {
+    pub binds: Option<Vec<String>>,
+    #[serde(rename = "ContainerIDFile")]
+    pub container_id_file: String,
+    pub log_config: LogConfigJson,
+    pub network_mode: String,
+    pub port_bindings: BTreeMap<String, Vec<PortBindingJson>>,
+    pub restart_policy: RestartPolicyJson,
+    pub auto_remove: bool,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub extra_hosts: Option<Vec<String>>,
+    pub ipc_mode: String,
+    pub links: Option<Vec<String>>,
+    pub pid_mode: String,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub security_opt: Option<Vec<String>>,
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+    pub userns_mode: String,
+    pub cpu_shares: u64,
+    pub memory: i64,
+    pub nano_cpus: i64,
+    pub blkio_weight: u16,
+    pub cpu_period: u64,
+    pub cpu_quota: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
+    pub devices: Vec<String>,
+    pub memory_reservation: i64,
+    pub memory_swap: i64,
+    pub pids_limit: Option<i64>,
+    pub ulimits: Option<Vec<String>>,
+    pub init: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriverJson {
+    pub data: BTreeMap<String, String>,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountJson {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub source: String,
+    pub destination: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    pub propagation: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigJson {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, Value>>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub image: String,
+    pub volumes: Option<BTreeMap<String, Value>>,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub on_build: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointJson {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<Value>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    pub mac_address: String,
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
+    #[serde(rename = "DNSNames")]
+    pub dns_names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkSettingsJson {
+    pub bridge: String,
+    #[serde(rename = "SandboxID")]
+    pub sandbox_id: String,
+    pub sandbox_key: String,
+    pub ports: BTreeMap<String, Option<Vec<PortBindingJson>>>,
+    pub gateway: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    pub mac_address: String,
+    pub networks: BTreeMap<String, EndpointJson>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BerthJson {
+    /// The command line that made the container (e.g. `berth run ...`).
+    pub argv: Vec<String>,
+    pub bundle: String,
+    pub rootfs: String,
+    pub monitor_pid: i32,
+    pub cgroup_path: String,
+}
+
+fn some_if_nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// The inspect document of one container.
+pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
+    let status = status_of(r);
+    let active = status.is_active();
+    let st = r.state.clone().unwrap_or_default();
+    let config = r
+        .bundle
+        .as_ref()
+        .map(|b| b.config.clone())
+        .unwrap_or_default();
+    let process = r.process.clone().unwrap_or_default();
+    let net = r.network.clone().unwrap_or_default();
+    let mounts = r.mounts.clone().unwrap_or_default();
+    let (path, args) = path_and_args(r);
+    let path_str = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+
+    let hostname = [&net.hostname, &config.hostname]
+        .into_iter()
+        .find(|h| !h.is_empty())
+        .cloned()
+        .unwrap_or_else(|| r.short_id().to_string());
+
+    let mut port_bindings: BTreeMap<String, Vec<PortBindingJson>> = BTreeMap::new();
+    for p in &net.ports {
+        let proto = if p.protocol.is_empty() {
+            "tcp"
+        } else {
+            &p.protocol
+        };
+        port_bindings
+            .entry(format!("{}/{proto}", p.container_port))
+            .or_default()
+            .push(PortBindingJson {
+                // Docker keeps what the user typed: no address means "".
+                host_ip: if p.host_ip == "0.0.0.0" {
+                    String::new()
+                } else {
+                    p.host_ip.clone()
+                },
+                host_port: p.host_port.to_string(),
+            });
+    }
+    // While the container runs, NetworkSettings.Ports has every exposed port, null where it
+    // is not published; Docker empties it when the container stops.
+    let mut live_ports: BTreeMap<String, Option<Vec<PortBindingJson>>> = BTreeMap::new();
+    if active {
+        for p in ports::ports(&net.ports, &config.exposed_ports) {
+            let e = live_ports
+                .entry(format!("{}/{}", p.private, p.proto))
+                .or_default();
+            if p.public != 0 {
+                e.get_or_insert_with(Vec::new).push(PortBindingJson {
+                    host_ip: p.ip.clone(),
+                    host_port: p.public.to_string(),
+                });
+            }
+        }
+    }
+
+    let binds: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.origin == "-v" && !m.anonymous && m.kind != MountKind::Tmpfs)
+        .map(|m| {
+            let src = match (&m.kind, &m.name) {
+                (MountKind::Volume, Some(n)) => n.clone(),
+                _ => m.source.display().to_string(),
+            };
+            if m.mode.is_empty() {
+                format!("{src}:{}", m.destination)
+            } else {
+                format!("{src}:{}:{}", m.destination, m.mode)
+            }
+        })
+        .collect();
+    let mount_json: Vec<MountJson> = mounts
+        .iter()
+        .map(|m| MountJson {
+            kind: match m.kind {
+                MountKind::Volume => "volume",
+                MountKind::Bind => "bind",
+                MountKind::Tmpfs => "tmpfs",
+            }
+            .into(),
+            name: m.name.clone().filter(|_| m.kind == MountKind::Volume),
+            source: m.source.display().to_string(),
+            destination: m.destination.clone(),
+            driver: (m.kind == MountKind::Volume).then(|| "local".to_string()),
+            mode: m.mode.clone(),
+            rw: m.rw,
+            propagation: if m.propagation.is_empty() && m.kind == MountKind::Bind {
+                "rprivate".into()
+            } else {
+                m.propagation.clone()
+            },
+        })
+        .collect();
+    let legacy_volumes: BTreeMap<String, String> = mounts
+        .iter()
+        .filter(|m| m.kind != MountKind::Tmpfs)
+        .map(|m| (m.destination.clone(), m.source.display().to_string()))
+        .collect();
+    let mut config_volumes: BTreeMap<String, Value> = config
+        .volumes
+        .iter()
+        .map(|v| (v.clone(), Value::Object(Default::default())))
+        .collect();
+    for m in mounts.iter().filter(|m| m.anonymous) {
+        config_volumes.insert(m.destination.clone(), Value::Object(Default::default()));
+    }
+
+    let net_name = crate::views::filter::network_name(r);
+    let mut networks = BTreeMap::new();
+    let (ip, prefix, gateway, mac) = if active {
+        (
+            net.ip_address.clone().unwrap_or_default(),
+            net.prefix_len.unwrap_or(0),
+            net.gateway.clone().unwrap_or_default(),
+            net.mac_address.clone().unwrap_or_default(),
+        )
+    } else {
+        (String::new(), 0, String::new(), String::new())
+    };
+    if let Some(name) = net_name.filter(|n| !n.starts_with("container:")) {
+        networks.insert(
+            name,
+            EndpointJson {
+                ipam_config: None,
+                links: some_if_nonempty(
+                    net.links
+                        .iter()
+                        .map(|l| format!("/{}:/{}/{}", l.name, r.name, l.alias))
+                        .collect(),
+                ),
+                aliases: None,
+                mac_address: mac.clone(),
+                network_id: String::new(),
+                endpoint_id: String::new(),
+                gateway: gateway.clone(),
+                ip_address: ip.clone(),
+                ip_prefix_len: prefix,
+                ipv6_gateway: String::new(),
+                global_ipv6_address: String::new(),
+                global_ipv6_prefix_len: 0,
+                dns_names: None,
+            },
+        );
+    }
+
+    let res = &process.resources;
+    let bundle_path = r
+        .bundle
+        .as_ref()
+        .map(|b| b.path.display().to_string())
+        .unwrap_or_default();
+    let rootfs = r
+        .bundle
+        .as_ref()
+        .map(|b| b.rootfs.display().to_string())
+        .unwrap_or_default();
+    let mut graph_data = BTreeMap::new();
+    if !rootfs.is_empty() {
+        graph_data.insert("MergedDir".to_string(), rootfs.clone());
+    }
+    let restart = if process.restart.name.is_empty() {
+        RestartPolicyJson {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        }
+    } else {
+        RestartPolicyJson {
+            name: process.restart.name.clone(),
+            maximum_retry_count: process.restart.maximum_retry_count,
+        }
+    };
+
+    ContainerJson {
+        id: r.id.clone(),
+        created: go_rfc3339(r.created),
+        path,
+        args,
+        state: StateJson {
+            status: status.as_str().into(),
+            // Docker's Running stays true while paused or restarting.
+            running: active,
+            paused: status == Status::Paused,
+            restarting: status == Status::Restarting,
+            oom_killed: st.oom_killed,
+            dead: status == Status::Dead,
+            pid: if active { st.pid } else { 0 },
+            exit_code: st.exit_code,
+            error: st.error.clone(),
+            started_at: go_rfc3339(st.started_at),
+            finished_at: go_rfc3339(st.finished_at),
+        },
+        image: r.image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+        resolv_conf_path: path_str(&net.resolv_conf_path),
+        hostname_path: path_str(&net.hostname_path),
+        hosts_path: path_str(&net.hosts_path),
+        log_path: paths.log(&r.id).display().to_string(),
+        name: format!("/{}", r.name),
+        restart_count: st.restart_count,
+        driver: match r.bundle.as_ref().map(|b| b.driver) {
+            Some(crate::protocol::RootfsDriver::Overlay) | None => "overlay".into(),
+            Some(crate::protocol::RootfsDriver::Copy) => "vfs".into(),
+            Some(crate::protocol::RootfsDriver::Dir) => "dir".into(),
+        },
+        platform: "linux".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        host_config: HostConfigJson {
+            binds: some_if_nonempty(binds),
+            container_id_file: process.cidfile.clone().unwrap_or_default(),
+            log_config: LogConfigJson {
+                kind: "json-file".into(),
+                config: process.log_opts.clone(),
+            },
+            network_mode: if net.mode.is_empty() {
+                "none".into()
+            } else {
+                net.mode.clone()
+            },
+            port_bindings,
+            restart_policy: restart,
+            auto_remove: process.auto_remove,
+            cap_add: some_if_nonempty(process.cap_add.clone()),
+            cap_drop: some_if_nonempty(process.cap_drop.clone()),
+            dns: net.dns.clone(),
+            dns_search: net.dns_search.clone(),
+            extra_hosts: some_if_nonempty(net.extra_hosts.clone()),
+            ipc_mode: if process.ipc.is_empty() {
+                "private".into()
+            } else {
+                process.ipc.clone()
+            },
+            links: some_if_nonempty(
+                net.links
+                    .iter()
+                    .map(|l| format!("/{}:/{}/{}", l.name, r.name, l.alias))
+                    .collect(),
+            ),
+            pid_mode: process.pid.clone(),
+            privileged: process.privileged,
+            readonly_rootfs: config.read_only,
+            security_opt: some_if_nonempty(process.security_opt.clone()),
+            uts_mode: process.uts.clone(),
+            userns_mode: process.userns.clone(),
+            cpu_shares: res.cpu_shares,
+            memory: res.memory,
+            nano_cpus: res.nano_cpus,
+            blkio_weight: res.blkio_weight,
+            cpu_period: res.cpu_period,
+            cpu_quota: res.cpu_quota,
+            cpuset_cpus: res.cpuset_cpus.clone(),
+            cpuset_mems: res.cpuset_mems.clone(),
+            devices: process.devices.clone(),
+            memory_reservation: res.memory_reservation,
+            memory_swap: res.memory_swap,
+            pids_limit: (res.pids_limit != 0).then_some(res.pids_limit),
+            ulimits: some_if_nonempty(process.ulimits.clone()),
+            init: process.init.then_some(true),
+        },
+        graph_driver: GraphDriverJson {
+            data: graph_data,
+            name: "overlay2".into(),
+        },
+        mounts: mount_json,
+        config: ConfigJson {
+            hostname,
+            domainname: config.domainname.clone(),
+            user: config.user.clone(),
+            attach_stdin: process.interactive,
+            attach_stdout: !process.detach,
+            attach_stderr: !process.detach,
+            exposed_ports: some_if_nonempty(config.exposed_ports.clone()).map(|v| {
+                v.into_iter()
+                    .map(|p| {
+                        let p = if p.contains('/') {
+                            p
+                        } else {
+                            format!("{p}/tcp")
+                        };
+                        (p, Value::Object(Default::default()))
+                    })
+                    .collect()
+            }),
+            tty: process.tty,
+            open_stdin: process.interactive,
+            stdin_once: process.interactive && !process.detach,
+            env: config.env.clone(),
+            cmd: config.cmd.clone(),
+            image: config.image.clone(),
+            volumes: (!config_volumes.is_empty()).then_some(config_volumes),
+            working_dir: config.working_dir.clone(),
+            entrypoint: config.entrypoint.clone(),
+            on_build: None,
+            labels: config.labels.clone(),
+            stop_signal: process.stop_signal.clone().or(config.stop_signal.clone()),
+            stop_timeout: process.stop_timeout,
+        },
+        network_settings: NetworkSettingsJson {
+            bridge: String::new(),
+            sandbox_id: String::new(),
+            sandbox_key: if active {
+                path_str(&net.netns)
+            } else {
+                String::new()
+            },
+            ports: live_ports,
+            gateway,
+            ip_address: ip,
+            ip_prefix_len: prefix,
+            mac_address: mac,
+            networks,
+        },
+        volumes: legacy_volumes,
+        berth: BerthJson {
+            argv: r.argv.clone(),
+            bundle: bundle_path,
+            rootfs,
+            monitor_pid: if active { st.monitor_pid } else { 0 },
+            cgroup_path: process.cgroup_path.clone(),
+        },
+    }
+}
+
+/// What `inspect --type` restricts the search to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Container,
+    Image,
+    Volume,
+    Network,
+}
+
+/// One inspected object, serialized as Docker shows it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Inspected {
+    Container(Box<ContainerJson>),
+    Other(Value),
+}
+
+/// Finds `name` as a container (made truthful first), then, unless `kind` says otherwise, as
+/// an image, a volume or a network, in Docker's order.
+pub fn find(containers: &Containers, name: &str, kind: Option<Kind>) -> Result<Inspected> {
+    if matches!(kind, None | Some(Kind::Container)) {
+        match containers.resolve(name) {
+            Ok(id) => {
+                let r = truth::observe(containers, containers.load(&id)?)?;
+                return Ok(Inspected::Container(Box::new(container(
+                    containers.paths(),
+                    &r,
+                ))));
+            }
+            Err(StateError::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ViewError::NotFound(match kind {
+        Some(Kind::Container) => format!("No such container: {name}"),
+        Some(Kind::Image) => format!("No such image: {name}"),
+        Some(Kind::Volume) => format!("No such volume: {name}"),
+        Some(Kind::Network) => format!("No such network: {name}"),
+        None => format!("No such object: {name}"),
+    }))
+}
+
+/// Docker's indented JSON (`json.MarshalIndent` with four spaces), with a final newline.
+pub fn pretty<T: Serialize>(v: &T) -> String {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    let _ = v.serialize(&mut ser);
+    out.push(b'\n');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::*;
+
+    fn record() -> Record {
+        let mut r = Record::new();
+        r.id = "a".repeat(64);
+        r.name = "web".into();
+        r.created = Some("2024-01-02T03:04:05.120Z".parse().unwrap());
+        let mut b = BundleSection {
+            path: "/r/containers/aaa".into(),
+            rootfs: "/r/containers/aaa/rootfs".into(),
+            ..Default::default()
+        };
+        b.config.image = "busybox".into();
+        b.config.user = "nobody".into();
+        b.config.entrypoint = Some(vec!["/bin/sh".into()]);
+        b.config.cmd = Some(vec!["-c".into(), "sleep 1".into()]);
+        b.config.exposed_ports = vec!["80/tcp".into(), "443/tcp".into()];
+        r.bundle = Some(b);
+        r.network = Some(NetworkSection {
+            mode: "bridge".into(),
+            network: Some("bridge".into()),
+            ip_address: Some("10.88.0.2".into()),
+            prefix_len: Some(16),
+            gateway: Some("10.88.0.1".into()),
+            ports: vec![PortBinding {
+                host_ip: "0.0.0.0".into(),
+                host_port: 8080,
+                container_port: 80,
+                protocol: "tcp".into(),
+            }],
+            ..Default::default()
+        });
+        r.mounts = Some(vec![MountEntry {
+            kind: MountKind::Volume,
+            name: Some("data".into()),
+            source: "/r/volumes/data/_data".into(),
+            destination: "/data".into(),
+            rw: true,
+            origin: "-v".into(),
+            ..Default::default()
+        }]);
+        r.process = Some(ProcessSection {
+            restart: RestartPolicy {
+                name: "on-failure".into(),
+                maximum_retry_count: 3,
+            },
+            resources: Resources {
+                memory: 64 << 20,
+                cpu_shares: 512,
+                ..Default::default()
+            },
+            cap_add: vec!["NET_ADMIN".into()],
+            ..Default::default()
+        });
+        r.state = Some(StateSection {
+            status: Status::Running,
+            pid: 4242,
+            started_at: r.created,
+            ..Default::default()
+        });
+        r
+    }
+
+    #[test]
+    fn running_container_reads_like_docker() {
+        let paths = Paths::new("/r", "/run/b");
+        let v = serde_json::to_value(container(&paths, &record())).unwrap();
+        assert_eq!(v["Name"], "/web");
+        assert_eq!(v["Created"], "2024-01-02T03:04:05.12Z");
+        assert_eq!(v["Path"], "/bin/sh");
+        assert_eq!(v["Args"], serde_json::json!(["-c", "sleep 1"]));
+        assert_eq!(v["State"]["Running"], true);
+        assert_eq!(v["State"]["Status"], "running");
+        assert_eq!(v["State"]["Pid"], 4242);
+        assert_eq!(v["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+        assert_eq!(v["Config"]["User"], "nobody");
+        assert_eq!(v["Config"]["ExposedPorts"]["80/tcp"], serde_json::json!({}));
+        assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+        assert_eq!(v["HostConfig"]["Memory"], 64 << 20);
+        assert_eq!(v["HostConfig"]["CpuShares"], 512);
+        assert_eq!(v["HostConfig"]["CapAdd"][0], "NET_ADMIN");
+        assert_eq!(v["HostConfig"]["Binds"][0], "data:/data");
+        assert_eq!(
+            v["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"],
+            "8080"
+        );
+        assert_eq!(v["NetworkSettings"]["IPAddress"], "10.88.0.2");
+        assert_eq!(
+            v["NetworkSettings"]["Networks"]["bridge"]["Gateway"],
+            "10.88.0.1"
+        );
+        assert_eq!(
+            v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostIp"],
+            "0.0.0.0"
+        );
+        assert_eq!(v["NetworkSettings"]["Ports"]["443/tcp"], Value::Null);
+        assert_eq!(v["Mounts"][0]["Type"], "volume");
+        assert_eq!(v["Mounts"][0]["Name"], "data");
+        assert_eq!(v["Volumes"]["/data"], "/r/volumes/data/_data");
+        assert_eq!(
+            v["LogPath"],
+            format!("/r/containers/{0}/{0}-json.log", "a".repeat(64))
+        );
+        // Docker's order: Id first.
+        assert!(pretty(&[container(&paths, &record())]).starts_with("[\n    {\n        \"Id\": "));
+    }
+
+    #[test]
+    fn stopped_container_has_no_live_network() {
+        let mut r = record();
+        r.state = Some(StateSection {
+            status: Status::Exited,
+            exit_code: 137,
+            started_at: r.created,
+            finished_at: r.created,
+            ..Default::default()
+        });
+        let v = serde_json::to_value(container(&Paths::new("/r", "/run"), &r)).unwrap();
+        assert_eq!(v["State"]["Running"], false);
+        assert_eq!(v["State"]["ExitCode"], 137);
+        assert_eq!(v["State"]["Pid"], 0);
+        assert_eq!(v["NetworkSettings"]["IPAddress"], "");
+        assert_eq!(v["NetworkSettings"]["Ports"], serde_json::json!({}));
+        let none =
+            serde_json::to_value(container(&Paths::new("/r", "/run"), &Record::new())).unwrap();
+        assert_eq!(none["State"]["Status"], "created");
+        assert_eq!(none["Config"]["Cmd"], Value::Null);
+    }
+
+    #[test]
+    fn times_are_go_rfc3339nano() {
+        let t = |s: &str| go_rfc3339(Some(s.parse().unwrap()));
+        assert_eq!(t("2024-01-02T03:04:05Z"), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            t("2024-01-02T03:04:05.000000100Z"),
+            "2024-01-02T03:04:05.0000001Z"
+        );
+        assert_eq!(go_rfc3339(None), "0001-01-01T00:00:00Z");
+    }
+}
