@@ -12,6 +12,7 @@ pub mod paths;
 pub mod protocol;
 pub mod reference;
 pub mod registry;
+pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod views;

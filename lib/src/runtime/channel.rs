@@ -1,0 +1,194 @@
+//! The sync channel between berth-spawn and the container's init: a `SOCK_SEQPACKET`
+//! socketpair carrying one JSON message per packet, plus file descriptors (SCM_RIGHTS) where a
+//! terminal is handed over. An unexpected message is an error that names what was expected
+//! (youki's `channel.rs` lesson). Both ends are close-on-exec, so the parent reads end-of-file
+//! exactly when the container's `execve` succeeded.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// Messages from the container's init to berth-spawn.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToParent {
+    /// The namespaces exist and the mounts are prepared; run the prestart and createRuntime
+    /// hooks now (before pivot_root), then answer [`ToChild::HooksDone`].
+    Hooks,
+    /// The terminal's master side travels with this message.
+    Terminal,
+    /// Everything is set up; the process waits for the start signal.
+    Ready,
+    /// Setup failed; `code` is the protocol code (126/127 for exec failures).
+    Error { code: u8, message: String },
+}
+
+/// Messages from berth-spawn to the container's init.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToChild {
+    /// Cgroups joined and id maps written: go on with the setup.
+    Go,
+    HooksDone,
+    /// Exec the container's process now.
+    Start,
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A connected pair: (parent end, child end).
+    pub fn pair() -> io::Result<(Channel, Channel)> {
+        let mut fds = [0; 2];
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        unsafe {
+            Ok((
+                Channel {
+                    fd: OwnedFd::from_raw_fd(fds[0]),
+                },
+                Channel {
+                    fd: OwnedFd::from_raw_fd(fds[1]),
+                },
+            ))
+        }
+    }
+
+    pub fn send<T: Serialize>(&self, msg: &T) -> io::Result<()> {
+        let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        self.send_raw(&bytes, None)
+    }
+
+    /// Sends `msg` together with a file descriptor.
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: RawFd) -> io::Result<()> {
+        let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        self.send_raw(&bytes, Some(fd))
+    }
+
+    fn send_raw(&self, bytes: &[u8], fd: Option<RawFd>) -> io::Result<()> {
+        send_packet(self.fd.as_raw_fd(), bytes, fd)
+    }
+
+    /// The next message, or `None` at end-of-file (the peer exec'd or died).
+    pub fn recv<T: DeserializeOwned>(&self) -> io::Result<Option<T>> {
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (n, fd) = recv_packet(self.fd.as_raw_fd(), &mut buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&buf[..n]).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad message on the sync channel: {e}"),
+            )
+        })?;
+        Ok(Some((msg, fd)))
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Sends one packet on a socket, with an optional file descriptor (SCM_RIGHTS).
+pub fn send_packet(sock: RawFd, bytes: &[u8], fd: Option<RawFd>) -> io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        unsafe {
+            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+        }
+    }
+    loop {
+        let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one packet and any file descriptor passed with it.
+pub fn recv_packet(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    let n = loop {
+        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if r >= 0 {
+            break r as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    let mut fd = None;
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
+                fd = Some(OwnedFd::from_raw_fd(raw));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n, fd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_fds_cross_the_pair() {
+        let (a, b) = Channel::pair().unwrap();
+        a.send(&ToChild::Go).unwrap();
+        assert!(matches!(b.recv::<ToChild>().unwrap(), Some(ToChild::Go)));
+        let f = std::fs::File::open("/dev/null").unwrap();
+        b.send_with_fd(&ToParent::Ready, f.as_raw_fd()).unwrap();
+        let (m, fd) = a.recv_with_fd::<ToParent>().unwrap().unwrap();
+        assert!(matches!(m, ToParent::Ready));
+        assert!(fd.is_some());
+        drop(b);
+        assert!(a.recv::<ToParent>().unwrap().is_none());
+    }
+}

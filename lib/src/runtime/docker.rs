@@ -1,0 +1,639 @@
+//! The Docker-style lifecycle over berth containers (records under BERTH_ROOT, runtime state
+//! under `<run>/<id>`): the pipeline stage (foreground or detached with a monitor), and
+//! start, stop, kill, restart, wait, pause, unpause and exec by NAME|ID|PREFIX.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::oci::{self, ExecRequest};
+use super::process::{self, CreateOpts, Launch};
+use super::state::Root;
+use super::{RuntimeError, flags, signals, sys};
+use crate::error::{Code, Error};
+use crate::paths::Paths;
+use crate::protocol::{ProcessSection, Record, StateSection, Status};
+use crate::state::{Containers, liveness, truth};
+
+/// Docker's default stop timeout.
+pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
+/// Log rotation defaults (`--log-opt max-size`, `max-file`): berth rotates by default.
+pub const DEFAULT_LOG_MAX_SIZE: &str = "10m";
+pub const DEFAULT_LOG_MAX_FILE: u32 = 3;
+
+fn runtime_root(paths: &Paths) -> Root {
+    Root::new(&paths.run)
+}
+
+/// What the stage did.
+pub enum Outcome {
+    /// Detached: the id to print.
+    Detached(String),
+    /// Foreground: the exit code to exit with.
+    Exited(i32),
+}
+
+/// The pipeline stage: applies the flags to config.json and the record, then runs.
+pub fn start_record(
+    paths: &Paths,
+    mut record: Record,
+    mut p: ProcessSection,
+) -> Result<Outcome, Error> {
+    let id = record.require_id()?.to_string();
+    let bundle = record
+        .require(&record.bundle, "bundle", "berth-unpack")?
+        .clone();
+    let containers = Containers::new(paths);
+    if p.stop_signal.is_none() {
+        p.stop_signal = bundle.config.stop_signal.clone();
+    }
+    if let Some(cid) = &p.cidfile {
+        if Path::new(cid).exists() {
+            return Err(RuntimeError::BadArgs(format!(
+                "container ID file found, make sure the other container isn't running or delete {cid}"
+            ))
+            .into());
+        }
+        crate::store::atomic::write(Path::new(cid), id.as_bytes())?;
+    }
+    if p.restart.name.is_empty() {
+        p.restart.name = "no".into();
+    }
+    if p.auto_remove && p.restart.name != "no" {
+        return Err(RuntimeError::BadArgs(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        )
+        .into());
+    }
+    let lookup = |arg: &str| -> Result<i32, RuntimeError> {
+        let other = containers.resolve(arg)?;
+        let r = truth::observe(&containers, containers.load(&other)?)?;
+        match r.state {
+            Some(s) if s.status.is_active() && s.pid > 0 => Ok(s.pid),
+            _ => Err(RuntimeError::WrongState {
+                id: arg.into(),
+                status: "not running".into(),
+                what: "cannot join the namespaces of a container that is not running".into(),
+            }),
+        }
+    };
+    crate::ocispec::edit(&bundle.path, |spec| flags::apply(spec, &p, &id, &lookup))?;
+    record.process = Some(p.clone());
+    record.state = Some(StateSection::default());
+    containers.save(&record)?;
+    if p.detach {
+        start_detached(paths, &id)?;
+        Ok(Outcome::Detached(id))
+    } else {
+        Ok(Outcome::Exited(run_foreground(paths, &id)?))
+    }
+}
+
+fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
+    Containers::new(paths).update(id, |r| {
+        let s = r.state.get_or_insert_with(Default::default);
+        s.status = Status::Running;
+        s.pid = pid;
+        s.pid_start = liveness::start_time(pid).unwrap_or(0);
+        s.monitor_pid = monitor;
+        s.monitor_start = liveness::start_time(monitor).unwrap_or(0);
+        s.started_at = Some(Utc::now());
+        s.manually_stopped = false;
+        s.error.clear();
+        Ok::<_, Error>(())
+    })
+}
+
+/// Records how the container ended. Returns the updated record.
+fn set_exited(paths: &Paths, id: &str, code: i32, oom: bool, error: &str) -> Result<Record, Error> {
+    Containers::new(paths).update(id, |r| {
+        let s = r.state.get_or_insert_with(Default::default);
+        s.status = Status::Exited;
+        s.exit_code = code;
+        s.oom_killed = oom;
+        s.finished_at = Some(Utc::now());
+        s.pid = 0;
+        s.pid_start = 0;
+        s.monitor_pid = 0;
+        s.monitor_start = 0;
+        s.error = error.to_string();
+        Ok::<_, Error>(r.clone())
+    })
+}
+
+fn create_opts<'a>(
+    paths: &'a Paths,
+    root: &'a Root,
+    id: &'a str,
+    bundle: &'a Path,
+    p: &ProcessSection,
+    stdio: Option<[Option<OwnedFd>; 3]>,
+) -> CreateOpts<'a> {
+    let _ = paths;
+    CreateOpts {
+        id,
+        bundle,
+        root,
+        launch: Launch::Run,
+        pid_file: None,
+        console_socket: None,
+        preserve_fds: 0,
+        stdin_null: !p.interactive && stdio.is_none(),
+        stdio,
+        init: p.init,
+    }
+}
+
+fn bundle_path(record: &Record) -> Result<PathBuf, Error> {
+    Ok(record
+        .require(&record.bundle, "bundle", "berth-unpack")?
+        .path
+        .clone())
+}
+
+/// Foreground: stdio wired through, signals forwarded, exit code returned.
+pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
+    let containers = Containers::new(paths);
+    let record = containers.load(id)?;
+    let p = record.process.clone().unwrap_or_default();
+    let bundle = bundle_path(&record)?;
+    let root = runtime_root(paths);
+    let _ = oci::delete(&root, id, true);
+    signals::block();
+    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, None));
+    let l = match launched {
+        Ok(l) => l,
+        Err(e) => return Err(fail_start(paths, &record, e)),
+    };
+    set_running(paths, id, l.state.pid, std::process::id() as i32)?;
+    if let Err(e) = l.start() {
+        let _ = oci::delete(&root, id, true);
+        return Err(fail_start(paths, &record, e));
+    }
+    let cg = l.state.cgroup();
+    let code = signals::wait(signals::Foreground {
+        pid: l.state.pid,
+        master: l.master,
+        stdin: p.interactive,
+    });
+    let oom = cg.oom_kills() > 0;
+    let _ = oci::delete(&root, id, true);
+    let record = set_exited(paths, id, code, oom, "")?;
+    if p.auto_remove {
+        crate::lifecycle::remove(paths, &record, true)?;
+    }
+    Ok(code)
+}
+
+/// A start that failed: the record says so (Docker keeps the container, exit code 126/127
+/// for exec failures), `--rm` removes it, and the error goes on.
+fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Error {
+    let err: Error = e.into();
+    let code = match err.code().0 {
+        126 | 127 => err.code().0 as i32,
+        _ => 128,
+    };
+    if let Ok(r) = set_exited(paths, &record.id, code, false, &err.one_line())
+        && record.process.as_ref().is_some_and(|p| p.auto_remove)
+    {
+        let _ = crate::lifecycle::remove(paths, &r, true);
+    }
+    err
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
+    let mut fds = [0; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(sys("pipe", std::io::Error::last_os_error()));
+    }
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Makes a descriptor survive exec (for the monitor).
+fn inheritable(fd: &OwnedFd) -> RawFd {
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) };
+    fd.as_raw_fd()
+}
+
+/// The monitor's descriptors for the container's stdio.
+pub struct Stdio {
+    /// What the container gets: stdin, stdout, stderr.
+    pub child: [Option<OwnedFd>; 3],
+    /// What the monitor keeps: the read ends, and the write ends for restarts.
+    pub keep: Vec<(String, OwnedFd)>,
+}
+
+fn make_stdio(p: &ProcessSection) -> Result<Stdio, RuntimeError> {
+    let mut keep = Vec::new();
+    let stdin = if p.interactive {
+        let (r, w) = pipe()?;
+        keep.push(("stdin-w".to_string(), w));
+        r
+    } else {
+        std::fs::File::open("/dev/null")
+            .map_err(|e| sys("open /dev/null", e))?
+            .into()
+    };
+    if p.tty {
+        return Ok(Stdio {
+            child: [Some(stdin), None, None],
+            keep,
+        });
+    }
+    let (or, ow) = pipe()?;
+    let (er, ew) = pipe()?;
+    let child = [
+        Some(stdin),
+        Some(ow.try_clone().map_err(|e| sys("dup", e))?),
+        Some(ew.try_clone().map_err(|e| sys("dup", e))?),
+    ];
+    keep.push(("stdout".into(), or));
+    keep.push(("stderr".into(), er));
+    keep.push(("stdout-w".into(), ow));
+    keep.push(("stderr-w".into(), ew));
+    Ok(Stdio { child, keep })
+}
+
+/// Detached: a new session whose leader creates the container and then becomes the
+/// monitor (exec of berth-monitor, same pid, so the container stays its child).
+pub fn start_detached(paths: &Paths, id: &str) -> Result<(), Error> {
+    let (r, w) = pipe()?;
+    let first = unsafe { libc::fork() };
+    if first < 0 {
+        return Err(sys("fork", std::io::Error::last_os_error()).into());
+    }
+    if first == 0 {
+        drop(r);
+        // Double fork: the monitor must not be our child (we exit), nor our session's.
+        unsafe { libc::setsid() };
+        if unsafe { libc::fork() } != 0 {
+            unsafe { libc::_exit(0) };
+        }
+        let err = become_monitor(paths, id, &w);
+        let doc = serde_json::json!({"code": err.code().0, "message": err.one_line()});
+        let _ = (&std::fs::File::from(w)).write_all(doc.to_string().as_bytes());
+        unsafe { libc::_exit(1) };
+    }
+    drop(w);
+    unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
+    let mut out = String::new();
+    let _ = std::fs::File::from(r).read_to_string(&mut out);
+    if out.trim() == "ok" {
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let code = v["code"].as_u64().unwrap_or(Code::IO.0 as u64) as u8;
+    let message = v["message"]
+        .as_str()
+        .unwrap_or("the monitor died while starting the container");
+    Err(Error::new(Code(code), message))
+}
+
+/// In the detached child: create and start the container, report, exec the monitor.
+/// Returns only on failure.
+fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd) -> Error {
+    let run = || -> Result<std::convert::Infallible, Error> {
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        // SIGCHLD stays blocked (and pending) across the exec, for the monitor's signalfd.
+        signals::block();
+        let record = Containers::new(paths).load(id)?;
+        let p = record.process.clone().unwrap_or_default();
+        let bundle = bundle_path(&record)?;
+        let root = runtime_root(paths);
+        let _ = oci::delete(&root, id, true);
+        let stdio = make_stdio(&p)?;
+        let l = match process::create(create_opts(
+            paths,
+            &root,
+            id,
+            &bundle,
+            &p,
+            Some(stdio.child),
+        )) {
+            Ok(l) => l,
+            Err(e) => return Err(fail_start(paths, &record, e)),
+        };
+        if let Err(e) = l.start() {
+            let _ = oci::delete(&root, id, true);
+            return Err(fail_start(paths, &record, e));
+        }
+        set_running(paths, id, l.state.pid, std::process::id() as i32)?;
+        let mut args = monitor_args(paths, id, &p, l.state.pid);
+        for (name, fd) in &stdio.keep {
+            args.push(format!("--{name}={}", inheritable(fd)));
+        }
+        if let Some(m) = &l.master {
+            args.push(format!("--tty={}", inheritable(m)));
+        }
+        let _ =
+            (&std::fs::File::from(report.try_clone().map_err(|e| sys("dup", e))?)).write_all(b"ok");
+        unsafe { libc::close(report.as_raw_fd()) };
+        let devnull = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null");
+        if let Ok(n) = devnull {
+            let n = n.into_raw_fd();
+            for fd in 0..3 {
+                unsafe { libc::dup2(n, fd) };
+            }
+        }
+        let exe = crate::lifecycle::tool_path("berth-monitor");
+        let err = exec_monitor(&exe, &args);
+        // The container runs but nobody watches it: say so in the record.
+        let _ = Containers::new(paths).update(id, |r| {
+            if let Some(s) = r.state.as_mut() {
+                s.monitor_pid = 0;
+                s.error = format!("cannot run {}: {err}", exe.display());
+            }
+            Ok::<_, Error>(())
+        });
+        Err(sys(format!("exec {}", exe.display()), err).into())
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn exec_monitor(exe: &Path, args: &[String]) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(exe).args(args).exec()
+}
+
+/// The monitor's command line (everything it needs, so it never parses a record).
+fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Vec<String> {
+    let max_size = p
+        .log_opts
+        .get("max-size")
+        .map(String::as_str)
+        .unwrap_or(DEFAULT_LOG_MAX_SIZE);
+    let max_size = flags::size(max_size).unwrap_or(10 << 20).max(0);
+    let max_file = p
+        .log_opts
+        .get("max-file")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_LOG_MAX_FILE)
+        .max(1);
+    let spawn = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-spawn"));
+    vec![
+        format!("--id={id}"),
+        format!("--pid={pid}"),
+        format!("--log={}", paths.log(id).display()),
+        format!("--max-size={max_size}"),
+        format!("--max-file={max_file}"),
+        format!("--spawn={}", spawn.display()),
+        format!("--root={}", paths.root.display()),
+        format!("--run-root={}", paths.run.display()),
+    ]
+}
+
+/// Resolves what a user typed to a berth container id, or `None` if it names none.
+pub fn berth_container(paths: &Paths, arg: &str) -> Option<String> {
+    Containers::new(paths).resolve(arg).ok()
+}
+
+fn load_true(paths: &Paths, id: &str) -> Result<Record, Error> {
+    let c = Containers::new(paths);
+    Ok(truth::observe(&c, c.load(id)?)?)
+}
+
+/// Docker `start`: runs an exited or created container again, detached, with its monitor.
+pub fn start(paths: &Paths, arg: &str) -> Result<String, Error> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(arg)?;
+    let record = load_true(paths, &id)?;
+    let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
+    if status.is_active() {
+        return Ok(id);
+    }
+    if !status.can_start() {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: status.as_str().into(),
+            what: "cannot start it".into(),
+        }
+        .into());
+    }
+    if record.process.is_none() {
+        // A container made without the spawn stage: apply the defaults first.
+        let p = ProcessSection {
+            detach: true,
+            ..Default::default()
+        };
+        let bundle = bundle_path(&record)?;
+        let lookup = |_: &str| Err(RuntimeError::BadArgs("no namespace sharing here".into()));
+        crate::ocispec::edit(&bundle, |spec| flags::apply(spec, &p, &id, &lookup))?;
+        containers.update(&id, |r| {
+            r.process = Some(p.clone());
+            Ok::<_, Error>(())
+        })?;
+    }
+    start_detached(paths, &id)?;
+    Ok(id)
+}
+
+fn signal_of(record: &Record, given: Option<&str>) -> Result<i32, Error> {
+    let name = given
+        .map(String::from)
+        .or_else(|| record.process.as_ref().and_then(|p| p.stop_signal.clone()))
+        .or_else(|| {
+            record
+                .bundle
+                .as_ref()
+                .and_then(|b| b.config.stop_signal.clone())
+        })
+        .unwrap_or_else(|| "SIGTERM".into());
+    Ok(oci::parse_signal(&name)?)
+}
+
+/// Docker `stop`: the stop signal, then SIGKILL after the timeout; marks the container
+/// manually stopped so no restart policy brings it back.
+pub fn stop(
+    paths: &Paths,
+    arg: &str,
+    timeout: Option<u32>,
+    signal: Option<&str>,
+) -> Result<String, Error> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(arg)?;
+    let record = containers.update(&id, |r| {
+        let s = r.state.get_or_insert_with(Default::default);
+        s.manually_stopped = true;
+        if s.status == Status::Restarting {
+            s.status = Status::Exited;
+        }
+        Ok::<_, Error>(r.clone())
+    })?;
+    let record = truth::observe(&containers, record)?;
+    let Some(s) = record
+        .state
+        .clone()
+        .filter(|s| s.status.is_active() && s.pid > 0)
+    else {
+        return Ok(id);
+    };
+    let sig = signal_of(&record, signal)?;
+    let timeout = timeout
+        .or(record.process.as_ref().and_then(|p| p.stop_timeout))
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let root = runtime_root(paths);
+    if s.status == Status::Paused {
+        let _ = oci::resume(&root, &id);
+    }
+    unsafe { libc::kill(s.pid, sig) };
+    if !oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(timeout as u64)) {
+        unsafe { libc::kill(s.pid, libc::SIGKILL) };
+        oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(10));
+    }
+    wait_recorded(paths, &id, &s);
+    Ok(id)
+}
+
+/// Waits until whoever watches the container (monitor or foreground berth-spawn) has
+/// recorded its end; if nobody does, corrects the record.
+fn wait_recorded(paths: &Paths, id: &str, s: &StateSection) {
+    if s.monitor_pid > 0 {
+        oci::wait_gone(s.monitor_pid, s.monitor_start, Duration::from_secs(10));
+    }
+    let _ = load_true(paths, id);
+}
+
+/// Docker `kill`: a signal (default SIGKILL) to a running container.
+pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Error> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(arg)?;
+    let record = load_true(paths, &id)?;
+    let s = record.state.clone().unwrap_or_default();
+    if !s.status.is_active() || s.pid == 0 {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: s.status.as_str().into(),
+            what: format!("cannot kill container {arg}: container is not running"),
+        }
+        .into());
+    }
+    let sig = oci::parse_signal(signal.unwrap_or("KILL"))?;
+    if matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
+        containers.update(&id, |r| {
+            if let Some(s) = r.state.as_mut() {
+                s.manually_stopped = true;
+            }
+            Ok::<_, Error>(())
+        })?;
+    }
+    if unsafe { libc::kill(s.pid, sig) } < 0 {
+        return Err(sys(format!("kill {}", s.pid), std::io::Error::last_os_error()).into());
+    }
+    Ok(id)
+}
+
+/// Docker `restart`: stop, then start.
+pub fn restart(paths: &Paths, arg: &str, timeout: Option<u32>) -> Result<String, Error> {
+    let id = stop(paths, arg, timeout, None)?;
+    start(paths, &id)
+}
+
+/// Docker `wait`: blocks until the container stops; returns its exit code.
+pub fn wait(paths: &Paths, arg: &str) -> Result<i32, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    loop {
+        let r = load_true(paths, &id)?;
+        let s = r.state.unwrap_or_default();
+        if !s.status.is_active() && s.status != Status::Created {
+            return Ok(s.exit_code);
+        }
+        if s.status == Status::Created || s.pid == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        if oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(3600)) {
+            // The watcher records the end; give it the moment it needs.
+            if s.monitor_pid > 0 {
+                let r2 = load_true(paths, &id)?;
+                if r2
+                    .state
+                    .as_ref()
+                    .is_some_and(|x| x.status == Status::Restarting)
+                {
+                    continue;
+                }
+                oci::wait_gone(s.monitor_pid, s.monitor_start, Duration::from_millis(200));
+            }
+            for _ in 0..100 {
+                let r = load_true(paths, &id)?;
+                let st = r.state.unwrap_or_default();
+                if st.status != Status::Running || st.pid != s.pid {
+                    if st.status.is_active() {
+                        break;
+                    }
+                    return Ok(st.exit_code);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Docker `pause` / `unpause` (the freezer cgroup).
+pub fn pause(paths: &Paths, arg: &str, frozen: bool) -> Result<String, Error> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(arg)?;
+    let r = load_true(paths, &id)?;
+    let status = r.state.map(|s| s.status).unwrap_or_default();
+    let root = runtime_root(paths);
+    match (frozen, status) {
+        (true, Status::Running) => oci::pause(&root, &id)?,
+        (false, Status::Paused) => oci::resume(&root, &id)?,
+        (true, s) | (false, s) => {
+            return Err(RuntimeError::WrongState {
+                id: arg.into(),
+                status: s.as_str().into(),
+                what: if frozen {
+                    "container is not running".into()
+                } else {
+                    "container is not paused".into()
+                },
+            }
+            .into());
+        }
+    }
+    containers.update(&id, |r| {
+        if let Some(s) = r.state.as_mut() {
+            s.status = if frozen {
+                Status::Paused
+            } else {
+                Status::Running
+            };
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(id)
+}
+
+/// Docker `exec` by NAME|ID|PREFIX.
+pub fn exec(paths: &Paths, arg: &str, req: ExecRequest) -> Result<i32, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    let r = load_true(paths, &id)?;
+    let s = r.state.unwrap_or_default();
+    if s.status == Status::Paused {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: "paused".into(),
+            what: format!("container {arg} is paused, unpause the container before exec"),
+        }
+        .into());
+    }
+    if s.status != Status::Running {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: s.status.as_str().into(),
+            what: format!("container {arg} is not running"),
+        }
+        .into());
+    }
+    Ok(oci::exec(&runtime_root(paths), &id, req)?)
+}

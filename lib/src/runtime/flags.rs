@@ -1,0 +1,587 @@
+//! Docker's HostConfig flags (the record's `process` section) applied to a bundle's
+//! config.json: capabilities, seccomp, no-new-privileges, privileged mode, resources, devices,
+//! ulimits, namespace sharing, `--init`, and the cgroup path. The edit is done on the JSON
+//! form of the config (OCI's own field names), which keeps each rule one readable line.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use oci_spec::runtime::{Spec, User};
+use serde_json::{Value, json};
+
+use super::seccomp::Profile;
+use super::{RuntimeError, caps, cgroups, defaults};
+use crate::protocol::ProcessSection;
+
+/// Docker's default device cgroup rules: nothing, except the standard nodes, ptys and tun,
+/// plus mknod of anything (moby `oci/devices_linux.go`).
+fn default_device_rules() -> Value {
+    let r = |t: &str, maj: Option<i64>, min: Option<i64>, a: &str| json!({"allow": true, "type": t, "major": maj, "minor": min, "access": a});
+    json!([
+        {"allow": false, "access": "rwm"},
+        r("c", None, None, "m"),
+        r("b", None, None, "m"),
+        r("c", Some(1), Some(3), "rwm"),
+        r("c", Some(1), Some(8), "rwm"),
+        r("c", Some(1), Some(7), "rwm"),
+        r("c", Some(5), Some(0), "rwm"),
+        r("c", Some(1), Some(5), "rwm"),
+        r("c", Some(1), Some(9), "rwm"),
+        r("c", Some(136), None, "rwm"),
+        r("c", Some(5), Some(1), "rwm"),
+        r("c", Some(5), Some(2), "rwm"),
+        r("c", Some(10), Some(200), "rwm"),
+    ])
+}
+
+fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
+    if !v.get(key).is_some_and(Value::is_object) {
+        v[key] = json!({});
+    }
+    &mut v[key]
+}
+
+/// How a namespace flag was given: `host`, `container:NAME`, or private.
+fn namespace_mode(
+    linux: &mut Value,
+    kind: &str,
+    mode: &str,
+    lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
+) -> Result<(), RuntimeError> {
+    let list = linux["namespaces"].as_array_mut();
+    let Some(list) = list else { return Ok(()) };
+    let proc_name = match kind {
+        "network" => "net",
+        "mount" => "mnt",
+        other => other,
+    };
+    match mode {
+        "" | "private" | "shareable" => {}
+        "host" => list.retain(|n| n["type"] != kind),
+        m if m.starts_with("container:") => {
+            let pid = lookup(&m["container:".len()..])?;
+            list.retain(|n| n["type"] != kind);
+            list.push(json!({"type": kind, "path": format!("/proc/{pid}/ns/{proc_name}")}));
+        }
+        other => {
+            return Err(RuntimeError::BadArgs(format!(
+                "invalid {kind} mode {other:?} (use host, private or container:NAME)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--userns`: `host` (the default) or `auto`/`HOSTID[:SIZE]`, a private user namespace
+/// mapping container ids 0..SIZE to host ids HOSTID.. (default 100000:65536, like
+/// /etc/subuid's first range).
+fn userns(linux: &mut Value, mode: &str) -> Result<(), RuntimeError> {
+    let (base, size): (u32, u32) = match mode {
+        "" | "host" => return Ok(()),
+        "auto" => (100_000, 65_536),
+        m => {
+            let (b, s) = m.split_once(':').unwrap_or((m, "65536"));
+            match (b.parse(), s.parse()) {
+                (Ok(b), Ok(s)) if s > 0 => (b, s),
+                _ => {
+                    return Err(RuntimeError::BadArgs(format!(
+                        "invalid --userns {m:?} (use host, auto or HOSTID[:SIZE])"
+                    )));
+                }
+            }
+        }
+    };
+    if let Some(list) = linux["namespaces"].as_array_mut() {
+        list.retain(|n| n["type"] != "user");
+        list.push(json!({"type": "user"}));
+    }
+    let map = json!([{"containerID": 0, "hostID": base, "size": size}]);
+    linux["uidMappings"] = map.clone();
+    linux["gidMappings"] = map;
+    Ok(())
+}
+
+fn parse_size(s: &str) -> Result<i64, RuntimeError> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    num.parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * mult as f64) as i64)
+        .ok_or_else(|| RuntimeError::BadArgs(format!("invalid size {s:?} (e.g. 32m, 1g)")))
+}
+
+/// A size as Docker's flags take it: `512k`, `32m`, `1g`, plain bytes, or -1.
+pub fn size(s: &str) -> Result<i64, RuntimeError> {
+    parse_size(s)
+}
+
+/// `--device HOST[:CONTAINER[:PERMS]]`.
+fn device(
+    spec_devices: &mut Vec<Value>,
+    rules: &mut Vec<Value>,
+    arg: &str,
+) -> Result<(), RuntimeError> {
+    let parts: Vec<&str> = arg.split(':').collect();
+    let host = parts[0];
+    let (dest, perms) = match parts.len() {
+        1 => (host, "rwm"),
+        2 if parts[1].chars().all(|c| "rwm".contains(c)) => (host, parts[1]),
+        2 => (parts[1], "rwm"),
+        _ => (parts[1], parts[2]),
+    };
+    let m = std::fs::metadata(host).map_err(|e| {
+        RuntimeError::BadArgs(format!(
+            "error gathering device information while adding custom device {host:?}: {e}"
+        ))
+    })?;
+    let ft = m.file_type();
+    let t = if ft.is_char_device() {
+        "c"
+    } else if ft.is_block_device() {
+        "b"
+    } else {
+        return Err(RuntimeError::BadArgs(format!(
+            "{host} is not a device node"
+        )));
+    };
+    let (maj, min) = (libc::major(m.rdev()) as i64, libc::minor(m.rdev()) as i64);
+    spec_devices.push(json!({"path": dest, "type": t, "major": maj, "minor": min,
+        "fileMode": m.mode() & 0o777, "uid": 0, "gid": 0}));
+    rules.push(json!({"allow": true, "type": t, "major": maj, "minor": min, "access": perms}));
+    Ok(())
+}
+
+/// Every device node on the host, for `--privileged` (runc's `HostDevices`).
+fn host_devices() -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("/dev")];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let ft = m.file_type();
+            if ft.is_dir() {
+                let name = e.file_name();
+                if !matches!(
+                    name.to_str(),
+                    Some("pts" | "shm" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev")
+                ) {
+                    stack.push(p);
+                }
+                continue;
+            }
+            let t = if ft.is_char_device() {
+                "c"
+            } else if ft.is_block_device() {
+                "b"
+            } else {
+                continue;
+            };
+            if p == Path::new("/dev/console") {
+                continue;
+            }
+            out.push(json!({"path": p, "type": t, "major": libc::major(m.rdev()),
+                "minor": libc::minor(m.rdev()), "fileMode": m.mode() & 0o777,
+                "uid": m.uid(), "gid": m.gid()}));
+        }
+    }
+    out
+}
+
+fn ulimit(arg: &str) -> Result<Value, RuntimeError> {
+    let bad = || {
+        RuntimeError::BadArgs(format!(
+            "invalid ulimit {arg:?} (use name=soft[:hard], e.g. nofile=1024:2048)"
+        ))
+    };
+    let (name, vals) = arg.split_once('=').ok_or_else(bad)?;
+    let known = [
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+        "as",
+    ];
+    if !known.contains(&name) {
+        return Err(bad());
+    }
+    let (s, h) = vals.split_once(':').unwrap_or((vals, vals));
+    let p = |v: &str| -> Result<u64, RuntimeError> {
+        if v == "-1" || v == "unlimited" {
+            Ok(u64::MAX)
+        } else {
+            v.parse().map_err(|_| bad())
+        }
+    };
+    let (soft, hard) = (p(s)?, p(h)?);
+    if soft > hard {
+        return Err(RuntimeError::BadArgs(format!(
+            "ulimit {arg:?}: the soft limit is above the hard limit"
+        )));
+    }
+    Ok(json!({"type": format!("RLIMIT_{}", name.to_uppercase()), "soft": soft, "hard": hard}))
+}
+
+/// Applies the `process` section to `spec`. `lookup` resolves `container:NAME` to a pid.
+pub fn apply(
+    spec: &mut Spec,
+    p: &ProcessSection,
+    id: &str,
+    lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
+) -> Result<(), RuntimeError> {
+    let mut v = serde_json::to_value(&*spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    let uid = v["process"]["user"]["uid"].as_u64().unwrap_or(0);
+    {
+        let process = obj(&mut v, "process");
+        process["terminal"] = json!(p.tty);
+        let set = caps::docker_set(
+            &caps::docker_default(),
+            &p.cap_add,
+            &p.cap_drop,
+            p.privileged,
+        )?;
+        let (eff, perm) = if uid == 0 || p.privileged {
+            (set.clone(), set.clone())
+        } else {
+            (vec![], vec![])
+        };
+        process["capabilities"] = json!({
+            "bounding": set, "effective": eff, "permitted": perm, "inheritable": [], "ambient": []
+        });
+        let nnp = p.security_opt.iter().any(|o| {
+            matches!(
+                o.as_str(),
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+            )
+        });
+        if nnp {
+            process["noNewPrivileges"] = json!(true);
+        }
+        let mut rl: Vec<Value> = process["rlimits"].as_array().cloned().unwrap_or_default();
+        for u in &p.ulimits {
+            let new = ulimit(u)?;
+            rl.retain(|r| r["type"] != new["type"]);
+            rl.push(new);
+        }
+        process["rlimits"] = json!(rl);
+    }
+    let caps_now: Vec<String> = v["process"]["capabilities"]["bounding"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let linux = obj(&mut v, "linux");
+    // seccomp: Docker's profile unless unconfined or privileged.
+    let mut seccomp: Option<Profile> = Some(Profile::docker_default());
+    for o in &p.security_opt {
+        let (k, val) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
+        match k {
+            "seccomp" if val == "unconfined" => seccomp = None,
+            "seccomp" if val == "builtin" || val.is_empty() => {}
+            "seccomp" => {
+                let text = std::fs::read_to_string(val).map_err(|e| {
+                    RuntimeError::BadArgs(format!("opening seccomp profile {val}: {e}"))
+                })?;
+                seccomp = Some(Profile::parse(&text)?);
+            }
+            "no-new-privileges" => {}
+            "apparmor" | "label" => {
+                log::warn!("--security-opt {o}: berth has no LSM support; ignored")
+            }
+            _ => {
+                return Err(RuntimeError::BadArgs(format!(
+                    "invalid --security-opt {o:?}"
+                )));
+            }
+        }
+    }
+    if p.privileged {
+        seccomp = None;
+    }
+    match seccomp {
+        Some(prof) => {
+            linux["seccomp"] = serde_json::to_value(prof.resolve(&caps_now).to_oci()?)
+                .map_err(|e| RuntimeError::Invalid(e.to_string()))?
+        }
+        None => {
+            if let Some(m) = linux.as_object_mut() {
+                m.remove("seccomp");
+            }
+        }
+    }
+    let r = &p.resources;
+    let mut devs: Vec<Value> = linux["devices"].as_array().cloned().unwrap_or_default();
+    let mut rules: Vec<Value>;
+    if p.privileged {
+        linux["maskedPaths"] = json!([]);
+        linux["readonlyPaths"] = json!([]);
+        devs = host_devices();
+        rules = vec![json!({"allow": true, "access": "rwm"})];
+    } else {
+        linux["maskedPaths"] = json!(defaults::MASKED_PATHS);
+        linux["readonlyPaths"] = json!(defaults::READONLY_PATHS);
+        rules = default_device_rules()
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+    }
+    for d in &p.devices {
+        device(&mut devs, &mut rules, d)?;
+    }
+    linux["devices"] = json!(devs);
+    let res = obj(linux, "resources");
+    res["devices"] = json!(rules);
+    if r.memory > 0 || r.memory_reservation > 0 || r.memory_swap != 0 {
+        let mem = obj(res, "memory");
+        if r.memory > 0 {
+            mem["limit"] = json!(r.memory);
+            // Docker: without --memory-swap, as much swap as memory (total 2x).
+            mem["swap"] = json!(match r.memory_swap {
+                0 => r.memory * 2,
+                s => s,
+            });
+        } else if r.memory_swap != 0 {
+            return Err(RuntimeError::BadArgs(
+                "you should always set the memory limit when using the memory swap limit (--memory with --memory-swap)".into(),
+            ));
+        }
+        if r.memory_swap > 0 && r.memory_swap < r.memory {
+            return Err(RuntimeError::BadArgs(
+                "minimum memoryswap limit should be larger than memory limit, see usage".into(),
+            ));
+        }
+        if r.memory_reservation > 0 {
+            mem["reservation"] = json!(r.memory_reservation);
+        }
+    }
+    if r.cpu_shares > 0
+        || r.nano_cpus > 0
+        || r.cpu_quota != 0
+        || r.cpu_period > 0
+        || !r.cpuset_cpus.is_empty()
+        || !r.cpuset_mems.is_empty()
+    {
+        let cpu = obj(res, "cpu");
+        if r.cpu_shares > 0 {
+            cpu["shares"] = json!(r.cpu_shares);
+        }
+        if r.nano_cpus > 0 {
+            if r.cpu_quota != 0 || r.cpu_period > 0 {
+                return Err(RuntimeError::BadArgs(
+                    "conflicting options: --cpus and --cpu-period/--cpu-quota cannot be used together".into(),
+                ));
+            }
+            let period = 100_000i64;
+            cpu["period"] = json!(period);
+            cpu["quota"] = json!(r.nano_cpus * period / 1_000_000_000);
+        }
+        if r.cpu_period > 0 {
+            cpu["period"] = json!(r.cpu_period);
+        }
+        if r.cpu_quota != 0 {
+            cpu["quota"] = json!(r.cpu_quota);
+        }
+        if !r.cpuset_cpus.is_empty() {
+            cpu["cpus"] = json!(r.cpuset_cpus);
+        }
+        if !r.cpuset_mems.is_empty() {
+            cpu["mems"] = json!(r.cpuset_mems);
+        }
+    }
+    if r.pids_limit != 0 {
+        res["pids"] = json!({"limit": r.pids_limit});
+    }
+    if r.blkio_weight > 0 {
+        if !(10..=1000).contains(&r.blkio_weight) {
+            return Err(RuntimeError::BadArgs(
+                "--blkio-weight must be between 10 and 1000".into(),
+            ));
+        }
+        res["blockIO"] = json!({"weight": r.blkio_weight});
+    }
+    let cg = if p.cgroup_path.is_empty() {
+        format!("{}/{id}", cgroups::default_parent())
+    } else {
+        p.cgroup_path.clone()
+    };
+    linux["cgroupsPath"] = json!(cg);
+    namespace_mode(linux, "ipc", &p.ipc, lookup)?;
+    namespace_mode(linux, "pid", &p.pid, lookup)?;
+    namespace_mode(linux, "uts", &p.uts, lookup)?;
+    userns(linux, &p.userns)?;
+    if p.privileged
+        && let Some(mounts) = v["mounts"].as_array_mut()
+    {
+        // Privileged containers see /sys and their cgroups read-write.
+        for m in mounts.iter_mut() {
+            if matches!(m["destination"].as_str(), Some("/sys" | "/sys/fs/cgroup"))
+                && let Some(o) = m["options"].as_array_mut()
+            {
+                o.retain(|x| x != "ro");
+            }
+        }
+    }
+    let ann = obj(&mut v, "annotations");
+    if p.init {
+        ann[super::process::INIT_ANNOTATION] = json!("true");
+    } else if let Some(m) = ann.as_object_mut() {
+        m.remove(super::process::INIT_ANNOTATION);
+    }
+    *spec = serde_json::from_value(v)
+        .map_err(|e| RuntimeError::Invalid(format!("config.json after the flags: {e}")))?;
+    Ok(())
+}
+
+/// Resolves `user[:group]` (names or ids) against the container's /etc/passwd and
+/// /etc/group, Docker's way: the user's primary group unless one is given, plus the groups
+/// that list the user.
+pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<User, RuntimeError> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let entries = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(':').map(String::from).collect())
+            .collect()
+    };
+    let pw = entries(&passwd);
+    let gr = entries(&group);
+    let pw_entry = pw.iter().find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
+    let (uid, mut gid, name) = match (pw_entry, u.parse::<u32>()) {
+        (Some(f), _) => (
+            f[2].parse().unwrap_or(0),
+            f[3].parse().unwrap_or(0),
+            f[0].clone(),
+        ),
+        (None, Ok(n)) => (n, 0, String::new()),
+        (None, Err(_)) => {
+            return Err(RuntimeError::BadArgs(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            )));
+        }
+    };
+    if let Some(g) = g {
+        gid = match gr.iter().find(|f| f.len() >= 3 && (f[0] == g || f[2] == g)) {
+            Some(f) => f[2].parse().unwrap_or(0),
+            None => g.parse().map_err(|_| {
+                RuntimeError::BadArgs(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
+            })?,
+        };
+    }
+    let extra: Vec<u32> = if name.is_empty() || g.is_some() {
+        Vec::new()
+    } else {
+        gr.iter()
+            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == name))
+            .filter_map(|f| f[2].parse().ok())
+            .filter(|x| *x != gid)
+            .collect()
+    };
+    let mut user = User::default();
+    user.set_uid(uid);
+    user.set_gid(gid);
+    user.set_additional_gids((!extra.is_empty()).then_some(extra));
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ulimits() {
+        assert_eq!(size("32m").unwrap(), 32 << 20);
+        assert_eq!(size("1g").unwrap(), 1 << 30);
+        assert_eq!(size("512").unwrap(), 512);
+        assert!(size("lots").is_err());
+        assert_eq!(ulimit("nofile=1024:2048").unwrap()["hard"], 2048);
+        assert!(ulimit("nofile=9:1").is_err());
+        assert!(ulimit("bogus=1").is_err());
+    }
+
+    #[test]
+    fn users_resolve_from_the_image() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nweb:x:33:44::/w:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nwww:x:44:\nextra:x:50:web\n",
+        )
+        .unwrap();
+        let u = resolve_user(d.path(), "web").unwrap();
+        assert_eq!((u.uid(), u.gid()), (33, 44));
+        assert_eq!(u.additional_gids().clone().unwrap(), vec![50]);
+        let u = resolve_user(d.path(), "1000:www").unwrap();
+        assert_eq!((u.uid(), u.gid()), (1000, 44));
+        assert!(resolve_user(d.path(), "nobody").is_err());
+    }
+
+    #[test]
+    fn docker_defaults_and_flags_land_in_the_config() {
+        let mut spec = Spec::default();
+        let mut p = ProcessSection::default();
+        p.resources.memory = 32 << 20;
+        p.resources.nano_cpus = 1_500_000_000;
+        p.resources.pids_limit = 10;
+        p.cap_add = vec!["NET_ADMIN".into()];
+        apply(&mut spec, &p, "abc", &|_| Ok(1)).unwrap();
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(v["linux"]["resources"]["memory"]["swap"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 150000);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 10);
+        assert!(v["linux"]["seccomp"]["syscalls"].as_array().unwrap().len() > 3);
+        assert!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("CAP_NET_ADMIN"))
+        );
+        assert!(
+            v["linux"]["cgroupsPath"]
+                .as_str()
+                .unwrap()
+                .ends_with("/abc")
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The last steps of the container's init: rlimits, identity (groups, gid, uid) with the
+//! capability sets around the uid change, no_new_privs, seccomp, the command lookup with
+//! Docker's 126/127 semantics, a clean signal state and the `execve`. Also the minimal
+//! `--init` that stays PID 1, reaps zombies and forwards signals.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{PosixRlimit, Process};
+
+use crate::error::Code;
+use crate::runtime::caps::Sets;
+
+/// A failure with the exit code Docker gives it.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure {
+            code: Code::INVALID_CONFIG.0,
+            message,
+        }
+    }
+}
+
+fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        _ => return None,
+    })
+}
+
+/// Sets the rlimits, never above the hard limit berth itself runs under: raising a hard
+/// limit needs CAP_SYS_RESOURCE in the initial namespace and is not ours to grant (Podman's
+/// default nofile of 1048576 fails on hosts whose hard limit is lower).
+pub fn rlimits(limits: &[PosixRlimit]) -> Result<(), String> {
+    for l in limits {
+        let name = serde_json::to_value(l.typ())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let Some(res) = resource(&name) else {
+            return Err(format!("unknown rlimit {name}"));
+        };
+        let mut own = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        unsafe { libc::getrlimit(res, &mut own) };
+        let hard = l.hard().min(own.rlim_max);
+        let soft = l.soft().min(hard);
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        if unsafe { libc::setrlimit(res, &new) } < 0 {
+            return Err(format!(
+                "setrlimit {name}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Changes to the process' user, keeping the capabilities the config asks for.
+pub fn identity(process: &Process, sets: &Sets) -> Result<(), String> {
+    sets.apply_bounding()?;
+    let user = process.user();
+    let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
+    unsafe {
+        if libc::setgroups(gids.len(), gids.as_ptr()) < 0 {
+            let e = std::io::Error::last_os_error();
+            // EPERM when setgroups is denied in a user namespace: only fatal if asked for.
+            if !gids.is_empty() {
+                return Err(format!("setgroups: {e}"));
+            }
+        }
+        libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
+        if libc::setresgid(user.gid(), user.gid(), user.gid()) < 0 {
+            return Err(format!(
+                "setgid {}: {}",
+                user.gid(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::setresuid(user.uid(), user.uid(), user.uid()) < 0 {
+            return Err(format!(
+                "setuid {}: {}",
+                user.uid(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t);
+    }
+    sets.apply_rest()
+}
+
+pub fn no_new_privs() -> Result<(), String> {
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Loads a compiled filter (an array of `sock_filter`).
+pub fn load_seccomp(bpf: &[u8]) -> Result<(), String> {
+    let prog = libc::sock_fprog {
+        len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
+        filter: bpf.as_ptr() as *mut libc::sock_filter,
+    };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+            0,
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(format!(
+            "loading seccomp filter: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+    env.iter()
+        .find_map(|e| e.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// Finds the command like Docker (runc's LookPath in the container's PATH): 127 when it
+/// does not exist, 126 when it exists but cannot be executed.
+pub fn lookup(process: &Process) -> Result<PathBuf, Failure> {
+    let args = process.args().clone().unwrap_or_default();
+    let Some(arg0) = args.first() else {
+        return Err(Failure {
+            code: Code::INVALID_CONFIG.0,
+            message: "no command given (the image has no CMD or ENTRYPOINT; pass one)".into(),
+        });
+    };
+    let env = process.env().clone().unwrap_or_default();
+    let not_found = |m: String| Failure {
+        code: Code::COMMAND_NOT_FOUND.0,
+        message: m,
+    };
+    let cannot = |m: String| Failure {
+        code: Code::CANNOT_EXECUTE.0,
+        message: m,
+    };
+    let check = |p: &Path| -> Result<(), std::io::Error> {
+        let m = std::fs::metadata(p)?;
+        if m.is_dir() {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        let c = CString::new(p.as_os_str().as_bytes()).unwrap_or_default();
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return match check(&p) {
+            Ok(()) => Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found(format!(
+                "exec: \"{arg0}\": stat {arg0}: no such file or directory"
+            ))),
+            Err(_) => Err(cannot(format!("exec: \"{arg0}\": permission denied"))),
+        };
+    }
+    let path = env_value(&env, "PATH").unwrap_or(crate::runtime::defaults::PATH);
+    let mut denied = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(arg0);
+        match check(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                denied.get_or_insert(p);
+            }
+            Err(_) => {}
+        }
+    }
+    if denied.is_some() {
+        return Err(cannot(format!("exec: \"{arg0}\": permission denied")));
+    }
+    Err(not_found(format!(
+        "exec: \"{arg0}\": executable file not found in $PATH"
+    )))
+}
+
+/// The environment, with HOME from the container's /etc/passwd when the config has none
+/// (Docker and runc do this).
+pub fn environment(process: &Process) -> Vec<String> {
+    let mut env = process.env().clone().unwrap_or_default();
+    if env_value(&env, "HOME").is_none() {
+        let uid = process.user().uid();
+        let home = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() >= 6 && f[2] == uid.to_string()).then(|| f[5].to_string())
+                })
+            })
+            .unwrap_or_else(|| "/".into());
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Every signal back to its default action and an empty mask: berth-spawn blocks signals to
+/// read them from a signalfd, and Rust's runtime ignores SIGPIPE; neither may leak into the
+/// container (a `yes | head` that never ends is the classic symptom).
+pub fn reset_signals() {
+    unsafe {
+        for sig in 1..=64 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Marks every descriptor above the preserved ones close-on-exec.
+pub fn close_fds(preserve: i32) {
+    let first = 3 + preserve.max(0) as u32;
+    unsafe {
+        if libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) < 0
+        {
+            // Old kernels: do it by hand.
+            if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
+                let fds: Vec<i32> = rd
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect();
+                for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+        }
+        for fd in 3..first as i32 {
+            libc::fcntl(fd, libc::F_SETFD, 0);
+        }
+    }
+}
+
+fn cstrings(v: &[String]) -> Vec<CString> {
+    v.iter()
+        .map(|s| CString::new(s.as_bytes()).unwrap_or_default())
+        .collect()
+}
+
+/// execve; returns only on failure, with Docker's code for it.
+pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
+    let p = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+    let a = cstrings(args);
+    let e = cstrings(env);
+    let mut ap: Vec<*const libc::c_char> = a.iter().map(|s| s.as_ptr()).collect();
+    ap.push(std::ptr::null());
+    let mut ep: Vec<*const libc::c_char> = e.iter().map(|s| s.as_ptr()).collect();
+    ep.push(std::ptr::null());
+    unsafe { libc::execve(p.as_ptr(), ap.as_ptr(), ep.as_ptr()) };
+    let err = std::io::Error::last_os_error();
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        Code::COMMAND_NOT_FOUND.0
+    } else {
+        Code::CANNOT_EXECUTE.0
+    };
+    Failure {
+        code,
+        message: format!(
+            "exec: \"{}\": {err}",
+            args.first().map_or("", |s| s.as_str())
+        ),
+    }
+}
+
+/// `--init`: stay PID 1, run the command as a child, forward every signal to it, reap every
+/// zombie, and exit with the command's status (128+N when a signal killed it).
+pub fn run_as_init(path: &Path, args: &[String], env: &[String]) -> ! {
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        let child = libc::fork();
+        if child < 0 {
+            eprintln!("berth-init: fork: {}", std::io::Error::last_os_error());
+            libc::_exit(Code::CANNOT_EXECUTE.0 as i32);
+        }
+        if child == 0 {
+            reset_signals();
+            let f = exec(path, args, env);
+            eprintln!("berth-init: {}", f.message);
+            libc::_exit(f.code as i32);
+        }
+        let name = c"init";
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0);
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(&all, &mut info);
+            if sig < 0 {
+                continue;
+            }
+            if sig != libc::SIGCHLD {
+                libc::kill(child, sig);
+                continue;
+            }
+            loop {
+                let mut status = 0;
+                let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
+                if pid <= 0 {
+                    break;
+                }
+                if pid == child {
+                    let code = if libc::WIFEXITED(status) {
+                        libc::WEXITSTATUS(status)
+                    } else {
+                        128 + libc::WTERMSIG(status)
+                    };
+                    libc::_exit(code);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! berth-spawn's runtime: an OCI runtime (runc's verbs and conventions) and the Docker-style
+//! lifecycle built on it (DESIGN.md, "The process model").
+//!
+//! The parent side creates the container process with one `clone3` carrying the namespace
+//! flags ([`process`]), talks to it over a typed socketpair ([`channel`]), puts it into its
+//! cgroups ([`cgroups`]) and records OCI state ([`state`]). The child side ([`init`]) sets up
+//! the root filesystem, the process' identity and its confinement, and execs. The Docker
+//! layer ([`docker`], [`flags`], [`monitor`]) turns a container record into a config.json and
+//! a running, monitored container.
+
+pub mod caps;
+pub mod cgroups;
+pub mod channel;
+pub mod console;
+pub mod defaults;
+pub mod docker;
+pub mod flags;
+pub mod hooks;
+mod init;
+pub mod monitor;
+pub mod namespaces;
+pub mod oci;
+pub mod process;
+pub mod seccomp;
+pub mod signals;
+pub mod state;
+
+use crate::error::{Code, Coded, IoError};
+use crate::ocispec::SpecError;
+use crate::state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("container {0} already exists (delete it first, or choose another id)")]
+    Exists(String),
+    #[error("container {id} is {status}: {what}")]
+    WrongState {
+        id: String,
+        status: String,
+        what: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    BadArgs(String),
+    #[error("{0}")]
+    Unsupported(String),
+    /// An error the container's init reported back over the sync channel.
+    #[error("{message}")]
+    Child { code: u8, message: String },
+    #[error("{op}: {source}")]
+    Sys {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroups: {0}")]
+    Cgroup(String),
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+}
+
+impl Coded for RuntimeError {
+    fn code(&self) -> Code {
+        match self {
+            RuntimeError::Io(e) => e.code(),
+            RuntimeError::Spec(e) => e.code(),
+            RuntimeError::State(e) => e.code(),
+            RuntimeError::NotFound(_) => Code::NOT_FOUND,
+            RuntimeError::Exists(_) => Code::CONFLICT,
+            RuntimeError::WrongState { .. } => Code::WRONG_STATE,
+            RuntimeError::Invalid(_) => Code::INVALID_CONFIG,
+            RuntimeError::BadArgs(_) => Code::BAD_ARGS,
+            RuntimeError::Unsupported(_) => Code::UNSUPPORTED,
+            RuntimeError::Child { code, .. } => Code(*code),
+            RuntimeError::Sys { .. } => Code::IO,
+            RuntimeError::Cgroup(_) => Code::IO,
+            RuntimeError::Seccomp(_) => Code::INVALID_CONFIG,
+        }
+    }
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Wraps the last OS error with the operation that failed.
+pub(crate) fn sys(op: impl Into<String>, e: impl Into<std::io::Error>) -> RuntimeError {
+    RuntimeError::Sys {
+        op: op.into(),
+        source: e.into(),
+    }
+}

@@ -1,0 +1,377 @@
+//! The OCI runtime verbs with runc's semantics: create, start, run, state, kill, delete,
+//! list, pause, resume, exec. Each works on a runtime root (runc's `--root`).
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use oci_spec::runtime::{Process, Spec};
+
+use super::process::{self, CreateOpts, ExecOpts, Launch};
+use super::state::{Root, State, Status};
+use super::{RuntimeError, hooks, signals, sys};
+
+/// A signal by name (`KILL`, `SIGKILL`) or number.
+pub fn parse_signal(s: &str) -> Result<i32, RuntimeError> {
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
+    }
+    let up = s.trim().to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|s| s as i32)
+        .or_else(|_| {
+            // SIGRTMIN+N
+            name.strip_prefix("SIGRTMIN+")
+                .and_then(|n| n.parse::<i32>().ok())
+                .map(|n| libc::SIGRTMIN() + n)
+                .ok_or(())
+        })
+        .map_err(|_| RuntimeError::BadArgs(format!("invalid signal {s:?}")))
+}
+
+pub fn create(
+    root: &Root,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+    preserve_fds: i32,
+) -> Result<State, RuntimeError> {
+    let l = process::create(CreateOpts {
+        id,
+        bundle,
+        root,
+        launch: Launch::Create,
+        pid_file,
+        console_socket,
+        preserve_fds,
+        stdin_null: false,
+        stdio: None,
+        init: false,
+    })?;
+    Ok(l.state)
+}
+
+fn poststart(spec: &Spec, st: &State) {
+    let h = spec.hooks().clone().unwrap_or_default();
+    if let Some(hs) = h.poststart().as_deref()
+        && let Err(e) = hooks::run("poststart", hs, &st.oci_json(Status::Running))
+    {
+        log::warn!("{e}");
+    }
+}
+
+/// `start`: releases a created container (it execs its process now).
+pub fn start(root: &Root, id: &str) -> Result<(), RuntimeError> {
+    let mut st = root.load(id)?;
+    let status = st.current_status(root);
+    if status != Status::Created {
+        return Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: status.as_str().into(),
+            what: "only a created container can be started".into(),
+        });
+    }
+    let fifo = root.fifo_path(id);
+    let f =
+        std::fs::File::open(&fifo).map_err(|e| sys(format!("opening {}", fifo.display()), e))?;
+    let mut b = [0u8; 1];
+    use std::io::Read;
+    let _ = (&f).read(&mut b);
+    let _ = std::fs::remove_file(&fifo);
+    st.status = Status::Running;
+    root.save(&st)?;
+    if let Ok(spec) = crate::ocispec::load(&st.bundle) {
+        poststart(&spec, &st);
+    }
+    Ok(())
+}
+
+/// `run`: create and start; in the foreground, wait and delete, returning the exit code.
+pub fn run(
+    root: &Root,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+    detach: bool,
+    preserve_fds: i32,
+) -> Result<i32, RuntimeError> {
+    if !detach {
+        signals::block();
+    }
+    let l = process::create(CreateOpts {
+        id,
+        bundle,
+        root,
+        launch: Launch::Run,
+        pid_file,
+        console_socket,
+        preserve_fds,
+        stdin_null: false,
+        stdio: None,
+        init: false,
+    })?;
+    let mut st = l.state.clone();
+    if let Err(e) = l.start() {
+        let _ = delete(root, id, true);
+        return Err(e);
+    }
+    st.status = Status::Running;
+    root.save(&st)?;
+    poststart(&l.spec, &st);
+    if detach {
+        return Ok(0);
+    }
+    let code = signals::wait(signals::Foreground {
+        pid: st.pid,
+        master: l.master,
+        stdin: true,
+    });
+    delete(root, id, true)?;
+    Ok(code)
+}
+
+/// `state`: the OCI state document, with the status as it is now.
+pub fn state(root: &Root, id: &str) -> Result<serde_json::Value, RuntimeError> {
+    let st = root.load(id)?;
+    let status = st.current_status(root);
+    Ok(st.oci_json(status))
+}
+
+/// `kill`: a signal to the container's init (with `all`, to every process in its cgroup).
+pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<(), RuntimeError> {
+    let st = root.load(id)?;
+    let status = st.current_status(root);
+    if status == Status::Stopped {
+        return Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: status.as_str().into(),
+            what: "container not running".into(),
+        });
+    }
+    if all {
+        for p in st.cgroup().pids() {
+            unsafe { libc::kill(p, sig) };
+        }
+        return Ok(());
+    }
+    if unsafe { libc::kill(st.pid, sig) } < 0 {
+        return Err(sys(
+            format!("kill {}", st.pid),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Waits (up to `timeout`) for a process that is not our child to be gone.
+pub fn wait_gone(pid: i32, start: u64, timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd >= 0 {
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        use std::os::fd::AsRawFd;
+        if !crate::state::liveness::is_alive(pid, start) {
+            return true;
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut p, 1, ms) };
+    }
+    while std::time::Instant::now() < deadline {
+        if !crate::state::liveness::is_alive(pid, start) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    !crate::state::liveness::is_alive(pid, start)
+}
+
+/// `delete`: removes a stopped container (with `force`, stops it first). With `force`, a
+/// container that does not exist is not an error: the verb is idempotent.
+pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
+    let st = match root.load(id) {
+        Ok(s) => s,
+        Err(RuntimeError::NotFound(_)) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let status = st.current_status(root);
+    if !force && !matches!(status, Status::Stopped | Status::Created) {
+        return Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: status.as_str().into(),
+            what: "cannot delete a running container (stop it first, or use --force)".into(),
+        });
+    }
+    let cg = st.cgroup();
+    if st.is_alive() {
+        if cg.is_frozen() {
+            let _ = cg.freeze(false);
+        }
+        unsafe { libc::kill(st.pid, libc::SIGKILL) };
+        wait_gone(st.pid, st.pid_start, std::time::Duration::from_secs(10));
+    }
+    cg.remove()?;
+    if let Ok(spec) = crate::ocispec::load(&st.bundle) {
+        let h = spec.hooks().clone().unwrap_or_default();
+        if let Some(hs) = h.poststop().as_deref()
+            && let Err(e) = hooks::run("poststop", hs, &st.oci_json(Status::Stopped))
+        {
+            log::warn!("{e}");
+        }
+    }
+    root.remove(id)
+}
+
+pub fn pause(root: &Root, id: &str) -> Result<(), RuntimeError> {
+    let st = root.load(id)?;
+    match st.current_status(root) {
+        Status::Running => st.cgroup().freeze(true),
+        s => Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: s.as_str().into(),
+            what: "only a running container can be paused".into(),
+        }),
+    }
+}
+
+pub fn resume(root: &Root, id: &str) -> Result<(), RuntimeError> {
+    let st = root.load(id)?;
+    match st.current_status(root) {
+        Status::Paused => st.cgroup().freeze(false),
+        s => Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: s.as_str().into(),
+            what: "the container is not paused".into(),
+        }),
+    }
+}
+
+/// One row of `list`.
+pub fn list(root: &Root) -> Vec<(State, Status)> {
+    root.list()
+        .into_iter()
+        .filter_map(|id| root.load(&id).ok())
+        .map(|s| {
+            let st = s.current_status(root);
+            (s, st)
+        })
+        .collect()
+}
+
+/// What to run with `exec`.
+pub struct ExecRequest<'a> {
+    /// A full process (runc's `--process FILE`), or `None` to derive one from the
+    /// container's config and the fields below.
+    pub process: Option<Process>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub user: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+}
+
+/// `exec`: runs a process in a running container. In the foreground, returns its exit code.
+pub fn exec(root: &Root, id: &str, req: ExecRequest) -> Result<i32, RuntimeError> {
+    let st = root.load(id)?;
+    let status = st.current_status(root);
+    if status != Status::Running {
+        return Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: status.as_str().into(),
+            what: "exec needs a running container".into(),
+        });
+    }
+    let spec = crate::ocispec::load(&st.bundle)?;
+    let docker_style = req.process_is_docker();
+    let process = match req.process {
+        Some(p) => p,
+        None => derive_process(&spec, &st, &req)?,
+    };
+    if !req.detach {
+        signals::block();
+    }
+    let tty = process.terminal().unwrap_or(false);
+    let (pid, master) = process::exec(ExecOpts {
+        root,
+        state: &st,
+        spec: &spec,
+        process,
+        pid_file: req.pid_file,
+        console_socket: req.console_socket,
+        preserve_fds: req.preserve_fds,
+        stdin_null: !tty && docker_style,
+    })?;
+    if req.detach {
+        return Ok(0);
+    }
+    Ok(signals::wait(signals::Foreground {
+        pid,
+        master,
+        stdin: req.interactive || req.console_socket.is_none(),
+    }))
+}
+
+impl ExecRequest<'_> {
+    /// Docker-style exec (arguments given, no --process file) gives /dev/null as stdin
+    /// without `-i`; runc-style keeps the caller's stdin.
+    fn process_is_docker(&self) -> bool {
+        self.process.is_none() && !self.args.is_empty() && !self.interactive
+    }
+}
+
+fn derive_process(spec: &Spec, st: &State, req: &ExecRequest) -> Result<Process, RuntimeError> {
+    let mut p = spec.process().clone().unwrap_or_default();
+    if req.args.is_empty() {
+        return Err(RuntimeError::BadArgs(
+            "exec needs a command (or --process FILE)".into(),
+        ));
+    }
+    p.set_args(Some(req.args.clone()));
+    let mut env = p.env().clone().unwrap_or_default();
+    for e in &req.env {
+        let key = e.split('=').next().unwrap_or_default();
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &req.cwd {
+        p.set_cwd(cwd.into());
+    }
+    if let Some(u) = &req.user {
+        let rootfs = format!("/proc/{}/root", st.pid);
+        p.set_user(super::flags::resolve_user(Path::new(&rootfs), u)?);
+    }
+    p.set_terminal(Some(req.tty));
+    p.set_console_size(None);
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_name_and_number() {
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("sigterm").unwrap(), 15);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert!(parse_signal("nope").is_err());
+    }
+}

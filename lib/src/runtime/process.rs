@@ -1,0 +1,526 @@
+//! The parent side of container creation: one `clone3` with the namespace flags, cgroups
+//! joined and id maps written before the child goes on, the child's progress read from the
+//! sync channel, and OCI state recorded. Also `exec` into a running container, which is the
+//! same machinery with every namespace joined instead of created.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Process, Spec};
+
+use super::cgroups::{self, Cgroup};
+use super::channel::{Channel, ToChild, ToParent};
+use super::init::{self, Mode};
+use super::namespaces::{self, Join, Plan};
+use super::seccomp::Profile;
+use super::state::{self, Root, State, Status};
+use super::{RuntimeError, hooks, sys};
+use crate::state::liveness;
+
+/// How the container's process is released after setup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// OCI `create`: the process waits on `exec.fifo` until `start`.
+    Create,
+    /// `run`: the caller sends the start itself (see [`Launched::start`]).
+    Run,
+}
+
+pub struct CreateOpts<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub root: &'a Root,
+    pub launch: Launch,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+    /// Docker without `-i`: stdin is /dev/null.
+    pub stdin_null: bool,
+    /// Replacement stdio (a monitor's pipes).
+    pub stdio: Option<[Option<OwnedFd>; 3]>,
+    /// berth's `--init` (also read from the `berth.init` annotation).
+    pub init: bool,
+}
+
+/// A container whose process exists and waits to be started.
+pub struct Launched {
+    pub state: State,
+    pub chan: Channel,
+    /// The terminal's master, when the config asks for a terminal and no console socket
+    /// took it.
+    pub master: Option<OwnedFd>,
+    pub spec: Spec,
+}
+
+/// The annotation that asks for berth's `--init` as PID 1.
+pub const INIT_ANNOTATION: &str = "berth.init";
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2) with namespace flags: clone3 where the kernel has it, clone otherwise.
+fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
+    let args = CloneArgs {
+        flags: flags as u32 as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r >= 0 {
+        return Ok(r as libc::pid_t);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(e);
+    }
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(r as libc::pid_t)
+}
+
+/// Enters namespaces in the parent for the duration of the clone, then comes back: the pid
+/// namespace only applies to children, and a new user namespace could not join namespaces
+/// owned by the initial one from inside.
+struct Excursion {
+    back: Vec<(LinuxNamespaceType, OwnedFd)>,
+}
+
+impl Excursion {
+    fn enter(joins: &[Join]) -> Result<Excursion, RuntimeError> {
+        let mut back = Vec::new();
+        for j in joins {
+            let own = format!("/proc/self/ns/{}", namespaces::proc_name(j.kind));
+            let f = std::fs::File::open(&own).map_err(|e| sys(format!("opening {own}"), e))?;
+            j.enter()?;
+            back.push((j.kind, OwnedFd::from(f)));
+        }
+        Ok(Excursion { back })
+    }
+}
+
+impl Drop for Excursion {
+    fn drop(&mut self) {
+        for (kind, fd) in self.back.iter().rev() {
+            unsafe { libc::setns(fd.as_raw_fd(), namespaces::clone_flag(*kind)) };
+        }
+    }
+}
+
+fn write_maps(
+    pid: i32,
+    file: &str,
+    maps: Option<&Vec<LinuxIdMapping>>,
+) -> Result<(), RuntimeError> {
+    let Some(maps) = maps.filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    let p = format!("/proc/{pid}/{file}");
+    std::fs::write(&p, text).map_err(|e| sys(format!("writing {p}"), e))
+}
+
+/// The rootfs as an absolute path.
+pub fn rootfs_of(spec: &Spec, bundle: &Path) -> PathBuf {
+    let p = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_else(|| PathBuf::from("rootfs"));
+    let p = if p.is_absolute() { p } else { bundle.join(p) };
+    p.canonicalize().unwrap_or(p)
+}
+
+fn seccomp_of(spec: &Spec, root: &Root) -> Result<Option<Vec<u8>>, RuntimeError> {
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Ok(Some(
+            Profile::from_oci(s)?.compile_cached(&root.dir.join(".seccomp"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Creates the container: its process exists, set up, waiting to be started.
+pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
+    state::validate_id(o.id)?;
+    if o.root.exists(o.id) {
+        return Err(RuntimeError::Exists(o.id.to_string()));
+    }
+    let bundle = o
+        .bundle
+        .canonicalize()
+        .map_err(|e| RuntimeError::Invalid(format!("bundle {}: {e}", o.bundle.display())))?;
+    let spec = crate::ocispec::load(&bundle)?;
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| RuntimeError::Invalid("config.json has no process section".into()))?;
+    let rootfs = rootfs_of(&spec, &bundle);
+    if !rootfs.is_dir() {
+        return Err(RuntimeError::Invalid(format!(
+            "the rootfs {} does not exist (is the bundle complete?)",
+            rootfs.display()
+        )));
+    }
+    let mut plan = namespaces::plan(&spec)?;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let cg = Cgroup::new(&cgroups::path_for(linux.cgroups_path().as_deref(), o.id)?);
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let init = o.init
+        || annotations
+            .get(INIT_ANNOTATION)
+            .is_some_and(|v| v == "true");
+    let mut st = State {
+        oci_version: state::OCI_VERSION.into(),
+        id: o.id.to_string(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: bundle.clone(),
+        annotations: annotations.into_iter().collect(),
+        rootfs: rootfs.clone(),
+        created: Utc::now(),
+        owner: "root".into(),
+        pid_start: 0,
+        cgroup_path: cg.path.clone(),
+        init,
+    };
+    let dir = o.root.container_dir(o.id);
+    std::fs::create_dir_all(&dir).map_err(|e| sys(format!("mkdir {}", dir.display()), e))?;
+    let cleanup = |pid: i32| {
+        if pid > 0 {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        let _ = cg.remove();
+        let _ = o.root.remove(o.id);
+    };
+    let result = (|| -> Result<(i32, Channel, Option<OwnedFd>), (i32, RuntimeError)> {
+        let fail = |e| (0, e);
+        o.root.save(&st).map_err(fail)?;
+        let dev_rules: Vec<String> = linux
+            .devices()
+            .iter()
+            .flatten()
+            .map(|d| format!("{} {}:{} rwm", d.typ().as_str(), d.major(), d.minor()))
+            .collect();
+        cg.create(linux.resources().as_ref(), &dev_rules)
+            .map_err(fail)?;
+        let seccomp = seccomp_of(&spec, o.root).map_err(fail)?;
+        let fifo = o.root.fifo_path(o.id);
+        let mut fifo_fd: Option<OwnedFd> = None;
+        if o.launch == Launch::Create {
+            let c = init::fs_cstr(&fifo);
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } < 0 {
+                return Err(fail(sys(
+                    "mkfifo exec.fifo",
+                    std::io::Error::last_os_error(),
+                )));
+            }
+            // O_PATH, not close-on-exec across the clone: the child reopens it for writing
+            // after pivot_root, when the runtime root is out of its sight.
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(fail(sys("open exec.fifo", std::io::Error::last_os_error())));
+            }
+            fifo_fd = Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        let (parent, child) = Channel::pair().map_err(|e| fail(sys("socketpair", e)))?;
+        let new_user = plan.has_new(LinuxNamespaceType::User);
+        // The parent enters pid (always) and, with a new user namespace, the other joined
+        // namespaces except mount; the child enters the rest itself.
+        let mut excursion_joins: Vec<Join> = Vec::new();
+        if let Some(j) = plan.take_join(LinuxNamespaceType::Pid) {
+            excursion_joins.push(j);
+        }
+        if new_user {
+            let (keep, away): (Vec<Join>, Vec<Join>) = std::mem::take(&mut plan.join)
+                .into_iter()
+                .partition(|j| j.kind == LinuxNamespaceType::Mount);
+            plan.join = keep;
+            excursion_joins.extend(away);
+        }
+        let new_flags = plan.new_flags;
+        let views = cg.views();
+        let cgroup2 = cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
+        let hooks_wanted = spec.hooks().as_ref().is_some_and(|h| {
+            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        });
+        let pid = {
+            let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
+            clone_process(new_flags).map_err(|e| fail(sys("clone3", e)))?
+        };
+        if pid == 0 {
+            drop(parent);
+            let mode = match o.launch {
+                Launch::Create => Mode::Create {
+                    fifo: fifo_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                },
+                Launch::Run => Mode::Run,
+            };
+            init::run(init::Args {
+                spec: &spec,
+                process: &process,
+                rootfs: rootfs.clone(),
+                chan: child,
+                mode,
+                join: std::mem::take(&mut plan.join),
+                new_flags,
+                cgroups: views,
+                cgroup2,
+                seccomp,
+                init,
+                preserve_fds: o.preserve_fds,
+                stdin_null: o.stdin_null,
+                hooks: hooks_wanted,
+                stdio: o.stdio,
+            });
+        }
+        drop(child);
+        drop(o.stdio);
+        drop(fifo_fd);
+        let fail = |e| (pid, e);
+        cg.add(pid).map_err(fail)?;
+        if new_user {
+            write_maps(pid, "uid_map", linux.uid_mappings().as_ref()).map_err(fail)?;
+            write_maps(pid, "gid_map", linux.gid_mappings().as_ref()).map_err(fail)?;
+        }
+        parent
+            .send(&ToChild::Go)
+            .map_err(|e| fail(sys("starting the container's init", e)))?;
+        let master = wait_ready(
+            &parent,
+            pid,
+            |st_json| {
+                let h = spec.hooks().clone().unwrap_or_default();
+                hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), st_json)?;
+                hooks::run(
+                    "createRuntime",
+                    h.create_runtime().as_deref().unwrap_or(&[]),
+                    st_json,
+                )
+            },
+            &st,
+        )
+        .map_err(fail)?;
+        Ok((pid, parent, master))
+    })();
+    let (pid, chan, mut master) = match result {
+        Ok(v) => v,
+        Err((pid, e)) => {
+            cleanup(pid);
+            return Err(e);
+        }
+    };
+    st.pid = pid;
+    st.pid_start = liveness::start_time(pid).unwrap_or(0);
+    st.status = Status::Created;
+    let saved = o.root.save(&st).and_then(|()| match o.pid_file {
+        Some(p) => state::write_pid_file(p, pid),
+        None => Ok(()),
+    });
+    if let Err(e) = saved {
+        cleanup(pid);
+        return Err(e);
+    }
+    if let (Some(sock), Some(m)) = (o.console_socket, master.as_ref()) {
+        if let Err(e) = super::console::send_to_socket(sock, m.as_raw_fd()) {
+            cleanup(pid);
+            return Err(sys(
+                format!("sending the terminal to {}", sock.display()),
+                e,
+            ));
+        }
+        master = None;
+    }
+    Ok(Launched {
+        state: st,
+        chan,
+        master,
+        spec,
+    })
+}
+
+/// Reads the child's messages until it is ready, running hooks when it asks.
+fn wait_ready(
+    chan: &Channel,
+    pid: i32,
+    run_hooks: impl Fn(&serde_json::Value) -> Result<(), RuntimeError>,
+    st: &State,
+) -> Result<Option<OwnedFd>, RuntimeError> {
+    let mut master = None;
+    loop {
+        match chan.recv_with_fd::<ToParent>() {
+            Ok(Some((ToParent::Ready, _))) => return Ok(master),
+            Ok(Some((ToParent::Terminal, fd))) => master = fd,
+            Ok(Some((ToParent::Hooks, _))) => {
+                let mut s = st.clone();
+                s.pid = pid;
+                run_hooks(&s.oci_json(Status::Creating))?;
+                chan.send(&ToChild::HooksDone)
+                    .map_err(|e| sys("resuming init", e))?;
+            }
+            Ok(Some((ToParent::Error { code, message }, _))) => {
+                return Err(RuntimeError::Child { code, message });
+            }
+            Ok(None) => {
+                let mut status = 0;
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                return Err(RuntimeError::Child {
+                    code: crate::error::Code::IO.0,
+                    message: format!(
+                        "the container's init died during setup (wait status {status})"
+                    ),
+                });
+            }
+            Err(e) => return Err(sys("reading from the container's init", e)),
+        }
+    }
+}
+
+impl Launched {
+    /// Releases a `Run` container: it execs now. Returns once the exec happened (the channel
+    /// closes) or failed (the error comes back with Docker's 126/127).
+    pub fn start(&self) -> Result<(), RuntimeError> {
+        self.chan
+            .send(&ToChild::Start)
+            .map_err(|e| sys("starting the container", e))?;
+        match self.chan.recv::<ToParent>() {
+            Ok(None) => Ok(()),
+            Ok(Some(ToParent::Error { code, message })) => {
+                Err(RuntimeError::Child { code, message })
+            }
+            Ok(Some(other)) => Err(RuntimeError::Invalid(format!(
+                "unexpected message {other:?} from the container"
+            ))),
+            Err(e) => Err(sys("waiting for the container's exec", e)),
+        }
+    }
+}
+
+/// What `exec` runs.
+pub struct ExecOpts<'a> {
+    pub root: &'a Root,
+    pub state: &'a State,
+    pub spec: &'a Spec,
+    pub process: Process,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: i32,
+    pub stdin_null: bool,
+}
+
+/// A process started inside a running container (joined to all its namespaces and its
+/// cgroup, confined like it). Returns the host pid, the channel (already started), and the
+/// terminal master if one was made and not handed to a console socket.
+pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
+    let mut plan: Plan = namespaces::of_process(o.state.pid)?;
+    let cg = o.state.cgroup();
+    let seccomp = seccomp_of(o.spec, o.root)?;
+    let (parent, child) = Channel::pair().map_err(|e| sys("socketpair", e))?;
+    let pid_join: Vec<Join> = plan
+        .take_join(LinuxNamespaceType::Pid)
+        .into_iter()
+        .collect();
+    let pid = {
+        let _x = Excursion::enter(&pid_join)?;
+        clone_process(0).map_err(|e| sys("clone3", e))?
+    };
+    if pid == 0 {
+        drop(parent);
+        init::run(init::Args {
+            spec: o.spec,
+            process: &o.process,
+            rootfs: PathBuf::from("/"),
+            chan: child,
+            mode: Mode::Exec,
+            join: std::mem::take(&mut plan.join),
+            new_flags: 0,
+            cgroups: Vec::new(),
+            cgroup2: false,
+            seccomp,
+            init: false,
+            preserve_fds: o.preserve_fds,
+            stdin_null: o.stdin_null,
+            hooks: false,
+            stdio: None,
+        });
+    }
+    drop(child);
+    let kill = |e: RuntimeError| {
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+        e
+    };
+    // Best effort per hierarchy: a cgroup a process cannot enter must not stop the exec.
+    for d in cg.dirs() {
+        let _ = cgroups::write(&d.join("cgroup.procs"), &pid.to_string());
+    }
+    parent
+        .send(&ToChild::Go)
+        .map_err(|e| kill(sys("starting exec", e)))?;
+    let mut master = wait_ready(&parent, pid, |_| Ok(()), o.state).map_err(kill)?;
+    if let Some(p) = o.pid_file {
+        state::write_pid_file(p, pid).map_err(kill)?;
+    }
+    if let (Some(sock), Some(m)) = (o.console_socket, master.as_ref()) {
+        super::console::send_to_socket(sock, m.as_raw_fd()).map_err(|e| {
+            kill(sys(
+                format!("sending the terminal to {}", sock.display()),
+                e,
+            ))
+        })?;
+        master = None;
+    }
+    parent
+        .send(&ToChild::Start)
+        .map_err(|e| kill(sys("starting exec", e)))?;
+    match parent.recv::<ToParent>() {
+        Ok(None) => Ok((pid, master)),
+        Ok(Some(ToParent::Error { code, message })) => {
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            Err(RuntimeError::Child { code, message })
+        }
+        Ok(Some(other)) => Err(kill(RuntimeError::Invalid(format!(
+            "unexpected message {other:?}"
+        )))),
+        Err(e) => Err(kill(sys("waiting for exec", e))),
+    }
+}

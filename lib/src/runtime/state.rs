@@ -1,0 +1,221 @@
+//! OCI runtime state, one directory per container under the runtime root (runc's `--root`;
+//! for berth containers `<run>/<id>/`): `state.json` (written atomically), `exec.fifo` while
+//! the container is created but not started, and `lock` for verbs that change it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::RuntimeError;
+use super::cgroups::Cgroup;
+use crate::error::IoContext;
+use crate::state::liveness;
+use crate::store::{Lock, atomic};
+
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// The OCI status of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// `state.json`: the OCI state plus what berth needs to find the container again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// runc prints these too.
+    #[serde(default)]
+    pub rootfs: PathBuf,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub owner: String,
+    /// Start time of `pid` (clock ticks since boot), so a reused pid is never ours.
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub cgroup_path: String,
+    /// The container's init is berth's `--init`.
+    #[serde(default)]
+    pub init: bool,
+}
+
+/// Handle on a runtime root (`--root`).
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub dir: PathBuf,
+}
+
+/// OCI ids: what runc accepts (no path separators, no dot names).
+pub fn validate_id(id: &str) -> Result<(), RuntimeError> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::BadArgs(format!(
+            "invalid container id {id:?} (use letters, digits, '_', '+', '-' and '.')"
+        )))
+    }
+}
+
+impl Root {
+    pub fn new(dir: impl Into<PathBuf>) -> Root {
+        Root { dir: dir.into() }
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    pub fn state_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("state.json")
+    }
+
+    pub fn fifo_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("exec.fifo")
+    }
+
+    pub fn lock(&self, id: &str) -> Result<Lock, RuntimeError> {
+        Ok(Lock::exclusive(&self.container_dir(id).join("lock"))?)
+    }
+
+    pub fn exists(&self, id: &str) -> bool {
+        self.state_path(id).exists()
+    }
+
+    pub fn load(&self, id: &str) -> Result<State, RuntimeError> {
+        validate_id(id)?;
+        let p = self.state_path(id);
+        let bytes = match fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RuntimeError::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(Err::<(), _>(e).with_path("read", &p).unwrap_err().into()),
+        };
+        serde_json::from_slice(&bytes)
+            .map_err(|e| RuntimeError::Invalid(format!("{} is corrupt: {e}", p.display())))
+    }
+
+    pub fn save(&self, s: &State) -> Result<(), RuntimeError> {
+        Ok(atomic::write_json(&self.state_path(&s.id), s)?)
+    }
+
+    /// Every container id under the root.
+    pub fn list(&self) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().join("state.json").exists())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Removes the container's runtime directory. Idempotent.
+    pub fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let d = self.container_dir(id);
+        match fs::remove_dir_all(&d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Err::<(), _>(e).with_path("remove", &d).unwrap_err().into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl State {
+    /// Whether the recorded process is still ours (pid plus start time).
+    pub fn is_alive(&self) -> bool {
+        self.pid > 0 && liveness::is_alive(self.pid, self.pid_start)
+    }
+
+    pub fn cgroup(&self) -> Cgroup {
+        Cgroup::new(&self.cgroup_path)
+    }
+
+    /// The status as it is now: a dead process is `stopped`, a frozen one `paused`, and one
+    /// still blocked on its exec fifo `created`.
+    pub fn current_status(&self, root: &Root) -> Status {
+        if !self.is_alive() {
+            return Status::Stopped;
+        }
+        if self.status == Status::Created && root.fifo_path(&self.id).exists() {
+            return Status::Created;
+        }
+        if self.cgroup().is_frozen() {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    /// The OCI state document (what `state` prints and hooks read on stdin).
+    pub fn oci_json(&self, status: Status) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "status": status.as_str(),
+            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            "owner": self.owner,
+            "annotations": self.annotations,
+        })
+    }
+}
+
+/// Writes `pid` to a pid file atomically (podman and conmon read it as soon as create
+/// returns).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), RuntimeError> {
+    Ok(atomic::write(path, pid.to_string().as_bytes())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_like_runc() {
+        assert!(validate_id("abc-1.2_x").is_ok());
+        for bad in ["", "a/b", "..", "a b"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+}

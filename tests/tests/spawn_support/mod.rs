@@ -1,0 +1,239 @@
+//! Shared by the spawn_* tests: a test world with its own cgroup parent (removed on drop,
+//! with every process in it), berth containers made from the umoci-built busybox fixture
+//! (a record with a bundle section, as berth-unpack makes it), and command helpers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth::protocol::{BundleSection, ContainerConfig, Record, RootfsDriver};
+use berth::state::Containers;
+use berth_e2e::{Run, TestEnv, fixtures};
+
+pub struct World {
+    /// The cgroup parent (relative to each hierarchy's root) of this test's containers.
+    pub cgroup: String,
+    pub env: TestEnv,
+}
+
+impl World {
+    pub fn new() -> World {
+        let env = TestEnv::new();
+        let tag = env
+            .dir()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        World {
+            cgroup: format!("berth-test/{tag}"),
+            env,
+        }
+    }
+
+    pub fn paths(&self) -> berth::Paths {
+        self.env.paths()
+    }
+
+    pub fn cmd(&self, tool: &str) -> Command {
+        let mut c = self.env.cmd(tool);
+        c.env("BERTH_CGROUP_PARENT", &self.cgroup);
+        c
+    }
+
+    pub fn run(&self, argv: &[&str]) -> Run {
+        self.run_in(argv, None)
+    }
+
+    pub fn run_in(&self, argv: &[&str], input: Option<&[u8]>) -> Run {
+        let mut c = self.cmd(argv[0]);
+        c.args(&argv[1..]);
+        capture(c, argv, input)
+    }
+
+    /// A berth container: a record with a bundle (umoci's unpack of the busybox fixture,
+    /// with `args` as its command), saved under the test's root. Returns (id, record JSON).
+    pub fn container(&self, name: &str, args: &[&str]) -> (String, String) {
+        let paths = self.paths();
+        let containers = Containers::new(&paths);
+        let (id, name) = containers.create(Some(name)).unwrap();
+        let bundle = paths.container(&id);
+        let layout = fixtures::layout();
+        fixtures::must(
+            Command::new("umoci")
+                .args([
+                    "unpack",
+                    "--image",
+                    &format!("{}:busybox", layout.display()),
+                ])
+                .arg(&bundle),
+        );
+        edit_config(&bundle, |c| {
+            c["process"]["terminal"] = false.into();
+            c["process"]["args"] = serde_json::json!(args);
+            c["process"]["env"] = serde_json::json!([fixtures::PATH_ENV]);
+            c["hostname"] = serde_json::json!(&id[..12]);
+        });
+        let mut r = Record::new();
+        r.id = id.clone();
+        r.name = name;
+        r.created = Some(chrono_now());
+        r.bundle = Some(BundleSection {
+            path: bundle.clone(),
+            rootfs: bundle.join("rootfs"),
+            driver: RootfsDriver::Dir,
+            config: ContainerConfig {
+                image: "busybox".into(),
+                cmd: Some(args.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            },
+        });
+        containers.save(&r).unwrap();
+        (id, serde_json::to_string(&r).unwrap())
+    }
+
+    /// `berth-spawn start [flags] -` with the container's record on stdin.
+    pub fn start(&self, record: &str, flags: &[&str]) -> Run {
+        let mut argv = vec!["berth-spawn", "start"];
+        argv.extend_from_slice(flags);
+        argv.push("-");
+        self.run_in(&argv, Some(record.as_bytes()))
+    }
+
+    /// A container run in the foreground with `flags`; returns the finished command.
+    pub fn run_container(&self, name: &str, flags: &[&str], args: &[&str]) -> (String, Run) {
+        let (id, rec) = self.container(name, args);
+        let r = self.start(&rec, flags);
+        (id, r)
+    }
+
+    pub fn record(&self, id: &str) -> serde_json::Value {
+        let p = self.paths().record(id);
+        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+    }
+
+    /// Polls the record until `pred` holds (hang protection only, never a timing claim).
+    pub fn wait_record(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let r = self.record(id);
+            if pred(&r) {
+                return r;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}: {r:#}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Cgroup directories of this test still present.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let mut stack = vec![h.path().join(&self.cgroup)];
+            while let Some(d) = stack.pop() {
+                if let Ok(rd) = std::fs::read_dir(&d) {
+                    out.push(d.clone());
+                    for e in rd.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            stack.push(e.path());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Leaf cgroup directories (containers') of this test still present.
+    pub fn container_cgroups(&self) -> Vec<PathBuf> {
+        self.cgroup_dirs()
+            .into_iter()
+            .filter(|d| d.file_name().is_some_and(|n| n.len() == 64))
+            .collect()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        berth_e2e::cleanup::kill_processes_under(self.env.dir());
+        let mut dirs = self.cgroup_dirs();
+        for d in &dirs {
+            if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
+                for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    unsafe { libc::kill(p, libc::SIGKILL) };
+                }
+            }
+            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
+        }
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_os_str().len()));
+        for _ in 0..50 {
+            dirs.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+            if dirs.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The shared parent goes too once the last test's containers are gone.
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(h.path().join("berth-test"));
+        }
+    }
+}
+
+pub fn capture(mut c: Command, argv: &[&str], input: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
+    if let Some(bytes) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn edit_config(bundle: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = bundle.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: i64) -> bool {
+    berth::state::liveness::is_alive(pid as i32, 0)
+}

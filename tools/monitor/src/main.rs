@@ -1,0 +1,334 @@
+//! berth-monitor: holds a detached container's stdio, writes Docker's json-file log, reaps
+//! the container, and at each exit asks berth-spawn (`monitor-hook exited`) to record it and
+//! decide about a restart, which it then performs with Docker's backoff: 100 ms doubling up
+//! to a minute, reset once the container ran 10 s.
+//!
+//! It is a subreaper, so containers that `monitor-hook respawn` creates become its children.
+//! It depends on nothing but libc, and stays well under 1 MiB of RSS.
+
+mod log;
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use log::{Lines, Log};
+
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(60);
+const RESET_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Args {
+    id: String,
+    pid: i32,
+    log: PathBuf,
+    max_size: u64,
+    max_file: u32,
+    spawn: PathBuf,
+    root: OsString,
+    run_root: OsString,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
+    stdout_w: Option<RawFd>,
+    stderr_w: Option<RawFd>,
+    stdin: Option<RawFd>,
+    stdin_w: Option<RawFd>,
+    tty: Option<RawFd>,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        max_file: 1,
+        ..Default::default()
+    };
+    for arg in std::env::args_os().skip(1) {
+        let s = arg.to_string_lossy().into_owned();
+        let Some((k, v)) = s.split_once('=') else {
+            continue;
+        };
+        let fd = || v.parse().ok();
+        match k {
+            "--id" => a.id = v.into(),
+            "--pid" => a.pid = v.parse().unwrap_or(0),
+            "--log" => a.log = v.into(),
+            "--max-size" => a.max_size = v.parse().unwrap_or(0),
+            "--max-file" => a.max_file = v.parse().unwrap_or(1),
+            "--spawn" => a.spawn = v.into(),
+            "--root" => a.root = v.into(),
+            "--run-root" => a.run_root = v.into(),
+            "--stdout" => a.stdout = fd(),
+            "--stderr" => a.stderr = fd(),
+            "--stdout-w" => a.stdout_w = fd(),
+            "--stderr-w" => a.stderr_w = fd(),
+            "--stdin" => a.stdin = fd(),
+            "--stdin-w" => a.stdin_w = fd(),
+            "--tty" => a.tty = fd(),
+            _ => {}
+        }
+    }
+    a
+}
+
+fn nonblock(fd: RawFd) {
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+}
+
+struct Source {
+    fd: RawFd,
+    stream: &'static str,
+    lines: Lines,
+    open: bool,
+}
+
+struct Monitor {
+    a: Args,
+    log: Log,
+    sources: Vec<Source>,
+}
+
+impl Monitor {
+    /// Reads what is available on each source (all of it when `drain`).
+    fn pump(&mut self, ready: &[bool], drain: bool) {
+        let mut buf = [0u8; 16 * 1024];
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            if !s.open || !(drain || ready[i]) {
+                continue;
+            }
+            loop {
+                let n =
+                    unsafe { libc::read(s.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+                if n > 0 {
+                    let log = &mut self.log;
+                    let stream = s.stream;
+                    s.lines
+                        .push(&buf[..n as usize], |line| log.entry(stream, line));
+                    if !drain {
+                        break;
+                    }
+                    continue;
+                }
+                if n == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EIO) {
+                    // EOF; a terminal reports its hangup as EIO.
+                    s.open = false;
+                }
+                break;
+            }
+            if drain {
+                let log = &mut self.log;
+                let stream = s.stream;
+                s.lines.flush(|line| log.entry(stream, line));
+            }
+        }
+    }
+
+    fn hook(&self, args: &[&str], stdio: bool) -> Option<(String, Option<RawFd>)> {
+        let mut c = Command::new(&self.a.spawn);
+        c.arg("--root")
+            .arg(&self.a.run_root)
+            .arg("--berth-root")
+            .arg(&self.a.root);
+        c.arg("monitor-hook").args(args);
+        c.env("BERTH_ROOT", &self.a.root)
+            .env("BERTH_RUN_ROOT", &self.a.run_root);
+        c.stdin(Stdio::null()).stderr(Stdio::null());
+        let mut pair = [0; 2];
+        unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                pair.as_mut_ptr(),
+            )
+        };
+        let (mine, theirs) = (pair[0], pair[1]);
+        let fds = [self.a.stdin, self.a.stdout_w, self.a.stderr_w];
+        unsafe {
+            c.pre_exec(move || {
+                libc::dup2(theirs, 1);
+                if stdio {
+                    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                    for (i, fd) in fds.iter().enumerate() {
+                        libc::dup2(fd.unwrap_or(null), 3 + i as i32);
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = c.spawn();
+        unsafe { libc::close(theirs) };
+        let mut child = child.ok()?;
+        let mut out = Vec::new();
+        let mut fd = None;
+        while let Some((bytes, got)) = recv(mine) {
+            fd = got.or(fd);
+            out.extend_from_slice(&bytes);
+        }
+        unsafe { libc::close(mine) };
+        let _ = child.wait();
+        Some((String::from_utf8_lossy(&out).trim().to_string(), fd))
+    }
+}
+
+/// One recvmsg: the bytes and a passed descriptor, if any; `None` at end-of-file.
+fn recv(sock: RawFd) -> Option<(Vec<u8>, Option<RawFd>)> {
+    let mut buf = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n <= 0 {
+        return None;
+    }
+    let mut fd = None;
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS {
+            fd = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd));
+        }
+    }
+    Some((buf[..n as usize].to_vec(), fd))
+}
+
+fn main() {
+    let a = parse();
+    if a.id.is_empty() || a.pid <= 0 {
+        eprintln!("berth-monitor: started by berth-spawn only (missing --id/--pid)");
+        std::process::exit(4);
+    }
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let _ = libc::chdir(c"/".as_ptr());
+    }
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGCHLD, libc::SIGHUP, libc::SIGINT] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+    let mut sources = Vec::new();
+    for (fd, stream) in [
+        (a.stdout, "stdout"),
+        (a.stderr, "stderr"),
+        (a.tty, "stdout"),
+    ] {
+        if let Some(fd) = fd {
+            nonblock(fd);
+            sources.push(Source {
+                fd,
+                stream,
+                lines: Lines::default(),
+                open: true,
+            });
+        }
+    }
+    let log = Log::open(a.log.clone(), a.max_size, a.max_file);
+    let mut m = Monitor { a, log, sources };
+    let mut container = m.a.pid;
+    let mut started = Instant::now();
+    let mut delay = Duration::ZERO;
+    let mut restart_at: Option<Instant> = None;
+    loop {
+        let mut pfds: Vec<libc::pollfd> = vec![libc::pollfd {
+            fd: sfd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        for s in &m.sources {
+            pfds.push(libc::pollfd {
+                fd: if s.open { s.fd } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let timeout = restart_at.map_or(-1, |t| {
+            t.saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32
+        });
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+        if n < 0 {
+            continue;
+        }
+        let ready: Vec<bool> = pfds[1..].iter().map(|p| p.revents != 0).collect();
+        m.pump(&ready, false);
+        if let Some(t) = restart_at
+            && Instant::now() >= t
+        {
+            restart_at = None;
+            match m.hook(&["respawn", &m.a.id.clone()], true) {
+                Some((out, fd)) if out.parse::<i32>().is_ok() => {
+                    container = out.parse().unwrap_or(0);
+                    started = Instant::now();
+                    if let Some(fd) = fd {
+                        nonblock(fd);
+                        m.sources
+                            .retain(|s| s.stream != "stdout" || Some(s.fd) != m.a.tty);
+                        if let Some(old) = m.a.tty.replace(fd) {
+                            unsafe { libc::close(old) };
+                        }
+                        m.sources.push(Source {
+                            fd,
+                            stream: "stdout",
+                            lines: Lines::default(),
+                            open: true,
+                        });
+                    }
+                }
+                _ => std::process::exit(0),
+            }
+        }
+        if pfds[0].revents == 0 {
+            continue;
+        }
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        while unsafe {
+            libc::read(
+                sfd,
+                &mut info as *mut _ as *mut libc::c_void,
+                std::mem::size_of_val(&info),
+            )
+        } > 0
+        {}
+        loop {
+            let mut status = 0;
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            if pid != container {
+                continue;
+            }
+            m.pump(&[], true);
+            let decision = m.hook(&["exited", &m.a.id.clone(), &status.to_string()], false);
+            if decision.as_ref().map(|d| d.0.as_str()) != Some("restart") {
+                std::process::exit(0);
+            }
+            delay = if started.elapsed() >= RESET_AFTER || delay.is_zero() {
+                FIRST_DELAY
+            } else {
+                (delay * 2).min(MAX_DELAY)
+            };
+            restart_at = Some(Instant::now() + delay);
+            container = 0;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Docker's `run` flags that belong to berth-spawn (DESIGN.md, "Docker flag -> stage"), as
+//! clap arguments, turned into the record's `process` section.
+
+use std::collections::BTreeMap;
+
+use berth::Error;
+use berth::error::Code;
+use berth::protocol::{ProcessSection, Resources, RestartPolicy};
+use berth::runtime::flags::size;
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct DockerFlags {
+    /// Run in the background; print the container id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Run a minimal init as PID 1 that reaps zombies and forwards signals.
+    #[arg(long)]
+    pub init: bool,
+    /// Memory limit (e.g. 32m).
+    #[arg(short, long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit; -1 for unlimited swap.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit.
+    #[arg(long, value_name = "BYTES")]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long, value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// Number of CPUs (e.g. 1.5).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPUs the container may use (0-3, 0,1).
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use.
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Limit on the number of processes (-1 for unlimited).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long, value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// A host device: HOST[:CONTAINER[:PERMS]].
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// IPC namespace: private, shareable, host, container:NAME.
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// PID namespace: host or container:NAME.
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// UTS namespace: host.
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// User namespace: host, auto, or HOSTID[:SIZE].
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+    /// Add a capability (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// All capabilities, all devices, no masking, no seccomp.
+    #[arg(long)]
+    pub privileged: bool,
+    /// seccomp=unconfined|FILE, no-new-privileges.
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
+    /// A resource limit: name=soft[:hard].
+    #[arg(long, value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+    /// Write the container id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<String>,
+    /// Signal that stops the container (default: the image's, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the stop signal before SIGKILL.
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// Log options: max-size=SIZE, max-file=N.
+    #[arg(long, value_name = "OPT")]
+    pub log_opt: Vec<String>,
+}
+
+fn bad(m: String) -> Error {
+    Error::new(Code::BAD_ARGS, m)
+}
+
+pub fn restart_policy(s: &str) -> Result<RestartPolicy, Error> {
+    let (name, n) = s.split_once(':').unwrap_or((s, ""));
+    match name {
+        "no" | "always" | "unless-stopped" if n.is_empty() => Ok(RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: 0,
+        }),
+        "on-failure" => Ok(RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: if n.is_empty() {
+                0
+            } else {
+                n.parse().map_err(|_| {
+                    bad(format!(
+                        "invalid restart policy {s:?}: maximum retry count must be a number"
+                    ))
+                })?
+            },
+        }),
+        _ => Err(bad(format!(
+            "invalid restart policy {s:?} (use no, on-failure[:N], always or unless-stopped)"
+        ))),
+    }
+}
+
+impl DockerFlags {
+    pub fn to_section(&self) -> Result<ProcessSection, Error> {
+        let sz = |o: &Option<String>| -> Result<i64, Error> {
+            o.as_deref()
+                .map(size)
+                .transpose()
+                .map(|v| v.unwrap_or(0))
+                .map_err(Error::from)
+        };
+        let mut log_opts = BTreeMap::new();
+        for o in &self.log_opt {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| bad(format!("invalid --log-opt {o:?} (use key=value)")))?;
+            match k {
+                "max-size" => {
+                    size(v)?;
+                }
+                "max-file" => {
+                    v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        bad(format!("invalid max-file {v:?}: must be a number >= 1"))
+                    })?;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "unknown log opt {k:?} (berth's json-file log takes max-size and max-file)"
+                    )));
+                }
+            }
+            log_opts.insert(k.to_string(), v.to_string());
+        }
+        let memory_swap = match self.memory_swap.as_deref() {
+            Some("-1") => -1,
+            other => sz(&other.map(String::from))?,
+        };
+        let nano_cpus = match self.cpus {
+            Some(c) if c <= 0.0 => return Err(bad("--cpus must be positive".into())),
+            Some(c) => (c * 1e9) as i64,
+            None => 0,
+        };
+        Ok(ProcessSection {
+            detach: self.detach,
+            interactive: self.interactive,
+            tty: self.tty,
+            auto_remove: self.rm,
+            restart: match &self.restart {
+                Some(r) => restart_policy(r)?,
+                None => RestartPolicy {
+                    name: "no".into(),
+                    maximum_retry_count: 0,
+                },
+            },
+            init: self.init,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            privileged: self.privileged,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+            resources: Resources {
+                memory: sz(&self.memory)?,
+                memory_swap,
+                memory_reservation: sz(&self.memory_reservation)?,
+                cpu_shares: self.cpu_shares.unwrap_or(0),
+                nano_cpus,
+                cpu_quota: self.cpu_quota.unwrap_or(0),
+                cpu_period: self.cpu_period.unwrap_or(0),
+                cpuset_cpus: self.cpuset_cpus.clone().unwrap_or_default(),
+                cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
+                pids_limit: self.pids_limit.unwrap_or(0),
+                blkio_weight: self.blkio_weight.unwrap_or(0),
+            },
+            devices: self.device.clone(),
+            ulimits: self.ulimit.clone(),
+            ipc: self.ipc.clone().unwrap_or_default(),
+            pid: self.pid.clone().unwrap_or_default(),
+            uts: self.uts.clone().unwrap_or_default(),
+            userns: self.userns.clone().unwrap_or_default(),
+            cidfile: self.cidfile.clone(),
+            log_opts,
+            cgroup_path: String::new(),
+        })
+    }
+}

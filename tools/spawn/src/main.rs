@@ -1,0 +1,499 @@
+//! berth-spawn: an OCI runtime with runc's CLI conventions, the pipeline stage that runs a
+//! berth container (`berth-spawn start -`), and the Docker-style lifecycle verbs.
+//!
+//! Verbs shared by runc and Docker (start, kill, exec, pause, delete) follow Docker when the
+//! argument names a berth container under BERTH_ROOT, and runc otherwise (DESIGN.md,
+//! "berth-spawn's verbs").
+
+mod flags;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use berth::Error;
+use berth::cli::{CommonOpts, Tool};
+use berth::error::Code;
+use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
+use berth::runtime::docker::{self, Outcome};
+use berth::runtime::oci::{self, ExecRequest};
+use berth::runtime::state::Root;
+use clap::{Parser, Subcommand};
+
+use flags::DockerFlags;
+
+/// An OCI runtime (runc's CLI) and berth's container stage.
+#[derive(Parser, Debug)]
+#[command(name = "berth-spawn", version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.2.0"), about, long_about = None)]
+struct Args {
+    /// Runtime state directory (runc's --root): one directory per container.
+    #[arg(long, env = "BERTH_RUN_ROOT", default_value = DEFAULT_RUN_ROOT, global = true, value_name = "DIR")]
+    root: PathBuf,
+    /// berth's persistent root (records, logs): where container names resolve.
+    #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, global = true, value_name = "DIR")]
+    berth_root: PathBuf,
+    /// Also write errors to this file (runc's --log).
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Format of --log: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Print JSON on stdout even on a terminal.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log verbosity on stderr.
+    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "warn", global = true,
+          value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
+    log_level: String,
+    /// Print how long the command took on stderr.
+    #[arg(long, env = "BERTH_TIMINGS", global = true)]
+    timings: bool,
+    /// runc compatibility: accepted, same as --log-level debug.
+    #[arg(long, global = true, hide = true)]
+    debug: bool,
+    /// runc compatibility: systemd cgroups are not supported (use the cgroupfs manager).
+    #[arg(long, global = true, hide = true)]
+    systemd_cgroup: bool,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+    #[arg(skip)]
+    common: OnceLock<CommonOpts>,
+}
+
+#[derive(clap::Args, Debug)]
+struct CreateArgs {
+    /// The bundle directory (config.json + rootfs).
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// Write the container's pid to this file.
+    #[arg(long, value_name = "FILE")]
+    pid_file: Option<PathBuf>,
+    /// An AF_UNIX socket that receives the terminal's master.
+    #[arg(long, value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Pass this many extra file descriptors (from 3) to the container.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: i32,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, hide = true)]
+    no_pivot: bool,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, hide = true)]
+    no_new_keyring: bool,
+    /// The container id.
+    id: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a container (runc): set up, waiting for `start`.
+    Create(CreateArgs),
+    /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
+    /// starts it again (Docker); otherwise a created OCI container starts (runc).
+    Start {
+        #[command(flatten)]
+        flags: Box<DockerFlags>,
+        /// `-`, a berth container, or an OCI container id.
+        target: String,
+    },
+    /// Create and start a container (runc).
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Do not wait for the container.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Print a container's OCI state.
+    State { id: String },
+    /// Send a signal: Docker's `kill [-s SIG] NAME` (default KILL) for berth containers,
+    /// runc's `kill ID [SIG]` (default TERM) otherwise.
+    Kill {
+        /// Every process in the container (runc).
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long, value_name = "SIGNAL")]
+        signal: Option<String>,
+        id: String,
+        signal_arg: Option<String>,
+    },
+    /// Delete a container's runtime state, cgroups and processes (with --force, even while
+    /// it runs; a missing container is then not an error).
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// List the containers of the runtime root.
+    List {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Run a process in a running container.
+    Exec {
+        /// A process.json (runc).
+        #[arg(short, long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(short, long)]
+        interactive: bool,
+        #[arg(short = 'w', long, visible_alias = "workdir", value_name = "DIR")]
+        cwd: Option<String>,
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        #[arg(short, long, value_name = "USER[:GROUP]")]
+        user: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: i32,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Freeze a container's processes.
+    Pause { id: String },
+    /// Thaw a paused container.
+    #[command(visible_alias = "unpause")]
+    Resume { id: String },
+    /// Stop berth containers: the stop signal, then SIGKILL after the timeout.
+    Stop {
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u32>,
+        #[arg(short, long, value_name = "SIGNAL")]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Restart berth containers.
+    Restart {
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u32>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Block until berth containers stop; print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Used by berth-monitor.
+    #[command(hide = true)]
+    MonitorHook {
+        /// `exited ID STATUS` or `respawn ID`.
+        event: String,
+        id: String,
+        status: Option<i32>,
+    },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "spawn";
+    fn common(&self) -> &CommonOpts {
+        self.common.get_or_init(|| CommonOpts {
+            root: self.berth_root.clone(),
+            run_root: self.root.clone(),
+            json: self.json,
+            log_level: if self.debug {
+                "debug".into()
+            } else {
+                self.log_level.clone()
+            },
+            timings: self.timings,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    berth::cli::main::<Args>(|a| {
+        let log = a.log.clone().map(|p| (p, a.log_format == "json"));
+        let r = run(a);
+        if let (Err(e), Some((path, json))) = (&r, log) {
+            write_log(&path, json, e);
+        }
+        r
+    })
+}
+
+/// runc's --log: conmon and podman read the runtime's errors from this file.
+fn write_log(path: &PathBuf, json: bool, e: &Error) {
+    let line = if json {
+        serde_json::json!({"level": "error", "msg": e.one_line(), "time": chrono::Utc::now().to_rfc3339()})
+            .to_string()
+    } else {
+        format!("berth-spawn: error: {}", e.one_line())
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Exits with a container's code (a foreground run), after flushing stdout.
+fn exit_with(code: i32) -> Result<(), Error> {
+    let _ = std::io::stdout().flush();
+    if code == 0 {
+        return Ok(());
+    }
+    std::process::exit(code)
+}
+
+fn run(a: Args) -> Result<(), Error> {
+    if a.systemd_cgroup {
+        return Err(Error::new(
+            Code::UNSUPPORTED,
+            "systemd cgroups are not supported: use the cgroupfs manager (podman --cgroup-manager=cgroupfs)",
+        ));
+    }
+    let paths = Paths::new(&a.berth_root, &a.root);
+    let root = Root::new(&a.root);
+    // A berth container (record under BERTH_ROOT) gets Docker semantics.
+    let berth = |arg: &str| docker::berth_container(&paths, arg);
+    match a.cmd {
+        Cmd::Create(c) => {
+            oci::create(
+                &root,
+                &c.id,
+                &c.bundle,
+                c.pid_file.as_deref(),
+                c.console_socket.as_deref(),
+                c.preserve_fds,
+            )?;
+            Ok(())
+        }
+        Cmd::Run { create: c, detach } => {
+            let code = oci::run(
+                &root,
+                &c.id,
+                &c.bundle,
+                c.pid_file.as_deref(),
+                c.console_socket.as_deref(),
+                detach,
+                c.preserve_fds,
+            )?;
+            exit_with(code)
+        }
+        Cmd::Start { flags, target } => {
+            if target == "-" {
+                let record = berth::cli::read_stdin_record()?;
+                return match docker::start_record(&paths, record, flags.to_section()?)? {
+                    Outcome::Detached(id) => berth::cli::print_text(&format!("{id}\n")),
+                    Outcome::Exited(code) => exit_with(code),
+                };
+            }
+            if root.exists(&target) && berth(&target).is_none() {
+                return Ok(oci::start(&root, &target)?);
+            }
+            docker::start(&paths, &target)?;
+            berth::cli::print_text(&format!("{target}\n"))
+        }
+        Cmd::State { id } => berth::cli::print_json(&oci::state(&root, &id)?),
+        Cmd::Kill {
+            all,
+            signal,
+            id,
+            signal_arg,
+        } => {
+            let sig = signal.or(signal_arg);
+            if berth(&id).is_some() {
+                docker::kill(&paths, &id, sig.as_deref())?;
+                return berth::cli::print_text(&format!("{id}\n"));
+            }
+            let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
+            Ok(oci::kill(&root, &id, s, all)?)
+        }
+        Cmd::Delete { force, id } => delete(&paths, &root, &id, force),
+        Cmd::List { format, quiet } => list(&root, &format, quiet),
+        Cmd::Exec {
+            process,
+            pid_file,
+            console_socket,
+            detach,
+            tty,
+            interactive,
+            cwd,
+            env,
+            user,
+            preserve_fds,
+            id,
+            command,
+        } => {
+            let process = match process {
+                Some(p) => Some(
+                    serde_json::from_slice(&std::fs::read(&p).map_err(|e| {
+                        Error::new(Code::BAD_ARGS, format!("reading {}: {e}", p.display()))
+                    })?)
+                    .map_err(|e| Error::new(Code::DECODE, format!("{}: {e}", p.display())))?,
+                ),
+                None => None,
+            };
+            let req = ExecRequest {
+                process,
+                args: command,
+                env,
+                cwd,
+                user,
+                tty,
+                interactive,
+                detach,
+                pid_file: pid_file.as_deref(),
+                console_socket: console_socket.as_deref(),
+                preserve_fds,
+            };
+            let code = match berth(&id) {
+                Some(_) => docker::exec(&paths, &id, req)?,
+                None => oci::exec(&root, &id, req)?,
+            };
+            exit_with(code)
+        }
+        Cmd::Pause { id } => match berth(&id) {
+            Some(_) => docker::pause(&paths, &id, true).map(drop),
+            None => Ok(oci::pause(&root, &id)?),
+        },
+        Cmd::Resume { id } => match berth(&id) {
+            Some(_) => docker::pause(&paths, &id, false).map(drop),
+            None => Ok(oci::resume(&root, &id)?),
+        },
+        Cmd::Stop {
+            time,
+            signal,
+            containers,
+        } => each(&containers, |c| {
+            docker::stop(&paths, c, time, signal.as_deref())
+        }),
+        Cmd::Restart { time, containers } => {
+            each(&containers, |c| docker::restart(&paths, c, time))
+        }
+        Cmd::Wait { containers } => {
+            for c in &containers {
+                let code = docker::wait(&paths, c)?;
+                berth::cli::print_text(&format!("{code}\n"))?;
+            }
+            Ok(())
+        }
+        Cmd::MonitorHook { event, id, status } => match event.as_str() {
+            "exited" => {
+                let again = berth::runtime::monitor::exited(&paths, &id, status.unwrap_or(0))?;
+                berth::cli::print_text(if again { "restart\n" } else { "exit\n" })
+            }
+            "respawn" => match berth::runtime::monitor::respawn(&paths, &id)? {
+                Some((pid, master)) => {
+                    // The monitor reads the pid (and a terminal's master) from a socket.
+                    use std::os::fd::AsRawFd;
+                    berth::runtime::channel::send_packet(
+                        1,
+                        format!("{pid}\n").as_bytes(),
+                        master.as_ref().map(|m| m.as_raw_fd()),
+                    )
+                    .or_else(|_| std::io::stdout().write_all(format!("{pid}\n").as_bytes()))
+                    .map_err(|e| Error::new(Code::IO, format!("answering the monitor: {e}")))
+                }
+                None => berth::cli::print_text("exit\n"),
+            },
+            other => Err(Error::new(
+                Code::BAD_ARGS,
+                format!("unknown monitor event {other:?}"),
+            )),
+        },
+    }
+}
+
+/// Docker prints each container as it is done; the first error ends the run.
+fn each(list: &[String], f: impl Fn(&str) -> Result<String, Error>) -> Result<(), Error> {
+    for c in list {
+        f(c)?;
+        berth::cli::print_text(&format!("{c}\n"))?;
+    }
+    Ok(())
+}
+
+/// `delete`: runc's verb, and berth's teardown verb (berth::lifecycle): for a berth
+/// container its monitor goes first (so no restart policy revives it), and the record says
+/// the container is no longer running.
+fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), Error> {
+    let containers = berth::state::Containers::new(paths);
+    let record = containers.load(id).ok();
+    if let Some(s) = record.as_ref().and_then(|r| r.state.clone()) {
+        if s.status.is_active() && !force && root.exists(id) {
+            return Err(Error::new(
+                Code::WRONG_STATE,
+                format!("container {id} is running: stop it first, or use --force"),
+            ));
+        }
+        if s.monitor_pid > 0
+            && s.monitor_pid != std::process::id() as i32
+            && berth::state::liveness::is_alive(s.monitor_pid, s.monitor_start)
+        {
+            unsafe { libc::kill(s.monitor_pid, libc::SIGKILL) };
+            oci::wait_gone(
+                s.monitor_pid,
+                s.monitor_start,
+                std::time::Duration::from_secs(5),
+            );
+        }
+    }
+    let r = oci::delete(root, id, force || record.is_some());
+    if record.is_some() {
+        let _ = containers.update(id, |r| {
+            if let Some(s) = r.state.as_mut()
+                && s.status.is_active()
+            {
+                s.status = berth::protocol::Status::Exited;
+                s.exit_code = 137;
+                s.finished_at = Some(chrono::Utc::now());
+                s.pid = 0;
+                s.monitor_pid = 0;
+            }
+            Ok::<_, Error>(())
+        });
+    }
+    Ok(r?)
+}
+
+fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
+    let rows = oci::list(root);
+    if quiet {
+        let ids: String = rows.iter().map(|(s, _)| format!("{}\n", s.id)).collect();
+        return berth::cli::print_text(&ids);
+    }
+    if format == "json" {
+        let v: Vec<serde_json::Value> = rows.iter().map(|(s, st)| s.oci_json(*st)).collect();
+        return berth::cli::print_json(&v);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(s, st)| {
+            vec![
+                s.id.clone(),
+                if *st == berth::runtime::state::Status::Stopped {
+                    "0".into()
+                } else {
+                    s.pid.to_string()
+                },
+                st.as_str().to_string(),
+                s.bundle.display().to_string(),
+                s.created
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                s.owner.clone(),
+            ]
+        })
+        .collect();
+    berth::cli::print_table(
+        &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+        &table,
+    )
+}
