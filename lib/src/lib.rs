@@ -5,6 +5,7 @@ pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod format;
+pub mod image;
 pub mod lifecycle;
 pub mod net;
 pub mod ocispec;

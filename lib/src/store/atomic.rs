@@ -62,7 +62,7 @@ pub fn write_with(
         fill(&mut f).with_path("write", &tmp)?;
         f.sync_all().with_path("fsync", &tmp)?;
         fs::rename(&tmp, path).with_path("rename into place", path)?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
+        sync_dir(parent_dir(path))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -73,7 +73,15 @@ pub fn write_with(
 /// Renames `from` to `to` and makes the rename durable.
 pub fn rename(from: &Path, to: &Path) -> Result<(), IoError> {
     fs::rename(from, to).with_path("rename into place", to)?;
-    sync_dir(to.parent().unwrap_or(Path::new(".")))
+    sync_dir(parent_dir(to))
+}
+
+/// The directory holding `path`: `.` for a bare file name (whose `parent()` is empty).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 /// fsyncs a directory so that a rename or create inside it survives a crash.
@@ -105,7 +113,7 @@ pub fn create_exclusive(path: &Path, bytes: &[u8]) -> Result<bool, IoError> {
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => {
-            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+            sync_dir(parent_dir(path))?;
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),

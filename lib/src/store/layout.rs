@@ -145,6 +145,30 @@ impl ImageStore {
         Ok(Lock::exclusive(&self.lock)?)
     }
 
+    /// A lease: a shared lock held by anyone who relies on blobs, or unpacked layers, that no
+    /// ref protects yet: a pull or load between writing blobs and naming them, an unpack
+    /// between resolving an image and saving its container's record. Garbage collection
+    /// (`berth image prune`, `berth rmi`) takes [`gc_lock`](Self::gc_lock), so it never
+    /// deletes what a lease holder is about to use. Take it before [`lock`](Self::lock).
+    pub fn lease(&self) -> Result<Lock> {
+        Ok(Lock::shared(&self.gc_lock_path())?)
+    }
+
+    /// The exclusive side of [`lease`](Self::lease), for garbage collection. `None` if a lease
+    /// is held and `wait` is false.
+    pub fn gc_lock(&self, wait: bool) -> Result<Option<Lock>> {
+        let p = self.gc_lock_path();
+        if wait {
+            Ok(Some(Lock::exclusive(&p)?))
+        } else {
+            Ok(Lock::try_exclusive(&p)?)
+        }
+    }
+
+    fn gc_lock_path(&self) -> PathBuf {
+        self.lock.with_file_name("images-gc.lock")
+    }
+
     /// The staging directory for blobs in flight (same filesystem as the store).
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp
@@ -271,18 +295,30 @@ impl ImageStore {
     }
 
     /// [`set_ref`](Self::set_ref) for a caller that already holds [`lock`](Self::lock).
+    ///
+    /// As in Docker, an image whose last name moves elsewhere is not forgotten: it stays in
+    /// `index.json` as an entry without a ref name, a *dangling* image (`<none>:<none>` in
+    /// `berth images`), until `berth image prune` or `berth rmi` removes it.
     pub fn set_ref_locked(&self, name: &str, target: &Descriptor) -> Result<()> {
         let mut d = target.clone();
         let mut ann = d.annotations().clone().unwrap_or_default();
         ann.insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
         d.set_annotations(Some(ann));
         let mut index = self.index()?;
-        let mut manifests: Vec<Descriptor> = index
+        let (displaced, mut manifests): (Vec<Descriptor>, Vec<Descriptor>) = index
             .manifests()
             .iter()
-            .filter(|m| ref_name(m) != Some(name))
             .cloned()
-            .collect();
+            .partition(|m| ref_name(m) == Some(name));
+        // An untagged entry for the image being named is now redundant.
+        manifests.retain(|m| ref_name(m).is_some() || m.digest() != target.digest());
+        for old in displaced {
+            if old.digest() != target.digest()
+                && !manifests.iter().any(|m| m.digest() == old.digest())
+            {
+                manifests.push(unnamed(&old));
+            }
+        }
         manifests.push(d);
         index.set_manifests(manifests);
         self.write_index(&index)
@@ -292,6 +328,11 @@ impl ImageStore {
     /// garbage collection.
     pub fn remove_ref(&self, name: &str) -> Result<Option<Descriptor>> {
         let _l = self.lock()?;
+        self.remove_ref_locked(name)
+    }
+
+    /// [`remove_ref`](Self::remove_ref) for a caller that already holds [`lock`](Self::lock).
+    pub fn remove_ref_locked(&self, name: &str) -> Result<Option<Descriptor>> {
         let mut index = self.index()?;
         let (gone, kept): (Vec<_>, Vec<_>) = index
             .manifests()
@@ -304,6 +345,19 @@ impl ImageStore {
         index.set_manifests(kept);
         self.write_index(&index)?;
         Ok(gone.into_iter().next())
+    }
+
+    /// Rewrites the entries of `index.json` with `edit`, for a caller that holds
+    /// [`lock`](Self::lock) (dangling entries, bulk removals).
+    pub fn edit_index_locked(&self, edit: impl FnOnce(&mut Vec<Descriptor>)) -> Result<()> {
+        let mut index = self.index()?;
+        let mut entries = index.manifests().clone();
+        edit(&mut entries);
+        if &entries != index.manifests() {
+            index.set_manifests(entries);
+            self.write_index(&index)?;
+        }
+        Ok(())
     }
 
     pub fn read_manifest(&self, digest: &str) -> Result<ImageManifest> {
@@ -436,10 +490,20 @@ impl ImageStore {
         }
     }
 
-    /// Every blob digest reachable from some ref (indexes, manifests, configs, layers).
+    /// Every blob digest reachable from an entry of `index.json`, named or dangling (indexes,
+    /// manifests, configs, layers).
     pub fn reachable_blobs(&self) -> Result<std::collections::BTreeSet<String>> {
+        let stack: Vec<Descriptor> = self.index()?.manifests().to_vec();
+        self.reachable_from(stack)
+    }
+
+    /// Every blob digest reachable from `roots`.
+    pub fn reachable_from(
+        &self,
+        roots: Vec<Descriptor>,
+    ) -> Result<std::collections::BTreeSet<String>> {
         let mut seen = std::collections::BTreeSet::new();
-        let mut stack: Vec<Descriptor> = self.refs()?.into_iter().map(|(_, d)| d).collect();
+        let mut stack = roots;
         while let Some(d) = stack.pop() {
             let digest = d.digest().to_string();
             if !seen.insert(digest.clone()) || !self.has_blob(&digest) {
@@ -473,6 +537,17 @@ pub fn is_manifest_type(media_type: &str) -> bool {
         media_type,
         "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST
     )
+}
+
+/// `d` without its ref name annotation: the index entry of a dangling image.
+pub fn unnamed(d: &Descriptor) -> Descriptor {
+    let mut d = d.clone();
+    let ann = d.annotations().clone().map(|mut a| {
+        a.remove(ANNOTATION_REF_NAME);
+        a
+    });
+    d.set_annotations(ann.filter(|a| !a.is_empty()));
+    d
 }
 
 /// The ref name annotation of an index entry.
@@ -705,10 +780,22 @@ mod tests {
         assert_eq!(s.image(&format!("busybox@{md}"), None).unwrap().id(), cd);
         let e = s.image("nothere", None).unwrap_err();
         assert_eq!(e.code(), Code::NOT_FOUND);
-        // Retagging replaces, removing forgets.
+        // Retagging replaces, leaving the old image dangling (Docker's <none>:<none>).
         put_image(&s, "busybox:latest", b"layer2");
         assert_eq!(s.refs().unwrap().len(), 1);
+        let entries = s.index().unwrap().manifests().clone();
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().any(|e| ref_name(e).is_none()));
+        // Naming the dangling image again drops the unnamed entry.
+        let old = descriptor(
+            "application/vnd.oci.image.manifest.v1+json",
+            &md,
+            s.read_blob(&md).unwrap().len() as u64,
+        );
+        s.set_ref("busybox:old", &old).unwrap();
+        assert_eq!(s.index().unwrap().manifests().len(), 2);
         assert!(s.remove_ref("busybox:latest").unwrap().is_some());
+        assert!(s.remove_ref("busybox:old").unwrap().is_some());
         assert!(s.refs().unwrap().is_empty());
         assert_eq!(s.reachable_blobs().unwrap().len(), 0);
     }

@@ -1,0 +1,351 @@
+//! Garbage collection: blobs no index entry reaches, unpacked layers no image or container
+//! needs, and what interrupted work left in `<root>/tmp` (staged blobs, partial downloads,
+//! half-unpacked layers). Run only under the store's exclusive gc lock, so nothing a live
+//! pull, load or unpack holds a lease on can go.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::inventory::Inventory;
+use super::remove::{Removal, remove_unnamed};
+use super::usage;
+use super::{ImageError, Result};
+use crate::error::IoContext;
+use crate::paths::Paths;
+use crate::store::ImageStore;
+use crate::store::atomic;
+use crate::store::layout::{descriptor, is_manifest_type};
+
+/// What a collection removed.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Collected {
+    /// Every blob removed.
+    pub blobs: Vec<String>,
+    /// The layer blobs among them (what Docker reports as deleted layers).
+    pub layer_blobs: Vec<String>,
+    /// Diff ids of the unpacked layers removed from `<root>/layers`.
+    pub layers: Vec<String>,
+    /// Leftovers removed from `<root>/tmp` (and stale temporaries elsewhere).
+    pub leftovers: usize,
+    /// Bytes freed.
+    pub reclaimed: u64,
+}
+
+/// Removes every blob, unpacked layer and leftover that nothing needs. The caller holds
+/// `store.gc_lock`.
+pub fn collect(store: &ImageStore, paths: &Paths) -> Result<Collected> {
+    let _l = store.lock()?;
+    let mut out = Collected::default();
+    let uses = usage::scan(paths);
+
+    // Blobs: reachable from index.json, or from the manifest a container records (its image
+    // may have been removed from the index by another tool; its content is still in use).
+    let mut roots = store.index()?.manifests().clone();
+    for u in &uses {
+        if store.has_blob(&u.manifest) {
+            let size = fs::metadata(store.blob_path(&u.manifest)).map_or(0, |m| m.len());
+            roots.push(descriptor(
+                "application/vnd.oci.image.manifest.v1+json",
+                &u.manifest,
+                size,
+            ));
+        }
+    }
+    let reachable = store.reachable_from(roots)?;
+    let inv = Inventory::load(store)?;
+    let mut layer_digests = BTreeSet::new();
+    for img in &inv.images {
+        if let Some(m) = &img.manifest {
+            layer_digests.extend(m.layers().iter().map(|l| l.digest().to_string()));
+        }
+    }
+    let blobs_dir = store.dir().join("blobs/sha256");
+    let mut doomed_layers = BTreeSet::new();
+    // Layers of what is about to go, for reporting: read manifests before deleting them.
+    for entry in read_dir(&blobs_dir)? {
+        let digest = format!("sha256:{}", entry.file_name().to_string_lossy());
+        if crate::digest::validate(&digest).is_err() || reachable.contains(&digest) {
+            continue;
+        }
+        if let Ok(bytes) = fs::read(entry.path())
+            && bytes.len() < 4 << 20
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && v["mediaType"].as_str().is_none_or(is_manifest_type)
+            && let Some(layers) = v["layers"].as_array()
+        {
+            doomed_layers.extend(
+                layers
+                    .iter()
+                    .filter_map(|l| l["digest"].as_str().map(str::to_string)),
+            );
+        }
+    }
+    for entry in read_dir(&blobs_dir)? {
+        let digest = format!("sha256:{}", entry.file_name().to_string_lossy());
+        if crate::digest::validate(&digest).is_err() || reachable.contains(&digest) {
+            continue;
+        }
+        let size = entry.metadata().map_or(0, |m| m.len());
+        fs::remove_file(entry.path()).with_path("remove", entry.path())?;
+        out.reclaimed += size;
+        if doomed_layers.contains(&digest) {
+            out.layer_blobs.push(digest.clone());
+        }
+        out.blobs.push(digest);
+    }
+    out.blobs.sort();
+    out.layer_blobs.sort();
+
+    // Unpacked layers: kept while any image in the index, or any container, names them.
+    let mut needed: BTreeSet<String> = usage::layers_in_use(&uses);
+    for img in &inv.images {
+        needed.extend(img.diff_ids());
+    }
+    let layers = paths.layers();
+    for entry in read_dir(&layers)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let diff_id = format!("sha256:{name}");
+        if crate::digest::validate(&diff_id).is_err() || needed.contains(&diff_id) {
+            continue;
+        }
+        out.reclaimed += remove_tree(&entry.path(), &paths.tmp())?;
+        out.layers.push(diff_id);
+    }
+    out.layers.sort();
+    if let Some(l) = layers.parent() {
+        remove_dangling_links(&l.join("l"));
+    }
+
+    // Leftovers: under the gc lock no pull or load is running, so whatever is in tmp that no
+    // live process owns (by its `.tmp-<pid>-` name) is what an interrupted one left: staged
+    // blobs and partial downloads.
+    out.leftovers += atomic::collect_garbage(&layers);
+    out.leftovers += atomic::collect_garbage(&blobs_dir);
+    out.leftovers += collect_tmp(&paths.tmp());
+    Ok(out)
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    match fs::read_dir(dir) {
+        Ok(rd) => Ok(rd.flatten().collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(ImageError::Io(crate::error::IoError {
+            op: "list",
+            path: dir.to_path_buf(),
+            source: e,
+        })),
+    }
+}
+
+/// Removes a directory tree: first renamed into `tmp` (so it vanishes from its store in one
+/// step, even if the deletion is interrupted), then deleted. Returns the bytes it held.
+fn remove_tree(path: &Path, tmp: &Path) -> Result<u64> {
+    let size = tree_size(path);
+    fs::create_dir_all(tmp).with_path("create directory", tmp)?;
+    let grave: PathBuf = atomic::temp_path_for(&tmp.join("layer"));
+    fs::rename(path, &grave).with_path("move out of the store", path)?;
+    // Directories without write permission (a layer may hold `chmod 0` dirs) do not stop
+    // root; remove_dir_all handles the rest.
+    fs::remove_dir_all(&grave).with_path("remove", &grave)?;
+    Ok(size)
+}
+
+fn tree_size(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                stack.push(e.path());
+            } else if md.is_file() {
+                total += md.size();
+            }
+        }
+    }
+    total
+}
+
+/// Short-name symlinks (overlay2's `l/` directory) whose layer is gone.
+fn remove_dangling_links(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_symlink() && !p.exists() {
+            let _ = fs::remove_file(&p);
+        }
+    }
+}
+
+/// Everything in `<root>/tmp` not owned by a live process.
+fn collect_tmp(tmp: &Path) -> usize {
+    let Ok(rd) = fs::read_dir(tmp) else { return 0 };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = atomic::temp_owner(&name)
+            && (pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists())
+        {
+            continue;
+        }
+        let p = e.path();
+        let ok = if e.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&p).is_ok()
+        } else {
+            fs::remove_file(&p).is_ok()
+        };
+        removed += ok as usize;
+    }
+    removed
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every image no container uses, not only dangling ones.
+    pub all: bool,
+    /// `--filter until=TIMESTAMP`: only images created before this.
+    pub until: Option<DateTime<Utc>>,
+    /// `--filter label=K[=V]` (and `label!=...` as `(k, v, negate)`).
+    pub labels: Vec<(String, Option<String>, bool)>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PruneReport {
+    /// Docker's "Deleted Images" list.
+    pub deleted: Vec<Removal>,
+    pub collected: Collected,
+}
+
+/// `berth image prune [-a]`. The caller holds `store.gc_lock`.
+pub fn prune(store: &ImageStore, paths: &Paths, opts: &PruneOptions) -> Result<PruneReport> {
+    let mut report = PruneReport::default();
+    {
+        let _l = store.lock()?;
+        let inv = Inventory::load(store)?;
+        let uses = usage::scan(paths);
+        for img in &inv.images {
+            let manifest = img.manifest_digest();
+            if uses.iter().any(|u| u.uses(&img.id, manifest.as_deref())) {
+                continue;
+            }
+            if !opts.all && !img.is_dangling() {
+                continue;
+            }
+            if opts
+                .until
+                .is_some_and(|u| img.created.is_none_or(|c| c >= u))
+            {
+                continue;
+            }
+            let labels = img.labels();
+            let label_ok = opts.labels.iter().all(|(k, v, neg)| {
+                let hit = match v {
+                    Some(v) => labels.get(k) == Some(v),
+                    None => labels.contains_key(k),
+                };
+                hit != *neg
+            });
+            if !label_ok {
+                continue;
+            }
+            for e in &img.entries {
+                match &e.name {
+                    Some(n) => {
+                        store.remove_ref_locked(n)?;
+                        report.deleted.push(Removal::Untagged(n.clone()));
+                    }
+                    None => remove_unnamed(store, e.target.digest().as_ref())?,
+                }
+            }
+            report.deleted.push(Removal::Deleted(img.id.clone()));
+        }
+    }
+    report.collected = collect(store, paths)?;
+    report.deleted.extend(
+        report
+            .collected
+            .layer_blobs
+            .iter()
+            .map(|d| Removal::Deleted(d.clone())),
+    );
+    Ok(report)
+}
+
+/// `until=` as Docker reads it: an RFC 3339 time, a date, Unix seconds, or a Go duration
+/// (`24h`, `1h30m`) counted back from `now`.
+pub fn parse_until(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let bad = || {
+        ImageError::BadArgs(format!(
+            "invalid until filter {s:?} (give a time like 2024-01-02T15:04:05Z, Unix seconds, or a duration like 24h)"
+        ))
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(t.and_utc());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return DateTime::from_timestamp(secs.trunc() as i64, (secs.fract() * 1e9) as u32)
+            .ok_or_else(bad);
+    }
+    let d = go_duration(s).ok_or_else(bad)?;
+    Ok(now - d)
+}
+
+/// Go's `time.ParseDuration` for the units that make sense here (ms, s, m, h).
+fn go_duration(s: &str) -> Option<chrono::Duration> {
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let ms = match &rest[..unit_len] {
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 60e3,
+            "h" => 3600e3,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * ms;
+    }
+    Some(chrono::Duration::milliseconds(total as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn until_reads_times_and_durations() {
+        let now = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = |s| parse_until(s, now).unwrap().to_rfc3339();
+        assert_eq!(t("24h"), "2024-04-30T12:00:00+00:00");
+        assert_eq!(t("1h30m"), "2024-05-01T10:30:00+00:00");
+        assert_eq!(t("2024-01-02"), "2024-01-02T00:00:00+00:00");
+        assert_eq!(t("1700000000"), "2023-11-14T22:13:20+00:00");
+        assert!(parse_until("yesterday", now).is_err());
+        assert!(parse_until("10x", now).is_err());
+    }
+}

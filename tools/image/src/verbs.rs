@@ -1,0 +1,367 @@
+//! One function per verb: call the library, print the result for a person (terminal) or a
+//! program (piped, `--json`).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use berth::cli::{CommonOpts, print_json, print_text};
+use berth::image::archive::{load, save};
+use berth::image::gc::{self, PruneOptions};
+use berth::image::remove::{self, RmiOptions};
+use berth::image::{
+    Inventory, busybox, history as hist, human, import as imp, inspect as insp, list,
+};
+use berth::store::ImageStore;
+use berth::store::layout::PlatformSpec;
+use berth::{Code, Error, Result};
+use serde::Serialize;
+
+use crate::{
+    DefaultArgs, HistoryArgs, ImportArgs, InspectArgs, ListArgs, LoadArgs, PruneArgs, RmiArgs,
+    SaveArgs, TagArgs,
+};
+
+fn store(c: &CommonOpts) -> Result<ImageStore> {
+    Ok(ImageStore::open(&c.paths())?)
+}
+
+/// How a listing is printed: `--format table|json|TEMPLATE`, else JSON when piped.
+enum Output {
+    Table,
+    JsonLines,
+    Json,
+}
+
+fn output(c: &CommonOpts, format: Option<&str>) -> Result<Output> {
+    match format.map(str::trim) {
+        None | Some("") => Ok(if c.wants_json() {
+            Output::Json
+        } else {
+            Output::Table
+        }),
+        Some("table") => Ok(Output::Table),
+        Some("json") => Ok(Output::JsonLines),
+        Some(other) => Err(Error::new(
+            Code::UNSUPPORTED,
+            format!(
+                "--format {other:?}: only table and json are supported yet (Go templates come with berth's shared --format)"
+            ),
+        )),
+    }
+}
+
+fn json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
+    let mut s = String::new();
+    for r in rows {
+        s.push_str(&serde_json::to_string(r).expect("rows serialise"));
+        s.push('\n');
+    }
+    print_text(&s)
+}
+
+pub fn images(c: &CommonOpts, a: ListArgs) -> Result<()> {
+    let _ = a.all;
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| f.parse::<list::Filter>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = list::ListOptions {
+        repository: a.repository.clone(),
+        filters,
+        no_trunc: a.no_trunc,
+    };
+    let inv = Inventory::load(&store(c)?)?;
+    let rows = list::rows(&inv, &opts)?;
+    if a.quiet {
+        let ids: String = rows.iter().map(|r| format!("{}\n", r.id)).collect();
+        return print_text(&ids);
+    }
+    match output(c, a.format.as_deref())? {
+        Output::Table => print_text(&list::table(&rows, a.digests)),
+        Output::JsonLines => json_lines(&rows),
+        Output::Json => print_json(&rows),
+    }
+}
+
+pub fn tag(c: &CommonOpts, a: TagArgs) -> Result<()> {
+    remove::tag(&store(c)?, &a.source, &a.target)?;
+    Ok(())
+}
+
+pub fn rmi(c: &CommonOpts, a: RmiArgs) -> Result<()> {
+    let opts = RmiOptions {
+        force: a.force,
+        no_prune: a.no_prune,
+    };
+    let mut report = remove::rmi(&store(c)?, &c.paths(), &a.images, opts);
+    if c.wants_json() {
+        if !report.removed.is_empty() || report.errors.is_empty() {
+            print_json(&report.removed)?;
+        }
+    } else {
+        let text: String = report.removed.iter().map(|r| format!("{r}\n")).collect();
+        print_text(&text)?;
+    }
+    // Docker reports every argument that failed; the last one is the exit status.
+    let last = report.errors.pop();
+    for e in report.errors {
+        let e: Error = e.into();
+        eprintln!("berth-image: error: {}", e.one_line());
+    }
+    match last {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
+    let mut opts = PruneOptions {
+        all: a.all,
+        ..Default::default()
+    };
+    for f in &a.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            Error::new(
+                Code::BAD_ARGS,
+                format!("bad format of filter {f:?} (expected name=value)"),
+            )
+        })?;
+        match k {
+            "until" => opts.until = Some(gc::parse_until(v, chrono::Utc::now())?),
+            "label" | "label!" => {
+                let (lk, lv) = match v.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (v.to_string(), None),
+                };
+                opts.labels.push((lk, lv, k == "label!"));
+            }
+            _ => {
+                return Err(Error::new(
+                    Code::BAD_ARGS,
+                    format!("invalid filter {k:?} (image prune supports until and label)"),
+                ));
+            }
+        }
+    }
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        let _ = io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(());
+        }
+    }
+    let s = store(c)?;
+    let _gc = match s.gc_lock(false)? {
+        Some(l) => l,
+        None => {
+            eprintln!("berth-image: waiting for a pull, load or unpack in progress to finish...");
+            s.gc_lock(true)?.expect("blocking lock")
+        }
+    };
+    let report = gc::prune(&s, &c.paths(), &opts)?;
+    if c.wants_json() {
+        return print_json(&report);
+    }
+    let mut text = String::new();
+    if !report.deleted.is_empty() {
+        text.push_str("Deleted Images:\n");
+        for r in &report.deleted {
+            let line = r.to_string();
+            // Docker's prune spells these in lower case.
+            let line = line
+                .replacen("Untagged:", "untagged:", 1)
+                .replacen("Deleted:", "deleted:", 1);
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    let col = &report.collected;
+    if col.leftovers > 0 {
+        text.push_str(&format!(
+            "Removed {} leftover(s) of interrupted pulls and loads\n",
+            col.leftovers
+        ));
+    }
+    text.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human::size(col.reclaimed)
+    ));
+    print_text(&text)
+}
+
+pub fn save(c: &CommonOpts, a: SaveArgs) -> Result<()> {
+    let s = store(c)?;
+    match &a.output {
+        Some(path) => {
+            save::save_to_file(&s, &a.images, path)?;
+        }
+        None => {
+            if io::stdout().is_terminal() {
+                return Err(Error::new(
+                    Code::BAD_ARGS,
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+                ));
+            }
+            let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            save::save(&s, &a.images, &mut out)?;
+            out.flush()
+                .map_err(|e| Error::new(Code::IO, format!("writing to stdout: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn load(c: &CommonOpts, a: LoadArgs) -> Result<()> {
+    if a.input.is_none() && io::stdin().is_terminal() {
+        return Err(Error::new(
+            Code::BAD_ARGS,
+            "requested load from stdin, but stdin is a terminal (use -i FILE, or redirect an archive into stdin)",
+        ));
+    }
+    let loaded = load::load(&store(c)?, a.input.as_deref())?;
+    if c.wants_json() {
+        return print_json(&loaded);
+    }
+    if a.quiet {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for l in &loaded {
+        if l.names.is_empty() {
+            text.push_str(&format!("Loaded image ID: {}\n", l.id));
+        }
+        for n in &l.names {
+            text.push_str(&format!("Loaded image: {n}\n"));
+        }
+    }
+    print_text(&text)
+}
+
+pub fn import(c: &CommonOpts, a: ImportArgs) -> Result<()> {
+    if a.file.contains("://") {
+        return Err(Error::new(
+            Code::UNSUPPORTED,
+            format!(
+                "import from a URL ({}) is not supported: download it first, then berth import FILE",
+                a.file
+            ),
+        ));
+    }
+    let platform = a
+        .platform
+        .as_deref()
+        .map(str::parse::<PlatformSpec>)
+        .transpose()?;
+    let opts = imp::ImportOptions {
+        reference: a.reference.clone(),
+        changes: a.change.clone(),
+        message: a.message.clone(),
+        platform,
+    };
+    let source = (a.file != "-").then(|| std::path::PathBuf::from(&a.file));
+    let loaded = imp::import(&store(c)?, source.as_deref(), &opts)?;
+    if c.wants_json() {
+        print_json(&loaded)
+    } else {
+        print_text(&format!("{}\n", loaded.id))
+    }
+}
+
+pub fn history(c: &CommonOpts, a: HistoryArgs) -> Result<()> {
+    let inv = Inventory::load(&store(c)?)?;
+    let img = inv.resolve(&a.image)?.image;
+    let rows = hist::rows(
+        img,
+        hist::HistoryOptions {
+            no_trunc: a.no_trunc,
+            raw: !a.human,
+        },
+    );
+    if a.quiet {
+        let ids: String = rows.iter().map(|r| format!("{}\n", r.id)).collect();
+        return print_text(&ids);
+    }
+    match output(c, a.format.as_deref())? {
+        Output::Table => print_text(&hist::table(&rows)),
+        Output::JsonLines => json_lines(&rows),
+        Output::Json => print_json(&rows),
+    }
+}
+
+pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
+    if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
+        return Err(Error::new(
+            Code::UNSUPPORTED,
+            format!(
+                "--format {f:?}: only json is supported yet (Go templates come with berth's shared --format)"
+            ),
+        ));
+    }
+    let inv = Inventory::load(&store(c)?)?;
+    let mut docs = Vec::new();
+    let mut missing = None;
+    for arg in &a.images {
+        match inv.resolve(arg) {
+            Ok(r) => docs.push(insp::document(r.image)),
+            Err(e) => {
+                missing.get_or_insert(e);
+            }
+        }
+    }
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    docs.serialize(&mut ser).expect("json");
+    buf.push(b'\n');
+    print_text(&String::from_utf8_lossy(&buf))?;
+    match missing {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+pub fn default_image(c: &CommonOpts, a: DefaultArgs) -> Result<()> {
+    let opts = busybox::DefaultOptions {
+        busybox: a.busybox.clone(),
+        tag: a.tag.clone(),
+        force: a.force,
+    };
+    let built = busybox::build(&store(c)?, &opts)?;
+    if c.wants_json() {
+        return print_json(&built);
+    }
+    let short = &berth::paths::digest_hex(&built.id)[..12];
+    let text = if built.changed {
+        format!(
+            "{}: built from {} ({} applets), image {short}\n",
+            built.name,
+            built.busybox.display(),
+            built.applets
+        )
+    } else {
+        format!("{}: up to date (image {short})\n", built.name)
+    };
+    print_text(&text)
+}
+
+/// `berth image pull ...` is berth-pull's job.
+pub fn pull(c: &CommonOpts, args: &[String]) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let tool = berth::lifecycle::tool_path("berth-pull");
+    let err = std::process::Command::new(&tool)
+        .args(args)
+        .env("BERTH_ROOT", &c.root)
+        .env("BERTH_RUN_ROOT", &c.run_root)
+        .exec();
+    Err(Error::new(
+        Code::COMMAND_NOT_FOUND,
+        format!("cannot run {}: {err}", tool.display()),
+    ))
+}
