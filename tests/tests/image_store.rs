@@ -7,6 +7,13 @@ use berth::state::Containers;
 use berth_e2e::{TestEnv, fixtures};
 use serde_json::Value;
 
+/// The busybox fixture, alone in the store: `seed` links every blob of the fixture cache (other
+/// fixtures' too), so collect those first and tests can compare blob lists.
+fn seed_busybox(env: &TestEnv) {
+    fixtures::seed(env, "busybox", "busybox:latest");
+    env.ok(&["berth", "image", "prune", "-f"]);
+}
+
 fn images(env: &TestEnv, args: &[&str]) -> Vec<Value> {
     let mut argv = vec!["berth", "images"];
     argv.extend_from_slice(args);
@@ -80,7 +87,7 @@ fn fake_container(env: &TestEnv, image: &str, name: &str) -> String {
 #[test]
 fn images_lists_tags_filters_and_quiet_ids() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     env.ok(&["berth", "tag", "busybox", "me/app:v1"]);
     env.ok(&[
         "berth",
@@ -144,6 +151,35 @@ fn images_lists_tags_filters_and_quiet_ids() {
     let j = env.ok(&["berth", "images", "--format", "json"]);
     assert_eq!(j.lines().count(), 3);
 
+    // Go templates, through berth's shared --format.
+    let t = env.ok(&[
+        "berth",
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+        "me/app",
+    ]);
+    assert_eq!(t, format!("me/app:v1 {id}\n"));
+    let t = env.ok(&[
+        "berth",
+        "images",
+        "--format",
+        "table {{.Repository}}\t{{.Tag}}",
+        "me/app",
+    ]);
+    assert_eq!(t.lines().next().unwrap().trim_end(), "REPOSITORY   TAG");
+    let t = env.ok(&[
+        "berth",
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}} {{len .RepoTags}}",
+        "me/app:v1",
+    ]);
+    assert!(t.starts_with("sha256:") && t.ends_with(" 3\n"), "{t}");
+    env.run(&["berth", "images", "--format", "{{.Nope}}"])
+        .fails_with(4);
+
     let e = env
         .run(&["berth", "images", "--filter", "colour=red"])
         .fails_with(4);
@@ -153,7 +189,7 @@ fn images_lists_tags_filters_and_quiet_ids() {
 #[test]
 fn tag_refuses_bad_names_and_leaves_the_store_alone() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     let index = env.root.join("images/index.json");
     let before = fs::read(&index).unwrap();
     for bad in ["Bad:tag", "app:bad tag!", "app:-lead", "a@sha256:1234"] {
@@ -177,7 +213,7 @@ fn tag_refuses_bad_names_and_leaves_the_store_alone() {
 #[test]
 fn rmi_untags_then_deletes_blobs_and_unpacked_layers() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     env.ok(&["berth", "tag", "busybox", "copy:1"]);
     let diff_id = inspect(&env, "busybox")["RootFS"]["Layers"][0]
         .as_str()
@@ -212,7 +248,7 @@ fn rmi_untags_then_deletes_blobs_and_unpacked_layers() {
 #[test]
 fn rmi_by_id_refuses_several_repositories_without_force() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     env.ok(&["berth", "tag", "busybox", "other:1"]);
     let id = inspect(&env, "busybox")["Id"].as_str().unwrap()[7..19].to_string();
     let r = env.run(&["berth", "rmi", &id]).fails_with(104);
@@ -238,7 +274,7 @@ fn rmi_by_id_refuses_several_repositories_without_force() {
 #[test]
 fn an_image_a_container_uses_is_kept() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     let cid = fake_container(&env, "busybox:latest", "web");
     let before = blobs(&env);
 
@@ -271,7 +307,7 @@ fn an_image_a_container_uses_is_kept() {
 #[test]
 fn prune_removes_dangling_images_unused_layers_and_interrupted_pulls() {
     let env = TestEnv::new();
-    fixtures::seed(&env, "busybox", "busybox:latest");
+    seed_busybox(&env);
     env.ok(&["berth", "image", "default", "--tag", "mine:1"]);
     // Moving a tag leaves the old image dangling, as in Docker.
     env.ok(&["berth", "tag", "mine:1", "busybox:latest"]);
@@ -330,4 +366,27 @@ fn prune_removes_dangling_images_unused_layers_and_interrupted_pulls() {
     assert!(images(&env, &[]).is_empty());
     assert!(blobs(&env).is_empty());
     assert!(!kept_layer.exists());
+}
+
+#[test]
+fn collection_waits_for_work_in_flight() {
+    let env = TestEnv::new();
+    seed_busybox(&env);
+    let before = blobs(&env);
+    // A pull (or load, or unpack) in flight holds the store open, and so a lease.
+    let in_flight = berth::store::ImageStore::open(&env.paths()).unwrap();
+    let partial = env
+        .paths()
+        .tmp()
+        .join(format!("partial-sha256-{}", "c".repeat(64)));
+    fs::write(&partial, b"downloading").unwrap();
+    // rmi untags at once but leaves the blobs for later.
+    env.ok(&["berth", "rmi", "busybox"]);
+    assert!(images(&env, &[]).is_empty());
+    assert_eq!(blobs(&env), before);
+    drop(in_flight);
+    // With nothing in flight, prune collects the blobs and the abandoned partial download.
+    env.ok(&["berth", "image", "prune", "-f"]);
+    assert!(blobs(&env).is_empty());
+    assert!(!partial.exists());
 }

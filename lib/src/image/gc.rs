@@ -198,7 +198,12 @@ fn collect_tmp(tmp: &Path) -> usize {
         let ok = if e.file_type().is_ok_and(|t| t.is_dir()) {
             fs::remove_dir_all(&p).is_ok()
         } else {
-            fs::remove_file(&p).is_ok()
+            // A partial download is flocked by the pull writing it (registry::download):
+            // one still locked is in flight, whatever the gc lock says.
+            match crate::store::Lock::try_exclusive(&p) {
+                Ok(Some(_held)) => fs::remove_file(&p).is_ok(),
+                _ => false,
+            }
         };
         removed += ok as usize;
     }

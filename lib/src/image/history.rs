@@ -110,25 +110,6 @@ fn ellipsis(s: &str, max: usize) -> String {
     }
 }
 
-pub fn table(rows: &[HistoryRow]) -> String {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.id.clone(),
-                r.created_since.clone(),
-                r.created_by.clone(),
-                r.size.clone(),
-                r.comment.clone(),
-            ]
-        })
-        .collect();
-    crate::cli::format_table(
-        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-        &cells,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

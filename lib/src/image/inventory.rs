@@ -20,6 +20,18 @@ pub struct Entry {
     pub target: Descriptor,
 }
 
+impl Entry {
+    /// The digest the registry knows this image by, when it came from (or went to) one:
+    /// berth-pull's `io.berth.image.repo-digest` annotation.
+    pub fn repo_digest(&self) -> Option<&str> {
+        self.target
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(crate::registry::pull::ANNOTATION_REPO_DIGEST))
+            .map(String::as_str)
+    }
+}
+
 /// An image: every index entry that leads to the same config.
 #[derive(Debug, Clone)]
 pub struct LocalImage {
@@ -81,14 +93,14 @@ impl LocalImage {
             .unwrap_or_default()
     }
 
-    /// `repo@digest` for each name: the digest each name points at.
+    /// Docker's `RepoDigests`: `repo@digest` for each name the registry knows by a digest.
     pub fn repo_digests(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .entries
             .iter()
             .filter_map(|e| {
                 let r = Reference::parse(e.name.as_deref()?).ok()?;
-                Some(format!("{}@{}", r.familiar_name(), e.target.digest()))
+                Some(format!("{}@{}", r.familiar_name(), e.repo_digest()?))
             })
             .collect();
         v.sort();

@@ -151,14 +151,20 @@ pub fn rows(inv: &Inventory, opts: &ListOptions) -> Result<Vec<ImageRow>> {
             }
         }
         if names.is_empty() {
-            rows.push(row(img, NONE, NONE, img.manifest_digest(), opts));
+            let digest = img
+                .entries
+                .iter()
+                .find_map(|e| e.repo_digest())
+                .map(str::to_string);
+            rows.push(row(img, NONE, NONE, digest, opts));
         }
         for n in names {
             let target = img
                 .entries
                 .iter()
                 .find(|e| e.name.as_deref() == Some(n))
-                .map(|e| e.target.digest().to_string());
+                .and_then(|e| e.repo_digest())
+                .map(str::to_string);
             let (repo, tag) = split_name(n);
             rows.push(row(
                 img,
@@ -216,27 +222,6 @@ fn familiar_match(p: &glob::Pattern, name: &str) -> bool {
         require_literal_leading_dot: false,
     };
     p.matches_with(name, opts) || p.matches_with(&split_name(name).0, opts)
-}
-
-/// The table `docker images` prints.
-pub fn table(rows: &[ImageRow], digests: bool) -> String {
-    let mut header = vec!["REPOSITORY", "TAG"];
-    if digests {
-        header.push("DIGEST");
-    }
-    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut v = vec![r.repository.clone(), r.tag.clone()];
-            if digests {
-                v.push(r.digest.clone());
-            }
-            v.extend([r.id.clone(), r.created_since.clone(), r.size.clone()]);
-            v
-        })
-        .collect();
-    crate::cli::format_table(&header, &cells)
 }
 
 #[cfg(test)]

@@ -103,20 +103,34 @@ impl StoredImage {
 }
 
 /// Handle on the OCI layout in `<root>/images`.
+///
+/// A handle from [`open`](Self::open) holds a [`lease`](Self::lease) for as long as it (or a
+/// clone) lives, so blobs a pull has written but not yet named, or layers an unpack is about
+/// to use, are never collected under it. Garbage collection opens the store with
+/// [`open_for_gc`](Self::open_for_gc) and takes [`gc_lock`](Self::gc_lock).
 #[derive(Debug, Clone)]
 pub struct ImageStore {
     dir: PathBuf,
     tmp: PathBuf,
     lock: PathBuf,
+    _lease: Option<std::sync::Arc<Lock>>,
 }
 
 impl ImageStore {
-    /// Opens the store, creating an empty layout on first use.
+    /// Opens the store, creating an empty layout on first use, and takes a lease on it.
     pub fn open(paths: &Paths) -> Result<Self> {
+        let mut store = Self::open_for_gc(paths)?;
+        store._lease = Some(std::sync::Arc::new(store.lease()?));
+        Ok(store)
+    }
+
+    /// Opens the store without a lease: for garbage collection, which must not hold one.
+    pub fn open_for_gc(paths: &Paths) -> Result<Self> {
         let store = ImageStore {
             dir: paths.images(),
             tmp: paths.tmp(),
             lock: paths.locks().join("images.lock"),
+            _lease: None,
         };
         let blobs = store.dir.join("blobs/sha256");
         if !store.dir.join("index.json").exists() {

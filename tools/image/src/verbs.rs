@@ -4,6 +4,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use berth::cli::{CommonOpts, print_json, print_text};
+use berth::format;
 use berth::image::archive::{load, save};
 use berth::image::gc::{self, PruneOptions};
 use berth::image::remove::{self, RmiOptions};
@@ -24,39 +25,56 @@ fn store(c: &CommonOpts) -> Result<ImageStore> {
     Ok(ImageStore::open(&c.paths())?)
 }
 
-/// How a listing is printed: `--format table|json|TEMPLATE`, else JSON when piped.
-enum Output {
-    Table,
-    JsonLines,
-    Json,
+/// For rmi and prune, which take the gc lock and so must not hold a lease themselves.
+fn gc_store(c: &CommonOpts) -> Result<ImageStore> {
+    Ok(ImageStore::open_for_gc(&c.paths())?)
 }
 
-fn output(c: &CommonOpts, format: Option<&str>) -> Result<Output> {
-    match format.map(str::trim) {
-        None | Some("") => Ok(if c.wants_json() {
-            Output::Json
-        } else {
-            Output::Table
-        }),
-        Some("table") => Ok(Output::Table),
-        Some("json") => Ok(Output::JsonLines),
-        Some(other) => Err(Error::new(
-            Code::UNSUPPORTED,
-            format!(
-                "--format {other:?}: only table and json are supported yet (Go templates come with berth's shared --format)"
-            ),
-        )),
-    }
+/// Prints list rows: `--format` (table, table TEMPLATE, json, TEMPLATE) through berth's shared
+/// formatter; without it, the default table on a terminal and a JSON array when piped.
+fn print_rows<T: Serialize>(
+    c: &CommonOpts,
+    rows: &[T],
+    format: Option<&str>,
+    columns: &format::Columns,
+) -> Result<()> {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::to_value(r).expect("rows serialise"))
+        .collect();
+    let f = match format {
+        Some(spec) if !spec.trim().is_empty() => format::Format::parse(spec, columns)?,
+        _ if c.wants_json() => return print_json(&rows),
+        _ => format::Format::default_table(columns)?,
+    };
+    print_text(&f.render(&rows, columns)?)
 }
 
-fn json_lines<T: Serialize>(rows: &[T]) -> Result<()> {
-    let mut s = String::new();
-    for r in rows {
-        s.push_str(&serde_json::to_string(r).expect("rows serialise"));
-        s.push('\n');
-    }
-    print_text(&s)
-}
+const IMAGE_FIELDS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+];
+
+const HISTORY_COLUMNS: format::Columns = format::Columns {
+    headers: &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ],
+    default_table: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+};
 
 pub fn images(c: &CommonOpts, a: ListArgs) -> Result<()> {
     let _ = a.all;
@@ -76,11 +94,15 @@ pub fn images(c: &CommonOpts, a: ListArgs) -> Result<()> {
         let ids: String = rows.iter().map(|r| format!("{}\n", r.id)).collect();
         return print_text(&ids);
     }
-    match output(c, a.format.as_deref())? {
-        Output::Table => print_text(&list::table(&rows, a.digests)),
-        Output::JsonLines => json_lines(&rows),
-        Output::Json => print_json(&rows),
-    }
+    let columns = format::Columns {
+        headers: IMAGE_FIELDS,
+        default_table: if a.digests {
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        } else {
+            "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+        },
+    };
+    print_rows(c, &rows, a.format.as_deref(), &columns)
 }
 
 pub fn tag(c: &CommonOpts, a: TagArgs) -> Result<()> {
@@ -93,7 +115,7 @@ pub fn rmi(c: &CommonOpts, a: RmiArgs) -> Result<()> {
         force: a.force,
         no_prune: a.no_prune,
     };
-    let mut report = remove::rmi(&store(c)?, &c.paths(), &a.images, opts);
+    let mut report = remove::rmi(&gc_store(c)?, &c.paths(), &a.images, opts);
     if c.wants_json() {
         if !report.removed.is_empty() || report.errors.is_empty() {
             print_json(&report.removed)?;
@@ -156,7 +178,7 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let s = store(c)?;
+    let s = gc_store(c)?;
     let _gc = match s.gc_lock(false)? {
         Some(l) => l,
         None => {
@@ -288,22 +310,14 @@ pub fn history(c: &CommonOpts, a: HistoryArgs) -> Result<()> {
         let ids: String = rows.iter().map(|r| format!("{}\n", r.id)).collect();
         return print_text(&ids);
     }
-    match output(c, a.format.as_deref())? {
-        Output::Table => print_text(&hist::table(&rows)),
-        Output::JsonLines => json_lines(&rows),
-        Output::Json => print_json(&rows),
-    }
+    print_rows(c, &rows, a.format.as_deref(), &HISTORY_COLUMNS)
 }
 
 pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
-    if let Some(f) = a.format.as_deref().filter(|f| *f != "json") {
-        return Err(Error::new(
-            Code::UNSUPPORTED,
-            format!(
-                "--format {f:?}: only json is supported yet (Go templates come with berth's shared --format)"
-            ),
-        ));
-    }
+    let template = match a.format.as_deref().map(str::trim) {
+        None | Some("") | Some("json") => None,
+        Some(t) => Some(format::Template::parse(t)?),
+    };
     let inv = Inventory::load(&store(c)?)?;
     let mut docs = Vec::new();
     let mut missing = None;
@@ -315,16 +329,33 @@ pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
             }
         }
     }
+    if let Some(t) = &template {
+        let mut text = String::new();
+        for d in &docs {
+            text.push_str(&t.render(d)?);
+            text.push('\n');
+        }
+        print_text(&text)?;
+    } else if a.format.as_deref().map(str::trim) == Some("json") {
+        let text: String = docs.iter().map(|d| format!("{d}\n")).collect();
+        print_text(&text)?;
+    } else {
+        print_pretty(&docs)?;
+    }
+    match missing {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Docker's inspect output: indented by four spaces.
+fn print_pretty(docs: &[serde_json::Value]) -> Result<()> {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     docs.serialize(&mut ser).expect("json");
     buf.push(b'\n');
-    print_text(&String::from_utf8_lossy(&buf))?;
-    match missing {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    print_text(&String::from_utf8_lossy(&buf))
 }
 
 pub fn default_image(c: &CommonOpts, a: DefaultArgs) -> Result<()> {
