@@ -1,11 +1,13 @@
 //! berth: a daemonless container toolkit. This crate holds all of the logic; the `berth-*`
 //! binaries are thin shells over it (see DESIGN.md).
 
+pub mod bundle;
 pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod layer;
 pub mod lifecycle;
 pub mod net;
 pub mod ocispec;

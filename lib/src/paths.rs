@@ -36,6 +36,16 @@ impl Paths {
     pub fn layer(&self, diff_id: &str) -> PathBuf {
         self.layers().join(digest_hex(diff_id))
     }
+    /// `<root>/layers/l`: 26-character links to layer dirs, so legacy overlay mounts fit in
+    /// one page (see `layer` and `bundle::overlay`).
+    pub fn layer_links(&self) -> PathBuf {
+        self.root.join("layers").join("l")
+    }
+    /// `<root>/locks/layers/<hex>`: a layer's lock (exclusive to unpack or delete it, shared
+    /// while a container is being created on it).
+    pub fn layer_lock(&self, diff_id: &str) -> PathBuf {
+        self.locks().join("layers").join(digest_hex(diff_id))
+    }
     /// `<root>/containers`.
     pub fn containers(&self) -> PathBuf {
         self.root.join("containers")

@@ -11,6 +11,7 @@
 //! - [`cleanup`]: the guard's teardown, usable on its own.
 
 pub mod cleanup;
+pub mod crafted;
 pub mod fixtures;
 pub mod net;
 pub mod proxy;

@@ -17,6 +17,10 @@ pub struct BundleSection {
     pub driver: RootfsDriver,
     /// The effective configuration.
     pub config: ContainerConfig,
+    /// The image's layers (diff ids, bottom first) under `<root>/layers/sha256/`: what the
+    /// overlay is (re)mounted from, and what keeps those layers from being removed.
+    #[serde(default)]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,6 +42,9 @@ impl Coded for StateError {
 
 type Result<T, E = StateError> = std::result::Result<T, E>;
 
+/// Prefix of the directories containers are built in before they are renamed into place.
+pub const STAGING_PREFIX: &str = ".new-";
+
 /// Handle on `<root>/containers` and `<root>/names`.
 #[derive(Debug, Clone)]
 pub struct Containers {
@@ -64,7 +67,22 @@ impl Containers {
     /// same name, exactly one succeeds.
     pub fn create(&self, name: Option<&str>) -> Result<(String, String)> {
         let id = ids::new_id();
-        let name = match name {
+        let name = self.reserve(name, &id)?;
+        let dir = self.paths.container(&id);
+        if let Err(e) = fs::create_dir_all(&dir).with_path("create directory", &dir) {
+            let _ = fs::remove_file(self.paths.names().join(&name));
+            return Err(e.into());
+        }
+        Ok((id, name))
+    }
+
+    /// Reserves `name` (or a generated one) for `id` without creating the container's
+    /// directory: for a caller that builds the directory elsewhere and renames it into place
+    /// (berth-unpack), releasing the name with [`release_name`](Self::release_name) if that
+    /// fails.
+    pub fn reserve(&self, name: Option<&str>, id: &str) -> Result<String> {
+        let id = id.to_string();
+        Ok(match name {
             Some(n) => {
                 let n = names::validate(n)
                     .map_err(StateError::InvalidName)?
@@ -87,13 +105,53 @@ impl Containers {
                     retry += 1;
                 }
             }
+        })
+    }
+
+    /// A fresh staging directory for building container `id` before it is renamed into place:
+    /// `<root>/containers/.new-<pid>-<rand>-<id>`. While the process lives, the id counts as
+    /// being created (its name is not garbage); once it is dead, the directory is.
+    pub fn staging_dir(&self, id: &str) -> PathBuf {
+        self.paths.containers().join(format!(
+            "{STAGING_PREFIX}{}-{}-{id}",
+            std::process::id(),
+            ids::random_hex(4)
+        ))
+    }
+
+    /// Staging directories in `<root>/containers`: `(path, pid, id)`.
+    pub fn staging_dirs(&self) -> Vec<(PathBuf, u32, String)> {
+        let Ok(entries) = fs::read_dir(self.paths.containers()) else {
+            return Vec::new();
         };
-        let dir = self.paths.container(&id);
-        if let Err(e) = fs::create_dir_all(&dir).with_path("create directory", &dir) {
-            let _ = fs::remove_file(self.paths.names().join(&name));
-            return Err(e.into());
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let rest = name.strip_prefix(STAGING_PREFIX)?;
+                let mut parts = rest.splitn(3, '-');
+                let pid = parts.next()?.parse().ok()?;
+                let _rand = parts.next()?;
+                let id = parts.next()?.to_string();
+                Some((e.path(), pid, id))
+            })
+            .collect()
+    }
+
+    /// Whether a live process is building container `id` (see [`staging_dir`](Self::staging_dir)).
+    pub fn is_being_created(&self, id: &str) -> bool {
+        self.staging_dirs()
+            .iter()
+            .any(|(_, pid, i)| i == id && Path::new("/proc").join(pid.to_string()).exists())
+    }
+
+    /// Whether the reservation of `name` is left over from a create that died: its id has no
+    /// container directory and no live process is building it.
+    pub fn is_stale_name(&self, name: &str) -> bool {
+        match self.name_owner(name) {
+            Some(id) => !self.paths.container(&id).exists() && !self.is_being_created(&id),
+            None => false,
         }
-        Ok((id, name))
     }
 
     fn reserve_name(&self, name: &str, id: &str) -> Result<bool> {
@@ -286,6 +344,12 @@ impl Containers {
     pub fn collect_garbage(&self) -> usize {
         let mut n = atomic::collect_garbage(&self.paths.containers());
         n += atomic::collect_garbage(&self.paths.names());
+        let building: std::collections::HashSet<String> = self
+            .staging_dirs()
+            .into_iter()
+            .filter(|(_, pid, _)| Path::new("/proc").join(pid.to_string()).exists())
+            .map(|(_, _, id)| id)
+            .collect();
         if let Ok(entries) = fs::read_dir(self.paths.names()) {
             for e in entries.flatten() {
                 let Ok(name) = e.file_name().into_string() else {
@@ -297,7 +361,11 @@ impl Containers {
                 let Ok(id) = fs::read_to_string(e.path()) else {
                     continue;
                 };
-                if !self.paths.container(id.trim()).exists() && is_stale(&e.path()) {
+                let id = id.trim();
+                if !self.paths.container(id).exists()
+                    && !building.contains(id)
+                    && is_stale(&e.path())
+                {
                     n += fs::remove_file(e.path()).is_ok() as usize;
                 }
             }

@@ -406,21 +406,15 @@ impl ImageStore {
     /// Multi-platform refs resolve to the manifest for `platform` (default: the host's).
     pub fn image(&self, arg: &str, platform: Option<&PlatformSpec>) -> crate::Result<StoredImage> {
         let refs = self.refs()?;
-        let target = match Reference::parse(arg) {
-            Ok(r) => refs
-                .iter()
-                .find(|(n, _)| *n == r.familiar())
-                .or_else(|| {
-                    // `x@sha256:m` also matches any ref of x whose target is that manifest.
-                    let d = r.digest()?;
-                    refs.iter().find(|(n, desc)| {
-                        desc.digest().to_string() == d
-                            && Reference::parse(n)
-                                .is_ok_and(|n| n.familiar_name() == r.familiar_name())
-                    })
-                })
-                .map(|(n, d)| (n.clone(), d.clone())),
-            Err(_) => None,
+        // Fast path: a stored ref name as given, or with Docker's default tag. Parsing a
+        // reference compiles oci-spec's regexes (tens of milliseconds), which creating a
+        // container from a cached image should not pay.
+        let exact = refs.iter().find(|(n, _)| {
+            n == arg || (!arg.contains([':', '@']) && n.strip_suffix(":latest") == Some(arg))
+        });
+        let target = match exact {
+            Some((n, d)) => Some((n.clone(), d.clone())),
+            None => self.parse_and_find(arg, &refs),
         };
         let (name, target) = match target {
             Some(t) => t,
@@ -438,6 +432,29 @@ impl ImageStore {
             manifest,
             config,
         })
+    }
+
+    fn parse_and_find(
+        &self,
+        arg: &str,
+        refs: &[(String, Descriptor)],
+    ) -> Option<(String, Descriptor)> {
+        match Reference::parse(arg) {
+            Ok(r) => refs
+                .iter()
+                .find(|(n, _)| *n == r.familiar())
+                .or_else(|| {
+                    // `x@sha256:m` also matches any ref of x whose target is that manifest.
+                    let d = r.digest()?;
+                    refs.iter().find(|(n, desc)| {
+                        desc.digest().to_string() == d
+                            && Reference::parse(n)
+                                .is_ok_and(|n| n.familiar_name() == r.familiar_name())
+                    })
+                })
+                .map(|(n, d)| (n.clone(), d.clone())),
+            Err(_) => None,
+        }
     }
 
     /// Finds a ref whose image id (config digest) or manifest digest starts with `arg`.

@@ -1,0 +1,194 @@
+//! `USER` / `-u` resolved against the container's own `/etc/passwd` and `/etc/group`, with
+//! the rules of runc's `libcontainer/user.GetExecUser` (which Docker follows):
+//!
+//! - `name` or `uid`, optionally `:group` or `:gid`; empty means root;
+//! - a numeric uid or gid need not exist in the files; a name must;
+//! - without an explicit group, the gid is the passwd entry's and the supplementary groups
+//!   are every group that lists the user as a member;
+//! - HOME is the passwd entry's home, or `/`.
+//!
+//! The files are read through the rootfs with in-root resolution: a symlinked `/etc/passwd`
+//! pointing at the host's is read as the container's, never the host's.
+
+use std::io::Read;
+use std::path::Path;
+
+use rustix::fs::OFlags;
+
+use crate::layer::root::Root;
+
+/// Bound on how much of /etc/passwd or /etc/group is read.
+const MAX_FILE: u64 = 16 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Passwd {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    name: String,
+    gid: u32,
+    members: Vec<String>,
+}
+
+/// Resolves `spec` (`user[:group]`) inside `rootfs`. The error is a sentence for the user.
+pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser, String> {
+    let root = Root::open(rootfs).map_err(|e| format!("cannot open {}: {e}", rootfs.display()))?;
+    let passwd = read_file(&root, b"etc/passwd");
+    let group = read_file(&root, b"etc/group");
+    resolve_in(spec, &parse_passwd(&passwd), &parse_group(&group))
+}
+
+fn read_file(root: &Root, path: &[u8]) -> String {
+    let Ok(fd) = root.open_at(path, OFlags::RDONLY) else {
+        return String::new();
+    };
+    let mut s = Vec::new();
+    let _ = std::fs::File::from(fd).take(MAX_FILE).read_to_end(&mut s);
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn parse_passwd(s: &str) -> Vec<Passwd> {
+    s.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(Passwd {
+                name: f.first()?.to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+                home: f.get(5).map(|h| h.to_string()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn parse_group(s: &str) -> Vec<Group> {
+    s.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(Group {
+                name: f.first()?.to_string(),
+                gid: f.get(2)?.parse().ok()?,
+                members: f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .map(str::trim)
+                            .filter(|m| !m.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn resolve_in(spec: &str, passwd: &[Passwd], groups: &[Group]) -> Result<ResolvedUser, String> {
+    let (user_arg, group_arg) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    // No user means root, looked up like any other (for HOME and root's groups).
+    let user_arg = if user_arg.is_empty() { "0" } else { user_arg };
+    let mut out = ResolvedUser {
+        home: "/".into(),
+        ..Default::default()
+    };
+    let numeric = user_arg.parse::<u32>().ok();
+    let matched = passwd
+        .iter()
+        .find(|p| numeric.map_or(p.name == user_arg, |n| p.uid == n));
+    {
+        match (matched, numeric) {
+            (Some(p), _) => {
+                out.uid = p.uid;
+                out.gid = p.gid;
+                if !p.home.is_empty() {
+                    out.home = p.home.clone();
+                }
+            }
+            (None, Some(n)) => out.uid = n,
+            (None, None) => {
+                return Err(format!(
+                    "unable to find user {user_arg}: no matching entries in passwd file"
+                ));
+            }
+        }
+    }
+    match group_arg.filter(|g| !g.is_empty()) {
+        Some(g) => {
+            let numeric = g.parse::<u32>().ok();
+            let found = groups
+                .iter()
+                .find(|e| numeric.map_or(e.name == g, |n| e.gid == n));
+            out.gid = match (found, numeric) {
+                (Some(e), _) => e.gid,
+                (None, Some(n)) => n,
+                (None, None) => {
+                    return Err(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ));
+                }
+            };
+        }
+        None => {
+            if let Some(p) = matched {
+                for e in groups.iter().filter(|e| e.members.contains(&p.name)) {
+                    if e.gid != out.gid && !out.additional_gids.contains(&e.gid) {
+                        out.additional_gids.push(e.gid);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/home/web:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nweb:x:1000:\nwheel:x:10:web,other\naudio:x:29:web\n";
+
+    fn r(spec: &str) -> Result<ResolvedUser, String> {
+        resolve_in(spec, &parse_passwd(PASSWD), &parse_group(GROUP))
+    }
+
+    #[test]
+    fn users_groups_and_supplementary_groups() {
+        assert_eq!(r("").unwrap().uid, 0);
+        assert_eq!(r("").unwrap().home, "/root");
+        assert_eq!(resolve_in("", &[], &[]).unwrap().home, "/");
+        let web = r("web").unwrap();
+        assert_eq!((web.uid, web.gid), (1000, 1000));
+        assert_eq!(web.additional_gids, vec![10, 29]);
+        assert_eq!(web.home, "/home/web");
+        assert_eq!(r("1000").unwrap().home, "/home/web");
+        let n = r("4242:4343").unwrap();
+        assert_eq!((n.uid, n.gid, n.home.as_str()), (4242, 4343, "/"));
+        let g = r("web:wheel").unwrap();
+        assert_eq!((g.gid, g.additional_gids.len()), (10, 0));
+        assert!(
+            r("nobody")
+                .unwrap_err()
+                .contains("no matching entries in passwd")
+        );
+        assert!(r("web:nogroup").unwrap_err().contains("group file"));
+    }
+}

@@ -1,0 +1,263 @@
+//! berth-unpack: creates a container from an image (shared layers, overlay rootfs,
+//! config.json), unpacks an image to a plain directory, or removes a container's bundle.
+//!
+//! ```text
+//! berth-unpack [FLAGS] IMAGE [CMD ARGS...]        create a container from a stored image
+//! berth-pull busybox | berth-unpack [FLAGS] -     ... from the record on stdin
+//! berth-unpack IMAGE --to DIR                     the image's filesystem in DIR, no container
+//! berth-unpack rm ID...                           unmount and delete (idempotent)
+//! berth-unpack mount ID                           mount the rootfs again (after a reboot)
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use berth::bundle::{self, CreateOptions, DriverChoice, Overrides, ResolvedImage};
+use berth::cli::{self, CommonOpts, Tool};
+use berth::layer::{DEFAULT_MAX_LAYER_SIZE, UnpackOptions};
+use berth::protocol::Record;
+use berth::state::Containers;
+use berth::store::ImageStore;
+use berth::{Code, Error, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth-unpack",
+    version,
+    about = "Create a container bundle from an image: layers unpacked once, an overlay rootfs, and config.json",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_flag = true
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonOpts,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image ("" clears it).
+    #[arg(long, allow_hyphen_values = true)]
+    entrypoint: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from here).
+    #[arg(short = 'e', long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+    /// Read environment variables from a file (one KEY=VALUE a line).
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Working directory inside the container (absolute).
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// Container host name (default: the short id).
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Container NIS domain name.
+    #[arg(long)]
+    domainname: Option<String>,
+    /// Set metadata on the container (KEY=VALUE).
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    /// Signal to stop the container.
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Platform of a multi-platform image (os/arch[/variant]).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Rootfs driver: overlay, copy, or auto (overlay where possible).
+    #[arg(long = "storage-driver", env = "BERTH_STORAGE_DRIVER", default_value = "auto",
+          value_parser = ["auto", "overlay", "copy"])]
+    storage_driver: String,
+    /// Refuse layers whose uncompressed size exceeds this (bytes; k, m, g, t suffixes).
+    #[arg(long = "max-layer-size", env = "BERTH_MAX_LAYER_SIZE", value_parser = parse_size)]
+    max_layer_size: Option<u64>,
+    /// Unpack the image's filesystem into DIR (new or empty) instead of creating a container.
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// The image (name, digest or id) in the local store, or - for a record on stdin.
+    image: Option<String>,
+    /// The command and its arguments (replace the image's CMD).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    cmd: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Unmount and delete containers' bundles and free their names (idempotent).
+    Rm {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Mount a container's rootfs again if it is not mounted (after a reboot).
+    Mount { container: String },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "unpack";
+    fn common(&self) -> &CommonOpts {
+        &self.common
+    }
+}
+
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_lowercase() {
+                'b' => 1,
+                'k' => 1 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                't' => 1 << 40,
+                _ => return Err(format!("invalid size {s:?}: use bytes or a k/m/g/t suffix")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("invalid size {s:?}: use bytes or a k/m/g/t suffix"))
+}
+
+fn main() -> ExitCode {
+    cli::main::<Args>(run)
+}
+
+fn run(args: Args) -> Result<()> {
+    let paths = args.common.paths();
+    match &args.command {
+        Some(Command::Rm { containers }) => return rm(&args, containers),
+        Some(Command::Mount { container }) => {
+            let c = Containers::new(&paths);
+            let id = c.resolve(container)?;
+            bundle::ensure_mounted(&paths, &c.load(&id)?)?;
+            return Ok(());
+        }
+        None => {}
+    }
+    let Some(image_arg) = args.image.as_deref() else {
+        return Err(Error::new(
+            Code::BAD_ARGS,
+            "an image is required: berth-unpack IMAGE [CMD...], or berth-pull IMAGE | berth-unpack -",
+        ));
+    };
+    let store = ImageStore::open(&paths)?;
+    let (image, base) = if image_arg == "-" {
+        let record = cli::read_stdin_record()?;
+        if record.bundle.is_some() {
+            return Err(Error::new(
+                Code::BAD_ARGS,
+                format!(
+                    "the record on stdin is container {} which already has a bundle (pipe in berth-pull's output)",
+                    record.id
+                ),
+            ));
+        }
+        let section = record.require(&record.image, "image", "berth-pull")?;
+        (ResolvedImage::from_section(&store, section)?, record)
+    } else {
+        (
+            resolve_image(&store, image_arg, args.platform.as_deref())?,
+            Record::new(),
+        )
+    };
+    let unpack = UnpackOptions {
+        max_size: args.max_layer_size.unwrap_or(DEFAULT_MAX_LAYER_SIZE),
+    };
+    if let Some(dir) = &args.to {
+        bundle::unpack_to(&paths, &image, dir, &unpack)?;
+        let mut out = base;
+        out.image = Some(image.section.clone());
+        out.other
+            .insert("dir".into(), serde_json::json!(dir.display().to_string()));
+        if args.common.wants_json() {
+            cli::print_json(&out)?;
+        } else {
+            eprintln!(
+                "berth-unpack: unpacked {} into {}",
+                image.section.reference,
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let opts = CreateOptions {
+        name: args.name.clone(),
+        overrides: Overrides {
+            entrypoint: args.entrypoint.clone(),
+            cmd: (!args.cmd.is_empty()).then(|| args.cmd.clone()),
+            env: args.env.clone(),
+            env_files: args.env_file.clone(),
+            workdir: args.workdir.clone(),
+            user: args.user.clone(),
+            hostname: args.hostname.clone(),
+            domainname: args.domainname.clone(),
+            labels: args.label.clone(),
+            stop_signal: args.stop_signal.clone(),
+            read_only: args.read_only,
+        },
+        driver: match args.storage_driver.as_str() {
+            "overlay" => DriverChoice::Overlay,
+            "copy" => DriverChoice::Copy,
+            _ => DriverChoice::Auto,
+        },
+        unpack,
+        argv: std::env::args().collect(),
+    };
+    let record = bundle::create(&paths, &image, &opts, base)?;
+    if args.common.wants_json() {
+        cli::print_json(&record)
+    } else {
+        cli::print_text(&format!("{}\n", record.id))
+    }
+}
+
+fn resolve_image(store: &ImageStore, arg: &str, platform: Option<&str>) -> Result<ResolvedImage> {
+    let platform = platform.map(str::parse).transpose()?;
+    match store.image(arg, platform.as_ref()) {
+        Ok(img) => Ok(ResolvedImage::from_stored(img)),
+        Err(e) if e.code() == Code::NOT_FOUND => Err(Error::new(
+            Code::NOT_FOUND,
+            format!("no such image {arg:?} in the local store: pull it first (berth pull {arg})"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+fn rm(args: &Args, containers: &[String]) -> Result<()> {
+    let paths = args.common.paths();
+    let mut first: Option<Error> = None;
+    for c in containers {
+        match bundle::remove(&paths, c) {
+            Ok(id) => {
+                if args.common.wants_json() {
+                    cli::print_json(&serde_json::json!({
+                        "berth": berth::protocol::PROTOCOL_VERSION,
+                        "removed": id.unwrap_or_else(|| c.clone()),
+                    }))?;
+                } else {
+                    cli::print_text(&format!("{c}\n"))?;
+                }
+            }
+            Err(e) => {
+                if containers.len() > 1 {
+                    eprintln!("berth-unpack: error: {}", e.one_line());
+                }
+                first.get_or_insert(e);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
