@@ -153,6 +153,7 @@ impl ResolvedImage {
             media_type: img.manifest_desc.media_type().to_string(),
             platform: format!("{}/{}", img.config.os(), img.config.architecture()),
             layers,
+            ..Default::default()
         };
         ResolvedImage {
             section,

@@ -164,8 +164,7 @@ pub fn is_mounted(path: &Path) -> bool {
     ) else {
         return false;
     };
-    me.dev() != parent.dev()
-        || rustix::fs::statfs(path).is_ok_and(|s| s.f_type == OVERLAYFS_MAGIC)
+    me.dev() != parent.dev() || rustix::fs::statfs(path).is_ok_and(|s| s.f_type == OVERLAYFS_MAGIC)
 }
 
 /// Detaches every mount at or under `dir`, deepest first. Idempotent.
