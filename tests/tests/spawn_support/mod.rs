@@ -88,6 +88,7 @@ impl World {
                 cmd: Some(args.iter().map(|s| s.to_string()).collect()),
                 ..Default::default()
             },
+            ..Default::default()
         });
         containers.save(&r).unwrap();
         (id, serde_json::to_string(&r).unwrap())
