@@ -102,6 +102,21 @@ impl TarBuilder {
         pax: &[(&str, &[u8])],
         data: &[u8],
     ) {
+        self.raw_with(kind, name, link, meta, pax, data, |_| {});
+    }
+
+    /// [`raw`](Self::raw), with a last edit of the header (device numbers...).
+    #[allow(clippy::too_many_arguments)]
+    pub fn raw_with(
+        &mut self,
+        kind: tar::EntryType,
+        name: &[u8],
+        link: Option<&[u8]>,
+        meta: &Meta,
+        pax: &[(&str, &[u8])],
+        data: &[u8],
+        tweak: impl FnOnce(&mut tar::Header),
+    ) {
         let mut records: Vec<(String, Vec<u8>)> = pax
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_vec()))
@@ -133,6 +148,7 @@ impl TarBuilder {
                 .collect();
             self.inner.append_pax_extensions(refs).unwrap();
         }
+        tweak(&mut h);
         h.set_cksum();
         self.inner.append(&h, data).unwrap();
     }
@@ -194,16 +210,14 @@ impl TarBuilder {
     }
 
     pub fn device(&mut self, name: &str, kind: tar::EntryType, major: u32, minor: u32) {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(kind);
-        h.set_mode(0o600);
-        h.set_mtime(1_600_000_000);
-        h.set_size(0);
-        h.set_device_major(major).unwrap();
-        h.set_device_minor(minor).unwrap();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_cksum();
-        self.inner.append(&h, &b""[..]).unwrap();
+        let meta = Meta {
+            mode: 0o600,
+            ..Meta::default()
+        };
+        self.raw_with(kind, name.as_bytes(), None, &meta, &[], b"", |h| {
+            h.set_device_major(major).unwrap();
+            h.set_device_minor(minor).unwrap();
+        });
     }
 }
 

@@ -64,7 +64,19 @@ fn merge_dir(src: &OwnedFd, dst: &OwnedFd, links: &mut Links, depth: usize) -> i
             names.push(n.to_vec());
         }
     }
+    // Whiteouts in OCI form (a layer store on overlayfs) apply before this layer's entries.
+    names.sort_by_key(|n| !n.starts_with(whiteout::PREFIX));
+    let mut kept = Vec::with_capacity(names.len());
     for name in names {
+        match whiteout::parse(&name) {
+            Some(whiteout::Whiteout::Remove(target)) => {
+                root::remove_all_at(dst, target).map_err(ctx(target, "remove"))?;
+            }
+            Some(_) => {}
+            None => kept.push(name),
+        }
+    }
+    for name in kept {
         let st = rfs::statat(src, os(&name), AtFlags::SYMLINK_NOFOLLOW)?;
         if whiteout::is_overlay_whiteout(&st) {
             root::remove_all_at(dst, &name).map_err(ctx(&name, "remove"))?;

@@ -366,7 +366,12 @@ fn make_rootfs(
     let use_copy = match choice {
         DriverChoice::Copy => true,
         DriverChoice::Overlay => false,
-        DriverChoice::Auto => match overlay_impossible(&paths.containers()) {
+        DriverChoice::Auto => match overlay_impossible(&paths.containers()).or_else(|| {
+            diff_ids
+                .iter()
+                .any(|d| layers.info(d).is_some_and(|i| i.whiteouts == "oci"))
+                .then(|| "the layer store is on overlayfs".to_string())
+        }) {
             Some(why) => {
                 log::warn!(
                     "{why}; using the copying driver (each container gets a full copy of its image)"

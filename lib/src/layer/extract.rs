@@ -53,6 +53,10 @@ pub struct Stats {
     pub entries: u64,
     /// Apparent bytes of file content written (holes included).
     pub bytes: u64,
+    /// Whiteouts were kept in OCI form (`.wh.` files) because the layer store is on
+    /// overlayfs, which refuses to hold overlayfs whiteouts; only the copying driver reads
+    /// such layers.
+    pub oci_whiteouts: bool,
 }
 
 /// Extracts the tar on `reader` into `root`. `limit` bounds the apparent size of all file
@@ -61,12 +65,18 @@ pub struct Stats {
 /// This is the whole surface that untrusted tar bytes reach; the fuzz target calls it.
 pub fn extract(reader: impl Read, root: &Root, limit: u64) -> Result<Stats> {
     let mut archive = tar::Archive::new(reader);
+    let oci_whiteouts = rustix::fs::fstatfs(root.fd())
+        .is_ok_and(|st| st.f_type == crate::bundle::overlay::OVERLAYFS_MAGIC);
     let mut x = Extractor {
+        oci_whiteouts,
         root,
         cache: None,
         dirs: Vec::new(),
         limit,
-        stats: Stats::default(),
+        stats: Stats {
+            oci_whiteouts,
+            ..Stats::default()
+        },
         buf: vec![0u8; 256 * 1024],
     };
     for entry in archive.entries().map_err(ExtractError::Decode)? {
@@ -86,6 +96,7 @@ struct Meta {
 }
 
 struct Extractor<'r> {
+    oci_whiteouts: bool,
     root: &'r Root,
     /// The last parent directory resolved: tar lists a directory's files together, so this
     /// saves a resolution per entry. Dropped whenever anything is removed.
@@ -127,6 +138,8 @@ impl Extractor<'_> {
         })?;
         let (dir, base) = root::split_parent(&path);
         match whiteout::parse(base) {
+            // Kept as the plain files they are in the tar (see Stats::oci_whiteouts).
+            Some(Whiteout::Opaque | Whiteout::Remove(_)) if self.oci_whiteouts => {}
             Some(Whiteout::Opaque) => return self.opaque(dir, &raw),
             Some(Whiteout::Remove(name)) => return self.whiteout(dir, name, &raw),
             Some(Whiteout::Invalid) => {
@@ -231,10 +244,60 @@ impl Extractor<'_> {
         {
             return self.io(raw, "dup", fd.try_clone());
         }
-        let fd = self.io(raw, "create parent directory", self.root.mkdir_all(dir))?;
+        let mut made = self.root.mkdir_all(dir);
+        if made
+            .as_ref()
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTDIR))
+            && self.undo_whiteouts(dir)
+        {
+            made = self.root.mkdir_all(dir);
+        }
+        let fd = made.map_err(|source| match source.raw_os_error() {
+            // A parent that is a file, or a symlink to nowhere inside the root: the layer's
+            // content is inconsistent, not the host failing.
+            Some(libc::ENOTDIR) | None | Some(libc::ENOENT) | Some(libc::ELOOP) => {
+                ExtractError::BadEntry {
+                    entry: lossy(raw),
+                    reason: format!("cannot create its parent directory: {source}"),
+                }
+            }
+            _ => ExtractError::Io {
+                entry: lossy(raw),
+                op: "create parent directory",
+                source,
+            },
+        })?;
         let dup = self.io(raw, "dup", fd.try_clone())?;
         self.cache = Some((dir.to_vec(), fd));
         Ok(dup)
+    }
+
+    /// A path under a name this layer whited out (`.wh.d` then `d/x`): the whiteout becomes an
+    /// opaque directory, as an explicit `d/` entry would make it. Returns whether one was.
+    fn undo_whiteouts(&mut self, dir: &[u8]) -> bool {
+        let mut changed = false;
+        let mut start = 0;
+        for name in dir.split(|b| *b == b'/') {
+            let pp: &[u8] = if start == 0 { b"" } else { &dir[..start - 1] };
+            start += name.len() + 1;
+            let Ok(pfd) = self.root.dir(pp) else { break };
+            let Ok(Some(st)) = root::lstat_at(&pfd, name) else {
+                break;
+            };
+            if !whiteout::is_overlay_whiteout(&st) {
+                continue;
+            }
+            self.cache = None;
+            let ok = rfs::unlinkat(&pfd, os(name), AtFlags::empty()).is_ok()
+                && rfs::mkdirat(&pfd, os(name), Mode::from_raw_mode(0o755)).is_ok()
+                && rfs::openat(&pfd, os(name), dir_flags(), Mode::empty())
+                    .is_ok_and(|fd| whiteout::set_opaque(&fd).is_ok());
+            if !ok {
+                break;
+            }
+            changed = true;
+        }
+        changed
     }
 
     /// Runs `create`; if the name is taken, removes what is there and runs it again.

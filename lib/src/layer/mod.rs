@@ -153,6 +153,10 @@ pub struct LayerInfo {
     pub size: u64,
     pub entries: u64,
     pub link: String,
+    /// `"oci"` when whiteouts are kept as `.wh.` files (a store on overlayfs): such a layer
+    /// can only be used by the copying driver.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub whiteouts: String,
 }
 
 /// Handle on `<root>/layers`.
@@ -330,6 +334,11 @@ impl LayerStore {
             size: decoded.size,
             entries: stats.entries,
             link: link_name(&layer.diff_id),
+            whiteouts: if stats.oci_whiteouts {
+                "oci".into()
+            } else {
+                String::new()
+            },
         })
     }
 

@@ -69,10 +69,12 @@ pub fn set_opaque(dir: &impl AsFd) -> io::Result<()> {
     )?)
 }
 
-/// Whether `dir` is marked opaque.
+/// Whether `dir` is marked opaque: the xattr, or (in a layer store on overlayfs) the OCI
+/// marker file inside it.
 pub fn is_opaque(dir: &impl AsFd) -> bool {
     let mut buf = [0u8; 4];
     matches!(rfs::fgetxattr(dir, OPAQUE_XATTR, &mut buf), Ok(1) if buf[0] == b'y')
+        || rfs::statat(dir, os(OPAQUE), rfs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }
 
 /// overlayfs's own xattrs (`trusted.overlay.*`, and `user.overlay.*` for user-xattr mounts)
