@@ -270,7 +270,8 @@ impl ImageStore {
 
     pub fn index(&self) -> Result<ImageIndex> {
         let p = self.dir.join("index.json");
-        let f = File::open(&p).with_path("open", &p)?;
+        // Buffered: serde_json reads an unbuffered File one byte per read(2).
+        let f = io::BufReader::new(File::open(&p).with_path("open", &p)?);
         ImageIndex::from_reader(f).map_err(|e| StoreError::Decode {
             what: "index",
             digest: p.display().to_string(),

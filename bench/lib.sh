@@ -1,0 +1,73 @@
+# Helpers for bench/<name>.sh scripts (sourced). POSIX sh.
+
+: "${BERTH_BIN:?run benches through bench/run.sh}"
+: "${BENCH_OUT:?run benches through bench/run.sh}"
+: "${BENCH_RUNS:=7}"
+
+# now: seconds since the epoch with nanoseconds.
+now() { date +%s.%N; }
+
+# timed CMD...: runs CMD (output discarded), prints its wall time in seconds.
+timed() {
+  t0=$(now)
+  "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; return 1; }
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
+}
+
+# median: reads numbers on stdin, prints the median.
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B with 2 decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
+
+# result NAME BERTH_S PEER_S PEER_NAME: the line bench/run.sh summarises.
+result() {
+  printf 'RESULT %s %.3f %.3f %s %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"
+}
+
+# free_port: a port that was free a moment ago on 127.0.0.1.
+free_port() {
+  while :; do
+    p=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 30000) }')
+    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+}
+
+# registry_start DIR: runs docker-registry with storage in DIR on a free loopback port; sets
+# REGISTRY (host:port) and REGISTRY_PID. Stop it with registry_stop.
+registry_start() {
+  mkdir -p "$1/storage"
+  port=$(free_port)
+  cat > "$1/config.yml" <<YAML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $1/storage
+http:
+  addr: 127.0.0.1:$port
+YAML
+  docker-registry serve "$1/config.yml" >"$1/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  REGISTRY=127.0.0.1:$port
+  i=0
+  until curl -sf "http://$REGISTRY/v2/" >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 200 ] || { echo "bench: registry did not start" >&2; cat "$1/registry.log" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+registry_stop() {
+  if [ -n "${REGISTRY_PID:-}" ]; then
+    kill "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+  fi
+  REGISTRY_PID=
+}
