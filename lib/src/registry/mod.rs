@@ -13,17 +13,23 @@
 //!   request with the auth dance done ([`Client::send`]), manifests, blobs;
 //! - [`manifest`]: media types, schema 1 refusal, platform choice;
 //! - [`download`]: a blob streamed into the store, verified while streaming, resumable;
-//! - [`pull`]: the berth-pull job.
+//! - [`pull`]: the berth-pull job;
+//! - [`push`]: berth push (HEAD-skip, cross-repository mount, monolithic or chunked upload);
+//! - [`login`]: checking a password, writing and erasing credentials (helpers included);
+//! - [`catalog`]: berth search over `/v2/_catalog` and tag lists.
 //!
 //! Nothing here prints: progress goes through [`pull::Progress`].
 
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod download;
+pub mod login;
 pub mod manifest;
 pub mod pull;
+pub mod push;
 pub mod transport;
 
 pub use client::Client;

@@ -4,6 +4,7 @@
 //!
 //! On a terminal: Docker's tables and messages. Piped (or with `--json`): JSON documents.
 
+mod remote;
 mod verbs;
 
 use std::path::PathBuf;
@@ -59,6 +60,14 @@ enum Verb {
     Inspect(InspectArgs),
     /// Build busybox:latest from the host's busybox, for use without any registry
     Default(DefaultArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Search a registry's catalogue for repositories, with their tags
+    Search(SearchArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,6 +94,8 @@ enum ImageVerb {
     Import(ImportArgs),
     /// Build busybox:latest from the host's busybox, for use without any registry
     Default(DefaultArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
     /// Download an image from a registry (runs berth-pull)
     Pull {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -228,6 +239,59 @@ pub struct DefaultArgs {
     pub force: bool,
 }
 
+#[derive(ClapArgs, Debug)]
+pub struct PushArgs {
+    /// Push all tags of the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Upload blobs larger than this many bytes in chunks of this size (default 16 MiB)
+    #[arg(long, value_name = "BYTES")]
+    pub chunk_size: Option<u64>,
+    #[arg(value_name = "NAME[:TAG]")]
+    pub name: String,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct SearchArgs {
+    /// Max number of search results
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output: table, json, or a Go template ('{{.Name}}')
+    #[arg(long)]
+    pub format: Option<String>,
+    /// [REGISTRY/]TERM: repositories whose name contains TERM (Docker Hub without REGISTRY)
+    pub term: String,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (insecure: it shows in the process list; prefer --password-stdin)
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The registry (default: Docker Hub)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct LogoutArgs {
+    /// The registry (default: Docker Hub)
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
+}
+
 fn run(args: Args) -> berth::Result<()> {
     let c = &args.common;
     match args.verb {
@@ -241,6 +305,10 @@ fn run(args: Args) -> berth::Result<()> {
         Verb::History(a) => verbs::history(c, a),
         Verb::Inspect(a) => verbs::inspect(c, a),
         Verb::Default(a) => verbs::default_image(c, a),
+        Verb::Push(a) => remote::push(c, a),
+        Verb::Search(a) => remote::search(c, a),
+        Verb::Login(a) => remote::login(c, a),
+        Verb::Logout(a) => remote::logout(c, a),
         Verb::Image { verb } => match verb {
             ImageVerb::Ls(a) => verbs::images(c, a),
             ImageVerb::Inspect(a) => verbs::inspect(c, a),
@@ -252,6 +320,7 @@ fn run(args: Args) -> berth::Result<()> {
             ImageVerb::Load(a) => verbs::load(c, a),
             ImageVerb::Import(a) => verbs::import(c, a),
             ImageVerb::Default(a) => verbs::default_image(c, a),
+            ImageVerb::Push(a) => remote::push(c, a),
             ImageVerb::Pull { args } => verbs::pull(c, &args),
         },
     }
