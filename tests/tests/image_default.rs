@@ -116,3 +116,42 @@ fn default_image_never_replaces_someone_elses_busybox() {
         .fails_with(107);
     assert!(r.error_line().contains("busybox-static"), "{}", r.stderr);
 }
+
+#[test]
+fn default_image_runs_offline_and_its_container_pins_it() {
+    let env = TestEnv::new();
+    env.ok(&["berth", "image", "default"]);
+    // The stages, as `berth run --rm busybox echo hello` composes them, with no registry.
+    let r = env
+        .sh("berth-pull busybox | berth-unpack - echo hello | berth-spawn start --rm -")
+        .success();
+    assert_eq!(
+        r.stdout.trim_end().lines().last(),
+        Some("hello"),
+        "{}",
+        r.stderr
+    );
+
+    // A container made from it pins the image and its unpacked layer.
+    let rec = env
+        .sh("berth-pull busybox | berth-unpack - --name pinned")
+        .success()
+        .json();
+    let diff_id = rec["bundle"]["layers"][0].as_str().unwrap().to_string();
+    let layer = env.paths().layer(&diff_id);
+    assert!(layer.join("diff/bin/busybox").exists());
+    let r = env.run(&["berth", "rmi", "busybox"]).fails_with(104);
+    assert!(r.error_line().contains("pinned"), "{}", r.stderr);
+    env.ok(&["berth", "rmi", "-f", "busybox"]);
+    env.ok(&["berth", "image", "prune", "-a", "-f"]);
+    assert!(layer.exists(), "the container still needs its layer");
+    env.ok(&["berth-unpack", "rm", "pinned"]);
+    env.ok(&["berth", "image", "prune", "-f"]);
+    assert!(!layer.exists(), "nothing needs the layer any more");
+    let links: Vec<_> = std::fs::read_dir(env.paths().layer_links())
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(links.is_empty(), "its short link went too");
+    let rows = env.run(&["berth", "images"]).success().json();
+    assert!(rows.as_array().unwrap().is_empty(), "{rows}");
+}

@@ -17,6 +17,7 @@ use super::{ImageError, Result};
 use crate::error::IoContext;
 use crate::paths::Paths;
 use crate::store::ImageStore;
+use crate::store::Lock;
 use crate::store::atomic;
 use crate::store::layout::{descriptor, is_manifest_type};
 
@@ -112,18 +113,23 @@ pub fn collect(store: &ImageStore, paths: &Paths) -> Result<Collected> {
         if crate::digest::validate(&diff_id).is_err() || needed.contains(&diff_id) {
             continue;
         }
+        // berth-unpack holds a layer's lock while it unpacks it (exclusive) or builds a
+        // container on it (shared, until the record names the layer): skip a busy layer.
+        let Some(_held) = Lock::try_exclusive(&paths.layer_lock(&diff_id))? else {
+            log::info!("layer {diff_id} is in use by an unpack; kept");
+            continue;
+        };
         out.reclaimed += remove_tree(&entry.path(), &paths.tmp())?;
         out.layers.push(diff_id);
     }
     out.layers.sort();
-    if let Some(l) = layers.parent() {
-        remove_dangling_links(&l.join("l"));
-    }
+    remove_dangling_links(&paths.layer_links());
 
     // Leftovers: under the gc lock no pull or load is running, so whatever is in tmp that no
     // live process owns (by its `.tmp-<pid>-` name) is what an interrupted one left: staged
     // blobs and partial downloads.
     out.leftovers += atomic::collect_garbage(&layers);
+    out.leftovers += atomic::collect_garbage(&paths.layer_links());
     out.leftovers += atomic::collect_garbage(&blobs_dir);
     out.leftovers += collect_tmp(&paths.tmp());
     Ok(out)
@@ -200,7 +206,7 @@ fn collect_tmp(tmp: &Path) -> usize {
         } else {
             // A partial download is flocked by the pull writing it (registry::download):
             // one still locked is in flight, whatever the gc lock says.
-            match crate::store::Lock::try_exclusive(&p) {
+            match Lock::try_exclusive(&p) {
                 Ok(Some(_held)) => fs::remove_file(&p).is_ok(),
                 _ => false,
             }

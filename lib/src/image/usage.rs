@@ -33,18 +33,28 @@ pub fn scan(paths: &Paths) -> Vec<ContainerUse> {
     for id in ids {
         match containers.load(&id) {
             Ok(rec) => {
-                if let Some(img) = rec.image {
-                    uses.push(ContainerUse {
-                        name: rec.name.clone(),
-                        id: rec.id.clone(),
-                        image_id: img.id,
-                        manifest: img.digest,
-                        reference: img.reference,
-                        diff_ids: img.layers.into_iter().map(|l| l.diff_id).collect(),
-                    });
+                // The layers its overlay is mounted from (berth-unpack's `bundle.layers`),
+                // and its image's.
+                let mut diff_ids: Vec<String> = rec
+                    .bundle
+                    .as_ref()
+                    .map(|b| b.layers.clone())
+                    .unwrap_or_default();
+                let img = rec.image.unwrap_or_default();
+                diff_ids.extend(img.layers.into_iter().map(|l| l.diff_id));
+                if img.id.is_empty() && img.digest.is_empty() && diff_ids.is_empty() {
+                    continue;
                 }
+                uses.push(ContainerUse {
+                    name: rec.name.clone(),
+                    id: rec.id.clone(),
+                    image_id: img.id,
+                    manifest: img.digest,
+                    reference: img.reference,
+                    diff_ids,
+                });
             }
-            Err(e) => log::debug!("container {id}: {e}; its image, if any, is not protected"),
+            Err(e) => log::warn!("container {id}: {e}; its image, if any, is not protected"),
         }
     }
     uses
