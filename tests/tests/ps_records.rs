@@ -338,7 +338,8 @@ fn inspect_is_docker_shaped() {
     );
     let r3 = env.run(&["berth-ps", "port", "web", "81"]).fails_with(3);
     assert!(
-        r3.error_line().contains("no public port '81/tcp'"),
+        r3.error_line()
+            .contains("No public port '81/tcp' published for web"),
         "{}",
         r3.stderr
     );

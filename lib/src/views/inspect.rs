@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::paths::Paths;
 use crate::protocol::{MountKind, Record, Status};
 use crate::state::{Containers, StateError, truth};
-use crate::views::ps::path_and_args;
+use crate::views::ps::{Sizer, path_and_args};
 use crate::views::status::status_of;
 use crate::views::{Result, ViewError, ports};
 
@@ -60,6 +60,11 @@ pub struct ContainerJson {
     pub exec_ids: Option<Vec<String>>,
     pub host_config: HostConfigJson,
     pub graph_driver: GraphDriverJson,
+    /// With `--size`: the writable layer, and that plus the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<u64>,
     pub mounts: Vec<MountJson>,
     pub config: ConfigJson,
     pub network_settings: NetworkSettingsJson,
@@ -388,7 +393,7 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
     };
     if let Some(name) = net_name.filter(|n| !n.starts_with("container:")) {
         networks.insert(
-            name,
+            name.clone(),
             EndpointJson {
                 ipam_config: None,
                 links: some_if_nonempty(
@@ -399,7 +404,12 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
                 ),
                 aliases: None,
                 mac_address: mac.clone(),
-                network_id: String::new(),
+                // Only a network that exists is read: inspecting never creates one.
+                network_id: crate::net::networks::exists(paths, &name)
+                    .then(|| crate::net::networks::get(paths, &name).ok())
+                    .flatten()
+                    .map(|n| n.id)
+                    .unwrap_or_default(),
                 endpoint_id: String::new(),
                 gateway: gateway.clone(),
                 ip_address: ip.clone(),
@@ -531,6 +541,8 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             data: graph_data,
             name: "overlay2".into(),
         },
+        size_rw: None,
+        size_root_fs: None,
         mounts: mount_json,
         config: ConfigJson {
             hostname,
@@ -610,19 +622,35 @@ pub enum Inspected {
 
 /// Finds `name` as a container (made truthful first), then, unless `kind` says otherwise, as
 /// an image, a volume or a network, in Docker's order.
-pub fn find(containers: &Containers, name: &str, kind: Option<Kind>) -> Result<Inspected> {
+/// `sizes` (`--size`) adds a container's `SizeRw` and `SizeRootFs`.
+pub fn find(
+    containers: &Containers,
+    name: &str,
+    kind: Option<Kind>,
+    sizes: Option<&mut Sizer>,
+) -> Result<Inspected> {
     if matches!(kind, None | Some(Kind::Container)) {
         match containers.resolve(name) {
             Ok(id) => {
                 let r = truth::observe(containers, containers.load(&id)?)?;
-                return Ok(Inspected::Container(Box::new(container(
-                    containers.paths(),
-                    &r,
-                ))));
+                let mut doc = container(containers.paths(), &r);
+                if let Some(s) = sizes {
+                    let (rw, root) = s.sizes(&r);
+                    (doc.size_rw, doc.size_root_fs) = (Some(rw), Some(root));
+                }
+                return Ok(Inspected::Container(Box::new(doc)));
             }
             Err(StateError::NoSuchContainer(_)) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    if matches!(kind, None | Some(Kind::Network))
+        && let Ok(n) = crate::net::networks::get(containers.paths(), name)
+    {
+        return Ok(Inspected::Other(crate::net::networks::inspect(
+            containers.paths(),
+            &n,
+        )?));
     }
     Err(ViewError::NotFound(match kind {
         Some(Kind::Container) => format!("No such container: {name}"),

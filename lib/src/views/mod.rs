@@ -27,6 +27,8 @@ pub enum ViewError {
     Io(#[from] IoError),
     #[error(transparent)]
     Format(#[from] crate::format::FormatError),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     #[error("{0}")]
     BadArgs(String),
     #[error("writing output: {0}")]
@@ -45,6 +47,7 @@ impl Coded for ViewError {
             ViewError::State(e) => e.code(),
             ViewError::Io(e) => e.code(),
             ViewError::Format(e) => e.code(),
+            ViewError::Net(e) => e.code(),
             ViewError::BadArgs(_) => Code::BAD_ARGS,
             ViewError::Write(_) => Code::IO,
             ViewError::NotRunning(_) => Code::WRONG_STATE,

@@ -1,5 +1,5 @@
-//! Published ports as Docker prints them: the PORTS column of `ps`
-//! (`0.0.0.0:8080->80/tcp, 443/tcp`) and the lines of `port` (`80/tcp -> 0.0.0.0:8080`).
+//! Published ports as Docker prints them in the PORTS column of `ps`
+//! (`0.0.0.0:8080->80/tcp, 443/tcp`); `port`'s lines come from `net::ports`.
 //!
 //! Ranges are collapsed as docker/cli's `DisplayablePorts` does (`0.0.0.0:8000-8002->8000-8002/tcp`),
 //! and further: consecutive mappings whose host and container ports move together collapse
@@ -7,7 +7,6 @@
 
 use crate::protocol::{PortBinding, Record};
 use crate::views::status::status_of;
-use crate::views::{Result, ViewError};
 
 /// One port of a container: published (`public` > 0) or only exposed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -159,66 +158,15 @@ impl Grouper {
     }
 }
 
-/// The lines of `port NAME [PRIVATE[/PROTO]]`: `80/tcp -> 0.0.0.0:8080` for every published
-/// port, or just `0.0.0.0:8080` for the one asked about. `None` if `filter` is malformed.
-pub fn port_lines(ports: &[Port], filter: Option<&str>) -> Option<Vec<String>> {
-    let want = match filter {
-        None => None,
-        Some(f) => {
-            let (port, proto) = f.split_once('/').unwrap_or((f, "tcp"));
-            Some((port.parse::<u16>().ok()?, proto.to_lowercase()))
-        }
-    };
-    let mut published: Vec<&Port> = ports.iter().filter(|p| p.public != 0).collect();
-    published.sort_by(|a, b| {
-        (a.private, &a.proto, &a.ip, a.public).cmp(&(b.private, &b.proto, &b.ip, b.public))
-    });
-    Some(
-        published
-            .into_iter()
-            .filter(|p| {
-                want.as_ref()
-                    .is_none_or(|(port, proto)| p.private == *port && p.proto == *proto)
-            })
-            .map(|p| {
-                let host = join_host_port(&p.ip, &p.public.to_string());
-                if want.is_some() {
-                    host
-                } else {
-                    format!("{}/{} -> {host}", p.private, p.proto)
-                }
-            })
-            .collect(),
-    )
-}
-
-/// `port NAME [PRIVATE[/PROTO]]` for a container record. Like Docker, a container that is not
+/// `port NAME [PRIVATE[/PROTO]]`: netns's formatter (`net::ports::format_ports`, one copy of
+/// Docker's output) over the ports that are live. Like Docker, a container that is not
 /// running publishes nothing.
-pub fn container_port_lines(r: &Record, filter: Option<&str>) -> Result<Vec<String>> {
+pub fn container_port_output(r: &Record, filter: Option<&str>) -> crate::Result<String> {
     let live = match (&r.network, status_of(r).is_active()) {
-        (Some(n), true) => ports(&n.ports, &[]),
+        (Some(n), true) => n.ports.clone(),
         _ => Vec::new(),
     };
-    let lines = port_lines(&live, filter).ok_or_else(|| {
-        ViewError::BadArgs(format!(
-            "invalid port {:?} (expected PORT or PORT/PROTO, e.g. 80 or 53/udp)",
-            filter.unwrap_or_default()
-        ))
-    })?;
-    if let Some(f) = filter
-        && lines.is_empty()
-    {
-        let f = if f.contains('/') {
-            f.to_string()
-        } else {
-            format!("{f}/tcp")
-        };
-        return Err(ViewError::NotFound(format!(
-            "no public port '{f}' published for {}",
-            r.name
-        )));
-    }
-    Ok(lines)
+    Ok(crate::net::ports::format_ports(&live, filter, &r.name)?)
 }
 
 #[cfg(test)]
@@ -265,27 +213,5 @@ mod tests {
             "[::]:80->80/tcp"
         );
         assert_eq!(display(&[]), "");
-    }
-
-    #[test]
-    fn port_command_lines() {
-        let p = ports(
-            &[
-                b("0.0.0.0", 8080, 80, "tcp"),
-                b("127.0.0.1", 5353, 53, "udp"),
-            ],
-            &["443/tcp".into()],
-        );
-        assert_eq!(
-            port_lines(&p, None).unwrap(),
-            vec!["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080"]
-        );
-        assert_eq!(port_lines(&p, Some("80")).unwrap(), vec!["0.0.0.0:8080"]);
-        assert_eq!(
-            port_lines(&p, Some("53/udp")).unwrap(),
-            vec!["127.0.0.1:5353"]
-        );
-        assert!(port_lines(&p, Some("443")).unwrap().is_empty());
-        assert!(port_lines(&p, Some("x/tcp")).is_none());
     }
 }

@@ -333,6 +333,13 @@ impl Sizer {
 
     /// `12B (virtual 4.26MB)`.
     pub fn size_text(&mut self, r: &Record) -> String {
+        let (rw, virt) = self.sizes(r);
+        format!("{} (virtual {})", size(rw), size(virt))
+    }
+
+    /// The writable layer's size, and that plus the image's layers (Docker's `SizeRw` and
+    /// `SizeRootFs`).
+    pub fn sizes(&mut self, r: &Record) -> (u64, u64) {
         let rw = self.rw_dir(r).map_or(0, |d| dir_size(&d));
         let mut virt = rw;
         for l in r
@@ -347,7 +354,7 @@ impl Sizer {
                 .entry(l.diff_id.clone())
                 .or_insert_with(|| dir_size(&dir));
         }
-        format!("{} (virtual {})", size(rw), size(virt))
+        (rw, virt)
     }
 
     fn rw_dir(&self, r: &Record) -> Option<PathBuf> {

@@ -282,7 +282,7 @@ fn inspect_cmd(
     containers: &Containers,
     format: Option<&str>,
     kind: Option<Kind>,
-    _size: bool,
+    size: bool,
     names: &[String],
 ) -> Result<()> {
     let template = match format {
@@ -291,8 +291,9 @@ fn inspect_cmd(
     };
     let mut found = Vec::new();
     let mut missing: Vec<Error> = Vec::new();
+    let mut sizer = size.then(|| Sizer::new(containers));
     for n in names {
-        match inspect::find(containers, n, kind) {
+        match inspect::find(containers, n, kind, sizer.as_mut()) {
             Ok(v) => found.push(v),
             Err(e) => missing.push(e.into()),
         }
@@ -426,12 +427,12 @@ fn port_cmd(
 ) -> Result<()> {
     let id = containers.resolve(name)?;
     let r = berth::state::truth::observe(containers, containers.load(&id)?)?;
-    let lines = ports::container_port_lines(&r, port)?;
+    let text = ports::container_port_output(&r, port)?;
     if common.json {
-        return cli::print_json(&lines);
+        return cli::print_json(&text.lines().collect::<Vec<_>>());
     }
     // Text even when piped: `curl $(berth port web 80)` is how people use it.
-    cli::print_text(&lines.iter().map(|l| format!("{l}\n")).collect::<String>())
+    cli::print_text(&text)
 }
 
 fn stats_cmd(
