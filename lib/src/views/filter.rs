@@ -117,7 +117,14 @@ impl Matcher {
         let mut ancestor_ids = Vec::new();
         let mut ancestor_names = Vec::new();
         if !f.get("ancestor").is_empty() {
-            let store = ImageStore::open(containers.paths()).ok();
+            // Only an existing store is opened: filtering creates nothing.
+            let store = containers
+                .paths()
+                .images()
+                .join("index.json")
+                .exists()
+                .then(|| ImageStore::open(containers.paths()).ok())
+                .flatten();
             for a in f.get("ancestor") {
                 if let Some(img) = store.as_ref().and_then(|s| s.image(a, None).ok()) {
                     ancestor_ids.push(img.id());

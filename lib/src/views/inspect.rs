@@ -644,6 +644,11 @@ pub fn find(
             Err(e) => return Err(e.into()),
         }
     }
+    if matches!(kind, None | Some(Kind::Image))
+        && let Some(doc) = image_document(containers.paths(), name)?
+    {
+        return Ok(Inspected::Other(doc));
+    }
     if matches!(kind, None | Some(Kind::Network))
         && let Ok(n) = crate::net::networks::get(containers.paths(), name)
     {
@@ -659,6 +664,20 @@ pub fn find(
         Some(Kind::Network) => format!("No such network: {name}"),
         None => format!("No such object: {name}"),
     }))
+}
+
+/// berth-image's inspect document for `name`, if the store has such an image. A root with no
+/// image store is left as it is (inspecting creates nothing).
+fn image_document(paths: &Paths, name: &str) -> Result<Option<Value>> {
+    if !paths.images().join("index.json").exists() {
+        return Ok(None);
+    }
+    let store = crate::store::ImageStore::open(paths)?;
+    let inv = crate::image::inventory::Inventory::load(&store)?;
+    Ok(inv
+        .resolve(name)
+        .ok()
+        .map(|r| crate::image::inspect::document(r.image)))
 }
 
 /// Docker's indented JSON (`json.MarshalIndent` with four spaces), with a final newline.

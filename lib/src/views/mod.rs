@@ -29,6 +29,10 @@ pub enum ViewError {
     Format(#[from] crate::format::FormatError),
     #[error(transparent)]
     Net(#[from] crate::net::NetError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
+    Store(#[from] crate::store::layout::StoreError),
     #[error("{0}")]
     BadArgs(String),
     #[error("writing output: {0}")]
@@ -48,6 +52,8 @@ impl Coded for ViewError {
             ViewError::Io(e) => e.code(),
             ViewError::Format(e) => e.code(),
             ViewError::Net(e) => e.code(),
+            ViewError::Image(e) => e.code(),
+            ViewError::Store(e) => e.code(),
             ViewError::BadArgs(_) => Code::BAD_ARGS,
             ViewError::Write(_) => Code::IO,
             ViewError::NotRunning(_) => Code::WRONG_STATE,
