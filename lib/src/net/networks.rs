@@ -527,6 +527,9 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         labels.insert(k.to_string(), v.to_string());
     }
+    // Listed before taking the lock: listing materialises the pre-defined networks, which
+    // takes the same lock (flock is per open file, so this process would wait on itself).
+    let others = list(paths)?;
     let _l = lock_all(paths)?;
     if read_def(paths, &o.name)?.is_some() {
         return Err(NetError::NetworkExists(o.name.clone()));
@@ -570,7 +573,7 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
     let id = ids::new_id();
     let bridge = bridge.unwrap_or_else(|| format!("br-{}", &id[..12]));
     validate_ifname(&bridge)?;
-    if let Some(other) = list(paths)?.into_iter().find(|n| n.bridge == bridge) {
+    if let Some(other) = others.into_iter().find(|n| n.bridge == bridge) {
         return Err(NetError::Conflict(format!(
             "bridge {bridge} is already used by network {} (choose another com.docker.network.bridge.name)",
             other.name
