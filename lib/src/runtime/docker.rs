@@ -2,7 +2,7 @@
 //! under `<run>/<id>`): the pipeline stage (foreground or detached with a monitor), and
 //! start, stop, kill, restart, wait, pause, unpause and exec by NAME|ID|PREFIX.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -274,13 +274,17 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<(), Error> {
         }
         let err = become_monitor(paths, id, &w);
         let doc = serde_json::json!({"code": err.code().0, "message": err.one_line()});
-        let _ = (&std::fs::File::from(w)).write_all(doc.to_string().as_bytes());
+        let _ = (&std::fs::File::from(w)).write_all(format!("{doc}\n").as_bytes());
         unsafe { libc::_exit(1) };
     }
     drop(w);
     unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
+    // One line: `ok`, or the error. Not end-of-file: the container may hold the pipe.
     let mut out = String::new();
-    let _ = std::fs::File::from(r).read_to_string(&mut out);
+    let _ = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(std::fs::File::from(r)),
+        &mut out,
+    );
     if out.trim() == "ok" {
         return Ok(());
     }

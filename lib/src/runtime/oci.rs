@@ -285,6 +285,8 @@ pub struct ExecRequest<'a> {
     pub pid_file: Option<&'a Path>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: i32,
+    /// Docker's `exec -d`: the process gets /dev/null as stdio (runc's keeps the caller's).
+    pub null_stdio: bool,
 }
 
 /// `exec`: runs a process in a running container. In the foreground, returns its exit code.
@@ -317,6 +319,7 @@ pub fn exec(root: &Root, id: &str, req: ExecRequest) -> Result<i32, RuntimeError
         console_socket: req.console_socket,
         preserve_fds: req.preserve_fds,
         stdin_null: !tty && docker_style,
+        null_stdio: req.null_stdio,
     })?;
     if req.detach {
         return Ok(0);

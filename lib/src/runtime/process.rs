@@ -443,6 +443,7 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: i32,
     pub stdin_null: bool,
+    pub null_stdio: bool,
 }
 
 /// A process started inside a running container (joined to all its namespaces and its
@@ -478,7 +479,17 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             preserve_fds: o.preserve_fds,
             stdin_null: o.stdin_null,
             hooks: false,
-            stdio: None,
+            stdio: o.null_stdio.then(|| {
+                let null = || {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open("/dev/null")
+                        .ok()
+                        .map(OwnedFd::from)
+                };
+                [null(), null(), null()]
+            }),
         });
     }
     drop(child);

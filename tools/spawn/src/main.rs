@@ -353,9 +353,17 @@ fn run(a: Args) -> Result<(), Error> {
                 pid_file: pid_file.as_deref(),
                 console_socket: console_socket.as_deref(),
                 preserve_fds,
+                null_stdio: false,
             };
             let code = match berth(&id) {
-                Some(_) => docker::exec(&paths, &id, req)?,
+                Some(_) => docker::exec(
+                    &paths,
+                    &id,
+                    ExecRequest {
+                        null_stdio: detach,
+                        ..req
+                    },
+                )?,
                 None => oci::exec(&root, &id, req)?,
             };
             exit_with(code)

@@ -176,7 +176,16 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     if a.init {
         // The parent learns of the start from the channel closing; the init never execs, so
         // it closes it itself.
-        unsafe { libc::close(a.chan.raw()) };
+        // It never execs, so close-on-exec protects nothing: close every descriptor it does
+        // not pass on, or it would hold berth-spawn's pipes open for the container's life.
+        unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 + a.preserve_fds.max(0) as u32,
+                u32::MAX,
+                0,
+            )
+        };
         exec::run_as_init(&path, &args, &env);
     }
     exec::reset_signals();
