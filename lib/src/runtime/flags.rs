@@ -13,25 +13,9 @@ use super::seccomp::Profile;
 use super::{RuntimeError, caps, cgroups, defaults};
 use crate::protocol::ProcessSection;
 
-/// Docker's default device cgroup rules: nothing, except the standard nodes, ptys and tun,
-/// plus mknod of anything (moby `oci/devices_linux.go`).
+/// Docker's default device cgroup rules (`crate::bundle::defaults`).
 fn default_device_rules() -> Value {
-    let r = |t: &str, maj: Option<i64>, min: Option<i64>, a: &str| json!({"allow": true, "type": t, "major": maj, "minor": min, "access": a});
-    json!([
-        {"allow": false, "access": "rwm"},
-        r("c", None, None, "m"),
-        r("b", None, None, "m"),
-        r("c", Some(1), Some(3), "rwm"),
-        r("c", Some(1), Some(8), "rwm"),
-        r("c", Some(1), Some(7), "rwm"),
-        r("c", Some(5), Some(0), "rwm"),
-        r("c", Some(1), Some(5), "rwm"),
-        r("c", Some(1), Some(9), "rwm"),
-        r("c", Some(136), None, "rwm"),
-        r("c", Some(5), Some(1), "rwm"),
-        r("c", Some(5), Some(2), "rwm"),
-        r("c", Some(10), Some(200), "rwm"),
-    ])
+    serde_json::to_value(crate::bundle::defaults::default_device_rules()).unwrap_or_default()
 }
 
 fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
@@ -463,60 +447,13 @@ pub fn apply(
 }
 
 /// Resolves `user[:group]` (names or ids) against the container's /etc/passwd and
-/// /etc/group, Docker's way: the user's primary group unless one is given, plus the groups
-/// that list the user.
+/// /etc/group with berth-unpack's resolver (runc's GetExecUser rules, which Docker follows).
 pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<User, RuntimeError> {
-    let (u, g) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
-    let entries = |text: &str| -> Vec<Vec<String>> {
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split(':').map(String::from).collect())
-            .collect()
-    };
-    let pw = entries(&passwd);
-    let gr = entries(&group);
-    let pw_entry = pw.iter().find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
-    let (uid, mut gid, name) = match (pw_entry, u.parse::<u32>()) {
-        (Some(f), _) => (
-            f[2].parse().unwrap_or(0),
-            f[3].parse().unwrap_or(0),
-            f[0].clone(),
-        ),
-        (None, Ok(n)) => (n, 0, String::new()),
-        (None, Err(_)) => {
-            return Err(RuntimeError::BadArgs(format!(
-                "unable to find user {u}: no matching entries in passwd file"
-            )));
-        }
-    };
-    if let Some(g) = g {
-        gid = match gr.iter().find(|f| f.len() >= 3 && (f[0] == g || f[2] == g)) {
-            Some(f) => f[2].parse().unwrap_or(0),
-            None => g.parse().map_err(|_| {
-                RuntimeError::BadArgs(format!(
-                    "unable to find group {g}: no matching entries in group file"
-                ))
-            })?,
-        };
-    }
-    let extra: Vec<u32> = if name.is_empty() || g.is_some() {
-        Vec::new()
-    } else {
-        gr.iter()
-            .filter(|f| f.len() >= 4 && f[3].split(',').any(|m| m == name))
-            .filter_map(|f| f[2].parse().ok())
-            .filter(|x| *x != gid)
-            .collect()
-    };
+    let r = crate::bundle::user::resolve(rootfs, spec).map_err(RuntimeError::BadArgs)?;
     let mut user = User::default();
-    user.set_uid(uid);
-    user.set_gid(gid);
-    user.set_additional_gids((!extra.is_empty()).then_some(extra));
+    user.set_uid(r.uid);
+    user.set_gid(r.gid);
+    user.set_additional_gids((!r.additional_gids.is_empty()).then_some(r.additional_gids));
     Ok(user)
 }
 
@@ -533,28 +470,6 @@ mod tests {
         assert_eq!(ulimit("nofile=1024:2048").unwrap()["hard"], 2048);
         assert!(ulimit("nofile=9:1").is_err());
         assert!(ulimit("bogus=1").is_err());
-    }
-
-    #[test]
-    fn users_resolve_from_the_image() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("etc")).unwrap();
-        std::fs::write(
-            d.path().join("etc/passwd"),
-            "root:x:0:0::/root:/bin/sh\nweb:x:33:44::/w:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.path().join("etc/group"),
-            "root:x:0:\nwww:x:44:\nextra:x:50:web\n",
-        )
-        .unwrap();
-        let u = resolve_user(d.path(), "web").unwrap();
-        assert_eq!((u.uid(), u.gid()), (33, 44));
-        assert_eq!(u.additional_gids().clone().unwrap(), vec![50]);
-        let u = resolve_user(d.path(), "1000:www").unwrap();
-        assert_eq!((u.uid(), u.gid()), (1000, 44));
-        assert!(resolve_user(d.path(), "nobody").is_err());
     }
 
     #[test]

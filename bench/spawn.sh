@@ -1,0 +1,110 @@
+#!/bin/sh
+# spawn: `berth-spawn run` vs `crun run` vs `runc run` of /bin/true on the same busybox
+# bundle, 20 sequential runs each ($SPAWN_RUNS), the three alternating round by round;
+# medians and ratios. Target: berth-spawn <= 0.8x crun.
+# Then the resident memory of berth's monitor (berth-monitor, built static) against Podman's
+# conmon, each holding one detached `sleep` container. Target: <= 1 MiB.
+#
+# crun refuses hybrid cgroups while the v2 hierarchy holds a controller; for this bench only,
+# hugetlb is bound to v1 (and given back afterwards if the bench moved it).
+# peers: crun runc podman conmon busybox-static umoci
+set -eu
+. "$(dirname "$0")/lib.sh"
+runs=${SPAWN_RUNS:-20}
+work="$BENCH_OUT/spawn"
+rm -rf "$work"
+mkdir -p "$work/bin"
+moved_hugetlb=
+podman_cid=
+berth_cid=
+
+# The monitor as shipped: static (glibc's crt-static), optimised for size.
+echo "spawn: building berth-monitor static" >&2
+( cd "$(dirname "$0")/.." && RUSTFLAGS="-C target-feature=+crt-static -C opt-level=s -C panic=abort" \
+    cargo build --release --quiet -p berth-monitor --target x86_64-unknown-linux-gnu \
+    --target-dir "$work/target" )
+cp "$BERTH_BIN/berth-spawn" "$work/bin/"
+cp "$work/target/x86_64-unknown-linux-gnu/release/berth-monitor" "$work/bin/"
+strip "$work/bin/berth-monitor"
+spawn="$work/bin/berth-spawn"
+
+podman_opts="--root $work/proot --runroot $work/prun --tmpdir $work/ptmp --cgroup-manager=cgroupfs --storage-driver=vfs --events-backend=file"
+cleanup() {
+  for r in berth crun runc; do
+    for id in $(ls "$work/root-$r" 2>/dev/null); do
+      case $r in
+        berth) "$spawn" --root "$work/root-$r" delete --force "$id" >/dev/null 2>&1 || true ;;
+        *) "$r" --root "$work/root-$r" delete --force "$id" >/dev/null 2>&1 || true ;;
+      esac
+    done
+  done
+  [ -z "$berth_cid" ] || BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" delete --force "$berth_cid" >/dev/null 2>&1 || true
+  [ -z "$podman_cid" ] || podman $podman_opts rm -f "$podman_cid" >/dev/null 2>&1 || true
+  awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
+  if [ -n "$moved_hugetlb" ]; then umount /sys/fs/cgroup/hugetlb 2>/dev/null && rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
+}
+trap cleanup EXIT INT TERM
+
+if [ -d /sys/fs/cgroup/unified ] && ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
+  echo "spawn: mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb" >&2
+  mkdir -p /sys/fs/cgroup/hugetlb
+  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+  moved_hugetlb=1
+fi
+
+# The bundle: busybox-static in a rootfs, runc's default config running /bin/true.
+b="$work/bundle"
+mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/sys" "$b/rootfs/tmp"
+cp "$(command -v busybox)" "$b/rootfs/bin/busybox"
+for a in true sh sleep; do ln -s busybox "$b/rootfs/bin/$a"; done
+(cd "$b" && runc spec)
+sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' "$b/config.json"
+
+one() { # RUNTIME ID
+  case $1 in
+    berth) timed "$spawn" --root "$work/root-berth" run -b "$b" "$2" ;;
+    *) timed "$1" --root "$work/root-$1" run -b "$b" "$2" ;;
+  esac
+}
+echo "spawn: $runs x {berth-spawn,crun,runc} --root DIR run -b $b ID  (alternating)" >&2
+for r in berth crun runc; do one $r "warm-$r" >/dev/null; done
+for i in $(seq 1 "$runs"); do
+  for r in berth crun runc; do one $r "r$i-$r" >>"$work/t-$r"; done
+done
+mb=$(median <"$work/t-berth")
+mc=$(median <"$work/t-crun")
+mr=$(median <"$work/t-runc")
+echo "spawn: medians: berth-spawn ${mb}s crun ${mc}s runc ${mr}s (crun/runc $(ratio "$mc" "$mr"))" >&2
+result spawn-run-true "$mb" "$mc" crun
+result spawn-run-true "$mb" "$mr" runc
+
+# Monitor RSS. A berth container record around a copy of the bundle, started detached.
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+berth_cid=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cd_="$work/broot/containers/$berth_cid"
+mkdir -p "$cd_" "$work/broot/names"
+cp -a "$b/rootfs" "$cd_/rootfs"
+sed -e 's/"\/bin\/true"/"sleep", "1000"/' "$b/config.json" >"$cd_/config.json"
+printf '%s' "$berth_cid" >"$work/broot/names/bench"
+printf '{"berth":1,"id":"%s","name":"bench","bundle":{"path":"%s","rootfs":"%s/rootfs","driver":"dir","config":{}}}\n' \
+  "$berth_cid" "$cd_" "$cd_" >"$cd_/record.json"
+BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" start -d - <"$cd_/record.json" >/dev/null
+mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$cd_/record.json")
+berth_rss=$(rss "$mon")
+echo "spawn: berth-monitor VmRSS ${berth_rss} KiB ($(file -b "$work/bin/berth-monitor" | cut -d, -f2,4))" >&2
+
+fixture=$(ls -d "$(dirname "$0")"/../target/berth-fixtures/v* 2>/dev/null | tail -1)
+if [ -z "$fixture" ]; then
+  umoci init --layout "$work/layout"
+  umoci new --image "$work/layout:busybox"
+  umoci unpack --image "$work/layout:busybox" "$work/ub" >/dev/null
+  mkdir -p "$work/ub/rootfs/bin" && cp "$(command -v busybox)" "$work/ub/rootfs/bin/" && ln -s busybox "$work/ub/rootfs/bin/sleep"
+  umoci repack --image "$work/layout:busybox" "$work/ub"
+  fixture="$work/layout"
+fi
+image=$(podman $podman_opts pull -q "oci:$fixture:busybox")
+podman_cid=$(podman $podman_opts run -d --network none "$image" sleep 1000)
+conmon=$(pgrep -f "conmon.*$podman_cid" | head -1)
+conmon_rss=$(rss "$conmon")
+echo "spawn: conmon VmRSS ${conmon_rss} KiB" >&2
+printf 'RESULT monitor-rss-kib %s %s %s conmon\n' "$berth_rss" "$conmon_rss" "$(ratio "$berth_rss" "$conmon_rss")"

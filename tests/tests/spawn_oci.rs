@@ -1,0 +1,229 @@
+//! berth-spawn as an OCI runtime driven by others: runc's verbs on a bundle from `umoci
+//! unpack`, and Debian's podman with `--runtime berth-spawn`.
+
+mod spawn_support;
+
+use std::process::Command;
+
+use berth_e2e::{fixtures, have};
+use spawn_support::{World, capture};
+
+fn umoci_bundle(w: &World, args: &[&str]) -> std::path::PathBuf {
+    let b = w.env.dir().join("bundle");
+    fixtures::must(
+        Command::new("umoci")
+            .args([
+                "unpack",
+                "--image",
+                &format!("{}:busybox", fixtures::layout().display()),
+            ])
+            .arg(&b),
+    );
+    spawn_support::edit_config(&b, |c| {
+        c["process"]["terminal"] = false.into();
+        c["process"]["args"] = serde_json::json!(args);
+    });
+    b
+}
+
+#[test]
+fn runc_verbs_on_a_umoci_bundle() {
+    let w = World::new();
+    let b = umoci_bundle(&w, &["sleep", "1000"]);
+    let root = w.env.dir().join("rt");
+    let rt = |args: &[&str]| {
+        let mut v = vec!["berth-spawn", "--root", root.to_str().unwrap()];
+        v.extend_from_slice(args);
+        w.run(&v)
+    };
+    let pidfile = w.env.dir().join("pid");
+    // The created container keeps create's stdio (as with runc): give it none to hold.
+    let status = w
+        .cmd("berth-spawn")
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+        ])
+        .args(["--pid-file", pidfile.to_str().unwrap(), "c1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid: i64 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let state = rt(&["state", "c1"]).success().json();
+    assert_eq!(
+        (state["status"].as_str(), state["pid"].as_i64()),
+        (Some("created"), Some(pid))
+    );
+    assert_eq!(state["bundle"], b.canonicalize().unwrap().to_str().unwrap());
+    rt(&["create", "--bundle", b.to_str().unwrap(), "c1"]).fails_with(104);
+    rt(&["start", "c1"]).success();
+    assert_eq!(rt(&["state", "c1"]).success().json()["status"], "running");
+    rt(&["start", "c1"]).fails_with(105);
+    let out = rt(&["exec", "c1", "ps", "-o", "pid,comm"]).success().stdout;
+    assert!(out.contains("    1 sleep"), "{out}");
+    let list = rt(&["list", "--format", "json"]).success().json();
+    assert_eq!(list[0]["id"], "c1");
+    rt(&["pause", "c1"]).success();
+    assert_eq!(rt(&["state", "c1"]).success().json()["status"], "paused");
+    rt(&["resume", "c1"]).success();
+    rt(&["delete", "c1"]).fails_with(105);
+    rt(&["kill", "c1", "KILL"]).success();
+    while spawn_support::alive(pid) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(rt(&["state", "c1"]).success().json()["status"], "stopped");
+    rt(&["delete", "c1"]).success();
+    rt(&["state", "c1"]).fails_with(3);
+    assert!(w.container_cgroups().is_empty() && w.cgroup_dirs().iter().all(|d| !d.ends_with("c1")));
+    // run: foreground with the exit code, and the error for a missing command.
+    spawn_support::edit_config(&b, |c| {
+        c["process"]["args"] = serde_json::json!(["sh", "-c", "echo hi; exit 7"])
+    });
+    let r = rt(&["run", "--bundle", b.to_str().unwrap(), "c2"]).fails_with(7);
+    assert_eq!(r.stdout, "hi\n");
+    spawn_support::edit_config(&b, |c| c["process"]["args"] = serde_json::json!(["nosuch"]));
+    let r = rt(&[
+        "--log",
+        w.env.dir().join("log.json").to_str().unwrap(),
+        "--log-format",
+        "json",
+        "run",
+        "-b",
+        b.to_str().unwrap(),
+        "c3",
+    ])
+    .fails_with(127);
+    assert!(r.stderr.contains("executable file not found in $PATH"));
+    let log = std::fs::read_to_string(w.env.dir().join("log.json")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(rt(&["list", "-q"]).success().stdout.is_empty());
+}
+
+/// Debian's podman with berth-spawn as its runtime, in private roots (images loaded from
+/// the fixture layout; no network; cgroupfs manager).
+struct Podman<'a> {
+    w: &'a World,
+    base: Vec<String>,
+}
+
+impl Podman<'_> {
+    fn run(&self, args: &[&str]) -> berth_e2e::Run {
+        let mut c = self.w.cmd("podman");
+        // podman reads DOCKER_CONFIG for credentials and fails if the file is missing.
+        c.env_remove("DOCKER_CONFIG").args(&self.base).args(args);
+        let mut argv = vec!["podman"];
+        argv.extend_from_slice(args);
+        capture(c, &argv, None)
+    }
+}
+
+impl Drop for Podman<'_> {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "-f", "-a"]);
+    }
+}
+
+#[test]
+fn podman_runs_containers_with_berth_spawn() {
+    if !have("podman") {
+        panic!("podman is not installed (scripts/deps.sh installs it)");
+    }
+    let w = World::new();
+    let d = w.env.dir();
+    let spawn = berth_e2e::bin_dir().join("berth-spawn");
+    let conf = d.join("containers.conf");
+    std::fs::write(&conf, "").unwrap();
+    let p = Podman {
+        w: &w,
+        base: vec![
+            format!("--root={}", d.join("proot").display()),
+            format!("--runroot={}", d.join("prun").display()),
+            format!("--tmpdir={}", d.join("ptmp").display()),
+            "--cgroup-manager=cgroupfs".into(),
+            "--storage-driver=vfs".into(),
+            "--events-backend=file".into(),
+            format!("--runtime={}", spawn.display()),
+            format!("--runtime-flag=root={}", w.paths().run.display()),
+        ],
+    };
+    let image = p
+        .run(&[
+            "pull",
+            "-q",
+            &format!("oci:{}:busybox", fixtures::layout().display()),
+        ])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    let cg = format!("--cgroup-parent=/{}", w.cgroup);
+    let r = p
+        .run(&[
+            "run",
+            &cg,
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "sh",
+            "-c",
+            "echo hello; grep CapEff /proc/self/status",
+        ])
+        .success();
+    assert!(r.stdout.starts_with("hello\n"), "{}", r.stdout);
+    p.run(&[
+        "run",
+        &cg,
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .fails_with(3);
+    let cid = p
+        .run(&[
+            "run",
+            &cg,
+            "-d",
+            "--network",
+            "none",
+            &image,
+            "sh",
+            "-c",
+            "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+        ])
+        .success()
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(
+        p.run(&["exec", &cid, "sh", "-c", "echo in-exec"])
+            .success()
+            .stdout,
+        "in-exec\n"
+    );
+    p.run(&["exec", &cid, "sh", "-c", "exit 4"]).fails_with(4);
+    p.run(&["stop", "-t", "5", &cid]).success();
+    let logs = p.run(&["logs", &cid]).success().stdout;
+    assert_eq!(logs, "started\nbye\n");
+    let ps = p
+        .run(&["ps", "-a", "--format", "{{.Status}}"])
+        .success()
+        .stdout;
+    assert!(ps.starts_with("Exited (0)"), "{ps}");
+    p.run(&["rm", &cid]).success();
+    assert!(w.container_cgroups().is_empty() && !w.paths().run_container(&cid).exists());
+}
