@@ -7,7 +7,7 @@ use spawn_support::World;
 
 const SCRIPT: &str = "ps -o pid,comm; \
     mount -t tmpfs none /tmp && echo MOUNT-OK || echo MOUNT-FAILED; \
-    echo KCORE=$(cat /proc/kcore 2>/dev/null | wc -c) INTERRUPTS=$(cat /proc/interrupts | wc -c); \
+    echo KCORE=$(cat /proc/kcore 2>/dev/null | wc -c) TIMER_LIST=$(cat /proc/timer_list | wc -c); \
     grep CapEff /proc/self/status; \
     unshare -U true 2>&1 && echo UNSHARE-OK || echo UNSHARE-FAILED; \
     touch /probe && echo WRITE-OK || echo WRITE-FAILED; \
@@ -34,13 +34,13 @@ fn a_default_container_is_confined_like_docker() {
         "{out}"
     );
     assert!(out.contains("MOUNT-FAILED"), "mount worked:\n{out}");
-    // /proc/kcore is masked (this kernel may not have one); /proc/interrupts, which the host
+    // /proc/kcore is masked (this kernel may not have one); /proc/timer_list, which the host
     // has, reads empty.
     assert!(
-        out.contains("KCORE=0 INTERRUPTS=0"),
+        out.contains("KCORE=0 TIMER_LIST=0"),
         "masked paths are readable:\n{out}"
     );
-    assert!(std::fs::read("/proc/interrupts").is_ok_and(|b| !b.is_empty()));
+    assert!(std::fs::read("/proc/timer_list").is_ok_and(|b| !b.is_empty()));
     assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");
     assert!(
         out.contains("UNSHARE-FAILED") && out.contains("Operation not permitted"),
