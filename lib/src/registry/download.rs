@@ -14,7 +14,8 @@
 //!   the next pull.
 //!
 //! The blob is never visible under `blobs/` before it is complete and verified: it reaches its
-//! name by one `rename(2)` after an `fsync`.
+//! name by one `rename(2)` after an `fsync`. The caller fsyncs `blobs/sha256` once before it
+//! writes a ref naming the blob ([`sync_blobs_dir`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -135,6 +136,12 @@ pub fn fetch_blob(
     }
 }
 
+/// Makes the renames into `blobs/sha256` durable: call before writing a ref to new blobs.
+pub fn sync_blobs_dir(store: &ImageStore) -> Result<()> {
+    let dir = store.dir().join("blobs/sha256");
+    Ok(crate::store::atomic::sync_dir(&dir)?)
+}
+
 /// Asks the kernel to start writing `len` bytes at `offset` to disk now, without waiting
 /// (sync_file_range(2) with SYNC_FILE_RANGE_WRITE): the disk then works while the network does,
 /// and the fsync before the rename finds little dirty data. Durability still comes from that
@@ -249,7 +256,15 @@ impl Job<'_> {
                     return Err(e.into());
                 }
                 self.file.sync_all().with_path("fsync", self.partial)?;
-                self.store.adopt_blob(self.partial, self.digest)?;
+                // The rename is made durable by the caller's one fsync of the blobs directory
+                // before it writes a ref (see `pull`): until then no ref names this blob, so
+                // losing its name in a crash loses nothing. One directory fsync per pull
+                // instead of one per blob.
+                let dest = self.store.blob_path(self.digest);
+                if let Some(dir) = dest.parent() {
+                    fs::create_dir_all(dir).with_path("create directory", dir)?;
+                }
+                fs::rename(self.partial, &dest).with_path("rename into place", &dest)?;
                 return Ok(Outcome::Downloaded { resumed_from });
             }
             // Cut short: resume from here, a bounded number of times.

@@ -17,7 +17,7 @@ use oci_spec::image::{ImageConfiguration, ImageManifest};
 
 use super::client::Client;
 use super::config::RegistryConfig;
-use super::download::{BlobEvent, Outcome, fetch_blob};
+use super::download::{BlobEvent, Outcome, fetch_blob, sync_blobs_dir};
 use super::manifest::{
     OCI_MANIFEST, Parsed, check_image, choose_platform, classify, docker_to_oci,
 };
@@ -284,6 +284,7 @@ fn pull_remote(
     if !ann.is_empty() {
         desc.set_annotations(Some(ann));
     }
+    sync_blobs_dir(store)?;
     store.set_ref(&reference.familiar(), &desc)?;
     let manifest = store.read_manifest(&digest)?;
     let img = StoredImage {
@@ -382,6 +383,10 @@ fn fetch_layers(
     store: &ImageStore,
     progress: &dyn Progress,
 ) -> Result<()> {
+    // Largest first: the big layers start at once and small ones fill the gaps, so the pull
+    // ends when the biggest layer does, not when a big layer queued behind a small one does.
+    let mut order: Vec<usize> = (0..layers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(layers[i].1));
     let next = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let first_error: Mutex<Option<RegistryError>> = Mutex::new(None);
@@ -390,11 +395,11 @@ fn fetch_layers(
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= layers.len() || cancel.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    if n >= layers.len() || cancel.load(Ordering::Relaxed) {
                         return;
                     }
-                    let (digest, size) = &layers[i];
+                    let (digest, size) = &layers[order[n]];
                     let on = |e: BlobEvent| progress.layer(digest, &LayerStatus::Blob(e));
                     match fetch_blob(client, repo, digest, *size, store, &on, &cancel) {
                         Ok(o) => progress.layer(digest, &LayerStatus::Done(o)),

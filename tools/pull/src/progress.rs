@@ -54,19 +54,23 @@ impl Bars {
         if !self.enabled {
             return;
         }
-        let _ = self.multi.clear();
-        for (d, bar) in self.bars.lock().unwrap().drain() {
+        for bar in self.bars.lock().unwrap().values() {
             if !bar.is_finished() {
                 bar.finish();
             }
-            let _ = d;
         }
         let status = if *self.downloaded.lock().unwrap() {
             format!("Downloaded newer image for {}", self.reference.familiar())
         } else {
             format!("Image is up to date for {}", self.reference.familiar())
         };
-        eprintln!("Digest: {}\nStatus: {status}", image.digest);
+        // indicatif leaves the cursor at the end of the last bar's line.
+        let newline = if self.bars.lock().unwrap().is_empty() {
+            ""
+        } else {
+            "\n"
+        };
+        eprintln!("{newline}Digest: {}\nStatus: {status}", image.digest);
     }
 }
 
