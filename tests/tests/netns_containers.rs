@@ -1,0 +1,102 @@
+//! Real containers through the whole pipeline
+//! (`berth-unpack busybox ... | berth-netns - ... | berth-spawn start -d -`): a published port
+//! served by the container's own httpd, the files it sees, and a link used by name.
+
+mod spawn_support;
+
+use std::time::{Duration, Instant};
+
+use berth_e2e::net::{self, TestNet};
+use berth_e2e::{Run, fixtures};
+use spawn_support::World;
+
+fn sh(w: &World, script: &str) -> Run {
+    w.run(&["sh", "-c", script])
+}
+
+fn detached(w: &World, name: &str, netns: &str, cmd: &str) -> String {
+    let script = format!(
+        "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | berth-netns - {netns} | berth-spawn start -d -"
+    );
+    let r = sh(w, &script).success();
+    let id = r.stdout.trim().to_string();
+    assert_eq!(id.len(), 64, "{script}: {r:?}");
+    id
+}
+
+struct Teardown<'a>(&'a World, Vec<String>);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        for id in &self.1 {
+            let _ = self.0.run(&["berth-spawn", "delete", "--force", id]);
+            let _ = self.0.run(&["berth-netns", "rm", id]);
+            let _ = self.0.run(&["berth-unpack", "rm", id]);
+        }
+    }
+}
+
+fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_real_container_serves_its_published_port_and_is_reached_over_a_link() {
+    let w = World::new();
+    let tn = TestNet::new(&w.env);
+    let s = tn.default_slot().clone();
+    fixtures::seed(&w.env, "busybox", "busybox:latest");
+    let port = s.port(0);
+    let web = detached(
+        &w,
+        "web",
+        &format!("-p {port}:80 --expose 80 --hostname webhost"),
+        "mkdir -p /www && echo served-by-web > /www/index.html && exec httpd -f -p 80 -h /www",
+    );
+    let mut ids = vec![web.clone()];
+    let _down = Teardown(&w, ids.clone());
+    until("the published port", || {
+        net::http_get(&format!("http://127.0.0.1:{port}/")).filter(|b| b == "served-by-web\n")
+    });
+    assert_eq!(
+        net::http_get(&format!("http://{}:{port}/", s.gateway)).as_deref(),
+        Some("served-by-web\n")
+    );
+
+    let client = detached(
+        &w,
+        "client",
+        "--link web:w --add-host extra:10.9.8.7",
+        "echo port=$W_PORT; hostname; grep -w extra /etc/hosts; wget -q -O - http://w/; exec sleep 1000",
+    );
+    ids.push(client.clone());
+    let _down2 = Teardown(&w, vec![client.clone()]);
+    let logs = until("the client's output", || {
+        let r = w.run(&["berth-ps", "logs", "client"]);
+        r.stdout.contains("served-by-web").then_some(r.stdout)
+    });
+    let web_ip = s.addr(2);
+    assert!(logs.contains(&format!("port=tcp://{web_ip}:80")), "{logs}");
+    assert!(
+        logs.contains(&client[..12]),
+        "hostname is the short id: {logs}"
+    );
+    assert!(logs.contains("10.9.8.7\textra"), "{logs}");
+
+    // Removal through the stages' verbs leaves no interface behind.
+    drop(_down2);
+    drop(_down);
+    assert!(net::host_links(&berth::net::attach::veth_name(&web)).is_empty());
+    assert!(net::host_links(&s.bridge).is_empty());
+    assert!(net::rules_with(&web).is_empty());
+}
