@@ -26,7 +26,6 @@ use super::{dnsfiles, host, ipam, links, netns};
 use crate::paths::Paths;
 use crate::protocol::{LinkInfo, NetworkSection, Record, Status};
 use crate::state::{Containers, ids, truth};
-use crate::store::atomic;
 
 /// The stage's flags (Docker's names).
 #[derive(Debug, Clone, Default)]
@@ -435,7 +434,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
                 }
                 let w = |name: &str, body: &str| -> crate::Result<PathBuf> {
                     let p = dir.join(name);
-                    atomic::write(&p, body.as_bytes())?;
+                    super::write_quick(&p, body.as_bytes())?;
                     Ok(p)
                 };
                 let hp = w("hostname", &format!("{hostname}\n"))?;

@@ -113,12 +113,21 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         let mut all = rules;
         all.extend(firewall::network_rules(&net));
         tags.push(net.tag());
-        delete_rules(&all, &tags)?;
+        // One batch: the container's rules, the network's, and berth's chains if this was
+        // the last berth bridge. If anything was missing, fall back to deleting by tag.
+        let mut batch = Batch::default();
+        batch.delete(&all);
+        let released = host::release_with_batch(&mut nl, &net.bridge, batch);
+        if released.is_err() {
+            delete_rules(&[], &tags)?;
+        }
         if let Some(b) = bridge.filter(|_| ours) {
             nl.del_link(b.index)
                 .map_err(NetError::netlink(format!("delete bridge {}", net.bridge)))?;
         }
-        host::release_if_idle(&mut nl)?;
+        if !matches!(released, Ok(true)) {
+            host::release_if_idle(&mut nl)?;
+        }
         return Ok(());
     }
     delete_rules(&rules, &tags)?;

@@ -303,6 +303,27 @@ pub fn remove_globals(saved: &Saved, batch: &mut Batch, drop_chains: bool) {
     }
 }
 
+/// Appends the removal of berth's jumps and chains, as [`create_globals`] makes them, to
+/// `batch` (no iptables-save: the exact rules are known).
+pub fn delete_globals_known(batch: &mut Batch) {
+    let g = global_rules();
+    for r in g.iter().filter(|r| r.first) {
+        batch.raw(r.table, format!("-D {} {}", r.chain, r.spec));
+    }
+    for c in NAT_CHAINS {
+        batch.raw(Table::Nat, format!("-F {c}"));
+    }
+    for c in FILTER_CHAINS {
+        batch.raw(Table::Filter, format!("-F {c}"));
+    }
+    for c in NAT_CHAINS {
+        batch.raw(Table::Nat, format!("-X {c}"));
+    }
+    for c in FILTER_CHAINS {
+        batch.raw(Table::Filter, format!("-X {c}"));
+    }
+}
+
 /// A network's rules: outbound NAT, the hairpin and loopback NAT for published ports, and
 /// forwarding (isolation from other networks, established replies, published ports,
 /// outbound, and inter-container traffic by `icc`).

@@ -101,7 +101,16 @@ pub fn prepare(
         turn_on(BRIDGE_NF, &host_dir().join("bridge-nf.orig"))?;
     }
     if berth_bridges(nl, bridge)?.is_empty() {
-        let saved = firewall::parse_saved(&firewall::save()?);
+        // The marker says berth's chains may exist (written before they are made, removed
+        // after they are gone): only then is iptables-save needed to clear leftovers of an
+        // interrupted run first. Otherwise the chains are simply declared.
+        let marker = host_dir().join("chains");
+        let saved = if marker.exists() {
+            firewall::parse_saved(&firewall::save()?)
+        } else {
+            firewall::Saved::default()
+        };
+        crate::store::atomic::write(&marker, b"berth's chains may exist\n")?;
         firewall::create_globals(&saved, batch);
     }
     Ok(())
@@ -110,6 +119,34 @@ pub fn prepare(
 /// Called under [`lock`] after a network's bridge is gone: if it was the last berth bridge,
 /// removes berth's chains and puts the sysctls back.
 pub fn release_if_idle(nl: &mut Netlink) -> Result<()> {
+    release_with(nl, Batch::default())
+}
+
+/// [`release_if_idle`], applying `batch` (a network's last deletions) in the same
+/// iptables-restore: with berth's chains removed too when no berth bridge is left.
+/// `except` is the bridge being removed (it may still exist while the batch is built).
+pub fn release_with_batch(nl: &mut Netlink, except: &str, mut batch: Batch) -> Result<bool> {
+    if !berth_bridges(nl, except)?.is_empty() {
+        firewall::apply(&batch)?;
+        return Ok(false);
+    }
+    let fast = {
+        let mut b = Batch::default();
+        std::mem::swap(&mut b, &mut batch);
+        let mut with_globals = b;
+        firewall::delete_globals_known(&mut with_globals);
+        firewall::apply(&with_globals)
+    };
+    if let Err(e) = fast {
+        log::debug!("removing berth's chains in one batch failed ({e}); using iptables-save");
+        return Err(e);
+    }
+    finish_release();
+    Ok(true)
+}
+
+fn release_with(nl: &mut Netlink, batch: Batch) -> Result<()> {
+    firewall::apply(&batch)?;
     if !berth_bridges(nl, "")?.is_empty() {
         return Ok(());
     }
@@ -117,7 +154,12 @@ pub fn release_if_idle(nl: &mut Netlink) -> Result<()> {
     let mut batch = Batch::default();
     firewall::remove_globals(&saved, &mut batch, true);
     firewall::apply(&batch)?;
+    finish_release();
+    Ok(())
+}
+
+fn finish_release() {
+    let _ = std::fs::remove_file(host_dir().join("chains"));
     put_back(IP_FORWARD, &host_dir().join("ip_forward.orig"));
     put_back(BRIDGE_NF, &host_dir().join("bridge-nf.orig"));
-    Ok(())
 }

@@ -98,7 +98,7 @@ pub fn allocate(
         let ip = Ipv4Addr::from(a);
         if usable(ip) && !used.contains(&ip) {
             take(&dir, ip, id)?;
-            atomic::write(&dir.join("last"), ip.to_string().as_bytes())?;
+            super::write_quick(&dir.join("last"), ip.to_string().as_bytes())?;
             return Ok(ip);
         }
     }
