@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod views;
+pub mod volume;
 
 pub use error::{Code, Coded, Error, Result};
 pub use paths::Paths;

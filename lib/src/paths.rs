@@ -75,6 +75,18 @@ impl Paths {
     pub fn volume(&self, name: &str) -> PathBuf {
         self.volumes().join(name)
     }
+    /// `<root>/volumes/<name>/_data`: what containers mount.
+    pub fn volume_data(&self, name: &str) -> PathBuf {
+        self.volume(name).join("_data")
+    }
+    /// `<root>/volumes/<name>/volume.json`: the volume's metadata (created, labels, ...).
+    pub fn volume_meta(&self, name: &str) -> PathBuf {
+        self.volume(name).join("volume.json")
+    }
+    /// `<root>/locks/volumes`: shared by stages that mount volumes, exclusive for removal.
+    pub fn volumes_lock(&self) -> PathBuf {
+        self.locks().join("volumes")
+    }
     /// `<root>/networks`: network configs and IP allocations.
     pub fn networks(&self) -> PathBuf {
         self.root.join("networks")

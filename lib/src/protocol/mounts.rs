@@ -31,6 +31,10 @@ pub struct MountEntry {
     /// tmpfs options, e.g. `size=64m,mode=1777`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub options: String,
+    /// What the user typed (`data:/data`, `type=bind,src=/a,dst=/b`), for Docker's
+    /// `HostConfig.Binds`; empty for image volumes and copies.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub spec: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

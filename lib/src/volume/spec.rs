@@ -1,0 +1,734 @@
+//! Docker's mount flags, parsed into [`Request`]s before anything is created: `-v/--volume`
+//! (moby `volume/mounts/linux_parser.go` rules), `--mount` (docker/cli `opts/mount.go`: one
+//! CSV record of `key=value` fields), `--tmpfs` and `--volumes-from`.
+//!
+//! Parsing is pure: it never looks at the filesystem or the store, so every malformed flag is
+//! refused before the stage makes anything.
+
+use std::path::PathBuf;
+
+use crate::volume::{Result, VolumeError};
+
+/// Where a mount definition came from (the record's `origin`).
+pub const ORIGIN_VOLUME: &str = "-v";
+pub const ORIGIN_MOUNT: &str = "--mount";
+pub const ORIGIN_TMPFS: &str = "--tmpfs";
+pub const ORIGIN_IMAGE: &str = "image";
+pub const ORIGIN_FROM: &str = "volumes-from:";
+
+/// One mount the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub kind: RequestKind,
+    /// Absolute and clean (`path.Clean`), never `/`.
+    pub destination: String,
+    pub rw: bool,
+    /// Docker's `Mode` as `inspect` shows it.
+    pub mode: String,
+    /// Bind propagation (`rprivate` unless given); empty for volumes and tmpfs.
+    pub propagation: String,
+    pub origin: &'static str,
+    /// The flag's value as typed.
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A host path. `-v` creates a missing directory; `--mount` refuses it.
+    Bind {
+        source: PathBuf,
+        create_missing: bool,
+        recursive: bool,
+    },
+    /// A named volume, created when missing; `copy` seeds it from the image when empty.
+    Named {
+        name: String,
+        copy: bool,
+        labels: Vec<(String, String)>,
+    },
+    /// A new volume with a generated 64-hex name.
+    Anonymous {
+        copy: bool,
+        labels: Vec<(String, String)>,
+    },
+    /// A tmpfs with mount(8) options (`size=64m`, `mode=1777`, `exec`...).
+    Tmpfs { options: Vec<String> },
+}
+
+/// `--volumes-from NAME[:ro|rw]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    pub container: String,
+    pub rw: bool,
+    pub spec: String,
+}
+
+fn bad(msg: String) -> VolumeError {
+    VolumeError::BadSpec(msg)
+}
+
+/// Go's `path.Clean` for an absolute container path; `None` if `p` is not absolute.
+pub fn clean_destination(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+fn destination(raw: &str, what: &str, dest: &str) -> Result<String> {
+    match clean_destination(dest) {
+        None => Err(bad(format!(
+            "invalid {what} {raw:?}: the container path {dest:?} must be absolute"
+        ))),
+        Some(d) if d == "/" => Err(bad(format!(
+            "invalid {what} {raw:?}: the container path cannot be \"/\""
+        ))),
+        Some(d) => Ok(d),
+    }
+}
+
+/// Docker's local volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_volume_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+/// The parts of a `-v` mode (`ro,z,rslave,nocopy`), each category at most once.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Mode {
+    rw: Option<bool>,
+    propagation: Option<String>,
+    nocopy: bool,
+}
+
+fn parse_mode(mode: &str) -> Option<Mode> {
+    let mut m = Mode::default();
+    let (mut label, mut copy, mut consistency) = (false, false, false);
+    if mode.is_empty() {
+        return Some(m);
+    }
+    for o in mode.split(',') {
+        let seen = match o {
+            "rw" | "ro" => m.rw.replace(o == "rw").is_some(),
+            "z" | "Z" => std::mem::replace(&mut label, true),
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                m.propagation.replace(o.to_string()).is_some()
+            }
+            "nocopy" => {
+                m.nocopy = true;
+                std::mem::replace(&mut copy, true)
+            }
+            "consistent" | "cached" | "delegated" => std::mem::replace(&mut consistency, true),
+            _ => return None,
+        };
+        if seen {
+            return None;
+        }
+    }
+    Some(m)
+}
+
+/// `-v` / `--volume`: `/dest`, `NAME:/dest[:MODE]`, or `/host:/dest[:MODE]`.
+pub fn parse_volume(raw: &str) -> Result<Request> {
+    let invalid = |why: &str| bad(format!("invalid volume specification {raw:?}: {why}"));
+    let parts: Vec<&str> = raw.split(':').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(invalid("empty section between colons"));
+    }
+    let (source, dest, mode) = match parts.as_slice() {
+        [d] => (None, *d, ""),
+        [s, d] => {
+            if parse_mode(d).is_some() {
+                return Err(invalid(
+                    "a mode needs a source (NAME:/path:MODE or /host:/path:MODE; -v /path makes an anonymous volume)",
+                ));
+            }
+            (Some(*s), *d, "")
+        }
+        [s, d, m] => (Some(*s), *d, *m),
+        _ => return Err(invalid("too many colons")),
+    };
+    let Some(m) = parse_mode(mode) else {
+        return Err(invalid(&format!("invalid mode {mode:?}")));
+    };
+    let destination = destination(raw, "volume specification", dest)?;
+    let rw = m.rw.unwrap_or(true);
+    let (kind, mode, propagation) = match source {
+        None => (
+            RequestKind::Anonymous {
+                copy: true,
+                labels: vec![],
+            },
+            String::new(),
+            String::new(),
+        ),
+        Some(s) if s.starts_with('/') => {
+            if m.nocopy {
+                return Err(invalid("nocopy applies to volumes, not to bind mounts"));
+            }
+            let clean = clean_destination(s).unwrap_or_else(|| s.to_string());
+            (
+                RequestKind::Bind {
+                    source: PathBuf::from(clean),
+                    create_missing: true,
+                    recursive: true,
+                },
+                mode.to_string(),
+                m.propagation.unwrap_or_else(|| "rprivate".into()),
+            )
+        }
+        Some(s) if valid_volume_name(s) => {
+            if m.propagation.is_some() {
+                return Err(invalid(
+                    "propagation modes apply to bind mounts, not to volumes",
+                ));
+            }
+            // moby's setBindModeIfNull: a named volume with no mode shows `z`.
+            let mode = if mode.is_empty() { "z" } else { mode };
+            (
+                RequestKind::Named {
+                    name: s.to_string(),
+                    copy: !m.nocopy,
+                    labels: vec![],
+                },
+                mode.to_string(),
+                String::new(),
+            )
+        }
+        Some(s) if s.contains('/') || s.starts_with('.') || s.starts_with('~') => {
+            return Err(VolumeError::RelativeHostPath {
+                spec: raw.to_string(),
+                path: s.to_string(),
+            });
+        }
+        Some(s) => return Err(VolumeError::InvalidName(s.to_string())),
+    };
+    Ok(Request {
+        kind,
+        destination,
+        rw,
+        mode,
+        propagation,
+        origin: ORIGIN_VOLUME,
+        spec: raw.to_string(),
+    })
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// go-units `RAMInBytes`: `64m`, `1g`, `512KiB`, `1024` (binary multiples).
+pub fn ram_in_bytes(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: f64 = num.parse().ok()?;
+    let unit = unit.trim_start().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let mult: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => return None,
+    };
+    Some((n * mult as f64) as u64)
+}
+
+/// Splits one CSV record (docker/cli reads `--mount` with encoding/csv, so a field holding a
+/// comma can be quoted).
+fn csv_fields(raw: &str) -> Result<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(raw.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    match reader.read_record(&mut rec) {
+        Ok(true) => Ok(rec.iter().map(str::to_string).collect()),
+        Ok(false) => Ok(vec![]),
+        Err(e) => Err(bad(format!("invalid --mount {raw:?}: {e}"))),
+    }
+}
+
+/// `--mount type=bind|volume|tmpfs,src=...,dst=...,readonly,...`.
+pub fn parse_mount(raw: &str) -> Result<Request> {
+    let invalid = |why: String| bad(format!("invalid --mount {raw:?}: {why}"));
+    let mut typ = "volume".to_string();
+    let (mut source, mut target) = (String::new(), String::new());
+    let mut readonly = false;
+    let mut propagation: Option<String> = None;
+    let mut recursive = true;
+    let mut nocopy = false;
+    let mut labels = Vec::new();
+    let mut tmpfs_size: Option<u64> = None;
+    let mut tmpfs_mode: Option<u32> = None;
+    // Which options were given, to refuse those that do not belong to the type.
+    let (mut bind_opts, mut vol_opts, mut tmpfs_opts) = (false, false, false);
+    let fields = csv_fields(raw)?;
+    if fields.iter().all(|f| f.trim().is_empty()) {
+        return Err(invalid("empty value".into()));
+    }
+    for field in &fields {
+        let (key, value) = match field.split_once('=') {
+            Some((k, v)) => (k.trim().to_lowercase(), Some(v.to_string())),
+            None => (field.trim().to_lowercase(), None),
+        };
+        let flag = |v: &Option<String>| -> Result<bool> {
+            match v {
+                None => Ok(true),
+                Some(v) => {
+                    parse_bool(v).ok_or_else(|| invalid(format!("invalid value for {key}: {v:?}")))
+                }
+            }
+        };
+        let need = |v: &Option<String>| -> Result<String> {
+            v.clone()
+                .ok_or_else(|| invalid(format!("invalid field {key:?} must be a key=value pair")))
+        };
+        match key.as_str() {
+            "type" => typ = need(&value)?.to_lowercase(),
+            "source" | "src" => source = need(&value)?,
+            "target" | "dst" | "destination" => target = need(&value)?,
+            "readonly" | "ro" => readonly = flag(&value)?,
+            "consistency" => {
+                let v = need(&value)?;
+                if !["default", "consistent", "cached", "delegated"].contains(&v.as_str()) {
+                    return Err(invalid(format!("invalid consistency {v:?}")));
+                }
+            }
+            "bind-propagation" => {
+                let v = need(&value)?;
+                if parse_mode(&v).and_then(|m| m.propagation).is_none() {
+                    return Err(invalid(format!("invalid bind-propagation {v:?}")));
+                }
+                bind_opts = true;
+                propagation = Some(v);
+            }
+            "bind-nonrecursive" => {
+                bind_opts = true;
+                recursive = !flag(&value)?;
+            }
+            "bind-recursive" => {
+                bind_opts = true;
+                recursive = match need(&value)?.as_str() {
+                    "enabled" => true,
+                    "disabled" => false,
+                    v => {
+                        return Err(invalid(format!(
+                            "bind-recursive={v} is not supported (use enabled or disabled)"
+                        )));
+                    }
+                };
+            }
+            "volume-nocopy" => {
+                vol_opts = true;
+                nocopy = flag(&value)?;
+            }
+            "volume-label" => {
+                vol_opts = true;
+                let v = need(&value)?;
+                let (k, v) = v.split_once('=').unwrap_or((&v, ""));
+                labels.push((k.to_string(), v.to_string()));
+            }
+            "volume-driver" => {
+                vol_opts = true;
+                let v = need(&value)?;
+                if v != "local" {
+                    return Err(VolumeError::Unsupported(format!(
+                        "volume driver {v:?} is not supported (berth has the local driver only)"
+                    )));
+                }
+            }
+            "volume-opt" | "volume-subpath" => {
+                return Err(VolumeError::Unsupported(format!(
+                    "--mount {key} is not supported by berth's local volumes"
+                )));
+            }
+            "tmpfs-size" => {
+                tmpfs_opts = true;
+                let v = need(&value)?;
+                tmpfs_size = Some(
+                    ram_in_bytes(&v).ok_or_else(|| invalid(format!("invalid tmpfs-size {v:?}")))?,
+                );
+            }
+            "tmpfs-mode" => {
+                tmpfs_opts = true;
+                let v = need(&value)?;
+                tmpfs_mode = Some(
+                    u32::from_str_radix(&v, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| invalid(format!("invalid tmpfs-mode {v:?} (octal)")))?,
+                );
+            }
+            _ => return Err(invalid(format!("unexpected key {key:?}"))),
+        }
+    }
+    if target.is_empty() {
+        return Err(invalid("target is required (dst=/path)".into()));
+    }
+    let destination = destination(raw, "--mount", &target)?;
+    let wrong = |opts: &str| invalid(format!("{opts} options do not apply to type={typ} mounts"));
+    let (kind, mode, propagation) = match typ.as_str() {
+        "bind" => {
+            if vol_opts {
+                return Err(wrong("volume-*"));
+            }
+            if tmpfs_opts {
+                return Err(wrong("tmpfs-*"));
+            }
+            if source.is_empty() {
+                return Err(invalid("type=bind needs a source (src=/host/path)".into()));
+            }
+            if !source.starts_with('/') {
+                return Err(VolumeError::RelativeHostPath {
+                    spec: raw.to_string(),
+                    path: source,
+                });
+            }
+            (
+                RequestKind::Bind {
+                    source: PathBuf::from(clean_destination(&source).unwrap_or(source)),
+                    create_missing: false,
+                    recursive,
+                },
+                String::new(),
+                propagation.unwrap_or_else(|| "rprivate".into()),
+            )
+        }
+        "volume" => {
+            if bind_opts {
+                return Err(wrong("bind-*"));
+            }
+            if tmpfs_opts {
+                return Err(wrong("tmpfs-*"));
+            }
+            let kind = if source.is_empty() {
+                RequestKind::Anonymous {
+                    copy: !nocopy,
+                    labels,
+                }
+            } else if valid_volume_name(&source) {
+                RequestKind::Named {
+                    name: source,
+                    copy: !nocopy,
+                    labels,
+                }
+            } else if source.contains('/') || source.starts_with('.') {
+                return Err(invalid(format!(
+                    "{source:?} is not a volume name (for a host path use type=bind)"
+                )));
+            } else {
+                return Err(VolumeError::InvalidName(source));
+            };
+            (kind, "z".to_string(), String::new())
+        }
+        "tmpfs" => {
+            if bind_opts {
+                return Err(wrong("bind-*"));
+            }
+            if vol_opts {
+                return Err(wrong("volume-*"));
+            }
+            if !source.is_empty() {
+                return Err(invalid("type=tmpfs takes no source".into()));
+            }
+            let mut options = Vec::new();
+            if let Some(s) = tmpfs_size {
+                options.push(format!("size={s}"));
+            }
+            if let Some(m) = tmpfs_mode {
+                options.push(format!("mode={m:o}"));
+            }
+            (RequestKind::Tmpfs { options }, String::new(), String::new())
+        }
+        t => {
+            return Err(VolumeError::Unsupported(format!(
+                "--mount type={t} is not supported (use bind, volume or tmpfs)"
+            )));
+        }
+    };
+    Ok(Request {
+        kind,
+        destination,
+        rw: !readonly,
+        mode,
+        propagation,
+        origin: ORIGIN_MOUNT,
+        spec: raw.to_string(),
+    })
+}
+
+/// mount(8) options a tmpfs accepts (flags, and tmpfs(5)'s own), plus Docker's
+/// `tmpcopyup`/`notmpcopyup` markers.
+fn valid_tmpfs_option(o: &str) -> bool {
+    const FLAGS: &[&str] = &[
+        "rw",
+        "ro",
+        "exec",
+        "noexec",
+        "suid",
+        "nosuid",
+        "dev",
+        "nodev",
+        "sync",
+        "async",
+        "dirsync",
+        "atime",
+        "noatime",
+        "diratime",
+        "nodiratime",
+        "relatime",
+        "norelatime",
+        "strictatime",
+        "nostrictatime",
+        "mand",
+        "nomand",
+        "tmpcopyup",
+        "notmpcopyup",
+    ];
+    const DATA: &[&str] = &[
+        "size",
+        "mode",
+        "uid",
+        "gid",
+        "nr_inodes",
+        "nr_blocks",
+        "mpol",
+        "huge",
+    ];
+    match o.split_once('=') {
+        None => FLAGS.contains(&o),
+        Some((k, v)) => DATA.contains(&k) && !v.is_empty(),
+    }
+}
+
+/// `--tmpfs /path[:OPTIONS]`.
+pub fn parse_tmpfs(raw: &str) -> Result<Request> {
+    let (dest, opts) = raw.split_once(':').unwrap_or((raw, ""));
+    let destination = destination(raw, "--tmpfs", dest)?;
+    let options: Vec<String> = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(o) = options.iter().find(|o| !valid_tmpfs_option(o)) {
+        return Err(bad(format!(
+            "invalid --tmpfs {raw:?}: unknown tmpfs option {o:?}"
+        )));
+    }
+    let rw = options
+        .iter()
+        .rev()
+        .find(|o| *o == "ro" || *o == "rw")
+        .is_none_or(|o| o == "rw");
+    Ok(Request {
+        kind: RequestKind::Tmpfs { options },
+        destination,
+        rw,
+        mode: String::new(),
+        propagation: String::new(),
+        origin: ORIGIN_TMPFS,
+        spec: raw.to_string(),
+    })
+}
+
+/// `--volumes-from NAME[:ro|rw]`.
+pub fn parse_volumes_from(raw: &str) -> Result<VolumesFrom> {
+    let (container, mode) = raw.split_once(':').unwrap_or((raw, ""));
+    if container.is_empty() {
+        return Err(bad(format!(
+            "invalid --volumes-from {raw:?}: a container name or id is required"
+        )));
+    }
+    let m = parse_mode(mode)
+        .filter(|m| m.propagation.is_none() && !m.nocopy)
+        .ok_or_else(|| {
+            bad(format!(
+                "invalid --volumes-from {raw:?}: mode must be ro or rw, not {mode:?}"
+            ))
+        })?;
+    Ok(VolumesFrom {
+        container: container.to_string(),
+        rw: m.rw.unwrap_or(true),
+        spec: raw.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Code, Coded};
+
+    fn code(r: Result<impl std::fmt::Debug>) -> Code {
+        r.unwrap_err().code()
+    }
+
+    #[test]
+    fn dash_v_forms() {
+        let r = parse_volume("/run/lock/apache2/").unwrap();
+        assert_eq!(r.destination, "/run/lock/apache2");
+        assert!(matches!(r.kind, RequestKind::Anonymous { copy: true, .. }));
+        assert_eq!((r.rw, r.mode.as_str()), (true, ""));
+
+        let r = parse_volume("data:/data").unwrap();
+        assert!(matches!(&r.kind, RequestKind::Named { name, copy: true, .. } if name == "data"));
+        assert_eq!(r.mode, "z");
+        let r = parse_volume("data:/data:ro,nocopy").unwrap();
+        assert!(matches!(r.kind, RequestKind::Named { copy: false, .. }));
+        assert!(!r.rw);
+        assert_eq!(r.mode, "ro,nocopy");
+
+        let r = parse_volume("/srv/x/../docs:/usr/local/apache2/htdocs/:ro").unwrap();
+        assert_eq!(
+            r.kind,
+            RequestKind::Bind {
+                source: "/srv/docs".into(),
+                create_missing: true,
+                recursive: true
+            }
+        );
+        assert_eq!(r.destination, "/usr/local/apache2/htdocs");
+        assert_eq!(
+            (r.rw, r.mode.as_str(), r.propagation.as_str()),
+            (false, "ro", "rprivate")
+        );
+        let r = parse_volume("/a:/b:rw,z,rslave").unwrap();
+        assert_eq!((r.rw, r.propagation.as_str()), (true, "rslave"));
+    }
+
+    #[test]
+    fn dash_v_refusals() {
+        for (spec, c) in [
+            ("./data:/data", Code::BAD_ARGS),
+            ("data/x:/data", Code::BAD_ARGS),
+            ("~/x:/data", Code::BAD_ARGS),
+            ("x:/data", Code::BAD_ARGS),
+            ("a b:/data", Code::BAD_ARGS),
+            ("/data:ro", Code::BAD_ARGS),
+            ("data:rel", Code::BAD_ARGS),
+            ("data:/", Code::BAD_ARGS),
+            ("/a:/b:ro,rw", Code::BAD_ARGS),
+            ("/a:/b:bogus", Code::BAD_ARGS),
+            ("/a:/b:nocopy", Code::BAD_ARGS),
+            ("v1:/b:rshared", Code::BAD_ARGS),
+            (":/data", Code::BAD_ARGS),
+            ("a:/b:ro:x", Code::BAD_ARGS),
+        ] {
+            assert_eq!(code(parse_volume(spec)), c, "{spec}");
+        }
+        let e = parse_volume("./data:/data").unwrap_err().to_string();
+        assert!(e.contains("relative") && e.contains("$PWD/data"), "{e}");
+    }
+
+    #[test]
+    fn mount_forms() {
+        let r = parse_mount("type=bind,src=/srv,dst=/data,readonly").unwrap();
+        assert!(matches!(
+            r.kind,
+            RequestKind::Bind {
+                create_missing: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            (r.rw, r.mode.as_str(), r.propagation.as_str()),
+            (false, "", "rprivate")
+        );
+        let r = parse_mount("type=volume,source=db,target=/var/lib/db,volume-nocopy").unwrap();
+        assert!(matches!(&r.kind, RequestKind::Named { name, copy: false, .. } if name == "db"));
+        assert_eq!(r.mode, "z");
+        let r = parse_mount("dst=/cache").unwrap();
+        assert!(matches!(r.kind, RequestKind::Anonymous { .. }));
+        let r = parse_mount("type=tmpfs,dst=/run,tmpfs-size=64m,tmpfs-mode=1770").unwrap();
+        assert_eq!(
+            r.kind,
+            RequestKind::Tmpfs {
+                options: vec!["size=67108864".into(), "mode=1770".into()]
+            }
+        );
+        let r = parse_mount("type=bind,\"src=/a,b\",dst=/x,ro=false").unwrap();
+        assert!(
+            matches!(&r.kind, RequestKind::Bind { source, .. } if source == std::path::Path::new("/a,b"))
+        );
+        assert!(r.rw);
+        for bad in [
+            "type=bind,src=rel,dst=/x",
+            "type=bind,dst=/x",
+            "type=volume,src=/abs,dst=/x",
+            "type=tmpfs,src=x,dst=/x",
+            "type=bind,src=/a,dst=/x,volume-nocopy",
+            "type=volume,dst=/x,bind-propagation=rshared",
+            "src=v1",
+            "type=volume,src=v1,dst=/x,bogus=1",
+            "type=volume,src=v1,dst=/x,readonly=maybe",
+            "type=volume,src=v1,dst=x",
+        ] {
+            assert_eq!(code(parse_mount(bad)), Code::BAD_ARGS, "{bad}");
+        }
+        assert_eq!(code(parse_mount("type=npipe,dst=/x")), Code::UNSUPPORTED);
+    }
+
+    #[test]
+    fn tmpfs_and_volumes_from() {
+        let r = parse_tmpfs("/run:rw,size=64m,exec").unwrap();
+        assert_eq!(
+            r.kind,
+            RequestKind::Tmpfs {
+                options: vec!["rw".into(), "size=64m".into(), "exec".into()]
+            }
+        );
+        assert!(parse_tmpfs("/run:ro").is_ok_and(|r| !r.rw));
+        assert_eq!(code(parse_tmpfs("run")), Code::BAD_ARGS);
+        assert_eq!(code(parse_tmpfs("/run:bogus")), Code::BAD_ARGS);
+        assert_eq!(
+            parse_volumes_from("web:ro").unwrap(),
+            VolumesFrom {
+                container: "web".into(),
+                rw: false,
+                spec: "web:ro".into()
+            }
+        );
+        assert!(parse_volumes_from("web").unwrap().rw);
+        assert_eq!(code(parse_volumes_from("web:rshared")), Code::BAD_ARGS);
+        assert_eq!(code(parse_volumes_from(":ro")), Code::BAD_ARGS);
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(clean_destination("/a//b/./c/../d/").unwrap(), "/a/b/d");
+        assert_eq!(clean_destination("/../..").unwrap(), "/");
+        assert!(clean_destination("a").is_none());
+        assert!(valid_volume_name("my-vol_1.x") && !valid_volume_name("x"));
+        assert!(!valid_volume_name("-x") && !valid_volume_name("a/b"));
+        assert_eq!(ram_in_bytes("64m"), Some(64 << 20));
+        assert_eq!(ram_in_bytes("1GiB"), Some(1 << 30));
+        assert_eq!(ram_in_bytes("100"), Some(100));
+        assert_eq!(ram_in_bytes("1x"), None);
+    }
+}

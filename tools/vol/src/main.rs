@@ -1,0 +1,371 @@
+//! berth-vol: the volume stage, and `berth volume ...`.
+//!
+//! ```text
+//! berth-unpack busybox | berth-vol - -v data:/data --tmpfs /run | berth-spawn start -
+//! berth-vol create [NAME] [--label K=V]     ls [-q] [--filter] [--format]
+//! berth-vol inspect NAME...                  rm [-f] NAME...      prune [-f]
+//! berth-vol detach ID [--volumes]           teardown verb of berth::lifecycle (idempotent)
+//! ```
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use berth::cli::{self, CommonOpts, Tool};
+use berth::format::{Format, Template};
+use berth::state::Containers;
+use berth::volume::{self, VolOpts, Volumes, view};
+use berth::{Code, Error};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth-vol",
+    version,
+    about = "Volumes, and a container's mounts: -v, --mount, --tmpfs, --volumes-from",
+    args_conflicts_with_subcommands = true
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonOpts,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// `-` to read the container record on stdin, or a container NAME|ID from the store.
+    #[arg(value_name = "RECORD")]
+    record: Option<String>,
+    #[command(flatten)]
+    mounts: MountArgs,
+}
+
+#[derive(ClapArgs, Debug, Default)]
+struct MountArgs {
+    /// Bind mount or volume: /path (anonymous volume), NAME:/path, or /host/path:/path,
+    /// each with an optional :MODE (ro, rw, z, Z, nocopy, propagation).
+    #[arg(short = 'v', long = "volume", value_name = "SPEC")]
+    volume: Vec<String>,
+    /// Docker's long form: type=bind|volume|tmpfs,src=...,dst=...[,readonly][,...].
+    #[arg(long = "mount", value_name = "SPEC")]
+    mount: Vec<String>,
+    /// A tmpfs: /path[:OPTIONS] (size=64m, mode=1777, exec...).
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTS]")]
+    tmpfs: Vec<String>,
+    /// Copy the mounts of a container, at the same places: NAME[:ro|rw] (repeatable).
+    #[arg(long = "volumes-from", value_name = "CONTAINER[:MODE]")]
+    volumes_from: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a volume (a new anonymous one without NAME); an existing one is kept.
+    Create {
+        name: Option<String>,
+        /// Set metadata on the volume (KEY=VALUE, repeatable).
+        #[arg(long, value_name = "KEY=VALUE")]
+        label: Vec<String>,
+        /// Volume driver (only `local`).
+        #[arg(short, long, default_value = "local")]
+        driver: String,
+        /// Driver options (not supported by berth's local driver).
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+        opt: Vec<String>,
+    },
+    /// List volumes.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only volume names.
+        #[arg(short, long)]
+        quiet: bool,
+        /// dangling=true|false, name=REGEX, label=KEY[=VALUE], driver=local.
+        #[arg(short, long, value_name = "FILTER")]
+        filter: Vec<String>,
+        /// table, table TEMPLATE, json, or a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Show volumes in detail (JSON).
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// A Go template applied to each volume.
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Remove volumes.
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Remove even a volume containers use (and say which), and ignore missing ones.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove every volume no container references.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Accepted for Docker 23+ scripts: named volumes are pruned too in berth.
+        #[arg(short, long)]
+        all: bool,
+        /// label=KEY[=VALUE], label!=KEY[=VALUE].
+        #[arg(long, value_name = "FILTER")]
+        filter: Vec<String>,
+    },
+    /// Forget a container's mounts; with --volumes, remove its anonymous volumes no other
+    /// container uses (the teardown step of `berth rm [-v]`; idempotent).
+    Detach {
+        #[arg(value_name = "CONTAINER")]
+        id: String,
+        #[arg(long)]
+        volumes: bool,
+    },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "vol";
+    fn common(&self) -> &CommonOpts {
+        &self.common
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main::<Args>(run)
+}
+
+fn run(args: Args) -> berth::Result<()> {
+    let paths = args.common.paths();
+    let common = &args.common;
+    let volumes = Volumes::new(&paths);
+    match args.cmd {
+        None => stage(&paths, args.record, args.mounts, common.wants_json()),
+        Some(Cmd::Detach { id, volumes: rm }) => {
+            let removed = volume::detach(&paths, &id, rm)?;
+            if common.json {
+                cli::print_json(&removed)?;
+            }
+            Ok(())
+        }
+        Some(Cmd::Create {
+            name,
+            label,
+            driver,
+            opt,
+        }) => {
+            if driver != "local" {
+                return Err(Error::new(
+                    Code::UNSUPPORTED,
+                    format!(
+                        "volume driver {driver:?} is not supported (berth has the local driver only)"
+                    ),
+                ));
+            }
+            if !opt.is_empty() {
+                return Err(Error::new(
+                    Code::UNSUPPORTED,
+                    "driver options (-o) are not supported by berth's local volumes",
+                ));
+            }
+            let labels = label
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect::<Vec<_>>();
+            let (v, _) = volumes.create(name.as_deref(), &labels)?;
+            // Like `docker volume create`, the name, so `$(berth volume create)` works.
+            if common.json {
+                cli::print_json(&view::inspect(&paths, &v))
+            } else {
+                cli::print_text(&format!("{}\n", v.name))
+            }
+        }
+        Some(Cmd::Ls {
+            quiet,
+            filter,
+            format,
+        }) => {
+            let f = view::Filter::parse(&filter, &["dangling", "name", "label", "driver"])?;
+            let usage = volumes.usage()?;
+            let list: Vec<_> = volumes
+                .list()?
+                .into_iter()
+                .filter(|v| f.matches(v, &usage))
+                .collect();
+            if quiet {
+                let s: String = list.iter().map(|v| format!("{}\n", v.name)).collect();
+                return cli::print_text(&s);
+            }
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|v| serde_json::to_value(view::row(&paths, v, &usage)).unwrap_or_default())
+                .collect();
+            match format {
+                Some(spec) => {
+                    let f = Format::parse(&spec, &view::COLUMNS)?;
+                    cli::print_text(&f.render(&rows, &view::COLUMNS)?)
+                }
+                None if common.wants_json() => cli::print_json(&rows),
+                None => {
+                    let f = Format::default_table(&view::COLUMNS)?;
+                    cli::print_text(&f.render(&rows, &view::COLUMNS)?)
+                }
+            }
+        }
+        Some(Cmd::Inspect { names, format }) => {
+            let template = format.as_deref().map(Template::parse).transpose()?;
+            let mut docs = Vec::new();
+            let mut first: Option<Error> = None;
+            for n in &names {
+                match volumes.get(n) {
+                    Ok(v) => docs.push(view::inspect(&paths, &v)),
+                    Err(e) => note(&mut first, e.into()),
+                }
+            }
+            match template {
+                Some(t) => {
+                    let mut out = String::new();
+                    for d in &docs {
+                        out.push_str(&t.render(&view::to_value(d))?);
+                        out.push('\n');
+                    }
+                    cli::print_text(&out)?;
+                }
+                None if docs.is_empty() && first.is_some() => cli::print_text("[]\n")?,
+                None => cli::print_text(&view::inspect_text(&docs))?,
+            }
+            first.map_or(Ok(()), Err)
+        }
+        Some(Cmd::Rm { force, names }) => {
+            let mut removed = Vec::new();
+            let mut first: Option<Error> = None;
+            for n in &names {
+                match volumes.remove(n, force) {
+                    Ok(users) => {
+                        if !users.is_empty() {
+                            eprintln!(
+                                "berth-vol: warning: removed volume {n}, which container {} still used",
+                                volume::store::list_users(&users)
+                            );
+                        }
+                        removed.push(n.clone());
+                    }
+                    Err(volume::VolumeError::NoSuchVolume(_)) if force => {}
+                    Err(e) => note(&mut first, e.into()),
+                }
+            }
+            if common.json {
+                cli::print_json(&removed)?;
+            } else {
+                cli::print_text(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())?;
+            }
+            first.map_or(Ok(()), Err)
+        }
+        Some(Cmd::Prune {
+            force,
+            all: _,
+            filter,
+        }) => {
+            let f = view::Filter::parse(&filter, &["label"])?;
+            if !force && !confirm()? {
+                return Ok(());
+            }
+            let empty = Default::default();
+            let (removed, bytes) = volumes.prune(|v| !f.matches(v, &empty))?;
+            if common.json {
+                return cli::print_json(&serde_json::json!({
+                    "VolumesDeleted": removed,
+                    "SpaceReclaimed": bytes,
+                }));
+            }
+            let mut out = String::new();
+            if !removed.is_empty() {
+                out.push_str("Deleted Volumes:\n");
+                for n in &removed {
+                    out.push_str(n);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "Total reclaimed space: {}\n",
+                berth::views::human::size(bytes)
+            ));
+            cli::print_text(&out)
+        }
+    }
+}
+
+/// Keeps the first error to return; prints the others now (one line each).
+fn note(first: &mut Option<Error>, e: Error) {
+    if first.is_some() {
+        eprintln!("berth-vol: error: {e}");
+    } else {
+        *first = Some(e);
+    }
+}
+
+/// Docker's prune prompt, answered on stdin.
+fn confirm() -> berth::Result<bool> {
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    if stdin.lock().read_line(&mut line).is_err() {
+        return Ok(false);
+    }
+    if !stdin.is_terminal() {
+        let _ = writeln!(err);
+    }
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+fn stage(
+    paths: &berth::Paths,
+    record: Option<String>,
+    m: MountArgs,
+    json: bool,
+) -> berth::Result<()> {
+    let mut record = match record.as_deref() {
+        Some("-") => cli::read_stdin_record()?,
+        Some(arg) => {
+            let c = Containers::new(paths);
+            c.load(&c.resolve(arg)?)?
+        }
+        None => {
+            return Err(Error::new(
+                Code::BAD_ARGS,
+                "expected `-` (a record on stdin) or a container NAME|ID (see berth-vol --help)",
+            ));
+        }
+    };
+    let opts = VolOpts {
+        volumes: m.volume,
+        mounts: m.mount,
+        tmpfs: m.tmpfs,
+        volumes_from: m.volumes_from,
+    };
+    volume::attach(paths, &mut record, &opts)?;
+    if json {
+        return cli::print_json(&record);
+    }
+    let rows: Vec<Vec<String>> = record
+        .mounts
+        .iter()
+        .flatten()
+        .map(|e| {
+            vec![
+                format!("{:?}", e.kind).to_lowercase(),
+                e.name
+                    .clone()
+                    .unwrap_or_else(|| e.source.display().to_string()),
+                e.destination.clone(),
+                if e.rw { "rw".into() } else { "ro".into() },
+            ]
+        })
+        .collect();
+    cli::print_table(&["TYPE", "SOURCE", "DESTINATION", "MODE"], &rows)
+}
