@@ -11,7 +11,7 @@ use std::process::Command;
 use berth::store::{ImageStore, Lock};
 
 /// Bump when a fixture's content changes, so stale caches are rebuilt.
-const FIXTURE_VERSION: u32 = 3;
+const FIXTURE_VERSION: u32 = 4;
 
 pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -135,6 +135,7 @@ fn build_all(layout: &Path) {
     build_layered(layout);
     build_zstd(layout);
     build_multiarch(layout);
+    build_packed(layout);
 }
 
 /// Fixture images (beside `busybox`) for pull and unpack tests:
@@ -321,4 +322,37 @@ pub fn seed(env: &crate::TestEnv, name: &str, as_ref: &str) {
         entry["size"].as_u64().unwrap(),
     );
     store.set_ref(as_ref, &desc).unwrap();
+}
+
+/// `packed`: a data-packed image for volume tests. busybox plus `/config` (owner 1000:1000,
+/// mode 0750) holding `packedData` ("packed data\n", 0644), `sub/owned` (1000:1001, 0640)
+/// and the symlink `link -> packedData`; the image declares `VOLUME /config`.
+pub const PACKED: &str = "packed";
+
+fn build_packed(layout: &Path) {
+    use std::os::unix::fs::{PermissionsExt, chown, symlink};
+    let pack = |root: &Path| {
+        let cfg = root.join("config");
+        fs::create_dir_all(cfg.join("sub")).unwrap();
+        fs::write(cfg.join("packedData"), "packed data\n").unwrap();
+        fs::write(cfg.join("sub/owned"), "owned\n").unwrap();
+        symlink("packedData", cfg.join("link")).unwrap();
+        chown(cfg.join("sub/owned"), Some(1000), Some(1001)).unwrap();
+        fs::set_permissions(cfg.join("sub/owned"), fs::Permissions::from_mode(0o640)).unwrap();
+        chown(&cfg, Some(1000), Some(1000)).unwrap();
+        fs::set_permissions(&cfg, fs::Permissions::from_mode(0o750)).unwrap();
+    };
+    build_with_umoci(
+        layout,
+        PACKED,
+        &[&populate_busybox, &pack],
+        &[
+            "--config.cmd",
+            "sh",
+            "--config.env",
+            PATH_ENV,
+            "--config.volume",
+            "/config",
+        ],
+    );
 }

@@ -117,6 +117,12 @@ pub struct LogConfigJson {
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfigJson {
     pub binds: Option<Vec<String>>,
+    /// `--tmpfs` mounts: container path -> options (Docker keeps them out of `.Mounts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// `--volumes-from` sources (container ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes_from: Option<Vec<String>>,
     #[serde(rename = "ContainerIDFile")]
     pub container_id_file: String,
     pub log_config: LogConfigJson,
@@ -332,6 +338,10 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
         .iter()
         .filter(|m| m.origin == "-v" && !m.anonymous && m.kind != MountKind::Tmpfs)
         .map(|m| {
+            // What the user typed, as Docker keeps it.
+            if !m.spec.is_empty() {
+                return m.spec.clone();
+            }
             let src = match (&m.kind, &m.name) {
                 (MountKind::Volume, Some(n)) => n.clone(),
                 _ => m.source.display().to_string(),
@@ -343,8 +353,22 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             }
         })
         .collect();
+    let tmpfs: BTreeMap<String, String> = mounts
+        .iter()
+        .filter(|m| m.origin == "--tmpfs")
+        .map(|m| (m.destination.clone(), m.options.clone()))
+        .collect();
+    let mut volumes_from: Vec<String> = Vec::new();
+    for m in &mounts {
+        if let Some(src) = m.origin.strip_prefix("volumes-from:")
+            && !volumes_from.iter().any(|v| v == src)
+        {
+            volumes_from.push(src.to_string());
+        }
+    }
     let mount_json: Vec<MountJson> = mounts
         .iter()
+        .filter(|m| m.origin != "--tmpfs")
         .map(|m| MountJson {
             kind: match m.kind {
                 MountKind::Volume => "volume",
@@ -375,7 +399,7 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
         .iter()
         .map(|v| (v.clone(), Value::Object(Default::default())))
         .collect();
-    for m in mounts.iter().filter(|m| m.anonymous) {
+    for m in mounts.iter().filter(|m| m.anonymous && m.origin == "-v") {
         config_volumes.insert(m.destination.clone(), Value::Object(Default::default()));
     }
 
@@ -487,6 +511,8 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
         exec_ids: None,
         host_config: HostConfigJson {
             binds: some_if_nonempty(binds),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            volumes_from: some_if_nonempty(volumes_from),
             container_id_file: process.cidfile.clone().unwrap_or_default(),
             log_config: LogConfigJson {
                 kind: "json-file".into(),
@@ -648,6 +674,12 @@ pub fn find(
         && let Some(doc) = image_document(containers.paths(), name)?
     {
         return Ok(Inspected::Other(doc));
+    }
+    if matches!(kind, None | Some(Kind::Volume))
+        && let Ok(v) = crate::volume::Volumes::new(containers.paths()).get(name)
+    {
+        let doc = crate::volume::view::inspect(containers.paths(), &v);
+        return Ok(Inspected::Other(crate::volume::view::to_value(&doc)));
     }
     if matches!(kind, None | Some(Kind::Network))
         && let Ok(n) = crate::net::networks::get(containers.paths(), name)

@@ -383,6 +383,20 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         }
     }
 
+    // Seeding reads the image through the container's rootfs, so it must be mounted (it is
+    // not after a reboot).
+    let seeds = planned.values().any(|p| match p {
+        Planned::Image => true,
+        Planned::Request(r) => matches!(
+            r.kind,
+            RequestKind::Named { copy: true, .. } | RequestKind::Anonymous { copy: true, .. }
+        ),
+        Planned::Copy(_) => false,
+    });
+    if seeds {
+        crate::bundle::ensure_mounted(paths, record)?;
+    }
+
     let lock = volumes.lock_shared()?;
     let mut maker = Maker {
         volumes: &volumes,

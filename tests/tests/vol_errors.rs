@@ -1,0 +1,124 @@
+//! Bad input to berth-vol: each gets one clear error line and its own exit code, and leaves
+//! nothing behind (no volume, no host directory, config.json and the record unchanged).
+
+mod spawn_support;
+mod vol_support;
+
+use std::fs;
+
+use vol_support::*;
+
+/// Runs `berth-unpack busybox | berth-vol - FLAGS`, expecting berth-vol to fail with `code`;
+/// checks that nothing was made and returns the error line.
+#[track_caller]
+fn refused(w: &World, name: &str, flags: &[&str], code: i32) -> String {
+    let before = volume_names(w);
+    let r = create(w, name, "busybox", flags, &["true"]).expect_err("berth-vol accepted it");
+    let r = r.fails_with(code);
+    let line = r.error_line();
+    // Piped, the error document follows for the next stage.
+    assert!(
+        r.stdout.contains(&format!("\"code\":{code}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(volume_names(w), before, "volumes were left behind");
+    let id = id_of(w, name);
+    let rec = w.record(&id);
+    assert!(
+        rec.get("mounts").is_none(),
+        "the record was changed: {rec:#}"
+    );
+    let config = fs::read_to_string(w.paths().container(&id).join("config.json")).unwrap();
+    assert!(!config.contains("/volumes/"), "config.json was changed");
+    line
+}
+
+#[test]
+fn each_bad_flag_is_refused_cleanly() {
+    let w = world();
+    let host = host_dir(&w, "host");
+
+    let line = refused(&w, "rel", &["-v", "newvol:/ok", "-v", "./data:/data"], 4);
+    assert!(
+        line.contains("\"./data\" is relative") && line.contains("absolute"),
+        "{line}"
+    );
+    assert!(!std::path::Path::new("data").exists());
+
+    let missing = host.join("missing");
+    let line = refused(
+        &w,
+        "nosrc",
+        &[
+            "--mount",
+            &format!("type=bind,src={},dst=/data", s(&missing)),
+        ],
+        3,
+    );
+    assert!(line.contains("bind source path does not exist"), "{line}");
+    assert!(!missing.exists(), "--mount created the bind source");
+
+    let line = refused(
+        &w,
+        "dup",
+        &["-v", "one:/data", "-v", &format!("{}/new:/data/", s(&host))],
+        4,
+    );
+    assert!(line.contains("duplicate mount point: /data"), "{line}");
+    assert!(!host.join("new").exists());
+    refused(&w, "dup2", &["--tmpfs", "/data", "--mount", "dst=/data"], 4);
+
+    let line = refused(&w, "nofrom", &["-v", "/anon", "--volumes-from", "ghost"], 3);
+    assert!(
+        line.contains("--volumes-from ghost") && line.contains("No such container: ghost"),
+        "{line}"
+    );
+
+    for (i, (flags, code)) in [
+        (&["-v", "data:relative"][..], 4),
+        (&["-v", "/data:ro"][..], 4),
+        (&["-v", "x/y:/data"][..], 4),
+        (&["-v", "a:/data:bogus"][..], 4),
+        (&["--mount", "type=volume,src=v1,dst=/d,bogus=1"][..], 4),
+        (&["--mount", "type=nfs,dst=/d"][..], 2),
+        (&["--tmpfs", "relative"][..], 4),
+        (&["--volumes-from", "ghost:rshared"][..], 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        refused(&w, &format!("bad{i}"), flags, code);
+    }
+}
+
+/// A failure after the stage has started making things undoes them: here the volume `fresh`
+/// is made, then the --volumes-from source turns out to mount a volume that was removed.
+#[test]
+fn a_failure_half_way_undoes_what_was_made() {
+    let w = world();
+    run_ok(&w, "src", "busybox", &["-v", "gone:/z"], &["true"]);
+    w.run(&["berth-vol", "rm", "-f", "gone"]).success();
+    let dir = host_dir(&w, "h").join("created-by-v");
+    let line = refused(
+        &w,
+        "late",
+        &[
+            "-v",
+            "fresh:/a",
+            "-v",
+            &format!("{}:/b", s(&dir)),
+            "--volumes-from",
+            "src",
+        ],
+        3,
+    );
+    assert!(
+        line.contains("volume gone") && line.contains("no longer exists"),
+        "{line}"
+    );
+    assert!(
+        !dir.exists(),
+        "the host directory made for -v was left behind"
+    );
+}

@@ -1,0 +1,242 @@
+//! Volume lifetimes: `rm -v` reference counting, named volumes outliving containers, prune,
+//! `volume rm` of a volume in use (running or stopped), `--rm`, and what `inspect` and
+//! `volume ls/inspect` show.
+
+mod spawn_support;
+mod vol_support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vol_support::*;
+
+#[test]
+fn rm_v_counts_references_and_never_removes_named_volumes() {
+    let w = world();
+    run_ok(
+        &w,
+        "ca",
+        "busybox",
+        &["-v", "/anon", "-v", "named:/named"],
+        &["true"],
+    );
+    let anon = mount_at(&w, "ca", "/anon")["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run_ok(
+        &w,
+        "cb",
+        "busybox",
+        &["--volumes-from", "ca"],
+        &["touch", "/anon/from-b"],
+    );
+    assert_eq!(volume_names(&w), sorted(&[&anon, "named"]));
+
+    rm(&w, "ca", true);
+    assert_eq!(
+        volume_names(&w),
+        sorted(&[&anon, "named"]),
+        "b still uses the volume"
+    );
+    rm(&w, "cb", true);
+    assert_eq!(
+        volume_names(&w),
+        vec!["named".to_string()],
+        "named volumes stay"
+    );
+
+    // rm without -v leaves the anonymous volume dangling; prune takes it, and the named one.
+    run_ok(
+        &w,
+        "cc",
+        "busybox",
+        &["-v", "/x", "-v", "named:/named"],
+        &["sh", "-c", "echo 12345 > /x/f"],
+    );
+    let x = mount_at(&w, "cc", "/x")["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run_ok(&w, "keeper", "busybox", &["-v", "kept:/kept"], &["true"]);
+    rm(&w, "cc", false);
+    let dangling = w
+        .run(&["berth-vol", "ls", "-q", "--filter", "dangling=true"])
+        .success()
+        .stdout;
+    assert_eq!(dangling, format!("{x}\nnamed\n"));
+    let out = w.run(&["berth-vol", "prune", "-f"]).success().stdout;
+    assert_eq!(
+        out,
+        format!("Deleted Volumes:\n{x}\nnamed\n\nTotal reclaimed space: 6B\n")
+    );
+    assert_eq!(volume_names(&w), vec!["kept".to_string()]);
+    // Without -f, prune asks; "no" (or no answer) removes nothing.
+    rm(&w, "keeper", false);
+    let r = w.run_in(&["berth-vol", "prune"], Some(b"n\n")).success();
+    assert!(
+        r.stderr.contains("Are you sure you want to continue?"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(volume_names(&w), vec!["kept".to_string()]);
+    w.run_in(&["berth-vol", "prune"], Some(b"y\n")).success();
+    assert!(volume_names(&w).is_empty());
+}
+
+#[test]
+fn volumes_in_use_are_not_removed_without_force_running_or_stopped() {
+    let w = world();
+    // A detached container through the real pipeline, in a shell.
+    let r = w.run(&[
+        "sh",
+        "-c",
+        "berth-unpack --name web busybox sh -c 'echo up > /data/state; sleep 300' \
+         | berth-vol - -v data:/data | berth-spawn start -d -",
+    ]);
+    r.success();
+    let id = id_of(&w, "web");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !data(&w, "data").join("state").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container never wrote to its volume"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let r = w.run(&["berth-vol", "rm", "data"]).fails_with(104);
+    let line = r.error_line();
+    assert!(line.contains("in use by container web ("), "{line}");
+    assert!(data(&w, "data").join("state").exists());
+    // The teardown verb refuses to run under a live container.
+    w.run(&["berth-vol", "detach", &id, "--volumes"])
+        .fails_with(105);
+
+    w.run(&["berth-spawn", "delete", "--force", &id]).success();
+    // Stopped, it is still in use.
+    w.run(&["berth-vol", "rm", "data"]).fails_with(104);
+    let r = w.run(&["berth-vol", "rm", "-f", "data"]).success();
+    assert_eq!(r.stdout, "data\n");
+    assert!(
+        r.stderr
+            .contains("warning: removed volume data, which container web ("),
+        "{}",
+        r.stderr
+    );
+    assert!(volume_names(&w).is_empty());
+    // The container can no longer copy from, but it can still be removed.
+    let e = create(&w, "late", "busybox", &["--volumes-from", "web"], &["true"]).unwrap_err();
+    assert_eq!(e.code(), 3, "{}", e.stderr);
+    assert!(e.stderr.contains("volume data"), "{}", e.stderr);
+    rm(&w, "web", true);
+    // Idempotent teardown: again, and for an id that is gone.
+    w.run(&["berth-vol", "detach", &id, "--volumes"]).success();
+    w.run(&["berth-vol", "rm", "-f", "data"]).success();
+}
+
+#[test]
+fn auto_removed_containers_take_their_anonymous_volumes() {
+    let w = world();
+    let rec = create(
+        &w,
+        "tmp",
+        "busybox",
+        &["-v", "/scratch", "-v", "keep:/keep"],
+        &["true"],
+    )
+    .unwrap();
+    w.run_in(&["berth-spawn", "start", "--rm", "-"], Some(rec.as_bytes()))
+        .success();
+    assert!(!w.paths().names().join("tmp").exists());
+    assert_eq!(volume_names(&w), vec!["keep".to_string()]);
+}
+
+#[test]
+fn inspect_shows_mounts_and_volumes_like_docker() {
+    let w = world();
+    let host = host_dir(&w, "host");
+    run_ok(
+        &w,
+        "web",
+        "busybox",
+        &[
+            "-v",
+            "data:/data",
+            "-v",
+            "/anon",
+            "-v",
+            &format!("{}:/srv:ro,z", s(&host)),
+            "--mount",
+            "type=tmpfs,dst=/cache,tmpfs-size=1m",
+            "--tmpfs",
+            "/run:size=64k",
+        ],
+        &["true"],
+    );
+    let doc = w.run(&["berth-ps", "inspect", "web"]).success().json();
+    let c = &doc[0];
+    let mounts: Vec<&Value> = c["Mounts"].as_array().unwrap().iter().collect();
+    let at = |d: &str| *mounts.iter().find(|m| m["Destination"] == d).unwrap();
+    let data_dir = data(&w, "data");
+    assert_eq!(
+        at("/data"),
+        &serde_json::json!({"Type": "volume", "Name": "data", "Source": s(&data_dir),
+            "Destination": "/data", "Driver": "local", "Mode": "z", "RW": true, "Propagation": ""})
+    );
+    let anon = at("/anon");
+    assert_eq!(
+        (anon["Type"].as_str(), anon["Mode"].as_str()),
+        (Some("volume"), Some(""))
+    );
+    assert_eq!(anon["Name"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        at("/srv"),
+        &serde_json::json!({"Type": "bind", "Source": s(&host), "Destination": "/srv",
+            "Mode": "ro,z", "RW": false, "Propagation": "rprivate"})
+    );
+    assert_eq!(at("/cache")["Type"], "tmpfs");
+    // --tmpfs is HostConfig.Tmpfs, not a mount point (as in Docker).
+    assert_eq!(mounts.len(), 4, "{mounts:#?}");
+    assert_eq!(c["HostConfig"]["Tmpfs"]["/run"], "size=64k");
+    assert_eq!(
+        c["HostConfig"]["Binds"],
+        serde_json::json!(["data:/data", format!("{}:/srv:ro,z", s(&host))])
+    );
+    assert_eq!(c["Volumes"]["/data"], s(&data_dir));
+    assert_eq!(c["Volumes"]["/srv"], s(&host));
+    assert!(c["Config"]["Volumes"].get("/anon").is_some());
+
+    // The volume through `berth volume` (the dispatcher) and `berth inspect`.
+    let out = w
+        .run(&["berth", "volume", "inspect", "data"])
+        .success()
+        .json();
+    assert_eq!(out[0]["Name"], "data");
+    assert_eq!(out[0]["Mountpoint"], s(&data_dir));
+    assert_eq!(out[0]["Driver"], "local");
+    let out = w
+        .run(&["berth", "inspect", "--type", "volume", "data"])
+        .success()
+        .json();
+    assert_eq!(out[0]["Mountpoint"], s(&data_dir));
+    let fmt = w
+        .run(&[
+            "berth",
+            "volume",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Links}}",
+            "--filter",
+            "name=^da",
+        ])
+        .success()
+        .stdout;
+    assert_eq!(fmt, "data 1\n");
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
