@@ -13,6 +13,8 @@ cni=/usr/lib/cni
 bin=$BERTH_BIN
 [ -x "$cni/bridge" ] && [ -x "$cni/portmap" ] || { echo "netns: install containernetworking-plugins" >&2; exit 1; }
 
+# The CNI bridge plugin turns ip_forward on and never turns it off: put it back afterwards.
+forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 work=$(mktemp -d /tmp/berth-bench-netns.XXXXXX)  # short paths; not under BENCH_OUT
 cleanup() {
   ip netns del berthbenchcni 2>/dev/null || true
@@ -29,6 +31,7 @@ cleanup() {
   BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run "$bin/berth-netns" rm "$id" 2>/dev/null || true
   grep -o "$work[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
+  echo "$forward_before" > /proc/sys/net/ipv4/ip_forward
 }
 trap cleanup EXIT INT TERM
 
