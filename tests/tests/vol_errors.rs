@@ -122,3 +122,79 @@ fn a_failure_half_way_undoes_what_was_made() {
         "the host directory made for -v was left behind"
     );
 }
+
+/// kill -9 at any moment of a stage that seeds a new volume leaves the volume whole or absent
+/// (never half-seeded), and the next stage cleans up and finishes the job.
+#[test]
+fn a_kill_9_mid_stage_leaves_volumes_whole_or_absent() {
+    use std::process::Stdio;
+    let w = world();
+    let want = berth_e2e::fixtures::host_busybox();
+    let want_len = fs::metadata(&want).unwrap().len();
+    let complete = |w: &World| {
+        let d = data(w, "big");
+        let n = fs::read_dir(&d).unwrap().count();
+        let len = fs::metadata(d.join("busybox"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        (n, len)
+    };
+    let mut full_count = None;
+    for (i, delay_ms) in [0u64, 1, 3, 6, 10, 20, 40, 80].into_iter().enumerate() {
+        let rec = w
+            .run(&[
+                "berth-unpack",
+                "--name",
+                &format!("k{i}"),
+                "busybox",
+                "true",
+            ])
+            .success()
+            .stdout;
+        let mut c = w.cmd("berth-vol");
+        c.args(["-", "-v", "big:/bin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(rec.as_bytes()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let listed = w.run(&["berth-vol", "ls", "-q"]).success().stdout;
+        match listed.as_str() {
+            "" => {}
+            "big\n" => {
+                let (n, len) = complete(&w);
+                assert_eq!(len, want_len, "busybox half-copied into the volume");
+                assert_eq!(
+                    *full_count.get_or_insert(n),
+                    n,
+                    "a partial volume is visible"
+                );
+            }
+            other => panic!("unexpected volumes: {other:?}"),
+        }
+    }
+    // The next stage finishes the job and collects what the killed ones left.
+    run_ok(&w, "last", "busybox", &["-v", "big:/bin"], &["true"]);
+    let (n, len) = complete(&w);
+    assert_eq!(len, want_len);
+    if let Some(f) = full_count {
+        assert_eq!(n, f);
+    }
+    let left: Vec<String> = fs::read_dir(w.paths().volumes())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["big".to_string()],
+        "staging directories were left behind"
+    );
+}

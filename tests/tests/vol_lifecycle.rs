@@ -105,6 +105,13 @@ fn volumes_in_use_are_not_removed_without_force_running_or_stopped() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // A running container's mounts cannot change.
+    let r = w
+        .run(&["berth-vol", "web", "-v", "other:/other"])
+        .fails_with(105);
+    assert!(r.error_line().contains("is running"), "{}", r.stderr);
+    assert_eq!(volume_names(&w), vec!["data".to_string()]);
+
     let r = w.run(&["berth-vol", "rm", "data"]).fails_with(104);
     let line = r.error_line();
     assert!(line.contains("in use by container web ("), "{line}");
@@ -133,6 +140,42 @@ fn volumes_in_use_are_not_removed_without_force_running_or_stopped() {
     // Idempotent teardown: again, and for an id that is gone.
     w.run(&["berth-vol", "detach", &id, "--volumes"]).success();
     w.run(&["berth-vol", "rm", "-f", "data"]).success();
+}
+
+/// Stages running at once that want the same new named volume share one, seeded once, and
+/// prune waits for them rather than taking a volume between its creation and its record.
+#[test]
+fn concurrent_stages_share_one_named_volume() {
+    let w = world();
+    std::thread::scope(|s| {
+        for i in 0..6 {
+            let w = &w;
+            s.spawn(move || {
+                create(
+                    w,
+                    &format!("par{i}"),
+                    "packed",
+                    &["-v", "shared:/config"],
+                    &["true"],
+                )
+                .unwrap_or_else(|r| panic!("{}", r.stderr));
+            });
+        }
+        s.spawn(|| w.run(&["berth-vol", "prune", "-f"]).success());
+    });
+    assert_eq!(volume_names(&w), vec!["shared".to_string()]);
+    let mut files: Vec<String> = std::fs::read_dir(data(&w, "shared"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["link", "packedData", "sub"]);
+    let users = w
+        .run(&["berth-vol", "ls", "--format", "{{.Links}}"])
+        .success()
+        .stdout;
+    assert_eq!(users, "6\n");
 }
 
 #[test]

@@ -197,17 +197,25 @@ impl Maker<'_> {
         copy: bool,
         destination: &str,
     ) -> Result<(String, bool)> {
-        let (meta, made) = self.volumes.create(name, labels)?;
+        let rootfs = self.rootfs;
+        let fill = |data: &Path, name: &str| -> Result<()> {
+            if copy {
+                seed::seed(rootfs, destination, data).map_err(|source| VolumeError::Seed {
+                    name: name.to_string(),
+                    destination: destination.to_string(),
+                    source,
+                })?;
+            }
+            Ok(())
+        };
+        let (meta, made) = self.volumes.create_with(name, labels, fill)?;
         if made {
             self.undo.volumes.push(meta.name.clone());
-        }
-        if copy {
-            let data = self.volumes.paths().volume_data(&meta.name);
-            seed::seed(self.rootfs, destination, &data).map_err(|source| VolumeError::Seed {
-                name: meta.name.clone(),
-                destination: destination.to_string(),
-                source,
-            })?;
+        } else if copy {
+            // An existing volume is seeded in place when empty, as Docker does (it may be
+            // mounted already, so it cannot be swapped for a filled copy).
+            let _l = self.volumes.lock_one(&meta.name)?;
+            fill(&self.volumes.paths().volume_data(&meta.name), &meta.name)?;
         }
         Ok((meta.name, meta.anonymous))
     }
@@ -365,6 +373,13 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         .require(&record.bundle, "bundle", "berth-unpack")?
         .clone();
     ocispec::load(&bundle.path)?;
+    if record.state.as_ref().is_some_and(|s| s.status.is_active()) {
+        return Err(VolumeError::WrongState(format!(
+            "container {} is running; its mounts cannot change (create a new container)",
+            record.name
+        ))
+        .into());
+    }
     let containers = Containers::new(paths);
     let volumes = Volumes::new(paths);
     volumes.collect_garbage();

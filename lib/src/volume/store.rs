@@ -160,6 +160,18 @@ impl Volumes {
         name: Option<&str>,
         labels: &[(String, String)],
     ) -> Result<(VolumeMeta, bool)> {
+        self.create_with(name, labels, |_, _| Ok(()))
+    }
+
+    /// As [`create`](Self::create); a volume made now is first filled by `fill(data dir,
+    /// name)` while it is still staged, so it appears with its content or not at all (a
+    /// seeding killed half-way leaves only a staging directory, collected later).
+    pub fn create_with(
+        &self,
+        name: Option<&str>,
+        labels: &[(String, String)],
+        fill: impl FnOnce(&std::path::Path, &str) -> Result<()>,
+    ) -> Result<(VolumeMeta, bool)> {
         let anonymous = name.is_none();
         let name = match name {
             Some(n) => {
@@ -211,6 +223,7 @@ impl Volumes {
             fs::create_dir(&data).with_path("create directory", &data)?;
             fs::set_permissions(&data, fs::Permissions::from_mode(0o755))
                 .with_path("chmod", &data)?;
+            fill(&data, &name)?;
             atomic::write_json(&staging.join("volume.json"), &meta)?;
             Ok(())
         };
@@ -361,6 +374,12 @@ impl Volumes {
         Ok((removed, bytes))
     }
 
+    /// Held while a volume that already exists is seeded in place, so two stages do not copy
+    /// into it at once.
+    pub fn lock_one(&self, name: &str) -> Result<Lock> {
+        Ok(Lock::exclusive(&self.paths.volume(name).join(".lock"))?)
+    }
+
     /// Leftovers of interrupted creates and removals.
     pub fn collect_garbage(&self) -> usize {
         atomic::collect_garbage(&self.paths.volumes())
@@ -433,6 +452,32 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(left.len(), 2);
+    }
+
+    #[test]
+    fn a_volume_appears_filled_or_not_at_all() {
+        let (_d, v) = store();
+        let e = v
+            .create_with(Some("half"), &[], |data, _| {
+                fs::write(data.join("part"), b"x").unwrap();
+                Err(VolumeError::BadSpec("seeding failed".into()))
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "seeding failed");
+        assert!(v.list().unwrap().is_empty());
+        assert_eq!(fs::read_dir(v.paths().volumes()).unwrap().count(), 0);
+        let (_, made) = v
+            .create_with(Some("full"), &[], |data, name| {
+                assert_eq!(name, "full");
+                fs::write(data.join("f"), b"x").map_err(|e| VolumeError::BadSpec(e.to_string()))
+            })
+            .unwrap();
+        assert!(made && v.paths().volume_data("full").join("f").exists());
+        // An existing volume is returned as it is; fill is not called.
+        let (_, made) = v
+            .create_with(Some("full"), &[], |_, _| panic!("filled again"))
+            .unwrap();
+        assert!(!made);
     }
 
     #[test]
