@@ -251,12 +251,12 @@ fn rm(args: &Args, containers: &[String]) -> Result<()> {
                     cli::print_text(&format!("{c}\n"))?;
                 }
             }
-            Err(e) => {
-                if containers.len() > 1 {
-                    eprintln!("berth-unpack: error: {}", e.one_line());
-                }
-                first.get_or_insert(e);
+            Err(e) if containers.len() > 1 => {
+                // Each failure is reported as it happens; the exit code is the first's.
+                eprintln!("berth-unpack: error: {}", e.one_line());
+                first.get_or_insert(Error::upstream(e.code(), e.one_line()));
             }
+            Err(e) => return Err(e),
         }
     }
     first.map_or(Ok(()), Err)
