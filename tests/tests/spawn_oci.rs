@@ -30,6 +30,15 @@ fn umoci_bundle(w: &World, args: &[&str]) -> std::path::PathBuf {
 fn runc_verbs_on_a_umoci_bundle() {
     let w = World::new();
     let b = umoci_bundle(&w, &["sleep", "1000"]);
+    let hooks = w.env.dir().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    spawn_support::edit_config(&b, |c| {
+        let hook = |name: &str| serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}", hooks.display())]}]);
+        c["hooks"] = serde_json::json!({
+            "prestart": hook("prestart"), "createRuntime": hook("createRuntime"),
+            "poststart": hook("poststart"), "poststop": hook("poststop"),
+        });
+    });
     let root = w.env.dir().join("rt");
     let rt = |args: &[&str]| {
         let mut v = vec!["berth-spawn", "--root", root.to_str().unwrap()];
@@ -83,6 +92,24 @@ fn runc_verbs_on_a_umoci_bundle() {
     assert_eq!(rt(&["state", "c1"]).success().json()["status"], "stopped");
     rt(&["delete", "c1"]).success();
     rt(&["state", "c1"]).fails_with(3);
+    // Each hook ran once, with the state on stdin.
+    for (hook, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(hooks.join(hook)).unwrap()).unwrap();
+        assert_eq!(
+            (doc["id"].as_str(), doc["status"].as_str()),
+            (Some("c1"), Some(status)),
+            "{hook}"
+        );
+    }
+    spawn_support::edit_config(&b, |c| {
+        c.as_object_mut().unwrap().remove("hooks");
+    });
     assert!(w.container_cgroups().is_empty() && w.cgroup_dirs().iter().all(|d| !d.ends_with("c1")));
     // run: foreground with the exit code, and the error for a missing command.
     spawn_support::edit_config(&b, |c| {

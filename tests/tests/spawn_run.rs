@@ -162,3 +162,33 @@ impl Code for berth_e2e::Run {
         }
     }
 }
+
+#[test]
+fn a_user_namespace_maps_root_away() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let (id, rec) = w.container(
+        "mapped",
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; touch /etc/x || echo RO",
+        ],
+    );
+    // The mapped root (host uid 100000) must be able to reach the bundle.
+    let rootfs = w.paths().container(&id).join("rootfs");
+    for dir in rootfs
+        .ancestors()
+        .take_while(|d| d.starts_with(w.env.dir()))
+    {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let r = w.start(&rec, &["--userns", "100000:65536"]);
+    let out = r.success().stdout;
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"));
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+    // The image's files belong to the host's root, which is nobody in here.
+    assert!(out.contains("RO"), "{out}");
+}

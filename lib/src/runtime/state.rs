@@ -130,8 +130,20 @@ impl Root {
             .map_err(|e| RuntimeError::Invalid(format!("{} is corrupt: {e}", p.display())))
     }
 
+    /// Replaces state.json atomically (temp file + rename). No fsync: runtime state lives on
+    /// /run and dies with the machine, and an fsync per write would cost more than the rest
+    /// of a container start.
     pub fn save(&self, s: &State) -> Result<(), RuntimeError> {
-        Ok(atomic::write_json(&self.state_path(&s.id), s)?)
+        let path = self.state_path(&s.id);
+        let tmp = atomic::temp_path_for(&path);
+        let bytes = serde_json::to_vec(s).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+        let r = fs::write(&tmp, &bytes)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .with_path("write", &path);
+        if r.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        Ok(r?)
     }
 
     /// Every container id under the root.
@@ -204,7 +216,14 @@ impl State {
 /// Writes `pid` to a pid file atomically (podman and conmon read it as soon as create
 /// returns).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), RuntimeError> {
-    Ok(atomic::write(path, pid.to_string().as_bytes())?)
+    let tmp = atomic::temp_path_for(path);
+    let r = fs::write(&tmp, pid.to_string())
+        .and_then(|()| fs::rename(&tmp, path))
+        .with_path("write pid file", path);
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    Ok(r?)
 }
 
 #[cfg(test)]
