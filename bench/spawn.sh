@@ -18,14 +18,16 @@ moved_hugetlb=
 podman_cid=
 berth_cid=
 
-# The monitor as shipped: static (glibc's crt-static), optimised for size.
+# The monitor as shipped: static (glibc's crt-static), optimised for size (fat LTO, z, one
+# codegen unit, abort on panic, stripped).
 echo "spawn: building berth-monitor static" >&2
-( cd "$(dirname "$0")/.." && RUSTFLAGS="-C target-feature=+crt-static -C opt-level=s -C panic=abort" \
+( cd "$(dirname "$0")/.." && CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
+    CARGO_PROFILE_RELEASE_STRIP=true RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --release --quiet -p berth-monitor --target x86_64-unknown-linux-gnu \
-    --target-dir "$work/target" )
+    --target-dir "$BENCH_OUT/spawn-monitor-target" )
 cp "$BERTH_BIN/berth-spawn" "$work/bin/"
-cp "$work/target/x86_64-unknown-linux-gnu/release/berth-monitor" "$work/bin/"
-strip "$work/bin/berth-monitor"
+cp "$BENCH_OUT/spawn-monitor-target/x86_64-unknown-linux-gnu/release/berth-monitor" "$work/bin/"
 spawn="$work/bin/berth-spawn"
 
 podman_opts="--root $work/proot --runroot $work/prun --tmpdir $work/ptmp --cgroup-manager=cgroupfs --storage-driver=vfs --events-backend=file"
@@ -91,9 +93,10 @@ printf '{"berth":1,"id":"%s","name":"bench","bundle":{"path":"%s","rootfs":"%s/r
 BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" start -d - <"$cd_/record.json" >/dev/null
 mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$cd_/record.json")
 berth_rss=$(rss "$mon")
-echo "spawn: berth-monitor VmRSS ${berth_rss} KiB ($(file -b "$work/bin/berth-monitor" | cut -d, -f2,4))" >&2
+priv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$mon/smaps")
+echo "spawn: berth-monitor VmRSS ${berth_rss} KiB, private ${priv} KiB ($(file -b "$work/bin/berth-monitor" | cut -d, -f2,4))" >&2
 
-fixture=$(ls -d "$(dirname "$0")"/../target/berth-fixtures/v* 2>/dev/null | tail -1)
+fixture=$(ls -d "$(cd "$(dirname "$0")/.." && pwd)"/target/berth-fixtures/v* 2>/dev/null | tail -1)
 if [ -z "$fixture" ]; then
   umoci init --layout "$work/layout"
   umoci new --image "$work/layout:busybox"
@@ -106,5 +109,6 @@ image=$(podman $podman_opts pull -q "oci:$fixture:busybox")
 podman_cid=$(podman $podman_opts run -d --network none "$image" sleep 1000)
 conmon=$(pgrep -f "conmon.*$podman_cid" | head -1)
 conmon_rss=$(rss "$conmon")
-echo "spawn: conmon VmRSS ${conmon_rss} KiB" >&2
+cpriv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$conmon/smaps")
+echo "spawn: conmon VmRSS ${conmon_rss} KiB, private ${cpriv} KiB" >&2
 printf 'RESULT monitor-rss-kib %s %s %s conmon\n' "$berth_rss" "$conmon_rss" "$(ratio "$berth_rss" "$conmon_rss")"

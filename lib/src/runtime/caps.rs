@@ -140,8 +140,9 @@ impl Sets {
             .map_err(|e| format!("setting capabilities: {e}"))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| format!("clearing ambient: {e}"))?;
         for c in &self.ambient {
-            caps::raise(None, CapSet::Ambient, *c)
-                .map_err(|e| format!("raising ambient {c}: {e}"))?;
+            // A capability that is not also inheritable cannot be ambient; runc skips it
+            // rather than failing (runc's default config lists ambient caps that way).
+            let _ = caps::raise(None, CapSet::Ambient, *c);
         }
         Ok(())
     }
