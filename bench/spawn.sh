@@ -41,7 +41,7 @@ cleanup() {
     done
   done
   [ -z "$berth_cid" ] || BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" delete --force "$berth_cid" >/dev/null 2>&1 || true
-  [ -z "$podman_cid" ] || podman $podman_opts rm -f "$podman_cid" >/dev/null 2>&1 || true
+  [ -z "$podman_cid" ] || podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" rm -f "$podman_cid" >/dev/null 2>&1 || true
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
   if [ -n "$moved_hugetlb" ]; then umount /sys/fs/cgroup/hugetlb 2>/dev/null && rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
 }
@@ -106,7 +106,7 @@ if [ -z "$fixture" ]; then
   fixture="$work/layout"
 fi
 image=$(podman $podman_opts pull -q "oci:$fixture:busybox")
-podman_cid=$(podman $podman_opts run -d --network none "$image" sleep 1000)
+podman_cid=$(podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" run -d --network none --cgroup-parent /berth-bench "$image" sleep 1000)
 conmon=$(pgrep -f "conmon.*$podman_cid" | head -1)
 conmon_rss=$(rss "$conmon")
 cpriv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$conmon/smaps")
