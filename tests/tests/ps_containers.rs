@@ -57,6 +57,7 @@ impl Drop for Teardown<'_> {
             for argv in [
                 ["berth-spawn", "delete", "--force", id.as_str()],
                 ["berth-netns", "rm", id.as_str(), ""],
+                ["berth-vol", "detach", id.as_str(), ""],
                 ["berth-unpack", "rm", id.as_str(), ""],
             ] {
                 let argv: Vec<&str> = argv.into_iter().filter(|a| !a.is_empty()).collect();
@@ -74,7 +75,7 @@ fn views_of_real_containers() {
     let talker = detached(
         &w,
         "talker",
-        "",
+        "berth-vol - -v data:/data |",
         "for i in 1 2 3; do echo out $i; echo err $i >&2; done; exec sleep 1000",
     );
     let web = detached(
@@ -191,7 +192,19 @@ fn views_of_real_containers() {
         "127.0.0.1"
     );
 
-    // Not a container: an image, then a network, as Docker searches.
+    assert_eq!(
+        f(
+            "{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{end}}",
+            "talker"
+        ),
+        "volume data /data\n"
+    );
+    assert_eq!(
+        f("{{json .HostConfig.Binds}}", "talker"),
+        "[\"data:/data\"]\n"
+    );
+    // Not a container: an image, a volume, then a network, as Docker searches.
+    assert_eq!(f("{{.Name}} {{.Driver}}", "data"), "data local\n");
     assert_eq!(f("{{index .RepoTags 0}}", "busybox"), "busybox:latest\n");
     assert_eq!(
         ps(
