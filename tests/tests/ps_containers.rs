@@ -18,8 +18,13 @@ fn sh(w: &World, script: &str) -> Run {
 /// `berth-unpack busybox:latest --name NAME -- CMD... | [STAGES |] berth-spawn start -d -`;
 /// returns the id.
 fn detached(w: &World, name: &str, stages: &str, cmd: &str) -> String {
+    detached_with(w, name, stages, "", cmd)
+}
+
+/// [`detached`] with flags for berth-spawn.
+fn detached_with(w: &World, name: &str, stages: &str, spawn_flags: &str, cmd: &str) -> String {
     let script = format!(
-        "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | {stages} berth-spawn start -d -"
+        "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | {stages} berth-spawn start -d {spawn_flags} -"
     );
     let r = sh(w, &script).success();
     let id = r.stdout.trim().to_string();
@@ -327,4 +332,97 @@ fn kill_9_of_a_real_container_and_its_monitor() {
     );
     let st = until("the follower to end", || follower.try_wait().unwrap());
     assert!(st.success());
+}
+
+#[test]
+fn paused_and_rotated_containers() {
+    let w = World::new();
+    fixtures::seed(&w.env, "busybox", "busybox:latest");
+    // 300 numbered lines through a log capped at 1 kB in 3 files: rotated several times.
+    let chatty = detached_with(
+        &w,
+        "chatty",
+        "",
+        "--log-opt max-size=1k --log-opt max-file=3",
+        "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done; exec sleep 1000",
+    );
+    let _down = Teardown(&w, vec![chatty.clone()]);
+    let last = until("all lines logged", || {
+        let out = ps(&w, &["logs", "--tail", "3", "chatty"]);
+        out.ends_with("line 299\n").then_some(out)
+    });
+    assert_eq!(last, "line 297\nline 298\nline 299\n");
+    let log = w.paths().log(&chatty);
+    assert!(
+        log.with_extension("log.1").exists(),
+        "the log was not rotated"
+    );
+    // Everything still kept, across the files, in order and without gaps.
+    let all = ps(&w, &["logs", "chatty"]);
+    let nums: Vec<u32> = all.lines().map(|l| l[5..].parse().unwrap()).collect();
+    assert!(
+        nums.len() < 300 && nums.len() > 10,
+        "{} lines kept",
+        nums.len()
+    );
+    assert_eq!(*nums.last().unwrap(), 299);
+    assert!(nums.windows(2).all(|p| p[1] == p[0] + 1), "{all}");
+    let tail = ps(
+        &w,
+        &["logs", "--tail", &(nums.len() - 2).to_string(), "chatty"],
+    );
+    assert_eq!(
+        tail.lines().next(),
+        Some(format!("line {}", nums[2]).as_str())
+    );
+
+    // Paused: still "running" to Docker's State, "(Paused)" in STATUS.
+    w.run(&["berth-spawn", "pause", "chatty"]).success();
+    let s = ps(&w, &["--format", "{{.State}} {{.Status}}"]);
+    assert!(
+        s.starts_with("paused Up ") && s.ends_with(" (Paused)\n"),
+        "{s}"
+    );
+    assert_eq!(
+        ps(
+            &w,
+            &[
+                "inspect",
+                "-f",
+                "{{.State.Running}} {{.State.Paused}} {{.State.Status}}",
+                "chatty"
+            ]
+        ),
+        "true true paused\n"
+    );
+    assert_eq!(
+        ps(&w, &["-f", "status=paused", "-q"]),
+        format!("{}\n", &chatty[..12])
+    );
+    w.run(&["berth-spawn", "resume", "chatty"]).success();
+    assert_eq!(ps(&w, &["--format", "{{.State}}"]), "running\n");
+
+    // Restarting: between attempts of a failing container with a restart policy.
+    let flaky = detached_with(&w, "flaky", "", "--restart always", "exit 1");
+    let _down2 = Teardown(&w, vec![flaky]);
+    let s = until("a restart to be pending", || {
+        let s = ps(
+            &w,
+            &["-f", "name=flaky", "--format", "{{.State}}|{{.Status}}"],
+        );
+        s.starts_with("restarting|").then_some(s)
+    });
+    assert!(
+        s.starts_with("restarting|Restarting (1) ") && s.ends_with(" ago\n"),
+        "{s}"
+    );
+    // Each view is one consistent reading; poll until inspect's falls between attempts too.
+    let doc = until("inspect to see a pending restart", || {
+        let d = w.run(&["berth-ps", "inspect", "flaky"]).success().json();
+        (d[0]["State"]["Status"] == "restarting").then_some(d)
+    });
+    assert_eq!(doc[0]["State"]["Restarting"], true);
+    assert_eq!(doc[0]["State"]["Running"], true);
+    assert_eq!(doc[0]["State"]["ExitCode"], 1);
+    assert!(doc[0]["RestartCount"].as_u64().unwrap() >= 1);
 }

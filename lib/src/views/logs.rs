@@ -111,23 +111,67 @@ type Pos = (usize, u64);
 
 const BLOCK: u64 = 64 * 1024;
 
+/// An open log file. Reading through open descriptors keeps a rotation that happens while we
+/// read from moving the ground under us: a renamed or deleted file stays readable.
+struct LogFile {
+    path: PathBuf,
+    file: File,
+}
+
+fn ino(f: &File) -> Option<(u64, u64)> {
+    f.metadata().ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Opens the container's log files, oldest first, as one consistent set: if the monitor
+/// rotated them while we were opening (a path vanished, or names another file by the end),
+/// start again. After a few tries under a storm of rotations, the last set is used.
+fn open_snapshot(current: &Path) -> Result<Vec<LogFile>> {
+    let mut last = Vec::new();
+    for _ in 0..20 {
+        let paths = files(current);
+        let mut set = Vec::with_capacity(paths.len());
+        let mut vanished = false;
+        for p in &paths {
+            match File::open(p) {
+                Ok(file) => set.push(LogFile {
+                    path: p.clone(),
+                    file,
+                }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    vanished = true;
+                    break;
+                }
+                Err(e) => return Err(e).with_path("open", p).map_err(Into::into),
+            }
+        }
+        if !vanished
+            && files(current) == paths
+            && set.iter().all(|lf| inode(&lf.path) == ino(&lf.file))
+        {
+            return Ok(set);
+        }
+        if !vanished {
+            last = set;
+        }
+    }
+    Ok(last)
+}
+
 /// Where the last `n` complete lines begin, reading each file backwards in blocks.
-fn tail_start(files: &[PathBuf], n: usize) -> Result<Pos> {
+fn tail_start(files: &[LogFile], n: usize) -> Result<Pos> {
     let Some(last) = files.len().checked_sub(1) else {
         return Ok((0, 0));
     };
     if n == 0 {
-        let len = std::fs::metadata(&files[last]).map_or(0, |m| m.len());
-        return Ok((last, complete_end(&files[last], len)?));
+        return Ok((last, complete_end(&files[last])?));
     }
     let mut remaining = n;
-    for (i, path) in files.iter().enumerate().rev() {
-        let mut f = File::open(path).with_path("open", path)?;
-        let len = f.metadata().with_path("stat", path)?.len();
-        let end = complete_end(path, len)?;
+    let mut buf = vec![0u8; BLOCK as usize];
+    for (i, lf) in files.iter().enumerate().rev() {
+        let (mut f, path) = (&lf.file, &lf.path);
+        let end = complete_end(lf)?;
         // Newlines before `end`, counted backwards; the one at end-1 ends the last line.
         let mut pos = end;
-        let mut buf = vec![0u8; BLOCK as usize];
         while pos > 0 {
             let start = pos.saturating_sub(BLOCK);
             let chunk = &mut buf[..(pos - start) as usize];
@@ -157,11 +201,9 @@ fn tail_start(files: &[PathBuf], n: usize) -> Result<Pos> {
 }
 
 /// The offset just past the last newline: a line being written is not yet a line.
-fn complete_end(path: &Path, len: u64) -> Result<u64> {
-    if len == 0 {
-        return Ok(0);
-    }
-    let mut f = File::open(path).with_path("open", path)?;
+fn complete_end(lf: &LogFile) -> Result<u64> {
+    let (mut f, path) = (&lf.file, &lf.path);
+    let len = f.metadata().with_path("stat", path)?.len();
     let mut pos = len;
     let mut buf = vec![0u8; 4096];
     while pos > 0 {
@@ -180,7 +222,7 @@ fn complete_end(path: &Path, len: u64) -> Result<u64> {
 /// Reads the line that starts at or after `p` (the first line start >= p): its start and
 /// its time. `None` at the end of the file.
 fn line_at_or_after(
-    f: &mut BufReader<File>,
+    f: &mut BufReader<&File>,
     p: u64,
     path: &Path,
 ) -> Result<Option<(u64, Option<DateTime<Utc>>)>> {
@@ -205,36 +247,34 @@ fn line_at_or_after(
     Ok(Some((start, parse_line(&buf).map(|e| e.time))))
 }
 
-/// The first line of `path` whose time is at or after `since`, by binary search over byte
+/// The first line of the file whose time is at or after `since`, by binary search over byte
 /// offsets: the smallest p such that the first line starting at or after p is not earlier
 /// than `since`.
-fn since_offset(path: &Path, since: DateTime<Utc>) -> Result<u64> {
-    let file = File::open(path).with_path("open", path)?;
-    let len = file.metadata().with_path("stat", path)?.len();
-    let mut f = BufReader::with_capacity(16 * 1024, file);
+fn since_offset(lf: &LogFile, since: DateTime<Utc>) -> Result<u64> {
+    let len = lf.file.metadata().with_path("stat", &lf.path)?.len();
+    let mut f = BufReader::with_capacity(16 * 1024, &lf.file);
     let (mut lo, mut hi) = (0u64, len);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match line_at_or_after(&mut f, mid, path)? {
+        match line_at_or_after(&mut f, mid, &lf.path)? {
             // An unreadable line counts as late, so it is shown rather than skipped.
             Some((s, Some(t))) if t < since => lo = s + 1,
             _ => hi = mid,
         }
     }
-    Ok(match line_at_or_after(&mut f, lo, path)? {
+    Ok(match line_at_or_after(&mut f, lo, &lf.path)? {
         Some((s, _)) => s,
         None => len,
     })
 }
 
 /// Where the lines at or after `since` begin, across the files.
-fn since_start(files: &[PathBuf], since: DateTime<Utc>) -> Result<Pos> {
-    for (i, path) in files.iter().enumerate().rev() {
-        let file = File::open(path).with_path("open", path)?;
-        let mut f = BufReader::new(file);
-        match line_at_or_after(&mut f, 0, path)? {
+fn since_start(files: &[LogFile], since: DateTime<Utc>) -> Result<Pos> {
+    for (i, lf) in files.iter().enumerate().rev() {
+        let mut f = BufReader::new(&lf.file);
+        match line_at_or_after(&mut f, 0, &lf.path)? {
             // This file starts before `since`: the start is inside it.
-            Some((_, Some(t))) if t < since => return Ok((i, since_offset(path, since)?)),
+            Some((_, Some(t))) if t < since => return Ok((i, since_offset(lf, since)?)),
             _ => {}
         }
     }
@@ -249,7 +289,7 @@ pub fn read(
     sink: &mut dyn FnMut(&Entry) -> io::Result<()>,
     running: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
-    let files = files(current);
+    let files = open_snapshot(current)?;
     let mut start: Pos = (0, 0);
     if let Some(n) = opts.tail {
         start = start.max(tail_start(&files, n)?);
@@ -264,17 +304,16 @@ pub fn read(
         done: false,
     };
     let mut open: Option<(File, PathBuf)> = None;
-    for (i, path) in files.iter().enumerate().skip(start.0) {
-        let mut f = File::open(path).with_path("open", path)?;
-        if i == start.0 {
-            f.seek(SeekFrom::Start(start.1)).with_path("seek", path)?;
-        }
+    for (i, lf) in files.into_iter().enumerate().skip(start.0) {
+        let LogFile { path, mut file } = lf;
+        let from = if i == start.0 { start.1 } else { 0 };
+        file.seek(SeekFrom::Start(from)).with_path("seek", &path)?;
         reader.partial.clear();
-        reader.drain(&mut f, path)?;
+        reader.drain(&mut file, &path)?;
         if reader.done {
             return Ok(());
         }
-        open = Some((f, path.clone()));
+        open = Some((file, path));
     }
     if !opts.follow {
         return Ok(());
@@ -334,7 +373,7 @@ fn inode(p: &Path) -> Option<(u64, u64)> {
 }
 
 /// Follows `current` after the initial read: new lines as they come, through rotations (the
-/// file we hold was renamed to `.1`: finish it, then open the new one), until the container
+/// file we hold was renamed to `.1`: finish it, then read the newer ones), until the container
 /// stops (then one last drain) or `--until` has passed.
 fn follow(
     current: &Path,
@@ -362,7 +401,8 @@ fn follow(
         .with_path("watch", dir)?;
     let mut stopping = false;
     loop {
-        // Catch up: the file we hold, then, if it was rotated away, the new current file.
+        // Catch up: the file we hold, then, if it was rotated away, every newer file in order
+        // (several rotations may have happened since we last looked).
         loop {
             if let Some((f, p)) = open.as_mut() {
                 reader.drain(f, p)?;
@@ -370,24 +410,28 @@ fn follow(
                     return Ok(());
                 }
             }
-            let held = open
-                .as_ref()
-                .and_then(|(f, _)| f.metadata().ok())
-                .map(|m| (m.dev(), m.ino()));
+            let held = open.as_ref().and_then(|(f, _)| ino(f));
             match inode(current) {
-                Some(now) if Some(now) != held => {
-                    // Rotated: whatever reached the old file before the rename comes first.
-                    if let Some((f, p)) = open.as_mut() {
-                        reader.drain(f, p)?;
-                        if reader.done {
-                            return Ok(());
-                        }
-                    }
-                    let f = File::open(current).with_path("open", current)?;
-                    reader.partial.clear();
-                    open = Some((f, current.to_path_buf()));
-                }
+                Some(now) if Some(now) != held => {}
                 _ => break,
+            }
+            let set = open_snapshot(current)?;
+            let newer = match set.iter().position(|lf| ino(&lf.file) == held) {
+                Some(i) => i + 1,
+                // Ours fell off the end (deleted): everything left is newer.
+                None => 0,
+            };
+            if newer >= set.len() {
+                break;
+            }
+            for lf in set.into_iter().skip(newer) {
+                let LogFile { path, mut file } = lf;
+                reader.partial.clear();
+                reader.drain(&mut file, &path)?;
+                if reader.done {
+                    return Ok(());
+                }
+                open = Some((file, path));
             }
         }
         if stopping || !dir.exists() {
@@ -631,6 +675,16 @@ mod tests {
                     append(i);
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
+                // Two rotations back to back, with lines in between: the follower must read
+                // the file in the middle too.
+                std::fs::rename(cur.with_extension("log.1"), cur.with_extension("log.2")).unwrap();
+                std::fs::rename(&cur, cur.with_extension("log.1")).unwrap();
+                append(8);
+                std::fs::rename(cur.with_extension("log.2"), cur.with_extension("log.3")).unwrap();
+                std::fs::rename(cur.with_extension("log.1"), cur.with_extension("log.2")).unwrap();
+                std::fs::rename(&cur, cur.with_extension("log.1")).unwrap();
+                append(9);
+                std::thread::sleep(std::time::Duration::from_millis(50));
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
             })
         };
@@ -649,6 +703,6 @@ mod tests {
         )
         .unwrap();
         writer.join().unwrap();
-        assert_eq!(nums(&got), (0..8).collect::<Vec<_>>());
+        assert_eq!(nums(&got), (0..10).collect::<Vec<_>>());
     }
 }
