@@ -485,3 +485,62 @@ fn search_lists_matching_repositories_with_tags() {
         r.stderr
     );
 }
+
+#[test]
+fn login_and_push_through_a_token_service() {
+    use berth_e2e::proxy::BearerGate;
+    let env = TestEnv::new();
+    let reg = Registry::start();
+    let gate = Proxy::start(reg.port());
+    gate.set_bearer(BearerGate {
+        user: Some(("carol".into(), "tok-pw".into())),
+        token: "T0KEN".into(),
+    });
+    let config = env.docker_config.join("config.json");
+    login(
+        &env,
+        None,
+        &["-u", "carol", "--password-stdin", &gate.host()],
+        "bad",
+    )
+    .fails_with(100);
+    assert!(!config.exists());
+    login(
+        &env,
+        None,
+        &["-u", "carol", "--password-stdin", &gate.host()],
+        "tok-pw",
+    )
+    .success();
+
+    fixtures::seed(&env, "busybox", "busybox:latest");
+    let name = gate.image("team/tok:1");
+    env.ok(&["berth", "tag", "busybox", &name]);
+    gate.forget_requests();
+    let pushed = env.run(&["berth", "push", &name]).success().json();
+    assert_eq!(statuses(&pushed), ["pushed", "pushed"]);
+    let reqs = gate.requests();
+    let at = reqs
+        .iter()
+        .position(|s| s.path.starts_with("/token"))
+        .expect("a token request");
+    let token = &reqs[at];
+    assert!(
+        token
+            .path
+            .contains("scope=repository%3Ateam%2Ftok%3Apull%2Cpush"),
+        "{}",
+        token.path
+    );
+    // One token, then every request carries it (only the first probe went without).
+    assert_eq!(
+        reqs.iter().filter(|s| s.path.starts_with("/token")).count(),
+        1
+    );
+    assert!(
+        reqs[at + 1..]
+            .iter()
+            .all(|s| s.header("authorization") == Some("Bearer T0KEN")),
+        "{reqs:#?}"
+    );
+}

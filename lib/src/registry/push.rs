@@ -10,6 +10,8 @@
 //! the ref's `io.berth.image.repo-digest` annotation once the registry has the image.
 
 use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use oci_spec::image::Descriptor;
 use ureq::http::Request;
@@ -27,6 +29,8 @@ use crate::store::layout::{is_index_type, is_manifest_type, ref_name};
 
 /// Blobs up to this size go up in one request; larger ones in chunks of this size.
 pub const DEFAULT_CHUNK: u64 = 16 << 20;
+/// Blobs uploaded at once (Docker: 5; skopeo: 6).
+pub const PARALLEL_UPLOADS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -94,7 +98,7 @@ pub enum BlobOutcome {
 }
 
 /// Receives push progress. Every method has a default that does nothing.
-pub trait PushProgress {
+pub trait PushProgress: Sync {
     /// A blob is on the registry; `layer` is false for the config.
     fn blob(&self, _digest: &str, _size: u64, _layer: bool, _outcome: &BlobOutcome) {}
 }
@@ -244,11 +248,14 @@ impl Job<'_> {
             }
         } else if is_manifest_type(&mt) {
             let manifest = self.store.read_manifest(&digest)?;
-            for l in manifest.layers() {
-                self.push_blob(l.digest().as_ref(), l.size(), true)?;
-            }
+            let layers: Vec<(String, u64, bool)> = manifest
+                .layers()
+                .iter()
+                .map(|l| (l.digest().to_string(), l.size(), true))
+                .collect();
+            self.push_blobs(&layers)?;
             let c = manifest.config();
-            self.push_blob(c.digest().as_ref(), c.size(), false)?;
+            self.push_blobs(&[(c.digest().to_string(), c.size(), false)])?;
         } else {
             return Err(PushError::BadArgs(format!(
                 "cannot push {digest}: unsupported media type {mt}"
@@ -257,30 +264,65 @@ impl Job<'_> {
         Ok((digest, target.size()))
     }
 
-    fn push_blob(&mut self, digest: &str, size: u64, layer: bool) -> Result<()> {
-        if self.blobs.iter().any(|b| b.digest == digest) {
-            return Ok(());
+    /// Pushes blobs, [`PARALLEL_UPLOADS`] at a time; reports them in the given order. The
+    /// first failure stops the workers from starting more and is returned.
+    fn push_blobs(&mut self, blobs: &[(String, u64, bool)]) -> Result<()> {
+        let mut todo: Vec<&(String, u64, bool)> = Vec::new();
+        for b in blobs {
+            if !self.blobs.iter().any(|r| r.digest == b.0) && !todo.iter().any(|t| t.0 == b.0) {
+                todo.push(b);
+            }
         }
-        let outcome = if self.exists(digest)? {
-            BlobOutcome::Exists
-        } else {
-            self.mount_or_upload(digest, size)?
-        };
-        self.progress.blob(digest, size, layer, &outcome);
-        let (status, mounted_from, requests) = match outcome {
-            BlobOutcome::Exists => ("exists", None, None),
-            BlobOutcome::Mounted(from) => ("mounted", Some(from), None),
-            BlobOutcome::Pushed(n) => ("pushed", None, Some(n)),
-        };
-        self.blobs.push(BlobReport {
-            digest: digest.to_string(),
-            size,
-            kind: if layer { "layer" } else { "config" },
-            status,
-            mounted_from,
-            requests,
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Mutex<Vec<Option<Result<BlobOutcome>>>> =
+            Mutex::new((0..todo.len()).map(|_| None).collect());
+        let this: &Self = self;
+        std::thread::scope(|s| {
+            for _ in 0..PARALLEL_UPLOADS.min(todo.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= todo.len() || failed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let (digest, size, layer) = todo[i];
+                        let r = this.transfer(digest, *size);
+                        match &r {
+                            Ok(outcome) => this.progress.blob(digest, *size, *layer, outcome),
+                            Err(_) => failed.store(true, Ordering::SeqCst),
+                        }
+                        results.lock().unwrap()[i] = Some(r);
+                    }
+                });
+            }
         });
+        for (b, r) in todo.iter().zip(results.into_inner().unwrap()) {
+            let Some(r) = r else { continue };
+            let (status, mounted_from, requests) = match r? {
+                BlobOutcome::Exists => ("exists", None, None),
+                BlobOutcome::Mounted(from) => ("mounted", Some(from), None),
+                BlobOutcome::Pushed(n) => ("pushed", None, Some(n)),
+            };
+            self.blobs.push(BlobReport {
+                digest: b.0.clone(),
+                size: b.1,
+                kind: if b.2 { "layer" } else { "config" },
+                status,
+                mounted_from,
+                requests,
+            });
+        }
         Ok(())
+    }
+
+    /// One blob onto the registry: already there, mounted, or uploaded.
+    fn transfer(&self, digest: &str, size: u64) -> Result<BlobOutcome> {
+        if self.exists(digest)? {
+            Ok(BlobOutcome::Exists)
+        } else {
+            self.mount_or_upload(digest, size)
+        }
     }
 
     fn exists(&self, digest: &str) -> Result<bool> {
@@ -298,7 +340,7 @@ impl Job<'_> {
         }
     }
 
-    fn mount_or_upload(&mut self, digest: &str, size: u64) -> Result<BlobOutcome> {
+    fn mount_or_upload(&self, digest: &str, size: u64) -> Result<BlobOutcome> {
         let from = self
             .mount_from
             .iter()

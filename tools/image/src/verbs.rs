@@ -276,6 +276,12 @@ pub fn import(c: &CommonOpts, a: ImportArgs) -> Result<()> {
             ),
         ));
     }
+    if a.file == "-" && io::stdin().is_terminal() {
+        return Err(Error::new(
+            Code::BAD_ARGS,
+            "import from stdin, but stdin is a terminal (redirect a tar into it, or give FILE)",
+        ));
+    }
     let platform = a
         .platform
         .as_deref()
