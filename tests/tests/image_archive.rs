@@ -449,3 +449,59 @@ fn history_and_inspect_show_the_config() {
     assert_eq!(last["error"]["code"], 3);
     assert!(r.error_line().contains("No such image: nothere"));
 }
+
+#[test]
+fn a_load_killed_half_way_leaves_the_store_as_it_was() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let env = TestEnv::new();
+    fixtures::seed(&env, "busybox", "busybox:latest");
+    let archive = env.dir().join("bb.tar");
+    env.ok(&["berth", "save", "-o", p(&archive), "busybox"]);
+    env.ok(&["berth", "rmi", "busybox"]);
+    env.ok(&["berth", "image", "prune", "-f"]);
+    let state = snapshot(&env);
+    let bytes = fs::read(&archive).unwrap();
+
+    let mut child = env
+        .cmd("berth-image")
+        .arg("load")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    // Wait until the load has staged something, then kill it outright.
+    let tmp = env.paths().tmp();
+    for _ in 0..500 {
+        if fs::read_dir(&tmp).is_ok_and(|d| d.count() > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+
+    let (index, blobs, leftovers) = snapshot(&env);
+    assert_eq!(
+        (index, blobs),
+        (state.0.clone(), state.1.clone()),
+        "no ref, no blob"
+    );
+    assert!(
+        !leftovers.is_empty(),
+        "the staging dir of the killed load is there"
+    );
+    let out = env.run(&["berth", "image", "prune", "-f"]).success().json();
+    assert!(
+        out["collected"]["leftovers"].as_u64().unwrap() >= 1,
+        "{out}"
+    );
+    assert_eq!(snapshot(&env), state);
+    env.ok(&["berth", "load", "-i", p(&archive)]);
+    assert_eq!(names(&env), ["busybox:latest"]);
+}

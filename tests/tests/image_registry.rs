@@ -544,3 +544,31 @@ fn login_and_push_through_a_token_service() {
         "{reqs:#?}"
     );
 }
+
+#[test]
+fn push_over_tls_follows_the_same_trust_rules_as_pull() {
+    let env = TestEnv::new();
+    let reg = Registry::start_tls();
+    fixtures::seed(&env, "busybox", "busybox:latest");
+    let name = reg.image("secure/app:1");
+    env.ok(&["berth", "tag", "busybox", &name]);
+    // An unknown CA is refused, with the fix named.
+    let r = env.run(&["berth", "push", &name]).fails_with(101);
+    assert!(r.error_line().contains("certs.d"), "{}", r.stderr);
+    // Trusted through certs.d: the push goes through, and `berth image pull` gets it back.
+    reg.trust(&env);
+    let pushed = env.run(&["berth", "push", &name]).success().json();
+    assert_eq!(statuses(&pushed), ["pushed", "pushed"]);
+    let fresh = TestEnv::new();
+    reg.trust(&fresh);
+    fresh.ok(&["berth", "image", "pull", &name]);
+    let a = env
+        .run(&["berth", "image", "inspect", &name])
+        .success()
+        .json();
+    let b = fresh
+        .run(&["berth", "image", "inspect", &name])
+        .success()
+        .json();
+    assert_eq!(a[0]["Id"], b[0]["Id"]);
+}
