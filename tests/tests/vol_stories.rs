@@ -330,3 +330,49 @@ fn data_packed_volumes_are_seeded_from_the_image() {
     assert_eq!(out, "");
     assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
 }
+
+/// The read-only WordPress story: `--read-only` with anonymous volumes as the writable
+/// exceptions (`-v /run/lock/apache2/ -v /run/apache2/`).
+#[test]
+fn read_only_root_with_writable_volumes() {
+    let w = world();
+    let rec = w
+        .run(&[
+            "berth-unpack",
+            "--name",
+            "wp3",
+            "--read-only",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /run/lock/apache2/pid /run/apache2/sock && echo VOLUMES-RW; \
+             touch /root/x 2>/dev/null || echo ROOT-RO",
+        ])
+        .success()
+        .stdout;
+    let rec = w
+        .run_in(
+            &[
+                "berth-vol",
+                "-",
+                "-v",
+                "/run/lock/apache2/",
+                "-v",
+                "/run/apache2/",
+            ],
+            Some(rec.as_bytes()),
+        )
+        .success()
+        .stdout;
+    let out = w
+        .run_in(&["berth-spawn", "start", "-"], Some(rec.as_bytes()))
+        .success()
+        .stdout;
+    assert_eq!(out, "VOLUMES-RW\nROOT-RO\n");
+    let lock = mount_at(&w, "wp3", "/run/lock/apache2");
+    assert!(
+        data(&w, lock["name"].as_str().unwrap())
+            .join("pid")
+            .exists()
+    );
+}
