@@ -33,7 +33,7 @@ pub struct CommonOpts {
           value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
     pub log_level: String,
     /// Print how long the stage took on stderr (also BERTH_TIMINGS=1).
-    #[arg(long, env = "BERTH_TIMINGS", global = true)]
+    #[arg(long, env = "BERTH_TIMINGS", global = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub timings: bool,
 }
 
@@ -58,6 +58,10 @@ pub trait Tool: clap::Parser {
 /// Parses arguments, sets up logging, runs `body`, and turns its result into an exit status.
 /// Use as `fn main() -> ExitCode { berth::cli::main::<Args>(run) }`.
 pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
+    if let Some(what) = std::env::var_os(GENERATE_ENV) {
+        return generate::<T>(&what.to_string_lossy());
+    }
+    default_signals();
     let args = match T::try_parse() {
         Ok(a) => a,
         Err(e) => return clap_error(T::NAME, e),
@@ -85,10 +89,111 @@ pub fn report(tool: &str, e: &Error) -> ExitCode {
     if !e.is_upstream() {
         eprintln!("berth-{tool}: error: {}", e.one_line());
     }
+    if docker_exit() {
+        return ExitCode::from(match e.code().0 {
+            c @ (126 | 127) => c,
+            _ => 125,
+        });
+    }
     if !io::stdout().is_terminal() {
         let _ = print_json(&ErrorDoc::new(e));
     }
     ExitCode::from(e.code().0)
+}
+
+/// `BERTH_DOCKER_EXIT=1`: the exit status follows `docker run`'s convention, and no error
+/// document is printed. berth-run sets it on the last stage, whose stdout is the user's: the
+/// user sees the error once, on stderr, and the status says who failed: 125 berth, 126/127
+/// the command, anything else the container.
+pub const DOCKER_EXIT_ENV: &str = "BERTH_DOCKER_EXIT";
+
+fn docker_exit() -> bool {
+    std::env::var_os(DOCKER_EXIT_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `BERTH_STDIN_FD=N`: the user's stdin, passed beside the record pipe. A stage that runs the
+/// container reads its record from stdin, then calls this so the container (`-i`) gets the
+/// user's stdin. Does nothing when the variable is unset.
+pub fn take_stdin_fd() {
+    let Some(fd) = std::env::var(STDIN_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|fd| *fd > 2)
+    else {
+        return;
+    };
+    // SAFETY: plain descriptor calls on a descriptor the caller handed us.
+    unsafe {
+        if libc::fcntl(fd, libc::F_GETFD) >= 0 {
+            libc::dup2(fd, 0);
+            libc::close(fd);
+        }
+    }
+}
+
+pub const STDIN_FD_ENV: &str = "BERTH_STDIN_FD";
+
+/// A shell starts background pipelines with SIGINT and SIGQUIT ignored (POSIX, without job
+/// control), and berth-run runs its pipeline in the background so that it can forward
+/// signals: give the stages (and the containers they start) the default actions back.
+fn default_signals() {
+    // SAFETY: resetting dispositions at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+    }
+}
+
+/// `BERTH_GENERATE=bash|zsh|fish|elvish|powershell` prints the tool's shell completion
+/// script; `BERTH_GENERATE=man:DIR` writes its man pages (one per command and subcommand)
+/// into DIR. Every tool goes through [`main`], so scripts/install.sh gets them all from the
+/// clap definitions, in one place.
+pub const GENERATE_ENV: &str = "BERTH_GENERATE";
+
+fn generate<T: Tool>(what: &str) -> ExitCode {
+    let cmd = T::command();
+    match generate_into(cmd, what, &mut io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(T::NAME, &e),
+    }
+}
+
+/// See [`GENERATE_ENV`]: completions for `what` on `out`, or man pages into `man:DIR`.
+pub fn generate_into(mut cmd: clap::Command, what: &str, out: &mut dyn Write) -> Result<()> {
+    use clap_complete::Shell;
+    let name = cmd.get_name().to_string();
+    if let Some(dir) = what.strip_prefix("man:") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::new(Code::IO, format!("{}: {e}", dir.display())))?;
+        cmd.build();
+        return write_man_pages(&cmd, &name, &dir);
+    }
+    let shell: Shell = what.parse().map_err(|_| {
+        Error::new(
+            Code::BAD_ARGS,
+            format!("{GENERATE_ENV}={what:?}: use bash, zsh, fish, elvish, powershell or man:DIR"),
+        )
+    })?;
+    clap_complete::generate(shell, &mut cmd, name, out);
+    Ok(())
+}
+
+fn write_man_pages(cmd: &clap::Command, page: &str, dir: &std::path::Path) -> Result<()> {
+    let path = dir.join(format!("{page}.1"));
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone().name(page.to_string()))
+        .render(&mut buf)
+        .map_err(|e| Error::new(Code::IO, format!("rendering {page}.1: {e}")))?;
+    std::fs::write(&path, buf)
+        .map_err(|e| Error::new(Code::IO, format!("{}: {e}", path.display())))?;
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        write_man_pages(sub, &format!("{page}-{}", sub.get_name()), dir)?;
+    }
+    Ok(())
 }
 
 fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
@@ -106,6 +211,9 @@ fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
             let first = msg.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             eprint!("berth-{tool}: {msg}");
+            if docker_exit() {
+                return ExitCode::from(125);
+            }
             if !io::stdout().is_terminal() {
                 let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
             }

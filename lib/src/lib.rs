@@ -3,7 +3,9 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod container;
 pub mod digest;
+pub mod doctor;
 pub mod error;
 pub mod format;
 pub mod image;

@@ -59,6 +59,10 @@ pub struct Record {
     /// `berth inspect` can give it back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub argv: Vec<String>,
+    /// The process that is making this container (berth-run, through `BERTH_CREATOR`), so
+    /// that a run that fails or is interrupted finds and undoes what it made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<Creator>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +120,13 @@ impl Record {
             Ok(&self.id)
         }
     }
+}
+
+/// A process, identified beyond pid reuse by its start time (see `state::liveness`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creator {
+    pub pid: i32,
+    pub start: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

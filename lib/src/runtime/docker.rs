@@ -37,11 +37,29 @@ pub enum Outcome {
 }
 
 /// The pipeline stage: applies the flags to config.json and the record, then runs.
-pub fn start_record(
+pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
+    let (id, p) = prepare_record(paths, record, p)?;
+    if p.detach {
+        start_detached(paths, &id)?;
+        Ok(Outcome::Detached(id))
+    } else {
+        Ok(Outcome::Exited(run_foreground(paths, &id)?))
+    }
+}
+
+/// Docker `create` as a pipeline stage (`berth-spawn create -`): the flags applied to
+/// config.json and the record, the container left in the created state. Returns its id.
+pub fn create_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<String, Error> {
+    Ok(prepare_record(paths, record, p)?.0)
+}
+
+/// Applies the flags to config.json and saves the record with its `process` and (created)
+/// `state` sections.
+fn prepare_record(
     paths: &Paths,
     mut record: Record,
     mut p: ProcessSection,
-) -> Result<Outcome, Error> {
+) -> Result<(String, ProcessSection), Error> {
     let id = record.require_id()?.to_string();
     let bundle = record
         .require(&record.bundle, "bundle", "berth-unpack")?
@@ -84,12 +102,7 @@ pub fn start_record(
     record.process = Some(p.clone());
     record.state = Some(StateSection::default());
     containers.save(&record)?;
-    if p.detach {
-        start_detached(paths, &id)?;
-        Ok(Outcome::Detached(id))
-    } else {
-        Ok(Outcome::Exited(run_foreground(paths, &id)?))
-    }
+    Ok((id, p))
 }
 
 fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {

@@ -47,7 +47,7 @@ struct Args {
           value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
     log_level: String,
     /// Print how long the command took on stderr.
-    #[arg(long, env = "BERTH_TIMINGS", global = true)]
+    #[arg(long, env = "BERTH_TIMINGS", global = true, value_parser = clap::builder::FalseyValueParser::new())]
     timings: bool,
     /// runc compatibility: accepted, same as --log-level debug.
     #[arg(long, global = true, hide = true)]
@@ -90,8 +90,14 @@ struct CreateArgs {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Create a container (runc): set up, waiting for `start`.
-    Create(CreateArgs),
+    /// Create a container (runc): set up, waiting for `start`. `create -` is Docker's create
+    /// as a pipeline stage: the record on stdin gets its flags, and stays created.
+    Create {
+        #[command(flatten)]
+        create: CreateArgs,
+        #[command(flatten)]
+        flags: Box<DockerFlags>,
+    },
     /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
     /// starts it again (Docker); otherwise a created OCI container starts (runc).
     Start {
@@ -264,7 +270,12 @@ fn run(a: Args) -> Result<(), Error> {
     // A berth container (record under BERTH_ROOT) gets Docker semantics.
     let berth = |arg: &str| docker::berth_container(&paths, arg);
     match a.cmd {
-        Cmd::Create(c) => {
+        Cmd::Create { create: c, flags } => {
+            if c.id == "-" {
+                let record = berth::cli::read_stdin_record()?;
+                let id = docker::create_record(&paths, record, flags.to_section()?)?;
+                return berth::cli::print_text(&format!("{id}\n"));
+            }
             oci::create(
                 &root,
                 &c.id,
@@ -290,6 +301,8 @@ fn run(a: Args) -> Result<(), Error> {
         Cmd::Start { flags, target } => {
             if target == "-" {
                 let record = berth::cli::read_stdin_record()?;
+                // berth-run passes the user's stdin beside the record (for -i).
+                berth::cli::take_stdin_fd();
                 return match docker::start_record(&paths, record, flags.to_section()?)? {
                     Outcome::Detached(id) => berth::cli::print_text(&format!("{id}\n")),
                     Outcome::Exited(code) => exit_with(code),

@@ -81,6 +81,9 @@ struct Args {
     /// Refuse layers whose uncompressed size exceeds this (bytes; k, m, g, t suffixes).
     #[arg(long = "max-layer-size", env = "BERTH_MAX_LAYER_SIZE", value_parser = parse_size)]
     max_layer_size: Option<u64>,
+    /// The command line to keep in the record (one word each; berth-run passes the user's).
+    #[arg(long, hide = true, allow_hyphen_values = true, value_name = "WORD")]
+    argv: Vec<String>,
     /// Unpack the image's filesystem into DIR (new or empty) instead of creating a container.
     #[arg(long, value_name = "DIR")]
     to: Option<PathBuf>,
@@ -214,8 +217,14 @@ fn run(args: Args) -> Result<()> {
             _ => DriverChoice::Auto,
         },
         unpack,
-        argv: std::env::args().collect(),
+        argv: if args.argv.is_empty() {
+            std::env::args().collect()
+        } else {
+            args.argv.clone()
+        },
     };
+    let mut base = base;
+    base.creator = berth::container::creator_from_env();
     let record = bundle::create(&paths, &image, &opts, base)?;
     if args.common.wants_json() {
         cli::print_json(&record)

@@ -1,0 +1,757 @@
+//! Docker `cp`: between a container's filesystem and the host, or a tar stream (`-`).
+//!
+//! Both directions go through a tar stream, as Docker's do: the source side writes one (its
+//! top entry renamed by Docker's rules), the destination side extracts it. A container is seen
+//! as its processes see it: a running container through `/proc/PID/root` (its mount namespace,
+//! volumes included), a stopped one through its rootfs with its volume and bind mounts mapped
+//! to their host directories.
+//!
+//! The container's content is untrusted (it may be changing while we copy). Every path inside
+//! a root is resolved by the kernel with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`,
+//! so a symlink planted in the container resolves inside it, never on the host (Docker's
+//! CVE-2018-15664 and CVE-2019-14271 class); walks and writes act on descriptors with
+//! `O_NOFOLLOW`. Hand-written over the `tar` crate's headers because its own unpack follows
+//! paths by name.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps};
+
+use super::ContainerError;
+use crate::error::{Error, Result};
+use crate::layer::root::{clean_path, split_parent};
+use crate::paths::Paths;
+use crate::protocol::{MountKind, Record};
+use crate::state::{Containers, liveness, truth};
+
+const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+/// One side of a copy, as Docker reads its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Host(PathBuf),
+    Container {
+        container: String,
+        path: String,
+    },
+    /// `-`: a tar stream on stdin or stdout.
+    Stream,
+}
+
+impl Endpoint {
+    /// Docker's `splitCpArg`: an absolute path, or one whose part before `:` starts with `.`,
+    /// is local; otherwise `NAME:PATH` names a container.
+    pub fn parse(arg: &str) -> Endpoint {
+        if arg == "-" {
+            return Endpoint::Stream;
+        }
+        if arg.starts_with('/') {
+            return Endpoint::Host(arg.into());
+        }
+        match arg.split_once(':') {
+            Some((c, p)) if !c.is_empty() && !c.starts_with('.') && !c.contains('/') => {
+                Endpoint::Container {
+                    container: c.to_string(),
+                    path: p.to_string(),
+                }
+            }
+            _ => Endpoint::Host(arg.into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// `-a`: keep the source's owners (else root in the container, the caller on the host).
+    pub archive: bool,
+    /// `-L`: follow a symlink named as the source.
+    pub follow: bool,
+}
+
+fn bad(m: impl Into<String>) -> Error {
+    ContainerError::BadArgs(m.into()).into()
+}
+
+fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
+    let e: io::Error = e.into();
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => {
+            ContainerError::NotFound(format!("{what} {path}: no such file or directory")).into()
+        }
+        Some(libc::EROFS) => ContainerError::WrongState(format!(
+            "{what} {path}: read-only file system (the container's rootfs or that mount is read-only)"
+        ))
+        .into(),
+        _ => Error::new(crate::error::Code::IO, format!("{what} {path}: {e}")),
+    }
+}
+
+/// A directory that paths are resolved inside: a container's root (or one of its mounts, for
+/// a stopped container), or `/` on the host.
+struct Side {
+    root: OwnedFd,
+    /// The path inside `root` (cleaned, no leading slash).
+    rel: Vec<u8>,
+    /// What the user typed, for messages.
+    shown: String,
+    /// Writes are refused (read-only rootfs or mount of a stopped container).
+    read_only: bool,
+    container: bool,
+}
+
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rfs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+fn host_side(path: &Path) -> Result<Side> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| io_err("cannot resolve", &path.display().to_string(), e))?
+            .join(path)
+    };
+    let rel = clean_path(abs.as_os_str().as_bytes()).map_err(|_| bad("invalid host path"))?;
+    Ok(Side {
+        root: open_dir(Path::new("/")).map_err(|e| io_err("cannot open", "/", e))?,
+        rel,
+        shown: path.display().to_string(),
+        read_only: false,
+        container: false,
+    })
+}
+
+fn container_side(paths: &Paths, arg: &str, path: &str) -> Result<Side> {
+    if path.is_empty() {
+        return Err(bad(format!(
+            "no path given for container {arg} (use {arg}:/PATH)"
+        )));
+    }
+    let containers = Containers::new(paths);
+    let id = containers.resolve(arg)?;
+    let record = truth::observe(&containers, containers.load(&id)?)?;
+    let shown = format!("{arg}:{path}");
+    let rel = clean_path(path.as_bytes()).map_err(|_| bad(format!("invalid path {shown}")))?;
+    let running = record
+        .state
+        .as_ref()
+        .filter(|s| s.status.is_active() && s.pid > 0 && liveness::is_alive(s.pid, s.pid_start));
+    if let Some(s) = running {
+        let proc_root = PathBuf::from(format!("/proc/{}/root", s.pid));
+        let root = open_dir(&proc_root).map_err(|e| io_err("cannot enter", &shown, e))?;
+        return Ok(Side {
+            root,
+            rel,
+            shown,
+            read_only: false,
+            container: true,
+        });
+    }
+    stopped_side(paths, &record, rel, shown)
+}
+
+/// A stopped container: its rootfs, or the host directory of the mount that holds the path.
+fn stopped_side(paths: &Paths, record: &Record, rel: Vec<u8>, shown: String) -> Result<Side> {
+    let bundle = record.require(&record.bundle, "bundle", "berth-unpack")?;
+    let mut best: Option<(usize, &crate::protocol::MountEntry)> = None;
+    for m in record.mounts.iter().flatten() {
+        if m.kind == MountKind::Tmpfs {
+            continue;
+        }
+        let dest = clean_path(m.destination.as_bytes()).unwrap_or_default();
+        let under = rel == dest || (rel.starts_with(&dest) && rel.get(dest.len()) == Some(&b'/'));
+        if under && best.is_none_or(|(n, _)| dest.len() > n) {
+            best = Some((dest.len(), m));
+        }
+    }
+    if let Some((n, m)) = best {
+        let rest = rel[n..].strip_prefix(b"/").unwrap_or(&rel[n..]).to_vec();
+        return Ok(Side {
+            root: open_dir(&m.source).map_err(|e| io_err("cannot open", &shown, e))?,
+            rel: rest,
+            shown,
+            read_only: !m.rw,
+            container: true,
+        });
+    }
+    crate::bundle::ensure_mounted(paths, record)?;
+    Ok(Side {
+        root: open_dir(&bundle.rootfs).map_err(|e| io_err("cannot open", &shown, e))?,
+        rel,
+        shown,
+        read_only: bundle.config.read_only,
+        container: true,
+    })
+}
+
+fn open_in(root: &OwnedFd, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+    let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
+    Ok(rfs::openat2(
+        root,
+        OsStr::from_bytes(rel),
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        RESOLVE,
+    )?)
+}
+
+fn base_name(rel: &[u8]) -> Vec<u8> {
+    split_parent(rel).1.to_vec()
+}
+
+/// Copies `src` to `dst` (see the module docs); `input`/`output` are the streams `-` means.
+/// Returns the number of bytes of file content copied.
+pub fn copy(
+    paths: &Paths,
+    src: &Endpoint,
+    dst: &Endpoint,
+    opts: CopyOptions,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+) -> Result<u64> {
+    let side = |e: &Endpoint| -> Result<Side> {
+        match e {
+            Endpoint::Host(p) => host_side(p),
+            Endpoint::Container { container, path } => container_side(paths, container, path),
+            Endpoint::Stream => unreachable!(),
+        }
+    };
+    let raw = |e: &Endpoint| match e {
+        Endpoint::Host(p) => p.as_os_str().as_bytes().to_vec(),
+        Endpoint::Container { path, .. } => path.as_bytes().to_vec(),
+        Endpoint::Stream => b"-".to_vec(),
+    };
+    let is_container = |e: &Endpoint| matches!(e, Endpoint::Container { .. });
+    if is_container(src) == is_container(dst) {
+        return Err(bad(if is_container(src) {
+            "copying between containers is not supported (copy to the host first)"
+        } else {
+            "one of source and destination must be a container path (CONTAINER:PATH)"
+        }));
+    }
+    // Docker: SRC ending in `/.` copies a directory's content, not the directory.
+    let src_raw = raw(src);
+    let contents_only = src_raw.ends_with(b"/.") || src_raw == b".";
+    let dst_slash = raw(dst).ends_with(b"/");
+    let mut stats = Counter::default();
+    if *src == Endpoint::Stream {
+        let d = side(dst)?;
+        let dir = open_in(&d.root, &d.rel, OFlags::PATH | OFlags::DIRECTORY)
+            .map_err(|e| io_err("destination", &d.shown, e))?;
+        check_writable(&d)?;
+        extract(input, &dir, &d, opts, &mut stats)?;
+        return Ok(stats.bytes);
+    }
+    let s = side(src)?;
+    let follow = if opts.follow {
+        OFlags::empty()
+    } else {
+        OFlags::NOFOLLOW
+    };
+    let top = open_in(&s.root, &s.rel, OFlags::PATH | follow)
+        .map_err(|e| io_err("could not find the file", &s.shown, e))?;
+    let st = rfs::fstat(&top).map_err(|e| io_err("cannot stat", &s.shown, e))?;
+    let src_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+    if src_raw.ends_with(b"/") && !src_dir {
+        return Err(bad(format!("{} is not a directory", s.shown)));
+    }
+    let src_name = base_name(&s.rel);
+    if *dst == Endpoint::Stream {
+        let name = (!contents_only).then_some(if src_name.is_empty() {
+            b".".to_vec()
+        } else {
+            src_name
+        });
+        let mut b = tar::Builder::new(output);
+        archive(&mut b, &top, &st, name.as_deref(), &mut stats)?;
+        b.into_inner().map_err(|e| io_err("writing", "-", e))?;
+        return Ok(stats.bytes);
+    }
+    let d = side(dst)?;
+    // Where the tree lands: (directory, name for the top entry or None for contents).
+    let existing = open_in(&d.root, &d.rel, OFlags::PATH).ok();
+    let dst_is_dir = existing
+        .as_ref()
+        .and_then(|fd| rfs::fstat(fd).ok())
+        .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+    let (dir_rel, name): (Vec<u8>, Option<Vec<u8>>) = match (src_dir, dst_is_dir) {
+        (_, None) if dst_slash && !src_dir => {
+            return Err(ContainerError::NotFound(format!(
+                "destination directory {} does not exist",
+                d.shown
+            ))
+            .into());
+        }
+        (_, None) => {
+            let (parent, last) = split_parent(&d.rel);
+            (parent.to_vec(), Some(last.to_vec()))
+        }
+        (true, Some(false)) => {
+            return Err(bad(format!(
+                "cannot copy a directory to a file: {} is a file",
+                d.shown
+            )));
+        }
+        (false, Some(false)) => {
+            let (parent, last) = split_parent(&d.rel);
+            (parent.to_vec(), Some(last.to_vec()))
+        }
+        (true, Some(true)) if contents_only => (d.rel.clone(), None),
+        (_, Some(true)) => (d.rel.clone(), Some(src_name)),
+    };
+    let dir = open_in(&d.root, &dir_rel, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
+        io_err(
+            "destination directory",
+            &String::from_utf8_lossy(&dir_rel),
+            e,
+        )
+    })?;
+    check_writable(&d)?;
+    // Through a pipe: the tree is archived by one thread and extracted by this one, so a
+    // large copy never sits in memory whole.
+    let (mut reader, writer) = std::io::pipe().map_err(|e| io_err("pipe", "", e))?;
+    let name_ref = name.clone();
+    std::thread::scope(|scope| {
+        let h = scope.spawn(move || -> Result<u64> {
+            let mut counter = Counter::default();
+            let mut b = tar::Builder::new(writer);
+            archive(&mut b, &top, &st, name_ref.as_deref(), &mut counter)?;
+            b.into_inner()
+                .map_err(|e| io_err("writing", "archive", e))?;
+            Ok(counter.bytes)
+        });
+        let r = extract(&mut reader, &dir, &d, opts, &mut stats);
+        drop(reader);
+        let sent = h
+            .join()
+            .unwrap_or_else(|_| Err(bad("archiving thread panicked")));
+        r.and(sent)
+    })
+}
+
+fn check_writable(d: &Side) -> Result<()> {
+    if d.read_only {
+        return Err(ContainerError::WrongState(format!(
+            "cannot copy to {}: the container's root filesystem or that mount is read-only",
+            d.shown
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counter {
+    bytes: u64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Archiving: a walk by descriptors.
+
+fn header_for(st: &rfs::Stat) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid as u64);
+    h.set_gid(st.st_gid as u64);
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(0);
+    h
+}
+
+fn archive<W: Write>(
+    b: &mut tar::Builder<W>,
+    top: &OwnedFd,
+    st: &rfs::Stat,
+    name: Option<&[u8]>,
+    c: &mut Counter,
+) -> Result<()> {
+    let mut links = HashMap::new();
+    match name {
+        Some(n) => entry(b, top, None, st, n, &mut links, c),
+        None => {
+            let dir = reopen_dir(top)?;
+            children(b, &dir, b"", &mut links, c)
+        }
+    }
+}
+
+fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd> {
+    rfs::openat(
+        fd,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err("cannot open", "directory", e))
+}
+
+/// One entry `path` (with `fd` an O_PATH descriptor of it, or `parent`/name to open).
+fn entry<W: Write>(
+    b: &mut tar::Builder<W>,
+    fd: &OwnedFd,
+    parent: Option<(&OwnedFd, &[u8])>,
+    st: &rfs::Stat,
+    path: &[u8],
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
+    c: &mut Counter,
+) -> Result<()> {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    let mut h = header_for(st);
+    let kind = FileType::from_raw_mode(st.st_mode);
+    let append = |b: &mut tar::Builder<W>, h: &mut tar::Header, data: &mut dyn Read| {
+        b.append_data(h, OsStr::from_bytes(path), data)
+            .map_err(|e| io_err("archiving", &shown, e))
+    };
+    if kind != FileType::Directory && st.st_nlink > 1 {
+        let key = (st.st_dev, st.st_ino);
+        if let Some(first) = links.get(&key) {
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_link_name(OsStr::from_bytes(first))
+                .map_err(|e| io_err("archiving", &shown, e))?;
+            return append(b, &mut h, &mut io::empty());
+        }
+        links.insert(key, path.to_vec());
+    }
+    match kind {
+        FileType::Directory => {
+            h.set_entry_type(tar::EntryType::Directory);
+            append(b, &mut h, &mut io::empty())?;
+            let dir = match parent {
+                Some((p, n)) => rfs::openat(
+                    p,
+                    OsStr::from_bytes(n),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| io_err("cannot open", &shown, e))?,
+                None => reopen_dir(fd)?,
+            };
+            children(b, &dir, path, links, c)
+        }
+        FileType::RegularFile => {
+            let file = match parent {
+                Some((p, n)) => rfs::openat(
+                    p,
+                    OsStr::from_bytes(n),
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ),
+                // The top entry is an O_PATH descriptor: reopen it for reading.
+                None => rfs::open(
+                    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ),
+            }
+            .map_err(|e| io_err("cannot open", &shown, e))?;
+            let mut f = File::from(file);
+            // The size the header promises is what was there when we looked; a file that
+            // grows or shrinks meanwhile is cut or padded, as tar does.
+            let size = st.st_size.max(0) as u64;
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(size);
+            c.bytes += size;
+            let mut data = (&mut f).take(size).chain(io::repeat(0)).take(size);
+            append(b, &mut h, &mut data)
+        }
+        FileType::Symlink => {
+            let (p, n) = parent.map_or((fd, &b""[..]), |(p, n)| (p, n));
+            let target = rfs::readlinkat(p, OsStr::from_bytes(n), Vec::new())
+                .map_err(|e| io_err("cannot read link", &shown, e))?;
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_link_name(OsStr::from_bytes(target.as_bytes()))
+                .map_err(|e| io_err("archiving", &shown, e))?;
+            append(b, &mut h, &mut io::empty())
+        }
+        FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
+            h.set_entry_type(match kind {
+                FileType::CharacterDevice => tar::EntryType::Char,
+                FileType::BlockDevice => tar::EntryType::Block,
+                _ => tar::EntryType::Fifo,
+            });
+            let dev = st.st_rdev;
+            h.set_device_major(rfs::major(dev))
+                .and_then(|()| h.set_device_minor(rfs::minor(dev)))
+                .map_err(|e| io_err("archiving", &shown, e))?;
+            append(b, &mut h, &mut io::empty())
+        }
+        // Sockets and unknown types cannot be archived; tar skips them too.
+        _ => Ok(()),
+    }
+}
+
+fn children<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: &OwnedFd,
+    prefix: &[u8],
+    links: &mut HashMap<(u64, u64), Vec<u8>>,
+    c: &mut Counter,
+) -> Result<()> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for ent in rfs::Dir::read_from(dir).map_err(|e| io_err("cannot list", "directory", e))? {
+        let ent = ent.map_err(|e| io_err("cannot list", "directory", e))?;
+        let n = ent.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(n.to_vec());
+        }
+    }
+    names.sort();
+    for n in names {
+        let st = match rfs::statat(dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            // Gone meanwhile (a running container changes under us): skip it.
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(io_err("cannot stat", &String::from_utf8_lossy(&n), e)),
+        };
+        let path = if prefix.is_empty() {
+            n.clone()
+        } else {
+            [prefix, b"/", &n].concat()
+        };
+        entry(b, dir, Some((dir, &n)), &st, &path, links, c)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Extracting: every entry resolved inside the destination directory.
+
+fn extract(
+    input: &mut dyn Read,
+    dir: &OwnedFd,
+    d: &Side,
+    opts: CopyOptions,
+    c: &mut Counter,
+) -> Result<()> {
+    // Docker: files copied into a container belong to root, onto the host to the caller;
+    // -a keeps the archive's owners.
+    let owner = |h: &tar::Header| -> (u32, u32) {
+        if opts.archive {
+            (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
+        } else if d.container {
+            (0, 0)
+        } else {
+            (
+                rustix::process::getuid().as_raw(),
+                rustix::process::getgid().as_raw(),
+            )
+        }
+    };
+    let mut ar = tar::Archive::new(input);
+    let mut dir_times: Vec<(Vec<u8>, u64)> = Vec::new();
+    let entries = ar
+        .entries()
+        .map_err(|e| ContainerError::BadArgs(format!("reading the archive: {e}")))?;
+    for e in entries {
+        let mut e = e.map_err(|e| ContainerError::BadArgs(format!("reading the archive: {e}")))?;
+        let raw = e.path_bytes().into_owned();
+        let rel = clean_path(&raw).map_err(|_| {
+            ContainerError::Unsafe(format!(
+                "archive entry {:?} climbs out of the destination",
+                String::from_utf8_lossy(&raw)
+            ))
+        })?;
+        let shown = String::from_utf8_lossy(&rel).into_owned();
+        let h = e.header().clone();
+        let (uid, gid) = owner(&h);
+        let mode = Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777);
+        let mtime = h.mtime().unwrap_or(0);
+        if rel.is_empty() {
+            // `.`: the destination directory itself; its metadata is left alone.
+            continue;
+        }
+        let (parent_rel, name) = split_parent(&rel);
+        let parent = open_in(dir, parent_rel, OFlags::PATH | OFlags::DIRECTORY)
+            .map_err(|er| io_err("cannot open", &shown, er))?;
+        let name = OsStr::from_bytes(name);
+        let existing = rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).ok();
+        let existing_dir =
+            existing.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
+        let kind = h.entry_type();
+        let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
+        if kind != tar::EntryType::Directory && existing.is_some() {
+            if existing_dir {
+                return Err(bad(format!(
+                    "cannot overwrite directory {shown} with a non-directory"
+                )));
+            }
+            if kind != tar::EntryType::Regular {
+                rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(ioe)?;
+            }
+        }
+        match kind {
+            tar::EntryType::Directory => {
+                if existing.is_some() && !existing_dir {
+                    return Err(bad(format!(
+                        "cannot overwrite non-directory {shown} with a directory"
+                    )));
+                }
+                if existing.is_none() {
+                    rfs::mkdirat(&parent, name, mode).map_err(ioe)?;
+                }
+                let fd = rfs::openat(
+                    &parent,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(ioe)?;
+                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
+                dir_times.push((rel.clone(), mtime));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let fd = rfs::openat(
+                    &parent,
+                    name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::TRUNC
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    mode,
+                )
+                .map_err(ioe)?;
+                let mut f = File::from(fd);
+                c.bytes +=
+                    io::copy(&mut e, &mut f).map_err(|er| io_err("cannot write", &shown, er))?;
+                let fd = OwnedFd::from(f);
+                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
+                set_times(&fd, mtime);
+            }
+            tar::EntryType::Symlink => {
+                let target = e
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                rfs::symlinkat(OsStr::from_bytes(&target), &parent, name).map_err(ioe)?;
+                let _ = rfs::chownat(
+                    &parent,
+                    name,
+                    Some(rustix::process::Uid::from_raw(uid)),
+                    Some(rustix::process::Gid::from_raw(gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                );
+            }
+            tar::EntryType::Link => {
+                let target = e
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                let target = clean_path(&target).map_err(|_| {
+                    ContainerError::Unsafe(format!(
+                        "hard link {shown} points out of the destination"
+                    ))
+                })?;
+                let (tp, tn) = split_parent(&target);
+                let tparent =
+                    open_in(dir, tp, OFlags::PATH | OFlags::DIRECTORY).map_err(ioe_io(&shown))?;
+                rfs::linkat(
+                    &tparent,
+                    OsStr::from_bytes(tn),
+                    &parent,
+                    name,
+                    AtFlags::empty(),
+                )
+                .map_err(ioe)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let ft = match kind {
+                    tar::EntryType::Char => FileType::CharacterDevice,
+                    tar::EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                let dev = rfs::makedev(
+                    h.device_major().ok().flatten().unwrap_or(0),
+                    h.device_minor().ok().flatten().unwrap_or(0),
+                );
+                rfs::mknodat(&parent, name, ft, mode, dev).map_err(ioe)?;
+                let _ = rfs::chownat(
+                    &parent,
+                    name,
+                    Some(rustix::process::Uid::from_raw(uid)),
+                    Some(rustix::process::Gid::from_raw(gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                );
+            }
+            // Extended headers and the like carry nothing to write.
+            _ => {}
+        }
+    }
+    // Directory times last, deepest first: writing into a directory changes its mtime.
+    dir_times.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    for (p, t) in dir_times {
+        if let Ok(fd) = open_in(
+            dir,
+            &p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        ) {
+            set_times(&fd, t);
+        }
+    }
+    Ok(())
+}
+
+fn ioe_io(shown: &str) -> impl Fn(io::Error) -> Error + '_ {
+    move |e| io_err("cannot open", shown, e)
+}
+
+fn fix_meta(fd: &OwnedFd, uid: u32, gid: u32, mode: Mode) -> rustix::io::Result<()> {
+    rfs::fchown(
+        fd.as_fd(),
+        Some(rustix::process::Uid::from_raw(uid)),
+        Some(rustix::process::Gid::from_raw(gid)),
+    )?;
+    // After the chown, which clears set-id bits.
+    rfs::fchmod(fd.as_fd(), mode)
+}
+
+fn set_times(fd: &OwnedFd, mtime: u64) {
+    let t = rfs::Timespec {
+        tv_sec: mtime as i64,
+        tv_nsec: 0,
+    };
+    let _ = rfs::futimens(
+        fd,
+        &Timestamps {
+            last_access: t,
+            last_modification: t,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_split_like_docker() {
+        assert_eq!(Endpoint::parse("-"), Endpoint::Stream);
+        assert_eq!(
+            Endpoint::parse("web:/etc/hosts"),
+            Endpoint::Container {
+                container: "web".into(),
+                path: "/etc/hosts".into()
+            }
+        );
+        assert_eq!(
+            Endpoint::parse("/tmp/a:b"),
+            Endpoint::Host("/tmp/a:b".into())
+        );
+        assert_eq!(
+            Endpoint::parse("./file:name.txt"),
+            Endpoint::Host("./file:name.txt".into())
+        );
+        assert_eq!(Endpoint::parse("plain"), Endpoint::Host("plain".into()));
+        assert_eq!(Endpoint::parse("dir/a:b"), Endpoint::Host("dir/a:b".into()));
+    }
+}

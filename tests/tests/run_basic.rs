@@ -1,0 +1,252 @@
+//! `berth run` as a user types it: output, exit codes (Docker's 125/126/127/container's own),
+//! `--rm`, `-d` with a name and a published port, and the everyday verbs on it (exec, logs,
+//! stop, start, wait, rm), with nothing left behind.
+
+mod run_support;
+
+use berth_e2e::net;
+use run_support::{Box, port_open};
+
+#[test]
+fn run_rm_prints_the_output_and_leaves_nothing() {
+    let b = Box::new();
+    let r = b
+        .berth(&["run", "--rm", "busybox", "echo", "hello"])
+        .success();
+    assert_eq!(r.stdout, "hello\n");
+    assert_eq!(r.stderr, "");
+    b.assert_clean(&[]);
+}
+
+#[test]
+fn exit_codes_follow_docker() {
+    let b = Box::new();
+    // The container's own code.
+    let r = b.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    let r = r.fails_with(3);
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    // 127: the command does not exist; the error is said once.
+    let r = b
+        .berth(&["run", "--rm", "busybox", "nosuchcommand"])
+        .fails_with(127);
+    assert!(r.error_line().contains("nosuchcommand"), "{}", r.stderr);
+    // 126: it exists but cannot be executed.
+    let r = b
+        .berth(&["run", "--rm", "busybox", "/etc/passwd"])
+        .fails_with(126);
+    assert!(r.error_line().contains("/etc/passwd"), "{}", r.stderr);
+    b.assert_clean(&[]);
+    // Without --rm Docker keeps the container that could not start, with that code.
+    b.berth(&["run", "--name", "kept", "busybox", "nosuchcommand"])
+        .fails_with(127);
+    let st = b.state(&b.container_ids()[0]);
+    assert_eq!(st["exit_code"], 127, "{st}");
+    b.ok(&["rm", "kept"]);
+    // 125: berth itself fails: unknown flag, missing image, bad flag value.
+    let r = b
+        .berth(&["run", "--bogus", "busybox", "true"])
+        .fails_with(125);
+    assert!(r.error_line().contains("--bogus"), "{}", r.stderr);
+    let r = b
+        .berth(&["run", "--rm", "nosuchimage:1", "true"])
+        .fails_with(125);
+    assert!(
+        r.error_line().starts_with("berth-pull: error: "),
+        "{}",
+        r.stderr
+    );
+    let r = b.berth(&["run", "--restart", "sometimes", "busybox", "true"]);
+    let r = r.fails_with(125);
+    assert!(r.error_line().contains("sometimes"), "{}", r.stderr);
+    let r = b.berth(&["run"]).fails_with(125);
+    assert!(
+        r.error_line().contains("requires at least 1 argument"),
+        "{}",
+        r.stderr
+    );
+    b.assert_clean(&[]);
+    // Once more through the stages' own codes: `berth-run` is the same script.
+    b.w.run(&["berth-run", "--rm", "busybox", "true"]).success();
+}
+
+#[test]
+fn a_stage_failing_half_way_is_undone_and_said_once() {
+    let b = Box::new();
+    let port = b.net.default_slot().port(0);
+    let web = b.detached(&[
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    // Busy name: refused by berth-unpack, before anything was made.
+    let r = b
+        .berth(&["run", "--name", "web", "busybox", "true"])
+        .fails_with(125);
+    let line = r.error_line();
+    assert!(line.starts_with("berth-unpack: error: "), "{line}");
+    assert!(line.contains("\"/web\" is already in use"), "{line}");
+    // Port in use: berth-netns fails after berth-unpack made the container; the container
+    // is undone (no record, no name, no mount), and the user sees netns's error once.
+    let r = b
+        .berth(&[
+            "run",
+            "--name",
+            "second",
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "true",
+        ])
+        .fails_with(125);
+    let line = r.error_line();
+    assert!(line.starts_with("berth-netns: error: "), "{line}");
+    assert!(line.contains("already allocated"), "{line}");
+    assert_eq!(b.container_ids(), vec![web.clone()]);
+    assert_eq!(b.names(), vec!["web".to_string()]);
+    // A bad volume: berth-vol fails after unpack and netns: both are undone.
+    let r = b
+        .berth(&[
+            "run",
+            "--name",
+            "third",
+            "-v",
+            "relative:/x:bad",
+            "busybox",
+            "true",
+        ])
+        .fails_with(125);
+    assert!(
+        r.error_line().starts_with("berth-vol: error: "),
+        "{}",
+        r.stderr
+    );
+    // A bad spawn flag: the last stage fails, the three before it are undone.
+    let r = b
+        .berth(&[
+            "run", "--name", "fourth", "--ulimit", "nofile=x", "busybox", "true",
+        ])
+        .fails_with(125);
+    assert!(
+        r.error_line().starts_with("berth-spawn: error: "),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.container_ids(), vec![web.clone()]);
+    assert_eq!(b.names(), vec!["web".to_string()]);
+    b.ok(&["rm", "-f", "web"]);
+    b.assert_clean(&[&web]);
+}
+
+#[test]
+fn detached_container_with_the_everyday_verbs() {
+    let b = Box::new();
+    let port = b.net.default_slot().port(1);
+    let id = b.detached(&[
+        "--name",
+        "web",
+        "-p",
+        &format!("{port}:80"),
+        "-e",
+        "GREETING=hi there",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo \"$GREETING\" > /www/index.html && echo started && exec httpd -f -p 80 -h /www",
+    ]);
+    let body = b.until("the published port", || {
+        net::http_get(&format!("http://127.0.0.1:{port}/"))
+    });
+    assert_eq!(body, "hi there\n");
+    // exec by name, by id, by unique prefix; its exit code.
+    assert_eq!(
+        b.ok(&["exec", "web", "cat", "/www/index.html"]),
+        "hi there\n"
+    );
+    assert_eq!(
+        b.ok(&["exec", &id, "sh", "-c", "echo $GREETING"]),
+        "hi there\n"
+    );
+    b.berth(&["exec", &id[..8], "sh", "-c", "exit 4"])
+        .fails_with(4);
+    b.berth(&["exec", "web", "nosuchcommand"]).fails_with(127);
+    // logs
+    assert_eq!(b.ok(&["logs", "web"]), "started\n");
+    // ps shows it running, with its port
+    let ps = b.ps();
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0]["Names"], "web");
+    assert_eq!(ps[0]["State"], "running");
+    // rm of a running container is refused; stop (httpd as PID 1 ignores SIGTERM: -t 1
+    // then SIGKILL), wait prints the code.
+    let r = b.berth(&["rm", "web"]).fails_with(105);
+    assert!(r.error_line().contains("stop it first"), "{}", r.stderr);
+    assert_eq!(b.ok(&["stop", "-t", "1", "web"]), "web\n");
+    assert!(!port_open(port));
+    assert_eq!(b.ok(&["wait", "web"]), "137\n");
+    // start again (detached, with a new monitor): served again.
+    assert_eq!(b.ok(&["start", &id[..12]]), format!("{}\n", &id[..12]));
+    b.until("the port again", || {
+        net::http_get(&format!("http://127.0.0.1:{port}/"))
+    });
+    assert_eq!(b.ok(&["rm", "-f", "web"]), "web\n");
+    assert!(!port_open(port));
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn run_d_rm_removes_itself_and_wait_reports_the_code() {
+    let b = Box::new();
+    let id = b.detached(&["--rm", "busybox", "sh", "-c", "sleep 0.3; exit 5"]);
+    b.until("--rm to remove the container", || {
+        (!b.w.paths().container(&id).exists() && b.names().is_empty()).then_some(())
+    });
+    b.assert_clean(&[&id]);
+    let id = b.detached(&["--name", "quick", "busybox", "sh", "-c", "exit 6"]);
+    assert_eq!(b.ok(&["wait", "quick"]), "6\n");
+    b.ok(&["rm", &id]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn dry_run_prints_the_pipeline() {
+    let b = Box::new();
+    let out = b.ok(&[
+        "run",
+        "--dry-run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-v",
+        "data:/data",
+        "-e",
+        "A=b c",
+        "--memory",
+        "32m",
+        "busybox",
+        "echo",
+        "it's",
+    ]);
+    assert_eq!(
+        out,
+        "berth-pull busybox | berth-unpack --name=web '--env=A=b c' - -- echo 'it'\\''s' \
+         | berth-netns --publish=8080:80 - | berth-vol --volume=data:/data - \
+         | berth-spawn start --detach --memory=32m -\n"
+    );
+    assert!(b.container_ids().is_empty());
+}

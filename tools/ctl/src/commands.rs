@@ -1,0 +1,522 @@
+//! clap definitions of the two shell scripts, `berth` (the dispatcher) and `berth-run`, so
+//! that their completions and man pages come from clap like every tool's. The scripts parse
+//! their own arguments (dash starts in a millisecond); `tests/tests/run_flags.rs` checks that
+//! berth-run accepts every flag listed here and sends it to the stage named here.
+
+use clap::{Arg, ArgAction, Command};
+
+/// Docker's `run`/`create` flags that berth implements: (long, short, takes a value, stage,
+/// help). The stage is where berth-run sends the flag (DESIGN.md, "Docker flag -> stage").
+pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
+    (
+        "pull",
+        None,
+        true,
+        "pull",
+        "Pull image before running: missing, always, never",
+    ),
+    (
+        "platform",
+        None,
+        true,
+        "pull",
+        "Platform of a multi-platform image (os/arch[/variant])",
+    ),
+    (
+        "quiet",
+        Some('q'),
+        false,
+        "pull",
+        "Suppress the pull output",
+    ),
+    (
+        "name",
+        None,
+        true,
+        "unpack",
+        "Assign a name to the container",
+    ),
+    (
+        "entrypoint",
+        None,
+        true,
+        "unpack",
+        "Overwrite the default ENTRYPOINT of the image",
+    ),
+    (
+        "env",
+        Some('e'),
+        true,
+        "unpack",
+        "Set environment variables (KEY=VALUE, or KEY)",
+    ),
+    (
+        "env-file",
+        None,
+        true,
+        "unpack",
+        "Read in a file of environment variables",
+    ),
+    (
+        "workdir",
+        Some('w'),
+        true,
+        "unpack",
+        "Working directory inside the container",
+    ),
+    (
+        "user",
+        Some('u'),
+        true,
+        "unpack",
+        "Username or UID (<name|uid>[:<group|gid>])",
+    ),
+    (
+        "read-only",
+        None,
+        false,
+        "unpack",
+        "Mount the container's root filesystem as read only",
+    ),
+    (
+        "hostname",
+        Some('h'),
+        true,
+        "unpack+netns",
+        "Container host name",
+    ),
+    (
+        "domainname",
+        None,
+        true,
+        "unpack",
+        "Container NIS domain name",
+    ),
+    (
+        "label",
+        Some('l'),
+        true,
+        "unpack",
+        "Set metadata on a container (KEY=VALUE)",
+    ),
+    (
+        "stop-signal",
+        None,
+        true,
+        "unpack",
+        "Signal to stop the container",
+    ),
+    (
+        "storage-driver",
+        None,
+        true,
+        "unpack",
+        "Rootfs driver: auto, overlay or copy (berth)",
+    ),
+    (
+        "network",
+        None,
+        true,
+        "netns",
+        "Connect a container to a network (none, bridge, host, container:NAME, NETWORK)",
+    ),
+    ("net", None, true, "netns", "Alias of --network"),
+    (
+        "publish",
+        Some('p'),
+        true,
+        "netns",
+        "Publish a container's port(s) to the host",
+    ),
+    (
+        "publish-all",
+        Some('P'),
+        false,
+        "netns",
+        "Publish all exposed ports to random ports",
+    ),
+    (
+        "expose",
+        None,
+        true,
+        "netns",
+        "Expose a port or a range of ports",
+    ),
+    ("dns", None, true, "netns", "Set custom DNS servers"),
+    (
+        "dns-search",
+        None,
+        true,
+        "netns",
+        "Set custom DNS search domains",
+    ),
+    ("dns-option", None, true, "netns", "Set DNS options"),
+    (
+        "add-host",
+        None,
+        true,
+        "netns",
+        "Add a custom host-to-IP mapping (host:ip)",
+    ),
+    (
+        "link",
+        None,
+        true,
+        "netns",
+        "Add link to another container (NAME[:ALIAS])",
+    ),
+    ("mac-address", None, true, "netns", "Container MAC address"),
+    (
+        "ip",
+        None,
+        true,
+        "netns",
+        "IPv4 address (user-defined networks)",
+    ),
+    ("volume", Some('v'), true, "vol", "Bind mount a volume"),
+    (
+        "mount",
+        None,
+        true,
+        "vol",
+        "Attach a filesystem mount to the container",
+    ),
+    ("tmpfs", None, true, "vol", "Mount a tmpfs directory"),
+    (
+        "volumes-from",
+        None,
+        true,
+        "vol",
+        "Mount volumes from the specified container(s)",
+    ),
+    (
+        "detach",
+        Some('d'),
+        false,
+        "spawn",
+        "Run container in background and print container ID",
+    ),
+    (
+        "interactive",
+        Some('i'),
+        false,
+        "spawn",
+        "Keep STDIN open even if not attached",
+    ),
+    ("tty", Some('t'), false, "spawn", "Allocate a pseudo-TTY"),
+    (
+        "rm",
+        None,
+        false,
+        "spawn",
+        "Automatically remove the container when it exits",
+    ),
+    (
+        "restart",
+        None,
+        true,
+        "spawn",
+        "Restart policy: no, on-failure[:N], always, unless-stopped",
+    ),
+    (
+        "init",
+        None,
+        false,
+        "spawn",
+        "Run an init inside the container that forwards signals and reaps processes",
+    ),
+    ("memory", Some('m'), true, "spawn", "Memory limit"),
+    (
+        "memory-swap",
+        None,
+        true,
+        "spawn",
+        "Swap limit equal to memory plus swap: -1 for unlimited",
+    ),
+    (
+        "memory-reservation",
+        None,
+        true,
+        "spawn",
+        "Memory soft limit",
+    ),
+    (
+        "cpu-shares",
+        Some('c'),
+        true,
+        "spawn",
+        "CPU shares (relative weight)",
+    ),
+    ("cpus", None, true, "spawn", "Number of CPUs"),
+    ("cpu-quota", None, true, "spawn", "Limit CPU CFS quota"),
+    ("cpu-period", None, true, "spawn", "Limit CPU CFS period"),
+    (
+        "cpuset-cpus",
+        None,
+        true,
+        "spawn",
+        "CPUs in which to allow execution (0-3, 0,1)",
+    ),
+    (
+        "cpuset-mems",
+        None,
+        true,
+        "spawn",
+        "MEMs in which to allow execution (0-3, 0,1)",
+    ),
+    (
+        "pids-limit",
+        None,
+        true,
+        "spawn",
+        "Tune container pids limit (-1 for unlimited)",
+    ),
+    (
+        "blkio-weight",
+        None,
+        true,
+        "spawn",
+        "Block IO (relative weight), between 10 and 1000",
+    ),
+    (
+        "device",
+        None,
+        true,
+        "spawn",
+        "Add a host device to the container",
+    ),
+    (
+        "ipc",
+        None,
+        true,
+        "spawn",
+        "IPC mode to use (private, shareable, host, container:NAME)",
+    ),
+    (
+        "pid",
+        None,
+        true,
+        "spawn",
+        "PID namespace to use (host, container:NAME)",
+    ),
+    ("uts", None, true, "spawn", "UTS namespace to use (host)"),
+    ("userns", None, true, "spawn", "User namespace to use"),
+    ("cap-add", None, true, "spawn", "Add Linux capabilities"),
+    ("cap-drop", None, true, "spawn", "Drop Linux capabilities"),
+    (
+        "privileged",
+        None,
+        false,
+        "spawn",
+        "Give extended privileges to this container",
+    ),
+    (
+        "security-opt",
+        None,
+        true,
+        "spawn",
+        "Security options (seccomp=unconfined|FILE, no-new-privileges)",
+    ),
+    (
+        "ulimit",
+        None,
+        true,
+        "spawn",
+        "Ulimit options (name=soft[:hard])",
+    ),
+    (
+        "cidfile",
+        None,
+        true,
+        "spawn",
+        "Write the container ID to the file",
+    ),
+    (
+        "stop-timeout",
+        None,
+        true,
+        "spawn",
+        "Timeout (in seconds) to stop a container",
+    ),
+    (
+        "log-opt",
+        None,
+        true,
+        "spawn",
+        "Log driver options (max-size, max-file)",
+    ),
+    (
+        "detach-keys",
+        None,
+        true,
+        "spawn",
+        "Override the key sequence for detaching a container",
+    ),
+    (
+        "log-driver",
+        None,
+        true,
+        "berth-run",
+        "Logging driver (json-file)",
+    ),
+    (
+        "volume-driver",
+        None,
+        true,
+        "berth-run",
+        "Volume driver (local)",
+    ),
+    (
+        "dry-run",
+        None,
+        false,
+        "berth-run",
+        "Print the stage pipeline instead of running it (berth)",
+    ),
+    (
+        "timings",
+        None,
+        false,
+        "berth-run",
+        "Print each stage's elapsed time on stderr (berth)",
+    ),
+];
+
+/// `berth-run` (and `berth run`, `berth create`).
+pub fn run(name: &str) -> Command {
+    let mut c = Command::new(name.to_string())
+        .about("Create and run a new container from an image, as the pipeline of berth's stages")
+        .long_about(
+            "Create and run a new container from an image. Each of Docker's flags goes to the stage \
+             that owns it: berth-pull | berth-unpack | berth-netns | berth-vol | berth-spawn.\n\n\
+             Exit status: 125 if berth fails, 126 if the command cannot be invoked, 127 if it \
+             cannot be found, otherwise the container's own.",
+        )
+        .disable_help_flag(true)
+        .arg(Arg::new("help").long("help").action(ArgAction::Help).help("Print help"));
+    for (long, short, value, stage, help) in RUN_FLAGS {
+        let mut a = Arg::new(*long)
+            .long(*long)
+            .help(format!("{help} [{stage}]"));
+        if let Some(s) = short {
+            a = a.short(*s);
+        }
+        a = if *value {
+            a.action(ArgAction::Append).value_name("VALUE")
+        } else {
+            a.action(ArgAction::SetTrue)
+        };
+        c = c.arg(a);
+    }
+    c.arg(Arg::new("image").value_name("IMAGE").required(true))
+        .arg(
+            Arg::new("command")
+                .value_name("COMMAND")
+                .num_args(0..)
+                .trailing_var_arg(true)
+                .allow_hyphen_values(true),
+        )
+}
+
+/// The dispatcher: `berth VERB ...`.
+pub fn berth() -> Command {
+    let verbs: &[(&str, &str)] = &[
+        (
+            "attach",
+            "Attach local standard input, output, and error streams to a running container",
+        ),
+        (
+            "container",
+            "Manage containers (ls, rm, prune, inspect, ...)",
+        ),
+        (
+            "cp",
+            "Copy files/folders between a container and the local filesystem",
+        ),
+        (
+            "doctor",
+            "Show what this machine supports, with the fix for anything missing",
+        ),
+        ("exec", "Execute a command in a running container"),
+        ("history", "Show the history of an image"),
+        ("image", "Manage images"),
+        ("images", "List images"),
+        (
+            "import",
+            "Import the contents from a tarball to create a filesystem image",
+        ),
+        (
+            "inspect",
+            "Return low-level information on containers, images, volumes or networks",
+        ),
+        ("kill", "Kill one or more running containers"),
+        ("load", "Load an image from a tar archive or STDIN"),
+        ("login", "Log in to a registry"),
+        ("logout", "Log out from a registry"),
+        ("logs", "Fetch the logs of a container"),
+        ("network", "Manage networks"),
+        ("pause", "Pause all processes within one or more containers"),
+        (
+            "port",
+            "List port mappings or a specific mapping for the container",
+        ),
+        ("ps", "List containers"),
+        ("pull", "Download an image from a registry"),
+        ("push", "Upload an image to a registry"),
+        ("rename", "Rename a container"),
+        ("restart", "Restart one or more containers"),
+        ("rm", "Remove one or more containers"),
+        ("rmi", "Remove one or more images"),
+        ("save", "Save one or more images to a tar archive"),
+        ("search", "Search a registry for images"),
+        ("start", "Start one or more stopped containers"),
+        (
+            "stats",
+            "Display a live stream of container resource usage statistics",
+        ),
+        ("stop", "Stop one or more running containers"),
+        (
+            "tag",
+            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        ),
+        ("top", "Display the running processes of a container"),
+        (
+            "unpause",
+            "Unpause all processes within one or more containers",
+        ),
+        ("volume", "Manage volumes"),
+        (
+            "wait",
+            "Block until one or more containers stop, then print their exit codes",
+        ),
+    ];
+    let mut c = Command::new("berth")
+        .about("berth: Docker's everyday commands, without a daemon")
+        .long_about(
+            "berth VERB runs the berth tool that owns VERB (berth-pull, berth-unpack, berth-netns, \
+             berth-vol, berth-spawn, berth-ps, berth-image, berth-ctl, berth-run), with Docker's \
+             flags and output. Each tool's own page describes its flags.",
+        )
+        .subcommand_required(true);
+    for (name, about) in verbs {
+        c = c.subcommand(
+            Command::new(*name).about(*about).arg(
+                Arg::new("args")
+                    .num_args(0..)
+                    .trailing_var_arg(true)
+                    .allow_hyphen_values(true),
+            ),
+        );
+    }
+    c.subcommand(run("run").about("Create and run a new container from an image"))
+        .subcommand(run("create").about("Create a new container"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn definitions_are_valid() {
+        super::run("berth-run").debug_assert();
+        super::berth().debug_assert();
+    }
+}

@@ -1,0 +1,295 @@
+//! berth-ctl: the container verbs no single stage owns, composed from the stages' own pieces,
+//! and `berth doctor`.
+//!
+//! ```text
+//! berth-ctl rm [-f] [-v] CONTAINER...        berth rm (every stage's teardown, in reverse)
+//! berth-ctl rename CONTAINER NEW_NAME        berth rename
+//! berth-ctl prune [-f] [--filter F]          berth container prune
+//! berth-ctl cp [-a] [-L] [-q] SRC DST        berth cp (CONTAINER:PATH, host path, or -)
+//! berth-ctl doctor                           what this machine supports, and the fixes
+//! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
+//! berth-ctl generate berth|berth-run WHAT    completions/man pages of the two scripts
+//! ```
+
+mod commands;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use berth::cli::{self, CommonOpts, Tool};
+use berth::container::{self, CopyOptions, Endpoint, PruneFilters, RemoveOptions};
+use berth::{Code, Error, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth-ctl",
+    version,
+    about = "Container verbs that compose berth's stages (rm, rename, container prune, cp), and berth doctor"
+)]
+struct Args {
+    #[command(flatten)]
+    common: CommonOpts,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Remove one or more containers.
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short, long)]
+        force: bool,
+        /// Remove the anonymous volumes associated with the container.
+        #[arg(short, long)]
+        volumes: bool,
+        /// Remove the specified link (legacy links are not separate objects in berth).
+        #[arg(short, long)]
+        link: bool,
+        #[arg(required = true, value_name = "CONTAINER")]
+        containers: Vec<String>,
+    },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// until=TIMESTAMP|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE].
+        #[arg(long, value_name = "FILTER")]
+        filter: Vec<String>,
+    },
+    /// Copy files/folders between a container and the local filesystem.
+    #[command(
+        after_help = "Use '-' as the source to read a tar archive from stdin and extract it to a directory destination in a container.\nUse '-' as the destination to stream a tar archive of a container source to stdout."
+    )]
+    Cp {
+        /// Archive mode (copy all uid/gid information).
+        #[arg(short, long)]
+        archive: bool,
+        /// Always follow a symbolic link in SRC_PATH.
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        /// Suppress the progress output.
+        #[arg(short, long)]
+        quiet: bool,
+        /// CONTAINER:SRC_PATH, a local path, or -.
+        src: String,
+        /// CONTAINER:DEST_PATH, a local path, or -.
+        dest: String,
+    },
+    /// Show what this machine supports (cgroups, overlay, seccomp, user namespaces,
+    /// iptables), with the fix for anything missing.
+    Doctor,
+    /// Remove the containers a failed or interrupted berth run made (berth-run's own use).
+    #[command(hide = true)]
+    Undo {
+        #[arg(long, value_name = "PID")]
+        creator: i32,
+    },
+    /// Shell completions or man pages of the `berth` and `berth-run` scripts.
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_parser = ["berth", "berth-run"])]
+        script: String,
+        /// bash, zsh, fish, elvish, powershell, man:DIR, or flags (berth-run's table).
+        what: String,
+    },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "ctl";
+    fn common(&self) -> &CommonOpts {
+        &self.common
+    }
+}
+
+fn main() -> ExitCode {
+    cli::main::<Args>(run)
+}
+
+fn run(args: Args) -> Result<()> {
+    let paths = args.common.paths();
+    match args.cmd {
+        Cmd::Rm {
+            force,
+            volumes,
+            link,
+            containers,
+        } => {
+            if link {
+                return Err(Error::new(
+                    Code::UNSUPPORTED,
+                    "rm --link: berth's legacy links are part of the linking container; remove or recreate that container",
+                ));
+            }
+            each(&containers, |c| {
+                container::remove(&paths, c, RemoveOptions { force, volumes })
+            })
+        }
+        Cmd::Rename {
+            container,
+            new_name,
+        } => container::rename(&paths, &container, &new_name).map(drop),
+        Cmd::Prune { force, filter } => prune(&paths, force, &filter),
+        Cmd::Cp {
+            archive,
+            follow_link,
+            quiet,
+            src,
+            dest,
+        } => cp(&paths, archive, follow_link, quiet, &src, &dest),
+        Cmd::Doctor => doctor(&paths, args.common.wants_json()),
+        Cmd::Undo { creator } => {
+            let removed = container::undo(&paths, creator)?;
+            cli::print_text(
+                &removed
+                    .iter()
+                    .map(|id| format!("{id}\n"))
+                    .collect::<String>(),
+            )
+        }
+        Cmd::Generate { script, what } => {
+            if what == "flags" {
+                // The table itself, for the test that holds berth-run to it.
+                let rows: String = commands::RUN_FLAGS
+                    .iter()
+                    .map(|(long, short, value, stage, _)| {
+                        format!(
+                            "{long} {} {} {stage}\n",
+                            short.map_or("-".to_string(), String::from),
+                            if *value { "value" } else { "bool" }
+                        )
+                    })
+                    .collect();
+                return cli::print_text(&rows);
+            }
+            let cmd = match script.as_str() {
+                "berth" => commands::berth(),
+                _ => commands::run("berth-run"),
+            };
+            cli::generate_into(cmd, &what, &mut std::io::stdout().lock())
+        }
+    }
+}
+
+/// Docker prints each container as it is done, reports each failure, and carries on; the
+/// status is the first failure's.
+fn each(list: &[String], f: impl Fn(&str) -> Result<String>) -> Result<()> {
+    let mut first: Option<Error> = None;
+    for c in list {
+        match f(c) {
+            Ok(_) => cli::print_text(&format!("{c}\n"))?,
+            Err(e) => {
+                if list.len() > 1 {
+                    eprintln!("berth-ctl: error: {}", e.one_line());
+                    first.get_or_insert(Error::upstream(e.code(), e.one_line()));
+                } else {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+fn prune(paths: &berth::Paths, force: bool, filter: &[String]) -> Result<()> {
+    let filters = PruneFilters::parse(filter, chrono::Utc::now())?;
+    if !force {
+        eprint!(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(());
+        }
+    }
+    let pruned = container::prune(paths, &filters)?;
+    let mut out = String::new();
+    if !pruned.ids.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        for id in &pruned.ids {
+            out.push_str(id);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        berth::image::human::size(pruned.reclaimed)
+    ));
+    cli::print_text(&out)
+}
+
+fn cp(
+    paths: &berth::Paths,
+    archive: bool,
+    follow: bool,
+    quiet: bool,
+    src: &str,
+    dest: &str,
+) -> Result<()> {
+    let (s, d) = (Endpoint::parse(src), Endpoint::parse(dest));
+    let opts = CopyOptions { archive, follow };
+    let bytes = if d == Endpoint::Stream {
+        let mut out = std::io::stdout().lock();
+        let n = container::copy(paths, &s, &d, opts, &mut std::io::empty(), &mut out)?;
+        out.flush()
+            .map_err(|e| Error::new(Code::IO, format!("writing stdout: {e}")))?;
+        n
+    } else {
+        container::copy(
+            paths,
+            &s,
+            &d,
+            opts,
+            &mut std::io::stdin().lock(),
+            &mut std::io::sink(),
+        )?
+    };
+    if !quiet && d != Endpoint::Stream && std::io::stderr().is_terminal() {
+        eprintln!(
+            "Successfully copied {} to {dest}",
+            berth::image::human::size(bytes)
+        );
+    }
+    Ok(())
+}
+
+fn doctor(paths: &berth::Paths, json: bool) -> Result<()> {
+    use berth::doctor::Level;
+    let checks = berth::doctor::run(paths);
+    if json {
+        cli::print_json(&checks)?;
+    } else {
+        let rows: Vec<Vec<String>> = checks
+            .iter()
+            .map(|c| {
+                vec![
+                    c.name.to_string(),
+                    c.level.as_str().to_string(),
+                    c.detail.clone(),
+                ]
+            })
+            .collect();
+        let mut text = cli::format_table(&["CHECK", "STATUS", "DETAIL"], &rows);
+        for c in checks.iter().filter(|c| !c.fix.is_empty()) {
+            text.push_str(&format!("\nfix {}: {}", c.name, c.fix));
+        }
+        if checks.iter().any(|c| !c.fix.is_empty()) {
+            text.push('\n');
+        }
+        cli::print_text(&text)?;
+    }
+    if checks.iter().any(|c| c.level == Level::Missing) {
+        return Err(Error::upstream(
+            Code::HOST_UNSUPPORTED,
+            "this machine lacks what berth needs (see the fixes above)",
+        ));
+    }
+    Ok(())
+}
