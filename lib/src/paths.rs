@@ -100,6 +100,11 @@ impl Paths {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// `<root>/creating`: one empty file `<pid>-<start>` per berth run still making its
+    /// container (berth::container::undo): one whose process is gone left a half-made one.
+    pub fn creating(&self) -> PathBuf {
+        self.root.join("creating")
+    }
     /// `<run>/<id>`: OCI state, the monitor pid, the exit status.
     pub fn run_container(&self, id: &str) -> PathBuf {
         self.run.join(id)

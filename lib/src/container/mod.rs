@@ -8,7 +8,9 @@ mod undo;
 
 pub use copy::{CopyOptions, Endpoint, copy};
 pub use remove::{PruneFilters, Pruned, RemoveOptions, prune, remove, rename};
-pub use undo::{CREATOR_ENV, creator_from_env, undo};
+pub use undo::{
+    CREATOR_ENV, creator_alive, creator_from_env, mark, remove_half_made, sweep, undo, unmark,
+};
 
 use crate::error::{Code, Coded, IoError};
 

@@ -38,6 +38,7 @@ pub enum Outcome {
 
 /// The pipeline stage: applies the flags to config.json and the record, then runs.
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
+    creator_check(paths, &record)?;
     let (id, p) = prepare_record(paths, record, p)?;
     if p.detach {
         start_detached(paths, &id)?;
@@ -50,7 +51,37 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
 /// Docker `create` as a pipeline stage (`berth-spawn create -`): the flags applied to
 /// config.json and the record, the container left in the created state. Returns its id.
 pub fn create_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<String, Error> {
-    Ok(prepare_record(paths, record, p)?.0)
+    creator_check(paths, &record)?;
+    let id = prepare_record(paths, record, p)?.0;
+    Containers::new(paths).update(&id, |r| {
+        settle_creator(paths, r);
+        Ok::<_, Error>(())
+    })?;
+    Ok(id)
+}
+
+/// A container made for a berth run whose process is gone (killed mid-pipeline) is not
+/// started: it is removed, through every stage's teardown (berth::container::undo).
+fn creator_check(paths: &Paths, record: &Record) -> Result<(), Error> {
+    if crate::container::creator_alive(record) {
+        return Ok(());
+    }
+    crate::container::remove_half_made(paths, record)?;
+    if let Some(c) = &record.creator {
+        crate::container::unmark(paths, c);
+    }
+    Err(Error::new(
+        Code::WRONG_STATE,
+        "the berth run that was making this container is gone (killed?): removed the container",
+    ))
+}
+
+/// The container is complete (started, or created for `create`, or kept after a failed
+/// start as Docker keeps it): it no longer belongs to the run that made it.
+fn settle_creator(paths: &Paths, r: &mut Record) {
+    if let Some(c) = r.creator.take() {
+        crate::container::unmark(paths, &c);
+    }
 }
 
 /// Applies the flags to config.json and saves the record with its `process` and (created)
@@ -116,6 +147,7 @@ fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Er
         s.started_at = Some(Utc::now());
         s.manually_stopped = false;
         s.error.clear();
+        settle_creator(paths, r);
         Ok::<_, Error>(())
     })
 }
@@ -133,6 +165,11 @@ fn set_exited(paths: &Paths, id: &str, code: i32, oom: bool, error: &str) -> Res
         s.monitor_pid = 0;
         s.monitor_start = 0;
         s.error = error.to_string();
+        // Docker keeps a container whose command could not be run (126/127); any other
+        // failure to start is berth's, and berth-run undoes the container.
+        if matches!(code, 126 | 127) {
+            settle_creator(paths, r);
+        }
         Ok::<_, Error>(r.clone())
     })
 }

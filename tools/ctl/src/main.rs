@@ -84,11 +84,12 @@ enum Cmd {
     /// Show what this machine supports (cgroups, overlay, seccomp, user namespaces,
     /// iptables), with the fix for anything missing.
     Doctor,
-    /// Remove the containers a failed or interrupted berth run made (berth-run's own use).
+    /// Remove the containers a failed or interrupted berth run made (berth-run's own use);
+    /// without --creator, those of every run whose process is gone.
     #[command(hide = true)]
     Undo {
         #[arg(long, value_name = "PID")]
-        creator: i32,
+        creator: Option<i32>,
     },
     /// Shell completions or man pages of the `berth` and `berth-run` scripts.
     #[command(hide = true)]
@@ -144,7 +145,10 @@ fn run(args: Args) -> Result<()> {
         } => cp(&paths, archive, follow_link, quiet, &src, &dest),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
         Cmd::Undo { creator } => {
-            let removed = container::undo(&paths, creator)?;
+            let removed = match creator {
+                Some(pid) => container::undo(&paths, pid)?,
+                None => container::sweep(&paths),
+            };
             cli::print_text(
                 &removed
                     .iter()

@@ -223,8 +223,14 @@ fn run(args: Args) -> Result<()> {
             args.argv.clone()
         },
     };
+    // Made for a berth run: its marker first, so that a kill -9 of the whole run at any point
+    // leaves something the next run's sweep finds (berth::container::undo).
     let mut base = base;
-    base.creator = berth::container::creator_from_env();
+    base.creator = berth::container::creator_from_env()?;
+    if let Some(c) = &base.creator {
+        berth::container::sweep(&paths);
+        berth::container::mark(&paths, c)?;
+    }
     let record = bundle::create(&paths, &image, &opts, base)?;
     if args.common.wants_json() {
         cli::print_json(&record)

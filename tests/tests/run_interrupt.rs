@@ -1,0 +1,162 @@
+//! A `berth run` interrupted mid-pipeline (Ctrl-C, kill -9 of berth-run, kill -9 of the whole
+//! run) leaves no half-made container: no record, name, mount, veth, cgroup or rule.
+//!
+//! A stage is held at a known point by a FIFO it has to read (berth-unpack's `--env-file`,
+//! berth-spawn's `--security-opt seccomp=FILE`): opening the FIFO for writing returns once the
+//! stage opened it, so the test knows where the pipeline is without any sleep.
+
+mod run_support;
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use run_support::Box;
+
+fn fifo(b: &Box, name: &str) -> PathBuf {
+    let p = b.w.env.dir().join(name);
+    let c = CString::new(p.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    p
+}
+
+/// `berth ARGS` as the leader of its own process group (as a shell's job is).
+fn start(b: &Box, args: &[&str]) -> Child {
+    let mut c = b.cmd("berth");
+    c.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    c.spawn().unwrap()
+}
+
+/// Blocks until a stage has opened `fifo` for reading; returns the writing end.
+fn reached(fifo: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new().write(true).open(fifo).unwrap()
+}
+
+/// Waits until no process of group `pgid` is left (hang protection in `until`).
+fn group_gone(b: &Box, pgid: i32) {
+    b.until("the run's processes to end", || {
+        (unsafe { libc::kill(-pgid, 0) } != 0).then_some(())
+    });
+}
+
+#[test]
+fn ctrl_c_mid_pipeline_undoes_the_stages_done() {
+    let b = Box::new();
+    let port = b.net.default_slot().port(2);
+    let f = fifo(&b, "seccomp");
+    let child = start(
+        &b,
+        &[
+            "run",
+            "--name",
+            "half",
+            "-p",
+            &format!("{port}:80"),
+            "-v",
+            "anon:/data",
+            "--security-opt",
+            &format!("seccomp={}", f.display()),
+            "busybox",
+            "true",
+        ],
+    );
+    let pgid = child.id() as i32;
+    // berth-spawn is reading the profile: unpack, netns and vol are done.
+    let w = reached(&f);
+    let id = b.container_ids().pop().expect("the record exists");
+    assert!(b.w.env.run.join("netns").join(&id).exists());
+    unsafe { libc::kill(-pgid, libc::SIGINT) };
+    drop(w);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    group_gone(&b, pgid);
+    b.assert_clean(&[&id]);
+    // The named volume the run made stays (Docker never removes named volumes).
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "anon\n");
+}
+
+#[test]
+fn kill_9_of_berth_run_stops_the_pipeline_before_the_container_starts() {
+    let b = Box::new();
+    let f = fifo(&b, "env");
+    let child = start(
+        &b,
+        &[
+            "run",
+            "--name",
+            "orphan",
+            "--env-file",
+            f.to_str().unwrap(),
+            "busybox",
+            "sleep",
+            "1000",
+        ],
+    );
+    let pgid = child.id() as i32;
+    let mut w = reached(&f);
+    // berth-run dies; its stages carry on (berth-unpack is reading the env file).
+    unsafe { libc::kill(pgid, libc::SIGKILL) };
+    let mut child = child;
+    child.wait().unwrap();
+    w.write_all(b"A=1\n").unwrap();
+    drop(w);
+    group_gone(&b, pgid);
+    // berth-spawn found the run gone and removed what the stages before it made.
+    b.assert_clean(&[]);
+}
+
+#[test]
+fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
+    let b = Box::new();
+    let port = b.net.default_slot().port(3);
+    let f = fifo(&b, "seccomp");
+    let child = start(
+        &b,
+        &[
+            "run",
+            "--name",
+            "killed",
+            "-p",
+            &format!("{port}:80"),
+            "--security-opt",
+            &format!("seccomp={}", f.display()),
+            "busybox",
+            "true",
+        ],
+    );
+    let pgid = child.id() as i32;
+    let w = reached(&f);
+    let id = b.container_ids().pop().expect("the record exists");
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let mut child = child;
+    child.wait().unwrap();
+    drop(w);
+    group_gone(&b, pgid);
+    // Everything is still there: nobody could undo it...
+    assert_eq!(b.container_ids(), vec![id.clone()]);
+    // ...until the next run, which sweeps runs whose process is gone first; the name and the
+    // port are free again.
+    let r = b
+        .berth(&[
+            "run",
+            "--rm",
+            "--name",
+            "killed",
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "echo",
+            "ok",
+        ])
+        .success();
+    assert_eq!(r.stdout, "ok\n");
+    b.assert_clean(&[&id]);
+    // `berth-ctl undo` alone does the same sweep (nothing left to do here).
+    assert_eq!(b.w.run(&["berth-ctl", "undo"]).success().stdout, "");
+}
