@@ -299,6 +299,127 @@ mod tests {
         assert_eq!(super::row(&r, "web", &prev, &cur, true).cpu_perc, "0.00%");
     }
 
+    use crate::protocol::ProcessSection;
+    use crate::views::cgroup::Hierarchy;
+    use std::path::Path;
+
+    fn running_in(cgroup: &str) -> Record {
+        let mut r = Record::new();
+        r.state = Some(StateSection {
+            status: Status::Running,
+            pid: std::process::id() as i32,
+            ..Default::default()
+        });
+        r.process = Some(ProcessSection {
+            cgroup_path: cgroup.into(),
+            ..Default::default()
+        });
+        r.network = Some(crate::protocol::NetworkSection {
+            mode: "host".into(),
+            ..Default::default()
+        });
+        r
+    }
+
+    fn files(dir: &Path, files: &[(&str, &str)]) {
+        std::fs::create_dir_all(dir).unwrap();
+        for (f, text) in files {
+            std::fs::write(dir.join(f), text).unwrap();
+        }
+    }
+
+    fn hierarchy(mount: &Path, controllers: &[&str]) -> Hierarchy {
+        Hierarchy {
+            mount: mount.to_path_buf(),
+            root: "/".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            v2: controllers.is_empty(),
+        }
+    }
+
+    #[test]
+    fn pure_v2_counters() {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path().join("berth/c1");
+        files(
+            &c,
+            &[
+                ("cgroup.procs", "1\n2\n"),
+                ("cpu.stat", "usage_usec 2500\nuser_usec 2000\n"),
+                ("memory.current", "10485760\n"),
+                ("memory.max", "67108864\n"),
+                ("memory.stat", "anon 1\ninactive_file 2097152\n"),
+                (
+                    "io.stat",
+                    "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2\n8:16 rbytes=4096 wbytes=0\n",
+                ),
+                ("pids.current", "2\n"),
+            ],
+        );
+        let cg = Cgroups {
+            hierarchies: vec![hierarchy(d.path(), &[])],
+        };
+        let s = sample(&cg, &running_in("/berth/c1"));
+        assert_eq!(s.cpu_ns, 2_500_000);
+        assert_eq!((s.mem_usage, s.mem_limit), (8 << 20, 64 << 20));
+        assert_eq!((s.blk_read, s.blk_write, s.pids), (8192, 8192, 2));
+        // Host network: no counters of its own.
+        assert_eq!((s.net_rx, s.net_tx), (0, 0));
+        // "max" means the host's memory.
+        std::fs::write(c.join("memory.max"), "max\n").unwrap();
+        assert!(sample(&cg, &running_in("/berth/c1")).mem_limit > 64 << 20);
+    }
+
+    #[test]
+    fn v1_and_hybrid_counters() {
+        let d = tempfile::tempdir().unwrap();
+        let (v1, v2) = (d.path().join("v1"), d.path().join("unified"));
+        let c = "berth/c1";
+        files(
+            &v1.join("cpuacct").join(c),
+            &[("cgroup.procs", "7\n"), ("cpuacct.usage", "123456789\n")],
+        );
+        files(
+            &v1.join("memory").join(c),
+            &[
+                ("memory.usage_in_bytes", "5242880\n"),
+                ("memory.limit_in_bytes", "9223372036854771712\n"),
+                ("memory.stat", "cache 0\ntotal_inactive_file 1048576\n"),
+            ],
+        );
+        files(
+            &v1.join("blkio").join(c),
+            &[(
+                "blkio.throttle.io_service_bytes_recursive",
+                "8:0 Read 1000\n8:0 Write 2000\n8:0 Sync 3000\n8:0 Total 3000\nTotal 3000\n",
+            )],
+        );
+        files(&v1.join("pids").join(c), &[("pids.current", "1\n")]);
+        // Hybrid: a v2 tree with the container's directory but no controllers in it.
+        files(
+            &v2.join(c),
+            &[("cgroup.procs", "7\n"), ("cpu.pressure", "")],
+        );
+        let cg = Cgroups {
+            hierarchies: vec![
+                hierarchy(&v1.join("cpuacct"), &["cpuacct"]),
+                hierarchy(&v1.join("memory"), &["memory"]),
+                hierarchy(&v1.join("blkio"), &["blkio"]),
+                hierarchy(&v1.join("pids"), &["pids"]),
+                hierarchy(&v2, &[]),
+            ],
+        };
+        assert_eq!(cg.layout(), "hybrid");
+        let s = sample(&cg, &running_in(c));
+        assert_eq!(s.cpu_ns, 123_456_789);
+        assert_eq!(s.mem_usage, 4 << 20);
+        assert!(
+            s.mem_limit < 9223372036854771712,
+            "unlimited is the host's memory"
+        );
+        assert_eq!((s.blk_read, s.blk_write, s.pids), (1000, 2000, 1));
+    }
+
     #[test]
     fn this_process_can_be_sampled() {
         let mut r = Record::new();
