@@ -1,0 +1,328 @@
+//! Values between JSON and gtmpl, Go's `%v` printing, and the template functions: Go's
+//! builtins that gtmpl lacks or prints differently, and Docker's (docker/cli
+//! `templates.basicFunctions` and `HeaderFunctions`).
+
+use std::collections::BTreeMap;
+
+use gtmpl::{FuncError, Value};
+use gtmpl_value::Number;
+use serde_json::Value as Json;
+
+/// JSON to gtmpl. `strict_top` makes the top-level object a struct (unknown fields are errors).
+pub(super) fn to_value(j: &Json, strict_top: bool) -> Value {
+    match j {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else {
+                Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(a) => Value::Array(a.iter().map(|v| to_value(v, false)).collect()),
+        Json::Object(o) => {
+            let m = o
+                .iter()
+                .map(|(k, v)| (k.clone(), to_value(v, false)))
+                .collect();
+            if strict_top {
+                Value::Object(m)
+            } else {
+                Value::Map(m)
+            }
+        }
+    }
+}
+
+/// gtmpl to JSON (for `json`). Maps come out with sorted keys, as Go's encoder writes them.
+fn to_json(v: &Value) -> Json {
+    match v {
+        Value::NoValue | Value::Nil | Value::Function(_) => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Number(n) => number_json(n),
+        Value::Array(a) => Json::Array(a.iter().map(to_json).collect()),
+        Value::Object(m) | Value::Map(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .collect(),
+        ),
+    }
+}
+
+fn number_json(n: &Number) -> Json {
+    if let Some(u) = n.as_u64() {
+        Json::from(u)
+    } else if let Some(i) = n.as_i64() {
+        Json::from(i)
+    } else {
+        n.as_f64().map_or(Json::Null, Json::from)
+    }
+}
+
+/// Go's `%v`.
+pub(super) fn gofmt(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Function(_) => "<func>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(gofmt).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) | Value::Map(m) => {
+            let sorted: BTreeMap<_, _> = m.iter().collect();
+            let items: Vec<String> = sorted
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", gofmt(v)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+    }
+}
+
+pub(super) fn gofmt_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    Ok(Value::from(args.first().map(gofmt).unwrap_or_default()))
+}
+
+pub(super) const DOCKER_FUNCS: &[(&str, gtmpl::Func)] = &[
+    ("json", json_fn),
+    ("join", join_fn),
+    ("split", split_fn),
+    ("lower", lower_fn),
+    ("upper", upper_fn),
+    ("title", title_fn),
+    ("truncate", truncate_fn),
+    ("pad", pad_fn),
+    ("print", print_fn),
+    ("println", println_fn),
+    ("html", html_fn),
+    ("js", js_fn),
+    ("slice", slice_fn),
+];
+
+/// docker/cli `templates.HeaderFunctions`: in the header row, Docker's functions leave the
+/// header text alone, so `{{.Names | upper}}` still heads its column "NAMES".
+pub(super) const HEADER_FUNCS: &[(&str, gtmpl::Func)] = &[
+    ("json", first_fn),
+    ("join", first_fn),
+    ("split", first_fn),
+    ("lower", first_fn),
+    ("upper", first_fn),
+    ("title", first_fn),
+    ("truncate", first_fn),
+    ("pad", first_fn),
+    ("print", print_fn),
+    ("println", println_fn),
+    ("html", html_fn),
+    ("js", js_fn),
+    ("slice", first_fn),
+];
+
+fn arg<'a>(
+    args: &'a [Value],
+    i: usize,
+    f: &str,
+    n: usize,
+) -> std::result::Result<&'a Value, FuncError> {
+    args.get(i)
+        .ok_or_else(|| FuncError::ExactlyXArgs(f.to_string(), n))
+}
+
+fn str_arg(args: &[Value], i: usize, f: &str, n: usize) -> std::result::Result<String, FuncError> {
+    Ok(match arg(args, i, f, n)? {
+        Value::String(s) => s.clone(),
+        other => gofmt(other),
+    })
+}
+
+fn int_arg(args: &[Value], i: usize, f: &str, n: usize) -> std::result::Result<i64, FuncError> {
+    match arg(args, i, f, n)? {
+        Value::Number(num) => num
+            .as_i64()
+            .or_else(|| num.as_u64().map(|u| u as i64))
+            .ok_or_else(|| FuncError::Generic(format!("{f}: expected an integer"))),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| FuncError::Generic(format!("{f}: expected an integer, got {s:?}"))),
+        _ => Err(FuncError::Generic(format!("{f}: expected an integer"))),
+    }
+}
+
+fn first_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    Ok(args.first().cloned().unwrap_or(Value::NoValue))
+}
+
+fn json_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let v = arg(args, 0, "json", 1)?;
+    Ok(Value::from(
+        serde_json::to_string(&to_json(v)).unwrap_or_default(),
+    ))
+}
+
+fn join_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let sep = str_arg(args, 1, "join", 2)?;
+    match arg(args, 0, "join", 2)? {
+        Value::Array(a) => Ok(Value::from(
+            a.iter().map(gofmt).collect::<Vec<_>>().join(&sep),
+        )),
+        Value::Nil | Value::NoValue => Ok(Value::from("")),
+        other => Ok(Value::from(gofmt(other))),
+    }
+}
+
+fn split_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = str_arg(args, 0, "split", 2)?;
+    let sep = str_arg(args, 1, "split", 2)?;
+    // Go's strings.Split with an empty separator splits into characters.
+    let parts: Vec<Value> = if sep.is_empty() {
+        s.chars().map(|c| Value::from(c.to_string())).collect()
+    } else {
+        s.split(sep.as_str()).map(Value::from).collect()
+    };
+    Ok(Value::Array(parts))
+}
+
+fn lower_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    Ok(Value::from(str_arg(args, 0, "lower", 1)?.to_lowercase()))
+}
+
+fn upper_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    Ok(Value::from(str_arg(args, 0, "upper", 1)?.to_uppercase()))
+}
+
+/// Go's strings.Title: the first letter of each word in upper case.
+fn title_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = str_arg(args, 0, "title", 1)?;
+    let mut out = String::with_capacity(s.len());
+    let mut prev_sep = true;
+    for c in s.chars() {
+        if prev_sep {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev_sep = !(c.is_alphanumeric() || c == '_');
+    }
+    Ok(Value::from(out))
+}
+
+fn truncate_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = str_arg(args, 0, "truncate", 2)?;
+    let n = int_arg(args, 1, "truncate", 2)?.max(0) as usize;
+    Ok(Value::from(s.chars().take(n).collect::<String>()))
+}
+
+fn pad_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = str_arg(args, 0, "pad", 3)?;
+    let pre = int_arg(args, 1, "pad", 3)?.max(0) as usize;
+    let post = int_arg(args, 2, "pad", 3)?.max(0) as usize;
+    if s.is_empty() {
+        return Ok(Value::from(s));
+    }
+    Ok(Value::from(format!(
+        "{}{s}{}",
+        " ".repeat(pre),
+        " ".repeat(post)
+    )))
+}
+
+/// Go's fmt.Sprint: spaces between operands when neither side is a string.
+fn print_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let mut out = String::new();
+    let mut prev_string = true;
+    for (i, a) in args.iter().enumerate() {
+        let is_string = matches!(a, Value::String(_));
+        if i > 0 && !is_string && !prev_string {
+            out.push(' ');
+        }
+        out.push_str(&gofmt(a));
+        prev_string = is_string;
+    }
+    Ok(Value::from(out))
+}
+
+/// Go's fmt.Sprintln: spaces between all operands, and a newline.
+fn println_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let mut out = args.iter().map(gofmt).collect::<Vec<_>>().join(" ");
+    out.push('\n');
+    Ok(Value::from(out))
+}
+
+fn html_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = args.iter().map(gofmt).collect::<String>();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// Go's template.JSEscapeString.
+fn js_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let s = args.iter().map(gofmt).collect::<String>();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// Go's `slice x i [j]` for strings and lists.
+fn slice_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let v = arg(args, 0, "slice", 2)?;
+    let len = match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.len(),
+        _ => {
+            return Err(FuncError::Generic(
+                "slice: expected a string or a list".into(),
+            ));
+        }
+    };
+    let i = if args.len() > 1 {
+        int_arg(args, 1, "slice", 2)?
+    } else {
+        0
+    };
+    let j = if args.len() > 2 {
+        int_arg(args, 2, "slice", 3)?
+    } else {
+        len as i64
+    };
+    if i < 0 || j < i || j as usize > len {
+        return Err(FuncError::Generic(format!(
+            "slice: index out of range [{i}:{j}] with length {len}"
+        )));
+    }
+    let (i, j) = (i as usize, j as usize);
+    Ok(match v {
+        Value::String(s) => Value::from(s.get(i..j).unwrap_or_default()),
+        Value::Array(a) => Value::Array(a[i..j].to_vec()),
+        _ => unreachable!(),
+    })
+}
