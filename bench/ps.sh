@@ -4,6 +4,10 @@
 # 0.1x podman. Then `berth ps -a` alone with $PS_SCALE (default 1000) containers on record,
 # printed as a NOTE: it must stay near-instant.
 #
+# Each sample times $PS_BATCH (default 10) back-to-back invocations and reports the time of
+# one: `timed` costs a few milliseconds itself (two `date` forks), as much as berth's whole
+# `ps`, so single invocations would measure the timer.
+#
 # podman runs with a private root and runroot (vfs storage, no events, cgroupfs), the image
 # pulled from an OCI layout made by umoci; berth gets the same image through `berth-image load`.
 # peers: podman umoci skopeo busybox-static
@@ -13,6 +17,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 work="$BENCH_OUT/ps"
 n=${PS_CONTAINERS:-100}
+batch=${PS_BATCH:-10}
 scale=${PS_SCALE:-1000}
 layout="$work/image-v1"
 mkdir -p "$work"
@@ -76,12 +81,21 @@ while [ $i -lt "$n" ]; do
   create "c$i"
 done
 
+# batch CMD...: runs CMD $batch times in a row (output discarded); fails if any run does.
+batch() {
+  sh -c 'k=0; while [ $k -lt "$0" ]; do "$@" >/dev/null 2>&1 || exit 1; k=$((k + 1)); done' "$batch" "$@"
+}
+
+# per_run SECONDS: the time of one invocation in a batch.
+per_run() { awk -v t="$1" -v n="$batch" 'BEGIN { printf "%.5f\n", t / n }'; }
+
 # `berth` is the dispatcher a user types; it runs berth-ps from BERTH_BIN.
 PATH="$BERTH_BIN:$PATH"
 export PATH
 berth_cmd="$top/tools/run/berth ps -a"
 echo "ps: berth:  BERTH_ROOT=$broot BERTH_RUN_ROOT=$brun $berth_cmd" >&2
 echo "ps: podman: $podman_cmd ps -a" >&2
+echo "ps: each sample: $batch invocations in a row, time per invocation" >&2
 [ "$($berth_cmd -q | wc -l)" -eq "$n" ] || { echo "ps: berth does not list $n containers" >&2; exit 1; }
 [ "$($podman_cmd ps -a -q | wc -l)" -eq "$n" ] || { echo "ps: podman does not list $n containers" >&2; exit 1; }
 
@@ -91,9 +105,9 @@ i=0
 while [ $i -lt "$BENCH_RUNS" ]; do
   i=$((i + 1))
   # shellcheck disable=SC2086
-  b=$(timed $berth_cmd)
+  b=$(per_run "$(timed batch $berth_cmd)")
   # shellcheck disable=SC2086
-  p=$(timed $podman_cmd ps -a)
+  p=$(per_run "$(timed batch $podman_cmd ps -a)")
   echo "$b" >> "$work/berth.times"
   echo "$p" >> "$work/podman.times"
   echo "ps: run $i: berth $b s, podman $p s" >&2
@@ -113,7 +127,7 @@ if [ "$scale" -gt "$n" ]; then
   while [ $i -lt "$BENCH_RUNS" ]; do
     i=$((i + 1))
     # shellcheck disable=SC2086
-    timed $berth_cmd >> "$work/scale.times"
+    per_run "$(timed batch $berth_cmd)" >> "$work/scale.times"
   done
   s=$(median < "$work/scale.times")
   echo "NOTE ps-a-$scale: berth ps -a with $scale containers: $s s (median of $BENCH_RUNS)"
