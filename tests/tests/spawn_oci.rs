@@ -167,7 +167,20 @@ fn podman_runs_containers_with_berth_spawn() {
     }
     let w = World::new();
     let d = w.env.dir();
-    let spawn = berth_e2e::bin_dir().join("berth-spawn");
+    // podman's clean-up after a container exits (`podman container cleanup`, run by conmon)
+    // calls the runtime without --runtime-flag and without our environment, so the test's
+    // run root is given by a wrapper rather than by `--runtime-flag root=`.
+    let spawn = d.join("berth-spawn-test-root");
+    std::fs::write(
+        &spawn,
+        format!(
+            "#!/bin/sh\nexec {} --root={} \"$@\"\n",
+            berth_e2e::bin_dir().join("berth-spawn").display(),
+            w.paths().run.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&spawn, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let conf = d.join("containers.conf");
     std::fs::write(&conf, "").unwrap();
     let p = Podman {
@@ -180,7 +193,6 @@ fn podman_runs_containers_with_berth_spawn() {
             "--storage-driver=vfs".into(),
             "--events-backend=file".into(),
             format!("--runtime={}", spawn.display()),
-            format!("--runtime-flag=root={}", w.paths().run.display()),
         ],
     };
     let image = p
@@ -252,5 +264,16 @@ fn podman_runs_containers_with_berth_spawn() {
         .stdout;
     assert!(ps.starts_with("Exited (0)"), "{ps}");
     p.run(&["rm", &cid]).success();
-    assert!(w.container_cgroups().is_empty() && !w.paths().run_container(&cid).exists());
+    let cgroups = w.container_cgroups();
+    assert!(
+        cgroups.is_empty(),
+        "cgroups left after podman rm: {cgroups:?}"
+    );
+    let run = w.paths().run_container(&cid);
+    assert!(
+        !run.exists(),
+        "{} left after podman rm: {:?}",
+        run.display(),
+        std::fs::read_dir(&run).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
 }
