@@ -18,16 +18,11 @@ moved_hugetlb=
 podman_cid=
 berth_cid=
 
-# The monitor as shipped: static (glibc's crt-static), optimised for size (fat LTO, z, one
-# codegen unit, abort on panic, stripped).
+# The monitor as shipped (scripts/build-monitor.sh: static, optimised for size).
 echo "spawn: building berth-monitor static" >&2
-( cd "$(dirname "$0")/.." && CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_PANIC=abort \
-    CARGO_PROFILE_RELEASE_STRIP=true RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --quiet -p berth-monitor --target x86_64-unknown-linux-gnu \
-    --target-dir "$BENCH_OUT/spawn-monitor-target" )
+monitor=$("$(dirname "$0")/../scripts/build-monitor.sh" "$BENCH_OUT/spawn-monitor-target")
 cp "$BERTH_BIN/berth-spawn" "$work/bin/"
-cp "$BENCH_OUT/spawn-monitor-target/x86_64-unknown-linux-gnu/release/berth-monitor" "$work/bin/"
+cp "$monitor" "$work/bin/"
 spawn="$work/bin/berth-spawn"
 
 podman_opts="--root $work/proot --runroot $work/prun --tmpdir $work/ptmp --cgroup-manager=cgroupfs --storage-driver=vfs --events-backend=file"

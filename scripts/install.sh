@@ -9,6 +9,8 @@ mkdir -p "$PREFIX/bin"
 for exe in target/release/berth-*; do
   [ -f "$exe" ] && [ -x "$exe" ] && install -m 0755 "$exe" "$PREFIX/bin/"
 done
+# The monitor, one per detached container, is shipped static and optimised for size.
+install -m 0755 "$(./scripts/build-monitor.sh)" "$PREFIX/bin/"
 for script in tools/run/*; do
   [ -f "$script" ] && install -m 0755 "$script" "$PREFIX/bin/"
 done

@@ -204,6 +204,44 @@ fn recv(sock: RawFd) -> Option<(Vec<u8>, Option<RawFd>)> {
     Some((buf[..n as usize].to_vec(), fd))
 }
 
+/// Gives back the pages of read-only file mappings (our code and constants, and libc's in a
+/// dynamic build) that start-up touched: the kernel maps a 64 KiB window around every page
+/// fault ("fault-around"), so a small static binary ends up wholly resident although the
+/// poll loop uses a few pages of it. MADV_DONTNEED on a private mapping none of whose pages
+/// were ever written only drops page-table entries, exactly what reclaim does under memory
+/// pressure; the pages the loop needs fault back in from the page cache. A mapping with any
+/// anonymous (copied-on-write) page is left alone: writable data, and RELRO, which the loader
+/// relocated and then made read-only, would lose their contents.
+fn shed_startup_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut current: Option<(usize, usize)> = None;
+    let shed = |range: Option<(usize, usize)>| {
+        if let Some((a, b)) = range {
+            unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
+        }
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-')
+            && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        {
+            // A mapping's header line: the previous mapping had no anonymous page.
+            shed(current.take());
+            let perms = f.next().unwrap_or("");
+            let path = f.nth(3).unwrap_or("");
+            if path.starts_with('/') && !perms.contains('w') {
+                current = Some((a, b));
+            }
+        } else if first == "Anonymous:" && f.next() != Some("0") {
+            current = None;
+        }
+    }
+    shed(current);
+}
+
 fn main() {
     let a = parse();
     if a.id.is_empty() || a.pid <= 0 {
@@ -246,6 +284,7 @@ fn main() {
     let mut started = Instant::now();
     let mut delay = Duration::ZERO;
     let mut restart_at: Option<Instant> = None;
+    shed_startup_pages();
     loop {
         let mut pfds: Vec<libc::pollfd> = vec![libc::pollfd {
             fd: sfd,
@@ -278,6 +317,8 @@ fn main() {
                 Some((out, fd)) if out.parse::<i32>().is_ok() => {
                     container = out.parse().unwrap_or(0);
                     started = Instant::now();
+                    // Spawning the hook touched code the loop does not need.
+                    shed_startup_pages();
                     if let Some(fd) = fd {
                         nonblock(fd);
                         m.sources
