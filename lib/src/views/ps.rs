@@ -94,6 +94,8 @@ struct Sections {
     #[serde(default)]
     argv: Vec<String>,
     #[serde(default)]
+    creator: Option<crate::protocol::Creator>,
+    #[serde(default)]
     image: Option<crate::protocol::ImageSection>,
     #[serde(default)]
     bundle: Option<crate::protocol::BundleSection>,
@@ -115,6 +117,7 @@ impl From<Sections> for Record {
             name: s.name,
             created: s.created,
             argv: s.argv,
+            creator: s.creator,
             image: s.image,
             bundle: s.bundle,
             network: s.network,
