@@ -109,6 +109,11 @@ impl Paths {
     pub fn run_container(&self, id: &str) -> PathBuf {
         self.run.join(id)
     }
+    /// `<run>/attach/<id>`: the monitor's attach socket (kept short: a socket path holds at
+    /// most 107 bytes).
+    pub fn attach_socket(&self, id: &str) -> PathBuf {
+        self.run.join("attach").join(id)
+    }
     /// `<run>/netns`: bind-mounted network namespaces.
     pub fn netns_dir(&self) -> PathBuf {
         self.run.join("netns")

@@ -53,6 +53,9 @@ pub struct ProcessSection {
     /// `--log-opt` pairs (max-size, max-file).
     #[serde(default)]
     pub log_opts: BTreeMap<String, String>,
+    /// `--detach-keys` (Docker's form, e.g. `ctrl-p,ctrl-q`), for attached terminals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detach_keys: Option<String>,
     /// The cgroup path the container runs in, relative to each hierarchy's root.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cgroup_path: String,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::attach::{self, AttachOptions, Ended};
 use super::oci::{self, ExecRequest};
 use super::process::{self, CreateOpts, Launch};
 use super::state::Root;
@@ -41,8 +42,22 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     creator_check(paths, &record)?;
     let (id, p) = prepare_record(paths, record, p)?;
     if p.detach {
-        start_detached(paths, &id)?;
+        start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
+    } else if p.tty {
+        // A terminal runs under its monitor, attached: Ctrl-P Ctrl-Q leaves it running.
+        let opts = AttachOptions {
+            stdin: p.interactive,
+            stdin_once: p.interactive,
+            detach_keys: attach::parse_detach_keys(
+                p.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"),
+            )?,
+            sig_proxy: true,
+        };
+        Ok(match start_attached(paths, &id, &opts)? {
+            Ended::Exited(code) => Outcome::Exited(code),
+            Ended::Detached => Outcome::Exited(0),
+        })
     } else {
         Ok(Outcome::Exited(run_foreground(paths, &id)?))
     }
@@ -309,7 +324,9 @@ fn make_stdio(p: &ProcessSection) -> Result<Stdio, RuntimeError> {
 
 /// Detached: a new session whose leader creates the container and then becomes the
 /// monitor (exec of berth-monitor, same pid, so the container stays its child).
-pub fn start_detached(paths: &Paths, id: &str) -> Result<(), Error> {
+/// With `client`, the monitor serves that socket end as an attached client from its first
+/// output on.
+pub fn start_detached(paths: &Paths, id: &str, client: Option<OwnedFd>) -> Result<(), Error> {
     let (r, w) = pipe()?;
     let first = unsafe { libc::fork() };
     if first < 0 {
@@ -322,12 +339,13 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<(), Error> {
         if unsafe { libc::fork() } != 0 {
             unsafe { libc::_exit(0) };
         }
-        let err = become_monitor(paths, id, &w);
+        let err = become_monitor(paths, id, &w, client.as_ref());
         let doc = serde_json::json!({"code": err.code().0, "message": err.one_line()});
         let _ = (&std::fs::File::from(w)).write_all(format!("{doc}\n").as_bytes());
         unsafe { libc::_exit(1) };
     }
     drop(w);
+    drop(client);
     unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
     // One line: `ok`, or the error. Not end-of-file: the container may hold the pipe.
     let mut out = String::new();
@@ -348,7 +366,7 @@ pub fn start_detached(paths: &Paths, id: &str) -> Result<(), Error> {
 
 /// In the detached child: create and start the container, report, exec the monitor.
 /// Returns only on failure.
-fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd) -> Error {
+fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&OwnedFd>) -> Error {
     let run = || -> Result<std::convert::Infallible, Error> {
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         // SIGCHLD stays blocked (and pending) across the exec, for the monitor's signalfd.
@@ -381,6 +399,14 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd) -> Error {
         }
         if let Some(m) = &l.master {
             args.push(format!("--tty={}", inheritable(m)));
+        }
+        let sock = paths.attach_socket(id);
+        if let Some(dir) = sock.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        args.push(format!("--attach={}", sock.display()));
+        if let Some(c) = client {
+            args.push(format!("--client={}", inheritable(c)));
         }
         let _ =
             (&std::fs::File::from(report.try_clone().map_err(|e| sys("dup", e))?)).write_all(b"ok");
@@ -457,13 +483,20 @@ fn load_true(paths: &Paths, id: &str) -> Result<Record, Error> {
 
 /// Docker `start`: runs an exited or created container again, detached, with its monitor.
 pub fn start(paths: &Paths, arg: &str) -> Result<String, Error> {
-    let containers = Containers::new(paths);
-    let id = containers.resolve(arg)?;
+    let id = Containers::new(paths).resolve(arg)?;
     let record = load_true(paths, &id)?;
-    let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
-    if status.is_active() {
+    if record.state.as_ref().is_some_and(|s| s.status.is_active()) {
         return Ok(id);
     }
+    prepare_start(paths, arg, &id, &record)?;
+    start_detached(paths, &id, None)?;
+    Ok(id)
+}
+
+/// Checks that a container can start, and gives one made without the spawn stage its
+/// defaults.
+fn prepare_start(paths: &Paths, arg: &str, id: &str, record: &Record) -> Result<(), Error> {
+    let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
     if !status.can_start() {
         return Err(RuntimeError::WrongState {
             id: arg.into(),
@@ -473,21 +506,52 @@ pub fn start(paths: &Paths, arg: &str) -> Result<String, Error> {
         .into());
     }
     if record.process.is_none() {
-        // A container made without the spawn stage: apply the defaults first.
         let p = ProcessSection {
             detach: true,
             ..Default::default()
         };
-        let bundle = bundle_path(&record)?;
+        let bundle = bundle_path(record)?;
         let lookup = |_: &str| Err(RuntimeError::BadArgs("no namespace sharing here".into()));
-        crate::ocispec::edit(&bundle, |spec| flags::apply(spec, &p, &id, &lookup))?;
-        containers.update(&id, |r| {
+        crate::ocispec::edit(&bundle, |spec| flags::apply(spec, &p, id, &lookup))?;
+        Containers::new(paths).update(id, |r| {
             r.process = Some(p.clone());
             Ok::<_, Error>(())
         })?;
     }
-    start_detached(paths, &id)?;
-    Ok(id)
+    Ok(())
+}
+
+/// Docker `start -a [-i]` and the foreground `run -t`: starts the container under its
+/// monitor with a client already attached, and stays attached.
+pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    let (mine, theirs) = attach::pair()?;
+    let r = load_true(paths, &id)?;
+    if r.state.as_ref().is_some_and(|s| s.status.is_active()) {
+        // Already running: Docker attaches to it.
+        drop((mine, theirs));
+        return attach_to(paths, arg, opts);
+    }
+    prepare_start(paths, arg, &id, &r)?;
+    start_detached(paths, &id, Some(theirs))?;
+    attach::session(paths, &id, mine, opts)
+}
+
+/// Docker `attach`: to a running container's monitor.
+pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    let r = load_true(paths, &id)?;
+    let s = r.state.unwrap_or_default();
+    if !s.status.is_active() {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: s.status.as_str().into(),
+            what: "You cannot attach to a stopped container, start it first".into(),
+        }
+        .into());
+    }
+    let sock = attach::connect(paths, &id, arg)?;
+    attach::session(paths, &id, sock, opts)
 }
 
 fn signal_of(record: &Record, given: Option<&str>) -> Result<i32, Error> {

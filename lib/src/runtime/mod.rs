@@ -8,6 +8,7 @@
 //! layer ([`docker`], [`flags`], [`monitor`]) turns a container record into a config.json and
 //! a running, monitored container.
 
+pub mod attach;
 pub mod caps;
 pub mod cgroups;
 pub mod channel;

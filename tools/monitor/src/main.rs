@@ -6,6 +6,7 @@
 //! It is a subreaper, so containers that `monitor-hook respawn` creates become its children.
 //! It depends on nothing but libc, and stays well under 1 MiB of RSS.
 
+mod attach;
 mod log;
 
 use std::ffi::OsString;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use attach::Attach;
 use log::{Lines, Log};
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -38,6 +40,10 @@ struct Args {
     stdin: Option<RawFd>,
     stdin_w: Option<RawFd>,
     tty: Option<RawFd>,
+    /// The attach socket to listen on.
+    attach: Option<OsString>,
+    /// An attached client handed over at start (`run -it`, `start -a`).
+    client: Option<RawFd>,
 }
 
 fn parse() -> Args {
@@ -67,6 +73,8 @@ fn parse() -> Args {
             "--stdin" => a.stdin = fd(),
             "--stdin-w" => a.stdin_w = fd(),
             "--tty" => a.tty = fd(),
+            "--attach" => a.attach = Some(v.into()),
+            "--client" => a.client = fd(),
             _ => {}
         }
     }
@@ -92,12 +100,14 @@ struct Monitor {
     a: Args,
     log: Log,
     sources: Vec<Source>,
+    attach: Attach,
 }
 
 impl Monitor {
     /// Reads what is available on each source (all of it when `drain`).
     fn pump(&mut self, ready: &[bool], drain: bool) {
         let mut buf = [0u8; 16 * 1024];
+        let attach = &mut self.attach;
         for (i, s) in self.sources.iter_mut().enumerate() {
             if !s.open || !(drain || ready[i]) {
                 continue;
@@ -106,6 +116,7 @@ impl Monitor {
                 let n =
                     unsafe { libc::read(s.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
                 if n > 0 {
+                    attach.output(if s.stream == "stderr" { 2 } else { 1 }, &buf[..n as usize]);
                     let log = &mut self.log;
                     let stream = s.stream;
                     s.lines
@@ -279,7 +290,19 @@ fn main() {
         }
     }
     let log = Log::open(a.log.clone(), a.max_size, a.max_file);
-    let mut m = Monitor { a, log, sources };
+    let mut attach = Attach::default();
+    if let Some(p) = &a.attach {
+        attach.listen(p);
+    }
+    if let Some(fd) = a.client {
+        attach.add(fd, a.tty);
+    }
+    let mut m = Monitor {
+        a,
+        log,
+        sources,
+        attach,
+    };
     let mut container = m.a.pid;
     let mut started = Instant::now();
     let mut delay = Duration::ZERO;
@@ -298,6 +321,14 @@ fn main() {
                 revents: 0,
             });
         }
+        let nsources = m.sources.len();
+        for fd in m.attach.poll_fds() {
+            pfds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
         let timeout = restart_at.map_or(-1, |t| {
             t.saturating_duration_since(Instant::now())
                 .as_millis()
@@ -307,8 +338,23 @@ fn main() {
         if n < 0 {
             continue;
         }
-        let ready: Vec<bool> = pfds[1..].iter().map(|p| p.revents != 0).collect();
+        let ready: Vec<bool> = pfds[1..=nsources].iter().map(|p| p.revents != 0).collect();
         m.pump(&ready, false);
+        for p in &pfds[1 + nsources..] {
+            if p.revents == 0 {
+                continue;
+            }
+            let input = m.a.tty.or(m.a.stdin_w);
+            if m.attach.ready(p.fd, m.a.tty, input) {
+                // The client's input ended (StdinOnce): the container's stdin ends too; on a
+                // terminal, as a typed Ctrl-D.
+                if let Some(t) = m.a.tty {
+                    attach::write_fd(t, &[4]);
+                } else if let Some(w) = m.a.stdin_w.take() {
+                    unsafe { libc::close(w) };
+                }
+            }
+        }
         if let Some(t) = restart_at
             && Instant::now() >= t
         {
@@ -334,7 +380,10 @@ fn main() {
                         });
                     }
                 }
-                _ => std::process::exit(0),
+                _ => {
+                    m.attach.close();
+                    std::process::exit(0)
+                }
             }
         }
         if pfds[0].revents == 0 {
@@ -359,8 +408,10 @@ fn main() {
                 continue;
             }
             m.pump(&[], true);
+            m.attach.ended(exit_code(status));
             let decision = m.hook(&["exited", &m.a.id.clone(), &status.to_string()], false);
             if decision.as_ref().map(|d| d.0.as_str()) != Some("restart") {
+                m.attach.close();
                 std::process::exit(0);
             }
             delay = if started.elapsed() >= RESET_AFTER || delay.is_zero() {
@@ -371,5 +422,16 @@ fn main() {
             restart_at = Some(Instant::now() + delay);
             container = 0;
         }
+    }
+}
+
+/// A wait status as a shell reports it: the exit code, or 128+N for signal N.
+fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
     }
 }

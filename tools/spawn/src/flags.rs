@@ -103,6 +103,9 @@ pub struct DockerFlags {
     /// Log options: max-size=SIZE, max-file=N.
     #[arg(long, value_name = "OPT")]
     pub log_opt: Vec<String>,
+    /// The key sequence that detaches from an attached terminal (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
 }
 
 fn bad(m: String) -> Error {
@@ -214,6 +217,13 @@ impl DockerFlags {
             userns: self.userns.clone().unwrap_or_default(),
             cidfile: self.cidfile.clone(),
             log_opts,
+            detach_keys: match &self.detach_keys {
+                Some(k) => {
+                    berth::runtime::attach::parse_detach_keys(k)?;
+                    Some(k.clone())
+                }
+                None => None,
+            },
             cgroup_path: String::new(),
         })
     }

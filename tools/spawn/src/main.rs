@@ -16,6 +16,7 @@ use berth::Error;
 use berth::cli::{CommonOpts, Tool};
 use berth::error::Code;
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
+use berth::runtime::attach::{AttachOptions, Ended};
 use berth::runtime::docker::{self, Outcome};
 use berth::runtime::oci::{self, ExecRequest};
 use berth::runtime::state::Root;
@@ -101,6 +102,9 @@ enum Cmd {
     /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
     /// starts it again (Docker); otherwise a created OCI container starts (runc).
     Start {
+        /// Attach stdout/stderr (and stdin with -i) and wait for the container (Docker).
+        #[arg(short = 'a', long)]
+        attach: bool,
         #[command(flatten)]
         flags: Box<DockerFlags>,
         /// `-`, a berth container, or an OCI container id.
@@ -167,6 +171,19 @@ enum Cmd {
         id: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
+    },
+    /// Attach to a running berth container's stdio (Ctrl-P Ctrl-Q detaches).
+    Attach {
+        /// Do not attach stdin.
+        #[arg(long)]
+        no_stdin: bool,
+        /// Forward received signals to the container.
+        #[arg(long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+        sig_proxy: bool,
+        /// The detach sequence (default ctrl-p,ctrl-q).
+        #[arg(long, value_name = "KEYS")]
+        detach_keys: Option<String>,
+        container: String,
     },
     /// Freeze a container's processes.
     Pause { id: String },
@@ -298,7 +315,11 @@ fn run(a: Args) -> Result<(), Error> {
             )?;
             exit_with(code)
         }
-        Cmd::Start { flags, target } => {
+        Cmd::Start {
+            attach,
+            flags,
+            target,
+        } => {
             if target == "-" {
                 let record = berth::cli::read_stdin_record()?;
                 // berth-run passes the user's stdin beside the record (for -i).
@@ -310,6 +331,18 @@ fn run(a: Args) -> Result<(), Error> {
             }
             if root.exists(&target) && berth(&target).is_none() {
                 return Ok(oci::start(&root, &target)?);
+            }
+            if attach {
+                let opts = AttachOptions {
+                    stdin: flags.interactive,
+                    stdin_once: flags.interactive,
+                    detach_keys: detach_keys(flags.detach_keys.as_deref())?,
+                    sig_proxy: true,
+                };
+                return match docker::start_attached(&paths, &target, &opts)? {
+                    Ended::Exited(code) => exit_with(code),
+                    Ended::Detached => Ok(()),
+                };
             }
             docker::start(&paths, &target)?;
             berth::cli::print_text(&format!("{target}\n"))
@@ -381,6 +414,27 @@ fn run(a: Args) -> Result<(), Error> {
             };
             exit_with(code)
         }
+        Cmd::Attach {
+            no_stdin,
+            sig_proxy,
+            detach_keys: keys,
+            container,
+        } => {
+            let interactive = docker::berth_container(&paths, &container)
+                .and_then(|id| berth::state::Containers::new(&paths).load(&id).ok())
+                .and_then(|r| r.process)
+                .is_some_and(|p| p.interactive);
+            let opts = AttachOptions {
+                stdin: interactive && !no_stdin,
+                stdin_once: false,
+                detach_keys: detach_keys(keys.as_deref())?,
+                sig_proxy,
+            };
+            match docker::attach_to(&paths, &container, &opts)? {
+                Ended::Exited(code) => exit_with(code),
+                Ended::Detached => Ok(()),
+            }
+        }
         Cmd::Pause { id } => match berth(&id) {
             Some(_) => docker::pause(&paths, &id, true).map(drop),
             None => Ok(oci::pause(&root, &id)?),
@@ -433,6 +487,10 @@ fn run(a: Args) -> Result<(), Error> {
     }
 }
 
+fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {
+    berth::runtime::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
+}
+
 /// Docker prints each container as it is done; the first error ends the run.
 fn each(list: &[String], f: impl Fn(&str) -> Result<String, Error>) -> Result<(), Error> {
     for c in list {
@@ -468,6 +526,7 @@ fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), Error
         }
     }
     let r = oci::delete(root, id, force || record.is_some());
+    let _ = std::fs::remove_file(paths.attach_socket(id));
     if record.is_some() {
         let _ = containers.update(id, |r| {
             if let Some(s) = r.state.as_mut()

@@ -1,0 +1,422 @@
+//! Attaching to a detached container: `berth attach`, `berth start -a [-i]`, and the
+//! foreground `berth run -t` (which runs the container under its monitor and attaches, so that
+//! Ctrl-P Ctrl-Q can leave it running). The monitor owns the container's stdio; the client
+//! speaks the protocol described in tools/monitor/src/attach.rs over `<run>/attach/<id>`, or
+//! over a socketpair handed to the monitor at start (nothing the container prints is missed).
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+use super::{RuntimeError, console, sys};
+use crate::error::{Code, Error};
+use crate::paths::Paths;
+use crate::state::Containers;
+
+const INPUT: u8 = 1;
+const STDIN_ONCE: u8 = 2;
+
+/// How a client attaches.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// Send our stdin to the container.
+    pub stdin: bool,
+    /// Close the container's stdin when ours ends (Docker's StdinOnce: `run -i`, `start -ai`).
+    pub stdin_once: bool,
+    /// The detach sequence (`--detach-keys`), default Ctrl-P Ctrl-Q.
+    pub detach_keys: Vec<u8>,
+    /// Forward the signals we receive to the container (`--sig-proxy`).
+    pub sig_proxy: bool,
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        AttachOptions {
+            stdin: false,
+            stdin_once: false,
+            detach_keys: vec![0x10, 0x11],
+            sig_proxy: true,
+        }
+    }
+}
+
+/// How an attached session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The user typed the detach sequence; the container runs on.
+    Detached,
+}
+
+/// Parses Docker's `--detach-keys`: comma-separated `ctrl-X` (X one of a-z, @, [, \, ], ^,
+/// _) or single characters, e.g. `ctrl-p,ctrl-q` or `ctrl-a,a`. Empty disables detaching.
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, Error> {
+    let bad = || {
+        Error::new(
+            Code::BAD_ARGS,
+            format!(
+                "invalid detach keys {spec:?}: use e.g. ctrl-p,ctrl-q (ctrl-<a-z@[\\]^_> or single characters)"
+            ),
+        )
+    };
+    let mut out = Vec::new();
+    for k in spec.split(',').filter(|k| !k.is_empty()) {
+        if let Some(c) = k.strip_prefix("ctrl-") {
+            let b = match c.as_bytes() {
+                [b @ b'a'..=b'z'] => b - b'a' + 1,
+                [b @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_')] => b & 0x1f,
+                _ => return Err(bad()),
+            };
+            out.push(b);
+        } else if k.len() == 1 {
+            out.push(k.as_bytes()[0]);
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+/// Connects to the monitor of container `id`.
+pub fn connect(paths: &Paths, id: &str, name: &str) -> Result<OwnedFd, Error> {
+    let p = paths.attach_socket(id);
+    match UnixStream::connect(&p) {
+        Ok(s) => Ok(s.into()),
+        Err(e) => Err(Error::new(
+            Code::WRONG_STATE,
+            format!(
+                "cannot attach to container {name}: its monitor does not answer at {} ({e}); is it running?",
+                p.display()
+            ),
+        )),
+    }
+}
+
+/// A pair: the client's end, and the end handed to the monitor at start.
+pub fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    let (a, b) = UnixStream::pair().map_err(|e| sys("socketpair", e))?;
+    Ok((a.into(), b.into()))
+}
+
+fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
+    while !buf.is_empty() {
+        let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            return false;
+        }
+        buf = &buf[n as usize..];
+    }
+    true
+}
+
+/// Detach-sequence matching over the input stream: bytes that might start the sequence are
+/// held back until they do or do not complete it.
+struct Keys {
+    seq: Vec<u8>,
+    matched: usize,
+}
+
+impl Keys {
+    /// Feeds input; returns what to send on, and whether the sequence completed.
+    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        if self.seq.is_empty() {
+            out.extend_from_slice(data);
+            return (out, false);
+        }
+        for &b in data {
+            if b == self.seq[self.matched] {
+                self.matched += 1;
+                if self.matched == self.seq.len() {
+                    return (out, true);
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.seq[..self.matched]);
+            self.matched = 0;
+            if b == self.seq[0] {
+                self.matched = 1;
+                if self.seq.len() == 1 {
+                    return (out, true);
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+}
+
+/// Frames from the monitor: `[kind,0,0,0,len BE] payload`.
+#[derive(Default)]
+struct Frames {
+    buf: Vec<u8>,
+}
+
+impl Frames {
+    fn push(&mut self, data: &[u8], mut each: impl FnMut(u8, &[u8])) {
+        self.buf.extend_from_slice(data);
+        let mut at = 0;
+        while self.buf.len() - at >= 8 {
+            let len = u32::from_be_bytes(self.buf[at + 4..at + 8].try_into().unwrap()) as usize;
+            if self.buf.len() - at - 8 < len {
+                break;
+            }
+            each(self.buf[at], &self.buf[at + 8..at + 8 + len]);
+            at += 8 + len;
+        }
+        self.buf.drain(..at);
+    }
+}
+
+/// Runs an attached session on `sock` until the container ends or the user detaches.
+/// `name` is what the user typed (for messages); the container's pid (for `--sig-proxy`) is
+/// read from its record when a signal arrives.
+pub fn session(
+    paths: &Paths,
+    id: &str,
+    sock: OwnedFd,
+    opts: &AttachOptions,
+) -> Result<Ended, Error> {
+    let s = sock.as_raw_fd();
+    let mode = if opts.stdin { INPUT } else { 0 } | if opts.stdin_once { STDIN_ONCE } else { 0 };
+    // A monitor that already left (a container that ended at once, removed with --rm)
+    // still left its greeting and frames in our socket: read them whatever this write does.
+    write_all(s, &[mode]);
+    // The greeting: `t` with the terminal's master (for window sizes), or `p`.
+    let mut g = [0u8; 1];
+    let (n, master) = super::channel::recv_packet(s, &mut g).map_err(|e| sys("attach", e))?;
+    if n == 0 {
+        return Err(gone(id));
+    }
+    let tty = g[0] == b't';
+    let on_terminal = unsafe { libc::isatty(0) } == 1;
+    let _raw = (tty && opts.stdin && on_terminal)
+        .then(|| console::RawMode::enter(0))
+        .flatten();
+    if let (Some(m), true) = (&master, unsafe { libc::isatty(1) } == 1 || on_terminal) {
+        console::copy_size(if on_terminal { 0 } else { 1 }, m.as_raw_fd());
+    }
+    let set = signal_set(opts.sig_proxy);
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+    if sfd < 0 {
+        return Err(sys("signalfd", std::io::Error::last_os_error()).into());
+    }
+    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+    let mut keys = Keys {
+        seq: opts.detach_keys.clone(),
+        matched: 0,
+    };
+    let mut frames = Frames::default();
+    let mut stdin_open = opts.stdin;
+    let mut code = None;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let mut fds = vec![
+            libc::pollfd {
+                fd: s,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        if stdin_open {
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            let n = unsafe { libc::read(s, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            if n <= 0 {
+                if n < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
+                    continue;
+                }
+                break;
+            }
+            frames.push(&buf[..n as usize], |kind, data| match kind {
+                1 => {
+                    write_all(1, data);
+                }
+                2 => {
+                    write_all(2, data);
+                }
+                3 => code = std::str::from_utf8(data).ok().and_then(|t| t.parse().ok()),
+                _ => {}
+            });
+        }
+        if fds[1].revents != 0 {
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let r = unsafe {
+                libc::read(
+                    sfd.as_raw_fd(),
+                    &mut info as *mut _ as *mut libc::c_void,
+                    std::mem::size_of::<libc::signalfd_siginfo>(),
+                )
+            };
+            if r > 0 {
+                match info.ssi_signo as libc::c_int {
+                    libc::SIGWINCH => {
+                        if let Some(m) = &master {
+                            console::copy_size(0, m.as_raw_fd());
+                        }
+                    }
+                    libc::SIGCHLD => {}
+                    sig => forward(paths, id, sig),
+                }
+            }
+        }
+        if stdin_open && fds.get(2).is_some_and(|p| p.revents != 0) {
+            let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            if n <= 0 {
+                if n < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
+                    continue;
+                }
+                stdin_open = false;
+                // Our input ended: the monitor ends the container's (StdinOnce) and keeps
+                // sending output.
+                write_all(s, &[1, 0, 0, 0, 0]);
+                continue;
+            }
+            let (send, detach) = keys.feed(&buf[..n as usize]);
+            if !send.is_empty() {
+                let mut frame = Vec::with_capacity(5 + send.len());
+                frame.push(0);
+                frame.extend_from_slice(&(send.len() as u32).to_be_bytes());
+                frame.extend_from_slice(&send);
+                write_all(s, &frame);
+            }
+            if detach {
+                return Ok(Ended::Detached);
+            }
+        }
+    }
+    match code {
+        Some(c) => {
+            settled(paths, id);
+            Ok(Ended::Exited(c))
+        }
+        // The monitor went away without a word (killed): the record tells.
+        None => Ok(Ended::Exited(super::docker::wait(paths, id)?)),
+    }
+}
+
+/// After the exit frame: waits until the exit is on record (and, with `--rm`, the container
+/// removed), as `docker run` returns only then. Hang protection only: a minute.
+fn settled(paths: &Paths, id: &str) {
+    let c = Containers::new(paths);
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        let Ok(r) = c.load(id) else { return };
+        let remove = r.process.as_ref().is_some_and(|p| p.auto_remove);
+        let s = r.state.unwrap_or_default();
+        let recorded = !matches!(
+            s.status,
+            crate::protocol::Status::Running | crate::protocol::Status::Paused
+        );
+        if recorded && !remove {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn gone(id: &str) -> Error {
+    RuntimeError::WrongState {
+        id: id.into(),
+        status: "gone".into(),
+        what: "its monitor closed the connection".into(),
+    }
+    .into()
+}
+
+fn signal_set(proxy: bool) -> libc::sigset_t {
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        libc::sigaddset(&mut s, libc::SIGWINCH);
+        if proxy {
+            for sig in [
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+            ] {
+                libc::sigaddset(&mut s, sig);
+            }
+        }
+        s
+    }
+}
+
+/// Docker's sig-proxy: a signal the client gets goes to the container's process.
+fn forward(paths: &Paths, id: &str, sig: libc::c_int) {
+    let c = Containers::new(paths);
+    if let Ok(r) = c.load(id)
+        && let Some(s) = r.state
+        && s.pid > 0
+        && crate::state::liveness::is_alive(s.pid, s.pid_start)
+    {
+        unsafe { libc::kill(s.pid, sig) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_like_docker() {
+        assert_eq!(
+            parse_detach_keys("ctrl-p,ctrl-q").unwrap(),
+            vec![0x10, 0x11]
+        );
+        assert_eq!(parse_detach_keys("ctrl-a,x").unwrap(), vec![1, b'x']);
+        assert_eq!(parse_detach_keys("ctrl-@").unwrap(), vec![0]);
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("abc").is_err());
+    }
+
+    #[test]
+    fn the_sequence_is_held_back_and_released_when_it_does_not_complete() {
+        let mut k = Keys {
+            seq: vec![0x10, 0x11],
+            matched: 0,
+        };
+        assert_eq!(k.feed(b"ab\x10"), (b"ab".to_vec(), false));
+        assert_eq!(k.feed(b"c"), (b"\x10c".to_vec(), false));
+        assert_eq!(k.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
+        assert_eq!(k.feed(b"\x11rest"), (Vec::new(), true));
+    }
+
+    #[test]
+    fn frames_split_across_reads() {
+        let mut f = Frames::default();
+        let mut got = Vec::new();
+        let frame = [
+            1u8, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', b'c', 3, 0, 0, 0, 0, 0, 0, 1, b'7',
+        ];
+        f.push(&frame[..5], |k, d| got.push((k, d.to_vec())));
+        f.push(&frame[5..10], |k, d| got.push((k, d.to_vec())));
+        f.push(&frame[10..], |k, d| got.push((k, d.to_vec())));
+        assert_eq!(got, vec![(1, b"abc".to_vec()), (3, b"7".to_vec())]);
+    }
+}
