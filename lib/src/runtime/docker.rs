@@ -646,6 +646,19 @@ pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Er
     if unsafe { libc::kill(s.pid, sig) } < 0 {
         return Err(sys(format!("kill {}", s.pid), std::io::Error::last_os_error()).into());
     }
+    if sig == libc::SIGKILL {
+        // As moby does: a SIGKILL returns once the container is down and its watcher has
+        // recorded it, so the next command (rm, prune, ps) sees it stopped.
+        oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(10));
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            let st = load_true(paths, &id)?.state.unwrap_or_default();
+            if st.status != Status::Running || st.pid != s.pid {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     Ok(id)
 }
 
@@ -710,10 +723,10 @@ pub fn pause(paths: &Paths, arg: &str, frozen: bool) -> Result<String, Error> {
             return Err(RuntimeError::WrongState {
                 id: arg.into(),
                 status: s.as_str().into(),
-                what: if frozen {
-                    "container is not running".into()
-                } else {
-                    "container is not paused".into()
+                what: match (frozen, s) {
+                    (true, Status::Paused) => "it is already paused".into(),
+                    (true, _) => "cannot pause a container that is not running".into(),
+                    (false, _) => "cannot unpause a container that is not paused".into(),
                 },
             }
             .into());
@@ -741,7 +754,7 @@ pub fn exec(paths: &Paths, arg: &str, req: ExecRequest) -> Result<i32, Error> {
         return Err(RuntimeError::WrongState {
             id: arg.into(),
             status: "paused".into(),
-            what: format!("container {arg} is paused, unpause the container before exec"),
+            what: "unpause the container before exec".into(),
         }
         .into());
     }

@@ -185,11 +185,17 @@ enum Cmd {
         detach_keys: Option<String>,
         container: String,
     },
-    /// Freeze a container's processes.
-    Pause { id: String },
+    /// Freeze a container's processes (Docker: one or more berth containers).
+    Pause {
+        #[arg(required = true, value_name = "CONTAINER")]
+        ids: Vec<String>,
+    },
     /// Thaw a paused container.
     #[command(visible_alias = "unpause")]
-    Resume { id: String },
+    Resume {
+        #[arg(required = true, value_name = "CONTAINER")]
+        ids: Vec<String>,
+    },
     /// Stop berth containers: the stop signal, then SIGKILL after the timeout.
     Stop {
         #[arg(short, long, value_name = "SECONDS")]
@@ -435,14 +441,8 @@ fn run(a: Args) -> Result<(), Error> {
                 Ended::Detached => Ok(()),
             }
         }
-        Cmd::Pause { id } => match berth(&id) {
-            Some(_) => docker::pause(&paths, &id, true).map(drop),
-            None => Ok(oci::pause(&root, &id)?),
-        },
-        Cmd::Resume { id } => match berth(&id) {
-            Some(_) => docker::pause(&paths, &id, false).map(drop),
-            None => Ok(oci::resume(&root, &id)?),
-        },
+        Cmd::Pause { ids } => pause(&paths, &root, &ids, true),
+        Cmd::Resume { ids } => pause(&paths, &root, &ids, false),
         Cmd::Stop {
             time,
             signal,
@@ -485,6 +485,22 @@ fn run(a: Args) -> Result<(), Error> {
             )),
         },
     }
+}
+
+/// runc's `pause ID` / `resume ID` (silent), or Docker's for berth containers (each name
+/// printed as it is done).
+fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(), Error> {
+    if let [id] = ids
+        && docker::berth_container(paths, id).is_none()
+    {
+        if frozen {
+            oci::pause(root, id)?;
+        } else {
+            oci::resume(root, id)?;
+        }
+        return Ok(());
+    }
+    each(ids, |c| docker::pause(paths, c, frozen))
 }
 
 fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {

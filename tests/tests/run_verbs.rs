@@ -1,0 +1,323 @@
+//! The everyday verbs through the dispatcher, as Docker's users type them: create with a
+//! cidfile then start, restart, kill -s, pause/unpause, rename, exec's flags, cp both ways,
+//! container prune, --restart, --init, --stop-signal; names, ids and id prefixes.
+
+mod run_support;
+
+use run_support::Box;
+
+#[test]
+fn create_with_cidfile_then_start() {
+    let b = Box::new();
+    let cid = b.w.env.dir().join("cid");
+    let cidp = cid.to_str().unwrap();
+    let out = b.ok(&[
+        "create",
+        "--name",
+        "made",
+        "--cidfile",
+        cidp,
+        "busybox",
+        "sh",
+        "-c",
+        "echo ran; exit 2",
+    ]);
+    let id = out.trim().to_string();
+    assert_eq!(id.len(), 64);
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    assert_eq!(b.ps()[0]["State"], "created");
+    // An existing cidfile is refused, and nothing is made.
+    let r = b
+        .berth(&["run", "--cidfile", cidp, "busybox", "true"])
+        .fails_with(125);
+    assert!(
+        r.error_line().contains("container ID file found"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(b.container_ids(), vec![id.clone()]);
+    // start (by the id in the file) prints what was typed; -a waits and passes the code on.
+    assert_eq!(b.ok(&["start", &id]), format!("{id}\n"));
+    assert_eq!(b.ok(&["wait", "made"]), "2\n");
+    assert_eq!(b.ok(&["logs", "made"]), "ran\n");
+    let r = b.berth(&["start", "-a", "made"]).fails_with(2);
+    assert_eq!(r.stdout, "ran\n");
+    b.ok(&["rm", "made"]);
+    // A failed run removes the cidfile it wrote.
+    std::fs::remove_file(&cid).unwrap();
+    b.berth(&["run", "--cidfile", cidp, "-p", "1:2:3:4", "busybox", "true"])
+        .fails_with(125);
+    assert!(!cid.exists());
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn stop_restart_kill_pause_and_the_stop_signal() {
+    let b = Box::new();
+    // A shell that reports the signals it gets, and exits on USR2 (its --stop-signal).
+    let script = "trap 'echo got-USR1' USR1; trap 'echo bye; exit 9' USR2; \
+                  echo up; while :; do sleep 0.05; done";
+    let id = b.detached(&[
+        "--name",
+        "sig",
+        "--stop-signal",
+        "USR2",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    b.until("the shell", || {
+        b.ok(&["logs", "sig"]).contains("up").then_some(())
+    });
+    assert_eq!(b.ok(&["kill", "-s", "USR1", "sig"]), "sig\n");
+    b.until("USR1", || {
+        b.ok(&["logs", "sig"]).contains("got-USR1").then_some(())
+    });
+    // pause freezes it (ps says so, exec is refused), unpause thaws it; by id prefix.
+    assert_eq!(b.ok(&["pause", &id[..10]]), format!("{}\n", &id[..10]));
+    assert_eq!(b.ps()[0]["State"], "paused");
+    let r = b.berth(&["exec", "sig", "true"]).fails_with(105);
+    assert!(r.error_line().contains("unpause"), "{}", r.stderr);
+    let r = b.berth(&["pause", "sig"]).fails_with(105);
+    assert!(r.error_line().contains("already paused"), "{}", r.stderr);
+    assert_eq!(b.ok(&["unpause", "sig"]), "sig\n");
+    assert_eq!(b.ok(&["exec", "sig", "echo", "thawed"]), "thawed\n");
+    // stop sends the stop signal: the shell says bye and exits 9, no SIGKILL needed.
+    assert_eq!(b.ok(&["stop", "sig"]), "sig\n");
+    assert_eq!(b.ok(&["wait", "sig"]), "9\n");
+    assert!(b.ok(&["logs", "sig"]).ends_with("bye\n"));
+    // restart: up again (a new process), then kill (SIGKILL) returns once it is down.
+    assert_eq!(b.ok(&["restart", "sig"]), "sig\n");
+    assert_eq!(b.ps()[0]["State"], "running");
+    assert_eq!(b.ok(&["kill", "sig"]), "sig\n");
+    assert_eq!(b.ps()[0]["State"], "exited");
+    assert_eq!(b.ok(&["wait", "sig"]), "137\n");
+    let r = b.berth(&["kill", "sig"]).fails_with(105);
+    assert!(r.error_line().contains("not running"), "{}", r.stderr);
+    // Unknown names are exit 3, with Docker's words.
+    let r = b.berth(&["stop", "nosuch"]).fails_with(3);
+    assert!(
+        r.error_line().contains("No such container: nosuch"),
+        "{}",
+        r.stderr
+    );
+    b.ok(&["rm", "sig"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn rename_and_name_conflicts() {
+    let b = Box::new();
+    let a = b.detached(&["--name", "first", "busybox", "sleep", "1000"]);
+    let c = b.detached(&["--name", "second", "busybox", "sleep", "1000"]);
+    let r = b.berth(&["rename", "first", "second"]).fails_with(104);
+    assert!(r.error_line().contains("already in use"), "{}", r.stderr);
+    assert_eq!(b.ok(&["rename", "first", "renamed"]), "");
+    assert_eq!(b.names(), vec!["renamed".to_string(), "second".to_string()]);
+    // The old name is free again, and the new one works everywhere.
+    assert_eq!(b.ok(&["exec", "renamed", "hostname"]).trim(), &a[..12]);
+    let r = b
+        .berth(&["run", "--rm", "--name", "renamed", "busybox", "true"])
+        .fails_with(125);
+    assert!(r.error_line().contains("already in use"), "{}", r.stderr);
+    b.ok(&["run", "--rm", "--name", "first", "busybox", "true"]);
+    let r = b.berth(&["rename", "nosuch", "x"]).fails_with(3);
+    assert!(r.error_line().contains("nosuch"), "{}", r.stderr);
+    b.ok(&["rm", "-f", "renamed", &c[..12]]);
+    b.assert_clean(&[&a, &c]);
+}
+
+#[test]
+fn exec_flags() {
+    let b = Box::new();
+    let id = b.detached(&[
+        "--name",
+        "box",
+        "-e",
+        "FROM_RUN=1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let out = b.ok(&[
+        "exec",
+        "-u",
+        "1000:1001",
+        "-e",
+        "X=y z",
+        "-w",
+        "/tmp",
+        "box",
+        "sh",
+        "-c",
+        "id -u; id -g; echo \"$X\"; pwd; echo $FROM_RUN",
+    ]);
+    assert_eq!(out, "1000\n1001\ny z\n/tmp\n1\n");
+    // -i: our stdin; without it, an empty one.
+    assert_eq!(
+        b.berth_in(&["exec", "-i", "box", "cat"], b"piped\n")
+            .success()
+            .stdout,
+        "piped\n"
+    );
+    assert_eq!(
+        b.berth_in(&["exec", "box", "cat"], b"dropped\n")
+            .success()
+            .stdout,
+        ""
+    );
+    // -t: a terminal inside.
+    assert_eq!(b.ok(&["exec", "-t", "box", "tty"]), "/dev/pts/0\r\n");
+    // -d: returns at once, the process runs on.
+    assert_eq!(
+        b.ok(&[
+            "exec",
+            "-d",
+            "box",
+            "sh",
+            "-c",
+            "sleep 0.2; echo done > /tmp/d"
+        ]),
+        ""
+    );
+    b.until("exec -d's process", || {
+        b.berth(&["exec", "box", "cat", "/tmp/d"])
+            .status
+            .success()
+            .then_some(())
+    });
+    // 126/127 for the command; its own code otherwise.
+    b.berth(&["exec", "box", "nosuch"]).fails_with(127);
+    b.berth(&["exec", "box", "/etc/passwd"]).fails_with(126);
+    b.berth(&["exec", "box", "sh", "-c", "exit 42"])
+        .fails_with(42);
+    b.ok(&["rm", "-f", "box"]);
+    let r = b.berth(&["exec", "box", "true"]).fails_with(3);
+    assert!(r.error_line().contains("box"), "{}", r.stderr);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn cp_both_ways_and_as_a_tar_stream() {
+    let b = Box::new();
+    let id = b.detached(&["--name", "files", "busybox", "sleep", "1000"]);
+    let dir = b.w.env.dir();
+    std::fs::write(dir.join("in.txt"), "from the host\n").unwrap();
+    std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
+    std::fs::write(dir.join("tree/sub/leaf"), "leaf\n").unwrap();
+    // host -> container: a file, and a directory
+    b.ok(&[
+        "cp",
+        dir.join("in.txt").to_str().unwrap(),
+        "files:/tmp/in.txt",
+    ]);
+    b.ok(&["cp", dir.join("tree").to_str().unwrap(), "files:/tmp/"]);
+    assert_eq!(
+        b.ok(&["exec", "files", "cat", "/tmp/in.txt", "/tmp/tree/sub/leaf"]),
+        "from the host\nleaf\n"
+    );
+    // container -> host
+    b.ok(&[
+        "exec",
+        "files",
+        "sh",
+        "-c",
+        "mkdir -p /out/d && echo made > /out/d/f",
+    ]);
+    b.ok(&["cp", "files:/out", dir.join("back").to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("back/d/f")).unwrap(),
+        "made\n"
+    );
+    // - : a tar stream on stdout
+    let mut c = b.cmd("berth");
+    c.args(["cp", "files:/out/d/f", "-"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success());
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, vec!["f".to_string()]);
+    // Missing source: exit 3, nothing written.
+    let r = b
+        .berth(&["cp", "files:/nope", dir.join("x").to_str().unwrap()])
+        .fails_with(3);
+    assert!(r.error_line().contains("/nope"), "{}", r.stderr);
+    assert!(!dir.join("x").exists());
+    // Works on a stopped container too.
+    b.ok(&["stop", "-t", "0", "files"]);
+    b.ok(&[
+        "cp",
+        "files:/tmp/in.txt",
+        dir.join("again.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("again.txt")).unwrap(),
+        "from the host\n"
+    );
+    b.ok(&["rm", "files"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn container_prune_removes_what_is_not_running() {
+    let b = Box::new();
+    let running = b.detached(&["--name", "keep", "busybox", "sleep", "1000"]);
+    let done = b.detached(&["--name", "done", "busybox", "true"]);
+    b.ok(&["wait", "done"]);
+    let created = b.ok(&["create", "--name", "never", "busybox", "true"]);
+    let created = created.trim().to_string();
+    let out = b.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert!(out.contains(&done) && out.contains(&created), "{out}");
+    assert!(!out.contains(&running), "{out}");
+    assert!(out.contains("Total reclaimed space:"), "{out}");
+    assert_eq!(b.container_ids(), vec![running.clone()]);
+    b.ok(&["rm", "-f", "keep"]);
+    b.assert_clean(&[&running, &done, &created]);
+}
+
+#[test]
+fn restart_policies_and_init() {
+    let b = Box::new();
+    let id = b.detached(&[
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo try; exit 1",
+    ]);
+    b.until("two restarts", || {
+        let st = b.state(&id);
+        (st["status"] == "exited" && st["restart_count"] == 2).then_some(())
+    });
+    assert_eq!(b.ok(&["logs", "flaky"]), "try\ntry\ntry\n");
+    let r = b
+        .berth(&["run", "--rm", "--restart", "always", "busybox", "true"])
+        .fails_with(125);
+    assert!(
+        r.error_line().contains("--restart and --rm"),
+        "{}",
+        r.stderr
+    );
+    // --init: berth's init is PID 1, the command PID 2, and the code goes through.
+    let r = b.berth(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; exit 5",
+    ]);
+    assert_eq!(r.fails_with(5).stdout, "2\n");
+    b.ok(&["rm", "flaky"]);
+    b.assert_clean(&[&id]);
+}
