@@ -14,4 +14,5 @@ install -m 0755 "$(./scripts/build-monitor.sh)" "$PREFIX/bin/"
 for script in tools/run/*; do
   [ -f "$script" ] && install -m 0755 "$script" "$PREFIX/bin/"
 done
+./scripts/install-docs.sh "$PREFIX/bin" "$PREFIX"
 echo "berth: installed into $PREFIX/bin" >&2
