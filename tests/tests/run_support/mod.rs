@@ -25,9 +25,15 @@ pub struct Box {
 
 impl Box {
     pub fn new() -> Box {
+        let b = Box::empty();
+        fixtures::seed(&b.w.env, "busybox", "busybox:latest");
+        b
+    }
+
+    /// A world with no image at all.
+    pub fn empty() -> Box {
         let w = World::new();
         let net = TestNet::new(&w.env);
-        fixtures::seed(&w.env, "busybox", "busybox:latest");
         Box { net, w }
     }
 
