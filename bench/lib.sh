@@ -15,6 +15,18 @@ timed() {
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
 }
 
+# hyper OUT CMD...: hyperfine (no shell, one warm-up, $HYPER_RUNS runs, default 5) on each
+# CMD in turn, and appends each command's median seconds to OUT.1, OUT.2, ... For commands of
+# a few milliseconds, where the forks of `timed` would weigh as much as the command. Call it
+# once per round so that rounds alternate between berth and its peers.
+hyper() {
+  out=$1
+  shift
+  hyperfine -N --style none -w 1 -r "${HYPER_RUNS:-5}" --export-json "$out.json" "$@" \
+    >/dev/null 2>&1 || { echo "bench: hyperfine failed on: $*" >&2; return 1; }
+  awk -F': ' -v o="$out" '/"median"/ { gsub(/[ ,]/, "", $2); n++; print $2 >> (o "." n) }' "$out.json"
+}
+
 # median: reads numbers on stdin, prints the median.
 median() {
   sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

@@ -1,13 +1,13 @@
 #!/bin/sh
 # spawn: `berth-spawn run` vs `crun run` vs `runc run` of /bin/true on the same busybox
-# bundle, 20 sequential runs each ($SPAWN_RUNS), the three alternating round by round;
-# medians and ratios. Target: berth-spawn <= 0.8x crun.
+# bundle: 20 rounds ($SPAWN_RUNS), each a hyperfine of the three in turn ($HYPER_RUNS runs,
+# default 5); the median of the rounds' medians, and ratios. Target: berth-spawn <= 0.8x crun.
 # Then the resident memory of berth's monitor (berth-monitor, built static) against Podman's
 # conmon, each holding one detached `sleep` container. Target: <= 1 MiB.
 #
 # crun refuses hybrid cgroups while the v2 hierarchy holds a controller; for this bench only,
 # hugetlb is bound to v1 (and given back afterwards if the bench moved it).
-# peers: crun runc podman conmon busybox-static umoci
+# peers: crun runc podman conmon busybox-static umoci hyperfine
 set -eu
 . "$(dirname "$0")/lib.sh"
 runs=${SPAWN_RUNS:-20}
@@ -57,17 +57,16 @@ for a in true sh sleep; do ln -s busybox "$b/rootfs/bin/$a"; done
 (cd "$b" && runc spec)
 sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' "$b/config.json"
 
-one() { # RUNTIME ID
-  case $1 in
-    berth) timed "$spawn" --root "$work/root-berth" run -b "$b" "$2" ;;
-    *) timed "$1" --root "$work/root-$1" run -b "$b" "$2" ;;
-  esac
-}
-echo "spawn: $runs x {berth-spawn,crun,runc} --root DIR run -b $b ID  (alternating)" >&2
-for r in berth crun runc; do one $r "warm-$r" >/dev/null; done
+# hyperfine per round (the three runtimes in turn, $HYPER_RUNS runs each); `run` deletes the
+# container when it exits, so each runtime reuses one id.
+echo "spawn: $runs rounds of hyperfine -N -r ${HYPER_RUNS:-5} over {berth-spawn,crun,runc} --root DIR run -b $b ID" >&2
 for i in $(seq 1 "$runs"); do
-  for r in berth crun runc; do one $r "r$i-$r" >>"$work/t-$r"; done
+  hyper "$work/t" "$spawn --root $work/root-berth run -b $b hb" \
+    "crun --root $work/root-crun run -b $b hc" "runc --root $work/root-runc run -b $b hr"
 done
+mv "$work/t.1" "$work/t-berth"
+mv "$work/t.2" "$work/t-crun"
+mv "$work/t.3" "$work/t-runc"
 mb=$(median <"$work/t-berth")
 mc=$(median <"$work/t-crun")
 mr=$(median <"$work/t-runc")
@@ -77,6 +76,17 @@ result spawn-run-true "$mb" "$mr" runc
 
 # Monitor RSS. A berth container record around a copy of the bundle, started detached.
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# settled PID NAME: waits until PID runs the executable NAME (the monitor is forked by
+# berth-spawn, then execs) and its RSS has stopped changing (it is in its loop).
+settled() {
+  k=0
+  until [ "$(basename "$(readlink "/proc/$1/exe" 2>/dev/null)")" = "$2" ]; do
+    k=$((k + 1)); [ $k -lt 500 ] || { echo "spawn: pid $1 never ran $2" >&2; exit 1; }
+    sleep 0.01
+  done
+  prev=0
+  while [ "$(rss "$1")" != "$prev" ]; do prev=$(rss "$1"); sleep 0.2; done
+}
 berth_cid=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cd_="$work/broot/containers/$berth_cid"
 mkdir -p "$cd_" "$work/broot/names"
@@ -87,6 +97,7 @@ printf '{"berth":1,"id":"%s","name":"bench","bundle":{"path":"%s","rootfs":"%s/r
   "$berth_cid" "$cd_" "$cd_" >"$cd_/record.json"
 BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" start -d - <"$cd_/record.json" >/dev/null
 mon=$(sed -n 's/.*"monitor_pid": *\([0-9]*\).*/\1/p' "$cd_/record.json")
+settled "$mon" berth-monitor
 berth_rss=$(rss "$mon")
 priv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$mon/smaps")
 echo "spawn: berth-monitor VmRSS ${berth_rss} KiB, private ${priv} KiB ($(file -b "$work/bin/berth-monitor" | cut -d, -f2,4))" >&2
@@ -103,6 +114,7 @@ fi
 image=$(podman $podman_opts pull -q "oci:$fixture:busybox")
 podman_cid=$(podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" run -d --network none --cgroup-parent /berth-bench "$image" sleep 1000)
 conmon=$(pgrep -f "conmon.*$podman_cid" | head -1)
+settled "$conmon" conmon
 conmon_rss=$(rss "$conmon")
 cpriv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$conmon/smaps")
 echo "spawn: conmon VmRSS ${conmon_rss} KiB, private ${cpriv} KiB" >&2
