@@ -389,20 +389,26 @@ fn forwarding() -> Check {
 }
 
 fn busybox() -> Check {
-    let found = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    match found {
-        Some(p) => check(
-            "busybox",
-            Level::Ok,
-            format!("{p}: `berth image default` can build busybox:latest offline"),
-            "",
-        ),
-        None => check(
+    use crate::image::busybox::{HOST_BUSYBOX, check_static};
+    let Some(p) = HOST_BUSYBOX.iter().find(|p| Path::new(p).exists()) else {
+        return check(
             "busybox",
             Level::Warn,
-            "no static busybox: `berth image default` cannot build an image offline".into(),
+            "no busybox: `berth image default` cannot build an image offline".into(),
+            "apt-get install busybox-static",
+        );
+    };
+    match check_static(Path::new(p)) {
+        Ok(()) => check(
+            "busybox",
+            Level::Ok,
+            format!("{p} is static: `berth image default` can build busybox:latest offline"),
+            "",
+        ),
+        Err(e) => check(
+            "busybox",
+            Level::Warn,
+            e.to_string(),
             "apt-get install busybox-static",
         ),
     }

@@ -13,17 +13,16 @@
 //! `O_NOFOLLOW`. Hand-written over the `tar` crate's headers because its own unpack follows
 //! paths by name.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags, Timestamps};
+use rustix::fs::{self as rfs, FileType, Mode, OFlags, ResolveFlags};
 
 use super::ContainerError;
+use super::copytar::{Counter, archive, extract};
 use crate::error::{Error, Result};
 use crate::layer::root::{clean_path, split_parent};
 use crate::paths::Paths;
@@ -74,11 +73,11 @@ pub struct CopyOptions {
     pub follow: bool,
 }
 
-fn bad(m: impl Into<String>) -> Error {
+pub(super) fn bad(m: impl Into<String>) -> Error {
     ContainerError::BadArgs(m.into()).into()
 }
 
-fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
+pub(super) fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
     let e: io::Error = e.into();
     match e.raw_os_error() {
         Some(libc::ENOENT) => {
@@ -94,15 +93,15 @@ fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
 
 /// A directory that paths are resolved inside: a container's root (or one of its mounts, for
 /// a stopped container), or `/` on the host.
-struct Side {
-    root: OwnedFd,
+pub(super) struct Side {
+    pub(super) root: OwnedFd,
     /// The path inside `root` (cleaned, no leading slash).
-    rel: Vec<u8>,
+    pub(super) rel: Vec<u8>,
     /// What the user typed, for messages.
-    shown: String,
+    pub(super) shown: String,
     /// Writes are refused (read-only rootfs or mount of a stopped container).
-    read_only: bool,
-    container: bool,
+    pub(super) read_only: bool,
+    pub(super) container: bool,
 }
 
 fn open_dir(path: &Path) -> io::Result<OwnedFd> {
@@ -194,7 +193,7 @@ fn stopped_side(paths: &Paths, record: &Record, rel: Vec<u8>, shown: String) -> 
     })
 }
 
-fn open_in(root: &OwnedFd, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+pub(super) fn open_in(root: &OwnedFd, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
     let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
     Ok(rfs::openat2(
         root,
@@ -348,385 +347,6 @@ fn check_writable(d: &Side) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-#[derive(Default)]
-struct Counter {
-    bytes: u64,
-}
-
-// ---------------------------------------------------------------------------------------
-// Archiving: a walk by descriptors.
-
-fn header_for(st: &rfs::Stat) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_mode(st.st_mode & 0o7777);
-    h.set_uid(st.st_uid as u64);
-    h.set_gid(st.st_gid as u64);
-    h.set_mtime(st.st_mtime.max(0) as u64);
-    h.set_size(0);
-    h
-}
-
-fn archive<W: Write>(
-    b: &mut tar::Builder<W>,
-    top: &OwnedFd,
-    st: &rfs::Stat,
-    name: Option<&[u8]>,
-    c: &mut Counter,
-) -> Result<()> {
-    let mut links = HashMap::new();
-    match name {
-        Some(n) => entry(b, top, None, st, n, &mut links, c),
-        None => {
-            let dir = reopen_dir(top)?;
-            children(b, &dir, b"", &mut links, c)
-        }
-    }
-}
-
-fn reopen_dir(fd: &OwnedFd) -> Result<OwnedFd> {
-    rfs::openat(
-        fd,
-        ".",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io_err("cannot open", "directory", e))
-}
-
-/// One entry `path` (with `fd` an O_PATH descriptor of it, or `parent`/name to open).
-fn entry<W: Write>(
-    b: &mut tar::Builder<W>,
-    fd: &OwnedFd,
-    parent: Option<(&OwnedFd, &[u8])>,
-    st: &rfs::Stat,
-    path: &[u8],
-    links: &mut HashMap<(u64, u64), Vec<u8>>,
-    c: &mut Counter,
-) -> Result<()> {
-    let shown = String::from_utf8_lossy(path).into_owned();
-    let mut h = header_for(st);
-    let kind = FileType::from_raw_mode(st.st_mode);
-    let append = |b: &mut tar::Builder<W>, h: &mut tar::Header, data: &mut dyn Read| {
-        b.append_data(h, OsStr::from_bytes(path), data)
-            .map_err(|e| io_err("archiving", &shown, e))
-    };
-    if kind != FileType::Directory && st.st_nlink > 1 {
-        let key = (st.st_dev, st.st_ino);
-        if let Some(first) = links.get(&key) {
-            h.set_entry_type(tar::EntryType::Link);
-            h.set_link_name(OsStr::from_bytes(first))
-                .map_err(|e| io_err("archiving", &shown, e))?;
-            return append(b, &mut h, &mut io::empty());
-        }
-        links.insert(key, path.to_vec());
-    }
-    match kind {
-        FileType::Directory => {
-            h.set_entry_type(tar::EntryType::Directory);
-            append(b, &mut h, &mut io::empty())?;
-            let dir = match parent {
-                Some((p, n)) => rfs::openat(
-                    p,
-                    OsStr::from_bytes(n),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| io_err("cannot open", &shown, e))?,
-                None => reopen_dir(fd)?,
-            };
-            children(b, &dir, path, links, c)
-        }
-        FileType::RegularFile => {
-            let file = match parent {
-                Some((p, n)) => rfs::openat(
-                    p,
-                    OsStr::from_bytes(n),
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ),
-                // The top entry is an O_PATH descriptor: reopen it for reading.
-                None => rfs::open(
-                    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
-                    OFlags::RDONLY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ),
-            }
-            .map_err(|e| io_err("cannot open", &shown, e))?;
-            let mut f = File::from(file);
-            // The size the header promises is what was there when we looked; a file that
-            // grows or shrinks meanwhile is cut or padded, as tar does.
-            let size = st.st_size.max(0) as u64;
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(size);
-            c.bytes += size;
-            let mut data = (&mut f).take(size).chain(io::repeat(0)).take(size);
-            append(b, &mut h, &mut data)
-        }
-        FileType::Symlink => {
-            let (p, n) = parent.map_or((fd, &b""[..]), |(p, n)| (p, n));
-            let target = rfs::readlinkat(p, OsStr::from_bytes(n), Vec::new())
-                .map_err(|e| io_err("cannot read link", &shown, e))?;
-            h.set_entry_type(tar::EntryType::Symlink);
-            h.set_link_name(OsStr::from_bytes(target.as_bytes()))
-                .map_err(|e| io_err("archiving", &shown, e))?;
-            append(b, &mut h, &mut io::empty())
-        }
-        FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
-            h.set_entry_type(match kind {
-                FileType::CharacterDevice => tar::EntryType::Char,
-                FileType::BlockDevice => tar::EntryType::Block,
-                _ => tar::EntryType::Fifo,
-            });
-            let dev = st.st_rdev;
-            h.set_device_major(rfs::major(dev))
-                .and_then(|()| h.set_device_minor(rfs::minor(dev)))
-                .map_err(|e| io_err("archiving", &shown, e))?;
-            append(b, &mut h, &mut io::empty())
-        }
-        // Sockets and unknown types cannot be archived; tar skips them too.
-        _ => Ok(()),
-    }
-}
-
-fn children<W: Write>(
-    b: &mut tar::Builder<W>,
-    dir: &OwnedFd,
-    prefix: &[u8],
-    links: &mut HashMap<(u64, u64), Vec<u8>>,
-    c: &mut Counter,
-) -> Result<()> {
-    let mut names: Vec<Vec<u8>> = Vec::new();
-    for ent in rfs::Dir::read_from(dir).map_err(|e| io_err("cannot list", "directory", e))? {
-        let ent = ent.map_err(|e| io_err("cannot list", "directory", e))?;
-        let n = ent.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
-        }
-    }
-    names.sort();
-    for n in names {
-        let st = match rfs::statat(dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            // Gone meanwhile (a running container changes under us): skip it.
-            Err(rustix::io::Errno::NOENT) => continue,
-            Err(e) => return Err(io_err("cannot stat", &String::from_utf8_lossy(&n), e)),
-        };
-        let path = if prefix.is_empty() {
-            n.clone()
-        } else {
-            [prefix, b"/", &n].concat()
-        };
-        entry(b, dir, Some((dir, &n)), &st, &path, links, c)?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// Extracting: every entry resolved inside the destination directory.
-
-fn extract(
-    input: &mut dyn Read,
-    dir: &OwnedFd,
-    d: &Side,
-    opts: CopyOptions,
-    c: &mut Counter,
-) -> Result<()> {
-    // Docker: files copied into a container belong to root, onto the host to the caller;
-    // -a keeps the archive's owners.
-    let owner = |h: &tar::Header| -> (u32, u32) {
-        if opts.archive {
-            (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
-        } else if d.container {
-            (0, 0)
-        } else {
-            (
-                rustix::process::getuid().as_raw(),
-                rustix::process::getgid().as_raw(),
-            )
-        }
-    };
-    let mut ar = tar::Archive::new(input);
-    let mut dir_times: Vec<(Vec<u8>, u64)> = Vec::new();
-    let entries = ar
-        .entries()
-        .map_err(|e| ContainerError::BadArgs(format!("reading the archive: {e}")))?;
-    for e in entries {
-        let mut e = e.map_err(|e| ContainerError::BadArgs(format!("reading the archive: {e}")))?;
-        let raw = e.path_bytes().into_owned();
-        let rel = clean_path(&raw).map_err(|_| {
-            ContainerError::Unsafe(format!(
-                "archive entry {:?} climbs out of the destination",
-                String::from_utf8_lossy(&raw)
-            ))
-        })?;
-        let shown = String::from_utf8_lossy(&rel).into_owned();
-        let h = e.header().clone();
-        let (uid, gid) = owner(&h);
-        let mode = Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777);
-        let mtime = h.mtime().unwrap_or(0);
-        if rel.is_empty() {
-            // `.`: the destination directory itself; its metadata is left alone.
-            continue;
-        }
-        let (parent_rel, name) = split_parent(&rel);
-        let parent = open_in(dir, parent_rel, OFlags::PATH | OFlags::DIRECTORY)
-            .map_err(|er| io_err("cannot open", &shown, er))?;
-        let name = OsStr::from_bytes(name);
-        let existing = rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).ok();
-        let existing_dir =
-            existing.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
-        let kind = h.entry_type();
-        let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
-        if kind != tar::EntryType::Directory && existing.is_some() {
-            if existing_dir {
-                return Err(bad(format!(
-                    "cannot overwrite directory {shown} with a non-directory"
-                )));
-            }
-            if kind != tar::EntryType::Regular {
-                rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(ioe)?;
-            }
-        }
-        match kind {
-            tar::EntryType::Directory => {
-                if existing.is_some() && !existing_dir {
-                    return Err(bad(format!(
-                        "cannot overwrite non-directory {shown} with a directory"
-                    )));
-                }
-                if existing.is_none() {
-                    rfs::mkdirat(&parent, name, mode).map_err(ioe)?;
-                }
-                let fd = rfs::openat(
-                    &parent,
-                    name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(ioe)?;
-                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
-                dir_times.push((rel.clone(), mtime));
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let fd = rfs::openat(
-                    &parent,
-                    name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::TRUNC
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    mode,
-                )
-                .map_err(ioe)?;
-                let mut f = File::from(fd);
-                c.bytes +=
-                    io::copy(&mut e, &mut f).map_err(|er| io_err("cannot write", &shown, er))?;
-                let fd = OwnedFd::from(f);
-                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
-                set_times(&fd, mtime);
-            }
-            tar::EntryType::Symlink => {
-                let target = e
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                rfs::symlinkat(OsStr::from_bytes(&target), &parent, name).map_err(ioe)?;
-                let _ = rfs::chownat(
-                    &parent,
-                    name,
-                    Some(rustix::process::Uid::from_raw(uid)),
-                    Some(rustix::process::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            tar::EntryType::Link => {
-                let target = e
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                let target = clean_path(&target).map_err(|_| {
-                    ContainerError::Unsafe(format!(
-                        "hard link {shown} points out of the destination"
-                    ))
-                })?;
-                let (tp, tn) = split_parent(&target);
-                let tparent =
-                    open_in(dir, tp, OFlags::PATH | OFlags::DIRECTORY).map_err(ioe_io(&shown))?;
-                rfs::linkat(
-                    &tparent,
-                    OsStr::from_bytes(tn),
-                    &parent,
-                    name,
-                    AtFlags::empty(),
-                )
-                .map_err(ioe)?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let ft = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let dev = rfs::makedev(
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0),
-                );
-                rfs::mknodat(&parent, name, ft, mode, dev).map_err(ioe)?;
-                let _ = rfs::chownat(
-                    &parent,
-                    name,
-                    Some(rustix::process::Uid::from_raw(uid)),
-                    Some(rustix::process::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            // Extended headers and the like carry nothing to write.
-            _ => {}
-        }
-    }
-    // Directory times last, deepest first: writing into a directory changes its mtime.
-    dir_times.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-    for (p, t) in dir_times {
-        if let Ok(fd) = open_in(
-            dir,
-            &p,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-        ) {
-            set_times(&fd, t);
-        }
-    }
-    Ok(())
-}
-
-fn ioe_io(shown: &str) -> impl Fn(io::Error) -> Error + '_ {
-    move |e| io_err("cannot open", shown, e)
-}
-
-fn fix_meta(fd: &OwnedFd, uid: u32, gid: u32, mode: Mode) -> rustix::io::Result<()> {
-    rfs::fchown(
-        fd.as_fd(),
-        Some(rustix::process::Uid::from_raw(uid)),
-        Some(rustix::process::Gid::from_raw(gid)),
-    )?;
-    // After the chown, which clears set-id bits.
-    rfs::fchmod(fd.as_fd(), mode)
-}
-
-fn set_times(fd: &OwnedFd, mtime: u64) {
-    let t = rfs::Timespec {
-        tv_sec: mtime as i64,
-        tv_nsec: 0,
-    };
-    let _ = rfs::futimens(
-        fd,
-        &Timestamps {
-            last_access: t,
-            last_modification: t,
-        },
-    );
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! `berth run` that failed or was interrupted before its container ran.
 
 mod copy;
+mod copytar;
 mod remove;
 mod undo;
 
 pub use copy::{CopyOptions, Endpoint, copy};
 pub use remove::{PruneFilters, Pruned, RemoveOptions, prune, remove, rename};
 pub use undo::{
-    CREATOR_ENV, creator_alive, creator_from_env, mark, remove_half_made, sweep, undo, unmark,
+    CREATOR_ENV, creator_alive, creator_check, creator_from_env, mark, remove_half_made,
+    settle_creator, sweep, undo, unmark,
 };
 
 use crate::error::{Code, Coded, IoError};

@@ -155,6 +155,30 @@ pub fn sweep(paths: &Paths) -> Vec<String> {
     removed
 }
 
+/// A container made for a berth run whose process is gone (killed mid-pipeline) is not
+/// started: it is removed, through every stage's teardown (berth::container::undo).
+pub fn creator_check(paths: &Paths, record: &Record) -> Result<(), Error> {
+    if creator_alive(record) {
+        return Ok(());
+    }
+    remove_half_made(paths, record)?;
+    if let Some(c) = &record.creator {
+        unmark(paths, c);
+    }
+    Err(Error::new(
+        crate::error::Code::WRONG_STATE,
+        "the berth run that was making this container is gone (killed?): removed the container",
+    ))
+}
+
+/// The container is complete (started, or created for `create`, or kept after a failed
+/// start as Docker keeps it): it no longer belongs to the run that made it.
+pub fn settle_creator(paths: &Paths, r: &mut Record) {
+    if let Some(c) = r.creator.take() {
+        unmark(paths, &c);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

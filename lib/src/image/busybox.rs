@@ -185,7 +185,7 @@ pub fn build(store: &ImageStore, opts: &DefaultOptions) -> Result<Built> {
 /// A dynamically linked busybox (Debian's `busybox` package) would find no libc inside the
 /// image. An ELF file is dynamic when it has a PT_INTERP program header; reading that needs
 /// only the ELF header and the program header table (elf(5)), so no ELF crate is pulled in.
-fn check_static(bin: &Path) -> Result<()> {
+pub fn check_static(bin: &Path) -> Result<()> {
     let mut f = File::open(bin).with_path("open", bin)?;
     let mut head = vec![0u8; 64];
     f.read_exact(&mut head).with_path("read", bin)?;

@@ -317,6 +317,39 @@ pub fn session(
     }
 }
 
+/// Docker `start -a [-i]` and the foreground `run -t`: starts the container under its
+/// monitor with a client already attached, and stays attached.
+pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    let (mine, theirs) = pair()?;
+    let r = super::docker::load_true(paths, &id)?;
+    if r.state.as_ref().is_some_and(|s| s.status.is_active()) {
+        // Already running: Docker attaches to it.
+        drop((mine, theirs));
+        return attach_to(paths, arg, opts);
+    }
+    super::docker::prepare_start(paths, arg, &id, &r)?;
+    super::docker::start_detached(paths, &id, Some(theirs))?;
+    session(paths, &id, mine, opts)
+}
+
+/// Docker `attach`: to a running container's monitor.
+pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
+    let id = Containers::new(paths).resolve(arg)?;
+    let r = super::docker::load_true(paths, &id)?;
+    let s = r.state.unwrap_or_default();
+    if !s.status.is_active() {
+        return Err(RuntimeError::WrongState {
+            id: arg.into(),
+            status: s.status.as_str().into(),
+            what: "You cannot attach to a stopped container, start it first".into(),
+        }
+        .into());
+    }
+    let sock = connect(paths, &id, arg)?;
+    session(paths, &id, sock, opts)
+}
+
 /// After the exit frame: waits until the exit is on record (and, with `--rm`, the container
 /// removed), as `docker run` returns only then. Hang protection only: a minute.
 fn settled(paths: &Paths, id: &str) {

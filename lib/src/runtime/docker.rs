@@ -39,7 +39,7 @@ pub enum Outcome {
 
 /// The pipeline stage: applies the flags to config.json and the record, then runs.
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
-    creator_check(paths, &record)?;
+    crate::container::creator_check(paths, &record)?;
     let (id, p) = prepare_record(paths, record, p)?;
     if p.detach {
         start_detached(paths, &id, None)?;
@@ -54,7 +54,7 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
             )?,
             sig_proxy: true,
         };
-        Ok(match start_attached(paths, &id, &opts)? {
+        Ok(match attach::start_attached(paths, &id, &opts)? {
             Ended::Exited(code) => Outcome::Exited(code),
             Ended::Detached => Outcome::Exited(0),
         })
@@ -66,37 +66,13 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
 /// Docker `create` as a pipeline stage (`berth-spawn create -`): the flags applied to
 /// config.json and the record, the container left in the created state. Returns its id.
 pub fn create_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<String, Error> {
-    creator_check(paths, &record)?;
+    crate::container::creator_check(paths, &record)?;
     let id = prepare_record(paths, record, p)?.0;
     Containers::new(paths).update(&id, |r| {
-        settle_creator(paths, r);
+        crate::container::settle_creator(paths, r);
         Ok::<_, Error>(())
     })?;
     Ok(id)
-}
-
-/// A container made for a berth run whose process is gone (killed mid-pipeline) is not
-/// started: it is removed, through every stage's teardown (berth::container::undo).
-fn creator_check(paths: &Paths, record: &Record) -> Result<(), Error> {
-    if crate::container::creator_alive(record) {
-        return Ok(());
-    }
-    crate::container::remove_half_made(paths, record)?;
-    if let Some(c) = &record.creator {
-        crate::container::unmark(paths, c);
-    }
-    Err(Error::new(
-        Code::WRONG_STATE,
-        "the berth run that was making this container is gone (killed?): removed the container",
-    ))
-}
-
-/// The container is complete (started, or created for `create`, or kept after a failed
-/// start as Docker keeps it): it no longer belongs to the run that made it.
-fn settle_creator(paths: &Paths, r: &mut Record) {
-    if let Some(c) = r.creator.take() {
-        crate::container::unmark(paths, &c);
-    }
 }
 
 /// Applies the flags to config.json and saves the record with its `process` and (created)
@@ -162,7 +138,7 @@ fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Er
         s.started_at = Some(Utc::now());
         s.manually_stopped = false;
         s.error.clear();
-        settle_creator(paths, r);
+        crate::container::settle_creator(paths, r);
         Ok::<_, Error>(())
     })
 }
@@ -183,7 +159,7 @@ fn set_exited(paths: &Paths, id: &str, code: i32, oom: bool, error: &str) -> Res
         // Docker keeps a container whose command could not be run (126/127); any other
         // failure to start is berth's, and berth-run undoes the container.
         if matches!(code, 126 | 127) {
-            settle_creator(paths, r);
+            crate::container::settle_creator(paths, r);
         }
         Ok::<_, Error>(r.clone())
     })
@@ -476,7 +452,7 @@ pub fn berth_container(paths: &Paths, arg: &str) -> Option<String> {
     Containers::new(paths).resolve(arg).ok()
 }
 
-fn load_true(paths: &Paths, id: &str) -> Result<Record, Error> {
+pub(super) fn load_true(paths: &Paths, id: &str) -> Result<Record, Error> {
     let c = Containers::new(paths);
     Ok(truth::observe(&c, c.load(id)?)?)
 }
@@ -495,7 +471,12 @@ pub fn start(paths: &Paths, arg: &str) -> Result<String, Error> {
 
 /// Checks that a container can start, and gives one made without the spawn stage its
 /// defaults.
-fn prepare_start(paths: &Paths, arg: &str, id: &str, record: &Record) -> Result<(), Error> {
+pub(super) fn prepare_start(
+    paths: &Paths,
+    arg: &str,
+    id: &str,
+    record: &Record,
+) -> Result<(), Error> {
     let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
     if !status.can_start() {
         return Err(RuntimeError::WrongState {
@@ -519,39 +500,6 @@ fn prepare_start(paths: &Paths, arg: &str, id: &str, record: &Record) -> Result<
         })?;
     }
     Ok(())
-}
-
-/// Docker `start -a [-i]` and the foreground `run -t`: starts the container under its
-/// monitor with a client already attached, and stays attached.
-pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
-    let id = Containers::new(paths).resolve(arg)?;
-    let (mine, theirs) = attach::pair()?;
-    let r = load_true(paths, &id)?;
-    if r.state.as_ref().is_some_and(|s| s.status.is_active()) {
-        // Already running: Docker attaches to it.
-        drop((mine, theirs));
-        return attach_to(paths, arg, opts);
-    }
-    prepare_start(paths, arg, &id, &r)?;
-    start_detached(paths, &id, Some(theirs))?;
-    attach::session(paths, &id, mine, opts)
-}
-
-/// Docker `attach`: to a running container's monitor.
-pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
-    let id = Containers::new(paths).resolve(arg)?;
-    let r = load_true(paths, &id)?;
-    let s = r.state.unwrap_or_default();
-    if !s.status.is_active() {
-        return Err(RuntimeError::WrongState {
-            id: arg.into(),
-            status: s.status.as_str().into(),
-            what: "You cannot attach to a stopped container, start it first".into(),
-        }
-        .into());
-    }
-    let sock = attach::connect(paths, &id, arg)?;
-    attach::session(paths, &id, sock, opts)
 }
 
 fn signal_of(record: &Record, given: Option<&str>) -> Result<i32, Error> {

@@ -290,10 +290,13 @@ fn doctor(paths: &berth::Paths, json: bool) -> Result<()> {
         cli::print_text(&text)?;
     }
     if checks.iter().any(|c| c.level == Level::Missing) {
-        return Err(Error::upstream(
-            Code::HOST_UNSUPPORTED,
-            "this machine lacks what berth needs (see the fixes above)",
-        ));
+        // The report is the whole answer on stdout (no error document after it): one line
+        // on stderr, and the status says what is wrong.
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "berth-ctl: error: this machine lacks what berth needs (see the fixes in the report)"
+        );
+        std::process::exit(Code::HOST_UNSUPPORTED.0 as i32);
     }
     Ok(())
 }

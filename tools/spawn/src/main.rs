@@ -345,7 +345,7 @@ fn run(a: Args) -> Result<(), Error> {
                     detach_keys: detach_keys(flags.detach_keys.as_deref())?,
                     sig_proxy: true,
                 };
-                return match docker::start_attached(&paths, &target, &opts)? {
+                return match berth::runtime::attach::start_attached(&paths, &target, &opts)? {
                     Ended::Exited(code) => exit_with(code),
                     Ended::Detached => Ok(()),
                 };
@@ -436,7 +436,7 @@ fn run(a: Args) -> Result<(), Error> {
                 detach_keys: detach_keys(keys.as_deref())?,
                 sig_proxy,
             };
-            match docker::attach_to(&paths, &container, &opts)? {
+            match berth::runtime::attach::attach_to(&paths, &container, &opts)? {
                 Ended::Exited(code) => exit_with(code),
                 Ended::Detached => Ok(()),
             }

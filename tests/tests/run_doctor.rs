@@ -1,0 +1,68 @@
+//! `berth doctor`: a table of what the machine offers on a terminal, JSON when piped, exit 0
+//! here; with a tool missing, the row says so with its fix, and the exit is 107.
+
+use berth_e2e::TestEnv;
+
+#[test]
+fn doctor_reports_this_machine_and_the_fix_for_what_is_missing() {
+    let env = TestEnv::new();
+    let r = env.run(&["berth", "doctor"]).success();
+    let rows = r.json();
+    let rows = rows.as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for want in [
+        "kernel",
+        "cgroups",
+        "overlay",
+        "seccomp",
+        "namespaces",
+        "user namespaces",
+        "iptables",
+        "busybox",
+    ] {
+        assert!(names.contains(&want), "no {want} check: {names:?}");
+    }
+    for c in rows {
+        assert_ne!(c["level"], "missing", "{c}");
+    }
+    // This machine is hybrid (DESIGN.md): the cgroups row says which layout it found.
+    let cg = rows.iter().find(|c| c["name"] == "cgroups").unwrap();
+    let layout = ["v1", "v2", "hybrid"]
+        .iter()
+        .any(|l| cg["detail"].as_str().unwrap().starts_with(l));
+    assert!(layout, "{cg}");
+
+    // Without iptables on PATH: missing, with the fix, exit 107.
+    let mut c = env.cmd("berth");
+    let only = env.dir().join("bin");
+    std::fs::create_dir_all(&only).unwrap();
+    for t in ["berth", "berth-ctl"] {
+        let src = berth_e2e::tool_path()
+            .split(':')
+            .map(|d| std::path::Path::new(d).join(t))
+            .find(|p| p.is_file())
+            .unwrap();
+        std::os::unix::fs::symlink(&src, only.join(t)).unwrap();
+    }
+    c.arg("doctor").arg("--json").env("PATH", &only);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(107), "{out:?}");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ipt = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "iptables")
+        .unwrap();
+    assert_eq!(ipt["level"], "missing", "{ipt}");
+    assert!(
+        ipt["fix"]
+            .as_str()
+            .unwrap()
+            .contains("apt-get install iptables"),
+        "{ipt}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("lacks what berth needs"), "{stderr}");
+}
