@@ -147,8 +147,53 @@ fn a_stage_failing_half_way_is_undone_and_said_once() {
     );
     assert_eq!(b.container_ids(), vec![web.clone()]);
     assert_eq!(b.names(), vec!["web".to_string()]);
+    // A port a host process holds: refused by berth-netns, nothing left.
+    let held = std::net::TcpListener::bind(("0.0.0.0", b.net.default_slot().port(4))).unwrap();
+    let port4 = held.local_addr().unwrap().port().to_string();
+    let r = b
+        .berth(&["run", "-p", &format!("{port4}:80"), "busybox", "true"])
+        .fails_with(125);
+    assert!(
+        r.error_line().starts_with("berth-netns: error: "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.error_line().contains(&port4), "{}", r.stderr);
+    drop(held);
+    assert_eq!(b.container_ids(), vec![web.clone()]);
     b.ok(&["rm", "-f", "web"]);
     b.assert_clean(&[&web]);
+}
+
+#[test]
+fn rm_v_removes_anonymous_volumes_and_keeps_named_ones() {
+    let b = Box::new();
+    let id = b.detached(&[
+        "-v",
+        "/anon",
+        "-v",
+        "named:/named",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let vols = b.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.lines().count(), 2, "{vols}");
+    let r = b.berth(&["rm", &id[..12]]).fails_with(105);
+    assert!(r.error_line().contains("rm -f"), "{}", r.stderr);
+    assert_eq!(
+        b.ok(&["rm", "-f", "-v", &id[..12]]),
+        format!("{}\n", &id[..12])
+    );
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "named\n");
+    // Several at once; a missing one is reported, the others removed, the status is 3.
+    let a = b.detached(&["--name", "aa", "busybox", "true"]);
+    let c = b.detached(&["--name", "cc", "busybox", "true"]);
+    assert_eq!(b.ok(&["wait", "aa", "cc"]), "0\n0\n");
+    let r = b.berth(&["rm", "aa", "nosuch", "cc"]).fails_with(3);
+    assert!(r.stdout.starts_with("aa\ncc\n"), "{}", r.stdout);
+    assert!(r.stderr.contains("nosuch"), "{}", r.stderr);
+    b.assert_clean(&[&id, &a, &c]);
 }
 
 #[test]

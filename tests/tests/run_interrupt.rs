@@ -160,3 +160,37 @@ fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
     // `berth-ctl undo` alone does the same sweep (nothing left to do here).
     assert_eq!(b.w.run(&["berth-ctl", "undo"]).success().stdout, "");
 }
+
+#[test]
+fn signals_reach_a_running_foreground_container() {
+    let b = Box::new();
+    let script = "trap 'echo got-TERM; exit 3' TERM; trap 'echo got-INT; exit 4' INT; \
+                  echo ready; while :; do sleep 0.05; done";
+    // kill -TERM of berth-run alone (docker's sig-proxy): passed on to the container.
+    let mut child = start(&b, &["run", "--rm", "busybox", "sh", "-c", script]);
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(st.code(), Some(3), "{rest}");
+    assert_eq!(rest, "got-TERM\n");
+    // Ctrl-C (SIGINT to the whole foreground group): the container's own answer, nothing
+    // undone (it ran), and --rm still removes it.
+    let mut child = start(
+        &b,
+        &["run", "--rm", "--name", "fg", "busybox", "sh", "-c", script],
+    );
+    let mut out = child.stdout.take().unwrap();
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let st = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(st.code(), Some(4), "{rest}");
+    assert!(rest.starts_with("got-INT\n"), "{rest}");
+    b.assert_clean(&[]);
+}

@@ -321,3 +321,60 @@ fn restart_policies_and_init() {
     b.ok(&["rm", "flaky"]);
     b.assert_clean(&[&id]);
 }
+
+#[test]
+fn stop_uses_the_images_stop_signal_and_start_takes_several() {
+    let b = Box::new();
+    // An image whose STOPSIGNAL is USR2 (berth import --change, from a busybox tree).
+    let dir = b.w.env.dir();
+    let rootfs = dir.join("tree");
+    berth_e2e::fixtures::populate_busybox(&rootfs);
+    let tarball = dir.join("tree.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    b.ok(&[
+        "import",
+        "-c",
+        "STOPSIGNAL SIGUSR2",
+        "-c",
+        "ENV PATH=/bin",
+        tarball.to_str().unwrap(),
+        "sig:1",
+    ]);
+    let script = "trap 'echo usr2; exit 12' USR2; echo up; while :; do sleep 0.05; done";
+    let one = b.detached(&["--name", "one", "sig:1", "sh", "-c", script]);
+    b.until("up", || b.ok(&["logs", "one"]).contains("up").then_some(()));
+    assert_eq!(b.ok(&["stop", "one"]), "one\n");
+    assert_eq!(b.ok(&["wait", "one"]), "12\n");
+    assert_eq!(b.ok(&["logs", "one"]), "up\nusr2\n");
+    // --stop-signal wins over the image's; -t 0 kills at once when it is ignored.
+    let two = b.detached(&[
+        "--name",
+        "two",
+        "--stop-signal",
+        "HUP",
+        "sig:1",
+        "sh",
+        "-c",
+        "trap '' HUP; sleep 1000",
+    ]);
+    assert_eq!(b.ok(&["stop", "-t", "0", "two"]), "two\n");
+    assert_eq!(b.ok(&["wait", "two"]), "137\n");
+    // start takes several, printing each.
+    assert_eq!(
+        b.ok(&["start", "one", &two[..12]]),
+        format!("one\n{}\n", &two[..12])
+    );
+    assert_eq!(b.ps().iter().filter(|r| r["State"] == "running").count(), 2);
+    let r = b.berth(&["start", "-a", "one", "two"]).fails_with(4);
+    assert!(r.error_line().contains("multiple"), "{}", r.stderr);
+    b.ok(&["rm", "-f", "one", "two"]);
+    b.assert_clean(&[&one, &two]);
+}

@@ -107,8 +107,9 @@ enum Cmd {
         attach: bool,
         #[command(flatten)]
         flags: Box<DockerFlags>,
-        /// `-`, a berth container, or an OCI container id.
-        target: String,
+        /// `-`, berth containers (Docker: several), or an OCI container id.
+        #[arg(required = true, value_name = "TARGET")]
+        targets: Vec<String>,
     },
     /// Create and start a container (runc).
     Run {
@@ -324,8 +325,18 @@ fn run(a: Args) -> Result<(), Error> {
         Cmd::Start {
             attach,
             flags,
-            target,
+            targets,
         } => {
+            let target = targets[0].clone();
+            if targets.len() > 1 {
+                if attach {
+                    return Err(Error::new(
+                        Code::BAD_ARGS,
+                        "you cannot start and attach multiple containers at once",
+                    ));
+                }
+                return each(&targets, |c| docker::start(&paths, c));
+            }
             if target == "-" {
                 let record = berth::cli::read_stdin_record()?;
                 // berth-run passes the user's stdin beside the record (for -i).
