@@ -155,7 +155,8 @@ pub const DEFAULT_DEVICE_RULES: [DeviceRule; 12] = [
 pub const DEFAULT_NAMESPACES: [&str; 6] = ["pid", "network", "ipc", "uts", "mount", "cgroup"];
 
 /// Sysctls Docker sets in a container with a network namespace of its own (not `--network
-/// host`): unprivileged users may bind low ports and ping. For berth-netns to add.
+/// host`): unprivileged users may bind low ports and ping. berth-netns adds them
+/// (`net::spec`).
 pub const NETWORK_SYSCTLS: [(&str, &str); 2] = [
     ("net.ipv4.ip_unprivileged_port_start", "0"),
     ("net.ipv4.ping_group_range", "0 2147483647"),

@@ -1,6 +1,7 @@
 //! What berth-netns writes into a bundle's config.json: the network namespace to join (none
 //! for host mode), the hostname, the bind mounts of /etc/hostname, /etc/hosts and
-//! /etc/resolv.conf, and the environment (HOSTNAME and the link variables).
+//! /etc/resolv.conf, the environment (HOSTNAME and the link variables), and Docker's network
+//! sysctls for a namespace of the container's own.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,10 @@ pub struct SpecEdits {
     /// (container path, host file) bind mounts.
     pub files: Vec<(&'static str, PathBuf)>,
     pub env: Vec<String>,
+    /// The container has a network namespace of its own (bridge, a user network, none): it
+    /// gets Docker's `NETWORK_SYSCTLS` (moby sets them only for a private namespace, never
+    /// for host or a joined `container:` one, whose namespace belongs to another).
+    pub own_netns: bool,
 }
 
 pub fn apply(bundle: &Path, e: &SpecEdits) -> Result<()> {
@@ -48,6 +53,16 @@ fn edit(spec: &mut Spec, e: &SpecEdits) {
             );
         }
         linux.set_namespaces(Some(ns));
+        let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+        for (k, v) in crate::bundle::defaults::NETWORK_SYSCTLS {
+            if e.own_netns {
+                sysctl.entry(k.to_string()).or_insert_with(|| v.to_string());
+            } else if sysctl.get(k).map(String::as_str) == Some(v) {
+                // A re-run of the stage into host or a joined namespace drops ours.
+                sysctl.remove(k);
+            }
+        }
+        linux.set_sysctl((!sysctl.is_empty()).then_some(sysctl));
     }
     if !e.hostname.is_empty() {
         spec.set_hostname(Some(e.hostname.clone()));
@@ -79,4 +94,49 @@ pub fn check(bundle: &Path) -> Result<()> {
     crate::ocispec::load(bundle)
         .map(drop)
         .map_err(NetError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sysctl(spec: &Spec) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.sysctl().clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn network_sysctls_only_for_a_namespace_of_its_own() {
+        let mut spec = Spec::default();
+        let own = SpecEdits {
+            netns: Some("/run/berth/netns/x".into()),
+            own_netns: true,
+            ..Default::default()
+        };
+        edit(&mut spec, &own);
+        assert_eq!(
+            sysctl(&spec),
+            [
+                ("net.ipv4.ip_unprivileged_port_start".into(), "0".into()),
+                ("net.ipv4.ping_group_range".into(), "0 2147483647".into()),
+            ]
+        );
+        // The stage run again into the host's network: they go.
+        edit(&mut spec, &SpecEdits::default());
+        assert!(sysctl(&spec).is_empty());
+        // A joined namespace (container:NAME) is the target's: nothing is set.
+        let joined = SpecEdits {
+            netns: Some("/run/berth/netns/y".into()),
+            ..Default::default()
+        };
+        edit(&mut spec, &joined);
+        assert!(sysctl(&spec).is_empty());
+    }
 }
