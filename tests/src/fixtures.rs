@@ -298,7 +298,11 @@ fn read_json(p: &Path) -> serde_json::Value {
 /// Copies fixture `name` from the cache into `env`'s image store as `as_ref` (familiar form,
 /// e.g. `busybox:latest`). Blobs are hard-linked when possible.
 pub fn seed(env: &crate::TestEnv, name: &str, as_ref: &str) {
-    let src = layout();
+    seed_from(env, &layout(), name, as_ref);
+}
+
+/// As [`seed`], from another cached layout (`src`), e.g. [`crate::seed_images::layout`].
+pub fn seed_from(env: &crate::TestEnv, src: &Path, name: &str, as_ref: &str) {
     let store = ImageStore::open(&env.paths()).unwrap();
     let index: serde_json::Value =
         serde_json::from_slice(&fs::read(src.join("index.json")).unwrap()).unwrap();

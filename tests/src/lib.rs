@@ -8,7 +8,8 @@
 //! - [`fixtures`]: images built from Debian's busybox-static by umoci (an independent writer);
 //! - [`registry`]: a real local registry (docker-registry) per test, plain, htpasswd or TLS;
 //! - [`proxy`]: a fault-injecting HTTP proxy to put in front of it;
-//! - [`cleanup`]: the guard's teardown, usable on its own.
+//! - [`cleanup`]: the guard's teardown, usable on its own;
+//! - [`seed_images`]: the images of the seed's stories (docker-notes.md).
 
 pub mod cleanup;
 pub mod crafted;
@@ -16,6 +17,7 @@ pub mod fixtures;
 pub mod net;
 pub mod proxy;
 pub mod registry;
+pub mod seed_images;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
