@@ -241,7 +241,9 @@ fn links_give_hosts_entries_and_docker_variables() {
         .json();
     let dip = d["network"]["ip_address"].as_str().unwrap().to_string();
     let (wid, wrec) = net::fake_container(&env, "web", &[], &[]);
-    // A stopped (never started) target is refused; so is a missing one.
+    // A target that ran and exited is refused; so is a missing one. (One created and not
+    // yet started is accepted, as `docker create --link` does.)
+    drop(net::mark_running(&env, &did));
     attach(&env, &wrec, &["--link", "mysql:db"])
         .fails_with(105)
         .error_line();

@@ -105,6 +105,13 @@ fn conflict(what: &str, mode: &str) -> NetError {
 
 /// A running container (or a refusal naming why not).
 fn running(containers: &Containers, arg: &str, why: &str) -> Result<Record> {
+    target(containers, arg, why, false)
+}
+
+/// A container that runs, or with `created` one that was created and not yet started: a
+/// link may name it (its address is allocated at creation), as `docker create --link` does;
+/// Docker checks that the target runs only when the linking container starts.
+fn target(containers: &Containers, arg: &str, why: &str, created: bool) -> Result<Record> {
     let id = containers.resolve(arg).map_err(|e| match e {
         crate::state::StateError::NoSuchContainer(_) => NetError::State(
             crate::state::StateError::NoSuchContainer(format!("{arg} (cannot {why})")),
@@ -117,7 +124,7 @@ fn running(containers: &Containers, arg: &str, why: &str) -> Result<Record> {
         .as_ref()
         .map(|s| s.status)
         .unwrap_or(Status::Created);
-    if status != Status::Running {
+    if status != Status::Running && !(created && status == Status::Created) {
         return Err(NetError::WrongState(format!(
             "cannot {why}: container {arg} is {status}, not running (start it first)"
         )));
@@ -260,12 +267,13 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         .iter()
         .map(|h| dnsfiles::parse_add_host(h, gateway))
         .collect::<Result<Vec<_>>>()?;
-    // Links: the target must exist, run, and be on the same network.
+    // Links: the target must exist, run (or be created, not yet started), and be on the same
+    // network.
     let mut link_infos = Vec::new();
     let mut link_targets = Vec::new();
     for l in &o.links {
         let (name, alias) = links::parse(l)?;
-        let t = running(&containers, &name, &format!("link to {name}"))?;
+        let t = target(&containers, &name, &format!("link to {name}"), true)?;
         let tn = t.network.clone().unwrap_or_default();
         if tn.network.as_deref() != Some(mode_name.as_str()) || tn.ip_address.is_none() {
             return Err(NetError::BadArgs(format!(
