@@ -56,6 +56,14 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
         .unwrap_or_default();
     let process = r.process.clone().unwrap_or_default();
     let net = r.network.clone().unwrap_or_default();
+    // Config.ExposedPorts is the image's EXPOSE plus `--expose` and `-p`'s container ports:
+    // berth-netns keeps that list in the network section.
+    let mut exposed_ports = config.exposed_ports.clone();
+    for p in &net.exposed_ports {
+        if !exposed_ports.contains(p) {
+            exposed_ports.push(p.clone());
+        }
+    }
     let mounts = r.mounts.clone().unwrap_or_default();
     let (path, args) = path_and_args(r);
     let path_str = |p: &Option<std::path::PathBuf>| {
@@ -94,7 +102,7 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
     // is not published; Docker empties it when the container stops.
     let mut live_ports: BTreeMap<String, Option<Vec<PortBindingJson>>> = BTreeMap::new();
     if active {
-        for p in ports::ports(&net.ports, &config.exposed_ports) {
+        for p in ports::ports(&net.ports, &exposed_ports) {
             let e = live_ports
                 .entry(format!("{}/{}", p.private, p.proto))
                 .or_default();
@@ -350,7 +358,7 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             attach_stdin: process.interactive,
             attach_stdout: !process.detach,
             attach_stderr: !process.detach,
-            exposed_ports: some_if_nonempty(config.exposed_ports.clone()).map(|v| {
+            exposed_ports: some_if_nonempty(exposed_ports).map(|v| {
                 v.into_iter()
                     .map(|p| {
                         let p = if p.contains('/') {
