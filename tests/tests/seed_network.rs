@@ -335,7 +335,6 @@ fn publish_forms_publish_all_expose_and_port() {
 
 /// `--expose` adds to the container's configuration, as Docker shows it.
 #[test]
-#[ignore = "berth bug: `inspect` .Config.ExposedPorts lists only the image's EXPOSE, not --expose (berth-netns publishes them, the record's bundle.config never learns them)"]
 fn expose_shows_in_inspect() {
     let s = Seed::new();
     s.ok(&[
