@@ -195,3 +195,44 @@ fn interactive_and_tty_without_a_terminal() {
     assert!(r.error_line().contains("detach keys"), "{}", r.stderr);
     b.assert_clean(&[]);
 }
+
+#[test]
+fn attach_and_start_a_without_a_terminal() {
+    let b = Box::new();
+    // start -a -i of a created -i container: stdin in, both streams out, its code.
+    b.ok(&[
+        "create",
+        "-i",
+        "--name",
+        "filter",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; echo done >&2; exit 6",
+    ]);
+    let r = b
+        .berth_in(&["start", "-a", "-i", "filter"], b"one\ntwo\n")
+        .fails_with(6);
+    assert_eq!(r.stdout, "one\ntwo\n");
+    assert_eq!(r.stderr, "done\n");
+    // attach to a running -i container: our input reaches it, its output reaches us.
+    let id = b.detached(&[
+        "-i",
+        "--name",
+        "reader",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ready; read x; echo got $x; echo oops >&2; exit 5",
+    ]);
+    b.until("ready", || {
+        b.ok(&["logs", "reader"]).contains("ready").then_some(())
+    });
+    let r = b.berth_in(&["attach", "reader"], b"hello\n").fails_with(5);
+    assert_eq!(r.stdout, "got hello\n");
+    assert_eq!(r.stderr, "oops\n");
+    // Both removed with rm -f, whatever their state.
+    b.ok(&["start", "filter"]);
+    b.ok(&["rm", "-f", "filter", "reader"]);
+    b.assert_clean(&[&id]);
+}
