@@ -174,4 +174,8 @@ fn flag_forms_and_refusals() {
     );
     assert!(env.ok(&["berth", "--help"]).contains("Containers:"));
     assert_eq!(env.ok(&["berth", "container", "ls", "-a", "-q"]), "");
+    assert!(
+        env.ok(&["berth", "version"])
+            .contains(env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -484,6 +484,7 @@ pub fn berth() -> Command {
             "unpause",
             "Unpause all processes within one or more containers",
         ),
+        ("version", "Show the berth version"),
         ("volume", "Manage volumes"),
         (
             "wait",
