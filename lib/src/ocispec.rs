@@ -50,7 +50,7 @@ pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
 
 /// Writes a bundle's config.json atomically.
 pub fn save(bundle: &Path, spec: &Spec) -> Result<(), SpecError> {
-    Ok(atomic::write_json(&config_path(bundle), spec)?)
+    Ok(atomic::write_json_volatile(&config_path(bundle), spec)?)
 }
 
 /// Locked read-modify-write of a bundle's config.json. Nothing is written if `f` fails.

@@ -348,8 +348,8 @@ fn build(
         config: cfg,
         layers: diff_ids,
     });
-    atomic::write_json(&staging.join("record.json"), &record)?;
-    atomic::rename(staging, &dir)?;
+    atomic::write_json_volatile(&staging.join("record.json"), &record)?;
+    atomic::rename_volatile(staging, &dir)?;
     Ok(record)
 }
 

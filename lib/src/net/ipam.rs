@@ -110,7 +110,7 @@ pub fn allocate(
 
 fn take(dir: &Path, ip: Ipv4Addr, id: &str) -> Result<()> {
     let p = dir.join(ip.to_string());
-    if !atomic::create_exclusive(&p, id.as_bytes())? {
+    if !atomic::create_exclusive_volatile(&p, id.as_bytes())? {
         return Err(NetError::Conflict(format!(
             "address {ip} is already in use"
         )));

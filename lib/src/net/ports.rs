@@ -252,7 +252,7 @@ impl Ports {
     }
 
     pub fn save(&self) -> Result<()> {
-        Ok(atomic::write_json(&self.path, &self.reg)?)
+        Ok(atomic::write_json_volatile(&self.path, &self.reg)?)
     }
 
     /// Drops every reservation of container `id`. Returns whether any was held.

@@ -155,7 +155,7 @@ impl Containers {
     }
 
     fn reserve_name(&self, name: &str, id: &str) -> Result<bool> {
-        Ok(atomic::create_exclusive(
+        Ok(atomic::create_exclusive_volatile(
             &self.paths.names().join(name),
             id.as_bytes(),
         )?)
@@ -256,7 +256,10 @@ impl Containers {
     }
 
     fn write(&self, record: &Record) -> Result<()> {
-        Ok(atomic::write_json(&self.record_path(&record.id), record)?)
+        Ok(atomic::write_json_volatile(
+            &self.record_path(&record.id),
+            record,
+        )?)
     }
 
     /// Read-modify-write under the record's lock. `f` may fail, and then nothing is written.
@@ -362,6 +365,11 @@ impl Containers {
                     continue;
                 };
                 let id = id.trim();
+                // Empty only after a power loss rolled back its (unsynced) content.
+                if id.is_empty() {
+                    n += fs::remove_file(e.path()).is_ok() as usize;
+                    continue;
+                }
                 if !self.paths.container(id).exists()
                     && !building.contains(id)
                     && is_stale(&e.path())
