@@ -378,3 +378,37 @@ fn stop_uses_the_images_stop_signal_and_start_takes_several() {
     b.ok(&["rm", "-f", "one", "two"]);
     b.assert_clean(&[&one, &two]);
 }
+
+#[test]
+fn ids_names_and_prefixes_everywhere() {
+    let b = Box::new();
+    // 17 containers: two of them must share their first hex digit.
+    let mut ids = Vec::new();
+    for i in 0..17 {
+        let name = format!("c{i:02}");
+        let out = b.ok(&["create", "--network", "none", "--name", &name, "busybox", "true"]);
+        ids.push(out.trim().to_string());
+    }
+    let shared = (0..16)
+        .map(|d| format!("{d:x}"))
+        .find(|p| ids.iter().filter(|id| id.starts_with(p.as_str())).count() > 1)
+        .unwrap();
+    let r = b.berth(&["start", &shared]).fails_with(4);
+    assert!(r.error_line().contains(&shared), "{}", r.stderr);
+    // A unique prefix, the full id and the name all work, for every verb family.
+    let id = &ids[3];
+    let unique = (1..=64)
+        .map(|n| &id[..n])
+        .find(|p| ids.iter().filter(|i| i.starts_with(p)).count() == 1)
+        .unwrap();
+    assert_eq!(b.ok(&["start", unique]), format!("{unique}\n"));
+    assert_eq!(b.ok(&["wait", id]), "0\n");
+    assert_eq!(b.ok(&["logs", unique]), "");
+    let inspect = b.berth(&["inspect", unique]).success().json();
+    assert_eq!(inspect[0]["Id"], id.as_str());
+    assert_eq!(b.ok(&["rename", unique, "renamed"]), "");
+    assert_eq!(b.ok(&["rm", "renamed"]), "renamed\n");
+    b.ok(&["container", "prune", "-f"]);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    b.assert_clean(&refs);
+}
