@@ -181,6 +181,18 @@ fn interactive_and_tty_without_a_terminal() {
         .berth_in(&["run", "--rm", "busybox", "cat"], b"ignored\n")
         .success();
     assert_eq!(r.stdout, "");
+    // A closed stdin is an empty one.
+    let mut c = b.cmd("berth");
+    c.args(["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end"]);
+    unsafe {
+        c.pre_exec(|| {
+            libc::close(0);
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"end\n");
     // -t alone: a terminal inside, output through, the code kept.
     let r = b.berth(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; exit 4"]);
     let r = r.fails_with(4);

@@ -386,7 +386,15 @@ fn ids_names_and_prefixes_everywhere() {
     let mut ids = Vec::new();
     for i in 0..17 {
         let name = format!("c{i:02}");
-        let out = b.ok(&["create", "--network", "none", "--name", &name, "busybox", "true"]);
+        let out = b.ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            &name,
+            "busybox",
+            "true",
+        ]);
         ids.push(out.trim().to_string());
     }
     let shared = (0..16)
