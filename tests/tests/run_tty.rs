@@ -248,3 +248,31 @@ fn attach_and_start_a_without_a_terminal() {
     b.ok(&["rm", "-f", "filter", "reader"]);
     b.assert_clean(&[&id]);
 }
+
+#[test]
+fn run_dit_then_attach_and_detach_again() {
+    let b = Box::new();
+    let id = b.detached(&["-it", "--name", "bg", "busybox", "sh"]);
+    let mut a = Term::start(&b, &["attach", "bg"]);
+    // The prompt came before we attached: ask for a new one (input typed before the shell
+    // set its terminal up may be flushed by it), until it shows.
+    let start = Instant::now();
+    while !a.output().contains("# ") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no prompt: {}",
+            a.output()
+        );
+        a.send(b"\r");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    a.send(b"echo attached-$((2*3))\r");
+    a.expect("attached-6");
+    a.send(b"\x10\x11");
+    assert_eq!(a.code(), 0, "{}", a.output());
+    assert_eq!(b.state(&id)["status"], "running");
+    // What was typed is in the log too (a terminal's output is stdout).
+    assert!(b.ok(&["logs", "bg"]).contains("attached-6"));
+    b.ok(&["rm", "-f", "bg"]);
+    b.assert_clean(&[&id]);
+}

@@ -307,6 +307,24 @@ fn restart_policies_and_init() {
         "{}",
         r.stderr
     );
+    // --timings: every stage says how long it took, then berth-run the whole.
+    let r = b
+        .berth(&["run", "--rm", "--timings", "busybox", "true"])
+        .success();
+    for stage in [
+        "berth-pull",
+        "berth-unpack",
+        "berth-netns",
+        "berth-vol",
+        "berth-spawn",
+    ] {
+        assert!(r.stderr.contains(&format!("{stage}: ")), "{}", r.stderr);
+    }
+    assert!(
+        r.stderr.lines().last().unwrap().starts_with("berth-run: "),
+        "{}",
+        r.stderr
+    );
     // --init: berth's init is PID 1, the command PID 2, and the code goes through.
     let r = b.berth(&[
         "run",
