@@ -20,7 +20,8 @@ mkdir -p "$bash_dir" "$zsh_dir" "$fish_dir" "$man_dir"
 # gen NAME COMMAND...: NAME's completions and man pages, from COMMAND run with $what.
 for exe in "$bindir"/berth-*; do
   name=${exe##*/}
-  case $name in berth-monitor | *.d | *.rlib) continue ;; esac
+  # The scripts (berth-run) are described by berth-ctl below; the monitor has no CLI.
+  case $name in berth-run | berth-monitor | *.d | *.rlib) continue ;; esac
   [ -f "$exe" ] && [ -x "$exe" ] || continue
   BERTH_GENERATE=bash "$exe" >"$bash_dir/$name"
   BERTH_GENERATE=zsh "$exe" >"$zsh_dir/_$name"

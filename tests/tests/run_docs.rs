@@ -7,10 +7,22 @@ use std::process::Command;
 
 use berth_e2e::{TestEnv, bin_dir, repo_dir};
 
+/// The installed layout (install.sh): the binaries and the two scripts in one directory.
 fn install(env: &TestEnv) -> std::path::PathBuf {
     let prefix = env.dir().join("prefix");
+    let bin = prefix.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for e in std::fs::read_dir(bin_dir()).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("berth-") && e.file_type().unwrap().is_file() {
+            std::os::unix::fs::symlink(e.path(), bin.join(&name)).unwrap();
+        }
+    }
+    for s in ["berth", "berth-run"] {
+        std::os::unix::fs::symlink(repo_dir().join("tools/run").join(s), bin.join(s)).unwrap();
+    }
     let out = Command::new(repo_dir().join("scripts/install-docs.sh"))
-        .arg(bin_dir())
+        .arg(&bin)
         .arg(&prefix)
         .output()
         .unwrap();
