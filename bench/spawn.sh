@@ -37,6 +37,10 @@ cleanup() {
   done
   [ -z "$berth_cid" ] || BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" delete --force "$berth_cid" >/dev/null 2>&1 || true
   [ -z "$podman_cid" ] || podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" rm -f "$podman_cid" >/dev/null 2>&1 || true
+  # podman's cgroups under --cgroup-parent (libpod-<id>, conmon) outlive `podman rm`.
+  for c in /sys/fs/cgroup/*/berth-bench; do
+    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
   if [ -n "$moved_hugetlb" ]; then umount /sys/fs/cgroup/hugetlb 2>/dev/null && rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
 }
