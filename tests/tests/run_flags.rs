@@ -134,6 +134,14 @@ fn flag_forms_and_refusals() {
          | berth-netns --publish=8080:80 - | berth-vol - \
          | berth-spawn start --detach --interactive --tty -\n"
     );
+    // A boolean given twice is given once, as in Docker.
+    let out = dry(&["-d", "--detach", "-it", "-i", "--rm", "--rm", "busybox"])
+        .success()
+        .stdout;
+    assert!(
+        out.ends_with("| berth-spawn start --detach --interactive --tty --rm -\n"),
+        "{out}"
+    );
     // create ends with spawn's create.
     let out = env.ok(&["berth", "create", "--dry-run", "busybox"]);
     assert!(out.ends_with("| berth-spawn create -\n"), "{out}");
