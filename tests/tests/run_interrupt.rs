@@ -194,3 +194,35 @@ fn signals_reach_a_running_foreground_container() {
     assert!(rest.starts_with("got-INT\n"), "{rest}");
     b.assert_clean(&[]);
 }
+
+#[test]
+fn container_prune_leaves_a_run_in_flight_alone() {
+    let b = Box::new();
+    let f = fifo(&b, "seccomp");
+    let child = start(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "--security-opt",
+            &format!("seccomp={}", f.display()),
+            "busybox",
+            "echo",
+            "made it",
+        ],
+    );
+    let w = reached(&f);
+    assert_eq!(b.container_ids().len(), 1);
+    let out = b.ok(&["container", "prune", "-f"]);
+    assert!(!out.contains("Deleted"), "{out}");
+    assert_eq!(b.container_ids().len(), 1);
+    // The run goes on, with the profile it reads, and --rm removes its container.
+    let mut w = w;
+    w.write_all(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)
+        .unwrap();
+    drop(w);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"made it\n");
+    b.assert_clean(&[]);
+}

@@ -117,7 +117,9 @@ pub fn prune(paths: &Paths, filters: &PruneFilters) -> Result<Pruned> {
             continue;
         };
         let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
-        if !status.can_remove() || !filters.matches(&record) {
+        // A container a live `berth run` is still making is not "stopped": leave it be.
+        let in_flight = record.creator.is_some() && super::creator_alive(&record);
+        if in_flight || !status.can_remove() || !filters.matches(&record) {
             continue;
         }
         let (rw, _) = sizer.sizes(&record);
