@@ -367,6 +367,17 @@ pub fn host_links(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the host has a link named exactly `name` (a prefix would match another test's
+/// bridge: `btest1` is a prefix of `btest12`).
+pub fn host_link_exists(name: &str) -> bool {
+    Netlink::open()
+        .unwrap()
+        .links()
+        .unwrap()
+        .into_iter()
+        .any(|l| l.name == name)
+}
+
 /// `iptables-save` lines containing `needle`.
 pub fn rules_with(needle: &str) -> Vec<String> {
     firewall::save()

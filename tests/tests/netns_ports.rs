@@ -126,7 +126,7 @@ fn all_publish_forms_reach_the_container_and_teardown_leaves_nothing() {
     // Teardown: no interface, rule, namespace or reservation is left.
     drop(servers);
     env.ok(&["berth-netns", "rm", &id]);
-    assert!(net::host_links(&s.bridge).is_empty());
+    assert!(!net::host_link_exists(&s.bridge));
     assert!(net::host_links(&berth::net::attach::veth_name(&id)).is_empty());
     assert!(
         net::rules_with(&id).is_empty(),
@@ -291,7 +291,7 @@ fn twenty_containers_in_parallel_get_twenty_addresses() {
     ports.dedup();
     assert_eq!(ips.len(), 20);
     assert_eq!(ports.len(), 20);
-    assert_eq!(net::host_links(&s.bridge).len(), 1, "one bridge");
+    assert!(net::host_link_exists(&s.bridge), "one bridge");
     // Parallel teardown too: the bridge goes with the last one.
     std::thread::scope(|sc| {
         for (id, _) in &recs {
@@ -299,7 +299,7 @@ fn twenty_containers_in_parallel_get_twenty_addresses() {
             sc.spawn(move || env.ok(&["berth-netns", "rm", id]));
         }
     });
-    assert!(net::host_links(&s.bridge).is_empty());
+    assert!(!net::host_link_exists(&s.bridge));
     assert!(net::rules_with(&s.subnet).is_empty());
     assert!(
         net::host_links("veth")
