@@ -216,6 +216,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn volatile_writes_replace_and_reserve_like_the_durable_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c/record.json");
+        write_json_volatile(&p, &serde_json::json!({"a": 1})).unwrap();
+        write_json_volatile(&p, &serde_json::json!({"a": 2})).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["a"], 2);
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+        let name = d.path().join("names/web");
+        assert!(create_exclusive_volatile(&name, b"id1").unwrap());
+        assert!(!create_exclusive_volatile(&name, b"id2").unwrap());
+        assert_eq!(fs::read(&name).unwrap(), b"id1");
+        assert_eq!(fs::read_dir(d.path().join("names")).unwrap().count(), 1);
+        let moved = d.path().join("moved");
+        rename_volatile(p.parent().unwrap(), &moved).unwrap();
+        assert!(moved.join("record.json").exists());
+    }
+
+    #[test]
     fn write_replaces_atomically_and_leaves_no_temp() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("sub/f.json");
