@@ -68,6 +68,22 @@ pub fn populate_busybox(rootfs: &Path) {
     .unwrap();
 }
 
+/// Adds one layer to the umoci `image` (LAYOUT:TAG): unpacked into `bundle` (which must not
+/// exist), its rootfs edited by `edit`, repacked.
+pub fn add_layer(image: &str, bundle: &Path, edit: &dyn Fn(&Path)) {
+    must(
+        Command::new("umoci")
+            .args(["unpack", "--image", image])
+            .arg(bundle),
+    );
+    edit(&bundle.join("rootfs"));
+    must(
+        Command::new("umoci")
+            .args(["repack", "--image", image])
+            .arg(bundle),
+    );
+}
+
 /// Builds the image `name` in `layout` with umoci: each step in `layers` edits the rootfs and
 /// becomes one layer; `config` are extra `umoci config` flags.
 pub fn build_with_umoci(layout: &Path, name: &str, layers: &[&dyn Fn(&Path)], config: &[&str]) {
@@ -78,18 +94,7 @@ pub fn build_with_umoci(layout: &Path, name: &str, layers: &[&dyn Fn(&Path)], co
     must(Command::new("umoci").args(["new", "--image", &image]));
     let work = tempfile::tempdir().unwrap();
     for (i, edit) in layers.iter().enumerate() {
-        let bundle = work.path().join(format!("b{i}"));
-        must(
-            Command::new("umoci")
-                .args(["unpack", "--image", &image])
-                .arg(&bundle),
-        );
-        edit(&bundle.join("rootfs"));
-        must(
-            Command::new("umoci")
-                .args(["repack", "--image", &image])
-                .arg(&bundle),
-        );
+        add_layer(&image, &work.path().join(format!("b{i}")), *edit);
     }
     let mut c = Command::new("umoci");
     c.args([

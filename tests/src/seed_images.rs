@@ -24,7 +24,7 @@ use std::process::Command;
 
 use berth::store::Lock;
 
-use crate::fixtures::{PATH_ENV, build_with_umoci, must, populate_busybox};
+use crate::fixtures::{PATH_ENV, add_layer, build_with_umoci, must, populate_busybox};
 
 /// Bump when an image's content changes, so stale caches are rebuilt.
 const SEED_VERSION: u32 = 4;
@@ -88,19 +88,8 @@ fn derive(layout: &Path, name: &str, edit: &dyn Fn(&Path), config: &[&str]) {
     let l = layout.display();
     must(Command::new("umoci").args(["tag", "--image", &format!("{l}:busybox"), name]));
     let work = tempfile::tempdir().unwrap();
-    let bundle = work.path().join("b");
     let image = format!("{l}:{name}");
-    must(
-        Command::new("umoci")
-            .args(["unpack", "--image", &image])
-            .arg(&bundle),
-    );
-    edit(&bundle.join("rootfs"));
-    must(
-        Command::new("umoci")
-            .args(["repack", "--image", &image])
-            .arg(&bundle),
-    );
+    add_layer(&image, &work.path().join("b"), edit);
     if !config.is_empty() {
         must(
             Command::new("umoci")

@@ -442,7 +442,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
                 }
                 let w = |name: &str, body: &str| -> crate::Result<PathBuf> {
                     let p = dir.join(name);
-                    super::write_quick(&p, body.as_bytes())?;
+                    crate::store::atomic::write_volatile(&p, body.as_bytes())?;
                     Ok(p)
                 };
                 let hp = w("hostname", &format!("{hostname}\n"))?;

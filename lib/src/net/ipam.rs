@@ -98,7 +98,7 @@ pub fn allocate(
         let ip = Ipv4Addr::from(a);
         if usable(ip) && !used.contains(&ip) {
             take(&dir, ip, id)?;
-            super::write_quick(&dir.join("last"), ip.to_string().as_bytes())?;
+            crate::store::atomic::write_volatile(&dir.join("last"), ip.to_string().as_bytes())?;
             return Ok(ip);
         }
     }

@@ -23,25 +23,8 @@ pub use attach::{NetOpts, attach};
 pub use detach::detach;
 pub use error::NetError;
 
-use std::path::Path;
-
-use crate::error::{IoContext, IoError};
 use crate::paths::Paths;
 use crate::state::Containers;
-
-/// Replaces `path` atomically (temporary file + rename) but without fsync: for files that
-/// every set-up regenerates and that describe state which does not survive a crash anyway
-/// (hosts, resolv.conf, hostname, the IPAM round-robin hint). Two fsyncs per file were most of
-/// a set-up's time on a busy disk.
-pub(crate) fn write_quick(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let tmp = crate::store::atomic::temp_path_for(path);
-    std::fs::write(&tmp, bytes).with_path("write", &tmp)?;
-    std::fs::rename(&tmp, path)
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-        .with_path("rename into place", path)
-}
 
 /// `berth port CONTAINER [PORT[/PROTO]]`: the container's published ports, as `docker port`
 /// prints them.

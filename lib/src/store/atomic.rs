@@ -43,12 +43,16 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), IoE
     write(path, &json_bytes(path, value)?)
 }
 
+/// [`write`] without the fsyncs: atomic against a kill, not durable (module docs).
+pub fn write_volatile(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    replace(path, 0o644, false, |f| {
+        f.write_all(bytes).with_path("write", path)
+    })
+}
+
 /// [`write_json`] without the fsyncs: atomic against a kill, not durable (module docs).
 pub fn write_json_volatile<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), IoError> {
-    let bytes = json_bytes(path, value)?;
-    replace(path, 0o644, false, |f| {
-        f.write_all(&bytes).with_path("write", path)
-    })
+    write_volatile(path, &json_bytes(path, value)?)
 }
 
 fn json_bytes<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, IoError> {
