@@ -6,6 +6,7 @@ pub mod cli;
 pub mod container;
 pub mod digest;
 pub mod doctor;
+pub mod elf;
 pub mod error;
 pub mod format;
 pub mod image;

@@ -183,68 +183,20 @@ pub fn build(store: &ImageStore, opts: &DefaultOptions) -> Result<Built> {
 }
 
 /// A dynamically linked busybox (Debian's `busybox` package) would find no libc inside the
-/// image. An ELF file is dynamic when it has a PT_INTERP program header; reading that needs
-/// only the ELF header and the program header table (elf(5)), so no ELF crate is pulled in.
+/// image (`crate::elf`).
 pub fn check_static(bin: &Path) -> Result<()> {
     let mut f = File::open(bin).with_path("open", bin)?;
-    let mut head = vec![0u8; 64];
-    f.read_exact(&mut head).with_path("read", bin)?;
     let not_static = |why: &str| {
         ImageError::HostUnsupported(format!(
             "{} {why}; the default image needs a static busybox (apt-get install busybox-static)",
             bin.display()
         ))
     };
-    if &head[..4] != b"\x7fELF" {
-        return Err(not_static("is not an ELF executable"));
+    match crate::elf::linkage(&mut f).with_path("read", bin)? {
+        crate::elf::Linkage::Static => Ok(()),
+        crate::elf::Linkage::Dynamic => Err(not_static("is dynamically linked")),
+        crate::elf::Linkage::NotElf => Err(not_static("is not an ELF executable")),
     }
-    let is64 = head[4] == 2;
-    let le = head[5] == 1;
-    let u16_at = |b: &[u8], o: usize| {
-        let v = [b[o], b[o + 1]];
-        if le {
-            u16::from_le_bytes(v)
-        } else {
-            u16::from_be_bytes(v)
-        }
-    };
-    let u32_at = |b: &[u8], o: usize| {
-        let v = [b[o], b[o + 1], b[o + 2], b[o + 3]];
-        if le {
-            u32::from_le_bytes(v)
-        } else {
-            u32::from_be_bytes(v)
-        }
-    };
-    let u64_at = |b: &[u8], o: usize| {
-        let mut v = [0u8; 8];
-        v.copy_from_slice(&b[o..o + 8]);
-        if le {
-            u64::from_le_bytes(v)
-        } else {
-            u64::from_be_bytes(v)
-        }
-    };
-    let (phoff, phentsize, phnum) = if is64 {
-        (u64_at(&head, 32), u16_at(&head, 54), u16_at(&head, 56))
-    } else {
-        (
-            u32_at(&head, 28) as u64,
-            u16_at(&head, 42),
-            u16_at(&head, 44),
-        )
-    };
-    let mut table = vec![0u8; phentsize as usize * phnum as usize];
-    use std::io::Seek;
-    f.seek(io::SeekFrom::Start(phoff)).with_path("read", bin)?;
-    f.read_exact(&mut table).with_path("read", bin)?;
-    const PT_INTERP: u32 = 3;
-    for i in 0..phnum as usize {
-        if u32_at(&table, i * phentsize as usize) == PT_INTERP {
-            return Err(not_static("is dynamically linked"));
-        }
-    }
-    Ok(())
 }
 
 /// The applets this busybox provides (`busybox --list`).
