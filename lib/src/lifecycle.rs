@@ -22,10 +22,10 @@ use crate::error::{Code, Error, Result};
 use crate::paths::Paths;
 use crate::protocol::Record;
 
-/// Where a sibling tool lives: next to the running executable if it is there, else on PATH.
+/// Where a sibling tool lives: next to the running executable (the installed file, not a
+/// sealed copy of it: `runtime::exeseal`) if it is there, else on PATH.
 pub fn tool_path(tool: &str) -> PathBuf {
-    std::env::current_exe()
-        .ok()
+    crate::runtime::exeseal::original_exe()
         .and_then(|exe| exe.parent().map(|d| d.join(tool)))
         .filter(|p| p.is_file())
         .unwrap_or_else(|| PathBuf::from(tool))

@@ -219,6 +219,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
         pid: l.state.pid,
         master: l.master,
         stdin: p.interactive,
+        relay: signals::Relay::default(),
     });
     let oom = cg.oom_kills() > 0;
     let _ = oci::delete(&root, id, true);
@@ -434,7 +435,7 @@ fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Vec<St
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_LOG_MAX_FILE)
         .max(1);
-    let spawn = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-spawn"));
+    let spawn = super::exeseal::original_exe().unwrap_or_else(|| PathBuf::from("berth-spawn"));
     vec![
         format!("--id={id}"),
         format!("--pid={pid}"),

@@ -15,6 +15,7 @@ pub mod channel;
 pub mod console;
 pub mod defaults;
 pub mod docker;
+pub mod exeseal;
 pub mod flags;
 pub mod hooks;
 mod init;

@@ -133,6 +133,7 @@ pub fn run(
         pid: st.pid,
         master: l.master,
         stdin: true,
+        relay: signals::Relay::default(),
     });
     delete(root, id, true)?;
     Ok(code)
@@ -310,6 +311,8 @@ pub fn exec(root: &Root, id: &str, req: ExecRequest) -> Result<i32, RuntimeError
         signals::block();
     }
     let tty = process.terminal().unwrap_or(false);
+    let stdin_null = !tty && docker_style;
+    let (stdio, relay) = exec_stdio(req.null_stdio, tty || req.detach, stdin_null)?;
     let (pid, master) = process::exec(ExecOpts {
         root,
         state: &st,
@@ -318,8 +321,8 @@ pub fn exec(root: &Root, id: &str, req: ExecRequest) -> Result<i32, RuntimeError
         pid_file: req.pid_file,
         console_socket: req.console_socket,
         preserve_fds: req.preserve_fds,
-        stdin_null: !tty && docker_style,
-        null_stdio: req.null_stdio,
+        stdin_null,
+        stdio,
     })?;
     if req.detach {
         return Ok(0);
@@ -328,7 +331,37 @@ pub fn exec(root: &Root, id: &str, req: ExecRequest) -> Result<i32, RuntimeError
         pid,
         master,
         stdin: req.interactive || req.console_socket.is_none(),
+        relay,
     }))
+}
+
+/// The exec'd process' stdio, where it is not simply ours: /dev/null for Docker's `exec -d`,
+/// and pipes relayed by us in place of our terminal (never handed to the container; `-t`
+/// gives it a pty of its own instead).
+fn exec_stdio(
+    null_stdio: bool,
+    own_terminal_or_detached: bool,
+    stdin_null: bool,
+) -> Result<(Option<[Option<OwnedFd>; 3]>, signals::Relay), RuntimeError> {
+    if null_stdio {
+        let null = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(|e| sys("open /dev/null", e))
+        };
+        return Ok((
+            Some([Some(null()?), Some(null()?), Some(null()?)]),
+            signals::Relay::default(),
+        ));
+    }
+    if own_terminal_or_detached {
+        return Ok((None, signals::Relay::default()));
+    }
+    let (child, relay) = signals::Relay::for_terminals(!stdin_null).map_err(|e| sys("pipe", e))?;
+    Ok(((!relay.is_empty()).then_some(child), relay))
 }
 
 impl ExecRequest<'_> {

@@ -56,6 +56,9 @@ pub struct Launched {
 /// The annotation that asks for berth's `--init` as PID 1.
 pub const INIT_ANNOTATION: &str = "berth.init";
 
+/// The `--init` binary, found beside berth-spawn (`runtime::exeseal::sealed_tool`).
+pub const INIT_TOOL: &str = "berth-init";
+
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -275,6 +278,13 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
             excursion_joins.extend(away);
         }
         let new_flags = plan.new_flags;
+        // The child unshares the cgroup namespace itself, once it is in its cgroups.
+        let clone_flags = new_flags & !libc::CLONE_NEWCGROUP;
+        let init_exe = if init {
+            Some(super::exeseal::sealed_tool(INIT_TOOL).map_err(fail)?)
+        } else {
+            None
+        };
         let views = cg.views();
         let cgroup2 = cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
         let hooks_wanted = spec.hooks().as_ref().is_some_and(|h| {
@@ -283,7 +293,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         });
         let pid = {
             let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
-            clone_process(new_flags).map_err(|e| fail(sys("clone3", e)))?
+            clone_process(clone_flags).map_err(|e| fail(sys("clone3", e)))?
         };
         if pid == 0 {
             drop(parent);
@@ -304,7 +314,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
                 cgroups: views,
                 cgroup2,
                 seccomp,
-                init,
+                init: init_exe,
                 preserve_fds: o.preserve_fds,
                 stdin_null: o.stdin_null,
                 hooks: hooks_wanted,
@@ -314,6 +324,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         drop(child);
         drop(o.stdio);
         drop(fifo_fd);
+        drop(init_exe);
         let fail = |e| (pid, e);
         cg.add(pid).map_err(fail)?;
         if new_user {
@@ -443,7 +454,8 @@ pub struct ExecOpts<'a> {
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: i32,
     pub stdin_null: bool,
-    pub null_stdio: bool,
+    /// Replacements for the inherited stdio (`None` entries keep ours).
+    pub stdio: Option<[Option<OwnedFd>; 3]>,
 }
 
 /// A process started inside a running container (joined to all its namespaces and its
@@ -475,24 +487,15 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             cgroups: Vec::new(),
             cgroup2: false,
             seccomp,
-            init: false,
+            init: None,
             preserve_fds: o.preserve_fds,
             stdin_null: o.stdin_null,
             hooks: false,
-            stdio: o.null_stdio.then(|| {
-                let null = || {
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open("/dev/null")
-                        .ok()
-                        .map(OwnedFd::from)
-                };
-                [null(), null(), null()]
-            }),
+            stdio: o.stdio,
         });
     }
     drop(child);
+    drop(o.stdio);
     let kill = |e: RuntimeError| {
         unsafe {
             libc::kill(pid, libc::SIGKILL);

@@ -53,6 +53,70 @@ pub struct Foreground {
     pub master: Option<OwnedFd>,
     /// Copy our stdin to the terminal (`-i` with `-t`).
     pub stdin: bool,
+    /// Pipes standing in for our terminal, without `-t`.
+    pub relay: Relay,
+}
+
+/// Pipes that stand in for the caller's terminal when a process without `-t` would get it as
+/// stdio (`exec` from an interactive shell): a process in the container must not hold a
+/// descriptor of a host terminal (to read what is typed into it later, or to TIOCSTI with
+/// CAP_SYS_ADMIN), so berth-spawn copies between the terminal and the pipes instead, as
+/// Docker's daemon does.
+#[derive(Default)]
+pub struct Relay {
+    /// Our stdin is copied into this write end (the process' stdin).
+    pub stdin: Option<OwnedFd>,
+    /// Read ends of the process' stdout/stderr, each with our descriptor it goes to.
+    pub out: Vec<(OwnedFd, RawFd)>,
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors, which we then own.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
+    }
+}
+
+impl Relay {
+    /// A pipe for each of our descriptors 0-2 that is a terminal (0 only when `stdin`): the
+    /// process' ends, to give it as stdio (`None` where it keeps ours), and the relay.
+    pub fn for_terminals(stdin: bool) -> std::io::Result<([Option<OwnedFd>; 3], Relay)> {
+        let mut child: [Option<OwnedFd>; 3] = [None, None, None];
+        let mut relay = Relay::default();
+        // SAFETY: isatty only looks at the descriptor.
+        let tty = |fd: RawFd| unsafe { libc::isatty(fd) } == 1;
+        if stdin && tty(0) {
+            let (r, w) = pipe()?;
+            child[0] = Some(r);
+            relay.stdin = Some(w);
+        }
+        for fd in [1, 2] {
+            if tty(fd) {
+                let (r, w) = pipe()?;
+                // SAFETY: a flag change on our own descriptor: drained without blocking.
+                unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+                child[fd as usize] = Some(w);
+                relay.out.push((r, fd));
+            }
+        }
+        Ok((child, relay))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stdin.is_none() && self.out.is_empty()
+    }
+}
+
+/// What a polled descriptor is.
+#[derive(Clone, Copy)]
+enum Source {
+    Master,
+    Stdin,
+    Out(usize),
 }
 
 fn write_all(fd: RawFd, mut buf: &[u8]) {
@@ -72,8 +136,8 @@ fn write_all(fd: RawFd, mut buf: &[u8]) {
 pub fn wait(f: Foreground) -> i32 {
     block();
     let s = set();
-    let sfd = unsafe { libc::signalfd(-1, &s, libc::SFD_CLOEXEC) };
-    let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+    // SAFETY: signalfd makes a new descriptor, which we then own.
+    let sfd = unsafe { OwnedFd::from_raw_fd(libc::signalfd(-1, &s, libc::SFD_CLOEXEC)) };
     let _raw = match &f.master {
         Some(m) if unsafe { libc::isatty(0) } == 1 => {
             console::copy_size(0, m.as_raw_fd());
@@ -81,58 +145,67 @@ pub fn wait(f: Foreground) -> i32 {
         }
         _ => None,
     };
-    let mut stdin_open = f.stdin && f.master.is_some();
+    let mut relay = f.relay;
+    let mut stdin_open = (f.stdin && f.master.is_some()) || relay.stdin.is_some();
     let mut master_open = f.master.is_some();
+    let mut out_open = vec![true; relay.out.len()];
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        let mut fds = vec![libc::pollfd {
-            fd: sfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![pollin(sfd.as_raw_fd())];
+        let mut sources = vec![Source::Master];
         if let (Some(m), true) = (&f.master, master_open) {
-            fds.push(libc::pollfd {
-                fd: m.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(pollin(m.as_raw_fd()));
+            sources.push(Source::Master);
         }
         if stdin_open {
-            fds.push(libc::pollfd {
-                fd: 0,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(pollin(0));
+            sources.push(Source::Stdin);
         }
+        for (i, (r, _)) in relay.out.iter().enumerate() {
+            if out_open[i] {
+                fds.push(pollin(r.as_raw_fd()));
+                sources.push(Source::Out(i));
+            }
+        }
+        // SAFETY: poll on descriptors we hold, with the vector's length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
             continue;
         }
-        for p in &fds[1..] {
+        for (p, src) in fds[1..].iter().zip(&sources[1..]) {
             if p.revents == 0 {
                 continue;
             }
+            // SAFETY: reads into our buffer, within its length.
             let r = unsafe { libc::read(p.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-            if p.fd == 0 {
-                if r <= 0 {
-                    stdin_open = false;
-                    // End of input: the terminal's EOF character, as a typed Ctrl-D would be.
-                    if let Some(m) = &f.master {
-                        write_all(m.as_raw_fd(), &[4]);
+            let data = &buf[..r.max(0) as usize];
+            match *src {
+                Source::Master if r <= 0 => master_open = false,
+                Source::Master => write_all(1, data),
+                Source::Stdin => {
+                    if r <= 0 {
+                        stdin_open = false;
+                        // End of input: the terminal's EOF character, as a typed Ctrl-D
+                        // would be; or the end of the process' stdin pipe.
+                        if let Some(m) = &f.master {
+                            write_all(m.as_raw_fd(), &[4]);
+                        }
+                        relay.stdin = None;
+                    } else if let Some(m) = &f.master {
+                        write_all(m.as_raw_fd(), data);
+                    } else if let Some(w) = &relay.stdin {
+                        write_all(w.as_raw_fd(), data);
                     }
-                } else if let Some(m) = &f.master {
-                    write_all(m.as_raw_fd(), &buf[..r as usize]);
                 }
-            } else if r <= 0 {
-                master_open = false;
-            } else {
-                write_all(1, &buf[..r as usize]);
+                Source::Out(i) if r <= 0 => out_open[i] = false,
+                Source::Out(i) => write_all(relay.out[i].1, data),
             }
         }
         if fds[0].revents == 0 {
             continue;
         }
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        // SAFETY: reads one siginfo record into a local of its size.
         let r = unsafe {
             libc::read(
                 sfd.as_raw_fd(),
@@ -147,10 +220,16 @@ pub fn wait(f: Foreground) -> i32 {
         match sig {
             libc::SIGCHLD => {
                 let mut status = 0;
+                // SAFETY: waitpid writes the status into a local.
                 let w = unsafe { libc::waitpid(f.pid, &mut status, libc::WNOHANG) };
                 if w == f.pid {
                     if let (Some(m), true) = (&f.master, master_open) {
-                        drain(m.as_raw_fd(), &mut buf);
+                        drain(m.as_raw_fd(), 1, &mut buf);
+                    }
+                    for (i, (r, to)) in relay.out.iter().enumerate() {
+                        if out_open[i] {
+                            drain(r.as_raw_fd(), *to, &mut buf);
+                        }
                     }
                     return exit_code(status);
                 }
@@ -160,6 +239,7 @@ pub fn wait(f: Foreground) -> i32 {
                     console::copy_size(0, m.as_raw_fd());
                 }
             }
+            // SAFETY: a signal to the process we wait for.
             _ => unsafe {
                 libc::kill(f.pid, sig);
             },
@@ -167,8 +247,16 @@ pub fn wait(f: Foreground) -> i32 {
     }
 }
 
-/// Copies what the terminal still holds after the process exited.
-fn drain(fd: RawFd, buf: &mut [u8]) {
+fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// Copies what a terminal or pipe still holds after the process exited to `to`.
+fn drain(fd: RawFd, to: RawFd, buf: &mut [u8]) {
     loop {
         let mut p = libc::pollfd {
             fd,
@@ -182,6 +270,6 @@ fn drain(fd: RawFd, buf: &mut [u8]) {
         if r <= 0 {
             return;
         }
-        write_all(1, &buf[..r as usize]);
+        write_all(to, &buf[..r as usize]);
     }
 }

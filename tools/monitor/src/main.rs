@@ -260,6 +260,9 @@ fn main() {
         std::process::exit(4);
     }
     unsafe {
+        // Not dumpable: a container sharing the host's pid namespace (`--pid host`) must not
+        // open our /proc/PID/{exe,mem,fd} (the descriptors we hold are its stdio and log).
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let _ = libc::chdir(c"/".as_ptr());

@@ -6,6 +6,7 @@
 //! "berth-spawn's verbs").
 
 mod flags;
+mod verbs;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -293,6 +294,10 @@ fn run(a: Args) -> Result<(), Error> {
     let root = Root::new(&a.root);
     // A berth container (record under BERTH_ROOT) gets Docker semantics.
     let berth = |arg: &str| docker::berth_container(&paths, arg);
+    if enters_container(&a.cmd, |t| root.exists(t) && berth(t).is_none()) {
+        // Before any namespace, descriptor or stdin is touched (CVE-2019-5736).
+        berth::runtime::exeseal::reexec_sealed(c"berth-spawn", &a.root.join(".exeseal"))?;
+    }
     match a.cmd {
         Cmd::Create { create: c, flags } => {
             if c.id == "-" {
@@ -379,8 +384,8 @@ fn run(a: Args) -> Result<(), Error> {
             let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
             Ok(oci::kill(&root, &id, s, all)?)
         }
-        Cmd::Delete { force, id } => delete(&paths, &root, &id, force),
-        Cmd::List { format, quiet } => list(&root, &format, quiet),
+        Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
+        Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
         Cmd::Exec {
             process,
             pid_file,
@@ -498,6 +503,27 @@ fn run(a: Args) -> Result<(), Error> {
     }
 }
 
+/// Whether the verb creates a container process or enters one: those run from a sealed copy
+/// of berth-spawn (`runtime::exeseal`). `is_oci` says whether a target is a created OCI
+/// container, whose `start` only opens its exec fifo.
+fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
+    match cmd {
+        Cmd::Create { create, .. } => create.id != "-",
+        Cmd::Start { targets, .. } => !matches!(targets.as_slice(), [t] if t != "-" && is_oci(t)),
+        Cmd::Run { .. } | Cmd::Exec { .. } | Cmd::Restart { .. } => true,
+        Cmd::MonitorHook { event, .. } => event == "respawn",
+        Cmd::State { .. }
+        | Cmd::Kill { .. }
+        | Cmd::Delete { .. }
+        | Cmd::List { .. }
+        | Cmd::Attach { .. }
+        | Cmd::Pause { .. }
+        | Cmd::Resume { .. }
+        | Cmd::Stop { .. }
+        | Cmd::Wait { .. } => false,
+    }
+}
+
 /// runc's `pause ID` / `resume ID` (silent), or Docker's for berth containers (each name
 /// printed as it is done).
 fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(), Error> {
@@ -525,82 +551,4 @@ fn each(list: &[String], f: impl Fn(&str) -> Result<String, Error>) -> Result<()
         berth::cli::print_text(&format!("{c}\n"))?;
     }
     Ok(())
-}
-
-/// `delete`: runc's verb, and berth's teardown verb (berth::lifecycle): for a berth
-/// container its monitor goes first (so no restart policy revives it), and the record says
-/// the container is no longer running.
-fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), Error> {
-    let containers = berth::state::Containers::new(paths);
-    let record = containers.load(id).ok();
-    if let Some(s) = record.as_ref().and_then(|r| r.state.clone()) {
-        if s.status.is_active() && !force && root.exists(id) {
-            return Err(Error::new(
-                Code::WRONG_STATE,
-                format!("container {id} is running: stop it first, or use --force"),
-            ));
-        }
-        if s.monitor_pid > 0
-            && s.monitor_pid != std::process::id() as i32
-            && berth::state::liveness::is_alive(s.monitor_pid, s.monitor_start)
-        {
-            unsafe { libc::kill(s.monitor_pid, libc::SIGKILL) };
-            oci::wait_gone(
-                s.monitor_pid,
-                s.monitor_start,
-                std::time::Duration::from_secs(5),
-            );
-        }
-    }
-    let r = oci::delete(root, id, force || record.is_some());
-    let _ = std::fs::remove_file(paths.attach_socket(id));
-    if record.is_some() {
-        let _ = containers.update(id, |r| {
-            if let Some(s) = r.state.as_mut()
-                && s.status.is_active()
-            {
-                s.status = berth::protocol::Status::Exited;
-                s.exit_code = 137;
-                s.finished_at = Some(chrono::Utc::now());
-                s.pid = 0;
-                s.monitor_pid = 0;
-            }
-            Ok::<_, Error>(())
-        });
-    }
-    Ok(r?)
-}
-
-fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
-    let rows = oci::list(root);
-    if quiet {
-        let ids: String = rows.iter().map(|(s, _)| format!("{}\n", s.id)).collect();
-        return berth::cli::print_text(&ids);
-    }
-    if format == "json" {
-        let v: Vec<serde_json::Value> = rows.iter().map(|(s, st)| s.oci_json(*st)).collect();
-        return berth::cli::print_json(&v);
-    }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|(s, st)| {
-            vec![
-                s.id.clone(),
-                if *st == berth::runtime::state::Status::Stopped {
-                    "0".into()
-                } else {
-                    s.pid.to_string()
-                },
-                st.as_str().to_string(),
-                s.bundle.display().to_string(),
-                s.created
-                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-                s.owner.clone(),
-            ]
-        })
-        .collect();
-    berth::cli::print_table(
-        &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
-        &table,
-    )
 }

@@ -1,9 +1,10 @@
 //! The last steps of the container's init: rlimits, identity (groups, gid, uid) with the
 //! capability sets around the uid change, no_new_privs, seccomp, the command lookup with
-//! Docker's 126/127 semantics, a clean signal state and the `execve`. Also the minimal
-//! `--init` that stays PID 1, reaps zombies and forwards signals.
+//! Docker's 126/127 semantics, the descriptors closed and the working directory checked, a
+//! clean signal state and the `execve` (of the command, or of berth-init with `--init`).
 
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use oci_spec::runtime::{PosixRlimit, Process};
 
 use crate::error::Code;
 use crate::runtime::caps::Sets;
+use crate::runtime::exeseal;
 
 /// A failure with the exit code Docker gives it.
 pub struct Failure {
@@ -253,6 +255,7 @@ pub fn reset_signals() {
 /// Marks every descriptor above the preserved ones close-on-exec.
 pub fn close_fds(preserve: i32) {
     let first = 3 + preserve.max(0) as u32;
+    // SAFETY: flag changes on descriptors of this process; nothing is freed.
     unsafe {
         if libc::syscall(
             libc::SYS_close_range,
@@ -262,19 +265,86 @@ pub fn close_fds(preserve: i32) {
         ) < 0
         {
             // Old kernels: do it by hand.
-            if let Ok(rd) = std::fs::read_dir("/proc/self/fd") {
-                let fds: Vec<i32> = rd
-                    .flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                    .collect();
-                for fd in fds.into_iter().filter(|&fd| fd >= first as i32) {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
+            for fd in open_fds().into_iter().filter(|&fd| fd >= first as i32) {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
         for fd in 3..first as i32 {
             libc::fcntl(fd, libc::F_SETFD, 0);
         }
+    }
+}
+
+fn open_fds() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Closes every descriptor above stdio and the preserved ones, except `keep` (berth's own,
+/// none of them a directory): whatever the caller leaked into berth-spawn, and whatever the
+/// setup opened, is gone before the chdir (CVE-2024-21626).
+pub fn close_fds_except(preserve: i32, keep: &[i32]) {
+    let first = 3 + preserve.max(0) as u32;
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&k| k >= first as i32)
+        .map(|&k| k as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let close = |lo: u32, hi: u32| {
+        // SAFETY: closes descriptors no live object of this process owns any more: the
+        // setup's files are dropped, and Args' descriptors are never used (nor dropped: the
+        // process execs or _exits) after this point.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0) };
+        if r < 0 {
+            for fd in open_fds() {
+                if fd >= 0 && (lo..=hi).contains(&(fd as u32)) {
+                    // SAFETY: as above.
+                    unsafe { libc::close(fd) };
+                }
+            }
+        }
+    };
+    let mut lo = first;
+    for k in keep {
+        if k > lo {
+            close(lo, k - 1);
+        }
+        lo = k + 1;
+    }
+    close(lo, u32::MAX);
+}
+
+/// chdir to the process' cwd, then makes sure it is inside our root, as runc does since
+/// CVE-2024-21626: a cwd reached through a host descriptor (`/proc/self/fd/N`) has no path
+/// from the root, and getcwd(3) says so (ENOENT, or a path that does not start with `/`).
+pub fn enter_cwd(cwd: &Path) -> Result<(), Failure> {
+    std::env::set_current_dir(cwd).map_err(|e| Failure {
+        code: Code::CANNOT_EXECUTE.0,
+        message: format!(
+            "chdir to cwd (\"{}\") set in config.json failed: {e}",
+            cwd.display()
+        ),
+    })?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        other => Err(Failure {
+            code: Code::CANNOT_EXECUTE.0,
+            message: format!(
+                "the working directory {:?} is outside the container's root ({}): refusing to start (possible container breakout: a descriptor leaked into berth-spawn?)",
+                cwd.display().to_string(),
+                match other {
+                    Ok(p) => format!("getcwd says {}", p.display()),
+                    Err(e) => format!("getcwd: {e}"),
+                }
+            ),
+        }),
     }
 }
 
@@ -309,51 +379,22 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
     }
 }
 
-/// `--init`: stay PID 1, run the command as a child, forward every signal to it, reap every
-/// zombie, and exit with the command's status (128+N when a signal killed it).
-pub fn run_as_init(path: &Path, args: &[String], env: &[String]) -> ! {
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-        let child = libc::fork();
-        if child < 0 {
-            eprintln!("berth-init: fork: {}", std::io::Error::last_os_error());
-            libc::_exit(Code::CANNOT_EXECUTE.0 as i32);
-        }
-        if child == 0 {
-            reset_signals();
-            let f = exec(path, args, env);
-            eprintln!("berth-init: {}", f.message);
-            libc::_exit(f.code as i32);
-        }
-        let name = c"init";
-        libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0);
-        loop {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let sig = libc::sigwaitinfo(&all, &mut info);
-            if sig < 0 {
-                continue;
-            }
-            if sig != libc::SIGCHLD {
-                libc::kill(child, sig);
-                continue;
-            }
-            loop {
-                let mut status = 0;
-                let pid = libc::waitpid(-1, &mut status, libc::WNOHANG);
-                if pid <= 0 {
-                    break;
-                }
-                if pid == child {
-                    let code = if libc::WIFEXITED(status) {
-                        libc::WEXITSTATUS(status)
-                    } else {
-                        128 + libc::WTERMSIG(status)
-                    };
-                    libc::_exit(code);
-                }
-            }
-        }
+/// The environment variable that tells berth-init which file to run (the path this init
+/// found with Docker's lookup); berth-init removes it before the exec. Also defined in
+/// tools/init/src/main.rs.
+pub const INIT_EXEC_ENV: &str = "BERTH_INIT_EXEC";
+
+/// `--init`: execs berth-init (a sealed copy, `runtime::exeseal`) as `berth-init -- ARGS`;
+/// it runs the command as its child, forwards signals, reaps zombies and exits with the
+/// command's status. Returns only on failure.
+pub fn exec_init(init: &OwnedFd, path: &Path, args: &[String], env: &[String]) -> Failure {
+    let mut argv = vec!["berth-init".to_string(), "--".to_string()];
+    argv.extend_from_slice(args);
+    let mut env = env.to_vec();
+    env.push(format!("{INIT_EXEC_ENV}={}", path.display()));
+    let e = exeseal::exec_fd(init, &exeseal::argv(&argv), &exeseal::envp(&env));
+    Failure {
+        code: Code::CANNOT_EXECUTE.0,
+        message: format!("exec berth-init (--init): {e}"),
     }
 }

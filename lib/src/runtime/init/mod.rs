@@ -15,7 +15,6 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use super::caps::Sets;
 use super::channel::{Channel, ToChild, ToParent};
 use super::namespaces::Join;
-use crate::error::Code;
 
 pub use mounts::CgroupView;
 
@@ -45,7 +44,8 @@ pub(crate) struct Args<'a> {
     pub cgroups: Vec<CgroupView>,
     pub cgroup2: bool,
     pub seccomp: Option<Vec<u8>>,
-    pub init: bool,
+    /// `--init`: a sealed copy of berth-init, exec'd as PID 1 in place of the command.
+    pub init: Option<OwnedFd>,
     pub preserve_fds: i32,
     /// Give the process /dev/null as stdin (Docker without `-i`).
     pub stdin_null: bool,
@@ -57,6 +57,10 @@ pub(crate) struct Args<'a> {
 
 /// Runs the init; never returns.
 pub(crate) fn run(a: Args) -> ! {
+    // Until it execs, this process is a copy of berth-spawn inside the container's reach:
+    // not dumpable, so the container cannot open its /proc/PID/{exe,mem,fd} (CVE-2019-5736).
+    // execve makes the container's own program dumpable again.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let code = match setup(&a) {
         Ok(never) => match never {},
         Err(f) => {
@@ -85,43 +89,23 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
             return Err(format!("expected the go message from berth-spawn, got {other:?}").into());
         }
     }
-    if let Some(stdio) = &a.stdio {
-        for (i, fd) in stdio.iter().enumerate() {
-            if let Some(fd) = fd {
-                unsafe { libc::dup2(fd.as_raw_fd(), i as i32) };
-            }
-        }
-    }
-    if a.stdin_null {
-        let f = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-        unsafe { libc::dup2(f.as_raw_fd(), 0) };
-    }
-    let userns = a.new_flags & libc::CLONE_NEWUSER != 0
-        || a.join.iter().any(|j| j.kind == LinuxNamespaceType::User);
-    if a.new_flags & libc::CLONE_NEWUSER != 0 {
-        // Become root of the new user namespace (the parent mapped it).
-        unsafe {
-            libc::setresgid(0, 0, 0);
-            libc::setresuid(0, 0, 0);
-        }
-    }
-    for j in &a.join {
-        j.enter().map_err(|e| e.to_string())?;
-    }
+    // A session of our own, without a controlling terminal, for every process (runc does the
+    // same): the caller's terminal must not be ours (TIOCSTI, /dev/tty), and a Ctrl-C on it
+    // reaches berth-spawn, which forwards it once. With a terminal, `terminal()` makes the
+    // container's pty our controlling terminal.
+    let _ = nix::unistd::setsid();
+    wire_stdio(a)?;
+    let userns = enter_namespaces(a)?;
     if !matches!(a.mode, Mode::Exec) {
         setup_rootfs(a, userns)?;
     } else if a.process.terminal().unwrap_or(false) {
         // Joining the mount namespace moved our root into the container already.
         terminal(a)?;
     }
-    let cwd = a.process.cwd();
-    std::env::set_current_dir(cwd).map_err(|e| exec::Failure {
-        code: Code::CANNOT_EXECUTE.0,
-        message: format!(
-            "chdir to cwd (\"{}\") set in config.json failed: {e}",
-            cwd.display()
-        ),
-    })?;
+    // Nothing of berth-spawn's or of its caller's may be open at the chdir: a directory
+    // descriptor would let `cwd: /proc/self/fd/N` land outside the root (CVE-2024-21626).
+    exec::close_fds_except(a.preserve_fds, &kept_fds(a));
+    exec::enter_cwd(a.process.cwd())?;
     if let Some(adj) = a.process.oom_score_adj() {
         let _ = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
     }
@@ -139,6 +123,66 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     let env = exec::environment(a.process);
     let args = a.process.args().clone().unwrap_or_default();
     let _ = a.chan.send(&ToParent::Ready);
+    wait_for_start(a)?;
+    if nnp {
+        exec::no_new_privs()?;
+        if let Some(bpf) = &a.seccomp {
+            exec::load_seccomp(bpf)?;
+        }
+    }
+    exec::close_fds(a.preserve_fds);
+    exec::reset_signals();
+    if let Some(init) = &a.init {
+        return Err(exec::exec_init(init, &path, &args, &env));
+    }
+    Err(exec::exec(&path, &args, &env))
+}
+
+/// The monitor's pipes (or /dev/null) in place of the inherited stdio.
+fn wire_stdio(a: &Args) -> Result<(), exec::Failure> {
+    if let Some(stdio) = &a.stdio {
+        for (i, fd) in stdio.iter().enumerate() {
+            if let Some(fd) = fd {
+                // SAFETY: dup2 onto our own stdio descriptors.
+                unsafe { libc::dup2(fd.as_raw_fd(), i as i32) };
+            }
+        }
+    }
+    if a.stdin_null {
+        let f = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+        // SAFETY: as above.
+        unsafe { libc::dup2(f.as_raw_fd(), 0) };
+    }
+    Ok(())
+}
+
+/// Root of a new user namespace (the parent mapped it), the namespaces to join, then a new
+/// cgroup namespace. Returns whether we are in a user namespace.
+fn enter_namespaces(a: &Args) -> Result<bool, exec::Failure> {
+    let userns = a.new_flags & libc::CLONE_NEWUSER != 0
+        || a.join.iter().any(|j| j.kind == LinuxNamespaceType::User);
+    if a.new_flags & libc::CLONE_NEWUSER != 0 {
+        // SAFETY: plain credential syscalls.
+        unsafe {
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+    }
+    for j in &a.join {
+        j.enter().map_err(|e| e.to_string())?;
+    }
+    if a.new_flags & libc::CLONE_NEWCGROUP != 0 {
+        // Only now, inside the container's cgroups (the parent moved us before the go), so
+        // the namespace is rooted there and /proc/self/cgroup shows `/` (runc does the same).
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| format!("unsharing the cgroup namespace: {e}"))?;
+    }
+    Ok(userns)
+}
+
+/// Blocks until the container may exec: `start` opening the exec fifo (OCI create), or the
+/// start message.
+fn wait_for_start(a: &Args) -> Result<(), exec::Failure> {
     match &a.mode {
         Mode::Create { fifo } => {
             // Blocks until `start` opens the fifo for reading. berth-spawn create has exited
@@ -152,44 +196,30 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
                     eprintln!("berth-spawn: error: {m}");
                     exec::Failure::from(m)
                 })?;
+            // SAFETY: the O_PATH descriptor is ours and no longer needed.
             unsafe { libc::close(*fifo) };
             use std::io::Write;
             let _ = (&f).write_all(b"0");
+            Ok(())
         }
         Mode::Run | Mode::Exec => match a.chan.recv::<ToChild>() {
-            Ok(Some(ToChild::Start)) => {}
-            other => return Err(format!("expected the start message, got {other:?}").into()),
+            Ok(Some(ToChild::Start)) => Ok(()),
+            other => Err(format!("expected the start message, got {other:?}").into()),
         },
     }
-    if nnp {
-        exec::no_new_privs()?;
-        if let Some(bpf) = &a.seccomp {
-            exec::load_seccomp(bpf)?;
-        }
+}
+
+/// berth-spawn's own descriptors that live until the exec (all close-on-exec): the channel,
+/// the exec fifo, berth-init's sealed copy. None is a directory.
+fn kept_fds(a: &Args) -> Vec<i32> {
+    let mut keep = vec![a.chan.raw()];
+    if let Mode::Create { fifo } = a.mode {
+        keep.push(fifo);
     }
-    exec::close_fds(a.preserve_fds);
-    if matches!(a.mode, Mode::Run) && !a.process.terminal().unwrap_or(false) {
-        // Its own session: a Ctrl-C on the user's terminal reaches berth-spawn, which
-        // forwards it once, instead of reaching the container twice.
-        unsafe { libc::setsid() };
+    if let Some(init) = &a.init {
+        keep.push(init.as_raw_fd());
     }
-    if a.init {
-        // The parent learns of the start from the channel closing; the init never execs, so
-        // it closes it itself.
-        // It never execs, so close-on-exec protects nothing: close every descriptor it does
-        // not pass on, or it would hold berth-spawn's pipes open for the container's life.
-        unsafe {
-            libc::syscall(
-                libc::SYS_close_range,
-                3 + a.preserve_fds.max(0) as u32,
-                u32::MAX,
-                0,
-            )
-        };
-        exec::run_as_init(&path, &args, &env);
-    }
-    exec::reset_signals();
-    Err(exec::exec(&path, &args, &env))
+    keep
 }
 
 fn setup_rootfs(a: &Args, userns: bool) -> Result<(), exec::Failure> {
@@ -294,8 +324,8 @@ fn terminal(a: &Args) -> Result<(), exec::Failure> {
         .send_with_fd(&ToParent::Terminal, master.as_raw_fd())
         .map_err(|e| format!("sending the terminal: {e}"))?;
     drop(master);
+    // We lead a session of our own (setup's setsid): the pty becomes its terminal.
     unsafe {
-        libc::setsid();
         libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0);
         for fd in 0..3 {
             libc::dup2(slave.as_raw_fd(), fd);

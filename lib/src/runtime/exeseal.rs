@@ -1,0 +1,359 @@
+//! Keeping host binaries out of a container's reach (CVE-2019-5736).
+//!
+//! A process that enters a container's namespaces before it execs is visible from inside
+//! the container, and `/proc/PID/exe` of it is a handle on the binary it runs. If that were
+//! the host's berth-spawn, a process in the container could open it (O_PATH), wait, reopen it
+//! for writing through `/proc/self/fd/N` and replace berth-spawn on the host, which root runs
+//! next. So, as runc (1.2+) and crun do:
+//!
+//! - berth-spawn re-executes itself from a handle nothing can write through
+//!   ([`reexec_sealed`]) before it touches any namespace, on every verb that creates or
+//!   enters a container. First choice, runc's: the binary seen through a detached overlayfs
+//!   mount of its directory that has only lower layers, so it is read-only by construction
+//!   (even a clone of the mount is), and costs no copy. Otherwise (no overlayfs, no new mount
+//!   API): a memfd copy made in the kernel (`copy_file_range`/`sendfile`), sealed against
+//!   writes, growth, shrinking and further seals. Read-only verbs (state, list, kill,
+//!   delete...) never pay for either.
+//! - The process is non-dumpable until it execs (the kernel resets that at execve), so an
+//!   unprivileged process in the container cannot even open `/proc/PID/exe`, `mem` or `fd`.
+//! - `--init`'s PID 1 is berth-init, run from a sealed memfd copy ([`sealed_tool`]): it lives
+//!   as long as the container, and a copy pins no host filesystem.
+//!
+//! Whether we already run from such a handle is decided as crun does: a memfd is trusted
+//! when `/proc/self/exe` carries every seal (F_GET_SEALS), which nothing but a sealed memfd
+//! can; the read-only overlay only together with the environment variable we set for it
+//! ([`ORIGIN_ENV`], which also carries the installed path, so that sibling tools are still
+//! found beside it: [`original_exe`]).
+
+use std::ffi::{CStr, CString, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, FcntlArg, SealFlag, fcntl};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+
+use super::{RuntimeError, sys};
+use crate::elf::{self, Linkage};
+
+/// Where a sealed berth-spawn came from: set for the re-executed copy, read and removed at
+/// its start.
+pub const ORIGIN_ENV: &str = "BERTH_SEALED_FROM";
+
+/// The seals a copy must carry to be trusted: no writes, no size change, no more seal changes.
+fn required_seals() -> SealFlag {
+    SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
+}
+
+static ORIGIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Whether `f` is a memfd carrying every required seal (F_GET_SEALS fails on other files).
+pub fn is_sealed(f: impl AsFd) -> bool {
+    fcntl(f, FcntlArg::F_GET_SEALS)
+        .map(|s| SealFlag::from_bits_truncate(s).contains(required_seals()))
+        .unwrap_or(false)
+}
+
+/// Copies `len` bytes of `src` (from its start) into `dst`, in the kernel: copy_file_range,
+/// or sendfile where the kernel refuses a copy across filesystems (EXDEV into a memfd).
+fn copy_in_kernel(src: &File, dst: &OwnedFd, len: u64) -> std::io::Result<()> {
+    let mut off: u64 = 0;
+    let mut use_sendfile = false;
+    while off < len {
+        let want = (len - off).min(1 << 30) as usize;
+        let n = if use_sendfile {
+            let mut o = off as libc::off_t;
+            nix::sys::sendfile::sendfile(dst, src, Some(&mut o), want)
+        } else {
+            let mut o = off as i64;
+            match nix::fcntl::copy_file_range(src, Some(&mut o), dst, None, want) {
+                Err(Errno::EXDEV | Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
+                    use_sendfile = true;
+                    continue;
+                }
+                r => r,
+            }
+        }?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the file ended after {off} of {len} bytes"),
+            ));
+        }
+        off += n as u64;
+    }
+    Ok(())
+}
+
+/// A sealed, executable memfd copy of `src`, named `name` (the name shows in
+/// `/proc/PID/exe` as `/memfd:NAME (deleted)`).
+pub fn sealed_copy(src: &File, name: &CStr) -> std::io::Result<OwnedFd> {
+    let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
+    // MFD_EXEC (Linux 6.3) says the copy is meant to run; older kernels refuse the flag.
+    let fd = match memfd_create(name, base | MFdFlags::from_bits_retain(libc::MFD_EXEC)) {
+        Err(Errno::EINVAL) => memfd_create(name, base),
+        r => r,
+    }?;
+    let len = src.metadata()?.len();
+    copy_in_kernel(src, &fd, len)?;
+    // r-x--x--x, as runc: nobody may reopen it for writing by mode either.
+    nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(0o511))?;
+    // F_SEAL_EXEC (Linux 6.3) also freezes the mode; older kernels refuse it, which is fine.
+    let _ = fcntl(
+        &fd,
+        FcntlArg::F_ADD_SEALS(SealFlag::from_bits_retain(libc::F_SEAL_EXEC)),
+    );
+    fcntl(&fd, FcntlArg::F_ADD_SEALS(required_seals()))?;
+    Ok(fd)
+}
+
+fn cstrings(v: impl IntoIterator<Item = OsString>) -> Vec<CString> {
+    v.into_iter()
+        .filter_map(|s| CString::new(s.into_vec()).ok())
+        .collect()
+}
+
+/// Executes the file behind `fd` (execveat with AT_EMPTY_PATH). Where that is refused (a
+/// seccomp profile without execveat, an old kernel), tries `/proc/self/fd/N`. Returns only on
+/// failure, with the first error.
+pub fn exec_fd(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
+    let Err(first) = nix::unistd::execveat(fd, c"", args, env, AtFlags::AT_EMPTY_PATH);
+    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default();
+    let _ = nix::unistd::execve(&path, args, env);
+    first
+}
+
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+
+/// Whether `f` lives on a read-only overlayfs (our [`overlay_handle`], given the environment
+/// variable that says we made it).
+fn is_on_readonly_overlay(f: &File) -> bool {
+    rustix::fs::fstatfs(f).is_ok_and(|s| s.f_type as i64 == OVERLAYFS_MAGIC)
+        && rustix::fs::fstatvfs(f)
+            .is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+}
+
+/// `binary` seen through a detached overlayfs mount whose layers are its directory and the
+/// empty `scratch` (overlayfs wants two lower layers when it has no upper one): read-only
+/// by construction, since there is no upper layer to write to, and no copy is made (runc's
+/// `exeseal.sealedOverlayfs`). An O_PATH handle, for [`exec_fd`].
+fn overlay_handle(binary: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
+    use rustix::mount::{
+        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_string,
+        fsmount, fsopen,
+    };
+    let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(scratch)?;
+    }
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    fsconfig_set_string(&fs, "lowerdir+", dir)?;
+    fsconfig_set_string(&fs, "lowerdir+", scratch)?;
+    // Inode numbers do not matter here; xino would only fill the kernel log.
+    let _ = fsconfig_set_string(&fs, "xino", "off");
+    fsconfig_create(&fs)?;
+    let mnt = fsmount(
+        &fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOSUID,
+    )?;
+    Ok(rustix::fs::openat(
+        &mnt,
+        name,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
+/// The environment with `ORIGIN_ENV=origin`, for the re-executed program.
+fn env_with_origin(origin: &Path) -> Vec<CString> {
+    let mut env: Vec<OsString> = std::env::vars_os()
+        .filter(|(k, _)| k != ORIGIN_ENV)
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            kv
+        })
+        .collect();
+    let mut own = OsString::from(format!("{ORIGIN_ENV}="));
+    own.push(origin.as_os_str());
+    env.push(own);
+    cstrings(env)
+}
+
+/// In the re-executed program: remembers the installed path, and makes the process
+/// non-dumpable and named `name`.
+fn settle(name: &CStr) -> Result<(), RuntimeError> {
+    let origin = std::env::var_os(ORIGIN_ENV)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    if let Some(p) = origin {
+        let _ = ORIGIN.set(p);
+    }
+    // SAFETY: at start-up, before this process has made any thread.
+    unsafe { std::env::remove_var(ORIGIN_ENV) };
+    // Not dumpable: /proc/PID/{exe,mem,fd,environ} are closed to the container, and stay so
+    // in the children cloned into it until they exec.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys("prctl(PR_SET_DUMPABLE)", e))?;
+    // The kernel named us after the handle we were run from; ps and pkill know our name.
+    let _ = nix::sys::prctl::set_name(name);
+    Ok(())
+}
+
+/// Runs the rest of this program from a handle nothing can write through (see the module
+/// docs), or, when already run so, records where it came from. Either way the process is
+/// left non-dumpable and named `name`. `scratch` is an empty directory for the overlay (made
+/// if missing). Call it first thing, before any namespace, descriptor or thread is made.
+pub fn reexec_sealed(name: &CStr, scratch: &Path) -> Result<(), RuntimeError> {
+    let exe = File::open("/proc/self/exe").map_err(|e| sys("opening /proc/self/exe", e))?;
+    let ours = std::env::var_os(ORIGIN_ENV).is_some();
+    if is_sealed(&exe) || (ours && is_on_readonly_overlay(&exe)) {
+        return settle(name);
+    }
+    let origin =
+        std::fs::read_link("/proc/self/exe").map_err(|e| sys("reading /proc/self/exe", e))?;
+    let args = cstrings(std::env::args_os());
+    let env = env_with_origin(&origin);
+    if let Ok(handle) = overlay_handle(&origin, scratch) {
+        let e = exec_fd(&handle, &args, &env);
+        log::debug!("exec through a read-only overlay failed ({e}): making a sealed copy");
+    }
+    let copy = sealed_copy(&exe, name).map_err(|e| {
+        sys(
+            format!(
+                "making a sealed copy of {} (CVE-2019-5736 protection)",
+                origin.display()
+            ),
+            e,
+        )
+    })?;
+    drop(exe);
+    let err = exec_fd(&copy, &args, &env);
+    Err(sys(
+        format!("re-executing {} from its sealed copy", origin.display()),
+        err,
+    ))
+}
+
+/// The path of the program as installed: the file a sealed copy was made from, else the
+/// running executable.
+pub fn original_exe() -> Option<PathBuf> {
+    ORIGIN
+        .get()
+        .cloned()
+        .or_else(|| std::env::current_exe().ok())
+}
+
+/// A sibling tool (berth-init) as a sealed copy, ready for [`exec_fd`]: it must sit beside
+/// the original executable, and be static, since it runs inside the container's root.
+pub fn sealed_tool(tool: &str) -> Result<OwnedFd, RuntimeError> {
+    let dir = original_exe()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let path = dir.join(tool);
+    let missing = |what: String| {
+        RuntimeError::Invalid(format!(
+            "{what}: --init needs {tool} installed beside berth-spawn (scripts/install.sh)"
+        ))
+    };
+    let mut f = File::open(&path).map_err(|e| missing(format!("{}: {e}", path.display())))?;
+    match elf::linkage(&mut f) {
+        Ok(Linkage::Static) => {}
+        Ok(Linkage::Dynamic) => {
+            return Err(missing(format!(
+                "{} is dynamically linked, but it runs inside the container, which has no host libc (build it with scripts/build-static.sh)",
+                path.display()
+            )));
+        }
+        Ok(Linkage::NotElf) => {
+            return Err(missing(format!("{} is not an executable", path.display())));
+        }
+        Err(e) => return Err(sys(format!("reading {}", path.display()), e)),
+    }
+    let name = CString::new(tool.as_bytes()).unwrap_or_default();
+    sealed_copy(&f, &name)
+        .map_err(|e| sys(format!("making a sealed copy of {}", path.display()), e))
+}
+
+/// The arguments of a tool exec'd with [`exec_fd`], as C strings.
+pub fn argv<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<CString> {
+    cstrings(args.iter().map(|s| s.as_ref().to_os_string()))
+}
+
+/// `KEY=VALUE` strings as C strings.
+pub fn envp(env: &[String]) -> Vec<CString> {
+    env.iter()
+        .filter_map(|s| CString::new(s.as_bytes()).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, Write};
+
+    fn source(bytes: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.rewind().unwrap();
+        f
+    }
+
+    #[test]
+    fn a_sealed_copy_has_the_bytes_and_refuses_every_write() {
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let copy = sealed_copy(&source(&bytes), c"test-copy").unwrap();
+        assert!(is_sealed(&copy));
+        let mut f = File::from(copy);
+        let mut back = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut back).unwrap();
+        assert!(
+            back == bytes,
+            "the copy has {} bytes, not the source's",
+            back.len()
+        );
+        // Writing through the descriptor, or through a new one, fails: sealed.
+        let e = f.write_all(b"x").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+        let again = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/self/fd/{}", f.as_raw_fd()));
+        if let Ok(mut w) = again {
+            assert!(w.write_all(b"x").is_err());
+        }
+        assert!(f.set_len(1).is_err());
+        assert!(f.set_len(bytes.len() as u64 + 1).is_err());
+        // No seal can be removed or added.
+        let more = fcntl(&f, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_FUTURE_WRITE));
+        assert_eq!(more, Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn an_ordinary_file_is_not_taken_for_a_sealed_copy() {
+        assert!(!is_sealed(source(b"abc")));
+        let unsealed = memfd_create(c"plain", MFdFlags::MFD_ALLOW_SEALING).unwrap();
+        assert!(!is_sealed(&unsealed));
+    }
+
+    #[test]
+    fn an_empty_file_copies_and_a_short_one_is_an_error() {
+        let copy = sealed_copy(&source(b""), c"empty").unwrap();
+        assert!(is_sealed(&copy));
+        let dst = memfd_create(c"dst", MFdFlags::MFD_CLOEXEC).unwrap();
+        let e = copy_in_kernel(&source(b"abc"), &dst, 10).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+}
