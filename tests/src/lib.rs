@@ -9,15 +9,18 @@
 //! - [`registry`]: a real local registry (docker-registry) per test, plain, htpasswd or TLS;
 //! - [`proxy`]: a fault-injecting HTTP proxy to put in front of it;
 //! - [`cleanup`]: the guard's teardown, usable on its own;
-//! - [`seed_images`]: the images of the seed's stories (docker-notes.md).
+//! - [`seed_images`]: the images of the seed's stories (docker-notes.md);
+//! - [`static_init`]: berth-init as shipped (static), which `--init` needs.
 
 pub mod cleanup;
 pub mod crafted;
 pub mod fixtures;
 pub mod net;
+pub mod probe;
 pub mod proxy;
 pub mod registry;
 pub mod seed_images;
+pub mod static_init;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -72,6 +75,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> Self {
+        static_init::ensure();
         // Under /tmp (not the target dir) so paths stay short: overlay mount data is limited to
         // one page.
         let dir = tempfile::Builder::new()

@@ -203,7 +203,7 @@ fn exec_pause_stop_and_init() {
         .run(&["berth-spawn", "exec", "inited", "ps", "-o", "pid,comm"])
         .success()
         .stdout;
-    assert!(out.contains("    1 init"), "{out}");
+    assert!(out.contains("    1 berth-init"), "{out}");
     w.run(&["berth-spawn", "stop", "inited"]).success();
     assert_eq!(w.record(&id)["state"]["exit_code"], 143);
     // start brings an exited container back, detached.

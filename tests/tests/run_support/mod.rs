@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use berth_e2e::net::{self, TestNet};
 use berth_e2e::{Run, fixtures};
 #[allow(unused_imports)]
-pub use spawn_support::{World, alive, capture};
+pub use spawn_support::{World, alive, capture, edit_config};
 
 pub struct Box {
     // Field order is drop order: containers go before the network guard and the world.

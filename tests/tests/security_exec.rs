@@ -1,0 +1,579 @@
+//! Attacks on the container boundary through berth-spawn's own processes (issue 12, items 1,
+//! 2, 8, 9), each performed from inside a container as an image would, each shown to fail,
+//! with the feature it abused still working and nothing left behind:
+//!
+//! - CVE-2019-5736: `/proc/PID/exe` of an exec'd process waiting for its start, and of
+//!   `--init`'s PID 1, must not lead to a writable host binary (also with SYS_PTRACE);
+//! - the caller's terminal: `exec` without `-t` has no controlling terminal, TIOCSTI cannot
+//!   type into the caller's;
+//! - CVE-2024-21626: a descriptor leaked into berth-spawn cannot be the working directory
+//!   (`-w`, an image's WORKDIR, a preserved descriptor);
+//! - the cgroup namespace is rooted at the container's own cgroup.
+
+mod run_support;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use berth_e2e::{bin_dir, probe};
+use run_support::{Box, capture, edit_config};
+
+/// The host binaries a container must never be able to change, with their digests.
+fn host_binaries() -> Vec<(PathBuf, String)> {
+    ["berth-spawn", "berth-init", "berth-monitor"]
+        .iter()
+        .map(|t| {
+            let p = bin_dir().join(t);
+            let d = berth::digest::sha256(&std::fs::read(&p).unwrap());
+            (p, d)
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_unchanged(before: &[(PathBuf, String)]) {
+    for (p, d) in before {
+        let now = berth::digest::sha256(&std::fs::read(p).unwrap());
+        assert_eq!(&now, d, "{} changed", p.display());
+    }
+}
+
+/// The directory shared with the containers as /probe: the probe, and the attacks' files.
+fn probe_dir(b: &Box) -> PathBuf {
+    let dir = b.w.env.dir().join("probe");
+    if !dir.join("escape-probe").exists() {
+        probe::build(&dir);
+    }
+    dir
+}
+
+/// A container running `sleep`, with the probe directory at /probe.
+fn victim(b: &Box, name: &str, flags: &[&str]) -> String {
+    let vol = format!("{}:/probe", probe_dir(b).display());
+    let mut args = vec!["--name", name, "-v", &vol];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sleep", "1000"]);
+    b.detached(&args)
+}
+
+/// The probe's `exe` attack (escape_probe.c), run in a container with `exec -d`, so that no
+/// berth-spawn runs while it waits (a running executable cannot be opened for writing), and
+/// driven through files in its directory.
+struct Attack<'a> {
+    b: &'a Box,
+    dir: PathBuf,
+}
+
+impl<'a> Attack<'a> {
+    fn start(b: &'a Box, container: &str, name: &str) -> Attack<'a> {
+        let dir = probe_dir(b).join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let inside = format!("/probe/{name}");
+        b.ok(&[
+            "exec",
+            "-d",
+            container,
+            "/probe/escape-probe",
+            "exe",
+            &inside,
+        ]);
+        Attack { b, dir }
+    }
+
+    fn wait_for(&self, file: &str) -> Vec<String> {
+        let p = self.dir.join(file);
+        self.b
+            .until(file, || std::fs::read_to_string(&p).ok())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Aims at `pid` (as the container sees it); returns once the probe holds its handle, or
+    /// failed to get one, with what it printed.
+    fn aim(&self, pid: &str) -> Vec<String> {
+        std::fs::write(self.dir.join("target"), pid).unwrap();
+        self.wait_for("opened")
+    }
+
+    /// Lets the probe try to write; returns everything it printed.
+    fn finish(self) -> Vec<String> {
+        let mut lines = self.wait_for("opened");
+        std::fs::write(self.dir.join("go"), "").unwrap();
+        lines.extend(self.wait_for("result"));
+        lines
+    }
+}
+
+/// Asserts that the probe reached no writable binary: wherever it got a handle, it is not a
+/// host binary's path (but a sealed in-memory copy, or the binary seen through a read-only
+/// overlay of its own), and every write failed.
+#[track_caller]
+fn assert_attack_failed(lines: &[String]) {
+    let host: Vec<PathBuf> = host_binaries().into_iter().map(|(p, _)| p).collect();
+    if let Some(t) = line(lines, "target").filter(|t| t.starts_with('/')) {
+        assert!(
+            !host.iter().any(|h| Path::new(t) == h),
+            "a host binary is visible: {lines:?}"
+        );
+    }
+    for step in ["write", "write-direct"] {
+        assert_ne!(line(lines, step), Some("ok"), "{step}: {lines:?}");
+    }
+}
+
+fn line<'a>(lines: &'a [String], step: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(step)?.strip_prefix(": "))
+}
+
+/// A console socket that nobody accepts from: its queue (backlog 0) is full, so `exec
+/// --console-socket` blocks in connect(2) with its process set up and waiting for the start
+/// message, for as long as the test wants.
+struct Stall {
+    listener: OwnedFd,
+    _queued: UnixStream,
+    path: PathBuf,
+}
+
+impl Stall {
+    fn new(path: PathBuf) -> Stall {
+        use nix::sys::socket::{
+            AddressFamily, Backlog, SockFlag, SockType, UnixAddr, bind, listen, socket,
+        };
+        let listener = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        bind(listener.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+        listen(&listener, Backlog::new(0).unwrap()).unwrap();
+        let queued = UnixStream::connect(&path).unwrap();
+        Stall {
+            listener,
+            _queued: queued,
+            path,
+        }
+    }
+
+    /// Accepts the queued connections, which lets the stalled connect through. The
+    /// connections are returned: the terminal's master travels in one of them, and the
+    /// container's side hangs up (SIGHUP) once the last master is closed.
+    fn release(&self) -> Vec<OwnedFd> {
+        (0..2)
+            .map(|_| nix::sys::socket::accept(&self.listener).unwrap())
+            .collect()
+    }
+}
+
+/// Whether `pid` is blocked in connect(2) (/proc/PID/syscall starts with its number).
+fn in_connect(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split(' ').next() == Some(&libc::SYS_connect.to_string()))
+}
+
+/// The pid of `pid`'s only child, as the container sees it (NSpid's last field).
+fn child_in_container(pid: u32) -> String {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let child = children.split_whitespace().next().expect("a child");
+    let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap();
+    let nspid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap();
+    nspid.split_whitespace().last().unwrap().to_string()
+}
+
+/// CVE-2019-5736 against `exec`: while an exec'd process waits for its start message, a
+/// process in the container opens its /proc/PID/exe, waits until the exec is over, and tries
+/// to write through the handle.
+fn exec_during_its_wait(caps: &[&str]) {
+    let b = Box::new();
+    let id = victim(&b, "victim", caps);
+    let before = host_binaries();
+    let attack = Attack::start(&b, "victim", "exec");
+    let stall = Stall::new(b.w.env.dir().join("console.sock"));
+    let mut waiting = b
+        .cmd("berth")
+        .arg("exec")
+        .arg("-t")
+        .arg("--console-socket")
+        .arg(&stall.path)
+        .args(["victim", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = waiting.id();
+    b.until("berth exec stalled on its console socket", || {
+        in_connect(pid).then_some(())
+    });
+    attack.aim(&child_in_container(pid));
+    // The exec goes through, and berth-spawn exits, while the probe holds its handle.
+    let connections = stall.release();
+    let st = waiting.wait().unwrap();
+    drop(connections);
+    let mut err = String::new();
+    waiting
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "the stalled exec failed: {st:?}\n{err}");
+    let lines = attack.finish();
+    assert_attack_failed(&lines);
+    if caps.is_empty() {
+        // Not dumpable: the container cannot even look.
+        assert_eq!(line(&lines, "open-exe"), Some("EACCES"), "{lines:?}");
+    } else {
+        // CAP_SYS_PTRACE overrides that, and finds berth-spawn through a read-only overlay
+        // of its own (or, without overlayfs, a sealed copy).
+        let t = line(&lines, "target").unwrap_or_default();
+        assert!(
+            ["/berth-spawn", "/memfd:berth-spawn (deleted)"].contains(&t),
+            "{lines:?}"
+        );
+        if t == "/berth-spawn" {
+            assert_eq!(line(&lines, "reopen-rw"), Some("EROFS"), "{lines:?}");
+        }
+    }
+    assert_unchanged(&before);
+    // exec still works, and so does -t.
+    assert_eq!(b.ok(&["exec", "victim", "echo", "ok"]), "ok\n");
+    assert!(
+        b.ok(&["exec", "-t", "victim", "tty"])
+            .starts_with("/dev/pts/"),
+        "exec -t has a terminal"
+    );
+    b.ok(&["rm", "-f", "victim"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn an_exec_waiting_for_its_start_exposes_no_host_binary() {
+    exec_during_its_wait(&[]);
+}
+
+#[test]
+fn an_exec_waiting_for_its_start_exposes_no_host_binary_even_to_sys_ptrace() {
+    exec_during_its_wait(&["--cap-add", "SYS_PTRACE"]);
+}
+
+/// CVE-2019-5736 against `--init`: PID 1 is berth-init from a sealed copy, for its whole life.
+fn init_pid_1(caps: &[&str]) {
+    let b = Box::new();
+    let mut flags = vec!["--init"];
+    flags.extend_from_slice(caps);
+    let id = victim(&b, "inited", &flags);
+    let before = host_binaries();
+    let attack = Attack::start(&b, "inited", "init");
+    attack.aim("1");
+    let lines = attack.finish();
+    assert_attack_failed(&lines);
+    assert_eq!(
+        line(&lines, "target"),
+        Some("/memfd:berth-init (deleted)"),
+        "{lines:?}"
+    );
+    assert_unchanged(&before);
+    // berth-init is PID 1 and says so; the command is its child.
+    let ps = b.ok(&["exec", "inited", "ps", "-o", "pid,ppid,comm,args"]);
+    let pid1 = ps
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap();
+    assert!(
+        pid1.contains("berth-init") && pid1.contains("-- sleep 1000"),
+        "{ps}"
+    );
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>() == ["2", "1", "sleep"]),
+        "{ps}"
+    );
+    // It reaps orphans: a background child of an exec'd shell comes to PID 1 when the
+    // shell exits, and must not stay a zombie once it ends.
+    b.ok(&["exec", "inited", "sh", "-c", "sleep 0.2 & exit 0"]);
+    b.until("the orphan reaped", || {
+        let ps = b.ok(&["exec", "inited", "ps", "-o", "stat,args"]);
+        let left = ps
+            .lines()
+            .any(|l| l.contains("sleep 0.2") || l.trim_start().starts_with('Z'));
+        (!left).then_some(())
+    });
+    // It forwards the stop signal to the command and exits with its status.
+    b.ok(&["stop", "inited"]);
+    assert_eq!(b.ok(&["wait", "inited"]), "143\n");
+    b.ok(&["rm", "inited"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn init_pid_1_is_a_sealed_berth_init() {
+    init_pid_1(&[]);
+}
+
+#[test]
+fn init_pid_1_is_a_sealed_berth_init_even_to_sys_ptrace() {
+    init_pid_1(&["--cap-add", "SYS_PTRACE"]);
+}
+
+#[test]
+fn init_passes_exit_codes_and_signals_through() {
+    let b = Box::new();
+    let r = b.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]);
+    r.fails_with(7);
+    let r = b.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "kill -9 $$"]);
+    r.fails_with(137);
+    // 127 for a missing command is reported before berth-init runs.
+    let r = b.berth(&["run", "--rm", "--init", "busybox", "nosuchcommand"]);
+    assert!(r.fails_with(127).error_line().contains("nosuchcommand"));
+    b.assert_clean(&[]);
+}
+
+/// A user's terminal: a pty whose slave is the controlling terminal (of a new session) and
+/// the stdio of what runs on it; raw, so that a typed character counts as input at once.
+struct CallerTerminal {
+    master: std::fs::File,
+    slave: OwnedFd,
+}
+
+impl CallerTerminal {
+    fn new() -> CallerTerminal {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let mut t = tcgetattr(&pty.slave).unwrap();
+        cfmakeraw(&mut t);
+        tcsetattr(&pty.slave, SetArg::TCSANOW, &t).unwrap();
+        let flags = nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+        CallerTerminal {
+            master: pty.master.into(),
+            slave: pty.slave,
+        }
+    }
+
+    /// Runs `berth ARGS` on the terminal, types `input`; returns its status and everything
+    /// the terminal showed.
+    fn run(&mut self, b: &Box, args: &[&str], input: &[u8]) -> (std::process::ExitStatus, String) {
+        let mut c = b.cmd("berth");
+        let fd = || Stdio::from(self.slave.try_clone().unwrap());
+        c.args(args).stdin(fd()).stdout(fd()).stderr(fd());
+        // SAFETY: setsid and ioctl between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let mut child = c.spawn().unwrap();
+        self.master.write_all(input).unwrap();
+        let mut shown = Vec::new();
+        let status = b.until("the command on the terminal", || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = self.master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.extend_from_slice(&buf[..n]);
+            }
+            child.try_wait().unwrap()
+        });
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+        }
+        (status, String::from_utf8_lossy(&shown).into_owned())
+    }
+
+    /// Input waiting to be read by the terminal's programs (typed, or injected).
+    fn pending_input(&self) -> libc::c_int {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: FIONREAD writes an int.
+        unsafe { libc::ioctl(self.slave.as_raw_fd(), libc::FIONREAD, &mut pending) };
+        pending
+    }
+}
+
+/// `berth exec` (no -t) typed at a terminal: the exec'd process has a session of its own, no
+/// controlling terminal, no descriptor of the caller's terminal, and types nothing into it;
+/// its output and input still go through (relayed by berth-spawn).
+#[test]
+fn exec_without_t_has_no_controlling_terminal() {
+    let b = Box::new();
+    let id = victim(&b, "victim", &[]);
+    let mut term = CallerTerminal::new();
+    let (st, text) = term.run(&b, &["exec", "victim", "/probe/escape-probe", "tty"], b"");
+    assert!(st.success(), "{st:?}: {text}");
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(line(&lines, "tty_nr"), Some("0"), "{text}");
+    assert_eq!(line(&lines, "session-leader"), Some("yes"), "{text}");
+    assert_eq!(line(&lines, "open-devtty"), Some("ENXIO"), "{text}");
+    for fd in 0..3 {
+        let r = line(&lines, &format!("tiocsti-{fd}"));
+        assert_eq!(r, Some("ENOTTY"), "fd {fd} is a terminal: {text}");
+    }
+    assert_eq!(
+        term.pending_input(),
+        0,
+        "input was injected into the terminal"
+    );
+    // -i without -t: what is typed reaches the process, through a pipe.
+    let (st, text) = term.run(
+        &b,
+        &[
+            "exec",
+            "-i",
+            "victim",
+            "sh",
+            "-c",
+            "read x; echo got $x; [ -t 0 ] || echo pipe",
+        ],
+        b"typed\n",
+    );
+    assert!(st.success(), "{st:?}: {text}");
+    assert_eq!(text, "got typed\npipe\n");
+    // With -t, the container's own pty is the controlling terminal.
+    let text = b.ok(&["exec", "-t", "victim", "/probe/escape-probe", "tty"]);
+    assert!(!text.contains("tty_nr: 0\r"), "{text}");
+    assert!(text.contains("open-devtty: ok"), "{text}");
+    b.ok(&["rm", "-f", "victim"]);
+    b.assert_clean(&[&id]);
+}
+
+/// `sh -c SCRIPT` in the test's world (roots, cgroup parent, tools on PATH).
+fn sh(b: &Box, script: &str) -> berth_e2e::Run {
+    let mut c = b.cmd("sh");
+    c.arg("-c").arg(script);
+    capture(c, &["sh", "-c", script], None)
+}
+
+/// A host directory, open as fd 3 in the caller, with a file in it.
+fn host_dir(b: &Box) -> PathBuf {
+    let d = b.w.env.dir().join("hostdir");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("host-secret"), "secret").unwrap();
+    d
+}
+
+#[track_caller]
+fn assert_refused_workdir(r: berth_e2e::Run, host: &Path) {
+    let r = r.fails_with(126);
+    let e = r.error_line();
+    assert!(e.contains("/proc/self/fd/3"), "{e}");
+    assert!(!r.stdout.contains("host-secret"), "{}", r.stdout);
+    let left: Vec<_> = std::fs::read_dir(host).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "the container wrote into the host directory");
+}
+
+#[test]
+fn a_leaked_descriptor_cannot_be_the_working_directory() {
+    let b = Box::new();
+    let host = host_dir(&b);
+    let leak = |args: &str| sh(&b, &format!("exec 3<'{}'; berth {args}", host.display()));
+    // -w on run.
+    let r = leak("run --rm -w /proc/self/fd/3 busybox sh -c 'ls; touch pwned'");
+    assert_refused_workdir(r, &host);
+    // An image's WORKDIR.
+    let dir = b.w.env.dir();
+    let tree = dir.join("tree");
+    berth_e2e::fixtures::populate_busybox(&tree);
+    let tarball = dir.join("tree.tar");
+    berth_e2e::fixtures::must(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg("."),
+    );
+    b.ok(&[
+        "import",
+        "-c",
+        "WORKDIR /proc/self/fd/3",
+        "-c",
+        "ENV PATH=/bin",
+        tarball.to_str().unwrap(),
+        "workdir:fd",
+    ]);
+    let r = leak("run --rm workdir:fd sh -c 'ls; touch pwned'");
+    assert_refused_workdir(r, &host);
+    // -w on exec.
+    let id = victim(&b, "victim", &[]);
+    let r = leak("exec -w /proc/self/fd/3 victim sh -c 'ls; touch pwned'");
+    assert_refused_workdir(r, &host);
+    // WORKDIR and -w still work.
+    assert_eq!(
+        b.ok(&["run", "--rm", "-w", "/tmp", "busybox", "pwd"]),
+        "/tmp\n"
+    );
+    assert_eq!(b.ok(&["exec", "-w", "/etc", "victim", "pwd"]), "/etc\n");
+    b.ok(&["rm", "-f", "victim"]);
+    b.assert_clean(&[&id]);
+}
+
+/// runc's --preserve-fds passes descriptors on on purpose: one that is a host directory is
+/// still refused as the working directory, by the check after the chdir.
+#[test]
+fn a_preserved_descriptor_is_refused_as_the_working_directory() {
+    let b = Box::new();
+    let host = host_dir(&b);
+    let (id, _) = b.w.container("oci", &["sh", "-c", "ls; touch pwned"]);
+    let bundle = b.w.paths().container(&id);
+    edit_config(&bundle, |c| c["process"]["cwd"] = "/proc/self/fd/3".into());
+    let script = format!(
+        "exec 3<'{}'; berth-spawn --root '{}/oci' run --preserve-fds 1 -b '{}' oci1",
+        host.display(),
+        b.w.env.dir().display(),
+        bundle.display()
+    );
+    let r = sh(&b, &script).fails_with(126);
+    assert!(
+        r.error_line().contains("outside the container's root"),
+        "{}",
+        r.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(&host).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "the container wrote into the host directory");
+    assert!(
+        !b.w.env.dir().join("oci/oci1").exists(),
+        "runtime state left"
+    );
+    assert!(b.w.container_cgroups().is_empty(), "cgroups left");
+}
+
+/// The cgroup namespace is made once the process is in its own cgroup, so the container sees
+/// itself at the root of every hierarchy (v1 controllers and v2), as with runc.
+#[test]
+fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let b = Box::new();
+    let own = b.ok(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    assert!(!own.is_empty());
+    for l in own.lines() {
+        assert!(l.ends_with(":/"), "{own}");
+    }
+    assert!(
+        own.lines().any(|l| l.starts_with("0::")),
+        "v2 is shown: {own}"
+    );
+    let id = victim(&b, "victim", &[]);
+    let exec = b.ok(&["exec", "victim", "cat", "/proc/self/cgroup"]);
+    for l in exec.lines() {
+        assert!(l.ends_with(":/"), "{exec}");
+    }
+    b.ok(&["rm", "-f", "victim"]);
+    b.assert_clean(&[&id]);
+}
