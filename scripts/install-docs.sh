@@ -20,9 +20,10 @@ mkdir -p "$bash_dir" "$zsh_dir" "$fish_dir" "$man_dir"
 # gen NAME COMMAND...: NAME's completions and man pages, from COMMAND run with $what.
 for exe in "$bindir"/berth-*; do
   name=${exe##*/}
-  # The scripts (berth-run) are described by berth-ctl below; the monitor has no CLI.
-  case $name in berth-run | berth-monitor | *.d | *.rlib) continue ;; esac
-  [ -f "$exe" ] && [ -x "$exe" ] || continue
+  # The scripts (berth-run) are described by berth-ctl below; the monitor and berth-init
+  # (run by berth-spawn only) have no CLI.
+  case $name in berth-run | berth-monitor | berth-init | *.d | *.rlib) continue ;; esac
+  if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then continue; fi
   BERTH_GENERATE=bash "$exe" >"$bash_dir/$name"
   BERTH_GENERATE=zsh "$exe" >"$zsh_dir/_$name"
   BERTH_GENERATE=fish "$exe" >"$fish_dir/$name.fish"

@@ -96,7 +96,10 @@ impl<'a> Attack<'a> {
     /// Aims at `pid` (as the container sees it); returns once the probe holds its handle, or
     /// failed to get one, with what it printed.
     fn aim(&self, pid: &str) -> Vec<String> {
-        std::fs::write(self.dir.join("target"), pid).unwrap();
+        // Renamed into place: the probe must never read a half-written pid.
+        let tmp = self.dir.join("target.tmp");
+        std::fs::write(&tmp, pid).unwrap();
+        std::fs::rename(&tmp, self.dir.join("target")).unwrap();
         self.wait_for("opened")
     }
 

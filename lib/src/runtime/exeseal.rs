@@ -126,12 +126,10 @@ pub fn exec_fd(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
     first
 }
 
-const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
-
 /// Whether `f` lives on a read-only overlayfs (our [`overlay_handle`], given the environment
 /// variable that says we made it).
 fn is_on_readonly_overlay(f: &File) -> bool {
-    rustix::fs::fstatfs(f).is_ok_and(|s| s.f_type as i64 == OVERLAYFS_MAGIC)
+    rustix::fs::fstatfs(f).is_ok_and(|s| s.f_type == crate::bundle::overlay::OVERLAYFS_MAGIC)
         && rustix::fs::fstatvfs(f)
             .is_ok_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
@@ -142,8 +140,8 @@ fn is_on_readonly_overlay(f: &File) -> bool {
 /// `exeseal.sealedOverlayfs`). An O_PATH handle, for [`exec_fd`].
 fn overlay_handle(binary: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
     use rustix::mount::{
-        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_string,
-        fsmount, fsopen,
+        FsMountFlags, FsOpenFlags, MountAttrFlags, fsconfig_create, fsconfig_set_string, fsmount,
+        fsopen,
     };
     let (Some(dir), Some(name)) = (binary.parent(), binary.file_name()) else {
         return Err(std::io::Error::from_raw_os_error(libc::EINVAL));

@@ -342,7 +342,7 @@ fn exec_stdio(
     null_stdio: bool,
     own_terminal_or_detached: bool,
     stdin_null: bool,
-) -> Result<(Option<[Option<OwnedFd>; 3]>, signals::Relay), RuntimeError> {
+) -> Result<(Option<process::StdioFds>, signals::Relay), RuntimeError> {
     if null_stdio {
         let null = || {
             std::fs::OpenOptions::new()

@@ -18,6 +18,9 @@ use super::state::{self, Root, State, Status};
 use super::{RuntimeError, hooks, sys};
 use crate::state::liveness;
 
+/// Descriptors to use as a process' stdin, stdout and stderr (`None` keeps the inherited one).
+pub type StdioFds = [Option<OwnedFd>; 3];
+
 /// How the container's process is released after setup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Launch {
@@ -38,7 +41,7 @@ pub struct CreateOpts<'a> {
     /// Docker without `-i`: stdin is /dev/null.
     pub stdin_null: bool,
     /// Replacement stdio (a monitor's pipes).
-    pub stdio: Option<[Option<OwnedFd>; 3]>,
+    pub stdio: Option<StdioFds>,
     /// berth's `--init` (also read from the `berth.init` annotation).
     pub init: bool,
 }
@@ -455,7 +458,7 @@ pub struct ExecOpts<'a> {
     pub preserve_fds: i32,
     pub stdin_null: bool,
     /// Replacements for the inherited stdio (`None` entries keep ours).
-    pub stdio: Option<[Option<OwnedFd>; 3]>,
+    pub stdio: Option<StdioFds>,
 }
 
 /// A process started inside a running container (joined to all its namespaces and its
