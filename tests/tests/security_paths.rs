@@ -229,14 +229,17 @@ fn a_symlink_chain_in_the_image_fails_the_run_and_touches_nothing_on_the_host() 
         vec!["run", "--rm", "--device", "/dev/null:/c0/null", "chain"],
         vec!["run", "--rm", "chainvol"],
     ] {
-        let r = b.berth(&args).fails_with(125);
+        let r = b.berth(&args);
+        // First what the attack did: the old resolver made a directory, or a device node,
+        // in HOSTSIDE on the host.
+        assert_eq!(tree(&hostside), Vec::<PathBuf>::new(), "{args:?}");
+        let r = r.fails_with(125);
         let line = r.error_line();
         assert!(
             line.contains("/c0/") && line.contains("symbolic links"),
             "{args:?}: {}",
             r.stderr
         );
-        assert_eq!(tree(&hostside), Vec::<PathBuf>::new(), "{args:?}");
     }
     // Nothing new anywhere in the test's directory but the store's own state.
     let after: Vec<PathBuf> = tree(&dir)
