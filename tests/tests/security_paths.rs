@@ -62,6 +62,22 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
     ] {
         b.ok(&["exec", "-d", "victim", "sh", "-c", script]);
     }
+    // The readers' shells are up once they have made their output files.
+    b.until("the FIFO readers", || {
+        b.berth(&[
+            "exec",
+            "victim",
+            "test",
+            "-e",
+            "/tmp/tree-fifo.out",
+            "-a",
+            "-e",
+            "/tmp/fifo.out",
+        ])
+        .status
+        .success()
+        .then_some(())
+    });
     std::fs::write(dir.join("in.txt"), "from the host\n").unwrap();
     let input = dir.join("in.txt");
     let input = input.to_str().unwrap();
