@@ -115,13 +115,21 @@ impl Root {
     /// inside the root. With `O_NOFOLLOW` the last component is not followed.
     pub fn open_at(&self, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-        Ok(rfs::openat2(
-            &self.fd,
-            os(rel),
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            self.resolve,
-        )?)
+        // EAGAIN: a `..` was walked while a rename or a mount happened anywhere on the
+        // system, and the kernel could not prove it stayed inside. Retry, as libpathrs does.
+        let mut tries = 0;
+        loop {
+            match rfs::openat2(
+                &self.fd,
+                os(rel),
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                self.resolve,
+            ) {
+                Err(rustix::io::Errno::AGAIN) if tries < 128 => tries += 1,
+                r => return Ok(r?),
+            }
+        }
     }
 
     /// The directory `rel`, which must exist, as an `O_PATH` descriptor.
