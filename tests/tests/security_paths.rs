@@ -15,7 +15,7 @@ mod run_support;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use berth_e2e::crafted::{Layer, busybox_tar, put_image, tar};
+use berth_e2e::crafted::{Layer, Meta, busybox_tar, put_image, tar};
 use run_support::Box;
 use serde_json::json;
 
@@ -201,6 +201,97 @@ fn cp_resolves_planted_symlinks_inside_the_container() {
     assert_eq!(std::fs::read_link(dir.join("link")).unwrap(), hostside);
     assert_eq!(tree(&hostside), before);
     b.ok(&["rm", "-f", "victim"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_containers() {
+    let b = Box::new();
+    let id = b.detached(&["--name", "box", "busybox", "sleep", "1000"]);
+    let dir = b.w.env.dir().to_path_buf();
+    // A tar stream on stdin: a file owned by 1000, a symlink, a hard link, a FIFO.
+    let owned = Meta {
+        uid: 1000,
+        gid: 1000,
+        ..Meta::default()
+    };
+    let stream = tar(|t| {
+        t.dir("d", 0o755);
+        t.file_meta(b"d/f", &owned, &[], b"content\n");
+        t.symlink("d/l", "f");
+        t.hardlink("d/h", "d/f");
+        t.raw(
+            tar::EntryType::Fifo,
+            b"d/p",
+            None,
+            &Meta::default(),
+            &[],
+            b"",
+        );
+    });
+    b.ok(&["exec", "box", "mkdir", "/in", "/kept"]);
+    b.berth_in(&["cp", "-", "box:/in"], &stream).success();
+    b.berth_in(&["cp", "-a", "-", "box:/kept"], &stream)
+        .success();
+    let check = "cd /in/d && cat l h && test -p p && stat -c %u:%h f && stat -c %u /kept/d/f";
+    assert_eq!(
+        b.ok(&["exec", "box", "sh", "-c", check]),
+        "content\ncontent\n0:2\n1000\n"
+    );
+    // Out of the container, a tree with the same kinds; -L follows a link inside it.
+    b.ok(&["cp", "box:/in/d", dir.join("out").to_str().unwrap()]);
+    let out = dir.join("out");
+    assert_eq!(std::fs::read_link(out.join("l")).unwrap(), Path::new("f"));
+    assert_eq!(std::fs::read_to_string(out.join("h")).unwrap(), "content\n");
+    assert_eq!(std::fs::metadata(out.join("h")).unwrap().nlink(), 2);
+    assert!(
+        std::fs::symlink_metadata(out.join("p"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    b.ok(&[
+        "cp",
+        "-L",
+        "box:/in/d/l",
+        dir.join("followed").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("followed")).unwrap(),
+        "content\n"
+    );
+    // A device node inside a tree is not made on the host.
+    b.ok(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "mkdir /devs && mknod /devs/null c 1 3",
+    ]);
+    let r = b
+        .berth(&["cp", "box:/devs", dir.join("devs").to_str().unwrap()])
+        .fails_with(106);
+    assert!(
+        r.error_line()
+            .contains("refusing to create the device node devs/null on the host"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.join("devs/null").exists());
+    // Into a stopped container, over a file of its image.
+    b.ok(&["stop", "-t", "0", "box"]);
+    std::fs::write(dir.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    b.ok(&[
+        "cp",
+        dir.join("passwd").to_str().unwrap(),
+        "box:/etc/passwd",
+    ]);
+    b.ok(&["start", "box"]);
+    assert_eq!(
+        b.ok(&["exec", "box", "cat", "/etc/passwd"]),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    b.ok(&["rm", "-f", "box"]);
     b.assert_clean(&[&id]);
 }
 
