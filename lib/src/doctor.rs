@@ -88,15 +88,18 @@ fn kernel() -> Check {
         nums.first().copied().unwrap_or(0),
         nums.get(1).copied().unwrap_or(0),
     );
-    // openat2 (RESOLVE_IN_ROOT), which every untrusted path goes through, arrived in 5.6.
-    if (major, minor) >= (5, 6) {
+    // openat2 (RESOLVE_IN_ROOT), which every untrusted path goes through, arrived in 5.6;
+    // mount_setattr, which the container's init sets mount flags with, in 5.12.
+    if (major, minor) >= (5, 12) {
         check("kernel", Level::Ok, format!("Linux {release}"), "")
     } else {
         check(
             "kernel",
             Level::Missing,
-            format!("Linux {release}: berth needs openat2(2), Linux 5.6 or later"),
-            "upgrade the kernel to 5.6 or later",
+            format!(
+                "Linux {release}: berth needs openat2(2) and mount_setattr(2), Linux 5.12 or later"
+            ),
+            "upgrade the kernel to 5.12 or later",
         )
     }
 }

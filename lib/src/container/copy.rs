@@ -7,29 +7,29 @@
 //! to their host directories.
 //!
 //! The container's content is untrusted (it may be changing while we copy). Every path inside
-//! a root is resolved by the kernel with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`,
-//! so a symlink planted in the container resolves inside it, never on the host (Docker's
-//! CVE-2018-15664 and CVE-2019-14271 class); walks and writes act on descriptors with
-//! `O_NOFOLLOW`. Hand-written over the `tar` crate's headers because its own unpack follows
-//! paths by name.
+//! a root is resolved by the kernel with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
+//! (layer::root's [`Root`]), so a symlink planted in the container resolves inside it, never
+//! on the host (Docker's CVE-2018-15664 and CVE-2019-14271 class); walks and writes act on
+//! descriptors with `O_NOFOLLOW`. Nothing that exists is ever opened for writing: a file is
+//! replaced by unlinking it and creating a new one with `O_EXCL`, so a device node or a FIFO
+//! the container planted is replaced, never written through or blocked on. A device, FIFO or
+//! socket named as the source or the destination is refused, as Docker's cli refuses a device
+//! (`ValidateOutputPath`). Hand-written over the `tar` crate's headers because its own unpack
+//! follows paths by name.
 
-use std::ffi::OsStr;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{self as rfs, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{self as rfs, FileType, OFlags};
 
 use super::ContainerError;
 use super::copytar::{Counter, archive, extract};
 use crate::error::{Error, Result};
-use crate::layer::root::{clean_path, split_parent};
+use crate::layer::root::{RESOLVE_MOUNTS, Root, clean_path, special_kind, split_parent};
 use crate::paths::Paths;
 use crate::protocol::{MountKind, Record};
 use crate::state::{Containers, liveness, truth};
-
-const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
 /// One side of a copy, as Docker reads its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ pub(super) fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
 /// A directory that paths are resolved inside: a container's root (or one of its mounts, for
 /// a stopped container), or `/` on the host.
 pub(super) struct Side {
-    pub(super) root: OwnedFd,
+    pub(super) root: Root,
     /// The path inside `root` (cleaned, no leading slash).
     pub(super) rel: Vec<u8>,
     /// What the user typed, for messages.
@@ -104,12 +104,8 @@ pub(super) struct Side {
     pub(super) container: bool,
 }
 
-fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    Ok(rfs::open(
-        path,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?)
+fn open_dir(path: &Path) -> io::Result<Root> {
+    Root::open_with(path, RESOLVE_MOUNTS)
 }
 
 fn host_side(path: &Path) -> Result<Side> {
@@ -193,17 +189,6 @@ fn stopped_side(paths: &Paths, record: &Record, rel: Vec<u8>, shown: String) -> 
     })
 }
 
-pub(super) fn open_in(root: &OwnedFd, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
-    let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-    Ok(rfs::openat2(
-        root,
-        OsStr::from_bytes(rel),
-        flags | OFlags::CLOEXEC,
-        Mode::empty(),
-        RESOLVE,
-    )?)
-}
-
 fn base_name(rel: &[u8]) -> Vec<u8> {
     split_parent(rel).1.to_vec()
 }
@@ -245,10 +230,18 @@ pub fn copy(
     let mut stats = Counter::default();
     if *src == Endpoint::Stream {
         let d = side(dst)?;
-        let dir = open_in(&d.root, &d.rel, OFlags::PATH | OFlags::DIRECTORY)
+        let dir = d
+            .root
+            .open_at(&d.rel, OFlags::PATH | OFlags::DIRECTORY)
             .map_err(|e| io_err("destination", &d.shown, e))?;
         check_writable(&d)?;
-        extract(input, &dir, &d, opts, &mut stats)?;
+        extract(
+            input,
+            Root::from_fd(dir, RESOLVE_MOUNTS),
+            &d,
+            opts,
+            &mut stats,
+        )?;
         return Ok(stats.bytes);
     }
     let s = side(src)?;
@@ -257,9 +250,17 @@ pub fn copy(
     } else {
         OFlags::NOFOLLOW
     };
-    let top = open_in(&s.root, &s.rel, OFlags::PATH | follow)
+    let top = s
+        .root
+        .open_at(&s.rel, OFlags::PATH | follow)
         .map_err(|e| io_err("could not find the file", &s.shown, e))?;
     let st = rfs::fstat(&top).map_err(|e| io_err("cannot stat", &s.shown, e))?;
+    if let Some(kind) = special_kind(&st) {
+        return Err(bad(format!(
+            "cannot copy {}: it is {kind} (only directories, regular files and symbolic links can be copied)",
+            s.shown
+        )));
+    }
     let src_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
     if src_raw.ends_with(b"/") && !src_dir {
         return Err(bad(format!("{} is not a directory", s.shown)));
@@ -278,11 +279,12 @@ pub fn copy(
     }
     let d = side(dst)?;
     // Where the tree lands: (directory, name for the top entry or None for contents).
-    let existing = open_in(&d.root, &d.rel, OFlags::PATH).ok();
-    let dst_is_dir = existing
-        .as_ref()
-        .and_then(|fd| rfs::fstat(fd).ok())
-        .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+    let existing = d.root.open_at(&d.rel, OFlags::PATH).ok();
+    let dst_st = existing.as_ref().and_then(|fd| rfs::fstat(fd).ok());
+    if let Some(kind) = dst_st.as_ref().and_then(special_kind) {
+        return Err(bad(not_a_target(&d, dst, kind)));
+    }
+    let dst_is_dir = dst_st.map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
     let (dir_rel, name): (Vec<u8>, Option<Vec<u8>>) = match (src_dir, dst_is_dir) {
         (_, None) if dst_slash && !src_dir => {
             return Err(ContainerError::NotFound(format!(
@@ -308,13 +310,17 @@ pub fn copy(
         (true, Some(true)) if contents_only => (d.rel.clone(), None),
         (_, Some(true)) => (d.rel.clone(), Some(src_name)),
     };
-    let dir = open_in(&d.root, &dir_rel, OFlags::PATH | OFlags::DIRECTORY).map_err(|e| {
-        io_err(
-            "destination directory",
-            &String::from_utf8_lossy(&dir_rel),
-            e,
-        )
-    })?;
+    let dir = d
+        .root
+        .open_at(&dir_rel, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| {
+            io_err(
+                "destination directory",
+                &String::from_utf8_lossy(&dir_rel),
+                e,
+            )
+        })?;
+    let dir = Root::from_fd(dir, RESOLVE_MOUNTS);
     check_writable(&d)?;
     // Through a pipe: the tree is archived by one thread and extracted by this one, so a
     // large copy never sits in memory whole.
@@ -329,13 +335,27 @@ pub fn copy(
                 .map_err(|e| io_err("writing", "archive", e))?;
             Ok(counter.bytes)
         });
-        let r = extract(&mut reader, &dir, &d, opts, &mut stats);
+        let r = extract(&mut reader, dir, &d, opts, &mut stats);
         drop(reader);
         let sent = h
             .join()
             .unwrap_or_else(|_| Err(bad("archiving thread panicked")));
         r.and(sent)
     })
+}
+
+/// Docker's words for a destination that is neither a directory nor a regular file (its cli's
+/// `ValidateOutputPath`; Docker checks devices, berth FIFOs and sockets too).
+fn not_a_target(d: &Side, dst: &Endpoint, kind: &str) -> String {
+    match dst {
+        Endpoint::Container { container, path } => format!(
+            "destination \"{container}:{path}\" must be a directory or a regular file: got {kind}"
+        ),
+        _ => format!(
+            "invalid output path: \"{}\" must be a directory or a regular file: got {kind}",
+            d.shown
+        ),
+    }
 }
 
 fn check_writable(d: &Side) -> Result<()> {

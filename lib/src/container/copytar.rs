@@ -1,6 +1,9 @@
 //! `cp`'s tar side: a tree archived from a container or host directory (walking with `*at`
-//! calls under the side's root, never following a link out), and an archive extracted into a
-//! destination directory the same way. Split from copy.rs, which resolves the two sides.
+//! calls under the side's root, never following a link out, and opening a file for reading
+//! only after its descriptor shows a regular file, so a FIFO swapped in never blocks us), and
+//! an archive extracted into a destination directory the same way (an existing non-directory
+//! is unlinked and a new file created with `O_EXCL`, never opened). Split from copy.rs, which
+//! resolves the two sides.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -12,9 +15,9 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps};
 
 use super::ContainerError;
-use super::copy::{CopyOptions, Side, bad, io_err, open_in};
+use super::copy::{CopyOptions, Side, bad, io_err};
 use crate::error::{Error, Result};
-use crate::layer::root::{clean_path, split_parent};
+use crate::layer::root::{Root, clean_path, create_new, reopen, split_parent};
 
 #[derive(Default)]
 pub(super) struct Counter {
@@ -105,21 +108,8 @@ pub(super) fn entry<W: Write>(
             children(b, &dir, path, links, c)
         }
         FileType::RegularFile => {
-            let file = match parent {
-                Some((p, n)) => rfs::openat(
-                    p,
-                    OsStr::from_bytes(n),
-                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ),
-                // The top entry is an O_PATH descriptor: reopen it for reading.
-                None => rfs::open(
-                    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)),
-                    OFlags::RDONLY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ),
-            }
-            .map_err(|e| io_err("cannot open", &shown, e))?;
+            let file =
+                open_regular(fd, parent, st).map_err(|e| io_err("cannot open", &shown, e))?;
             let mut f = File::from(file);
             // The size the header promises is what was there when we looked; a file that
             // grows or shrinks meanwhile is cut or padded, as tar does.
@@ -154,6 +144,37 @@ pub(super) fn entry<W: Write>(
         // Sockets and unknown types cannot be archived; tar skips them too.
         _ => Ok(()),
     }
+}
+
+/// The regular file `st` describes, open for reading. It is looked up as `O_PATH` (which
+/// opens nothing), checked to be that same regular file, and only then reopened: a FIFO or a
+/// device swapped in meanwhile is never opened, so the copy cannot block or touch a device.
+fn open_regular(
+    fd: &OwnedFd,
+    parent: Option<(&OwnedFd, &[u8])>,
+    st: &rfs::Stat,
+) -> io::Result<OwnedFd> {
+    let path_fd;
+    let pfd = match parent {
+        Some((p, n)) => {
+            path_fd = rfs::openat(
+                p,
+                OsStr::from_bytes(n),
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            &path_fd
+        }
+        // The top entry is an O_PATH descriptor already.
+        None => fd,
+    };
+    let now = rfs::fstat(pfd)?;
+    if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile
+        || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+    {
+        return Err(io::Error::other("it was replaced while being copied"));
+    }
+    reopen(pfd, OFlags::RDONLY)
 }
 
 pub(super) fn children<W: Write>(
@@ -192,9 +213,19 @@ pub(super) fn children<W: Write>(
 // ---------------------------------------------------------------------------------------
 // Extracting: every entry resolved inside the destination directory.
 
+/// One archive entry's metadata, as it will be written.
+struct Meta {
+    uid: u32,
+    gid: u32,
+    mode: Mode,
+    mtime: u64,
+    /// A link's target (the entry's, which long-name extensions can carry).
+    link: Vec<u8>,
+}
+
 pub(super) fn extract(
     input: &mut dyn Read,
-    dir: &OwnedFd,
+    dir: Root,
     d: &Side,
     opts: CopyOptions,
     c: &mut Counter,
@@ -227,144 +258,195 @@ pub(super) fn extract(
                 String::from_utf8_lossy(&raw)
             ))
         })?;
-        let shown = String::from_utf8_lossy(&rel).into_owned();
-        let h = e.header().clone();
-        let (uid, gid) = owner(&h);
-        let mode = Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777);
-        let mtime = h.mtime().unwrap_or(0);
         if rel.is_empty() {
             // `.`: the destination directory itself; its metadata is left alone.
             continue;
         }
-        let (parent_rel, name) = split_parent(&rel);
-        let parent = open_in(dir, parent_rel, OFlags::PATH | OFlags::DIRECTORY)
-            .map_err(|er| io_err("cannot open", &shown, er))?;
-        let name = OsStr::from_bytes(name);
-        let existing = rfs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW).ok();
-        let existing_dir =
-            existing.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
-        let kind = h.entry_type();
-        let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
-        if kind != tar::EntryType::Directory && existing.is_some() {
-            if existing_dir {
-                return Err(bad(format!(
-                    "cannot overwrite directory {shown} with a non-directory"
-                )));
-            }
-            if kind != tar::EntryType::Regular {
-                rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(ioe)?;
-            }
-        }
-        match kind {
-            tar::EntryType::Directory => {
-                if existing.is_some() && !existing_dir {
-                    return Err(bad(format!(
-                        "cannot overwrite non-directory {shown} with a directory"
-                    )));
-                }
-                if existing.is_none() {
-                    rfs::mkdirat(&parent, name, mode).map_err(ioe)?;
-                }
-                let fd = rfs::openat(
-                    &parent,
-                    name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(ioe)?;
-                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
-                dir_times.push((rel.clone(), mtime));
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let fd = rfs::openat(
-                    &parent,
-                    name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::TRUNC
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    mode,
-                )
-                .map_err(ioe)?;
-                let mut f = File::from(fd);
-                c.bytes +=
-                    io::copy(&mut e, &mut f).map_err(|er| io_err("cannot write", &shown, er))?;
-                let fd = OwnedFd::from(f);
-                fix_meta(&fd, uid, gid, mode).map_err(ioe)?;
-                set_times(&fd, mtime);
-            }
-            tar::EntryType::Symlink => {
-                let target = e
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                rfs::symlinkat(OsStr::from_bytes(&target), &parent, name).map_err(ioe)?;
-                let _ = rfs::chownat(
-                    &parent,
-                    name,
-                    Some(rustix::process::Uid::from_raw(uid)),
-                    Some(rustix::process::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            tar::EntryType::Link => {
-                let target = e
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                let target = clean_path(&target).map_err(|_| {
-                    ContainerError::Unsafe(format!(
-                        "hard link {shown} points out of the destination"
-                    ))
-                })?;
-                let (tp, tn) = split_parent(&target);
-                let tparent =
-                    open_in(dir, tp, OFlags::PATH | OFlags::DIRECTORY).map_err(ioe_io(&shown))?;
-                rfs::linkat(
-                    &tparent,
-                    OsStr::from_bytes(tn),
-                    &parent,
-                    name,
-                    AtFlags::empty(),
-                )
-                .map_err(ioe)?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let ft = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                let dev = rfs::makedev(
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0),
-                );
-                rfs::mknodat(&parent, name, ft, mode, dev).map_err(ioe)?;
-                let _ = rfs::chownat(
-                    &parent,
-                    name,
-                    Some(rustix::process::Uid::from_raw(uid)),
-                    Some(rustix::process::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
-            }
-            // Extended headers and the like carry nothing to write.
-            _ => {}
+        let h = e.header().clone();
+        let (uid, gid) = owner(&h);
+        let meta = Meta {
+            uid,
+            gid,
+            mode: Mode::from_raw_mode(h.mode().unwrap_or(0o644) & 0o7777),
+            mtime: h.mtime().unwrap_or(0),
+            link: e
+                .link_name_bytes()
+                .map(|t| t.into_owned())
+                .unwrap_or_default(),
+        };
+        if place(&mut e, &h, &dir, &rel, &meta, d, c)? {
+            dir_times.push((rel, meta.mtime));
         }
     }
     // Directory times last, deepest first: writing into a directory changes its mtime.
     dir_times.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     for (p, t) in dir_times {
-        if let Ok(fd) = open_in(
-            dir,
-            &p,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-        ) {
+        if let Ok(fd) = dir.open_at(&p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW) {
             set_times(&fd, t);
         }
     }
     Ok(())
+}
+
+/// Writes one entry at `rel` under `dir`; true for a directory (its time is set last).
+fn place(
+    e: &mut dyn Read,
+    h: &tar::Header,
+    dir: &Root,
+    rel: &[u8],
+    m: &Meta,
+    d: &Side,
+    c: &mut Counter,
+) -> Result<bool> {
+    let shown = String::from_utf8_lossy(rel).into_owned();
+    let (parent_rel, name) = split_parent(rel);
+    let parent = dir
+        .open_at(parent_rel, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|er| io_err("cannot open", &shown, er))?;
+    let kind = h.entry_type();
+    let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
+    let uid = Some(rustix::process::Uid::from_raw(m.uid));
+    let gid = Some(rustix::process::Gid::from_raw(m.gid));
+    if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) && !d.container {
+        // A container's device node would be a door on the host (a 0666 copy of its disk).
+        return Err(ContainerError::Unsafe(format!(
+            "refusing to create the device node {shown} on the host (copy the directory without it)"
+        ))
+        .into());
+    }
+    if kind == tar::EntryType::Directory {
+        mkdir_entry(&parent, name, m, &shown)?;
+        return Ok(true);
+    }
+    let in_place = make_room(&parent, name, kind, &shown)?;
+    let name = OsStr::from_bytes(name);
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => {
+            let fd = match in_place {
+                Some(fd) => fd,
+                None => create_new(
+                    &parent,
+                    name.as_bytes(),
+                    OFlags::WRONLY,
+                    m.mode.as_raw_mode(),
+                )
+                .map_err(|er| io_err("cannot write", &shown, er))?,
+            };
+            let mut f = File::from(fd);
+            c.bytes += io::copy(e, &mut f).map_err(|er| io_err("cannot write", &shown, er))?;
+            let fd = OwnedFd::from(f);
+            fix_meta(&fd, m.uid, m.gid, m.mode).map_err(ioe)?;
+            set_times(&fd, m.mtime);
+        }
+        tar::EntryType::Symlink => {
+            rfs::symlinkat(OsStr::from_bytes(&m.link), &parent, name).map_err(ioe)?;
+            let _ = rfs::chownat(&parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW);
+        }
+        tar::EntryType::Link => {
+            let target = clean_path(&m.link).map_err(|_| {
+                ContainerError::Unsafe(format!("hard link {shown} points out of the destination"))
+            })?;
+            let (tp, tn) = split_parent(&target);
+            let tparent = dir
+                .open_at(tp, OFlags::PATH | OFlags::DIRECTORY)
+                .map_err(ioe_io(&shown))?;
+            rfs::linkat(
+                &tparent,
+                OsStr::from_bytes(tn),
+                &parent,
+                name,
+                AtFlags::empty(),
+            )
+            .map_err(ioe)?;
+        }
+        tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+            let ft = match kind {
+                tar::EntryType::Char => FileType::CharacterDevice,
+                tar::EntryType::Block => FileType::BlockDevice,
+                _ => FileType::Fifo,
+            };
+            let dev = rfs::makedev(
+                h.device_major().ok().flatten().unwrap_or(0),
+                h.device_minor().ok().flatten().unwrap_or(0),
+            );
+            rfs::mknodat(&parent, name, ft, m.mode, dev).map_err(ioe)?;
+            let _ = rfs::chownat(&parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW);
+        }
+        // Extended headers and the like carry nothing to write.
+        _ => {}
+    }
+    Ok(false)
+}
+
+/// A directory entry: made if missing, merged into an existing directory.
+fn mkdir_entry(parent: &OwnedFd, name: &[u8], m: &Meta, shown: &str) -> Result<()> {
+    let ioe = |er: rustix::io::Errno| io_err("cannot write", shown, er);
+    let name = OsStr::from_bytes(name);
+    match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::Directory => {
+            return Err(bad(format!(
+                "cannot overwrite non-directory {shown} with a directory"
+            )));
+        }
+        Ok(_) => {}
+        Err(_) => rfs::mkdirat(parent, name, m.mode).map_err(ioe)?,
+    }
+    let fd = rfs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(ioe)?;
+    fix_meta(&fd, m.uid, m.gid, m.mode).map_err(ioe)
+}
+
+/// Makes room for a new non-directory `name` in `parent`. An existing non-directory is
+/// unlinked, never opened: a device node or a FIFO planted there is replaced, as Docker's
+/// extraction replaces it. The one exception is a regular file that is a mount point (a
+/// running container's bind-mounted /etc/hosts), which cannot be unlinked: it is written in
+/// place, through a descriptor checked to be a regular file. Returns that descriptor.
+fn make_room(
+    parent: &OwnedFd,
+    name: &[u8],
+    kind: tar::EntryType,
+    shown: &str,
+) -> Result<Option<OwnedFd>> {
+    let name = OsStr::from_bytes(name);
+    let Ok(st) = rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) else {
+        return Ok(None);
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        return Err(bad(format!(
+            "cannot overwrite directory {shown} with a non-directory"
+        )));
+    }
+    match rfs::unlinkat(parent, name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(rustix::io::Errno::BUSY)
+            if kind == tar::EntryType::Regular
+                && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile =>
+        {
+            let ioe = |er| io_err("cannot write", shown, er);
+            let fd = rfs::openat(
+                parent,
+                name,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(ioe)?;
+            let now = rfs::fstat(&fd).map_err(ioe)?;
+            if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile {
+                return Err(bad(format!(
+                    "cannot write {shown}: it is not a regular file"
+                )));
+            }
+            let w = reopen(&fd, OFlags::WRONLY | OFlags::TRUNC)
+                .map_err(|er| io_err("cannot write", shown, er))?;
+            Ok(Some(w))
+        }
+        Err(e) => Err(io_err("cannot replace", shown, e)),
+    }
 }
 
 pub(super) fn ioe_io(shown: &str) -> impl Fn(io::Error) -> Error + '_ {

@@ -11,6 +11,11 @@
 //!
 //! The lexical clean of entry names ([`clean_path`]) only gives the error a clear message; the
 //! guarantee comes from the resolution.
+//!
+//! The same primitive serves every place that touches a container's files: the unpacker (one
+//! layer directory, [`RESOLVE`]), and `cp` and the container's init, which see a container's
+//! whole tree with its mounts ([`RESOLVE_MOUNTS`]). A descriptor that was resolved once is the
+//! thing acted on; no path string of the container's is walked by the kernel a second time.
 
 use std::ffi::OsStr;
 use std::io;
@@ -24,6 +29,10 @@ use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
 pub const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT
     .union(ResolveFlags::NO_MAGICLINKS)
     .union(ResolveFlags::NO_XDEV);
+
+/// The resolution of a container's tree as its processes see it (`cp`, the init's mounts): like
+/// [`RESOLVE`], but mounts are crossed, since volumes, /dev and /proc are part of that tree.
+pub const RESOLVE_MOUNTS: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
 /// Why a name was refused before any resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,17 +82,29 @@ pub fn os(bytes: &[u8]) -> &OsStr {
 #[derive(Debug)]
 pub struct Root {
     fd: OwnedFd,
+    resolve: ResolveFlags,
 }
 
 impl Root {
-    /// Opens `path` (trusted: it comes from berth's own layout) as a root.
+    /// Opens `path` (trusted: it comes from berth's own layout) as a root that no resolution
+    /// leaves, mount points included ([`RESOLVE`]).
     pub fn open(path: &Path) -> io::Result<Root> {
+        Root::open_with(path, RESOLVE)
+    }
+
+    /// Opens `path` (trusted) as a root resolved with `resolve`.
+    pub fn open_with(path: &Path, resolve: ResolveFlags) -> io::Result<Root> {
         let fd = rfs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Root { fd })
+        Ok(Root { fd, resolve })
+    }
+
+    /// A directory already open (e.g. one resolved inside another root) as a root.
+    pub fn from_fd(fd: OwnedFd, resolve: ResolveFlags) -> Root {
+        Root { fd, resolve }
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -94,13 +115,21 @@ impl Root {
     /// inside the root. With `O_NOFOLLOW` the last component is not followed.
     pub fn open_at(&self, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
-        Ok(rfs::openat2(
-            &self.fd,
-            os(rel),
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )?)
+        // EAGAIN: a `..` was walked while a rename or a mount happened anywhere on the
+        // system, and the kernel could not prove it stayed inside. Retry, as libpathrs does.
+        let mut tries = 0;
+        loop {
+            match rfs::openat2(
+                &self.fd,
+                os(rel),
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                self.resolve,
+            ) {
+                Err(rustix::io::Errno::AGAIN) if tries < 128 => tries += 1,
+                r => return Ok(r?),
+            }
+        }
     }
 
     /// The directory `rel`, which must exist, as an `O_PATH` descriptor.
@@ -153,6 +182,54 @@ impl Root {
             };
         }
         Ok(cur)
+    }
+
+    /// The parent directory of `rel` (created with its missing parents, as [`mkdir_all`]
+    /// does) and `rel`'s last component, for creating `rel` itself with `*at` calls. The root
+    /// itself has no parent: an empty `rel` is an error.
+    ///
+    /// [`mkdir_all`]: Root::mkdir_all
+    pub fn mkdir_parent<'p>(&self, rel: &'p [u8]) -> io::Result<(OwnedFd, &'p [u8])> {
+        let (parent, name) = split_parent(rel);
+        if name.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the root directory itself",
+            ));
+        }
+        Ok((self.mkdir_all(parent)?, name))
+    }
+}
+
+/// Reopens `fd` (typically `O_PATH`, its type already checked with `fstat`) with real access
+/// `flags`, through `/proc/self/fd` as runc's `pathrs.Reopen` does. It is the same inode, so
+/// what was checked cannot have been swapped for a FIFO or a device in between.
+pub fn reopen(fd: impl AsFd, flags: OFlags) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
+    Ok(rfs::open(path, flags | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+/// Creates `name` in `dir` as a new regular file: `O_CREAT | O_EXCL | O_NOFOLLOW`, so an
+/// existing file, device, FIFO or symlink is never opened (EEXIST instead).
+pub fn create_new(dir: impl AsFd, name: &[u8], flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+    Ok(rfs::openat(
+        dir,
+        os(name),
+        flags | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )?)
+}
+
+/// What a file is, for messages ("a directory", "a FIFO"...); `None` for the kinds a copy
+/// may read or write (directories, regular files and symlinks).
+pub fn special_kind(st: &rfs::Stat) -> Option<&'static str> {
+    match rfs::FileType::from_raw_mode(st.st_mode) {
+        rfs::FileType::CharacterDevice | rfs::FileType::BlockDevice => Some("a device"),
+        rfs::FileType::Fifo => Some("a FIFO"),
+        rfs::FileType::Socket => Some("a socket"),
+        rfs::FileType::Directory | rfs::FileType::RegularFile | rfs::FileType::Symlink => None,
+        _ => Some("an irregular file"),
     }
 }
 

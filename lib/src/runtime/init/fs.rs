@@ -1,56 +1,32 @@
-//! Filesystem helpers for the container's init: resolving a path inside the new root without
-//! letting symlinks escape it, mount option parsing (mount(8)'s names), and small syscall
-//! wrappers that report the path they failed on.
+//! Filesystem primitives for the container's init.
+//!
+//! Every path inside the container's root is resolved **once, by descriptor**: layer::root's
+//! openat2 with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` (mounts crossed), missing parents
+//! made with `mkdirat` on descriptors. Every mount is then attached onto that descriptor with
+//! the new mount API: `open_tree` (binds) or `fsopen`/`fsmount` (kernel filesystems), flags set
+//! with `mount_setattr` on the detached mount, and `move_mount` onto the resolved target. The
+//! kernel never walks a path string of the container's a second time, which closes the
+//! CVE-2021-30465 race (a symlink swapped in between a check and a `mount(2)`) and the
+//! symlink-chain escape (a chain longer than the kernel follows fails with ELOOP instead of
+//! being handed back half-resolved). runc does the same with `pathrs` and `mountViaFds`.
+//!
+//! Only trusted host paths (the bundle's rootfs, `/`, the sources in config.json) still go
+//! through `mount(2)` or `open_tree` by name. Also: mount option parsing (mount(8)'s names).
 
 use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
-/// Resolves `path` (absolute, as seen inside the container) under `root`, following symlinks
-/// as if `root` were `/`: `..` and absolute link targets never leave it (the CVE-2021-30465
-/// class of escapes is closed by construction, not by string checks).
-pub fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    let mut pending: Vec<std::ffi::OsString> = path
-        .components()
-        .rev()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut links = 0;
-    while let Some(c) = pending.pop() {
-        if c == ".." {
-            out.pop();
-            continue;
-        }
-        let candidate = out.join(&c);
-        let full = root.join(&candidate);
-        match std::fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() && links < 40 => {
-                links += 1;
-                let Ok(target) = std::fs::read_link(&full) else {
-                    out = candidate;
-                    continue;
-                };
-                if target.is_absolute() {
-                    out = PathBuf::new();
-                }
-                for tc in target.components().rev() {
-                    match tc {
-                        Component::Normal(n) => pending.push(n.to_os_string()),
-                        Component::ParentDir => pending.push("..".into()),
-                        _ => {}
-                    }
-                }
-            }
-            _ => out = candidate,
-        }
-    }
-    root.join(out)
-}
+use rustix::fs::{self as rfs, FileType, OFlags};
+use rustix::io::Errno;
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, OpenTreeFlags, fsconfig_create,
+    fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount, open_tree,
+};
+
+pub use crate::layer::root::{RESOLVE_MOUNTS, Root, create_new};
 
 pub fn cstr(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
@@ -60,7 +36,7 @@ fn cstr_s(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
-/// mount(2), with the target in the error.
+/// mount(2) on a trusted host path (`/`, the bundle's rootfs), with the target in the error.
 pub fn mount(
     source: Option<&str>,
     target: &Path,
@@ -72,6 +48,7 @@ pub fn mount(
     let ty = fstype.map(cstr_s);
     let dat = data.filter(|d| !d.is_empty()).map(cstr_s);
     let tgt = cstr(target);
+    // SAFETY: every pointer is a NUL-terminated string that outlives the call, or null.
     let r = unsafe {
         libc::mount(
             src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
@@ -98,7 +75,7 @@ pub fn mount(
 #[derive(Debug, Default, Clone)]
 pub struct MountOptions {
     pub flags: libc::c_ulong,
-    /// Flags explicitly cleared (`rw`, `suid`...), so a remount does not keep them.
+    /// Flags explicitly cleared (`rw`, `suid`...), so a bind does not keep them.
     pub cleared: libc::c_ulong,
     pub propagation: Vec<libc::c_ulong>,
     pub data: Vec<String>,
@@ -187,50 +164,294 @@ pub fn parse_options(options: &[String]) -> MountOptions {
     o
 }
 
-/// The per-mount flags the kernel locks when a mount crosses into a less privileged user
-/// namespace; a bind remount must repeat them or fail with EPERM.
-pub fn locked_flags(path: &Path) -> libc::c_ulong {
-    let c = cstr(path);
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } < 0 {
-        return 0;
-    }
-    let mut f = 0;
-    for (v, m) in [
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        (libc::ST_RDONLY, libc::MS_RDONLY),
-        (libc::ST_NOATIME, libc::MS_NOATIME),
-        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
-    ] {
-        if st.f_flag & v != 0 {
-            f |= m;
+/// The per-mount attributes (`MOUNT_ATTR_*`) to set and to clear for `o`'s flags.
+pub fn attrs(o: &MountOptions) -> (u64, u64) {
+    let pairs = [
+        (libc::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
+    ];
+    let (mut set, mut clr) = (0, 0);
+    for (ms, attr) in pairs {
+        if o.flags & ms != 0 {
+            set |= attr;
+        }
+        if o.cleared & ms != 0 {
+            clr |= attr;
         }
     }
-    f
+    // The access-time mode is one field: setting one mode clears the others.
+    let atime = if o.flags & libc::MS_NOATIME != 0 {
+        Some(libc::MOUNT_ATTR_NOATIME)
+    } else if o.flags & libc::MS_STRICTATIME != 0 {
+        Some(libc::MOUNT_ATTR_STRICTATIME)
+    } else if o.flags & libc::MS_RELATIME != 0 {
+        Some(libc::MOUNT_ATTR_RELATIME)
+    } else {
+        None
+    };
+    if let Some(a) = atime {
+        set |= a;
+        clr |= libc::MOUNT_ATTR__ATIME;
+    }
+    (set, clr)
 }
 
-/// Makes sure `path` exists, as a directory or (for binds of files) an empty file.
-pub fn ensure(path: &Path, dir: bool) -> Result<(), String> {
-    if path.exists() {
+/// mount_setattr(2) on the mount `fd` refers to (AT_RECURSIVE: and every mount below it).
+fn setattr(fd: BorrowedFd, recursive: bool, attr: &libc::mount_attr) -> io::Result<()> {
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: an empty NUL-terminated path, a live descriptor, and a `mount_attr` whose size
+    // is passed alongside; the kernel only reads it.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Applies `o`'s flags to the mount `tree` (recursively when asked). A flag asked to be
+/// cleared that the mount does not have is left out, so a locked flag the mount never had
+/// is not an error (runc refuses only clearing a locked flag that is set).
+pub fn set_flags(
+    tree: &OwnedFd,
+    o: &MountOptions,
+    recursive: bool,
+    shown: &Path,
+) -> Result<(), String> {
+    let (set, mut clr) = attrs(o);
+    if let Ok(st) = rfs::fstatvfs(tree) {
+        let has = |f: rfs::StatVfsMountFlags| st.f_flag.contains(f);
+        for (flag, attr) in [
+            (rfs::StatVfsMountFlags::RDONLY, libc::MOUNT_ATTR_RDONLY),
+            (rfs::StatVfsMountFlags::NOSUID, libc::MOUNT_ATTR_NOSUID),
+            (rfs::StatVfsMountFlags::NODEV, libc::MOUNT_ATTR_NODEV),
+            (rfs::StatVfsMountFlags::NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+        ] {
+            if !has(flag) && !recursive {
+                clr &= !attr;
+            }
+        }
+    }
+    if set == 0 && clr == 0 {
         return Ok(());
     }
-    let r = if dir {
-        std::fs::create_dir_all(path)
-    } else {
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(|e| format!("mkdir {}: {e}", p.display()))?;
-        }
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map(|_| ())
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
     };
-    r.map_err(|e| format!("creating mount point {}: {e}", path.display()))
+    setattr(tree.as_fd(), recursive, &attr)
+        .map_err(|e| format!("setting the flags of the mount on {}: {e}", shown.display()))
+}
+
+/// Applies `o`'s propagation (`rprivate`...) to the attached mount `tree`.
+pub fn propagate(tree: &OwnedFd, o: &MountOptions, shown: &Path) -> Result<(), String> {
+    for p in &o.propagation {
+        let attr = libc::mount_attr {
+            attr_set: 0,
+            attr_clr: 0,
+            propagation: p & !libc::MS_REC,
+            userns_fd: 0,
+        };
+        setattr(tree.as_fd(), p & libc::MS_REC != 0, &attr).map_err(|e| {
+            format!(
+                "setting the propagation of the mount on {}: {e}",
+                shown.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A detached copy of the mount tree at the trusted host path `src` (a bind's source).
+pub fn clone_path(src: &Path, recursive: bool) -> Result<OwnedFd, String> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(rfs::CWD, src, flags).map_err(|e| format!("bind source {}: {e}", src.display()))
+}
+
+/// A detached copy of the mount at the file `fd` already refers to (resolved by descriptor).
+pub fn clone_fd(fd: BorrowedFd, recursive: bool, shown: &Path) -> Result<OwnedFd, String> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(fd, "", flags).map_err(|e| format!("binding {}: {e}", shown.display()))
+}
+
+/// A new, detached instance of the filesystem `typ` (`fsopen`, `fsconfig`, `fsmount`) with
+/// `o`'s data options and flags. The error keeps the errno (sysfs falls back on EPERM).
+pub fn new_fs(
+    typ: &str,
+    source: Option<&str>,
+    o: &MountOptions,
+) -> Result<OwnedFd, (Errno, String)> {
+    let fs =
+        fsopen(typ, FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| (e, format!("mount {typ}: {e}")))?;
+    let fail = |what: &str, e: Errno| (e, format!("mount {typ} ({what}): {e}{}", fs_log(&fs)));
+    if let Some(s) = source.filter(|s| !s.is_empty()) {
+        fsconfig_set_string(&fs, "source", s).map_err(|e| fail("source", e))?;
+    }
+    for d in &o.data {
+        match d.split_once('=') {
+            Some((k, v)) => fsconfig_set_string(&fs, k, v),
+            None => fsconfig_set_flag(&fs, d.as_str()),
+        }
+        .map_err(|e| fail(d, e))?;
+    }
+    // Superblock flags, as mount(2) would pass them for a new mount.
+    for (ms, key) in [
+        (libc::MS_RDONLY, "ro"),
+        (libc::MS_SYNCHRONOUS, "sync"),
+        (libc::MS_DIRSYNC, "dirsync"),
+    ] {
+        if o.flags & ms != 0 {
+            fsconfig_set_flag(&fs, key).map_err(|e| fail(key, e))?;
+        }
+    }
+    fsconfig_create(&fs).map_err(|e| fail("create", e))?;
+    let (set, _) = attrs(o);
+    fsmount(
+        &fs,
+        FsMountFlags::FSMOUNT_CLOEXEC,
+        MountAttrFlags::from_bits_retain(set as u32),
+    )
+    .map_err(|e| fail("fsmount", e))
+}
+
+/// The kernel's own messages about a filesystem context ("e tmpfs: Bad value for 'size'").
+fn fs_log(fs: &OwnedFd) -> String {
+    let mut out = String::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = rustix::io::read(fs, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf[..n]);
+        out.push_str(": ");
+        out.push_str(line.trim_start_matches(['e', 'w', 'i', ' ']).trim_end());
+    }
+    out
+}
+
+/// Attaches the detached mount `tree` onto the resolved mount point `target`.
+pub fn attach(tree: &OwnedFd, target: &OwnedFd, shown: &Path) -> Result<(), String> {
+    move_mount(
+        tree,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(|e| format!("mounting on {}: {e}", shown.display()))
+}
+
+/// `dest` (absolute, as seen in the container) as a path relative to the root, cleaned
+/// lexically the way the kernel treats `..` at `/` (dropped).
+pub fn rel(dest: &Path) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => parts.push(n.as_bytes()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    parts.join(&b'/')
+}
+
+/// What a mount point must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory, created (with its parents) if missing.
+    Dir,
+    /// A file (for a bind of a file), created empty if missing.
+    File,
+    /// An ordinary directory that is not reached through a symlink of its own, for `proc` and
+    /// `sysfs` (runc's rule: a fake /proc is a classic attack).
+    Plain(&'static str),
+}
+
+/// Resolves the mount point `dest` inside `root`, once, by descriptor, creating what is
+/// missing by `mkdirat`/`openat(O_EXCL)` on descriptors. A chain of symlinks that does not
+/// resolve inside the root is an error naming `dest`.
+pub fn mount_point(root: &Root, dest: &Path, kind: Kind) -> Result<OwnedFd, String> {
+    let rel = rel(dest);
+    let err = |e: &dyn std::fmt::Display| {
+        format!("mount destination {} in the container: {e}", dest.display())
+    };
+    if rel.is_empty() {
+        return Err(err(
+            &"refusing to mount over the container's root directory",
+        ));
+    }
+    let follow = match kind {
+        Kind::Plain(_) => OFlags::NOFOLLOW,
+        _ => OFlags::empty(),
+    };
+    match root.open_at(&rel, OFlags::PATH | follow) {
+        Ok(fd) => {
+            if let Kind::Plain(fs) = kind {
+                let st = rfs::fstat(&fd).map_err(|e| err(&e))?;
+                if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+                    return Err(err(&format!(
+                        "{fs} must be mounted on an ordinary directory, not on a symlink or a file"
+                    )));
+                }
+            }
+            Ok(fd)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            create_point(root, &rel, kind).map_err(|e| err(&explain(e)))
+        }
+        Err(e) => Err(err(&explain(e))),
+    }
+}
+
+fn create_point(root: &Root, rel: &[u8], kind: Kind) -> io::Result<OwnedFd> {
+    if kind != Kind::File {
+        return root.mkdir_all(rel);
+    }
+    let (parent, name) = root.mkdir_parent(rel)?;
+    create_new(&parent, name, OFlags::RDONLY, 0o644).map_err(|e| {
+        if e.raw_os_error() == Some(libc::EEXIST) {
+            io::Error::new(io::ErrorKind::NotFound, "it is a symlink to a missing file")
+        } else {
+            e
+        }
+    })
+}
+
+/// ELOOP said in words: the kernel followed as many links as it will.
+pub fn explain(e: io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => {
+            "too many levels of symbolic links (a symlink chain that does not resolve inside the container)".into()
+        }
+        Some(libc::EXDEV) => "it crosses out of the container's root".into(),
+        _ => e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -238,23 +459,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn symlinks_stay_inside_the_root() {
+    fn destinations_clean_like_the_kernel_at_the_root() {
+        assert_eq!(rel(Path::new("/a/./b/")), b"a/b");
+        assert_eq!(rel(Path::new("/../../etc")), b"etc");
+        assert_eq!(rel(Path::new("/a/../b")), b"b");
+        assert_eq!(rel(Path::new("/")), b"");
+    }
+
+    #[test]
+    fn mount_points_resolve_inside_the_root() {
         let d = tempfile::tempdir().unwrap();
-        let root = d.path();
-        std::fs::create_dir_all(root.join("real")).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../../../etc", root.join("rel")).unwrap();
-        std::os::unix::fs::symlink("real", root.join("link")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/abs/x")),
-            root.join("etc/x")
-        );
-        assert_eq!(resolve_in_root(root, Path::new("/rel")), root.join("etc"));
-        assert_eq!(
-            resolve_in_root(root, Path::new("/link/y")),
-            root.join("real/y")
-        );
-        assert_eq!(resolve_in_root(root, Path::new("/../../z")), root.join("z"));
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let root_path = d.path().join("root");
+        std::fs::create_dir(&root_path).unwrap();
+        std::os::unix::fs::symlink(&outside, root_path.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../outside", root_path.join("rel")).unwrap();
+        std::os::unix::fs::symlink("/", root_path.join("up")).unwrap();
+        // A chain of 50 links: more than the kernel follows.
+        for i in 0..50 {
+            std::os::unix::fs::symlink(format!("/c{}", i + 1), root_path.join(format!("c{i}")))
+                .unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, root_path.join("c50")).unwrap();
+        let root = Root::open_with(&root_path, RESOLVE_MOUNTS).unwrap();
+        // An absolute link to a host path lands inside the root, at that path there.
+        let mirror = root_path.join(outside.strip_prefix("/").unwrap());
+        let e = mount_point(&root, Path::new("/abs/vol"), Kind::Dir).unwrap_err();
+        assert!(e.contains("symlink to a missing directory"), "{e}");
+        std::fs::create_dir_all(&mirror).unwrap();
+        mount_point(&root, Path::new("/abs/vol"), Kind::Dir).unwrap();
+        assert!(mirror.join("vol").is_dir());
+        // `..` clamps at the root; a dangling symlink is never created through.
+        let e = mount_point(&root, Path::new("/rel/x"), Kind::Dir).unwrap_err();
+        assert!(e.contains("/rel/x"), "{e}");
+        mount_point(&root, Path::new("/up/f"), Kind::File).unwrap();
+        assert!(root_path.join("f").is_file());
+        let e = mount_point(&root, Path::new("/c0/x"), Kind::Dir).unwrap_err();
+        assert!(e.contains("/c0/x") && e.contains("symbolic links"), "{e}");
+        let e = mount_point(&root, Path::new("/up"), Kind::Plain("proc")).unwrap_err();
+        assert!(e.contains("ordinary directory"), "{e}");
+        assert!(mount_point(&root, Path::new("/"), Kind::Dir).is_err());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 
     #[test]
@@ -271,5 +517,12 @@ mod tests {
         assert_eq!(o.data, vec!["mode=755".to_string()]);
         let o = parse_options(&["ro".into(), "rw".into()]);
         assert_eq!(o.flags & libc::MS_RDONLY, 0);
+        let (set, clr) = attrs(&parse_options(&[
+            "noatime".into(),
+            "nosuid".into(),
+            "rw".into(),
+        ]));
+        assert_eq!(set, libc::MOUNT_ATTR_NOATIME | libc::MOUNT_ATTR_NOSUID);
+        assert_eq!(clr, libc::MOUNT_ATTR__ATIME | libc::MOUNT_ATTR_RDONLY);
     }
 }

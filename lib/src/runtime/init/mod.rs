@@ -226,13 +226,16 @@ fn setup_rootfs(a: &Args, userns: bool) -> Result<(), exec::Failure> {
     let spec = a.spec;
     let rootfs = &a.rootfs;
     rootfs::prepare(spec, rootfs)?;
-    let own_netns = a.new_flags & libc::CLONE_NEWNET != 0;
+    // A network namespace entry in the config, new or joined by path: /sys is a fresh sysfs.
+    let netns = a.new_flags & libc::CLONE_NEWNET != 0
+        || a.join.iter().any(|j| j.kind == LinuxNamespaceType::Network);
     let empty = Vec::new();
     let mounts_list = spec.mounts().as_ref().unwrap_or(&empty);
     mounts::mount_all(
         &mounts::Ctx {
             rootfs,
-            own_netns,
+            netns,
+            userns,
             cgroups: &a.cgroups,
             cgroup2: a.cgroup2,
         },
@@ -303,16 +306,8 @@ fn terminal(a: &Args) -> Result<(), exec::Failure> {
         .write(true)
         .open(&slave_path)
         .map_err(|e| format!("opening {}: {e}", slave_path.display()))?;
-    let console = std::path::Path::new("/dev/console");
-    if fs::ensure(console, false).is_ok() {
-        let _ = fs::mount(
-            Some(&slave_path.to_string_lossy()),
-            console,
-            None,
-            libc::MS_BIND,
-            None,
-        );
-    }
+    // Best effort, as before: a container whose /dev/console cannot take it still runs.
+    let _ = rootfs::console(std::os::fd::AsFd::as_fd(&slave));
     if let Some(size) = a.process.console_size() {
         super::console::set_size(
             master.as_raw_fd(),

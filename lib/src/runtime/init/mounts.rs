@@ -1,12 +1,21 @@
-//! The config's `mounts`, done inside the new mount namespace before pivot_root: bind/rbind
-//! with read-only and propagation applied by remount (the kernel ignores them on the first
-//! bind), kernel filesystems, and the cgroup hierarchy view.
+//! The config's `mounts`, done inside the new mount namespace before pivot_root. Each
+//! destination is resolved once inside the rootfs by descriptor ([`fs::mount_point`]) and the
+//! mount is attached onto that descriptor: binds are `open_tree` clones whose flags (read-only,
+//! nosuid...) are set before they are attached, kernel filesystems are `fsmount`ed with their
+//! flags, and propagation is set on the attached mount. Also the cgroup hierarchy view and
+//! /sys, which is a fresh sysfs whenever the container has a network namespace.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Mount;
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
-use super::fs::{MountOptions, ensure, locked_flags, mount, parse_options, resolve_in_root};
+use super::fs::{
+    Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_path, mount_point, new_fs,
+    parse_options, propagate, set_flags,
+};
 
 /// A cgroup hierarchy to show inside the container: its name under /sys/fs/cgroup and the
 /// container's own directory in it on the host.
@@ -18,156 +27,164 @@ pub struct CgroupView {
 
 pub struct Ctx<'a> {
     pub rootfs: &'a Path,
-    /// The container has its own network namespace (sysfs can be mounted fresh).
-    pub own_netns: bool,
+    /// The config has a network namespace, made by the clone or joined by path (berth-netns,
+    /// `--network container:`): /sys is a fresh sysfs of that namespace. Without one the
+    /// container shares the host's, and sees the host's /sys read-only, submounts included.
+    pub netns: bool,
+    /// The container has a user namespace (new or joined).
+    pub userns: bool,
     pub cgroups: &'a [CgroupView],
     /// Pure cgroup v2 with a cgroup namespace: mount cgroup2 directly.
     pub cgroup2: bool,
 }
 
 pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
+    // Opened after rootfs::prepare's self-bind, so mounts land on that bind, and every
+    // destination is resolved from this one descriptor.
+    let root = Root::open_with(ctx.rootfs, RESOLVE_MOUNTS)
+        .map_err(|e| format!("opening the rootfs {}: {e}", ctx.rootfs.display()))?;
     for m in mounts {
-        mount_one(ctx, m)?;
+        mount_one(ctx, &root, m)?;
     }
     Ok(())
 }
 
-fn mount_one(ctx: &Ctx, m: &Mount) -> Result<(), String> {
+fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
     let options: Vec<String> = m.options().clone().unwrap_or_default();
     let o = parse_options(&options);
     let typ = m
         .typ()
         .as_deref()
         .unwrap_or(if o.bind { "bind" } else { "none" });
-    let dest = resolve_in_root(ctx.rootfs, m.destination());
+    let dest = m.destination();
     let source = m
         .source()
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned());
     if o.bind || typ == "bind" {
-        let src = source.clone().unwrap_or_default();
-        let is_dir = std::fs::metadata(&src).map(|m| m.is_dir()).unwrap_or(true);
-        ensure(&dest, is_dir)?;
-        bind(&src, &dest, &o)?;
-        return Ok(());
+        let src = PathBuf::from(source.unwrap_or_default());
+        return bind(root, &src, dest, &o);
     }
-    ensure(&dest, true)?;
     match typ {
-        "cgroup" | "cgroup2" => return mount_cgroups(ctx, &dest, &o),
-        "sysfs" if !ctx.own_netns => {
-            // A sysfs instance belongs to a network namespace; without our own, show the
-            // host's read-only instead (runc does the same).
-            let mut ro = o.clone();
-            ro.flags |= libc::MS_RDONLY;
-            return bind(
-                "/sys",
-                &dest,
-                &MountOptions {
-                    recursive: true,
-                    ..ro
-                },
-            );
+        "cgroup" | "cgroup2" => {
+            let target = mount_point(root, dest, Kind::Dir)?;
+            mount_cgroups(ctx, &target, dest, &o)
         }
-        _ => {}
-    }
-    let flags = o.flags;
-    let data = o.data.join(",");
-    match mount(
-        source.as_deref().or(Some(typ)),
-        &dest,
-        Some(typ),
-        flags,
-        Some(&data),
-    ) {
-        Ok(()) => {}
-        Err(e) if typ == "sysfs" => {
-            // EPERM in a user namespace without its own netns: fall back to the host's.
-            let _ = e;
-            let mut ro = o.clone();
-            ro.flags |= libc::MS_RDONLY;
-            bind(
-                "/sys",
-                &dest,
-                &MountOptions {
-                    recursive: true,
-                    ..ro
-                },
-            )?;
+        "sysfs" => sysfs(ctx, root, source.as_deref(), dest, &o),
+        _ => {
+            let kind = if typ == "proc" {
+                Kind::Plain("proc")
+            } else {
+                Kind::Dir
+            };
+            let target = mount_point(root, dest, kind)?;
+            let mnt = new_fs(typ, source.as_deref().or(Some(typ)), &o)
+                .map_err(|(_, e)| format!("{e} (on {})", dest.display()))?;
+            attach(&mnt, &target, dest)?;
+            propagate(&mnt, &o, dest)
         }
-        Err(e) => return Err(e),
     }
-    for p in &o.propagation {
-        mount(None, &dest, None, *p, None)?;
-    }
-    Ok(())
 }
 
-/// Binds `src` on `dest`, then applies flags and propagation with remounts.
-pub fn bind(src: &str, dest: &Path, o: &MountOptions) -> Result<(), String> {
-    let mut flags = libc::MS_BIND;
-    if o.recursive {
-        flags |= libc::MS_REC;
+/// A bind of the trusted host path `src` onto `dest` in the container: cloned, its flags set
+/// while it is still detached (a read-only bind is never writable, not even for a moment),
+/// attached onto the resolved mount point, then its propagation set.
+pub fn bind(root: &Root, src: &Path, dest: &Path, o: &MountOptions) -> Result<(), String> {
+    let tree = clone_path(src, o.recursive)?;
+    let is_dir = rfs::fstat(&tree)
+        .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory)
+        .unwrap_or(true);
+    let target = mount_point(root, dest, if is_dir { Kind::Dir } else { Kind::File })?;
+    set_flags(&tree, o, false, dest)?;
+    attach(&tree, &target, dest)?;
+    propagate(&tree, o, dest)
+}
+
+/// /sys. A sysfs instance shows the network namespace of whoever mounts it, so a container
+/// with a network namespace of its own, new or joined (berth-netns's, `--network
+/// container:`), gets a fresh one: its own interfaces, and none of the host's submounts
+/// (tracefs, debugfs, securityfs...). As runc does. With the host's network namespace, the
+/// host's /sys is bound instead, read-only all the way down.
+fn sysfs(
+    ctx: &Ctx,
+    root: &Root,
+    source: Option<&str>,
+    dest: &Path,
+    o: &MountOptions,
+) -> Result<(), String> {
+    let target = mount_point(root, dest, Kind::Plain("sysfs"))?;
+    if ctx.netns {
+        match new_fs("sysfs", source.or(Some("sysfs")), o) {
+            Ok(mnt) => {
+                attach(&mnt, &target, dest)?;
+                return propagate(&mnt, o, dest);
+            }
+            // A user namespace may mount only the sysfs of a network namespace it owns; a
+            // joined one made on the host is not. Then, as runc's rootless mode does, the
+            // host's /sys read-only.
+            Err((Errno::PERM, _)) if ctx.userns => {}
+            Err((_, e)) => return Err(format!("{e} (on {})", dest.display())),
+        }
     }
-    mount(Some(src), dest, None, flags, None)?;
-    let wanted = o.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
-    if wanted != 0 {
-        let keep = locked_flags(dest) & !o.cleared;
-        mount(
-            None,
-            dest,
-            None,
-            libc::MS_BIND | libc::MS_REMOUNT | wanted | keep,
-            None,
-        )?;
-    }
-    for p in &o.propagation {
-        mount(None, dest, None, *p, None)?;
-    }
-    Ok(())
+    let tree = clone_path(Path::new("/sys"), true)?;
+    let ro = MountOptions {
+        flags: o.flags | libc::MS_RDONLY,
+        cleared: 0,
+        ..o.clone()
+    };
+    set_flags(&tree, &ro, true, dest)?;
+    attach(&tree, &target, dest)?;
+    propagate(&tree, o, dest)
 }
 
 /// `/sys/fs/cgroup` inside the container. On cgroup v2 with a cgroup namespace, a fresh
 /// cgroup2 mount shows the container's own subtree. On v1 and hybrid there is no such
 /// thing, so (like runc) a tmpfs holds one bind mount per hierarchy of the container's own
-/// cgroup directory.
-fn mount_cgroups(ctx: &Ctx, dest: &Path, o: &MountOptions) -> Result<(), String> {
+/// cgroup directory. The tmpfs is filled through its own descriptor.
+fn mount_cgroups(ctx: &Ctx, target: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<(), String> {
     let ro = o.flags & libc::MS_RDONLY;
     let base = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let flags = |f| MountOptions {
+        flags: f,
+        ..Default::default()
+    };
     if ctx.cgroup2 {
-        return mount(Some("cgroup"), dest, Some("cgroup2"), base | ro, None);
+        let mnt = new_fs("cgroup2", Some("cgroup"), &flags(base | ro))
+            .map_err(|(_, e)| format!("{e} (on {})", dest.display()))?;
+        return attach(&mnt, target, dest);
     }
-    mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755"))?;
+    let mut tmpfs = flags(base);
+    tmpfs.data.push("mode=755".into());
+    let mnt = new_fs("tmpfs", Some("tmpfs"), &tmpfs)
+        .map_err(|(_, e)| format!("{e} (on {})", dest.display()))?;
+    attach(&mnt, target, dest)?;
     for v in ctx.cgroups {
-        let target = dest.join(&v.name);
-        ensure(&target, true)?;
+        let shown = dest.join(&v.name);
+        let mkerr = |e: Errno| format!("creating {}: {e}", shown.display());
+        rfs::mkdirat(&mnt, v.name.as_str(), Mode::from_raw_mode(0o755)).map_err(mkerr)?;
         if v.host_dir.is_dir() {
-            bind(
-                &v.host_dir.to_string_lossy(),
-                &target,
-                &MountOptions {
-                    flags: base | ro,
-                    ..Default::default()
-                },
-            )?;
+            let sub = rfs::openat(
+                &mnt,
+                v.name.as_str(),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(mkerr)?;
+            let tree = clone_path(&v.host_dir, false)?;
+            set_flags(&tree, &flags(base | ro), false, &shown)?;
+            attach(&tree, &sub, &shown)?;
         }
         // `cpu` and `cpuacct` for a `cpu,cpuacct` hierarchy, as on the host.
         if v.name.contains(',') {
             for part in v.name.split(',') {
-                let link = dest.join(part);
-                if !link.exists() {
-                    let _ = std::os::unix::fs::symlink(&v.name, &link);
+                if rfs::statat(&mnt, part, AtFlags::SYMLINK_NOFOLLOW).is_err() {
+                    let _ = rfs::symlinkat(v.name.as_str(), &mnt, part);
                 }
             }
         }
     }
     if ro != 0 {
-        mount(
-            None,
-            dest,
-            None,
-            libc::MS_REMOUNT | base | ro,
-            Some("mode=755"),
-        )?;
+        set_flags(&mnt, &flags(libc::MS_RDONLY), false, dest)?;
     }
     Ok(())
 }

@@ -1,18 +1,38 @@
 //! The root filesystem: propagation and the self-bind pivot_root needs, /dev (nodes, links,
 //! the console), pivot_root itself, then what is done from inside: masked and read-only paths,
 //! sysctls and a read-only root.
+//!
+//! Everything created or mounted inside the container's root goes through one descriptor of
+//! that root (openat2 `RESOLVE_IN_ROOT`, see fs.rs): device nodes are made with `mknodat` in
+//! a parent resolved inside the root, never by a path string, and an existing file is never
+//! removed to make room. Nothing on an error path touches anything outside the rootfs.
 
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Spec};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
-use super::fs::{MountOptions, cstr, ensure, locked_flags, mount, resolve_in_root};
-use super::mounts::bind;
+use super::fs::{
+    Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_fd, clone_path, create_new, cstr,
+    explain, mount, mount_point, new_fs, rel, set_flags,
+};
+use crate::layer::root::os;
 
 /// Makes the mount tree below `/` non-shared (pivot_root refuses shared parents, and mounts
 /// must not leak back to the host) and makes the rootfs a mount point of its own.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), String> {
+    // A rootfs that is the host's own root would make "inside the root" mean the host.
+    let same = |a: &rfs::Stat, b: &rfs::Stat| a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    if let (Ok(r), Ok(h)) = (rfs::stat(rootfs), rfs::stat("/"))
+        && same(&r, &h)
+    {
+        return Err(format!(
+            "the rootfs {} is the host's root directory (root.path in config.json must name the container's own)",
+            rootfs.display()
+        ));
+    }
     let prop = match spec
         .linux()
         .as_ref()
@@ -46,8 +66,12 @@ fn default_devices() -> Vec<(&'static str, u32, u32)> {
     ]
 }
 
+fn open_root(path: &Path) -> Result<Root, String> {
+    Root::open_with(path, RESOLVE_MOUNTS).map_err(|e| format!("opening {}: {e}", path.display()))
+}
+
 /// Creates the device nodes in the container's /dev. In a user namespace mknod is not
-/// allowed, so the host's node is bind-mounted instead.
+/// allowed, so the host's node is bind-mounted instead (runc does both the same way).
 pub fn create_devices(spec: &Spec, rootfs: &Path, userns: bool) -> Result<(), String> {
     let mut devs: Vec<LinuxDevice> = Vec::new();
     for (p, maj, min) in default_devices() {
@@ -67,47 +91,118 @@ pub fn create_devices(spec: &Spec, rootfs: &Path, userns: bool) -> Result<(), St
             devs.push(d.clone());
         }
     }
+    let root = open_root(rootfs)?;
     for d in &devs {
-        let dest = resolve_in_root(rootfs, d.path());
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
-        }
-        if !userns && mknod(&dest, d).is_ok() {
-            continue;
-        }
-        ensure(&dest, false)?;
-        bind(&d.path().to_string_lossy(), &dest, &MountOptions::default())?;
+        create_device(&root, d, userns)?;
     }
     Ok(())
 }
 
-fn mknod(dest: &Path, d: &LinuxDevice) -> Result<(), String> {
-    let kind = match d.typ() {
-        LinuxDeviceType::B => libc::S_IFBLK,
-        LinuxDeviceType::P => libc::S_IFIFO,
-        _ => libc::S_IFCHR,
+fn create_device(root: &Root, d: &LinuxDevice, userns: bool) -> Result<(), String> {
+    let shown = d.path();
+    let rel = rel(shown);
+    let (parent, name) = root
+        .mkdir_parent(&rel)
+        .map_err(|e| format!("creating device {}: {}", shown.display(), explain(e)))?;
+    if !userns {
+        match mknod(&parent, name, d) {
+            Ok(()) => return finish_node(&parent, name, d),
+            // Already there (a /dev that is not a fresh tmpfs): kept, as runc does. It is
+            // never removed by name: that is how a host node could be replaced.
+            Err(Errno::EXIST) => return Ok(()),
+            // The device cgroup or the kernel refuses mknod: bind the host's node instead.
+            Err(Errno::PERM) => {}
+            Err(e) => return Err(format!("mknod {}: {e}", shown.display())),
+        }
+    }
+    let target = match rfs::openat(
+        &parent,
+        os(name),
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => create_new(&parent, name, OFlags::RDONLY, 0o600)
+            .map_err(|e| format!("creating {}: {e}", shown.display()))?,
+        Err(e) => return Err(format!("opening {}: {e}", shown.display())),
     };
-    let _ = std::fs::remove_file(dest);
-    let mode = d.file_mode().unwrap_or(0o666);
-    let dev = libc::makedev(d.major() as u32, d.minor() as u32);
-    let c = cstr(dest);
-    if unsafe { libc::mknod(c.as_ptr(), kind | mode, dev) } < 0 {
+    let st = rfs::fstat(&target).map_err(|e| format!("{}: {e}", shown.display()))?;
+    if matches!(
+        FileType::from_raw_mode(st.st_mode),
+        FileType::Symlink | FileType::Directory
+    ) {
         return Err(format!(
-            "mknod {}: {}",
-            dest.display(),
-            std::io::Error::last_os_error()
+            "cannot bind the device {} over the container's {}",
+            shown.display(),
+            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                "symlink"
+            } else {
+                "directory"
+            }
         ));
     }
-    // mknod's mode is filtered by the umask.
-    let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(mode));
-    unsafe { libc::chown(c.as_ptr(), d.uid().unwrap_or(0), d.gid().unwrap_or(0)) };
-    Ok(())
+    let tree = clone_path(shown, false)?;
+    attach(&tree, &target, shown)
 }
 
-/// /dev/fd, /dev/std{in,out,err}, /dev/core and /dev/ptmx links.
+/// mknodat in the resolved parent, then a check by descriptor that the node made is the one
+/// asked for before its mode and owner are set (runc's mknodDevice).
+fn mknod(parent: &OwnedFd, name: &[u8], d: &LinuxDevice) -> Result<(), Errno> {
+    let kind = device_kind(d);
+    let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+    let dev = rfs::makedev(d.major() as u32, d.minor() as u32);
+    rfs::mknodat(parent, os(name), kind, Mode::from_raw_mode(mode), dev)
+}
+
+fn device_kind(d: &LinuxDevice) -> FileType {
+    match d.typ() {
+        LinuxDeviceType::B => FileType::BlockDevice,
+        LinuxDeviceType::P => FileType::Fifo,
+        _ => FileType::CharacterDevice,
+    }
+}
+
+/// The node just made, checked by descriptor to be what was asked for, then given its mode
+/// (mknod's is filtered by the umask) and owner, without opening the device.
+fn finish_node(parent: &OwnedFd, name: &[u8], d: &LinuxDevice) -> Result<(), String> {
+    let shown = d.path().display();
+    let fd = rfs::openat(
+        parent,
+        os(name),
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("opening the new device {shown}: {e}"))?;
+    let st = rfs::fstat(&fd).map_err(|e| format!("{shown}: {e}"))?;
+    let kind = device_kind(d);
+    let dev = rfs::makedev(d.major() as u32, d.minor() as u32);
+    if FileType::from_raw_mode(st.st_mode) != kind || (kind != FileType::Fifo && st.st_rdev != dev)
+    {
+        return Err(format!(
+            "the new device {shown} is not the node that was made (replaced meanwhile?)"
+        ));
+    }
+    let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+    // chmod through the descriptor's /proc/self/fd link changes that inode and opens nothing.
+    rfs::chmod(
+        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        Mode::from_raw_mode(mode),
+    )
+    .map_err(|e| format!("chmod {shown}: {e}"))?;
+    rfs::chownat(
+        &fd,
+        "",
+        Some(rustix::process::Uid::from_raw(d.uid().unwrap_or(0))),
+        Some(rustix::process::Gid::from_raw(d.gid().unwrap_or(0))),
+        AtFlags::EMPTY_PATH,
+    )
+    .map_err(|e| format!("chown {shown}: {e}"))
+}
+
+/// /dev/fd, /dev/std{in,out,err}, /dev/core and /dev/ptmx links, made in /dev's descriptor.
 pub fn dev_links(rootfs: &Path) {
-    let dev = rootfs.join("dev");
+    let Ok(root) = open_root(rootfs) else { return };
+    let Ok(dev) = root.dir(b"dev") else { return };
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -115,11 +210,12 @@ pub fn dev_links(rootfs: &Path) {
         ("stderr", "/proc/self/fd/2"),
         ("core", "/proc/kcore"),
     ] {
-        let _ = symlink(target, dev.join(link));
+        let _ = rfs::symlinkat(target, &dev, link);
     }
-    if dev.join("pts/ptmx").exists() {
-        let _ = std::fs::remove_file(dev.join("ptmx"));
-        let _ = symlink("pts/ptmx", dev.join("ptmx"));
+    let ptmx = rfs::statat(&dev, "pts/ptmx", AtFlags::SYMLINK_NOFOLLOW);
+    if ptmx.is_ok() {
+        let _ = rfs::unlinkat(&dev, "ptmx", AtFlags::empty());
+        let _ = rfs::symlinkat("pts/ptmx", &dev, "ptmx");
     }
 }
 
@@ -128,6 +224,7 @@ pub fn dev_links(rootfs: &Path) {
 pub fn pivot(rootfs: &Path) -> Result<(), String> {
     let c = cstr(rootfs);
     let dot = c".";
+    // SAFETY: NUL-terminated strings that outlive the calls.
     unsafe {
         if libc::chdir(c.as_ptr()) < 0 {
             return Err(format!(
@@ -152,6 +249,7 @@ pub fn pivot(rootfs: &Path) -> Result<(), String> {
         libc::MS_SLAVE | libc::MS_REC,
         None,
     )?;
+    // SAFETY: as above.
     unsafe {
         if libc::umount2(dot.as_ptr(), libc::MNT_DETACH) < 0 {
             return Err(format!(
@@ -164,58 +262,135 @@ pub fn pivot(rootfs: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Hides paths: tmpfs over directories, /dev/null over files (runc's maskPath).
+/// A path of the container's own (after pivot_root), resolved inside its root; `None` if it
+/// does not exist.
+fn existing(root: &Root, p: &Path) -> Result<Option<OwnedFd>, String> {
+    match root.open_at(&rel(p), OFlags::PATH) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(format!("{}: {}", p.display(), explain(e))),
+    }
+}
+
+/// The container's /dev/null, checked to be the null device: a container that replaced it
+/// (with a symlink to a /proc file, say) must not get that file bound over a masked path
+/// (runc's CVE-2025-31133).
+fn dev_null(root: &Root) -> Result<OwnedFd, String> {
+    let fd = root
+        .open_at(b"dev/null", OFlags::PATH | OFlags::NOFOLLOW)
+        .map_err(|e| format!("/dev/null: {e}"))?;
+    let st = rfs::fstat(&fd).map_err(|e| format!("/dev/null: {e}"))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice
+        || st.st_rdev != rfs::makedev(1, 3)
+    {
+        return Err("/dev/null in the container is not the null device (1:3)".into());
+    }
+    Ok(fd)
+}
+
+/// Hides paths: a read-only tmpfs over directories, /dev/null over files (runc's maskPath).
 pub fn mask(paths: &[String]) -> Result<(), String> {
+    let root = open_root(Path::new("/"))?;
+    let mut null: Option<OwnedFd> = None;
     for p in paths {
         let path = Path::new(p);
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => {
-                mount(Some("tmpfs"), path, Some("tmpfs"), libc::MS_RDONLY, None)?
+        let Some(fd) = existing(&root, path)? else {
+            continue;
+        };
+        let st = rfs::fstat(&fd).map_err(|e| format!("{p}: {e}"))?;
+        let tree = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            let ro = MountOptions {
+                flags: libc::MS_RDONLY,
+                ..Default::default()
+            };
+            new_fs("tmpfs", Some("tmpfs"), &ro).map_err(|(_, e)| format!("masking {p}: {e}"))?
+        } else {
+            if null.is_none() {
+                null = Some(dev_null(&root)?);
             }
-            Ok(_) => mount(Some("/dev/null"), path, None, libc::MS_BIND, None)?,
-            Err(_) => {}
-        }
+            let n = null.as_ref().map(|n| n.as_fd());
+            clone_fd(n.expect("set above"), false, Path::new("/dev/null"))?
+        };
+        attach(&tree, &fd, path)?;
     }
     Ok(())
 }
 
-/// Makes paths read-only with a bind remount.
+/// Makes paths read-only: a recursive bind of each onto itself, read-only all the way down.
 pub fn readonly(paths: &[String]) -> Result<(), String> {
+    let root = open_root(Path::new("/"))?;
+    let ro = MountOptions {
+        flags: libc::MS_RDONLY,
+        ..Default::default()
+    };
     for p in paths {
         let path = Path::new(p);
-        if !path.exists() {
+        let Some(fd) = existing(&root, path)? else {
             continue;
-        }
-        mount(Some(p), path, None, libc::MS_BIND | libc::MS_REC, None)?;
-        let keep = locked_flags(path);
-        mount(
-            None,
-            path,
-            None,
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | keep,
-            None,
-        )?;
+        };
+        let tree = clone_fd(fd.as_fd(), true, path)?;
+        set_flags(&tree, &ro, true, path)?;
+        attach(&tree, &fd, path)?;
     }
     Ok(())
 }
 
 pub fn readonly_root() -> Result<(), String> {
-    let keep = locked_flags(Path::new("/"));
-    mount(
-        None,
-        Path::new("/"),
-        None,
-        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep,
-        None,
-    )
+    let root = open_root(Path::new("/"))?;
+    let fd = root
+        .open_at(b"", OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| format!("/: {e}"))?;
+    let ro = MountOptions {
+        flags: libc::MS_RDONLY,
+        ..Default::default()
+    };
+    set_flags(&fd, &ro, false, Path::new("/"))
 }
 
+/// Writes the config's sysctls under /proc/sys, each file resolved inside the root and
+/// checked to be on procfs before it is opened for writing.
 pub fn sysctls(spec: &Spec) -> Result<(), String> {
-    if let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
-        for (k, v) in s {
-            let p = format!("/proc/sys/{}", k.replace('.', "/"));
-            std::fs::write(&p, v).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    if s.is_empty() {
+        return Ok(());
+    }
+    let root = open_root(Path::new("/"))?;
+    for (k, v) in s {
+        let p = format!("proc/sys/{}", k.replace('.', "/"));
+        let err = |e: &dyn std::fmt::Display| format!("sysctl {k}={v}: {e}");
+        let fd = root
+            .open_at(p.as_bytes(), OFlags::PATH | OFlags::NOFOLLOW)
+            .map_err(|e| err(&e))?;
+        let on_proc = rfs::fstatfs(&fd).map(|f| f.f_type == libc::PROC_SUPER_MAGIC);
+        if !matches!(on_proc, Ok(true)) {
+            return Err(err(&"/proc/sys is not procfs in the container"));
         }
+        let w = crate::layer::root::reopen(&fd, OFlags::WRONLY).map_err(|e| err(&e))?;
+        rustix::io::write(&w, v.as_bytes()).map_err(|e| err(&e))?;
     }
     Ok(())
+}
+
+/// Binds the terminal `slave` (by its descriptor, never by its /dev/pts path, which a
+/// container could swap: runc's CVE-2025-52565) over /dev/console, which is resolved inside
+/// the container's root and must be a plain file or a device node.
+pub fn console(slave: BorrowedFd) -> Result<(), String> {
+    let root = open_root(Path::new("/"))?;
+    let dest = Path::new("/dev/console");
+    let target = match root.open_at(b"dev/console", OFlags::PATH | OFlags::NOFOLLOW) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => mount_point(&root, dest, Kind::File)?,
+        Err(e) => return Err(format!("/dev/console: {e}")),
+    };
+    let st = rfs::fstat(&target).map_err(|e| format!("/dev/console: {e}"))?;
+    if !matches!(
+        FileType::from_raw_mode(st.st_mode),
+        FileType::RegularFile | FileType::CharacterDevice
+    ) {
+        return Err("/dev/console in the container is neither a file nor a device".into());
+    }
+    let tree = clone_fd(slave, false, dest)?;
+    attach(&tree, &target, dest)
 }
