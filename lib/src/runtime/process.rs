@@ -217,8 +217,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         cgroup_path: cg.path.clone(),
         init,
     };
-    let dir = o.root.container_dir(o.id);
-    std::fs::create_dir_all(&dir).map_err(|e| sys(format!("mkdir {}", dir.display()), e))?;
+    o.root.create_container_dir(o.id)?;
     let cleanup = |pid: i32| {
         if pid > 0 {
             unsafe {
