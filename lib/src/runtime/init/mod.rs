@@ -5,6 +5,7 @@
 mod exec;
 mod fs;
 pub(crate) mod mounts;
+pub(crate) mod reach;
 mod rootfs;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -98,6 +99,9 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     }
     let userns = a.new_flags & libc::CLONE_NEWUSER != 0
         || a.join.iter().any(|j| j.kind == LinuxNamespaceType::User);
+    // Still the host's root by uid: hold the rootfs and bind sources now, for berth's state
+    // is private to root and the mapped root cannot walk to them (reach.rs).
+    let reach = reach::Reach::open(a)?;
     if a.new_flags & libc::CLONE_NEWUSER != 0 {
         // Become root of the new user namespace (the parent mapped it).
         unsafe {
@@ -109,11 +113,12 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         j.enter().map_err(|e| e.to_string())?;
     }
     if !matches!(a.mode, Mode::Exec) {
-        setup_rootfs(a, userns)?;
+        setup_rootfs(a, reach.as_ref(), userns)?;
     } else if a.process.terminal().unwrap_or(false) {
         // Joining the mount namespace moved our root into the container already.
         terminal(a)?;
     }
+    drop(reach);
     let cwd = a.process.cwd();
     std::env::set_current_dir(cwd).map_err(|e| exec::Failure {
         code: Code::CANNOT_EXECUTE.0,
@@ -192,13 +197,16 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     Err(exec::exec(&path, &args, &env))
 }
 
-fn setup_rootfs(a: &Args, userns: bool) -> Result<(), exec::Failure> {
+fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<(), exec::Failure> {
     let spec = a.spec;
-    let rootfs = &a.rootfs;
+    let rootfs = reach.map_or(&a.rootfs, |r| &r.rootfs);
     rootfs::prepare(spec, rootfs)?;
     let own_netns = a.new_flags & libc::CLONE_NEWNET != 0;
     let empty = Vec::new();
-    let mounts_list = spec.mounts().as_ref().unwrap_or(&empty);
+    let mounts_list = match reach {
+        Some(r) => &r.mounts,
+        None => spec.mounts().as_ref().unwrap_or(&empty),
+    };
     mounts::mount_all(
         &mounts::Ctx {
             rootfs,
