@@ -68,6 +68,10 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
     };
     let common = args.common().clone();
     init_logging(T::NAME, &common.log_level);
+    // State is private to root: made so, or tightened once if an older berth left it open.
+    if let Err(e) = crate::store::private::secure(&common.paths()) {
+        log::warn!("{e}: berth's state may be open to other users");
+    }
     let started = Instant::now();
     let result = body(args);
     if common.timings {

@@ -36,7 +36,7 @@ use crate::layer::{LayerBlob, LayerStore, UnpackOptions};
 use crate::paths::Paths;
 use crate::protocol::{BundleSection, ImageSection, LayerRef, Record, RootfsDriver};
 use crate::state::{Containers, StateError, ids};
-use crate::store::{ImageStore, atomic, layout::StoredImage};
+use crate::store::{ImageStore, atomic, layout::StoredImage, private};
 
 pub use spec::Overrides;
 
@@ -241,11 +241,10 @@ pub fn create(
     let containers = Containers::new(paths);
     let id = ids::new_id();
     let staging = containers.staging_dir(&id);
-    fs::create_dir_all(paths.containers()).with_path("create directory", paths.containers())?;
-    fs::DirBuilder::new()
-        .mode(0o711)
-        .create(&staging)
-        .with_path("create directory", &staging)?;
+    private::create_dir_all(&paths.containers())?;
+    // Private: the rootfs below holds the image's setuid binaries and device nodes, and
+    // config.json the container's environment (store::private).
+    private::mkdir(&staging).with_path("create directory", &staging)?;
     let mut name = None;
     let result = (|| {
         name = Some(reserve_name(&containers, opts.name.as_deref(), &id)?);
@@ -295,11 +294,14 @@ fn build(
     let rootfs = staging.join("rootfs");
     let upper = staging.join("upper");
     let work = staging.join("work");
-    for d in [&rootfs, &upper, &work] {
-        fs::DirBuilder::new()
-            .mode(0o755)
-            .create(d)
-            .with_path("create directory", d)?;
+    // rootfs and upper are the container's `/` (the overlay's root takes upper's mode), which
+    // its non-root users must walk; work is overlayfs's own.
+    for (d, mode) in [
+        (&rootfs, private::CONTENT_DIR),
+        (&upper, private::CONTENT_DIR),
+        (&work, private::DIR),
+    ] {
+        private::mkdir_mode(d, mode).with_path("create directory", d)?;
     }
     let diff_ids: Vec<String> = blobs.iter().map(|b| b.diff_id.clone()).collect();
     let driver = make_rootfs(&layers, paths, opts.driver, &diff_ids, staging, id)?;

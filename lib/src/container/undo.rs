@@ -47,7 +47,7 @@ fn marker_name(c: &Creator) -> String {
 /// Leaves the marker of a run in progress (before its container's record exists).
 pub fn mark(paths: &Paths, c: &Creator) -> Result<()> {
     let dir = paths.creating();
-    fs::create_dir_all(&dir).map_err(|e| io("create directory", &dir, e))?;
+    crate::store::private::create_dir_all(&dir)?;
     let p = dir.join(marker_name(c));
     fs::write(&p, b"").map_err(|e| io("write", &p, e))?;
     Ok(())

@@ -151,7 +151,7 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
 /// step, even if the deletion is interrupted), then deleted. Returns the bytes it held.
 fn remove_tree(path: &Path, tmp: &Path) -> Result<u64> {
     let size = tree_size(path);
-    fs::create_dir_all(tmp).with_path("create directory", tmp)?;
+    crate::store::private::create_dir_all(tmp)?;
     let grave: PathBuf = atomic::temp_path_for(&tmp.join("layer"));
     fs::rename(path, &grave).with_path("move out of the store", path)?;
     // Directories without write permission (a layer may hold `chmod 0` dirs) do not stop

@@ -217,7 +217,7 @@ impl LayerStore {
         }
         let dir = self.dir(&layer.diff_id);
         let layers = self.paths.layers();
-        fs::create_dir_all(&layers).with_path("create directory", &layers)?;
+        crate::store::private::create_dir_all(&layers)?;
         if fs::symlink_metadata(&dir).is_ok() {
             // A directory without its marker was not made by a completed unpack (a delete
             // interrupted half-way, or a hand edit): move it out of the way.
@@ -427,7 +427,7 @@ impl LayerStore {
             Err(_) => {}
         }
         let dir = link.parent().expect("link has a parent");
-        fs::create_dir_all(dir).with_path("create directory", dir)?;
+        crate::store::private::create_dir_all(dir)?;
         let tmp = atomic::temp_path_for(&link);
         std::os::unix::fs::symlink(&want, &tmp).with_path("create link", &tmp)?;
         let r = fs::rename(&tmp, &link).with_path("create link", &link);

@@ -441,9 +441,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
                     hosts.push_str(&format!("127.0.0.1\t{hostname}\n"));
                 }
                 let w = |name: &str, body: &str| -> crate::Result<PathBuf> {
-                    let p = dir.join(name);
-                    crate::store::atomic::write_volatile(&p, body.as_bytes())?;
-                    Ok(p)
+                    Ok(dnsfiles::write(&dir, name, body)?)
                 };
                 let hp = w("hostname", &format!("{hostname}\n"))?;
                 let hs = w("hosts", &hosts)?;

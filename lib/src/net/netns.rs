@@ -19,7 +19,7 @@ use crate::error::{IoContext, IoError};
 /// Creates a new network namespace bind-mounted at `path` and returns an fd on it.
 pub fn create(path: &Path) -> Result<OwnedFd, IoError> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_path("create directory", dir)?;
+        crate::store::private::create_dir_all(dir)?;
     }
     OpenOptions::new()
         .write(true)

@@ -20,6 +20,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,7 +32,7 @@ use super::{RegistryError, Result};
 use crate::digest::{self, DigestError, Hasher};
 use crate::error::{IoContext, IoError};
 use crate::paths::digest_hex;
-use crate::store::ImageStore;
+use crate::store::{ImageStore, private};
 
 /// Read size: large enough that hashing and writing run in big strides.
 const CHUNK: usize = 1 << 20;
@@ -86,12 +87,13 @@ pub fn fetch_blob(
         if store.has_blob(digest) {
             return Ok(Outcome::Present);
         }
-        fs::create_dir_all(store.tmp_dir()).with_path("create directory", store.tmp_dir())?;
+        private::create_dir_all(store.tmp_dir())?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(private::FILE)
             .open(&partial)
             .with_path("open", &partial)?;
         let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -262,7 +264,7 @@ impl Job<'_> {
                 // instead of one per blob.
                 let dest = self.store.blob_path(self.digest);
                 if let Some(dir) = dest.parent() {
-                    fs::create_dir_all(dir).with_path("create directory", dir)?;
+                    private::create_dir_all(dir)?;
                 }
                 fs::rename(self.partial, &dest).with_path("rename into place", &dest)?;
                 return Ok(Outcome::Downloaded { resumed_from });

@@ -97,7 +97,8 @@ fn prepare_record(
             ))
             .into());
         }
-        crate::store::atomic::write(Path::new(cid), id.as_bytes())?;
+        // The user's file, not berth's state: readable as Docker leaves it.
+        crate::store::atomic::write_with(Path::new(cid), 0o644, |f| f.write_all(id.as_bytes()))?;
     }
     if p.restart.name.is_empty() {
         p.restart.name = "no".into();
@@ -379,7 +380,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         }
         let sock = paths.attach_socket(id);
         if let Some(dir) = sock.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::store::private::create_dir_all(dir);
         }
         args.push(format!("--attach={}", sock.display()));
         if let Some(c) = client {

@@ -223,8 +223,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         cgroup_path: cg.path.clone(),
         init,
     };
-    let dir = o.root.container_dir(o.id);
-    std::fs::create_dir_all(&dir).map_err(|e| sys(format!("mkdir {}", dir.display()), e))?;
+    o.root.create_container_dir(o.id)?;
     let cleanup = |pid: i32| {
         if pid > 0 {
             unsafe {
@@ -267,6 +266,9 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         }
         let (parent, child) = Channel::pair().map_err(|e| fail(sys("socketpair", e)))?;
         let new_user = plan.has_new(LinuxNamespaceType::User);
+        if new_user {
+            init::reach::let_mapped_root_in(&rootfs, &linux).map_err(fail)?;
+        }
         // The parent enters pid (always) and, with a new user namespace, the other joined
         // namespaces except mount; the child enters the rest itself.
         let mut excursion_joins: Vec<Join> = Vec::new();

@@ -1,6 +1,7 @@
 //! OCI runtime state, one directory per container under the runtime root (runc's `--root`;
 //! for berth containers `<run>/<id>/`): `state.json` (written atomically), `exec.fifo` while
-//! the container is created but not started, and `lock` for verbs that change it.
+//! the container is created but not started, and `lock` for verbs that change it. All of it
+//! is root's alone (`store::private`): the root and each container's directory are 0700.
 
 use std::collections::HashMap;
 use std::fs;
@@ -100,6 +101,14 @@ impl Root {
         self.dir.join(id)
     }
 
+    /// Makes the container's runtime directory, private like the root above it (0700, as
+    /// runc's): the exec fifo, the state and its lock are root's alone.
+    pub fn create_container_dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        let d = self.container_dir(id);
+        crate::store::private::create_dir_all(&d)?;
+        Ok(d)
+    }
+
     pub fn state_path(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("state.json")
     }
@@ -130,20 +139,13 @@ impl Root {
             .map_err(|e| RuntimeError::Invalid(format!("{} is corrupt: {e}", p.display())))
     }
 
-    /// Replaces state.json atomically (temp file + rename). No fsync: runtime state lives on
-    /// /run and dies with the machine, and an fsync per write would cost more than the rest
-    /// of a container start.
+    /// Replaces state.json atomically (temp file + rename, mode 0600). No fsync: runtime state
+    /// lives on /run and dies with the machine, and an fsync per write would cost more than
+    /// the rest of a container start.
     pub fn save(&self, s: &State) -> Result<(), RuntimeError> {
         let path = self.state_path(&s.id);
-        let tmp = atomic::temp_path_for(&path);
         let bytes = serde_json::to_vec(s).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-        let r = fs::write(&tmp, &bytes)
-            .and_then(|()| fs::rename(&tmp, &path))
-            .with_path("write", &path);
-        if r.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        Ok(r?)
+        Ok(atomic::write_volatile(&path, &bytes)?)
     }
 
     /// Every container id under the root.
@@ -214,16 +216,13 @@ impl State {
 }
 
 /// Writes `pid` to a pid file atomically (podman and conmon read it as soon as create
-/// returns).
+/// returns). The caller's file, not berth's state: 0644, as runc leaves it.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), RuntimeError> {
-    let tmp = atomic::temp_path_for(path);
-    let r = fs::write(&tmp, pid.to_string())
-        .and_then(|()| fs::rename(&tmp, path))
-        .with_path("write pid file", path);
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    Ok(r?)
+    Ok(atomic::write_volatile_mode(
+        path,
+        pid.to_string().as_bytes(),
+        0o644,
+    )?)
 }
 
 #[cfg(test)]

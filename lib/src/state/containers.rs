@@ -69,7 +69,7 @@ impl Containers {
         let id = ids::new_id();
         let name = self.reserve(name, &id)?;
         let dir = self.paths.container(&id);
-        if let Err(e) = fs::create_dir_all(&dir).with_path("create directory", &dir) {
+        if let Err(e) = crate::store::private::create_dir_all(&dir) {
             let _ = fs::remove_file(self.paths.names().join(&name));
             return Err(e.into());
         }

@@ -9,12 +9,16 @@
 //! dozen times in the stages and which berth re-derives after a reboot anyway (every process
 //! is gone, so `truth` shows each container exited): records, name and address reservations,
 //! config.json. Each fsync costs 2-7 ms here; `berth run --rm` made about forty.
+//!
+//! Modes come from [`private`](super::private): files are [`FILE`] (0600) unless the caller
+//! names another mode, and the directories these functions make are private.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::private::{self, FILE};
 use crate::error::{IoContext, IoError};
 
 const TMP_PREFIX: &str = ".tmp-";
@@ -33,9 +37,10 @@ pub fn temp_path_for(target: &Path) -> PathBuf {
     ))
 }
 
-/// Writes `bytes` to `path` atomically, creating the parent directory if needed.
+/// Writes `bytes` to `path` atomically (mode [`FILE`]), creating the parent directory if
+/// needed.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    write_with(path, 0o644, |f| f.write_all(bytes))
+    write_with(path, FILE, |f| f.write_all(bytes))
 }
 
 /// Serialises `value` as pretty JSON (plus a newline) and writes it atomically.
@@ -45,7 +50,13 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), IoE
 
 /// [`write`] without the fsyncs: atomic against a kill, not durable (module docs).
 pub fn write_volatile(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    replace(path, 0o644, false, |f| {
+    write_volatile_mode(path, bytes, FILE)
+}
+
+/// [`write_volatile`] with the given file mode (exactly, whatever the umask): for files that
+/// are not berth's private state, e.g. those bind-mounted into a container.
+pub fn write_volatile_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IoError> {
+    replace(path, mode, false, |f| {
         f.write_all(bytes).with_path("write", path)
     })
 }
@@ -65,7 +76,8 @@ fn json_bytes<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, Io
     Ok(bytes)
 }
 
-/// Atomically replaces `path` with what `fill` writes, with the given file mode.
+/// Atomically replaces `path` with what `fill` writes, with the given file mode (exactly,
+/// whatever the umask).
 pub fn write_with(
     path: &Path,
     mode: u32,
@@ -80,17 +92,10 @@ fn replace(
     durable: bool,
     fill: impl FnOnce(&mut File) -> Result<(), IoError>,
 ) -> Result<(), IoError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_path("create directory", parent)?;
-    }
+    make_parent(path)?;
     let tmp = temp_path_for(path);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .with_path("create", &tmp)?;
+        let mut f = create_temp(&tmp, mode)?;
         fill(&mut f)?;
         if durable {
             f.sync_all().with_path("fsync", &tmp)?;
@@ -105,6 +110,30 @@ fn replace(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+fn make_parent(path: &Path) -> Result<(), IoError> {
+    match path.parent() {
+        Some(parent) => private::create_dir_all(parent),
+        None => Ok(()),
+    }
+}
+
+/// A new temporary file with exactly `mode`: `open` filters the mode through the umask, so
+/// one that gives others anything (a file a container reads) is set again.
+fn create_temp(tmp: &Path, mode: u32) -> Result<File, IoError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .with_path("create", tmp)?;
+    if mode & 0o077 != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .with_path("chmod", tmp)?;
+    }
+    Ok(f)
 }
 
 /// Renames `from` to `to` without making it durable (module docs).
@@ -146,17 +175,10 @@ pub fn create_exclusive_volatile(path: &Path, bytes: &[u8]) -> Result<bool, IoEr
 }
 
 fn reserve(path: &Path, bytes: &[u8], durable: bool) -> Result<bool, IoError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_path("create directory", parent)?;
-    }
+    make_parent(path)?;
     let tmp = temp_path_for(path);
     {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp)
-            .with_path("create", &tmp)?;
+        let mut f = create_temp(&tmp, FILE)?;
         f.write_all(bytes).with_path("write", &tmp)?;
         if durable {
             f.sync_all().with_path("fsync", &tmp)?;

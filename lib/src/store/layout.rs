@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -31,8 +32,8 @@ use crate::digest::{self, DigestError, HashingWriter};
 use crate::error::{Code, Coded, IoContext, IoError};
 use crate::paths::Paths;
 use crate::reference::Reference;
-use crate::store::atomic;
 use crate::store::lock::Lock;
+use crate::store::{atomic, private};
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -135,8 +136,8 @@ impl ImageStore {
         let blobs = store.dir.join("blobs/sha256");
         if !store.dir.join("index.json").exists() {
             let _l = store.lock()?;
-            fs::create_dir_all(&blobs).with_path("create directory", &blobs)?;
-            fs::create_dir_all(&store.tmp).with_path("create directory", &store.tmp)?;
+            private::create_dir_all(&blobs)?;
+            private::create_dir_all(&store.tmp)?;
             if !store.dir.join("oci-layout").exists() {
                 atomic::write(
                     &store.dir.join("oci-layout"),
@@ -242,11 +243,12 @@ impl ImageStore {
 
     /// A writer that stages a blob in `<root>/tmp` and hashes it as it goes.
     pub fn blob_writer(&self) -> Result<BlobWriter> {
-        fs::create_dir_all(&self.tmp).with_path("create directory", &self.tmp)?;
+        private::create_dir_all(&self.tmp)?;
         let path = atomic::temp_path_for(&self.tmp.join("blob"));
         let file = File::options()
             .write(true)
             .create_new(true)
+            .mode(private::FILE)
             .open(&path)
             .with_path("create", &path)?;
         Ok(BlobWriter {
@@ -264,7 +266,7 @@ impl ImageStore {
             let _ = fs::remove_file(file);
             return Ok(());
         }
-        fs::create_dir_all(dest.parent().unwrap()).with_path("create directory", &dest)?;
+        private::create_dir_all(dest.parent().unwrap())?;
         Ok(atomic::rename(file, &dest)?)
     }
 

@@ -5,6 +5,7 @@
 //! by the kernel if the process dies, so a kill -9 never leaves a stale lock.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -44,13 +45,14 @@ impl Lock {
 
     fn take(path: &Path, arg: FlockArg) -> Result<Lock, IoError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_path("create directory", parent)?;
+            super::private::create_dir_all(parent)?;
         }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(super::private::FILE)
             .open(path)
             .with_path("open lock", path)?;
         let file = Flock::lock(file, arg).map_err(|(_, errno)| IoError {

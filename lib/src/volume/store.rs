@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use crate::error::{IoContext, IoError};
 use crate::paths::Paths;
 use crate::protocol::{MountKind, PROTOCOL_VERSION};
 use crate::state::{Containers, ids};
-use crate::store::{Lock, atomic};
+use crate::store::{Lock, atomic, private};
 use crate::volume::spec::valid_volume_name;
 use crate::volume::{Result, VolumeError};
 
@@ -197,32 +196,19 @@ impl Volumes {
         if anonymous {
             meta.labels.insert(ANONYMOUS_LABEL.into(), String::new());
         }
+        // Private, down to each volume's directory: `_data` holds what containers wrote,
+        // setuid binaries and device nodes included (store::private). Docker's volumes
+        // directory is 0701 under a 0710 root; berth's root lets nobody in, and neither do
+        // these.
         let root = self.paths.volumes();
-        if !root.exists() {
-            if let Some(parent) = root.parent() {
-                fs::create_dir_all(parent).with_path("create directory", parent)?;
-            }
-            // Docker's volumes directory is 0701: others may not list the names.
-            match fs::DirBuilder::new().mode(0o701).create(&root) {
-                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                    return Err(IoError {
-                        op: "create directory",
-                        path: root,
-                        source: e,
-                    }
-                    .into());
-                }
-                _ => {}
-            }
-        }
+        private::create_dir_all(&root)?;
         let dir = self.paths.volume(&name);
         let staging = atomic::temp_path_for(&dir);
         let build = || -> Result<()> {
-            fs::create_dir(&staging).with_path("create directory", &staging)?;
+            private::mkdir(&staging).with_path("create directory", &staging)?;
             let data = staging.join("_data");
-            fs::create_dir(&data).with_path("create directory", &data)?;
-            fs::set_permissions(&data, fs::Permissions::from_mode(0o755))
-                .with_path("chmod", &data)?;
+            private::mkdir_mode(&data, private::CONTENT_DIR)
+                .with_path("create directory", &data)?;
             fill(&data, &name)?;
             atomic::write_json(&staging.join("volume.json"), &meta)?;
             Ok(())

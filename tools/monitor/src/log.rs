@@ -4,7 +4,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+
+/// Docker's json-file mode: the log carries whatever the container prints, secrets included,
+/// so others may not read it (`berth::store::private::LOG`; this binary links libc only).
+pub const MODE: u32 = 0o640;
 
 /// Docker's line buffer: a longer line is logged in pieces, the last with its newline.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -22,6 +27,7 @@ impl Log {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(MODE)
             .open(&path)
             .ok();
         let size = file
@@ -55,6 +61,7 @@ impl Log {
             .create(true)
             .write(true)
             .truncate(true)
+            .mode(MODE)
             .open(&self.path)
             .ok();
         self.size = 0;
@@ -216,6 +223,12 @@ mod tests {
         assert!(d.join("c-json.log.1").exists() && d.join("c-json.log.2").exists());
         assert!(!d.join("c-json.log.3").exists());
         assert!(std::fs::metadata(&p).unwrap().len() <= 200);
+        // Rotated or new, a log is never readable by others (Docker's 0640).
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["c-json.log", "c-json.log.1", "c-json.log.2"] {
+            let mode = std::fs::metadata(d.join(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o007, 0, "{f}: {mode:o}");
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 }

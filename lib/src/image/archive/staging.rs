@@ -13,7 +13,7 @@ use crate::digest::HashingWriter;
 use crate::error::IoContext;
 use crate::image::compress::{self, Compression};
 use crate::image::{ImageError, Result};
-use crate::store::atomic;
+use crate::store::{atomic, private};
 
 /// Biggest JSON document (manifest.json, index.json, a config) read into memory.
 const MAX_JSON: u64 = 64 << 20;
@@ -49,9 +49,9 @@ impl Drop for Staging {
 impl Staging {
     /// Reads the whole archive from `input` into a staging directory under `tmp`.
     pub fn read(input: impl Read, tmp: &Path, source: String) -> Result<Staging> {
-        fs::create_dir_all(tmp).with_path("create directory", tmp)?;
+        private::create_dir_all(tmp)?;
         let dir = atomic::temp_path_for(&tmp.join("load"));
-        fs::create_dir(&dir).with_path("create directory", &dir)?;
+        private::mkdir(&dir).with_path("create directory", &dir)?;
         let mut staging = Staging {
             dir,
             nodes: HashMap::new(),

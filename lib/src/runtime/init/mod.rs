@@ -5,6 +5,7 @@
 mod exec;
 mod fs;
 pub(crate) mod mounts;
+pub(crate) mod reach;
 mod rootfs;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -95,13 +96,17 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // container's pty our controlling terminal.
     let _ = nix::unistd::setsid();
     wire_stdio(a)?;
+    // Still the host's root by uid: hold the rootfs and bind sources now, for berth's state
+    // is private to root and the mapped root cannot walk to them (reach.rs).
+    let reach = reach::Reach::open(a)?;
     let userns = enter_namespaces(a)?;
     if !matches!(a.mode, Mode::Exec) {
-        setup_rootfs(a, userns)?;
+        setup_rootfs(a, reach.as_ref(), userns)?;
     } else if a.process.terminal().unwrap_or(false) {
         // Joining the mount namespace moved our root into the container already.
         terminal(a)?;
     }
+    drop(reach);
     // Nothing of berth-spawn's or of its caller's may be open at the chdir: a directory
     // descriptor would let `cwd: /proc/self/fd/N` land outside the root (CVE-2024-21626).
     exec::close_fds_except(a.preserve_fds, &kept_fds(a));
@@ -222,15 +227,18 @@ fn kept_fds(a: &Args) -> Vec<i32> {
     keep
 }
 
-fn setup_rootfs(a: &Args, userns: bool) -> Result<(), exec::Failure> {
+fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<(), exec::Failure> {
     let spec = a.spec;
-    let rootfs = &a.rootfs;
+    let rootfs = reach.map_or(&a.rootfs, |r| &r.rootfs);
     rootfs::prepare(spec, rootfs)?;
     // A network namespace entry in the config, new or joined by path: /sys is a fresh sysfs.
     let netns = a.new_flags & libc::CLONE_NEWNET != 0
         || a.join.iter().any(|j| j.kind == LinuxNamespaceType::Network);
     let empty = Vec::new();
-    let mounts_list = spec.mounts().as_ref().unwrap_or(&empty);
+    let mounts_list = match reach {
+        Some(r) => &r.mounts,
+        None => spec.mounts().as_ref().unwrap_or(&empty),
+    };
     mounts::mount_all(
         &mounts::Ctx {
             rootfs,
