@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use super::detach::detach;
 use super::error::{NetError, Result};
-use super::firewall::{self, Batch, LinkRule};
+use super::firewall::{self, Batch};
 use super::netlink::Netlink;
 use super::networks::{self, Network};
 use super::ports::{self, Ports};
@@ -349,16 +349,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
             }
             Mode::Bridge(net) => {
                 let section = record.network.as_mut().expect("set above");
-                bring_up(
-                    paths,
-                    &id,
-                    net,
-                    &wanted,
-                    wanted_ip,
-                    mac,
-                    &link_infos,
-                    section,
-                )?;
+                bring_up(paths, &id, net, &wanted, wanted_ip, mac, section)?;
             }
             _ => {}
         }
@@ -507,8 +498,23 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
     Ok(())
 }
 
+/// Turns on `route_localnet` on a new bridge: `curl 127.0.0.1:PORT` on the host is DNAT'd in
+/// nat OUTPUT with its loopback source kept, and may only leave through the bridge (to be
+/// masqueraded to the bridge's address) and get its replies back with this. What else it
+/// would let in, a frame for 127.0.0.0/8 from a container, is dropped by the network's raw
+/// rule ([`firewall::network_rules`]).
+fn localnet_on(bridge: &str) -> Result<()> {
+    let p = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&p, "1").map_err(|e| {
+        NetError::Io(crate::error::IoError {
+            op: "write",
+            path: p.into(),
+            source: e,
+        })
+    })
+}
+
 /// The bridge-mode kernel work (steps 3-4), filling `section` as it goes.
-#[allow(clippy::too_many_arguments)]
 fn bring_up(
     paths: &Paths,
     id: &str,
@@ -516,7 +522,6 @@ fn bring_up(
     wanted: &[ports::Wanted],
     wanted_ip: Option<Ipv4Addr>,
     mac: Option<[u8; 6]>,
-    link_infos: &[LinkInfo],
     section: &mut NetworkSection,
 ) -> crate::Result<()> {
     let (Some(subnet), Some(gateway), Some(range)) = (net.subnet, net.gateway, net.range()) else {
@@ -543,6 +548,7 @@ fn bring_up(
     let ns_path = paths.netns(id);
     let ns = netns::create(&ns_path)?;
     let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    host::upgrade_if_stale(&mut nl)?;
     let net_lock = networks::lock_network(paths, &net.name)?;
     if !networks::exists(paths, &net.name) {
         return Err(NetError::NoSuchNetwork(net.name.clone()).into());
@@ -559,30 +565,9 @@ fn bring_up(
     section.ip_address = Some(ip.to_string());
     let mac = mac.unwrap_or_else(|| mac_for(ip));
     section.mac_address = Some(format_mac(mac));
-    let link_rules: Vec<LinkRule> = if net.icc {
-        Vec::new()
-    } else {
-        link_infos
-            .iter()
-            .filter_map(|l| {
-                Some(LinkRule {
-                    from: ip,
-                    to: l.ip_address.parse().ok()?,
-                    ports: l
-                        .ports
-                        .iter()
-                        .filter_map(|p| {
-                            ports::split_port(p)
-                                .ok()
-                                .map(|(n, proto)| (n, proto.to_string()))
-                        })
-                        .collect(),
-                    to_id: l.id.clone(),
-                })
-            })
-            .collect()
-    };
-    let rules = firewall::container_rules(id, &net.bridge, ip, &bindings, &link_rules);
+    // The section now names the address, bridge, ports and links: teardown regenerates the
+    // same rules from the saved record.
+    let rules = firewall::section_rules(id, section, net.icc);
     let mut batch = Batch::default();
     let bridge = match nl
         .link(&net.bridge)
@@ -615,15 +600,9 @@ fn bring_up(
                         "add {gateway} to {}",
                         net.bridge
                     )))?;
-                // Lets DNAT'ed 127.0.0.1 traffic out onto the bridge (then masqueraded).
-                let p = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge);
-                std::fs::write(&p, "1").map_err(|e| {
-                    NetError::Io(crate::error::IoError {
-                        op: "write",
-                        path: p.into(),
-                        source: e,
-                    })
-                })?;
+                // No port joins the bridge before the batch below, with its loopback drop, is
+                // in (the veth comes after it).
+                localnet_on(&net.bridge)?;
                 nl.set_up(index)
                     .map_err(NetError::netlink(format!("set {} up", net.bridge)))?;
                 batch.add(&firewall::network_rules(net));

@@ -12,10 +12,10 @@
 //!   sysctls: when the network's last address is freed.
 
 use super::error::{NetError, Result};
-use super::firewall::{self, Batch, LinkRule};
+use super::firewall::{self, Batch};
 use super::netlink::Netlink;
-use super::networks::{self, Network};
-use super::ports::{self, Ports};
+use super::networks;
+use super::ports::Ports;
 use super::{attach::veth_name, host, ipam, netns};
 use crate::paths::Paths;
 use crate::protocol::NetworkSection;
@@ -92,7 +92,8 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         Err(NetError::NoSuchNetwork(_)) => None,
         Err(e) => return Err(e),
     };
-    let rules = container_rules(id, s, net.as_ref());
+    // The same function set-up used, on the record it saved.
+    let rules = firewall::section_rules(id, s, net.as_ref().is_none_or(|n| n.icc));
     let Some(net) = net else {
         return delete_rules(&rules, &[firewall::container_tag(id)]);
     };
@@ -139,40 +140,6 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         firewall::apply(&b)?;
     }
     Ok(())
-}
-
-/// The rules set-up added for this container, as far as the record tells.
-fn container_rules(id: &str, s: &NetworkSection, net: Option<&Network>) -> Vec<firewall::Rule> {
-    let (Some(ip), Some(bridge)) = (
-        s.ip_address.as_deref().and_then(|i| i.parse().ok()),
-        s.bridge.as_deref(),
-    ) else {
-        return Vec::new();
-    };
-    let links: Vec<LinkRule> = if net.is_some_and(|n| !n.icc) {
-        s.links
-            .iter()
-            .filter_map(|l| {
-                Some(LinkRule {
-                    from: ip,
-                    to: l.ip_address.parse().ok()?,
-                    ports: l
-                        .ports
-                        .iter()
-                        .filter_map(|p| {
-                            ports::split_port(p)
-                                .ok()
-                                .map(|(n, proto)| (n, proto.to_string()))
-                        })
-                        .collect(),
-                    to_id: l.id.clone(),
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    firewall::container_rules(id, bridge, ip, &s.ports, &links)
 }
 
 /// Deletes `rules` in one batch; if that fails (some are already gone, or the record was

@@ -6,6 +6,8 @@
 //! /run/berth-net/ports.json         host-port reservations (see `ports`)
 //! /run/berth-net/ip_forward.orig    the value ip_forward had before berth turned it on
 //! /run/berth-net/bridge-nf.orig     the same for net.bridge.bridge-nf-call-iptables
+//! /run/berth-net/chains             present while berth's chains may exist; its text names
+//!                                   their layout, so rules an older berth left are upgraded
 //! ```
 //!
 //! berth's bridges carry the alias `berth-net:<network id>`, so the kernel itself says whether
@@ -39,6 +41,14 @@ pub const BRIDGE_ALIAS_PREFIX: &str = "berth-net:";
 
 /// Names of the berth bridges that exist, other than `except`.
 pub fn berth_bridges(nl: &mut Netlink, except: &str) -> Result<Vec<String>> {
+    Ok(bridge_tags(nl, except)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// The berth bridges that exist, other than `except`, with their alias (their network's tag).
+fn bridge_tags(nl: &mut Netlink, except: &str) -> Result<Vec<(String, String)>> {
     Ok(nl
         .links()
         .map_err(NetError::netlink("list links"))?
@@ -46,8 +56,43 @@ pub fn berth_bridges(nl: &mut Netlink, except: &str) -> Result<Vec<String>> {
         .filter(|l| {
             l.kind == "bridge" && l.alias.starts_with(BRIDGE_ALIAS_PREFIX) && l.name != except
         })
-        .map(|l| l.name)
+        .map(|l| (l.name, l.alias))
         .collect())
+}
+
+/// The marker's content: berth's chains may exist, in today's layout. An older berth wrote
+/// another text, so a different one while berth bridges are up means their rules predate
+/// this layout (see [`upgrade_if_stale`]).
+const CHAINS_MARK: &[u8] = b"berth's chains may exist (layout 2: the loopback boundary)\n";
+
+fn marker() -> PathBuf {
+    host_dir().join("chains")
+}
+
+fn chains_current() -> bool {
+    fs::read(marker()).is_ok_and(|b| b == CHAINS_MARK)
+}
+
+/// Brings the rules of an older berth, whose bridges outlived its upgrade, to today's layout
+/// (`firewall::upgrade_globals`: the loopback boundary for every bridge that is up), so that
+/// an upgrade closes the hole without restarting containers. One file read when they are
+/// current, which is always but once.
+pub fn upgrade_if_stale(nl: &mut Netlink) -> Result<()> {
+    if chains_current() {
+        return Ok(());
+    }
+    let _l = lock()?;
+    let bridges = bridge_tags(nl, "")?;
+    if chains_current() || bridges.is_empty() {
+        // No bridge: the first one makes the chains afresh (`prepare`).
+        return Ok(());
+    }
+    log::debug!("berth's firewall rules predate this version: upgrading them");
+    let saved = firewall::parse_saved(&firewall::save()?);
+    let mut batch = Batch::default();
+    firewall::upgrade_globals(&saved, &bridges, &mut batch);
+    firewall::apply(&batch)?;
+    Ok(crate::store::atomic::write(&marker(), CHAINS_MARK)?)
 }
 
 fn read_sysctl(path: &str) -> Option<String> {
@@ -104,13 +149,12 @@ pub fn prepare(
         // The marker says berth's chains may exist (written before they are made, removed
         // after they are gone): only then is iptables-save needed to clear leftovers of an
         // interrupted run first. Otherwise the chains are simply declared.
-        let marker = host_dir().join("chains");
-        let saved = if marker.exists() {
+        let saved = if marker().exists() {
             firewall::parse_saved(&firewall::save()?)
         } else {
             firewall::Saved::default()
         };
-        crate::store::atomic::write(&marker, b"berth's chains may exist\n")?;
+        crate::store::atomic::write(&marker(), CHAINS_MARK)?;
         firewall::create_globals(&saved, batch);
     }
     Ok(())
@@ -159,7 +203,7 @@ fn release_with(nl: &mut Netlink, batch: Batch) -> Result<()> {
 }
 
 fn finish_release() {
-    let _ = std::fs::remove_file(host_dir().join("chains"));
+    let _ = std::fs::remove_file(marker());
     put_back(IP_FORWARD, &host_dir().join("ip_forward.orig"));
     put_back(BRIDGE_NF, &host_dir().join("bridge-nf.orig"));
 }
