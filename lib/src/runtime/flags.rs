@@ -312,9 +312,9 @@ pub fn apply(
     if p.privileged {
         seccomp = None;
     }
-    match seccomp {
+    match seccomp.map(|p| p.resolve(&caps_now)).transpose()?.flatten() {
         Some(prof) => {
-            linux["seccomp"] = serde_json::to_value(prof.resolve(&caps_now).to_oci()?)
+            linux["seccomp"] = serde_json::to_value(prof.to_oci()?)
                 .map_err(|e| RuntimeError::Invalid(e.to_string()))?
         }
         None => {
