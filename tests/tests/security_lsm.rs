@@ -146,7 +146,7 @@ fn apparmor_and_selinux_requests_are_refused_without_the_modules() {
 }
 
 #[test]
-fn unconfined_label_disable_and_system_paths_run() {
+fn unconfined_label_disable_system_paths_and_cgroups_run() {
     let b = Box::new();
     let out = b.ok(&[
         "run",
@@ -185,6 +185,22 @@ fn unconfined_label_disable_and_system_paths_run() {
         &listed,
     ]);
     assert_eq!(open, "0\n");
+    // The container's cgroup: read-only, unless writable-cgroups=true (Docker 28's option).
+    // A child group is made and removed again (v2: the root of the namespace; v1: pids).
+    let modes = "d=/sys/fs/cgroup; [ -e $d/cgroup.controllers ] || d=$d/pids; \
+        if mkdir $d/berth-probe 2>/dev/null; then rmdir $d/berth-probe; echo rw; else echo ro; fi";
+    assert_eq!(b.ok(&["run", "--rm", "busybox", "sh", "-c", modes]), "ro\n");
+    let rw = b.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "writable-cgroups=true",
+        "busybox",
+        "sh",
+        "-c",
+        modes,
+    ]);
+    assert_eq!(rw, "rw\n");
     b.assert_clean(&[]);
 }
 

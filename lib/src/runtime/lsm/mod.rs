@@ -341,14 +341,17 @@ pub fn plan(req: &Request, host: &Host) -> Result<Plan, LsmError> {
 
 /// The container's procfs, checked to be one: the attribute writes must reach the kernel,
 /// not a file a hostile image or mount put in its place (the CVE-2025-52881 class).
-fn open_proc() -> std::io::Result<OwnedFd> {
+fn open_proc(path: &Path) -> std::io::Result<OwnedFd> {
     let fd = rustix::fs::open(
-        "/proc",
+        path,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
     if rustix::fs::fstatfs(&fd)?.f_type != rustix::fs::PROC_SUPER_MAGIC {
-        return Err(std::io::Error::other("/proc is not a procfs"));
+        return Err(std::io::Error::other(format!(
+            "{} is not a procfs",
+            path.display()
+        )));
     }
     Ok(fd)
 }
@@ -403,7 +406,7 @@ pub fn apply(process: &Process, spec: &Spec, at_create: bool) -> Result<(), LsmE
     }
     let plan = plan(&req, &Host::detect())?;
     if !plan.attrs.is_empty() {
-        let proc = open_proc().map_err(|source| LsmError::Apply {
+        let proc = open_proc(Path::new("/proc")).map_err(|source| LsmError::Apply {
             what: "opening the container's /proc to apply its security labels".into(),
             source,
         })?;

@@ -159,3 +159,38 @@ fn doctor_names_the_confining_modules() {
         "AppArmor and SELinux"
     );
 }
+
+#[test]
+fn the_attribute_writes_reach_procfs_and_nothing_else() {
+    // A directory that is not procfs (a hostile image's /proc) is refused.
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open_proc(tmp.path()).unwrap_err();
+    assert!(e.to_string().ends_with("is not a procfs"), "{e}");
+    // The write cannot climb out of /proc/thread-self.
+    let proc = open_proc(Path::new("/proc")).unwrap();
+    let e = write_attr(&proc, "../../../../etc/hostname", "x").unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EXDEV), "{e}");
+}
+
+#[test]
+fn kernel_refusals_are_said_in_terms_of_the_field() {
+    let r = req(Origin::Config, Some("p"), Some("u:r:t:s0"), None);
+    let enoent = || std::io::Error::from_raw_os_error(libc::ENOENT);
+    let e = explain(&r, "attr/apparmor/exec", "exec p", enoent());
+    assert!(matches!(e, LsmError::NotLoaded { .. }), "{e}");
+    assert!(
+        e.to_string().starts_with("process.apparmorProfile \"p\": "),
+        "{e}"
+    );
+    let e = explain(
+        &r,
+        "attr/exec",
+        "u:r:t:s0",
+        std::io::Error::from_raw_os_error(libc::EINVAL),
+    );
+    assert_eq!(
+        e.to_string(),
+        "process.selinuxLabel \"u:r:t:s0\": writing /proc/thread-self/attr/exec: Invalid argument (os error 22)"
+    );
+    assert_eq!(e.code(), Code::INVALID_CONFIG);
+}
