@@ -185,7 +185,7 @@ fn unconfined_label_disable_system_paths_and_cgroups_run() {
         &listed,
     ]);
     assert_eq!(open, "0\n");
-    // The container's cgroup: read-only, unless writable-cgroups=true (Docker 28's option).
+    // The container's cgroup: read-only, unless writable-cgroups=true (dockerd's option).
     // A child group is made and removed again (v2: the root of the namespace; v1: pids).
     let modes = "d=/sys/fs/cgroup; [ -e $d/cgroup.controllers ] || d=$d/pids; \
         if mkdir $d/berth-probe 2>/dev/null; then rmdir $d/berth-probe; echo rw; else echo ro; fi";
