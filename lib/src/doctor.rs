@@ -65,6 +65,7 @@ pub fn run(paths: &Paths) -> Vec<Check> {
         cgroups(&Hierarchies::detect()),
         overlay(paths),
         seccomp(),
+        security_modules(&crate::runtime::lsm::Host::detect()),
         namespaces(),
         user_namespaces(),
         firewall(),
@@ -284,6 +285,27 @@ fn seccomp() -> Check {
     )
 }
 
+/// Which Linux security module confines containers, and what berth does with it.
+pub fn security_modules(h: &crate::runtime::lsm::Host) -> Check {
+    let what = if h.apparmor {
+        format!(
+            "containers get the {} AppArmor profile (Docker's rules) unless --security-opt apparmor= names another",
+            crate::runtime::lsm::apparmor::DEFAULT_PROFILE
+        )
+    } else if h.selinux {
+        "--security-opt label=... gives containers SELinux labels".to_string()
+    } else {
+        "--security-opt apparmor=PROFILE and label=... are refused; unconfined and label=disable run"
+            .to_string()
+    };
+    check(
+        "security modules",
+        Level::Ok,
+        format!("{}: {what}", h.describe()),
+        "",
+    )
+}
+
 fn namespaces() -> Check {
     let kinds = ["mnt", "pid", "net", "ipc", "uts", "cgroup"];
     let missing: Vec<&str> = kinds
@@ -447,6 +469,7 @@ mod tests {
             "cgroups",
             "overlay",
             "seccomp",
+            "security modules",
             "user namespaces",
             "iptables",
         ] {
@@ -457,5 +480,25 @@ mod tests {
                 .iter()
                 .all(|c| c.level == Level::Ok || !c.fix.is_empty())
         );
+    }
+
+    #[test]
+    fn the_security_module_row_says_what_containers_get() {
+        let mut h = crate::runtime::lsm::Host::default();
+        let c = security_modules(&h);
+        assert!(
+            c.detail.starts_with("no AppArmor or SELinux: ") && c.detail.contains("refused"),
+            "{}",
+            c.detail
+        );
+        h.apparmor = true;
+        assert!(
+            security_modules(&h)
+                .detail
+                .contains("berth-default AppArmor profile")
+        );
+        h.apparmor = false;
+        h.selinux = true;
+        assert!(security_modules(&h).detail.starts_with("SELinux: "));
     }
 }

@@ -1,6 +1,7 @@
 //! Docker's HostConfig flags (the record's `process` section) applied to a bundle's
-//! config.json: capabilities, seccomp, no-new-privileges, privileged mode, resources, devices,
-//! ulimits, namespace sharing, `--init`, and the cgroup path. The edit is done on the JSON
+//! config.json: capabilities, privileged mode, resources, devices, ulimits, namespace
+//! sharing, `--init`, the cgroup path, and `--security-opt` ([`secopt`]: seccomp,
+//! no-new-privileges, AppArmor, SELinux, system paths). The edit is done on the JSON
 //! form of the config (OCI's own field names), which keeps each rule one readable line.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -9,8 +10,7 @@ use std::path::Path;
 use oci_spec::runtime::{Spec, User};
 use serde_json::{Value, json};
 
-use super::seccomp::Profile;
-use super::{RuntimeError, caps, cgroups, defaults};
+use super::{RuntimeError, caps, cgroups, defaults, secopt};
 use crate::protocol::ProcessSection;
 
 /// Docker's default device cgroup rules (`crate::bundle::defaults`).
@@ -240,6 +240,7 @@ pub fn apply(
     id: &str,
     lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
 ) -> Result<(), RuntimeError> {
+    let sec = secopt::parse(&p.security_opt)?;
     let mut v = serde_json::to_value(&*spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     let uid = v["process"]["user"]["uid"].as_u64().unwrap_or(0);
     {
@@ -259,15 +260,6 @@ pub fn apply(
         process["capabilities"] = json!({
             "bounding": set, "effective": eff, "permitted": perm, "inheritable": [], "ambient": []
         });
-        let nnp = p.security_opt.iter().any(|o| {
-            matches!(
-                o.as_str(),
-                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
-            )
-        });
-        if nnp {
-            process["noNewPrivileges"] = json!(true);
-        }
         let mut rl: Vec<Value> = process["rlimits"].as_array().cloned().unwrap_or_default();
         for u in &p.ulimits {
             let new = ulimit(u)?;
@@ -276,53 +268,7 @@ pub fn apply(
         }
         process["rlimits"] = json!(rl);
     }
-    let caps_now: Vec<String> = v["process"]["capabilities"]["bounding"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
     let linux = obj(&mut v, "linux");
-    // seccomp: Docker's profile unless unconfined or privileged.
-    let mut seccomp: Option<Profile> = Some(Profile::docker_default());
-    for o in &p.security_opt {
-        let (k, val) = o.split_once(['=', ':']).unwrap_or((o.as_str(), ""));
-        match k {
-            "seccomp" if val == "unconfined" => seccomp = None,
-            "seccomp" if val == "builtin" || val.is_empty() => {}
-            "seccomp" => {
-                let text = std::fs::read_to_string(val).map_err(|e| {
-                    RuntimeError::BadArgs(format!("opening seccomp profile {val}: {e}"))
-                })?;
-                seccomp = Some(Profile::parse(&text)?);
-            }
-            "no-new-privileges" => {}
-            "apparmor" | "label" => {
-                log::warn!("--security-opt {o}: berth has no LSM support; ignored")
-            }
-            _ => {
-                return Err(RuntimeError::BadArgs(format!(
-                    "invalid --security-opt {o:?}"
-                )));
-            }
-        }
-    }
-    if p.privileged {
-        seccomp = None;
-    }
-    match seccomp {
-        Some(prof) => {
-            linux["seccomp"] = serde_json::to_value(prof.resolve(&caps_now).to_oci()?)
-                .map_err(|e| RuntimeError::Invalid(e.to_string()))?
-        }
-        None => {
-            if let Some(m) = linux.as_object_mut() {
-                m.remove("seccomp");
-            }
-        }
-    }
     let r = &p.resources;
     let mut devs: Vec<Value> = linux["devices"].as_array().cloned().unwrap_or_default();
     let mut rules: Vec<Value>;
@@ -435,6 +381,7 @@ pub fn apply(
             }
         }
     }
+    secopt::edit(&mut v, &sec, p.privileged, id, &super::lsm::Host::detect())?;
     let ann = obj(&mut v, "annotations");
     if p.init {
         ann[super::process::INIT_ANNOTATION] = json!("true");

@@ -19,11 +19,13 @@ pub mod exeseal;
 pub mod flags;
 pub mod hooks;
 mod init;
+pub mod lsm;
 pub mod monitor;
 pub mod namespaces;
 pub mod oci;
 pub mod process;
 pub mod seccomp;
+pub mod secopt;
 pub mod signals;
 pub mod state;
 
@@ -68,6 +70,8 @@ pub enum RuntimeError {
     Cgroup(String),
     #[error("seccomp: {0}")]
     Seccomp(String),
+    #[error(transparent)]
+    Lsm(#[from] lsm::LsmError),
 }
 
 impl Coded for RuntimeError {
@@ -86,6 +90,7 @@ impl Coded for RuntimeError {
             RuntimeError::Sys { .. } => Code::IO,
             RuntimeError::Cgroup(_) => Code::IO,
             RuntimeError::Seccomp(_) => Code::INVALID_CONFIG,
+            RuntimeError::Lsm(e) => e.code(),
         }
     }
 }

@@ -117,6 +117,14 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     if let Some(r) = a.process.rlimits() {
         exec::rlimits(r)?;
     }
+    // AppArmor profile and SELinux labels (runtime/lsm): in effect from the execve, written
+    // while the capabilities are whole and before seccomp, as runc does.
+    super::lsm::apply(a.process, a.spec, !matches!(a.mode, Mode::Exec)).map_err(|e| {
+        exec::Failure {
+            code: crate::error::Coded::code(&e).0,
+            message: e.to_string(),
+        }
+    })?;
     let nnp = a.process.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
     if !nnp && let Some(bpf) = &a.seccomp {

@@ -17,14 +17,17 @@ use serde::{Deserialize, Serialize};
 
 use super::RuntimeError;
 
-/// Docker's default profile (moby `profiles/seccomp/default.json`, Apache-2.0), in Docker's
-/// format: rules carry `includes`/`excludes` on capabilities, architectures and kernel
-/// versions.
+/// Docker's default profile (github.com/moby/profiles `seccomp/default.json` at cd3bed8,
+/// 2026-06-30, which moby vendors; Apache-2.0), in Docker's format: rules carry
+/// `includes`/`excludes` on capabilities, architectures and kernel versions. Since Docker 25
+/// it has no io_uring (io_uring_setup/enter/register get EPERM), and it refuses AF_ALG (38)
+/// and AF_VSOCK (40) sockets.
 pub const DOCKER_DEFAULT: &str = include_str!("docker-default.json");
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
+    #[serde(default)]
     pub default_action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_errno_ret: Option<u32>,
@@ -88,43 +91,98 @@ pub struct Arg {
     pub op: String,
 }
 
-/// Docker's name for this machine's architecture.
+/// moby's name for this machine's architecture (its `goToNative` table), which a rule's
+/// `includes.arches`/`excludes.arches` are matched against.
 fn docker_arch() -> &'static str {
+    let little = cfg!(target_endian = "little");
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
-        "aarch64" => "arm64",
         "x86" => "x86",
+        "aarch64" => "arm64",
         "arm" => "arm",
-        "s390x" => "s390x",
-        "powerpc64" => "ppc64le",
+        "loongarch64" => "loongarch64",
+        "mips64" if little => "mipsel64",
+        "mips64" => "mips64",
+        "mips" if little => "mipsel",
+        "powerpc64" if little => "ppc64le",
+        "powerpc64" => "ppc64",
+        "powerpc" => "ppc",
         "riscv64" => "riscv64",
+        "s390x" => "s390x",
         other => other,
     }
 }
 
+/// libseccomp's name for this machine's architecture, which `archMap` entries are keyed by.
 fn seccomp_arch() -> &'static str {
+    let little = cfg!(target_endian = "little");
     match std::env::consts::ARCH {
         "x86_64" => "SCMP_ARCH_X86_64",
-        "aarch64" => "SCMP_ARCH_AARCH64",
         "x86" => "SCMP_ARCH_X86",
+        "aarch64" => "SCMP_ARCH_AARCH64",
         "arm" => "SCMP_ARCH_ARM",
-        "s390x" => "SCMP_ARCH_S390X",
+        "loongarch64" => "SCMP_ARCH_LOONGARCH64",
+        "mips64" if little => "SCMP_ARCH_MIPSEL64",
+        "mips64" => "SCMP_ARCH_MIPS64",
+        "mips" if little => "SCMP_ARCH_MIPSEL",
+        "powerpc64" if little => "SCMP_ARCH_PPC64LE",
+        "powerpc64" => "SCMP_ARCH_PPC64",
+        "powerpc" => "SCMP_ARCH_PPC",
         "riscv64" => "SCMP_ARCH_RISCV64",
+        "s390x" => "SCMP_ARCH_S390X",
         _ => "SCMP_ARCH_NATIVE",
     }
 }
 
-fn kernel_at_least(min: &str) -> bool {
+/// A `minKernel` value: moby accepts exactly `<kernel>.<major>` (e.g. "4.8"), not 0.0.
+fn parse_min_kernel(v: &str) -> Result<(u8, u8), RuntimeError> {
+    let bad = || {
+        RuntimeError::Seccomp(format!(
+            "invalid kernel version {v:?} in minKernel, expected \"<kernel>.<major>\""
+        ))
+    };
+    let (k, m) = v.split_once('.').ok_or_else(bad)?;
+    let (k, m): (u8, u8) = (k.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if (k, m) == (0, 0) {
+        return Err(bad());
+    }
+    Ok((k, m))
+}
+
+/// The running kernel's `<kernel>.<major>`, ignoring the rest as moby does ("6.18.4-foo").
+fn running_kernel() -> (u8, u8) {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let parse = |s: &str| -> (u32, u32) {
-        let mut it = s
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|p| p.parse().ok());
-        (it.next().unwrap_or(0), it.next().unwrap_or(0))
-    };
-    parse(&release) >= parse(min)
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u8>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+impl Filter {
+    /// moby's `setupSeccomp` conditions: does this filter match `arch`, the bounding set
+    /// `caps` and the `kernel`? `all` is true for includes (every condition must hold), false
+    /// for excludes (any one condition excludes).
+    fn matches(
+        &self,
+        arch: &str,
+        caps: &[String],
+        kernel: (u8, u8),
+        all: bool,
+    ) -> Result<bool, RuntimeError> {
+        let has = |c: &String| caps.iter().any(|x| x.eq_ignore_ascii_case(c));
+        let min = match self.min_kernel.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => Some(kernel >= parse_min_kernel(k)?),
+            None => None,
+        };
+        let arches = (!self.arches.is_empty()).then(|| self.arches.iter().any(|a| a == arch));
+        Ok(if all {
+            arches != Some(false) && self.caps.iter().all(has) && min != Some(false)
+        } else {
+            arches == Some(true) || self.caps.iter().any(has) || min == Some(true)
+        })
+    }
 }
 
 impl Profile {
@@ -137,10 +195,29 @@ impl Profile {
         Self::parse(DOCKER_DEFAULT).expect("the shipped profile is valid")
     }
 
-    /// The profile as it applies to a container with capabilities `caps` (Docker's
-    /// `setupSeccomp`): rules whose includes are not met, or whose excludes are, drop out.
-    pub fn resolve(&self, caps: &[String]) -> Profile {
-        let arch = docker_arch();
+    /// The profile as it applies to a container whose bounding set is `caps` (moby's
+    /// `setupSeccomp`): the architectures of this machine's `archMap` entry, and the rules
+    /// whose `includes` all hold and none of whose `excludes` does. `None` when the profile
+    /// names no default action and no rules (moby: seccomp disabled).
+    pub fn resolve(&self, caps: &[String]) -> Result<Option<Profile>, RuntimeError> {
+        self.resolve_for(docker_arch(), seccomp_arch(), caps, running_kernel())
+    }
+
+    fn resolve_for(
+        &self,
+        arch: &str,
+        scmp_arch: &str,
+        caps: &[String],
+        kernel: (u8, u8),
+    ) -> Result<Option<Profile>, RuntimeError> {
+        if self.default_action.is_empty() && self.syscalls.is_empty() {
+            return Ok(None);
+        }
+        if !self.architectures.is_empty() && !self.arch_map.is_empty() {
+            return Err(RuntimeError::Seccomp(
+                "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".into(),
+            ));
+        }
         let mut out = Profile {
             default_action: self.default_action.clone(),
             default_errno_ret: self.default_errno_ret,
@@ -149,33 +226,20 @@ impl Profile {
             architectures: self.architectures.clone(),
             ..Default::default()
         };
-        if out.architectures.is_empty() {
-            for m in &self.arch_map {
-                if m.architecture == seccomp_arch() {
-                    out.architectures.push(m.architecture.clone());
-                    out.architectures
-                        .extend(m.sub_architectures.clone().unwrap_or_default());
-                }
-            }
+        if let Some(m) = self.arch_map.iter().find(|m| m.architecture == scmp_arch) {
+            out.architectures.push(m.architecture.clone());
+            out.architectures
+                .extend(m.sub_architectures.clone().unwrap_or_default());
         }
-        let has = |c: &String| caps.iter().any(|x| x.eq_ignore_ascii_case(c));
         for r in &self.syscalls {
-            let inc = &r.includes;
-            if !inc.arches.is_empty() && !inc.arches.iter().any(|a| a == arch) {
-                continue;
+            if !r.name.is_empty() && !r.names.is_empty() {
+                return Err(RuntimeError::Seccomp(
+                    "both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'".into(),
+                ));
             }
-            if !inc.caps.iter().all(has) {
-                continue;
-            }
-            if inc
-                .min_kernel
-                .as_deref()
-                .is_some_and(|k| !kernel_at_least(k))
+            if r.excludes.matches(arch, caps, kernel, false)?
+                || !r.includes.matches(arch, caps, kernel, true)?
             {
-                continue;
-            }
-            let exc = &r.excludes;
-            if exc.arches.iter().any(|a| a == arch) || exc.caps.iter().any(has) {
                 continue;
             }
             let mut rule = r.clone();
@@ -186,7 +250,7 @@ impl Profile {
             rule.excludes = Filter::default();
             out.syscalls.push(rule);
         }
-        out
+        Ok(Some(out))
     }
 
     /// The OCI `linux.seccomp` section.
@@ -201,9 +265,9 @@ impl Profile {
     }
 
     fn action(&self, name: &str, errno: Option<u32>) -> Result<ScmpAction, RuntimeError> {
-        let errno = errno
-            .or(self.default_errno_ret)
-            .unwrap_or(libc::EPERM as u32);
+        // A rule without errnoRet returns EPERM, not the profile's defaultErrnoRet (runc's
+        // getAction); the default action passes defaultErrnoRet itself.
+        let errno = errno.unwrap_or(libc::EPERM as u32);
         let a = match name {
             "SCMP_ACT_ERRNO" => ScmpAction::Errno(errno as i32),
             "SCMP_ACT_TRACE" => ScmpAction::Trace(errno as u16),
@@ -223,7 +287,7 @@ impl Profile {
         let e = |what: &str, err: libseccomp::error::SeccompError| {
             RuntimeError::Seccomp(format!("{what}: {err}"))
         };
-        let default = self.action(&self.default_action, None)?;
+        let default = self.action(&self.default_action, self.default_errno_ret)?;
         let mut ctx = ScmpFilterContext::new(default).map_err(|x| e("init", x))?;
         // berth sets no_new_privs itself, at the right moment.
         ctx.set_ctl_nnp(false).map_err(|x| e("nnp", x))?;
@@ -315,28 +379,31 @@ impl Profile {
 mod tests {
     use super::*;
 
+    fn names(p: &Profile) -> Vec<&str> {
+        p.syscalls
+            .iter()
+            .flat_map(|s| &s.names)
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn resolved(caps: &[String]) -> Profile {
+        Profile::docker_default().resolve(caps).unwrap().unwrap()
+    }
+
     #[test]
     fn default_profile_depends_on_caps() {
-        let p = Profile::docker_default();
         let caps = crate::runtime::caps::docker_default();
-        let r = p.resolve(&caps);
-        let names: Vec<&String> = r.syscalls.iter().flat_map(|s| &s.names).collect();
-        assert!(names.iter().any(|n| *n == "read"));
-        assert!(
-            !names
-                .iter()
-                .any(|n| *n == "unshare" || *n == "keyctl" || *n == "mount")
-        );
-        assert!(names.iter().any(|n| *n == "clone3"));
+        let r = resolved(&caps);
+        let n = names(&r);
+        assert!(n.contains(&"read") && n.contains(&"clone3"));
+        for blocked in ["unshare", "keyctl", "mount", "lsm_set_self_attr", "bpf"] {
+            assert!(!n.contains(&blocked), "{blocked}");
+        }
         let mut admin = caps.clone();
         admin.push("CAP_SYS_ADMIN".into());
-        let r = p.resolve(&admin);
-        assert!(
-            r.syscalls
-                .iter()
-                .flat_map(|s| &s.names)
-                .any(|n| n == "mount")
-        );
+        let r = resolved(&admin);
+        assert!(names(&r).contains(&"mount") && names(&r).contains(&"lsm_get_self_attr"));
         assert!(
             r.architectures.contains(&"SCMP_ARCH_X86_64".to_string())
                 || std::env::consts::ARCH != "x86_64"
@@ -349,9 +416,134 @@ mod tests {
     }
 
     #[test]
+    fn docker_25_profile_has_no_io_uring_even_with_every_capability() {
+        let all = crate::runtime::caps::all_names();
+        let n = names(&resolved(&all)).join(" ");
+        assert!(!n.contains("io_uring"), "{n}");
+        // Newer calls moby allows since the old copy.
+        for added in ["futex_wait", "fchmodat2", "mseal", "cachestat", "statmount"] {
+            assert!(n.split(' ').any(|x| x == added), "{added}");
+        }
+    }
+
+    /// Loads the compiled default filter in a forked child and makes the calls: what the
+    /// container sees, without a container. The child runs only raw syscalls before _exit.
+    fn errno_under_default_filter(call: fn() -> libc::c_long) -> i32 {
+        let bpf = resolved(&crate::runtime::caps::docker_default())
+            .compile()
+            .unwrap();
+        let prog = libc::sock_fprog {
+            len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
+            filter: bpf.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the child calls only async-signal-safe syscalls and _exit.
+        match unsafe { libc::fork() } {
+            0 => unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const _) != 0 {
+                    libc::_exit(200);
+                }
+                let r = call();
+                let e = *libc::__errno_location();
+                libc::_exit(if r >= 0 { 0 } else { e.min(199) })
+            },
+            pid => {
+                let mut status = 0;
+                // SAFETY: waits for our own child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                assert!(libc::WIFEXITED(status), "{status}");
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+
+    #[test]
+    fn the_compiled_default_refuses_io_uring_and_af_alg_with_eperm() {
+        fn setup() -> libc::c_long {
+            let mut params = [0u8; 120];
+            // SAFETY: io_uring_setup reads and writes a 120-byte io_uring_params.
+            unsafe { libc::syscall(libc::SYS_io_uring_setup, 1, params.as_mut_ptr()) }
+        }
+        fn alg() -> libc::c_long {
+            // SAFETY: plain socket(2).
+            unsafe { libc::socket(libc::AF_ALG, libc::SOCK_SEQPACKET, 0) as libc::c_long }
+        }
+        fn inet() -> libc::c_long {
+            // SAFETY: plain socket(2).
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) as libc::c_long }
+        }
+        assert_eq!(errno_under_default_filter(setup), libc::EPERM);
+        assert_eq!(errno_under_default_filter(alg), libc::EPERM);
+        assert_eq!(errno_under_default_filter(inet), 0);
+    }
+
+    #[test]
     fn default_profile_compiles() {
-        let p = Profile::docker_default().resolve(&crate::runtime::caps::docker_default());
-        let bpf = p.compile().unwrap();
+        let bpf = resolved(&crate::runtime::caps::docker_default())
+            .compile()
+            .unwrap();
         assert!(bpf.len() > 100 * 8, "{}", bpf.len());
+    }
+
+    fn profile(json: &str) -> Profile {
+        Profile::parse(json).unwrap()
+    }
+
+    #[test]
+    fn includes_and_excludes_follow_moby() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO",
+                "archMap": [{"architecture": "SCMP_ARCH_S390X", "subArchitectures": ["SCMP_ARCH_S390"]}],
+                "syscalls": [
+                  {"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["s390x"]}},
+                  {"names": ["b"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "6.9"}},
+                  {"names": ["c"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": "6.9"}},
+                  {"names": ["d"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_A", "CAP_B"]}},
+                  {"names": ["e"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_A", "CAP_C"]}},
+                  {"name": "f", "action": "SCMP_ACT_ALLOW"}
+                ]}"#,
+        );
+        let run = |arch, scmp, caps: &[&str], k| {
+            let caps: Vec<String> = caps.iter().map(|c| c.to_string()).collect();
+            let r = p.resolve_for(arch, scmp, &caps, k).unwrap().unwrap();
+            (names(&r).join(""), r.architectures.join(","))
+        };
+        let (n, a) = run("s390x", "SCMP_ARCH_S390X", &["CAP_A"], (6, 18));
+        assert_eq!(
+            (n.as_str(), a.as_str()),
+            ("abf", "SCMP_ARCH_S390X,SCMP_ARCH_S390")
+        );
+        let (n, a) = run("amd64", "SCMP_ARCH_X86_64", &["CAP_A", "CAP_B"], (5, 4));
+        assert_eq!((n.as_str(), a.as_str()), ("cdf", ""));
+        assert_eq!(run("amd64", "x", &["CAP_B"], (6, 9)).0, "bef");
+    }
+
+    #[test]
+    fn malformed_profiles_are_refused_as_moby_does() {
+        let bad = [
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "archMap": [{"architecture": "SCMP_ARCH_X86_64"}], "syscalls": []}"#,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}"#,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "6"}}]}"#,
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "0.0"}}]}"#,
+        ];
+        for b in bad {
+            let e = profile(b).resolve(&[]).unwrap_err();
+            assert!(matches!(e, RuntimeError::Seccomp(_)), "{b}: {e}");
+        }
+        // No default action and no rules: moby runs without seccomp.
+        assert_eq!(profile("{}").resolve(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_rule_without_errno_ret_returns_eperm_not_the_default_errno() {
+        let p = profile(r#"{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38}"#);
+        assert_eq!(
+            p.action("SCMP_ACT_ERRNO", None).unwrap(),
+            ScmpAction::Errno(libc::EPERM)
+        );
+        assert_eq!(
+            p.action(&p.default_action, p.default_errno_ret).unwrap(),
+            ScmpAction::Errno(libc::ENOSYS)
+        );
     }
 }
