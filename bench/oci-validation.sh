@@ -28,8 +28,9 @@
 #
 # Host /dev is checked before and after every binary (type, major:minor, mode, owner of
 # every node on the /dev filesystem); a change is reported loudly, and null, zero, full,
-# random, urandom and tty are put back if they changed (exit status 3). Containers, cgroups,
-# mounts and bundles the suite leaves are removed after every binary. See bench/README.md.
+# random, urandom and tty are put back (node, mode, owner) if they changed (exit status 3).
+# Containers, cgroups, mounts and bundles the suite leaves are removed after every binary.
+# See bench/README.md.
 # peers: runc crun golang-go make
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -126,8 +127,9 @@ build_suite() {
   echo "$want" >"$cache/built"
 }
 
-# tap_counts FILE: "ok notok skipped plan". Some binaries print several TAP streams: the
-# plan is the sum of their plans (-1 if there is none).
+# tap_counts FILE: "ok notok skipped plan diagnostics". Some binaries print several TAP
+# streams: the plan is the sum of their plans (-1 if there is none). diagnostics counts the
+# YAML blocks (the hook binaries print one, and no test line, when they fail).
 tap_counts() {
   awk '
     /^ok( |$)/ || /^not ok( |$)/ {
@@ -136,18 +138,21 @@ tap_counts() {
       else f++
     }
     /^1\.\.[0-9]+/ { sub(/^1\.\./, ""); plan += $1; planned = 1 }
-    END { printf "%d %d %d %d\n", p, f, s, planned ? plan : -1 }' "$1"
+    /^  ---$/ { d++ }
+    END { printf "%d %d %d %d %d\n", p, f, s, planned ? plan : -1, d }' "$1"
 }
 
-# verdict "P F S PLAN" RC: a binary fails on a not ok, a non-zero exit, no test line at all
-# (the suite's `hooks` prints only a diagnostic), or a plan it did not keep.
+# verdict COUNTS RC: a binary fails on a not ok, a non-zero exit, or a plan it did not keep.
+# Without any test line (the hook binaries report only failures, as a diagnostic with a
+# 1..0 plan), it passes when it printed no diagnostic.
 verdict() {
-  vp=$(field "$1" 1) vf=$(field "$1" 2) vs=$(field "$1" 3) vplan=$(field "$1" 4)
+  vp=$(field "$1" 1) vf=$(field "$1" 2) vs=$(field "$1" 3) vplan=$(field "$1" 4) vd=$(field "$1" 5)
   if [ "$2" = 124 ] || [ "$2" = 137 ]; then
     echo TIMEOUT
-  elif [ "$vf" -gt 0 ] || [ "$2" != 0 ] || [ $((vp + vf + vs)) = 0 ] ||
-    { [ "$vplan" -ge 0 ] && [ "$vplan" != $((vp + vf + vs)) ]; }; then
+  elif [ "$vf" -gt 0 ] || [ "$2" != 0 ] || { [ "$vplan" -ge 0 ] && [ "$vplan" != $((vp + vf + vs)) ]; }; then
     echo FAIL
+  elif [ $((vp + vf + vs)) = 0 ]; then
+    if [ "$vd" = 0 ] && [ "$vplan" = 0 ]; then echo PASS; else echo FAIL; fi
   elif [ "$vp" = 0 ]; then
     echo SKIP
   else
@@ -210,8 +215,9 @@ report() {
     echo "$tbl"
     echo
     echo "Cells: PASS/FAIL/SKIP/TIMEOUT, TAP ok / (ok + not ok), skipped TAP lines, and the binary's exit"
-    echo "status when not 0. A binary fails on any not ok, a non-zero exit, no test line at all, or a"
-    echo "plan it did not keep."
+    echo "status when not 0. A binary fails on any not ok, a non-zero exit, or a plan it did not"
+    echo "keep. The hook binaries (hooks, prestart, poststart, poststop and their _fail forms) print"
+    echo "no test line: they pass with a bare 1..0 plan and fail with a diagnostic (FAIL 0/0)."
     echo
     for r in $runtimes; do
       t=$(totals "$r")
@@ -234,6 +240,7 @@ report() {
       echo "# OCI runtime validation suite: $(echo "$runtimes" | sed 's/ *$//; s/ /, /g')"
       echo
       cat "$results/meta.md" 2>/dev/null || echo "- (no meta.md in $results)"
+    if [ -n "$reread" ]; then echo "- verdicts re-read from the TAP with: \`$argv\`"; fi
       echo
       cat "$results/table.md"
     } >"$report_md"
@@ -310,19 +317,30 @@ flock -n 9 || die "another oci-validation run is going on (/run/lock/berth-oci-v
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results=$BENCH_OUT/oci-validation/results-$stamp
 work=$(mktemp -d /tmp/oci-validation.XXXXXX)
-mkdir -p "$results" "$work/bin" "$work/tmp"
+# The bundles (under $work/tmp) must be reachable by a container's mapped root, as under
+# /tmp: the directory is traversable, the runtimes' state dirs are not.
+chmod 711 "$work"
+mkdir -p "$results" "$work/bin"
+mkdir -m 1777 "$work/tmp"
 ln -sfn "results-$stamp" "$BENCH_OUT/oci-validation/latest"
 : >"$results/summary.tsv"
 dev_changed=
 moved_hugetlb=
+for n in null zero full random urandom tty; do
+  echo "$n $(stat -c '%F %t:%T %a %u:%g' "/dev/$n")"
+done >"$work/dev-critical"
+if grep -qv " character special file " "$work/dev-critical"; then
+  rm -rf "$work"
+  die "host /dev is already damaged: $(grep -v ' character special file ' "$work/dev-critical" | tr '\n' ' ')"
+fi
 
 # --- Runtimes: a wrapper each, with its own --root. -------------------------------------
 
 for r in $runtimes; do
-  mkdir -p "$work/root-$r"
+  mkdir -m 700 "$work/root-$r"
   case $r in
     berth-spawn)
-      mkdir -p "$work/berth-root"
+      mkdir -m 700 "$work/berth-root"
       printf '#!/bin/sh\nexec env BERTH_ROOT=%s BERTH_CGROUP_PARENT=/berth-oci-validation %s --root %s "$@"\n' \
         "$work/berth-root" "$spawn" "$work/root-$r" >"$work/bin/$r" ;;
     *)
@@ -340,22 +358,32 @@ dev_snapshot() {
   find /dev -xdev -type l -printf '%p -> %l\n' 2>/dev/null | sort
 }
 
-# dev_critical NAME RT: checks the nodes every process relies on; puts back any that changed.
+# dev_critical NAME RT: checks the nodes every process relies on (type, major:minor, mode,
+# owner), against what they were when the run began; puts back any that changed.
 dev_critical() {
   for spec in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
     n=${spec%%:*}
     mm=${spec#*:}
     want_hex=$(printf '%x:%x' "${mm%:*}" "${mm#*:}")
-    got=$(stat -c '%F %t:%T' "/dev/$n" 2>/dev/null || echo missing)
-    [ "$got" = "character special file $want_hex" ] && continue
-    loud "HOST /dev/$n CHANGED during $1 ($2): it is now: $got (expected character device ${mm})"
+    got=$(stat -c '%F %t:%T %a %u:%g' "/dev/$n" 2>/dev/null || echo missing)
+    was=$(grep "^$n " "$work/dev-critical" | cut -d' ' -f2-)
+    [ "$got" = "$was" ] && continue
+    loud "HOST /dev/$n CHANGED during $1 ($2): it is now: $got (it was: $was)"
     ev=$results/evidence-dev-$n-$1-$2
     stat "/dev/$n" >"$ev.stat" 2>&1 || true
     cat "$ev.stat" >&2
     if [ -f "/dev/$n" ]; then cp "/dev/$n" "$ev"; fi
-    rm -rf "/dev/${n:?}"
-    mknod -m 666 "/dev/$n" c "${mm%:*}" "${mm#*:}"
-    say "/dev/$n put back as a character device $mm (evidence kept in $results)"
+    mode=$(echo "$was" | awk '{ print $(NF-1) }')
+    owner=$(echo "$was" | awk '{ print $NF }')
+    case $got in
+      "character special file $want_hex "*) ;;
+      *)
+        rm -rf "/dev/${n:?}"
+        mknod "/dev/$n" c "${mm%:*}" "${mm#*:}" ;;
+    esac
+    chmod "$mode" "/dev/$n"
+    chown "$owner" "/dev/$n"
+    say "/dev/$n put back: $(stat -c '%F %t:%T %a %u:%g' "/dev/$n") (evidence kept in $results)"
     dev_changed="$dev_changed $1($2):/dev/$n"
     echo " $1($2):/dev/$n" >>"$results/dev-changed"
   done
@@ -414,7 +442,7 @@ clean_runtime() {
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$work/tmp" "$work/root-$1"/* 2>/dev/null || true
-  mkdir -p "$work/tmp"
+  mkdir -m 1777 "$work/tmp"
   echo "$left $cg"
 }
 
@@ -423,7 +451,13 @@ hugetlb_to_v1() {
   v2=/sys/fs/cgroup/unified/cgroup.controllers
   [ -f "$v2" ] || return 0
   ctrls=$(cat "$v2")
-  [ -n "$ctrls" ] || return 0
+  if [ -z "$ctrls" ]; then
+    if awk '$1 == "hugetlb" && $2 != 0 { f = 1 } END { exit !f }' /proc/cgroups &&
+      ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
+      say "WARNING: hugetlb is in an unmounted v1 hierarchy: the hugetlb binaries cannot pass"
+    fi
+    return 0
+  fi
   if [ "$ctrls" != hugetlb ] || grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
     say "the v2 hierarchy holds '$ctrls': crun will refuse this hybrid layout"
     return 0
@@ -438,12 +472,26 @@ hugetlb_to_v1() {
 hugetlb_back() {
   [ -n "$moved_hugetlb" ] || return 0
   find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
-  if umount /sys/fs/cgroup/hugetlb; then
-    rmdir /sys/fs/cgroup/hugetlb
-  else
+  if ! umount /sys/fs/cgroup/hugetlb; then
     say "WARNING: cannot give hugetlb back to v2 (umount /sys/fs/cgroup/hugetlb failed)"
+    return 0
   fi
+  rmdir /sys/fs/cgroup/hugetlb
   moved_hugetlb=
+  # The kernel destroys an unmounted v1 hierarchy lazily, and until then hugetlb is in
+  # neither hierarchy; mounting and unmounting it again lets it go.
+  i=0
+  until grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; do
+    i=$((i + 1))
+    if [ $i -gt 20 ]; then
+      say "WARNING: hugetlb is not back in the v2 hierarchy (see /proc/cgroups)"
+      return 0
+    fi
+    sleep 0.5
+    mkdir -p /sys/fs/cgroup/hugetlb
+    if mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb; then umount /sys/fs/cgroup/hugetlb; fi
+    rmdir /sys/fs/cgroup/hugetlb
+  done
 }
 
 # shellcheck disable=SC2317 # called from the traps
