@@ -483,11 +483,12 @@ hugetlb_back() {
   i=0
   until grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; do
     i=$((i + 1))
-    if [ $i -gt 20 ]; then
-      say "WARNING: hugetlb is not back in the v2 hierarchy (see /proc/cgroups)"
+    if [ $i -gt 120 ]; then
+      say "WARNING: hugetlb is not back in the v2 hierarchy after a minute (see /proc/cgroups)"
       return 0
     fi
     sleep 0.5
+    [ $((i % 10)) = 0 ] || continue
     mkdir -p /sys/fs/cgroup/hugetlb
     if mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb; then umount /sys/fs/cgroup/hugetlb; fi
     rmdir /sys/fs/cgroup/hugetlb
