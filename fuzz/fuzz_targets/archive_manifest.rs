@@ -23,7 +23,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
 struct World {
-    dir: tempfile::TempDir,
+    dir: &'static std::path::Path,
     paths: Paths,
     /// (name in the archive, bytes): the fixed image.
     files: Vec<(String, Vec<u8>)>,
@@ -47,13 +47,30 @@ fn layer_tar() -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// The directory a fuzzing process works in, kept for its whole life and removed when it
+/// leaves: libFuzzer leaves by exit(), which runs no Rust destructor, hence `atexit`.
+fn process_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    extern "C" fn remove() {
+        if let Some(d) = DIR.get() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap().keep();
+        // SAFETY: registers a plain function with no captured state; it only removes `DIR`.
+        unsafe { libc::atexit(remove) };
+        d
+    })
+}
+
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("outside")).unwrap();
-        std::fs::write(dir.path().join("outside/sentinel"), b"host").unwrap();
-        let paths = Paths::new(dir.path().join("root"), dir.path().join("run"));
+        let dir = process_dir();
+        std::fs::create_dir(dir.join("outside")).unwrap();
+        std::fs::write(dir.join("outside/sentinel"), b"host").unwrap();
+        let paths = Paths::new(dir.join("root"), dir.join("run"));
         let layer = layer_tar();
         let layer_hex = hex(&layer);
         let config = serde_json::to_vec(&json!({
@@ -150,7 +167,7 @@ fn archive(w: &World, doc_name: &str, doc: &[u8]) -> Vec<u8> {
 }
 
 fn check_outside(w: &World) {
-    let mut top: Vec<_> = std::fs::read_dir(w.dir.path())
+    let mut top: Vec<_> = std::fs::read_dir(w.dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().into_string().unwrap())
@@ -161,7 +178,7 @@ fn check_outside(w: &World) {
             .all(|n| ["archive.tar", "outside", "root", "run"].contains(&n.as_str())),
         "something was written beside the store: {top:?}"
     );
-    let outside: Vec<_> = std::fs::read_dir(w.dir.path().join("outside"))
+    let outside: Vec<_> = std::fs::read_dir(w.dir.join("outside"))
         .unwrap()
         .flatten()
         .collect();
@@ -174,7 +191,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let w = world();
     let docker = sel % 2 == 0;
-    let file = w.dir.path().join("archive.tar");
+    let file = w.dir.join("archive.tar");
     std::fs::write(
         &file,
         archive(

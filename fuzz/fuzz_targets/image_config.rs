@@ -25,24 +25,35 @@ use libfuzzer_sys::fuzz_target;
 use oci_spec::image::ImageConfiguration;
 
 struct World {
-    _dir: tempfile::TempDir,
     bundle: PathBuf,
     outside: PathBuf,
+}
+/// The directory a fuzzing process works in, kept for its whole life and removed when it
+/// leaves: libFuzzer leaves by exit(), which runs no Rust destructor, hence `atexit`.
+fn process_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    extern "C" fn remove() {
+        if let Some(d) = DIR.get() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap().keep();
+        // SAFETY: registers a plain function with no captured state; it only removes `DIR`.
+        unsafe { libc::atexit(remove) };
+        d
+    })
 }
 
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let bundle = dir.path().join("bundle");
-        let outside = dir.path().join("outside");
+        let dir = process_dir();
+        let bundle = dir.join("bundle");
+        let outside = dir.join("outside");
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("sentinel"), b"host").unwrap();
-        World {
-            bundle,
-            outside,
-            _dir: dir,
-        }
+        World { bundle, outside }
     })
 }
 

@@ -39,15 +39,30 @@ const PLATFORMS: &[&str] = &[
     "unknown/unknown",
 ];
 
-fn store() -> &'static ImageStore {
-    static S: OnceLock<(tempfile::TempDir, ImageStore)> = OnceLock::new();
-    &S.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = berth::Paths::new(dir.path().join("root"), dir.path().join("run"));
-        let store = ImageStore::open(&paths).unwrap();
-        (dir, store)
+/// The directory a fuzzing process works in, kept for its whole life and removed when it
+/// leaves: libFuzzer leaves by exit(), which runs no Rust destructor, hence `atexit`.
+fn process_dir() -> &'static std::path::Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    extern "C" fn remove() {
+        if let Some(d) = DIR.get() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap().keep();
+        // SAFETY: registers a plain function with no captured state; it only removes `DIR`.
+        unsafe { libc::atexit(remove) };
+        d
     })
-    .1
+}
+
+fn store() -> &'static ImageStore {
+    static S: OnceLock<ImageStore> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = process_dir();
+        let paths = berth::Paths::new(dir.join("root"), dir.join("run"));
+        ImageStore::open(&paths).unwrap()
+    })
 }
 
 fn check_choice(index: &ImageIndex, want: &PlatformSpec, d: &Descriptor, picker: &str) {
