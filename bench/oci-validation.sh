@@ -40,6 +40,8 @@ argv="$0 $*"
 if [ -z "${BERTH_BIN:-}" ]; then
   if [ -x "$top/target/release/berth-spawn" ]; then BERTH_BIN=$top/target/release; else BERTH_BIN=$top/target/debug; fi
 fi
+# bench/run.sh sets BENCH_OUT: there a missing source skips this bench instead of failing.
+under_runner=${BENCH_OUT:+1}
 : "${BENCH_OUT:=$top/bench/out}"
 export BERTH_BIN BENCH_OUT
 # shellcheck source=bench/lib.sh disable=SC1091
@@ -88,6 +90,10 @@ oci-validation: the runtime-tools source is missing, and this script never downl
   Clone it where there is network access and copy it here. It is built offline (Go from
   Debian's golang-go, vendored modules) into $cache; after that the source is not needed.
 EOF
+  if [ -n "$under_runner" ]; then
+    echo "NOTE oci-validation skipped: no runtime-tools source (see bench/README.md)"
+    exit 0
+  fi
   exit 2
 }
 
