@@ -23,12 +23,20 @@ fuzz_target!(|data: &[u8]| {
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(names.len(), 1, "something was written outside the root: {names:?}");
+    assert_eq!(
+        names.len(),
+        1,
+        "something was written outside the root: {names:?}"
+    );
     assert_eq!(std::fs::read(outside.join("sentinel")).unwrap(), b"host");
     let top: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(top.len(), 2, "something was written beside the root: {top:?}");
+    assert_eq!(
+        top.len(),
+        2,
+        "something was written beside the root: {top:?}"
+    );
 });
