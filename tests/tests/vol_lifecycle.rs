@@ -46,7 +46,8 @@ fn rm_v_counts_references_and_never_removes_named_volumes() {
         "named volumes stay"
     );
 
-    // rm without -v leaves the anonymous volume dangling; prune takes it, and the named one.
+    // rm without -v leaves the anonymous volume dangling; prune takes it and keeps the named
+    // one (Docker 23+); -a takes the named one too.
     run_ok(
         &w,
         "cc",
@@ -65,22 +66,59 @@ fn rm_v_counts_references_and_never_removes_named_volumes() {
         .success()
         .stdout;
     assert_eq!(dangling, format!("{x}\nnamed\n"));
+    std::fs::write(data(&w, "named").join("f"), "1234\n").unwrap();
     let out = w.run(&["berth-vol", "prune", "-f"]).success().stdout;
     assert_eq!(
         out,
-        format!("Deleted Volumes:\n{x}\nnamed\n\nTotal reclaimed space: 6B\n")
+        format!("Deleted Volumes:\n{x}\n\nTotal reclaimed space: 6B\n")
+    );
+    assert_eq!(volume_names(&w), sorted(&["kept", "named"]));
+    assert_eq!(
+        std::fs::read_to_string(data(&w, "named").join("f")).unwrap(),
+        "1234\n",
+        "a named volume's data survives a plain prune"
+    );
+    // -a and --filter all=true take named volumes, but not both at once.
+    let r = w.run(&["berth-vol", "prune", "-af", "--filter", "all=true"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr
+            .contains("cannot specify both --all and --filter all=true"),
+        "{}",
+        r.stderr
+    );
+    let out = w
+        .run(&["berth-vol", "prune", "-f", "--filter", "all=true"])
+        .success()
+        .stdout;
+    assert_eq!(
+        out,
+        "Deleted Volumes:\nnamed\n\nTotal reclaimed space: 5B\n"
     );
     assert_eq!(volume_names(&w), vec!["kept".to_string()]);
     // Without -f, prune asks; "no" (or no answer) removes nothing.
     rm(&w, "keeper", false);
-    let r = w.run_in(&["berth-vol", "prune"], Some(b"n\n")).success();
+    let r = w
+        .run_in(&["berth-vol", "prune", "-a"], Some(b"n\n"))
+        .success();
     assert!(
-        r.stderr.contains("Are you sure you want to continue?"),
+        r.stderr.contains(
+            "WARNING! This will remove all local volumes not used by at least one container.\n\
+             Are you sure you want to continue?"
+        ),
         "{}",
         r.stderr
     );
     assert_eq!(volume_names(&w), vec!["kept".to_string()]);
-    w.run_in(&["berth-vol", "prune"], Some(b"y\n")).success();
+    let r = w.run_in(&["berth-vol", "prune"], Some(b"y\n")).success();
+    assert!(
+        r.stderr.contains("remove anonymous local volumes"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(volume_names(&w), vec!["kept".to_string()], "named: kept");
+    w.run_in(&["berth-vol", "prune", "--all"], Some(b"y\n"))
+        .success();
     assert!(volume_names(&w).is_empty());
 }
 
@@ -161,7 +199,7 @@ fn concurrent_stages_share_one_named_volume() {
                 .unwrap_or_else(|r| panic!("{}", r.stderr));
             });
         }
-        s.spawn(|| w.run(&["berth-vol", "prune", "-f"]).success());
+        s.spawn(|| w.run(&["berth-vol", "prune", "-af"]).success());
     });
     assert_eq!(volume_names(&w), vec!["shared".to_string()]);
     let mut files: Vec<String> = std::fs::read_dir(data(&w, "shared"))

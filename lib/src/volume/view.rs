@@ -105,11 +105,13 @@ pub fn row(paths: &Paths, v: &VolumeMeta, usage: &Usage) -> Row {
 }
 
 /// `volume ls --filter` / `volume prune --filter`: `dangling`, `name` (a regular expression,
-/// as Docker matches it), `label` (`key` or `key=value`; `label!=` excludes), `driver`.
+/// as Docker matches it), `label` (`key` or `key=value`; `label!=` excludes), `driver`, and
+/// for prune `all` (named volumes too, as `-a`).
 /// Values of one key are alternatives; different keys must all hold.
 #[derive(Debug, Default)]
 pub struct Filter {
     dangling: Option<bool>,
+    all: Option<bool>,
     names: Vec<Regex>,
     labels: Vec<(String, Option<String>)>,
     not_labels: Vec<(String, Option<String>)>,
@@ -141,16 +143,21 @@ impl Filter {
                 (lk.to_string(), lv.map(str::to_string))
             };
             match k.as_str() {
-                "dangling" => {
-                    f.dangling = Some(match v {
+                "dangling" | "all" => {
+                    let b = match v.to_lowercase().as_str() {
                         "true" | "1" => true,
                         "false" | "0" => false,
                         _ => {
                             return Err(VolumeError::BadSpec(format!(
-                                "invalid filter 'dangling={v}' (use true or false)"
+                                "invalid filter '{key}={v}' (use true or false)"
                             )));
                         }
-                    })
+                    };
+                    *if key == "all" {
+                        &mut f.all
+                    } else {
+                        &mut f.dangling
+                    } = Some(b);
                 }
                 "name" => f.names.push(Regex::new(v).map_err(|e| {
                     VolumeError::BadSpec(format!("invalid filter 'name={v}': {e}"))
@@ -162,6 +169,11 @@ impl Filter {
             }
         }
         Ok(f)
+    }
+
+    /// The `all=` filter of `volume prune`, if given.
+    pub fn all(&self) -> Option<bool> {
+        self.all
     }
 
     pub fn matches(&self, v: &VolumeMeta, usage: &Usage) -> bool {
@@ -223,6 +235,13 @@ mod tests {
         let f = |a: &[&str]| {
             Filter::parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &all).unwrap()
         };
+        let f_in = |a: &[&str], allowed: &[&str]| {
+            Filter::parse(
+                &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                allowed,
+            )
+            .unwrap()
+        };
         let used = vol("used", &[("env", "prod")]);
         let free = vol("free", &[("env", "dev"), ("keep", "")]);
         assert!(f(&["dangling=true"]).matches(&free, &usage));
@@ -235,6 +254,15 @@ mod tests {
         assert!(f(&["name=fr", "name=zzz"]).matches(&free, &usage));
         assert!(Filter::parse(&["bogus=1".into()], &all).is_err());
         assert!(Filter::parse(&["dangling=maybe".into()], &all).is_err());
+        assert!(
+            Filter::parse(&["all=true".into()], &all).is_err(),
+            "ls has no all="
+        );
+        let prune = ["label", "all"];
+        assert_eq!(f_in(&["all=true"], &prune).all(), Some(true));
+        assert_eq!(f_in(&["all=False"], &prune).all(), Some(false));
+        assert_eq!(f_in(&["label=a"], &prune).all(), None);
+        assert!(Filter::parse(&["all=yes".into()], &prune).is_err());
 
         let paths = Paths::new("/r", "/run");
         let doc = to_value(&inspect(&paths, &used));

@@ -98,15 +98,16 @@ enum Cmd {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove every volume no container references.
+    /// Remove the anonymous volumes no container references (Docker 23+); with -a, named
+    /// ones too.
     Prune {
         /// Do not ask for confirmation.
         #[arg(short, long)]
         force: bool,
-        /// Accepted for Docker 23+ scripts: named volumes are pruned too in berth.
+        /// Remove all unused volumes, not just anonymous ones.
         #[arg(short, long)]
         all: bool,
-        /// label=KEY[=VALUE], label!=KEY[=VALUE].
+        /// label=KEY[=VALUE], label!=KEY[=VALUE], all=true.
         #[arg(long, value_name = "FILTER")]
         filter: Vec<String>,
     },
@@ -260,17 +261,22 @@ fn run(args: Args) -> berth::Result<()> {
             }
             first.map_or(Ok(()), Err)
         }
-        Some(Cmd::Prune {
-            force,
-            all: _,
-            filter,
-        }) => {
-            let f = view::Filter::parse(&filter, &["label"])?;
-            if !force && !confirm()? {
+        Some(Cmd::Prune { force, all, filter }) => {
+            let f = view::Filter::parse(&filter, &["label", "all"])?;
+            if all && f.all().is_some() {
+                return Err(volume::VolumeError::BadSpec(
+                    "conflicting options: cannot specify both --all and --filter all=true".into(),
+                )
+                .into());
+            }
+            // Docker 23+: named volumes only when asked for, with -a or the filter all=true.
+            let all = all || f.all() == Some(true);
+            if !force && !confirm(all)? {
                 return Ok(());
             }
             let empty = Default::default();
-            let (removed, bytes) = volumes.prune(|v| !f.matches(v, &empty))?;
+            let (removed, bytes) =
+                volumes.prune(|v| !(all || v.anonymous) || !f.matches(v, &empty))?;
             if common.json {
                 return cli::print_json(&serde_json::json!({
                     "VolumesDeleted": removed,
@@ -305,11 +311,12 @@ fn note(first: &mut Option<Error>, e: Error) {
 }
 
 /// Docker's prune prompt, answered on stdin.
-fn confirm() -> berth::Result<bool> {
+fn confirm(all: bool) -> berth::Result<bool> {
     let mut err = std::io::stderr();
+    let which = if all { "all" } else { "anonymous" };
     let _ = write!(
         err,
-        "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
+        "WARNING! This will remove {which} local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
     );
     let _ = err.flush();
     let mut line = String::new();
