@@ -16,12 +16,13 @@
 # Container removal is not timed (the http bench removes each container after its round).
 # peers: podman umoci skopeo docker-registry busybox-static curl
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/berth-bench-container.XXXXXX)
 layout="$work/layout"
-export BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run
+export BERTH_ROOT="$work/root" BERTH_RUN_ROOT="$work/run"
 export CONTAINERS_CONF=/dev/null CONTAINERS_REGISTRIES_CONF=/dev/null
 # `berth` is the dispatcher a user types; it and berth-run come from tools/run.
 PATH="$BERTH_BIN:$top/tools/run:$PATH"
@@ -31,7 +32,10 @@ limits="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 cleanup() {
   set +e
   if [ -d "$BERTH_ROOT/containers" ]; then
-    for id in $(ls "$BERTH_ROOT/containers" | grep -E '^[0-9a-f]{64}$'); do
+    for d in "$BERTH_ROOT"/containers/*; do
+      id=${d##*/}
+      case $id in *[!0-9a-f]*) continue ;; esac
+      [ ${#id} -eq 64 ] || continue
       berth-spawn delete --force "$id" >/dev/null 2>&1
       berth-vol detach "$id" --volumes >/dev/null 2>&1
       berth-netns rm "$id" >/dev/null 2>&1
@@ -87,6 +91,7 @@ $podman pull -q --tls-verify=false "$web" >/dev/null
 echo "container: berth run --rm $bb true" >&2
 echo "container: $podman run --rm $limits $bb true" >&2
 berth run --rm "$bb" true >/dev/null # warm-up (first bridge set-up, caches)
+# shellcheck disable=SC2086 # $limits is a list of flags
 $podman run --rm $limits "$bb" true >/dev/null
 : > "$work/t-berth"; : > "$work/t-podman"
 i=0

@@ -7,6 +7,7 @@
 #         (each into a freshly started, empty registry)
 # peers: skopeo umoci docker-registry busybox-static curl
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 work="$BENCH_OUT/image"
@@ -37,7 +38,7 @@ fi
 reg="$work/registry"
 cleanup() {
   registry_stop
-  rm -rf "$reg" "$work/root" "$work/run" "$work/root2" "$work/skopeo" "$work/home" \
+  rm -rf "$reg" "${work:?}/root" "${work:?}/run" "${work:?}/root2" "${work:?}/skopeo" "${work:?}/home" \
     "$work/berth.tar" "$work/skopeo.tar"
 }
 trap cleanup EXIT
@@ -46,7 +47,7 @@ export HOME="$work/home"
 mkdir -p "$HOME"
 
 # berth's store gets the image the way a user's would: pulled from a registry.
-rm -rf "$reg" "$work/root" "$work/run"
+rm -rf "$reg" "${work:?}/root" "$work/run"
 registry_start "$reg"
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:big" "docker://$REGISTRY/bench/big:1"
 src="$REGISTRY/bench/big:1"

@@ -1,4 +1,5 @@
 # Helpers for bench/<name>.sh scripts (sourced). POSIX sh.
+# shellcheck shell=sh
 
 : "${BERTH_BIN:?run benches through bench/run.sh}"
 : "${BENCH_OUT:?run benches through bench/run.sh}"

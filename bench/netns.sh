@@ -8,10 +8,14 @@
 # peers: containernetworking-plugins iproute2 iptables
 set -eu
 : "${BENCH_RUNS:=21}"
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 cni=/usr/lib/cni
 bin=$BERTH_BIN
-[ -x "$cni/bridge" ] && [ -x "$cni/portmap" ] || { echo "netns: install containernetworking-plugins" >&2; exit 1; }
+if [ ! -x "$cni/bridge" ] || [ ! -x "$cni/portmap" ]; then
+  echo "netns: install containernetworking-plugins" >&2
+  exit 1
+fi
 
 # The CNI bridge plugin turns ip_forward on and never turns it off: put it back afterwards.
 forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
@@ -29,7 +33,7 @@ cleanup() {
     iptables -t nat -X "$c" 2>/dev/null || true
   done
   BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run "$bin/berth-netns" rm "$id" 2>/dev/null || true
-  grep -o "$work[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -o "${work}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
   echo "$forward_before" > /proc/sys/net/ipv4/ip_forward
 }

@@ -12,6 +12,7 @@
 # pulled from an OCI layout made by umoci; berth gets the same image through `berth-image load`.
 # peers: podman umoci skopeo busybox-static
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +50,10 @@ podman_cmd="podman --root $proot --runroot $prun --storage-driver vfs --events-b
 cleanup() {
   # berth's containers hold overlay mounts: tear each down with its stage's verb.
   if [ -d "$broot/containers" ]; then
-    ls "$broot/containers" | grep -E '^[0-9a-f]{64}$' | while read -r id; do
+    for d in "$broot"/containers/*; do
+      id=${d##*/}
+      case $id in *[!0-9a-f]*) continue ;; esac
+      [ ${#id} -eq 64 ] || continue
       BERTH_ROOT=$broot BERTH_RUN_ROOT=$brun "$BERTH_BIN/berth-unpack" rm "$id" >/dev/null 2>&1 || true
     done
   fi
@@ -62,7 +66,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 cleanup
 
-export BERTH_ROOT=$broot BERTH_RUN_ROOT=$brun
+export BERTH_ROOT="$broot" BERTH_RUN_ROOT="$brun"
 skopeo --insecure-policy copy -q "oci:$layout:busybox" "docker-archive:$work/bb.tar:busybox:latest"
 "$BERTH_BIN/berth-image" load -q -i "$work/bb.tar" >/dev/null
 $podman_cmd pull -q "oci:$layout:busybox" >/dev/null
@@ -118,7 +122,7 @@ result ps-a-100 "$(median < "$work/berth.times")" "$(median < "$work/podman.time
 if [ "$scale" -gt "$n" ]; then
   echo "ps: creating $((scale - n)) more berth containers" >&2
   i=$n
-  while [ $i -lt "$scale" ]; do
+  while [ "$i" -lt "$scale" ]; do
     i=$((i + 1))
     "$BERTH_BIN/berth-unpack" busybox:latest --name "c$i" -- sh >/dev/null
   done

@@ -4,6 +4,7 @@
 # alternating, median of $BENCH_RUNS runs (default 7). Target: berth <= 0.5x skopeo.
 # peers: skopeo umoci docker-registry busybox-static curl
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 work="$BENCH_OUT/pull"
@@ -37,7 +38,7 @@ echo "pull: image blobs: $((size / 1000000)) MB compressed" >&2
 reg="$work/registry"
 rm -rf "$reg"
 registry_start "$reg"
-cleanup() { registry_stop; rm -rf "$reg" "$work/root" "$work/run" "$work/skopeo" "$work/home"; }
+cleanup() { registry_stop; rm -rf "$reg" "${work:?}/root" "${work:?}/run" "${work:?}/skopeo" "${work:?}/home"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 export HOME="$work/home"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086 # podman and its flags live in one word-split variable (no arrays in sh)
 # spawn: `berth-spawn run` vs `crun run` vs `runc run` of /bin/true on the same busybox
 # bundle: 20 rounds ($SPAWN_RUNS), each a hyperfine of the three in turn ($HYPER_RUNS runs,
 # default 5); the median of the rounds' medians, and ratios. Target: berth-spawn <= 0.8x crun.
@@ -9,6 +10,7 @@
 # hugetlb is bound to v1 (and given back afterwards if the bench moved it).
 # peers: crun runc podman conmon busybox-static umoci hyperfine
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 runs=${SPAWN_RUNS:-20}
 work="$BENCH_OUT/spawn"
@@ -28,7 +30,9 @@ spawn="$work/bin/berth-spawn"
 podman_opts="--root $work/proot --runroot $work/prun --tmpdir $work/ptmp --cgroup-manager=cgroupfs --storage-driver=vfs --events-backend=file"
 cleanup() {
   for r in berth crun runc; do
-    for id in $(ls "$work/root-$r" 2>/dev/null); do
+    for d in "$work/root-$r"/*; do
+      [ -e "$d" ] || continue
+      id=${d##*/}
       case $r in
         berth) "$spawn" --root "$work/root-$r" delete --force "$id" >/dev/null 2>&1 || true ;;
         *) "$r" --root "$work/root-$r" delete --force "$id" >/dev/null 2>&1 || true ;;
@@ -39,10 +43,10 @@ cleanup() {
   [ -z "$podman_cid" ] || podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" rm -f "$podman_cid" >/dev/null 2>&1 || true
   # podman's cgroups under --cgroup-parent (libpod-<id>, conmon) outlive `podman rm`.
   for c in /sys/fs/cgroup/*/berth-bench; do
-    [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
-  if [ -n "$moved_hugetlb" ]; then umount /sys/fs/cgroup/hugetlb 2>/dev/null && rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
+  if [ -n "$moved_hugetlb" ]; then if umount /sys/fs/cgroup/hugetlb 2>/dev/null; then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -64,7 +68,7 @@ sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"\/bin\/true"/' "$
 # hyperfine per round (the three runtimes in turn, $HYPER_RUNS runs each); `run` deletes the
 # container when it exits, so each runtime reuses one id.
 echo "spawn: $runs rounds of hyperfine -N -r ${HYPER_RUNS:-5} over {berth-spawn,crun,runc} --root DIR run -b $b ID" >&2
-for i in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
   hyper "$work/t" "$spawn --root $work/root-berth run -b $b hb" \
     "crun --root $work/root-crun run -b $b hc" "runc --root $work/root-runc run -b $b hr"
 done
@@ -106,7 +110,10 @@ berth_rss=$(rss "$mon")
 priv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$mon/smaps")
 echo "spawn: berth-monitor VmRSS ${berth_rss} KiB, private ${priv} KiB ($(file -b "$work/bin/berth-monitor" | cut -d, -f2,4))" >&2
 
-fixture=$(ls -d "$(cd "$(dirname "$0")/.." && pwd)"/target/berth-fixtures/v* 2>/dev/null | tail -1)
+fixture=
+for f in "$(cd "$(dirname "$0")/.." && pwd)"/target/berth-fixtures/v*; do
+  if [ -d "$f" ]; then fixture=$f; fi
+done
 if [ -z "$fixture" ]; then
   umoci init --layout "$work/layout"
   umoci new --image "$work/layout:busybox"

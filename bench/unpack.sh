@@ -88,13 +88,13 @@ for i, l in enumerate(m["layers"]):
 PY
   touch "$ROOT/.seeded"
 fi
-export BERTH_ROOT=$ROOT BERTH_RUN_ROOT=$RUN
+export BERTH_ROOT="$ROOT" BERTH_RUN_ROOT="$RUN"
 SIZE=$(du -sh --apparent-size "$IMG/blobs" | cut -f1)
-echo "bench: image of $SIZE compressed, $(ls "$LAYERS" | wc -l) layers; $RUNS runs each" >&2
+echo "bench: image of $SIZE compressed, $(find "$LAYERS" -mindepth 1 -maxdepth 1 | wc -l) layers; $RUNS runs each" >&2
 
 clean_berth() {
   for d in "$ROOT"/containers/*; do
-    [ -d "$d" ] && "$BIN/berth-unpack" rm "$(basename "$d")" >/dev/null 2>&1 || true
+    if [ -d "$d" ]; then "$BIN/berth-unpack" rm "$(basename "$d")" >/dev/null 2>&1 || true; fi
   done
 }
 clean_berth

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086 # podman and its flags live in one word-split variable (no arrays in sh)
 # vol: volume management against podman's (`podman volume`, local driver), alternating,
 # median of $BENCH_RUNS runs (default 7), each tool in its own temporary root:
 #   vol-create-rm  `volume create NAME` then `volume rm NAME`
@@ -6,13 +7,14 @@
 #   vol-prune-50   `volume prune -f` removing 50 unused volumes
 # peers: podman
 set -eu
+# shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bin=$BERTH_BIN
 work=$(mktemp -d /tmp/berth-bench-vol.XXXXXX)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-export BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run
+export BERTH_ROOT="$work/root" BERTH_RUN_ROOT="$work/run"
 p="podman --root $work/proot --runroot $work/prun --tmpdir $work/ptmp --storage-driver=vfs --events-backend=file --cgroup-manager=cgroupfs"
 berth="$bin/berth-vol"
 echo "vol: berth: $berth ... ; podman: $p volume ..." >&2
@@ -42,7 +44,7 @@ done
 : > "$work/b2"; : > "$work/p2"
 i=0
 while [ $i -lt "$BENCH_RUNS" ]; do
-  timed $berth ls -q >> "$work/b2"
+  timed "$berth" ls -q >> "$work/b2"
   timed $p volume ls -q >> "$work/p2"
   i=$((i + 1))
 done
@@ -59,7 +61,7 @@ while [ $i -lt "$BENCH_RUNS" ]; do
     $p volume create "p$n" >/dev/null
     n=$((n + 1))
   done
-  timed $berth prune -f >> "$work/b3"
+  timed "$berth" prune -f >> "$work/b3"
   timed $p volume prune -f >> "$work/p3"
   i=$((i + 1))
 done

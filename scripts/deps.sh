@@ -9,6 +9,7 @@ PACKAGES="
   runc crun podman conmon libseccomp-dev
   iproute2 iptables containernetworking-plugins
   procps psmisc util-linux
+  shellcheck
 "
 missing=""
 for p in $PACKAGES; do
