@@ -21,6 +21,7 @@ pub mod registry;
 pub mod runtime;
 pub mod state;
 pub mod store;
+pub mod units;
 pub mod views;
 pub mod volume;
 

@@ -71,7 +71,7 @@ impl PruneFilters {
             } else if let Some(v) = a.strip_prefix("label=") {
                 f.labels.push(label(v));
             } else if let Some(v) = a.strip_prefix("until=") {
-                f.until = Some(crate::views::timespec::parse_time(v, now)?);
+                f.until = Some(crate::units::time::parse_time(v, now)?);
             } else {
                 return Err(ContainerError::BadArgs(format!(
                     "invalid filter {a:?} (container prune takes until=, label= and label!=)"

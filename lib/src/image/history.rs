@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::human;
 use super::inventory::LocalImage;
+use crate::units::human;
 
 /// A row, with the field names of `docker history --format json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use super::human;
 use super::inventory::{Inventory, LocalImage};
 use super::{ImageError, Result};
 use crate::reference::Reference;
+use crate::units::human;
 
 /// `--filter KEY=VALUE`, as `docker images` takes them.
 #[derive(Debug, Clone, PartialEq)]

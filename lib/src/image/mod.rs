@@ -16,7 +16,6 @@ pub mod busybox;
 pub mod changes;
 pub mod gc;
 pub mod history;
-pub mod human;
 pub mod import;
 pub mod inspect;
 pub mod inventory;

@@ -429,7 +429,9 @@ fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Vec<St
         .get("max-size")
         .map(String::as_str)
         .unwrap_or(DEFAULT_LOG_MAX_SIZE);
-    let max_size = flags::size(max_size).unwrap_or(10 << 20).max(0);
+    let max_size = crate::units::size::parse_limit(max_size)
+        .unwrap_or(10 << 20)
+        .max(0);
     let max_file = p
         .log_opts
         .get("max-file")

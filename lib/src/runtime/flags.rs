@@ -85,31 +85,6 @@ fn userns(linux: &mut Value, mode: &str) -> Result<(), RuntimeError> {
     Ok(())
 }
 
-fn parse_size(s: &str) -> Result<i64, RuntimeError> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" {
-        return Ok(-1);
-    }
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    num.parse::<f64>()
-        .ok()
-        .filter(|n| *n >= 0.0)
-        .map(|n| (n * mult as f64) as i64)
-        .ok_or_else(|| RuntimeError::BadArgs(format!("invalid size {s:?} (e.g. 32m, 1g)")))
-}
-
-/// A size as Docker's flags take it: `512k`, `32m`, `1g`, plain bytes, or -1.
-pub fn size(s: &str) -> Result<i64, RuntimeError> {
-    parse_size(s)
-}
-
 /// `--device HOST[:CONTAINER[:PERMS]]`.
 fn device(
     spec_devices: &mut Vec<Value>,
@@ -409,11 +384,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_ulimits() {
-        assert_eq!(size("32m").unwrap(), 32 << 20);
-        assert_eq!(size("1g").unwrap(), 1 << 30);
-        assert_eq!(size("512").unwrap(), 512);
-        assert!(size("lots").is_err());
+    fn ulimits() {
         assert_eq!(ulimit("nofile=1024:2048").unwrap()["hard"], 2048);
         assert!(ulimit("nofile=9:1").is_err());
         assert!(ulimit("bogus=1").is_err());

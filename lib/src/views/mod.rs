@@ -6,14 +6,12 @@
 
 pub mod cgroup;
 pub mod filter;
-pub mod human;
 pub mod inspect;
 pub mod logs;
 pub mod ports;
 pub mod ps;
 pub mod stats;
 pub mod status;
-pub mod timespec;
 pub mod top;
 
 use crate::error::{Code, Coded, IoError};

@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::format::Columns;
 use crate::protocol::{MountKind, PROTOCOL_VERSION, Record, RootfsDriver};
 use crate::state::{Containers, ids, truth};
+use crate::units::human::{ago, go_time, size};
 use crate::views::filter::{Filters, Matcher, network_name};
-use crate::views::human::{ago, go_time, size};
 use crate::views::status::{status_of, status_text};
 use crate::views::{Result, ports};
 

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::format::Columns;
 use crate::protocol::Record;
+use crate::units::human::{bytes_size, size};
 use crate::views::cgroup::{self, Cgroups};
-use crate::views::human::{bytes_size, size};
 use crate::views::status::status_of;
 
 /// One reading of a container's counters.

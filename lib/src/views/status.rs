@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::protocol::{Record, StateSection, Status};
-use crate::views::human::duration;
+use crate::units::human::duration;
 
 /// The container's status; a record no stage has started yet is `created`.
 pub fn status_of(r: &Record) -> Status {

@@ -237,29 +237,6 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// go-units `RAMInBytes`: `64m`, `1g`, `512KiB`, `1024` (binary multiples).
-pub fn ram_in_bytes(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let digits = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits);
-    let n: f64 = num.parse().ok()?;
-    let unit = unit.trim_start().to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        "p" => 1 << 50,
-        _ => return None,
-    };
-    Some((n * mult as f64) as u64)
-}
-
 /// Splits one CSV record (docker/cli reads `--mount` with encoding/csv, so a field holding a
 /// comma can be quoted).
 fn csv_fields(raw: &str) -> Result<Vec<String>> {
@@ -373,7 +350,8 @@ pub fn parse_mount(raw: &str) -> Result<Request> {
                 tmpfs_opts = true;
                 let v = need(&value)?;
                 tmpfs_size = Some(
-                    ram_in_bytes(&v).ok_or_else(|| invalid(format!("invalid tmpfs-size {v:?}")))?,
+                    crate::units::size::parse(&v)
+                        .ok_or_else(|| invalid(format!("invalid tmpfs-size {v:?}")))?,
                 );
             }
             "tmpfs-mode" => {
@@ -726,9 +704,5 @@ mod tests {
         assert!(clean_destination("a").is_none());
         assert!(valid_volume_name("my-vol_1.x") && !valid_volume_name("x"));
         assert!(!valid_volume_name("-x") && !valid_volume_name("a/b"));
-        assert_eq!(ram_in_bytes("64m"), Some(64 << 20));
-        assert_eq!(ram_in_bytes("1GiB"), Some(1 << 30));
-        assert_eq!(ram_in_bytes("100"), Some(100));
-        assert_eq!(ram_in_bytes("1x"), None);
     }
 }

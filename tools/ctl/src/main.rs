@@ -224,7 +224,7 @@ fn prune(paths: &berth::Paths, force: bool, filter: &[String]) -> Result<()> {
     }
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
-        berth::image::human::size(pruned.reclaimed)
+        berth::units::human::size(pruned.reclaimed)
     ));
     cli::print_text(&out)
 }
@@ -258,7 +258,7 @@ fn cp(
     if !quiet && d != Endpoint::Stream && std::io::stderr().is_terminal() {
         eprintln!(
             "Successfully copied {} to {dest}",
-            berth::image::human::size(bytes)
+            berth::units::human::size(bytes)
         );
     }
     Ok(())

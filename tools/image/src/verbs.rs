@@ -8,9 +8,7 @@ use berth::format;
 use berth::image::archive::{load, save};
 use berth::image::gc::{self, PruneOptions};
 use berth::image::remove::{self, RmiOptions};
-use berth::image::{
-    Inventory, busybox, history as hist, human, import as imp, inspect as insp, list,
-};
+use berth::image::{Inventory, busybox, history as hist, import as imp, inspect as insp, list};
 use berth::store::ImageStore;
 use berth::store::layout::PlatformSpec;
 use berth::{Code, Error, Result};
@@ -149,7 +147,7 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
             )
         })?;
         match k {
-            "until" => opts.until = Some(gc::parse_until(v, chrono::Utc::now())?),
+            "until" => opts.until = Some(berth::units::time::parse_time(v, chrono::Utc::now())?),
             "label" | "label!" => {
                 let (lk, lv) = match v.split_once('=') {
                     Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -213,7 +211,7 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
     }
     text.push_str(&format!(
         "Total reclaimed space: {}\n",
-        human::size(col.reclaimed)
+        berth::units::human::size(col.reclaimed)
     ));
     print_text(&text)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use berth::Error;
 use berth::error::Code;
 use berth::protocol::{ProcessSection, Resources, RestartPolicy};
-use berth::runtime::flags::size;
+use berth::units::size::limit as size;
 
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct DockerFlags {

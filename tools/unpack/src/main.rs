@@ -112,25 +112,9 @@ impl Tool for Args {
     }
 }
 
+/// `--max-layer-size`: a size as Docker's flags take it (`512m`, `2g`, bytes).
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_lowercase() {
-                'b' => 1,
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                _ => return Err(format!("invalid size {s:?}: use bytes or a k/m/g/t suffix")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
+    berth::units::size::parse(s)
         .ok_or_else(|| format!("invalid size {s:?}: use bytes or a k/m/g/t suffix"))
 }
 

@@ -294,7 +294,7 @@ fn run(args: Args) -> berth::Result<()> {
             }
             out.push_str(&format!(
                 "Total reclaimed space: {}\n",
-                berth::views::human::size(bytes)
+                berth::units::human::size(bytes)
             ));
             cli::print_text(&out)
         }

@@ -1,6 +1,6 @@
-//! Sizes and ages as Docker prints them (moby's go-units `HumanSizeWithPrecision` and
-//! `HumanDuration`), so that `berth images` reads like `docker images`. Hand-written because
-//! the wording is Docker's, not any crate's.
+//! Sizes and ages as Docker prints them (moby's go-units `HumanSizeWithPrecision`,
+//! `BytesSize` and `HumanDuration`), so that `berth images` reads like `docker images`.
+//! Hand-written because the wording is Docker's, not any crate's.
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +15,20 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{}{}", format_g(v, 3), DECIMAL_UNITS[unit])
+}
+
+const BINARY_UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+
+/// `1.5MiB`, `7.668GiB`: binary units, four significant digits (go-units `BytesSize`, the
+/// units `docker stats` prints memory in).
+pub fn bytes_size(bytes: u64) -> String {
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < BINARY_UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{}{}", format_g(v, 4), BINARY_UNITS[unit])
 }
 
 /// Go's `%.{p}g`: `p` significant digits, trailing zeros dropped, exponent form for very large
@@ -115,6 +129,14 @@ mod tests {
         assert_eq!(size(123_456_789), "123MB");
         assert_eq!(size(2_000_000), "2MB");
         assert_eq!(format_g(999.6, 3), "1e+03");
+    }
+
+    #[test]
+    fn binary_sizes_read_like_docker_stats() {
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(bytes_size(1023), "1023B");
+        assert_eq!(bytes_size(1536 * 1024), "1.5MiB");
+        assert_eq!(bytes_size(8_233_000_000), "7.668GiB");
     }
 
     #[test]

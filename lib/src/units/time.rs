@@ -1,11 +1,14 @@
-//! `--since` / `--until` values as Docker reads them (moby `api/types/time.GetTimestamp`):
+//! `--since` / `--until` values and `until=` filters as Docker reads them (moby
+//! `api/types/time.GetTimestamp`), for logs, events, ps and every prune:
 //! a Go duration relative to now (`10m`, `1h30m`, `2.5s`), an RFC 3339 timestamp with or
 //! without zone and fraction, a date, partial `T` forms in local time, or a Unix timestamp
 //! (`1700000000`, `1700000000.5`).
 
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
-use crate::views::{Result, ViewError};
+use super::BadValue;
+
+type Result<T> = std::result::Result<T, BadValue>;
 
 /// Parses `value` (see the module doc) relative to `now`.
 pub fn parse_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
@@ -16,7 +19,7 @@ pub fn parse_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
         return Ok(now - d);
     }
     let bad = || {
-        ViewError::BadArgs(format!(
+        BadValue(format!(
             "cannot parse {value:?} as a time or duration (use e.g. 10m, 2h30m, 2024-01-02, 2024-01-02T15:04:05Z or a Unix timestamp)"
         ))
     };
@@ -143,6 +146,14 @@ mod tests {
             1704161045500
         );
         assert_eq!(p("1704164645").timestamp(), 1704164645);
+        assert_eq!(
+            p("24h"),
+            "2024-04-30T12:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            p("1h30m"),
+            "2024-05-01T10:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(p("1704164645.25").timestamp_millis(), 1704164645250);
         assert_eq!(p("0").timestamp(), 0);
         // Local forms resolve in the local zone.
@@ -155,7 +166,11 @@ mod tests {
         assert_eq!(p("2024-01-02T00"), local);
         for bad in ["yesterday", "2024-13-45", "12:00", "1.2.3"] {
             let e = parse_time(bad, now).unwrap_err();
-            assert_eq!(crate::Coded::code(&e), crate::Code::BAD_ARGS, "{bad}");
+            assert_eq!(
+                crate::error::Coded::code(&e),
+                crate::Code::BAD_ARGS,
+                "{bad}"
+            );
         }
     }
 }
