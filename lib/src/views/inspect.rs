@@ -17,7 +17,10 @@ mod types;
 pub use types::*;
 
 use crate::paths::Paths;
-use crate::protocol::{MountKind, Record, Status};
+use crate::protocol::{
+    ContainerConfig, MountEntry, MountKind, NetworkSection, ProcessSection, Record, StateSection,
+    Status,
+};
 use crate::state::{Containers, StateError, truth};
 use crate::views::ps::{Sizer, path_and_args};
 use crate::views::status::status_of;
@@ -44,7 +47,8 @@ fn some_if_nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-/// The inspect document of one container.
+/// The inspect document of one container, assembled from the record's sections one part at a
+/// time, in Docker's field order.
 pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
     let status = status_of(r);
     let active = status.is_active();
@@ -64,29 +68,215 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             exposed_ports.push(p.clone());
         }
     }
-    let mounts = r.mounts.clone().unwrap_or_default();
+    let mounts = MountViews::of(&r.mounts.clone().unwrap_or_default(), &config);
     let (path, args) = path_and_args(r);
-    let path_str = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+    let bundle_path = r
+        .bundle
+        .as_ref()
+        .map(|b| b.path.display().to_string())
+        .unwrap_or_default();
+    let rootfs = r
+        .bundle
+        .as_ref()
+        .map(|b| b.rootfs.display().to_string())
+        .unwrap_or_default();
+    let mut graph_data = BTreeMap::new();
+    if !rootfs.is_empty() {
+        graph_data.insert("MergedDir".to_string(), rootfs.clone());
+    }
+
+    ContainerJson {
+        id: r.id.clone(),
+        created: go_rfc3339(r.created),
+        path,
+        args,
+        state: state_json(status, &st),
+        image: r.image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
+        resolv_conf_path: path_str(&net.resolv_conf_path),
+        hostname_path: path_str(&net.hostname_path),
+        hosts_path: path_str(&net.hosts_path),
+        log_path: paths.log(&r.id).display().to_string(),
+        name: format!("/{}", r.name),
+        restart_count: st.restart_count,
+        driver: match r.bundle.as_ref().map(|b| b.driver) {
+            Some(crate::protocol::RootfsDriver::Overlay) | None => "overlay".into(),
+            Some(crate::protocol::RootfsDriver::Copy) => "vfs".into(),
+            Some(crate::protocol::RootfsDriver::Dir) => "dir".into(),
+        },
+        platform: "linux".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: None,
+        host_config: host_config(r, &process, &net, &config, &mounts),
+        graph_driver: GraphDriverJson {
+            data: graph_data,
+            name: "overlay2".into(),
+        },
+        size_rw: None,
+        size_root_fs: None,
+        config: config_json(r, &config, &process, &net, exposed_ports.clone(), &mounts),
+        mounts: mounts.mounts,
+        network_settings: network_settings(paths, r, &net, &exposed_ports, active),
+        volumes: mounts.legacy_volumes,
+        berth: BerthJson {
+            argv: r.argv.clone(),
+            bundle: bundle_path,
+            rootfs,
+            monitor_pid: if active { st.monitor_pid } else { 0 },
+            cgroup_path: process.cgroup_path.clone(),
+        },
+    }
+}
+
+fn path_str(p: &Option<std::path::PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// `/NAME:/CONTAINER/ALIAS`, Docker's legacy link form.
+fn links(r: &Record, net: &NetworkSection) -> Option<Vec<String>> {
+    some_if_nonempty(
+        net.links
+            .iter()
+            .map(|l| format!("/{}:/{}/{}", l.name, r.name, l.alias))
+            .collect(),
+    )
+}
+
+/// `.State`.
+fn state_json(status: Status, st: &StateSection) -> StateJson {
+    let active = status.is_active();
+    StateJson {
+        status: status.as_str().into(),
+        // Docker's Running stays true while paused or restarting.
+        running: active,
+        paused: status == Status::Paused,
+        restarting: status == Status::Restarting,
+        oom_killed: st.oom_killed,
+        dead: status == Status::Dead,
+        pid: if active { st.pid } else { 0 },
+        exit_code: st.exit_code,
+        error: st.error.clone(),
+        started_at: go_rfc3339(st.started_at),
+        finished_at: go_rfc3339(st.finished_at),
+    }
+}
+
+/// The record's mounts in each of the shapes inspect shows them.
+struct MountViews {
+    /// `HostConfig.Binds`: what the user typed with `-v` (named volumes and binds).
+    binds: Vec<String>,
+    /// `HostConfig.Tmpfs`.
+    tmpfs: BTreeMap<String, String>,
+    /// `HostConfig.VolumesFrom`, in the order given.
+    volumes_from: Vec<String>,
+    /// `.Mounts`.
+    mounts: Vec<MountJson>,
+    /// The legacy top-level `.Volumes`: destination to host source.
+    legacy_volumes: BTreeMap<String, String>,
+    /// `Config.Volumes`: the image's VOLUMEs and `-v /path` anonymous volumes.
+    config_volumes: BTreeMap<String, Value>,
+}
+
+impl MountViews {
+    fn of(mounts: &[MountEntry], config: &ContainerConfig) -> MountViews {
+        let binds = mounts
+            .iter()
+            .filter(|m| m.origin == "-v" && !m.anonymous && m.kind != MountKind::Tmpfs)
+            .map(bind_spec)
+            .collect();
+        let tmpfs = mounts
+            .iter()
+            .filter(|m| m.origin == "--tmpfs")
+            .map(|m| (m.destination.clone(), m.options.clone()))
+            .collect();
+        let mut volumes_from: Vec<String> = Vec::new();
+        for m in mounts {
+            if let Some(src) = m.origin.strip_prefix("volumes-from:")
+                && !volumes_from.iter().any(|v| v == src)
+            {
+                volumes_from.push(src.to_string());
+            }
+        }
+        let legacy_volumes = mounts
+            .iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+            .map(|m| (m.destination.clone(), m.source.display().to_string()))
+            .collect();
+        let mut config_volumes: BTreeMap<String, Value> = config
+            .volumes
+            .iter()
+            .map(|v| (v.clone(), Value::Object(Default::default())))
+            .collect();
+        for m in mounts.iter().filter(|m| m.anonymous && m.origin == "-v") {
+            config_volumes.insert(m.destination.clone(), Value::Object(Default::default()));
+        }
+        MountViews {
+            binds,
+            tmpfs,
+            volumes_from,
+            mounts: mounts
+                .iter()
+                .filter(|m| m.origin != "--tmpfs")
+                .map(mount_json)
+                .collect(),
+            legacy_volumes,
+            config_volumes,
+        }
+    }
+}
+
+/// One `HostConfig.Binds` entry: what the user typed, as Docker keeps it.
+fn bind_spec(m: &MountEntry) -> String {
+    if !m.spec.is_empty() {
+        return m.spec.clone();
+    }
+    let src = match (&m.kind, &m.name) {
+        (MountKind::Volume, Some(n)) => n.clone(),
+        _ => m.source.display().to_string(),
     };
+    if m.mode.is_empty() {
+        format!("{src}:{}", m.destination)
+    } else {
+        format!("{src}:{}:{}", m.destination, m.mode)
+    }
+}
 
-    let hostname = [&net.hostname, &config.hostname]
-        .into_iter()
-        .find(|h| !h.is_empty())
-        .cloned()
-        .unwrap_or_else(|| r.short_id().to_string());
+/// One `.Mounts` entry.
+fn mount_json(m: &MountEntry) -> MountJson {
+    MountJson {
+        kind: match m.kind {
+            MountKind::Volume => "volume",
+            MountKind::Bind => "bind",
+            MountKind::Tmpfs => "tmpfs",
+        }
+        .into(),
+        name: m.name.clone().filter(|_| m.kind == MountKind::Volume),
+        source: m.source.display().to_string(),
+        destination: m.destination.clone(),
+        driver: (m.kind == MountKind::Volume).then(|| "local".to_string()),
+        mode: m.mode.clone(),
+        rw: m.rw,
+        propagation: if m.propagation.is_empty() && m.kind == MountKind::Bind {
+            "rprivate".into()
+        } else {
+            m.propagation.clone()
+        },
+    }
+}
 
-    let mut port_bindings: BTreeMap<String, Vec<PortBindingJson>> = BTreeMap::new();
+/// `HostConfig.PortBindings`: what was asked for, kept while the container is stopped.
+fn port_bindings(net: &NetworkSection) -> BTreeMap<String, Vec<PortBindingJson>> {
+    let mut out: BTreeMap<String, Vec<PortBindingJson>> = BTreeMap::new();
     for p in &net.ports {
         let proto = if p.protocol.is_empty() {
             "tcp"
         } else {
             &p.protocol
         };
-        port_bindings
-            .entry(format!("{}/{proto}", p.container_port))
+        out.entry(format!("{}/{proto}", p.container_port))
             .or_default()
             .push(PortBindingJson {
                 // Docker keeps what the user typed: no address means "".
@@ -98,11 +288,141 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
                 host_port: p.host_port.to_string(),
             });
     }
-    // While the container runs, NetworkSettings.Ports has every exposed port, null where it
-    // is not published; Docker empties it when the container stops.
+    out
+}
+
+/// `.HostConfig`.
+fn host_config(
+    r: &Record,
+    process: &ProcessSection,
+    net: &NetworkSection,
+    config: &ContainerConfig,
+    mounts: &MountViews,
+) -> HostConfigJson {
+    let res = &process.resources;
+    let restart = if process.restart.name.is_empty() {
+        RestartPolicyJson {
+            name: "no".into(),
+            maximum_retry_count: 0,
+        }
+    } else {
+        RestartPolicyJson {
+            name: process.restart.name.clone(),
+            maximum_retry_count: process.restart.maximum_retry_count,
+        }
+    };
+    HostConfigJson {
+        binds: some_if_nonempty(mounts.binds.clone()),
+        tmpfs: (!mounts.tmpfs.is_empty()).then(|| mounts.tmpfs.clone()),
+        volumes_from: some_if_nonempty(mounts.volumes_from.clone()),
+        container_id_file: process.cidfile.clone().unwrap_or_default(),
+        log_config: LogConfigJson {
+            kind: "json-file".into(),
+            config: process.log_opts.clone(),
+        },
+        network_mode: if net.mode.is_empty() {
+            "none".into()
+        } else {
+            net.mode.clone()
+        },
+        port_bindings: port_bindings(net),
+        restart_policy: restart,
+        auto_remove: process.auto_remove,
+        cap_add: some_if_nonempty(process.cap_add.clone()),
+        cap_drop: some_if_nonempty(process.cap_drop.clone()),
+        dns: net.dns.clone(),
+        dns_search: net.dns_search.clone(),
+        extra_hosts: some_if_nonempty(net.extra_hosts.clone()),
+        ipc_mode: if process.ipc.is_empty() {
+            "private".into()
+        } else {
+            process.ipc.clone()
+        },
+        links: links(r, net),
+        pid_mode: process.pid.clone(),
+        privileged: process.privileged,
+        readonly_rootfs: config.read_only,
+        security_opt: some_if_nonempty(process.security_opt.clone()),
+        uts_mode: process.uts.clone(),
+        userns_mode: process.userns.clone(),
+        cpu_shares: res.cpu_shares,
+        memory: res.memory,
+        nano_cpus: res.nano_cpus,
+        blkio_weight: res.blkio_weight,
+        cpu_period: res.cpu_period,
+        cpu_quota: res.cpu_quota,
+        cpuset_cpus: res.cpuset_cpus.clone(),
+        cpuset_mems: res.cpuset_mems.clone(),
+        devices: process.devices.clone(),
+        memory_reservation: res.memory_reservation,
+        memory_swap: res.memory_swap,
+        pids_limit: (res.pids_limit != 0).then_some(res.pids_limit),
+        ulimits: some_if_nonempty(process.ulimits.clone()),
+        init: process.init.then_some(true),
+    }
+}
+
+/// `.Config`.
+fn config_json(
+    r: &Record,
+    config: &ContainerConfig,
+    process: &ProcessSection,
+    net: &NetworkSection,
+    exposed_ports: Vec<String>,
+    mounts: &MountViews,
+) -> ConfigJson {
+    let hostname = [&net.hostname, &config.hostname]
+        .into_iter()
+        .find(|h| !h.is_empty())
+        .cloned()
+        .unwrap_or_else(|| r.short_id().to_string());
+    ConfigJson {
+        hostname,
+        domainname: config.domainname.clone(),
+        user: config.user.clone(),
+        attach_stdin: process.interactive,
+        attach_stdout: !process.detach,
+        attach_stderr: !process.detach,
+        exposed_ports: some_if_nonempty(exposed_ports).map(|v| {
+            v.into_iter()
+                .map(|p| {
+                    let p = if p.contains('/') {
+                        p
+                    } else {
+                        format!("{p}/tcp")
+                    };
+                    (p, Value::Object(Default::default()))
+                })
+                .collect()
+        }),
+        tty: process.tty,
+        open_stdin: process.interactive,
+        stdin_once: process.interactive && !process.detach,
+        env: config.env.clone(),
+        cmd: config.cmd.clone(),
+        image: config.image.clone(),
+        volumes: (!mounts.config_volumes.is_empty()).then(|| mounts.config_volumes.clone()),
+        working_dir: config.working_dir.clone(),
+        entrypoint: config.entrypoint.clone(),
+        on_build: None,
+        labels: config.labels.clone(),
+        stop_signal: process.stop_signal.clone().or(config.stop_signal.clone()),
+        stop_timeout: process.stop_timeout,
+    }
+}
+
+/// `.NetworkSettings`: the live view, emptied when the container stops, as Docker does.
+fn network_settings(
+    paths: &Paths,
+    r: &Record,
+    net: &NetworkSection,
+    exposed_ports: &[String],
+    active: bool,
+) -> NetworkSettingsJson {
+    // While the container runs, Ports has every exposed port, null where it is not published.
     let mut live_ports: BTreeMap<String, Option<Vec<PortBindingJson>>> = BTreeMap::new();
     if active {
-        for p in ports::ports(&net.ports, &exposed_ports) {
+        for p in ports::ports(&net.ports, exposed_ports) {
             let e = live_ports
                 .entry(format!("{}/{}", p.private, p.proto))
                 .or_default();
@@ -114,78 +434,6 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             }
         }
     }
-
-    let binds: Vec<String> = mounts
-        .iter()
-        .filter(|m| m.origin == "-v" && !m.anonymous && m.kind != MountKind::Tmpfs)
-        .map(|m| {
-            // What the user typed, as Docker keeps it.
-            if !m.spec.is_empty() {
-                return m.spec.clone();
-            }
-            let src = match (&m.kind, &m.name) {
-                (MountKind::Volume, Some(n)) => n.clone(),
-                _ => m.source.display().to_string(),
-            };
-            if m.mode.is_empty() {
-                format!("{src}:{}", m.destination)
-            } else {
-                format!("{src}:{}:{}", m.destination, m.mode)
-            }
-        })
-        .collect();
-    let tmpfs: BTreeMap<String, String> = mounts
-        .iter()
-        .filter(|m| m.origin == "--tmpfs")
-        .map(|m| (m.destination.clone(), m.options.clone()))
-        .collect();
-    let mut volumes_from: Vec<String> = Vec::new();
-    for m in &mounts {
-        if let Some(src) = m.origin.strip_prefix("volumes-from:")
-            && !volumes_from.iter().any(|v| v == src)
-        {
-            volumes_from.push(src.to_string());
-        }
-    }
-    let mount_json: Vec<MountJson> = mounts
-        .iter()
-        .filter(|m| m.origin != "--tmpfs")
-        .map(|m| MountJson {
-            kind: match m.kind {
-                MountKind::Volume => "volume",
-                MountKind::Bind => "bind",
-                MountKind::Tmpfs => "tmpfs",
-            }
-            .into(),
-            name: m.name.clone().filter(|_| m.kind == MountKind::Volume),
-            source: m.source.display().to_string(),
-            destination: m.destination.clone(),
-            driver: (m.kind == MountKind::Volume).then(|| "local".to_string()),
-            mode: m.mode.clone(),
-            rw: m.rw,
-            propagation: if m.propagation.is_empty() && m.kind == MountKind::Bind {
-                "rprivate".into()
-            } else {
-                m.propagation.clone()
-            },
-        })
-        .collect();
-    let legacy_volumes: BTreeMap<String, String> = mounts
-        .iter()
-        .filter(|m| m.kind != MountKind::Tmpfs)
-        .map(|m| (m.destination.clone(), m.source.display().to_string()))
-        .collect();
-    let mut config_volumes: BTreeMap<String, Value> = config
-        .volumes
-        .iter()
-        .map(|v| (v.clone(), Value::Object(Default::default())))
-        .collect();
-    for m in mounts.iter().filter(|m| m.anonymous && m.origin == "-v") {
-        config_volumes.insert(m.destination.clone(), Value::Object(Default::default()));
-    }
-
-    let net_name = crate::views::filter::network_name(r);
-    let mut networks = BTreeMap::new();
     let (ip, prefix, gateway, mac) = if active {
         (
             net.ip_address.clone().unwrap_or_default(),
@@ -196,17 +444,14 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
     } else {
         (String::new(), 0, String::new(), String::new())
     };
+    let mut networks = BTreeMap::new();
+    let net_name = crate::views::filter::network_name(r);
     if let Some(name) = net_name.filter(|n| !n.starts_with("container:")) {
         networks.insert(
             name.clone(),
             EndpointJson {
                 ipam_config: None,
-                links: some_if_nonempty(
-                    net.links
-                        .iter()
-                        .map(|l| format!("/{}:/{}/{}", l.name, r.name, l.alias))
-                        .collect(),
-                ),
+                links: links(r, net),
                 aliases: None,
                 mac_address: mac.clone(),
                 // Only a network that exists is read: inspecting never creates one.
@@ -226,187 +471,20 @@ pub fn container(paths: &Paths, r: &Record) -> ContainerJson {
             },
         );
     }
-
-    let res = &process.resources;
-    let bundle_path = r
-        .bundle
-        .as_ref()
-        .map(|b| b.path.display().to_string())
-        .unwrap_or_default();
-    let rootfs = r
-        .bundle
-        .as_ref()
-        .map(|b| b.rootfs.display().to_string())
-        .unwrap_or_default();
-    let mut graph_data = BTreeMap::new();
-    if !rootfs.is_empty() {
-        graph_data.insert("MergedDir".to_string(), rootfs.clone());
-    }
-    let restart = if process.restart.name.is_empty() {
-        RestartPolicyJson {
-            name: "no".into(),
-            maximum_retry_count: 0,
-        }
-    } else {
-        RestartPolicyJson {
-            name: process.restart.name.clone(),
-            maximum_retry_count: process.restart.maximum_retry_count,
-        }
-    };
-
-    ContainerJson {
-        id: r.id.clone(),
-        created: go_rfc3339(r.created),
-        path,
-        args,
-        state: StateJson {
-            status: status.as_str().into(),
-            // Docker's Running stays true while paused or restarting.
-            running: active,
-            paused: status == Status::Paused,
-            restarting: status == Status::Restarting,
-            oom_killed: st.oom_killed,
-            dead: status == Status::Dead,
-            pid: if active { st.pid } else { 0 },
-            exit_code: st.exit_code,
-            error: st.error.clone(),
-            started_at: go_rfc3339(st.started_at),
-            finished_at: go_rfc3339(st.finished_at),
+    NetworkSettingsJson {
+        bridge: String::new(),
+        sandbox_id: String::new(),
+        sandbox_key: if active {
+            path_str(&net.netns)
+        } else {
+            String::new()
         },
-        image: r.image.as_ref().map(|i| i.id.clone()).unwrap_or_default(),
-        resolv_conf_path: path_str(&net.resolv_conf_path),
-        hostname_path: path_str(&net.hostname_path),
-        hosts_path: path_str(&net.hosts_path),
-        log_path: paths.log(&r.id).display().to_string(),
-        name: format!("/{}", r.name),
-        restart_count: st.restart_count,
-        driver: match r.bundle.as_ref().map(|b| b.driver) {
-            Some(crate::protocol::RootfsDriver::Overlay) | None => "overlay".into(),
-            Some(crate::protocol::RootfsDriver::Copy) => "vfs".into(),
-            Some(crate::protocol::RootfsDriver::Dir) => "dir".into(),
-        },
-        platform: "linux".into(),
-        mount_label: String::new(),
-        process_label: String::new(),
-        app_armor_profile: String::new(),
-        exec_ids: None,
-        host_config: HostConfigJson {
-            binds: some_if_nonempty(binds),
-            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-            volumes_from: some_if_nonempty(volumes_from),
-            container_id_file: process.cidfile.clone().unwrap_or_default(),
-            log_config: LogConfigJson {
-                kind: "json-file".into(),
-                config: process.log_opts.clone(),
-            },
-            network_mode: if net.mode.is_empty() {
-                "none".into()
-            } else {
-                net.mode.clone()
-            },
-            port_bindings,
-            restart_policy: restart,
-            auto_remove: process.auto_remove,
-            cap_add: some_if_nonempty(process.cap_add.clone()),
-            cap_drop: some_if_nonempty(process.cap_drop.clone()),
-            dns: net.dns.clone(),
-            dns_search: net.dns_search.clone(),
-            extra_hosts: some_if_nonempty(net.extra_hosts.clone()),
-            ipc_mode: if process.ipc.is_empty() {
-                "private".into()
-            } else {
-                process.ipc.clone()
-            },
-            links: some_if_nonempty(
-                net.links
-                    .iter()
-                    .map(|l| format!("/{}:/{}/{}", l.name, r.name, l.alias))
-                    .collect(),
-            ),
-            pid_mode: process.pid.clone(),
-            privileged: process.privileged,
-            readonly_rootfs: config.read_only,
-            security_opt: some_if_nonempty(process.security_opt.clone()),
-            uts_mode: process.uts.clone(),
-            userns_mode: process.userns.clone(),
-            cpu_shares: res.cpu_shares,
-            memory: res.memory,
-            nano_cpus: res.nano_cpus,
-            blkio_weight: res.blkio_weight,
-            cpu_period: res.cpu_period,
-            cpu_quota: res.cpu_quota,
-            cpuset_cpus: res.cpuset_cpus.clone(),
-            cpuset_mems: res.cpuset_mems.clone(),
-            devices: process.devices.clone(),
-            memory_reservation: res.memory_reservation,
-            memory_swap: res.memory_swap,
-            pids_limit: (res.pids_limit != 0).then_some(res.pids_limit),
-            ulimits: some_if_nonempty(process.ulimits.clone()),
-            init: process.init.then_some(true),
-        },
-        graph_driver: GraphDriverJson {
-            data: graph_data,
-            name: "overlay2".into(),
-        },
-        size_rw: None,
-        size_root_fs: None,
-        mounts: mount_json,
-        config: ConfigJson {
-            hostname,
-            domainname: config.domainname.clone(),
-            user: config.user.clone(),
-            attach_stdin: process.interactive,
-            attach_stdout: !process.detach,
-            attach_stderr: !process.detach,
-            exposed_ports: some_if_nonempty(exposed_ports).map(|v| {
-                v.into_iter()
-                    .map(|p| {
-                        let p = if p.contains('/') {
-                            p
-                        } else {
-                            format!("{p}/tcp")
-                        };
-                        (p, Value::Object(Default::default()))
-                    })
-                    .collect()
-            }),
-            tty: process.tty,
-            open_stdin: process.interactive,
-            stdin_once: process.interactive && !process.detach,
-            env: config.env.clone(),
-            cmd: config.cmd.clone(),
-            image: config.image.clone(),
-            volumes: (!config_volumes.is_empty()).then_some(config_volumes),
-            working_dir: config.working_dir.clone(),
-            entrypoint: config.entrypoint.clone(),
-            on_build: None,
-            labels: config.labels.clone(),
-            stop_signal: process.stop_signal.clone().or(config.stop_signal.clone()),
-            stop_timeout: process.stop_timeout,
-        },
-        network_settings: NetworkSettingsJson {
-            bridge: String::new(),
-            sandbox_id: String::new(),
-            sandbox_key: if active {
-                path_str(&net.netns)
-            } else {
-                String::new()
-            },
-            ports: live_ports,
-            gateway,
-            ip_address: ip,
-            ip_prefix_len: prefix,
-            mac_address: mac,
-            networks,
-        },
-        volumes: legacy_volumes,
-        berth: BerthJson {
-            argv: r.argv.clone(),
-            bundle: bundle_path,
-            rootfs,
-            monitor_pid: if active { st.monitor_pid } else { 0 },
-            cgroup_path: process.cgroup_path.clone(),
-        },
+        ports: live_ports,
+        gateway,
+        ip_address: ip,
+        ip_prefix_len: prefix,
+        mac_address: mac,
+        networks,
     }
 }
 
