@@ -254,197 +254,16 @@ fn csv_fields(raw: &str) -> Result<Vec<String>> {
 
 /// `--mount type=bind|volume|tmpfs,src=...,dst=...,readonly,...`.
 pub fn parse_mount(raw: &str) -> Result<Request> {
-    let invalid = |why: String| bad(format!("invalid --mount {raw:?}: {why}"));
-    let mut typ = "volume".to_string();
-    let (mut source, mut target) = (String::new(), String::new());
-    let mut readonly = false;
-    let mut propagation: Option<String> = None;
-    let mut recursive = true;
-    let mut nocopy = false;
-    let mut labels = Vec::new();
-    let mut tmpfs_size: Option<u64> = None;
-    let mut tmpfs_mode: Option<u32> = None;
-    // Which options were given, to refuse those that do not belong to the type.
-    let (mut bind_opts, mut vol_opts, mut tmpfs_opts) = (false, false, false);
-    let fields = csv_fields(raw)?;
-    if fields.iter().all(|f| f.trim().is_empty()) {
-        return Err(invalid("empty value".into()));
+    let f = MountFields::parse(raw)?;
+    if f.target.is_empty() {
+        return Err(f.invalid("target is required (dst=/path)".into()));
     }
-    for field in &fields {
-        let (key, value) = match field.split_once('=') {
-            Some((k, v)) => (k.trim().to_lowercase(), Some(v.to_string())),
-            None => (field.trim().to_lowercase(), None),
-        };
-        let flag = |v: &Option<String>| -> Result<bool> {
-            match v {
-                None => Ok(true),
-                Some(v) => {
-                    parse_bool(v).ok_or_else(|| invalid(format!("invalid value for {key}: {v:?}")))
-                }
-            }
-        };
-        let need = |v: &Option<String>| -> Result<String> {
-            v.clone()
-                .ok_or_else(|| invalid(format!("invalid field {key:?} must be a key=value pair")))
-        };
-        match key.as_str() {
-            "type" => typ = need(&value)?.to_lowercase(),
-            "source" | "src" => source = need(&value)?,
-            "target" | "dst" | "destination" => target = need(&value)?,
-            "readonly" | "ro" => readonly = flag(&value)?,
-            "consistency" => {
-                let v = need(&value)?;
-                if !["default", "consistent", "cached", "delegated"].contains(&v.as_str()) {
-                    return Err(invalid(format!("invalid consistency {v:?}")));
-                }
-            }
-            "bind-propagation" => {
-                let v = need(&value)?;
-                if parse_mode(&v).and_then(|m| m.propagation).is_none() {
-                    return Err(invalid(format!("invalid bind-propagation {v:?}")));
-                }
-                bind_opts = true;
-                propagation = Some(v);
-            }
-            "bind-nonrecursive" => {
-                bind_opts = true;
-                recursive = !flag(&value)?;
-            }
-            "bind-recursive" => {
-                bind_opts = true;
-                recursive = match need(&value)?.as_str() {
-                    "enabled" => true,
-                    "disabled" => false,
-                    v => {
-                        return Err(invalid(format!(
-                            "bind-recursive={v} is not supported (use enabled or disabled)"
-                        )));
-                    }
-                };
-            }
-            "volume-nocopy" => {
-                vol_opts = true;
-                nocopy = flag(&value)?;
-            }
-            "volume-label" => {
-                vol_opts = true;
-                let v = need(&value)?;
-                let (k, v) = v.split_once('=').unwrap_or((&v, ""));
-                labels.push((k.to_string(), v.to_string()));
-            }
-            "volume-driver" => {
-                vol_opts = true;
-                let v = need(&value)?;
-                if v != "local" {
-                    return Err(VolumeError::Unsupported(format!(
-                        "volume driver {v:?} is not supported (berth has the local driver only)"
-                    )));
-                }
-            }
-            "volume-opt" | "volume-subpath" => {
-                return Err(VolumeError::Unsupported(format!(
-                    "--mount {key} is not supported by berth's local volumes"
-                )));
-            }
-            "tmpfs-size" => {
-                tmpfs_opts = true;
-                let v = need(&value)?;
-                tmpfs_size = Some(
-                    crate::units::size::parse(&v)
-                        .ok_or_else(|| invalid(format!("invalid tmpfs-size {v:?}")))?,
-                );
-            }
-            "tmpfs-mode" => {
-                tmpfs_opts = true;
-                let v = need(&value)?;
-                tmpfs_mode = Some(
-                    u32::from_str_radix(&v, 8)
-                        .ok()
-                        .filter(|m| *m <= 0o7777)
-                        .ok_or_else(|| invalid(format!("invalid tmpfs-mode {v:?} (octal)")))?,
-                );
-            }
-            _ => return Err(invalid(format!("unexpected key {key:?}"))),
-        }
-    }
-    if target.is_empty() {
-        return Err(invalid("target is required (dst=/path)".into()));
-    }
-    let destination = destination(raw, "--mount", &target)?;
-    let wrong = |opts: &str| invalid(format!("{opts} options do not apply to type={typ} mounts"));
-    let (kind, mode, propagation) = match typ.as_str() {
-        "bind" => {
-            if vol_opts {
-                return Err(wrong("volume-*"));
-            }
-            if tmpfs_opts {
-                return Err(wrong("tmpfs-*"));
-            }
-            if source.is_empty() {
-                return Err(invalid("type=bind needs a source (src=/host/path)".into()));
-            }
-            if !source.starts_with('/') {
-                return Err(VolumeError::RelativeHostPath {
-                    spec: raw.to_string(),
-                    path: source,
-                });
-            }
-            (
-                RequestKind::Bind {
-                    source: PathBuf::from(clean_destination(&source).unwrap_or(source)),
-                    create_missing: false,
-                    recursive,
-                },
-                String::new(),
-                propagation.unwrap_or_else(|| "rprivate".into()),
-            )
-        }
-        "volume" => {
-            if bind_opts {
-                return Err(wrong("bind-*"));
-            }
-            if tmpfs_opts {
-                return Err(wrong("tmpfs-*"));
-            }
-            let kind = if source.is_empty() {
-                RequestKind::Anonymous {
-                    copy: !nocopy,
-                    labels,
-                }
-            } else if valid_volume_name(&source) {
-                RequestKind::Named {
-                    name: source,
-                    copy: !nocopy,
-                    labels,
-                }
-            } else if source.contains('/') || source.starts_with('.') {
-                return Err(invalid(format!(
-                    "{source:?} is not a volume name (for a host path use type=bind)"
-                )));
-            } else {
-                return Err(VolumeError::InvalidName(source));
-            };
-            (kind, "z".to_string(), String::new())
-        }
-        "tmpfs" => {
-            if bind_opts {
-                return Err(wrong("bind-*"));
-            }
-            if vol_opts {
-                return Err(wrong("volume-*"));
-            }
-            if !source.is_empty() {
-                return Err(invalid("type=tmpfs takes no source".into()));
-            }
-            let mut options = Vec::new();
-            if let Some(s) = tmpfs_size {
-                options.push(format!("size={s}"));
-            }
-            if let Some(m) = tmpfs_mode {
-                options.push(format!("mode={m:o}"));
-            }
-            (RequestKind::Tmpfs { options }, String::new(), String::new())
-        }
+    let destination = destination(raw, "--mount", &f.target)?;
+    let rw = !f.readonly;
+    let (kind, mode, propagation) = match f.typ.as_str() {
+        "bind" => f.bind()?,
+        "volume" => f.volume()?,
+        "tmpfs" => f.tmpfs()?,
         t => {
             return Err(VolumeError::Unsupported(format!(
                 "--mount type={t} is not supported (use bind, volume or tmpfs)"
@@ -454,12 +273,247 @@ pub fn parse_mount(raw: &str) -> Result<Request> {
     Ok(Request {
         kind,
         destination,
-        rw: !readonly,
+        rw,
         mode,
         propagation,
         origin: ORIGIN_MOUNT,
         spec: raw.to_string(),
     })
+}
+
+/// The fields of one `--mount` value, before its type decides what they make.
+struct MountFields<'a> {
+    raw: &'a str,
+    typ: String,
+    source: String,
+    target: String,
+    readonly: bool,
+    propagation: Option<String>,
+    recursive: bool,
+    nocopy: bool,
+    labels: Vec<(String, String)>,
+    tmpfs_size: Option<u64>,
+    tmpfs_mode: Option<u32>,
+    /// Which type-specific options were given, to refuse those that do not belong to the type.
+    bind_opts: bool,
+    vol_opts: bool,
+    tmpfs_opts: bool,
+}
+
+/// What a mount type makes: the request, its mode and its propagation.
+type Made = (RequestKind, String, String);
+
+impl<'a> MountFields<'a> {
+    fn parse(raw: &'a str) -> Result<MountFields<'a>> {
+        let mut f = MountFields {
+            raw,
+            typ: "volume".into(),
+            source: String::new(),
+            target: String::new(),
+            readonly: false,
+            propagation: None,
+            recursive: true,
+            nocopy: false,
+            labels: Vec::new(),
+            tmpfs_size: None,
+            tmpfs_mode: None,
+            bind_opts: false,
+            vol_opts: false,
+            tmpfs_opts: false,
+        };
+        let fields = csv_fields(raw)?;
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return Err(f.invalid("empty value".into()));
+        }
+        for field in &fields {
+            let (key, value) = match field.split_once('=') {
+                Some((k, v)) => (k.trim().to_lowercase(), Some(v.to_string())),
+                None => (field.trim().to_lowercase(), None),
+            };
+            f.field(&key, value)?;
+        }
+        Ok(f)
+    }
+
+    fn invalid(&self, why: String) -> VolumeError {
+        bad(format!("invalid --mount {:?}: {why}", self.raw))
+    }
+
+    /// Reads one `key[=value]` field.
+    fn field(&mut self, key: &str, value: Option<String>) -> Result<()> {
+        let flag = |v: &Option<String>| -> Result<bool> {
+            match v {
+                None => Ok(true),
+                Some(v) => parse_bool(v)
+                    .ok_or_else(|| self.invalid(format!("invalid value for {key}: {v:?}"))),
+            }
+        };
+        let need = || -> Result<String> {
+            value.clone().ok_or_else(|| {
+                self.invalid(format!("invalid field {key:?} must be a key=value pair"))
+            })
+        };
+        match key {
+            "type" => self.typ = need()?.to_lowercase(),
+            "source" | "src" => self.source = need()?,
+            "target" | "dst" | "destination" => self.target = need()?,
+            "readonly" | "ro" => self.readonly = flag(&value)?,
+            "consistency" => {
+                let v = need()?;
+                if !["default", "consistent", "cached", "delegated"].contains(&v.as_str()) {
+                    return Err(self.invalid(format!("invalid consistency {v:?}")));
+                }
+            }
+            "bind-propagation" => {
+                let v = need()?;
+                if parse_mode(&v).and_then(|m| m.propagation).is_none() {
+                    return Err(self.invalid(format!("invalid bind-propagation {v:?}")));
+                }
+                self.bind_opts = true;
+                self.propagation = Some(v);
+            }
+            "bind-nonrecursive" => {
+                self.recursive = !flag(&value)?;
+                self.bind_opts = true;
+            }
+            "bind-recursive" => {
+                self.recursive = match need()?.as_str() {
+                    "enabled" => true,
+                    "disabled" => false,
+                    v => {
+                        return Err(self.invalid(format!(
+                            "bind-recursive={v} is not supported (use enabled or disabled)"
+                        )));
+                    }
+                };
+                self.bind_opts = true;
+            }
+            "volume-nocopy" => {
+                self.nocopy = flag(&value)?;
+                self.vol_opts = true;
+            }
+            "volume-label" => {
+                let v = need()?;
+                let (k, v) = v.split_once('=').unwrap_or((&v, ""));
+                self.labels.push((k.to_string(), v.to_string()));
+                self.vol_opts = true;
+            }
+            "volume-driver" => {
+                let v = need()?;
+                if v != "local" {
+                    return Err(VolumeError::Unsupported(format!(
+                        "volume driver {v:?} is not supported (berth has the local driver only)"
+                    )));
+                }
+                self.vol_opts = true;
+            }
+            "volume-opt" | "volume-subpath" => {
+                return Err(VolumeError::Unsupported(format!(
+                    "--mount {key} is not supported by berth's local volumes"
+                )));
+            }
+            "tmpfs-size" => {
+                let v = need()?;
+                self.tmpfs_size = Some(
+                    crate::units::size::parse(&v)
+                        .ok_or_else(|| self.invalid(format!("invalid tmpfs-size {v:?}")))?,
+                );
+                self.tmpfs_opts = true;
+            }
+            "tmpfs-mode" => {
+                let v = need()?;
+                self.tmpfs_mode = Some(
+                    u32::from_str_radix(&v, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| self.invalid(format!("invalid tmpfs-mode {v:?} (octal)")))?,
+                );
+                self.tmpfs_opts = true;
+            }
+            _ => return Err(self.invalid(format!("unexpected key {key:?}"))),
+        }
+        Ok(())
+    }
+
+    /// Refuses the options of the other two types.
+    fn only(&self, bind: bool, vol: bool, tmpfs: bool) -> Result<()> {
+        for (given, allowed, opts) in [
+            (self.bind_opts, bind, "bind-*"),
+            (self.vol_opts, vol, "volume-*"),
+            (self.tmpfs_opts, tmpfs, "tmpfs-*"),
+        ] {
+            if given && !allowed {
+                return Err(self.invalid(format!(
+                    "{opts} options do not apply to type={} mounts",
+                    self.typ
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn bind(self) -> Result<Made> {
+        self.only(true, false, false)?;
+        if self.source.is_empty() {
+            return Err(self.invalid("type=bind needs a source (src=/host/path)".into()));
+        }
+        if !self.source.starts_with('/') {
+            return Err(VolumeError::RelativeHostPath {
+                spec: self.raw.to_string(),
+                path: self.source,
+            });
+        }
+        let source = PathBuf::from(clean_destination(&self.source).unwrap_or(self.source));
+        Ok((
+            RequestKind::Bind {
+                source,
+                create_missing: false,
+                recursive: self.recursive,
+            },
+            String::new(),
+            self.propagation.unwrap_or_else(|| "rprivate".into()),
+        ))
+    }
+
+    fn volume(self) -> Result<Made> {
+        self.only(false, true, false)?;
+        let copy = !self.nocopy;
+        let kind = if self.source.is_empty() {
+            RequestKind::Anonymous {
+                copy,
+                labels: self.labels,
+            }
+        } else if valid_volume_name(&self.source) {
+            RequestKind::Named {
+                name: self.source,
+                copy,
+                labels: self.labels,
+            }
+        } else if self.source.contains('/') || self.source.starts_with('.') {
+            return Err(self.invalid(format!(
+                "{:?} is not a volume name (for a host path use type=bind)",
+                self.source
+            )));
+        } else {
+            return Err(VolumeError::InvalidName(self.source));
+        };
+        Ok((kind, "z".to_string(), String::new()))
+    }
+
+    fn tmpfs(self) -> Result<Made> {
+        self.only(false, false, true)?;
+        if !self.source.is_empty() {
+            return Err(self.invalid("type=tmpfs takes no source".into()));
+        }
+        let mut options = Vec::new();
+        if let Some(s) = self.tmpfs_size {
+            options.push(format!("size={s}"));
+        }
+        if let Some(m) = self.tmpfs_mode {
+            options.push(format!("mode={m:o}"));
+        }
+        Ok((RequestKind::Tmpfs { options }, String::new(), String::new()))
+    }
 }
 
 /// mount(8) options a tmpfs accepts (flags, and tmpfs(5)'s own), plus Docker's
