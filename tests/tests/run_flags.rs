@@ -65,7 +65,7 @@ fn every_flag_reaches_the_stage_that_owns_it() {
             (s.to_string(), h)
         })
         .collect();
-    for f in &flags {
+    for f in flags.iter().filter(|f| f.stage != "refused") {
         let mut forms = vec![format!("--{}", f.long)];
         forms.extend(f.short.iter().map(|s| format!("-{s}")));
         for form in forms {
@@ -186,4 +186,143 @@ fn flag_forms_and_refusals() {
         env.ok(&["berth", "version"])
             .contains(env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// The arms of `case` in the shell function `name` of berth-run: each arm's words, and the
+/// value it assigns to `long` (for the short-flag tables).
+fn case_arms(script: &str, name: &str) -> Vec<(Vec<String>, Option<String>)> {
+    let start = script
+        .find(&format!("\n{name}() {{"))
+        .unwrap_or_else(|| panic!("berth-run has no function {name}"));
+    let body = &script[start + 1..];
+    let body = &body[..body.find("\n}\n").expect("function end")];
+    let joined = body.replace("\\\n", " ");
+    let mut arms = Vec::new();
+    for line in joined.lines() {
+        for arm in line.split(";;") {
+            let arm = arm.trim();
+            let Some((pat, rest)) = arm.split_once(')') else {
+                continue;
+            };
+            let words: Vec<String> = pat
+                .trim_start_matches("case $1 in")
+                .split('|')
+                .map(|w| w.trim().to_string())
+                .collect();
+            if words.iter().any(|w| w.is_empty() || w == "*")
+                || words.iter().any(|w| {
+                    !w.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '\'')
+                })
+            {
+                continue;
+            }
+            let long = rest
+                .trim()
+                .strip_prefix("long=")
+                .map(|v| v.trim_matches('\'').to_string());
+            arms.push((words, long));
+        }
+    }
+    arms
+}
+
+fn words(arms: &[(Vec<String>, Option<String>)]) -> std::collections::BTreeSet<String> {
+    arms.iter().flat_map(|(w, _)| w.iter().cloned()).collect()
+}
+
+/// berth-run's case tables hold no flag the table lacks, and lack none it has: the table in
+/// tools/ctl/src/commands.rs is the one definition (issue: "one definition per flag").
+#[test]
+fn the_script_is_held_to_the_table() {
+    use std::collections::BTreeSet;
+    let env = TestEnv::new();
+    let flags = table(&env);
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/run/berth-run"),
+    )
+    .unwrap();
+    let set = |value: bool, refused: bool| -> BTreeSet<String> {
+        flags
+            .iter()
+            .filter(|f| f.value == value && (f.stage == "refused") == refused)
+            .map(|f| f.long.clone())
+            .collect()
+    };
+    assert_eq!(
+        words(&case_arms(&script, "route")),
+        set(true, false),
+        "route()"
+    );
+    let mut bools = words(&case_arms(&script, "is_bool"));
+    assert!(bools.remove("help"));
+    assert_eq!(bools, set(false, false), "is_bool()");
+    assert_eq!(
+        words(&case_arms(&script, "refused_value")),
+        set(true, true),
+        "refused_value()"
+    );
+    assert_eq!(
+        words(&case_arms(&script, "refused_bool")),
+        set(false, true),
+        "refused_bool()"
+    );
+    let shorts: BTreeSet<(String, String)> = ["short_bool", "short_value"]
+        .iter()
+        .flat_map(|f| case_arms(&script, f))
+        .map(|(w, long)| (w[0].clone(), long.expect("long=")))
+        .collect();
+    let want: BTreeSet<(String, String)> = flags
+        .iter()
+        .filter_map(|f| f.short.clone().map(|s| (s, f.long.clone())))
+        .collect();
+    assert_eq!(shorts, want, "short flags");
+    // Every boolean the script handles in flag() is one of is_bool()'s.
+    for w in words(&case_arms(&script, "flag")) {
+        assert!(
+            w == "help" || set(false, false).contains(&w),
+            "flag() handles --{w}, which the table lacks"
+        );
+    }
+}
+
+/// Every flag the table refuses is refused by name, long and short, with 125; `--help` is
+/// rendered from the table.
+#[test]
+fn refused_flags_are_refused_by_name_and_help_comes_from_the_table() {
+    let env = TestEnv::new();
+    let flags = table(&env);
+    for f in flags.iter().filter(|f| f.stage == "refused") {
+        let mut forms = vec![format!("--{}", f.long)];
+        forms.extend(f.short.iter().map(|s| format!("-{s}")));
+        for form in forms {
+            let mut argv = vec!["berth", "run", "--dry-run", form.as_str()];
+            if f.value {
+                argv.push("v1");
+            }
+            argv.push("busybox");
+            let r = env.run(&argv).fails_with(125);
+            assert!(
+                r.error_line()
+                    .contains(&format!("--{} is not supported by berth", f.long)),
+                "{form}: {}",
+                r.stderr
+            );
+            assert_eq!(r.stdout, "");
+        }
+    }
+    let help = env.ok(&["berth", "run", "--help"]);
+    assert!(
+        help.contains("Usage: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"),
+        "{help}"
+    );
+    for f in flags.iter().filter(|f| f.stage != "refused") {
+        assert!(
+            help.contains(&format!("--{}", f.long)),
+            "--{}: {help}",
+            f.long
+        );
+    }
+    let help = env.ok(&["berth", "create", "--help"]);
+    assert!(help.contains("Usage: berth create [OPTIONS]"), "{help}");
 }

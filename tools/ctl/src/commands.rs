@@ -1,7 +1,11 @@
 //! clap definitions of the two shell scripts, `berth` (the dispatcher) and `berth-run`, so
-//! that their completions and man pages come from clap like every tool's. The scripts parse
-//! their own arguments (dash starts in a millisecond); `tests/tests/run_flags.rs` checks that
-//! berth-run accepts every flag listed here and sends it to the stage named here.
+//! that their completions, man pages and `--help` come from clap like every tool's. The
+//! scripts parse their own arguments (dash starts in a millisecond).
+//!
+//! [`RUN_FLAGS`] and [`REFUSED_RUN_FLAGS`] are the one definition of `berth run`'s flags:
+//! `tests/tests/run_flags.rs` holds berth-run's case tables to them (every flag accepted and
+//! sent to the stage named here, every refused one refused by name, and no flag in the script
+//! that is not here).
 
 use clap::{Arg, ArgAction, Command};
 
@@ -151,6 +155,7 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "Set custom DNS search domains",
     ),
     ("dns-option", None, true, "netns", "Set DNS options"),
+    ("dns-opt", None, true, "netns", "Alias of --dns-option"),
     (
         "add-host",
         None,
@@ -367,6 +372,20 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "Volume driver (local)",
     ),
     (
+        "disable-content-trust",
+        None,
+        false,
+        "berth-run",
+        "Skip image verification (accepted; berth verifies digests, not signatures)",
+    ),
+    (
+        "no-healthcheck",
+        None,
+        false,
+        "berth-run",
+        "Disable any container-specified HEALTHCHECK (accepted; berth runs none yet)",
+    ),
+    (
         "dry-run",
         None,
         false,
@@ -381,6 +400,63 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "Print each stage's elapsed time on stderr (berth)",
     ),
 ];
+
+/// Docker `run`/`create` flags that berth refuses by name, with a clear error rather than a
+/// silent ignore: (long, short, takes a value).
+pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
+    ("attach", Some('a'), true),
+    ("annotation", None, true),
+    ("blkio-weight-device", None, true),
+    ("cgroup-parent", None, true),
+    ("cgroupns", None, true),
+    ("cpu-count", None, true),
+    ("cpu-percent", None, true),
+    ("cpu-rt-period", None, true),
+    ("cpu-rt-runtime", None, true),
+    ("device-cgroup-rule", None, true),
+    ("device-read-bps", None, true),
+    ("device-read-iops", None, true),
+    ("device-write-bps", None, true),
+    ("device-write-iops", None, true),
+    ("gpus", None, true),
+    ("group-add", None, true),
+    ("health-cmd", None, true),
+    ("health-interval", None, true),
+    ("health-retries", None, true),
+    ("health-start-period", None, true),
+    ("health-start-interval", None, true),
+    ("health-timeout", None, true),
+    ("io-maxbandwidth", None, true),
+    ("io-maxiops", None, true),
+    ("ip6", None, true),
+    ("isolation", None, true),
+    ("kernel-memory", None, true),
+    ("label-file", None, true),
+    ("link-local-ip", None, true),
+    ("memory-swappiness", None, true),
+    ("network-alias", None, true),
+    ("oom-score-adj", None, true),
+    ("runtime", None, true),
+    ("shm-size", None, true),
+    ("storage-opt", None, true),
+    ("sysctl", None, true),
+    ("oom-kill-disable", None, false),
+    ("sig-proxy", None, false),
+    ("use-api-socket", None, false),
+];
+
+/// `berth run --help`, `berth create --help`: `verb` is `run` or `create`.
+pub fn run_help(verb: &str) -> String {
+    run(&format!("berth {verb}"))
+        .override_usage(format!("berth {verb} [OPTIONS] IMAGE [COMMAND] [ARG...]"))
+        .after_help(
+            "Exit status: 125 if berth fails, 126 if the command cannot be invoked, 127 if it \
+             cannot be found, otherwise the container's own. --dry-run prints the stage \
+             pipeline instead of running it.",
+        )
+        .render_help()
+        .to_string()
+}
 
 /// `berth-run` (and `berth run`, `berth create`).
 pub fn run(name: &str) -> Command {

@@ -94,9 +94,10 @@ enum Cmd {
     /// Shell completions or man pages of the `berth` and `berth-run` scripts.
     #[command(hide = true)]
     Generate {
-        #[arg(value_parser = ["berth", "berth-run"])]
+        #[arg(value_parser = ["berth", "berth-run", "berth-create"])]
         script: String,
-        /// bash, zsh, fish, elvish, powershell, man:DIR, or flags (berth-run's table).
+        /// bash, zsh, fish, elvish, powershell, man:DIR, flags (berth-run's table), or help
+        /// (`berth run --help`).
         what: String,
     },
 }
@@ -157,17 +158,28 @@ fn run(args: Args) -> Result<()> {
             )
         }
         Cmd::Generate { script, what } => {
+            if what == "help" {
+                let verb = script.strip_prefix("berth-").unwrap_or(&script);
+                return cli::print_text(&commands::run_help(verb));
+            }
             if what == "flags" {
-                // The table itself, for the test that holds berth-run to it.
+                // The table itself, for the test that holds berth-run to it; refused flags
+                // have the stage `refused`.
+                let row = |long: &str, short: &Option<char>, value: bool, stage: &str| {
+                    format!(
+                        "{long} {} {} {stage}\n",
+                        short.map_or("-".to_string(), String::from),
+                        if value { "value" } else { "bool" }
+                    )
+                };
                 let rows: String = commands::RUN_FLAGS
                     .iter()
-                    .map(|(long, short, value, stage, _)| {
-                        format!(
-                            "{long} {} {} {stage}\n",
-                            short.map_or("-".to_string(), String::from),
-                            if *value { "value" } else { "bool" }
-                        )
-                    })
+                    .map(|(long, short, value, stage, _)| row(long, short, *value, stage))
+                    .chain(
+                        commands::REFUSED_RUN_FLAGS
+                            .iter()
+                            .map(|(long, short, value)| row(long, short, *value, "refused")),
+                    )
                     .collect();
                 return cli::print_text(&rows);
             }
