@@ -1,0 +1,709 @@
+//! berth-spawn's cgroups, driven as an OCI runtime with hand-written config.json files: each
+//! field of `linux.resources` either lands in its cgroup file (read back here, from the host,
+//! wherever this host keeps the controller: v1, v2, or v2 beside v1 on a hybrid host) or is
+//! refused at create with an error that names it. Either way nothing is left behind.
+//!
+//! The "v2 view" runs berth-spawn in a private mount namespace where /sys/fs/cgroup is the
+//! host's cgroup2 hierarchy alone: on a hybrid host that is a pure v2 host for berth-spawn
+//! (same kernel objects, no v1), so the v2 paths are tested here too.
+
+mod spawn_support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use berth_e2e::{Run, fixtures};
+use serde_json::{Value, json};
+use spawn_support::{World, capture};
+
+/// The cgroup hierarchies as berth-spawn sees them: (mount, controllers) for v1, and v2's.
+#[derive(Clone)]
+struct Layout {
+    v1: Vec<(PathBuf, Vec<String>)>,
+    v2: Option<PathBuf>,
+}
+
+impl Layout {
+    fn host() -> Layout {
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut l = Layout {
+            v1: vec![],
+            v2: None,
+        };
+        for line in info.lines() {
+            let (left, right) = line.split_once(" - ").unwrap();
+            let mount = PathBuf::from(left.split(' ').nth(4).unwrap());
+            let r: Vec<&str> = right.split(' ').collect();
+            match r[0] {
+                "cgroup2" if l.v2.is_none() => l.v2 = Some(mount),
+                "cgroup" => {
+                    l.v1.push((mount, r[2].split(',').map(String::from).collect()))
+                }
+                _ => {}
+            }
+        }
+        l
+    }
+
+    /// The v2 hierarchy alone, as berth-spawn sees it in the v2 view.
+    fn v2_only(&self) -> Option<Layout> {
+        Some(Layout {
+            v1: vec![],
+            v2: Some(self.v2.clone()?),
+        })
+    }
+
+    fn v2_holds(&self, ctl: &str) -> bool {
+        self.v2
+            .as_ref()
+            .and_then(|m| fs::read_to_string(m.join("cgroup.controllers")).ok())
+            .is_some_and(|s| s.split_whitespace().any(|c| c == ctl))
+    }
+
+    /// The directory holding `v1`'s (or, where v2 holds it, `v2`'s) files for `rel`, and
+    /// whether it is v2's.
+    fn dir(&self, v1: &str, v2: &str, rel: &str) -> Option<(PathBuf, bool)> {
+        if let Some((m, _)) = self.v1.iter().find(|(_, c)| c.iter().any(|c| c == v1)) {
+            return Some((m.join(rel), false));
+        }
+        if self.v2_holds(v2) {
+            return Some((self.v2.as_ref()?.join(rel), true));
+        }
+        None
+    }
+
+    /// Every directory `rel` would have, in every hierarchy.
+    fn all(&self, rel: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.v1.iter().map(|(m, _)| m.join(rel)).collect();
+        v.extend(self.v2.iter().map(|m| m.join(rel)));
+        v
+    }
+}
+
+/// berth-spawn as an OCI runtime with its own state root, on the host or in the v2 view.
+struct Spawn<'a> {
+    w: &'a World,
+    root: PathBuf,
+    v2_view: bool,
+    layout: Layout,
+}
+
+impl<'a> Spawn<'a> {
+    fn host(w: &'a World) -> Spawn<'a> {
+        Spawn {
+            w,
+            root: w.env.dir().join("rt"),
+            v2_view: false,
+            layout: Layout::host(),
+        }
+    }
+
+    /// The v2 view; None (with the reason printed) on a host with no cgroup2 hierarchy.
+    fn v2(w: &'a World) -> Option<Spawn<'a>> {
+        let host = Layout::host();
+        let Some(layout) = host.v2_only() else {
+            eprintln!("skipped: this host has no cgroup2 hierarchy");
+            return None;
+        };
+        Some(Spawn {
+            w,
+            root: w.env.dir().join("rt"),
+            v2_view: !host.v1.is_empty(),
+            layout,
+        })
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let root = self.root.to_str().unwrap();
+        let mut c = if self.v2_view {
+            let mut c = self.w.cmd("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"]);
+            c.arg("mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$0\" \"$@\"");
+            c
+        } else {
+            self.w.cmd("berth-spawn")
+        };
+        if self.v2_view {
+            c.arg("berth-spawn");
+        }
+        c.args(["--root", root]).args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        capture(self.cmd(args), args, None)
+    }
+
+    /// `create`: the created container keeps create's stdio, so it gets none to hold; the
+    /// error, if any, goes to a file.
+    fn create(&self, bundle: &Path, id: &str) -> Result<(), (i32, String)> {
+        let err = self.w.env.dir().join(format!("create-{id}.err"));
+        let status = self
+            .cmd(&["create", "--bundle", bundle.to_str().unwrap(), id])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&err).unwrap())
+            .status()
+            .unwrap();
+        let text = fs::read_to_string(&err).unwrap();
+        match status.code() {
+            Some(0) => Ok(()),
+            c => Err((c.unwrap_or(-1), text)),
+        }
+    }
+
+    /// The container's cgroup path, relative to each hierarchy's root.
+    fn rel(&self, id: &str) -> String {
+        format!("{}/{id}", self.w.cgroup)
+    }
+
+    /// Reads `file` of the container's cgroup in the hierarchy of `v1`/`v2`.
+    fn read(&self, id: &str, v1: &str, v2: &str, file: &str) -> String {
+        let (dir, _) = self.layout.dir(v1, v2, &self.rel(id)).unwrap();
+        fs::read_to_string(dir.join(file))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+            .trim()
+            .to_string()
+    }
+
+    /// Deletes the container and checks that nothing of it is left.
+    fn delete(&self, id: &str) {
+        self.run(&["delete", "--force", id]).success();
+        self.assert_gone(id);
+    }
+
+    #[track_caller]
+    fn assert_gone(&self, id: &str) {
+        let left: Vec<PathBuf> = Layout::host()
+            .all(&self.rel(id))
+            .into_iter()
+            .filter(|d| d.exists())
+            .collect();
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
+        assert!(self.run(&["list", "-q"]).success().stdout.is_empty());
+    }
+
+    /// A create that must be refused: its exit code and one error line naming `field`.
+    #[track_caller]
+    fn refused(&self, bundle: &Path, id: &str, code: i32, field: &str) -> String {
+        let (got, err) = self.create(bundle, id).expect_err("create succeeded");
+        assert_eq!(got, code, "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains(": error: "))
+            .unwrap_or_else(|| panic!("no error line: {err}"))
+            .to_string();
+        assert!(line.contains(field), "{line}");
+        self.assert_gone(id);
+        line
+    }
+}
+
+/// A bundle with busybox and a config.json written here; `linux.resources` is `res`.
+fn bundle(w: &World, name: &str, args: &[&str], edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let b = w.env.dir().join(name);
+    fixtures::populate_busybox(&b.join("rootfs"));
+    let mut c = json!({
+        "ociVersion": "1.1.0",
+        "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": [fixtures::PATH_ENV], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "hostname": "cg",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                           {"type": "network"}],
+            "resources": {}
+        }
+    });
+    edit(&mut c);
+    fs::write(
+        b.join("config.json"),
+        serde_json::to_vec_pretty(&c).unwrap(),
+    )
+    .unwrap();
+    b
+}
+
+fn resources(res: Value) -> impl FnOnce(&mut Value) {
+    move |c| c["linux"]["resources"] = res
+}
+
+/// A scratch cgroup of the test's own in `v1`'s v1 hierarchy, to ask the kernel what it has.
+fn probe_v1(w: &World, v1: &str) -> Option<PathBuf> {
+    let (m, _) = Layout::host()
+        .v1
+        .into_iter()
+        .find(|(_, c)| c.iter().any(|c| c == v1))?;
+    let d = m.join(&w.cgroup).join("probe");
+    fs::create_dir_all(&d).unwrap();
+    Some(d)
+}
+
+/// The host's huge page sizes, named as the kernel's hugetlb files name them.
+fn page_sizes() -> Vec<String> {
+    let mut kb: Vec<u64> = fs::read_dir("/sys/kernel/mm/hugepages")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().into_string().ok()?;
+            n.strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    kb.sort_unstable();
+    kb.into_iter()
+        .map(berth::runtime::cgroups::page_size_name)
+        .collect()
+}
+
+/// Puts back the v2 root's cgroup.subtree_control as it was: a test that makes berth enable
+/// hugetlb there for its containers must not leave the host so. A controller can leave a
+/// parent only once no child enables it, so the walk goes deepest first.
+struct SubtreeControl(Option<(PathBuf, String)>);
+
+impl SubtreeControl {
+    fn save() -> SubtreeControl {
+        SubtreeControl(Layout::host().v2.map(|m| {
+            let v = fs::read_to_string(m.join("cgroup.subtree_control")).unwrap_or_default();
+            (m, v)
+        }))
+    }
+}
+
+impl Drop for SubtreeControl {
+    fn drop(&mut self) {
+        let Some((root, before)) = &self.0 else { return };
+        let now = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
+        let added: Vec<&str> = now
+            .split_whitespace()
+            .filter(|c| !before.split_whitespace().any(|b| b == *c))
+            .collect();
+        if added.is_empty() {
+            return;
+        }
+        let mut dirs = vec![root.clone()];
+        let mut i = 0;
+        while i < dirs.len() {
+            for e in fs::read_dir(&dirs[i]).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(e.path());
+                }
+            }
+            i += 1;
+        }
+        for d in dirs.iter().rev() {
+            let f = d.join("cgroup.subtree_control");
+            let on = fs::read_to_string(&f).unwrap_or_default();
+            for c in &added {
+                if on.split_whitespace().any(|o| o == *c) {
+                    let _ = fs::write(&f, format!("-{c}"));
+                }
+            }
+        }
+    }
+}
+
+/// Asserts the hugetlb limits of each host page size, then an invalid size's refusal.
+fn hugetlb_round(s: &Spawn, tag: &str) {
+    let sizes = page_sizes();
+    let limits: Vec<Value> = sizes
+        .iter()
+        .map(|p| json!({"pageSize": p, "limit": 2147483648_u64}))
+        .collect();
+    let b = bundle(
+        s.w,
+        &format!("huge-{tag}"),
+        &["true"],
+        resources(json!({"hugepageLimits": limits})),
+    );
+    let id = format!("huge-{tag}");
+    s.create(&b, &id).unwrap();
+    let (dir, v2) = s.layout.dir("hugetlb", "hugetlb", &s.rel(&id)).unwrap();
+    for p in &sizes {
+        let file = if v2 {
+            format!("hugetlb.{p}.max")
+        } else {
+            format!("hugetlb.{p}.limit_in_bytes")
+        };
+        let got = fs::read_to_string(dir.join(&file)).unwrap();
+        assert_eq!(got.trim(), "2147483648", "{}", dir.join(&file).display());
+    }
+    s.delete(&id);
+    let b = bundle(
+        s.w,
+        &format!("huge3-{tag}"),
+        &["true"],
+        resources(json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 314572800}]})),
+    );
+    let line = s.refused(
+        &b,
+        &format!("huge3-{tag}"),
+        107,
+        "linux.resources.hugepageLimits[0].pageSize",
+    );
+    assert!(
+        line.contains(&format!(
+            "this host has no 3MB huge pages (it has {})",
+            sizes.join(", ")
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn hugetlb_limits_land_where_the_controller_is_on_v1_v2_and_hybrid() {
+    let _restore = SubtreeControl::save();
+    let w = World::new();
+    if page_sizes().is_empty() {
+        eprintln!("skipped: this kernel has no huge pages (/sys/kernel/mm/hugepages is empty)");
+        return;
+    }
+    let host = Spawn::host(&w);
+    // On this hybrid host hugetlb lives in v2 beside the v1 controllers.
+    if host.layout.dir("hugetlb", "hugetlb", "").is_some() {
+        hugetlb_round(&host, "host");
+    } else {
+        eprintln!("skipped on the host view: no hierarchy holds the hugetlb controller");
+    }
+    match Spawn::v2(&w) {
+        Some(v2) if v2.layout.v2_holds("hugetlb") => hugetlb_round(&v2, "v2"),
+        Some(_) => eprintln!("skipped on the v2 view: hugetlb is bound to a v1 hierarchy"),
+        None => {}
+    }
+}
+
+#[test]
+fn memory_fields_land_in_their_files_or_are_refused_by_name() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let Some((_, v2)) = s.layout.dir("memory", "memory", "") else {
+        eprintln!("skipped: this host has no memory cgroup controller");
+        return;
+    };
+    let limit = 50593792_i64;
+    let mut mem = json!({"limit": limit, "reservation": limit / 2, "swap": limit * 2});
+    if !v2 {
+        mem["kernelTCP"] = json!(limit);
+        mem["swappiness"] = json!(10);
+        mem["disableOOMKiller"] = json!(true);
+        mem["useHierarchy"] = json!(true);
+    }
+    let b = bundle(&w, "mem", &["true"], resources(json!({"memory": mem})));
+    s.create(&b, "mem").unwrap();
+    let r = |f: &str| s.read("mem", "memory", "memory", f);
+    if v2 {
+        assert_eq!(r("memory.max"), limit.to_string());
+        assert_eq!(r("memory.low"), (limit / 2).to_string());
+        assert_eq!(r("memory.swap.max"), limit.to_string());
+    } else {
+        assert_eq!(r("memory.limit_in_bytes"), limit.to_string());
+        assert_eq!(r("memory.soft_limit_in_bytes"), (limit / 2).to_string());
+        assert_eq!(r("memory.memsw.limit_in_bytes"), (limit * 2).to_string());
+        assert_eq!(r("memory.kmem.tcp.limit_in_bytes"), limit.to_string());
+        assert_eq!(r("memory.swappiness"), "10");
+        assert!(r("memory.oom_control").contains("oom_kill_disable 1"));
+        assert_eq!(r("memory.use_hierarchy"), "1");
+    }
+    s.delete("mem");
+    // What v2 has no file for is refused there, naming the field.
+    if let Some(v2) = Spawn::v2(&w) {
+        let b = bundle(
+            &w,
+            "swappy",
+            &["true"],
+            resources(json!({"memory": {"swappiness": 10}})),
+        );
+        let line = v2.refused(&b, "swappy", 107, "linux.resources.memory");
+        let why = if v2.layout.v2_holds("memory") {
+            "memory.swappiness cannot be applied on this host: cgroup v2 has no per-cgroup swappiness"
+        } else {
+            "memory cannot be applied on this host: this host has no memory cgroup controller mounted"
+        };
+        assert!(line.contains(why), "{line}");
+    }
+}
+
+#[test]
+fn kernel_memory_is_refused_where_the_kernel_ignores_it() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let Some(probe) = probe_v1(&w, "memory") else {
+        eprintln!("skipped: no v1 memory hierarchy (cgroup v2 has no kernel memory limit)");
+        return;
+    };
+    // Ask the kernel itself: does a kmem limit it accepts read back?
+    let f = probe.join("memory.kmem.limit_in_bytes");
+    let honoured = fs::write(&f, "50593792").is_ok()
+        && fs::read_to_string(&f).is_ok_and(|v| v.trim() == "50593792");
+    fs::remove_dir(&probe).unwrap();
+    let b = bundle(
+        &w,
+        "kmem",
+        &["true"],
+        resources(json!({"memory": {"kernel": 50593792}})),
+    );
+    if honoured {
+        s.create(&b, "kmem").unwrap();
+        assert_eq!(
+            s.read("kmem", "memory", "memory", "memory.kmem.limit_in_bytes"),
+            "50593792"
+        );
+        s.delete("kmem");
+    } else {
+        let line = s.refused(
+            &b,
+            "kmem",
+            107,
+            "linux.resources.memory.kernel cannot be applied",
+        );
+        assert!(
+            line.contains("takes memory.kmem.limit_in_bytes but ignores it"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn fifo_devices_get_no_cgroup_rule_and_the_rules_hold() {
+    let w = World::new();
+    let views: Vec<Spawn> = std::iter::once(Spawn::host(&w))
+        .chain(Spawn::v2(&w))
+        .collect();
+    for (i, s) in views.iter().enumerate() {
+        let name = format!("dev{i}");
+        // A node the container did not get through linux.devices, in its rootfs: denied by the
+        // cgroup (EPERM) before its (absent) driver could say ENXIO.
+        let script = "echo through > /dev/pipe0 & read l < /dev/pipe0; echo \"$l\"; \
+                      head -c 3 /dev/full2 | wc -c; head -c 1 /nodev 2>&1 >/dev/null; echo $?";
+        let b = bundle(&w, &name, &["sh", "-c", script], |c| {
+            c["linux"]["devices"] = json!([
+                {"path": "/dev/pipe0", "type": "p", "major": 0, "minor": 0, "fileMode": 438},
+                {"path": "/dev/full2", "type": "c", "major": 1, "minor": 7, "fileMode": 438}
+            ]);
+            c["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+        });
+        nix::sys::stat::mknod(
+            &b.join("rootfs/nodev"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(4095, 0),
+        )
+        .unwrap();
+        let r = s
+            .run(&["run", "--bundle", b.to_str().unwrap(), &name])
+            .success();
+        let lines: Vec<&str> = r.stdout.lines().collect();
+        assert_eq!(lines[..2], ["through", "3"], "{}", r.stdout);
+        assert!(lines[2].contains("Operation not permitted"), "{}", r.stdout);
+        assert_eq!(lines[3], "1", "{}", r.stdout);
+        s.assert_gone(&name);
+    }
+}
+
+#[test]
+fn block_io_weights_and_throttles_land_or_are_refused_by_name() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let Some(probe) = probe_v1(&w, "blkio") else {
+        eprintln!("skipped: no v1 blkio hierarchy on this host");
+        return;
+    };
+    let weight_file = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| probe.join(f).exists());
+    let leaf = probe.join("blkio.leaf_weight").exists();
+    fs::remove_dir(&probe).unwrap();
+    // A whole disk of this host (not a partition) for the throttle.
+    let disk = fs::read_dir("/sys/dev/block")
+        .unwrap()
+        .flatten()
+        .find(|e| !e.path().join("partition").exists())
+        .map(|e| e.file_name().into_string().unwrap())
+        .unwrap();
+    let (major, minor) = disk.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let b = bundle(
+        &w,
+        "blk",
+        &["true"],
+        resources(json!({"blockIO": {
+            "weight": 500,
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 102400}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]
+        }})),
+    );
+    match weight_file {
+        Some(f) => {
+            s.create(&b, "blk").unwrap();
+            let r = |file: &str| s.read("blk", "blkio", "io", file);
+            assert_eq!(r(f), "500");
+            assert_eq!(
+                r("blkio.throttle.read_bps_device"),
+                format!("{disk} 102400")
+            );
+            assert_eq!(r("blkio.throttle.write_iops_device"), format!("{disk} 300"));
+            s.delete("blk");
+        }
+        None => {
+            let line = s.refused(&b, "blk", 107, "linux.resources.blockIO.weight");
+            assert!(
+                line.contains("has no blkio.weight or blkio.bfq.weight file"),
+                "{line}"
+            );
+        }
+    }
+    // CFQ's leaf weight is gone from kernels since 5.0: refused where the file is missing.
+    let b = bundle(
+        &w,
+        "leaf",
+        &["true"],
+        resources(json!({"blockIO": {"leafWeight": 300}})),
+    );
+    if leaf {
+        s.create(&b, "leaf").unwrap();
+        assert_eq!(s.read("leaf", "blkio", "io", "blkio.leaf_weight"), "300");
+        s.delete("leaf");
+    } else {
+        let line = s.refused(&b, "leaf", 107, "linux.resources.blockIO.leafWeight");
+        assert!(line.contains("has no blkio.leaf_weight file"), "{line}");
+    }
+    // A throttle for a device that does not exist: the kernel's refusal, named.
+    let b = bundle(
+        &w,
+        "nodev",
+        &["true"],
+        resources(json!({"blockIO": {
+        "throttleReadBpsDevice": [{"major": 4095, "minor": 0, "rate": 1}]}})),
+    );
+    let line = s.refused(
+        &b,
+        "nodev",
+        5,
+        "linux.resources.blockIO.throttleReadBpsDevice[0]",
+    );
+    assert!(line.contains("No such device"), "{line}");
+}
+
+#[test]
+fn network_class_and_priorities_need_net_cls_and_net_prio() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let net = json!({"network": {"classID": 255, "priorities": [{"name": "lo", "priority": 10}]}});
+    let b = bundle(&w, "net", &["true"], resources(net));
+    let layout = Layout::host();
+    let mounted = |c: &str| layout.v1.iter().any(|(_, cs)| cs.iter().any(|x| x == c));
+    if mounted("net_cls") && mounted("net_prio") {
+        s.create(&b, "net").unwrap();
+        assert_eq!(s.read("net", "net_cls", "-", "net_cls.classid"), "255");
+        assert!(
+            s.read("net", "net_prio", "-", "net_prio.ifpriomap")
+                .contains("lo 10")
+        );
+        s.delete("net");
+    } else {
+        let line = s.refused(&b, "net", 107, "linux.resources.network.classID");
+        assert!(
+            line.contains("no net_cls cgroup controller mounted"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn pids_cpu_and_unified_land_and_v2_only_keys_are_refused_on_v1() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let has_rt = probe_v1(&w, "cpu").is_some_and(|p| {
+        let rt = p.join("cpu.rt_period_us").exists();
+        fs::remove_dir(&p).unwrap();
+        rt
+    });
+    let mut res = json!({"pids": {"limit": 42}, "cpu": {"shares": 512}});
+    if has_rt {
+        res["cpu"]["realtimePeriod"] = json!(500000);
+    }
+    let b = bundle(&w, "pc", &["true"], resources(res));
+    s.create(&b, "pc").unwrap();
+    assert_eq!(s.read("pc", "pids", "pids", "pids.max"), "42");
+    let (_, cpu_v2) = s.layout.dir("cpu", "cpu", "").unwrap();
+    if cpu_v2 {
+        assert_eq!(s.read("pc", "cpu", "cpu", "cpu.weight"), "20");
+    } else {
+        assert_eq!(s.read("pc", "cpu", "cpu", "cpu.shares"), "512");
+    }
+    if has_rt {
+        assert_eq!(s.read("pc", "cpu", "cpu", "cpu.rt_period_us"), "500000");
+    }
+    s.delete("pc");
+    // unified: a v2 file, written in the v2 hierarchy (beside v1 on a hybrid host).
+    if let Some(v2) = &s.layout.v2 {
+        let b = bundle(
+            &w,
+            "uni",
+            &["true"],
+            resources(json!({"unified": {"cgroup.max.descendants": "3"}})),
+        );
+        s.create(&b, "uni").unwrap();
+        let dir = v2.join(s.rel("uni"));
+        assert_eq!(
+            fs::read_to_string(dir.join("cgroup.max.descendants"))
+                .unwrap()
+                .trim(),
+            "3"
+        );
+        s.delete("uni");
+        let b = bundle(
+            &w,
+            "procs",
+            &["true"],
+            resources(json!({"unified": {"cgroup.procs": "1"}})),
+        );
+        let line = s.refused(&b, "procs", 7, "linux.resources.unified.cgroup.procs");
+        assert!(line.contains("this file is not a resource limit"), "{line}");
+    }
+    if !s.layout.v1.is_empty() && !s.layout.v2_holds("memory") {
+        // On a hybrid host memory is v1's: its v2 files do not exist, and the key says so.
+        let b = bundle(
+            &w,
+            "high",
+            &["true"],
+            resources(json!({"unified": {"memory.high": "1000000"}})),
+        );
+        let line = s.refused(&b, "high", 107, "linux.resources.unified.memory.high");
+        assert!(line.contains("has no memory.high file"), "{line}");
+    }
+}
+
+#[test]
+fn a_busy_cgroup_is_emptied_and_removed_with_its_children() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let b = bundle(
+        &w,
+        "busy",
+        &["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+        |_| {},
+    );
+    s.create(&b, "busy").unwrap();
+    s.run(&["start", "busy"]).success();
+    // A child cgroup in every hierarchy, as a container that manages its own would make.
+    let dirs: Vec<PathBuf> = s.layout.all(&s.rel("busy"));
+    for d in &dirs {
+        fs::create_dir(d.join("inner")).unwrap();
+    }
+    let pid: i32 = s.run(&["state", "busy"]).success().json()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    s.delete("busy");
+    assert!(!spawn_support::alive(i64::from(pid)));
+}
