@@ -282,7 +282,9 @@ impl SubtreeControl {
 
 impl Drop for SubtreeControl {
     fn drop(&mut self) {
-        let Some((root, before)) = &self.0 else { return };
+        let Some((root, before)) = &self.0 else {
+            return;
+        };
         let now = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
         let added: Vec<&str> = now
             .split_whitespace()
@@ -706,4 +708,176 @@ fn a_busy_cgroup_is_emptied_and_removed_with_its_children() {
         .unwrap() as i32;
     s.delete("busy");
     assert!(!spawn_support::alive(i64::from(pid)));
+}
+
+#[test]
+fn a_cgroups_path_that_climbs_out_of_the_hierarchy_is_refused_and_nothing_is_made() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    // Every hierarchy is mounted 3 or 4 levels down (/sys/fs/cgroup[/memory]): 4 `..` from
+    // the v1 mounts reach /, so the path would land in this test's directory.
+    let target = w.env.dir().join("escape");
+    let climb = format!(
+        "../../../../{}",
+        target.strip_prefix("/").unwrap().display()
+    );
+    let b = bundle(&w, "climb", &["true"], |c| {
+        c["linux"]["cgroupsPath"] = json!(climb)
+    });
+    let line = s.refused(&b, "climb", 7, "linux.cgroupsPath");
+    assert!(line.contains("climbs with \"..\""), "{line}");
+    assert!(!target.exists(), "made outside the cgroup hierarchy");
+}
+
+/// A process of the test's own in a cgroup of the test's own (the hierarchy where berth
+/// looks for a cgroup's processes), killed and removed on drop.
+struct Occupied {
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl Drop for Occupied {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+#[test]
+fn a_cgroup_that_already_has_processes_is_refused_and_left_as_it_was() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let rel = format!("{}/occupied", w.cgroup);
+    let l = Layout::host();
+    let mount =
+        l.v1.iter()
+            .find(|(_, c)| c.iter().any(|c| c == "pids" || c == "memory"))
+            .map(|(m, _)| m.clone())
+            .or(l.v2.clone())
+            .unwrap();
+    let dir = mount.join(&rel);
+    fs::create_dir_all(&dir).unwrap();
+    let child = Command::new("sleep").arg("1000").spawn().unwrap();
+    let occ = Occupied { child, dir };
+    fs::write(occ.dir.join("cgroup.procs"), occ.child.id().to_string()).unwrap();
+    let b = bundle(&w, "intruder", &["true"], |c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{rel}"))
+    });
+    let line = s.refused(&b, "intruder", 7, "linux.cgroupsPath");
+    assert!(
+        line.contains(&format!(
+            "the cgroup /{rel} already has processes (pid {})",
+            occ.child.id()
+        )),
+        "{line}"
+    );
+    // Neither killed nor moved, and its cgroup is still there.
+    assert!(spawn_support::alive(i64::from(occ.child.id())));
+    let procs = fs::read_to_string(occ.dir.join("cgroup.procs")).unwrap();
+    assert_eq!(procs.trim(), occ.child.id().to_string());
+}
+
+/// The host's default device nodes: (name, type and mode bits, rdev).
+fn host_dev() -> Vec<(String, u32, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    ["null", "zero", "full", "random", "urandom", "tty"]
+        .iter()
+        .map(|n| {
+            let m = fs::symlink_metadata(format!("/dev/{n}")).unwrap();
+            (n.to_string(), m.mode(), m.rdev())
+        })
+        .collect()
+}
+
+/// Every entry under `dir`, with its contents for regular files.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap().flatten() {
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                stack.push(e.path());
+            }
+            let body = if t.is_file() {
+                fs::read_to_string(e.path()).unwrap()
+            } else {
+                format!("{t:?}")
+            };
+            out.push((e.path(), body));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn device_nodes_are_made_inside_the_root_whatever_the_rootfs_plants() {
+    let w = World::new();
+    let s = Spawn::host(&w);
+    let before = host_dev();
+    // A host directory the rootfs points at, with files named like devices.
+    let outside = w.env.dir().join("outside");
+    fs::create_dir_all(outside.join("sub")).unwrap();
+    for n in ["null", "zero", "tty", "sub/pipe"] {
+        fs::write(outside.join(n), "host file\n").unwrap();
+    }
+    let host_side = snapshot(&outside);
+    // No tmpfs on /dev: the nodes go into the rootfs's own /dev, whatever it holds.
+    let no_dev_mount = |c: &mut Value| {
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/dev");
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/sub/pipe", "type": "p", "major": 0, "minor": 0, "fileMode": 438},
+            {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 438}
+        ]);
+        c["linux"]["maskedPaths"] = json!(["/proc/version"]);
+    };
+    let run = |name: &str, plant: &dyn Fn(&Path)| {
+        let b = bundle(&w, name, &["true"], no_dev_mount);
+        let dev = b.join("rootfs/dev");
+        fs::remove_dir_all(&dev).ok();
+        plant(&dev);
+        let r = s.run(&["run", "--bundle", b.to_str().unwrap(), name]);
+        let r = r.fails_with(7);
+        s.assert_gone(name);
+        r.error_line()
+    };
+    // /dev itself is a symlink to the host directory: resolved inside the root, where it
+    // names nothing.
+    let line = run("devlink", &|dev| {
+        std::os::unix::fs::symlink(&outside, dev).unwrap();
+    });
+    assert!(
+        line.ends_with("creating device /dev/null: dev is a symlink to a missing directory"),
+        "{line}"
+    );
+    // /dev/null and /dev/zero are symlinks to the host's files (absolute, and climbing): kept
+    // as they are, never removed or written through, and a /dev/null that is not the null
+    // device is not bound over the masked paths.
+    let line = run("nodelink", &|dev| {
+        fs::create_dir(dev).unwrap();
+        std::os::unix::fs::symlink(outside.join("null"), dev.join("null")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../../../zero", dev.join("zero")).unwrap();
+    });
+    assert!(
+        line.ends_with("/dev/null in the container is not the null device (1:3)"),
+        "{line}"
+    );
+    // A device's parent directory is a symlink to the host directory.
+    let line = run("sublink", &|dev| {
+        fs::create_dir(dev).unwrap();
+        std::os::unix::fs::symlink(outside.join("sub"), dev.join("sub")).unwrap();
+    });
+    assert!(
+        line.ends_with(
+            "creating device /dev/sub/pipe: dev/sub is a symlink to a missing directory"
+        ),
+        "{line}"
+    );
+    assert_eq!(snapshot(&outside), host_side, "the host directory changed");
+    assert_eq!(host_dev(), before, "the host's /dev changed");
 }

@@ -21,7 +21,7 @@ mod teardown;
 mod v1;
 mod v2;
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,6 +103,15 @@ pub fn path_for(spec_path: Option<&Path>, id: &str) -> Result<String, RuntimeErr
                 return Err(RuntimeError::Unsupported(format!(
                     "cgroupsPath {p:?} is a systemd slice; berth manages cgroups itself (use the cgroupfs manager, e.g. podman --cgroup-manager=cgroupfs)"
                 )));
+            }
+            // Relative to each hierarchy's root and never above it (runc cleans `..` away
+            // lexically; a path that climbs is refused here rather than guessed at).
+            if p.split('/').any(|c| c == "..") {
+                return Err(CgroupError::Invalid {
+                    field: "linux.cgroupsPath".into(),
+                    why: format!("{p:?} climbs with \"..\"; name a path below the cgroup root"),
+                }
+                .into());
             }
             Ok(format!("/{}", p.trim_matches('/')))
         }
@@ -215,6 +224,9 @@ pub struct Cgroup {
     pub h: Hierarchies,
     /// The v2 root's `cgroup.controllers`, read when first needed.
     v2_controllers: OnceCell<Vec<String>>,
+    /// Set when create refused a cgroup that is someone else's (it has processes): the
+    /// failed create's cleanup must not remove it, nor kill what is in it.
+    foreign: Cell<bool>,
 }
 
 fn werr(path: &Path, e: std::io::Error) -> RuntimeError {
@@ -267,6 +279,7 @@ impl Cgroup {
             path: path.to_string(),
             h,
             v2_controllers: OnceCell::new(),
+            foreign: Cell::new(false),
         }
     }
 
@@ -332,12 +345,35 @@ impl Cgroup {
     pub fn create(&self, linux: &Linux) -> Result<(), RuntimeError> {
         let nodes = linux.devices().as_deref().unwrap_or_default();
         let plan = resources::plan(linux.resources().as_ref(), nodes, &Probe(self))?;
+        self.check_unused()?;
         self.mkdirs(&plan)?;
         if let Err(e) = self.apply(&plan) {
             let _ = self.remove();
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// A container's cgroup is its own: one that already has processes is refused (runc
+    /// 1.2 does the same), since removing the container kills what is in its cgroup.
+    fn check_unused(&self) -> Result<(), CgroupError> {
+        // In any hierarchy: a process may have been moved into one of them only.
+        let Some(pids) = self
+            .dirs()
+            .iter()
+            .map(|d| teardown::procs(d))
+            .find(|p| !p.is_empty())
+        else {
+            return Ok(());
+        };
+        self.foreign.set(true);
+        Err(CgroupError::Invalid {
+            field: "linux.cgroupsPath".into(),
+            why: format!(
+                "the cgroup {} already has processes (pid {}); give the container a cgroup of its own",
+                self.path, pids[0]
+            ),
+        })
     }
 
     fn mkdirs(&self, plan: &resources::Plan) -> Result<(), CgroupError> {
@@ -454,8 +490,12 @@ impl Cgroup {
     }
 
     /// Removes the directories. An empty cgroup costs one rmdir per hierarchy; one that still
-    /// has processes or child cgroups is emptied first ([`teardown`]). Idempotent.
+    /// has processes or child cgroups is emptied first ([`teardown`]). Idempotent. A cgroup
+    /// that create refused as someone else's is left alone.
     pub fn remove(&self) -> Result<(), RuntimeError> {
+        if self.foreign.get() {
+            return Ok(());
+        }
         Ok(teardown::remove(self)?)
     }
 
@@ -561,5 +601,17 @@ mod tests {
     fn paths_default_under_the_parent() {
         assert_eq!(path_for(Some(Path::new("a/b")), "x").unwrap(), "/a/b");
         assert!(path_for(Some(Path::new("machine.slice:libpod:x")), "x").is_err());
+        assert_eq!(
+            path_for(Some(Path::new("/a/..b/c")), "x").unwrap(),
+            "/a/..b/c"
+        );
+        for climbing in ["../../../dev", "/a/../../b", "a/.."] {
+            let e = path_for(Some(Path::new(climbing)), "x").unwrap_err();
+            assert!(
+                e.to_string().starts_with("linux.cgroupsPath: ")
+                    && e.to_string().contains("climbs"),
+                "{e}"
+            );
+        }
     }
 }

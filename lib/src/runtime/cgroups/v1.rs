@@ -2,6 +2,7 @@
 //! planned in [`super::resources`].
 
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use super::{CgroupError, fs_err, write};
@@ -40,8 +41,13 @@ fn fill_cpuset(mount: &Path, rel: &str) -> Result<(), CgroupError> {
         for f in ["cpuset.cpus", "cpuset.mems"] {
             if empty(&dir.join(f)) {
                 let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+                // The cgroupfs file, never a file created by this write.
                 let path = dir.join(f);
-                fs::write(&path, v.trim()).map_err(fs_err("writing", &path))?;
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(v.trim().as_bytes()))
+                    .map_err(fs_err("writing", &path))?;
             }
         }
     }
