@@ -359,88 +359,109 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262144) - 2) * 9999) / 262142
 }
 
+/// The cpu controller's fields that are set (0 and unset alike mean "leave it").
+struct CpuSet {
+    shares: Option<u64>,
+    quota: Option<i64>,
+    period: Option<u64>,
+    burst: Option<u64>,
+    rt_period: Option<u64>,
+    rt_runtime: Option<i64>,
+    idle: Option<i64>,
+}
+
 fn cpu(p: &mut Plan, c: &LinuxCpu, host: &dyn Host) -> Result<(), CgroupError> {
     let f = |n: &str| format!("{R}.cpu.{n}");
-    let shares = c.shares().filter(|s| *s > 0);
-    let quota = c.quota().filter(|q| *q != 0);
-    let period = c.period().filter(|p| *p > 0);
-    let burst = c.burst();
-    let rt_period = c.realtime_period().filter(|p| *p > 0);
-    let rt_runtime = c.realtime_runtime().filter(|r| *r != 0);
-    let idle = c.idle().filter(|i| *i != 0);
-    let cpu_any = shares.is_some()
-        || quota.is_some()
-        || period.is_some()
-        || burst.is_some()
-        || rt_period.is_some()
-        || rt_runtime.is_some()
-        || idle.is_some();
+    let set = CpuSet {
+        shares: c.shares().filter(|s| *s > 0),
+        quota: c.quota().filter(|q| *q != 0),
+        period: c.period().filter(|p| *p > 0),
+        burst: c.burst(),
+        rt_period: c.realtime_period().filter(|p| *p > 0),
+        rt_runtime: c.realtime_runtime().filter(|r| *r != 0),
+        idle: c.idle().filter(|i| *i != 0),
+    };
+    let cpu_any = set.shares.is_some()
+        || set.quota.is_some()
+        || set.period.is_some()
+        || set.burst.is_some()
+        || set.rt_period.is_some()
+        || set.rt_runtime.is_some()
+        || set.idle.is_some();
     if cpu_any {
-        let ver = need(host, Ctl::Cpu, &format!("{R}.cpu"))?;
-        if let Some(s) = shares {
-            match ver {
-                Ver::V1 => p.add(f("shares"), Ctl::Cpu, "cpu.shares", s),
-                Ver::V2 => p.add(f("shares"), Ctl::Cpu, "cpu.weight", shares_to_weight(s)),
-            }
+        match need(host, Ctl::Cpu, &format!("{R}.cpu"))? {
+            Ver::V1 => cpu_v1(p, &set),
+            Ver::V2 => cpu_v2(p, &set)?,
         }
-        match ver {
-            Ver::V1 => {
-                if let Some(v) = period {
-                    p.add(f("period"), Ctl::Cpu, "cpu.cfs_period_us", v);
-                }
-                if let Some(v) = quota {
-                    p.add(f("quota"), Ctl::Cpu, "cpu.cfs_quota_us", v);
-                }
-                if let Some(v) = burst {
-                    p.add(f("burst"), Ctl::Cpu, "cpu.cfs_burst_us", v);
-                }
-                // The period first: the runtime must fit in it.
-                if let Some(v) = rt_period {
-                    p.add(f("realtimePeriod"), Ctl::Cpu, "cpu.rt_period_us", v);
-                }
-                if let Some(v) = rt_runtime {
-                    p.add(f("realtimeRuntime"), Ctl::Cpu, "cpu.rt_runtime_us", v);
-                }
-            }
-            Ver::V2 => {
-                if quota.is_some() || period.is_some() {
-                    let q = quota
-                        .filter(|q| *q > 0)
-                        .map_or("max".to_string(), |q| q.to_string());
-                    let field = if quota.is_some() { "quota" } else { "period" };
-                    let v = format!("{q} {}", period.unwrap_or(100_000));
-                    p.add(f(field), Ctl::Cpu, "cpu.max", v);
-                }
-                if let Some(v) = burst {
-                    p.add(f("burst"), Ctl::Cpu, "cpu.max.burst", v);
-                }
-                for (n, set) in [
-                    ("realtimePeriod", rt_period.is_some()),
-                    ("realtimeRuntime", rt_runtime.is_some()),
-                ] {
-                    if set {
-                        return Err(refuse(
-                            f(n),
-                            "cgroup v2 has no real-time CPU bandwidth (cpu.rt_*)",
-                        ));
-                    }
-                }
-            }
-        }
-        if let Some(v) = idle {
+        if let Some(v) = set.idle {
             p.add(f("idle"), Ctl::Cpu, "cpu.idle", v);
         }
     }
     let cpus = c.cpus().as_deref().filter(|s| !s.is_empty());
     let mems = c.mems().as_deref().filter(|s| !s.is_empty());
     if cpus.is_some() || mems.is_some() {
-        need(host, Ctl::Cpuset, &format!("{R}.cpu.cpus"))?;
+        let first = if cpus.is_some() { "cpus" } else { "mems" };
+        need(host, Ctl::Cpuset, &f(first))?;
         if let Some(v) = cpus {
             p.add(f("cpus"), Ctl::Cpuset, "cpuset.cpus", v);
         }
         if let Some(v) = mems {
             p.add(f("mems"), Ctl::Cpuset, "cpuset.mems", v);
         }
+    }
+    Ok(())
+}
+
+fn cpu_v1(p: &mut Plan, c: &CpuSet) {
+    let f = |n: &str| format!("{R}.cpu.{n}");
+    if let Some(s) = c.shares {
+        p.add(f("shares"), Ctl::Cpu, "cpu.shares", s);
+    }
+    if let Some(v) = c.period {
+        p.add(f("period"), Ctl::Cpu, "cpu.cfs_period_us", v);
+    }
+    if let Some(v) = c.quota {
+        p.add(f("quota"), Ctl::Cpu, "cpu.cfs_quota_us", v);
+    }
+    if let Some(v) = c.burst {
+        p.add(f("burst"), Ctl::Cpu, "cpu.cfs_burst_us", v);
+    }
+    // The period first: the runtime must fit in it.
+    if let Some(v) = c.rt_period {
+        p.add(f("realtimePeriod"), Ctl::Cpu, "cpu.rt_period_us", v);
+    }
+    if let Some(v) = c.rt_runtime {
+        p.add(f("realtimeRuntime"), Ctl::Cpu, "cpu.rt_runtime_us", v);
+    }
+}
+
+fn cpu_v2(p: &mut Plan, c: &CpuSet) -> Result<(), CgroupError> {
+    let f = |n: &str| format!("{R}.cpu.{n}");
+    for (n, set) in [
+        ("realtimePeriod", c.rt_period.is_some()),
+        ("realtimeRuntime", c.rt_runtime.is_some()),
+    ] {
+        if set {
+            return Err(refuse(
+                f(n),
+                "cgroup v2 has no real-time CPU bandwidth (cpu.rt_*)",
+            ));
+        }
+    }
+    if let Some(s) = c.shares {
+        p.add(f("shares"), Ctl::Cpu, "cpu.weight", shares_to_weight(s));
+    }
+    if c.quota.is_some() || c.period.is_some() {
+        let q = c
+            .quota
+            .filter(|q| *q > 0)
+            .map_or("max".to_string(), |q| q.to_string());
+        let field = if c.quota.is_some() { "quota" } else { "period" };
+        let v = format!("{q} {}", c.period.unwrap_or(100_000));
+        p.add(f(field), Ctl::Cpu, "cpu.max", v);
+    }
+    if let Some(v) = c.burst {
+        p.add(f("burst"), Ctl::Cpu, "cpu.max.burst", v);
     }
     Ok(())
 }
