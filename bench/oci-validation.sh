@@ -469,6 +469,12 @@ hugetlb_to_v1() {
     return 0
   fi
   say "binding hugetlb to v1 for the run (crun refuses hybrid cgroups while v2 holds a controller)"
+  # The kernel moves a controller only while no v2 cgroup below the root enables it, and
+  # berth-spawn enables hugetlb down a container's v2 path for its hugepageLimits: disable it
+  # again, deepest first (it comes back on demand).
+  find /sys/fs/cgroup/unified -depth -name cgroup.subtree_control | while read -r f; do
+    if grep -qw hugetlb "$f"; then echo -hugetlb >"$f"; fi
+  done
   mkdir -p /sys/fs/cgroup/hugetlb
   mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
   moved_hugetlb=1

@@ -68,6 +68,8 @@ pub enum RuntimeError {
     },
     #[error("cgroups: {0}")]
     Cgroup(String),
+    #[error(transparent)]
+    Cgroups(#[from] cgroups::CgroupError),
     #[error("seccomp: {0}")]
     Seccomp(String),
     #[error(transparent)]
@@ -89,6 +91,7 @@ impl Coded for RuntimeError {
             RuntimeError::Child { code, .. } => Code(*code),
             RuntimeError::Sys { .. } => Code::IO,
             RuntimeError::Cgroup(_) => Code::IO,
+            RuntimeError::Cgroups(e) => e.code(),
             RuntimeError::Seccomp(_) => Code::INVALID_CONFIG,
             RuntimeError::Lsm(e) => e.code(),
         }

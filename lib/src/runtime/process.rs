@@ -237,14 +237,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
     let result = (|| -> Result<(i32, Channel, Option<OwnedFd>), (i32, RuntimeError)> {
         let fail = |e| (0, e);
         o.root.save(&st).map_err(fail)?;
-        let dev_rules: Vec<String> = linux
-            .devices()
-            .iter()
-            .flatten()
-            .map(|d| format!("{} {}:{} rwm", d.typ().as_str(), d.major(), d.minor()))
-            .collect();
-        cg.create(linux.resources().as_ref(), &dev_rules)
-            .map_err(fail)?;
+        cg.create(&linux).map_err(fail)?;
         let seccomp = seccomp_of(&spec, o.root).map_err(fail)?;
         let fifo = o.root.fifo_path(o.id);
         let mut fifo_fd: Option<OwnedFd> = None;

@@ -4,20 +4,85 @@
 //! Our own small manager, not cgroups-rs: cgroups-rs picks one mode for the whole machine and
 //! mishandles hybrid hosts (the v2 hierarchy at /sys/fs/cgroup/unified is treated as absent or
 //! as the only one), and it pulls in more than berth-spawn's hot path wants. What a container
-//! needs is small: find the hierarchies (one read of mountinfo), mkdir the container's
-//! directory in each, write a few limit files, write the pid, and rmdir at the end.
+//! needs is small: find the hierarchies (one statfs on v2, one read of mountinfo otherwise),
+//! mkdir the container's directory in each, write the limits, write the pid, and rmdir at the
+//! end.
+//!
+//! Each controller's limits go to the hierarchy that holds it: a v1 one where it is mounted,
+//! else v2 (on a hybrid host, hugetlb usually lives in v2). [`resources`] maps every field of
+//! `linux.resources` to files, or refuses it naming the field; [`devices`] makes the device
+//! rules (v1 lines, or an eBPF program on v2); [`teardown`] empties and removes the cgroup.
 
+mod apply;
+mod blkio;
+mod devices;
+mod hugetlb;
+mod resources;
+mod teardown;
 mod v1;
 mod v2;
 
+use std::cell::{Cell, OnceCell};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::Linux;
 
 use super::RuntimeError;
 use super::init::CgroupView;
+use crate::error::{Code, Coded};
+use resources::{Ctl, Ver};
+
+pub use blkio::blkio_to_io_weight;
+pub use hugetlb::{page_size_kb, page_size_name};
+pub use resources::shares_to_weight;
+
+/// Why a cgroup could not be set up as the config asks.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// A field this host cannot apply.
+    #[error("{field} cannot be applied on this host: {why}; remove it from config.json")]
+    Refused { field: String, why: String },
+    /// A field whose value is wrong anywhere.
+    #[error("{field}: {why}")]
+    Invalid { field: String, why: String },
+    /// The kernel refused a write.
+    #[error("{field}: writing {value:?} to {}: {source}", path.display())]
+    Write {
+        field: String,
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroups: {op} {}: {source}", path.display())]
+    Fs {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroups: {0}")]
+    Bpf(String),
+    #[error("cgroups: {} still has processes after they were killed", path.display())]
+    Busy { path: PathBuf },
+}
+
+impl Coded for CgroupError {
+    fn code(&self) -> Code {
+        match self {
+            CgroupError::Refused { .. } => Code::HOST_UNSUPPORTED,
+            CgroupError::Invalid { .. } => Code::INVALID_CONFIG,
+            _ => Code::IO,
+        }
+    }
+}
+
+fn fs_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
+    let path = path.to_path_buf();
+    move |source| CgroupError::Fs { op, path, source }
+}
 
 /// The parent under which containers without a cgroupsPath go; `BERTH_CGROUP_PARENT`
 /// overrides it (tests use their own parent so nothing outlives them).
@@ -39,6 +104,15 @@ pub fn path_for(spec_path: Option<&Path>, id: &str) -> Result<String, RuntimeErr
                 return Err(RuntimeError::Unsupported(format!(
                     "cgroupsPath {p:?} is a systemd slice; berth manages cgroups itself (use the cgroupfs manager, e.g. podman --cgroup-manager=cgroupfs)"
                 )));
+            }
+            // Relative to each hierarchy's root and never above it (runc cleans `..` away
+            // lexically; a path that climbs is refused here rather than guessed at).
+            if p.split('/').any(|c| c == "..") {
+                return Err(CgroupError::Invalid {
+                    field: "linux.cgroupsPath".into(),
+                    why: format!("{p:?} climbs with \"..\"; name a path below the cgroup root"),
+                }
+                .into());
             }
             Ok(format!("/{}", p.trim_matches('/')))
         }
@@ -64,7 +138,15 @@ pub struct Hierarchies {
 }
 
 impl Hierarchies {
+    /// One statfs on a pure v2 host; mountinfo otherwise.
     pub fn detect() -> Hierarchies {
+        use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
+        if statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC) {
+            return Hierarchies {
+                v2: Some(PathBuf::from("/sys/fs/cgroup")),
+                ..Default::default()
+            };
+        }
         let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         Self::parse(&info)
     }
@@ -141,6 +223,11 @@ pub struct Cgroup {
     /// Relative to each hierarchy's root, starting with `/`.
     pub path: String,
     pub h: Hierarchies,
+    /// The v2 root's `cgroup.controllers`, read when first needed.
+    v2_controllers: OnceCell<Vec<String>>,
+    /// Set when create refused a cgroup that is someone else's (it has processes): the
+    /// failed create's cleanup must not remove it, nor kill what is in it.
+    foreign: Cell<bool>,
 }
 
 fn werr(path: &Path, e: std::io::Error) -> RuntimeError {
@@ -156,11 +243,71 @@ pub(crate) fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
     f.write_all(value.as_bytes()).map_err(|e| werr(path, e))
 }
 
+/// What the planner asks of this host.
+struct Probe<'a>(&'a Cgroup);
+
+impl resources::Host for Probe<'_> {
+    fn place(&self, c: Ctl) -> Option<Ver> {
+        self.0.place(c)
+    }
+
+    fn hugepage_kb(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = fs::read_dir("/sys/kernel/mm/hugepages")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name();
+                let n = n.to_str()?.strip_prefix("hugepages-")?.strip_suffix("kB")?;
+                n.parse().ok()
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// The controllers berth enables in its v2 parents on a pure v2 host, for limits and stats.
+const V2_DEFAULT: &[&str] = &["cpu", "cpuset", "memory", "pids", "io", "hugetlb"];
+
 impl Cgroup {
     pub fn new(path: &str) -> Cgroup {
+        Self::with(path, Hierarchies::detect())
+    }
+
+    pub fn with(path: &str, h: Hierarchies) -> Cgroup {
         Cgroup {
             path: path.to_string(),
-            h: Hierarchies::detect(),
+            h,
+            v2_controllers: OnceCell::new(),
+            foreign: Cell::new(false),
+        }
+    }
+
+    /// The controllers the v2 hierarchy holds (few or none on a hybrid host).
+    pub fn v2_controllers(&self) -> &[String] {
+        self.v2_controllers.get_or_init(|| {
+            self.h
+                .v2
+                .as_ref()
+                .and_then(|m| fs::read_to_string(m.join("cgroup.controllers")).ok())
+                .map(|s| s.split_whitespace().map(String::from).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Where a controller's limits go: its v1 hierarchy, else v2 if v2 holds it.
+    fn place(&self, c: Ctl) -> Option<Ver> {
+        if c.v1_name().is_some_and(|n| self.h.v1_dir(n).is_some()) {
+            return Some(Ver::V1);
+        }
+        self.h.v2.as_ref()?;
+        match c {
+            Ctl::Devices | Ctl::Unified => Some(Ver::V2),
+            _ => c
+                .v2_name()
+                .filter(|n| self.v2_controllers().iter().any(|c| c == n))
+                .map(|_| Ver::V2),
         }
     }
 
@@ -185,34 +332,95 @@ impl Cgroup {
         self.h.v2.as_ref().map(|m| m.join(self.rel()))
     }
 
-    /// Creates the directories and applies the limits.
-    /// `devices` are the config's `linux.devices` as cgroup rules (`c 10:200 rwm`).
-    pub fn create(
-        &self,
-        res: Option<&LinuxResources>,
-        devices: &[String],
-    ) -> Result<(), RuntimeError> {
+    /// The directory that holds `c`'s files.
+    fn dir_of(&self, c: Ctl) -> Option<PathBuf> {
+        match self.place(c)? {
+            Ver::V1 => self.v1_dir(c.v1_name()?),
+            Ver::V2 => self.v2_dir(),
+        }
+    }
+
+    /// Creates the directories and applies `linux.resources` (and the device rules the nodes
+    /// of `linux.devices` need). A field this host cannot apply is refused before anything is
+    /// made; a write the kernel refuses removes what was made.
+    pub fn create(&self, linux: &Linux) -> Result<(), RuntimeError> {
+        let nodes = linux.devices().as_deref().unwrap_or_default();
+        let plan = resources::plan(linux.resources().as_ref(), nodes, &Probe(self))?;
+        self.check_unused()?;
+        self.mkdirs(&plan)?;
+        if let Err(e) = self.apply(&plan) {
+            let _ = self.remove();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// A container's cgroup is its own: one that already has processes is refused (runc
+    /// 1.2 does the same), since removing the container kills what is in its cgroup.
+    fn check_unused(&self) -> Result<(), CgroupError> {
+        // In any hierarchy: a process may have been moved into one of them only.
+        let Some(pids) = self
+            .dirs()
+            .iter()
+            .map(|d| teardown::procs(d))
+            .find(|p| !p.is_empty())
+        else {
+            return Ok(());
+        };
+        self.foreign.set(true);
+        Err(CgroupError::Invalid {
+            field: "linux.cgroupsPath".into(),
+            why: format!(
+                "the cgroup {} already has processes (pid {}); give the container a cgroup of its own",
+                self.path, pids[0]
+            ),
+        })
+    }
+
+    fn mkdirs(&self, plan: &resources::Plan) -> Result<(), CgroupError> {
         for h in &self.h.v1 {
-            let dir = h.mount.join(self.rel());
-            if h.controllers.iter().any(|c| c == "cpuset") {
-                v1::mkdir_cpuset(&h.mount, self.rel())?;
-            } else {
-                fs::create_dir_all(&dir).map_err(|e| werr(&dir, e))?;
-            }
+            let cpuset = h.controllers.iter().any(|c| c == "cpuset");
+            v1::mkdir(&h.mount, self.rel(), cpuset)?;
         }
         if let Some(m) = &self.h.v2 {
-            if self.h.is_v2() {
-                v2::enable_controllers(m, self.rel());
-            }
-            let dir = m.join(self.rel());
-            fs::create_dir_all(&dir).map_err(|e| werr(&dir, e))?;
+            v2::mkdir(m, self.rel(), &self.v2_wanted(plan))?;
         }
-        if let Some(res) = res {
-            if self.h.is_v2() {
-                v2::apply(&self.v2_dir().unwrap_or_default(), res)?;
-            } else {
-                v1::apply(self, res, devices)?;
-            }
+        Ok(())
+    }
+
+    /// The controllers to enable down to our v2 directory: on pure v2 the usual ones, on a
+    /// hybrid host only those the limits need there.
+    fn v2_wanted<'a>(&'a self, plan: &'a resources::Plan) -> Vec<&'a str> {
+        let have = self.v2_controllers();
+        let mut want: Vec<&str> = if self.h.is_v2() {
+            V2_DEFAULT.to_vec()
+        } else {
+            Vec::new()
+        };
+        for w in &plan.writes {
+            let name = match w.ctl {
+                Ctl::Unified => w.choices[0].0.split('.').next(),
+                c if self.place(c) == Some(Ver::V2) => c.v2_name(),
+                _ => None,
+            };
+            want.extend(name);
+        }
+        want.retain(|c| have.iter().any(|h| h == c));
+        want.sort_unstable();
+        want.dedup();
+        want
+    }
+
+    fn apply(&self, plan: &resources::Plan) -> Result<(), CgroupError> {
+        for w in &plan.writes {
+            let dir = self.dir_of(w.ctl).ok_or_else(|| CgroupError::Refused {
+                field: w.field.clone(),
+                why: "its cgroup controller is gone".into(),
+            })?;
+            apply::write(&dir, w)?;
+        }
+        if let (Some(rules), Some(dir)) = (&plan.bpf_devices, self.v2_dir()) {
+            devices::attach(&dir, rules)?;
         }
         Ok(())
     }
@@ -228,14 +436,17 @@ impl Cgroup {
 
     /// The processes in the cgroup.
     pub fn pids(&self) -> Vec<i32> {
-        let dir = self
-            .v1_dir("pids")
+        self.procs_dir()
+            .map(|d| teardown::procs(&d))
+            .unwrap_or_default()
+    }
+
+    /// The directory whose cgroup.procs lists the container's processes.
+    fn procs_dir(&self) -> Option<PathBuf> {
+        self.v1_dir("pids")
             .or_else(|| self.v1_dir("memory"))
             .or_else(|| self.v2_dir())
-            .or_else(|| self.dirs().into_iter().next());
-        dir.and_then(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
-            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-            .unwrap_or_default()
+            .or_else(|| self.dirs().into_iter().next())
     }
 
     /// Whether the directories exist.
@@ -279,43 +490,14 @@ impl Cgroup {
             .unwrap_or(0)
     }
 
-    /// SIGKILLs everything left in the cgroup (thawing it first: frozen tasks cannot die).
-    pub fn kill_all(&self) {
-        if self.is_frozen() {
-            let _ = self.freeze(false);
-        }
-        for _ in 0..100 {
-            let pids = self.pids();
-            if pids.is_empty() {
-                return;
-            }
-            for p in pids {
-                unsafe { libc::kill(p, libc::SIGKILL) };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-
-    /// Removes the directories (kills leftovers first). Idempotent.
+    /// Removes the directories. An empty cgroup costs one rmdir per hierarchy; one that still
+    /// has processes or child cgroups is emptied first ([`teardown`]). Idempotent. A cgroup
+    /// that create refused as someone else's is left alone.
     pub fn remove(&self) -> Result<(), RuntimeError> {
-        self.kill_all();
-        let mut last = None;
-        for d in self.dirs() {
-            for attempt in 0..50 {
-                match fs::remove_dir(&d) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if attempt < 49 && e.raw_os_error() == Some(libc::EBUSY) => {
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                    Err(e) => {
-                        last = Some(werr(&d, e));
-                        break;
-                    }
-                }
-            }
+        if self.foreign.get() {
+            return Ok(());
         }
-        last.map_or(Ok(()), Err)
+        Ok(teardown::remove(self)?)
     }
 
     /// The hierarchies to show inside the container at /sys/fs/cgroup.
@@ -357,10 +539,7 @@ mod tests {
         assert_eq!(h.v1.len(), 3);
         assert_eq!(h.v2.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
         assert_eq!(h.v1[2].controllers, vec!["name=systemd".to_string()]);
-        let c = Cgroup {
-            path: "/berth/x".into(),
-            h,
-        };
+        let c = Cgroup::with("/berth/x", h);
         assert_eq!(
             c.v1_dir("memory").unwrap(),
             Path::new("/sys/fs/cgroup/memory/berth/x")
@@ -374,5 +553,17 @@ mod tests {
     fn paths_default_under_the_parent() {
         assert_eq!(path_for(Some(Path::new("a/b")), "x").unwrap(), "/a/b");
         assert!(path_for(Some(Path::new("machine.slice:libpod:x")), "x").is_err());
+        assert_eq!(
+            path_for(Some(Path::new("/a/..b/c")), "x").unwrap(),
+            "/a/..b/c"
+        );
+        for climbing in ["../../../dev", "/a/../../b", "a/.."] {
+            let e = path_for(Some(Path::new(climbing)), "x").unwrap_err();
+            assert!(
+                e.to_string().starts_with("linux.cgroupsPath: ")
+                    && e.to_string().contains("climbs"),
+                "{e}"
+            );
+        }
     }
 }
