@@ -140,6 +140,27 @@ enum Cmd {
         force: bool,
         id: String,
     },
+    /// List the host pids of a container's processes (runc): `ps`'s table, run with PS_ARGS
+    /// (default -ef), or `--format json`.
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options for ps (table format).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PS_ARGS"
+        )]
+        ps_args: Vec<String>,
+    },
+    /// Change a container's resource limits (runc): `--resources FILE` (linux.resources JSON,
+    /// `-` for stdin) or the flags; only what is given changes.
+    Update {
+        #[command(flatten)]
+        args: flags::UpdateArgs,
+        id: String,
+    },
     /// List the containers of the runtime root.
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -382,10 +403,19 @@ fn run(a: Args) -> Result<(), Error> {
                 return berth::cli::print_text(&format!("{id}\n"));
             }
             let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
-            Ok(oci::kill(&root, &id, s, all)?)
+            if all {
+                return verbs::kill_all(&root, &id, s);
+            }
+            Ok(oci::kill(&root, &id, s, false)?)
         }
         Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
         Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => verbs::ps(&root, &id, &format, &ps_args),
+        Cmd::Update { args, id } => verbs::update(&root, &id, args.to_resources()?),
         Cmd::Exec {
             process,
             pid_file,
@@ -516,6 +546,8 @@ fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
         | Cmd::Kill { .. }
         | Cmd::Delete { .. }
         | Cmd::List { .. }
+        | Cmd::Ps { .. }
+        | Cmd::Update { .. }
         | Cmd::Attach { .. }
         | Cmd::Pause { .. }
         | Cmd::Resume { .. }
