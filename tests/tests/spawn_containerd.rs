@@ -174,6 +174,16 @@ impl<'a> Containerd<'a> {
         self.w.run_in(&argv, input)
     }
 
+    /// The directory the shim runs task `id` from (its OCI bundle).
+    fn bundle(&self, id: &str) -> PathBuf {
+        self.w
+            .env
+            .dir()
+            .join("ctd/state/io.containerd.runtime.v2.task")
+            .join(NS)
+            .join(id)
+    }
+
     fn calls(&self) -> String {
         std::fs::read_to_string(&self.calls).unwrap_or_default()
     }
@@ -402,6 +412,16 @@ fn ctr_run_with_berth_spawn_as_runc_binary() {
         "{}",
         r.stderr
     );
+    // The shim passes --systemd-cgroup to every call: create refuses it with what to do,
+    // and the delete that follows still works, so nothing is left.
+    let r = c.run(&["--rm", "--runc-systemd-cgroup"], "c4", &["true"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr
+            .contains("systemd cgroups (--systemd-cgroup) are not supported"),
+        "{}",
+        r.stderr
+    );
     // A terminal (the shim's --console-socket): ctr wants one of its own, which script gives.
     let own = c.run_flags("c3").join(" ");
     let cmd = format!(
@@ -434,7 +454,7 @@ fn runc_shim_v2_with_binary_name_runs_a_detached_container() {
     let out = w.env.dir().join("d1.log");
     let log = format!("--log-uri=file://{}", out.display());
     c.run(
-        &["-d", &log],
+        &["-d", "--runtime", "io.containerd.runc.v2", &log],
         "d1",
         &[
             "sh",
@@ -444,6 +464,19 @@ fn runc_shim_v2_with_binary_name_runs_a_detached_container() {
     )
     .success();
     c.wait_status("d1", "RUNNING");
+    // The shim runs berth-spawn as its BinaryName: it records the options it was given in
+    // the task's bundle (options.json, and the binary alone in `runtime`).
+    let bundle = c.bundle("d1");
+    let wrapper = c.binary.to_str().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("runtime")).unwrap(),
+        wrapper
+    );
+    let opts = std::fs::read_to_string(bundle.join("options.json")).unwrap();
+    assert!(
+        opts.contains(&format!(r#""binary_name":"{wrapper}""#)),
+        "{opts}"
+    );
     let (pid, _) = c.task("d1").unwrap();
     // exec: output and exit code (--process, --detach, --pid-file).
     let r = c
@@ -534,6 +567,49 @@ fn runc_shim_v2_with_binary_name_runs_a_detached_container() {
             "berth-spawn was not called for {verb}: {calls}"
         );
     }
+    c.stop();
+    assert_nothing_left(&w, &c);
+}
+
+#[test]
+fn kill_all_ends_what_an_init_without_its_own_pid_namespace_left() {
+    if !containerd_present() {
+        return;
+    }
+    let w = World::new();
+    let mut c = containerd_with_busybox(&w);
+    // In the host's pid namespace (this test's), the init's child outlives it; the shim sends
+    // `kill --all ID 9` to the stopped container, which runc and berth-spawn accept.
+    let host_pid_ns = format!("pid:/proc/{}/ns/pid", std::process::id());
+    c.run(
+        &["-d", "--with-ns", &host_pid_ns],
+        "h1",
+        &["sh", "-c", "sleep 1000 & exit 0"],
+    )
+    .success();
+    c.wait_status("h1", "STOPPED");
+    let start = Instant::now();
+    loop {
+        let pids = c
+            .spawn(&["ps", "--format", "json", "h1"], None)
+            .success()
+            .json();
+        if pids.as_array().is_some_and(|a| a.is_empty()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the init's child outlived it: {pids}\n{}",
+            c.calls()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.calls().contains("kill --all h1 9"), "{}", c.calls());
+    // A stopped container refuses a plain kill, as runc does.
+    let r = c.spawn(&["kill", "h1", "9"], None).fails_with(105);
+    assert!(r.error_line().contains("container not running"));
+    c.ctr(&["task", "rm", "h1"]).success();
+    c.ctr(&["containers", "rm", "h1"]).success();
     c.stop();
     assert_nothing_left(&w, &c);
 }

@@ -54,7 +54,8 @@ struct Args {
     /// runc compatibility: accepted, same as --log-level debug.
     #[arg(long, global = true, hide = true)]
     debug: bool,
-    /// runc compatibility: systemd cgroups are not supported (use the cgroupfs manager).
+    /// runc compatibility: systemd cgroups are not supported (create, run and update refuse
+    /// it; use the cgroupfs manager).
     #[arg(long, global = true, hide = true)]
     systemd_cgroup: bool,
     /// runc compatibility: accepted and ignored.
@@ -305,10 +306,18 @@ fn exit_with(code: i32) -> Result<(), Error> {
 }
 
 fn run(a: Args) -> Result<(), Error> {
-    if a.systemd_cgroup {
+    // Only the verbs that make or change cgroups refuse it: containerd's shim passes
+    // --systemd-cgroup to every call, and its delete must still clean up.
+    let makes_cgroups = match &a.cmd {
+        Cmd::Create { create, .. } => create.id != "-",
+        Cmd::Run { .. } | Cmd::Update { .. } => true,
+        _ => false,
+    };
+    if a.systemd_cgroup && makes_cgroups {
         return Err(Error::new(
             Code::UNSUPPORTED,
-            "systemd cgroups are not supported: use the cgroupfs manager (podman --cgroup-manager=cgroupfs)",
+            "systemd cgroups (--systemd-cgroup) are not supported: use the cgroupfs manager \
+             (containerd: SystemdCgroup = false; podman: --cgroup-manager=cgroupfs)",
         ));
     }
     let paths = Paths::new(&a.berth_root, &a.root);

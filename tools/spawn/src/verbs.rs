@@ -86,21 +86,28 @@ pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
     )
 }
 
-/// runc's `kill --all`: the cgroup is frozen while every process in it gets the signal (so
-/// none forks past it), then thawed, as runc does. A paused container is thawed too: its
-/// processes could not act on the signal (not even SIGKILL) while frozen, and containerd's
-/// `task rm -f` of a paused task waits for them to die.
+/// runc's `kill --all`: every process in the container's cgroup gets the signal while the
+/// cgroup is frozen (so none forks past it), then the cgroup is thawed, as runc does. A
+/// paused container is thawed too: its processes could not act on the signal (not even
+/// SIGKILL) while frozen, and containerd's `task rm -f` of a paused task waits for them.
+/// Unlike a plain `kill`, a stopped container is no error: containerd's shim sends
+/// `kill --all ID 9` once the init of a container without a pid namespace of its own has
+/// exited, to end the processes it left behind (runc signals them too).
 pub fn kill_all(root: &Root, id: &str, sig: i32) -> Result<(), Error> {
     let cg = root.load(id)?.cgroup();
-    let _ = cg.freeze(true);
-    let r = oci::kill(root, id, sig, true);
-    let thawed = if cg.is_frozen() {
-        cg.freeze(false)
-    } else {
-        Ok(())
-    };
-    r?;
-    Ok(thawed?)
+    if !cg.exists() {
+        return Ok(());
+    }
+    let frozen = cg.freeze(true);
+    for pid in cg.pids() {
+        // SAFETY: kill(2) takes no pointers; `sig` may be a real-time signal, which nix's
+        // Signal cannot name. A process gone already is no error (runc only warns).
+        unsafe { libc::kill(pid, sig) };
+    }
+    if frozen.is_ok() || cg.is_frozen() {
+        cg.freeze(false)?;
+    }
+    Ok(())
 }
 
 /// runc's `ps`: the host pids of the container's processes (`--format json`, which
