@@ -162,6 +162,8 @@ enum Cmd {
         args: flags::UpdateArgs,
         id: String,
     },
+    /// Print what this runtime supports as JSON (runc's `features`).
+    Features,
     /// List the containers of the runtime root.
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -419,6 +421,7 @@ fn run(a: Args) -> Result<(), Error> {
         }
         Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
         Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
+        Cmd::Features => verbs::features(),
         Cmd::Ps {
             format,
             id,
@@ -555,6 +558,7 @@ fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
         | Cmd::Kill { .. }
         | Cmd::Delete { .. }
         | Cmd::List { .. }
+        | Cmd::Features
         | Cmd::Ps { .. }
         | Cmd::Update { .. }
         | Cmd::Attach { .. }

@@ -1,5 +1,5 @@
 //! The runc verbs whose output or teardown needs more than one library call: `delete` (also
-//! berth's teardown verb), `list`, `ps` and `update`.
+//! berth's teardown verb), `list`, `ps`, `update` and `features`.
 
 use berth::Error;
 use berth::error::Code;
@@ -196,6 +196,34 @@ pub fn update(root: &Root, id: &str, res: serde_json::Value) -> Result<(), Error
         }
         r => Ok(r?),
     }
+}
+
+/// runc's `features` (runtime-spec's features.md): what this berth-spawn applies, for
+/// engines that ask (containerd 1.7+, podman). What it cannot state exactly is left out,
+/// which the spec reads as unknown: mountOptions, seccomp archs and flags.
+pub fn features() -> Result<(), Error> {
+    let lsm = berth::runtime::lsm::Host::detect();
+    berth::cli::print_json(&serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": berth::runtime::caps::all_names(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                // NOTIFY needs a listener, which berth does not support.
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                    "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                    "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                    "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+            },
+            "apparmor": {"enabled": lsm.apparmor},
+            "selinux": {"enabled": lsm.selinux},
+        },
+    }))
 }
 
 #[cfg(test)]
