@@ -6,7 +6,7 @@ PACKAGES="
   busybox-static
   docker-registry apache2-utils openssl curl
   skopeo umoci
-  runc crun podman conmon libseccomp-dev
+  runc crun podman conmon containerd libseccomp-dev
   iproute2 iptables containernetworking-plugins
   procps psmisc util-linux
   shellcheck

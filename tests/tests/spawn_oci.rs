@@ -277,3 +277,38 @@ fn podman_runs_containers_with_berth_spawn() {
         std::fs::read_dir(&run).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
     );
 }
+
+#[test]
+fn features_says_what_berth_spawn_applies_in_runcs_schema() {
+    let w = World::new();
+    // --systemd-cgroup (which the runc shim passes to every call) is refused only where
+    // cgroups are made.
+    let f = w
+        .run(&["berth-spawn", "--systemd-cgroup", "features"])
+        .success()
+        .json();
+    assert_eq!(f["ociVersionMax"], "1.2.0");
+    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(f["linux"]["cgroup"]["v1"], true);
+    let has = |v: &serde_json::Value, s: &str| v.as_array().unwrap().iter().any(|x| x == s);
+    assert!(has(&f["hooks"], "prestart") && has(&f["hooks"], "poststop"));
+    assert!(has(&f["linux"]["namespaces"], "user"));
+    assert!(has(&f["linux"]["capabilities"], "CAP_SYS_ADMIN"));
+    let seccomp = &f["linux"]["seccomp"];
+    assert!(!has(&seccomp["actions"], "SCMP_ACT_NOTIFY"), "{seccomp}");
+    assert!(has(&seccomp["operators"], "SCMP_CMP_MASKED_EQ"));
+    // Every field is one runc's `features` has too (same schema for the engines reading it).
+    if !have("runc") {
+        eprintln!("skipped the comparison with runc: runc is not installed");
+        return;
+    }
+    let runc = w.run(&["runc", "features"]).success().json();
+    for (k, v) in f.as_object().unwrap() {
+        assert!(runc.get(k).is_some(), "runc has no {k}");
+        if let Some(o) = v.as_object() {
+            for k2 in o.keys() {
+                assert!(runc[k].get(k2).is_some(), "runc has no {k}.{k2}");
+            }
+        }
+    }
+}

@@ -54,7 +54,8 @@ struct Args {
     /// runc compatibility: accepted, same as --log-level debug.
     #[arg(long, global = true, hide = true)]
     debug: bool,
-    /// runc compatibility: systemd cgroups are not supported (use the cgroupfs manager).
+    /// runc compatibility: systemd cgroups are not supported (create, run and update refuse
+    /// it; use the cgroupfs manager).
     #[arg(long, global = true, hide = true)]
     systemd_cgroup: bool,
     /// runc compatibility: accepted and ignored.
@@ -140,6 +141,29 @@ enum Cmd {
         force: bool,
         id: String,
     },
+    /// List the host pids of a container's processes (runc): `ps`'s table, run with PS_ARGS
+    /// (default -ef), or `--format json`.
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options for ps (table format).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PS_ARGS"
+        )]
+        ps_args: Vec<String>,
+    },
+    /// Change a container's resource limits (runc): `--resources FILE` (linux.resources JSON,
+    /// `-` for stdin) or the flags; only what is given changes.
+    Update {
+        #[command(flatten)]
+        args: flags::UpdateArgs,
+        id: String,
+    },
+    /// Print what this runtime supports as JSON (runc's `features`).
+    Features,
     /// List the containers of the runtime root.
     List {
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -284,10 +308,18 @@ fn exit_with(code: i32) -> Result<(), Error> {
 }
 
 fn run(a: Args) -> Result<(), Error> {
-    if a.systemd_cgroup {
+    // Only the verbs that make or change cgroups refuse it: containerd's shim passes
+    // --systemd-cgroup to every call, and its delete must still clean up.
+    let makes_cgroups = match &a.cmd {
+        Cmd::Create { create, .. } => create.id != "-",
+        Cmd::Run { .. } | Cmd::Update { .. } => true,
+        _ => false,
+    };
+    if a.systemd_cgroup && makes_cgroups {
         return Err(Error::new(
             Code::UNSUPPORTED,
-            "systemd cgroups are not supported: use the cgroupfs manager (podman --cgroup-manager=cgroupfs)",
+            "systemd cgroups (--systemd-cgroup) are not supported: use the cgroupfs manager \
+             (containerd: SystemdCgroup = false; podman: --cgroup-manager=cgroupfs)",
         ));
     }
     let paths = Paths::new(&a.berth_root, &a.root);
@@ -382,10 +414,20 @@ fn run(a: Args) -> Result<(), Error> {
                 return berth::cli::print_text(&format!("{id}\n"));
             }
             let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
-            Ok(oci::kill(&root, &id, s, all)?)
+            if all {
+                return verbs::kill_all(&root, &id, s);
+            }
+            Ok(oci::kill(&root, &id, s, false)?)
         }
         Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
         Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
+        Cmd::Features => verbs::features(),
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => verbs::ps(&root, &id, &format, &ps_args),
+        Cmd::Update { args, id } => verbs::update(&root, &id, args.to_resources()?),
         Cmd::Exec {
             process,
             pid_file,
@@ -516,6 +558,9 @@ fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
         | Cmd::Kill { .. }
         | Cmd::Delete { .. }
         | Cmd::List { .. }
+        | Cmd::Features
+        | Cmd::Ps { .. }
+        | Cmd::Update { .. }
         | Cmd::Attach { .. }
         | Cmd::Pause { .. }
         | Cmd::Resume { .. }
