@@ -1,0 +1,147 @@
+//! The container boundary, second round (issue 12): the gaps the first round left, each
+//! attacked end to end as a container or an image would, each shown to fail, with the
+//! feature it abused still working and nothing left behind. (The monitor's executable and the
+//! foreground run's terminal are in security_exec.rs, beside the attacks they continue.)
+//!
+//! - `exec -u NAME` reads the container's /etc/passwd and /etc/group by descriptor inside
+//!   its root, its mounts included, and only regular files: never a host file through a
+//!   symlink, never a FIFO (a hang) or a device node (a host disk read outside the device
+//!   cgroup);
+
+mod run_support;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use berth_e2e::fixtures::must;
+use berth_e2e::Run;
+use run_support::Box;
+
+/// A loop device over a file of the test's, detached when dropped.
+struct Loop {
+    dev: PathBuf,
+}
+
+impl Loop {
+    fn attach(file: &Path) -> Loop {
+        let dev = must(Command::new("losetup").args(["-f", "--show"]).arg(file));
+        Loop {
+            dev: PathBuf::from(dev.trim()),
+        }
+    }
+
+    /// (major, minor).
+    fn numbers(&self) -> (u64, u64) {
+        let rdev = std::fs::metadata(&self.dev).unwrap().rdev();
+        (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev))
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+    }
+}
+
+const LEAK: &str = "leak:x:4242:4242::/:/bin/sh\n";
+
+#[track_caller]
+fn assert_refused(r: Run, what: &str) {
+    assert!(!r.status.success(), "exec -u leak ran: {}", r.stdout);
+    assert!(!r.stdout.contains("4242"), "{}", r.stdout);
+    let e = r.error_line();
+    assert!(e.contains(what), "{e}");
+}
+
+/// `exec -u` resolves the user inside the container's root: a planted symlink to a host
+/// file, a FIFO, and a device node of a host disk (which the container itself may not open)
+/// as /etc/passwd are refused or resolved in the container, never read on the host.
+#[test]
+fn exec_user_reads_only_the_containers_own_passwd() {
+    let b = Box::new();
+    let dir = b.w.env.dir();
+    let host = dir.join("host-passwd");
+    std::fs::write(&host, LEAK).unwrap();
+    let id = b.detached(&["--name", "victim", "busybox", "sleep", "1000"]);
+    // An absolute symlink to a host path is the container's own path (missing there).
+    b.ok(&[
+        "exec",
+        "victim",
+        "ln",
+        "-sf",
+        host.to_str().unwrap(),
+        "/etc/passwd",
+    ]);
+    let r = b.berth(&["exec", "-u", "leak", "victim", "id", "-u"]);
+    assert_refused(
+        r,
+        "unable to find user leak: no matching entries in passwd file",
+    );
+    // A device node of a host disk (a loop device here): the device cgroup keeps the
+    // container from opening it, berth must not open it on its behalf.
+    let mut disk = LEAK.as_bytes().to_vec();
+    disk.resize(4096, 0);
+    let image = dir.join("disk.img");
+    std::fs::write(&image, &disk).unwrap();
+    let lo = Loop::attach(&image);
+    let (major, minor) = lo.numbers();
+    let (ma, mi) = (major.to_string(), minor.to_string());
+    b.ok(&["exec", "victim", "rm", "/etc/passwd"]);
+    b.ok(&["exec", "victim", "mknod", "/etc/passwd", "b", &ma, &mi]);
+    let r = b.berth(&["exec", "victim", "head", "-c", "4", "/etc/passwd"]);
+    assert!(
+        !r.status.success(),
+        "the container read the disk: {}",
+        r.stdout
+    );
+    let r = b.berth(&["exec", "-u", "leak", "victim", "id", "-u"]);
+    assert_refused(
+        r,
+        "cannot read /etc/passwd in the container: it is a device, not a regular file",
+    );
+    // A FIFO: with no writer, opening it to read would hang the exec for good; here the
+    // container writes one line into it, which berth must not read either.
+    b.ok(&["exec", "victim", "rm", "/etc/passwd"]);
+    b.ok(&[
+        "exec",
+        "-d",
+        "victim",
+        "sh",
+        "-c",
+        &format!("mkfifo /etc/passwd; echo '{}' > /etc/passwd", LEAK.trim()),
+    ]);
+    b.until("the FIFO", || {
+        b.berth(&["exec", "victim", "test", "-p", "/etc/passwd"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let r = b.berth(&["exec", "-u", "leak", "victim", "id", "-u"]);
+    assert_refused(
+        r,
+        "cannot read /etc/passwd in the container: it is a FIFO, not a regular file",
+    );
+    // The container's own files still work: a name, a number, a name in a mounted file.
+    b.ok(&["exec", "victim", "rm", "/etc/passwd"]);
+    b.ok(&[
+        "exec",
+        "victim",
+        "sh",
+        "-c",
+        "echo 'web:x:1000:1000::/home/web:/bin/sh' > /etc/passwd",
+    ]);
+    assert_eq!(b.ok(&["exec", "-u", "web", "victim", "id", "-u"]), "1000\n");
+    assert_eq!(b.ok(&["exec", "-u", "7:8", "victim", "id", "-g"]), "8\n");
+    let mounted = dir.join("mounted-passwd");
+    std::fs::write(&mounted, "app:x:2000:2000::/:/bin/sh\n").unwrap();
+    let vol = format!("{}:/etc/passwd:ro", mounted.display());
+    let id2 = b.detached(&["--name", "mounted", "-v", &vol, "busybox", "sleep", "1000"]);
+    assert_eq!(
+        b.ok(&["exec", "-u", "app", "mounted", "id", "-u"]),
+        "2000\n"
+    );
+    b.ok(&["rm", "-f", "victim", "mounted"]);
+    drop(lo);
+    b.assert_clean(&[&id, &id2]);
+}
