@@ -7,6 +7,7 @@
 //!   its root, its mounts included, and only regular files: never a host file through a
 //!   symlink, never a FIFO (a hang) or a device node (a host disk read outside the device
 //!   cgroup);
+//! - a volume seeded from the image through a symlink gets the image's files, not the host's;
 
 mod run_support;
 
@@ -14,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use berth_e2e::fixtures::must;
+use berth_e2e::fixtures::{self, must};
 use berth_e2e::Run;
 use run_support::Box;
 
@@ -144,4 +145,62 @@ fn exec_user_reads_only_the_containers_own_passwd() {
     b.ok(&["rm", "-f", "victim", "mounted"]);
     drop(lo);
     b.assert_clean(&[&id, &id2]);
+}
+
+/// An image whose VOLUME is a symlink to /etc: the volume is seeded with the image's /etc
+/// (resolved inside the rootfs by descriptor, `layer::root::Root`), never the host's.
+#[test]
+fn a_volume_seeded_through_a_symlink_gets_the_images_files() {
+    let b = Box::new();
+    let dir = b.w.env.dir();
+    let tree = dir.join("tree");
+    fixtures::populate_busybox(&tree);
+    std::fs::write(tree.join("etc/image-only"), "from the image\n").unwrap();
+    std::os::unix::fs::symlink("/etc", tree.join("data")).unwrap();
+    std::os::unix::fs::symlink("../../etc", tree.join("up")).unwrap();
+    let tarball = dir.join("tree.tar");
+    must(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&tree)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg("."),
+    );
+    b.ok(&[
+        "import",
+        "-c",
+        "VOLUME /data /up",
+        "-c",
+        "ENV PATH=/bin",
+        tarball.to_str().unwrap(),
+        "seeded:1",
+    ]);
+    let out = b.ok(&[
+        "run",
+        "--name",
+        "seeded",
+        "-v",
+        "etcvol:/data",
+        "-v",
+        "upvol:/up",
+        "seeded:1",
+        "cat",
+        "/etc/image-only",
+    ]);
+    assert_eq!(out, "from the image\n");
+    for vol in ["etcvol", "upvol"] {
+        let data = b.root().join("volumes").join(vol).join("_data");
+        assert!(
+            data.join("image-only").is_file(),
+            "{vol} lacks the image's file"
+        );
+        assert!(
+            !data.join("debian_version").exists() && !data.join("hostname").exists(),
+            "{vol} holds the host's /etc"
+        );
+    }
+    b.ok(&["rm", "seeded"]);
+    b.ok(&["volume", "rm", "etcvol", "upvol"]);
+    b.assert_clean(&[]);
 }
