@@ -183,7 +183,8 @@ fn create_opts<'a>(
         pid_file: None,
         console_socket: None,
         preserve_fds: 0,
-        stdin_null: !p.interactive && stdio.is_none(),
+        // Without -i, /dev/null, unless the caller gives stdin itself (the monitor's pipe).
+        stdin_null: !p.interactive && stdio.as_ref().is_none_or(|s| s[0].is_none()),
         stdio,
         init: p.init,
     }
@@ -197,6 +198,13 @@ fn bundle_path(record: &Record) -> Result<PathBuf, Error> {
 }
 
 /// Foreground: stdio wired through, signals forwarded, exit code returned.
+///
+/// Pipes and files are the container's stdio as they are (the fast path scripts use). A
+/// terminal is not: without `-t` the container has no terminal of its own, and must not
+/// hold the caller's (issue 12: TIOCSTI into the caller's shell, or reading what is typed
+/// after it is gone, from a process that outlived the run). Pipes stand in for each of our
+/// descriptors that is a terminal (stdin only with `-i`) and we copy between them, as `exec`
+/// does and as Docker's daemon always does.
 pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let containers = Containers::new(paths);
     let record = containers.load(id)?;
@@ -205,7 +213,10 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let root = runtime_root(paths);
     let _ = oci::delete(&root, id, true);
     signals::block();
-    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, None));
+    let (stdio, relay) =
+        signals::Relay::for_terminals(p.interactive).map_err(|e| sys("pipe", e))?;
+    let stdio = (!relay.is_empty()).then_some(stdio);
+    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, stdio));
     let l = match launched {
         Ok(l) => l,
         Err(e) => return Err(fail_start(paths, &record, e)),
@@ -220,7 +231,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
         pid: l.state.pid,
         master: l.master,
         stdin: p.interactive,
-        relay: signals::Relay::default(),
+        relay,
     });
     let oom = cg.oom_kills() > 0;
     let _ = oci::delete(&root, id, true);
