@@ -8,6 +8,7 @@
 //!   symlink, never a FIFO (a hang) or a device node (a host disk read outside the device
 //!   cgroup);
 //! - a volume seeded from the image through a symlink gets the image's files, not the host's;
+//! - a container does not share the caller's session keyring;
 
 mod run_support;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth_e2e::fixtures::{self, must};
+use berth_e2e::probe;
 use berth_e2e::Run;
 use run_support::Box;
 
@@ -203,4 +205,108 @@ fn a_volume_seeded_through_a_symlink_gets_the_images_files() {
     b.ok(&["rm", "seeded"]);
     b.ok(&["volume", "rm", "etcvol", "upvol"]);
     b.assert_clean(&[]);
+}
+
+/// keyctl(2) on the calling process' session keyring.
+fn keyctl(op: libc::c_int, a: libc::c_long, b: libc::c_long) -> libc::c_long {
+    // SAFETY: the operations used here take integers, or pointers to C strings that
+    // outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            op,
+            a,
+            b,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    }
+}
+
+/// The caller holds a secret in its session keyring, as a root login's may (Kerberos, NFS,
+/// CIFS credentials): a container whose seccomp lets keyctl through (`--privileged`,
+/// `seccomp=unconfined`) cannot find it, in its init or in an exec; it still has a session
+/// keyring of its own to use.
+#[test]
+fn containers_do_not_share_the_callers_session_keyring() {
+    // This test's process (nextest runs each test in one) gets a session keyring of its own,
+    // holding the secret; berth inherits it, as from a login shell.
+    let name = std::ffi::CString::new(format!("berth-test-{}", std::process::id())).unwrap();
+    let ours = keyctl(
+        libc::KEYCTL_JOIN_SESSION_KEYRING as i32,
+        name.as_ptr() as i64,
+        0,
+    );
+    assert!(ours > 0, "{}", std::io::Error::last_os_error());
+    let secret = b"hunter2";
+    // SAFETY: add_key with C strings and a buffer that outlive the call.
+    let key = unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            c"user".as_ptr(),
+            c"berth-test-secret".as_ptr(),
+            secret.as_ptr(),
+            secret.len(),
+            libc::KEY_SPEC_SESSION_KEYRING,
+        )
+    };
+    assert!(key > 0, "{}", std::io::Error::last_os_error());
+    let b = Box::new();
+    let dir = b.w.env.dir().join("probe");
+    probe::build_c(&dir, "keyring_probe.c", "keyring-probe");
+    let vol = format!("{}:/probe", dir.display());
+    let probe = |out: &str| -> (String, String, String) {
+        let get = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(": "))
+                .unwrap_or_default()
+                .to_string()
+        };
+        (get("session"), get("search"), get("own"))
+    };
+    for flags in [
+        &["--privileged"][..],
+        &["--security-opt", "seccomp=unconfined"][..],
+    ] {
+        let mut args = vec!["run", "--rm", "-v", &vol];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "/probe/keyring-probe", "berth-test-secret"]);
+        let out = b.ok(&args);
+        let (session, search, own) = probe(&out);
+        assert_eq!(search, "ENOKEY", "{flags:?} found the caller's key: {out}");
+        assert_ne!(session, ours.to_string(), "{flags:?}: {out}");
+        assert_ne!(session, "0", "{flags:?}: {out}");
+        assert_eq!(own, "ok", "{flags:?}: {out}");
+    }
+    // exec joins a keyring of its own too.
+    let mut args = vec!["run", "-d", "--privileged", "-v", &vol, "--name", "keys"];
+    args.extend_from_slice(&["busybox", "sleep", "1000"]);
+    let id = b.ok(&args).trim().to_string();
+    let out = b.ok(&["exec", "keys", "/probe/keyring-probe", "berth-test-secret"]);
+    assert_eq!(
+        probe(&out).1,
+        "ENOKEY",
+        "exec found the caller's key: {out}"
+    );
+    assert_eq!(probe(&out).2, "ok", "{out}");
+    // By default Docker's seccomp profile refuses the key calls altogether.
+    let out = b.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &vol,
+        "busybox",
+        "/probe/keyring-probe",
+        "x",
+    ]);
+    assert_eq!(probe(&out).1, "EPERM", "{out}");
+    // The caller's keyring and secret are untouched.
+    let again = keyctl(
+        libc::KEYCTL_GET_KEYRING_ID as i32,
+        libc::KEY_SPEC_SESSION_KEYRING as i64,
+        0,
+    );
+    assert_eq!(again, ours);
+    b.ok(&["rm", "-f", "keys"]);
+    b.assert_clean(&[&id]);
 }

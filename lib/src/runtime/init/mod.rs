@@ -100,6 +100,9 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // is private to root and the mapped root cannot walk to them (reach.rs).
     let reach = reach::Reach::open(a)?;
     let userns = enter_namespaces(a)?;
+    // Not the caller's session keyring: a new, anonymous one (runc's JoinSessionKeyring).
+    super::keyring::join_new_session()
+        .map_err(|e| format!("joining a new session keyring: {e}"))?;
     if !matches!(a.mode, Mode::Exec) {
         setup_rootfs(a, reach.as_ref(), userns)?;
     } else if a.process.terminal().unwrap_or(false) {
