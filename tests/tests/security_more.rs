@@ -9,6 +9,7 @@
 //!   cgroup);
 //! - a volume seeded from the image through a symlink gets the image's files, not the host's;
 //! - a container does not share the caller's session keyring;
+//! - a manifest with a duplicate key is refused at pull, not stored unusable.
 
 mod run_support;
 
@@ -18,7 +19,8 @@ use std::process::Command;
 
 use berth_e2e::fixtures::{self, must};
 use berth_e2e::probe;
-use berth_e2e::Run;
+use berth_e2e::registry::{Format, Registry};
+use berth_e2e::{Run, TestEnv};
 use run_support::Box;
 
 /// A loop device over a file of the test's, detached when dropped.
@@ -309,4 +311,62 @@ fn containers_do_not_share_the_callers_session_keyring() {
     assert_eq!(again, ours);
     b.ok(&["rm", "-f", "keys"]);
     b.assert_clean(&[&id]);
+}
+
+/// A manifest with a duplicate key (which a loose JSON parse reads as its last value, and
+/// the store's typed reader refuses) is refused by the pull, with nothing stored; found by
+/// the fuzz target `manifest`. The same for an index.
+#[test]
+fn a_manifest_with_a_duplicate_key_is_refused_at_pull() {
+    let env = TestEnv::new();
+    let reg = Registry::start();
+    reg.push_fixture("busybox", "bb:1", Format::Oci);
+    let (bytes, ct) = reg.get_manifest("bb:1");
+    let good: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    // The registry (Go's encoding/json) takes the last `layers`, which names real blobs.
+    let doc = serde_json::to_string(&good).unwrap();
+    assert!(doc.contains("\"layers\":["), "{doc}");
+    let dup = doc.replacen("\"layers\":[", "\"layers\":[],\"layers\":[", 1);
+    reg.put_manifest("bb:dup", &ct, dup.as_bytes());
+    let r = env.run(&["berth-pull", &reg.image("bb:dup")]).fails_with(6);
+    let e = r.error_line();
+    assert!(
+        e.contains("invalid image manifest: duplicate field `layers`")
+            && e.contains("a key appears twice"),
+        "{e}"
+    );
+    let digest = berth::digest::sha256(&bytes);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": ct, "digest": digest, "size": bytes.len(),
+                       "platform": {"os": "linux", "architecture": "amd64"}}],
+    });
+    let doc = serde_json::to_string(&index).unwrap();
+    let dup = doc.replacen("\"manifests\":[", "\"manifests\":[],\"manifests\":[", 1);
+    reg.put_manifest(
+        "bb:dupindex",
+        "application/vnd.oci.image.index.v1+json",
+        dup.as_bytes(),
+    );
+    let r = env
+        .run(&["berth-pull", &reg.image("bb:dupindex")])
+        .fails_with(6);
+    assert!(
+        r.error_line()
+            .contains("invalid image index: duplicate field `manifests`"),
+        "{}",
+        r.stderr
+    );
+    let images = env.root.join("images/index.json");
+    if let Ok(text) = std::fs::read_to_string(&images) {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["manifests"].as_array().map(Vec::len), Some(0), "{text}");
+    }
+    // The well-formed image pulls, and the store reads it.
+    env.run(&["berth-pull", &reg.image("bb:1")]).success();
+    let r = env
+        .run(&["berth", "image", "inspect", &reg.image("bb:1")])
+        .success();
+    assert_eq!(r.json()[0]["RepoTags"][0], reg.image("bb:1"));
 }
