@@ -9,6 +9,7 @@
 //!   cgroup);
 //! - a volume seeded from the image through a symlink gets the image's files, not the host's;
 //! - a container does not share the caller's session keyring;
+//! - `berth attach` right after `berth run -d` finds the monitor listening;
 //! - a manifest with a duplicate key is refused at pull, not stored unusable.
 
 mod run_support;
@@ -311,6 +312,37 @@ fn containers_do_not_share_the_callers_session_keyring() {
     assert_eq!(again, ours);
     b.ok(&["rm", "-f", "keys"]);
     b.assert_clean(&[&id]);
+}
+
+/// `berth run -d` returns once the monitor listens on the container's attach socket, so an
+/// attach right after it always finds it (it failed with "monitor does not answer" when the
+/// monitor had not listened yet, on a loaded machine).
+#[test]
+fn attach_right_after_run_d_always_finds_the_monitor() {
+    let b = Box::new();
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let name = format!("quick{i}");
+        let id = b.detached(&[
+            "-i",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x",
+        ]);
+        assert!(
+            b.w.paths().attach_socket(&id).exists(),
+            "run -d returned before the monitor listened (round {i})"
+        );
+        let r = b.berth_in(&["attach", &name], b"hello\n").success();
+        assert_eq!(r.stdout, "got hello\n", "round {i}");
+        b.ok(&["rm", &name]);
+        ids.push(id);
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    b.assert_clean(&ids);
 }
 
 /// A manifest with a duplicate key (which a loose JSON parse reads as its last value, and

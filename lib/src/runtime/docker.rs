@@ -397,9 +397,9 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         if let Some(c) = client {
             args.push(format!("--client={}", inheritable(c)));
         }
-        let _ =
-            (&std::fs::File::from(report.try_clone().map_err(|e| sys("dup", e))?)).write_all(b"ok");
-        unsafe { libc::close(report.as_raw_fd()) };
+        // The monitor says `ok` on the report pipe once it listens on the attach socket:
+        // `run -d` returns only then, so an immediate `berth attach` finds it.
+        args.push(format!("--ready={}", inheritable(report)));
         let devnull = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -44,6 +44,8 @@ struct Args {
     attach: Option<OsString>,
     /// An attached client handed over at start (`run -it`, `start -a`).
     client: Option<RawFd>,
+    /// The pipe to berth-spawn, which waits for `ok` on it: the monitor listens.
+    ready: Option<RawFd>,
 }
 
 fn parse() -> Args {
@@ -75,6 +77,7 @@ fn parse() -> Args {
             "--tty" => a.tty = fd(),
             "--attach" => a.attach = Some(v.into()),
             "--client" => a.client = fd(),
+            "--ready" => a.ready = fd(),
             _ => {}
         }
     }
@@ -299,6 +302,13 @@ fn main() {
     }
     if let Some(fd) = a.client {
         attach.add(fd, a.tty);
+    }
+    // Listening (or without a socket to listen on): `berth run -d` may return, and an
+    // `attach` right after it finds us.
+    if let Some(fd) = a.ready {
+        attach::write_fd(fd, b"ok\n");
+        // SAFETY: the descriptor was handed to us for this one message.
+        unsafe { libc::close(fd) };
     }
     let mut m = Monitor {
         a,
