@@ -257,6 +257,10 @@ fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<
             userns,
             cgroups: &a.cgroups,
             cgroup2: a.cgroup2,
+            mount_label: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.mount_label().as_deref()),
         },
         mounts_list,
     )?;
