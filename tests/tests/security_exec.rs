@@ -2,8 +2,9 @@
 //! 2, 8, 9, and their follow-ups), each performed from inside a container as an image would,
 //! each shown to fail, with the feature it abused still working and nothing left behind:
 //!
-//! - CVE-2019-5736: `/proc/PID/exe` of an exec'd process waiting for its start, and of
-//!   `--init`'s PID 1, must not lead to a writable host binary (also with SYS_PTRACE);
+//! - CVE-2019-5736: `/proc/PID/exe` of an exec'd process waiting for its start, of
+//!   `--init`'s PID 1, and of a detached container's berth-monitor must not lead to a
+//!   writable host binary (also with SYS_PTRACE);
 //! - the caller's terminal: `exec` without `-t` has no controlling terminal, TIOCSTI cannot
 //!   type into the caller's; a foreground `run` without `-t` gets pipes, not the terminal;
 //! - CVE-2024-21626: a descriptor leaked into berth-spawn cannot be the working directory
@@ -610,6 +611,75 @@ fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
     }
     b.ok(&["rm", "-f", "victim"]);
     b.assert_clean(&[&id]);
+}
+
+/// CVE-2019-5736 against berth-monitor, which lives as long as its container: a container in
+/// the host's pid namespace with SYS_PTRACE (which overrides non-dumpable) opens
+/// /proc/<monitor>/exe, waits until the monitor is gone, and writes through the handle. The
+/// monitor runs as berth-spawn does, through a read-only overlay of its directory or from a
+/// sealed copy, so the handle leads nowhere writable.
+#[test]
+fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
+    let b = Box::new();
+    let watched = b.detached(&[
+        "--name",
+        "watched",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; sleep 1000",
+    ]);
+    let attacker = victim(
+        &b,
+        "attacker",
+        &["--pid", "host", "--cap-add", "SYS_PTRACE"],
+    );
+    let before = host_binaries();
+    let monitor = b.state(&watched)["monitor_pid"].as_i64().unwrap();
+    assert!(monitor > 0, "{}", b.state(&watched));
+    // Seen from the host, the monitor's executable is no host file.
+    let exe = std::fs::read_link(format!("/proc/{monitor}/exe")).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    assert!(
+        ["/berth-monitor", "/memfd:berth-monitor (deleted)"].contains(&exe.as_str()),
+        "the monitor runs from {exe}"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap();
+    assert_eq!(comm, "berth-monitor\n");
+    let attack = Attack::start(&b, "attacker", "monitor");
+    let opened = attack.aim(&monitor.to_string());
+    assert_eq!(line(&opened, "open-exe"), Some("ok"), "{opened:?}");
+    // The container is removed and its monitor exits, while the probe holds its handle.
+    b.ok(&["rm", "-f", "watched"]);
+    b.until("the monitor gone", || {
+        (!Path::new(&format!("/proc/{monitor}")).exists()).then_some(())
+    });
+    let lines = attack.finish();
+    assert_attack_failed(&lines);
+    let t = line(&lines, "target").unwrap_or_default();
+    assert_eq!(t, exe, "{lines:?}");
+    if t == "/berth-monitor" {
+        assert_eq!(line(&lines, "reopen-rw"), Some("EROFS"), "{lines:?}");
+    }
+    assert_unchanged(&before);
+    // The monitor still does its job: the log, the exit code, a restart.
+    let id = b.detached(&[
+        "--name",
+        "again",
+        "--restart",
+        "on-failure:1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    b.until("the restart done", || {
+        let s = b.state(&id);
+        (b.ok(&["logs", "again"]) == "run\nrun\n" && s["status"] == "exited").then_some(())
+    });
+    assert_eq!(b.ok(&["wait", "again"]), "3\n");
+    b.ok(&["rm", "-f", "attacker", "again"]);
+    b.assert_clean(&[&watched, &attacker, &id]);
 }
 
 /// `berth run` without -t in the foreground, typed at a terminal: the container gets pipes

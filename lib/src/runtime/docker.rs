@@ -411,7 +411,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             }
         }
         let exe = crate::lifecycle::tool_path("berth-monitor");
-        let err = exec_monitor(&exe, &args);
+        let err = exec_monitor(paths, &exe, &args);
         // The container runs but nobody watches it: say so in the record.
         let _ = Containers::new(paths).update(id, |r| {
             if let Some(s) = r.state.as_mut() {
@@ -420,7 +420,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             }
             Ok::<_, Error>(())
         });
-        Err(sys(format!("exec {}", exe.display()), err).into())
+        Err(err.into())
     };
     match run() {
         Ok(never) => match never {},
@@ -428,9 +428,20 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
     }
 }
 
-fn exec_monitor(exe: &Path, args: &[String]) -> std::io::Error {
-    use std::os::unix::process::CommandExt;
-    std::process::Command::new(exe).args(args).exec()
+/// Execs berth-monitor, never from its host file: it lives as long as the container, and
+/// `--pid host` with SYS_PTRACE could open `/proc/<monitor>/exe` and write through it once
+/// the monitor is gone (CVE-2019-5736). `runtime::exeseal::exec_tool` runs it through a
+/// read-only overlay (as berth-spawn runs), else from a sealed copy.
+fn exec_monitor(paths: &Paths, exe: &Path, args: &[String]) -> RuntimeError {
+    let mut argv = vec![exe.as_os_str().to_os_string()];
+    argv.extend(args.iter().map(std::ffi::OsString::from));
+    super::exeseal::exec_tool(
+        exe,
+        c"berth-monitor",
+        &super::exeseal::argv(&argv),
+        &super::exeseal::current_env(),
+        &paths.run.join(".exeseal"),
+    )
 }
 
 /// The monitor's command line (everything it needs, so it never parses a record).

@@ -266,6 +266,9 @@ fn main() {
         // Not dumpable: a container sharing the host's pid namespace (`--pid host`) must not
         // open our /proc/PID/{exe,mem,fd} (the descriptors we hold are its stdio and log).
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // berth-spawn runs us from a handle (a read-only overlay, or a sealed copy) whose
+        // name the kernel would show; ps and pkill know ours.
+        libc::prctl(libc::PR_SET_NAME, c"berth-monitor".as_ptr(), 0, 0, 0);
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let _ = libc::chdir(c"/".as_ptr());
