@@ -96,6 +96,12 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // container's pty our controlling terminal.
     let _ = nix::unistd::setsid();
     wire_stdio(a)?;
+    // A label the host cannot apply is refused before any mount uses it (linux.mountLabel
+    // becomes `context=`, which a kernel without SELinux refuses as an unknown option).
+    super::lsm::check(a.process, a.spec).map_err(|e| exec::Failure {
+        code: crate::error::Coded::code(&e).0,
+        message: e.to_string(),
+    })?;
     // Still the host's root by uid: hold the rootfs and bind sources now, for berth's state
     // is private to root and the mapped root cannot walk to them (reach.rs).
     let reach = reach::Reach::open(a)?;
