@@ -54,6 +54,9 @@ pub struct Options {
     pub schema1: bool,
 }
 
+/// Every manifest type, for the `Accept` header of [`Registry::get_manifest`].
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
 /// A running `docker-registry`. Dropping it stops the process and deletes its storage.
 pub struct Registry {
     dir: tempfile::TempDir,
@@ -184,6 +187,49 @@ impl Registry {
     pub fn url(&self) -> String {
         let scheme = if self.opts.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.host())
+    }
+
+    /// The manifest `repo:tag` exactly as the registry serves it (OCI or Docker types
+    /// accepted), with its Content-Type.
+    pub fn get_manifest(&self, repo_tag: &str) -> (Vec<u8>, String) {
+        let (repo, tag) = repo_tag.split_once(':').expect("REPO:TAG");
+        let dir = tempfile::tempdir().unwrap();
+        let headers = dir.path().join("headers");
+        let body = must(
+            Command::new("curl")
+                .args(["-sfk", "-D"])
+                .arg(&headers)
+                .args(["-H", &format!("Accept: {MANIFEST_TYPES}")])
+                .arg(format!("{}/v2/{repo}/manifests/{tag}", self.url())),
+        );
+        let ct = fs::read_to_string(&headers)
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-type")
+                    .then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        (body.into_bytes(), ct)
+    }
+
+    /// Stores `body` byte for byte as the manifest `repo:tag`, of type `media_type`: a
+    /// document that no well-behaved tool writes, which the registry accepts as long as the
+    /// blobs it names are there.
+    pub fn put_manifest(&self, repo_tag: &str, media_type: &str, body: &[u8]) {
+        let (repo, tag) = repo_tag.split_once(':').expect("REPO:TAG");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("manifest");
+        fs::write(&file, body).unwrap();
+        must(
+            Command::new("curl")
+                .args(["-sfk", "-X", "PUT", "-H"])
+                .arg(format!("Content-Type: {media_type}"))
+                .arg("--data-binary")
+                .arg(format!("@{}", file.display()))
+                .arg(format!("{}/v2/{repo}/manifests/{tag}", self.url())),
+        );
     }
 
     /// The PEM file of the CA that signed a TLS registry's certificate.

@@ -1,11 +1,12 @@
 //! Attacks on the container boundary through berth-spawn's own processes (issue 12, items 1,
-//! 2, 8, 9), each performed from inside a container as an image would, each shown to fail,
-//! with the feature it abused still working and nothing left behind:
+//! 2, 8, 9, and their follow-ups), each performed from inside a container as an image would,
+//! each shown to fail, with the feature it abused still working and nothing left behind:
 //!
-//! - CVE-2019-5736: `/proc/PID/exe` of an exec'd process waiting for its start, and of
-//!   `--init`'s PID 1, must not lead to a writable host binary (also with SYS_PTRACE);
+//! - CVE-2019-5736: `/proc/PID/exe` of an exec'd process waiting for its start, of
+//!   `--init`'s PID 1, and of a detached container's berth-monitor must not lead to a
+//!   writable host binary (also with SYS_PTRACE);
 //! - the caller's terminal: `exec` without `-t` has no controlling terminal, TIOCSTI cannot
-//!   type into the caller's;
+//!   type into the caller's; a foreground `run` without `-t` gets pipes, not the terminal;
 //! - CVE-2024-21626: a descriptor leaked into berth-spawn cannot be the working directory
 //!   (`-w`, an image's WORKDIR, a preserved descriptor);
 //! - the cgroup namespace is rooted at the container's own cgroup.
@@ -348,6 +349,8 @@ fn init_passes_exit_codes_and_signals_through() {
 struct CallerTerminal {
     master: std::fs::File,
     slave: OwnedFd,
+    /// What the terminal showed since the last command started.
+    shown: Vec<u8>,
 }
 
 impl CallerTerminal {
@@ -362,12 +365,22 @@ impl CallerTerminal {
         CallerTerminal {
             master: pty.master.into(),
             slave: pty.slave,
+            shown: Vec::new(),
         }
     }
 
-    /// Runs `berth ARGS` on the terminal, types `input`; returns its status and everything
-    /// the terminal showed.
-    fn run(&mut self, b: &Box, args: &[&str], input: &[u8]) -> (std::process::ExitStatus, String) {
+    /// Ctrl-C, Ctrl-\ and Ctrl-Z make signals, as on a terminal a shell left as it found it.
+    fn cooked(&mut self) {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        let mut t = tcgetattr(&self.slave).unwrap();
+        t.local_flags |= LocalFlags::ISIG;
+        tcsetattr(&self.slave, SetArg::TCSANOW, &t).unwrap();
+    }
+
+    /// Starts `berth ARGS` on the terminal, in a session of its own whose controlling
+    /// terminal it is.
+    fn spawn(&mut self, b: &Box, args: &[&str]) -> std::process::Child {
+        self.shown.clear();
         let mut c = b.cmd("berth");
         let fd = || Stdio::from(self.slave.try_clone().unwrap());
         c.args(args).stdin(fd()).stdout(fd()).stderr(fd());
@@ -379,27 +392,35 @@ impl CallerTerminal {
                 Ok(())
             });
         }
-        let mut child = c.spawn().unwrap();
+        c.spawn().unwrap()
+    }
+
+    fn type_bytes(&mut self, input: &[u8]) {
         self.master.write_all(input).unwrap();
-        let mut shown = Vec::new();
-        let status = b.until("the command on the terminal", || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = self.master.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                shown.extend_from_slice(&buf[..n]);
-            }
-            child.try_wait().unwrap()
-        });
+    }
+
+    /// Everything the terminal showed since the command started.
+    fn read_more(&mut self) -> String {
         let mut buf = [0u8; 4096];
         while let Ok(n) = self.master.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            shown.extend_from_slice(&buf[..n]);
+            self.shown.extend_from_slice(&buf[..n]);
         }
-        (status, String::from_utf8_lossy(&shown).into_owned())
+        String::from_utf8_lossy(&self.shown).into_owned()
+    }
+
+    /// Runs `berth ARGS` on the terminal, types `input`; returns its status and everything
+    /// the terminal showed.
+    fn run(&mut self, b: &Box, args: &[&str], input: &[u8]) -> (std::process::ExitStatus, String) {
+        let mut child = self.spawn(b, args);
+        self.type_bytes(input);
+        let status = b.until("the command on the terminal", || {
+            self.read_more();
+            child.try_wait().unwrap()
+        });
+        (status, self.read_more())
     }
 
     /// Input waiting to be read by the terminal's programs (typed, or injected).
@@ -408,6 +429,17 @@ impl CallerTerminal {
         // SAFETY: FIONREAD writes an int.
         unsafe { libc::ioctl(self.slave.as_raw_fd(), libc::FIONREAD, &mut pending) };
         pending
+    }
+
+    /// Drops the input nobody read.
+    fn flush_input(&self) {
+        nix::sys::termios::tcflush(&self.slave, nix::sys::termios::FlushArg::TCIFLUSH).unwrap();
+    }
+
+    /// Whether the terminal drops carriage returns (IGNCR, off in raw mode).
+    fn ignores_cr(&self) -> bool {
+        let t = nix::sys::termios::tcgetattr(&self.slave).unwrap();
+        t.input_flags.contains(nix::sys::termios::InputFlags::IGNCR)
     }
 }
 
@@ -579,4 +611,198 @@ fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
     }
     b.ok(&["rm", "-f", "victim"]);
     b.assert_clean(&[&id]);
+}
+
+/// CVE-2019-5736 against berth-monitor, which lives as long as its container: a container in
+/// the host's pid namespace with SYS_PTRACE (which overrides non-dumpable) opens
+/// /proc/<monitor>/exe, waits until the monitor is gone, and writes through the handle. The
+/// monitor runs as berth-spawn does, through a read-only overlay of its directory or from a
+/// sealed copy, so the handle leads nowhere writable.
+#[test]
+fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
+    let b = Box::new();
+    let watched = b.detached(&[
+        "--name",
+        "watched",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; sleep 1000",
+    ]);
+    let attacker = victim(
+        &b,
+        "attacker",
+        &["--pid", "host", "--cap-add", "SYS_PTRACE"],
+    );
+    let before = host_binaries();
+    let monitor = b.state(&watched)["monitor_pid"].as_i64().unwrap();
+    assert!(monitor > 0, "{}", b.state(&watched));
+    // Seen from the host, the monitor's executable is no host file.
+    let exe = std::fs::read_link(format!("/proc/{monitor}/exe")).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    assert!(
+        ["/berth-monitor", "/memfd:berth-monitor (deleted)"].contains(&exe.as_str()),
+        "the monitor runs from {exe}"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap();
+    assert_eq!(comm, "berth-monitor\n");
+    let attack = Attack::start(&b, "attacker", "monitor");
+    let opened = attack.aim(&monitor.to_string());
+    assert_eq!(line(&opened, "open-exe"), Some("ok"), "{opened:?}");
+    // The container is removed and its monitor exits, while the probe holds its handle.
+    b.ok(&["rm", "-f", "watched"]);
+    b.until("the monitor gone", || {
+        (!Path::new(&format!("/proc/{monitor}")).exists()).then_some(())
+    });
+    let lines = attack.finish();
+    assert_attack_failed(&lines);
+    let t = line(&lines, "target").unwrap_or_default();
+    assert_eq!(t, exe, "{lines:?}");
+    if t == "/berth-monitor" {
+        assert_eq!(line(&lines, "reopen-rw"), Some("EROFS"), "{lines:?}");
+    }
+    assert_unchanged(&before);
+    // The monitor still does its job: the log, the exit code, a restart.
+    let id = b.detached(&[
+        "--name",
+        "again",
+        "--restart",
+        "on-failure:1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    b.until("the restart done", || {
+        let s = b.state(&id);
+        (b.ok(&["logs", "again"]) == "run\nrun\n" && s["status"] == "exited").then_some(())
+    });
+    assert_eq!(b.ok(&["wait", "again"]), "3\n");
+    b.ok(&["rm", "-f", "attacker", "again"]);
+    b.assert_clean(&[&watched, &attacker, &id]);
+}
+
+/// `berth run` without -t in the foreground, typed at a terminal: the container gets pipes
+/// in place of the caller's terminal (relayed by berth-spawn), so it can neither read what is
+/// typed without -i, nor change the terminal (window size, modes), nor type into it; its
+/// output, its input with -i, its exit code still go through, and pipes and files are
+/// handed over as they are.
+#[test]
+fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
+    let b = Box::new();
+    let vol = format!("{}:/probe", probe_dir(&b).display());
+    let mut term = CallerTerminal::new();
+    // Without -i, what is typed stays the caller's: the container cannot read it from its
+    // stdout (a terminal is opened read-write), nor change the caller's terminal's modes.
+    let (st, text) = term.run(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c 13 <&1; echo; stty igncr <&1; echo done",
+        ],
+        b"typed-secret\n",
+    );
+    assert!(st.success(), "{st:?}: {text}");
+    assert!(
+        !text.contains("typed-secret"),
+        "the container read the terminal: {text}"
+    );
+    assert!(text.contains("done"), "{text}");
+    assert_eq!(term.pending_input(), 13, "the typed line was taken: {text}");
+    assert!(
+        !term.ignores_cr(),
+        "the container changed the caller's terminal: {text}"
+    );
+    term.flush_input();
+    // No controlling terminal, no terminal at all among its descriptors.
+    let (st, text) = term.run(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &vol,
+            "busybox",
+            "/probe/escape-probe",
+            "tty",
+        ],
+        b"",
+    );
+    assert!(st.success(), "{st:?}: {text}");
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(line(&lines, "tty_nr"), Some("0"), "{text}");
+    assert_eq!(line(&lines, "open-devtty"), Some("ENXIO"), "{text}");
+    for fd in 0..3 {
+        let r = line(&lines, &format!("tiocsti-{fd}"));
+        assert_eq!(r, Some("ENOTTY"), "fd {fd} is a terminal: {text}");
+    }
+    assert_eq!(
+        term.pending_input(),
+        0,
+        "input was injected into the terminal"
+    );
+    // -i: what is typed reaches the container through a pipe; exit codes come back.
+    let (st, text) = term.run(
+        &b,
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x; [ -t 0 ] || echo pipe; exit 3",
+        ],
+        b"typed\n",
+    );
+    assert_eq!(st.code(), Some(3), "{text}");
+    assert_eq!(text, "got typed\npipe\n");
+    // Pipes and files are passed as they are: the container writes into the caller's file.
+    let out = b.w.env.dir().join("out.txt");
+    let r = sh(
+        &b,
+        &format!(
+            "berth run --rm busybox sh -c 'stat -L -c %i /proc/self/fd/1' > '{}'",
+            out.display()
+        ),
+    );
+    r.success();
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(&out).unwrap().ino();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), format!("{ino}\n"));
+    b.assert_clean(&[]);
+}
+
+/// Ctrl-C at the caller's terminal still stops a foreground run without -t.
+#[test]
+fn ctrl_c_stops_a_foreground_run_without_t() {
+    let b = Box::new();
+    let mut term = CallerTerminal::new();
+    term.cooked();
+    // --init: as PID 1, sh and sleep would ignore SIGINT (they have no handler), as in Docker.
+    let mut child = term.spawn(
+        &b,
+        &[
+            "run",
+            "--rm",
+            "--init",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+            "echo up; sleep 1000",
+        ],
+    );
+    b.until("the container up", || {
+        term.read_more().contains("up").then_some(())
+    });
+    term.type_bytes(b"\x03");
+    let st = b.until("the run to end", || child.try_wait().unwrap());
+    assert_eq!(st.code(), Some(130), "{}", term.read_more());
+    b.assert_clean(&[]);
 }

@@ -7,8 +7,12 @@
 //!   are every group that lists the user as a member;
 //! - HOME is the passwd entry's home, or `/`.
 //!
-//! The files are read through the rootfs with in-root resolution: a symlinked `/etc/passwd`
-//! pointing at the host's is read as the container's, never the host's.
+//! The files are read through the container's root by descriptor (openat2
+//! `RESOLVE_IN_ROOT`, `layer::root::Root`): a symlinked `/etc/passwd` pointing at the host's
+//! is read as the container's, never the host's. berth reads them as the host's root, outside
+//! the container's device cgroup, so only a regular file is read: a FIFO planted there would
+//! hang the caller, a device node (an image can carry one, a container can make one) would be
+//! read on the host, and a kernel file (procfs, sysfs) would show the host's view.
 
 use std::io::Read;
 use std::path::Path;
@@ -43,22 +47,56 @@ struct Group {
     members: Vec<String>,
 }
 
-/// Resolves `spec` (`user[:group]`) inside `rootfs`. The error is a sentence for the user.
+/// Resolves `spec` (`user[:group]`) inside `rootfs` (an image's tree, no mount crossed). The
+/// error is a sentence for the user.
 pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser, String> {
     let root = Root::open(rootfs).map_err(|e| format!("cannot open {}: {e}", rootfs.display()))?;
-    let passwd = read_file(&root, b"etc/passwd");
-    let group = read_file(&root, b"etc/group");
+    resolve_at(&root, spec)
+}
+
+/// Resolves `spec` inside `root`, already open (a running container's, with its mounts:
+/// `-v /srv/passwd:/etc/passwd` is what its processes see).
+pub fn resolve_at(root: &Root, spec: &str) -> Result<ResolvedUser, String> {
+    let passwd = read_file(root, b"etc/passwd")?;
+    let group = read_file(root, b"etc/group")?;
     resolve_in(spec, &parse_passwd(&passwd), &parse_group(&group))
 }
 
-fn read_file(root: &Root, path: &[u8]) -> String {
-    let Ok(fd) = root.open_at(path, OFlags::RDONLY) else {
-        return String::new();
+/// The file at `path` inside `root`; empty if it does not exist (runc's rule: a numeric user
+/// needs no passwd file). Only a regular file, not on procfs or sysfs, is read (module docs).
+fn read_file(root: &Root, path: &[u8]) -> Result<String, String> {
+    let shown = format!("/{}", String::from_utf8_lossy(path));
+    let fail = |e: &dyn std::fmt::Display| format!("cannot read {shown} in the container: {e}");
+    let fd = match root.open_at(path, OFlags::PATH) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(String::new()),
+        Err(e) => return Err(fail(&e)),
     };
+    let st = rustix::fs::fstat(&fd).map_err(|e| fail(&e))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if kind != rustix::fs::FileType::RegularFile {
+        let what = match kind {
+            rustix::fs::FileType::Directory => "a directory",
+            _ => crate::layer::root::special_kind(&st).unwrap_or("an irregular file"),
+        };
+        return Err(fail(&format!("it is {what}, not a regular file")));
+    }
+    let fs = rustix::fs::fstatfs(&fd).map_err(|e| fail(&e))?.f_type;
+    if fs == rustix::fs::PROC_SUPER_MAGIC || fs == SYSFS_MAGIC {
+        return Err(fail(&"it is a kernel file, not a regular file"));
+    }
+    // The same inode, now open for reading: nothing swapped in since the check is opened.
+    let f = crate::layer::root::reopen(&fd, OFlags::RDONLY).map_err(|e| fail(&e))?;
     let mut s = Vec::new();
-    let _ = std::fs::File::from(fd).take(MAX_FILE).read_to_end(&mut s);
-    String::from_utf8_lossy(&s).into_owned()
+    std::fs::File::from(f)
+        .take(MAX_FILE)
+        .read_to_end(&mut s)
+        .map_err(|e| fail(&e))?;
+    Ok(String::from_utf8_lossy(&s).into_owned())
 }
+
+/// sysfs's `f_type` (linux/magic.h).
+const SYSFS_MAGIC: rustix::fs::FsWord = 0x6265_6572;
 
 fn parse_passwd(s: &str) -> Vec<Passwd> {
     s.lines()
@@ -190,5 +228,66 @@ mod tests {
                 .contains("no matching entries in passwd")
         );
         assert!(r("web:nogroup").unwrap_err().contains("group file"));
+    }
+
+    #[test]
+    fn only_the_containers_own_regular_files_are_read() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let host = d.path().join("host-passwd");
+        std::fs::write(&host, "leak:x:4242:4242::/:/bin/sh\n").unwrap();
+        let rootfs = d.path().join("rootfs");
+        let etc = rootfs.join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        // An absolute symlink to the host's file is the container's /host-passwd: missing.
+        symlink(&host, etc.join("passwd")).unwrap();
+        assert!(
+            resolve(&rootfs, "leak")
+                .unwrap_err()
+                .contains("no matching entries")
+        );
+        assert_eq!(resolve(&rootfs, "7").unwrap().uid, 7);
+        // A FIFO is refused at once (opening it to read would wait for a writer).
+        std::fs::remove_file(etc.join("passwd")).unwrap();
+        nix::unistd::mkfifo(
+            &etc.join("passwd"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let e = resolve(&rootfs, "7").unwrap_err();
+        assert_eq!(
+            e,
+            "cannot read /etc/passwd in the container: it is a FIFO, not a regular file"
+        );
+        // So is a device node (here /dev/null's numbers), and a directory.
+        std::fs::remove_file(etc.join("passwd")).unwrap();
+        nix::sys::stat::mknod(
+            &etc.join("passwd"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        assert!(
+            resolve(&rootfs, "root")
+                .unwrap_err()
+                .contains("it is a device")
+        );
+        std::fs::remove_file(etc.join("passwd")).unwrap();
+        std::fs::create_dir(etc.join("passwd")).unwrap();
+        assert!(
+            resolve(&rootfs, "root")
+                .unwrap_err()
+                .contains("it is a directory")
+        );
+        // The real thing, through a relative symlink, and a group file that is missing.
+        std::fs::remove_dir(etc.join("passwd")).unwrap();
+        std::fs::write(etc.join("passwd.real"), PASSWD).unwrap();
+        symlink("passwd.real", etc.join("passwd")).unwrap();
+        let web = resolve(&rootfs, "web").unwrap();
+        assert_eq!(
+            (web.uid, web.gid, web.home.as_str()),
+            (1000, 1000, "/home/web")
+        );
     }
 }

@@ -142,8 +142,10 @@ fn container_side(paths: &Paths, arg: &str, path: &str) -> Result<Side> {
         .as_ref()
         .filter(|s| s.status.is_active() && s.pid > 0 && liveness::is_alive(s.pid, s.pid_start));
     if let Some(s) = running {
-        let proc_root = PathBuf::from(format!("/proc/{}/root", s.pid));
-        let root = open_dir(&proc_root).map_err(|e| io_err("cannot enter", &shown, e))?;
+        // By a descriptor of /proc/PID checked against the start time: a pid reused since
+        // the record was read is never entered.
+        let root = Root::of_process(s.pid, s.pid_start, RESOLVE_MOUNTS)
+            .map_err(|e| io_err("cannot enter", &shown, e))?;
         return Ok(Side {
             root,
             rel,

@@ -102,6 +102,50 @@ impl Root {
         Ok(Root { fd, resolve })
     }
 
+    /// The root directory of process `pid` (its `/proc/PID/root`: a running container's tree
+    /// as its processes see it, mounts included), resolved with `resolve`. `start` is the
+    /// process' start time (`/proc/PID/stat` field 22; 0: not checked). The root is opened
+    /// relative to a descriptor of `/proc/PID`, which stays bound to the process it was
+    /// opened for: once the start time matched, a pid reused by another process is never
+    /// entered (its `root` is no longer there).
+    pub fn of_process(pid: i32, start: u64, resolve: ResolveFlags) -> io::Result<Root> {
+        let gone = || io::Error::new(io::ErrorKind::NotFound, format!("process {pid} is gone"));
+        if pid <= 0 {
+            return Err(gone());
+        }
+        let proc = rfs::open(
+            format!("/proc/{pid}"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|_| gone())?;
+        if start != 0 {
+            let stat = rfs::openat(
+                &proc,
+                "stat",
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|_| gone())?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::from(stat), &mut text)?;
+            if crate::state::liveness::parse_start_time(&text) != Some(start) {
+                return Err(gone());
+            }
+        }
+        let fd = rfs::openat(
+            &proc,
+            "root",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            rustix::io::Errno::NOENT | rustix::io::Errno::SRCH => gone(),
+            e => e.into(),
+        })?;
+        Ok(Root { fd, resolve })
+    }
+
     /// A directory already open (e.g. one resolved inside another root) as a root.
     pub fn from_fd(fd: OwnedFd, resolve: ResolveFlags) -> Root {
         Root { fd, resolve }
@@ -306,6 +350,21 @@ mod tests {
         assert_eq!(clean_path(b"a\0b"), Err(Escape::Nul));
         assert_eq!(split_parent(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
         assert_eq!(split_parent(b"c"), (&b""[..], &b"c"[..]));
+    }
+
+    #[test]
+    fn a_process_root_is_entered_only_for_the_process_that_was_meant() {
+        let me = std::process::id() as i32;
+        let start = crate::state::liveness::start_time(me).unwrap();
+        let root = Root::of_process(me, start, RESOLVE_MOUNTS).unwrap();
+        let st = rfs::fstat(root.fd()).unwrap();
+        let host = std::fs::metadata("/").unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((st.st_dev, st.st_ino), (host.dev(), host.ino()));
+        // Another start time: a reused pid.
+        let e = Root::of_process(me, start + 1, RESOLVE_MOUNTS).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        assert!(Root::of_process(0, 0, RESOLVE_MOUNTS).is_err());
     }
 
     #[test]

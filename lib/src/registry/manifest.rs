@@ -47,6 +47,11 @@ pub enum Parsed {
 
 /// Decides what `fetched` is, by its `mediaType` field, else the `Content-Type`, else its
 /// shape; refuses schema 1 and unknown types. `what` names it in messages.
+///
+/// The kind is told from a loose look at the JSON, but the document itself is parsed typed
+/// from the bytes, exactly as the store reads it back (`ImageManifest::from_reader`): a
+/// document that reader refuses, such as one with a duplicate key (where a loose parse lets
+/// the last one win), is refused here, before anything is stored.
 pub fn classify(fetched: &FetchedManifest, what: &str) -> Result<Parsed> {
     let invalid = |detail: String| RegistryError::Invalid {
         what: what.to_string(),
@@ -77,16 +82,15 @@ pub fn classify(fetched: &FetchedManifest, what: &str) -> Result<Parsed> {
     };
     match media_type.as_str() {
         OCI_INDEX | DOCKER_MANIFEST_LIST => {
-            let index: ImageIndex = serde_json::from_value(v)
-                .map_err(|e| invalid(format!("invalid image index: {e}")))?;
+            let index: ImageIndex = typed(&fetched.bytes, "image index").map_err(invalid)?;
             Ok(Parsed::Index {
                 index: Box::new(index),
                 media_type,
             })
         }
         OCI_MANIFEST | DOCKER_MANIFEST => {
-            let manifest: ImageManifest = serde_json::from_value(v)
-                .map_err(|e| invalid(format!("invalid image manifest: {e}")))?;
+            let manifest: ImageManifest =
+                typed(&fetched.bytes, "image manifest").map_err(invalid)?;
             Ok(Parsed::Image {
                 manifest: Box::new(manifest),
                 media_type,
@@ -101,6 +105,22 @@ pub fn classify(fetched: &FetchedManifest, what: &str) -> Result<Parsed> {
             },
         }),
     }
+}
+
+/// The typed document, from the bytes the registry sent (the digest covers them), as the
+/// store's reader parses what berth-pull stores.
+fn typed<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    kind: &str,
+) -> std::result::Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let hint = if e.to_string().starts_with("duplicate field") {
+            " (a key appears twice, which the OCI and Docker specs do not allow: ask the image's publisher to push it again)"
+        } else {
+            ""
+        };
+        format!("invalid {kind}: {e}{hint}")
+    })
 }
 
 fn is_known(mt: &str) -> bool {
@@ -253,6 +273,40 @@ mod tests {
             classify(&fetched("{", ""), "x").unwrap_err().code(),
             Code::DECODE
         );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_refused_as_the_store_would() {
+        // The fuzz target's finding (fuzz/README.md): a loose parse lets the last key win,
+        // the store's typed reader refuses the document.
+        let m = format!(r#"{{"schemaVersion":2,"config":{CFG},"layers":[],"layers":[]}}"#);
+        assert!(ImageManifest::from_reader(m.as_bytes()).is_err());
+        let e = classify(&fetched(&m, OCI_MANIFEST), "x").unwrap_err();
+        assert_eq!(e.code(), Code::DECODE);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("x: invalid image manifest: duplicate field `layers`")
+                && text.contains("a key appears twice"),
+            "{text}"
+        );
+        let mt = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","mediaType":"{OCI_MANIFEST}","config":{CFG},"layers":[]}}"#
+        );
+        assert_eq!(
+            classify(&fetched(&mt, ""), "x").unwrap_err().code(),
+            Code::DECODE
+        );
+        let i = r#"{"schemaVersion":2,"manifests":[],"manifests":[]}"#;
+        let e = classify(&fetched(i, OCI_INDEX), "x").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("invalid image index: duplicate field"),
+            "{e}"
+        );
+        // A document the store reads is accepted.
+        let ok = format!(r#"{{"schemaVersion":2,"config":{CFG},"layers":[]}}"#);
+        assert!(ImageManifest::from_reader(ok.as_bytes()).is_ok());
+        assert!(classify(&fetched(&ok, OCI_MANIFEST), "x").is_ok());
     }
 
     #[test]

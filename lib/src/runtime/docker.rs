@@ -183,7 +183,8 @@ fn create_opts<'a>(
         pid_file: None,
         console_socket: None,
         preserve_fds: 0,
-        stdin_null: !p.interactive && stdio.is_none(),
+        // Without -i, /dev/null, unless the caller gives stdin itself (the monitor's pipe).
+        stdin_null: !p.interactive && stdio.as_ref().is_none_or(|s| s[0].is_none()),
         stdio,
         init: p.init,
     }
@@ -197,6 +198,13 @@ fn bundle_path(record: &Record) -> Result<PathBuf, Error> {
 }
 
 /// Foreground: stdio wired through, signals forwarded, exit code returned.
+///
+/// Pipes and files are the container's stdio as they are (the fast path scripts use). A
+/// terminal is not: without `-t` the container has no terminal of its own, and must not
+/// hold the caller's (issue 12: TIOCSTI into the caller's shell, or reading what is typed
+/// after it is gone, from a process that outlived the run). Pipes stand in for each of our
+/// descriptors that is a terminal (stdin only with `-i`) and we copy between them, as `exec`
+/// does and as Docker's daemon always does.
 pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let containers = Containers::new(paths);
     let record = containers.load(id)?;
@@ -205,7 +213,10 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let root = runtime_root(paths);
     let _ = oci::delete(&root, id, true);
     signals::block();
-    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, None));
+    let (stdio, relay) =
+        signals::Relay::for_terminals(p.interactive).map_err(|e| sys("pipe", e))?;
+    let stdio = (!relay.is_empty()).then_some(stdio);
+    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, stdio));
     let l = match launched {
         Ok(l) => l,
         Err(e) => return Err(fail_start(paths, &record, e)),
@@ -220,7 +231,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
         pid: l.state.pid,
         master: l.master,
         stdin: p.interactive,
-        relay: signals::Relay::default(),
+        relay,
     });
     let oom = cg.oom_kills() > 0;
     let _ = oci::delete(&root, id, true);
@@ -386,9 +397,9 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         if let Some(c) = client {
             args.push(format!("--client={}", inheritable(c)));
         }
-        let _ =
-            (&std::fs::File::from(report.try_clone().map_err(|e| sys("dup", e))?)).write_all(b"ok");
-        unsafe { libc::close(report.as_raw_fd()) };
+        // The monitor says `ok` on the report pipe once it listens on the attach socket:
+        // `run -d` returns only then, so an immediate `berth attach` finds it.
+        args.push(format!("--ready={}", inheritable(report)));
         let devnull = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -400,7 +411,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             }
         }
         let exe = crate::lifecycle::tool_path("berth-monitor");
-        let err = exec_monitor(&exe, &args);
+        let err = exec_monitor(paths, &exe, &args);
         // The container runs but nobody watches it: say so in the record.
         let _ = Containers::new(paths).update(id, |r| {
             if let Some(s) = r.state.as_mut() {
@@ -409,7 +420,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             }
             Ok::<_, Error>(())
         });
-        Err(sys(format!("exec {}", exe.display()), err).into())
+        Err(err.into())
     };
     match run() {
         Ok(never) => match never {},
@@ -417,9 +428,20 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
     }
 }
 
-fn exec_monitor(exe: &Path, args: &[String]) -> std::io::Error {
-    use std::os::unix::process::CommandExt;
-    std::process::Command::new(exe).args(args).exec()
+/// Execs berth-monitor, never from its host file: it lives as long as the container, and
+/// `--pid host` with SYS_PTRACE could open `/proc/<monitor>/exe` and write through it once
+/// the monitor is gone (CVE-2019-5736). `runtime::exeseal::exec_tool` runs it through a
+/// read-only overlay (as berth-spawn runs), else from a sealed copy.
+fn exec_monitor(paths: &Paths, exe: &Path, args: &[String]) -> RuntimeError {
+    let mut argv = vec![exe.as_os_str().to_os_string()];
+    argv.extend(args.iter().map(std::ffi::OsString::from));
+    super::exeseal::exec_tool(
+        exe,
+        c"berth-monitor",
+        &super::exeseal::argv(&argv),
+        &super::exeseal::current_env(),
+        &paths.run.join(".exeseal"),
+    )
 }
 
 /// The monitor's command line (everything it needs, so it never parses a record).

@@ -18,6 +18,9 @@
 //!   unprivileged process in the container cannot even open `/proc/PID/exe`, `mem` or `fd`.
 //! - `--init`'s PID 1 is berth-init, run from a sealed memfd copy ([`sealed_tool`]): it lives
 //!   as long as the container, and a copy pins no host filesystem.
+//! - berth-monitor, which also lives as long as the container and is in its sight with
+//!   `--pid host`, is exec'd as berth-spawn runs ([`exec_tool`]): through a read-only overlay
+//!   of its directory, else from a sealed memfd copy.
 //!
 //! Whether we already run from such a handle is decided as crun does: a memfd is trusted
 //! when `/proc/self/exe` carries every seal (F_GET_SEALS), which nothing but a sealed memfd
@@ -283,6 +286,75 @@ pub fn sealed_tool(tool: &str) -> Result<OwnedFd, RuntimeError> {
     let name = CString::new(tool.as_bytes()).unwrap_or_default();
     sealed_copy(&f, &name)
         .map_err(|e| sys(format!("making a sealed copy of {}", path.display()), e))
+}
+
+/// Whether this process runs from the read-only overlay [`reexec_sealed`] made.
+fn runs_from_overlay() -> bool {
+    ORIGIN.get().is_some()
+        && File::open("/proc/self/exe").is_ok_and(|exe| is_on_readonly_overlay(&exe))
+}
+
+/// `tool` as a path to open: as given when it names a directory, else looked up on PATH (as
+/// execvp would).
+fn find_on_path(tool: &Path) -> PathBuf {
+    if tool.components().count() > 1 {
+        return tool.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| tool.to_path_buf())
+}
+
+/// Replaces this process with the host tool `path` (berth-monitor, which lives beside the
+/// container for its whole life and, with `--pid host`, in its sight), run as berth-spawn
+/// itself runs: through a read-only overlay of its directory when berth-spawn runs from
+/// one (no copy: the page cache of the installed file is shared by every monitor, so their
+/// memory stays as it was), else from a sealed memfd copy. `/proc/PID/exe` of it never leads
+/// to a writable host file. `scratch` is the overlay's empty layer. Returns only on failure.
+pub fn exec_tool(
+    path: &Path,
+    name: &CStr,
+    args: &[CString],
+    env: &[CString],
+    scratch: &Path,
+) -> RuntimeError {
+    let path = find_on_path(path);
+    if runs_from_overlay() {
+        match overlay_handle(&path, scratch) {
+            Ok(handle) => {
+                let e = exec_fd(&handle, args, env);
+                log::debug!("exec of {} through an overlay failed ({e})", path.display());
+            }
+            Err(e) => log::debug!("no read-only overlay for {} ({e})", path.display()),
+        }
+    }
+    let copy = File::open(&path).and_then(|f| sealed_copy(&f, name));
+    match copy {
+        Ok(copy) => sys(
+            format!("exec {}", path.display()),
+            exec_fd(&copy, args, env),
+        ),
+        Err(e) => sys(
+            format!(
+                "making a sealed copy of {} (CVE-2019-5736 protection)",
+                path.display()
+            ),
+            e,
+        ),
+    }
+}
+
+/// This process' environment as `KEY=VALUE` C strings, for [`exec_fd`].
+pub fn current_env() -> Vec<CString> {
+    cstrings(std::env::vars_os().map(|(k, v)| {
+        let mut kv = k;
+        kv.push("=");
+        kv.push(v);
+        kv
+    }))
 }
 
 /// The arguments of a tool exec'd with [`exec_fd`], as C strings.

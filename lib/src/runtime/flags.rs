@@ -10,7 +10,7 @@ use std::path::Path;
 use oci_spec::runtime::{Spec, User};
 use serde_json::{Value, json};
 
-use super::{RuntimeError, caps, cgroups, defaults, secopt};
+use super::{RuntimeError, caps, cgroups, defaults, secopt, sys};
 use crate::protocol::ProcessSection;
 
 /// Docker's default device cgroup rules (`crate::bundle::defaults`).
@@ -368,10 +368,21 @@ pub fn apply(
     Ok(())
 }
 
-/// Resolves `user[:group]` (names or ids) against the container's /etc/passwd and
-/// /etc/group with berth-unpack's resolver (runc's GetExecUser rules, which Docker follows).
-pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<User, RuntimeError> {
-    let r = crate::bundle::user::resolve(rootfs, spec).map_err(RuntimeError::BadArgs)?;
+/// Resolves `user[:group]` (names or ids) for a process entering the running container whose
+/// init is `pid` (started at `start`), against /etc/passwd and /etc/group as the container's
+/// processes see them, its mounts included, with berth-unpack's resolver (runc's GetExecUser
+/// rules, which Docker follows). The files are read by descriptor inside the container's
+/// root (`Root::of_process`, openat2 `RESOLVE_IN_ROOT`), never by a host path string such as
+/// `/proc/PID/root/etc/passwd`, whose absolute symlinks the kernel would follow on the host.
+pub fn resolve_user(pid: i32, start: u64, spec: &str) -> Result<User, RuntimeError> {
+    let root = crate::layer::root::Root::of_process(pid, start, crate::layer::root::RESOLVE_MOUNTS)
+        .map_err(|e| {
+            sys(
+                format!("entering the root of the container's process {pid}"),
+                e,
+            )
+        })?;
+    let r = crate::bundle::user::resolve_at(&root, spec).map_err(RuntimeError::BadArgs)?;
     let mut user = User::default();
     user.set_uid(r.uid);
     user.set_gid(r.gid);

@@ -19,6 +19,7 @@ pub mod exeseal;
 pub mod flags;
 pub mod hooks;
 mod init;
+pub mod keyring;
 pub mod lsm;
 pub mod monitor;
 pub mod namespaces;

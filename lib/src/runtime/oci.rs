@@ -391,8 +391,7 @@ fn derive_process(spec: &Spec, st: &State, req: &ExecRequest) -> Result<Process,
         p.set_cwd(cwd.into());
     }
     if let Some(u) = &req.user {
-        let rootfs = format!("/proc/{}/root", st.pid);
-        p.set_user(super::flags::resolve_user(Path::new(&rootfs), u)?);
+        p.set_user(super::flags::resolve_user(st.pid, st.pid_start, u)?);
     }
     p.set_terminal(Some(req.tty));
     p.set_console_size(None);

@@ -4,12 +4,14 @@
 //! mode of the image's directory even when that directory is empty (moby's
 //! `copyOwnership`), so e.g. a database image's data directory stays writable by its user.
 //!
-//! The image's content is untrusted. The directory is found with `openat2(2)` and
-//! `RESOLVE_IN_ROOT` (a symlink such as `/data -> /etc` resolves inside the rootfs, as the
-//! runtime resolves the mount's destination, never to the host's /etc), and the walk acts on
-//! file descriptors with `O_NOFOLLOW` and `*at` calls only, so no symlink in the image is ever
-//! followed. Hand-written because no crate copies a tree by descriptor while keeping owners,
-//! device nodes and hard links.
+//! The image's content is untrusted. The directory is found inside the rootfs with
+//! `layer::root::Root` (openat2 `RESOLVE_IN_ROOT`, retried on EAGAIN: a symlink such as
+//! `/data -> /etc` resolves inside the rootfs, as the runtime resolves the mount's
+//! destination, never to the host's /etc), and the walk acts on file descriptors with
+//! `O_NOFOLLOW` and `*at` calls only, so no symlink in the image is ever followed; a file is
+//! read only once its descriptor shows the regular file the walk listed (never a FIFO or a
+//! device swapped in). Hand-written because no crate copies a tree by descriptor while
+//! keeping owners, device nodes and hard links.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,38 +20,32 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{
     FileStat, Mode, SFlag, UtimensatFlags, fchmod, fstat, fstatat, futimens, mkdirat, mknodat,
     utimensat,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
+use rustix::fs::OFlags;
+
+use crate::layer::root::Root;
 
 /// Copies the image's `destination` (inside `rootfs`) into the volume directory `data` if
 /// `data` is empty. Returns whether anything was done: false when the volume already has
 /// content or the image has no directory there.
 pub fn seed(rootfs: &Path, destination: &str, data: &Path) -> io::Result<bool> {
-    let root = nix::fcntl::open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let rel = destination.trim_start_matches('/');
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
-        .resolve(
-            ResolveFlag::RESOLVE_IN_ROOT
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS
-                | ResolveFlag::RESOLVE_NO_XDEV,
-        );
-    let src = match openat2(&root, if rel.is_empty() { "." } else { rel }, how) {
+    // The image's own filesystem: no mount is crossed (layer::root::RESOLVE).
+    let root = Root::open(rootfs)?;
+    let rel = destination.trim_start_matches('/').as_bytes();
+    let src = match root.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY) {
         Ok(fd) => fd,
         // Nothing there, or not a directory: nothing to copy (the runtime makes the mount
         // point).
-        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(false),
-        Err(e) => return Err(e.into()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
     };
     let dst = nix::fcntl::open(
         data,
@@ -178,12 +174,7 @@ impl Copier {
         }
         match kind {
             SFlag::S_IFREG => {
-                let s = openat(
-                    src,
-                    n,
-                    OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )?;
+                let s = open_regular(src, n, st)?;
                 let d = openat(
                     dst,
                     n,
@@ -220,6 +211,19 @@ impl Copier {
         }
         Ok(())
     }
+}
+
+/// Opens the regular file `name` of `dir` that was listed as `st` for reading. O_NONBLOCK:
+/// a FIFO put there since the listing is not waited for; and the descriptor must be that
+/// same regular file, or the copy stops.
+fn open_regular(dir: &OwnedFd, name: &std::ffi::OsStr, st: &FileStat) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = openat(dir, name, flags, Mode::empty())?;
+    let now = fstat(&fd)?;
+    if file_type(&now) != SFlag::S_IFREG || (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
+        return Err(io::Error::other("changed while it was being copied"));
+    }
+    Ok(fd)
 }
 
 /// Owner, then mode (a chown clears set-id bits), then extended attributes (a chown clears
@@ -319,5 +323,44 @@ mod tests {
         fs::create_dir(&data3).unwrap();
         assert!(!seed(&rootfs, "/nope", &data3).unwrap());
         assert!(!seed(&rootfs, "/etc/app/a.conf", &data3).unwrap());
+    }
+
+    /// openat2 refuses a resolution inside a root that walked `..` while anything was renamed
+    /// anywhere on the system (EAGAIN: the kernel cannot prove the walk stayed inside), which
+    /// berth itself does all the time (every record is saved by rename). The seed retries, as
+    /// `layer::root::Root` does, instead of failing the volume.
+    #[test]
+    fn renames_elsewhere_during_the_walk_do_not_fail_the_seed() {
+        let d = tempfile::tempdir().unwrap();
+        let rootfs = d.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("etc/app")).unwrap();
+        fs::create_dir_all(rootfs.join("etc/x")).unwrap();
+        fs::write(rootfs.join("etc/app/a.conf"), b"a=1\n").unwrap();
+        let spin = d.path().join("spin");
+        fs::create_dir_all(spin.join("a")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renamer = {
+            let (stop, spin) = (stop.clone(), spin.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = fs::rename(spin.join("a"), spin.join("b"));
+                    let _ = fs::rename(spin.join("b"), spin.join("a"));
+                }
+            })
+        };
+        let results: Vec<io::Result<bool>> = (0..300)
+            .map(|i| {
+                let data = d.path().join(format!("_data{i}"));
+                fs::create_dir(&data).unwrap();
+                seed(&rootfs, "/etc/x/../../etc/app", &data)
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        renamer.join().unwrap();
+        for (i, r) in results.into_iter().enumerate() {
+            assert!(r.as_ref().is_ok_and(|&done| done), "seed {i}: {r:?}");
+            let data = d.path().join(format!("_data{i}"));
+            assert_eq!(fs::read(data.join("a.conf")).unwrap(), b"a=1\n");
+        }
     }
 }

@@ -44,6 +44,8 @@ struct Args {
     attach: Option<OsString>,
     /// An attached client handed over at start (`run -it`, `start -a`).
     client: Option<RawFd>,
+    /// The pipe to berth-spawn, which waits for `ok` on it: the monitor listens.
+    ready: Option<RawFd>,
 }
 
 fn parse() -> Args {
@@ -75,6 +77,7 @@ fn parse() -> Args {
             "--tty" => a.tty = fd(),
             "--attach" => a.attach = Some(v.into()),
             "--client" => a.client = fd(),
+            "--ready" => a.ready = fd(),
             _ => {}
         }
     }
@@ -263,6 +266,9 @@ fn main() {
         // Not dumpable: a container sharing the host's pid namespace (`--pid host`) must not
         // open our /proc/PID/{exe,mem,fd} (the descriptors we hold are its stdio and log).
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // berth-spawn runs us from a handle (a read-only overlay, or a sealed copy) whose
+        // name the kernel would show; ps and pkill know ours.
+        libc::prctl(libc::PR_SET_NAME, c"berth-monitor".as_ptr(), 0, 0, 0);
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let _ = libc::chdir(c"/".as_ptr());
@@ -299,6 +305,13 @@ fn main() {
     }
     if let Some(fd) = a.client {
         attach.add(fd, a.tty);
+    }
+    // Listening (or without a socket to listen on): `berth run -d` may return, and an
+    // `attach` right after it finds us.
+    if let Some(fd) = a.ready {
+        attach::write_fd(fd, b"ok\n");
+        // SAFETY: the descriptor was handed to us for this one message.
+        unsafe { libc::close(fd) };
     }
     let mut m = Monitor {
         a,

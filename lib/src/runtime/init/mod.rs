@@ -96,10 +96,19 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // container's pty our controlling terminal.
     let _ = nix::unistd::setsid();
     wire_stdio(a)?;
+    // A label the host cannot apply is refused before any mount uses it (linux.mountLabel
+    // becomes `context=`, which a kernel without SELinux refuses as an unknown option).
+    super::lsm::check(a.process, a.spec).map_err(|e| exec::Failure {
+        code: crate::error::Coded::code(&e).0,
+        message: e.to_string(),
+    })?;
     // Still the host's root by uid: hold the rootfs and bind sources now, for berth's state
     // is private to root and the mapped root cannot walk to them (reach.rs).
     let reach = reach::Reach::open(a)?;
     let userns = enter_namespaces(a)?;
+    // Not the caller's session keyring: a new, anonymous one (runc's JoinSessionKeyring).
+    super::keyring::join_new_session()
+        .map_err(|e| format!("joining a new session keyring: {e}"))?;
     if !matches!(a.mode, Mode::Exec) {
         setup_rootfs(a, reach.as_ref(), userns)?;
     } else if a.process.terminal().unwrap_or(false) {
@@ -254,6 +263,10 @@ fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<
             userns,
             cgroups: &a.cgroups,
             cgroup2: a.cgroup2,
+            mount_label: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.mount_label().as_deref()),
         },
         mounts_list,
     )?;

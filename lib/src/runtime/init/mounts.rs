@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub cgroups: &'a [CgroupView],
     /// Pure cgroup v2 with a cgroup namespace: mount cgroup2 directly.
     pub cgroup2: bool,
+    /// `linux.mountLabel`: the SELinux context of the in-memory filesystems ([`fs_data`]).
+    pub mount_label: Option<&'a str>,
 }
 
 pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
@@ -51,11 +53,14 @@ pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
 
 fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
     let options: Vec<String> = m.options().clone().unwrap_or_default();
-    let o = parse_options(&options);
+    let mut o = parse_options(&options);
     let typ = m
         .typ()
         .as_deref()
         .unwrap_or(if o.bind { "bind" } else { "none" });
+    if !o.bind {
+        o.data = fs_data(typ, &o.data, ctx.mount_label);
+    }
     let dest = m.destination();
     let source = m
         .source()
@@ -84,6 +89,44 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
             propagate(&mnt, &o, dest)
         }
     }
+}
+
+/// The SELinux options that take a context as their value.
+const CONTEXT_KEYS: &[&str] = &["context", "fscontext", "defcontext", "rootcontext"];
+
+/// The filesystem options of a new mount (not a bind) of type `typ`, as fsconfig takes them:
+/// - `linux.mountLabel` as `context=` on the filesystems runc labels so (tmpfs, devpts...:
+///   `lsm::selinux::takes_context`), unless the config names a context itself: a config.json
+///   written by hand or by an engine (containerd, podman) is labelled as `berth run`'s is,
+///   which carries the option already (`lsm::selinux::label_mounts`);
+/// - a context without its quotes: mount(2)'s option string needs them around an MCS level's
+///   comma (go-selinux writes `context="u:r:t:s0:c1,c2"`), fsconfig takes the value whole and
+///   would pass the quotes on to SELinux as part of the label.
+pub(crate) fn fs_data(typ: &str, data: &[String], mount_label: Option<&str>) -> Vec<String> {
+    let is_context = |d: &str| {
+        d.split_once('=')
+            .is_some_and(|(k, _)| CONTEXT_KEYS.contains(&k))
+    };
+    let mut out: Vec<String> = data
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((k, v)) if is_context(d) => {
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v);
+                format!("{k}={v}")
+            }
+            _ => d.clone(),
+        })
+        .collect();
+    if let Some(label) = mount_label.filter(|l| !l.is_empty())
+        && crate::runtime::lsm::selinux::takes_context(typ, std::iter::empty())
+        && !data.iter().any(|d| is_context(d))
+    {
+        out.push(format!("context={label}"));
+    }
+    out
 }
 
 /// A bind of the trusted host path `src` onto `dest` in the container: cloned, its flags set
@@ -187,4 +230,67 @@ fn mount_cgroups(ctx: &Ctx, target: &OwnedFd, dest: &Path, o: &MountOptions) -> 
         set_flags(&mnt, &flags(libc::MS_RDONLY), false, dest)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABEL: &str = "system_u:object_r:container_file_t:s0:c1,c2";
+
+    fn data(typ: &str, options: &[&str], label: Option<&str>) -> Vec<String> {
+        let options: Vec<String> = options.iter().map(|s| s.to_string()).collect();
+        fs_data(typ, &parse_options(&options).data, label)
+    }
+
+    #[test]
+    fn a_configs_mount_label_goes_on_in_memory_filesystems() {
+        // A hand-written config.json: linux.mountLabel, no context= in the mounts.
+        assert_eq!(
+            data("tmpfs", &["nosuid", "mode=755", "size=65536k"], Some(LABEL)),
+            ["mode=755", "size=65536k", &format!("context={LABEL}")]
+        );
+        assert_eq!(
+            data("devpts", &["newinstance", "ptmxmode=0666"], Some(LABEL)),
+            ["newinstance", "ptmxmode=0666", &format!("context={LABEL}")]
+        );
+        assert_eq!(
+            data("tmpfs", &[], Some(LABEL)),
+            [format!("context={LABEL}")]
+        );
+        // Not where runc leaves the kernel's label, or labels mqueue after mounting.
+        for typ in ["proc", "sysfs", "cgroup", "cgroup2", "mqueue"] {
+            assert_eq!(
+                data(typ, &["nosuid"], Some(LABEL)),
+                Vec::<String>::new(),
+                "{typ}"
+            );
+        }
+        // No label, or an empty one: nothing added.
+        assert_eq!(data("tmpfs", &["mode=755"], None), ["mode=755"]);
+        assert_eq!(data("tmpfs", &["mode=755"], Some("")), ["mode=755"]);
+    }
+
+    #[test]
+    fn a_context_in_the_options_wins_and_loses_its_quotes() {
+        // berth run's config already carries go-selinux's quoted option (label_mounts).
+        let quoted = crate::runtime::lsm::selinux::context_option(LABEL);
+        assert_eq!(
+            data("tmpfs", &["nosuid", &quoted], Some(LABEL)),
+            [format!("context={LABEL}")]
+        );
+        // The config's own context, also without a mount label; other context keys too.
+        assert_eq!(
+            data("tmpfs", &["context=\"a:b:c:s0\""], Some(LABEL)),
+            ["context=a:b:c:s0"]
+        );
+        assert_eq!(
+            data("tmpfs", &["rootcontext=\"a:b:c:s0:c3,c4\"", "uid=0"], None),
+            ["rootcontext=a:b:c:s0:c3,c4", "uid=0"]
+        );
+        assert_eq!(
+            data("tmpfs", &["defcontext=a:b:c:s0"], Some(LABEL)),
+            ["defcontext=a:b:c:s0"]
+        );
+    }
 }

@@ -394,6 +394,17 @@ fn explain(req: &Request, attr: &str, value: &str, e: std::io::Error) -> LsmErro
     }
 }
 
+/// Refuses, before anything is mounted, what [`apply`] would refuse: a label the host cannot
+/// apply must fail the create with its own error, not as a mount that the label's `context=`
+/// broke (runc validates the config first too).
+pub fn check(process: &Process, spec: &Spec) -> Result<(), LsmError> {
+    let req = Request::of(process, spec);
+    if req.is_empty() {
+        return Ok(());
+    }
+    plan(&req, &Host::detect()).map(drop)
+}
+
 /// Applies what the config asks for, from the container's init: the AppArmor profile and
 /// the SELinux process label take effect at its execve (runc applies both before it drops
 /// capabilities and loads seccomp, and so does berth). `at_create` also labels the mqueue

@@ -169,13 +169,17 @@ pub fn labels(
 /// runc's rule for which mounts take `context=`: the in-memory and special filesystems it
 /// mounts itself, not proc, sysfs or cgroups (their labels are the kernel's), not mqueue
 /// (labelled after mounting, see [`label_mqueue`]) and not binds (they keep their source's).
-fn takes_context(m: &Value) -> bool {
-    let typ = m["type"].as_str().unwrap_or_default();
-    let bind = typ == "bind"
-        || m["options"]
-            .as_array()
-            .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"));
+/// Used on config.json by `berth run` ([`label_mounts`]) and by the container's init for any
+/// config (`init::mounts`).
+pub fn takes_context<'a>(typ: &str, mut options: impl Iterator<Item = &'a str>) -> bool {
+    let bind = typ == "bind" || options.any(|x| x == "bind" || x == "rbind");
     !bind && !matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2" | "mqueue" | "")
+}
+
+/// The mount option that gives a filesystem `label` (go-selinux's `FormatMountLabel`): quoted,
+/// for mount(2)'s comma-separated option string would cut an MCS level's `c1,c2`.
+pub fn context_option(label: &str) -> String {
+    format!("context=\"{label}\"")
 }
 
 /// Gives the config's mounts the mount label as a `context=` option (go-selinux's
@@ -188,14 +192,16 @@ pub fn label_mounts(spec: &mut Value, label: Option<&str>) {
         if let Some(o) = m["options"].as_array_mut() {
             o.retain(|x| !x.as_str().is_some_and(|s| s.starts_with("context=")));
         }
+        let typ = m["type"].as_str().unwrap_or_default();
+        let options = m["options"].as_array().into_iter().flatten();
         if let Some(l) = label
-            && takes_context(m)
+            && takes_context(typ, options.filter_map(Value::as_str))
         {
             if !m["options"].is_array() {
                 m["options"] = json!([]);
             }
             if let Some(o) = m["options"].as_array_mut() {
-                o.push(json!(format!("context=\"{l}\"")));
+                o.push(json!(context_option(l)));
             }
         }
     }
