@@ -179,7 +179,7 @@ pub fn update(root: &Root, id: &str, res: serde_json::Value) -> Result<(), Error
         ));
     }
     let cg = st.cgroup();
-    match cg.create(Some(&res), &[]) {
+    match cg.update(&res) {
         // cgroup v1 wants memsw >= limit at every step: a limit raised above the old
         // memory+swap fails until the new memory+swap is in (runc orders these two too).
         Err(_)
@@ -191,8 +191,8 @@ pub fn update(root: &Root, id: &str, res: serde_json::Value) -> Result<(), Error
             let mut m = LinuxMemory::default();
             m.set_swap(res.memory().and_then(|m| m.swap()));
             swap_first.set_memory(Some(m));
-            cg.create(Some(&swap_first), &[])?;
-            Ok(cg.create(Some(&res), &[])?)
+            cg.update(&swap_first)?;
+            Ok(cg.update(&res)?)
         }
         r => Ok(r?),
     }

@@ -27,7 +27,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Linux;
+use oci_spec::runtime::{Linux, LinuxResources};
 
 use super::RuntimeError;
 use super::init::CgroupView;
@@ -353,6 +353,13 @@ impl Cgroup {
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// runc's `update`: applies `res` to the running container's existing cgroup. A field
+    /// this host cannot apply is refused before any write; nothing is removed on failure.
+    pub fn update(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
+        let plan = resources::plan(Some(res), &[], &Probe(self))?;
+        Ok(self.apply(&plan)?)
     }
 
     /// A container's cgroup is its own: one that already has processes is refused (runc
