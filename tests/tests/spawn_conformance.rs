@@ -314,6 +314,70 @@ fn create_fails_when_the_init_could_not_wait_for_start() {
     rt.assert_clean();
 }
 
+#[test]
+fn pid_files_hold_the_pid_state_reports() {
+    let w = World::new();
+    let rt = Rt::new(&w);
+    let b = bundle(&w, "pidfile", &config(&["sleep", "1000"], &[]));
+    // Relative to berth-spawn's working directory, as with runc; written by create itself,
+    // so a caller reads it as soon as create returns.
+    let status = w
+        .cmd("berth-spawn")
+        .current_dir(w.env.dir())
+        .args(["--root", rt.root.to_str().unwrap(), "create"])
+        .args([
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            "c.pid",
+            "c-pid",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written = std::fs::read_to_string(w.env.dir().join("c.pid")).unwrap();
+    let state = rt.run(&["state", "c-pid"]).success().json();
+    assert_eq!(
+        written,
+        state["pid"].to_string(),
+        "no newline, the init's pid"
+    );
+    assert_eq!(state["status"], "created");
+    rt.run(&["start", "c-pid"]).success();
+    // exec's is the exec'd process's, in the host's pid namespace.
+    let exec_pid = w.env.dir().join("exec.pid");
+    // Detached, it keeps exec's stdio: give it none to hold.
+    let status = w
+        .cmd("berth-spawn")
+        .args(["--root", rt.root.to_str().unwrap(), "exec", "--detach"])
+        .args([
+            "--pid-file",
+            exec_pid.to_str().unwrap(),
+            "c-pid",
+            "sleep",
+            "999",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pid = std::fs::read_to_string(&exec_pid).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert_eq!(cmdline, b"sleep\0999\0");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert_eq!(
+        nspid.split_whitespace().nth(1),
+        Some(pid.as_str()),
+        "{nspid}"
+    );
+    rt.run(&["delete", "--force", "c-pid"]).success();
+    rt.assert_clean();
+}
+
 /// The lines of the host's mountinfo that name `dir`.
 fn host_mounts_under(dir: &Path) -> Vec<String> {
     let d = dir.to_str().unwrap();

@@ -92,13 +92,23 @@ pub fn start(root: &Root, id: &str) -> Result<(), RuntimeError> {
             "container {id} failed before its process could run (startContainer hooks or the exec fifo; see the container's stderr)"
         )));
     }
-    // The init keeps its end open, close-on-exec: end-of-file says the container's process
-    // was executed, and the poststart hooks run after it, as runtime-spec says.
-    let _ = std::io::copy(&mut &f, &mut std::io::sink());
+    let spec = crate::ocispec::load(&st.bundle).ok();
+    let hooks = spec
+        .as_ref()
+        .and_then(|s| s.hooks().as_ref())
+        .and_then(|h| h.poststart().as_ref())
+        .is_some_and(|h| !h.is_empty());
+    if hooks {
+        // The init keeps its end open, close-on-exec: end-of-file says the container's
+        // process was executed, and the poststart hooks run after it, as runtime-spec says.
+        // Without them `start` returns at the byte, as runc does: a short-lived process is
+        // then still seen running by a caller that looks right away.
+        let _ = std::io::copy(&mut &f, &mut std::io::sink());
+    }
     st.status = Status::Running;
     root.save(&st)?;
-    if let Ok(spec) = crate::ocispec::load(&st.bundle) {
-        poststart(&spec, &st);
+    if let Some(spec) = &spec {
+        poststart(spec, &st);
     }
     Ok(())
 }
