@@ -94,8 +94,8 @@ fn runc_verbs_on_a_umoci_bundle() {
     rt(&["state", "c1"]).fails_with(3);
     // Each hook ran once, with the state on stdin.
     for (hook, status) in [
-        ("prestart", "creating"),
-        ("createRuntime", "creating"),
+        ("prestart", "created"),
+        ("createRuntime", "created"),
         ("poststart", "running"),
         ("poststop", "stopped"),
     ] {

@@ -480,7 +480,6 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
                 hostname: hostname.clone(),
                 files,
                 env,
-                own_netns: !matches!(mode, Mode::Host | Mode::Container(_)),
             },
         )?;
         Ok(())

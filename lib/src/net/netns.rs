@@ -4,7 +4,7 @@
 //!
 //! `unshare(CLONE_NEWNET)` and `setns` change the calling *thread* only, so the namespace is
 //! made on a short-lived helper thread: the main thread of the tool never leaves the host's
-//! namespace.
+//! namespace. That thread also gives the new namespace Docker's network sysctls.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -31,6 +31,7 @@ pub fn create(path: &Path) -> Result<OwnedFd, IoError> {
     let made = std::thread::spawn(move || -> Result<(), IoError> {
         nix::sched::unshare(CloneFlags::CLONE_NEWNET)
             .with_path("unshare network namespace for", &target)?;
+        docker_sysctls()?;
         nix::mount::mount(
             Some("/proc/thread-self/ns/net"),
             &target,
@@ -53,6 +54,22 @@ pub fn create(path: &Path) -> Result<OwnedFd, IoError> {
         return Err(e);
     }
     open(path)
+}
+
+/// Docker's sysctls for a network namespace of the container's own
+/// (`bundle::defaults::NETWORK_SYSCTLS`: unprivileged users may bind low ports and ping),
+/// written here, as the host's root, from the helper thread that is in the new namespace:
+/// a `/proc/sys/net` file acts on the namespace of the thread that opens it. The container's
+/// init could not write them with `--userns`: its mapped root is not root in the user
+/// namespace that owns this network namespace (the host's). Docker gets the same with
+/// userns-remap by having runc make the namespace inside the container's user namespace.
+/// The user's own `--sysctl`s stay in config.json and are written later, by the init.
+fn docker_sysctls() -> Result<(), IoError> {
+    for (key, value) in crate::bundle::defaults::NETWORK_SYSCTLS {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        fs::write(&path, value).with_path("write", &path)?;
+    }
+    Ok(())
 }
 
 /// Opens a bind-mounted namespace.

@@ -1,7 +1,8 @@
 //! What berth-netns writes into a bundle's config.json: the network namespace to join (none
 //! for host mode), the hostname, the bind mounts of /etc/hostname, /etc/hosts and
-//! /etc/resolv.conf, the environment (HOSTNAME and the link variables), and Docker's network
-//! sysctls for a namespace of the container's own.
+//! /etc/resolv.conf, and the environment (HOSTNAME and the link variables). Docker's network
+//! sysctls are not in it: berth-netns writes them into the namespaces it makes
+//! (`netns::create`), which works with `--userns` too.
 
 use std::path::{Path, PathBuf};
 
@@ -21,10 +22,6 @@ pub struct SpecEdits {
     /// (container path, host file) bind mounts.
     pub files: Vec<(&'static str, PathBuf)>,
     pub env: Vec<String>,
-    /// The container has a network namespace of its own (bridge, a user network, none): it
-    /// gets Docker's `NETWORK_SYSCTLS` (moby sets them only for a private namespace, never
-    /// for host or a joined `container:` one, whose namespace belongs to another).
-    pub own_netns: bool,
 }
 
 pub fn apply(bundle: &Path, e: &SpecEdits) -> Result<()> {
@@ -53,12 +50,12 @@ fn edit(spec: &mut Spec, e: &SpecEdits) {
             );
         }
         linux.set_namespaces(Some(ns));
+        // An older berth-netns put Docker's network sysctls here for the init to write (it
+        // cannot with --userns): a re-run of the stage takes them out. The namespace got them
+        // from berth-netns already (`netns::create`), and a host or joined one must not.
         let mut sysctl = linux.sysctl().clone().unwrap_or_default();
         for (k, v) in crate::bundle::defaults::NETWORK_SYSCTLS {
-            if e.own_netns {
-                sysctl.entry(k.to_string()).or_insert_with(|| v.to_string());
-            } else if sysctl.get(k).map(String::as_str) == Some(v) {
-                // A re-run of the stage into host or a joined namespace drops ours.
+            if sysctl.get(k).map(String::as_str) == Some(v) {
                 sysctl.remove(k);
             }
         }
@@ -113,30 +110,21 @@ mod tests {
     }
 
     #[test]
-    fn network_sysctls_only_for_a_namespace_of_its_own() {
+    fn network_sysctls_are_not_left_for_the_init() {
         let mut spec = Spec::default();
+        let mut given = std::collections::HashMap::new();
+        // What an older berth-netns wrote, and one of the config's own.
+        given.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+        given.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+        given.insert("net.ipv4.ip_forward".into(), "1".into());
+        spec.linux_mut().as_mut().unwrap().set_sysctl(Some(given));
         let own = SpecEdits {
             netns: Some("/run/berth/netns/x".into()),
-            own_netns: true,
             ..Default::default()
         };
         edit(&mut spec, &own);
-        assert_eq!(
-            sysctl(&spec),
-            [
-                ("net.ipv4.ip_unprivileged_port_start".into(), "0".into()),
-                ("net.ipv4.ping_group_range".into(), "0 2147483647".into()),
-            ]
-        );
-        // The stage run again into the host's network: they go.
+        assert_eq!(sysctl(&spec), [("net.ipv4.ip_forward".into(), "1".into())]);
         edit(&mut spec, &SpecEdits::default());
-        assert!(sysctl(&spec).is_empty());
-        // A joined namespace (container:NAME) is the target's: nothing is set.
-        let joined = SpecEdits {
-            netns: Some("/run/berth/netns/y".into()),
-            ..Default::default()
-        };
-        edit(&mut spec, &joined);
-        assert!(sysctl(&spec).is_empty());
+        assert_eq!(sysctl(&spec), [("net.ipv4.ip_forward".into(), "1".into())]);
     }
 }

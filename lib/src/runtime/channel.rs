@@ -19,6 +19,10 @@ pub enum ToParent {
     Terminal,
     /// Everything is set up; the process waits for the start signal.
     Ready,
+    /// The exec fifo, opened for writing now that `start` opened it for reading; its
+    /// descriptor travels with this message (from the helper that opens it for a container
+    /// without a mount namespace, which has no /proc to reopen it through).
+    Fifo,
     /// Setup failed; `code` is the protocol code (126/127 for exec failures).
     Error { code: u8, message: String },
 }
@@ -28,7 +32,9 @@ pub enum ToParent {
 pub enum ToChild {
     /// Cgroups joined and id maps written: go on with the setup.
     Go,
-    HooksDone,
+    /// The prestart and createRuntime hooks ran; `state` is the state document, for the
+    /// container's own createContainer and startContainer hooks.
+    HooksDone { state: serde_json::Value },
     /// Exec the container's process now.
     Start,
 }

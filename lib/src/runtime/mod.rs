@@ -29,6 +29,7 @@ pub mod seccomp;
 pub mod secopt;
 pub mod signals;
 pub mod state;
+pub mod validate;
 
 use crate::error::{Code, Coded, IoError};
 use crate::ocispec::SpecError;

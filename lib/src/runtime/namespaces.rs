@@ -86,6 +86,10 @@ impl Plan {
     pub fn joins(&self, t: LinuxNamespaceType) -> bool {
         self.join.iter().any(|j| j.kind == t)
     }
+    /// The config lists `t`, new or joined by path.
+    pub fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.has_new(t) || self.joins(t)
+    }
     pub fn take_join(&mut self, t: LinuxNamespaceType) -> Option<Join> {
         let i = self.join.iter().position(|j| j.kind == t)?;
         Some(self.join.remove(i))
@@ -99,8 +103,10 @@ pub fn namespaces(spec: &Spec) -> &[LinuxNamespace] {
         .unwrap_or(&[])
 }
 
-/// Splits the config's namespaces. A mount namespace is always created (the root filesystem
-/// is set up in one) unless one is joined.
+/// Splits the config's namespaces into those to create and those to join. A type the config
+/// does not list is the runtime's own, inherited (runtime-spec, config-linux.md
+/// "Namespaces"); that includes the mount namespace: without one the container only gets
+/// `root.path` as its root directory (`validate` refuses what would need mounts).
 pub fn plan(spec: &Spec) -> Result<Plan, RuntimeError> {
     let mut p = Plan::default();
     for ns in namespaces(spec) {
@@ -122,11 +128,54 @@ pub fn plan(spec: &Spec) -> Result<Plan, RuntimeError> {
             _ => p.new_flags |= clone_flag(ns.typ()),
         }
     }
-    if !p.joins(LinuxNamespaceType::Mount) {
-        p.new_flags |= libc::CLONE_NEWNS;
-    }
     p.join.sort_by_key(|j| join_rank(j.kind));
     Ok(p)
+}
+
+/// The host uid and gid of the container's root, when it has a user namespace: from the
+/// config's mappings for a new one, from `/proc/PID/{uid,gid}_map` for one joined as
+/// `/proc/PID/ns/user`. `None` without a user namespace (root is root) or when the mapping
+/// cannot be read from here.
+pub fn host_root_ids(spec: &Spec, plan: &Plan) -> Option<(u32, u32)> {
+    if plan.has_new(LinuxNamespaceType::User) {
+        let linux = spec.linux().as_ref()?;
+        let root = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            maps.iter()
+                .flatten()
+                .find(|m| m.container_id() == 0 && m.size() > 0)
+                .map(|m| m.host_id())
+        };
+        return Some((root(linux.uid_mappings())?, root(linux.gid_mappings())?));
+    }
+    let joined = plan
+        .join
+        .iter()
+        .find(|j| j.kind == LinuxNamespaceType::User)?;
+    let pid = joined
+        .path
+        .strip_prefix("/proc")
+        .ok()?
+        .parent()?
+        .parent()?
+        .to_str()?
+        .parse::<u32>()
+        .ok()?;
+    let read = |file: &str| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+        map_root(&text)
+    };
+    Some((read("uid_map")?, read("gid_map")?))
+}
+
+/// The outside id that inside id 0 maps to, in a `/proc/PID/uid_map` text.
+fn map_root(text: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let f: Vec<u32> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        (f.len() == 3 && f[0] == 0 && f[2] > 0).then_some(f[1])
+    })
 }
 
 /// All namespaces of a running process, to join for `exec` (those it shares with us are
@@ -154,4 +203,31 @@ pub fn of_process(pid: i32) -> Result<Plan, RuntimeError> {
     }
     p.join.sort_by_key(|j| join_rank(j.kind));
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_of_an_id_map() {
+        assert_eq!(
+            map_root("         0     100000      65536\n"),
+            Some(100_000)
+        );
+        assert_eq!(map_root("1 1000 10\n0 5000 1\n"), Some(5000));
+        assert_eq!(map_root("1 1000 10\n"), None);
+    }
+
+    #[test]
+    fn a_missing_type_is_inherited() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "uts"}]}
+        }))
+        .unwrap();
+        let p = plan(&spec).unwrap();
+        assert_eq!(p.new_flags, libc::CLONE_NEWPID | libc::CLONE_NEWUTS);
+        assert!(!p.has(LinuxNamespaceType::Mount));
+    }
 }

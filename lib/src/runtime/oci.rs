@@ -58,12 +58,12 @@ pub fn create(
     Ok(l.state)
 }
 
+/// The poststart hooks: a failed one is a warning, and the others still run (runtime-spec
+/// 1.2, lifecycle step 9).
 fn poststart(spec: &Spec, st: &State) {
     let h = spec.hooks().clone().unwrap_or_default();
-    if let Some(hs) = h.poststart().as_deref()
-        && let Err(e) = hooks::run("poststart", hs, &st.oci_json(Status::Running))
-    {
-        log::warn!("{e}");
+    if let Some(hs) = h.poststart().as_deref() {
+        hooks::run_warn("poststart", hs, &st.oci_json(Status::Running));
     }
 }
 
@@ -83,12 +83,32 @@ pub fn start(root: &Root, id: &str) -> Result<(), RuntimeError> {
         std::fs::File::open(&fifo).map_err(|e| sys(format!("opening {}", fifo.display()), e))?;
     let mut b = [0u8; 1];
     use std::io::Read;
-    let _ = (&f).read(&mut b);
+    // The init writes one byte once its startContainer hooks ran; end-of-file means it failed
+    // before its exec (and said why on the container's stderr).
+    let n = (&f).read(&mut b);
     let _ = std::fs::remove_file(&fifo);
+    if !matches!(n, Ok(1)) {
+        return Err(RuntimeError::Invalid(format!(
+            "container {id} failed before its process could run (startContainer hooks or the exec fifo; see the container's stderr)"
+        )));
+    }
+    let spec = crate::ocispec::load(&st.bundle).ok();
+    let hooks = spec
+        .as_ref()
+        .and_then(|s| s.hooks().as_ref())
+        .and_then(|h| h.poststart().as_ref())
+        .is_some_and(|h| !h.is_empty());
+    if hooks {
+        // The init keeps its end open, close-on-exec: end-of-file says the container's
+        // process was executed, and the poststart hooks run after it, as runtime-spec says.
+        // Without them `start` returns at the byte, as runc does: a short-lived process is
+        // then still seen running by a caller that looks right away.
+        let _ = std::io::copy(&mut &f, &mut std::io::sink());
+    }
     st.status = Status::Running;
     root.save(&st)?;
-    if let Ok(spec) = crate::ocispec::load(&st.bundle) {
-        poststart(&spec, &st);
+    if let Some(spec) = &spec {
+        poststart(spec, &st);
     }
     Ok(())
 }
@@ -226,10 +246,8 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
     cg.remove()?;
     if let Ok(spec) = crate::ocispec::load(&st.bundle) {
         let h = spec.hooks().clone().unwrap_or_default();
-        if let Some(hs) = h.poststop().as_deref()
-            && let Err(e) = hooks::run("poststop", hs, &st.oci_json(Status::Stopped))
-        {
-            log::warn!("{e}");
+        if let Some(hs) = h.poststop().as_deref() {
+            hooks::run_warn("poststop", hs, &st.oci_json(Status::Stopped));
         }
     }
     root.remove(id)

@@ -202,6 +202,7 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         )));
     }
     let mut plan = namespaces::plan(&spec)?;
+    super::validate::check(&spec, &process, &plan)?;
     let linux = spec.linux().clone().unwrap_or_default();
     let cg = Cgroup::new(&cgroups::path_for(linux.cgroups_path().as_deref(), o.id)?);
     let annotations = spec.annotations().clone().unwrap_or_default();
@@ -239,28 +240,27 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         o.root.save(&st).map_err(fail)?;
         cg.create(&linux).map_err(fail)?;
         let seccomp = seccomp_of(&spec, o.root).map_err(fail)?;
-        let fifo = o.root.fifo_path(o.id);
-        let mut fifo_fd: Option<OwnedFd> = None;
-        if o.launch == Launch::Create {
-            let c = init::fs_cstr(&fifo);
-            if unsafe { libc::mkfifo(c.as_ptr(), 0o622) } < 0 {
-                return Err(fail(sys(
-                    "mkfifo exec.fifo",
-                    std::io::Error::last_os_error(),
-                )));
-            }
-            // O_PATH, not close-on-exec across the clone: the child reopens it for writing
-            // after pivot_root, when the runtime root is out of its sight.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-            if fd < 0 {
-                return Err(fail(sys("open exec.fifo", std::io::Error::last_os_error())));
-            }
-            fifo_fd = Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
-        }
+        let fifo_fd = match o.launch {
+            Launch::Create => Some(
+                o.root
+                    .make_fifo(o.id, namespaces::host_root_ids(&spec, &plan))
+                    .map_err(fail)?,
+            ),
+            Launch::Run => None,
+        };
+        // Without a mount namespace the init chroots into the rootfs: held now, by the host.
+        let chroot_fd = if plan.has(LinuxNamespaceType::Mount) {
+            None
+        } else {
+            Some(open_dir(&rootfs).map_err(fail)?)
+        };
         let (parent, child) = Channel::pair().map_err(|e| fail(sys("socketpair", e)))?;
         let new_user = plan.has_new(LinuxNamespaceType::User);
         if new_user {
             init::reach::let_mapped_root_in(&rootfs, &linux).map_err(fail)?;
+            if plan.has_new(LinuxNamespaceType::Mount) {
+                init::reach::make_mount_points(&rootfs, &spec).map_err(fail)?;
+            }
         }
         // The parent enters pid (always) and, with a new user namespace, the other joined
         // namespaces except mount; the child enters the rest itself.
@@ -286,8 +286,14 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         let views = cg.views();
         let cgroup2 = cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
         let hooks_wanted = spec.hooks().as_ref().is_some_and(|h| {
-            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
-                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+            [
+                h.prestart(),
+                h.create_runtime(),
+                h.create_container(),
+                h.start_container(),
+            ]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
         });
         let pid = {
             let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
@@ -316,12 +322,14 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
                 preserve_fds: o.preserve_fds,
                 stdin_null: o.stdin_null,
                 hooks: hooks_wanted,
+                chroot: chroot_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
                 stdio: o.stdio,
             });
         }
         drop(child);
         drop(o.stdio);
         drop(fifo_fd);
+        drop(chroot_fd);
         drop(init_exe);
         let fail = |e| (pid, e);
         cg.add(pid).map_err(fail)?;
@@ -347,6 +355,9 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
             &st,
         )
         .map_err(fail)?;
+        if o.launch == Launch::Create {
+            confirm_waiting(&parent, pid).map_err(fail)?;
+        }
         Ok((pid, parent, master))
     })();
     let (pid, chan, mut master) = match result {
@@ -400,12 +411,19 @@ fn wait_ready(
             Ok(Some((ToParent::Hooks, _))) => {
                 let mut s = st.clone();
                 s.pid = pid;
-                run_hooks(&s.oci_json(Status::Creating))?;
-                chan.send(&ToChild::HooksDone)
+                // The environment is created (lifecycle steps 3-5): `created`, as crun says.
+                let state = s.oci_json(Status::Created);
+                run_hooks(&state)?;
+                chan.send(&ToChild::HooksDone { state })
                     .map_err(|e| sys("resuming init", e))?;
             }
             Ok(Some((ToParent::Error { code, message }, _))) => {
                 return Err(RuntimeError::Child { code, message });
+            }
+            Ok(Some((ToParent::Fifo, _))) => {
+                return Err(RuntimeError::Invalid(
+                    "unexpected exec fifo from the container's init".into(),
+                ));
             }
             Ok(None) => {
                 let mut status = 0;
@@ -420,6 +438,45 @@ fn wait_ready(
             Err(e) => return Err(sys("reading from the container's init", e)),
         }
     }
+}
+
+/// OCI `create`, after Ready: the init shuts the channel down right before it blocks on the
+/// exec fifo. End-of-file and a live init mean it waits for `start`; anything else is the
+/// error of `create`, which then removes the container.
+fn confirm_waiting(chan: &Channel, pid: i32) -> Result<(), RuntimeError> {
+    match chan.recv::<ToParent>() {
+        Ok(None) => {}
+        Ok(Some(ToParent::Error { code, message })) => {
+            return Err(RuntimeError::Child { code, message });
+        }
+        Ok(Some(other)) => {
+            return Err(RuntimeError::Invalid(format!(
+                "unexpected message {other:?} from the container's init"
+            )));
+        }
+        Err(e) => return Err(sys("reading from the container's init", e)),
+    }
+    let mut status = 0;
+    // SAFETY: our own child; WNOHANG only looks.
+    if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+        return Err(RuntimeError::Child {
+            code: crate::error::Code::IO.0,
+            message: format!(
+                "the container's init exited before it waited for start (wait status {status})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// An `O_PATH` descriptor of a directory (a container's root, for its init to chroot into).
+fn open_dir(p: &Path) -> Result<OwnedFd, RuntimeError> {
+    nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys(format!("opening {}", p.display()), e))
 }
 
 impl Launched {
@@ -461,6 +518,12 @@ pub struct ExecOpts<'a> {
 /// terminal master if one was made and not handed to a console socket.
 pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
     let mut plan: Plan = namespaces::of_process(o.state.pid)?;
+    // A container without a mount namespace of its own shares ours: its root is its init's.
+    let chroot_fd = if plan.joins(LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(open_dir(Path::new(&format!("/proc/{}/root", o.state.pid)))?)
+    };
     let cg = o.state.cgroup();
     let seccomp = seccomp_of(o.spec, o.root)?;
     let (parent, child) = Channel::pair().map_err(|e| sys("socketpair", e))?;
@@ -489,11 +552,13 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             preserve_fds: o.preserve_fds,
             stdin_null: o.stdin_null,
             hooks: false,
+            chroot: chroot_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
             stdio: o.stdio,
         });
     }
     drop(child);
     drop(o.stdio);
+    drop(chroot_fd);
     let kill = |e: RuntimeError| {
         unsafe {
             libc::kill(pid, libc::SIGKILL);

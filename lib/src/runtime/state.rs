@@ -117,6 +117,46 @@ impl Root {
         self.container_dir(id).join("exec.fifo")
     }
 
+    /// Makes `exec.fifo` and returns an `O_PATH` descriptor of it for the init, which reopens
+    /// it for writing (through /proc/self/fd, after pivot_root: the runtime root is out of
+    /// its sight by then). Mode 0622 whatever the umask, owned by the container's root
+    /// (`owner`, its host uid and gid with a user namespace) as runc makes it: the init, and
+    /// the process user it becomes, may open it for writing; nobody else can reach it, for
+    /// the container's directory is root's alone.
+    pub fn make_fifo(
+        &self,
+        id: &str,
+        owner: Option<(u32, u32)>,
+    ) -> Result<std::os::fd::OwnedFd, RuntimeError> {
+        use nix::sys::stat::Mode;
+        let p = self.fifo_path(id);
+        let err = |op: &str, e: nix::errno::Errno| super::sys(format!("{op} {}", p.display()), e);
+        nix::unistd::mkfifo(&p, Mode::from_bits_truncate(0o600)).map_err(|e| err("mkfifo", e))?;
+        // O_PATH, close-on-exec: the init inherits it across the clone, not across its exec.
+        let fd = nix::fcntl::open(
+            &p,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err("open", e))?;
+        // Through the descriptor (fchmod refuses O_PATH): the inode just made, not whatever
+        // the name holds now.
+        let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        std::fs::set_permissions(&proc, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(|e| super::sys(format!("chmod {}", p.display()), e))?;
+        if let Some((uid, gid)) = owner {
+            nix::unistd::fchownat(
+                &fd,
+                "",
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+                nix::fcntl::AtFlags::AT_EMPTY_PATH,
+            )
+            .map_err(|e| err("chown", e))?;
+        }
+        Ok(fd)
+    }
+
     pub fn lock(&self, id: &str) -> Result<Lock, RuntimeError> {
         Ok(Lock::exclusive(&self.container_dir(id).join("lock"))?)
     }

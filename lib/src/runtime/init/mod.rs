@@ -1,12 +1,14 @@
 //! The container's init: the child side of the clone. It runs the setup in a fixed order,
 //! reports any failure back over the sync channel (with its exit code), and ends in `execve`.
-//! Each step lives in its own file: `fs` (paths, options), `mounts`, `rootfs`, `exec`.
+//! Each step lives in its own file: `fs` (paths, options), `mounts`, `rootfs`, `start` (the
+//! wait for the start, and the hooks the init runs), `exec`.
 
 mod exec;
 mod fs;
 pub(crate) mod mounts;
 pub(crate) mod reach;
 mod rootfs;
+mod start;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -50,8 +52,13 @@ pub(crate) struct Args<'a> {
     pub preserve_fds: i32,
     /// Give the process /dev/null as stdin (Docker without `-i`).
     pub stdin_null: bool,
-    /// The parent runs prestart/createRuntime hooks.
+    /// The config has create or start hooks: the init asks the parent to run prestart and
+    /// createRuntime, and runs createContainer and startContainer itself.
     pub hooks: bool,
+    /// A container without a mount namespace of its own: an `O_PATH` descriptor of its root
+    /// directory (berth-spawn's, or the running container's for `exec`), to chroot into; -1
+    /// otherwise.
+    pub chroot: i32,
     /// Pipes for stdout and stderr (the monitor's), replacing the inherited ones.
     pub stdio: Option<[Option<OwnedFd>; 3]>,
 }
@@ -103,22 +110,55 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         message: e.to_string(),
     })?;
     // Still the host's root by uid: hold the rootfs and bind sources now, for berth's state
-    // is private to root and the mapped root cannot walk to them (reach.rs).
+    // is private to root and the mapped root cannot walk to them (reach.rs). For the same
+    // reason a new mount namespace gets its propagation and the rootfs's self-bind now: they
+    // walk host paths.
     let reach = reach::Reach::open(a)?;
+    let fifo = match a.mode {
+        // The container may have no /proc of its own: the fifo's opener keeps the host's.
+        Mode::Create { fifo } if a.chroot >= 0 => Some(start::Fifo::spawn_opener(fifo)?),
+        Mode::Create { fifo } => Some(start::Fifo::Path(fifo)),
+        _ => None,
+    };
+    // No mount namespace in the config but mounts to make: they are made in a private one
+    // of ours, and the finished tree comes back with us, detached (`rootfs::back_to`).
+    let runtime_ns = if a.chroot >= 0 && !matches!(a.mode, Mode::Exec) && needs_mounts(a) {
+        let ns = std::fs::File::open("/proc/self/ns/mnt")
+            .map_err(|e| format!("opening our mount namespace: {e}"))?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(|e| format!("unsharing a mount namespace to set the root up in: {e}"))?;
+        Some(OwnedFd::from(ns))
+    } else {
+        None
+    };
+    let new_mounts = a.new_flags & libc::CLONE_NEWNS != 0 || runtime_ns.is_some();
+    if new_mounts {
+        rootfs::prepare(a.spec, &a.rootfs)?;
+    }
     let userns = enter_namespaces(a)?;
     // Not the caller's session keyring: a new, anonymous one (runc's JoinSessionKeyring).
     super::keyring::join_new_session()
         .map_err(|e| format!("joining a new session keyring: {e}"))?;
-    if !matches!(a.mode, Mode::Exec) {
-        setup_rootfs(a, reach.as_ref(), userns)?;
-    } else if a.process.terminal().unwrap_or(false) {
-        // Joining the mount namespace moved our root into the container already.
-        terminal(a)?;
+    let state = match a.mode {
+        Mode::Exec => {
+            exec_root(a)?;
+            None
+        }
+        _ if a.chroot >= 0 && runtime_ns.is_none() => plain_root(a)?,
+        _ => setup_rootfs(a, reach.as_ref(), userns, new_mounts)?,
+    };
+    if let Some(ns) = &runtime_ns {
+        rootfs::back_to(ns).map_err(|e| {
+            format!("{e} (config.json lists no mount namespace: the container's mounts are made in a private one, then its finished tree is carried back, detached; or add {{\"type\": \"mount\"}} to linux.namespaces)")
+        })?;
     }
+    drop(runtime_ns);
     drop(reach);
     // Nothing of berth-spawn's or of its caller's may be open at the chdir: a directory
     // descriptor would let `cwd: /proc/self/fd/N` land outside the root (CVE-2024-21626).
-    exec::close_fds_except(a.preserve_fds, &kept_fds(a));
+    let mut keep = kept_fds(a);
+    keep.extend(start::kept(fifo.as_ref()));
+    exec::close_fds_except(a.preserve_fds, &keep);
     exec::enter_cwd(a.process.cwd())?;
     if let Some(adj) = a.process.oom_score_adj() {
         let _ = std::fs::write("/proc/self/oom_score_adj", adj.to_string());
@@ -144,8 +184,13 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     let path = exec::lookup(a.process)?;
     let env = exec::environment(a.process);
     let args = a.process.args().clone().unwrap_or_default();
+    // As the process' own user: the fifo must open for it once `start` reads it.
+    if let Some(f) = &fifo {
+        f.probe()?;
+    }
     let _ = a.chan.send(&ToParent::Ready);
-    wait_for_start(a)?;
+    // Held open until the execve: `start` waits for its end-of-file.
+    let _started = start::wait(a, fifo.as_ref(), state.as_ref())?;
     if nnp {
         exec::no_new_privs()?;
         if let Some(bpf) = &a.seccomp {
@@ -202,33 +247,10 @@ fn enter_namespaces(a: &Args) -> Result<bool, exec::Failure> {
     Ok(userns)
 }
 
-/// Blocks until the container may exec: `start` opening the exec fifo (OCI create), or the
-/// start message.
-fn wait_for_start(a: &Args) -> Result<(), exec::Failure> {
-    match &a.mode {
-        Mode::Create { fifo } => {
-            // Blocks until `start` opens the fifo for reading. berth-spawn create has exited
-            // by now, so a failure is also said on stderr.
-            let path = format!("/proc/self/fd/{fifo}");
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| {
-                    let m = format!("opening the exec fifo: {e}");
-                    eprintln!("berth-spawn: error: {m}");
-                    exec::Failure::from(m)
-                })?;
-            // SAFETY: the O_PATH descriptor is ours and no longer needed.
-            unsafe { libc::close(*fifo) };
-            use std::io::Write;
-            let _ = (&f).write_all(b"0");
-            Ok(())
-        }
-        Mode::Run | Mode::Exec => match a.chan.recv::<ToChild>() {
-            Ok(Some(ToChild::Start)) => Ok(()),
-            other => Err(format!("expected the start message, got {other:?}").into()),
-        },
-    }
+/// The config asks for mounts (or what is made with them) although it lists no mount
+/// namespace.
+fn needs_mounts(a: &Args) -> bool {
+    !super::validate::needs_mounts(a.spec, a.process).is_empty()
 }
 
 /// berth-spawn's own descriptors that live until the exec (all close-on-exec): the channel,
@@ -244,18 +266,69 @@ fn kept_fds(a: &Args) -> Vec<i32> {
     keep
 }
 
-fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<(), exec::Failure> {
+/// `exec`: joining the mount namespace moved our root into the container already; without
+/// one, the container's root (berth-spawn opened it) becomes ours by chroot.
+fn exec_root(a: &Args) -> Result<(), exec::Failure> {
+    if a.chroot >= 0 {
+        rootfs::chroot_fd(a.chroot)?;
+    }
+    if a.process.terminal().unwrap_or(false) {
+        terminal(a)?;
+    }
+    Ok(())
+}
+
+/// A container without a mount namespace of its own and nothing to mount: it keeps the
+/// runtime's mount namespace, whose table is never touched. Sysctls go through the runtime's
+/// /proc (their files act on the writer's namespaces), the create hooks run, and root.path
+/// becomes our root (chroot).
+fn plain_root(a: &Args) -> Result<Option<serde_json::Value>, exec::Failure> {
+    rootfs::sysctls(a.spec)?;
+    let state = start::create_hooks(a)?;
+    rootfs::chroot_fd(a.chroot)?;
+    names(a)?;
+    Ok(state)
+}
+
+/// The container's root filesystem in its mount namespace: the mounts, /dev, the create
+/// hooks, pivot_root and what is done from inside. Returns the hooks' state document.
+fn setup_rootfs(
+    a: &Args,
+    reach: Option<&reach::Reach>,
+    userns: bool,
+    prepared: bool,
+) -> Result<Option<serde_json::Value>, exec::Failure> {
     let spec = a.spec;
     let rootfs = reach.map_or(&a.rootfs, |r| &r.rootfs);
-    rootfs::prepare(spec, rootfs)?;
-    // A network namespace entry in the config, new or joined by path: /sys is a fresh sysfs.
-    let netns = a.new_flags & libc::CLONE_NEWNET != 0
-        || a.join.iter().any(|j| j.kind == LinuxNamespaceType::Network);
+    if !prepared {
+        // A mount namespace joined by path: set up in it now that we are in it.
+        rootfs::prepare(spec, rootfs)?;
+    }
     let empty = Vec::new();
     let mounts_list = match reach {
         Some(r) => &r.mounts,
         None => spec.mounts().as_ref().unwrap_or(&empty),
     };
+    fill_root(a, rootfs, mounts_list, userns)?;
+    let state = start::create_hooks(a)?;
+    rootfs::pivot(rootfs)?;
+    rootfs::propagate_root(spec)?;
+    rootfs::sysctls(spec)?;
+    finish_inside(a)?;
+    Ok(state)
+}
+
+/// The config's mounts and the devices, in the root filesystem at `rootfs` before we enter it.
+fn fill_root(
+    a: &Args,
+    rootfs: &std::path::Path,
+    mounts_list: &[oci_spec::runtime::Mount],
+    userns: bool,
+) -> Result<(), exec::Failure> {
+    let spec = a.spec;
+    // A network namespace entry in the config, new or joined by path: /sys is a fresh sysfs.
+    let netns = a.new_flags & libc::CLONE_NEWNET != 0
+        || a.join.iter().any(|j| j.kind == LinuxNamespaceType::Network);
     mounts::mount_all(
         &mounts::Ctx {
             rootfs,
@@ -284,19 +357,17 @@ fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<
     {
         rootfs::create_devices(spec, rootfs, userns)?;
     }
-    if a.hooks {
-        let _ = a.chan.send(&ToParent::Hooks);
-        match a.chan.recv::<ToChild>() {
-            Ok(Some(ToChild::HooksDone)) => {}
-            other => return Err(format!("expected the hooks to finish, got {other:?}").into()),
-        }
-    }
-    rootfs::pivot(rootfs)?;
+    Ok(())
+}
+
+/// What is done from inside the new root: the terminal, masked and read-only paths, a
+/// read-only root, the names.
+fn finish_inside(a: &Args) -> Result<(), exec::Failure> {
+    let spec = a.spec;
     if a.process.terminal().unwrap_or(false) {
         terminal(a)?;
     }
     if let Some(linux) = spec.linux() {
-        rootfs::sysctls(spec)?;
         if let Some(m) = linux.masked_paths() {
             rootfs::mask(m)?;
         }
@@ -312,14 +383,21 @@ fn setup_rootfs(a: &Args, reach: Option<&reach::Reach>, userns: bool) -> Result<
     {
         rootfs::readonly_root()?;
     }
-    if a.new_flags & libc::CLONE_NEWUTS != 0 {
-        if let Some(h) = spec.hostname() {
-            nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
-        }
-        if let Some(d) = spec.domainname() {
-            let c = std::ffi::CString::new(d.as_str()).unwrap_or_default();
-            unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
-        }
+    names(a)
+}
+
+/// The hostname and domain name, in a UTS namespace of the container's own.
+fn names(a: &Args) -> Result<(), exec::Failure> {
+    if a.new_flags & libc::CLONE_NEWUTS == 0 {
+        return Ok(());
+    }
+    if let Some(h) = a.spec.hostname() {
+        nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
+    }
+    if let Some(d) = a.spec.domainname() {
+        let c = std::ffi::CString::new(d.as_str()).unwrap_or_default();
+        // SAFETY: a NUL-terminated string and its length.
+        unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
     }
     Ok(())
 }
@@ -356,9 +434,4 @@ fn terminal(a: &Args) -> Result<(), exec::Failure> {
         }
     }
     Ok(())
-}
-
-/// A path as a C string, for the parent's few raw syscalls.
-pub(crate) fn fs_cstr(p: &std::path::Path) -> std::ffi::CString {
-    fs::cstr(p)
 }

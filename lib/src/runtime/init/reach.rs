@@ -15,15 +15,20 @@
 //! - the directory holding the rootfs is the only one the mapped root still walks into by
 //!   name (`rootfs` is a mount point, and a name crosses mounts where a descriptor does not),
 //!   so the parent gives that directory alone the mapped root's group, search only
-//!   ([`let_mapped_root_in`]: Docker's 0710 root:remap-gid, for one container).
+//!   ([`let_mapped_root_in`]: Docker's 0710 root:remap-gid, for one container);
+//! - the image's files belong to the host's root, which is nobody inside: the mapped root may
+//!   not create a mount point the image lacks (/etc/hostname for berth-netns's bind, a
+//!   volume's destination). The parent makes them before the clone, as the host's root, by
+//!   descriptor inside the rootfs ([`make_mount_points`]); the init then only mounts.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode as FileMode;
-use oci_spec::runtime::{Linux, Mount};
+use oci_spec::runtime::{Linux, Mount, Spec};
 
+use super::fs::{Kind, RESOLVE_MOUNTS, Root, mount_point, parse_options, rel};
 use super::{Args, Mode};
 use crate::runtime::RuntimeError;
 
@@ -104,4 +109,45 @@ pub(crate) fn let_mapped_root_in(rootfs: &Path, linux: &Linux) -> Result<(), Run
         (Some(gid), Some(dir)) => Ok(crate::store::private::let_mapped_group_traverse(dir, gid)?),
         _ => Ok(()),
     }
+}
+
+/// In the parent, before the clone of a container with a new user namespace and a new mount
+/// namespace: every mount destination of the config that the rootfs lacks is made, by
+/// descriptor inside it ([`mount_point`]: openat2 `RESOLVE_IN_ROOT`, `mkdirat` and `openat`
+/// `O_EXCL` on descriptors; a symlink that leaves the root is an error naming the
+/// destination). A destination below an earlier one of the list (/dev/pts on /dev's tmpfs)
+/// lands on a filesystem the init mounts and owns: it is left to the init.
+pub(crate) fn make_mount_points(rootfs: &Path, spec: &Spec) -> Result<(), RuntimeError> {
+    let root = Root::open_with(rootfs, RESOLVE_MOUNTS).map_err(|e| {
+        RuntimeError::Invalid(format!("opening the rootfs {}: {e}", rootfs.display()))
+    })?;
+    let mut earlier: Vec<Vec<u8>> = Vec::new();
+    for m in spec.mounts().iter().flatten() {
+        let dest = rel(m.destination());
+        let below = |e: &Vec<u8>| dest == *e || dest.starts_with(&[e.as_slice(), b"/"].concat());
+        if !earlier.iter().any(below)
+            && let Some(kind) = point_kind(m)
+        {
+            mount_point(&root, m.destination(), kind).map_err(RuntimeError::Invalid)?;
+        }
+        earlier.push(dest);
+    }
+    Ok(())
+}
+
+/// What the mount point of `m` must be; `None` when that depends on a bind source that is
+/// not there (the init's mount then says so).
+fn point_kind(m: &Mount) -> Option<Kind> {
+    let o = parse_options(m.options().as_deref().unwrap_or(&[]));
+    let typ = m.typ().as_deref().unwrap_or("");
+    if o.bind || typ == "bind" {
+        let src = m.source().as_ref()?;
+        let meta = std::fs::metadata(src).ok()?;
+        return Some(if meta.is_dir() { Kind::Dir } else { Kind::File });
+    }
+    Some(match typ {
+        "proc" => Kind::Plain("proc"),
+        "sysfs" => Kind::Plain("sysfs"),
+        _ => Kind::Dir,
+    })
 }

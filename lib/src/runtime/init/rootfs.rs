@@ -1,6 +1,7 @@
 //! The root filesystem: propagation and the self-bind pivot_root needs, /dev (nodes, links,
-//! the console), pivot_root itself, then what is done from inside: masked and read-only paths,
-//! sysctls and a read-only root.
+//! the console), pivot_root itself and the configured propagation on the new root, then what
+//! is done from inside: masked and read-only paths, sysctls and a read-only root. Also the
+//! plain chroot of a container without a mount namespace.
 //!
 //! Everything created or mounted inside the container's root goes through one descriptor of
 //! that root (openat2 `RESOLVE_IN_ROOT`, see fs.rs): device nodes are made with `mknodat` in
@@ -20,8 +21,18 @@ use super::fs::{
 };
 use crate::layer::root::os;
 
-/// Makes the mount tree below `/` non-shared (pivot_root refuses shared parents, and mounts
-/// must not leak back to the host) and makes the rootfs a mount point of its own.
+/// Before the pivot, in the container's new mount namespace (runc's `prepareRoot`):
+///
+/// 1. `/` becomes rslave, or rprivate when the config asks for a private root, so nothing
+///    done here propagates back to the host and pivot_root finds no shared mount;
+/// 2. the mount holding the rootfs becomes private (slave when the config asks for a slave
+///    root, which keeps receiving the host's mounts): the self-bind then copies no peer group
+///    and, on its own, pivot_root's rule that the new root's parent is not shared holds;
+/// 3. the rootfs is bound onto itself (pivot_root needs a mount).
+///
+/// The configured propagation itself goes on the new root after the pivot ([`propagate_root`]):
+/// `shared` here would make pivot_root fail (EINVAL), `unbindable` would refuse the self-bind.
+/// `rootfs` is a trusted host path (the bundle's), walked with the host root's credentials.
 pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), String> {
     // A rootfs that is the host's own root would make "inside the root" mean the host.
     let same = |a: &rfs::Stat, b: &rfs::Stat| a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -33,17 +44,23 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), String> {
             rootfs.display()
         ));
     }
-    let prop = match spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-    {
-        Some("shared") | Some("rshared") => libc::MS_SHARED | libc::MS_REC,
-        Some("private") | Some("rprivate") => libc::MS_PRIVATE | libc::MS_REC,
-        Some("unbindable") | Some("runbindable") => libc::MS_UNBINDABLE | libc::MS_REC,
-        _ => libc::MS_SLAVE | libc::MS_REC,
+    let configured = propagation(spec)?;
+    let private = configured.is_some_and(|f| f & libc::MS_PRIVATE != 0);
+    let slave = configured.is_some_and(|f| f & libc::MS_SLAVE != 0);
+    let root = if private {
+        libc::MS_PRIVATE
+    } else {
+        libc::MS_SLAVE
     };
-    mount(None, Path::new("/"), None, prop, None)?;
+    mount(None, Path::new("/"), None, root | libc::MS_REC, None)?;
+    rootfs_mount_private(
+        rootfs,
+        if slave {
+            libc::MS_SLAVE
+        } else {
+            libc::MS_PRIVATE
+        },
+    )?;
     mount(
         Some(&rootfs.to_string_lossy()),
         rootfs,
@@ -52,6 +69,82 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), String> {
         None,
     )?;
     Ok(())
+}
+
+/// `linux.rootfsPropagation` as mount flags (checked at create by `validate`).
+fn propagation(spec: &Spec) -> Result<Option<libc::c_ulong>, String> {
+    crate::runtime::validate::propagation_flags(spec).map_err(|e| e.to_string())
+}
+
+/// Gives the mount that holds `rootfs` the propagation `flag`: the rootfs itself when it is a
+/// mount point, else the nearest mount above it (EINVAL: not a mount point, go up).
+fn rootfs_mount_private(rootfs: &Path, flag: libc::c_ulong) -> Result<(), String> {
+    let flags = nix::mount::MsFlags::from_bits_truncate(flag);
+    let mut at = rootfs;
+    loop {
+        match nix::mount::mount(None::<&str>, at, None::<&str>, flags, None::<&str>) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) if at != Path::new("/") => {
+                at = at.parent().unwrap_or(Path::new("/"));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "making the mount of the rootfs {} private (at {}): {e}",
+                    rootfs.display(),
+                    at.display()
+                ));
+            }
+        }
+    }
+}
+
+/// After the pivot: `linux.rootfsPropagation` on the container's `/` (runc and crun apply it
+/// there too). `shared` makes a peer group of the container's own: the host is in none of it.
+pub fn propagate_root(spec: &Spec) -> Result<(), String> {
+    match propagation(spec)? {
+        Some(flags) => mount(None, Path::new("/"), None, flags, None)
+            .map_err(|e| format!("linux.rootfsPropagation: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// A container without a mount namespace of its own whose root was set up (mounts, pivot,
+/// masks...) in a private mount namespace of the init's: the finished tree, the root and every
+/// mount below it, is copied, detached and private all the way down; then we go back into the
+/// runtime's mount namespace `ns` (whose table never saw any of it) and make the copy our
+/// root. No namespace lists the copy, no propagation links it to the host, and it vanishes
+/// with the container.
+pub fn back_to(ns: &OwnedFd) -> Result<(), String> {
+    let root = rfs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("opening the container's root: {e}"))?;
+    let tree = clone_fd(root.as_fd(), true, Path::new("/"))?;
+    let private = MountOptions {
+        propagation: vec![libc::MS_PRIVATE | libc::MS_REC],
+        ..Default::default()
+    };
+    super::fs::propagate(&tree, &private, Path::new("/"))?;
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("returning to the runtime's mount namespace: {e}"))?;
+    chroot_fd(tree.as_raw_fd())
+}
+
+/// A container without a mount namespace of its own: the directory `fd` (an `O_PATH`
+/// descriptor of its root, opened by berth-spawn on the host) becomes our root, and the host's
+/// mount table is left as it is.
+pub fn chroot_fd(fd: i32) -> Result<(), String> {
+    // SAFETY: `fd` is a descriptor berth-spawn opened for us; fchdir only reads it.
+    if unsafe { libc::fchdir(fd) } < 0 {
+        return Err(format!(
+            "entering the container's root: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    nix::unistd::chroot(".").map_err(|e| format!("chroot into the container's root: {e}"))?;
+    nix::unistd::chdir("/").map_err(|e| format!("chdir / in the container's root: {e}"))
 }
 
 /// The devices every container gets (OCI runtime spec, "Default Devices").
