@@ -59,6 +59,43 @@ fn a_detached_containers_logs_and_exit_survive_it() {
 }
 
 #[test]
+fn the_monitor_refuses_a_bad_argument_and_says_why_on_its_report_pipe() {
+    let w = World::new();
+    // As berth-spawn starts it, but with a pid that is not a number: the monitor used to
+    // read it as 0. Its report pipe (`--ready`, here fd 3) is our stdout.
+    let base = "berth-monitor --id=c1 --log=/nonexistent/c1-json.log --max-size=0 \
+        --max-file=1 --spawn=/nonexistent/berth-spawn --root=/nonexistent \
+        --run-root=/nonexistent --ready=3";
+    let r = w
+        .run(&["sh", "-c", &format!("exec {base} --pid=12x 3>&1")])
+        .fails_with(4);
+    let line: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("report line {:?}: {e}", r.stdout));
+    assert_eq!(line["code"], 4);
+    let message = line["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("berth-monitor: bad value for --pid: \"12x\" (a process id above 0)"),
+        "{message}"
+    );
+    assert_eq!(r.stderr.trim(), message, "the same line on stderr");
+    assert_eq!(r.stdout.lines().count(), 1);
+    // A flag it does not know is refused too, not ignored.
+    let r = w
+        .run(&[
+            "sh",
+            "-c",
+            &format!("exec {base} --pid=1 --colour=red 3>&1"),
+        ])
+        .fails_with(4);
+    let line: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let message = line["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("berth-monitor: unknown argument \"--colour=red\""),
+        "{message}"
+    );
+}
+
+#[test]
 fn logs_rotate_by_size() {
     let w = World::new();
     let id = detached(

@@ -1,19 +1,18 @@
 //! Attaching to a detached container: `berth attach`, `berth start -a [-i]`, and the
 //! foreground `berth run -t` (which runs the container under its monitor and attaches, so that
 //! Ctrl-P Ctrl-Q can leave it running). The monitor owns the container's stdio; the client
-//! speaks the protocol described in tools/monitor/src/attach.rs over `<run>/attach/<id>`, or
-//! over a socketpair handed to the monitor at start (nothing the container prints is missed).
+//! speaks the protocol of `berth_monitor_proto::attach` over `<run>/attach/<id>`, or over a
+//! socketpair handed to the monitor at start (nothing the container prints is missed).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+
+use berth_monitor_proto::attach::{self as proto, Decoder};
 
 use super::{RuntimeError, console, sys};
 use crate::error::{Code, Error};
 use crate::paths::Paths;
 use crate::state::Containers;
-
-const INPUT: u8 = 1;
-const STDIN_ONCE: u8 = 2;
 
 /// How a client attaches.
 #[derive(Debug, Clone)]
@@ -100,6 +99,7 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
 
 fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
     while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of its length.
         let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
@@ -150,28 +150,6 @@ impl Keys {
     }
 }
 
-/// Frames from the monitor: `[kind,0,0,0,len BE] payload`.
-#[derive(Default)]
-struct Frames {
-    buf: Vec<u8>,
-}
-
-impl Frames {
-    fn push(&mut self, data: &[u8], mut each: impl FnMut(u8, &[u8])) {
-        self.buf.extend_from_slice(data);
-        let mut at = 0;
-        while self.buf.len() - at >= 8 {
-            let len = u32::from_be_bytes(self.buf[at + 4..at + 8].try_into().unwrap()) as usize;
-            if self.buf.len() - at - 8 < len {
-                break;
-            }
-            each(self.buf[at], &self.buf[at + 8..at + 8 + len]);
-            at += 8 + len;
-        }
-        self.buf.drain(..at);
-    }
-}
-
 /// Runs an attached session on `sock` until the container ends or the user detaches.
 /// `name` is what the user typed (for messages); the container's pid (for `--sig-proxy`) is
 /// read from its record when a signal arrives.
@@ -182,36 +160,41 @@ pub fn session(
     opts: &AttachOptions,
 ) -> Result<Ended, Error> {
     let s = sock.as_raw_fd();
-    let mode = if opts.stdin { INPUT } else { 0 } | if opts.stdin_once { STDIN_ONCE } else { 0 };
+    let mode = proto::mode(opts.stdin, opts.stdin_once);
     // A monitor that already left (a container that ended at once, removed with --rm)
     // still left its greeting and frames in our socket: read them whatever this write does.
     write_all(s, &[mode]);
-    // The greeting: `t` with the terminal's master (for window sizes), or `p`.
+    // The greeting: a terminal, with its master (for window sizes), or pipes.
     let mut g = [0u8; 1];
     let (n, master) = super::channel::recv_packet(s, &mut g).map_err(|e| sys("attach", e))?;
     if n == 0 {
         return Err(gone(id));
     }
-    let tty = g[0] == b't';
+    let tty = g[0] == proto::GREET_TTY;
+    // SAFETY: isatty only inspects the descriptor.
     let on_terminal = unsafe { libc::isatty(0) } == 1;
     let _raw = (tty && opts.stdin && on_terminal)
         .then(|| console::RawMode::enter(0))
         .flatten();
+    // SAFETY: isatty only inspects the descriptor.
     if let (Some(m), true) = (&master, unsafe { libc::isatty(1) } == 1 || on_terminal) {
         console::copy_size(if on_terminal { 0 } else { 1 }, m.as_raw_fd());
     }
     let set = signal_set(opts.sig_proxy);
+    // SAFETY: `set` is a valid sigset_t; no old mask wanted.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    // SAFETY: `set` is a valid sigset_t.
     let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
     if sfd < 0 {
         return Err(sys("signalfd", std::io::Error::last_os_error()).into());
     }
+    // SAFETY: signalfd returned a new descriptor, owned only here.
     let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
     let mut keys = Keys {
         seq: opts.detach_keys.clone(),
         matched: 0,
     };
-    let mut frames = Frames::default();
+    let mut frames = Decoder::output();
     let mut stdin_open = opts.stdin;
     let mut code = None;
     let mut buf = vec![0u8; 32 * 1024];
@@ -235,10 +218,12 @@ pub fn session(
                 revents: 0,
             });
         }
+        // SAFETY: `fds` is a valid array of its length.
         if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
             continue;
         }
         if fds[0].revents != 0 {
+            // SAFETY: `buf` is valid for writes of its length.
             let n = unsafe { libc::read(s, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
             if n <= 0 {
                 if n < 0
@@ -249,18 +234,20 @@ pub fn session(
                 break;
             }
             frames.push(&buf[..n as usize], |kind, data| match kind {
-                1 => {
+                proto::OUT_STDOUT => {
                     write_all(1, data);
                 }
-                2 => {
+                proto::OUT_STDERR => {
                     write_all(2, data);
                 }
-                3 => code = std::str::from_utf8(data).ok().and_then(|t| t.parse().ok()),
+                proto::OUT_EXIT => code = proto::exit_code(data),
                 _ => {}
             });
         }
         if fds[1].revents != 0 {
+            // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            // SAFETY: `info` is valid for writes of its size.
             let r = unsafe {
                 libc::read(
                     sfd.as_raw_fd(),
@@ -281,6 +268,7 @@ pub fn session(
             }
         }
         if stdin_open && fds.get(2).is_some_and(|p| p.revents != 0) {
+            // SAFETY: `buf` is valid for writes of its length.
             let n = unsafe { libc::read(0, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
             if n <= 0 {
                 if n < 0
@@ -291,16 +279,12 @@ pub fn session(
                 stdin_open = false;
                 // Our input ended: the monitor ends the container's (StdinOnce) and keeps
                 // sending output.
-                write_all(s, &[1, 0, 0, 0, 0]);
+                write_all(s, &proto::input_frame(proto::IN_END, b""));
                 continue;
             }
             let (send, detach) = keys.feed(&buf[..n as usize]);
             if !send.is_empty() {
-                let mut frame = Vec::with_capacity(5 + send.len());
-                frame.push(0);
-                frame.extend_from_slice(&(send.len() as u32).to_be_bytes());
-                frame.extend_from_slice(&send);
-                write_all(s, &frame);
+                write_all(s, &proto::input_frame(proto::IN_DATA, &send));
             }
             if detach {
                 return Ok(Ended::Detached);
@@ -329,7 +313,7 @@ pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<
         return attach_to(paths, arg, opts);
     }
     super::docker::prepare_start(paths, arg, &id, &r)?;
-    super::docker::start_detached(paths, &id, Some(theirs))?;
+    super::monitor::start_detached(paths, &id, Some(theirs))?;
     session(paths, &id, mine, opts)
 }
 
@@ -380,6 +364,7 @@ fn gone(id: &str) -> Error {
 }
 
 fn signal_set(proxy: bool) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
     unsafe {
         let mut s: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut s);
@@ -408,6 +393,8 @@ fn forward(paths: &Paths, id: &str, sig: libc::c_int) {
         && s.pid > 0
         && crate::state::liveness::is_alive(s.pid, s.pid_start)
     {
+        // SAFETY: kill has no memory effects; the pid was just checked against its start
+        // time.
         unsafe { libc::kill(s.pid, sig) };
     }
 }
@@ -438,18 +425,5 @@ mod tests {
         assert_eq!(k.feed(b"c"), (b"\x10c".to_vec(), false));
         assert_eq!(k.feed(b"\x10\x10"), (b"\x10".to_vec(), false));
         assert_eq!(k.feed(b"\x11rest"), (Vec::new(), true));
-    }
-
-    #[test]
-    fn frames_split_across_reads() {
-        let mut f = Frames::default();
-        let mut got = Vec::new();
-        let frame = [
-            1u8, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', b'c', 3, 0, 0, 0, 0, 0, 0, 1, b'7',
-        ];
-        f.push(&frame[..5], |k, d| got.push((k, d.to_vec())));
-        f.push(&frame[5..10], |k, d| got.push((k, d.to_vec())));
-        f.push(&frame[10..], |k, d| got.push((k, d.to_vec())));
-        assert_eq!(got, vec![(1, b"abc".to_vec()), (3, b"7".to_vec())]);
     }
 }

@@ -1,6 +1,6 @@
 //! The sync channel between berth-spawn and the container's init: a `SOCK_SEQPACKET`
-//! socketpair carrying one JSON message per packet, plus file descriptors (SCM_RIGHTS) where a
-//! terminal is handed over. An unexpected message is an error that names what was expected
+//! socketpair carrying one JSON message per packet, plus file descriptors (SCM_RIGHTS,
+//! `berth_monitor_proto::fdpass`, shared with the monitor) where a terminal is handed over. An unexpected message is an error that names what was expected
 //! (youki's `channel.rs` lesson). Both ends are close-on-exec, so the parent reads end-of-file
 //! exactly when the container's `execve` succeeded.
 
@@ -48,6 +48,7 @@ impl Channel {
     /// A connected pair: (parent end, child end).
     pub fn pair() -> io::Result<(Channel, Channel)> {
         let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
         let r = unsafe {
             libc::socketpair(
                 libc::AF_UNIX,
@@ -59,6 +60,7 @@ impl Channel {
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
+        // SAFETY: socketpair succeeded: both descriptors are new and owned only here.
         unsafe {
             Ok((
                 Channel {
@@ -113,71 +115,12 @@ impl Channel {
 
 /// Sends one packet on a socket, with an optional file descriptor (SCM_RIGHTS).
 pub fn send_packet(sock: RawFd, bytes: &[u8], fd: Option<RawFd>) -> io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    let mut cbuf = [0u64; 8];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if let Some(fd) = fd {
-        unsafe {
-            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-        }
-    }
-    loop {
-        let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
-        if r >= 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    berth_monitor_proto::fdpass::send(sock, bytes, fd).map(drop)
 }
 
-/// Receives one packet and any file descriptor passed with it.
+/// Receives one packet and any file descriptor passed with it (close-on-exec).
 pub fn recv_packet(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u64; 8];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
-    let n = loop {
-        let r = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if r >= 0 {
-            break r as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    let mut fd = None;
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
-                fd = Some(OwnedFd::from_raw_fd(raw));
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Ok((n, fd))
+    berth_monitor_proto::fdpass::recv(sock, buf)
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The Docker-style lifecycle over berth containers (records under BERTH_ROOT, runtime state
-//! under `<run>/<id>`): the pipeline stage (foreground or detached with a monitor), and
-//! start, stop, kill, restart, wait, pause, unpause and exec by NAME|ID|PREFIX.
+//! under `<run>/<id>`): the pipeline stage (foreground, or detached with a monitor, which
+//! [`super::monitor`] launches), and start, stop, kill, restart, wait, pause, unpause and
+//! exec by NAME|ID|PREFIX.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,18 +15,15 @@ use super::oci::{self, ExecRequest};
 use super::process::{self, CreateOpts, Launch};
 use super::state::Root;
 use super::{RuntimeError, flags, signals, sys};
-use crate::error::{Code, Error};
+use crate::error::Error;
 use crate::paths::Paths;
 use crate::protocol::{ProcessSection, Record, StateSection, Status};
 use crate::state::{Containers, liveness, truth};
 
 /// Docker's default stop timeout.
 pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
-/// Log rotation defaults (`--log-opt max-size`, `max-file`): berth rotates by default.
-pub const DEFAULT_LOG_MAX_SIZE: &str = "10m";
-pub const DEFAULT_LOG_MAX_FILE: u32 = 3;
 
-fn runtime_root(paths: &Paths) -> Root {
+pub(super) fn runtime_root(paths: &Paths) -> Root {
     Root::new(&paths.run)
 }
 
@@ -42,7 +40,7 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     crate::container::creator_check(paths, &record)?;
     let (id, p) = prepare_record(paths, record, p)?;
     if p.detach {
-        start_detached(paths, &id, None)?;
+        super::monitor::start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
     } else if p.tty {
         // A terminal runs under its monitor, attached: Ctrl-P Ctrl-Q leaves it running.
@@ -128,7 +126,7 @@ fn prepare_record(
     Ok((id, p))
 }
 
-fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
+pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
     Containers::new(paths).update(id, |r| {
         let s = r.state.get_or_insert_with(Default::default);
         s.status = Status::Running;
@@ -166,7 +164,7 @@ fn set_exited(paths: &Paths, id: &str, code: i32, oom: bool, error: &str) -> Res
     })
 }
 
-fn create_opts<'a>(
+pub(super) fn create_opts<'a>(
     paths: &'a Paths,
     root: &'a Root,
     id: &'a str,
@@ -190,7 +188,7 @@ fn create_opts<'a>(
     }
 }
 
-fn bundle_path(record: &Record) -> Result<PathBuf, Error> {
+pub(super) fn bundle_path(record: &Record) -> Result<PathBuf, Error> {
     Ok(record
         .require(&record.bundle, "bundle", "berth-unpack")?
         .path
@@ -244,7 +242,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
 
 /// A start that failed: the record says so (Docker keeps the container, exit code 126/127
 /// for exec failures), `--rm` removes it, and the error goes on.
-fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Error {
+pub(super) fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Error {
     let err: Error = e.into();
     let code = match err.code().0 {
         126 | 127 => err.code().0 as i32,
@@ -256,221 +254,6 @@ fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Error {
         let _ = crate::lifecycle::remove(paths, &r, true);
     }
     err
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
-    let mut fds = [0; 2];
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(sys("pipe", std::io::Error::last_os_error()));
-    }
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Makes a descriptor survive exec (for the monitor).
-fn inheritable(fd: &OwnedFd) -> RawFd {
-    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) };
-    fd.as_raw_fd()
-}
-
-/// The monitor's descriptors for the container's stdio.
-pub struct Stdio {
-    /// What the container gets: stdin, stdout, stderr.
-    pub child: [Option<OwnedFd>; 3],
-    /// What the monitor keeps: the read ends, and the write ends for restarts.
-    pub keep: Vec<(String, OwnedFd)>,
-}
-
-fn make_stdio(p: &ProcessSection) -> Result<Stdio, RuntimeError> {
-    let mut keep = Vec::new();
-    let stdin = if p.interactive {
-        let (r, w) = pipe()?;
-        keep.push(("stdin-w".to_string(), w));
-        r
-    } else {
-        std::fs::File::open("/dev/null")
-            .map_err(|e| sys("open /dev/null", e))?
-            .into()
-    };
-    if p.tty {
-        return Ok(Stdio {
-            child: [Some(stdin), None, None],
-            keep,
-        });
-    }
-    let (or, ow) = pipe()?;
-    let (er, ew) = pipe()?;
-    let child = [
-        Some(stdin),
-        Some(ow.try_clone().map_err(|e| sys("dup", e))?),
-        Some(ew.try_clone().map_err(|e| sys("dup", e))?),
-    ];
-    keep.push(("stdout".into(), or));
-    keep.push(("stderr".into(), er));
-    keep.push(("stdout-w".into(), ow));
-    keep.push(("stderr-w".into(), ew));
-    Ok(Stdio { child, keep })
-}
-
-/// Detached: a new session whose leader creates the container and then becomes the
-/// monitor (exec of berth-monitor, same pid, so the container stays its child).
-/// With `client`, the monitor serves that socket end as an attached client from its first
-/// output on.
-pub fn start_detached(paths: &Paths, id: &str, client: Option<OwnedFd>) -> Result<(), Error> {
-    let (r, w) = pipe()?;
-    let first = unsafe { libc::fork() };
-    if first < 0 {
-        return Err(sys("fork", std::io::Error::last_os_error()).into());
-    }
-    if first == 0 {
-        drop(r);
-        // Double fork: the monitor must not be our child (we exit), nor our session's.
-        unsafe { libc::setsid() };
-        if unsafe { libc::fork() } != 0 {
-            unsafe { libc::_exit(0) };
-        }
-        let err = become_monitor(paths, id, &w, client.as_ref());
-        let doc = serde_json::json!({"code": err.code().0, "message": err.one_line()});
-        let _ = (&std::fs::File::from(w)).write_all(format!("{doc}\n").as_bytes());
-        unsafe { libc::_exit(1) };
-    }
-    drop(w);
-    drop(client);
-    unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
-    // One line: `ok`, or the error. Not end-of-file: the container may hold the pipe.
-    let mut out = String::new();
-    let _ = std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(std::fs::File::from(r)),
-        &mut out,
-    );
-    if out.trim() == "ok" {
-        return Ok(());
-    }
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    let code = v["code"].as_u64().unwrap_or(Code::IO.0 as u64) as u8;
-    let message = v["message"]
-        .as_str()
-        .unwrap_or("the monitor died while starting the container");
-    Err(Error::new(Code(code), message))
-}
-
-/// In the detached child: create and start the container, report, exec the monitor.
-/// Returns only on failure.
-fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&OwnedFd>) -> Error {
-    let run = || -> Result<std::convert::Infallible, Error> {
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        // SIGCHLD stays blocked (and pending) across the exec, for the monitor's signalfd.
-        signals::block();
-        let record = Containers::new(paths).load(id)?;
-        let p = record.process.clone().unwrap_or_default();
-        let bundle = bundle_path(&record)?;
-        let root = runtime_root(paths);
-        let _ = oci::delete(&root, id, true);
-        let stdio = make_stdio(&p)?;
-        let l = match process::create(create_opts(
-            paths,
-            &root,
-            id,
-            &bundle,
-            &p,
-            Some(stdio.child),
-        )) {
-            Ok(l) => l,
-            Err(e) => return Err(fail_start(paths, &record, e)),
-        };
-        if let Err(e) = l.start() {
-            let _ = oci::delete(&root, id, true);
-            return Err(fail_start(paths, &record, e));
-        }
-        set_running(paths, id, l.state.pid, std::process::id() as i32)?;
-        let mut args = monitor_args(paths, id, &p, l.state.pid);
-        for (name, fd) in &stdio.keep {
-            args.push(format!("--{name}={}", inheritable(fd)));
-        }
-        if let Some(m) = &l.master {
-            args.push(format!("--tty={}", inheritable(m)));
-        }
-        let sock = paths.attach_socket(id);
-        if let Some(dir) = sock.parent() {
-            let _ = crate::store::private::create_dir_all(dir);
-        }
-        args.push(format!("--attach={}", sock.display()));
-        if let Some(c) = client {
-            args.push(format!("--client={}", inheritable(c)));
-        }
-        // The monitor says `ok` on the report pipe once it listens on the attach socket:
-        // `run -d` returns only then, so an immediate `berth attach` finds it.
-        args.push(format!("--ready={}", inheritable(report)));
-        let devnull = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null");
-        if let Ok(n) = devnull {
-            let n = n.into_raw_fd();
-            for fd in 0..3 {
-                unsafe { libc::dup2(n, fd) };
-            }
-        }
-        let exe = crate::lifecycle::tool_path("berth-monitor");
-        let err = exec_monitor(paths, &exe, &args);
-        // The container runs but nobody watches it: say so in the record.
-        let _ = Containers::new(paths).update(id, |r| {
-            if let Some(s) = r.state.as_mut() {
-                s.monitor_pid = 0;
-                s.error = format!("cannot run {}: {err}", exe.display());
-            }
-            Ok::<_, Error>(())
-        });
-        Err(err.into())
-    };
-    match run() {
-        Ok(never) => match never {},
-        Err(e) => e,
-    }
-}
-
-/// Execs berth-monitor, never from its host file: it lives as long as the container, and
-/// `--pid host` with SYS_PTRACE could open `/proc/<monitor>/exe` and write through it once
-/// the monitor is gone (CVE-2019-5736). `runtime::exeseal::exec_tool` runs it through a
-/// read-only overlay (as berth-spawn runs), else from a sealed copy.
-fn exec_monitor(paths: &Paths, exe: &Path, args: &[String]) -> RuntimeError {
-    let mut argv = vec![exe.as_os_str().to_os_string()];
-    argv.extend(args.iter().map(std::ffi::OsString::from));
-    super::exeseal::exec_tool(
-        exe,
-        c"berth-monitor",
-        &super::exeseal::argv(&argv),
-        &super::exeseal::current_env(),
-        &paths.run.join(".exeseal"),
-    )
-}
-
-/// The monitor's command line (everything it needs, so it never parses a record).
-fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Vec<String> {
-    let max_size = p
-        .log_opts
-        .get("max-size")
-        .map(String::as_str)
-        .unwrap_or(DEFAULT_LOG_MAX_SIZE);
-    let max_size = crate::units::size::parse_limit(max_size)
-        .unwrap_or(10 << 20)
-        .max(0);
-    let max_file = p
-        .log_opts
-        .get("max-file")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_LOG_MAX_FILE)
-        .max(1);
-    let spawn = super::exeseal::original_exe().unwrap_or_else(|| PathBuf::from("berth-spawn"));
-    vec![
-        format!("--id={id}"),
-        format!("--pid={pid}"),
-        format!("--log={}", paths.log(id).display()),
-        format!("--max-size={max_size}"),
-        format!("--max-file={max_file}"),
-        format!("--spawn={}", spawn.display()),
-        format!("--root={}", paths.root.display()),
-        format!("--run-root={}", paths.run.display()),
-    ]
 }
 
 /// Resolves what a user typed to a berth container id, or `None` if it names none.
@@ -491,7 +274,7 @@ pub fn start(paths: &Paths, arg: &str) -> Result<String, Error> {
         return Ok(id);
     }
     prepare_start(paths, arg, &id, &record)?;
-    start_detached(paths, &id, None)?;
+    super::monitor::start_detached(paths, &id, None)?;
     Ok(id)
 }
 
@@ -576,8 +359,10 @@ pub fn stop(
     if s.status == Status::Paused {
         let _ = oci::resume(&root, &id);
     }
+    // SAFETY: kill has no memory effects; `s.pid` is the init truth::observe just found alive.
     unsafe { libc::kill(s.pid, sig) };
     if !oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(timeout as u64)) {
+        // SAFETY: as above; wait_gone checked the pid against its start time.
         unsafe { libc::kill(s.pid, libc::SIGKILL) };
         oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(10));
     }
@@ -617,6 +402,7 @@ pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Er
             Ok::<_, Error>(())
         })?;
     }
+    // SAFETY: kill has no memory effects; `s.pid` is the init load_true just found alive.
     if unsafe { libc::kill(s.pid, sig) } < 0 {
         return Err(sys(format!("kill {}", s.pid), std::io::Error::last_os_error()).into());
     }

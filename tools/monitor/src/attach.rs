@@ -1,21 +1,12 @@
 //! Attached clients (`berth attach`, `berth start -a`, `berth run -it`): the monitor owns
 //! the container's stdio, so attaching is talking to it over a unix socket
-//! (`<run>/attach/<id>`, or a socketpair end handed over at start so nothing is missed).
-//!
-//! Protocol, client to monitor: one mode byte (bit 0: the client sends input, bit 1: close
-//! the container's stdin when the client's input ends, Docker's StdinOnce), then frames
-//! `[kind, len: u32 BE] payload`: kind 0 input, kind 1 end of input. A client that goes away
-//! without ending its input (a detach) leaves the container's stdin open.
-//! Monitor to client: one greeting byte, `t` (a terminal: its master comes along with
-//! SCM_RIGHTS, for the client's window-size changes) or `p` (pipes); then Docker's
-//! multiplexed frames `[kind, 0, 0, 0, len: u32 BE] payload`, kind 1 stdout, 2 stderr (a
-//! terminal's output is kind 1), and berth's kind 3, the exit code in decimal, sent before
-//! the monitor closes the connection when the container ends.
+//! (`<run>/attach/<id>`, or a socketpair end handed over at start so nothing is missed). The
+//! protocol (mode byte, greeting, frames) is defined in `berth_monitor_proto::attach`.
 
 use std::os::fd::RawFd;
 
-const INPUT: u8 = 1;
-const STDIN_ONCE: u8 = 2;
+use berth_monitor_proto::attach::{self as proto, Decoder};
+use berth_monitor_proto::fdpass;
 
 struct Client {
     fd: RawFd,
@@ -24,7 +15,7 @@ struct Client {
     /// Still reading input from it.
     reading: bool,
     /// Input frames not yet complete.
-    buf: Vec<u8>,
+    frames: Decoder,
 }
 
 #[derive(Default)]
@@ -40,6 +31,7 @@ fn send_timeout(fd: RawFd) {
         tv_sec: 10,
         tv_usec: 0,
     };
+    // SAFETY: `tv` is a valid timeval for the call, and its size is passed.
     unsafe {
         libc::setsockopt(
             fd,
@@ -53,6 +45,7 @@ fn send_timeout(fd: RawFd) {
 
 fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
     while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of its length.
         let n = unsafe {
             libc::send(
                 fd,
@@ -75,6 +68,7 @@ fn write_all(fd: RawFd, mut buf: &[u8]) -> bool {
 /// Writes to a pipe or terminal, retrying interruptions; false when it is gone.
 pub fn write_fd(fd: RawFd, mut buf: &[u8]) -> bool {
     while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of its length.
         let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
@@ -87,6 +81,7 @@ pub fn write_fd(fd: RawFd, mut buf: &[u8]) -> bool {
                     events: libc::POLLOUT,
                     revents: 0,
                 };
+                // SAFETY: one valid pollfd.
                 unsafe { libc::poll(&mut p, 1, 1000) };
                 continue;
             }
@@ -103,6 +98,7 @@ impl Attach {
     pub fn listen(&mut self, path: &std::ffi::OsStr) {
         use std::os::unix::ffi::OsStrExt;
         let bytes = path.as_bytes();
+        // SAFETY: sockaddr_un is plain data; all-zero is valid.
         let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
         if bytes.is_empty() || bytes.len() >= addr.sun_path.len() {
             return;
@@ -114,7 +110,8 @@ impl Attach {
         let Ok(c) = std::ffi::CString::new(bytes) else {
             return;
         };
-        // SAFETY: plain socket calls on a descriptor this function owns.
+        // SAFETY: plain socket calls on a descriptor this function owns; `addr` is a filled
+        // sockaddr_un of the size passed, and `c` a NUL-terminated path.
         let fd = unsafe {
             let fd = libc::socket(
                 libc::AF_UNIX,
@@ -145,15 +142,18 @@ impl Attach {
     /// Removes the socket (the monitor is leaving).
     pub fn close(&mut self) {
         if let Some(p) = &self.path {
+            // SAFETY: `p` is a NUL-terminated path.
             unsafe { libc::unlink(p.as_ptr()) };
         }
         if let Some(fd) = self.listen.take() {
+            // SAFETY: the listening socket is ours, closed once (taken).
             unsafe { libc::close(fd) };
         }
     }
 
     /// A client that connected (or was handed over): greet it.
     pub fn add(&mut self, fd: RawFd, master: Option<RawFd>) {
+        // SAFETY: flag changes on a descriptor the caller handed to us.
         unsafe {
             let fl = libc::fcntl(fd, libc::F_GETFL);
             libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
@@ -161,17 +161,18 @@ impl Attach {
         }
         send_timeout(fd);
         let ok = match master {
-            Some(m) => send_with_fd(fd, b"t", m),
-            None => write_all(fd, b"p"),
+            Some(m) => fdpass::send(fd, &[proto::GREET_TTY], Some(m)).is_ok_and(|n| n == 1),
+            None => write_all(fd, &[proto::GREET_PIPES]),
         };
         if ok {
             self.clients.push(Client {
                 fd,
                 mode: None,
                 reading: true,
-                buf: Vec::new(),
+                frames: Decoder::input(),
             });
         } else {
+            // SAFETY: the client's descriptor is ours and not kept.
             unsafe { libc::close(fd) };
         }
     }
@@ -188,6 +189,7 @@ impl Attach {
     /// when a StdinOnce client's input ended (the caller closes the container's stdin).
     pub fn ready(&mut self, fd: RawFd, master: Option<RawFd>, input: Option<RawFd>) -> bool {
         if Some(fd) == self.listen {
+            // SAFETY: accept on our listening socket, no address wanted.
             let c = unsafe {
                 libc::accept4(
                     fd,
@@ -205,6 +207,7 @@ impl Attach {
             return false;
         };
         let mut buf = [0u8; 16 * 1024];
+        // SAFETY: `buf` is valid for writes of its length.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             return false;
@@ -219,46 +222,34 @@ impl Attach {
             c.mode = Some(data[0]);
             data = &data[1..];
         }
-        c.buf.extend_from_slice(data);
         let mode = c.mode.unwrap_or(0);
         let mut ended = false;
-        let mut at = 0;
-        while c.buf.len() - at >= 5 {
-            let len =
-                u32::from_be_bytes([c.buf[at + 1], c.buf[at + 2], c.buf[at + 3], c.buf[at + 4]])
-                    as usize;
-            if c.buf.len() - at - 5 < len {
-                break;
-            }
-            let payload = &c.buf[at + 5..at + 5 + len];
-            match c.buf[at] {
-                0 if mode & INPUT != 0 => {
-                    if let Some(to) = input {
-                        write_fd(to, payload);
-                    }
+        c.frames.push(data, |kind, payload| match kind {
+            proto::IN_DATA if proto::sends_input(mode) => {
+                if let Some(to) = input {
+                    write_fd(to, payload);
                 }
-                1 => ended = mode & (INPUT | STDIN_ONCE) == INPUT | STDIN_ONCE,
-                _ => {}
             }
-            at += 5 + len;
-        }
-        c.buf.drain(..at);
+            proto::IN_END => ended = proto::ends_stdin(mode),
+            _ => {}
+        });
         ended
     }
 
-    /// Sends output of stream `kind` (1 stdout, 2 stderr) to every client.
+    /// Sends output of stream `kind` (`OUT_STDOUT`, `OUT_STDERR`) to every client.
     pub fn output(&mut self, kind: u8, data: &[u8]) {
         if self.clients.is_empty() || data.is_empty() {
             return;
         }
-        let mut frame = Vec::with_capacity(8 + data.len());
-        frame.push(kind);
-        frame.extend_from_slice(&[0, 0, 0]);
-        frame.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        frame.extend_from_slice(data);
+        self.send(&proto::output_frame(kind, data));
+    }
+
+    /// Sends a frame to every client, dropping those that are gone or stuck.
+    fn send(&mut self, frame: &[u8]) {
         self.clients.retain(|c| {
-            let ok = write_all(c.fd, &frame);
+            let ok = write_all(c.fd, frame);
             if !ok {
+                // SAFETY: the client's descriptor is ours; dropped from the list here.
                 unsafe { libc::close(c.fd) };
             }
             ok
@@ -267,32 +258,10 @@ impl Attach {
 
     /// The container ended with `code`: tell every client, and let them go.
     pub fn ended(&mut self, code: i32) {
-        let text = code.to_string();
-        self.output(3, text.as_bytes());
+        self.send(&proto::exit_frame(code));
         for c in self.clients.drain(..) {
+            // SAFETY: the client's descriptor is ours; drained from the list here.
             unsafe { libc::close(c.fd) };
         }
-    }
-}
-
-/// One byte with a descriptor attached (SCM_RIGHTS).
-fn send_with_fd(sock: RawFd, byte: &[u8], fd: RawFd) -> bool {
-    let mut iov = libc::iovec {
-        iov_base: byte.as_ptr() as *mut libc::c_void,
-        iov_len: byte.len(),
-    };
-    let mut cbuf = [0u64; 4];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) == 1
     }
 }

@@ -147,6 +147,7 @@ pub fn now_rfc3339() -> String {
         tv_sec: 0,
         tv_nsec: 0,
     };
+    // SAFETY: `ts` is valid for the write.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     format_time(ts.tv_sec, ts.tv_nsec as u32)
 }

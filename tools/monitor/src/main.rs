@@ -4,87 +4,48 @@
 //! to a minute, reset once the container ran 10 s.
 //!
 //! It is a subreaper, so containers that `monitor-hook respawn` creates become its children.
-//! It depends on nothing but libc, and stays well under 1 MiB of RSS.
+//! It depends on nothing but libc and berth-monitor-proto (its contract with berth-spawn, also
+//! libc-only), and stays well under 1 MiB of RSS.
 
 mod attach;
 mod log;
 
-use std::ffi::OsString;
-use std::os::fd::RawFd;
+use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use attach::Attach;
+use berth_monitor_proto::args::Args;
+use berth_monitor_proto::attach::{OUT_STDERR, OUT_STDOUT};
+use berth_monitor_proto::{fdpass, ready};
 use log::{Lines, Log};
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(60);
 const RESET_AFTER: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
-struct Args {
-    id: String,
-    pid: i32,
-    log: PathBuf,
-    max_size: u64,
-    max_file: u32,
-    spawn: PathBuf,
-    root: OsString,
-    run_root: OsString,
-    stdout: Option<RawFd>,
-    stderr: Option<RawFd>,
-    stdout_w: Option<RawFd>,
-    stderr_w: Option<RawFd>,
-    stdin: Option<RawFd>,
-    stdin_w: Option<RawFd>,
-    tty: Option<RawFd>,
-    /// The attach socket to listen on.
-    attach: Option<OsString>,
-    /// An attached client handed over at start (`run -it`, `start -a`).
-    client: Option<RawFd>,
-    /// The pipe to berth-spawn, which waits for `ok` on it: the monitor listens.
-    ready: Option<RawFd>,
-}
+/// berth's exit code for bad arguments (`berth::error::Code::BAD_ARGS`).
+const BAD_ARGS: u8 = 4;
 
+/// The command line, or the error reported on the report pipe (berth-spawn shows it) and on
+/// stderr, and exit.
 fn parse() -> Args {
-    let mut a = Args {
-        max_file: 1,
-        ..Default::default()
-    };
-    for arg in std::env::args_os().skip(1) {
-        let s = arg.to_string_lossy().into_owned();
-        let Some((k, v)) = s.split_once('=') else {
-            continue;
-        };
-        let fd = || v.parse().ok();
-        match k {
-            "--id" => a.id = v.into(),
-            "--pid" => a.pid = v.parse().unwrap_or(0),
-            "--log" => a.log = v.into(),
-            "--max-size" => a.max_size = v.parse().unwrap_or(0),
-            "--max-file" => a.max_file = v.parse().unwrap_or(1),
-            "--spawn" => a.spawn = v.into(),
-            "--root" => a.root = v.into(),
-            "--run-root" => a.run_root = v.into(),
-            "--stdout" => a.stdout = fd(),
-            "--stderr" => a.stderr = fd(),
-            "--stdout-w" => a.stdout_w = fd(),
-            "--stderr-w" => a.stderr_w = fd(),
-            "--stdin" => a.stdin = fd(),
-            "--stdin-w" => a.stdin_w = fd(),
-            "--tty" => a.tty = fd(),
-            "--attach" => a.attach = Some(v.into()),
-            "--client" => a.client = fd(),
-            "--ready" => a.ready = fd(),
-            _ => {}
+    match Args::parse(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            let message = e.to_string();
+            if let Some(fd) = e.ready {
+                attach::write_fd(fd, ready::error_line(BAD_ARGS, &message).as_bytes());
+            }
+            eprintln!("{message}");
+            std::process::exit(BAD_ARGS.into());
         }
     }
-    a
 }
 
 fn nonblock(fd: RawFd) {
+    // SAFETY: flag changes on a descriptor we were handed.
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
@@ -116,10 +77,16 @@ impl Monitor {
                 continue;
             }
             loop {
+                // SAFETY: `buf` is valid for writes of its length.
                 let n =
                     unsafe { libc::read(s.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
                 if n > 0 {
-                    attach.output(if s.stream == "stderr" { 2 } else { 1 }, &buf[..n as usize]);
+                    let kind = if s.stream == "stderr" {
+                        OUT_STDERR
+                    } else {
+                        OUT_STDOUT
+                    };
+                    attach.output(kind, &buf[..n as usize]);
                     let log = &mut self.log;
                     let stream = s.stream;
                     s.lines
@@ -154,6 +121,7 @@ impl Monitor {
             .env("BERTH_RUN_ROOT", &self.a.run_root);
         c.stdin(Stdio::null()).stderr(Stdio::null());
         let mut pair = [0; 2];
+        // SAFETY: `pair` has room for the two descriptors.
         unsafe {
             libc::socketpair(
                 libc::AF_UNIX,
@@ -164,6 +132,8 @@ impl Monitor {
         };
         let (mine, theirs) = (pair[0], pair[1]);
         let fds = [self.a.stdin, self.a.stdout_w, self.a.stderr_w];
+        // SAFETY: the closure runs in the forked child before exec and only makes
+        // async-signal-safe calls (open, dup2) on copied integers.
         unsafe {
             c.pre_exec(move || {
                 libc::dup2(theirs, 1);
@@ -177,45 +147,28 @@ impl Monitor {
             });
         }
         let child = c.spawn();
+        // SAFETY: our copy of the hook's end, closed once.
         unsafe { libc::close(theirs) };
         let mut child = child.ok()?;
+        // The hook answers on its stdout: text, and a terminal's master with SCM_RIGHTS.
         let mut out = Vec::new();
         let mut fd = None;
-        while let Some((bytes, got)) = recv(mine) {
-            fd = got.or(fd);
-            out.extend_from_slice(&bytes);
+        let mut buf = [0u8; 256];
+        while let Ok((n, got)) = fdpass::recv(mine, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            if got.is_some() {
+                fd = got;
+            }
+            out.extend_from_slice(&buf[..n]);
         }
+        // SAFETY: our end of the pair, closed once.
         unsafe { libc::close(mine) };
         let _ = child.wait();
+        let fd = fd.map(IntoRawFd::into_raw_fd);
         Some((String::from_utf8_lossy(&out).trim().to_string(), fd))
     }
-}
-
-/// One recvmsg: the bytes and a passed descriptor, if any; `None` at end-of-file.
-fn recv(sock: RawFd) -> Option<(Vec<u8>, Option<RawFd>)> {
-    let mut buf = [0u8; 256];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u64; 8];
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n <= 0 {
-        return None;
-    }
-    let mut fd = None;
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS {
-            fd = Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd));
-        }
-    }
-    Some((buf[..n as usize].to_vec(), fd))
 }
 
 /// Gives back the pages of read-only file mappings (our code and constants, and libc's in a
@@ -233,6 +186,8 @@ fn shed_startup_pages() {
     let mut current: Option<(usize, usize)> = None;
     let shed = |range: Option<(usize, usize)>| {
         if let Some((a, b)) = range {
+            // SAFETY: a whole mapping of ours, read-only and never written (see above), so
+            // dropping its pages loses nothing.
             unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
         }
     };
@@ -258,10 +213,8 @@ fn shed_startup_pages() {
 
 fn main() {
     let a = parse();
-    if a.id.is_empty() || a.pid <= 0 {
-        eprintln!("berth-monitor: started by berth-spawn only (missing --id/--pid)");
-        std::process::exit(4);
-    }
+    // SAFETY: process-wide settings made before any other thread exists; the strings are
+    // NUL-terminated literals.
     unsafe {
         // Not dumpable: a container sharing the host's pid namespace (`--pid host`) must not
         // open our /proc/PID/{exe,mem,fd} (the descriptors we hold are its stdio and log).
@@ -273,7 +226,9 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let _ = libc::chdir(c"/".as_ptr());
     }
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset below.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t; blocking before the signalfd exists.
     unsafe {
         libc::sigemptyset(&mut set);
         for s in [libc::SIGCHLD, libc::SIGHUP, libc::SIGINT] {
@@ -281,6 +236,7 @@ fn main() {
         }
         libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+    // SAFETY: `set` is a valid sigset_t.
     let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
     let mut sources = Vec::new();
     for (fd, stream) in [
@@ -301,7 +257,7 @@ fn main() {
     let log = Log::open(a.log.clone(), a.max_size, a.max_file);
     let mut attach = Attach::default();
     if let Some(p) = &a.attach {
-        attach.listen(p);
+        attach.listen(p.as_os_str());
     }
     if let Some(fd) = a.client {
         attach.add(fd, a.tty);
@@ -309,7 +265,7 @@ fn main() {
     // Listening (or without a socket to listen on): `berth run -d` may return, and an
     // `attach` right after it finds us.
     if let Some(fd) = a.ready {
-        attach::write_fd(fd, b"ok\n");
+        attach::write_fd(fd, ready::OK_LINE);
         // SAFETY: the descriptor was handed to us for this one message.
         unsafe { libc::close(fd) };
     }
@@ -350,6 +306,7 @@ fn main() {
                 .as_millis()
                 .min(i32::MAX as u128) as i32
         });
+        // SAFETY: `pfds` is a valid array of its length.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
         if n < 0 {
             continue;
@@ -367,6 +324,7 @@ fn main() {
                 if let Some(t) = m.a.tty {
                     attach::write_fd(t, &[4]);
                 } else if let Some(w) = m.a.stdin_w.take() {
+                    // SAFETY: the stdin pipe's write end is ours, closed once (taken).
                     unsafe { libc::close(w) };
                 }
             }
@@ -386,6 +344,7 @@ fn main() {
                         m.sources
                             .retain(|s| s.stream != "stdout" || Some(s.fd) != m.a.tty);
                         if let Some(old) = m.a.tty.replace(fd) {
+                            // SAFETY: the old master is ours and replaced here.
                             unsafe { libc::close(old) };
                         }
                         m.sources.push(Source {
@@ -405,7 +364,9 @@ fn main() {
         if pfds[0].revents == 0 {
             continue;
         }
+        // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is valid for writes of its size.
         while unsafe {
             libc::read(
                 sfd,
@@ -416,6 +377,7 @@ fn main() {
         {}
         loop {
             let mut status = 0;
+            // SAFETY: `status` is valid for the write.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid <= 0 {
                 break;
