@@ -126,7 +126,10 @@ pub fn take_stdin_fd() {
     else {
         return;
     };
-    // SAFETY: plain descriptor calls on a descriptor the caller handed us.
+    // libc, not nix: nix's dup2 wants owned descriptors, and `fd` is a number from the
+    // environment that no object of ours owns yet (F_GETFD checks it is open at all).
+    // SAFETY: no memory is passed; `fd` (> 2) is owned by nothing in this process, so closing
+    // it after the dup2 cannot invalidate an OwnedFd or File.
     unsafe {
         if libc::fcntl(fd, libc::F_GETFD) >= 0 {
             libc::dup2(fd, 0);

@@ -264,6 +264,8 @@ fn kernel_at_least(maj: u32, min: u32) -> bool {
 
 fn seccomp() -> Check {
     // PR_GET_SECCOMP fails with EINVAL on a kernel built without CONFIG_SECCOMP.
+    // libc, not nix: nix has no PR_GET_SECCOMP.
+    // SAFETY: PR_GET_SECCOMP takes no pointer; the unused arguments are zero.
     let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     let filter = read("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     if mode < 0 || filter.is_empty() {

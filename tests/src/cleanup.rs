@@ -37,7 +37,10 @@ pub fn kill_processes_under(dir: &Path) {
                     .is_ok_and(|env| env.windows(needle.len()).any(|w| w == needle.as_slice()));
             if ours {
                 found += 1;
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
         }
         if found == 0 {

@@ -446,7 +446,7 @@ impl Drop for TestCgroup {
     fn drop(&mut self) {
         if let Ok(procs) = std::fs::read_to_string(self.dir.join("cgroup.procs")) {
             for p in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
-                unsafe { libc_kill(p) };
+                kill9(p);
             }
         }
         for _ in 0..100 {
@@ -458,7 +458,7 @@ impl Drop for TestCgroup {
     }
 }
 
-unsafe fn libc_kill(pid: i32) {
+fn kill9(pid: i32) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
@@ -476,6 +476,9 @@ fn top_lists_the_processes_of_the_container_cgroup() {
     let procs_file = cg.dir.join("cgroup.procs");
     let mut cmd = env.cmd("sh");
     cmd.args(["-c", "sleep 1000 & exec sleep 999"]);
+    // SAFETY: the hook runs in the child between fork and exec. It allocates and writes one
+    // file, which glibc allows there (its fork resets malloc's locks in the child), and it
+    // touches no state shared with the parent's other threads.
     unsafe {
         cmd.pre_exec(move || std::fs::write(&procs_file, std::process::id().to_string()));
     }

@@ -7,7 +7,6 @@
 
 mod run_support;
 
-use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,8 +16,7 @@ use run_support::Box;
 
 fn fifo(b: &Box, name: &str) -> PathBuf {
     let p = b.w.env.dir().join(name);
-    let c = CString::new(p.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     p
 }
 
@@ -41,7 +39,9 @@ fn reached(fifo: &Path) -> std::fs::File {
 /// Waits until no process of group `pgid` is left (hang protection in `until`).
 fn group_gone(b: &Box, pgid: i32) {
     b.until("the run's processes to end", || {
-        (unsafe { libc::kill(-pgid, 0) } != 0).then_some(())
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(-pgid), None)
+            .is_err()
+            .then_some(())
     });
 }
 
@@ -71,7 +71,10 @@ fn ctrl_c_mid_pipeline_undoes_the_stages_done() {
     let w = reached(&f);
     let id = b.container_ids().pop().expect("the record exists");
     assert!(b.w.env.run.join("netns").join(&id).exists());
-    unsafe { libc::kill(-pgid, libc::SIGINT) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pgid),
+        nix::sys::signal::Signal::SIGINT,
+    );
     drop(w);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{out:?}");
@@ -101,7 +104,10 @@ fn kill_9_of_berth_run_stops_the_pipeline_before_the_container_starts() {
     let pgid = child.id() as i32;
     let mut w = reached(&f);
     // berth-run dies; its stages carry on (berth-unpack is reading the env file).
-    unsafe { libc::kill(pgid, libc::SIGKILL) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     let mut child = child;
     child.wait().unwrap();
     w.write_all(b"A=1\n").unwrap();
@@ -133,7 +139,10 @@ fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
     let pgid = child.id() as i32;
     let w = reached(&f);
     let id = b.container_ids().pop().expect("the record exists");
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     let mut child = child;
     child.wait().unwrap();
     drop(w);
@@ -172,7 +181,10 @@ fn signals_reach_a_running_foreground_container() {
     let mut first = [0u8; 6];
     std::io::Read::read_exact(&mut out, &mut first).unwrap();
     assert_eq!(&first, b"ready\n");
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let st = child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
@@ -186,7 +198,10 @@ fn signals_reach_a_running_foreground_container() {
     );
     let mut out = child.stdout.take().unwrap();
     std::io::Read::read_exact(&mut out, &mut first).unwrap();
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-(child.id() as i32)),
+        nix::sys::signal::Signal::SIGINT,
+    );
     let st = child.wait().unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();

@@ -30,6 +30,8 @@ impl Term {
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
+        // SAFETY: the hook runs in the child between fork and exec and makes only two
+        // async-signal-safe syscalls, on no memory of the parent's.
         unsafe {
             c.pre_exec(|| {
                 libc::setsid();
@@ -184,6 +186,8 @@ fn interactive_and_tty_without_a_terminal() {
     // A closed stdin is an empty one.
     let mut c = b.cmd("berth");
     c.args(["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo end"]);
+    // SAFETY: the hook runs in the child between fork and exec and only closes its own
+    // descriptor 0, which no object in the child owns.
     unsafe {
         c.pre_exec(|| {
             libc::close(0);

@@ -264,7 +264,10 @@ fn a_killed_monitor_is_reported_truthfully() {
         rec["state"]["monitor_pid"].as_i64().unwrap(),
     );
     assert!(alive(pid) && alive(monitor));
-    unsafe { libc::kill(monitor as i32, libc::SIGKILL) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     while alive(monitor) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
@@ -275,7 +278,10 @@ fn a_killed_monitor_is_reported_truthfully() {
             .stdout
             .contains("\"status\":\"running\"")
     );
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     assert_eq!(
         w.run(&["berth-spawn", "wait", "orphan"]).success().stdout,
         "255\n"

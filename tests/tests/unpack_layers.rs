@@ -27,6 +27,9 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     let p = CString::new(path.as_os_str().as_bytes()).unwrap();
     let n = CString::new(name).unwrap();
     let mut buf = vec![0u8; 256];
+    // libc, not nix: nix has no xattr calls (and the `xattr` crate is not a test dependency).
+    // SAFETY: both names are NUL-terminated and outlive the call; the kernel writes at most
+    // `buf.len()` bytes into `buf`.
     let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }

@@ -1,28 +1,24 @@
 //! Terminals: a pty from the container's own devpts, window sizes, raw mode for the user's
 //! terminal, and handing a master to a `--console-socket` (SCM_RIGHTS), as runc does.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 
 /// Opens a new pty pair's master and returns it with the slave's path.
 pub fn open_pty() -> std::io::Result<(OwnedFd, PathBuf)> {
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        if m < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let master = OwnedFd::from_raw_fd(m);
-        if libc::grantpt(m) < 0 || libc::unlockpt(m) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut buf = [0 as libc::c_char; 128];
-        if libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let name = std::ffi::CStr::from_ptr(buf.as_ptr());
-        Ok((master, PathBuf::from(name.to_string_lossy().into_owned())))
-    }
+    let m = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    grantpt(&m)?;
+    unlockpt(&m)?;
+    let name = ptsname_r(&m)?;
+    Ok((m.into(), PathBuf::from(name)))
 }
+
+// The window size ioctls stay raw: nix has no wrapper for TIOCGWINSZ/TIOCSWINSZ beyond its
+// ioctl macros, which generate the same unsafe call.
 
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
     let ws = libc::winsize {
@@ -31,13 +27,21 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
+    // SAFETY: TIOCSWINSZ only reads a winsize, and `ws` is one that lives across the call.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
 /// Copies the window size of terminal `from` to `to`.
 pub fn copy_size(from: RawFd, to: RawFd) {
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into `ws`, a local of that type.
     if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        // SAFETY: TIOCSWINSZ only reads the winsize filled in above.
         unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) };
     }
 }
@@ -45,28 +49,28 @@ pub fn copy_size(from: RawFd, to: RawFd) {
 /// The user's terminal in raw mode until dropped.
 pub struct RawMode {
     fd: RawFd,
-    saved: libc::termios,
+    saved: Termios,
 }
 
 impl RawMode {
+    /// `fd` must stay open while the returned guard lives (callers pass 0, their stdin).
     pub fn enter(fd: RawFd) -> Option<RawMode> {
-        unsafe {
-            let mut t: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut t) < 0 {
-                return None;
-            }
-            let saved = t;
-            libc::cfmakeraw(&mut t);
-            // Keep output post-processing off too: the container's tty does it.
-            libc::tcsetattr(fd, libc::TCSANOW, &t);
-            Some(RawMode { fd, saved })
-        }
+        // SAFETY: used for this call only, on the caller's open descriptor.
+        let t = unsafe { BorrowedFd::borrow_raw(fd) };
+        let saved = tcgetattr(t).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        // Keep output post-processing off too: the container's tty does it.
+        let _ = tcsetattr(t, SetArg::TCSANOW, &raw);
+        Some(RawMode { fd, saved })
     }
 }
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+        // SAFETY: `enter`'s caller keeps the descriptor open while the guard lives.
+        let t = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        let _ = tcsetattr(t, SetArg::TCSANOW, &self.saved);
     }
 }
 

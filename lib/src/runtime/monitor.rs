@@ -13,7 +13,7 @@
 //!   0..2 of the hook); prints the new pid, or `exit` if it was stopped meanwhile.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use berth_monitor_proto::{args::Args, ready};
@@ -345,14 +345,12 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
     let root = Root::new(&paths.run);
     let _ = oci::delete(&root, id, true);
     // The monitor passes the container's stdin, stdout and stderr as our 3, 4 and 5.
-    // SAFETY: each dup returns a new descriptor, owned once here.
-    let stdio = unsafe {
-        [
-            Some(OwnedFd::from_raw_fd(libc::dup(3))),
-            Some(OwnedFd::from_raw_fd(libc::dup(4))),
-            Some(OwnedFd::from_raw_fd(libc::dup(5))),
-        ]
+    let dup = |fd: RawFd| {
+        // SAFETY: the monitor execs us with 3, 4 and 5 open, and nothing here closes them
+        // while they are borrowed for the dup.
+        nix::unistd::dup(unsafe { BorrowedFd::borrow_raw(fd) }).ok()
     };
+    let stdio = [dup(3), dup(4), dup(5)];
     let l = process::create(CreateOpts {
         id,
         bundle: &bundle,

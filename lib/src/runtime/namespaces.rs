@@ -1,7 +1,7 @@
 //! Namespaces: the clone flag and `/proc/PID/ns` name of each OCI namespace type, and the
 //! split of a config's namespaces into those to create and those to join by path.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
@@ -55,15 +55,15 @@ pub struct Join {
 
 impl Join {
     pub fn enter(&self) -> Result<(), RuntimeError> {
-        let r = unsafe { libc::setns(self.fd.as_raw_fd(), clone_flag(self.kind)) };
-        if r < 0 {
+        let flag = nix::sched::CloneFlags::from_bits_retain(clone_flag(self.kind));
+        if let Err(e) = nix::sched::setns(&self.fd, flag) {
             return Err(sys(
                 format!(
                     "joining the {} namespace {}",
                     proc_name(self.kind),
                     self.path.display()
                 ),
-                std::io::Error::last_os_error(),
+                e,
             ));
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The OCI runtime verbs with runc's semantics: create, start, run, state, kill, delete,
 //! list, pause, resume, exec. Each works on a runtime root (runc's `--root`).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::{Process, Spec};
@@ -177,12 +177,16 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<(), RuntimeErr
             what: "container not running".into(),
         });
     }
+    // libc's kill, not nix's: `sig` may be a real-time signal (SIGRTMIN+n), which nix's
+    // `Signal` cannot hold.
     if all {
         for p in st.cgroup().pids() {
+            // SAFETY: kill passes two integers and touches no memory of ours.
             unsafe { libc::kill(p, sig) };
         }
         return Ok(());
     }
+    // SAFETY: as above.
     if unsafe { libc::kill(st.pid, sig) } < 0 {
         return Err(sys(
             format!("kill {}", st.pid),
@@ -195,20 +199,18 @@ pub fn kill(root: &Root, id: &str, sig: i32, all: bool) -> Result<(), RuntimeErr
 /// Waits (up to `timeout`) for a process that is not our child to be gone.
 pub fn wait_gone(pid: i32, start: u64, timeout: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + timeout;
+    // libc, not nix: nix 0.32 has no pidfd_open.
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     if fd >= 0 {
+        // SAFETY: `fd` was just returned by pidfd_open and nothing else owns it.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        use std::os::fd::AsRawFd;
         if !crate::state::liveness::is_alive(pid, start) {
             return true;
         }
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        unsafe { libc::poll(&mut p, 1, ms) };
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+        let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], timeout);
     }
     while std::time::Instant::now() < deadline {
         if !crate::state::liveness::is_alive(pid, start) {
@@ -240,7 +242,10 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
         if cg.is_frozen() {
             let _ = cg.freeze(false);
         }
-        unsafe { libc::kill(st.pid, libc::SIGKILL) };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(st.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         wait_gone(st.pid, st.pid_start, std::time::Duration::from_secs(10));
     }
     cg.remove()?;

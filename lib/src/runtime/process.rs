@@ -85,6 +85,8 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };
+    // SAFETY: clone3 with a fully initialised CloneArgs of the size passed, no stack and no
+    // CLONE_VM: the child is a copy-on-write fork that returns here as in fork(2).
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -99,6 +101,8 @@ fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
     if e.raw_os_error() != Some(libc::ENOSYS) {
         return Err(e);
     }
+    // SAFETY: clone(2) without CLONE_VM and with a null stack behaves as fork(2): the child
+    // gets its own copy of this address space.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -138,6 +142,8 @@ impl Excursion {
 impl Drop for Excursion {
     fn drop(&mut self) {
         for (kind, fd) in self.back.iter().rev() {
+            // SAFETY: setns on a namespace descriptor this Excursion owns and keeps open until drop;
+            // it touches no memory.
             unsafe { libc::setns(fd.as_raw_fd(), namespaces::clone_flag(*kind)) };
         }
     }
@@ -227,6 +233,8 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
     o.root.create_container_dir(o.id)?;
     let cleanup = |pid: i32| {
         if pid > 0 {
+            // SAFETY: pid is our own child (created above and not yet reaped), so the signal and
+            // the wait cannot reach another process; waitpid may take a null status pointer.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
@@ -427,6 +435,7 @@ fn wait_ready(
             }
             Ok(None) => {
                 let mut status = 0;
+                // SAFETY: pid is our own unreaped child, and status is a valid i32 for waitpid to fill.
                 unsafe { libc::waitpid(pid, &mut status, 0) };
                 return Err(RuntimeError::Child {
                     code: crate::error::Code::IO.0,
@@ -560,6 +569,8 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
     drop(o.stdio);
     drop(chroot_fd);
     let kill = |e: RuntimeError| {
+        // SAFETY: pid is our own unreaped child (cloned above), so neither the signal nor the
+        // wait can reach another process; waitpid may take a null status pointer.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
@@ -592,6 +603,7 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
     match parent.recv::<ToParent>() {
         Ok(None) => Ok((pid, master)),
         Ok(Some(ToParent::Error { code, message })) => {
+            // SAFETY: pid is our own unreaped child; waitpid may take a null status pointer.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
             Err(RuntimeError::Child { code, message })
         }

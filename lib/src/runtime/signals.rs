@@ -2,41 +2,48 @@
 //! with `-t` copies between the user's terminal (raw mode, window size followed on SIGWINCH)
 //! and the container's. One thread, one poll loop over a signalfd and the terminal fds.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::{Pid, isatty, pipe2, read, write};
 
 use super::console;
 
 /// Signals forwarded to the container.
-const FORWARDED: &[libc::c_int] = &[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGALRM,
-    libc::SIGCONT,
+const FORWARDED: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCONT,
 ];
 
-fn set() -> libc::sigset_t {
-    unsafe {
-        let mut s: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut s);
-        for &sig in FORWARDED.iter().chain(&[libc::SIGCHLD, libc::SIGWINCH]) {
-            libc::sigaddset(&mut s, sig);
-        }
-        s
+fn set() -> SigSet {
+    let mut s = SigSet::empty();
+    for &sig in FORWARDED.iter().chain(&[Signal::SIGCHLD, Signal::SIGWINCH]) {
+        s.add(sig);
     }
+    s
 }
 
 /// Blocks the forwarded signals (and SIGCHLD, SIGWINCH) so they queue for the signalfd.
 /// Call before creating the container so none is lost; the container's init unblocks them.
 pub fn block() {
-    let s = set();
-    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &s, std::ptr::null_mut()) };
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set()), None);
 }
 
 /// Decodes a wait status the way a shell does: the exit code, or 128+N for signal N.
+///
+/// Raw status rather than nix's `WaitStatus`: nix turns a status for a signal it has no
+/// `Signal` variant for (SIGRTMIN+n, which a container may well die of) into an error, and
+/// the container's exit code must be 128+n there as in Docker.
 pub fn exit_code(status: libc::c_int) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
@@ -66,19 +73,20 @@ pub struct Foreground {
 pub struct Relay {
     /// Our stdin is copied into this write end (the process' stdin).
     pub stdin: Option<OwnedFd>,
-    /// Read ends of the process' stdout/stderr, each with our descriptor it goes to.
+    /// Read ends of the process' stdout/stderr, each with our descriptor it goes to (1 or 2).
     pub out: Vec<(OwnedFd, RawFd)>,
 }
 
+/// Our standard stream `fd` (0, 1 or 2).
+fn stdio(fd: RawFd) -> BorrowedFd<'static> {
+    debug_assert!((0..=2).contains(&fd));
+    // SAFETY: descriptors 0-2 are the process' standard streams; berth-spawn never closes
+    // them, so they stay open for the life of the process.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors, which we then own.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
-    }
+    Ok(pipe2(OFlag::O_CLOEXEC)?)
 }
 
 impl Relay {
@@ -87,8 +95,7 @@ impl Relay {
     pub fn for_terminals(stdin: bool) -> std::io::Result<([Option<OwnedFd>; 3], Relay)> {
         let mut child: [Option<OwnedFd>; 3] = [None, None, None];
         let mut relay = Relay::default();
-        // SAFETY: isatty only looks at the descriptor.
-        let tty = |fd: RawFd| unsafe { libc::isatty(fd) } == 1;
+        let tty = |fd: RawFd| isatty(stdio(fd)).unwrap_or(false);
         if stdin && tty(0) {
             let (r, w) = pipe()?;
             child[0] = Some(r);
@@ -97,8 +104,8 @@ impl Relay {
         for fd in [1, 2] {
             if tty(fd) {
                 let (r, w) = pipe()?;
-                // SAFETY: a flag change on our own descriptor: drained without blocking.
-                unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+                // Drained without blocking once the process is gone.
+                let _ = fcntl(&r, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
                 child[fd as usize] = Some(w);
                 relay.out.push((r, fd));
             }
@@ -114,32 +121,38 @@ impl Relay {
 /// What a polled descriptor is.
 #[derive(Clone, Copy)]
 enum Source {
+    Signal,
     Master,
     Stdin,
     Out(usize),
 }
 
-fn write_all(fd: RawFd, mut buf: &[u8]) {
+fn write_all(fd: BorrowedFd, mut buf: &[u8]) {
     while !buf.is_empty() {
-        let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
-        if n <= 0 {
-            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return;
+        match write(fd, buf) {
+            Ok(0) => return,
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
         }
-        buf = &buf[n as usize..];
     }
+}
+
+/// Reads what `fd` has into `buf`: 0 at its end or on an error.
+fn read_some(fd: BorrowedFd, buf: &mut [u8]) -> usize {
+    read(fd, buf).unwrap_or(0)
 }
 
 /// Waits for `pid` to exit, forwarding signals; returns its exit code (128+N if killed).
 pub fn wait(f: Foreground) -> i32 {
     block();
-    let s = set();
-    // SAFETY: signalfd makes a new descriptor, which we then own.
-    let sfd = unsafe { OwnedFd::from_raw_fd(libc::signalfd(-1, &s, libc::SFD_CLOEXEC)) };
+    let sfd = match SignalFd::with_flags(&set(), SfdFlags::SFD_CLOEXEC) {
+        Ok(sfd) => sfd,
+        // Without a signalfd nothing can be forwarded: just wait.
+        Err(_) => return reap(f.pid),
+    };
     let _raw = match &f.master {
-        Some(m) if unsafe { libc::isatty(0) } == 1 => {
+        Some(m) if isatty(stdio(0)).unwrap_or(false) => {
             console::copy_size(0, m.as_raw_fd());
             console::RawMode::enter(0)
         }
@@ -151,125 +164,129 @@ pub fn wait(f: Foreground) -> i32 {
     let mut out_open = vec![true; relay.out.len()];
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        let mut fds = vec![pollin(sfd.as_raw_fd())];
-        let mut sources = vec![Source::Master];
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mut sources = vec![Source::Signal];
         if let (Some(m), true) = (&f.master, master_open) {
-            fds.push(pollin(m.as_raw_fd()));
+            fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
             sources.push(Source::Master);
         }
         if stdin_open {
-            fds.push(pollin(0));
+            fds.push(PollFd::new(stdio(0), PollFlags::POLLIN));
             sources.push(Source::Stdin);
         }
         for (i, (r, _)) in relay.out.iter().enumerate() {
             if out_open[i] {
-                fds.push(pollin(r.as_raw_fd()));
+                fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
                 sources.push(Source::Out(i));
             }
         }
-        // SAFETY: poll on descriptors we hold, with the vector's length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        for (p, src) in fds[1..].iter().zip(&sources[1..]) {
-            if p.revents == 0 {
-                continue;
-            }
-            // SAFETY: reads into our buffer, within its length.
-            let r = unsafe { libc::read(p.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-            let data = &buf[..r.max(0) as usize];
-            match *src {
-                Source::Master if r <= 0 => master_open = false,
-                Source::Master => write_all(1, data),
+        let ready: Vec<(BorrowedFd, Source)> = fds
+            .iter()
+            .zip(&sources)
+            .filter(|(p, _)| p.any().unwrap_or(false))
+            .map(|(p, src)| (p.as_fd(), *src))
+            .collect();
+        let mut signalled = false;
+        for (fd, src) in ready {
+            let n = match src {
+                Source::Signal => {
+                    signalled = true;
+                    continue;
+                }
+                _ => read_some(fd, &mut buf),
+            };
+            let data = &buf[..n];
+            match src {
+                Source::Signal => {}
+                Source::Master if n == 0 => master_open = false,
+                Source::Master => write_all(stdio(1), data),
                 Source::Stdin => {
-                    if r <= 0 {
+                    if n == 0 {
                         stdin_open = false;
                         // End of input: the terminal's EOF character, as a typed Ctrl-D
                         // would be; or the end of the process' stdin pipe.
                         if let Some(m) = &f.master {
-                            write_all(m.as_raw_fd(), &[4]);
+                            write_all(m.as_fd(), &[4]);
                         }
                         relay.stdin = None;
                     } else if let Some(m) = &f.master {
-                        write_all(m.as_raw_fd(), data);
+                        write_all(m.as_fd(), data);
                     } else if let Some(w) = &relay.stdin {
-                        write_all(w.as_raw_fd(), data);
+                        write_all(w.as_fd(), data);
                     }
                 }
-                Source::Out(i) if r <= 0 => out_open[i] = false,
-                Source::Out(i) => write_all(relay.out[i].1, data),
+                Source::Out(i) if n == 0 => out_open[i] = false,
+                Source::Out(i) => write_all(stdio(relay.out[i].1), data),
             }
         }
-        if fds[0].revents == 0 {
+        if !signalled {
             continue;
         }
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        // SAFETY: reads one siginfo record into a local of its size.
-        let r = unsafe {
-            libc::read(
-                sfd.as_raw_fd(),
-                &mut info as *mut _ as *mut libc::c_void,
-                std::mem::size_of::<libc::signalfd_siginfo>(),
-            )
+        let Ok(Some(info)) = sfd.read_signal() else {
+            continue;
         };
-        if r <= 0 {
-            continue;
-        }
         let sig = info.ssi_signo as libc::c_int;
-        match sig {
-            libc::SIGCHLD => {
+        match Signal::try_from(sig) {
+            Ok(Signal::SIGCHLD) => {
                 let mut status = 0;
-                // SAFETY: waitpid writes the status into a local.
+                // waitpid from libc, not nix: see `exit_code`.
+                // SAFETY: waitpid only writes the status into a local we own.
                 let w = unsafe { libc::waitpid(f.pid, &mut status, libc::WNOHANG) };
                 if w == f.pid {
                     if let (Some(m), true) = (&f.master, master_open) {
-                        drain(m.as_raw_fd(), 1, &mut buf);
+                        drain(m.as_fd(), stdio(1), &mut buf);
                     }
                     for (i, (r, to)) in relay.out.iter().enumerate() {
                         if out_open[i] {
-                            drain(r.as_raw_fd(), *to, &mut buf);
+                            drain(r.as_fd(), stdio(*to), &mut buf);
                         }
                     }
                     return exit_code(status);
                 }
             }
-            libc::SIGWINCH => {
+            Ok(Signal::SIGWINCH) => {
                 if let Some(m) = &f.master {
                     console::copy_size(0, m.as_raw_fd());
                 }
             }
-            // SAFETY: a signal to the process we wait for.
-            _ => unsafe {
-                libc::kill(f.pid, sig);
-            },
+            Ok(s) => {
+                let _ = kill(Pid::from_raw(f.pid), s);
+            }
+            Err(_) => {}
         }
     }
 }
 
-fn pollin(fd: RawFd) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
+/// Waits for `pid` without forwarding anything; its exit code.
+fn reap(pid: i32) -> i32 {
+    loop {
+        let mut status = 0;
+        // waitpid from libc, not nix: see `exit_code`.
+        // SAFETY: waitpid only writes the status into a local we own.
+        let w = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if w == pid {
+            return exit_code(status);
+        }
+        if w < 0 && Errno::last() != Errno::EINTR {
+            return 255;
+        }
     }
 }
 
 /// Copies what a terminal or pipe still holds after the process exited to `to`.
-fn drain(fd: RawFd, to: RawFd, buf: &mut [u8]) {
+fn drain(fd: BorrowedFd, to: BorrowedFd, buf: &mut [u8]) {
     loop {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        if unsafe { libc::poll(&mut p, 1, 0) } <= 0 {
+        let mut p = [PollFd::new(fd, PollFlags::POLLIN)];
+        if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
             return;
         }
-        let r = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-        if r <= 0 {
+        let n = read_some(fd, buf);
+        if n == 0 {
             return;
         }
-        write_all(to, &buf[..r as usize]);
+        write_all(to, &buf[..n]);
     }
 }

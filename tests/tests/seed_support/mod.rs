@@ -98,6 +98,8 @@ impl Seed {
         };
         let mut c = self.w.cmd("berth");
         c.args(args).stdin(open()).stdout(open()).stderr(open());
+        // SAFETY: the hook runs in the child between fork and exec and makes only two
+        // async-signal-safe syscalls, on no memory of the parent's.
         unsafe {
             c.pre_exec(|| {
                 if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
@@ -244,7 +246,10 @@ impl Background {
 
     /// Sends SIGINT (Ctrl-C).
     pub fn interrupt(&self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
     }
 
     /// Waits for it to exit; its exit code.

@@ -174,7 +174,10 @@ impl Drop for World {
         for d in &dirs {
             if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
                 for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    unsafe { libc::kill(p, libc::SIGKILL) };
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(p),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                 }
             }
             let _ = std::fs::write(d.join("freezer.state"), "THAWED");

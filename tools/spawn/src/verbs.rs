@@ -25,6 +25,8 @@ pub fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), E
             && s.monitor_pid != std::process::id() as i32
             && berth::state::liveness::is_alive(s.monitor_pid, s.monitor_start)
         {
+            // SAFETY: kill(2) takes no pointers; the pid was just checked to be the live
+            // monitor (pid and start time), so the signal cannot reach a recycled pid.
             unsafe { libc::kill(s.monitor_pid, libc::SIGKILL) };
             oci::wait_gone(
                 s.monitor_pid,

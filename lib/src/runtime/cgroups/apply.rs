@@ -42,8 +42,11 @@ pub fn write(dir: &Path, w: &Write) -> Result<(), CgroupError> {
 /// Some files take a write and ignore it (memory.kmem.limit_in_bytes since Linux 6.1).
 fn read_back(path: &Path, want: i64, field: &str) -> Result<(), CgroupError> {
     let s = fs::read_to_string(path).unwrap_or_default();
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1);
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(-1)
+        .max(1);
     if s.trim().parse::<i64>().ok() == Some(want / page * page) {
         return Ok(());
     }

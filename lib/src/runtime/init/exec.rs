@@ -8,6 +8,12 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::{AccessFlags, Gid, Uid, access, execve, setgroups, setresgid, setresuid};
 use oci_spec::runtime::{PosixRlimit, Process};
 
 use crate::error::Code;
@@ -29,26 +35,31 @@ impl From<String> for Failure {
     }
 }
 
-fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+fn resource(name: &str) -> Option<Resource> {
     Some(match name {
-        "RLIMIT_AS" => libc::RLIMIT_AS,
-        "RLIMIT_CORE" => libc::RLIMIT_CORE,
-        "RLIMIT_CPU" => libc::RLIMIT_CPU,
-        "RLIMIT_DATA" => libc::RLIMIT_DATA,
-        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
-        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
-        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => libc::RLIMIT_NICE,
-        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
-        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
-        "RLIMIT_RSS" => libc::RLIMIT_RSS,
-        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
-        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
         _ => return None,
     })
+}
+
+/// An errno as the same message `std::io::Error::last_os_error()` gives.
+fn os(e: Errno) -> std::io::Error {
+    std::io::Error::from(e)
 }
 
 /// Sets the rlimits, never above the hard limit berth itself runs under: raising a hard
@@ -63,23 +74,10 @@ pub fn rlimits(limits: &[PosixRlimit]) -> Result<(), String> {
         let Some(res) = resource(&name) else {
             return Err(format!("unknown rlimit {name}"));
         };
-        let mut own = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        unsafe { libc::getrlimit(res, &mut own) };
-        let hard = l.hard().min(own.rlim_max);
+        let own_hard = getrlimit(res).map_or(0, |(_, hard)| hard);
+        let hard = l.hard().min(own_hard);
         let soft = l.soft().min(hard);
-        let new = libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: hard,
-        };
-        if unsafe { libc::setrlimit(res, &new) } < 0 {
-            return Err(format!(
-                "setrlimit {name}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
+        setrlimit(res, soft, hard).map_err(|e| format!("setrlimit {name}: {}", os(e)))?;
     }
     Ok(())
 }
@@ -88,41 +86,30 @@ pub fn rlimits(limits: &[PosixRlimit]) -> Result<(), String> {
 pub fn identity(process: &Process, sets: &Sets) -> Result<(), String> {
     sets.apply_bounding()?;
     let user = process.user();
-    let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
-    unsafe {
-        if libc::setgroups(gids.len(), gids.as_ptr()) < 0 {
-            let e = std::io::Error::last_os_error();
-            // EPERM when setgroups is denied in a user namespace: only fatal if asked for.
-            if !gids.is_empty() {
-                return Err(format!("setgroups: {e}"));
-            }
-        }
-        libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0);
-        if libc::setresgid(user.gid(), user.gid(), user.gid()) < 0 {
-            return Err(format!(
-                "setgid {}: {}",
-                user.gid(),
-                std::io::Error::last_os_error()
-            ));
-        }
-        if libc::setresuid(user.uid(), user.uid(), user.uid()) < 0 {
-            return Err(format!(
-                "setuid {}: {}",
-                user.uid(),
-                std::io::Error::last_os_error()
-            ));
-        }
-        libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0);
-        libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t);
+    let gids: Vec<Gid> = (user.additional_gids().clone().unwrap_or_default())
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
+    // EPERM when setgroups is denied in a user namespace: only fatal if asked for.
+    if let Err(e) = setgroups(&gids)
+        && !gids.is_empty()
+    {
+        return Err(format!("setgroups: {}", os(e)));
     }
+    let _ = prctl::set_keepcaps(true);
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).map_err(|e| format!("setgid {}: {}", user.gid(), os(e)))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).map_err(|e| format!("setuid {}: {}", user.uid(), os(e)))?;
+    let _ = prctl::set_keepcaps(false);
+    umask(Mode::from_bits_truncate(
+        user.umask().unwrap_or(0o022) as libc::mode_t
+    ));
     sets.apply_rest()
 }
 
 pub fn no_new_privs() -> Result<(), String> {
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
-        return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
+    prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {}", os(e)))
 }
 
 /// Loads a compiled filter (an array of `sock_filter`).
@@ -131,6 +118,9 @@ pub fn load_seccomp(bpf: &[u8]) -> Result<(), String> {
         len: (bpf.len() / std::mem::size_of::<libc::sock_filter>()) as u16,
         filter: bpf.as_ptr() as *mut libc::sock_filter,
     };
+    // libc, not nix: nix has no seccomp call.
+    // SAFETY: `prog` points at `bpf`, which both outlive the call; the kernel copies the
+    // filter before prctl returns and checks that it is well-formed.
     let r = unsafe {
         libc::prctl(
             libc::PR_SET_SECCOMP,
@@ -178,11 +168,7 @@ pub fn lookup(process: &Process) -> Result<PathBuf, Failure> {
         if m.is_dir() {
             return Err(std::io::Error::from_raw_os_error(libc::EACCES));
         }
-        let c = CString::new(p.as_os_str().as_bytes()).unwrap_or_default();
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        Ok(access(p, AccessFlags::X_OK)?)
     };
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
@@ -239,23 +225,24 @@ pub fn environment(process: &Process) -> Vec<String> {
 /// read them from a signalfd, and Rust's runtime ignores SIGPIPE; neither may leak into the
 /// container (a `yes | head` that never ends is the classic symptom).
 pub fn reset_signals() {
-    unsafe {
-        for sig in 1..=64 {
-            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-                continue;
-            }
-            libc::signal(sig, libc::SIG_DFL);
+    // libc, not nix: nix's `Signal` has no real-time signals (32-64), which need resetting too.
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
         }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // SAFETY: SIG_DFL installs no handler of ours, so no code of this process can run in
+        // signal context; the init is single-threaded and about to exec.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// Marks every descriptor above the preserved ones close-on-exec.
 pub fn close_fds(preserve: i32) {
     let first = 3 + preserve.max(0) as u32;
-    // SAFETY: flag changes on descriptors of this process; nothing is freed.
+    // libc, not nix: nix has no close_range, and the fallback works on raw numbers from
+    // /proc/self/fd that no object of ours owns.
+    // SAFETY: only descriptor flags of this process change; nothing is closed or freed.
     unsafe {
         if libc::syscall(
             libc::SYS_close_range,
@@ -359,12 +346,8 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
     let p = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
     let a = cstrings(args);
     let e = cstrings(env);
-    let mut ap: Vec<*const libc::c_char> = a.iter().map(|s| s.as_ptr()).collect();
-    ap.push(std::ptr::null());
-    let mut ep: Vec<*const libc::c_char> = e.iter().map(|s| s.as_ptr()).collect();
-    ep.push(std::ptr::null());
-    unsafe { libc::execve(p.as_ptr(), ap.as_ptr(), ep.as_ptr()) };
-    let err = std::io::Error::last_os_error();
+    let Err(errno) = execve(&p, &a, &e);
+    let err = os(errno);
     let code = if err.kind() == std::io::ErrorKind::NotFound {
         Code::COMMAND_NOT_FOUND.0
     } else {

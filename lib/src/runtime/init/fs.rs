@@ -47,20 +47,15 @@ pub fn mount(
     let src = source.map(cstr_s);
     let ty = fstype.map(cstr_s);
     let dat = data.filter(|d| !d.is_empty()).map(cstr_s);
-    let tgt = cstr(target);
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call, or null.
-    let r = unsafe {
-        libc::mount(
-            src.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            tgt.as_ptr(),
-            ty.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-            flags,
-            dat.as_ref()
-                .map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_void),
-        )
-    };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
+    let r = nix::mount::mount(
+        src.as_deref(),
+        cstr(target).as_c_str(),
+        ty.as_deref(),
+        nix::mount::MsFlags::from_bits_retain(flags),
+        dat.as_deref(),
+    );
+    if let Err(e) = r {
+        let e = std::io::Error::from(e);
         return Err(format!(
             "mount {} on {} ({}): {e}",
             source.unwrap_or("none"),

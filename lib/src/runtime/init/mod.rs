@@ -84,6 +84,8 @@ pub(crate) fn run(a: Args) -> ! {
             f.code
         }
     };
+    // SAFETY: _exit ends the process without running destructors: the objects this cloned
+    // init inherited belong to berth-spawn, which cleans them up. nix 0.32 has no _exit.
     unsafe { libc::_exit(code as i32) }
 }
 
@@ -210,17 +212,24 @@ fn wire_stdio(a: &Args) -> Result<(), exec::Failure> {
     if let Some(stdio) = &a.stdio {
         for (i, fd) in stdio.iter().enumerate() {
             if let Some(fd) = fd {
-                // SAFETY: dup2 onto our own stdio descriptors.
-                unsafe { libc::dup2(fd.as_raw_fd(), i as i32) };
+                let _ = dup2_stdio(fd, i);
             }
         }
     }
     if a.stdin_null {
         let f = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-        // SAFETY: as above.
-        unsafe { libc::dup2(f.as_raw_fd(), 0) };
+        let _ = nix::unistd::dup2_stdin(&f);
     }
     Ok(())
+}
+
+/// `fd` as our descriptor `i` (0, 1 or 2).
+fn dup2_stdio(fd: impl std::os::fd::AsFd, i: usize) -> nix::Result<()> {
+    match i {
+        0 => nix::unistd::dup2_stdin(fd),
+        1 => nix::unistd::dup2_stdout(fd),
+        _ => nix::unistd::dup2_stderr(fd),
+    }
 }
 
 /// Root of a new user namespace (the parent mapped it), the namespaces to join, then a new
@@ -229,11 +238,9 @@ fn enter_namespaces(a: &Args) -> Result<bool, exec::Failure> {
     let userns = a.new_flags & libc::CLONE_NEWUSER != 0
         || a.join.iter().any(|j| j.kind == LinuxNamespaceType::User);
     if a.new_flags & libc::CLONE_NEWUSER != 0 {
-        // SAFETY: plain credential syscalls.
-        unsafe {
-            libc::setresgid(0, 0, 0);
-            libc::setresuid(0, 0, 0);
-        }
+        let (g, u) = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
+        let _ = nix::unistd::setresgid(g, g, g);
+        let _ = nix::unistd::setresuid(u, u, u);
     }
     for j in &a.join {
         j.enter().map_err(|e| e.to_string())?;
@@ -395,9 +402,11 @@ fn names(a: &Args) -> Result<(), exec::Failure> {
         nix::unistd::sethostname(h).map_err(|e| format!("sethostname {h}: {e}"))?;
     }
     if let Some(d) = a.spec.domainname() {
+        // libc, not nix: nix has sethostname but no setdomainname.
         let c = std::ffi::CString::new(d.as_str()).unwrap_or_default();
-        // SAFETY: a NUL-terminated string and its length.
-        unsafe { libc::setdomainname(c.as_ptr(), d.len()) };
+        // SAFETY: the kernel reads `c.as_bytes().len()` bytes from `c`, which outlives the call.
+        // (`c`'s own length, not `d`'s: a name with a NUL in it makes `c` empty.)
+        unsafe { libc::setdomainname(c.as_ptr(), c.as_bytes().len()) };
     }
     Ok(())
 }
@@ -427,11 +436,11 @@ fn terminal(a: &Args) -> Result<(), exec::Failure> {
         .map_err(|e| format!("sending the terminal: {e}"))?;
     drop(master);
     // We lead a session of our own (setup's setsid): the pty becomes its terminal.
-    unsafe {
-        libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0);
-        for fd in 0..3 {
-            libc::dup2(slave.as_raw_fd(), fd);
-        }
+    // libc, not nix: nix has no TIOCSCTTY wrapper.
+    // SAFETY: TIOCSCTTY takes an integer argument and reads no memory of ours; `slave` is open.
+    unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    for fd in 0..3 {
+        let _ = dup2_stdio(&slave, fd);
     }
     Ok(())
 }

@@ -16,8 +16,8 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::fs::{
-    Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_fd, clone_path, create_new, cstr,
-    explain, mount, mount_point, new_fs, rel, set_flags,
+    Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_fd, clone_path, create_new, explain,
+    mount, mount_point, new_fs, rel, set_flags,
 };
 use crate::layer::root::os;
 
@@ -315,25 +315,10 @@ pub fn dev_links(rootfs: &Path) {
 /// pivot_root(".", ".") then a lazy unmount of the old root stacked beneath (runc's trick:
 /// no temporary directory in the image is needed).
 pub fn pivot(rootfs: &Path) -> Result<(), String> {
-    let c = cstr(rootfs);
-    let dot = c".";
-    // SAFETY: NUL-terminated strings that outlive the calls.
-    unsafe {
-        if libc::chdir(c.as_ptr()) < 0 {
-            return Err(format!(
-                "chdir {}: {}",
-                rootfs.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
-        if libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) < 0 {
-            return Err(format!(
-                "pivot_root {}: {}",
-                rootfs.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
-    }
+    let os = std::io::Error::from;
+    nix::unistd::chdir(rootfs).map_err(|e| format!("chdir {}: {}", rootfs.display(), os(e)))?;
+    nix::unistd::pivot_root(".", ".")
+        .map_err(|e| format!("pivot_root {}: {}", rootfs.display(), os(e)))?;
     // The old root must not propagate the unmount to the host.
     mount(
         None,
@@ -342,16 +327,9 @@ pub fn pivot(rootfs: &Path) -> Result<(), String> {
         libc::MS_SLAVE | libc::MS_REC,
         None,
     )?;
-    // SAFETY: as above.
-    unsafe {
-        if libc::umount2(dot.as_ptr(), libc::MNT_DETACH) < 0 {
-            return Err(format!(
-                "unmounting the old root: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        libc::chdir(c"/".as_ptr());
-    }
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(|e| format!("unmounting the old root: {}", os(e)))?;
+    let _ = nix::unistd::chdir("/");
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use libseccomp::{
@@ -344,11 +344,9 @@ impl Profile {
                 }
             }
         }
-        let fd = unsafe { libc::memfd_create(c"berth-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(super::sys("memfd_create", std::io::Error::last_os_error()));
-        }
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        use nix::sys::memfd::{MFdFlags, memfd_create};
+        let fd = memfd_create(c"berth-seccomp", MFdFlags::MFD_CLOEXEC)
+            .map_err(|x| super::sys("memfd_create", x))?;
         ctx.export_bpf(fd.as_fd()).map_err(|x| e("export", x))?;
         let mut f = std::fs::File::from(fd);
         let mut buf = Vec::new();
@@ -438,6 +436,8 @@ mod tests {
         };
         // SAFETY: the child calls only async-signal-safe syscalls and _exit.
         match unsafe { libc::fork() } {
+            // SAFETY: in the forked child of a test thread: only raw syscalls and _exit, no
+            // allocation or lock; `prog` points at `bpf`, alive in this copied address space.
             0 => unsafe {
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
                 if libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const _) != 0 {
