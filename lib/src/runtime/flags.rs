@@ -428,4 +428,132 @@ mod tests {
                 .ends_with("/abc")
         );
     }
+
+    fn rich(privileged: bool) -> (Spec, ProcessSection) {
+        let mut spec = Spec::default();
+        let mut ann = std::collections::HashMap::new();
+        ann.insert("org.example".to_string(), "kept".to_string());
+        spec.set_annotations(Some(ann));
+        let mut p = ProcessSection {
+            tty: true,
+            init: true,
+            privileged,
+            cap_add: vec!["NET_ADMIN".into(), "SYS_PTRACE".into()],
+            cap_drop: vec!["CHOWN".into()],
+            ulimits: vec![
+                "nofile=1024:2048".into(),
+                "nproc=100".into(),
+                "core=-1".into(),
+            ],
+            devices: vec!["/dev/null:/dev/xnull:rw".into(), "/dev/zero".into()],
+            ipc: "host".into(),
+            pid: "container:other".into(),
+            uts: "host".into(),
+            userns: "auto".into(),
+            security_opt: vec!["no-new-privileges".into(), "seccomp=unconfined".into()],
+            ..Default::default()
+        };
+        let r = &mut p.resources;
+        r.memory = 64 << 20;
+        r.memory_swap = 128 << 20;
+        r.memory_reservation = 32 << 20;
+        r.cpu_shares = 512;
+        r.nano_cpus = 1_500_000_000;
+        r.cpuset_cpus = "0".into();
+        r.cpuset_mems = "0".into();
+        r.pids_limit = 10;
+        r.blkio_weight = 500;
+        (spec, p)
+    }
+
+    /// A non-root user, explicit CPU period and quota, unlimited swap, writable cgroups,
+    /// no system paths, the builtin seccomp profile, a given cgroup path, and an `--init`
+    /// annotation to remove.
+    fn rich_user() -> (Spec, ProcessSection) {
+        let mut spec = Spec::default();
+        let mut process = spec.process().clone().unwrap();
+        let mut user = User::default();
+        user.set_uid(1000);
+        user.set_gid(1000);
+        process.set_user(user);
+        spec.set_process(Some(process));
+        let mut ann = std::collections::HashMap::new();
+        ann.insert(
+            super::super::process::INIT_ANNOTATION.to_string(),
+            "true".into(),
+        );
+        spec.set_annotations(Some(ann));
+        let mut p = ProcessSection {
+            cap_add: vec!["ALL".into()],
+            cap_drop: vec!["MKNOD".into()],
+            cgroup_path: "/custom/x".into(),
+            security_opt: vec![
+                "writable-cgroups=true".into(),
+                "systempaths=unconfined".into(),
+                "seccomp=builtin".into(),
+            ],
+            ..Default::default()
+        };
+        p.resources.memory = 16 << 20;
+        p.resources.memory_swap = -1;
+        p.resources.cpu_period = 50_000;
+        p.resources.cpu_quota = 25_000;
+        (spec, p)
+    }
+
+    /// config.json for a rich set of flags, as the flags edited it before they moved from
+    /// untyped JSON to oci-spec's types (`testdata/flags_rich.json`; host devices aside).
+    #[test]
+    fn a_rich_set_of_flags_gives_the_same_config() {
+        let mut got = serde_json::Map::new();
+        for (name, (mut spec, p)) in [
+            ("plain", rich(false)),
+            ("privileged", rich(true)),
+            ("user", rich_user()),
+        ] {
+            apply(&mut spec, &p, "abc", &|n| {
+                assert_eq!(n, "other");
+                Ok(42)
+            })
+            .unwrap();
+            let mut v = serde_json::to_value(&spec).unwrap();
+            // oci-spec keeps capabilities in hash sets: their order is not the config's. ALL
+            // (and --privileged) is this process' bounding set: only that is compared.
+            let mut all: Vec<Value> = caps::all_names().into_iter().map(Value::from).collect();
+            all.sort_by_key(|c| c.to_string());
+            for set in v["process"]["capabilities"]
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+            {
+                set.as_array_mut().unwrap().sort_by_key(|c| c.to_string());
+                if *set == Value::from(all.clone()) {
+                    *set = json!("all of berth's bounding set");
+                }
+            }
+            if p.cgroup_path.is_empty() {
+                // Under BERTH_CGROUP_PARENT, if the environment sets it.
+                let want = format!("{}/abc", cgroups::default_parent());
+                assert_eq!(v["linux"]["cgroupsPath"], json!(want));
+                v["linux"]["cgroupsPath"] = json!("<default parent>/abc");
+            }
+            if p.privileged {
+                // Every device node of this host: only its presence is compared.
+                let devs = v["linux"]["devices"].as_array().map_or(0, Vec::len);
+                assert!(devs > 2, "{devs}");
+                v["linux"]["devices"] = json!("host devices");
+            }
+            got.insert(name.into(), v);
+        }
+        let got = Value::Object(got);
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/runtime/testdata/flags_rich.json"
+        );
+        if std::env::var_os("BERTH_BLESS").is_some() {
+            std::fs::write(file, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+        }
+        let want: Value = serde_json::from_str(include_str!("testdata/flags_rich.json")).unwrap();
+        assert_eq!(got, want, "{}", serde_json::to_string_pretty(&got).unwrap());
+    }
 }
