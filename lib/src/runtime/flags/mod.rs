@@ -1,39 +1,42 @@
 //! Docker's HostConfig flags (the record's `process` section) applied to a bundle's
 //! config.json: capabilities, privileged mode, resources, devices, ulimits, namespace
 //! sharing, `--init`, the cgroup path, and `--security-opt` ([`secopt`]: seccomp,
-//! no-new-privileges, AppArmor, SELinux, system paths). The edit is done on the JSON
-//! form of the config (OCI's own field names), which keeps each rule one readable line.
+//! no-new-privileges, AppArmor, SELinux, system paths). The edit is done on oci-spec's
+//! typed config, one function per part of it (`devices`, `resources` for those parts).
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use oci_spec::runtime::{
+    Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxIdMappingBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, PosixRlimit, PosixRlimitBuilder, PosixRlimitType,
+    Process, Spec, User,
+};
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
 
-use oci_spec::runtime::{Spec, User};
-use serde_json::{Value, json};
+mod devices;
+mod resources;
 
-use super::{RuntimeError, caps, cgroups, defaults, secopt, sys};
+use devices::paths_and_devices;
+use resources::resources;
+
+use super::lsm::Host;
+use super::{RuntimeError, caps, cgroups, secopt, sys};
 use crate::protocol::ProcessSection;
 
-/// Docker's default device cgroup rules (`crate::bundle::defaults`).
-fn default_device_rules() -> Value {
-    serde_json::to_value(crate::bundle::defaults::default_device_rules()).unwrap_or_default()
-}
-
-fn obj<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
-    if !v.get(key).is_some_and(Value::is_object) {
-        v[key] = json!({});
-    }
-    &mut v[key]
+/// oci-spec's builders fail only on a missing required field: a bug here, reported as such.
+fn built<T>(r: Result<T, oci_spec::OciSpecError>) -> Result<T, RuntimeError> {
+    r.map_err(|e| RuntimeError::Invalid(format!("config.json after the flags: {e}")))
 }
 
 /// How a namespace flag was given: `host`, `container:NAME`, or private.
 fn namespace_mode(
-    linux: &mut Value,
-    kind: &str,
+    linux: &mut Linux,
+    (typ, kind): (LinuxNamespaceType, &str),
     mode: &str,
     lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
 ) -> Result<(), RuntimeError> {
-    let list = linux["namespaces"].as_array_mut();
-    let Some(list) = list else { return Ok(()) };
+    let Some(mut list) = linux.namespaces().clone() else {
+        return Ok(());
+    };
     let proc_name = match kind {
         "network" => "net",
         "mount" => "mnt",
@@ -41,11 +44,16 @@ fn namespace_mode(
     };
     match mode {
         "" | "private" | "shareable" => {}
-        "host" => list.retain(|n| n["type"] != kind),
+        "host" => list.retain(|n| n.typ() != typ),
         m if m.starts_with("container:") => {
             let pid = lookup(&m["container:".len()..])?;
-            list.retain(|n| n["type"] != kind);
-            list.push(json!({"type": kind, "path": format!("/proc/{pid}/ns/{proc_name}")}));
+            list.retain(|n| n.typ() != typ);
+            list.push(built(
+                LinuxNamespaceBuilder::default()
+                    .typ(typ)
+                    .path(format!("/proc/{pid}/ns/{proc_name}"))
+                    .build(),
+            )?);
         }
         other => {
             return Err(RuntimeError::BadArgs(format!(
@@ -53,13 +61,14 @@ fn namespace_mode(
             )));
         }
     }
+    linux.set_namespaces(Some(list));
     Ok(())
 }
 
 /// `--userns`: `host` (the default) or `auto`/`HOSTID[:SIZE]`, a private user namespace
 /// mapping container ids 0..SIZE to host ids HOSTID.. (default 100000:65536, like
 /// /etc/subuid's first range).
-fn userns(linux: &mut Value, mode: &str) -> Result<(), RuntimeError> {
+fn userns(linux: &mut Linux, mode: &str) -> Result<(), RuntimeError> {
     let (base, size): (u32, u32) = match mode {
         "" | "host" => return Ok(()),
         "auto" => (100_000, 65_536),
@@ -75,95 +84,28 @@ fn userns(linux: &mut Value, mode: &str) -> Result<(), RuntimeError> {
             }
         }
     };
-    if let Some(list) = linux["namespaces"].as_array_mut() {
-        list.retain(|n| n["type"] != "user");
-        list.push(json!({"type": "user"}));
+    if let Some(mut list) = linux.namespaces().clone() {
+        list.retain(|n| n.typ() != LinuxNamespaceType::User);
+        list.push(built(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build(),
+        )?);
+        linux.set_namespaces(Some(list));
     }
-    let map = json!([{"containerID": 0, "hostID": base, "size": size}]);
-    linux["uidMappings"] = map.clone();
-    linux["gidMappings"] = map;
+    let map = built(
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(base)
+            .size(size)
+            .build(),
+    )?;
+    linux.set_uid_mappings(Some(vec![map]));
+    linux.set_gid_mappings(Some(vec![map]));
     Ok(())
 }
 
-/// `--device HOST[:CONTAINER[:PERMS]]`.
-fn device(
-    spec_devices: &mut Vec<Value>,
-    rules: &mut Vec<Value>,
-    arg: &str,
-) -> Result<(), RuntimeError> {
-    let parts: Vec<&str> = arg.split(':').collect();
-    let host = parts[0];
-    let (dest, perms) = match parts.len() {
-        1 => (host, "rwm"),
-        2 if parts[1].chars().all(|c| "rwm".contains(c)) => (host, parts[1]),
-        2 => (parts[1], "rwm"),
-        _ => (parts[1], parts[2]),
-    };
-    let m = std::fs::metadata(host).map_err(|e| {
-        RuntimeError::BadArgs(format!(
-            "error gathering device information while adding custom device {host:?}: {e}"
-        ))
-    })?;
-    let ft = m.file_type();
-    let t = if ft.is_char_device() {
-        "c"
-    } else if ft.is_block_device() {
-        "b"
-    } else {
-        return Err(RuntimeError::BadArgs(format!(
-            "{host} is not a device node"
-        )));
-    };
-    let (maj, min) = (libc::major(m.rdev()) as i64, libc::minor(m.rdev()) as i64);
-    spec_devices.push(json!({"path": dest, "type": t, "major": maj, "minor": min,
-        "fileMode": m.mode() & 0o777, "uid": 0, "gid": 0}));
-    rules.push(json!({"allow": true, "type": t, "major": maj, "minor": min, "access": perms}));
-    Ok(())
-}
-
-/// Every device node on the host, for `--privileged` (runc's `HostDevices`).
-fn host_devices() -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from("/dev")];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            let ft = m.file_type();
-            if ft.is_dir() {
-                let name = e.file_name();
-                if !matches!(
-                    name.to_str(),
-                    Some("pts" | "shm" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev")
-                ) {
-                    stack.push(p);
-                }
-                continue;
-            }
-            let t = if ft.is_char_device() {
-                "c"
-            } else if ft.is_block_device() {
-                "b"
-            } else {
-                continue;
-            };
-            if p == Path::new("/dev/console") {
-                continue;
-            }
-            out.push(json!({"path": p, "type": t, "major": libc::major(m.rdev()),
-                "minor": libc::minor(m.rdev()), "fileMode": m.mode() & 0o777,
-                "uid": m.uid(), "gid": m.gid()}));
-        }
-    }
-    out
-}
-
-fn ulimit(arg: &str) -> Result<Value, RuntimeError> {
+fn ulimit(arg: &str) -> Result<PosixRlimit, RuntimeError> {
     let bad = || {
         RuntimeError::BadArgs(format!(
             "invalid ulimit {arg:?} (use name=soft[:hard], e.g. nofile=1024:2048)"
@@ -205,7 +147,16 @@ fn ulimit(arg: &str) -> Result<Value, RuntimeError> {
             "ulimit {arg:?}: the soft limit is above the hard limit"
         )));
     }
-    Ok(json!({"type": format!("RLIMIT_{}", name.to_uppercase()), "soft": soft, "hard": hard}))
+    let typ: PosixRlimitType = format!("RLIMIT_{}", name.to_uppercase())
+        .parse()
+        .map_err(|_| bad())?;
+    built(
+        PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(soft)
+            .hard(hard)
+            .build(),
+    )
 }
 
 /// Applies the `process` section to `spec`. `lookup` resolves `container:NAME` to a pid.
@@ -215,157 +166,130 @@ pub fn apply(
     id: &str,
     lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
 ) -> Result<(), RuntimeError> {
+    apply_on(spec, p, id, lookup, &Host::detect())
+}
+
+/// [`apply`] for the security modules of `host`.
+fn apply_on(
+    spec: &mut Spec,
+    p: &ProcessSection,
+    id: &str,
+    lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
+    host: &Host,
+) -> Result<(), RuntimeError> {
     let sec = secopt::parse(&p.security_opt)?;
-    let mut v = serde_json::to_value(&*spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-    let uid = v["process"]["user"]["uid"].as_u64().unwrap_or(0);
-    {
-        let process = obj(&mut v, "process");
-        process["terminal"] = json!(p.tty);
-        let set = caps::docker_set(
-            &caps::docker_default(),
-            &p.cap_add,
-            &p.cap_drop,
-            p.privileged,
-        )?;
-        let (eff, perm) = if uid == 0 || p.privileged {
-            (set.clone(), set.clone())
-        } else {
-            (vec![], vec![])
-        };
-        process["capabilities"] = json!({
-            "bounding": set, "effective": eff, "permitted": perm, "inheritable": [], "ambient": []
-        });
-        let mut rl: Vec<Value> = process["rlimits"].as_array().cloned().unwrap_or_default();
-        for u in &p.ulimits {
-            let new = ulimit(u)?;
-            rl.retain(|r| r["type"] != new["type"]);
-            rl.push(new);
-        }
-        process["rlimits"] = json!(rl);
-    }
-    let linux = obj(&mut v, "linux");
-    let r = &p.resources;
-    let mut devs: Vec<Value> = linux["devices"].as_array().cloned().unwrap_or_default();
-    let mut rules: Vec<Value>;
-    if p.privileged {
-        linux["maskedPaths"] = json!([]);
-        linux["readonlyPaths"] = json!([]);
-        devs = host_devices();
-        rules = vec![json!({"allow": true, "access": "rwm"})];
-    } else {
-        linux["maskedPaths"] = json!(defaults::MASKED_PATHS);
-        linux["readonlyPaths"] = json!(defaults::READONLY_PATHS);
-        rules = default_device_rules()
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-    }
-    for d in &p.devices {
-        device(&mut devs, &mut rules, d)?;
-    }
-    linux["devices"] = json!(devs);
-    let res = obj(linux, "resources");
-    res["devices"] = json!(rules);
-    if r.memory > 0 || r.memory_reservation > 0 || r.memory_swap != 0 {
-        let mem = obj(res, "memory");
-        if r.memory > 0 {
-            mem["limit"] = json!(r.memory);
-            // Docker: without --memory-swap, as much swap as memory (total 2x).
-            mem["swap"] = json!(match r.memory_swap {
-                0 => r.memory * 2,
-                s => s,
-            });
-        } else if r.memory_swap != 0 {
-            return Err(RuntimeError::BadArgs(
-                "you should always set the memory limit when using the memory swap limit (--memory with --memory-swap)".into(),
-            ));
-        }
-        if r.memory_swap > 0 && r.memory_swap < r.memory {
-            return Err(RuntimeError::BadArgs(
-                "minimum memoryswap limit should be larger than memory limit, see usage".into(),
-            ));
-        }
-        if r.memory_reservation > 0 {
-            mem["reservation"] = json!(r.memory_reservation);
-        }
-    }
-    if r.cpu_shares > 0
-        || r.nano_cpus > 0
-        || r.cpu_quota != 0
-        || r.cpu_period > 0
-        || !r.cpuset_cpus.is_empty()
-        || !r.cpuset_mems.is_empty()
-    {
-        let cpu = obj(res, "cpu");
-        if r.cpu_shares > 0 {
-            cpu["shares"] = json!(r.cpu_shares);
-        }
-        if r.nano_cpus > 0 {
-            if r.cpu_quota != 0 || r.cpu_period > 0 {
-                return Err(RuntimeError::BadArgs(
-                    "conflicting options: --cpus and --cpu-period/--cpu-quota cannot be used together".into(),
-                ));
-            }
-            let period = 100_000i64;
-            cpu["period"] = json!(period);
-            cpu["quota"] = json!(r.nano_cpus * period / 1_000_000_000);
-        }
-        if r.cpu_period > 0 {
-            cpu["period"] = json!(r.cpu_period);
-        }
-        if r.cpu_quota != 0 {
-            cpu["quota"] = json!(r.cpu_quota);
-        }
-        if !r.cpuset_cpus.is_empty() {
-            cpu["cpus"] = json!(r.cpuset_cpus);
-        }
-        if !r.cpuset_mems.is_empty() {
-            cpu["mems"] = json!(r.cpuset_mems);
-        }
-    }
-    if r.pids_limit != 0 {
-        res["pids"] = json!({"limit": r.pids_limit});
-    }
-    if r.blkio_weight > 0 {
-        if !(10..=1000).contains(&r.blkio_weight) {
-            return Err(RuntimeError::BadArgs(
-                "--blkio-weight must be between 10 and 1000".into(),
-            ));
-        }
-        res["blockIO"] = json!({"weight": r.blkio_weight});
-    }
+    let mut process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| RuntimeError::Invalid("config.json has no process section".into()))?;
+    process_flags(&mut process, p)?;
+    spec.set_process(Some(process));
+    let mut linux = match spec.linux().clone() {
+        Some(l) => l,
+        None => empty()?,
+    };
+    paths_and_devices(&mut linux, p)?;
+    let mut res = linux.resources().clone().unwrap_or_default();
+    resources(&mut res, &p.resources)?;
+    linux.set_resources(Some(res));
     let cg = if p.cgroup_path.is_empty() {
         format!("{}/{id}", cgroups::default_parent())
     } else {
         p.cgroup_path.clone()
     };
-    linux["cgroupsPath"] = json!(cg);
-    namespace_mode(linux, "ipc", &p.ipc, lookup)?;
-    namespace_mode(linux, "pid", &p.pid, lookup)?;
-    namespace_mode(linux, "uts", &p.uts, lookup)?;
-    userns(linux, &p.userns)?;
-    if p.privileged
-        && let Some(mounts) = v["mounts"].as_array_mut()
-    {
-        // Privileged containers see /sys and their cgroups read-write.
-        for m in mounts.iter_mut() {
-            if matches!(m["destination"].as_str(), Some("/sys" | "/sys/fs/cgroup"))
-                && let Some(o) = m["options"].as_array_mut()
-            {
-                o.retain(|x| x != "ro");
-            }
+    linux.set_cgroups_path(Some(cg.into()));
+    namespace_mode(&mut linux, (LinuxNamespaceType::Ipc, "ipc"), &p.ipc, lookup)?;
+    namespace_mode(&mut linux, (LinuxNamespaceType::Pid, "pid"), &p.pid, lookup)?;
+    namespace_mode(&mut linux, (LinuxNamespaceType::Uts, "uts"), &p.uts, lookup)?;
+    userns(&mut linux, &p.userns)?;
+    spec.set_linux(Some(linux));
+    if p.privileged {
+        sys_writable(spec);
+    }
+    secopt::edit(spec, &sec, p.privileged, id, host)?;
+    init_annotation(spec, p.init);
+    Ok(())
+}
+
+/// A section config.json does not have starts empty, as its JSON form would (oci-spec's
+/// `Default` is a sample config's values instead).
+fn empty<T: for<'de> Deserialize<'de>>() -> Result<T, RuntimeError> {
+    serde_json::from_str("{}").map_err(|e| RuntimeError::Invalid(e.to_string()))
+}
+
+/// `-t`, the capability sets (Docker's default, `--cap-add`, `--cap-drop`, `--privileged`;
+/// effective and permitted only for root) and `--ulimit`.
+fn process_flags(process: &mut Process, p: &ProcessSection) -> Result<(), RuntimeError> {
+    process.set_terminal(Some(p.tty));
+    let set = capabilities(&caps::docker_set(
+        &caps::docker_default(),
+        &p.cap_add,
+        &p.cap_drop,
+        p.privileged,
+    )?)?;
+    let (eff, perm) = if process.user().uid() == 0 || p.privileged {
+        (set.clone(), set.clone())
+    } else {
+        (Capabilities::new(), Capabilities::new())
+    };
+    process.set_capabilities(Some(built(
+        LinuxCapabilitiesBuilder::default()
+            .bounding(set)
+            .effective(eff)
+            .permitted(perm)
+            .inheritable(Capabilities::new())
+            .ambient(Capabilities::new())
+            .build(),
+    )?));
+    let mut rl = process.rlimits().clone().unwrap_or_default();
+    for u in &p.ulimits {
+        let new = ulimit(u)?;
+        rl.retain(|r| r.typ() != new.typ());
+        rl.push(new);
+    }
+    process.set_rlimits(Some(rl));
+    Ok(())
+}
+
+/// `CAP_NET_ADMIN`... as oci-spec's set.
+fn capabilities(names: &[String]) -> Result<Capabilities, RuntimeError> {
+    names
+        .iter()
+        .map(|n| {
+            Capability::deserialize(n.as_str().into_deserializer()).map_err(
+                |e: serde::de::value::Error| {
+                    RuntimeError::Invalid(format!("config.json after the flags: {e}"))
+                },
+            )
+        })
+        .collect()
+}
+
+/// Privileged containers see /sys and their cgroups read-write.
+fn sys_writable(spec: &mut Spec) {
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return;
+    };
+    for m in mounts.iter_mut() {
+        if matches!(m.destination().to_str(), Some("/sys" | "/sys/fs/cgroup"))
+            && let Some(mut o) = m.options().clone()
+        {
+            o.retain(|x| x != "ro");
+            m.set_options(Some(o));
         }
     }
-    secopt::edit(&mut v, &sec, p.privileged, id, &super::lsm::Host::detect())?;
-    let ann = obj(&mut v, "annotations");
-    if p.init {
-        ann[super::process::INIT_ANNOTATION] = json!("true");
-    } else if let Some(m) = ann.as_object_mut() {
-        m.remove(super::process::INIT_ANNOTATION);
+    spec.set_mounts(Some(mounts));
+}
+
+/// berth's `--init`: the annotation the runtime reads, set or removed.
+fn init_annotation(spec: &mut Spec, init: bool) {
+    let mut ann = spec.annotations().clone().unwrap_or_default();
+    if init {
+        ann.insert(super::process::INIT_ANNOTATION.into(), "true".into());
+    } else {
+        ann.remove(super::process::INIT_ANNOTATION);
     }
-    *spec = serde_json::from_value(v)
-        .map_err(|e| RuntimeError::Invalid(format!("config.json after the flags: {e}")))?;
-    Ok(())
+    spec.set_annotations(Some(ann));
 }
 
 /// Resolves `user[:group]` (names or ids) for a process entering the running container whose
@@ -393,10 +317,11 @@ pub fn resolve_user(pid: i32, start: u64, spec: &str) -> Result<User, RuntimeErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn ulimits() {
-        assert_eq!(ulimit("nofile=1024:2048").unwrap()["hard"], 2048);
+        assert_eq!(ulimit("nofile=1024:2048").unwrap().hard(), 2048);
         assert!(ulimit("nofile=9:1").is_err());
         assert!(ulimit("bogus=1").is_err());
     }
@@ -511,10 +436,16 @@ mod tests {
             ("privileged", rich(true)),
             ("user", rich_user()),
         ] {
-            apply(&mut spec, &p, "abc", &|n| {
-                assert_eq!(n, "other");
-                Ok(42)
-            })
+            apply_on(
+                &mut spec,
+                &p,
+                "abc",
+                &|n| {
+                    assert_eq!(n, "other");
+                    Ok(42)
+                },
+                &Host::default(),
+            )
             .unwrap();
             let mut v = serde_json::to_value(&spec).unwrap();
             // oci-spec keeps capabilities in hash sets: their order is not the config's. ALL
@@ -553,7 +484,8 @@ mod tests {
         if std::env::var_os("BERTH_BLESS").is_some() {
             std::fs::write(file, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
         }
-        let want: Value = serde_json::from_str(include_str!("testdata/flags_rich.json")).unwrap();
+        let want: Value =
+            serde_json::from_str(include_str!("../testdata/flags_rich.json")).unwrap();
         assert_eq!(got, want, "{}", serde_json::to_string_pretty(&got).unwrap());
     }
 }
