@@ -87,13 +87,7 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
     let veth = s.host_veth.clone().unwrap_or_else(|| veth_name(id));
     nl.del_link_named(&veth)
         .map_err(NetError::netlink(format!("delete {veth}")))?;
-    let net = match networks::get(paths, name) {
-        Ok(n) => Some(n),
-        Err(NetError::NoSuchNetwork(_)) => None,
-        Err(e) => return Err(e),
-    };
-    // The same function set-up used, on the record it saved.
-    let rules = firewall::section_rules(id, s, net.as_ref().is_none_or(|n| n.icc));
+    let (rules, net) = teardown_rules(paths, id, name, s)?;
     let Some(net) = net else {
         return delete_rules(&rules, &[firewall::container_tag(id)]);
     };
@@ -140,6 +134,23 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         firewall::apply(&b)?;
     }
     Ok(())
+}
+
+/// The rules teardown deletes for container `id` on network `name`, regenerated from its
+/// saved network section `s` by the function set-up used ([`firewall::section_rules`]), and
+/// the network's definition (None when it is gone).
+pub(super) fn teardown_rules(
+    paths: &Paths,
+    id: &str,
+    name: &str,
+    s: &NetworkSection,
+) -> Result<(Vec<firewall::Rule>, Option<networks::Network>)> {
+    let net = match networks::get(paths, name) {
+        Ok(n) => Some(n),
+        Err(NetError::NoSuchNetwork(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok((firewall::section_rules(id, s, net.as_ref()), net))
 }
 
 /// Deletes `rules` in one batch; if that fails (some are already gone, or the record was

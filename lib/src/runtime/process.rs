@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, Process, Spec};
 
 use super::cgroups::{self, Cgroup};
 use super::channel::{Channel, ToChild, ToParent};
@@ -186,27 +186,8 @@ fn seccomp_of(spec: &Spec, root: &Root) -> Result<Option<Vec<u8>>, RuntimeError>
 }
 
 /// Creates the container: its process exists, set up, waiting to be started.
-pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
-    state::validate_id(o.id)?;
-    if o.root.exists(o.id) {
-        return Err(RuntimeError::Exists(o.id.to_string()));
-    }
-    let bundle = o
-        .bundle
-        .canonicalize()
-        .map_err(|e| RuntimeError::Invalid(format!("bundle {}: {e}", o.bundle.display())))?;
-    let spec = crate::ocispec::load(&bundle)?;
-    let process = spec
-        .process()
-        .clone()
-        .ok_or_else(|| RuntimeError::Invalid("config.json has no process section".into()))?;
-    let rootfs = rootfs_of(&spec, &bundle);
-    if !rootfs.is_dir() {
-        return Err(RuntimeError::Invalid(format!(
-            "the rootfs {} does not exist (is the bundle complete?)",
-            rootfs.display()
-        )));
-    }
+pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
+    let (bundle, spec, process, rootfs) = open_bundle(&o)?;
     let mut plan = namespaces::plan(&spec)?;
     super::validate::check(&spec, &process, &plan)?;
     let linux = spec.linux().clone().unwrap_or_default();
@@ -243,165 +224,255 @@ pub fn create(o: CreateOpts) -> Result<Launched, RuntimeError> {
         let _ = cg.remove();
         let _ = o.root.remove(o.id);
     };
-    let result = (|| -> Result<(i32, Channel, Option<OwnedFd>), (i32, RuntimeError)> {
-        let fail = |e| (0, e);
-        o.root.save(&st).map_err(fail)?;
-        cg.create(&linux).map_err(fail)?;
-        let seccomp = seccomp_of(&spec, o.root).map_err(fail)?;
-        let fifo_fd = match o.launch {
-            Launch::Create => Some(
-                o.root
-                    .make_fifo(o.id, namespaces::host_root_ids(&spec, &plan))
-                    .map_err(fail)?,
-            ),
-            Launch::Run => None,
-        };
-        // Without a mount namespace the init chroots into the rootfs: held now, by the host.
-        let chroot_fd = if plan.has(LinuxNamespaceType::Mount) {
-            None
-        } else {
-            Some(open_dir(&rootfs).map_err(fail)?)
-        };
-        let (parent, child) = Channel::pair().map_err(|e| fail(sys("socketpair", e)))?;
-        let new_user = plan.has_new(LinuxNamespaceType::User);
-        if new_user {
-            init::reach::let_mapped_root_in(&rootfs, &linux).map_err(fail)?;
-            if plan.has_new(LinuxNamespaceType::Mount) {
-                init::reach::make_mount_points(&rootfs, &spec).map_err(fail)?;
-            }
-        }
-        // The parent enters pid (always) and, with a new user namespace, the other joined
-        // namespaces except mount; the child enters the rest itself.
-        let mut excursion_joins: Vec<Join> = Vec::new();
-        if let Some(j) = plan.take_join(LinuxNamespaceType::Pid) {
-            excursion_joins.push(j);
-        }
-        if new_user {
-            let (keep, away): (Vec<Join>, Vec<Join>) = std::mem::take(&mut plan.join)
-                .into_iter()
-                .partition(|j| j.kind == LinuxNamespaceType::Mount);
-            plan.join = keep;
-            excursion_joins.extend(away);
-        }
-        let new_flags = plan.new_flags;
-        // The child unshares the cgroup namespace itself, once it is in its cgroups.
-        let clone_flags = new_flags & !libc::CLONE_NEWCGROUP;
-        let init_exe = if init {
-            Some(super::exeseal::sealed_tool(INIT_TOOL).map_err(fail)?)
-        } else {
-            None
-        };
-        let views = cg.views();
-        let cgroup2 = cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
-        let hooks_wanted = spec.hooks().as_ref().is_some_and(|h| {
-            [
-                h.prestart(),
-                h.create_runtime(),
-                h.create_container(),
-                h.start_container(),
-            ]
-            .iter()
-            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
-        });
-        let pid = {
-            let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
-            clone_process(clone_flags).map_err(|e| fail(sys("clone3", e)))?
-        };
-        if pid == 0 {
-            drop(parent);
-            let mode = match o.launch {
-                Launch::Create => Mode::Create {
-                    fifo: fifo_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
-                },
-                Launch::Run => Mode::Run,
-            };
-            init::run(init::Args {
-                spec: &spec,
-                process: &process,
-                rootfs: rootfs.clone(),
-                chan: child,
-                mode,
-                join: std::mem::take(&mut plan.join),
-                new_flags,
-                cgroups: views,
-                cgroup2,
-                seccomp,
-                init: init_exe,
-                preserve_fds: o.preserve_fds,
-                stdin_null: o.stdin_null,
-                hooks: hooks_wanted,
-                chroot: chroot_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
-                stdio: o.stdio,
-            });
-        }
-        drop(child);
-        drop(o.stdio);
-        drop(fifo_fd);
-        drop(chroot_fd);
-        drop(init_exe);
-        let fail = |e| (pid, e);
-        cg.add(pid).map_err(fail)?;
-        if new_user {
-            write_maps(pid, "uid_map", linux.uid_mappings().as_ref()).map_err(fail)?;
-            write_maps(pid, "gid_map", linux.gid_mappings().as_ref()).map_err(fail)?;
-        }
-        parent
-            .send(&ToChild::Go)
-            .map_err(|e| fail(sys("starting the container's init", e)))?;
-        let master = wait_ready(
-            &parent,
-            pid,
-            |st_json| {
-                let h = spec.hooks().clone().unwrap_or_default();
-                hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), st_json)?;
-                hooks::run(
-                    "createRuntime",
-                    h.create_runtime().as_deref().unwrap_or(&[]),
-                    st_json,
-                )
-            },
-            &st,
-        )
-        .map_err(fail)?;
-        if o.launch == Launch::Create {
-            confirm_waiting(&parent, pid).map_err(fail)?;
-        }
-        Ok((pid, parent, master))
-    })();
-    let (pid, chan, mut master) = match result {
+    let setup = Setup {
+        spec: &spec,
+        process: &process,
+        rootfs: &rootfs,
+        linux: &linux,
+        cg: &cg,
+        init,
+    };
+    let stdio = o.stdio.take();
+    let (pid, chan, master) = match spawn(&o, &setup, &mut plan, &st, stdio) {
         Ok(v) => v,
         Err((pid, e)) => {
             cleanup(pid);
             return Err(e);
         }
     };
-    st.pid = pid;
-    st.pid_start = liveness::start_time(pid).unwrap_or(0);
-    st.status = Status::Created;
-    let saved = o.root.save(&st).and_then(|()| match o.pid_file {
-        Some(p) => state::write_pid_file(p, pid),
-        None => Ok(()),
-    });
-    if let Err(e) = saved {
-        cleanup(pid);
-        return Err(e);
-    }
-    if let (Some(sock), Some(m)) = (o.console_socket, master.as_ref()) {
-        if let Err(e) = super::console::send_to_socket(sock, m.as_raw_fd()) {
+    let master = match created(&o, &mut st, pid, master) {
+        Ok(m) => m,
+        Err(e) => {
             cleanup(pid);
-            return Err(sys(
-                format!("sending the terminal to {}", sock.display()),
-                e,
-            ));
+            return Err(e);
         }
-        master = None;
-    }
+    };
     Ok(Launched {
         state: st,
         chan,
         master,
         spec,
     })
+}
+
+/// The bundle, canonical, its config, the config's process and the rootfs, checked.
+fn open_bundle(o: &CreateOpts) -> Result<(PathBuf, Spec, Process, PathBuf), RuntimeError> {
+    state::validate_id(o.id)?;
+    if o.root.exists(o.id) {
+        return Err(RuntimeError::Exists(o.id.to_string()));
+    }
+    let bundle = o
+        .bundle
+        .canonicalize()
+        .map_err(|e| RuntimeError::Invalid(format!("bundle {}: {e}", o.bundle.display())))?;
+    let spec = crate::ocispec::load(&bundle)?;
+    let process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| RuntimeError::Invalid("config.json has no process section".into()))?;
+    let rootfs = rootfs_of(&spec, &bundle);
+    if !rootfs.is_dir() {
+        return Err(RuntimeError::Invalid(format!(
+            "the rootfs {} does not exist (is the bundle complete?)",
+            rootfs.display()
+        )));
+    }
+    Ok((bundle, spec, process, rootfs))
+}
+
+/// What `create` read and decided before the process exists.
+struct Setup<'a> {
+    spec: &'a Spec,
+    process: &'a Process,
+    rootfs: &'a Path,
+    linux: &'a Linux,
+    cg: &'a Cgroup,
+    /// berth's `--init` runs as PID 1.
+    init: bool,
+}
+
+/// A failure and the pid to kill with it (0: no process yet).
+type Failed = (i32, RuntimeError);
+
+/// Saves the `creating` state, makes the cgroup and clones the container's process, which
+/// runs the init (`init::run`); then releases it and waits until it is ready.
+fn spawn(
+    o: &CreateOpts,
+    s: &Setup,
+    plan: &mut Plan,
+    st: &State,
+    stdio: Option<StdioFds>,
+) -> Result<(i32, Channel, Option<OwnedFd>), Failed> {
+    let fail = |e| (0, e);
+    o.root.save(st).map_err(fail)?;
+    s.cg.create(s.linux).map_err(fail)?;
+    let seccomp = seccomp_of(s.spec, o.root).map_err(fail)?;
+    let fifo_fd = match o.launch {
+        Launch::Create => Some(
+            o.root
+                .make_fifo(o.id, namespaces::host_root_ids(s.spec, plan))
+                .map_err(fail)?,
+        ),
+        Launch::Run => None,
+    };
+    // Without a mount namespace the init chroots into the rootfs: held now, by the host.
+    let chroot_fd = if plan.has(LinuxNamespaceType::Mount) {
+        None
+    } else {
+        Some(open_dir(s.rootfs).map_err(fail)?)
+    };
+    let (parent, child) = Channel::pair().map_err(|e| fail(sys("socketpair", e)))?;
+    let new_user = plan.has_new(LinuxNamespaceType::User);
+    if new_user {
+        init::reach::let_mapped_root_in(s.rootfs, s.linux).map_err(fail)?;
+        if plan.has_new(LinuxNamespaceType::Mount) {
+            init::reach::make_mount_points(s.rootfs, s.spec).map_err(fail)?;
+        }
+    }
+    let excursion_joins = excursion_joins(plan, new_user);
+    let new_flags = plan.new_flags;
+    // The child unshares the cgroup namespace itself, once it is in its cgroups.
+    let clone_flags = new_flags & !libc::CLONE_NEWCGROUP;
+    let init_exe = if s.init {
+        Some(super::exeseal::sealed_tool(INIT_TOOL).map_err(fail)?)
+    } else {
+        None
+    };
+    let views = s.cg.views();
+    let cgroup2 = s.cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
+    let hooks = hooks_wanted(s.spec);
+    let pid = {
+        let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
+        clone_process(clone_flags).map_err(|e| fail(sys("clone3", e)))?
+    };
+    if pid == 0 {
+        drop(parent);
+        let mode = match o.launch {
+            Launch::Create => Mode::Create {
+                fifo: fifo_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            },
+            Launch::Run => Mode::Run,
+        };
+        init::run(init::Args {
+            spec: s.spec,
+            process: s.process,
+            rootfs: s.rootfs.to_path_buf(),
+            chan: child,
+            mode,
+            join: std::mem::take(&mut plan.join),
+            new_flags,
+            cgroups: views,
+            cgroup2,
+            seccomp,
+            init: init_exe,
+            preserve_fds: o.preserve_fds,
+            stdin_null: o.stdin_null,
+            hooks,
+            chroot: chroot_fd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            stdio,
+        });
+    }
+    drop(child);
+    drop(stdio);
+    drop(fifo_fd);
+    drop(chroot_fd);
+    drop(init_exe);
+    let master = release(o, s, st, pid, &parent, new_user).map_err(|e| (pid, e))?;
+    Ok((pid, parent, master))
+}
+
+/// The namespaces the parent enters around the clone: pid (always) and, with a new user
+/// namespace, the other joined namespaces except mount; the child enters the rest itself.
+fn excursion_joins(plan: &mut Plan, new_user: bool) -> Vec<Join> {
+    let mut excursion_joins: Vec<Join> = Vec::new();
+    if let Some(j) = plan.take_join(LinuxNamespaceType::Pid) {
+        excursion_joins.push(j);
+    }
+    if new_user {
+        let (keep, away): (Vec<Join>, Vec<Join>) = std::mem::take(&mut plan.join)
+            .into_iter()
+            .partition(|j| j.kind == LinuxNamespaceType::Mount);
+        plan.join = keep;
+        excursion_joins.extend(away);
+    }
+    excursion_joins
+}
+
+/// Whether the config has hooks the init must stop for (prestart, createRuntime,
+/// createContainer, startContainer).
+fn hooks_wanted(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+        ]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
+/// The parent's side once the child exists: cgroups joined and id maps written, then `Go`;
+/// the runtime hooks run when the init asks; with OCI `create`, the init confirmed waiting on
+/// the exec fifo. Returns the terminal's master, if the init sent one.
+fn release(
+    o: &CreateOpts,
+    s: &Setup,
+    st: &State,
+    pid: i32,
+    parent: &Channel,
+    new_user: bool,
+) -> Result<Option<OwnedFd>, RuntimeError> {
+    s.cg.add(pid)?;
+    if new_user {
+        write_maps(pid, "uid_map", s.linux.uid_mappings().as_ref())?;
+        write_maps(pid, "gid_map", s.linux.gid_mappings().as_ref())?;
+    }
+    parent
+        .send(&ToChild::Go)
+        .map_err(|e| sys("starting the container's init", e))?;
+    let master = wait_ready(
+        parent,
+        pid,
+        |st_json| {
+            let h = s.spec.hooks().clone().unwrap_or_default();
+            hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), st_json)?;
+            hooks::run(
+                "createRuntime",
+                h.create_runtime().as_deref().unwrap_or(&[]),
+                st_json,
+            )
+        },
+        st,
+    )?;
+    if o.launch == Launch::Create {
+        confirm_waiting(parent, pid)?;
+    }
+    Ok(master)
+}
+
+/// Records the container as created (state and `--pid-file`) and hands the terminal to
+/// `--console-socket` if one was given; returns the master `create` keeps, if any.
+fn created(
+    o: &CreateOpts,
+    st: &mut State,
+    pid: i32,
+    mut master: Option<OwnedFd>,
+) -> Result<Option<OwnedFd>, RuntimeError> {
+    st.pid = pid;
+    st.pid_start = liveness::start_time(pid).unwrap_or(0);
+    st.status = Status::Created;
+    o.root.save(st)?;
+    if let Some(p) = o.pid_file {
+        state::write_pid_file(p, pid)?;
+    }
+    if let (Some(sock), Some(m)) = (o.console_socket, master.as_ref()) {
+        super::console::send_to_socket(sock, m.as_raw_fd())
+            .map_err(|e| sys(format!("sending the terminal to {}", sock.display()), e))?;
+        master = None;
+    }
+    Ok(master)
 }
 
 /// Reads the child's messages until it is ready, running hooks when it asks.

@@ -1,15 +1,15 @@
 //! `--security-opt`, parsed as docker/cli and dockerd do together (cli `parseSecurityOpts`
 //! and `parseSystemPaths`, daemon `parseSecurityOpt`), and the confinement it asks for on
 //! this host: the seccomp choice, no_new_privs, the AppArmor profile and SELinux labels,
-//! the masked paths and the cgroup mount's mode.
+//! the masked paths and the cgroup mount's mode, edited on oci-spec's typed config.
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use oci_spec::runtime::{Linux, Process, Spec};
 
-use super::RuntimeError;
 use super::lsm::{self, Host, LsmError, Origin, Request, apparmor, selinux};
 use super::seccomp::Profile;
+use super::{RuntimeError, caps};
 
 /// Which seccomp profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,22 +151,15 @@ pub fn confinement(
     Ok(c)
 }
 
-fn remove(v: &mut Value, key: &str) {
-    if let Some(m) = v.as_object_mut() {
-        m.remove(key);
-    }
-}
-
 /// The seccomp section: Docker's profile (or the file's) for the container's bounding set,
 /// none when unconfined or privileged.
-fn seccomp(v: &mut Value, o: &SecurityOpts, privileged: bool) -> Result<(), RuntimeError> {
-    let caps: Vec<String> = v["process"]["capabilities"]["bounding"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(String::from))
-                .collect()
-        })
+fn seccomp(spec: &mut Spec, o: &SecurityOpts, privileged: bool) -> Result<(), RuntimeError> {
+    let caps: Vec<String> = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .map(|b| b.iter().map(|c| caps::canonical(&c.to_string())).collect())
         .unwrap_or_default();
     let profile = match &o.seccomp {
         _ if privileged => None,
@@ -182,19 +175,38 @@ fn seccomp(v: &mut Value, o: &SecurityOpts, privileged: bool) -> Result<(), Runt
             Some(Profile::parse(&text)?)
         }
     };
-    match profile.map(|p| p.resolve(&caps)).transpose()?.flatten() {
-        Some(r) => {
-            v["linux"]["seccomp"] = serde_json::to_value(r.to_oci()?)
-                .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-        }
-        None => remove(&mut v["linux"], "seccomp"),
-    }
+    let section = match profile.map(|p| p.resolve(&caps)).transpose()?.flatten() {
+        Some(r) => Some(r.to_oci()?),
+        None => None,
+    };
+    edit_linux(spec, |l| {
+        l.set_seccomp(section);
+    });
     Ok(())
+}
+
+/// Edits `linux` (made empty if the config has none).
+fn edit_linux(spec: &mut Spec, f: impl FnOnce(&mut Linux)) {
+    // An absent section starts empty, as in config.json (oci-spec's `Default` is a sample's).
+    let mut linux = spec
+        .linux()
+        .clone()
+        .unwrap_or_else(|| serde_json::from_str("{}").expect("every field of linux is optional"));
+    f(&mut linux);
+    spec.set_linux(Some(linux));
+}
+
+/// Edits `process`, if the config has one (it always has by now: flags made it).
+fn edit_process(spec: &mut Spec, f: impl FnOnce(&mut Process)) {
+    if let Some(mut process) = spec.process().clone() {
+        f(&mut process);
+        spec.set_process(Some(process));
+    }
 }
 
 /// The LSM fields for this host (loading berth's AppArmor profile when it is missing).
 fn lsm_fields(
-    v: &mut Value,
+    spec: &mut Spec,
     o: &SecurityOpts,
     privileged: bool,
     id: &str,
@@ -210,65 +222,93 @@ fn lsm_fields(
     if c.load_default {
         apparmor::ensure_default(host.profiles.as_ref())?;
     }
-    for (section, key, value) in [
-        ("process", "apparmorProfile", &c.apparmor),
-        ("process", "selinuxLabel", &c.process_label),
-        ("linux", "mountLabel", &c.mount_label),
-    ] {
-        match value {
-            Some(x) => v[section][key] = json!(x),
-            None => remove(&mut v[section], key),
-        }
+    edit_process(spec, |p| {
+        p.set_apparmor_profile(c.apparmor.clone());
+        p.set_selinux_label(c.process_label.clone());
+    });
+    edit_linux(spec, |l| {
+        l.set_mount_label(c.mount_label.clone());
+    });
+    if let Some(mut mounts) = spec.mounts().clone() {
+        selinux::label_mounts(&mut mounts, c.mount_label.as_deref());
+        spec.set_mounts(Some(mounts));
     }
-    selinux::label_mounts(v, c.mount_label.as_deref());
     Ok(())
 }
 
-/// Applies the options to config.json's JSON form, after the capabilities, the masked
-/// paths and the privileged mounts are set, for `host` ([`Host::detect`]). Applying twice
-/// gives the same config.
+/// Applies the options to the config, after the capabilities, the masked paths and the
+/// privileged mounts are set, for `host` ([`Host::detect`]). Applying twice gives the same
+/// config.
 pub fn edit(
-    v: &mut Value,
+    spec: &mut Spec,
     o: &SecurityOpts,
     privileged: bool,
     id: &str,
     host: &Host,
 ) -> Result<(), RuntimeError> {
-    if o.no_new_privileges {
-        v["process"]["noNewPrivileges"] = json!(true);
-    } else {
-        remove(&mut v["process"], "noNewPrivileges");
-    }
-    seccomp(v, o, privileged)?;
+    edit_process(spec, |p| {
+        p.set_no_new_privileges(o.no_new_privileges.then_some(true));
+    });
+    seccomp(spec, o, privileged)?;
     if o.systempaths_unconfined {
-        v["linux"]["maskedPaths"] = json!([]);
-        v["linux"]["readonlyPaths"] = json!([]);
+        edit_linux(spec, |l| {
+            l.set_masked_paths(Some(vec![]));
+            l.set_readonly_paths(Some(vec![]));
+        });
     }
     if let Some(w) = o.writable_cgroups {
-        let userns = v["linux"]["uidMappings"]
-            .as_array()
-            .is_some_and(|m| !m.is_empty());
-        if userns {
-            return Err(RuntimeError::BadArgs(
-                "option WritableCgroups conflicts with user namespaces and rootless mode".into(),
-            ));
+        writable_cgroups(spec, w)?;
+    }
+    lsm_fields(spec, o, privileged, id, host)
+}
+
+/// `writable-cgroups=BOOL`: the cgroup mounts' `rw` or `ro`, refused with a user namespace.
+fn writable_cgroups(spec: &mut Spec, w: bool) -> Result<(), RuntimeError> {
+    let userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.uid_mappings().as_ref())
+        .is_some_and(|m| !m.is_empty());
+    if userns {
+        return Err(RuntimeError::BadArgs(
+            "option WritableCgroups conflicts with user namespaces and rootless mode".into(),
+        ));
+    }
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return Ok(());
+    };
+    for m in mounts.iter_mut() {
+        if !matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            continue;
         }
-        for m in v["mounts"].as_array_mut().into_iter().flatten() {
-            if !matches!(m["type"].as_str(), Some("cgroup" | "cgroup2")) {
-                continue;
-            }
-            if let Some(opts) = m["options"].as_array_mut() {
-                opts.retain(|x| x != "ro" && x != "rw");
-                opts.push(json!(if w { "rw" } else { "ro" }));
-            }
+        if let Some(mut opts) = m.options().clone() {
+            opts.retain(|x| x != "ro" && x != "rw");
+            opts.push(if w { "rw" } else { "ro" }.into());
+            m.set_options(Some(opts));
         }
     }
-    lsm_fields(v, o, privileged, id, host)
+    spec.set_mounts(Some(mounts));
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// [`edit`] on a config's JSON form.
+    fn edit(
+        v: &mut Value,
+        o: &SecurityOpts,
+        privileged: bool,
+        id: &str,
+        host: &Host,
+    ) -> Result<(), RuntimeError> {
+        let mut spec: Spec = serde_json::from_value(v.clone()).unwrap();
+        super::edit(&mut spec, o, privileged, id, host)?;
+        *v = serde_json::to_value(&spec).unwrap();
+        Ok(())
+    }
 
     fn p(o: &[&str]) -> Result<SecurityOpts, String> {
         let v: Vec<String> = o.iter().map(|s| s.to_string()).collect();
@@ -433,7 +473,8 @@ mod tests {
     #[test]
     fn edit_writes_each_option_once_and_again_the_same() {
         let base = json!({
-            "process": {"capabilities": {"bounding": ["CAP_CHOWN"]}, "noNewPrivileges": true},
+            "ociVersion": "1.0.2",
+            "process": {"user": {"uid": 0, "gid": 0}, "cwd": "/", "capabilities": {"bounding": ["CAP_CHOWN"]}, "noNewPrivileges": true},
             "linux": {"maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"]},
             "mounts": [{"destination": "/sys/fs/cgroup", "type": "cgroup", "options": ["nosuid", "ro"]}]
         });

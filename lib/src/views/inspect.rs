@@ -12,19 +12,22 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+mod find;
+mod mounts;
 mod types;
 
+pub use find::{Inspected, Kind, find};
 pub use types::*;
+
+use mounts::MountViews;
 
 use crate::paths::Paths;
 use crate::protocol::{
-    ContainerConfig, MountEntry, MountKind, NetworkSection, ProcessSection, Record, StateSection,
-    Status,
+    ContainerConfig, NetworkSection, ProcessSection, Record, StateSection, Status,
 };
-use crate::state::{Containers, StateError, truth};
-use crate::views::ps::{Sizer, path_and_args};
+use crate::views::ports;
+use crate::views::ps::path_and_args;
 use crate::views::status::status_of;
-use crate::views::{Result, ViewError, ports};
 
 /// Go's RFC3339Nano (trailing zeros of the fraction dropped); Go's zero time when unset.
 pub fn go_rfc3339(t: Option<DateTime<Utc>>) -> String {
@@ -161,109 +164,6 @@ fn state_json(status: Status, st: &StateSection) -> StateJson {
         error: st.error.clone(),
         started_at: go_rfc3339(st.started_at),
         finished_at: go_rfc3339(st.finished_at),
-    }
-}
-
-/// The record's mounts in each of the shapes inspect shows them.
-struct MountViews {
-    /// `HostConfig.Binds`: what the user typed with `-v` (named volumes and binds).
-    binds: Vec<String>,
-    /// `HostConfig.Tmpfs`.
-    tmpfs: BTreeMap<String, String>,
-    /// `HostConfig.VolumesFrom`, in the order given.
-    volumes_from: Vec<String>,
-    /// `.Mounts`.
-    mounts: Vec<MountJson>,
-    /// The legacy top-level `.Volumes`: destination to host source.
-    legacy_volumes: BTreeMap<String, String>,
-    /// `Config.Volumes`: the image's VOLUMEs and `-v /path` anonymous volumes.
-    config_volumes: BTreeMap<String, Value>,
-}
-
-impl MountViews {
-    fn of(mounts: &[MountEntry], config: &ContainerConfig) -> MountViews {
-        let binds = mounts
-            .iter()
-            .filter(|m| m.origin == "-v" && !m.anonymous && m.kind != MountKind::Tmpfs)
-            .map(bind_spec)
-            .collect();
-        let tmpfs = mounts
-            .iter()
-            .filter(|m| m.origin == "--tmpfs")
-            .map(|m| (m.destination.clone(), m.options.clone()))
-            .collect();
-        let mut volumes_from: Vec<String> = Vec::new();
-        for m in mounts {
-            if let Some(src) = m.origin.strip_prefix("volumes-from:")
-                && !volumes_from.iter().any(|v| v == src)
-            {
-                volumes_from.push(src.to_string());
-            }
-        }
-        let legacy_volumes = mounts
-            .iter()
-            .filter(|m| m.kind != MountKind::Tmpfs)
-            .map(|m| (m.destination.clone(), m.source.display().to_string()))
-            .collect();
-        let mut config_volumes: BTreeMap<String, Value> = config
-            .volumes
-            .iter()
-            .map(|v| (v.clone(), Value::Object(Default::default())))
-            .collect();
-        for m in mounts.iter().filter(|m| m.anonymous && m.origin == "-v") {
-            config_volumes.insert(m.destination.clone(), Value::Object(Default::default()));
-        }
-        MountViews {
-            binds,
-            tmpfs,
-            volumes_from,
-            mounts: mounts
-                .iter()
-                .filter(|m| m.origin != "--tmpfs")
-                .map(mount_json)
-                .collect(),
-            legacy_volumes,
-            config_volumes,
-        }
-    }
-}
-
-/// One `HostConfig.Binds` entry: what the user typed, as Docker keeps it.
-fn bind_spec(m: &MountEntry) -> String {
-    if !m.spec.is_empty() {
-        return m.spec.clone();
-    }
-    let src = match (&m.kind, &m.name) {
-        (MountKind::Volume, Some(n)) => n.clone(),
-        _ => m.source.display().to_string(),
-    };
-    if m.mode.is_empty() {
-        format!("{src}:{}", m.destination)
-    } else {
-        format!("{src}:{}:{}", m.destination, m.mode)
-    }
-}
-
-/// One `.Mounts` entry.
-fn mount_json(m: &MountEntry) -> MountJson {
-    MountJson {
-        kind: match m.kind {
-            MountKind::Volume => "volume",
-            MountKind::Bind => "bind",
-            MountKind::Tmpfs => "tmpfs",
-        }
-        .into(),
-        name: m.name.clone().filter(|_| m.kind == MountKind::Volume),
-        source: m.source.display().to_string(),
-        destination: m.destination.clone(),
-        driver: (m.kind == MountKind::Volume).then(|| "local".to_string()),
-        mode: m.mode.clone(),
-        rw: m.rw,
-        propagation: if m.propagation.is_empty() && m.kind == MountKind::Bind {
-            "rprivate".into()
-        } else {
-            m.propagation.clone()
-        },
     }
 }
 
@@ -486,89 +386,6 @@ fn network_settings(
         mac_address: mac,
         networks,
     }
-}
-
-/// What `inspect --type` restricts the search to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Kind {
-    Container,
-    Image,
-    Volume,
-    Network,
-}
-
-/// One inspected object, serialized as Docker shows it.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Inspected {
-    Container(Box<ContainerJson>),
-    Other(Value),
-}
-
-/// Finds `name` as a container (made truthful first), then, unless `kind` says otherwise, as
-/// an image, a volume or a network, in Docker's order.
-/// `sizes` (`--size`) adds a container's `SizeRw` and `SizeRootFs`.
-pub fn find(
-    containers: &Containers,
-    name: &str,
-    kind: Option<Kind>,
-    sizes: Option<&mut Sizer>,
-) -> Result<Inspected> {
-    if matches!(kind, None | Some(Kind::Container)) {
-        match containers.resolve(name) {
-            Ok(id) => {
-                let r = truth::observe(containers, containers.load(&id)?)?;
-                let mut doc = container(containers.paths(), &r);
-                if let Some(s) = sizes {
-                    let (rw, root) = s.sizes(&r);
-                    (doc.size_rw, doc.size_root_fs) = (Some(rw), Some(root));
-                }
-                return Ok(Inspected::Container(Box::new(doc)));
-            }
-            Err(StateError::NoSuchContainer(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if matches!(kind, None | Some(Kind::Image))
-        && let Some(doc) = image_document(containers.paths(), name)?
-    {
-        return Ok(Inspected::Other(doc));
-    }
-    if matches!(kind, None | Some(Kind::Volume))
-        && let Ok(v) = crate::volume::Volumes::new(containers.paths()).get(name)
-    {
-        let doc = crate::volume::view::inspect(containers.paths(), &v);
-        return Ok(Inspected::Other(crate::volume::view::to_value(&doc)));
-    }
-    if matches!(kind, None | Some(Kind::Network))
-        && let Ok(n) = crate::net::networks::get(containers.paths(), name)
-    {
-        return Ok(Inspected::Other(crate::net::networks::inspect(
-            containers.paths(),
-            &n,
-        )?));
-    }
-    Err(ViewError::NotFound(match kind {
-        Some(Kind::Container) => format!("No such container: {name}"),
-        Some(Kind::Image) => format!("No such image: {name}"),
-        Some(Kind::Volume) => format!("No such volume: {name}"),
-        Some(Kind::Network) => format!("No such network: {name}"),
-        None => format!("No such object: {name}"),
-    }))
-}
-
-/// berth-image's inspect document for `name`, if the store has such an image. A root with no
-/// image store is left as it is (inspecting creates nothing).
-fn image_document(paths: &Paths, name: &str) -> Result<Option<Value>> {
-    if !paths.images().join("index.json").exists() {
-        return Ok(None);
-    }
-    let store = crate::store::ImageStore::open(paths)?;
-    let inv = crate::image::inventory::Inventory::load(&store)?;
-    Ok(inv
-        .resolve(name)
-        .ok()
-        .map(|r| crate::image::inspect::document(r.image)))
 }
 
 /// Docker's indented JSON (`json.MarshalIndent` with four spaces), with a final newline.

@@ -308,17 +308,20 @@ pub fn peer_tag(id: &str) -> String {
     format!("berth-peer:{id}")
 }
 
-/// The rules of a container on a bridge network, from its record's network section (address,
-/// bridge, ports, links): the one source of what set-up adds and teardown deletes. Links make
-/// rules only when the network's `icc` is off.
-pub fn section_rules(id: &str, s: &NetworkSection, icc: bool) -> Vec<Rule> {
+/// The rules of a container on bridge network `net`, from its record's network section
+/// (address, bridge, ports, links): the one source of what set-up (`attach`) adds and
+/// teardown (`detach`) deletes. Links make rules only when the network's `icc` is off; when
+/// the network's definition is gone (`None`), its link rules are included in case it was off
+/// (teardown's batch then fails on a rule that was never made, and falls back to deleting by
+/// the container's tag).
+pub fn section_rules(id: &str, s: &NetworkSection, net: Option<&Network>) -> Vec<Rule> {
     let (Some(ip), Some(bridge)) = (
         s.ip_address.as_deref().and_then(|i| i.parse().ok()),
         s.bridge.as_deref(),
     ) else {
         return Vec::new();
     };
-    let links = if icc {
+    let links = if net.is_some_and(|n| n.icc) {
         Vec::new()
     } else {
         link_rules(ip, &s.links)
@@ -518,16 +521,21 @@ mod tests {
             }],
             ..Default::default()
         };
-        let open = section_rules("c1", &section, true);
+        let open = section_rules("c1", &section, Some(&network(true)));
         assert_eq!(open.len(), 1, "icc on: no link rules: {open:?}");
-        let closed = section_rules("c1", &section, false);
+        let closed = section_rules("c1", &section, Some(&network(false)));
         assert_eq!(
             spec_of(&closed, Table::Filter, LINKS),
             [
                 "-s 10.9.0.3/32 -d 10.9.0.2/32 -i br-t -o br-t -p tcp -m tcp --dport 5432 -m comment --comment berth-peer:feed -j ACCEPT -m comment --comment berth:c1"
             ]
         );
-        assert!(section_rules("c1", &NetworkSection::default(), false).is_empty());
+        assert_eq!(
+            spec_of(&section_rules("c1", &section, None), Table::Filter, LINKS),
+            spec_of(&closed, Table::Filter, LINKS),
+            "network gone: its link rules are tried too"
+        );
+        assert!(section_rules("c1", &NetworkSection::default(), None).is_empty());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use oci_spec::runtime::Mount;
 use rustix::fs::{Mode, OFlags, ResolveFlags, XattrFlags};
-use serde_json::{Value, json};
 
 use super::LsmError;
 
@@ -184,26 +184,20 @@ pub fn context_option(label: &str) -> String {
 
 /// Gives the config's mounts the mount label as a `context=` option (go-selinux's
 /// `FormatMountLabel`), replacing one a previous edit left.
-pub fn label_mounts(spec: &mut Value, label: Option<&str>) {
-    let Some(mounts) = spec["mounts"].as_array_mut() else {
-        return;
-    };
+pub fn label_mounts(mounts: &mut [Mount], label: Option<&str>) {
     for m in mounts.iter_mut() {
-        if let Some(o) = m["options"].as_array_mut() {
-            o.retain(|x| !x.as_str().is_some_and(|s| s.starts_with("context=")));
+        let mut options = m.options().clone();
+        if let Some(o) = options.as_mut() {
+            o.retain(|x| !x.starts_with("context="));
         }
-        let typ = m["type"].as_str().unwrap_or_default();
-        let options = m["options"].as_array().into_iter().flatten();
+        let typ = m.typ().clone().unwrap_or_default();
+        let given = options.iter().flatten().map(String::as_str);
         if let Some(l) = label
-            && takes_context(typ, options.filter_map(Value::as_str))
+            && takes_context(&typ, given)
         {
-            if !m["options"].is_array() {
-                m["options"] = json!([]);
-            }
-            if let Some(o) = m["options"].as_array_mut() {
-                o.push(json!(context_option(l)));
-            }
+            options.get_or_insert_with(Vec::new).push(context_option(l));
         }
+        m.set_options(options);
     }
 }
 
@@ -242,6 +236,7 @@ pub fn label_mqueue(dest: &Path, label: &str) -> Result<(), LsmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn opts(o: &[&str]) -> Vec<String> {
         o.iter().map(|s| s.to_string()).collect()
@@ -309,7 +304,12 @@ ro_file="system_u:object_r:container_ro_file_t:s0"
             {"destination": "/data", "type": "none", "source": "/x", "options": ["rbind"]},
             {"destination": "/run", "type": "tmpfs"}
         ]});
-        label_mounts(&mut spec, Some("u:object_r:t:s0:c1,c2"));
+        let label = |spec: &mut Value, l: Option<&str>| {
+            let mut mounts: Vec<Mount> = serde_json::from_value(spec["mounts"].take()).unwrap();
+            label_mounts(&mut mounts, l);
+            spec["mounts"] = serde_json::to_value(&mounts).unwrap();
+        };
+        label(&mut spec, Some("u:object_r:t:s0:c1,c2"));
         let o = |i: usize| spec["mounts"][i]["options"].clone();
         assert_eq!(o(0), Value::Null);
         assert_eq!(o(1), json!(["nosuid", "context=\"u:object_r:t:s0:c1,c2\""]));
@@ -320,7 +320,7 @@ ro_file="system_u:object_r:container_ro_file_t:s0"
         assert_eq!(o(3), Value::Null);
         assert_eq!(o(4), json!(["rbind"]));
         assert_eq!(o(5), json!(["context=\"u:object_r:t:s0:c1,c2\""]));
-        label_mounts(&mut spec, None);
+        label(&mut spec, None);
         assert_eq!(spec["mounts"][1]["options"], json!(["nosuid"]));
     }
 }

@@ -15,6 +15,9 @@
 //! is therefore either absent or complete. `index.json` is replaced atomically under
 //! `<root>/locks/images.lock`. Blobs are written before the ref that names them, so a ref
 //! never points at a missing blob.
+//!
+//! Here: the store's blobs, index and refs; `resolve`: finding an image; `blob`: writing a
+//! blob; `platform`: `--platform`.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -31,9 +34,15 @@ use oci_spec::image::{
 use crate::digest::{self, DigestError, HashingWriter};
 use crate::error::{Code, Coded, IoContext, IoError};
 use crate::paths::Paths;
-use crate::reference::Reference;
 use crate::store::lock::Lock;
 use crate::store::{atomic, private};
+
+mod blob;
+mod platform;
+mod resolve;
+
+pub use blob::BlobWriter;
+pub use platform::PlatformSpec;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -403,160 +412,6 @@ impl ImageStore {
             source: Box::new(e),
         })
     }
-
-    /// Resolves a user's image argument: a reference (`busybox`, `busybox:1`, `x@sha256:..`),
-    /// or an image id (`sha256:<config hex>`, or a unique prefix of its hex, as Docker allows).
-    /// Multi-platform refs resolve to the manifest for `platform` (default: the host's).
-    pub fn image(&self, arg: &str, platform: Option<&PlatformSpec>) -> crate::Result<StoredImage> {
-        let refs = self.refs()?;
-        // Fast path: a stored ref name as given, or with Docker's default tag. Parsing a
-        // reference compiles oci-spec's regexes (tens of milliseconds), which creating a
-        // container from a cached image should not pay.
-        let exact = refs.iter().find(|(n, _)| {
-            n == arg || (!arg.contains([':', '@']) && n.strip_suffix(":latest") == Some(arg))
-        });
-        let target = match exact {
-            Some((n, d)) => Some((n.clone(), d.clone())),
-            None => self.parse_and_find(arg, &refs),
-        };
-        let (name, target) = match target {
-            Some(t) => t,
-            None => self
-                .find_by_id(arg, &refs)?
-                .ok_or_else(|| StoreError::NoSuchImage(arg.to_string()))?,
-        };
-        let manifest_desc = self.platform_manifest(&name, &target, platform)?;
-        let manifest = self.read_manifest(manifest_desc.digest().as_ref())?;
-        let config = self.read_config(manifest.config().digest().as_ref())?;
-        Ok(StoredImage {
-            name,
-            target,
-            manifest_desc,
-            manifest,
-            config,
-        })
-    }
-
-    fn parse_and_find(
-        &self,
-        arg: &str,
-        refs: &[(String, Descriptor)],
-    ) -> Option<(String, Descriptor)> {
-        match Reference::parse(arg) {
-            Ok(r) => refs
-                .iter()
-                .find(|(n, _)| *n == r.familiar())
-                .or_else(|| {
-                    // `x@sha256:m` also matches any ref of x whose target is that manifest.
-                    let d = r.digest()?;
-                    refs.iter().find(|(n, desc)| {
-                        desc.digest().to_string() == d
-                            && Reference::parse(n)
-                                .is_ok_and(|n| n.familiar_name() == r.familiar_name())
-                    })
-                })
-                .map(|(n, d)| (n.clone(), d.clone())),
-            Err(_) => None,
-        }
-    }
-
-    /// Finds a ref whose image id (config digest) or manifest digest starts with `arg`.
-    fn find_by_id(
-        &self,
-        arg: &str,
-        refs: &[(String, Descriptor)],
-    ) -> Result<Option<(String, Descriptor)>> {
-        let hex = arg.strip_prefix("sha256:").unwrap_or(arg);
-        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        for (name, desc) in refs {
-            let Ok(m) = self.platform_manifest(name, desc, None) else {
-                continue;
-            };
-            let manifest_hex = crate::paths::digest_hex(m.digest().digest()).to_string();
-            let config_hex = self
-                .read_manifest(m.digest().as_ref())
-                .map(|man| man.config().digest().digest().to_string())
-                .unwrap_or_default();
-            if config_hex.starts_with(hex) || manifest_hex.starts_with(hex) {
-                return Ok(Some((name.clone(), desc.clone())));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The platform manifest behind `target`: itself if it is a manifest, or the index entry
-    /// that matches `platform`.
-    pub fn platform_manifest(
-        &self,
-        name: &str,
-        target: &Descriptor,
-        platform: Option<&PlatformSpec>,
-    ) -> Result<Descriptor> {
-        let mt = target.media_type().to_string();
-        match mt.as_str() {
-            "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST => Ok(target.clone()),
-            "application/vnd.oci.image.index.v1+json" | DOCKER_MANIFEST_LIST => {
-                let index = self.read_index_blob(target.digest().as_ref())?;
-                let want = platform.cloned().unwrap_or_else(PlatformSpec::host);
-                index
-                    .manifests()
-                    .iter()
-                    .find(|m| m.platform().as_ref().is_some_and(|p| want.matches(p)))
-                    .cloned()
-                    .ok_or_else(|| StoreError::NoPlatform {
-                        reference: name.to_string(),
-                        platform: want.to_string(),
-                        available: index
-                            .manifests()
-                            .iter()
-                            .filter_map(|m| m.platform().as_ref().map(PlatformSpec::from_oci))
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            }
-            other => Err(StoreError::UnsupportedMediaType(
-                name.to_string(),
-                other.to_string(),
-            )),
-        }
-    }
-
-    /// Every blob digest reachable from an entry of `index.json`, named or dangling (indexes,
-    /// manifests, configs, layers).
-    pub fn reachable_blobs(&self) -> Result<std::collections::BTreeSet<String>> {
-        let stack: Vec<Descriptor> = self.index()?.manifests().to_vec();
-        self.reachable_from(stack)
-    }
-
-    /// Every blob digest reachable from `roots`.
-    pub fn reachable_from(
-        &self,
-        roots: Vec<Descriptor>,
-    ) -> Result<std::collections::BTreeSet<String>> {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut stack = roots;
-        while let Some(d) = stack.pop() {
-            let digest = d.digest().to_string();
-            if !seen.insert(digest.clone()) || !self.has_blob(&digest) {
-                continue;
-            }
-            let mt = d.media_type().to_string();
-            if is_index_type(&mt) {
-                if let Ok(i) = self.read_index_blob(&digest) {
-                    stack.extend(i.manifests().iter().cloned());
-                }
-            } else if is_manifest_type(&mt)
-                && let Ok(m) = self.read_manifest(&digest)
-            {
-                seen.insert(m.config().digest().to_string());
-                seen.extend(m.layers().iter().map(|l| l.digest().to_string()));
-            }
-        }
-        Ok(seen)
-    }
 }
 
 pub fn is_index_type(media_type: &str) -> bool {
@@ -599,142 +454,6 @@ fn empty_index() -> ImageIndex {
         .manifests(Vec::<Descriptor>::new())
         .build()
         .expect("static index is valid")
-}
-
-/// A blob being written. [`commit`](BlobWriter::commit) verifies and renames it into the store;
-/// dropping it uncommitted deletes the staged file.
-pub struct BlobWriter {
-    store: ImageStore,
-    path: PathBuf,
-    inner: Option<HashingWriter<File>>,
-}
-
-impl BlobWriter {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Verifies against `expected` digest and size (if given), fsyncs and moves the blob into
-    /// place. Returns the digest.
-    pub fn commit(mut self, expected: Option<&str>, size: Option<u64>) -> Result<String> {
-        let (file, hasher) = self.inner.take().expect("commit once").into_parts();
-        let result = (|| {
-            let actual = hasher.digest();
-            if let Some(e) = expected {
-                hasher.verify("blob", e, size)?;
-            }
-            file.sync_all().with_path("fsync", &self.path)?;
-            drop(file);
-            self.store.adopt_blob(&self.path, &actual)?;
-            Ok(actual)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&self.path);
-        }
-        result
-    }
-}
-
-impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.as_mut().expect("not committed").write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.as_mut().expect("not committed").flush()
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if self.inner.is_some() {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// A platform as users write it (`linux/amd64`, `linux/arm64/v8`), matched against index
-/// entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformSpec {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl PlatformSpec {
-    /// The host's platform in OCI's (Go's) spelling.
-    pub fn host() -> Self {
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            "s390x" => "s390x",
-            "riscv64" => "riscv64",
-            "arm" => "arm",
-            other => other,
-        };
-        PlatformSpec {
-            os: "linux".into(),
-            architecture: arch.into(),
-            variant: None,
-        }
-    }
-
-    pub fn from_oci(p: &oci_spec::image::Platform) -> Self {
-        PlatformSpec {
-            os: p.os().to_string(),
-            architecture: p.architecture().to_string(),
-            variant: p.variant().clone(),
-        }
-    }
-
-    /// Whether an index entry's platform satisfies this spec. A spec without a variant matches
-    /// any variant.
-    pub fn matches(&self, p: &oci_spec::image::Platform) -> bool {
-        let other = PlatformSpec::from_oci(p);
-        other.os == self.os
-            && other.architecture == self.architecture
-            && (self.variant.is_none() || self.variant == other.variant)
-    }
-}
-
-impl FromStr for PlatformSpec {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad = || {
-            crate::Error::new(
-                Code::BAD_ARGS,
-                format!("invalid platform {s:?}: expected OS/ARCH[/VARIANT], e.g. linux/amd64"),
-            )
-        };
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(PlatformSpec {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => {
-                Ok(PlatformSpec {
-                    os: os.to_string(),
-                    architecture: arch.to_string(),
-                    variant: Some(v.to_string()),
-                })
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl std::fmt::Display for PlatformSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
 }
 
 /// A descriptor for stored bytes.
@@ -846,13 +565,5 @@ mod tests {
         assert!(!s.has_blob(&wrong));
         assert!(!s.has_blob(&digest::sha256(b"hello")));
         assert!(!staged.exists(), "a refused blob leaves no staged file");
-    }
-
-    #[test]
-    fn platforms_parse_and_match() {
-        let p: PlatformSpec = "linux/arm64/v8".parse().unwrap();
-        assert_eq!(p.to_string(), "linux/arm64/v8");
-        assert!("linux".parse::<PlatformSpec>().is_err());
-        assert_eq!(PlatformSpec::host().os, "linux");
     }
 }

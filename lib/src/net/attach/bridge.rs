@@ -1,0 +1,252 @@
+//! Steps 3 and 4 of the set-up in bridge mode: host ports, then the namespace, the address,
+//! the bridge and its rules, and the veth pair, filling the record's network section as they
+//! go (the caller saves it, and runs `detach` if anything fails).
+
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::veth_name;
+use crate::net::error::{NetError, Result};
+use crate::net::firewall::{self, Batch, Rule};
+use crate::net::netlink::Netlink;
+use crate::net::networks::{self, Network};
+use crate::net::ports::{self, Ports};
+use crate::net::{host, ipam, netns};
+use crate::paths::Paths;
+use crate::protocol::NetworkSection;
+use crate::state::{Containers, ids};
+
+/// Docker's classic MAC for an address: 02:42 followed by the IPv4 bytes, so a reused
+/// address comes back with the same MAC and neighbours' ARP caches stay right.
+pub(super) fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+pub(super) fn format_mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Turns on `route_localnet` on a new bridge: `curl 127.0.0.1:PORT` on the host is DNAT'd in
+/// nat OUTPUT with its loopback source kept, and may only leave through the bridge (to be
+/// masqueraded to the bridge's address) and get its replies back with this. What else it
+/// would let in, a frame for 127.0.0.0/8 from a container, is dropped by the network's raw
+/// rule ([`firewall::network_rules`]).
+fn localnet_on(bridge: &str) -> Result<()> {
+    let p = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&p, "1").map_err(|e| {
+        NetError::Io(crate::error::IoError {
+            op: "write",
+            path: p.into(),
+            source: e,
+        })
+    })
+}
+
+/// The bridge-mode kernel work (steps 3-4), filling `section` as it goes.
+pub(super) fn bring_up(
+    paths: &Paths,
+    id: &str,
+    net: &Network,
+    wanted: &[ports::Wanted],
+    wanted_ip: Option<Ipv4Addr>,
+    mac: Option<[u8; 6]>,
+    section: &mut NetworkSection,
+) -> crate::Result<()> {
+    let (Some(subnet), Some(gateway), Some(range)) = (net.subnet, net.gateway, net.range()) else {
+        return Err(NetError::BadArgs(format!("network {} has no subnet", net.name)).into());
+    };
+    // 3. Host ports, machine-wide.
+    section.ports = reserve_ports(paths, id, wanted)?;
+
+    // 4. Namespace, address, bridge, rules, veth.
+    let ns = netns::create(&paths.netns(id))?;
+    let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    host::upgrade_if_stale(&mut nl)?;
+    let net_lock = networks::lock_network(paths, &net.name)?;
+    if !networks::exists(paths, &net.name) {
+        return Err(NetError::NoSuchNetwork(net.name.clone()).into());
+    }
+    let ip = ipam::allocate(
+        &networks::network_dir(paths, &net.name),
+        &net.name,
+        range,
+        subnet,
+        gateway,
+        id,
+        wanted_ip,
+    )?;
+    let mac = mac.unwrap_or_else(|| mac_for(ip));
+    let rules = addressed(section, id, net, ip, mac);
+    let bridge = bridge_with_rules(&mut nl, net, &rules, net_lock)?;
+    veth(&mut nl, id, net, bridge, &ns, mac)?;
+    configure_inside(&ns, net, ip, subnet.prefix_len(), gateway)?;
+    Ok(())
+}
+
+/// Records the container's address and MAC in `section` and returns the firewall rules its
+/// set-up adds. The section then names the address, bridge, ports and links, and teardown
+/// regenerates the same rules from the saved record with the same function
+/// ([`firewall::section_rules`]).
+pub(super) fn addressed(
+    section: &mut NetworkSection,
+    id: &str,
+    net: &Network,
+    ip: Ipv4Addr,
+    mac: [u8; 6],
+) -> Vec<Rule> {
+    section.ip_address = Some(ip.to_string());
+    section.mac_address = Some(format_mac(mac));
+    firewall::section_rules(id, section, Some(net))
+}
+
+/// Reserves the host ports machine-wide (a conflict is refused here, before any kernel
+/// change), naming the holder of a taken port in the error.
+fn reserve_ports(
+    paths: &Paths,
+    id: &str,
+    wanted: &[ports::Wanted],
+) -> Result<Vec<crate::protocol::PortBinding>> {
+    let mut reg = Ports::open(&host::host_dir())?;
+    let name_of = |r: &ports::Reservation| -> String {
+        let p = Paths::new(&r.root, "/");
+        Containers::new(&p)
+            .load(&r.id)
+            .ok()
+            .filter(|rec| !rec.name.is_empty())
+            .map_or_else(|| ids::short(&r.id).to_string(), |rec| rec.name)
+    };
+    let b = reg.reserve(wanted, id, &paths.root, &name_of)?;
+    reg.save()?;
+    Ok(b)
+}
+
+/// Adds the container's `rules` on the network's bridge, bringing the bridge and the
+/// network's rules up first if this is its first container. Returns the bridge's index.
+fn bridge_with_rules(
+    nl: &mut Netlink,
+    net: &Network,
+    rules: &[Rule],
+    net_lock: crate::store::Lock,
+) -> crate::Result<u32> {
+    let mut batch = Batch::default();
+    match nl
+        .link(&net.bridge)
+        .map_err(NetError::netlink("look up bridge"))?
+    {
+        Some(b) if b.alias == net.tag() => {
+            drop(net_lock);
+            batch.add(rules);
+            firewall::apply(&batch)?;
+            Ok(b.index)
+        }
+        Some(b) => Err(NetError::Conflict(format!(
+            "cannot bring up network {}: interface {} already exists and is not this network's bridge (alias {:?}); choose another bridge name",
+            net.name, net.bridge, b.alias
+        ))
+        .into()),
+        None => {
+            let index = new_bridge(nl, net, rules, batch)?;
+            drop(net_lock);
+            Ok(index)
+        }
+    }
+}
+
+/// The network's first container: the bridge and its rules come up with it, under the
+/// machine-wide lock (another root may be adding or removing berth's chains).
+fn new_bridge(
+    nl: &mut Netlink,
+    net: &Network,
+    rules: &[Rule],
+    mut batch: Batch,
+) -> crate::Result<u32> {
+    let (Some(subnet), Some(gateway)) = (net.subnet, net.gateway) else {
+        return Err(NetError::BadArgs(format!("network {} has no subnet", net.name)).into());
+    };
+    let _host = host::lock()?;
+    host::prepare(nl, &net.bridge, !net.icc, &mut batch)?;
+    let index = nl
+        .add_bridge(&net.bridge, net.mtu, &net.tag())
+        .map_err(NetError::netlink(format!("create bridge {}", net.bridge)))?;
+    let up = (|| -> crate::Result<()> {
+        nl.add_address(index, gateway, subnet.prefix_len())
+            .map_err(NetError::netlink(format!(
+                "add {gateway} to {}",
+                net.bridge
+            )))?;
+        // No port joins the bridge before the batch below, with its loopback drop, is
+        // in (the veth comes after it).
+        localnet_on(&net.bridge)?;
+        nl.set_up(index)
+            .map_err(NetError::netlink(format!("set {} up", net.bridge)))?;
+        batch.add(&firewall::network_rules(net));
+        batch.add(rules);
+        firewall::apply(&batch)?;
+        Ok(())
+    })();
+    if let Err(e) = up {
+        let _ = nl.del_link(index);
+        return Err(e);
+    }
+    Ok(index)
+}
+
+/// The veth pair: the host end on the bridge, `eth0` in the container's namespace.
+fn veth(
+    nl: &mut Netlink,
+    id: &str,
+    net: &Network,
+    bridge: u32,
+    ns: &OwnedFd,
+    mac: [u8; 6],
+) -> Result<()> {
+    let host_veth = veth_name(id);
+    nl.add_veth(
+        &host_veth,
+        &firewall::container_tag(id),
+        bridge,
+        net.mtu,
+        "eth0",
+        ns.as_fd(),
+        mac,
+    )
+    .map_err(NetError::netlink(format!("create veth pair {host_veth}")))
+}
+
+/// Inside the namespace: loopback and eth0 up, the address, and the default route (none on
+/// an internal network).
+fn configure_inside(
+    ns: &OwnedFd,
+    net: &Network,
+    ip: Ipv4Addr,
+    prefix_len: u8,
+    gateway: Ipv4Addr,
+) -> Result<()> {
+    let mut inner = Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
+    inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
+    let eth0 = inner
+        .link("eth0")
+        .map_err(NetError::netlink("find eth0"))?
+        .ok_or_else(|| NetError::Netlink {
+            op: "find eth0".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENODEV),
+        })?;
+    inner
+        .add_address(eth0.index, ip, prefix_len)
+        .map_err(NetError::netlink(format!("add {ip} to eth0")))?;
+    inner
+        .set_up(eth0.index)
+        .map_err(NetError::netlink("set eth0 up"))?;
+    if !net.internal {
+        inner
+            .add_default_route(gateway)
+            .map_err(NetError::netlink(format!(
+                "add default route via {gateway}"
+            )))?;
+    }
+    Ok(())
+}

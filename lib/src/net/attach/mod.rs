@@ -1,0 +1,192 @@
+//! Setting up a container's network (the `berth-netns -` stage).
+//!
+//! Order, chosen so that a refusal leaves nothing behind and a crash leaves only what the
+//! record names (so `berth-netns rm` can find it):
+//! 1. check every argument, the bundle, links and the network, before touching anything;
+//! 2. save the record with the network section naming what will be made (the journal);
+//! 3. reserve host ports (conflicts are refused here, before any kernel change);
+//! 4. create the namespace; take an address; bring the bridge up if this is the network's
+//!    first container; add all rules in one iptables-restore batch; create the veth pair;
+//!    configure the container side;
+//! 5. write hostname, hosts and resolv.conf; edit config.json; save the record.
+//!
+//! Any failure after step 2 runs the teardown (`detach`) and returns the first error.
+//!
+//! Step 1 is `check`, steps 3-4 in bridge mode `bridge`, step 5 `files`. The firewall rules
+//! added in step 4 and deleted by `detach` both come from [`super::firewall::section_rules`],
+//! on the record's network section.
+
+use super::detach::detach;
+use super::error::NetError;
+use super::netlink::Netlink;
+use super::{netns, spec};
+use crate::paths::Paths;
+use crate::protocol::{BundleSection, NetworkSection, Record};
+use crate::state::{Containers, ids};
+
+mod bridge;
+mod check;
+mod files;
+#[cfg(test)]
+mod tests;
+
+use check::{Mode, Plan};
+
+/// The stage's flags (Docker's names).
+#[derive(Debug, Clone, Default)]
+pub struct NetOpts {
+    /// `--network`: none, bridge (default), host, container:NAME|ID, or a network's name.
+    pub network: Option<String>,
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub hostname: Option<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub add_host: Vec<String>,
+    pub links: Vec<String>,
+    pub mac_address: Option<String>,
+    /// `--ip`: a fixed address (user-defined networks only, as in Docker).
+    pub ip: Option<String>,
+}
+
+/// The host end of a container's veth pair: `veth` + 11 characters of its id (IFNAMSIZ).
+pub fn veth_name(id: &str) -> String {
+    format!("veth{}", &id[..11.min(id.len())])
+}
+
+/// Sets up the network of the container in `record` and fills its `network` section.
+pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<()> {
+    let id = record.require_id()?.to_string();
+    let bundle = record.bundle.clone().ok_or_else(|| {
+        NetError::BadArgs(
+            "the record has no bundle section (run berth-unpack earlier in the pipeline)".into(),
+        )
+    })?;
+    spec::check(&bundle.path)?;
+    let containers = Containers::new(paths);
+    if record.network.is_some() {
+        // Running the stage again replaces the old set-up.
+        detach(paths, &id)?;
+        record.network = None;
+    }
+
+    // 1. Everything is checked before anything is made.
+    let plan = check::check(paths, &containers, &id, &bundle, o)?;
+
+    // 2. The journal: what is about to exist, so that rm can find it after a crash.
+    record.network = Some(journal(paths, &id, &plan, o, &bundle));
+    containers.save(record)?;
+
+    // 3-4. The kernel side; undone by detach on any failure.
+    let section = record.network.as_mut().expect("set above");
+    if let Err(e) = make(paths, &id, &plan, section) {
+        let _ = containers.save(record);
+        let _ = detach(paths, &id);
+        return Err(e);
+    }
+    containers.save(record)?;
+
+    // 5. Files and config.json.
+    let name = record.name.clone();
+    let section = record.network.as_mut().expect("set above");
+    if let Err(e) = files::finish(paths, &plan, o, &bundle, &name, section) {
+        let _ = detach(paths, &id);
+        if let Ok(mut r) = containers.load(&id) {
+            r.network = None;
+            let _ = containers.save(&r);
+        }
+        record.network = None;
+        return Err(e);
+    }
+    containers.save(record)?;
+    Ok(())
+}
+
+/// Step 2: the network section naming everything the set-up is about to make (the
+/// namespace, the bridge and veth, the links and ports), saved before any of it exists.
+fn journal(
+    paths: &Paths,
+    id: &str,
+    plan: &Plan,
+    o: &NetOpts,
+    bundle: &BundleSection,
+) -> NetworkSection {
+    let hostname = match &plan.mode {
+        Mode::Container(t) => t
+            .network
+            .as_ref()
+            .map(|n| n.hostname.clone())
+            .unwrap_or_default(),
+        Mode::Host => o.hostname.clone().unwrap_or_else(host_hostname),
+        _ => o
+            .hostname
+            .clone()
+            .or_else(|| Some(bundle.config.hostname.clone()).filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| ids::short(id).to_string()),
+    };
+    let mut section = NetworkSection {
+        mode: plan.mode_name.clone(),
+        hostname,
+        dns: o.dns.clone(),
+        dns_search: o.dns_search.clone(),
+        dns_options: o.dns_options.clone(),
+        extra_hosts: o.add_host.clone(),
+        links: plan.links.clone(),
+        exposed_ports: plan.exposed.clone(),
+        publish_all: o.publish_all,
+        ..Default::default()
+    };
+    match &plan.mode {
+        Mode::None => section.netns = Some(paths.netns(id)),
+        Mode::Container(t) => {
+            section.joined = Some(t.id.clone());
+            section.netns = t.network.as_ref().and_then(|n| n.netns.clone());
+        }
+        Mode::Bridge(n) => {
+            section.netns = Some(paths.netns(id));
+            section.network = Some(n.name.clone());
+            section.network_id = Some(n.id.clone());
+            section.bridge = Some(n.bridge.clone());
+            section.host_veth = Some(veth_name(id));
+            section.gateway = n.gateway.map(|g| g.to_string());
+            section.prefix_len = n.subnet.map(|s| s.prefix_len());
+        }
+        Mode::Host => {}
+    }
+    section
+}
+
+/// Steps 3-4: the kernel side. None: a namespace with loopback up; bridge: ports, namespace,
+/// address, bridge, rules and veth; host and joined: nothing.
+fn make(paths: &Paths, id: &str, plan: &Plan, section: &mut NetworkSection) -> crate::Result<()> {
+    match &plan.mode {
+        Mode::None => {
+            let ns = netns::create(&paths.netns(id))?;
+            let mut nl = Netlink::open_in(std::os::fd::AsFd::as_fd(&ns))
+                .map_err(NetError::netlink("open in namespace"))?;
+            nl.set_up(1).map_err(NetError::netlink("set lo up"))?;
+        }
+        Mode::Bridge(net) => {
+            bridge::bring_up(
+                paths,
+                id,
+                net,
+                &plan.wanted,
+                plan.wanted_ip,
+                plan.mac,
+                section,
+            )?;
+        }
+        Mode::Host | Mode::Container(_) => {}
+    }
+    Ok(())
+}
+
+fn host_hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
