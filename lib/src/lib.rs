@@ -1,8 +1,9 @@
 //! berth: a daemonless container toolkit. This crate holds all of the logic; the `berth-*`
-//! binaries are thin shells over it (see DESIGN.md).
+//! binaries are thin shells over it (see DESIGN.md). It prints nothing: the tools' edge
+//! (crate `berth-cli`) turns results and errors into output.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod bundle;
-pub mod cli;
 pub mod container;
 pub mod digest;
 pub mod doctor;

@@ -40,7 +40,7 @@ pub const MAX_CONFIG: u64 = 64 << 20;
 pub const PARALLEL_LAYERS: usize = 4;
 
 /// Docker's `--pull` policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PullPolicy {
     /// Pull only if the image is not in the store.
     #[default]

@@ -16,9 +16,9 @@ mod commands;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use berth::cli::{self, CommonOpts, Tool};
 use berth::container::{self, CopyOptions, Endpoint, PruneFilters, RemoveOptions};
 use berth::{Code, Error, Result};
+use berth_cli::{self as cli, CommonOpts, Tool};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

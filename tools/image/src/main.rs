@@ -10,7 +10,7 @@ mod verbs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use berth::cli::{CommonOpts, Tool};
+use berth_cli::{CommonOpts, Tool};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 /// Manage images in berth's local store.
@@ -327,5 +327,5 @@ fn run(args: Args) -> berth::Result<()> {
 }
 
 fn main() -> ExitCode {
-    berth::cli::main::<Args>(run)
+    berth_cli::main::<Args>(run)
 }

@@ -2,7 +2,6 @@
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 
-use berth::cli::{CommonOpts, print_json, print_text};
 use berth::format;
 use berth::registry::RegistryConfig;
 use berth::registry::catalog;
@@ -11,6 +10,7 @@ use berth::registry::login;
 use berth::registry::push::{self, BlobOutcome, PushOptions, PushProgress};
 use berth::store::ImageStore;
 use berth::{Code, Error, Result};
+use berth_cli::{CommonOpts, print_json, print_text};
 
 use crate::{LoginArgs, LogoutArgs, PushArgs, SearchArgs};
 

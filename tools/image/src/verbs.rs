@@ -3,7 +3,6 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
-use berth::cli::{CommonOpts, print_json, print_text};
 use berth::format;
 use berth::image::archive::{load, save};
 use berth::image::gc::{self, PruneOptions};
@@ -12,6 +11,7 @@ use berth::image::{Inventory, busybox, history as hist, import as imp, inspect a
 use berth::store::ImageStore;
 use berth::store::layout::PlatformSpec;
 use berth::{Code, Error, Result};
+use berth_cli::{CommonOpts, print_json, print_text};
 use serde::Serialize;
 
 use crate::{

@@ -9,9 +9,9 @@
 
 use std::process::ExitCode;
 
-use berth::cli::{self, CommonOpts, Tool};
 use berth::net::{self, NetOpts, networks};
 use berth::state::Containers;
+use berth_cli::{self as cli, CommonOpts, Tool};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[derive(Parser, Debug)]

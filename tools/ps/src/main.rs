@@ -5,7 +5,6 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use berth::cli::{self, CommonOpts, Tool};
 use berth::format::{self, Format};
 use berth::state::Containers;
 use berth::units::time as timespec;
@@ -15,7 +14,9 @@ use berth::views::ps::{self, PsOptions, Sizer};
 use berth::views::stats::{self, Sample};
 use berth::views::{ViewError, ports, top};
 use berth::{Code, Error, Result};
+use berth_cli::{self as cli, CommonOpts, Tool};
 use chrono::Utc;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -86,7 +87,7 @@ enum Cmd {
         #[arg(short, long)]
         format: Option<String>,
         /// Only search objects of this type.
-        #[arg(long = "type", value_enum)]
+        #[arg(long = "type", value_parser = kind_parser())]
         kind: Option<Kind>,
         /// Display total file sizes (containers).
         #[arg(short, long)]
@@ -153,6 +154,18 @@ enum Cmd {
         #[arg(value_name = "CONTAINER")]
         names: Vec<String>,
     },
+}
+
+/// `--type`: container, image, volume or network.
+fn kind_parser() -> impl clap::builder::TypedValueParser<Value = Kind> {
+    clap::builder::PossibleValuesParser::new(["container", "image", "volume", "network"]).map(|s| {
+        match s.as_str() {
+            "container" => Kind::Container,
+            "image" => Kind::Image,
+            "volume" => Kind::Volume,
+            _ => Kind::Network,
+        }
+    })
 }
 
 fn main() -> ExitCode {

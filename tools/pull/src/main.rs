@@ -7,12 +7,13 @@ mod progress;
 
 use std::process::ExitCode;
 
-use berth::cli::{CommonOpts, Tool};
 use berth::protocol::Record;
 use berth::reference::Reference;
 use berth::registry::{PullOptions, PullPolicy};
 use berth::store::layout::PlatformSpec;
+use berth_cli::{CommonOpts, Tool};
 use clap::Parser;
+use clap::builder::TypedValueParser as _;
 
 /// Pull an image from a registry into the local store.
 #[derive(Parser, Debug)]
@@ -21,7 +22,12 @@ struct Args {
     #[command(flatten)]
     common: CommonOpts,
     /// When to contact the registry: missing (only if the image is not stored), always, never.
-    #[arg(long, value_enum, default_value_t = PullPolicy::Missing)]
+    #[arg(
+        long,
+        default_value = "missing",
+        value_parser = clap::builder::PossibleValuesParser::new(["missing", "always", "never"])
+            .map(|s| s.parse::<PullPolicy>().expect("one of the listed values"))
+    )]
     pull: PullPolicy,
     /// Platform to pick from a multi-platform image (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -58,12 +64,12 @@ fn run(args: Args) -> berth::Result<()> {
     if json {
         let mut record = Record::new();
         record.image = Some(image);
-        berth::cli::print_json(&record)
+        berth_cli::print_json(&record)
     } else {
-        berth::cli::print_text(&format!("{}\n", reference.full()))
+        berth_cli::print_text(&format!("{}\n", reference.full()))
     }
 }
 
 fn main() -> ExitCode {
-    berth::cli::main::<Args>(run)
+    berth_cli::main::<Args>(run)
 }

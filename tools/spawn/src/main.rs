@@ -14,13 +14,13 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use berth::Error;
-use berth::cli::{CommonOpts, Tool};
 use berth::error::Code;
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
 use berth::runtime::attach::{AttachOptions, Ended};
 use berth::runtime::docker::{self, Outcome};
 use berth::runtime::oci::{self, ExecRequest};
 use berth::runtime::state::Root;
+use berth_cli::{CommonOpts, Tool};
 use clap::{Parser, Subcommand};
 
 use flags::DockerFlags;
@@ -271,7 +271,7 @@ impl Tool for Args {
 }
 
 fn main() -> ExitCode {
-    berth::cli::main::<Args>(|a| {
+    berth_cli::main::<Args>(|a| {
         let log = a.log.clone().map(|p| (p, a.log_format == "json"));
         let r = run(a);
         if let (Err(e), Some((path, json))) = (&r, log) {
@@ -333,9 +333,9 @@ fn run(a: Args) -> Result<(), Error> {
     match a.cmd {
         Cmd::Create { create: c, flags } => {
             if c.id == "-" {
-                let record = berth::cli::read_stdin_record()?;
+                let record = berth_cli::read_stdin_record()?;
                 let id = docker::create_record(&paths, record, flags.to_section()?)?;
-                return berth::cli::print_text(&format!("{id}\n"));
+                return berth_cli::print_text(&format!("{id}\n"));
             }
             oci::create(
                 &root,
@@ -375,11 +375,11 @@ fn run(a: Args) -> Result<(), Error> {
                 return each(&targets, |c| docker::start(&paths, c));
             }
             if target == "-" {
-                let record = berth::cli::read_stdin_record()?;
+                let record = berth_cli::read_stdin_record()?;
                 // berth-run passes the user's stdin beside the record (for -i).
-                berth::cli::take_stdin_fd();
+                berth_cli::take_stdin_fd();
                 return match docker::start_record(&paths, record, flags.to_section()?)? {
-                    Outcome::Detached(id) => berth::cli::print_text(&format!("{id}\n")),
+                    Outcome::Detached(id) => berth_cli::print_text(&format!("{id}\n")),
                     Outcome::Exited(code) => exit_with(code),
                 };
             }
@@ -399,9 +399,9 @@ fn run(a: Args) -> Result<(), Error> {
                 };
             }
             docker::start(&paths, &target)?;
-            berth::cli::print_text(&format!("{target}\n"))
+            berth_cli::print_text(&format!("{target}\n"))
         }
-        Cmd::State { id } => berth::cli::print_json(&oci::state(&root, &id)?),
+        Cmd::State { id } => berth_cli::print_json(&oci::state(&root, &id)?),
         Cmd::Kill {
             all,
             signal,
@@ -411,7 +411,7 @@ fn run(a: Args) -> Result<(), Error> {
             let sig = signal.or(signal_arg);
             if berth(&id).is_some() {
                 docker::kill(&paths, &id, sig.as_deref())?;
-                return berth::cli::print_text(&format!("{id}\n"));
+                return berth_cli::print_text(&format!("{id}\n"));
             }
             let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
             if all {
@@ -514,14 +514,14 @@ fn run(a: Args) -> Result<(), Error> {
         Cmd::Wait { containers } => {
             for c in &containers {
                 let code = docker::wait(&paths, c)?;
-                berth::cli::print_text(&format!("{code}\n"))?;
+                berth_cli::print_text(&format!("{code}\n"))?;
             }
             Ok(())
         }
         Cmd::MonitorHook { event, id, status } => match event.as_str() {
             "exited" => {
                 let again = berth::runtime::monitor::exited(&paths, &id, status.unwrap_or(0))?;
-                berth::cli::print_text(if again { "restart\n" } else { "exit\n" })
+                berth_cli::print_text(if again { "restart\n" } else { "exit\n" })
             }
             "respawn" => match berth::runtime::monitor::respawn(&paths, &id)? {
                 Some((pid, master)) => {
@@ -535,7 +535,7 @@ fn run(a: Args) -> Result<(), Error> {
                     .or_else(|_| std::io::stdout().write_all(format!("{pid}\n").as_bytes()))
                     .map_err(|e| Error::new(Code::IO, format!("answering the monitor: {e}")))
                 }
-                None => berth::cli::print_text("exit\n"),
+                None => berth_cli::print_text("exit\n"),
             },
             other => Err(Error::new(
                 Code::BAD_ARGS,
@@ -593,7 +593,7 @@ fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {
 fn each(list: &[String], f: impl Fn(&str) -> Result<String, Error>) -> Result<(), Error> {
     for c in list {
         f(c)?;
-        berth::cli::print_text(&format!("{c}\n"))?;
+        berth_cli::print_text(&format!("{c}\n"))?;
     }
     Ok(())
 }

@@ -58,11 +58,11 @@ pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
     let rows = oci::list(root);
     if quiet {
         let ids: String = rows.iter().map(|(s, _)| format!("{}\n", s.id)).collect();
-        return berth::cli::print_text(&ids);
+        return berth_cli::print_text(&ids);
     }
     if format == "json" {
         let v: Vec<serde_json::Value> = rows.iter().map(|(s, st)| s.oci_json(*st)).collect();
-        return berth::cli::print_json(&v);
+        return berth_cli::print_json(&v);
     }
     let table: Vec<Vec<String>> = rows
         .iter()
@@ -82,7 +82,7 @@ pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
             ]
         })
         .collect();
-    berth::cli::print_table(
+    berth_cli::print_table(
         &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
         &table,
     )
@@ -118,7 +118,7 @@ pub fn kill_all(root: &Root, id: &str, sig: i32) -> Result<(), Error> {
 pub fn ps(root: &Root, id: &str, format: &str, ps_args: &[String]) -> Result<(), Error> {
     let pids = root.load(id)?.cgroup().pids();
     if format == "json" {
-        return berth::cli::print_json(&pids);
+        return berth_cli::print_json(&pids);
     }
     let args: Vec<&str> = if ps_args.is_empty() {
         vec!["-ef"]
@@ -140,7 +140,7 @@ pub fn ps(root: &Root, id: &str, format: &str, ps_args: &[String]) -> Result<(),
             ),
         ));
     }
-    berth::cli::print_text(&filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?)
+    berth_cli::print_text(&filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?)
 }
 
 /// `ps` output: the header, and the lines whose PID column is one of `pids`.
@@ -205,7 +205,7 @@ pub fn update(root: &Root, id: &str, res: serde_json::Value) -> Result<(), Error
 /// which the spec reads as unknown: mountOptions, seccomp archs and flags.
 pub fn features() -> Result<(), Error> {
     let lsm = berth::runtime::lsm::Host::detect();
-    berth::cli::print_json(&serde_json::json!({
+    berth_cli::print_json(&serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": ["prestart", "createRuntime", "poststart", "poststop"],

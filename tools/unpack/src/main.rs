@@ -13,12 +13,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use berth::bundle::{self, CreateOptions, DriverChoice, Overrides, ResolvedImage};
-use berth::cli::{self, CommonOpts, Tool};
 use berth::layer::{DEFAULT_MAX_LAYER_SIZE, UnpackOptions};
 use berth::protocol::Record;
 use berth::state::Containers;
 use berth::store::ImageStore;
 use berth::{Code, Error, Result};
+use berth_cli::{self as cli, CommonOpts, Tool};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

@@ -10,11 +10,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use berth::cli::{self, CommonOpts, Tool};
 use berth::format::{Format, Template};
 use berth::state::Containers;
 use berth::volume::{self, VolOpts, Volumes, view};
 use berth::{Code, Error};
+use berth_cli::{self as cli, CommonOpts, Tool};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 #[derive(Parser, Debug)]

@@ -79,7 +79,13 @@ pub(crate) fn run(a: Args) -> ! {
                 })
                 .is_err()
             {
-                eprintln!("berth-spawn: error: {}", f.message);
+                // The one place the library prints: this is the container's init, a cloned
+                // process with no edge of its own, and its parent is gone, so stderr is the
+                // last way to say why it failed.
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("berth-spawn: error: {}", f.message);
+                }
             }
             f.code
         }

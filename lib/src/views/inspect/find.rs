@@ -11,7 +11,7 @@ use crate::views::ps::Sizer;
 use crate::views::{Result, ViewError};
 
 /// What `inspect --type` restricts the search to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Container,
     Image,

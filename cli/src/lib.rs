@@ -2,8 +2,8 @@
 //! one place where an [`Error`] becomes a message, a JSON error document and an exit status,
 //! and stdout helpers that treat a closed pipe as a normal end (ripgrep's lesson).
 //!
-//! This is the only module of the library that prints, and it prints only what a tool asked
-//! for at its edge.
+//! The library (`berth`) prints nothing and knows nothing of clap; this crate is where a tool
+//! prints, and it prints only what the tool asked for at its edge.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::{Code, Error, Result};
-use crate::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
-use crate::protocol::ErrorDoc;
+use berth::error::{Code, Error, Result};
+use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
+use berth::protocol::ErrorDoc;
 
 /// Options every berth tool takes. Flatten this into each tool's clap struct.
 #[derive(clap::Args, Debug, Clone)]
@@ -69,7 +69,7 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
     let common = args.common().clone();
     init_logging(T::NAME, &common.log_level);
     // State is private to root: made so, or tightened once if an older berth left it open.
-    if let Err(e) = crate::store::private::secure(&common.paths()) {
+    if let Err(e) = berth::store::private::secure(&common.paths()) {
         log::warn!("{e}: berth's state may be open to other users");
     }
     let started = Instant::now();
@@ -265,7 +265,7 @@ pub fn print_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> Result<()
     print_text(&format_table(header, rows))
 }
 
-/// Formats rows as an aligned table, Docker-style (see [`crate::format::align`]).
+/// Formats rows as an aligned table, Docker-style (see [`berth::format::align`]).
 pub fn format_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
     let mut text = String::new();
     if !header.is_empty() {
@@ -276,7 +276,7 @@ pub fn format_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
         text.push_str(&row.as_ref().join("\t"));
         text.push('\n');
     }
-    crate::format::align(&text)
+    berth::format::align(&text)
 }
 
 fn handle_stdout(r: io::Result<()>) -> Result<()> {
@@ -293,14 +293,14 @@ pub fn stdin_is_tty() -> bool {
 }
 
 /// Reads the record a pipeline stage gets on stdin (`-`).
-pub fn read_stdin_record() -> Result<crate::protocol::Record> {
+pub fn read_stdin_record() -> Result<berth::protocol::Record> {
     if stdin_is_tty() {
         return Err(Error::new(
             Code::BAD_ARGS,
             "expected a record on stdin, but stdin is a terminal (pipe in an earlier stage, e.g. berth-pull IMAGE | ...)",
         ));
     }
-    crate::protocol::read_record(io::stdin().lock())
+    berth::protocol::read_record(io::stdin().lock())
 }
 
 #[cfg(test)]
