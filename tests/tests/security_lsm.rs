@@ -254,12 +254,6 @@ fn config_labels_are_refused_at_create_naming_the_field() {
             "system_u:system_r:container_t:s0:c1,c2",
             "berth-spawn: error: process.selinuxLabel \"system_u:system_r:container_t:s0:c1,c2\": SELinux is not enabled on this host (remove process.selinuxLabel from config.json)",
         ),
-        (
-            "linux",
-            "mountLabel",
-            "system_u:object_r:container_file_t:s0:c1,c2",
-            "berth-spawn: error: linux.mountLabel \"system_u:object_r:container_file_t:s0:c1,c2\": SELinux is not enabled on this host (remove linux.mountLabel from config.json)",
-        ),
     ] {
         edit_config(&b, |c| c[section][field] = value.into());
         let r = rt(&["create", "--bundle", bundle, "c1"]).fails_with(107);

@@ -683,12 +683,23 @@ fn security_labels_this_host_lacks_are_refused_before_the_container_is_made() {
     assert!(!err.contains("nosuchfs"), "{err}");
     rt.assert_clean();
     if !host.selinux {
+        // A mount label means nothing where no SELinux policy reads it: runc, crun and Docker
+        // skip it there, and so does berth-spawn, with a warning naming the field; the
+        // tmpfs still mounts (no context= option the kernel would refuse).
         let mut c = config(&["true"], &[]);
         c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs"}));
         let b = bundle(&w, "lsm-mount", &c);
         let (code, err) = rt.create(&b, "c-lsm-mount", &[]);
-        assert_eq!(code, 107, "{err}");
-        assert!(err.contains("linux.mountLabel"), "{err}");
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("linux.mountLabel") && err.contains("is not applied"),
+            "{err}"
+        );
+        rt.run(&["delete", "--force", "c-lsm-mount"]).success();
         rt.assert_clean();
     }
 }

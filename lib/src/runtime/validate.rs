@@ -48,7 +48,9 @@ pub fn check(spec: &Spec, process: &Process, plan: &Plan) -> Result<(), RuntimeE
     }
     let req = lsm::Request::of(process, spec);
     if !req.is_empty() {
-        lsm::plan(&req, &lsm::Host::detect())?;
+        for why in lsm::plan(&req, &lsm::Host::detect())?.ignored {
+            log::warn!("{why}");
+        }
     }
     Ok(())
 }

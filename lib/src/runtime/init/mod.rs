@@ -349,10 +349,12 @@ fn fill_root(
             userns,
             cgroups: &a.cgroups,
             cgroup2: a.cgroup2,
+            // Only where SELinux reads it (lsm::plan says why it is skipped elsewhere).
             mount_label: spec
                 .linux()
                 .as_ref()
-                .and_then(|l| l.mount_label().as_deref()),
+                .and_then(|l| l.mount_label().as_deref())
+                .filter(|_| super::lsm::Host::detect().selinux),
         },
         mounts_list,
     )?;

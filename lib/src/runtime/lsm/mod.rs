@@ -286,6 +286,9 @@ pub const UNCONFINED: &str = "unconfined";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub attrs: Vec<(&'static str, String)>,
+    /// Config fields left unapplied because they mean nothing on this host, each with why
+    /// (said as a warning at create, never dropped silently).
+    pub ignored: Vec<String>,
 }
 
 /// The decision: what to write where for `req` on `host`, or why it cannot be done.
@@ -328,6 +331,17 @@ pub fn plan(req: &Request, host: &Host) -> Result<Plan, LsmError> {
         out.attrs.push(("attr/exec", l.clone()));
     }
     if let Some(l) = &req.mount_label
+        && !host.selinux
+        && req.origin == Origin::Config
+    {
+        // A file label is read only by an SELinux policy, and none is loaded: nothing about
+        // the container's confinement depends on it. runc (go-selinux), crun and Docker skip
+        // it on such hosts, and so does berth-spawn, saying so. The process's own label and
+        // an AppArmor profile would confine it, and stay refused.
+        out.ignored.push(format!(
+            "linux.mountLabel {l:?} is not applied: SELinux is not enabled on this host, so no policy reads file labels"
+        ));
+    } else if let Some(l) = &req.mount_label
         && !host.selinux
     {
         return Err(LsmError::NotEnabled {
@@ -415,7 +429,8 @@ pub fn apply(process: &Process, spec: &Spec, at_create: bool) -> Result<(), LsmE
     if req.is_empty() {
         return Ok(());
     }
-    let plan = plan(&req, &Host::detect())?;
+    let host = Host::detect();
+    let plan = plan(&req, &host)?;
     if !plan.attrs.is_empty() {
         let proc = open_proc(Path::new("/proc")).map_err(|source| LsmError::Apply {
             what: "opening the container's /proc to apply its security labels".into(),
@@ -425,7 +440,10 @@ pub fn apply(process: &Process, spec: &Spec, at_create: bool) -> Result<(), LsmE
             write_attr(&proc, attr, value).map_err(|e| explain(&req, attr, value, e))?;
         }
     }
-    if at_create && let Some(label) = &req.mount_label {
+    if at_create
+        && host.selinux
+        && let Some(label) = &req.mount_label
+    {
         for m in spec.mounts().iter().flatten() {
             if m.typ().as_deref() == Some("mqueue") {
                 selinux::label_mqueue(m.destination(), label)?;
