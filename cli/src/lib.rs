@@ -287,6 +287,29 @@ fn handle_stdout(r: io::Result<()>) -> Result<()> {
     }
 }
 
+/// Docker's confirmation prompt (docker/cli `PromptForConfirmation`), shared by every
+/// prune: prints `WARNING! {warning}` and the question, reads one line from stdin, and
+/// answers true only for y or yes in any case. A closed or unreadable stdin is a no. When
+/// stdin is not a terminal the answer was not echoed, so a newline ends the prompt's line.
+pub fn confirm(warning: &str) -> bool {
+    use io::BufRead;
+    let mut err = io::stderr();
+    let _ = write!(
+        err,
+        "WARNING! {warning}\nAre you sure you want to continue? [y/N] "
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    let stdin = io::stdin();
+    if stdin.lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    if !stdin.is_terminal() {
+        let _ = writeln!(err);
+    }
+    matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
 /// True if stdin is a terminal (then `-` cannot mean "a record on stdin").
 pub fn stdin_is_tty() -> bool {
     io::stdin().is_terminal()

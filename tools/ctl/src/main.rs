@@ -13,7 +13,7 @@
 
 mod commands;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use berth::container::{self, CopyOptions, Endpoint, PruneFilters, RemoveOptions};
@@ -214,15 +214,8 @@ fn each(list: &[String], f: impl Fn(&str) -> Result<String>) -> Result<()> {
 
 fn prune(paths: &berth::Paths, force: bool, filter: &[String]) -> Result<()> {
     let filters = PruneFilters::parse(filter, chrono::Utc::now())?;
-    if !force {
-        eprint!(
-            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-            return Ok(());
-        }
+    if !force && !berth_cli::confirm("This will remove all stopped containers.") {
+        return Ok(());
     }
     let pruned = container::prune(paths, &filters)?;
     let mut out = String::new();

@@ -1,7 +1,7 @@
 //! One function per verb: call the library, print the result for a person (terminal) or a
 //! program (piped, `--json`).
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 use berth::format;
 use berth::image::archive::{load, save};
@@ -169,10 +169,7 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
         } else {
             "all dangling images"
         };
-        eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let mut answer = String::new();
-        let _ = io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !berth_cli::confirm(&format!("This will remove {what}.")) {
             return Ok(());
         }
     }

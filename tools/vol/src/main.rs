@@ -7,7 +7,6 @@
 //! berth-vol detach ID [--volumes]           teardown verb of berth::lifecycle (idempotent)
 //! ```
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use berth::format::{Format, Template};
@@ -271,7 +270,12 @@ fn run(args: Args) -> berth::Result<()> {
             }
             // Docker 23+: named volumes only when asked for, with -a or the filter all=true.
             let all = all || f.all() == Some(true);
-            if !force && !confirm(all)? {
+            let which = if all { "all" } else { "anonymous" };
+            if !force
+                && !cli::confirm(&format!(
+                    "This will remove {which} local volumes not used by at least one container."
+                ))
+            {
                 return Ok(());
             }
             let empty = Default::default();
@@ -308,26 +312,6 @@ fn note(first: &mut Option<Error>, e: Error) {
     } else {
         *first = Some(e);
     }
-}
-
-/// Docker's prune prompt, answered on stdin.
-fn confirm(all: bool) -> berth::Result<bool> {
-    let mut err = std::io::stderr();
-    let which = if all { "all" } else { "anonymous" };
-    let _ = write!(
-        err,
-        "WARNING! This will remove {which} local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
-    );
-    let _ = err.flush();
-    let mut line = String::new();
-    let stdin = std::io::stdin();
-    if stdin.lock().read_line(&mut line).is_err() {
-        return Ok(false);
-    }
-    if !stdin.is_terminal() {
-        let _ = writeln!(err);
-    }
-    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 fn stage(
