@@ -271,6 +271,24 @@ impl Run {
 }
 
 /// Whether an external program is installed (for tests that need a peer tool).
+/// Polls `f` until it gives a value, every 20 ms; a minute without one fails the test with
+/// "timed out waiting for {what}". Hang protection only, never a timing claim. The one
+/// polling loop of the tests.
+#[track_caller]
+pub fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub fn have(program: &str) -> bool {
     Command::new("sh")
         .arg("-c")

@@ -4,8 +4,6 @@
 
 mod spawn_support;
 
-use std::time::{Duration, Instant};
-
 use berth_e2e::net::{self, TestNet};
 use berth_e2e::{Run, fixtures};
 use spawn_support::World;
@@ -36,19 +34,7 @@ impl Drop for Teardown<'_> {
     }
 }
 
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use berth_e2e::until;
 
 #[test]
 fn a_real_container_serves_its_published_port_and_is_reached_over_a_link() {

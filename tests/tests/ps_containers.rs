@@ -4,8 +4,6 @@
 
 mod spawn_support;
 
-use std::time::{Duration, Instant};
-
 use berth_e2e::net::TestNet;
 use berth_e2e::{Run, fixtures};
 use spawn_support::World;
@@ -38,20 +36,7 @@ fn ps(w: &World, args: &[&str]) -> String {
     w.run(&argv).success().stdout
 }
 
-/// Polls `f` until it returns Some (hang protection only).
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use berth_e2e::until;
 
 /// Tears the containers down through their stages' verbs, whatever the test did.
 struct Teardown<'a>(&'a World, Vec<String>);

@@ -10,7 +10,7 @@ mod spawn_support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_e2e::net::{self, TestNet};
 use berth_e2e::{Run, fixtures};
@@ -127,18 +127,8 @@ impl Box {
 
     /// Polls until `f` gives a value (hang protection only).
     #[track_caller]
-    pub fn until<T>(&self, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-        let start = Instant::now();
-        loop {
-            if let Some(v) = f() {
-                return v;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn until<T>(&self, what: &str, f: impl FnMut() -> Option<T>) -> T {
+        berth_e2e::until(what, f)
     }
 
     /// Asserts that nothing is left: no container directory, no name, no mount under the

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth_e2e::net::TestNet;
 use berth_e2e::{Run, seed_images};
@@ -200,18 +200,7 @@ fn text(out: &Arc<Mutex<Vec<u8>>>) -> String {
     String::from_utf8_lossy(&out.lock().unwrap()).into_owned()
 }
 
-/// Polls `f` until it gives a value (hang protection: [`PATIENCE`]).
-#[track_caller]
-pub fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use berth_e2e::until;
 
 /// Waits for `child` to exit (hang protection); its exit code (128+N for a signal).
 #[track_caller]
