@@ -2,8 +2,8 @@
 //!
 //! Every module has its own `thiserror` enum and says, through [`Coded`], which protocol code
 //! each variant maps to. The crate-wide [`Error`] wraps any of them, so a module never has to
-//! register itself here; the binary edge (`cli`) turns an [`Error`] into the one-line message,
-//! the JSON error object and the exit status.
+//! register itself here; the binary edge (crate `berth-cli`) turns an [`Error`] into the
+//! one-line message, the JSON error object and the exit status.
 //!
 //! Codes follow CNI's spirit (see DESIGN.md, "The pipeline"). Codes of 100 and up are
 //! tool-specific but allocated here, in one table, so that no two meanings share a number.

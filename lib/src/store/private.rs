@@ -81,7 +81,7 @@ fn chmod(path: &Path, mode: u32) {
     }
 }
 
-/// Called once per tool run (`cli::main`): creates `<root>` and `<run>` private if they are
+/// Called once per tool run (`berth_cli::main`): creates `<root>` and `<run>` private if they are
 /// missing, and tightens a store an older berth left open (its top directory let others in).
 /// The usual case costs two `stat`s; the top directory is tightened last, so an interrupted
 /// tightening is done again next time.

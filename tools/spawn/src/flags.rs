@@ -290,12 +290,9 @@ impl UpdateArgs {
         if let Some(path) = &self.resources {
             return read_resources(path);
         }
+        // `size` (units::size::limit) takes -1 for unlimited itself.
         let sz = |o: &Option<String>| -> Result<Option<i64>, Error> {
-            match o.as_deref() {
-                Some("-1") => Ok(Some(-1)),
-                Some(s) => Ok(Some(size(s)?)),
-                None => Ok(None),
-            }
+            Ok(o.as_deref().map(size).transpose()?)
         };
         let mut r = serde_json::json!({
             "memory": {"limit": sz(&self.memory)?, "swap": sz(&self.memory_swap)?,
