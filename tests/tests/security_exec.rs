@@ -453,19 +453,9 @@ fn exec_without_t_has_no_controlling_terminal() {
     let mut term = CallerTerminal::new();
     let (st, text) = term.run(&b, &["exec", "victim", "/probe/escape-probe", "tty"], b"");
     assert!(st.success(), "{st:?}: {text}");
+    assert_holds_no_terminal(&term, &text);
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
-    assert_eq!(line(&lines, "tty_nr"), Some("0"), "{text}");
     assert_eq!(line(&lines, "session-leader"), Some("yes"), "{text}");
-    assert_eq!(line(&lines, "open-devtty"), Some("ENXIO"), "{text}");
-    for fd in 0..3 {
-        let r = line(&lines, &format!("tiocsti-{fd}"));
-        assert_eq!(r, Some("ENOTTY"), "fd {fd} is a terminal: {text}");
-    }
-    assert_eq!(
-        term.pending_input(),
-        0,
-        "input was injected into the terminal"
-    );
     // -i without -t: what is typed reaches the process, through a pipe.
     let (st, text) = term.run(
         &b,
@@ -733,18 +723,7 @@ fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
         b"",
     );
     assert!(st.success(), "{st:?}: {text}");
-    let lines: Vec<String> = text.lines().map(str::to_string).collect();
-    assert_eq!(line(&lines, "tty_nr"), Some("0"), "{text}");
-    assert_eq!(line(&lines, "open-devtty"), Some("ENXIO"), "{text}");
-    for fd in 0..3 {
-        let r = line(&lines, &format!("tiocsti-{fd}"));
-        assert_eq!(r, Some("ENOTTY"), "fd {fd} is a terminal: {text}");
-    }
-    assert_eq!(
-        term.pending_input(),
-        0,
-        "input was injected into the terminal"
-    );
+    assert_holds_no_terminal(&term, &text);
     // -i: what is typed reaches the container through a pipe; exit codes come back.
     let (st, text) = term.run(
         &b,
@@ -805,4 +784,23 @@ fn ctrl_c_stops_a_foreground_run_without_t() {
     let st = b.until("the run to end", || child.try_wait().unwrap());
     assert_eq!(st.code(), Some(130), "{}", term.read_more());
     b.assert_clean(&[]);
+}
+
+/// What escape-probe's `tty` mode printed shows a process with no terminal: no controlling
+/// tty, /dev/tty unopenable, no stdio descriptor that TIOCSTI works on, and nothing typed
+/// into the caller's terminal.
+#[track_caller]
+fn assert_holds_no_terminal(term: &CallerTerminal, text: &str) {
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(line(&lines, "tty_nr"), Some("0"), "{text}");
+    assert_eq!(line(&lines, "open-devtty"), Some("ENXIO"), "{text}");
+    for fd in 0..3 {
+        let r = line(&lines, &format!("tiocsti-{fd}"));
+        assert_eq!(r, Some("ENOTTY"), "fd {fd} is a terminal: {text}");
+    }
+    assert_eq!(
+        term.pending_input(),
+        0,
+        "input was injected into the terminal"
+    );
 }
