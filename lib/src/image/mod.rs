@@ -9,8 +9,9 @@
 //! - a blob lives while an entry reaches it. A container's image stays (dangling if need be)
 //!   while the container exists, and with it the unpacked layers in `<root>/layers`.
 //! - a container pins its image: `rmi` and `prune` read the `image` section of every record
-//!   ([`usage`]; `rmi`'s rules are in [`remove`]). `ImageStore::set_ref` keeps the image it displaces as a dangling entry (as
-//!   `docker pull`/`tag`/`load` do) unless another entry still reaches it.
+//!   ([`usage`]; `rmi`'s rules are in [`remove`]). `ImageStore::set_ref` keeps the image it
+//!   displaces as a dangling entry (as `docker pull`/`tag`/`load` do) unless another entry
+//!   still reaches it.
 //! - garbage collection takes the store's gc lock; writers that rely on unnamed blobs hold a
 //!   lease ([`crate::store::ImageStore::lease`], a shared flock on
 //!   `<root>/locks/images-gc.lock`). `ImageStore::open` takes the lease for the life of the
