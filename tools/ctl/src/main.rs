@@ -11,6 +11,9 @@
 //! berth-ctl generate berth|berth-run WHAT    completions/man pages of the two scripts
 //! ```
 //!
+//! `rm` of a running container needs `-f` (105 otherwise); `prune` never removes a container a
+//! live `berth run` is still making. `cp` is `berth::container::copy`.
+//!
 //! **How `berth run` is composed** (this tool serves it; the scripts are in `tools/run`):
 //!
 //! - `berth-run` (POSIX sh; `berth run|create` exec it) parses Docker's `run` flags itself
