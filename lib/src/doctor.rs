@@ -1,7 +1,7 @@
-//! `berth doctor`: what this machine offers berth, and how to fix what it lacks (DESIGN.md,
-//! "Beyond the incumbents"). Every check reads the kernel's own answer (mount table,
-//! /proc/filesystems, /proc/sys, prctl, the tools' `--version`) rather than guessing from a
-//! distribution name, and says which berth feature depends on it.
+//! `berth doctor`: what this machine offers berth, and how to fix what it lacks (one of the
+//! promises in DESIGN.md's opening). Every check reads the kernel's own answer
+//! (mount table, /proc/filesystems, /proc/sys, prctl, the tools' `--version`) rather than
+//! guessing from a distribution name, and says which berth feature depends on it.
 
 use std::fs;
 use std::path::Path;

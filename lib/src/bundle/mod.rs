@@ -15,8 +15,25 @@
 //! bundle, and a create killed half-way leaves a staging directory (and perhaps a mount) that
 //! the next create removes, and a name reservation that counts as free.
 //!
+//! The name is reserved after the staging directory exists, so a reservation whose id has
+//! neither a container directory nor a live staging directory is free
+//! (`Containers::is_stale_name`).
+//!
 //! Mounts do not survive a reboot: [`ensure_mounted`] remounts a container's rootfs from its
-//! record (berth-spawn calls it before starting a container).
+//! record's `bundle.layers` (berth-spawn calls it before starting a container; the tool verb
+//! is `berth-unpack mount ID`). `berth-unpack rm ID` unmounts everything under the container's
+//! directory, deletes it and frees the name.
+//!
+//! **Drivers.** Overlay by default (`overlay`). Where overlay cannot work (the root is on
+//! overlayfs, or the mount fails) `rootfs/` is a copy merged from the layer directories with
+//! overlayfs's own rules (`copy`), so both drivers show the same tree: one warning on stderr,
+//! `driver: copy` in the record. `--storage-driver overlay|copy` (`BERTH_STORAGE_DRIVER`)
+//! forces one. `berth-unpack IMAGE --to DIR` uses the same merge into a new or empty DIR.
+//!
+//! **config.json** follows the image spec's conversion rules with Docker's defaults
+//! ([`defaults`]: capabilities, masked and read-only paths, devices, device cgroup rules,
+//! mounts, namespaces). The image's VOLUMEs and ExposedPorts stay in the record's
+//! `bundle.config` (Docker's `.Config`) for berth-vol and berth-netns.
 
 pub mod copy;
 pub mod defaults;

@@ -2,6 +2,13 @@
 //! needs, and what interrupted work left in `<root>/tmp` (staged blobs, partial downloads,
 //! half-unpacked layers). Run only under the store's exclusive gc lock, so nothing a live
 //! pull, load or unpack holds a lease on can go.
+//!
+//! A blob goes when no entry (and no container's recorded manifest) reaches it. A layer
+//! directory goes when no stored image and no container (`image.layers`, `bundle.layers`)
+//! needs it, under its layer lock taken without waiting (a busy layer is kept), renamed into
+//! `<root>/tmp` first so it leaves the store in one step. Dangling short links in
+//! `layers/l/` go too. In `<root>/tmp`, whatever no live process owns by its `.tmp-<pid>-`
+//! name goes, except a partial download still flocked by its pull.
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -8,8 +8,21 @@
 //!   (`<none>:<none>`). Its id is Docker's: the digest of its config.
 //! - a blob lives while an entry reaches it. A container's image stays (dangling if need be)
 //!   while the container exists, and with it the unpacked layers in `<root>/layers`.
+//! - a container pins its image: `rmi` and `prune` read the `image` section of every record
+//!   ([`usage`]; `rmi`'s rules are in [`remove`]). `ImageStore::set_ref` keeps the image it
+//!   displaces as a dangling entry (as `docker pull`/`tag`/`load` do) unless another entry
+//!   still reaches it.
 //! - garbage collection takes the store's gc lock; writers that rely on unnamed blobs hold a
-//!   lease ([`crate::store::ImageStore::lease`]).
+//!   lease ([`crate::store::ImageStore::lease`], a shared flock on
+//!   `<root>/locks/images-gc.lock`). `ImageStore::open` takes the lease for the life of the
+//!   handle and its clones, so a tool that keeps its handle while it works is protected
+//!   without doing anything: berth-pull from its first blob (or partial download) until the
+//!   ref is set; berth-unpack from resolving the image until the container's record (with its
+//!   `image` section) is saved, and while it makes `<root>/layers/sha256/<diffid>`. Only
+//!   garbage collection opens the store without one (`ImageStore::open_for_gc`). Leases come
+//!   before `ImageStore::lock`. `image prune` waits for the gc lock; `rmi` untags at once and
+//!   collects only if the gc lock is free (else a later prune does). A partial download still
+//!   flocked by its pull is never collected ([`gc`]: what collection removes).
 
 pub mod archive;
 pub mod busybox;

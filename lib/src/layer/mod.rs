@@ -14,6 +14,26 @@
 //! always complete, and a kill -9 half-way leaves a temporary directory that the next unpack
 //! removes (its pid is gone). Two unpacks of the same layer serialise on the lock; the second
 //! finds the work done.
+//!
+//! - **Who may delete.** Whoever deletes layers (`rmi`, `image prune`: `image::gc`) holds the
+//!   layer's lock exclusively, taken without waiting (a busy layer is kept), and skips every
+//!   layer a container record names (`image.layers`, `bundle.layers`). Creating a container
+//!   holds each of its layers' locks shared until its record is in place.
+//! - **Durability.** The completion marker is written with fsync; the layer's files are not
+//!   (as Docker and umoci): safe against kill -9, not against a power loss.
+//! - **Short links.** `l/<LINK>` is the first 128 bits of the diff id in base32 (26
+//!   characters): derived, so no coordination is needed. `bundle::overlay` uses them where
+//!   the new mount API's `lowerdir+` is missing.
+//! - **A store on overlayfs** cannot hold overlayfs whiteouts (the kernel refuses the 0:0
+//!   device and `trusted.overlay.*` there): its layers keep OCI `.wh.` files (`"whiteouts":
+//!   "oci"` in `layer.json`), and only the copy driver (`bundle::copy`) uses them.
+//! - **Errors of a layer**: 106 unsafe content (a path climbing out with `..`, a whiteout
+//!   naming `..`, the root replaced by a non-directory, a decompression bomb past
+//!   `--max-layer-size` / `BERTH_MAX_LAYER_SIZE`, default [`DEFAULT_MAX_LAYER_SIZE`] = 64 GiB);
+//!   102 a diff id mismatch; 103 a truncated stream; 6 a corrupt stream or an inconsistent tar
+//!   (a hardlink to a missing target, a write through a dangling symlink); 2 bzip2/xz layers.
+//!   Every input from an image or a registry has a fuzz target in `fuzz/` (`tar_entries` here;
+//!   `image_config`, `manifest`, `index`, `archive_manifest` for the other documents).
 
 pub mod extract;
 pub mod root;

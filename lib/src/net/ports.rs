@@ -5,6 +5,11 @@
 //! one file beside the host lock (`<host dir>/ports.json`, see `host`), not in a root: two
 //! berth roots on one machine never hand out the same port. A port is refused when another
 //! container holds it or when a host process listens on it (checked by binding it).
+//!
+//! Published ports are DNAT rules only, with no proxy process (Docker's
+//! `--userland-proxy=false`): publishing a 1,000-port range costs one batched rule update. A
+//! host process that binds a published port *after* the container started is shadowed for
+//! remote clients.
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -15,6 +15,27 @@
 //! Each section's type lives in its own file and belongs to the stage that writes it:
 //! `image` (pull), `bundle` (unpack), `network` (netns), `mounts` (vol), `process` and `state`
 //! (spawn).
+//!
+//! The views (berth-ps, `inspect`) read only the record and what it points at, so a stage must
+//! write what they show:
+//!
+//! - spawn and the monitor: `state` (pid and `pid_start`, `monitor_pid` and `monitor_start`,
+//!   `started_at`, `finished_at`, `exit_code`, `restart_count`), `process.cgroup_path`
+//!   (relative to each hierarchy's root; without it `top` and `stats` fall back to the init's
+//!   `/proc/PID/cgroup`), and the json-file log at `Paths::log(id)`, one
+//!   `{"log","stream","time"}` line per write (RFC 3339 UTC with nanoseconds), rotated by
+//!   renaming to `.1` (newest) ... `.N`. The last log lines are written before the exit is
+//!   recorded: `logs -f` stops when the state says stopped, after one final read.
+//! - unpack: `bundle.config` (Docker's `.Config`), `bundle.rootfs` and `bundle.layers`; `ps -s`
+//!   finds the writable layer as the overlay's `upperdir`, else `<bundle>/upper` or `diff`.
+//! - netns: `network` (mode or network name, address, gateway, ports, netns path). `stats`
+//!   reads `/proc/PID/net/dev`, the container's namespace, unless the mode is host.
+//! - vol: `mounts`; `origin` is `-v`, `--mount`, `--tmpfs`, `image` or `volumes-from:<id>`,
+//!   `spec` what the user typed (`HostConfig.Binds`); `--tmpfs` entries show as
+//!   `HostConfig.Tmpfs`, not `.Mounts`, as in Docker.
+//!
+//! The record also keeps the command line that made it (`--argv`), so `inspect` can give the
+//! run command back.
 
 mod bundle;
 mod image;

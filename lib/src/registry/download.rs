@@ -11,7 +11,8 @@
 //!   `Range: bytes=<len>-`; the digest is still checked over the whole blob, and a resumed blob
 //!   that fails it is fetched once more from the start;
 //! - a partial file that fails its digest is deleted; one cut short by the network stays for
-//!   the next pull.
+//!   the next pull. Its name is not a `.tmp-<pid>-` temporary, so `store::atomic`'s garbage
+//!   collection leaves it; only `image::gc`, under the gc lock, removes one no pull holds.
 //!
 //! The blob is never visible under `blobs/` before it is complete and verified: it reaches its
 //! name by one `rename(2)` after an `fsync`. The caller fsyncs `blobs/sha256` once before it

@@ -19,6 +19,31 @@
 //! - [`catalog`]: berth search over `/v2/_catalog` and tag lists.
 //!
 //! Nothing here prints: progress goes through [`pull::Progress`].
+//!
+//! Rules the pieces share:
+//!
+//! - **Mirrors** (`registry-mirrors`) apply to docker.io only and are tried in order before
+//!   it. The standard proxy variables (`ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`)
+//!   are honoured, through ureq's default agent configuration.
+//! - **Store form.** Manifests are stored as OCI: a Docker v2 schema 2 manifest is converted
+//!   as skopeo converts it (same blobs, OCI media types), because skopeo's and umoci's
+//!   OCI-layout readers see only OCI manifests and indexes. The registry's own digest is kept
+//!   as the ref annotation `io.berth.image.repo-digest` and the record's `image.repo_digest`;
+//!   the index a platform manifest was chosen from as `io.berth.image.index-digest` /
+//!   `image.index_digest`. A ref names one platform manifest.
+//! - **Order.** The config is fetched first (it says whether the platform is right), then the
+//!   layers, [`pull::PARALLEL_LAYERS`] at a time, largest first; the config blob, the manifest
+//!   blob and, under the store lock, the ref are stored after them. A failed pull leaves no
+//!   ref and no blob of the failing content.
+//! - **Exit codes**: 4 a malformed reference or flag; 3 an unknown repository, tag or
+//!   platform, or `--pull=never` without the image; 100 unauthorized; 101 unreachable (TLS
+//!   failures too); 102 digest mismatch; 103 truncated download; 2 an unsupported media type
+//!   or schema 1, or search on a registry without `/v2/_catalog` (Docker Hub); 6 an
+//!   undecodable manifest or config; 11 a 5xx or 429 after the retries; 7 an invalid settings
+//!   file; 108 (`REJECTED`) a push the registry refused with anything but 401, with its own
+//!   message.
+//! - **Tests** set `BERTH_REGISTRY_LOOPBACK_ONLY=1` (the harness's `TestEnv` does): berth then
+//!   refuses every registry that is not on loopback, so no test reaches docker.io by accident.
 
 pub mod auth;
 pub mod catalog;

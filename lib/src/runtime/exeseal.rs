@@ -27,6 +27,20 @@
 //! can; the read-only overlay only together with the environment variable we set for it
 //! ([`ORIGIN_ENV`], which also carries the installed path, so that sibling tools are still
 //! found beside it: [`original_exe`]).
+//!
+//! The verbs that seal (tools/spawn `enters_container`): `create ID`, `run`, `start -`,
+//! `start NAME`, `start -a`, `exec`, `restart`, `monitor-hook respawn`, before they read stdin
+//! or touch a namespace. The others (`state`, `list`, `kill`, `stop`, `wait`, `pause`, `delete`,
+//! `attach`, OCI `start`, `create -`) do not pay for it. berth-monitor names itself
+//! `berth-monitor` (`PR_SET_NAME`) for ps and pkill, and makes itself non-dumpable too.
+//!
+//! Cost, measured on the shared 2-core machine. `berth-spawn run` of /bin/true (release,
+//! hyperfine medians): 7.5-8.4 ms unsealed, 9.2-12.0 ms with the overlay (one more exec),
+//! 16-18 ms with the memfd copy of the 7.5 MB binary. The monitor (`run -d --network none`,
+//! debug builds, 20 alternating rounds): with the overlay 61 ms against 60 ms, within the
+//! noise, and the same RSS (0.8-0.9 MB, PSS 0.2 MB: the installed file's page cache is still
+//! shared); with the memfd fallback each monitor holds a private copy of its binary in shmem
+//! (4.8 MB for the debug build) and its PSS rises to 0.5 MB.
 
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;

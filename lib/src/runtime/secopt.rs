@@ -2,6 +2,18 @@
 //! and `parseSystemPaths`, daemon `parseSecurityOpt`), and the confinement it asks for on
 //! this host: the seccomp choice, no_new_privs, the AppArmor profile and SELinux labels,
 //! the masked paths and the cgroup mount's mode, edited on oci-spec's typed config.
+//!
+//! The keys, with docker/cli's errors: `KEY=VALUE` (or the deprecated `KEY:VALUE`);
+//! `no-new-privileges[=BOOL]`; `seccomp=builtin|unconfined|FILE`; `apparmor=PROFILE`;
+//! `label=disable|type:T|user:U|role:R|level:L|filetype:T` (go-selinux's keys; Podman's
+//! `label=nested` is refused); `systempaths=unconfined` (no masked or read-only paths);
+//! `writable-cgroups=BOOL` (refused with `--userns`). A bare word is `invalid --security-opt:
+//! "X"`, an unknown key `invalid --security-opt 2: "X"`.
+//!
+//! seccomp: `builtin` is Docker 25's default profile (`runtime::seccomp`: no io_uring; AF_ALG
+//! and AF_VSOCK sockets refused), evaluated for the container's bounding set, architecture
+//! and kernel as moby's `setupSeccomp` does; `--privileged` and `seccomp=unconfined` have
+//! none. AppArmor and SELinux: `runtime::lsm`.
 
 use std::path::PathBuf;
 

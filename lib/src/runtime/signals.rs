@@ -1,6 +1,13 @@
 //! The foreground: berth-spawn waits for its container while forwarding signals to it, and
 //! with `-t` copies between the user's terminal (raw mode, window size followed on SIGWINCH)
 //! and the container's. One thread, one poll loop over a signalfd and the terminal fds.
+//!
+//! No host terminal reaches a container: every process berth-spawn starts in one calls
+//! `setsid()` first (its controlling terminal is the container's pty with `-t`, else none),
+//! and an `exec`, or a foreground `run`/`start -`, without `-t` whose caller's stdio is a
+//! terminal gets pipes in place of each terminal descriptor (stdin only with `-i`, else
+//! /dev/null), which berth-spawn relays ([`Relay`]), as Docker's daemon does. Pipes and files
+//! are passed as they are.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 

@@ -23,6 +23,18 @@
 //! through descriptors it opens before it becomes the mapped root (`runtime::init::reach`),
 //! and only that container's own directory lets its mapped group through
 //! ([`let_mapped_group_traverse`]).
+//!
+//! The gates, each 0700: `<root>`, `<run>`, `containers/` and each `<id>/`, `images/`,
+//! `layers/`, `volumes/` and each `<name>/`, `networks/`, `names/`, `locks/`, `tmp/`,
+//! `creating/`, `<run>/<id>/`, `<run>/attach/`, `<run>/netns/`. [`crate::store::atomic`]'s
+//! writes and [`create_dir_all`]/[`mkdir`] take their modes from here; the monitor (libc
+//! only) keeps the log's number itself. Files that are the user's rather than berth's state
+//! (`--cidfile`, `--pid-file`, `berth-unpack --to DIR`) keep Docker's and runc's 0644/0755.
+//!
+//! A store made by an older berth is tightened once ([`secure`], run by every tool): a
+//! `<root>` or `<run>` that lets others in gets its known directories and files set by the
+//! table (never the content of layers, rootfs or volumes), the top directory last, so an
+//! interrupted tightening is done again. A missing `<root>`/`<run>` is made 0700.
 
 use std::fs;
 use std::io;

@@ -15,6 +15,24 @@
 //! Modules: [`spec`] parses Docker's `-v`, `--mount`, `--tmpfs` and `--volumes-from`;
 //! [`store`] creates, lists and removes volumes; [`seed`] copies an image's files into a new
 //! volume; [`stage`] is the pipeline stage and its teardown; [`view`] is `ls` and `inspect`.
+//!
+//! Names follow Docker (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`); an anonymous volume gets a 64-hex name
+//! and Docker's label `com.docker.volume.anonymous`. `<root>/volumes` and each `<name>` are
+//! 0700, `_data` 0755 (`store::private`).
+//!
+//! The verbs: `create [NAME] [--label]` prints the name (so `$(berth volume create)` works);
+//! `rm [-f]` refuses a volume in use (104, naming the containers), and with `-f` removes it
+//! anyway, warning which containers used it, and ignores a missing one; `prune` removes, as
+//! Docker 23+ does, the anonymous volumes no container references, and named ones only with
+//! `-a` or `--filter all=true` (never both), asking on stdin without `-f`. The stage and
+//! `detach` refuse a running container (105): its mounts cannot change. `detach --volumes`
+//! deletes the container's anonymous volumes (including those it got through
+//! `--volumes-from`, as Docker) that no other record names; named volumes never.
+//!
+//! Exit codes: 4 a malformed flag, a relative host path, a duplicate destination, a bad
+//! volume name; 3 a missing `--mount` bind source, an unknown `--volumes-from` container or
+//! volume, a copied volume that was removed meanwhile; 2 an unsupported driver, `volume-opt`
+//! or mount type; 104 a volume in use; 105 a running container.
 
 pub mod seed;
 pub mod spec;

@@ -12,7 +12,16 @@
 //! Which mount wins at one destination follows Docker (moby `registerMountPoints`):
 //! `--volumes-from` copies first, later sources replacing earlier ones; then the user's own
 //! `-v`/`--mount`/`--tmpfs`, which may not repeat a destination among themselves; the image's
-//! VOLUMEs only where nothing else is mounted.
+//! VOLUMEs only where nothing else is mounted (anonymous, seeded). `--volumes-from` copies
+//! include what the source copied (transitive), never its tmpfs, and `:ro` makes every copy
+//! read-only.
+//!
+//! In config.json a mount replaces any earlier one at the same destination (`/dev/shm`,
+//! berth-netns's `/etc/hosts`), and ours are appended parents first. Binds and volumes are
+//! `bind` with `rbind,rprivate|<propagation>,rw|ro`; tmpfs is `noexec,nosuid,nodev,rprivate`
+//! plus the user's options. Running the stage again replaces its earlier mounts. A volume the
+//! stage makes is seeded while still staged, so it appears filled or not at all; an existing
+//! empty volume is seeded in place under its `.lock`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;

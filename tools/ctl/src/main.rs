@@ -10,6 +10,48 @@
 //! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
 //! berth-ctl generate berth|berth-run WHAT    completions/man pages of the two scripts
 //! ```
+//!
+//! `rm` of a running container needs `-f` (105 otherwise); `prune` never removes a container a
+//! live `berth run` is still making. `cp` is `berth::container::copy`.
+//!
+//! **How `berth run` is composed** (this tool serves it; the scripts are in `tools/run`):
+//!
+//! - `berth-run` (POSIX sh; `berth run|create` exec it) parses Docker's `run` flags itself
+//!   (dash starts in ~1 ms) and sends each to its stage, by the one table in
+//!   [`commands::RUN_FLAGS`] (`--hostname` goes to unpack and netns, `--stop-signal` to unpack,
+//!   which keeps it in `bundle.config`). Docker flags berth lacks are refused by name
+//!   ([`commands::REFUSED_RUN_FLAGS`], 125), never ignored. Words are quoted with `qa` and
+//!   never re-split; `--dry-run` prints exactly the pipeline it would `eval`. `create` ends
+//!   with `berth-spawn create -` (the record saved as created) instead of `start -`.
+//! - **Errors once.** An upstream stage's error document flows down the pipe and only the
+//!   failing stage prints its line. The last stage runs with `BERTH_DOCKER_EXIT=1`
+//!   (`berth_cli::report`): no JSON error, exit 125 for any berth code, 126/127 for the
+//!   command's, otherwise the container's own.
+//! - **stdin.** The stages run in the background (so the shell can trap signals); the user's
+//!   stdin reaches berth-spawn as fd 5 (`BERTH_STDIN_FD`, `berth_cli::take_stdin_fd`) and every
+//!   other stage has it closed, so a detached container never holds the caller's terminal.
+//! - **Undo** (`berth::container::undo`). berth-run exports `BERTH_CREATOR=$$`; berth-unpack
+//!   refuses to start if that process is gone, else leaves the marker
+//!   `<root>/creating/<pid>-<start>` and records the creator (pid and start time) in the
+//!   record. berth-spawn refuses (and tears down) a record whose creator is gone, and clears
+//!   the creator and its marker once the container started, was created (`create`), or could
+//!   not run its command (126/127: kept, as Docker keeps it). On a 125, or a signal
+//!   (INT/TERM/HUP/QUIT are forwarded to berth-spawn, so to the container once it runs),
+//!   berth-run calls `berth-ctl undo --creator $$`: `berth::lifecycle`'s teardown of each
+//!   container of that creator that never started, then the marker; and it removes a
+//!   `--cidfile` it wrote. A kill -9 of the whole run leaves a marker whose process is dead:
+//!   every berth-unpack create (and `berth-ctl undo` alone) sweeps those first.
+//! - **The dispatcher** `berth VERB` (`tools/run/berth`) execs the owning tool, looked up
+//!   beside the script first: run/create -> berth-run; start, stop, restart, kill, pause,
+//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, `container prune` ->
+//!   berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
+//!   history, search, login, logout -> berth-image; ps, inspect, logs, top, port, stats ->
+//!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl doctor.
+//!   `berth container VERB` is `berth VERB`. Unknown verbs exit 125.
+//! - **Completions and man pages.** Every Rust tool answers `BERTH_GENERATE=bash|zsh|fish` and
+//!   `BERTH_GENERATE=man:DIR` through `berth_cli::main`; `berth-ctl generate berth|berth-run
+//!   SHELL|man:DIR` does it for the two scripts ([`commands`]). `scripts/install-docs.sh
+//!   BINDIR PREFIX` (run by install.sh) writes them under `PREFIX/share`.
 
 mod commands;
 

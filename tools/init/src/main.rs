@@ -11,6 +11,14 @@
 //! with Docker's rules (126/127); it passes the file it found in the environment variable
 //! `BERTH_INIT_EXEC`, which the command does not see (also defined in
 //! lib/src/runtime/init/exec.rs). Without it, COMMAND is looked up in PATH.
+//!
+//! It runs the command in a process group of its own (the terminal's foreground group with
+//! `-t`); its process name is `berth-init` and its command line `berth-init -- CMD...`.
+//! `scripts/build-static.sh berth-init` builds it as shipped (crt-static, `--target`,
+//! size-optimised, like the monitor), `scripts/install.sh` installs it beside berth-spawn,
+//! the end-to-end harness builds it for the tests (`tests/src/static_init.rs`), and
+//! berth-spawn refuses a dynamically linked one, saying how to build it. In the container
+//! `/proc/1/exe` is `/memfd:berth-init (deleted)` for the container's whole life.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStringExt;

@@ -1,9 +1,48 @@
 //! berth-spawn: an OCI runtime with runc's CLI conventions, the pipeline stage that runs a
 //! berth container (`berth-spawn start -`), and the Docker-style lifecycle verbs.
 //!
-//! Verbs shared by runc and Docker (start, kill, exec, pause, delete) follow Docker when the
-//! argument names a berth container under BERTH_ROOT, and runc otherwise (DESIGN.md,
-//! "berth-spawn's verbs").
+//! `--root DIR` is runc's: the runtime state directory, berth's `<run>` (`BERTH_RUN_ROOT`);
+//! berth's persistent root is `--berth-root` (`BERTH_ROOT`). Verbs shared by runc and Docker
+//! follow Docker when the argument names a berth container (NAME|ID|PREFIX under
+//! `BERTH_ROOT`), and runc otherwise:
+//!
+//! - `start -` is the pipeline stage (record on stdin); `start NAME` starts an exited or
+//!   created container again, detached, with a new monitor; otherwise OCI `start` releases a
+//!   created container.
+//! - `kill` (Docker: `-s SIG`, default KILL, and the record is updated; with KILL it returns
+//!   once the exit is recorded; runc: `kill ID [SIG]`, default TERM), `exec`, `pause`,
+//!   `resume`/`unpause`.
+//! - `delete [--force] ID` is runc's verb and berth's teardown verb (`berth::lifecycle`): for a
+//!   berth container it kills the monitor first (so no restart policy revives it), then the
+//!   process and everything in its cgroup, removes the cgroups and `<run>/<id>`, and marks the
+//!   record exited. With `--force` a missing container is not an error.
+//! - `stop [-t N] [-s SIG]`, `restart`, `wait`, `attach`, `start -a [-i]` exist only for berth
+//!   containers.
+//! - runc-only verbs and containerd's use of them: [`verbs`].
+//!
+//! **OCI `create`** returns only once the init waits on `exec.fifo` (0622 whatever the umask,
+//! owned by the container's root, as runc makes it; `runtime::init`'s `start`); any failure
+//! before that is create's error and the container is removed. `--pid-file` (create, run,
+//! exec) is written atomically once the init waits and before berth-spawn returns, with the
+//! pid `state` reports. Runtime state: `<run>/<id>/{state.json,exec.fifo,lock}`, and
+//! `<run>/.seccomp/<sha256>.bpf` caches compiled seccomp programs.
+//!
+//! **Docker-style `exec`** (a command given) has /dev/null as stdin without `-i`, and `-d`
+//! detaches with /dev/null stdio; runc-style (`--process`) keeps the caller's stdio (conmon's
+//! pipes). `-u NAME[:GROUP]` is resolved against the container's own files as its processes
+//! see them (`bundle::user`, through `Root::of_process`). The foreground `start -` (no `-d`)
+//! is its own watcher (`monitor_pid` is its pid): it forwards signals, copies the terminal
+//! with `-t`, relays it through pipes without (`runtime::signals`), and exits with the
+//! container's code. `--userns auto|HOSTID[:SIZE]` maps container ids 0..SIZE to HOSTID
+//! onwards (the mapped root reaches its bundle by descriptor: `runtime::init::reach`).
+//!
+//! **Attach.** A detached container's stdio is its monitor's (tools/monitor). `start -a [-i]`
+//! and the foreground `run -t` hand the monitor one end of a socketpair at start (its
+//! `client` argument), so nothing printed before the client looks is lost; they return once
+//! the exit is on record (after the removal with `--rm`). `attach [--no-stdin] [--sig-proxy]
+//! [--detach-keys] NAME` joins a running one (stdin only if it was made with `-i`); the detach
+//! sequence (default ctrl-p,ctrl-q) is matched client-side. A foreground run without `-t`
+//! keeps the direct path above (no monitor: faster).
 
 mod flags;
 mod verbs;

@@ -1,5 +1,25 @@
 //! The runc verbs whose output or teardown needs more than one library call: `delete` (also
 //! berth's teardown verb), `list`, `ps`, `update` and `features`.
+//!
+//! The runc-only verbs: `ps [--format json] ID [PS_ARGS]` (the host pids of the container's
+//! cgroup), `update ID` (`--resources FILE|-` or `--memory`, `--cpu-quota`, `--pids-limit`...;
+//! only the fields given change, devices never; on cgroup v1 a memory+swap raised above the
+//! old one goes in first), `kill --all` (freezes the cgroup, signals every process, thaws it,
+//! as runc; unlike a plain `kill` it accepts a stopped container: the shim sends `kill --all
+//! ID 9` once an init without its own pid namespace exits), `list`, `state`, `features`
+//! (runc's schema, leaving out what it cannot state exactly: mountOptions).
+//!
+//! **containerd** (Debian 12's 1.6) runs containers through berth-spawn as the runc shim v2's
+//! `BinaryName` (`ctr run --runc-binary`; CRI takes it from config.toml's runtime options).
+//! The shim calls `--root R/NS --log FILE --log-format json` with `create --bundle --pid-file
+//! [--console-socket]`, `start`, `exec --process --detach --pid-file [--console-socket]`,
+//! `ps --format json`, `pause`, `resume`, `kill [--all] ID N`, `delete [--force]` and `update
+//! --resources -`; tests/tests/spawn_containerd.rs drives each (`update` directly: ctr 1.6 has
+//! no verb for it). Not supported: `--systemd-cgroup` (create, run and update refuse it,
+//! naming the fix; the other verbs accept it, since the shim passes it to every call and its
+//! delete must still clean up), `checkpoint`/`restore`, and `events` (which containerd 1.6
+//! never calls). Errors exit with berth's codes (runc: always 1) and say what runc says where
+//! the shim matches the text: "does not exist", "container not running".
 
 use berth::Error;
 use berth::error::Code;

@@ -4,6 +4,12 @@
 //! `skopeo inspect docker-archive:FILE` and `oci-archive:FILE` both read it. `load` also takes
 //! the classic layout (`<id>/layer.tar`), skopeo's (`<digest>.tar` plus symlinks), compressed
 //! layers, a gzip- or zstd-compressed archive, and a plain OCI layout tar.
+//!
+//! `load` stages the tar in `<root>/tmp`, verifies every diff id and every content-addressed
+//! name, and only then moves blobs into the store and sets refs. A Docker archive carries no
+//! manifest: berth builds an OCI one, deterministically (`oneshot::oci_manifest`), so save
+//! then load keeps the manifest digest; the config bytes are kept as they are, so image ids
+//! match Docker's.
 
 pub mod load;
 pub mod save;

@@ -32,7 +32,23 @@
 //! `berth:<container id>` (a container's ports and links). Teardown deletes exactly the rules
 //! it regenerates from the record; if that batch fails (a rule went missing, e.g. after an
 //! interrupted set-up or a manual flush), it falls back to deleting every rule whose comment
-//! carries the tag, found with `iptables-save`.
+//! carries the tag, found with `iptables-save`. Link rules also carry `berth-peer:<target id>`,
+//! so removing a container removes the links *to* it.
+//!
+//! What set-up adds and teardown deletes comes from one function per owner, so the two cannot
+//! drift: [`global_rules`] (the jumps, with the first bridge), [`network_rules`] (with the
+//! network's bridge), [`section_rules`] (from the container record's network section: set-up,
+//! `net::attach`, and teardown, `net::detach`, both call it). Set-up is one batch (two execs
+//! only for the first network on the machine after a crash: see `host`); the last container's
+//! teardown deletes its rules, its network's and berth's chains in one batch.
+//!
+//! Others draw the loopback line elsewhere: Kubernetes drops `! -s 127.0.0.0/8 -d 127.0.0.0/8`
+//! that is not ESTABLISHED/DNAT in filter INPUT on every interface, because kube-proxy turns
+//! route_localnet on everywhere; Docker 28 drops `-d 127.0.0.1 ! -i lo` per loopback-published
+//! port in raw PREROUTING. Bridges an older berth brought up keep running across an upgrade:
+//! `/run/berth-net/chains` names the rules' layout, and the next set-up that finds an older
+//! one replaces the jumps and gives every berth bridge its drop, under the machine-wide lock,
+//! in one batch (`host::upgrade_if_stale`). Proof: `tests/tests/security_net.rs`.
 
 mod iptables;
 

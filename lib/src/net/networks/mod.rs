@@ -13,6 +13,16 @@
 //! A definition is only a file: the bridge device and the network's firewall rules exist
 //! while at least one container is attached (see `attach`), as netavark does, so a machine
 //! with no containers carries no berth interface and no berth rule.
+//!
+//! `default.json` holds dockerd's bridge settings as keys (there are no `--bip`-style flags):
+//! `bridge` (default `berth0`), `bip` (like `172.17.0.1/16`), `fixed_cidr`, `mtu`, `icc`,
+//! `ip_masq`, and `resolv_conf` (the host file containers' resolv.conf derives from). The
+//! default network `bridge` (and `host`, `none`) is materialised from it on first use; an
+//! edited file applies once the network has no containers. User networks (`create`):
+//! `berth network create [--subnet] [--gateway] [--ip-range] [--internal] [--icc=false]
+//! [-o com.docker.network.bridge.name|enable_icc|enable_ip_masquerade|driver.mtu]`; the
+//! bridge is `br-<id12>` unless named. Definitions are written with fsync (they are not
+//! re-derived); IPAM entries and the `last` hint are not (`store::atomic`).
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -12,6 +12,30 @@
 //! else v2 (on a hybrid host, hugetlb usually lives in v2). [`resources`] maps every field of
 //! `linux.resources` to files, or refuses it naming the field; [`devices`] makes the device
 //! rules (v1 lines, or an eBPF program on v2); [`teardown`] empties and removes the cgroup.
+//!
+//! - **Where.** config.json's `linux.cgroupsPath`, else `<parent>/<id>` under
+//!   [`DEFAULT_PARENT`] (`/berth`; `BERTH_CGROUP_PARENT` overrides it, and tests use their
+//!   own). The same relative path is made in every mounted v1 hierarchy and in the v2 one
+//!   (`/sys/fs/cgroup/unified` on a hybrid host); on v2 the controllers needed are enabled
+//!   down the path. A path with a `..` component is refused (it could name a directory outside
+//!   the hierarchy), and so is a cgroup that already has processes (runc 1.2: removing the
+//!   container would kill them); the failed create leaves that cgroup as it was.
+//! - **Nothing dropped silently.** A field the host cannot apply is refused at create with
+//!   the field named (exit 107, "cannot be applied on this host"): net_cls/net_prio where
+//!   they are not mounted (always on v2), `memory.kernel` where the kernel takes the write and
+//!   ignores it (read back), swappiness, kernelTCP, disableOOMKiller, realtime and leaf
+//!   weights on v2, a huge page size the host lacks, a file the controller does not have.
+//!   Refusals the layout decides come before any mkdir; a write the kernel refuses removes
+//!   what was made.
+//! - **Devices.** The config's rules, then the default devices, then the char and block nodes
+//!   of `linux.devices` (never a FIFO's).
+//! - **Cost.** A pure v2 host is known from one statfs (mountinfo is read otherwise); create
+//!   is one mkdir per hierarchy, one read (v1 cpuset's cpus, or v2's parent
+//!   `subtree_control`, written only where controllers are missing) and the limit writes;
+//!   removal is one rmdir per hierarchy. OOM kills are read (`memory.oom_control` on v1,
+//!   `memory.events` on v2) before removal.
+//! - crun refuses hybrid hosts whose v2 hierarchy holds a controller; berth must work there
+//!   (this matters for benchmarks against crun).
 
 mod apply;
 mod blkio;

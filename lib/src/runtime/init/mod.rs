@@ -1,7 +1,37 @@
 //! The container's init: the child side of the clone. It runs the setup in a fixed order,
 //! reports any failure back over the sync channel (with its exit code), and ends in `execve`.
 //! Each step lives in its own file: `fs` (paths, options), `mounts`, `rootfs`, `start` (the
-//! wait for the start, and the hooks the init runs), `exec`.
+//! wait for the start, and the hooks the init runs), `exec`, `reach` (a user namespace's way
+//! to its bundle).
+//!
+//! The order (`setup`), each step for a reason:
+//!
+//! 1. wait for berth-spawn's go (it has put us in our cgroups and written our id maps), then
+//!    `setsid()`: no controlling terminal of the caller's (TIOCSTI, `/dev/tty`);
+//! 2. refuse a security label this host cannot apply (`lsm::check`) before a mount uses it;
+//! 3. still the host's root by uid: open the rootfs and bind sources (`reach`), make `/`
+//!    rslave and bind the rootfs onto itself (`rootfs::prepare`): these walk host paths;
+//! 4. enter the namespaces to join (user first), unshare the cgroup namespace (the clone does
+//!    not make it: made now, after the parent put us in our cgroups, it is rooted at the
+//!    container's cgroup and `/proc/self/cgroup` shows `/` in every hierarchy, as runc), and
+//!    join a new anonymous session keyring (`runtime::keyring`);
+//! 5. the root filesystem (`rootfs`, `mounts`): every path inside the root resolved once by
+//!    descriptor (`fs`), /dev, /sys, pivot_root, masked and read-only paths, sysctls; or,
+//!    without a mount namespace in the config, the mounts made in a private namespace and the
+//!    finished tree carried back detached for a plain chroot (`runtime::validate` says what
+//!    is refused there);
+//! 6. close every descriptor but berth's own, chdir and check the cwd is inside the root
+//!    (CVE-2024-21626), rlimits (never above berth's own hard limit), the AppArmor profile
+//!    and SELinux label (`lsm::apply`, while the capabilities are whole), seccomp (before the
+//!    uid change unless no_new_privs is set, which needs no privilege to load it later), the
+//!    identity and capability sets, the command lookup (Docker's 126/127);
+//! 7. say Ready, wait for the start (`start`: exec fifo or sync message, hooks), then
+//!    no_new_privs and seccomp if not loaded yet, and `execve` (of berth-init for `--init`,
+//!    from a sealed memfd: `runtime::exeseal`).
+//!
+//! With a new user namespace the parent makes the mount points the image lacks before the
+//! clone, as the host's root (`reach::make_mount_points`). Needs Linux 5.12
+//! (`mount_setattr`).
 
 mod exec;
 mod fs;

@@ -1,5 +1,5 @@
 //! Linux security modules: a container's AppArmor profile and SELinux labels, applied as runc
-//! applies them (DESIGN.md, "Security options").
+//! applies them (the flags that ask for them: `runtime::secopt`).
 //!
 //! What the host offers is [`Host::detect`]ed; what a config.json asks for is a [`Request`];
 //! the decision (which `/proc/thread-self/attr` file gets which value, or which error) is the
@@ -7,6 +7,32 @@
 //! drops its capabilities and loads seccomp. An AppArmor profile or SELinux label that this
 //! host cannot apply is refused with the field named, never ignored: a container must not
 //! run less confined than its config says.
+//!
+//! - **Refused, not dropped** (exit 107 from berth-spawn, 125 from `berth run`), unlike
+//!   dockerd, which drops them silently. `apparmor=unconfined` and `label=disable` run
+//!   everywhere. The one field not refused where its module is off: a config's
+//!   `linux.mountLabel` on a host without SELinux is skipped with a warning naming it (no
+//!   policy reads file labels there; runc, crun and Docker skip it too, and the OCI
+//!   validation suite's linux_mount_label asks for it).
+//! - **The host**: the kernel's list of active modules (lsm_list_modules(2), else securityfs's
+//!   `lsm`), else runc's checks (`/sys/module/apparmor/parameters/enabled`, selinuxfs);
+//!   loaded profiles from securityfs. `berth doctor` shows it.
+//! - **AppArmor**: the profile asked for (it must be loaded); `unconfined` with
+//!   `--privileged`; otherwise `berth-default` ([`apparmor`]: docker-default's rules), loaded
+//!   with `apparmor_parser -Kr` when the kernel does not list it, as dockerd loads
+//!   docker-default.
+//! - **SELinux**: as dockerd without `--selinux-enabled`, no label unless `label=` asks
+//!   ([`selinux`]). The init gives `linux.mountLabel` as `context=` to the in-memory
+//!   filesystems of any config.json that has no context option itself, and passes it to
+//!   fsconfig without go-selinux's quotes (`init::mounts::fs_data`; unit-tested, there being
+//!   no SELinux host here).
+//! - **Written** by the container's init to `/proc/thread-self/attr/apparmor/exec` (`attr/exec`
+//!   before Linux 5.8) and `attr/exec`, through a descriptor of the container's /proc checked
+//!   to be procfs, before capabilities are dropped and seccomp is loaded (runc's order). The
+//!   kernel's refusal (a profile not loaded) is create's error.
+//! - **Not done yet**: the session keyring (`runtime::keyring`) is made before the labels are
+//!   written, so it has berth-spawn's keycreate context, not the process label runc gives it
+//!   (`SetKeyLabel`).
 
 pub mod apparmor;
 pub mod selinux;
