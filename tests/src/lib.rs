@@ -5,6 +5,12 @@
 //! Pieces:
 //! - [`TestEnv`]: temporary `--root`/`--run-root`, a private `DOCKER_CONFIG`, and commands
 //!   with `PATH` pointing at the built tools;
+//! - [`world`]: a `TestEnv` with its own cgroup parent, berth containers made from the busybox
+//!   fixture, and teardown through the stages' own verbs;
+//! - [`session`]: a world where `berth ...` runs as a user types it, with its own bridge and
+//!   subnet, the busybox fixture or the seed's images, commands in the background and on a
+//!   terminal, and the check that nothing was left behind;
+//! - [`argv!`]: an argv written as one string of words (`argv!("run -d --name web", &image)`);
 //! - [`fixtures`]: images built from Debian's busybox-static by umoci (an independent writer);
 //! - [`registry`]: a real local registry (docker-registry) per test, plain, htpasswd or TLS;
 //! - [`proxy`]: a fault-injecting HTTP proxy to put in front of it;
@@ -20,7 +26,9 @@ pub mod probe;
 pub mod proxy;
 pub mod registry;
 pub mod seed_images;
+pub mod session;
 pub mod static_init;
+pub mod world;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -137,7 +145,7 @@ impl TestEnv {
     pub fn run_with_stdin(&self, argv: &[&str], input: Option<&[u8]>) -> Run {
         let mut c = self.cmd(argv[0]);
         c.args(&argv[1..]);
-        Run::capture(c, argv, input)
+        capture(c, argv, input)
     }
 
     /// Runs `argv` and asserts it succeeded; returns stdout.
@@ -149,7 +157,7 @@ impl TestEnv {
     pub fn sh(&self, script: &str) -> Run {
         let mut c = self.cmd("sh");
         c.arg("-c").arg(script);
-        Run::capture(c, &["sh", "-c", script], None)
+        capture(c, &["sh", "-c", script], None)
     }
 }
 
@@ -165,6 +173,37 @@ impl Drop for TestEnv {
     }
 }
 
+/// Runs `c` (started from `argv`, named in messages) to completion with `input` on stdin, and
+/// captures its output.
+pub fn capture(mut c: Command, argv: &[&str], input: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
+    if let Some(bytes) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait for command");
+    Run {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
 /// A finished command.
 #[derive(Debug)]
 pub struct Run {
@@ -175,35 +214,6 @@ pub struct Run {
 }
 
 impl Run {
-    fn capture(mut c: Command, argv: &[&str], input: Option<&[u8]>) -> Run {
-        use std::io::Write;
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        if input.is_some() {
-            c.stdin(Stdio::piped());
-        }
-        let mut child = c
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
-        if let Some(bytes) = input {
-            let mut stdin = child.stdin.take().unwrap();
-            let bytes = bytes.to_vec();
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&bytes);
-            });
-        }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().expect("wait for command");
-        Run {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            status,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
-    }
-
     /// The exit code (128+N for a signal, as a shell reports it).
     pub fn code(&self) -> i32 {
         use std::os::unix::process::ExitStatusExt;
@@ -270,7 +280,6 @@ impl Run {
     }
 }
 
-/// Whether an external program is installed (for tests that need a peer tool).
 /// Polls `f` until it gives a value, every 20 ms; a minute without one fails the test with
 /// "timed out waiting for {what}". Hang protection only, never a timing claim. The one
 /// polling loop of the tests.
@@ -289,6 +298,7 @@ pub fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Whether an external program is installed (for tests that need a peer tool).
 pub fn have(program: &str) -> bool {
     Command::new("sh")
         .arg("-c")
@@ -296,4 +306,108 @@ pub fn have(program: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The words of `template`, as [`argv!`] splits them: split on whitespace, except that a word
+/// in single quotes is kept whole (and may be empty), and each unquoted `{}` word replaced by
+/// the next of `values`, whatever it holds.
+#[track_caller]
+pub fn argv<'a>(template: &'a str, values: &[&'a str]) -> Vec<&'a str> {
+    let mut values = values.iter();
+    let mut argv = Vec::new();
+    let mut rest = template.trim_start();
+    while !rest.is_empty() {
+        let (word, after) = if let Some(quoted) = rest.strip_prefix('\'') {
+            let end = quoted
+                .find('\'')
+                .unwrap_or_else(|| panic!("argv!({template:?}): an unclosed quote"));
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let word = &rest[..end];
+            assert!(
+                !word.contains('\''),
+                "argv!({template:?}): quote whole words only ({word})"
+            );
+            let word = match word {
+                "{}" => *values
+                    .next()
+                    .unwrap_or_else(|| panic!("argv!({template:?}): a {{}} without a value")),
+                w => w,
+            };
+            (word, &rest[end..])
+        };
+        assert!(
+            after.is_empty() || after.starts_with(char::is_whitespace),
+            "argv!({template:?}): quote whole words only"
+        );
+        argv.push(word);
+        rest = after.trim_start();
+    }
+    assert!(
+        values.next().is_none(),
+        "argv!({template:?}): more values than {{}}"
+    );
+    argv
+}
+
+/// An argv as a user types it at a shell: a string literal split on whitespace into words,
+/// where a word in single quotes is one argument (`sh -c 'echo a b'`, as in sh, with no
+/// escapes), and each unquoted `{}` word is one further argument as it is (a variable,
+/// `&format!(..)`, a text holding a single quote), as in `format!`.
+///
+/// `argv!("run --name {} busybox sh -c 'echo a b'", &name)` is
+/// `["run", "--name", name, "busybox", "sh", "-c", "echo a b"]`. It gives a `Vec<&str>`:
+/// pass it as `&argv!(..)` where a `&[&str]` is wanted.
+#[macro_export]
+macro_rules! argv {
+    ($template:literal $(, $value:expr)* $(,)?) => {
+        $crate::argv($template, &[$(::std::convert::AsRef::<str>::as_ref(&$value)),*])
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argv_splits_the_template_and_keeps_each_value_whole() {
+        let name = String::from("web");
+        assert_eq!(
+            argv!("run -d  --name {} sh -c {}", &name, &format!("echo {name}")),
+            ["run", "-d", "--name", "web", "sh", "-c", "echo web"]
+        );
+        assert_eq!(argv!("ps"), ["ps"]);
+        assert!(argv!("  ").is_empty());
+    }
+
+    #[test]
+    fn argv_keeps_a_quoted_word_whole() {
+        assert_eq!(
+            argv!("sh -c 'echo  \"a\" {}' '' '{}' x"),
+            ["sh", "-c", "echo  \"a\" {}", "", "{}", "x"]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "quote whole words only")]
+    fn argv_refuses_a_quote_inside_a_word() {
+        argv!("echo don't");
+    }
+
+    #[test]
+    #[should_panic(expected = "an unclosed quote")]
+    fn argv_refuses_an_unclosed_quote() {
+        argv!("sh -c 'echo");
+    }
+
+    #[test]
+    #[should_panic(expected = "more values than {}")]
+    fn argv_refuses_a_value_without_its_place() {
+        argv!("ps", "-a");
+    }
+
+    #[test]
+    #[should_panic(expected = "a {} without a value")]
+    fn argv_refuses_a_place_without_its_value() {
+        argv!("ps {}");
+    }
 }

@@ -11,7 +11,7 @@ use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use berth::net::{firewall, host, netlink::Netlink, netns};
 use berth::store::Lock;
@@ -337,11 +337,11 @@ pub fn http_server(env: &TestEnv, ns: &Path, port: u16, body: &str, reach: Socke
 
 /// Polls until `addr` accepts a TCP connection (hang protection: 20 s).
 pub fn wait_tcp(addr: SocketAddr) {
-    let end = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(Instant::now() < end, "{addr} never accepted a connection");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::until(&format!("{addr} to accept a connection"), || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+            .ok()
+            .map(|_| ())
+    });
 }
 
 /// `GET /` with curl; `None` when unreachable (2 s connect timeout).
@@ -399,4 +399,20 @@ pub fn udp_socket_in(ns: &Path, port: u16) -> std::net::UdpSocket {
     })
     .join()
     .unwrap()
+}
+
+/// Whether a TCP port on 127.0.0.1 accepts connections.
+pub fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_millis(500),
+    )
+    .is_ok()
+}
+
+/// `berth-netns - ARGS...` with `record` on stdin, as a pipe hands it over.
+pub fn attach(env: &TestEnv, record: &str, args: &[&str]) -> crate::Run {
+    let mut argv = vec!["berth-netns", "-"];
+    argv.extend_from_slice(args);
+    env.run_with_stdin(&argv, Some(record.as_bytes()))
 }

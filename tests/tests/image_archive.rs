@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use berth_e2e::argv;
 use berth_e2e::{TestEnv, fixtures};
 use serde_json::Value;
 
@@ -64,38 +65,30 @@ fn save_is_a_docker_archive_skopeo_reads_and_load_gives_the_same_image() {
     env.ok(&["berth", "tag", "busybox", "me/bb:2"]);
     let before = inspect(&env, "busybox");
     let archive = env.dir().join("bb.tar");
-    env.ok(&[
-        "berth",
-        "save",
-        "-o",
-        p(&archive),
-        "busybox:latest",
-        "me/bb:2",
-    ]);
+    env.ok(&argv!(
+        "berth save -o {} busybox:latest me/bb:2",
+        p(&archive)
+    ));
 
     // Docker's layout: manifest.json with both names, repositories, a config, layer tars.
     let list = env.ok(&["tar", "tf", p(&archive)]);
     for f in ["manifest.json", "repositories", "index.json", "oci-layout"] {
         assert!(list.lines().any(|l| l == f), "{f} missing:\n{list}");
     }
-    let sk = env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("docker-archive:{}:busybox:latest", archive.display()),
-    ]);
+    let sk = env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("docker-archive:{}:busybox:latest", archive.display())
+    ));
     let sk: Value = serde_json::from_str(&sk).unwrap();
     assert_eq!(
         sk["Layers"], before["RootFS"]["Layers"],
         "skopeo sees the same layers"
     );
     assert_eq!(sk["Os"], "linux");
-    let raw = env.ok(&[
-        "skopeo",
-        "inspect",
-        "--config",
-        "--raw",
-        &format!("docker-archive:{}:me/bb:2", archive.display()),
-    ]);
+    let raw = env.ok(&argv!(
+        "skopeo inspect --config --raw {}",
+        &format!("docker-archive:{}:me/bb:2", archive.display())
+    ));
     assert_eq!(
         berth::digest::sha256(raw.as_bytes()),
         before["Id"].as_str().unwrap(),
@@ -123,11 +116,10 @@ fn save_is_a_docker_archive_skopeo_reads_and_load_gives_the_same_image() {
     assert_eq!(after["Id"], before["Id"]);
     assert_eq!(after["RootFS"], before["RootFS"]);
     // The loaded image is a normal OCI image in the store.
-    env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("oci:{}:me/bb:2", env.root.join("images").display()),
-    ]);
+    env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("oci:{}:me/bb:2", env.root.join("images").display())
+    ));
     // Loading again changes nothing; stdin works; the human message is Docker's.
     let t = env
         .sh(&format!(
@@ -148,27 +140,23 @@ fn load_reads_what_skopeo_writes_and_oci_layout_tars() {
     let env = TestEnv::new();
     let layout = fixtures::layout();
     let archive = env.dir().join("sk.tar");
-    env.ok(&[
-        "skopeo",
-        "copy",
+    env.ok(&argv!(
+        "skopeo copy {} {}",
         &format!("oci:{}:busybox", layout.display()),
         &format!(
             "docker-archive:{}:docker.io/library/skbox:v1",
             archive.display()
-        ),
-    ]);
+        )
+    ));
     let out = env
         .run(&["berth", "load", "-i", p(&archive)])
         .success()
         .json();
     assert_eq!(out[0]["names"], serde_json::json!(["skbox:v1"]));
-    let sk_cfg = env.ok(&[
-        "skopeo",
-        "inspect",
-        "--config",
-        "--raw",
-        &format!("docker-archive:{}", archive.display()),
-    ]);
+    let sk_cfg = env.ok(&argv!(
+        "skopeo inspect --config --raw {}",
+        &format!("docker-archive:{}", archive.display())
+    ));
     assert_eq!(
         out[0]["id"].as_str().unwrap(),
         berth::digest::sha256(sk_cfg.as_bytes())
@@ -192,12 +180,11 @@ fn load_reads_what_skopeo_writes_and_oci_layout_tars() {
     assert_eq!(out[0]["names"], serde_json::json!([]));
     // And skopeo's oci-archive, which names the image.
     let oa = env.dir().join("oa.tar");
-    env.ok(&[
-        "skopeo",
-        "copy",
+    env.ok(&argv!(
+        "skopeo copy {} {}",
         &format!("oci:{}:busybox", layout.display()),
-        &format!("oci-archive:{}:quay.io/x/oa:3", oa.display()),
-    ]);
+        &format!("oci-archive:{}:quay.io/x/oa:3", oa.display())
+    ));
     env.ok(&["berth", "load", "-i", p(&oa)]);
     assert!(
         names(&env).contains(&"quay.io/x/oa:3".to_string()),
@@ -340,20 +327,11 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tar() {
     env.ok(&["tar", "-C", p(&rootfs), "-cf", p(&tarball), "."]);
 
     let out = env
-        .run(&[
-            "berth",
-            "import",
-            "-c",
-            "CMD [\"/bin/sh\", \"-c\", \"echo hi\"]",
-            "-c",
-            "ENV A=1",
-            "-c",
-            "EXPOSE 80",
-            "-m",
-            "my rootfs",
-            p(&tarball),
-            "me/rootfs:1",
-        ])
+        .run(&argv!(
+            "berth import -c 'CMD [\"/bin/sh\", \"-c\", \"echo hi\"]' -c 'ENV A=1' -c 'EXPOSE 80' \
+             -m 'my rootfs' {} me/rootfs:1",
+            p(&tarball)
+        ))
         .success()
         .json();
     assert_eq!(out["names"], serde_json::json!(["me/rootfs:1"]));
@@ -375,13 +353,11 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tar() {
     assert_eq!(doc["RootFS"]["Layers"][0], tar_digest);
     // umoci unpacks what was imported.
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!("{}:me/rootfs:1", env.root.join("images").display()),
-        p(&bundle),
-    ]);
+        p(&bundle)
+    ));
     assert!(bundle.join("rootfs/bin/busybox").is_file());
 
     // From stdin, gzip-compressed, without a name: an untagged image, id printed.
@@ -431,14 +407,7 @@ fn history_and_inspect_show_the_config() {
     let rows = h.as_array().unwrap();
     assert!(!rows.is_empty());
     assert_eq!(rows[0]["ID"], &doc["Id"].as_str().unwrap()[7..19]);
-    let t = env.ok(&[
-        "berth",
-        "history",
-        "--format",
-        "table",
-        "--no-trunc",
-        "busybox",
-    ]);
+    let t = env.ok(&argv!("berth history --format table --no-trunc busybox"));
     assert!(t.starts_with("IMAGE"), "{t}");
     assert!(t.contains(doc["Id"].as_str().unwrap()));
     let r = env

@@ -1,5 +1,6 @@
 //! `berth image default`: busybox:latest from the host's static busybox, with no registry.
 
+use berth_e2e::argv;
 use berth_e2e::{TestEnv, fixtures};
 use serde_json::Value;
 
@@ -35,21 +36,18 @@ fn default_image_is_built_offline_reproducibly_and_is_a_real_image() {
 
     // Other tools read it: skopeo, and umoci unpacks a working root filesystem.
     let images = env.root.join("images");
-    let sk: Value = serde_json::from_str(&env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("oci:{}:busybox:latest", images.display()),
-    ]))
+    let sk: Value = serde_json::from_str(&env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("oci:{}:busybox:latest", images.display())
+    )))
     .unwrap();
     assert_eq!(sk["Layers"].as_array().unwrap().len(), 1);
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!("{}:busybox:latest", images.display()),
-        bundle.to_str().unwrap(),
-    ]);
+        bundle.to_str().unwrap()
+    ));
     let rootfs = bundle.join("rootfs");
     assert!(rootfs.join("bin/busybox").is_file());
     for applet in ["sh", "echo", "ls", "wget", "nc"] {
@@ -76,13 +74,10 @@ fn default_image_is_built_offline_reproducibly_and_is_a_real_image() {
         0o1777
     );
     // The binary runs from the unpacked root on its own (it is static).
-    let out = env.ok(&[
-        "chroot",
-        rootfs.to_str().unwrap(),
-        "/bin/sh",
-        "-c",
-        "echo hello",
-    ]);
+    let out = env.ok(&argv!(
+        "chroot {} /bin/sh -c 'echo hello'",
+        rootfs.to_str().unwrap()
+    ));
     assert_eq!(out, "hello\n");
 }
 
@@ -104,15 +99,7 @@ fn default_image_never_replaces_someone_elses_busybox() {
     assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
     // A busybox that is not static is refused with the fix.
     let r = env
-        .run(&[
-            "berth",
-            "image",
-            "default",
-            "--tag",
-            "x:1",
-            "--busybox",
-            "/bin/ls",
-        ])
+        .run(&argv!("berth image default --tag x:1 --busybox /bin/ls"))
         .fails_with(107);
     assert!(r.error_line().contains("busybox-static"), "{}", r.stderr);
 }

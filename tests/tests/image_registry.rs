@@ -4,27 +4,25 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
+use berth_e2e::argv;
 use berth_e2e::proxy::{Fault, Proxy, Rule};
 use berth_e2e::registry::{Registry, base64};
 use berth_e2e::{Run, TestEnv, fixtures, tool_path};
 use serde_json::Value;
 
 fn skopeo_inspect(env: &TestEnv, image: &str) -> Value {
-    let out = env.ok(&[
-        "skopeo",
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{image}"),
-    ]);
+    let out = env.ok(&argv!(
+        "skopeo inspect --tls-verify=false {}",
+        &format!("docker://{image}")
+    ));
     serde_json::from_str(&out).unwrap()
 }
 
 fn local_layers(env: &TestEnv, name: &str) -> Value {
-    let out = env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("oci:{}:{name}", env.root.join("images").display()),
-    ]);
+    let out = env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("oci:{}:{name}", env.root.join("images").display())
+    ));
     serde_json::from_str::<Value>(&out).unwrap()["Layers"].clone()
 }
 
@@ -217,11 +215,10 @@ fn a_rejected_push_says_why_and_changes_nothing() {
 
     // Bad names and digests are refused before any network.
     env.run(&["berth", "push", "Bad/Name"]).fails_with(4);
-    env.run(&[
-        "berth",
-        "push",
-        &format!("{name}@sha256:{}", "a".repeat(64)),
-    ])
+    env.run(&argv!(
+        "berth push {}",
+        &format!("{name}@sha256:{}", "a".repeat(64))
+    ))
     .fails_with(4);
     // Nobody listening.
     drop(proxy);
@@ -327,14 +324,11 @@ fn login_and_logout_write_config_json_as_docker_does() {
     let name = reg.image("private/app:v1");
     env.ok(&["berth", "tag", "busybox", &name]);
     env.ok(&["berth", "push", &name]);
-    env.ok(&[
-        "skopeo",
-        "inspect",
-        "--tls-verify=false",
-        "--authfile",
+    env.ok(&argv!(
+        "skopeo inspect --tls-verify=false --authfile {} {}",
         &authfile,
-        &format!("docker://{name}"),
-    ]);
+        &format!("docker://{name}")
+    ));
     // Logged in with saved credentials, `login` alone checks them.
     let r = env.run(&["berth", "login", &host]).success();
     assert!(r.stderr.contains("existing credentials"), "{}", r.stderr);
@@ -446,24 +440,16 @@ fn search_lists_matching_repositories_with_tags() {
             (format!("{h}/tools/app-cli"), serde_json::json!(["3"])),
         ]
     );
-    let t = env.ok(&[
-        "berth",
-        "search",
-        "--limit",
-        "1",
-        "--format",
-        "table",
-        &format!("{h}/app"),
-    ]);
+    let t = env.ok(&argv!(
+        "berth search --limit 1 --format table {}",
+        &format!("{h}/app")
+    ));
     assert_eq!(t.lines().count(), 2, "{t}");
     assert!(t.starts_with("NAME"), "{t}");
-    let t = env.ok(&[
-        "berth",
-        "search",
-        "--format",
-        "{{.Name}}",
-        &format!("{h}/nothing"),
-    ]);
+    let t = env.ok(&argv!(
+        "berth search --format {{.Name}} {}",
+        &format!("{h}/nothing")
+    ));
     assert_eq!(t, "");
 
     // A registry without a catalogue: said plainly.

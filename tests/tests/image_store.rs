@@ -4,6 +4,7 @@ use std::fs;
 
 use berth::protocol::{ImageSection, LayerRef, Record};
 use berth::state::Containers;
+use berth_e2e::argv;
 use berth_e2e::{TestEnv, fixtures};
 use serde_json::Value;
 
@@ -89,13 +90,9 @@ fn images_lists_tags_filters_and_quiet_ids() {
     let env = TestEnv::new();
     seed_busybox(&env);
     env.ok(&["berth", "tag", "busybox", "me/app:v1"]);
-    env.ok(&[
-        "berth",
-        "image",
-        "tag",
-        "busybox:latest",
-        "localhost:5000/team/app",
-    ]);
+    env.ok(&argv!(
+        "berth image tag busybox:latest localhost:5000/team/app"
+    ));
 
     let rows = images(&env, &[]);
     assert_eq!(
@@ -152,30 +149,17 @@ fn images_lists_tags_filters_and_quiet_ids() {
     assert_eq!(j.lines().count(), 3);
 
     // Go templates, through berth's shared --format.
-    let t = env.ok(&[
-        "berth",
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}} {{.ID}}",
-        "me/app",
-    ]);
+    let t = env.ok(&argv!(
+        "berth images --format '{{.Repository}}:{{.Tag}} {{.ID}}' me/app"
+    ));
     assert_eq!(t, format!("me/app:v1 {id}\n"));
-    let t = env.ok(&[
-        "berth",
-        "images",
-        "--format",
-        "table {{.Repository}}\t{{.Tag}}",
-        "me/app",
-    ]);
+    let t = env.ok(&argv!(
+        "berth images --format 'table {{.Repository}}\t{{.Tag}}' me/app"
+    ));
     assert_eq!(t.lines().next().unwrap().trim_end(), "REPOSITORY   TAG");
-    let t = env.ok(&[
-        "berth",
-        "image",
-        "inspect",
-        "-f",
-        "{{.Id}} {{len .RepoTags}}",
-        "me/app:v1",
-    ]);
+    let t = env.ok(&argv!(
+        "berth image inspect -f '{{.Id}} {{len .RepoTags}}' me/app:v1"
+    ));
     assert!(t.starts_with("sha256:") && t.ends_with(" 3\n"), "{t}");
     env.run(&["berth", "images", "--format", "{{.Nope}}"])
         .fails_with(4);
@@ -198,12 +182,10 @@ fn tag_refuses_bad_names_and_leaves_the_store_alone() {
         assert!(line.starts_with("berth-image: error: "), "{line}");
     }
     let r = env
-        .run(&[
-            "berth",
-            "tag",
-            "busybox",
-            &format!("app@sha256:{}", "a".repeat(64)),
-        ])
+        .run(&argv!(
+            "berth tag busybox {}",
+            &format!("app@sha256:{}", "a".repeat(64))
+        ))
         .fails_with(4);
     assert!(r.error_line().contains("digest"), "{}", r.stderr);
     env.run(&["berth", "tag", "nothere", "x:1"]).fails_with(3);

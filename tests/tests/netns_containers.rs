@@ -2,37 +2,9 @@
 //! (`berth-unpack busybox ... | berth-netns - ... | berth-spawn start -d -`): a published port
 //! served by the container's own httpd, the files it sees, and a link used by name.
 
-mod spawn_support;
-
+use berth_e2e::fixtures;
 use berth_e2e::net::{self, TestNet};
-use berth_e2e::{Run, fixtures};
-use spawn_support::World;
-
-fn sh(w: &World, script: &str) -> Run {
-    w.run(&["sh", "-c", script])
-}
-
-fn detached(w: &World, name: &str, netns: &str, cmd: &str) -> String {
-    let script = format!(
-        "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | berth-netns - {netns} | berth-spawn start -d -"
-    );
-    let r = sh(w, &script).success();
-    let id = r.stdout.trim().to_string();
-    assert_eq!(id.len(), 64, "{script}: {r:?}");
-    id
-}
-
-struct Teardown<'a>(&'a World, Vec<String>);
-
-impl Drop for Teardown<'_> {
-    fn drop(&mut self) {
-        for id in &self.1 {
-            let _ = self.0.run(&["berth-spawn", "delete", "--force", id]);
-            let _ = self.0.run(&["berth-netns", "rm", id]);
-            let _ = self.0.run(&["berth-unpack", "rm", id]);
-        }
-    }
-}
+use berth_e2e::world::{Teardown, World};
 
 use berth_e2e::until;
 
@@ -43,10 +15,10 @@ fn a_real_container_serves_its_published_port_and_is_reached_over_a_link() {
     let s = tn.default_slot().clone();
     fixtures::seed(&w.env, "busybox", "busybox:latest");
     let port = s.port(0);
-    let web = detached(
-        &w,
+    let web = w.piped(
         "web",
-        &format!("-p {port}:80 --expose 80 --hostname webhost"),
+        &format!("berth-netns - -p {port}:80 --expose 80 --hostname webhost |"),
+        "",
         "mkdir -p /www && echo served-by-web > /www/index.html && exec httpd -f -p 80 -h /www",
     );
     let mut ids = vec![web.clone()];
@@ -59,10 +31,10 @@ fn a_real_container_serves_its_published_port_and_is_reached_over_a_link() {
         Some("served-by-web\n")
     );
 
-    let client = detached(
-        &w,
+    let client = w.piped(
         "client",
-        "--link web:w --add-host extra:10.9.8.7",
+        "berth-netns - --link web:w --add-host extra:10.9.8.7 |",
+        "",
         "echo port=$W_PORT; hostname; grep -w extra /etc/hosts; wget -q -O - http://w/; exec sleep 1000",
     );
     ids.push(client.clone());

@@ -3,14 +3,9 @@
 
 use std::path::PathBuf;
 
-use berth_e2e::net::{self, TestNet};
-use berth_e2e::{Run, TestEnv};
-
-fn attach(env: &TestEnv, record: &str, args: &[&str]) -> Run {
-    let mut argv = vec!["berth-netns", "-"];
-    argv.extend_from_slice(args);
-    env.run_with_stdin(&argv, Some(record.as_bytes()))
-}
+use berth_e2e::TestEnv;
+use berth_e2e::argv;
+use berth_e2e::net::{self, TestNet, attach};
 
 fn config(env: &TestEnv, id: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(env.paths().container(id).join("config.json")).unwrap())
@@ -195,18 +190,10 @@ fn hosts_resolv_conf_and_dns_flags() {
     attach(
         &env,
         &rec2,
-        &[
-            "--dns",
-            "10.0.0.53",
-            "--dns",
-            "10.0.0.54",
-            "--dns-search",
-            "a.test",
-            "--dns-search",
-            "b.test",
-            "--dns-option",
-            "ndots:3",
-        ],
+        &argv!(
+            "--dns 10.0.0.53 --dns 10.0.0.54 --dns-search a.test --dns-search b.test --dns-option \
+             ndots:3"
+        ),
     )
     .success();
     let cfg = config(&env, &id2);

@@ -4,14 +4,9 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use berth_e2e::net::{self, Slot, TestNet};
+use berth_e2e::argv;
+use berth_e2e::net::{self, Slot, TestNet, attach};
 use berth_e2e::{Run, TestEnv};
-
-fn attach(env: &TestEnv, record: &str, args: &[&str]) -> Run {
-    let mut argv = vec!["berth-netns", "-"];
-    argv.extend_from_slice(args);
-    env.run_with_stdin(&argv, Some(record.as_bytes()))
-}
 
 fn create_net(env: &TestEnv, name: &str, s: &Slot, extra: &[&str]) -> Run {
     let opt = format!("com.docker.network.bridge.name={}", s.bridge);
@@ -41,15 +36,7 @@ fn ip(v: &serde_json::Value) -> String {
 fn can_fetch(from: &Path, url: &str) -> bool {
     net::run_in_netns(
         from,
-        &[
-            "curl",
-            "-s",
-            "--connect-timeout",
-            "2",
-            "--max-time",
-            "4",
-            url,
-        ],
+        &argv!("curl -s --connect-timeout 2 --max-time 4 {}", url),
     )
     .0
 }
@@ -93,31 +80,19 @@ fn network_create_ls_inspect_rm() {
         .error_line();
     let s2 = tn.slot();
     let opt = format!("com.docker.network.bridge.name={}", s2.bridge);
-    env.run(&[
-        "berth-netns",
-        "network",
-        "create",
-        "--subnet",
+    env.run(&argv!(
+        "berth-netns network create --subnet {} -o {} overlap",
         &s.subnet,
-        "-o",
-        &opt,
-        "overlap",
-    ])
+        &opt
+    ))
     .fails_with(104)
     .error_line();
     env.run(&["berth-netns", "network", "create", "-d", "overlay", "x1"])
         .fails_with(2)
         .error_line();
-    env.run(&[
-        "berth-netns",
-        "network",
-        "create",
-        "--subnet",
-        "10.0.0.1/24",
-        "x2",
-    ])
-    .fails_with(4)
-    .error_line();
+    env.run(&argv!("berth-netns network create --subnet 10.0.0.1/24 x2"))
+        .fails_with(4)
+        .error_line();
     env.run(&["berth-netns", "network", "rm", "bridge"])
         .fails_with(4)
         .error_line();

@@ -5,14 +5,9 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
-use berth_e2e::net::{self, TestNet};
-use berth_e2e::{Run, TestEnv};
-
-fn attach(env: &TestEnv, record: &str, args: &[&str]) -> Run {
-    let mut argv = vec!["berth-netns", "-"];
-    argv.extend_from_slice(args);
-    env.run_with_stdin(&argv, Some(record.as_bytes()))
-}
+use berth_e2e::TestEnv;
+use berth_e2e::argv;
+use berth_e2e::net::{self, TestNet, attach};
 
 fn netns_of(v: &serde_json::Value) -> PathBuf {
     PathBuf::from(v["network"]["netns"].as_str().unwrap())
@@ -33,20 +28,17 @@ fn all_publish_forms_reach_the_container_and_teardown_leaves_nothing() {
     let r = attach(
         &env,
         &rec,
-        &[
-            "-p",
+        &argv!(
+            "-p {} {} 81 {} 127.0.0.1::82 {} {} {} {} {} 5353:53/udp",
             &format!("{fixed}:80"), // HOST:CONTAINER
-            "-p",
-            "81", // CONTAINER (dynamic)
-            "-p",
-            "127.0.0.1::82", // IP::CONTAINER
+            "-p",                   // CONTAINER (dynamic)
+            "-p",                   // IP::CONTAINER
             "-p",
             &format!("127.0.0.1:{local}:83/tcp"), // IP:HOST:CONTAINER
             "-p",
             &format!("{}-{}:90-91", s.port(2), s.port(3)), // ranges
-            "-p",
-            "5353:53/udp",
-        ],
+            "-p"
+        ),
     )
     .success();
     let v = r.json();
@@ -184,13 +176,10 @@ fn publish_all_uses_image_and_expose_ports_and_containers_reach_each_other() {
     let ns2 = netns_of(&v2);
     let (ok, body) = net::run_in_netns(
         &ns2,
-        &[
-            "curl",
-            "-s",
-            "--max-time",
-            "5",
-            &format!("http://{}:{p80}/", s.gateway),
-        ],
+        &argv!(
+            "curl -s --max-time 5 {}",
+            &format!("http://{}:{p80}/", s.gateway)
+        ),
     );
     assert!(
         ok && body == "app",

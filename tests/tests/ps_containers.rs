@@ -2,33 +2,10 @@
 //! (`berth-unpack busybox ... | [berth-netns - -p ...] | berth-spawn start -d -`): ps, logs,
 //! inspect, top, stats, port, and the truth after kill -9 of a container and its monitor.
 
-mod spawn_support;
-
+use berth_e2e::argv;
+use berth_e2e::fixtures;
 use berth_e2e::net::TestNet;
-use berth_e2e::{Run, fixtures};
-use spawn_support::World;
-
-/// Runs a shell pipeline in the world (its roots and cgroup parent).
-fn sh(w: &World, script: &str) -> Run {
-    w.run(&["sh", "-c", script])
-}
-
-/// `berth-unpack busybox:latest --name NAME -- CMD... | [STAGES |] berth-spawn start -d -`;
-/// returns the id.
-fn detached(w: &World, name: &str, stages: &str, cmd: &str) -> String {
-    detached_with(w, name, stages, "", cmd)
-}
-
-/// [`detached`] with flags for berth-spawn.
-fn detached_with(w: &World, name: &str, stages: &str, spawn_flags: &str, cmd: &str) -> String {
-    let script = format!(
-        "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | {stages} berth-spawn start -d {spawn_flags} -"
-    );
-    let r = sh(w, &script).success();
-    let id = r.stdout.trim().to_string();
-    assert_eq!(id.len(), 64, "{script}: {r:?}");
-    id
-}
+use berth_e2e::world::{Teardown, World};
 
 fn ps(w: &World, args: &[&str]) -> String {
     let mut argv = vec!["berth-ps"];
@@ -38,52 +15,26 @@ fn ps(w: &World, args: &[&str]) -> String {
 
 use berth_e2e::until;
 
-/// Tears the containers down through their stages' verbs, whatever the test did.
-struct Teardown<'a>(&'a World, Vec<String>);
-
-impl Drop for Teardown<'_> {
-    fn drop(&mut self) {
-        for id in &self.1 {
-            for argv in [
-                ["berth-spawn", "delete", "--force", id.as_str()],
-                ["berth-netns", "rm", id.as_str(), ""],
-                ["berth-vol", "detach", id.as_str(), ""],
-                ["berth-unpack", "rm", id.as_str(), ""],
-            ] {
-                let argv: Vec<&str> = argv.into_iter().filter(|a| !a.is_empty()).collect();
-                let _ = self.0.run(&argv);
-            }
-        }
-    }
-}
-
 #[test]
 fn views_of_real_containers() {
     let w = World::new();
     let _net = TestNet::new(&w.env);
     fixtures::seed(&w.env, "busybox", "busybox:latest");
-    let talker = detached(
-        &w,
+    let talker = w.piped(
         "talker",
         "berth-vol - -v data:/data |",
+        "",
         "for i in 1 2 3; do echo out $i; echo err $i >&2; done; exec sleep 1000",
     );
-    let web = detached(
-        &w,
+    let web = w.piped(
         "web",
         "berth-netns - -p 127.0.0.1::80 |",
+        "",
         "exec sleep 1000",
     );
-    let quick = detached(&w, "quick", "", "echo bye; exit 3");
+    let quick = w.piped("quick", "", "", "echo bye; exit 3");
     let idle = w
-        .run(&[
-            "berth-unpack",
-            "busybox:latest",
-            "--name",
-            "idle",
-            "--",
-            "true",
-        ])
+        .run(&argv!("berth-unpack busybox:latest --name idle -- true"))
         .success()
         .json()["id"]
         .as_str()
@@ -105,11 +56,7 @@ fn views_of_real_containers() {
     assert_eq!(ps(&w, &["--format", "{{.Names}}"]), "web\ntalker\n");
     let all = ps(
         &w,
-        &[
-            "-a",
-            "--format",
-            "{{.Names}}|{{.Status}}|{{.Image}}|{{.Command}}",
-        ],
+        &argv!("-a --format {{.Names}}|{{.Status}}|{{.Image}}|{{.Command}}"),
     );
     let lines: Vec<&str> = all.lines().collect();
     assert_eq!(lines.len(), 4, "{all}");
@@ -197,17 +144,7 @@ fn views_of_real_containers() {
     assert_eq!(f("{{.Name}} {{.Driver}}", "data"), "data local\n");
     assert_eq!(f("{{index .RepoTags 0}}", "busybox"), "busybox:latest\n");
     assert_eq!(
-        ps(
-            &w,
-            &[
-                "inspect",
-                "--type",
-                "image",
-                "-f",
-                "{{.Os}}",
-                "busybox:latest"
-            ]
-        ),
+        ps(&w, &argv!("inspect --type image -f {{.Os}} busybox:latest")),
         "linux\n"
     );
     assert_eq!(f("{{.Name}} {{.Driver}}", "bridge"), "bridge bridge\n");
@@ -244,9 +181,9 @@ fn views_of_real_containers() {
 fn logs_follow_ends_when_the_container_stops() {
     let w = World::new();
     fixtures::seed(&w.env, "busybox", "busybox:latest");
-    let id = detached(
-        &w,
+    let id = w.piped(
         "ticker",
+        "",
         "",
         "for i in 1 2 3 4 5; do echo tick $i; sleep 0.1; done",
     );
@@ -261,7 +198,7 @@ fn logs_follow_ends_when_the_container_stops() {
 fn kill_9_of_a_real_container_and_its_monitor() {
     let w = World::new();
     fixtures::seed(&w.env, "busybox", "busybox:latest");
-    let id = detached(&w, "victim", "", "exec sleep 1000");
+    let id = w.piped("victim", "", "", "exec sleep 1000");
     let _down = Teardown(&w, vec![id.clone()]);
     let pid: i32 = ps(&w, &["inspect", "-f", "{{.State.Pid}}", "victim"])
         .trim()
@@ -306,12 +243,7 @@ fn kill_9_of_a_real_container_and_its_monitor() {
     assert_eq!(
         ps(
             &w,
-            &[
-                "inspect",
-                "-f",
-                "{{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}",
-                "victim"
-            ]
+            &argv!("inspect -f '{{.State.Running}} {{.State.Pid}} {{.State.ExitCode}}' victim")
         ),
         "false 0 255\n"
     );
@@ -324,8 +256,7 @@ fn paused_and_rotated_containers() {
     let w = World::new();
     fixtures::seed(&w.env, "busybox", "busybox:latest");
     // 300 numbered lines through a log capped at 1 kB in 3 files: rotated several times.
-    let chatty = detached_with(
-        &w,
+    let chatty = w.piped(
         "chatty",
         "",
         "--log-opt max-size=1k --log-opt max-file=3",
@@ -371,12 +302,7 @@ fn paused_and_rotated_containers() {
     assert_eq!(
         ps(
             &w,
-            &[
-                "inspect",
-                "-f",
-                "{{.State.Running}} {{.State.Paused}} {{.State.Status}}",
-                "chatty"
-            ]
+            &argv!("inspect -f '{{.State.Running}} {{.State.Paused}} {{.State.Status}}' chatty")
         ),
         "true true paused\n"
     );
@@ -388,7 +314,7 @@ fn paused_and_rotated_containers() {
     assert_eq!(ps(&w, &["--format", "{{.State}}"]), "running\n");
 
     // Restarting: between attempts of a failing container with a restart policy.
-    let flaky = detached_with(&w, "flaky", "", "--restart always", "exit 1");
+    let flaky = w.piped("flaky", "", "--restart always", "exit 1");
     let _down2 = Teardown(&w, vec![flaky]);
     let s = until("a restart to be pending", || {
         let s = ps(

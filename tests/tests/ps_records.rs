@@ -8,6 +8,7 @@ use std::process::{Child, Stdio};
 use berth::protocol::*;
 use berth::state::Containers;
 use berth_e2e::TestEnv;
+use berth_e2e::argv;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 
@@ -123,12 +124,9 @@ fn ps_selects_formats_and_filters_like_docker() {
         "fresh\nweb\n"
     );
 
-    let table = env.ok(&[
-        "berth-ps",
-        "-a",
-        "--format",
-        "table {{.Names}}\\t{{.Status}}",
-    ]);
+    let table = env.ok(&argv!(
+        "berth-ps -a --format 'table {{.Names}}\\t{{.Status}}'"
+    ));
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "NAMES     STATUS");
     assert_eq!(lines[1], "fresh     Created");
@@ -142,14 +140,7 @@ fn ps_selects_formats_and_filters_like_docker() {
     let first: Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
     assert_eq!(first["ID"], &new.id[..12]);
     assert_eq!(
-        env.ok(&[
-            "berth-ps",
-            "-a",
-            "--format",
-            "{{json .Names}}",
-            "-f",
-            "name=db"
-        ]),
+        env.ok(&argv!("berth-ps -a --format '{{json .Names}}' -f name=db")),
         "\"db\"\n"
     );
 
@@ -229,13 +220,9 @@ fn kill_9_of_container_and_monitor_shows_exited_not_running() {
         (Status::Exited, 255, 0)
     );
     assert_eq!(
-        env.ok(&[
-            "berth-ps",
-            "inspect",
-            "-f",
-            "{{.State.Running}} {{.State.ExitCode}}",
-            "victim"
-        ]),
+        env.ok(&argv!(
+            "berth-ps inspect -f '{{.State.Running}} {{.State.ExitCode}}' victim"
+        )),
         "false 255\n"
     );
 }

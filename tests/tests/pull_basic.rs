@@ -2,6 +2,7 @@
 //! fixtures: Docker v2s2 and OCI manifests, whiteouts, zstd, a two-platform index, digests,
 //! and the store read back by skopeo and umoci.
 
+use berth_e2e::argv;
 use berth_e2e::registry::{Format, Registry};
 use berth_e2e::{TestEnv, fixtures};
 
@@ -43,22 +44,19 @@ fn docker_v2s2_image_is_stored_as_oci_that_skopeo_and_umoci_read() {
     assert!(layers[0]["size"].as_u64().unwrap() > 100_000);
 
     let images = env.root.join("images");
-    let inspect = env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("oci:{}:{image}", images.display()),
-    ]);
+    let inspect = env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("oci:{}:{image}", images.display())
+    ));
     let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(inspect["Digest"], img["digest"]);
     assert_eq!(inspect["Layers"][0], layers[0]["digest"]);
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!("{}:{image}", images.display()),
-        bundle.to_str().unwrap(),
-    ]);
+        bundle.to_str().unwrap()
+    ));
     assert!(bundle.join("rootfs/bin/busybox").is_file());
 
     // The same image by the registry's digest, and by tag plus digest.
@@ -97,13 +95,11 @@ fn oci_image_with_whiteouts_and_opaque_dir_unpacks_right_with_umoci() {
         );
     }
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!("{}:{image}", env.root.join("images").display()),
-        bundle.to_str().unwrap(),
-    ]);
+        bundle.to_str().unwrap()
+    ));
     let rootfs = bundle.join("rootfs");
     assert!(rootfs.join("data/keep").is_file());
     assert!(!rootfs.join("data/a").exists(), "umoci's whiteout applied");
@@ -129,15 +125,14 @@ fn zstd_layers_are_pulled_as_they_are() {
         v["image"]["layers"][0]["media_type"],
         "application/vnd.oci.image.layer.v1.tar+zstd"
     );
-    let out = env.ok(&[
-        "skopeo",
-        "inspect",
+    let out = env.ok(&argv!(
+        "skopeo inspect {}",
         &format!(
             "oci:{}:{}",
             env.root.join("images").display(),
             reg.image("bb:zstd")
-        ),
-    ]);
+        )
+    ));
     assert!(out.contains("linux"), "{out}");
 }
 
@@ -167,13 +162,10 @@ fn multi_platform_index_and_manifest_list_pick_the_platform() {
         let again = pull(&env, &["--platform", "linux/arm64/v8", &image]);
         assert_eq!(again["image"]["id"], arm["image"]["id"]);
         let r = env
-            .run(&[
-                "berth-pull",
-                "--pull=always",
-                "--platform",
-                "linux/s390x",
-                &image,
-            ])
+            .run(&argv!(
+                "berth-pull --pull=always --platform linux/s390x {}",
+                &image
+            ))
             .fails_with(3);
         let line = r.error_line();
         assert!(
@@ -183,17 +175,15 @@ fn multi_platform_index_and_manifest_list_pick_the_platform() {
     }
     // umoci reads the arm64 image berth stored.
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!(
             "{}:{}",
             env.root.join("images").display(),
             reg.image("multi:oci")
         ),
-        bundle.to_str().unwrap(),
-    ]);
+        bundle.to_str().unwrap()
+    ));
     assert_eq!(
         std::fs::read_to_string(bundle.join("rootfs/etc/platform")).unwrap(),
         "linux/arm64\n"
@@ -206,12 +196,10 @@ fn platform_mismatch_of_a_single_manifest_is_refused() {
     let reg = Registry::start();
     reg.push_fixture("busybox", "bb:1", Format::Oci);
     let r = env
-        .run(&[
-            "berth-pull",
-            "--platform",
-            "linux/arm64",
-            &reg.image("bb:1"),
-        ])
+        .run(&argv!(
+            "berth-pull --platform linux/arm64 {}",
+            &reg.image("bb:1")
+        ))
         .fails_with(3);
     assert!(
         r.error_line().contains("not the requested linux/arm64"),
@@ -284,12 +272,10 @@ fn always_skips_blobs_it_has_and_terminal_output_is_human() {
     );
     // On a terminal (script(1) gives it a pty): Docker-style lines, then the name.
     let tty = env
-        .run(&[
-            "script",
-            "-qec",
-            &format!("berth-pull --pull=always {}", reg.image("bb:2")),
-            "/dev/null",
-        ])
+        .run(&argv!(
+            "script -qec {} /dev/null",
+            &format!("berth-pull --pull=always {}", reg.image("bb:2"))
+        ))
         .success();
     let from = format!("Pulling from {}/bb", reg.host());
     assert!(tty.stdout.contains(&from), "{}", tty.stdout);

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use berth_e2e::argv;
 use berth_e2e::proxy::{Fault, Proxy, Rule};
 use berth_e2e::registry::{Format, Registry};
+use berth_e2e::until;
 use berth_e2e::{TestEnv, fixtures};
 
 /// Every blob's content matches its name, and every ref's manifest, config and layers exist.
@@ -101,14 +103,9 @@ fn killed_mid_download_leaves_nothing_visible_and_resumes() {
         .root
         .join("tmp")
         .join(format!("partial-sha256-{}", &digest[7..]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) < CUT {
-        assert!(
-            Instant::now() < deadline,
-            "the download never reached {CUT} bytes"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    until(&format!("the download to reach {CUT} bytes"), || {
+        (std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) >= CUT).then_some(())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -137,11 +134,10 @@ fn killed_mid_download_leaves_nothing_visible_and_resumes() {
     );
     assert!(!partial.exists());
     assert_store_consistent(&env.root);
-    let out = env.ok(&[
-        "skopeo",
-        "inspect",
-        &format!("oci:{}:{image}", env.root.join("images").display()),
-    ]);
+    let out = env.ok(&argv!(
+        "skopeo inspect {}",
+        &format!("oci:{}:{image}", env.root.join("images").display())
+    ));
     assert!(out.contains(&digest));
 }
 
@@ -161,12 +157,10 @@ fn kill_9_at_many_moments_never_corrupts_the_store() {
     env.run(&["berth-pull", &image]).success();
     assert_store_consistent(&env.root);
     let bundle = env.dir().join("bundle");
-    env.ok(&[
-        "umoci",
-        "unpack",
-        "--image",
+    env.ok(&argv!(
+        "umoci unpack --image {} {}",
         &format!("{}:{image}", env.root.join("images").display()),
-        bundle.to_str().unwrap(),
-    ]);
+        bundle.to_str().unwrap()
+    ));
     assert!(bundle.join("rootfs/data/keep").is_file());
 }

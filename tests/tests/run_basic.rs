@@ -2,14 +2,15 @@
 //! `--rm`, `-d` with a name and a published port, and the everyday verbs on it (exec, logs,
 //! stop, start, wait, rm), with nothing left behind.
 
-mod run_support;
-
+use berth_e2e::argv;
 use berth_e2e::net;
-use run_support::{Box, port_open};
+use berth_e2e::net::port_open;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 #[test]
 fn run_rm_prints_the_output_and_leaves_nothing() {
-    let b = Box::new();
+    let b = Session::new();
     let r = b
         .berth(&["run", "--rm", "busybox", "echo", "hello"])
         .success();
@@ -20,16 +21,11 @@ fn run_rm_prints_the_output_and_leaves_nothing() {
 
 #[test]
 fn exit_codes_follow_docker() {
-    let b = Box::new();
+    let b = Session::new();
     // The container's own code.
-    let r = b.berth(&[
-        "run",
-        "--rm",
-        "busybox",
-        "sh",
-        "-c",
-        "echo out; echo err >&2; exit 3",
-    ]);
+    let r = b.berth(&argv!(
+        "run --rm busybox sh -c 'echo out; echo err >&2; exit 3'"
+    ));
     let r = r.fails_with(3);
     assert_eq!(r.stdout, "out\n");
     assert_eq!(r.stderr, "err\n");
@@ -79,19 +75,12 @@ fn exit_codes_follow_docker() {
 
 #[test]
 fn a_stage_failing_half_way_is_undone_and_said_once() {
-    let b = Box::new();
+    let b = Session::new();
     let port = b.net.default_slot().port(0);
-    let web = b.detached(&[
-        "--name",
-        "web",
-        "-p",
-        &format!("{port}:80"),
-        "busybox",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-    ]);
+    let web = b.detach(&argv!(
+        "--name web -p {} busybox httpd -f -p 80",
+        &format!("{port}:80")
+    ));
     // Busy name: refused by berth-unpack, before anything was made.
     let r = b
         .berth(&["run", "--name", "web", "busybox", "true"])
@@ -102,15 +91,10 @@ fn a_stage_failing_half_way_is_undone_and_said_once() {
     // Port in use: berth-netns fails after berth-unpack made the container; the container
     // is undone (no record, no name, no mount), and the user sees netns's error once.
     let r = b
-        .berth(&[
-            "run",
-            "--name",
-            "second",
-            "-p",
-            &format!("{port}:80"),
-            "busybox",
-            "true",
-        ])
+        .berth(&argv!(
+            "run --name second -p {} busybox true",
+            &format!("{port}:80")
+        ))
         .fails_with(125);
     let line = r.error_line();
     assert!(line.starts_with("berth-netns: error: "), "{line}");
@@ -119,15 +103,7 @@ fn a_stage_failing_half_way_is_undone_and_said_once() {
     assert_eq!(b.names(), vec!["web".to_string()]);
     // A bad volume: berth-vol fails after unpack and netns: both are undone.
     let r = b
-        .berth(&[
-            "run",
-            "--name",
-            "third",
-            "-v",
-            "relative:/x:bad",
-            "busybox",
-            "true",
-        ])
+        .berth(&argv!("run --name third -v relative:/x:bad busybox true"))
         .fails_with(125);
     assert!(
         r.error_line().starts_with("berth-vol: error: "),
@@ -136,9 +112,7 @@ fn a_stage_failing_half_way_is_undone_and_said_once() {
     );
     // A bad spawn flag: the last stage fails, the three before it are undone.
     let r = b
-        .berth(&[
-            "run", "--name", "fourth", "--ulimit", "nofile=x", "busybox", "true",
-        ])
+        .berth(&argv!("run --name fourth --ulimit nofile=x busybox true"))
         .fails_with(125);
     assert!(
         r.error_line().starts_with("berth-spawn: error: "),
@@ -167,16 +141,8 @@ fn a_stage_failing_half_way_is_undone_and_said_once() {
 
 #[test]
 fn rm_v_removes_anonymous_volumes_and_keeps_named_ones() {
-    let b = Box::new();
-    let id = b.detached(&[
-        "-v",
-        "/anon",
-        "-v",
-        "named:/named",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    let b = Session::new();
+    let id = b.detach(&argv!("-v /anon -v named:/named busybox sleep 1000"));
     let vols = b.ok(&["volume", "ls", "-q"]);
     assert_eq!(vols.lines().count(), 2, "{vols}");
     let r = b.berth(&["rm", &id[..12]]).fails_with(105);
@@ -187,8 +153,8 @@ fn rm_v_removes_anonymous_volumes_and_keeps_named_ones() {
     );
     assert_eq!(b.ok(&["volume", "ls", "-q"]), "named\n");
     // Several at once; a missing one is reported, the others removed, the status is 3.
-    let a = b.detached(&["--name", "aa", "busybox", "true"]);
-    let c = b.detached(&["--name", "cc", "busybox", "true"]);
+    let a = b.detach(&["--name", "aa", "busybox", "true"]);
+    let c = b.detach(&["--name", "cc", "busybox", "true"]);
     assert_eq!(b.ok(&["wait", "aa", "cc"]), "0\n0\n");
     let r = b.berth(&["rm", "aa", "nosuch", "cc"]).fails_with(3);
     assert!(r.stdout.starts_with("aa\ncc\n"), "{}", r.stdout);
@@ -198,21 +164,14 @@ fn rm_v_removes_anonymous_volumes_and_keeps_named_ones() {
 
 #[test]
 fn detached_container_with_the_everyday_verbs() {
-    let b = Box::new();
+    let b = Session::new();
     let port = b.net.default_slot().port(1);
-    let id = b.detached(&[
-        "--name",
-        "web",
-        "-p",
-        &format!("{port}:80"),
-        "-e",
-        "GREETING=hi there",
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /www && echo \"$GREETING\" > /www/index.html && echo started && exec httpd -f -p 80 -h /www",
-    ]);
-    let body = b.until("the published port", || {
+    let id = b.detach(&argv!(
+        "--name web -p {} -e 'GREETING=hi there' busybox sh -c 'mkdir -p /www && echo \
+         \"$GREETING\" > /www/index.html && echo started && exec httpd -f -p 80 -h /www'",
+        &format!("{port}:80")
+    ));
+    let body = until("the published port", || {
         net::http_get(&format!("http://127.0.0.1:{port}/"))
     });
     assert_eq!(body, "hi there\n");
@@ -244,7 +203,7 @@ fn detached_container_with_the_everyday_verbs() {
     assert_eq!(b.ok(&["wait", "web"]), "137\n");
     // start again (detached, with a new monitor): served again.
     assert_eq!(b.ok(&["start", &id[..12]]), format!("{}\n", &id[..12]));
-    b.until("the port again", || {
+    until("the port again", || {
         net::http_get(&format!("http://127.0.0.1:{port}/"))
     });
     assert_eq!(b.ok(&["rm", "-f", "web"]), "web\n");
@@ -254,13 +213,13 @@ fn detached_container_with_the_everyday_verbs() {
 
 #[test]
 fn run_d_rm_removes_itself_and_wait_reports_the_code() {
-    let b = Box::new();
-    let id = b.detached(&["--rm", "busybox", "sh", "-c", "sleep 0.3; exit 5"]);
-    b.until("--rm to remove the container", || {
+    let b = Session::new();
+    let id = b.detach(&["--rm", "busybox", "sh", "-c", "sleep 0.3; exit 5"]);
+    until("--rm to remove the container", || {
         (!b.w.paths().container(&id).exists() && b.names().is_empty()).then_some(())
     });
     b.assert_clean(&[&id]);
-    let id = b.detached(&["--name", "quick", "busybox", "sh", "-c", "exit 6"]);
+    let id = b.detach(&["--name", "quick", "busybox", "sh", "-c", "exit 6"]);
     assert_eq!(b.ok(&["wait", "quick"]), "6\n");
     b.ok(&["rm", &id]);
     b.assert_clean(&[&id]);
@@ -268,25 +227,12 @@ fn run_d_rm_removes_itself_and_wait_reports_the_code() {
 
 #[test]
 fn dry_run_prints_the_pipeline() {
-    let b = Box::new();
-    let out = b.ok(&[
-        "run",
-        "--dry-run",
-        "-d",
-        "--name",
-        "web",
-        "-p",
-        "8080:80",
-        "-v",
-        "data:/data",
-        "-e",
-        "A=b c",
-        "--memory",
-        "32m",
-        "busybox",
-        "echo",
-        "it's",
-    ]);
+    let b = Session::new();
+    let out = b.ok(&argv!(
+        "run --dry-run -d --name web -p 8080:80 -v data:/data -e 'A=b c' --memory 32m busybox \
+         echo {}",
+        "it's"
+    ));
     assert_eq!(
         out,
         "berth-pull busybox | berth-unpack --name=web '--env=A=b c' - -- echo 'it'\\''s' \

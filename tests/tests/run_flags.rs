@@ -4,6 +4,7 @@
 //! knows it. Docker flags berth lacks are refused by name.
 
 use berth_e2e::TestEnv;
+use berth_e2e::argv;
 
 struct Flag {
     long: String,
@@ -116,16 +117,9 @@ fn flag_forms_and_refusals() {
         env.run(&a)
     };
     // Clusters, attached values, --flag=value, and the image's own arguments left alone.
-    let out = dry(&[
-        "-dit",
-        "-p8080:80",
-        "-eA=1",
-        "--name=web",
-        "busybox",
-        "sh",
-        "-c",
-        "echo -d --rm",
-    ])
+    let out = dry(&argv!(
+        "-dit -p8080:80 -eA=1 --name=web busybox sh -c 'echo -d --rm'"
+    ))
     .success()
     .stdout;
     assert_eq!(

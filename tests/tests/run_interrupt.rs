@@ -5,23 +5,23 @@
 //! berth-spawn's `--security-opt seccomp=FILE`): opening the FIFO for writing returns once the
 //! stage opened it, so the test knows where the pipeline is without any sleep.
 
-mod run_support;
-
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use run_support::Box;
+use berth_e2e::argv;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
-fn fifo(b: &Box, name: &str) -> PathBuf {
+fn fifo(b: &Session, name: &str) -> PathBuf {
     let p = b.w.env.dir().join(name);
     nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     p
 }
 
 /// `berth ARGS` as the leader of its own process group (as a shell's job is).
-fn start(b: &Box, args: &[&str]) -> Child {
+fn start(b: &Session, args: &[&str]) -> Child {
     let mut c = b.cmd("berth");
     c.args(args)
         .stdin(Stdio::null())
@@ -37,8 +37,8 @@ fn reached(fifo: &Path) -> std::fs::File {
 }
 
 /// Waits until no process of group `pgid` is left (hang protection in `until`).
-fn group_gone(b: &Box, pgid: i32) {
-    b.until("the run's processes to end", || {
+fn group_gone(pgid: i32) {
+    until("the run's processes to end", || {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(-pgid), None)
             .is_err()
             .then_some(())
@@ -47,24 +47,16 @@ fn group_gone(b: &Box, pgid: i32) {
 
 #[test]
 fn ctrl_c_mid_pipeline_undoes_the_stages_done() {
-    let b = Box::new();
+    let b = Session::new();
     let port = b.net.default_slot().port(2);
     let f = fifo(&b, "seccomp");
     let child = start(
         &b,
-        &[
-            "run",
-            "--name",
-            "half",
-            "-p",
+        &argv!(
+            "run --name half -p {} -v anon:/data --security-opt {} busybox true",
             &format!("{port}:80"),
-            "-v",
-            "anon:/data",
-            "--security-opt",
-            &format!("seccomp={}", f.display()),
-            "busybox",
-            "true",
-        ],
+            &format!("seccomp={}", f.display())
+        ),
     );
     let pgid = child.id() as i32;
     // berth-spawn is reading the profile: unpack, netns and vol are done.
@@ -78,7 +70,7 @@ fn ctrl_c_mid_pipeline_undoes_the_stages_done() {
     drop(w);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{out:?}");
-    group_gone(&b, pgid);
+    group_gone(pgid);
     b.assert_clean(&[&id]);
     // The named volume the run made stays (Docker never removes named volumes).
     assert_eq!(b.ok(&["volume", "ls", "-q"]), "anon\n");
@@ -86,20 +78,14 @@ fn ctrl_c_mid_pipeline_undoes_the_stages_done() {
 
 #[test]
 fn kill_9_of_berth_run_stops_the_pipeline_before_the_container_starts() {
-    let b = Box::new();
+    let b = Session::new();
     let f = fifo(&b, "env");
     let child = start(
         &b,
-        &[
-            "run",
-            "--name",
-            "orphan",
-            "--env-file",
-            f.to_str().unwrap(),
-            "busybox",
-            "sleep",
-            "1000",
-        ],
+        &argv!(
+            "run --name orphan --env-file {} busybox sleep 1000",
+            f.to_str().unwrap()
+        ),
     );
     let pgid = child.id() as i32;
     let mut w = reached(&f);
@@ -112,29 +98,23 @@ fn kill_9_of_berth_run_stops_the_pipeline_before_the_container_starts() {
     child.wait().unwrap();
     w.write_all(b"A=1\n").unwrap();
     drop(w);
-    group_gone(&b, pgid);
+    group_gone(pgid);
     // berth-spawn found the run gone and removed what the stages before it made.
     b.assert_clean(&[]);
 }
 
 #[test]
 fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
-    let b = Box::new();
+    let b = Session::new();
     let port = b.net.default_slot().port(3);
     let f = fifo(&b, "seccomp");
     let child = start(
         &b,
-        &[
-            "run",
-            "--name",
-            "killed",
-            "-p",
+        &argv!(
+            "run --name killed -p {} --security-opt {} busybox true",
             &format!("{port}:80"),
-            "--security-opt",
-            &format!("seccomp={}", f.display()),
-            "busybox",
-            "true",
-        ],
+            &format!("seccomp={}", f.display())
+        ),
     );
     let pgid = child.id() as i32;
     let w = reached(&f);
@@ -146,23 +126,16 @@ fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
     let mut child = child;
     child.wait().unwrap();
     drop(w);
-    group_gone(&b, pgid);
+    group_gone(pgid);
     // Everything is still there: nobody could undo it...
     assert_eq!(b.container_ids(), vec![id.clone()]);
     // ...until the next run, which sweeps runs whose process is gone first; the name and the
     // port are free again.
     let r = b
-        .berth(&[
-            "run",
-            "--rm",
-            "--name",
-            "killed",
-            "-p",
-            &format!("{port}:80"),
-            "busybox",
-            "echo",
-            "ok",
-        ])
+        .berth(&argv!(
+            "run --rm --name killed -p {} busybox echo ok",
+            &format!("{port}:80")
+        ))
         .success();
     assert_eq!(r.stdout, "ok\n");
     b.assert_clean(&[&id]);
@@ -172,7 +145,7 @@ fn kill_9_of_the_whole_run_is_swept_by_the_next_run() {
 
 #[test]
 fn signals_reach_a_running_foreground_container() {
-    let b = Box::new();
+    let b = Session::new();
     let script = "trap 'echo got-TERM; exit 3' TERM; trap 'echo got-INT; exit 4' INT; \
                   echo ready; while :; do sleep 0.05; done";
     // kill -TERM of berth-run alone (docker's sig-proxy): passed on to the container.
@@ -212,19 +185,14 @@ fn signals_reach_a_running_foreground_container() {
 
 #[test]
 fn container_prune_leaves_a_run_in_flight_alone() {
-    let b = Box::new();
+    let b = Session::new();
     let f = fifo(&b, "seccomp");
     let child = start(
         &b,
-        &[
-            "run",
-            "--rm",
-            "--security-opt",
-            &format!("seccomp={}", f.display()),
-            "busybox",
-            "echo",
-            "made it",
-        ],
+        &argv!(
+            "run --rm --security-opt {} busybox echo 'made it'",
+            &format!("seccomp={}", f.display())
+        ),
     );
     let w = reached(&f);
     assert_eq!(b.container_ids().len(), 1);

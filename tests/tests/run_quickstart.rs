@@ -2,14 +2,12 @@
 //! scripts/quickstart.sh builds busybox:latest from the host's busybox-static and runs
 //! `berth run --rm busybox echo hello`; run again, it reuses the image.
 
-mod run_support;
-
 use berth_e2e::repo_dir;
-use run_support::Box;
+use berth_e2e::session::Session;
 
 #[test]
 fn quickstart_runs_hello_offline_on_an_empty_store() {
-    let b = Box::empty();
+    let b = Session::empty();
     let script = repo_dir().join("scripts/quickstart.sh");
     let run = || {
         let mut c = b.cmd("sh");

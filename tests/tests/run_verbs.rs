@@ -2,26 +2,19 @@
 //! cidfile then start, restart, kill -s, pause/unpause, rename, exec's flags, cp both ways,
 //! container prune, --restart, --init, --stop-signal; names, ids and id prefixes.
 
-mod run_support;
-
-use run_support::Box;
+use berth_e2e::argv;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 #[test]
 fn create_with_cidfile_then_start() {
-    let b = Box::new();
+    let b = Session::new();
     let cid = b.w.env.dir().join("cid");
     let cidp = cid.to_str().unwrap();
-    let out = b.ok(&[
-        "create",
-        "--name",
-        "made",
-        "--cidfile",
-        cidp,
-        "busybox",
-        "sh",
-        "-c",
-        "echo ran; exit 2",
-    ]);
+    let out = b.ok(&argv!(
+        "create --name made --cidfile {} busybox sh -c 'echo ran; exit 2'",
+        cidp
+    ));
     let id = out.trim().to_string();
     assert_eq!(id.len(), 64);
     assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
@@ -53,25 +46,19 @@ fn create_with_cidfile_then_start() {
 
 #[test]
 fn stop_restart_kill_pause_and_the_stop_signal() {
-    let b = Box::new();
+    let b = Session::new();
     // A shell that reports the signals it gets, and exits on USR2 (its --stop-signal).
     let script = "trap 'echo got-USR1' USR1; trap 'echo bye; exit 9' USR2; \
                   echo up; while :; do sleep 0.05; done";
-    let id = b.detached(&[
-        "--name",
-        "sig",
-        "--stop-signal",
-        "USR2",
-        "busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
-    b.until("the shell", || {
+    let id = b.detach(&argv!(
+        "--name sig --stop-signal USR2 busybox sh -c {}",
+        script
+    ));
+    until("the shell", || {
         b.ok(&["logs", "sig"]).contains("up").then_some(())
     });
     assert_eq!(b.ok(&["kill", "-s", "USR1", "sig"]), "sig\n");
-    b.until("USR1", || {
+    until("USR1", || {
         b.ok(&["logs", "sig"]).contains("got-USR1").then_some(())
     });
     // pause freezes it (ps says so, exec is refused), unpause thaws it; by id prefix.
@@ -108,9 +95,9 @@ fn stop_restart_kill_pause_and_the_stop_signal() {
 
 #[test]
 fn rename_and_name_conflicts() {
-    let b = Box::new();
-    let a = b.detached(&["--name", "first", "busybox", "sleep", "1000"]);
-    let c = b.detached(&["--name", "second", "busybox", "sleep", "1000"]);
+    let b = Session::new();
+    let a = b.detach(&["--name", "first", "busybox", "sleep", "1000"]);
+    let c = b.detach(&["--name", "second", "busybox", "sleep", "1000"]);
     let r = b.berth(&["rename", "first", "second"]).fails_with(104);
     assert!(r.error_line().contains("already in use"), "{}", r.stderr);
     assert_eq!(b.ok(&["rename", "first", "renamed"]), "");
@@ -130,29 +117,12 @@ fn rename_and_name_conflicts() {
 
 #[test]
 fn exec_flags() {
-    let b = Box::new();
-    let id = b.detached(&[
-        "--name",
-        "box",
-        "-e",
-        "FROM_RUN=1",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
-    let out = b.ok(&[
-        "exec",
-        "-u",
-        "1000:1001",
-        "-e",
-        "X=y z",
-        "-w",
-        "/tmp",
-        "box",
-        "sh",
-        "-c",
-        "id -u; id -g; echo \"$X\"; pwd; echo $FROM_RUN",
-    ]);
+    let b = Session::new();
+    let id = b.detach(&argv!("--name box -e FROM_RUN=1 busybox sleep 1000"));
+    let out = b.ok(&argv!(
+        "exec -u 1000:1001 -e 'X=y z' -w /tmp box sh -c \
+         'id -u; id -g; echo \"$X\"; pwd; echo $FROM_RUN'"
+    ));
     assert_eq!(out, "1000\n1001\ny z\n/tmp\n1\n");
     // -i: our stdin; without it, an empty one.
     assert_eq!(
@@ -171,17 +141,10 @@ fn exec_flags() {
     assert_eq!(b.ok(&["exec", "-t", "box", "tty"]), "/dev/pts/0\r\n");
     // -d: returns at once, the process runs on.
     assert_eq!(
-        b.ok(&[
-            "exec",
-            "-d",
-            "box",
-            "sh",
-            "-c",
-            "sleep 0.2; echo done > /tmp/d"
-        ]),
+        b.ok(&argv!("exec -d box sh -c 'sleep 0.2; echo done > /tmp/d'")),
         ""
     );
-    b.until("exec -d's process", || {
+    until("exec -d's process", || {
         b.berth(&["exec", "box", "cat", "/tmp/d"])
             .status
             .success()
@@ -200,31 +163,26 @@ fn exec_flags() {
 
 #[test]
 fn cp_both_ways_and_as_a_tar_stream() {
-    let b = Box::new();
-    let id = b.detached(&["--name", "files", "busybox", "sleep", "1000"]);
+    let b = Session::new();
+    let id = b.detach(&["--name", "files", "busybox", "sleep", "1000"]);
     let dir = b.w.env.dir();
     std::fs::write(dir.join("in.txt"), "from the host\n").unwrap();
     std::fs::create_dir_all(dir.join("tree/sub")).unwrap();
     std::fs::write(dir.join("tree/sub/leaf"), "leaf\n").unwrap();
     // host -> container: a file, and a directory
-    b.ok(&[
-        "cp",
-        dir.join("in.txt").to_str().unwrap(),
-        "files:/tmp/in.txt",
-    ]);
+    b.ok(&argv!(
+        "cp {} files:/tmp/in.txt",
+        dir.join("in.txt").to_str().unwrap()
+    ));
     b.ok(&["cp", dir.join("tree").to_str().unwrap(), "files:/tmp/"]);
     assert_eq!(
         b.ok(&["exec", "files", "cat", "/tmp/in.txt", "/tmp/tree/sub/leaf"]),
         "from the host\nleaf\n"
     );
     // container -> host
-    b.ok(&[
-        "exec",
-        "files",
-        "sh",
-        "-c",
-        "mkdir -p /out/d && echo made > /out/d/f",
-    ]);
+    b.ok(&argv!(
+        "exec files sh -c 'mkdir -p /out/d && echo made > /out/d/f'"
+    ));
     b.ok(&["cp", "files:/out", dir.join("back").to_str().unwrap()]);
     assert_eq!(
         std::fs::read_to_string(dir.join("back/d/f")).unwrap(),
@@ -250,11 +208,10 @@ fn cp_both_ways_and_as_a_tar_stream() {
     assert!(!dir.join("x").exists());
     // Works on a stopped container too.
     b.ok(&["stop", "-t", "0", "files"]);
-    b.ok(&[
-        "cp",
-        "files:/tmp/in.txt",
-        dir.join("again.txt").to_str().unwrap(),
-    ]);
+    b.ok(&argv!(
+        "cp files:/tmp/in.txt {}",
+        dir.join("again.txt").to_str().unwrap()
+    ));
     assert_eq!(
         std::fs::read_to_string(dir.join("again.txt")).unwrap(),
         "from the host\n"
@@ -265,9 +222,9 @@ fn cp_both_ways_and_as_a_tar_stream() {
 
 #[test]
 fn container_prune_removes_what_is_not_running() {
-    let b = Box::new();
-    let running = b.detached(&["--name", "keep", "busybox", "sleep", "1000"]);
-    let done = b.detached(&["--name", "done", "busybox", "true"]);
+    let b = Session::new();
+    let running = b.detach(&["--name", "keep", "busybox", "sleep", "1000"]);
+    let done = b.detach(&["--name", "done", "busybox", "true"]);
     b.ok(&["wait", "done"]);
     let created = b.ok(&["create", "--name", "never", "busybox", "true"]);
     let created = created.trim().to_string();
@@ -283,18 +240,11 @@ fn container_prune_removes_what_is_not_running() {
 
 #[test]
 fn restart_policies_and_init() {
-    let b = Box::new();
-    let id = b.detached(&[
-        "--name",
-        "flaky",
-        "--restart",
-        "on-failure:2",
-        "busybox",
-        "sh",
-        "-c",
-        "echo try; exit 1",
-    ]);
-    b.until("two restarts", || {
+    let b = Session::new();
+    let id = b.detach(&argv!(
+        "--name flaky --restart on-failure:2 busybox sh -c 'echo try; exit 1'"
+    ));
+    until("two restarts", || {
         let st = b.state(&id);
         (st["status"] == "exited" && st["restart_count"] == 2).then_some(())
     });
@@ -326,15 +276,7 @@ fn restart_policies_and_init() {
         r.stderr
     );
     // --init: berth's init is PID 1, the command PID 2, and the code goes through.
-    let r = b.berth(&[
-        "run",
-        "--rm",
-        "--init",
-        "busybox",
-        "sh",
-        "-c",
-        "echo $$; exit 5",
-    ]);
+    let r = b.berth(&argv!("run --rm --init busybox sh -c 'echo $$; exit 5'"));
     assert_eq!(r.fails_with(5).stdout, "2\n");
     b.ok(&["rm", "flaky"]);
     b.assert_clean(&[&id]);
@@ -342,7 +284,7 @@ fn restart_policies_and_init() {
 
 #[test]
 fn stop_uses_the_images_stop_signal_and_start_takes_several() {
-    let b = Box::new();
+    let b = Session::new();
     // An image whose STOPSIGNAL is USR2 (berth import --change, from a busybox tree).
     let dir = b.w.env.dir();
     let rootfs = dir.join("tree");
@@ -357,32 +299,21 @@ fn stop_uses_the_images_stop_signal_and_start_takes_several() {
         .status()
         .unwrap();
     assert!(st.success());
-    b.ok(&[
-        "import",
-        "-c",
-        "STOPSIGNAL SIGUSR2",
-        "-c",
-        "ENV PATH=/bin",
-        tarball.to_str().unwrap(),
-        "sig:1",
-    ]);
+    b.ok(&argv!(
+        "import -c 'STOPSIGNAL SIGUSR2' -c 'ENV PATH=/bin' {} sig:1",
+        tarball.to_str().unwrap()
+    ));
     let script = "trap 'echo usr2; exit 12' USR2; echo up; while :; do sleep 0.05; done";
-    let one = b.detached(&["--name", "one", "sig:1", "sh", "-c", script]);
-    b.until("up", || b.ok(&["logs", "one"]).contains("up").then_some(()));
+    let one = b.detach(&["--name", "one", "sig:1", "sh", "-c", script]);
+    until("up", || b.ok(&["logs", "one"]).contains("up").then_some(()));
     assert_eq!(b.ok(&["stop", "one"]), "one\n");
     assert_eq!(b.ok(&["wait", "one"]), "12\n");
     assert_eq!(b.ok(&["logs", "one"]), "up\nusr2\n");
     // --stop-signal wins over the image's; -t 0 kills at once when it is ignored.
-    let two = b.detached(&[
-        "--name",
-        "two",
-        "--stop-signal",
-        "HUP",
-        "sig:1",
-        "sh",
-        "-c",
-        "trap '' HUP; sleep 1000",
-    ]);
+    let two = b.detach(&argv!(
+        "--name two --stop-signal HUP sig:1 sh -c {}",
+        "trap '' HUP; sleep 1000"
+    ));
     assert_eq!(b.ok(&["stop", "-t", "0", "two"]), "two\n");
     assert_eq!(b.ok(&["wait", "two"]), "137\n");
     // start takes several, printing each.
@@ -399,20 +330,15 @@ fn stop_uses_the_images_stop_signal_and_start_takes_several() {
 
 #[test]
 fn ids_names_and_prefixes_everywhere() {
-    let b = Box::new();
+    let b = Session::new();
     // 17 containers: two of them must share their first hex digit.
     let mut ids = Vec::new();
     for i in 0..17 {
         let name = format!("c{i:02}");
-        let out = b.ok(&[
-            "create",
-            "--network",
-            "none",
-            "--name",
-            &name,
-            "busybox",
-            "true",
-        ]);
+        let out = b.ok(&argv!(
+            "create --network none --name {} busybox true",
+            &name
+        ));
         ids.push(out.trim().to_string());
     }
     let shared = (0..16)

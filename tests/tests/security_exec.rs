@@ -11,8 +11,6 @@
 //!   (`-w`, an image's WORKDIR, a preserved descriptor);
 //! - the cgroup namespace is rooted at the container's own cgroup.
 
-mod run_support;
-
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -20,8 +18,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use berth_e2e::argv;
+use berth_e2e::session::Session;
+use berth_e2e::until;
+use berth_e2e::world::edit_config;
 use berth_e2e::{bin_dir, probe};
-use run_support::{Box, capture, edit_config};
 
 /// The host binaries a container must never be able to change, with their digests.
 fn host_binaries() -> Vec<(PathBuf, String)> {
@@ -44,7 +45,7 @@ fn assert_unchanged(before: &[(PathBuf, String)]) {
 }
 
 /// The directory shared with the containers as /probe: the probe, and the attacks' files.
-fn probe_dir(b: &Box) -> PathBuf {
+fn probe_dir(b: &Session) -> PathBuf {
     let dir = b.w.env.dir().join("probe");
     if !dir.join("escape-probe").exists() {
         probe::build(&dir);
@@ -53,42 +54,37 @@ fn probe_dir(b: &Box) -> PathBuf {
 }
 
 /// A container running `sleep`, with the probe directory at /probe.
-fn victim(b: &Box, name: &str, flags: &[&str]) -> String {
+fn victim(b: &Session, name: &str, flags: &[&str]) -> String {
     let vol = format!("{}:/probe", probe_dir(b).display());
     let mut args = vec!["--name", name, "-v", &vol];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["busybox", "sleep", "1000"]);
-    b.detached(&args)
+    b.detach(&args)
 }
 
 /// The probe's `exe` attack (escape_probe.c), run in a container with `exec -d`, so that no
 /// berth-spawn runs while it waits (a running executable cannot be opened for writing), and
 /// driven through files in its directory.
-struct Attack<'a> {
-    b: &'a Box,
+struct Attack {
     dir: PathBuf,
 }
 
-impl<'a> Attack<'a> {
-    fn start(b: &'a Box, container: &str, name: &str) -> Attack<'a> {
+impl Attack {
+    fn start(b: &Session, container: &str, name: &str) -> Attack {
         let dir = probe_dir(b).join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let inside = format!("/probe/{name}");
-        b.ok(&[
-            "exec",
-            "-d",
+        b.ok(&argv!(
+            "exec -d {} /probe/escape-probe exe {}",
             container,
-            "/probe/escape-probe",
-            "exe",
-            &inside,
-        ]);
-        Attack { b, dir }
+            &inside
+        ));
+        Attack { dir }
     }
 
     fn wait_for(&self, file: &str) -> Vec<String> {
         let p = self.dir.join(file);
-        self.b
-            .until(file, || std::fs::read_to_string(&p).ok())
+        until(file, || std::fs::read_to_string(&p).ok())
             .lines()
             .map(str::to_string)
             .collect()
@@ -199,7 +195,7 @@ fn child_in_container(pid: u32) -> String {
 /// process in the container opens its /proc/PID/exe, waits until the exec is over, and tries
 /// to write through the handle.
 fn exec_during_its_wait(caps: &[&str]) {
-    let b = Box::new();
+    let b = Session::new();
     let id = victim(&b, "victim", caps);
     let before = host_binaries();
     let attack = Attack::start(&b, "victim", "exec");
@@ -217,7 +213,7 @@ fn exec_during_its_wait(caps: &[&str]) {
         .spawn()
         .unwrap();
     let pid = waiting.id();
-    b.until("berth exec stalled on its console socket", || {
+    until("berth exec stalled on its console socket", || {
         in_connect(pid).then_some(())
     });
     attack.aim(&child_in_container(pid));
@@ -274,7 +270,7 @@ fn an_exec_waiting_for_its_start_exposes_no_host_binary_even_to_sys_ptrace() {
 
 /// CVE-2019-5736 against `--init`: PID 1 is berth-init from a sealed copy, for its whole life.
 fn init_pid_1(caps: &[&str]) {
-    let b = Box::new();
+    let b = Session::new();
     let mut flags = vec!["--init"];
     flags.extend_from_slice(caps);
     let id = victim(&b, "inited", &flags);
@@ -307,7 +303,7 @@ fn init_pid_1(caps: &[&str]) {
     // It reaps orphans: a background child of an exec'd shell comes to PID 1 when the
     // shell exits, and must not stay a zombie once it ends.
     b.ok(&["exec", "inited", "sh", "-c", "sleep 0.2 & exit 0"]);
-    b.until("the orphan reaped", || {
+    until("the orphan reaped", || {
         let ps = b.ok(&["exec", "inited", "ps", "-o", "stat,args"]);
         let left = ps
             .lines()
@@ -333,7 +329,7 @@ fn init_pid_1_is_a_sealed_berth_init_even_to_sys_ptrace() {
 
 #[test]
 fn init_passes_exit_codes_and_signals_through() {
-    let b = Box::new();
+    let b = Session::new();
     let r = b.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]);
     r.fails_with(7);
     let r = b.berth(&["run", "--rm", "--init", "busybox", "sh", "-c", "kill -9 $$"]);
@@ -379,7 +375,7 @@ impl CallerTerminal {
 
     /// Starts `berth ARGS` on the terminal, in a session of its own whose controlling
     /// terminal it is.
-    fn spawn(&mut self, b: &Box, args: &[&str]) -> std::process::Child {
+    fn spawn(&mut self, b: &Session, args: &[&str]) -> std::process::Child {
         self.shown.clear();
         let mut c = b.cmd("berth");
         let fd = || Stdio::from(self.slave.try_clone().unwrap());
@@ -413,10 +409,15 @@ impl CallerTerminal {
 
     /// Runs `berth ARGS` on the terminal, types `input`; returns its status and everything
     /// the terminal showed.
-    fn run(&mut self, b: &Box, args: &[&str], input: &[u8]) -> (std::process::ExitStatus, String) {
+    fn run(
+        &mut self,
+        b: &Session,
+        args: &[&str],
+        input: &[u8],
+    ) -> (std::process::ExitStatus, String) {
         let mut child = self.spawn(b, args);
         self.type_bytes(input);
-        let status = b.until("the command on the terminal", || {
+        let status = until("the command on the terminal", || {
             self.read_more();
             child.try_wait().unwrap()
         });
@@ -448,7 +449,7 @@ impl CallerTerminal {
 /// its output and input still go through (relayed by berth-spawn).
 #[test]
 fn exec_without_t_has_no_controlling_terminal() {
-    let b = Box::new();
+    let b = Session::new();
     let id = victim(&b, "victim", &[]);
     let mut term = CallerTerminal::new();
     let (st, text) = term.run(&b, &["exec", "victim", "/probe/escape-probe", "tty"], b"");
@@ -459,14 +460,7 @@ fn exec_without_t_has_no_controlling_terminal() {
     // -i without -t: what is typed reaches the process, through a pipe.
     let (st, text) = term.run(
         &b,
-        &[
-            "exec",
-            "-i",
-            "victim",
-            "sh",
-            "-c",
-            "read x; echo got $x; [ -t 0 ] || echo pipe",
-        ],
+        &argv!("exec -i victim sh -c 'read x; echo got $x; [ -t 0 ] || echo pipe'"),
         b"typed\n",
     );
     assert!(st.success(), "{st:?}: {text}");
@@ -479,15 +473,8 @@ fn exec_without_t_has_no_controlling_terminal() {
     b.assert_clean(&[&id]);
 }
 
-/// `sh -c SCRIPT` in the test's world (roots, cgroup parent, tools on PATH).
-fn sh(b: &Box, script: &str) -> berth_e2e::Run {
-    let mut c = b.cmd("sh");
-    c.arg("-c").arg(script);
-    capture(c, &["sh", "-c", script], None)
-}
-
 /// A host directory, open as fd 3 in the caller, with a file in it.
-fn host_dir(b: &Box) -> PathBuf {
+fn host_dir(b: &Session) -> PathBuf {
     let d = b.w.env.dir().join("hostdir");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("host-secret"), "secret").unwrap();
@@ -506,9 +493,9 @@ fn assert_refused_workdir(r: berth_e2e::Run, host: &Path) {
 
 #[test]
 fn a_leaked_descriptor_cannot_be_the_working_directory() {
-    let b = Box::new();
+    let b = Session::new();
     let host = host_dir(&b);
-    let leak = |args: &str| sh(&b, &format!("exec 3<'{}'; berth {args}", host.display()));
+    let leak = |args: &str| b.sh(&format!("exec 3<'{}'; berth {args}", host.display()));
     // -w on run.
     let r = leak("run --rm -w /proc/self/fd/3 busybox sh -c 'ls; touch pwned'");
     assert_refused_workdir(r, &host);
@@ -525,15 +512,10 @@ fn a_leaked_descriptor_cannot_be_the_working_directory() {
             .arg(&tarball)
             .arg("."),
     );
-    b.ok(&[
-        "import",
-        "-c",
-        "WORKDIR /proc/self/fd/3",
-        "-c",
-        "ENV PATH=/bin",
-        tarball.to_str().unwrap(),
-        "workdir:fd",
-    ]);
+    b.ok(&argv!(
+        "import -c 'WORKDIR /proc/self/fd/3' -c 'ENV PATH=/bin' {} workdir:fd",
+        tarball.to_str().unwrap()
+    ));
     let r = leak("run --rm workdir:fd sh -c 'ls; touch pwned'");
     assert_refused_workdir(r, &host);
     // -w on exec.
@@ -554,7 +536,7 @@ fn a_leaked_descriptor_cannot_be_the_working_directory() {
 /// still refused as the working directory, by the check after the chdir.
 #[test]
 fn a_preserved_descriptor_is_refused_as_the_working_directory() {
-    let b = Box::new();
+    let b = Session::new();
     let host = host_dir(&b);
     let (id, _) = b.w.container("oci", &["sh", "-c", "ls; touch pwned"]);
     let bundle = b.w.paths().container(&id);
@@ -565,7 +547,7 @@ fn a_preserved_descriptor_is_refused_as_the_working_directory() {
         b.w.env.dir().display(),
         bundle.display()
     );
-    let r = sh(&b, &script).fails_with(126);
+    let r = b.sh(&script).fails_with(126);
     assert!(
         r.error_line().contains("outside the container's root"),
         "{}",
@@ -584,7 +566,7 @@ fn a_preserved_descriptor_is_refused_as_the_working_directory() {
 /// itself at the root of every hierarchy (v1 controllers and v2), as with runc.
 #[test]
 fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
-    let b = Box::new();
+    let b = Session::new();
     let own = b.ok(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
     assert!(!own.is_empty());
     for l in own.lines() {
@@ -610,15 +592,10 @@ fn the_cgroup_namespace_is_rooted_at_the_containers_cgroup() {
 /// sealed copy, so the handle leads nowhere writable.
 #[test]
 fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
-    let b = Box::new();
-    let watched = b.detached(&[
-        "--name",
-        "watched",
-        "busybox",
-        "sh",
-        "-c",
-        "echo hello; sleep 1000",
-    ]);
+    let b = Session::new();
+    let watched = b.detach(&argv!(
+        "--name watched busybox sh -c 'echo hello; sleep 1000'"
+    ));
     let attacker = victim(
         &b,
         "attacker",
@@ -641,7 +618,7 @@ fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
     assert_eq!(line(&opened, "open-exe"), Some("ok"), "{opened:?}");
     // The container is removed and its monitor exits, while the probe holds its handle.
     b.ok(&["rm", "-f", "watched"]);
-    b.until("the monitor gone", || {
+    until("the monitor gone", || {
         (!Path::new(&format!("/proc/{monitor}")).exists()).then_some(())
     });
     let lines = attack.finish();
@@ -653,17 +630,10 @@ fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
     }
     assert_unchanged(&before);
     // The monitor still does its job: the log, the exit code, a restart.
-    let id = b.detached(&[
-        "--name",
-        "again",
-        "--restart",
-        "on-failure:1",
-        "busybox",
-        "sh",
-        "-c",
-        "echo run; exit 3",
-    ]);
-    b.until("the restart done", || {
+    let id = b.detach(&argv!(
+        "--name again --restart on-failure:1 busybox sh -c 'echo run; exit 3'"
+    ));
+    until("the restart done", || {
         let s = b.state(&id);
         (b.ok(&["logs", "again"]) == "run\nrun\n" && s["status"] == "exited").then_some(())
     });
@@ -679,21 +649,14 @@ fn the_monitor_exposes_no_host_binary_even_to_the_hosts_pid_namespace() {
 /// handed over as they are.
 #[test]
 fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
-    let b = Box::new();
+    let b = Session::new();
     let vol = format!("{}:/probe", probe_dir(&b).display());
     let mut term = CallerTerminal::new();
     // Without -i, what is typed stays the caller's: the container cannot read it from its
     // stdout (a terminal is opened read-write), nor change the caller's terminal's modes.
     let (st, text) = term.run(
         &b,
-        &[
-            "run",
-            "--rm",
-            "busybox",
-            "sh",
-            "-c",
-            "head -c 13 <&1; echo; stty igncr <&1; echo done",
-        ],
+        &argv!("run --rm busybox sh -c 'head -c 13 <&1; echo; stty igncr <&1; echo done'"),
         b"typed-secret\n",
     );
     assert!(st.success(), "{st:?}: {text}");
@@ -711,15 +674,7 @@ fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
     // No controlling terminal, no terminal at all among its descriptors.
     let (st, text) = term.run(
         &b,
-        &[
-            "run",
-            "--rm",
-            "-v",
-            &vol,
-            "busybox",
-            "/probe/escape-probe",
-            "tty",
-        ],
+        &argv!("run --rm -v {} busybox /probe/escape-probe tty", &vol),
         b"",
     );
     assert!(st.success(), "{st:?}: {text}");
@@ -727,28 +682,17 @@ fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
     // -i: what is typed reaches the container through a pipe; exit codes come back.
     let (st, text) = term.run(
         &b,
-        &[
-            "run",
-            "-i",
-            "--rm",
-            "busybox",
-            "sh",
-            "-c",
-            "read x; echo got $x; [ -t 0 ] || echo pipe; exit 3",
-        ],
+        &argv!("run -i --rm busybox sh -c 'read x; echo got $x; [ -t 0 ] || echo pipe; exit 3'"),
         b"typed\n",
     );
     assert_eq!(st.code(), Some(3), "{text}");
     assert_eq!(text, "got typed\npipe\n");
     // Pipes and files are passed as they are: the container writes into the caller's file.
     let out = b.w.env.dir().join("out.txt");
-    let r = sh(
-        &b,
-        &format!(
-            "berth run --rm busybox sh -c 'stat -L -c %i /proc/self/fd/1' > '{}'",
-            out.display()
-        ),
-    );
+    let r = b.sh(&format!(
+        "berth run --rm busybox sh -c 'stat -L -c %i /proc/self/fd/1' > '{}'",
+        out.display()
+    ));
     r.success();
     use std::os::unix::fs::MetadataExt;
     let ino = std::fs::metadata(&out).unwrap().ino();
@@ -759,29 +703,19 @@ fn a_foreground_run_without_t_does_not_hold_the_callers_terminal() {
 /// Ctrl-C at the caller's terminal still stops a foreground run without -t.
 #[test]
 fn ctrl_c_stops_a_foreground_run_without_t() {
-    let b = Box::new();
+    let b = Session::new();
     let mut term = CallerTerminal::new();
     term.cooked();
     // --init: as PID 1, sh and sleep would ignore SIGINT (they have no handler), as in Docker.
     let mut child = term.spawn(
         &b,
-        &[
-            "run",
-            "--rm",
-            "--init",
-            "--name",
-            "fg",
-            "busybox",
-            "sh",
-            "-c",
-            "echo up; sleep 1000",
-        ],
+        &argv!("run --rm --init --name fg busybox sh -c 'echo up; sleep 1000'"),
     );
-    b.until("the container up", || {
+    until("the container up", || {
         term.read_more().contains("up").then_some(())
     });
     term.type_bytes(b"\x03");
-    let st = b.until("the run to end", || child.try_wait().unwrap());
+    let st = until("the run to end", || child.try_wait().unwrap());
     assert_eq!(st.code(), Some(130), "{}", term.read_more());
     b.assert_clean(&[]);
 }

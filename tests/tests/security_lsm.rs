@@ -4,13 +4,13 @@
 //! field named, on this host, which has neither module (`unconfined` and `label=disable` run);
 //! Docker's own `--security-opt` forms and errors; and `berth doctor`'s row for the modules.
 
-mod run_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use berth_e2e::argv;
 use berth_e2e::fixtures;
-use run_support::{Box, World};
+use berth_e2e::session::Session;
+use berth_e2e::world::World;
 
 /// tests/src/syscall_probe.c, built static (busybox cannot make these calls).
 fn probe(dir: &Path) -> PathBuf {
@@ -55,7 +55,7 @@ fn probes(out: &str) -> Vec<(String, String)> {
 
 #[test]
 fn io_uring_and_af_alg_are_refused_by_default_and_allowed_unconfined() {
-    let b = Box::new();
+    let b = Session::new();
     let exe = probe(b.w.env.dir());
     let vol = format!("{}:/probe:ro", exe.display());
     let eperm: Vec<(String, String)> = [
@@ -70,21 +70,15 @@ fn io_uring_and_af_alg_are_refused_by_default_and_allowed_unconfined() {
     let out = b.ok(&["run", "--rm", "-v", &vol, "busybox", "/probe"]);
     assert_eq!(probes(&out), eperm, "{out}");
     // exec joins the same filter.
-    let id = b.detached(&["-v", &vol, "busybox", "sleep", "1000"]);
+    let id = b.detach(&["-v", &vol, "busybox", "sleep", "1000"]);
     let out = b.ok(&["exec", &id[..12], "/probe"]);
     assert_eq!(probes(&out), eperm, "{out}");
     b.ok(&["rm", "-f", &id[..12]]);
     // Unconfined: the kernel answers.
-    let out = b.ok(&[
-        "run",
-        "--rm",
-        "--security-opt",
-        "seccomp=unconfined",
-        "-v",
-        &vol,
-        "busybox",
-        "/probe",
-    ]);
+    let out = b.ok(&argv!(
+        "run --rm --security-opt seccomp=unconfined -v {} busybox /probe",
+        &vol
+    ));
     let p = probes(&out);
     assert_eq!(p.len(), 4, "{out}");
     assert_eq!(p[0].1, unconfined_io_uring_setup(), "{out}");
@@ -100,7 +94,7 @@ fn io_uring_and_af_alg_are_refused_by_default_and_allowed_unconfined() {
 
 #[test]
 fn apparmor_and_selinux_requests_are_refused_without_the_modules() {
-    let b = Box::new();
+    let b = Session::new();
     for (opt, want) in [
         (
             "apparmor=docker-default",
@@ -147,21 +141,12 @@ fn apparmor_and_selinux_requests_are_refused_without_the_modules() {
 
 #[test]
 fn unconfined_label_disable_system_paths_and_cgroups_run() {
-    let b = Box::new();
-    let out = b.ok(&[
-        "run",
-        "--rm",
-        "--security-opt",
-        "apparmor=unconfined",
-        "--security-opt",
-        "label=disable",
-        "--security-opt",
-        "no-new-privileges",
-        "busybox",
-        "sh",
-        "-c",
-        "grep NoNewPrivs /proc/self/status; cat /proc/self/attr/current 2>/dev/null; echo ran",
-    ]);
+    let b = Session::new();
+    let out = b.ok(&argv!(
+        "run --rm --security-opt apparmor=unconfined --security-opt label=disable --security-opt \
+         no-new-privileges busybox sh -c \
+         'grep NoNewPrivs /proc/self/status; cat /proc/self/attr/current 2>/dev/null; echo ran'"
+    ));
     assert_eq!(out, "NoNewPrivs:\t1\nran\n");
     // Docker's masked and read-only /proc paths (those this kernel has), and without them.
     let paths: Vec<&str> = ["/proc/keys", "/proc/timer_list", "/proc/sys"]
@@ -174,32 +159,20 @@ fn unconfined_label_disable_system_paths_and_cgroups_run() {
     );
     let masked = b.ok(&["run", "--rm", "busybox", "sh", "-c", &listed]);
     assert_eq!(masked, format!("{}\n", paths.len()));
-    let open = b.ok(&[
-        "run",
-        "--rm",
-        "--security-opt",
-        "systempaths=unconfined",
-        "busybox",
-        "sh",
-        "-c",
-        &listed,
-    ]);
+    let open = b.ok(&argv!(
+        "run --rm --security-opt systempaths=unconfined busybox sh -c {}",
+        &listed
+    ));
     assert_eq!(open, "0\n");
     // The container's cgroup: read-only, unless writable-cgroups=true (dockerd's option).
     // A child group is made and removed again (v2: the root of the namespace; v1: pids).
     let modes = "d=/sys/fs/cgroup; [ -e $d/cgroup.controllers ] || d=$d/pids; \
         if mkdir $d/berth-probe 2>/dev/null; then rmdir $d/berth-probe; echo rw; else echo ro; fi";
     assert_eq!(b.ok(&["run", "--rm", "busybox", "sh", "-c", modes]), "ro\n");
-    let rw = b.ok(&[
-        "run",
-        "--rm",
-        "--security-opt",
-        "writable-cgroups=true",
-        "busybox",
-        "sh",
-        "-c",
-        modes,
-    ]);
+    let rw = b.ok(&argv!(
+        "run --rm --security-opt writable-cgroups=true busybox sh -c {}",
+        modes
+    ));
     assert_eq!(rw, "rw\n");
     b.assert_clean(&[]);
 }
@@ -276,7 +249,7 @@ fn config_labels_are_refused_at_create_naming_the_field() {
 
 #[test]
 fn doctor_says_which_security_module_is_active() {
-    let b = Box::empty();
+    let b = Session::empty();
     let rows = b.berth(&["doctor"]).success().json();
     let row = rows
         .as_array()

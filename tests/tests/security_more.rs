@@ -12,17 +12,17 @@
 //! - `berth attach` right after `berth run -d` finds the monitor listening;
 //! - a manifest with a duplicate key is refused at pull, not stored unusable.
 
-mod run_support;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use berth_e2e::argv;
 use berth_e2e::fixtures::{self, must};
 use berth_e2e::probe;
 use berth_e2e::registry::{Format, Registry};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 use berth_e2e::{Run, TestEnv};
-use run_support::Box;
 
 /// A loop device over a file of the test's, detached when dropped.
 struct Loop {
@@ -65,20 +65,16 @@ fn assert_refused(r: Run, what: &str) {
 /// as /etc/passwd are refused or resolved in the container, never read on the host.
 #[test]
 fn exec_user_reads_only_the_containers_own_passwd() {
-    let b = Box::new();
+    let b = Session::new();
     let dir = b.w.env.dir();
     let host = dir.join("host-passwd");
     std::fs::write(&host, LEAK).unwrap();
-    let id = b.detached(&["--name", "victim", "busybox", "sleep", "1000"]);
+    let id = b.detach(&["--name", "victim", "busybox", "sleep", "1000"]);
     // An absolute symlink to a host path is the container's own path (missing there).
-    b.ok(&[
-        "exec",
-        "victim",
-        "ln",
-        "-sf",
-        host.to_str().unwrap(),
-        "/etc/passwd",
-    ]);
+    b.ok(&argv!(
+        "exec victim ln -sf {} /etc/passwd",
+        host.to_str().unwrap()
+    ));
     let r = b.berth(&["exec", "-u", "leak", "victim", "id", "-u"]);
     assert_refused(
         r,
@@ -109,15 +105,11 @@ fn exec_user_reads_only_the_containers_own_passwd() {
     // A FIFO: with no writer, opening it to read would hang the exec for good; here the
     // container writes one line into it, which berth must not read either.
     b.ok(&["exec", "victim", "rm", "/etc/passwd"]);
-    b.ok(&[
-        "exec",
-        "-d",
-        "victim",
-        "sh",
-        "-c",
-        &format!("mkfifo /etc/passwd; echo '{}' > /etc/passwd", LEAK.trim()),
-    ]);
-    b.until("the FIFO", || {
+    b.ok(&argv!(
+        "exec -d victim sh -c {}",
+        &format!("mkfifo /etc/passwd; echo '{}' > /etc/passwd", LEAK.trim())
+    ));
+    until("the FIFO", || {
         b.berth(&["exec", "victim", "test", "-p", "/etc/passwd"])
             .status
             .success()
@@ -130,19 +122,16 @@ fn exec_user_reads_only_the_containers_own_passwd() {
     );
     // The container's own files still work: a name, a number, a name in a mounted file.
     b.ok(&["exec", "victim", "rm", "/etc/passwd"]);
-    b.ok(&[
-        "exec",
-        "victim",
-        "sh",
-        "-c",
-        "echo 'web:x:1000:1000::/home/web:/bin/sh' > /etc/passwd",
-    ]);
+    b.ok(&argv!(
+        "exec victim sh -c {}",
+        "echo 'web:x:1000:1000::/home/web:/bin/sh' > /etc/passwd"
+    ));
     assert_eq!(b.ok(&["exec", "-u", "web", "victim", "id", "-u"]), "1000\n");
     assert_eq!(b.ok(&["exec", "-u", "7:8", "victim", "id", "-g"]), "8\n");
     let mounted = dir.join("mounted-passwd");
     std::fs::write(&mounted, "app:x:2000:2000::/:/bin/sh\n").unwrap();
     let vol = format!("{}:/etc/passwd:ro", mounted.display());
-    let id2 = b.detached(&["--name", "mounted", "-v", &vol, "busybox", "sleep", "1000"]);
+    let id2 = b.detach(&["--name", "mounted", "-v", &vol, "busybox", "sleep", "1000"]);
     assert_eq!(
         b.ok(&["exec", "-u", "app", "mounted", "id", "-u"]),
         "2000\n"
@@ -156,7 +145,7 @@ fn exec_user_reads_only_the_containers_own_passwd() {
 /// (resolved inside the rootfs by descriptor, `layer::root::Root`), never the host's.
 #[test]
 fn a_volume_seeded_through_a_symlink_gets_the_images_files() {
-    let b = Box::new();
+    let b = Session::new();
     let dir = b.w.env.dir();
     let tree = dir.join("tree");
     fixtures::populate_busybox(&tree);
@@ -172,27 +161,13 @@ fn a_volume_seeded_through_a_symlink_gets_the_images_files() {
             .arg(&tarball)
             .arg("."),
     );
-    b.ok(&[
-        "import",
-        "-c",
-        "VOLUME /data /up",
-        "-c",
-        "ENV PATH=/bin",
-        tarball.to_str().unwrap(),
-        "seeded:1",
-    ]);
-    let out = b.ok(&[
-        "run",
-        "--name",
-        "seeded",
-        "-v",
-        "etcvol:/data",
-        "-v",
-        "upvol:/up",
-        "seeded:1",
-        "cat",
-        "/etc/image-only",
-    ]);
+    b.ok(&argv!(
+        "import -c 'VOLUME /data /up' -c 'ENV PATH=/bin' {} seeded:1",
+        tarball.to_str().unwrap()
+    ));
+    let out = b.ok(&argv!(
+        "run --name seeded -v etcvol:/data -v upvol:/up seeded:1 cat /etc/image-only"
+    ));
     assert_eq!(out, "from the image\n");
     for vol in ["etcvol", "upvol"] {
         let data = b.root().join("volumes").join(vol).join("_data");
@@ -254,7 +229,7 @@ fn containers_do_not_share_the_callers_session_keyring() {
         )
     };
     assert!(key > 0, "{}", std::io::Error::last_os_error());
-    let b = Box::new();
+    let b = Session::new();
     let dir = b.w.env.dir().join("probe");
     probe::build_c(&dir, "keyring_probe.c", "keyring-probe");
     let vol = format!("{}:/probe", dir.display());
@@ -293,15 +268,10 @@ fn containers_do_not_share_the_callers_session_keyring() {
     );
     assert_eq!(probe(&out).2, "ok", "{out}");
     // By default Docker's seccomp profile refuses the key calls altogether.
-    let out = b.ok(&[
-        "run",
-        "--rm",
-        "-v",
-        &vol,
-        "busybox",
-        "/probe/keyring-probe",
-        "x",
-    ]);
+    let out = b.ok(&argv!(
+        "run --rm -v {} busybox /probe/keyring-probe x",
+        &vol
+    ));
     assert_eq!(probe(&out).1, "EPERM", "{out}");
     // The caller's keyring and secret are untouched.
     let again = keyctl(
@@ -319,19 +289,14 @@ fn containers_do_not_share_the_callers_session_keyring() {
 /// monitor had not listened yet, on a loaded machine).
 #[test]
 fn attach_right_after_run_d_always_finds_the_monitor() {
-    let b = Box::new();
+    let b = Session::new();
     let mut ids = Vec::new();
     for i in 0..25 {
         let name = format!("quick{i}");
-        let id = b.detached(&[
-            "-i",
-            "--name",
-            &name,
-            "busybox",
-            "sh",
-            "-c",
-            "read x; echo got $x",
-        ]);
+        let id = b.detach(&argv!(
+            "-i --name {} busybox sh -c 'read x; echo got $x'",
+            &name
+        ));
         assert!(
             b.w.paths().attach_socket(&id).exists(),
             "run -d returned before the monitor listened (round {i})"

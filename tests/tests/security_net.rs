@@ -18,8 +18,6 @@
 //!
 //! Traffic goes only to loopback, to the test's bridges and to namespaces the test made.
 
-mod run_support;
-
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -29,9 +27,11 @@ use std::time::Duration;
 
 use berth::net::netlink::Netlink;
 use berth::net::{firewall, host, netns};
+use berth_e2e::argv;
 use berth_e2e::net::{self, Proc};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 use berth_e2e::{Run, TestEnv, fixtures};
-use run_support::Box;
 
 /// Hang protection for a datagram that must arrive (never a timing claim).
 const ARRIVES: Duration = Duration::from_secs(20);
@@ -116,7 +116,7 @@ fn no_berth_rules_once_idle(mine: &[&str]) {
 }
 
 /// `rawpkt` inside a running container (`berth exec`).
-fn exec_rawpkt(b: &Box, container: &str, args: &[&str]) -> Run {
+fn exec_rawpkt(b: &Session, container: &str, args: &[&str]) -> Run {
     let mut argv = vec!["exec", container, "/tools/rawpkt", "eth0"];
     argv.extend_from_slice(args);
     b.berth(&argv)
@@ -124,28 +124,21 @@ fn exec_rawpkt(b: &Box, container: &str, args: &[&str]) -> Run {
 
 #[test]
 fn a_container_with_net_raw_cannot_reach_host_services_on_loopback() {
-    let b = Box::new();
+    let b = Session::new();
     let s = b.net.default_slot().clone();
     let helper = rawpkt(b.w.env.dir());
     let tools = helper.parent().unwrap().display().to_string();
     let (local, any) = (s.port(0), s.port(1));
-    let id = b.detached(&[
-        "--name",
-        "web",
-        "-p",
+    let id = b.detach(&argv!(
+        "--name web -p {} -p {} -v {} busybox sh -c \
+         'mkdir -p /www && echo web-page > /www/index.html && exec httpd -f -p 80 -h /www'",
         &format!("127.0.0.1:{local}:80"),
-        "-p",
         &format!("{any}:80"),
-        "-v",
-        &format!("{tools}:/tools:ro"),
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /www && echo web-page > /www/index.html && exec httpd -f -p 80 -h /www",
-    ]);
+        &format!("{tools}:/tools:ro")
+    ));
     // Localhost publishing works: 127.0.0.1 from the host, and a port on every address.
     let page = Some("web-page\n".to_string());
-    b.until("the port published on 127.0.0.1", || {
+    until("the port published on 127.0.0.1", || {
         net::http_get(&format!("http://127.0.0.1:{local}/")).filter(|p| p == "web-page\n")
     });
     assert_eq!(net::http_get(&format!("http://127.0.0.1:{any}/")), page);
@@ -194,25 +187,16 @@ fn a_container_with_net_raw_cannot_reach_host_services_on_loopback() {
         BufReader::new(c).read_line(&mut line).unwrap();
         line
     });
-    b.berth(&[
-        "exec",
-        "web",
-        "sh",
-        "-c",
-        &format!("echo to-the-host | nc {gw} {}", port(6)),
-    ])
+    b.berth(&argv!(
+        "exec web sh -c {}",
+        &format!("echo to-the-host | nc {gw} {}", port(6))
+    ))
     .success();
     assert_eq!(got.join().unwrap(), "to-the-host\n");
-    let out = b.ok(&[
-        "run",
-        "--rm",
-        "busybox",
-        "wget",
-        "-q",
-        "-O",
-        "-",
-        &format!("http://{gw}:{any}/"),
-    ]);
+    let out = b.ok(&argv!(
+        "run --rm busybox wget -q -O - {}",
+        &format!("http://{gw}:{any}/")
+    ));
     assert_eq!(out, "web-page\n");
 
     b.ok(&["rm", "-f", "web"]);
@@ -222,7 +206,7 @@ fn a_container_with_net_raw_cannot_reach_host_services_on_loopback() {
 
 #[test]
 fn a_lan_neighbour_cannot_reach_a_port_published_on_loopback() {
-    let mut b = Box::new();
+    let mut b = Session::new();
     let s = b.net.default_slot().clone();
     let helper = rawpkt(b.w.env.dir());
     let (outside, oip) = b.net.outside_host(&b.w.env);
@@ -230,22 +214,15 @@ fn a_lan_neighbour_cannot_reach_a_port_published_on_loopback() {
     let host_if = format!("bto{lan}");
     let host_ip = Ipv4Addr::new(10, 213, lan, 1).to_string();
     let (local, any, udp) = (s.port(0), s.port(1), s.port(2));
-    let id = b.detached(&[
-        "--name",
-        "web",
-        "-p",
+    let id = b.detach(&argv!(
+        "--name web -p {} -p {} -p {} busybox sh -c \
+         'mkdir -p /www && echo web-page > /www/index.html && exec httpd -f -p 80 -h /www'",
         &format!("127.0.0.1:{local}:80"),
-        "-p",
         &format!("{any}:80"),
-        "-p",
-        &format!("127.0.0.1:{udp}:53/udp"),
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /www && echo web-page > /www/index.html && exec httpd -f -p 80 -h /www",
-    ]);
+        &format!("127.0.0.1:{udp}:53/udp")
+    ));
     let page = "web-page\n".to_string();
-    b.until("the port published on 127.0.0.1", || {
+    until("the port published on 127.0.0.1", || {
         net::http_get(&format!("http://127.0.0.1:{local}/")).filter(|p| *p == page)
     });
     let ns = PathBuf::from(b.w.record(&id)["network"]["netns"].as_str().unwrap());
@@ -254,13 +231,10 @@ fn a_lan_neighbour_cannot_reach_a_port_published_on_loopback() {
     // The neighbour reaches the port published on every address, with its own sockets...
     let (ok, body) = net::run_in_netns(
         &outside,
-        &[
-            "curl",
-            "-s",
-            "--max-time",
-            "5",
-            &format!("http://{host_ip}:{any}/"),
-        ],
+        &argv!(
+            "curl -s --max-time 5 {}",
+            &format!("http://{host_ip}:{any}/")
+        ),
     );
     assert!(ok && body == page, "{body:?}");
     // ...and with rawpkt's frames to the host's MAC (the control).
@@ -427,14 +401,7 @@ fn boundary_on(backend: &str) {
         let (id, rec) = net::fake_container(&sc.env, "web", &[], &[]);
         let r = sc
             .run(
-                &[
-                    "berth-netns",
-                    "-",
-                    "-p",
-                    "127.0.0.1:8080:80",
-                    "-p",
-                    "8081:80",
-                ],
+                &argv!("berth-netns - -p 127.0.0.1:8080:80 -p 8081:80"),
                 Some(rec.as_bytes()),
             )
             .success();
@@ -493,15 +460,13 @@ fn boundary_on(backend: &str) {
         let from_lan = |dst: &str, port: &str| {
             net::run_in_netns(
                 &lan,
-                &[
+                &argv!(
+                    "{} eth0 {} {} tcp {} 'GET / HTTP/1.0\r\n\r\n'",
                     h,
-                    "eth0",
                     &lan_mac,
                     dst,
-                    "tcp",
-                    port,
-                    "GET / HTTP/1.0\r\n\r\n",
-                ],
+                    port
+                ),
             )
         };
         assert_eq!(from_lan("10.78.0.1", "8081"), (true, "answered\n".into()));

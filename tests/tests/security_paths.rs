@@ -10,13 +10,13 @@
 //! - /sys: a fresh sysfs for every network namespace berth makes or joins, the host's one
 //!   read-only all the way down with `--network host`.
 
-mod run_support;
-
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use berth_e2e::argv;
 use berth_e2e::crafted::{Layer, Meta, busybox_tar, put_image, tar};
-use run_support::Box;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 use serde_json::json;
 
 /// Every name under `dir`, recursively, for "nothing appeared" checks.
@@ -42,17 +42,14 @@ fn assert_host_null_intact() {
 
 #[test]
 fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
-    let b = Box::new();
-    let id = b.detached(&["--name", "victim", "busybox", "sleep", "1000"]);
+    let b = Session::new();
+    let id = b.detach(&["--name", "victim", "busybox", "sleep", "1000"]);
     let dir = b.w.env.dir().to_path_buf();
-    b.ok(&[
-        "exec",
-        "victim",
-        "sh",
-        "-c",
+    b.ok(&argv!(
+        "exec victim sh -c {}",
         "mknod /tmp/null c 1 3 && mkfifo /tmp/fifo /tmp/src-fifo && mkdir /tmp/tree && \
-         mknod /tmp/tree/null c 1 3 && mkfifo /tmp/tree/fifo",
-    ]);
+         mknod /tmp/tree/null c 1 3 && mkfifo /tmp/tree/fifo"
+    ));
     // The other ends of the FIFOs: a reader that would receive what cp wrote through them,
     // a writer that would feed a cp that read from one.
     for script in [
@@ -63,17 +60,10 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
         b.ok(&["exec", "-d", "victim", "sh", "-c", script]);
     }
     // The readers' shells are up once they have made their output files.
-    b.until("the FIFO readers", || {
-        b.berth(&[
-            "exec",
-            "victim",
-            "test",
-            "-e",
-            "/tmp/tree-fifo.out",
-            "-a",
-            "-e",
-            "/tmp/fifo.out",
-        ])
+    until("the FIFO readers", || {
+        b.berth(&argv!(
+            "exec victim test -e /tmp/tree-fifo.out -a -e /tmp/fifo.out"
+        ))
         .status
         .success()
         .then_some(())
@@ -115,14 +105,11 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
     std::fs::write(dir.join("tree/fifo"), "not into the fifo\n").unwrap();
     b.ok(&["cp", dir.join("tree").to_str().unwrap(), "victim:/tmp/"]);
     assert_eq!(
-        b.ok(&[
-            "exec",
-            "victim",
-            "sh",
-            "-c",
+        b.ok(&argv!(
+            "exec victim sh -c {}",
             "test -f /tmp/tree/null && test -f /tmp/tree/fifo && cat /tmp/tree/null /tmp/tree/fifo; \
              test -p /tmp/fifo && test -c /tmp/null && cat /tmp/fifo.out /tmp/tree-fifo.out"
-        ]),
+        )),
         "not into the device\nnot into the fifo\n"
     );
     assert_host_null_intact();
@@ -130,11 +117,10 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
     // Ordinary cp still works both ways, over an existing file too.
     b.ok(&["cp", input, "victim:/tmp/plain.txt"]);
     b.ok(&["cp", input, "victim:/tmp/plain.txt"]);
-    b.ok(&[
-        "cp",
-        "victim:/tmp/plain.txt",
-        dir.join("back.txt").to_str().unwrap(),
-    ]);
+    b.ok(&argv!(
+        "cp victim:/tmp/plain.txt {}",
+        dir.join("back.txt").to_str().unwrap()
+    ));
     assert_eq!(
         std::fs::read_to_string(dir.join("back.txt")).unwrap(),
         "from the host\n"
@@ -152,8 +138,8 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
 
 #[test]
 fn cp_resolves_planted_symlinks_inside_the_container() {
-    let b = Box::new();
-    let id = b.detached(&["--name", "victim", "busybox", "sleep", "1000"]);
+    let b = Session::new();
+    let id = b.detach(&["--name", "victim", "busybox", "sleep", "1000"]);
     let dir = b.w.env.dir().to_path_buf();
     // A host directory the container's symlinks name: nothing may appear in it.
     let hostside = dir.join("hostside");
@@ -193,11 +179,10 @@ fn cp_resolves_planted_symlinks_inside_the_container() {
         assert!(!out.exists(), "{src} reached the host's file");
     }
     // Without -L the link itself is copied, as Docker does.
-    b.ok(&[
-        "cp",
-        "victim:/tmp/hostlink",
-        dir.join("link").to_str().unwrap(),
-    ]);
+    b.ok(&argv!(
+        "cp victim:/tmp/hostlink {}",
+        dir.join("link").to_str().unwrap()
+    ));
     assert_eq!(std::fs::read_link(dir.join("link")).unwrap(), hostside);
     assert_eq!(tree(&hostside), before);
     b.ok(&["rm", "-f", "victim"]);
@@ -206,8 +191,8 @@ fn cp_resolves_planted_symlinks_inside_the_container() {
 
 #[test]
 fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_containers() {
-    let b = Box::new();
-    let id = b.detached(&["--name", "box", "busybox", "sleep", "1000"]);
+    let b = Session::new();
+    let id = b.detach(&["--name", "box", "busybox", "sleep", "1000"]);
     let dir = b.w.env.dir().to_path_buf();
     // A tar stream on stdin: a file owned by 1000, a symlink, a hard link, a FIFO.
     let owned = Meta {
@@ -250,24 +235,18 @@ fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_conta
             .file_type()
             .is_fifo()
     );
-    b.ok(&[
-        "cp",
-        "-L",
-        "box:/in/d/l",
-        dir.join("followed").to_str().unwrap(),
-    ]);
+    b.ok(&argv!(
+        "cp -L box:/in/d/l {}",
+        dir.join("followed").to_str().unwrap()
+    ));
     assert_eq!(
         std::fs::read_to_string(dir.join("followed")).unwrap(),
         "content\n"
     );
     // A device node inside a tree is not made on the host.
-    b.ok(&[
-        "exec",
-        "box",
-        "sh",
-        "-c",
-        "mkdir /devs && mknod /devs/null c 1 3",
-    ]);
+    b.ok(&argv!(
+        "exec box sh -c 'mkdir /devs && mknod /devs/null c 1 3'"
+    ));
     let r = b
         .berth(&["cp", "box:/devs", dir.join("devs").to_str().unwrap()])
         .fails_with(106);
@@ -281,11 +260,10 @@ fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_conta
     // Into a stopped container, over a file of its image.
     b.ok(&["stop", "-t", "0", "box"]);
     std::fs::write(dir.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
-    b.ok(&[
-        "cp",
-        dir.join("passwd").to_str().unwrap(),
-        "box:/etc/passwd",
-    ]);
+    b.ok(&argv!(
+        "cp {} box:/etc/passwd",
+        dir.join("passwd").to_str().unwrap()
+    ));
     b.ok(&["start", "box"]);
     assert_eq!(
         b.ok(&["exec", "box", "cat", "/etc/passwd"]),
@@ -296,7 +274,7 @@ fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_conta
 }
 
 /// An image made of busybox and `extra`, named `name`, with `config` as its config.
-fn image(b: &Box, name: &str, extra: &[u8], config: serde_json::Value) {
+fn image(b: &Session, name: &str, extra: &[u8], config: serde_json::Value) {
     put_image(
         &b.w.env,
         name,
@@ -307,7 +285,7 @@ fn image(b: &Box, name: &str, extra: &[u8], config: serde_json::Value) {
 
 #[test]
 fn a_symlink_chain_in_the_image_fails_the_run_and_touches_nothing_on_the_host() {
-    let b = Box::new();
+    let b = Session::new();
     let dir = b.w.env.dir().to_path_buf();
     let hostside = dir.join("hostside");
     std::fs::create_dir(&hostside).unwrap();
@@ -365,7 +343,7 @@ fn a_symlink_chain_in_the_image_fails_the_run_and_touches_nothing_on_the_host() 
 
 #[test]
 fn symlinks_out_of_the_root_keep_mounts_inside_it() {
-    let b = Box::new();
+    let b = Session::new();
     let dir = b.w.env.dir().to_path_buf();
     let hostside = dir.join("hostside");
     std::fs::create_dir(&hostside).unwrap();
@@ -399,16 +377,11 @@ fn symlinks_out_of_the_root_keep_mounts_inside_it() {
     std::fs::write(vol.join("marker"), "in the volume\n").unwrap();
     for dest in ["/out/data", "/up/data"] {
         let bind = format!("{}:{dest}", vol.display());
-        let out = b.ok(&[
-            "run",
-            "--rm",
-            "-v",
+        let out = b.ok(&argv!(
+            "run --rm -v {} outward sh -c {}",
             &bind,
-            "outward",
-            "sh",
-            "-c",
-            &format!("cat {dest}/marker {}/data/marker", hostside.display()),
-        ]);
+            &format!("cat {dest}/marker {}/data/marker", hostside.display())
+        ));
         assert_eq!(out, "in the volume\nin the volume\n", "{dest}");
     }
     let bind = format!("{}:/gone/data", vol.display());
@@ -444,7 +417,7 @@ fn sys_mounts(mountinfo: &str) -> Vec<(String, String, String)> {
 
 #[test]
 fn sysfs_is_the_containers_own_and_the_hosts_only_read_only() {
-    let b = Box::new();
+    let b = Session::new();
     let list = |extra: &[&str]| {
         let mut a = vec!["run", "--rm"];
         a.extend_from_slice(extra);
@@ -481,7 +454,7 @@ fn sysfs_is_the_containers_own_and_the_hosts_only_read_only() {
     let (ls, mounts) = list(&["--network", "none"]);
     assert_eq!(ls, "lo\n");
     fresh("none", &mounts);
-    let id = b.detached(&["--name", "netowner", "busybox", "sleep", "1000"]);
+    let id = b.detach(&["--name", "netowner", "busybox", "sleep", "1000"]);
     let (ls, mounts) = list(&["--network", "container:netowner"]);
     assert_eq!(ls, "eth0\nlo\n");
     fresh("container:", &mounts);

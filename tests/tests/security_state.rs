@@ -6,15 +6,15 @@
 //! The test's temporary directory is opened to others first (tempfile makes it 0700): only
 //! berth's own modes stand between the user and the store, so a wrong mode fails the test.
 
-mod run_support;
-
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use berth_e2e::argv;
 use berth_e2e::crafted::{Layer, Meta, busybox_tar, put_image, tar};
 use berth_e2e::fixtures::PATH_ENV;
-use run_support::Box;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 /// What the container does to its rootfs and its volume before it waits: copies busybox
 /// setuid root, makes world-writable device nodes (1:3, /dev/null's numbers, so nothing is
@@ -26,7 +26,7 @@ const PLANT: &str = "echo \"DB_PASSWORD=$DB_PASSWORD\"; \
     echo kept > /data/x && echo PLANTED; exec sleep 1000";
 
 /// An image that carries a device node, in its rootfs and where a volume is seeded from.
-fn device_image(b: &Box) {
+fn device_image(b: &Session) {
     let node = |t: &mut berth_e2e::crafted::TarBuilder, name: &str| {
         let meta = Meta {
             mode: 0o666,
@@ -115,7 +115,7 @@ struct Target {
 }
 
 impl Target {
-    fn new(b: &Box, id: &str) -> Target {
+    fn new(b: &Session, id: &str) -> Target {
         let p = b.w.paths();
         let layer_node = std::fs::read_dir(p.layers())
             .unwrap()
@@ -267,7 +267,7 @@ fn open_like_an_older_berth(t: &Target, id: &str) {
 
 #[test]
 fn an_unprivileged_user_reaches_nothing_of_a_container_its_volumes_or_its_log() {
-    let b = Box::new();
+    let b = Session::new();
     let env = &b.w.env;
     std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let probe = env.dir().join("probe");
@@ -275,21 +275,11 @@ fn an_unprivileged_user_reaches_nothing_of_a_container_its_volumes_or_its_log() 
     assert!(as_nobody(&["cat", s(&probe)]).status.success());
     device_image(&b);
     b.ok(&["volume", "create", "data"]);
-    let id = b.detached(&[
-        "--name",
-        "sec",
-        "-e",
-        "DB_PASSWORD=secret",
-        "-v",
-        "data:/data",
-        "-v",
-        "seeded:/seed",
-        "devimg",
-        "sh",
-        "-c",
-        PLANT,
-    ]);
-    let logs = b.until("the container to plant its files", || {
+    let id = b.detach(&argv!(
+        "--name sec -e DB_PASSWORD=secret -v data:/data -v seeded:/seed devimg sh -c {}",
+        PLANT
+    ));
+    let logs = until("the container to plant its files", || {
         let out = b.ok(&["logs", "sec"]);
         out.contains("PLANTED").then_some(out)
     });
@@ -310,15 +300,7 @@ fn an_unprivileged_user_reaches_nothing_of_a_container_its_volumes_or_its_log() 
     assert_eq!(b.ok(&["exec", "sec", "ls", "/seed"]), "devnode\n");
     b.ok(&["rm", "-f", "sec"]);
     assert_eq!(
-        b.ok(&[
-            "run",
-            "--rm",
-            "-v",
-            "data:/data",
-            "busybox",
-            "cat",
-            "/data/x"
-        ]),
+        b.ok(&argv!("run --rm -v data:/data busybox cat /data/x")),
         "kept\n"
     );
     b.ok(&["volume", "rm", "data", "seeded"]);
@@ -327,7 +309,7 @@ fn an_unprivileged_user_reaches_nothing_of_a_container_its_volumes_or_its_log() 
 
 /// busybox with the mount points a bridge container and a volume need: the mapped root
 /// cannot create them in an image whose files are the host root's (nobody's, inside).
-fn mapped_image(b: &Box) {
+fn mapped_image(b: &Session) {
     let points = tar(|t| {
         t.dir("data", 0o755);
         for f in ["etc/hostname", "etc/hosts", "etc/resolv.conf"] {
@@ -344,37 +326,20 @@ fn mapped_image(b: &Box) {
 
 #[test]
 fn a_mapped_root_still_reaches_its_own_bundle_and_nothing_else() {
-    let b = Box::new();
+    let b = Session::new();
     std::fs::set_permissions(b.w.env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     mapped_image(&b);
     b.ok(&["volume", "create", "data"]);
-    b.ok(&[
-        "run",
-        "--rm",
-        "-v",
-        "data:/data",
-        "busybox",
-        "sh",
-        "-c",
-        "echo kept > /data/x",
-    ]);
+    b.ok(&argv!(
+        "run --rm -v data:/data busybox sh -c 'echo kept > /data/x'"
+    ));
     // Foreground, with hosts/resolv.conf/hostname and a volume bind-mounted: every source is
     // under the private root. (The host's network: a namespace berth-netns makes belongs to
     // the host's user namespace, whose sysctls the mapped root may not write.)
-    let out = b.ok(&[
-        "run",
-        "--rm",
-        "--userns",
-        "100000:65536",
-        "--network",
-        "host",
-        "-v",
-        "data:/data",
-        "mapped",
-        "sh",
-        "-c",
-        "id -u; cat /proc/self/uid_map; cat /data/x; grep -c localhost /etc/hosts; cat /etc/hostname",
-    ]);
+    let out = b.ok(&argv!(
+        "run --rm --userns 100000:65536 --network host -v data:/data mapped sh -c 'id -u; cat \
+         /proc/self/uid_map; cat /data/x; grep -c localhost /etc/hosts; cat /etc/hostname'"
+    ));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "0", "{out}");
     assert_eq!(
@@ -384,19 +349,9 @@ fn a_mapped_root_still_reaches_its_own_bundle_and_nothing_else() {
     assert_eq!(lines[2], "kept", "{out}");
     assert_ne!(lines[3], "0", "{out}");
     // Detached: only its own directory lets its group through, search only.
-    let id = b.detached(&[
-        "--name",
-        "mapped",
-        "--userns",
-        "100000:65536",
-        "--network",
-        "host",
-        "-v",
-        "data:/data",
-        "mapped",
-        "sleep",
-        "1000",
-    ]);
+    let id = b.detach(&argv!(
+        "--name mapped --userns 100000:65536 --network host -v data:/data mapped sleep 1000"
+    ));
     let p = b.w.paths();
     let m = std::fs::metadata(p.container(&id)).unwrap();
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 100_000, 0o710));

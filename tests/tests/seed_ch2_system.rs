@@ -4,11 +4,10 @@
 //! down; then `ps`, `restart`, `logs`, `logs -f` and `stop` as the notes use them. And the same
 //! system built from ids with `create` and `start`.
 
-mod seed_support;
-mod spawn_support;
-
+use berth_e2e::argv;
 use berth_e2e::seed_images::WEB_PAGE;
-use seed_support::{Seed, until};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 fn sorted_lines(s: &str) -> Vec<String> {
     let mut v: Vec<String> = s.lines().map(str::to_string).collect();
@@ -18,7 +17,7 @@ fn sorted_lines(s: &str) -> Vec<String> {
 
 #[test]
 fn web_mailer_and_agent_the_agent_notices_the_web_server_stopped() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run --detach --name web nginx:latest
     let web = s.ok(&["run", "--detach", "--name", "web", "nginx:latest"]);
     let web = web.trim();
@@ -29,17 +28,9 @@ fn web_mailer_and_agent_the_agent_notices_the_web_server_stopped() {
 
     // An interactive shell on a terminal, linked to web; `wget -O http://web:80/` in the
     // notes lacks the `-` that prints the page.
-    let mut t = s.pty(&[
-        "run",
-        "--interactive",
-        "--tty",
-        "--link",
-        "web:web",
-        "--name",
-        "web_test",
-        "busybox:latest",
-        "/bin/sh",
-    ]);
+    let mut t = s.pty(&argv!(
+        "run --interactive --tty --link web:web --name web_test busybox:latest /bin/sh"
+    ));
     t.type_in("tty; wget -q -O - http://web:80/\n");
     let screen = t.wait_for(WEB_PAGE.trim());
     assert!(screen.contains("/dev/pts/"), "a terminal inside: {screen}");
@@ -47,17 +38,10 @@ fn web_mailer_and_agent_the_agent_notices_the_web_server_stopped() {
     assert_eq!(t.wait(), 3, "run -it exits with the shell's code");
 
     // The agent, interactive, left running with Ctrl-P Ctrl-Q.
-    let mut a = s.pty(&[
-        "run",
-        "-it",
-        "--name",
-        "agent",
-        "--link",
-        "web:insideweb",
-        "--link",
-        "mailer:insidemailer",
-        "dockerinaction/ch2_agent",
-    ]);
+    let mut a = s.pty(&argv!(
+        "run -it --name agent --link web:insideweb --link mailer:insidemailer \
+         dockerinaction/ch2_agent"
+    ));
     a.wait_for("System up.");
     a.type_in("\x10\x11");
     assert_eq!(a.wait(), 0, "Ctrl-P Ctrl-Q detaches: {}", a.screen());
@@ -130,7 +114,7 @@ fn web_mailer_and_agent_the_agent_notices_the_web_server_stopped() {
 /// nginx)`, an agent created with links to both ids, `ps` and `ps -a`, then `start`.
 #[test]
 fn the_system_from_ids_create_then_start() {
-    let s = Seed::new();
+    let s = Session::seed();
     let script = r#"
 set -e
 MAILER_CID=$(berth run -d dockerinaction/ch2_mailer)
@@ -169,7 +153,7 @@ echo "$MAILER_CID $WEB_CID $AGENT_CID"
 /// running, and `attach` takes the terminal again.
 #[test]
 fn detach_keys_leave_an_interactive_container_running() {
-    let s = Seed::new();
+    let s = Session::seed();
     let mut a = s.pty(&["run", "-it", "--name", "agent", "busybox", "sh"]);
     a.type_in("echo ready-$((6*7))\n");
     a.wait_for("ready-42");

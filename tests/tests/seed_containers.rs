@@ -3,11 +3,10 @@
 //! container, names, renames and name conflicts, ids and prefixes, `create` with `--cidfile`,
 //! `ps` and its flags, read-only roots with volume exceptions, and env injection.
 
-mod seed_support;
-mod spawn_support;
-
+use berth_e2e::argv;
 use berth_e2e::seed_images::WEB_PAGE;
-use seed_support::{Seed, until};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 /// PIDs of `ps` output lines whose command contains `needle`.
 fn pids_of(ps: &str, needle: &str) -> Vec<u32> {
@@ -19,24 +18,14 @@ fn pids_of(ps: &str, needle: &str) -> Vec<u32> {
 
 #[test]
 fn each_container_has_its_own_pid_namespace() {
-    let s = Seed::new();
-    s.detach(&[
-        "--name",
-        "namespaceA",
-        "busybox:latest",
-        "/bin/sh",
-        "-c",
-        "sleep 30000",
-    ]);
+    let s = Session::seed();
+    s.detach(&argv!(
+        "--name namespaceA busybox:latest /bin/sh -c 'sleep 30000'"
+    ));
     // The notes' `nc -l -p 0.0.0.0:80` is alpine's form; busybox's nc takes the port alone.
-    s.detach(&[
-        "--name",
-        "namespaceB",
-        "busybox:latest",
-        "/bin/sh",
-        "-c",
-        "nc -l -p 80",
-    ]);
+    s.detach(&argv!(
+        "--name namespaceB busybox:latest /bin/sh -c 'nc -l -p 80'"
+    ));
     let a = s.ok(&["exec", "namespaceA", "ps"]);
     let b = s.ok(&["exec", "namespaceB", "ps"]);
     // Each is PID 1 in its own namespace, and neither sees the other.
@@ -62,20 +51,11 @@ fn each_container_has_its_own_pid_namespace() {
 
 #[test]
 fn two_web_servers_conflict_in_one_container_not_in_two() {
-    let s = Seed::new();
+    let s = Session::seed();
     s.detach(&["--name", "webConflict", "nginx:latest"]);
     s.wait_logs("webConflict", "web: serving /www on port 80");
     // A second server in the same container: port 80 is taken there.
-    let r = s.berth(&[
-        "exec",
-        "webConflict",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    let r = s.berth(&argv!("exec webConflict httpd -f -p 80 -h /www"));
     assert_eq!(r.code(), 1, "{r:?}");
     assert!(r.stderr.contains("Address already in use"), "{}", r.stderr);
     // Two containers each have their own port 80.
@@ -93,7 +73,7 @@ fn two_web_servers_conflict_in_one_container_not_in_two() {
 
 #[test]
 fn names_rename_and_name_conflicts() {
-    let s = Seed::new();
+    let s = Session::seed();
     let first = s.detach(&["--name", "webid", "nginx"]);
     // The name is taken: a clear one-line error, Docker's 125, nothing made.
     let r = s
@@ -133,7 +113,7 @@ fn names_rename_and_name_conflicts() {
 
 #[test]
 fn create_with_cidfile_then_start_and_ps_flags() {
-    let s = Seed::new();
+    let s = Session::seed();
     // CID=$(docker create nginx:latest)
     let cid = s.ok(&["create", "nginx:latest"]).trim().to_string();
     assert_eq!(cid.len(), 64, "{cid}");
@@ -169,22 +149,9 @@ fn create_with_cidfile_then_start_and_ps_flags() {
     s.wait_status(written.trim(), "running");
     assert_eq!(s.ok(&["ps", "-q"]).trim(), &written[..12]);
     // Filters and formats.
-    let ps = s.ok(&[
-        "ps",
-        "-a",
-        "--filter",
-        "status=created",
-        "--format",
-        "{{.ID}}",
-    ]);
+    let ps = s.ok(&argv!("ps -a --filter status=created --format {{.ID}}"));
     assert_eq!(ps.trim(), &cid[..12]);
-    let ps = s.ok(&[
-        "ps",
-        "--filter",
-        "ancestor=nginx",
-        "--format",
-        "{{.Status}}",
-    ]);
+    let ps = s.ok(&argv!("ps --filter ancestor=nginx --format {{.Status}}"));
     assert!(ps.starts_with("Up "), "{ps}");
 }
 
@@ -192,7 +159,7 @@ fn create_with_cidfile_then_start_and_ps_flags() {
 /// (`--read-only -v /run/lock/apache2/ -v /run/apache2/`), then serves on its `-p 80` port.
 #[test]
 fn read_only_root_with_volume_exceptions() {
-    let s = Seed::new();
+    let s = Session::seed();
     s.ok(&["tag", "nginx:latest", "wordpress:4"]);
     s.ok(&["tag", "dockerinaction/ch2_mailer:latest", "mysql:5"]);
     s.detach(&["--name", "wp", "--read-only", "wordpress:4"]);
@@ -203,27 +170,11 @@ fn read_only_root_with_volume_exceptions() {
     let logs = s.logs("wp");
     assert!(logs.contains("Read-only file system"), "{logs}");
 
-    s.detach(&[
-        "--name",
-        "wpdb",
-        "-e",
-        "MYSQL_ROOT_PASSWORD=ch2demo",
-        "mysql:5",
-    ]);
-    s.detach(&[
-        "--name",
-        "wp3",
-        "--link",
-        "wpdb:mysql",
-        "-p",
-        "80",
-        "-v",
-        "/run/lock/apache2/",
-        "-v",
-        "/run/apache2/",
-        "--read-only",
-        "wordpress:4",
-    ]);
+    s.detach(&argv!("--name wpdb -e MYSQL_ROOT_PASSWORD=ch2demo mysql:5"));
+    s.detach(&argv!(
+        "--name wp3 --link wpdb:mysql -p 80 -v /run/lock/apache2/ -v /run/apache2/ --read-only \
+         wordpress:4"
+    ));
     s.wait_logs("wp3", "serving /www");
     assert_eq!(s.inspect("wp3", "{{.State.Running}}"), "true");
     // -p 80: a host port chosen for it, serving the page on the host.
@@ -233,13 +184,9 @@ fn read_only_root_with_volume_exceptions() {
     let page = until("wp3's published port", || berth_e2e::net::http_get(&url));
     assert_eq!(page, WEB_PAGE);
     // The exceptions are writable, the rest is not.
-    let r = s.berth(&[
-        "exec",
-        "wp3",
-        "sh",
-        "-c",
-        "touch /run/apache2/x && touch /www/x",
-    ]);
+    let r = s.berth(&argv!(
+        "exec wp3 sh -c 'touch /run/apache2/x && touch /www/x'"
+    ));
     assert_ne!(r.code(), 0);
     assert!(r.stderr.contains("Read-only file system"), "{r:?}");
     assert_eq!(
@@ -258,15 +205,11 @@ fn read_only_root_with_volume_exceptions() {
 
 #[test]
 fn environment_injection_and_the_client_script() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run --env MY_ENVIRONMENT="test env" busybox:latest env
-    let out = s.ok(&[
-        "run",
-        "--env",
-        "MY_ENVIRONMENT=test env",
-        "busybox:latest",
-        "env",
-    ]);
+    let out = s.ok(&argv!(
+        "run --env 'MY_ENVIRONMENT=test env' busybox:latest env"
+    ));
     assert!(out.lines().any(|l| l == "MY_ENVIRONMENT=test env"), "{out}");
     assert!(
         out.lines().any(|l| l.starts_with("PATH=")),
@@ -311,16 +254,10 @@ berth start $AGENT_CID
     assert!(env.contains("WORDPRESS_DB_NAME=acme"), "{env}");
     // docker create --env ... (several): all in the container's config.
     let id = s
-        .ok(&[
-            "create",
-            "--env",
-            "WORDPRESS_DB_HOST=db.example",
-            "--env",
-            "WORDPRESS_DB_USER=site_admin",
-            "--env",
-            "WORDPRESS_DB_PASSWORD=password",
-            "wordpress:4",
-        ])
+        .ok(&argv!(
+            "create --env WORDPRESS_DB_HOST=db.example --env WORDPRESS_DB_USER=site_admin --env \
+             WORDPRESS_DB_PASSWORD=password wordpress:4"
+        ))
         .trim()
         .to_string();
     let env = s.inspect(&id, "{{range .Config.Env}}{{println .}}{{end}}");

@@ -3,11 +3,10 @@
 //! a container, entrypoint override, `rm` and `--rm`; then images as files (`save`, `rmi`,
 //! `load`) and `help`.
 
-mod seed_support;
-mod spawn_support;
-
+use berth_e2e::argv;
 use berth_e2e::seed_images::WEB_PAGE;
-use seed_support::{Seed, until};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 /// RFC 3339 timestamp (as `logs -t` prints) -> seconds.
 fn seconds(ts: &str) -> f64 {
@@ -17,16 +16,11 @@ fn seconds(ts: &str) -> f64 {
 
 #[test]
 fn restart_always_backs_off_exponentially() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run -d --name backoff-detector --restart always busybox date
-    s.detach(&[
-        "--name",
-        "backoff-detector",
-        "--restart",
-        "always",
-        "busybox",
-        "date",
-    ]);
+    s.detach(&argv!(
+        "--name backoff-detector --restart always busybox date"
+    ));
     // docker logs -f backoff-detector: one date per start, ever further apart.
     let follow = s.spawn(&["logs", "-f", "-t", "backoff-detector"]);
     let out = until("six starts", || {
@@ -68,17 +62,10 @@ fn restart_always_backs_off_exponentially() {
 
 #[test]
 fn restart_on_failure_gives_up_after_its_count() {
-    let s = Seed::new();
-    s.detach(&[
-        "--name",
-        "flaky",
-        "--restart",
-        "on-failure:2",
-        "busybox",
-        "sh",
-        "-c",
-        "echo try; exit 3",
-    ]);
+    let s = Session::seed();
+    s.detach(&argv!(
+        "--name flaky --restart on-failure:2 busybox sh -c 'echo try; exit 3'"
+    ));
     until("flaky to give up", || {
         (s.inspect("flaky", "{{.State.Status}} {{.RestartCount}}") == "exited 2").then_some(())
     });
@@ -97,19 +84,14 @@ fn restart_on_failure_gives_up_after_its_count() {
 /// container (found with `top` and `exec ps`) is repaired by the supervisor.
 #[test]
 fn a_supervisor_restarts_what_exec_kill_stopped() {
-    let s = Seed::new();
+    let s = Session::seed();
     let port = s.port(0);
     let publish = format!("{port}:80");
-    s.detach(&[
-        "-p",
-        &publish,
-        "--name",
-        "lamp-test",
-        "nginx",
-        "sh",
-        "-c",
-        "while :; do httpd -f -p 80 -h /www; echo supervisor: httpd exited, restarting; done",
-    ]);
+    s.detach(&argv!(
+        "-p {} --name lamp-test nginx sh -c \
+         'while :; do httpd -f -p 80 -h /www; echo supervisor: httpd exited, restarting; done'",
+        &publish
+    ));
     let url = format!("http://127.0.0.1:{port}/");
     assert_eq!(
         until("lamp-test", || berth_e2e::net::http_get(&url)),
@@ -136,14 +118,11 @@ fn a_supervisor_restarts_what_exec_kill_stopped() {
 
 #[test]
 fn entrypoint_override_rm_and_auto_remove() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run --entrypoint="cat" wordpress:4 /entrypoint.sh
-    let script = s.ok(&[
-        "run",
-        "--entrypoint=cat",
-        "nginx:latest",
-        "/usr/local/bin/start-web",
-    ]);
+    let script = s.ok(&argv!(
+        "run --entrypoint=cat nginx:latest /usr/local/bin/start-web"
+    ));
     assert!(
         script.starts_with("#!/bin/sh") && script.contains("httpd"),
         "{script}"
@@ -160,16 +139,9 @@ fn entrypoint_override_rm_and_auto_remove() {
     assert_eq!(s.ok(&["rm", "-f", "busy"]).trim(), "busy");
 
     // docker run --rm --name auto-exit-test busybox:latest echo Hello World
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--name",
-        "auto-exit-test",
-        "busybox:latest",
-        "echo",
-        "Hello",
-        "World",
-    ]);
+    let out = s.ok(&argv!(
+        "run --rm --name auto-exit-test busybox:latest echo Hello World"
+    ));
     assert_eq!(out, "Hello World\n");
     // The containers made by `run` above (the cat one) stay; --rm ones do not.
     let all = s.ok(&["ps", "-a", "--format", "{{.Names}}"]);
@@ -187,7 +159,7 @@ fn entrypoint_override_rm_and_auto_remove() {
 
 #[test]
 fn images_as_files_save_rmi_load() {
-    let s = Seed::new();
+    let s = Session::seed();
     let tar = s.w.env.dir().join("myfile.tar");
     let tar = tar.to_str().unwrap();
     let id = s.ok(&["images", "-q", "busybox:latest"]).trim().to_string();

@@ -2,12 +2,11 @@
 //! allowances, `--cpuset-cpus`, `--device`, IPC namespaces private, joined and the host's,
 //! users, capabilities (the notes' `--cap-drope` is `--cap-drop`) and privileged mode.
 
-mod seed_support;
-mod spawn_support;
-
 use std::process::Command;
 
-use seed_support::{Seed, until};
+use berth_e2e::argv;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 const CAP_NET_RAW: u32 = 13;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -26,7 +25,7 @@ fn has(set: u64, cap: u32) -> bool {
 }
 
 /// A cgroup file of a running container, found from its init's /proc/PID/cgroup.
-fn cgroup_file(s: &Seed, name: &str, controller: &str, file: &str) -> String {
+fn cgroup_file(s: &Session, name: &str, controller: &str, file: &str) -> String {
     let pid = s.inspect(name, "{{.State.Pid}}");
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .unwrap_or_else(|e| panic!("{name} (pid {pid:?}): {e}: {}", s.logs(name)));
@@ -60,24 +59,13 @@ fn cgroup_file(s: &Seed, name: &str, controller: &str, file: &str) -> String {
 
 #[test]
 fn memory_cpu_and_cpuset_allowances() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run -d --name ch6_mariadb --memory 256m --cpu-shares 1024 --user nobody
     //   --cap-drope all dockerfile/mariadb (a typo for --cap-drop)
-    s.detach(&[
-        "--name",
-        "ch6_mariadb",
-        "--memory",
-        "256m",
-        "--cpu-shares",
-        "1024",
-        "--user",
-        "nobody",
-        "--cap-drop",
-        "all",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    s.detach(&argv!(
+        "--name ch6_mariadb --memory 256m --cpu-shares 1024 --user nobody --cap-drop all busybox \
+         sleep 1000"
+    ));
     assert_eq!(
         cgroup_file(&s, "ch6_mariadb", "memory", "memory.limit_in_bytes"),
         "268435456"
@@ -96,28 +84,10 @@ fn memory_cpu_and_cpuset_allowances() {
 
     // docker run -d -P --name ch6_wordpress --memory 512m --cpu-shares 512 --user nobody
     //   --cap-drop net_raw --link ch6_mariadb wordpress:4.1; docker port ch6_wordpress
-    s.detach(&[
-        "-P",
-        "--name",
-        "ch6_wordpress",
-        "--memory",
-        "512m",
-        "--cpu-shares",
-        "512",
-        "--user",
-        "nobody",
-        "--cap-drop",
-        "net_raw",
-        "--link",
-        "ch6_mariadb",
-        "nginx",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    s.detach(&argv!(
+        "-P --name ch6_wordpress --memory 512m --cpu-shares 512 --user nobody --cap-drop net_raw \
+         --link ch6_mariadb nginx httpd -f -p 80 -h /www"
+    ));
     assert_eq!(cgroup_file(&s, "ch6_wordpress", "cpu", "cpu.shares"), "512");
     let port = s.ok(&["port", "ch6_wordpress", "80"]);
     let url = format!(
@@ -132,33 +102,18 @@ fn memory_cpu_and_cpuset_allowances() {
     );
 
     // The memory limit holds: a process that needs more is killed by the OOM killer.
-    let r = s.berth(&[
-        "run",
-        "--name",
-        "hog",
-        "--memory",
-        "16m",
-        "--memory-swap",
-        "16m",
-        "busybox",
-        "sh",
-        "-c",
-        "x=$(head -c 64m /dev/zero | tr '\\0' x); echo survived",
-    ]);
+    let r = s.berth(&argv!(
+        "run --name hog --memory 16m --memory-swap 16m busybox sh -c {}",
+        "x=$(head -c 64m /dev/zero | tr '\\0' x); echo survived"
+    ));
     assert_eq!(r.code(), 137, "{r:?}");
     assert!(!r.stdout.contains("survived"));
     assert_eq!(s.inspect("hog", "{{.State.OOMKilled}}"), "true");
 
     // docker run -d --cpuset-cpus 0 --name ch6_stresser ...; docker rm -vf ch6_stresser
-    s.detach(&[
-        "--cpuset-cpus",
-        "0",
-        "--name",
-        "ch6_stresser",
-        "busybox",
-        "sleep",
-        "1000",
-    ]);
+    s.detach(&argv!(
+        "--cpuset-cpus 0 --name ch6_stresser busybox sleep 1000"
+    ));
     let status = s.ok(&["exec", "ch6_stresser", "cat", "/proc/1/status"]);
     assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");
     assert_eq!(
@@ -170,7 +125,7 @@ fn memory_cpu_and_cpuset_allowances() {
 
 #[test]
 fn device_access() {
-    let s = Seed::new();
+    let s = Session::seed();
     // A webcam stand-in: a device node (the kernel's zero device) under the test's dir.
     let dev = s.w.env.dir().join("video0");
     let st = Command::new("mknod")
@@ -180,17 +135,10 @@ fn device_access() {
         .unwrap();
     assert!(st.success());
     // docker run -it --rm --device /dev/video0:/dev/video0 ubuntu ls -al /dev
-    let out = s.ok(&[
-        "run",
-        "-i",
-        "--rm",
-        "--device",
-        &format!("{}:/dev/video0", dev.display()),
-        "busybox",
-        "sh",
-        "-c",
-        "ls -al /dev; head -c 3 /dev/video0 | od -An -tx1",
-    ]);
+    let out = s.ok(&argv!(
+        "run -i --rm --device {} busybox sh -c 'ls -al /dev; head -c 3 /dev/video0 | od -An -tx1'",
+        &format!("{}:/dev/video0", dev.display())
+    ));
     let line = out
         .lines()
         .find(|l| l.ends_with(" video0"))
@@ -213,39 +161,24 @@ impl Drop for HostQueue {
 
 #[test]
 fn ipc_namespaces_private_joined_and_host() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker -d -u nobody --name ch6_ipc_producer dockerinaction/ch6_ipc -producer
     // (the notes drop `run`)
-    s.detach(&[
-        "-u",
-        "nobody",
-        "--name",
-        "ch6_ipc_producer",
-        "dockerinaction/ch6_ipc",
-        "-producer",
-    ]);
-    s.detach(&[
-        "-u",
-        "nobody",
-        "--name",
-        "ch6_ipc_consumer",
-        "dockerinaction/ch6_ipc",
-        "-consumer",
-    ]);
+    s.detach(&argv!(
+        "-u nobody --name ch6_ipc_producer dockerinaction/ch6_ipc -producer"
+    ));
+    s.detach(&argv!(
+        "-u nobody --name ch6_ipc_consumer dockerinaction/ch6_ipc -consumer"
+    ));
     s.wait_logs("ch6_ipc_producer", "producer: sent message 1");
     // Same key, different namespaces: the consumer finds no queue.
     s.wait_logs("ch6_ipc_consumer", "consumer: no queue 0x1234");
     assert!(!s.logs("ch6_ipc_consumer").contains("received"));
     // docker rm -v ch6_ipc_consumer (it runs: -f); a consumer joined to the producer's.
     s.ok(&["rm", "-vf", "ch6_ipc_consumer"]);
-    s.detach(&[
-        "--name",
-        "ch6_ipc_consumer",
-        "--ipc",
-        "container:ch6_ipc_producer",
-        "dockerinaction/ch6_ipc",
-        "-consumer",
-    ]);
+    s.detach(&argv!(
+        "--name ch6_ipc_consumer --ipc container:ch6_ipc_producer dockerinaction/ch6_ipc -consumer"
+    ));
     s.wait_logs("ch6_ipc_consumer", "consumer: received message");
     // docker rm -vf ch6_ipc_producer ch6_ipc_consumer
     s.ok(&["rm", "-vf", "ch6_ipc_producer", "ch6_ipc_consumer"]);
@@ -256,16 +189,12 @@ fn ipc_namespaces_private_joined_and_host() {
     let ipc_key = format!("IPC_KEY={key}");
     for role in ["-producer", "-consumer"] {
         let name = format!("ch6_ipc{}", role.replace('-', "_"));
-        s.detach(&[
-            "--name",
+        s.detach(&argv!(
+            "--name {} --ipc host -e {} dockerinaction/ch6_ipc {}",
             &name,
-            "--ipc",
-            "host",
-            "-e",
             &ipc_key,
-            "dockerinaction/ch6_ipc",
-            role,
-        ]);
+            role
+        ));
     }
     s.wait_logs("ch6_ipc_consumer", "consumer: received message");
     let ipcs = String::from_utf8(Command::new("ipcs").arg("-q").output().unwrap().stdout).unwrap();
@@ -275,43 +204,21 @@ fn ipc_namespaces_private_joined_and_host() {
 
 #[test]
 fn users() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker create --name bob busybox:latest ping localhost; docker inspect bob
-    s.ok(&[
-        "create",
-        "--name",
-        "bob",
-        "busybox:latest",
-        "ping",
-        "localhost",
-    ]);
+    s.ok(&argv!("create --name bob busybox:latest ping localhost"));
     let doc: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "bob"])).unwrap();
     assert_eq!(doc[0]["Config"]["User"], "", "{doc:#}");
     assert_eq!(s.inspect("bob", "{{.Config.User}}"), "");
     // docker run --rm --entrypoint "" busybox:latest whoami / id
     assert_eq!(
-        s.ok(&[
-            "run",
-            "--rm",
-            "--entrypoint",
-            "",
-            "busybox:latest",
-            "whoami"
-        ]),
+        s.ok(&argv!("run --rm --entrypoint '' busybox:latest whoami")),
         "root\n"
     );
     let id = s.ok(&["run", "--rm", "--entrypoint", "", "busybox:latest", "id"]);
     assert!(id.starts_with("uid=0(root) gid=0(root)"), "{id}");
     // docker run --rm busybox:latest awk -F: '$0=$1' /etc/passwd
-    let users = s.ok(&[
-        "run",
-        "--rm",
-        "busybox:latest",
-        "awk",
-        "-F:",
-        "$0=$1",
-        "/etc/passwd",
-    ]);
+    let users = s.ok(&argv!("run --rm busybox:latest awk -F: $0=$1 /etc/passwd"));
     assert_eq!(users, "root\ndaemon\nnobody\nsomebody\n");
     for (user, want) in [
         ("somebody", "uid=1000(somebody) gid=1000(somebody)"),
@@ -333,7 +240,7 @@ fn users() {
 
 #[test]
 fn capabilities_and_privileged_mode() {
-    let s = Seed::new();
+    let s = Session::seed();
     let status = |flags: &[&str]| {
         let mut argv = vec!["run", "--rm"];
         argv.extend_from_slice(flags);
@@ -362,22 +269,11 @@ fn capabilities_and_privileged_mode() {
         CAP_SYS_ADMIN
     ));
     // Root's effective set follows: a mount needs SYS_ADMIN.
-    let r = s.berth(&[
-        "run", "--rm", "busybox", "mount", "-t", "tmpfs", "t", "/tmp",
-    ]);
+    let r = s.berth(&argv!("run --rm busybox mount -t tmpfs t /tmp"));
     assert_ne!(r.code(), 0, "{r:?}");
-    s.ok(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "SYS_ADMIN",
-        "busybox",
-        "mount",
-        "-t",
-        "tmpfs",
-        "t",
-        "/tmp",
-    ]);
+    s.ok(&argv!(
+        "run --rm --cap-add SYS_ADMIN busybox mount -t tmpfs t /tmp"
+    ));
     // Dropping NET_RAW from root: raw sockets refused (ping falls back to ICMP sockets).
     let cap_eff = caps(&status(&["--cap-drop", "NET_RAW"]), "CapEff");
     assert!(!has(cap_eff, CAP_NET_RAW));
@@ -408,15 +304,7 @@ fn capabilities_and_privileged_mode() {
     assert!(!dev.lines().any(|l| l == host_disk), "{dev}");
     let ifc = s.ok(&["run", "--rm", "--privileged", "busybox", "ifconfig"]);
     assert!(ifc.contains("eth0") && ifc.contains("lo"), "{ifc}");
-    s.ok(&[
-        "run",
-        "--rm",
-        "--privileged",
-        "busybox",
-        "mount",
-        "-t",
-        "tmpfs",
-        "t",
-        "/tmp",
-    ]);
+    s.ok(&argv!(
+        "run --rm --privileged busybox mount -t tmpfs t /tmp"
+    ));
 }

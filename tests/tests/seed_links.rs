@@ -4,26 +4,17 @@
 //! bridge's `--bip`, `--fixed-cidr` and `--mtu` (daemon options in Docker, the default
 //! network's config here).
 
-mod seed_support;
-mod spawn_support;
-
-use seed_support::{Seed, until};
+use berth_e2e::argv;
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 #[test]
 fn an_entrypoint_checks_its_link_alias() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run -d --name mydb --expose 3306 alpine:latest nc -l 0.0.0.0:3306
-    s.detach(&[
-        "--name",
-        "mydb",
-        "--expose",
-        "3306",
-        "busybox:latest",
-        "nc",
-        "-l",
-        "-p",
-        "3306",
-    ]);
+    s.detach(&argv!(
+        "--name mydb --expose 3306 busybox:latest nc -l -p 3306"
+    ));
     // docker run -it --rm dockerinaction/ch5_ff: refused, on a terminal.
     let mut t = s.pty(&["run", "-it", "--rm", "dockerinaction/ch5_ff"]);
     assert_eq!(t.wait(), 1);
@@ -33,72 +24,34 @@ fn an_entrypoint_checks_its_link_alias() {
         t.screen()
     );
     // --link mydb:wrongalias: still refused.
-    let r = s.berth(&[
-        "run",
-        "-i",
-        "--rm",
-        "--link",
-        "mydb:wrongalias",
-        "dockerinaction/ch5_ff",
-    ]);
+    let r = s.berth(&argv!(
+        "run -i --rm --link mydb:wrongalias dockerinaction/ch5_ff"
+    ));
     assert_eq!(r.code(), 1);
     assert_eq!(r.stdout, "Link alias 'database' was not set!\n");
     // The notes' `link mydb:database` lacks its `--`: with it, it works.
-    let out = s.ok(&[
-        "run",
-        "-i",
-        "--rm",
-        "--link",
-        "mydb:database",
-        "dockerinaction/ch5_ff",
-        "echo",
-        "It",
-        "worked.",
-    ]);
+    let out = s.ok(&argv!(
+        "run -i --rm --link mydb:database dockerinaction/ch5_ff echo It worked."
+    ));
     assert_eq!(out, "It worked.\n");
     // Without the dashes, `link` is the image name: berth says it cannot find it.
-    let r = s.berth(&[
-        "run",
-        "-i",
-        "--rm",
-        "link",
-        "mydb:database",
-        "dockerinaction/ch5_ff",
-    ]);
+    let r = s.berth(&argv!(
+        "run -i --rm link mydb:database dockerinaction/ch5_ff"
+    ));
     assert_eq!(r.code(), 125, "{r:?}");
     // docker stop mydb && docker rm mydb (nc as PID 1 ignores SIGTERM: -t 1, not 10 s)
     s.sh("berth stop -t 1 mydb && berth rm mydb").success();
     assert!(s.ok(&["ps", "-aq"]).is_empty());
 
     // A target exposing several ports: the link's environment describes each.
-    let id = s.detach(&[
-        "--name",
-        "mydb",
-        "--expose",
-        "2222",
-        "--expose",
-        "3333",
-        "--expose",
-        "4444/udp",
-        "busybox:latest",
-        "nc",
-        "-l",
-        "-p",
-        "2222",
-    ]);
+    let id = s.detach(&argv!(
+        "--name mydb --expose 2222 --expose 3333 --expose 4444/udp busybox:latest nc -l -p 2222"
+    ));
     let ip = s.inspect("mydb", "{{.NetworkSettings.IPAddress}}");
     assert!(ip.starts_with("10.213."), "{ip}");
-    let env = s.ok(&[
-        "run",
-        "-i",
-        "--rm",
-        "--name",
-        "ff",
-        "--link",
-        "mydb:database",
-        "dockerinaction/ch5_ff",
-        "env",
-    ]);
+    let env = s.ok(&argv!(
+        "run -i --rm --name ff --link mydb:database dockerinaction/ch5_ff env"
+    ));
     for want in [
         format!("DATABASE_PORT=tcp://{ip}:2222"),
         format!("DATABASE_PORT_2222_TCP=tcp://{ip}:2222"),
@@ -120,28 +73,17 @@ fn an_entrypoint_checks_its_link_alias() {
 /// address range narrowed (`--fixed-cidr`) and its MTU set.
 #[test]
 fn icc_false_links_are_the_exception_fixed_cidr_and_mtu() {
-    let s = Seed::new();
+    let s = Session::seed();
     let slot = s.net.default_slot().clone();
     s.net.write_config(&format!(
         r#"{{"bridge":"{}","bip":"{}/24","fixed_cidr":"10.213.{}.192/26","mtu":1200,"icc":false}}"#,
         slot.bridge, slot.gateway, slot.n
     ));
     let port = s.port(4);
-    s.detach(&[
-        "--name",
-        "importantData",
-        "--expose",
-        "3306",
-        "-p",
-        &format!("{port}:3306"),
-        "nginx",
-        "httpd",
-        "-f",
-        "-p",
-        "3306",
-        "-h",
-        "/www",
-    ]);
+    s.detach(&argv!(
+        "--name importantData --expose 3306 -p {} nginx httpd -f -p 3306 -h /www",
+        &format!("{port}:3306")
+    ));
     let ip = s.inspect("importantData", "{{.NetworkSettings.IPAddress}}");
     let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
     assert!(
@@ -153,32 +95,17 @@ fn icc_false_links_are_the_exception_fixed_cidr_and_mtu() {
     // SIGTERM is ignored).
     let fetch = "timeout 3 wget -q -O - http://db:3306/; exit $?";
     // importantWebapp reaches the database through its link.
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--name",
-        "importantWebapp",
-        "--link",
-        "importantData:db",
-        "busybox",
-        "sh",
-        "-c",
-        fetch,
-    ]);
+    let out = s.ok(&argv!(
+        "run --rm --name importantWebapp --link importantData:db busybox sh -c {}",
+        fetch
+    ));
     assert!(out.contains("berth web"), "{out}");
     // buggyProgram has no route to importantData.
-    let r = s.berth(&[
-        "run",
-        "--rm",
-        "--name",
-        "buggyProgram",
-        "--add-host",
+    let r = s.berth(&argv!(
+        "run --rm --name buggyProgram --add-host {} busybox sh -c {}",
         &format!("db:{ip}"),
-        "busybox",
-        "sh",
-        "-c",
-        fetch,
-    ]);
+        fetch
+    ));
     assert_ne!(r.code(), 0, "icc=false let an unlinked container in: {r:?}");
     // The host still reaches the published port.
     let url = format!("http://127.0.0.1:{port}/");

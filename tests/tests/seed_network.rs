@@ -3,15 +3,14 @@
 //! every `-p` form, `-P` with image EXPOSE and `--expose`, `port`. "Outside" is a fake host in
 //! a namespace the test made (it stands for the notes' 8.8.8.8); no traffic leaves the machine.
 
-mod seed_support;
-mod spawn_support;
-
 use std::net::UdpSocket;
 use std::time::Duration;
 
+use berth_e2e::argv;
 use berth_e2e::net::{http_get, udp_socket_in};
 use berth_e2e::seed_images::WEB_PAGE;
-use seed_support::{Seed, until};
+use berth_e2e::session::Session;
+use berth_e2e::until;
 
 /// The name asked in a DNS query (the QNAME of the packet).
 fn query_name(packet: &[u8]) -> String {
@@ -35,33 +34,18 @@ fn next_query(sock: &UdpSocket, wait: Duration) -> Option<String> {
 
 #[test]
 fn closed_bridged_joined_and_open_containers() {
-    let mut s = Seed::new();
+    let mut s = Session::seed();
     let (outside, oip) = s.net.outside_host(&s.w.env);
     let dns = udp_socket_in(&outside, 53);
     let oip = oip.to_string();
 
     // Closed: loopback only, and nothing gets out.
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--net",
-        "none",
-        "busybox:latest",
-        "ip",
-        "addr",
-    ]);
+    let out = s.ok(&argv!("run --rm --net none busybox:latest ip addr"));
     assert!(out.contains(": lo:") && !out.contains("eth0"), "{out}");
-    let r = s.berth(&[
-        "run",
-        "--rm",
-        "--net",
-        "none",
-        "--dns",
-        &oip,
-        "busybox",
-        "nslookup",
-        "docker.com",
-    ]);
+    let r = s.berth(&argv!(
+        "run --rm --net none --dns {} busybox nslookup docker.com",
+        &oip
+    ));
     assert_ne!(r.code(), 0, "{r:?}");
     assert_eq!(next_query(&dns, Duration::from_millis(300)), None);
 
@@ -84,125 +68,66 @@ fn closed_bridged_joined_and_open_containers() {
     assert_eq!(q, "docker.com");
 
     // Joined: brady listens on its loopback; a container in its network sees and reaches it.
-    s.detach(&[
-        "--name",
-        "brady",
-        "--net",
-        "none",
-        "busybox:latest",
-        "nc",
-        "-l",
-        "-p",
-        "3333",
-    ]);
+    s.detach(&argv!(
+        "--name brady --net none busybox:latest nc -l -p 3333"
+    ));
     let netstat = until("brady's listener", || {
-        let o = s.ok(&[
-            "run",
-            "--rm",
-            "--net",
-            "container:brady",
-            "busybox:latest",
-            "netstat",
-            "-al",
-        ]);
+        let o = s.ok(&argv!(
+            "run --rm --net container:brady busybox:latest netstat -al"
+        ));
         o.contains(":3333").then_some(o)
     });
     assert!(netstat.contains("LISTEN"), "{netstat}");
     // ... and reaches it: brady's nc takes the connection, and exits when it ends.
     let brady = s.id("brady");
-    s.ok(&[
-        "run",
-        "--rm",
-        "--net",
-        &format!("container:{}", &brady[..12]),
-        "busybox",
-        "nc",
-        "127.0.0.1",
-        "3333",
-    ]);
+    s.ok(&argv!(
+        "run --rm --net {} busybox nc 127.0.0.1 3333",
+        &format!("container:{}", &brady[..12])
+    ));
     s.wait_status("brady", "exited");
     assert_eq!(s.inspect("brady", "{{.State.ExitCode}}"), "0");
 
     // Open: the host's own interfaces (the fake outside host's veth is one).
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--net",
-        "host",
-        "busybox:latest",
-        "ip",
-        "addr",
-    ]);
+    let out = s.ok(&argv!("run --rm --net host busybox:latest ip addr"));
     let veth = format!("bto{}", oip.split('.').nth(2).unwrap());
     assert!(out.contains(&veth), "host network shows {veth}: {out}");
 }
 
 #[test]
 fn hostname_dns_search_and_add_host() {
-    let s = Seed::new();
+    let s = Session::seed();
     // docker run --rm --hostname barker alpine nslookup barker: the name is the container's
     // own bridge address.
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--hostname",
-        "barker",
-        "busybox:latest",
-        "sh",
-        "-c",
-        "hostname; ping -c 1 -W 2 barker",
-    ]);
+    let out = s.ok(&argv!(
+        "run --rm --hostname barker busybox:latest sh -c 'hostname; ping -c 1 -W 2 barker'"
+    ));
     let subnet = format!("10.213.{}.", s.net.default_slot().n);
     assert!(out.starts_with("barker\n"), "{out}");
     assert!(out.contains(&format!("PING barker ({subnet}")), "{out}");
 
     // --dns, --dns-search: the container's resolv.conf.
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--dns",
-        "8.8.8.8",
-        "--dns",
-        "8.8.4.4",
-        "--dns-search",
-        "docker.com",
-        "busybox:latest",
-        "cat",
-        "/etc/resolv.conf",
-    ]);
+    let out = s.ok(&argv!(
+        "run --rm --dns 8.8.8.8 --dns 8.8.4.4 --dns-search docker.com busybox:latest cat \
+         /etc/resolv.conf"
+    ));
     let lines: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
     assert!(lines.contains(&"nameserver 8.8.8.8"), "{out}");
     assert!(lines.contains(&"nameserver 8.8.4.4"), "{out}");
     assert!(lines.contains(&"search docker.com"), "{out}");
     for env in ["dev", "test"] {
-        let out = s.ok(&[
-            "run",
-            "--rm",
-            "--dns-search",
-            &format!("{env}.mycompany"),
-            "busybox:latest",
-            "cat",
-            "/etc/resolv.conf",
-        ]);
+        let out = s.ok(&argv!(
+            "run --rm --dns-search {} busybox:latest cat /etc/resolv.conf",
+            &format!("{env}.mycompany")
+        ));
         assert!(out.contains(&format!("search {env}.mycompany")), "{out}");
     }
 
     // docker run --rm --hostname mycontainer --add-host docker.com:127.0.0.1
     //   --add-host test:10.10.10.2 alpine cat /etc/hosts
-    let out = s.ok(&[
-        "run",
-        "--rm",
-        "--hostname",
-        "mycontainer",
-        "--add-host",
-        "docker.com:127.0.0.1",
-        "--add-host",
-        "test:10.10.10.2",
-        "busybox:latest",
-        "sh",
-        "-c",
-        "cat /etc/hosts; ping -c 1 -W 2 docker.com",
-    ]);
+    let out = s.ok(&argv!(
+        "run --rm --hostname mycontainer --add-host docker.com:127.0.0.1 --add-host \
+         test:10.10.10.2 busybox:latest sh -c 'cat /etc/hosts; ping -c 1 -W 2 docker.com'"
+    ));
     assert!(out.contains("127.0.0.1\tdocker.com"), "{out}");
     assert!(out.contains("10.10.10.2\ttest"), "{out}");
     assert!(
@@ -214,7 +139,7 @@ fn hostname_dns_search_and_add_host() {
 }
 
 /// Lines of `berth port NAME`, as a map "80/tcp" -> "0.0.0.0:PORT" (first binding).
-fn host_port(s: &Seed, name: &str, spec: &str) -> u16 {
+fn host_port(s: &Session, name: &str, spec: &str) -> u16 {
     let out = s.ok(&["port", name, spec]);
     out.lines()
         .next()
@@ -243,25 +168,15 @@ fn servers(ports: &[u16]) -> String {
 
 #[test]
 fn publish_forms_publish_all_expose_and_port() {
-    let s = Seed::new();
+    let s = Session::seed();
     let (h1, h2) = (s.port(2), s.port(3));
     // The four -p forms on one container.
-    s.detach(&[
-        "--name",
-        "forms",
-        "-p",
-        "80",
-        "-p",
+    s.detach(&argv!(
+        "--name forms -p 80 -p {} -p 127.0.0.1::82 -p {} nginx sh -c {}",
         &format!("{h1}:81"),
-        "-p",
-        "127.0.0.1::82",
-        "-p",
         &format!("127.0.0.1:{h2}:83"),
-        "nginx",
-        "sh",
-        "-c",
-        &servers(&[80, 81, 82, 83]),
-    ]);
+        &servers(&[80, 81, 82, 83])
+    ));
     let dynamic = host_port(&s, "forms", "80");
     assert!(s.ok(&["port", "forms", "80"]).starts_with("0.0.0.0:"));
     assert_eq!(host_port(&s, "forms", "81"), h1);
@@ -284,20 +199,10 @@ fn publish_forms_publish_all_expose_and_port() {
     );
 
     // docker run -d --name dawson -p 5000 -p 6000 -p 7000
-    s.detach(&[
-        "--name",
-        "dawson",
-        "-p",
-        "5000",
-        "-p",
-        "6000",
-        "-p",
-        "7000",
-        "nginx",
-        "sh",
-        "-c",
-        &servers(&[5000, 6000, 7000]),
-    ]);
+    s.detach(&argv!(
+        "--name dawson -p 5000 -p 6000 -p 7000 nginx sh -c {}",
+        &servers(&[5000, 6000, 7000])
+    ));
     for c in [5000, 6000, 7000] {
         assert_eq!(serves(host_port(&s, "dawson", &c.to_string())), WEB_PAGE);
     }
@@ -310,17 +215,10 @@ fn publish_forms_publish_all_expose_and_port() {
     s.detach(&["--name", "woolery", "-P", "nginx"]);
     assert_eq!(serves(host_port(&s, "woolery", "80")), WEB_PAGE);
     // docker run -d --name philbin --expose 8000 -P
-    s.detach(&[
-        "--name",
-        "philbin",
-        "--expose",
-        "8000",
-        "-P",
-        "nginx",
-        "sh",
-        "-c",
-        &servers(&[80, 8000]),
-    ]);
+    s.detach(&argv!(
+        "--name philbin --expose 8000 -P nginx sh -c {}",
+        &servers(&[80, 8000])
+    ));
     assert_eq!(serves(host_port(&s, "philbin", "8000")), WEB_PAGE);
     assert_eq!(serves(host_port(&s, "philbin", "80")), WEB_PAGE);
 
@@ -336,10 +234,8 @@ fn publish_forms_publish_all_expose_and_port() {
 /// `--expose` adds to the container's configuration, as Docker shows it.
 #[test]
 fn expose_shows_in_inspect() {
-    let s = Seed::new();
-    s.ok(&[
-        "create", "--name", "philbin", "--expose", "8000", "-P", "nginx",
-    ]);
+    let s = Session::seed();
+    s.ok(&argv!("create --name philbin --expose 8000 -P nginx"));
     let exposed = s.inspect("philbin", "{{json .Config.ExposedPorts}}");
     assert!(
         exposed.contains("8000/tcp") && exposed.contains("80/tcp"),

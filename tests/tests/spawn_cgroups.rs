@@ -8,17 +8,16 @@
 //! (same kernel objects, no v1), so the v2 paths are tested here too.
 
 mod spawn_cgroups_support;
-mod spawn_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use berth_e2e::world::World;
 use serde_json::{Value, json};
 use spawn_cgroups_support::{
     Layout, Spawn, SubtreeControl, bundle, page_sizes, probe_v1, resources,
 };
-use spawn_support::World;
 
 /// Asserts the hugetlb limits of each host page size, then an invalid size's refusal.
 fn hugetlb_round(s: &Spawn, tag: &str) {
@@ -412,7 +411,7 @@ fn a_busy_cgroup_is_emptied_and_removed_with_its_children() {
         .as_i64()
         .unwrap() as i32;
     s.delete("busy");
-    assert!(!spawn_support::alive(i64::from(pid)));
+    assert!(!berth_e2e::world::alive(i64::from(pid)));
 }
 
 #[test]
@@ -478,7 +477,7 @@ fn a_cgroup_that_already_has_processes_is_refused_and_left_as_it_was() {
         "{line}"
     );
     // Neither killed nor moved, and its cgroup is still there.
-    assert!(spawn_support::alive(i64::from(occ.child.id())));
+    assert!(berth_e2e::world::alive(i64::from(occ.child.id())));
     let procs = fs::read_to_string(occ.dir.join("cgroup.procs")).unwrap();
     assert_eq!(procs.trim(), occ.child.id().to_string());
 }

@@ -6,16 +6,16 @@
 //! config's security labels refused at create. Also `berth run --userns` with a network
 //! namespace of berth-netns's and with mount points the image lacks.
 
-mod run_support;
-
 use std::fs::File;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use berth_e2e::Run;
+use berth_e2e::argv;
 use berth_e2e::fixtures::{self, PATH_ENV};
-use run_support::{Box, World};
+use berth_e2e::session::Session;
+use berth_e2e::until;
+use berth_e2e::world::World;
 use serde_json::{Value, json};
 
 /// Every capability a test container may need (the suite's propagation test mounts).
@@ -126,14 +126,9 @@ impl<'a> Rt<'a> {
     /// Polls `state` until the container stopped (hang protection only).
     #[track_caller]
     fn wait_stopped(&self, id: &str) {
-        let start = Instant::now();
-        while self.status(id) != "stopped" {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{id} never stopped"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        until(&format!("{id} to stop"), || {
+            (self.status(id) == "stopped").then_some(())
+        });
     }
 
     /// Nothing of the runtime's is left: no container, no state, no cgroup, no mount.
@@ -200,12 +195,11 @@ fn rootfs_propagation_applies_to_the_new_root() {
         let mut c = config(&["sh", "-c", &probe], &ADMIN);
         c["linux"]["rootfsPropagation"] = json!(value);
         let b = bundle(&w, &format!("prop-{value}"), &c);
-        let r = rt.run(&[
-            "run",
-            "--bundle",
+        let r = rt.run(&argv!(
+            "run --bundle {} {}",
             b.to_str().unwrap(),
-            &format!("c-{value}"),
-        ]);
+            &format!("c-{value}")
+        ));
         let r = r.success();
         let lines: Vec<&str> = r.stdout.lines().collect();
         assert_eq!(lines.len(), 2, "{value}: {}", r.stdout);
@@ -438,14 +432,11 @@ fn without_a_mount_namespace_the_host_mount_table_is_left_alone() {
     // Inside (exec chroots into the container's root too): its own /proc, masked and
     // read-only paths, the sysctl in its own IPC namespace, busybox's root.
     let r = rt
-        .run(&[
-            "exec",
-            "c-nomnt",
-            "sh",
-            "-c",
+        .run(&argv!(
+            "exec c-nomnt sh -c {}",
             "cat /proc/sys/kernel/shmmax; wc -c < /proc/keys; \
-             echo 1 > /proc/sys/kernel/shmmax 2>/dev/null || echo read-only; ls /",
-        ])
+             echo 1 > /proc/sys/kernel/shmmax 2>/dev/null || echo read-only; ls /"
+        ))
         .success();
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(&lines[..3], ["65536", "0", "read-only"], "{}", r.stdout);
@@ -705,7 +696,7 @@ fn security_labels_this_host_lacks_are_refused_before_the_container_is_made() {
 }
 
 /// `berth run --userns` with `args`; returns stdout.
-fn userns_run(b: &Box, flags: &[&str], args: &[&str]) -> String {
+fn userns_run(b: &Session, flags: &[&str], args: &[&str]) -> String {
     let mut argv = vec!["run", "--rm", "--userns", "100000:65536"];
     argv.extend_from_slice(flags);
     argv.push("busybox");
@@ -715,7 +706,7 @@ fn userns_run(b: &Box, flags: &[&str], args: &[&str]) -> String {
 
 #[test]
 fn userns_containers_get_dockers_network_sysctls() {
-    let b = Box::new();
+    let b = Session::new();
     let port_start = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
     let host_port_start = std::fs::read_to_string(port_start).unwrap();
     // Written by berth-netns into the namespace it made, as the host's root: the mapped root
@@ -734,15 +725,10 @@ fn userns_containers_get_dockers_network_sysctls() {
         assert_eq!(out, "bound\n0\n", "--network {network}");
         // Any group may ping. Inside, the range reads as nobody's (the host's ids are not
         // mapped there): look from the host's side of the namespace.
-        let id = b.detached(&[
-            "--userns",
-            "100000:65536",
-            "--network",
-            network,
-            "busybox",
-            "sleep",
-            "1000",
-        ]);
+        let id = b.detach(&argv!(
+            "--userns 100000:65536 --network {} busybox sleep 1000",
+            network
+        ));
         let ns = b.w.paths().netns(&id);
         let out = fixtures::must(
             std::process::Command::new("nsenter")
@@ -765,7 +751,7 @@ fn userns_containers_get_dockers_network_sysctls() {
 
 #[test]
 fn userns_mount_points_missing_from_the_image_are_made() {
-    let b = Box::new();
+    let b = Session::new();
     std::fs::set_permissions(b.w.env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     b.ok(&["volume", "create", "data"]);
     // busybox has no /etc/hostname, /etc/hosts, /etc/resolv.conf nor /newdir: the image's

@@ -8,15 +8,16 @@
 //! them with each container (`--runc-binary` is `BinaryName`, `--runc-root` is `Root`), and
 //! the shim gets the same options either way.
 
-mod spawn_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_e2e::argv;
+use berth_e2e::capture;
+use berth_e2e::until;
+use berth_e2e::world::World;
 use berth_e2e::{Run, fixtures, have};
-use spawn_support::{World, capture};
 
 const NS: &str = "berth";
 const IMAGE: &str = "docker.io/library/busybox:latest";
@@ -198,18 +199,9 @@ impl<'a> Containerd<'a> {
     }
 
     fn wait_status(&self, id: &str, want: &str) {
-        let start = Instant::now();
-        loop {
-            let t = self.task(id);
-            if t.as_ref().is_some_and(|t| t.1 == want) {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "task {id} never became {want}: {t:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until(&format!("task {id} to become {want}"), || {
+            self.task(id).filter(|t| t.1 == want).map(|_| ())
+        });
     }
 
     /// Stops containerd (SIGTERM, then SIGKILL if it hangs) and removes the shim sockets of
@@ -389,11 +381,7 @@ fn ctr_run_with_berth_spawn_as_runc_binary() {
         .run(
             &["--rm"],
             "c1",
-            &[
-                "sh",
-                "-c",
-                "echo hello from berth-spawn; echo oops >&2; exit 7",
-            ],
+            &argv!("sh -c 'echo hello from berth-spawn; echo oops >&2; exit 7'"),
         )
         .fails_with(7);
     assert_eq!(r.stdout, "hello from berth-spawn\n");
@@ -461,13 +449,12 @@ fn runc_shim_v2_with_binary_name_runs_a_detached_container() {
     c.run(
         &["-d", "--runtime", "io.containerd.runc.v2", &log],
         "d1",
-        &[
-            "sh",
-            "-c",
-            // The init waits in its trap for its child, which only ends on its own SIGTERM.
+        // The init waits in its trap for its child, which only ends on its own SIGTERM.
+        &argv!(
+            "sh -c {}",
             "sh -c 'trap \"echo child-bye; exit 0\" TERM; while :; do sleep 0.1; done' & c=$!; \
-             trap 'wait $c; echo bye; exit 3' TERM; echo started; while :; do sleep 0.1; done",
-        ],
+             trap 'wait $c; echo bye; exit 3' TERM; echo started; while :; do sleep 0.1; done"
+        ),
     )
     .success();
     c.wait_status("d1", "RUNNING");
@@ -487,17 +474,10 @@ fn runc_shim_v2_with_binary_name_runs_a_detached_container() {
     let (pid, _) = c.task("d1").unwrap();
     // exec: output and exit code (--process, --detach, --pid-file).
     let r = c
-        .ctr(&[
-            "task",
-            "exec",
-            &format!("--fifo-dir={}", c.fifos.display()),
-            "--exec-id",
-            "e1",
-            "d1",
-            "sh",
-            "-c",
-            "echo in-exec; exit 4",
-        ])
+        .ctr(&argv!(
+            "task exec {} --exec-id e1 d1 sh -c 'echo in-exec; exit 4'",
+            &format!("--fifo-dir={}", c.fifos.display())
+        ))
         .fails_with(4);
     assert_eq!(r.stdout, "in-exec\n");
     // ps: the shim asks `ps --format json`; the init and its sleep are there.

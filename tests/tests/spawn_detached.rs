@@ -1,9 +1,8 @@
 //! Detached berth containers: the monitor's logs, exit records and restarts, and the Docker
 //! lifecycle verbs (exec, pause, stop, kill, wait, delete) on them.
 
-mod spawn_support;
-
-use spawn_support::{World, alive};
+use berth_e2e::argv;
+use berth_e2e::world::{World, alive};
 
 fn log_lines(w: &World, id: &str, suffix: &str) -> Vec<serde_json::Value> {
     let p = format!("{}{suffix}", w.paths().log(id).display());
@@ -81,11 +80,10 @@ fn the_monitor_refuses_a_bad_argument_and_says_why_on_its_report_pipe() {
     assert_eq!(r.stdout.lines().count(), 1);
     // A flag it does not know is refused too, not ignored.
     let r = w
-        .run(&[
-            "sh",
-            "-c",
-            &format!("exec {base} --pid=1 --colour=red 3>&1"),
-        ])
+        .run(&argv!(
+            "sh -c {}",
+            &format!("exec {base} --pid=1 --colour=red 3>&1")
+        ))
         .fails_with(4);
     let line: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let message = line["message"].as_str().unwrap();
@@ -184,14 +182,9 @@ fn exec_pause_stop_and_init() {
     let w = World::new();
     let id = detached(&w, "sleeper", &[], &["sleep", "1000"]);
     let out = w
-        .run(&[
-            "berth-spawn",
-            "exec",
-            "sleeper",
-            "sh",
-            "-c",
-            "grep CapEff /proc/self/status; ps -o pid,comm",
-        ])
+        .run(&argv!(
+            "berth-spawn exec sleeper sh -c 'grep CapEff /proc/self/status; ps -o pid,comm'"
+        ))
         .success()
         .stdout;
     assert!(out.contains("CapEff:\t00000000a80425fb"), "{out}");

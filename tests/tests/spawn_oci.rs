@@ -1,12 +1,12 @@
 //! berth-spawn as an OCI runtime driven by others: runc's verbs on a bundle from `umoci
 //! unpack`, and Debian's podman with `--runtime berth-spawn`.
 
-mod spawn_support;
-
 use std::process::Command;
 
+use berth_e2e::argv;
+use berth_e2e::capture;
+use berth_e2e::world::World;
 use berth_e2e::{fixtures, have};
-use spawn_support::{World, capture};
 
 fn umoci_bundle(w: &World, args: &[&str]) -> std::path::PathBuf {
     let b = w.env.dir().join("bundle");
@@ -19,7 +19,7 @@ fn umoci_bundle(w: &World, args: &[&str]) -> std::path::PathBuf {
             ])
             .arg(&b),
     );
-    spawn_support::edit_config(&b, |c| {
+    berth_e2e::world::edit_config(&b, |c| {
         c["process"]["terminal"] = false.into();
         c["process"]["args"] = serde_json::json!(args);
     });
@@ -32,7 +32,7 @@ fn runc_verbs_on_a_umoci_bundle() {
     let b = umoci_bundle(&w, &["sleep", "1000"]);
     let hooks = w.env.dir().join("hooks");
     std::fs::create_dir_all(&hooks).unwrap();
-    spawn_support::edit_config(&b, |c| {
+    berth_e2e::world::edit_config(&b, |c| {
         let hook = |name: &str| serde_json::json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}", hooks.display())]}]);
         c["hooks"] = serde_json::json!({
             "prestart": hook("prestart"), "createRuntime": hook("createRuntime"),
@@ -86,9 +86,9 @@ fn runc_verbs_on_a_umoci_bundle() {
     rt(&["resume", "c1"]).success();
     rt(&["delete", "c1"]).fails_with(105);
     rt(&["kill", "c1", "KILL"]).success();
-    while spawn_support::alive(pid) {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    berth_e2e::until("the container to die", || {
+        (!berth_e2e::world::alive(pid)).then_some(())
+    });
     assert_eq!(rt(&["state", "c1"]).success().json()["status"], "stopped");
     rt(&["delete", "c1"]).success();
     rt(&["state", "c1"]).fails_with(3);
@@ -107,27 +107,22 @@ fn runc_verbs_on_a_umoci_bundle() {
             "{hook}"
         );
     }
-    spawn_support::edit_config(&b, |c| {
+    berth_e2e::world::edit_config(&b, |c| {
         c.as_object_mut().unwrap().remove("hooks");
     });
     assert!(w.container_cgroups().is_empty() && w.cgroup_dirs().iter().all(|d| !d.ends_with("c1")));
     // run: foreground with the exit code, and the error for a missing command.
-    spawn_support::edit_config(&b, |c| {
+    berth_e2e::world::edit_config(&b, |c| {
         c["process"]["args"] = serde_json::json!(["sh", "-c", "echo hi; exit 7"])
     });
     let r = rt(&["run", "--bundle", b.to_str().unwrap(), "c2"]).fails_with(7);
     assert_eq!(r.stdout, "hi\n");
-    spawn_support::edit_config(&b, |c| c["process"]["args"] = serde_json::json!(["nosuch"]));
-    let r = rt(&[
-        "--log",
+    berth_e2e::world::edit_config(&b, |c| c["process"]["args"] = serde_json::json!(["nosuch"]));
+    let r = rt(&argv!(
+        "--log {} --log-format json run -b {} c3",
         w.env.dir().join("log.json").to_str().unwrap(),
-        "--log-format",
-        "json",
-        "run",
-        "-b",
-        b.to_str().unwrap(),
-        "c3",
-    ])
+        b.to_str().unwrap()
+    ))
     .fails_with(127);
     assert!(r.stderr.contains("executable file not found in $PATH"));
     let log = std::fs::read_to_string(w.env.dir().join("log.json")).unwrap();
@@ -196,54 +191,36 @@ fn podman_runs_containers_with_berth_spawn() {
         ],
     };
     let image = p
-        .run(&[
-            "pull",
-            "-q",
-            &format!("oci:{}:busybox", fixtures::layout().display()),
-        ])
+        .run(&argv!(
+            "pull -q {}",
+            &format!("oci:{}:busybox", fixtures::layout().display())
+        ))
         .success()
         .stdout
         .trim()
         .to_string();
     let cg = format!("--cgroup-parent=/{}", w.cgroup);
     let r = p
-        .run(&[
-            "run",
+        .run(&argv!(
+            "run {} --rm --network none {} sh -c 'echo hello; grep CapEff /proc/self/status'",
             &cg,
-            "--rm",
-            "--network",
-            "none",
-            &image,
-            "sh",
-            "-c",
-            "echo hello; grep CapEff /proc/self/status",
-        ])
+            &image
+        ))
         .success();
     assert!(r.stdout.starts_with("hello\n"), "{}", r.stdout);
-    p.run(&[
-        "run",
+    p.run(&argv!(
+        "run {} --rm --network none {} sh -c 'exit 3'",
         &cg,
-        "--rm",
-        "--network",
-        "none",
-        &image,
-        "sh",
-        "-c",
-        "exit 3",
-    ])
+        &image
+    ))
     .fails_with(3);
     let cid = p
-        .run(&[
-            "run",
+        .run(&argv!(
+            "run {} -d --network none {} sh -c {}",
             &cg,
-            "-d",
-            "--network",
-            "none",
             &image,
-            "sh",
-            "-c",
-            "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
-        ])
+            "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"
+        ))
         .success()
         .stdout
         .trim()

@@ -1,9 +1,8 @@
 //! berth-spawn as the pipeline's last stage, in the foreground: what a default container may
 //! and may not do, the Docker flags that change it, and exit codes.
 
-mod spawn_support;
-
-use spawn_support::World;
+use berth_e2e::argv;
+use berth_e2e::world::World;
 
 const SCRIPT: &str = "ps -o pid,comm; \
     mount -t tmpfs none /tmp && echo MOUNT-OK || echo MOUNT-FAILED; \
@@ -79,7 +78,7 @@ fn flags_loosen_and_tighten_the_confinement() {
     );
     assert!(r.success().stdout.contains("CapEff:\t0000000000000020"));
     let (id, rec) = w.container("ro", &["sh", "-c", SCRIPT]);
-    spawn_support::edit_config(&w.paths().container(&id), |c| {
+    berth_e2e::world::edit_config(&w.paths().container(&id), |c| {
         c["root"]["readonly"] = true.into()
     });
     let out = w.start(&rec, &[]).success().stdout;
@@ -134,11 +133,9 @@ fn memory_and_pids_limits_hold() {
     let (_, r) = w.run_container(
         "forky",
         &["--pids-limit", "8"],
-        &[
-            "sh",
-            "-c",
-            "cat /sys/fs/cgroup/pids/pids.max; for i in $(seq 1 20); do sleep 30 & done",
-        ],
+        &argv!(
+            "sh -c 'cat /sys/fs/cgroup/pids/pids.max; for i in $(seq 1 20); do sleep 30 & done'"
+        ),
     );
     assert_ne!(r.code(), 0);
     assert!(r.stdout.starts_with("8\n"), "{}", r.stdout);
@@ -168,11 +165,7 @@ fn a_user_namespace_maps_root_away() {
     let w = World::new();
     let (_, rec) = w.container(
         "mapped",
-        &[
-            "sh",
-            "-c",
-            "id -u; cat /proc/self/uid_map; touch /etc/x || echo RO",
-        ],
+        &argv!("sh -c 'id -u; cat /proc/self/uid_map; touch /etc/x || echo RO'"),
     );
     // The mapped root (host uid 100000) reaches its bundle although the store is private
     // (security_state.rs has the rest).

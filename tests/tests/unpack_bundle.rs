@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_e2e::argv;
 use berth_e2e::{TestEnv, fixtures, have};
 use serde_json::Value;
 
@@ -22,23 +23,17 @@ fn create(env: &TestEnv, args: &[&str]) -> Value {
 fn runc_run(env: &TestEnv, bundle: &Path) -> berth_e2e::Run {
     let state = env.dir().join("runc");
     let id = format!("t{}", std::process::id());
-    let r = env.run(&[
-        "runc",
-        "--root",
+    let r = env.run(&argv!(
+        "runc --root {} run --bundle {} {}",
         state.to_str().unwrap(),
-        "run",
-        "--bundle",
         bundle.to_str().unwrap(),
-        &id,
-    ]);
-    let _ = env.run(&[
-        "runc",
-        "--root",
+        &id
+    ));
+    let _ = env.run(&argv!(
+        "runc --root {} delete -f {}",
         state.to_str().unwrap(),
-        "delete",
-        "-f",
-        &id,
-    ]);
+        &id
+    ));
     r
 }
 
@@ -68,12 +63,10 @@ fn a_bundle_runs_unchanged_under_runc_with_dockers_defaults() {
     let env = seeded();
     let rec = create(
         &env,
-        &[
-            "busybox",
-            "sh",
-            "-c",
-            "id; hostname; grep CapEff /proc/self/status; pwd; echo HOME=$HOME; cat /proc/kcore | wc -c",
-        ],
+        &argv!(
+            "busybox sh -c 'id; hostname; grep CapEff /proc/self/status; pwd; echo HOME=$HOME; \
+             cat /proc/kcore | wc -c'"
+        ),
     );
     let id = rec["id"].as_str().unwrap();
     assert_eq!(id.len(), 64);
@@ -130,27 +123,11 @@ fn overrides_reach_the_process() {
     std::fs::write(&envfile, "# comment\nFROM_FILE=f\n\nOVER=file\n").unwrap();
     let rec = create(
         &env,
-        &[
-            "--name",
-            "ov",
-            "-u",
-            "web",
-            "-w",
-            "/srv/app",
-            "-e",
-            "OVER=flag",
-            "-e",
-            "DROP",
-            "--env-file",
-            envfile.to_str().unwrap(),
-            "--hostname",
-            "box",
-            "--read-only",
-            "users",
-            "sh",
-            "-c",
-            "id; pwd; hostname; env | sort; touch /x 2>&1 || echo ro",
-        ],
+        &argv!(
+            "--name ov -u web -w /srv/app -e OVER=flag -e DROP --env-file {} --hostname box \
+             --read-only users sh -c 'id; pwd; hostname; env | sort; touch /x 2>&1 || echo ro'",
+            envfile.to_str().unwrap()
+        ),
     );
     assert_eq!(rec["name"], "ov");
     assert_eq!(rec["bundle"]["config"]["user"], "web");

@@ -1,11 +1,11 @@
 //! Bad input to berth-vol: each gets one clear error line and its own exit code, and leaves
 //! nothing behind (no volume, no host directory, config.json and the record unchanged).
 
-mod spawn_support;
 mod vol_support;
 
 use std::fs;
 
+use berth_e2e::argv;
 use vol_support::*;
 
 /// Runs `berth-unpack busybox | berth-vol - FLAGS`, expecting berth-vol to fail with `code`;
@@ -142,13 +142,10 @@ fn a_kill_9_mid_stage_leaves_volumes_whole_or_absent() {
     let mut full_count = None;
     for (i, delay_ms) in [0u64, 1, 3, 6, 10, 20, 40, 80].into_iter().enumerate() {
         let rec = w
-            .run(&[
-                "berth-unpack",
-                "--name",
-                &format!("k{i}"),
-                "busybox",
-                "true",
-            ])
+            .run(&argv!(
+                "berth-unpack --name {} busybox true",
+                &format!("k{i}")
+            ))
             .success()
             .stdout;
         let mut c = w.cmd("berth-vol");

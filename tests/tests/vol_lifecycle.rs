@@ -2,11 +2,9 @@
 //! `volume rm` of a volume in use (running or stopped), `--rm`, and what `inspect` and
 //! `volume ls/inspect` show.
 
-mod spawn_support;
 mod vol_support;
 
-use std::time::{Duration, Instant};
-
+use berth_e2e::{argv, until};
 use serde_json::Value;
 use vol_support::*;
 
@@ -126,22 +124,16 @@ fn rm_v_counts_references_and_never_removes_named_volumes() {
 fn volumes_in_use_are_not_removed_without_force_running_or_stopped() {
     let w = world();
     // A detached container through the real pipeline, in a shell.
-    let r = w.run(&[
-        "sh",
-        "-c",
+    let r = w.run(&argv!(
+        "sh -c {}",
         "berth-unpack --name web busybox sh -c 'echo up > /data/state; sleep 300' \
-         | berth-vol - -v data:/data | berth-spawn start -d -",
-    ]);
+         | berth-vol - -v data:/data | berth-spawn start -d -"
+    ));
     r.success();
     let id = id_of(&w, "web");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !data(&w, "data").join("state").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the container never wrote to its volume"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    until("the container to write to its volume", || {
+        data(&w, "data").join("state").exists().then_some(())
+    });
 
     // A running container's mounts cannot change.
     let r = w
@@ -241,18 +233,11 @@ fn inspect_shows_mounts_and_volumes_like_docker() {
         &w,
         "web",
         "busybox",
-        &[
-            "-v",
-            "data:/data",
-            "-v",
-            "/anon",
-            "-v",
-            &format!("{}:/srv:ro,z", s(&host)),
-            "--mount",
-            "type=tmpfs,dst=/cache,tmpfs-size=1m",
-            "--tmpfs",
-            "/run:size=64k",
-        ],
+        &argv!(
+            "-v data:/data -v /anon -v {} --mount type=tmpfs,dst=/cache,tmpfs-size=1m --tmpfs \
+             /run:size=64k",
+            &format!("{}:/srv:ro,z", s(&host))
+        ),
         &["true"],
     );
     let doc = w.run(&["berth-ps", "inspect", "web"]).success().json();
@@ -302,15 +287,9 @@ fn inspect_shows_mounts_and_volumes_like_docker() {
         .json();
     assert_eq!(out[0]["Mountpoint"], s(&data_dir));
     let fmt = w
-        .run(&[
-            "berth",
-            "volume",
-            "ls",
-            "--format",
-            "{{.Name}} {{.Links}}",
-            "--filter",
-            "name=^da",
-        ])
+        .run(&argv!(
+            "berth volume ls --format '{{.Name}} {{.Links}}' --filter name=^da"
+        ))
         .success()
         .stdout;
     assert_eq!(fmt, "data 1\n");

@@ -1,12 +1,12 @@
 //! The seed's volume stories (docker-notes.md, "Volumes"), with real containers through the
 //! real pipeline: `berth-unpack IMAGE CMD | berth-vol - FLAGS | berth-spawn start -`.
 
-mod spawn_support;
 mod vol_support;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use berth_e2e::argv;
 use vol_support::*;
 
 const CASS: &str = "/var/lib/cassandra/data";
@@ -38,11 +38,10 @@ fn data_survives_removal_and_is_shared_through_volumes_from() {
         "cass1",
         "busybox",
         &["--volumes-from", "cass-shared"],
-        &[
-            "sh",
-            "-c",
-            &format!("cat {CASS}/ks; echo more >> {CASS}/ks"),
-        ],
+        &argv!(
+            "sh -c {}",
+            &format!("cat {CASS}/ks; echo more >> {CASS}/ks")
+        ),
     );
     assert_eq!(out, "keyspace\n");
     rm(&w, "cass1", true);
@@ -82,11 +81,10 @@ fn binds_read_only_missing_directories_and_single_files() {
             "--volume",
             &format!("{}:/usr/local/apache2/htdocs/:ro", s(&docs)),
         ],
-        &[
-            "sh",
-            "-c",
-            "cat /usr/local/apache2/htdocs/index.html; echo test > /usr/local/apache2/htdocs/test",
-        ],
+        &argv!(
+            "sh -c 'cat /usr/local/apache2/htdocs/index.html; echo test > \
+             /usr/local/apache2/htdocs/test'"
+        ),
     );
     assert_ne!(r.code(), 0, "a write through :ro succeeded: {}", r.stdout);
     assert_eq!(r.stdout, "<h1>hello</h1>\n");
@@ -129,18 +127,16 @@ fn binds_read_only_missing_directories_and_single_files() {
         &w,
         "onefile",
         "busybox",
-        &[
-            "-v",
+        &argv!(
+            "-v {} --mount {}",
             &format!("{}:/etc/app.conf", s(&conf)),
-            "--mount",
-            &format!("type=bind,src={},dst=/srv/docs,readonly", s(&docs)),
-        ],
-        &[
-            "sh",
-            "-c",
+            &format!("type=bind,src={},dst=/srv/docs,readonly", s(&docs))
+        ),
+        &argv!(
+            "sh -c {}",
             "cat /etc/app.conf; test -f /etc/app.conf && echo FILE; echo port=81 > /etc/app.conf; \
-             touch /srv/docs/x 2>/dev/null || echo RO; ls /srv/docs/index.html",
-        ],
+             touch /srv/docs/x 2>/dev/null || echo RO; ls /srv/docs/index.html"
+        ),
     );
     assert_eq!(out, "port=80\nFILE\nRO\n/srv/docs/index.html\n");
     assert_eq!(fs::read_to_string(&conf).unwrap(), "port=81\n");
@@ -157,12 +153,10 @@ fn volumes_from_gathers_transitively_and_the_last_source_wins() {
         &w,
         "fowler",
         "busybox",
-        &[
-            "-v",
-            &format!("{}:/library/PoEAA", s(&books)),
-            "-v",
-            "/library/DSL",
-        ],
+        &argv!(
+            "-v {} -v /library/DSL",
+            &format!("{}:/library/PoEAA", s(&books))
+        ),
         &["echo", "Fowler collection created."],
     );
     run_ok(
@@ -177,11 +171,7 @@ fn volumes_from_gathers_transitively_and_the_last_source_wins() {
         "reader",
         "busybox",
         &["--volumes-from", "fowler", "--volumes-from", "knuth"],
-        &[
-            "sh",
-            "-c",
-            "ls /library; cat /library/PoEAA/poeaa.txt; touch /library/DSL/ok",
-        ],
+        &argv!("sh -c 'ls /library; cat /library/PoEAA/poeaa.txt; touch /library/DSL/ok'"),
     );
     assert_eq!(out, "DSL\nPoEAA\nTAoCP.vol1\nTAoCP.vol2\nPatterns\n");
     // Transitive: reader2 copies what reader copied.
@@ -206,11 +196,7 @@ fn volumes_from_gathers_transitively_and_the_last_source_wins() {
         "ro-reader",
         "busybox",
         &["--volumes-from", "fowler:ro"],
-        &[
-            "sh",
-            "-c",
-            "touch /library/DSL/x || touch /library/PoEAA/x || echo BOTH-RO",
-        ],
+        &argv!("sh -c 'touch /library/DSL/x || touch /library/PoEAA/x || echo BOTH-RO'"),
     );
     assert_eq!(r.success().stdout, "BOTH-RO\n");
     assert_eq!(mount_at(&w, "ro-reader", "/library/DSL")["rw"], false);
@@ -309,12 +295,7 @@ fn data_packed_volumes_are_seeded_from_the_image() {
         &w,
         "nocopy",
         "packed",
-        &[
-            "-v",
-            "bare:/config:nocopy",
-            "--mount",
-            "type=volume,dst=/elsewhere",
-        ],
+        &argv!("-v bare:/config:nocopy --mount type=volume,dst=/elsewhere"),
         &["sh", "-c", "ls -A /config /elsewhere"],
     );
     assert_eq!(out, "/config:\n\n/elsewhere:\n");
@@ -337,29 +318,16 @@ fn data_packed_volumes_are_seeded_from_the_image() {
 fn read_only_root_with_writable_volumes() {
     let w = world();
     let rec = w
-        .run(&[
-            "berth-unpack",
-            "--name",
-            "wp3",
-            "--read-only",
-            "busybox",
-            "sh",
-            "-c",
+        .run(&argv!(
+            "berth-unpack --name wp3 --read-only busybox sh -c {}",
             "touch /run/lock/apache2/pid /run/apache2/sock && echo VOLUMES-RW; \
-             touch /root/x 2>/dev/null || echo ROOT-RO",
-        ])
+             touch /root/x 2>/dev/null || echo ROOT-RO"
+        ))
         .success()
         .stdout;
     let rec = w
         .run_in(
-            &[
-                "berth-vol",
-                "-",
-                "-v",
-                "/run/lock/apache2/",
-                "-v",
-                "/run/apache2/",
-            ],
+            &argv!("berth-vol - -v /run/lock/apache2/ -v /run/apache2/"),
             Some(rec.as_bytes()),
         )
         .success()

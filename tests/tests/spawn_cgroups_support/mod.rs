@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use berth_e2e::{Run, fixtures};
 use serde_json::{Value, json};
 
-use super::spawn_support::{World, capture};
+use berth_e2e::capture;
+use berth_e2e::world::World;
 
 /// The cgroup hierarchies as berth-spawn sees them: (mount, controllers) for v1, and v2's.
 #[derive(Clone)]

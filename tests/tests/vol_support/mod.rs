@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use berth_e2e::{Run, fixtures};
 use serde_json::Value;
 
-pub use crate::spawn_support::World;
+pub use berth_e2e::world::World;
 
 /// A world with the busybox and packed fixtures in its store.
 pub fn world() -> World {
@@ -64,15 +64,15 @@ pub fn id_of(w: &World, name: &str) -> String {
         .to_string()
 }
 
-/// `berth rm [-v] NAME`, as berth::lifecycle runs it: the stages' teardown verbs in reverse
-/// order.
+/// `berth rm [-v] NAME`, as berth::lifecycle runs it: the stages' teardown verbs in order,
+/// each asserted to succeed.
 #[track_caller]
 pub fn rm(w: &World, name: &str, volumes: bool) {
     let id = id_of(w, name);
-    let record = berth::state::Containers::new(&w.paths()).load(&id).unwrap();
-    for argv in berth::lifecycle::teardown_plan(&record, volumes) {
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        w.run(&argv).success();
+    let runs = w.teardown(&id, volumes);
+    assert!(!runs.is_empty(), "no record of {name}");
+    for r in runs {
+        r.success();
     }
     assert!(!w.paths().container(&id).exists());
 }

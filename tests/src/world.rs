@@ -1,16 +1,16 @@
-//! Shared by the spawn_* tests: a test world with its own cgroup parent (removed on drop,
-//! with every process in it), berth containers made from the umoci-built busybox fixture
-//! (a record with a bundle section, as berth-unpack makes it), and command helpers.
-
-#![allow(dead_code)]
+//! A [`World`]: a [`TestEnv`] whose containers live under a cgroup parent of its own (removed
+//! on drop, with every process in it); berth containers made from the umoci-built busybox
+//! fixture (a record with a bundle section, as berth-unpack makes it); and teardown of a
+//! container through the stages' own verbs, as `berth rm` runs them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use berth::protocol::{BundleSection, ContainerConfig, Record, RootfsDriver};
 use berth::state::Containers;
-use berth_e2e::{Run, TestEnv, fixtures};
+
+use crate::{Run, TestEnv, capture, fixtures, until};
 
 pub struct World {
     /// The cgroup parent (relative to each hierarchy's root) of this test's containers.
@@ -52,6 +52,25 @@ impl World {
         capture(c, argv, input)
     }
 
+    /// A shell script (sh -c) with this world's environment.
+    pub fn sh(&self, script: &str) -> Run {
+        self.run(&["sh", "-c", script])
+    }
+
+    /// `berth-unpack busybox:latest --name NAME -- sh -c 'CMD' | STAGES berth-spawn start -d
+    /// SPAWN_FLAGS -` as a shell runs it (`stages` is empty or ends in `|`); asserts it
+    /// printed an id, and returns it.
+    #[track_caller]
+    pub fn piped(&self, name: &str, stages: &str, spawn_flags: &str, cmd: &str) -> String {
+        let script = format!(
+            "berth-unpack busybox:latest --name {name} -- sh -c '{cmd}' | {stages} berth-spawn start -d {spawn_flags} -"
+        );
+        let r = self.sh(&script).success();
+        let id = r.stdout.trim().to_string();
+        assert_eq!(id.len(), 64, "{script}: {r:?}");
+        id
+    }
+
     /// A berth container: a record with a bundle (umoci's unpack of the busybox fixture,
     /// with `args` as its command), saved under the test's root. Returns (id, record JSON).
     pub fn container(&self, name: &str, args: &[&str]) -> (String, String) {
@@ -78,7 +97,7 @@ impl World {
         let mut r = Record::new();
         r.id = id.clone();
         r.name = name;
-        r.created = Some(chrono_now());
+        r.created = Some(chrono::Utc::now());
         r.bundle = Some(BundleSection {
             path: bundle.clone(),
             rootfs: bundle.join("rootfs"),
@@ -115,24 +134,43 @@ impl World {
     }
 
     /// Polls the record until `pred` holds (hang protection only, never a timing claim).
+    #[track_caller]
     pub fn wait_record(
         &self,
         id: &str,
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let start = Instant::now();
-        loop {
+        until(what, || {
             let r = self.record(id);
-            if pred(&r) {
-                return r;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}: {r:#}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            pred(&r).then_some(r)
+        })
+    }
+
+    /// `berth rm [-v] ID` as berth::lifecycle runs it: the stages' teardown verbs for the
+    /// container's record, in order. Their runs; none if the record does not load.
+    pub fn teardown(&self, id: &str, volumes: bool) -> Vec<Run> {
+        let paths = self.paths();
+        let Ok(record) = Containers::new(&paths).load(id) else {
+            return Vec::new();
+        };
+        berth::lifecycle::teardown_plan(&record, volumes)
+            .iter()
+            .map(|argv| self.run(&argv.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect()
+    }
+
+    /// Ids of the containers in the store.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.paths().containers())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64)
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Cgroup directories of this test still present.
@@ -167,9 +205,15 @@ impl World {
     }
 }
 
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Drop for World {
     fn drop(&mut self) {
-        berth_e2e::cleanup::kill_processes_under(self.env.dir());
+        crate::cleanup::kill_processes_under(self.env.dir());
         let mut dirs = self.cgroup_dirs();
         for d in &dirs {
             if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
@@ -201,40 +245,24 @@ impl Drop for World {
     }
 }
 
-pub fn capture(mut c: Command, argv: &[&str], input: Option<&[u8]>) -> Run {
-    use std::io::Write;
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if input.is_some() {
-        c.stdin(Stdio::piped());
-    }
-    let mut child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {argv:?}: {e}"));
-    if let Some(bytes) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        let bytes = bytes.to_vec();
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
-        });
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+/// Tears containers down through their stages' verbs ([`World::teardown`]) when dropped,
+/// whatever the test did.
+pub struct Teardown<'a>(pub &'a World, pub Vec<String>);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        for id in &self.1 {
+            self.0.teardown(id, false);
+        }
     }
 }
 
+/// Edits a bundle's config.json as JSON.
 pub fn edit_config(bundle: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let p = bundle.join("config.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
     f(&mut v);
     std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-}
-
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }
 
 /// Whether a process exists (and is not a zombie).
