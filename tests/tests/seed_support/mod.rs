@@ -168,7 +168,7 @@ impl Default for Seed {
 
 impl Drop for Seed {
     fn drop(&mut self) {
-        // Every container through the stages' own teardown verbs (berth::lifecycle), then the
+        // Every container through the stages' own teardown verbs (berth::container::teardown), then the
         // fields' guards remove whatever that missed.
         let paths = self.w.paths();
         let containers = berth::state::Containers::new(&paths);
@@ -176,7 +176,7 @@ impl Drop for Seed {
             let Ok(record) = containers.load(&id) else {
                 continue;
             };
-            for argv in berth::lifecycle::teardown_plan(&record, true) {
+            for argv in berth::container::teardown_plan(&record, true) {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let _ = self.w.run(&argv);
             }

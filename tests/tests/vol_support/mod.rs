@@ -64,13 +64,13 @@ pub fn id_of(w: &World, name: &str) -> String {
         .to_string()
 }
 
-/// `berth rm [-v] NAME`, as berth::lifecycle runs it: the stages' teardown verbs in reverse
+/// `berth rm [-v] NAME`, as berth::container::teardown runs it: the stages' teardown verbs in reverse
 /// order.
 #[track_caller]
 pub fn rm(w: &World, name: &str, volumes: bool) {
     let id = id_of(w, name);
     let record = berth::state::Containers::new(&w.paths()).load(&id).unwrap();
-    for argv in berth::lifecycle::teardown_plan(&record, volumes) {
+    for argv in berth::container::teardown_plan(&record, volumes) {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         w.run(&argv).success();
     }

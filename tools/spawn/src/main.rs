@@ -14,10 +14,9 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use berth::Error;
+use berth::container::{self as docker, AttachOptions, Ended, Outcome};
 use berth::error::Code;
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
-use berth::runtime::attach::{AttachOptions, Ended};
-use berth::runtime::docker::{self, Outcome};
 use berth::runtime::oci::{self, ExecRequest};
 use berth::runtime::state::Root;
 use berth_cli::{CommonOpts, Tool};
@@ -393,7 +392,7 @@ fn run(a: Args) -> Result<(), Error> {
                     detach_keys: detach_keys(flags.detach_keys.as_deref())?,
                     sig_proxy: true,
                 };
-                return match berth::runtime::attach::start_attached(&paths, &target, &opts)? {
+                return match berth::container::attach::start_attached(&paths, &target, &opts)? {
                     Ended::Exited(code) => exit_with(code),
                     Ended::Detached => Ok(()),
                 };
@@ -419,7 +418,7 @@ fn run(a: Args) -> Result<(), Error> {
             }
             Ok(oci::kill(&root, &id, s, false)?)
         }
-        Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
+        Cmd::Delete { force, id } => docker::delete(&paths, &root, &id, force),
         Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
         Cmd::Features => verbs::features(),
         Cmd::Ps {
@@ -494,7 +493,7 @@ fn run(a: Args) -> Result<(), Error> {
                 detach_keys: detach_keys(keys.as_deref())?,
                 sig_proxy,
             };
-            match berth::runtime::attach::attach_to(&paths, &container, &opts)? {
+            match berth::container::attach::attach_to(&paths, &container, &opts)? {
                 Ended::Exited(code) => exit_with(code),
                 Ended::Detached => Ok(()),
             }
@@ -520,10 +519,10 @@ fn run(a: Args) -> Result<(), Error> {
         }
         Cmd::MonitorHook { event, id, status } => match event.as_str() {
             "exited" => {
-                let again = berth::runtime::monitor::exited(&paths, &id, status.unwrap_or(0))?;
+                let again = berth::container::restart::exited(&paths, &id, status.unwrap_or(0))?;
                 berth_cli::print_text(if again { "restart\n" } else { "exit\n" })
             }
-            "respawn" => match berth::runtime::monitor::respawn(&paths, &id)? {
+            "respawn" => match berth::container::restart::respawn(&paths, &id)? {
                 Some((pid, master)) => {
                     // The monitor reads the pid (and a terminal's master) from a socket.
                     use std::os::fd::AsRawFd;
@@ -586,7 +585,7 @@ fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(),
 }
 
 fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {
-    berth::runtime::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
+    berth::container::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
 }
 
 /// Docker prints each container as it is done; the first error ends the run.
