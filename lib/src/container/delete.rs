@@ -5,6 +5,7 @@
 
 use crate::error::{Code, Error};
 use crate::paths::Paths;
+use crate::protocol::Event;
 use crate::runtime::oci;
 use crate::runtime::state::Root;
 use crate::state::{Containers, liveness};
@@ -39,14 +40,10 @@ pub fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), E
     let _ = std::fs::remove_file(paths.attach_socket(id));
     if record.is_some() {
         let _ = containers.update(id, |r| {
-            if let Some(s) = r.state.as_mut()
-                && s.status.is_active()
-            {
-                s.status = crate::protocol::Status::Exited;
-                s.exit_code = 137;
-                s.finished_at = Some(chrono::Utc::now());
-                s.pid = 0;
-                s.monitor_pid = 0;
+            // Only a container that was running is recorded killed: one that is not stays
+            // as it is (the refusal), and the record is saved unchanged.
+            if let Some(s) = r.state.as_mut() {
+                let _ = s.apply(Event::Deleted);
             }
             Ok::<_, Error>(())
         });

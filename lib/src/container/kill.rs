@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{ContainerError, load_true, sys};
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::protocol::Status;
+use crate::protocol::{Event, Status};
 use crate::runtime::oci;
 use crate::state::Containers;
 
@@ -27,7 +27,7 @@ pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Er
     if matches!(sig, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
         containers.update(&id, |r| {
             if let Some(s) = r.state.as_mut() {
-                s.manually_stopped = true;
+                s.apply(Event::Killing)?;
             }
             Ok::<_, Error>(())
         })?;

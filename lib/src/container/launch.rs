@@ -6,28 +6,27 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use chrono::Utc;
-
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::protocol::{ProcessSection, Record, Status};
+use crate::protocol::{Event, ProcessSection, Record};
 use crate::runtime::RuntimeError;
 use crate::runtime::process::{CreateOpts, Launch};
 use crate::runtime::state::Root;
 use crate::state::{Containers, liveness};
 
+/// Records that the container's process `pid` started, watched by `monitor` (its monitor, or
+/// the foreground berth-spawn).
 pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
     Containers::new(paths).update(id, |r| {
-        let s = r.state.get_or_insert_with(Default::default);
-        s.status = Status::Running;
-        s.pid = pid;
-        s.pid_start = liveness::start_time(pid).unwrap_or(0);
-        s.monitor_pid = monitor;
-        s.monitor_start = liveness::start_time(monitor).unwrap_or(0);
-        s.started_at = Some(Utc::now());
-        s.manually_stopped = false;
-        s.error.clear();
-        crate::container::settle_creator(paths, r);
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Started {
+                pid,
+                pid_start: liveness::start_time(pid).unwrap_or(0),
+                monitor_pid: monitor,
+                monitor_start: liveness::start_time(monitor).unwrap_or(0),
+            })?;
+        super::settle_creator(paths, r);
         Ok::<_, Error>(())
     })
 }
@@ -41,20 +40,17 @@ pub(super) fn set_exited(
     error: &str,
 ) -> Result<Record, Error> {
     Containers::new(paths).update(id, |r| {
-        let s = r.state.get_or_insert_with(Default::default);
-        s.status = Status::Exited;
-        s.exit_code = code;
-        s.oom_killed = oom;
-        s.finished_at = Some(Utc::now());
-        s.pid = 0;
-        s.pid_start = 0;
-        s.monitor_pid = 0;
-        s.monitor_start = 0;
-        s.error = error.to_string();
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Exited {
+                code,
+                oom,
+                error: error.to_string(),
+            })?;
         // Docker keeps a container whose command could not be run (126/127); any other
         // failure to start is berth's, and berth-run undoes the container.
         if matches!(code, 126 | 127) {
-            crate::container::settle_creator(paths, r);
+            super::settle_creator(paths, r);
         }
         Ok::<_, Error>(r.clone())
     })

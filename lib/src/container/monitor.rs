@@ -159,7 +159,11 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             let _ = oci::delete(&root, id, true);
             return Err(fail_start(paths, &record, e));
         }
-        set_running(paths, id, l.state.pid, std::process::id() as i32)?;
+        if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32) {
+            // Another start got there first: this process must not run unwatched.
+            let _ = oci::delete(&root, id, true);
+            return Err(e);
+        }
         let fd = |f: &Option<OwnedFd>| f.as_ref().map(inheritable);
         let sock = paths.attach_socket(id);
         if let Some(dir) = sock.parent() {

@@ -4,7 +4,7 @@
 use super::{ContainerError, load_true, runtime_root};
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::protocol::Status;
+use crate::protocol::{Event, Status};
 use crate::runtime::oci;
 use crate::state::Containers;
 
@@ -33,11 +33,11 @@ pub fn pause(paths: &Paths, arg: &str, frozen: bool) -> Result<String, Error> {
     }
     containers.update(&id, |r| {
         if let Some(s) = r.state.as_mut() {
-            s.status = if frozen {
-                Status::Paused
+            s.apply(if frozen {
+                Event::Paused
             } else {
-                Status::Running
-            };
+                Event::Unpaused
+            })?;
         }
         Ok::<_, Error>(())
     })?;

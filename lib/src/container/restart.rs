@@ -10,13 +10,11 @@
 
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use chrono::Utc;
-
 use super::start::start;
 use super::stop::stop;
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::protocol::{RestartPolicy, Status};
+use crate::protocol::{Event, RestartPolicy, Status};
 use crate::runtime::process::{self, CreateOpts, Launch};
 use crate::runtime::state::Root;
 use crate::runtime::{oci, signals};
@@ -57,29 +55,23 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
     let _ = oci::delete(&root, id, true);
     let code = signals::exit_code(wait_status);
     let containers = Containers::new(paths);
-    let me = std::process::id() as i32;
     let updated = containers.update(id, |r| {
         let p = r.process.clone().unwrap_or_default();
         let s = r.state.get_or_insert_with(Default::default);
-        s.exit_code = code;
-        s.oom_killed = oom;
-        s.finished_at = Some(Utc::now());
-        s.pid = 0;
-        s.pid_start = 0;
         let again = should_restart(&p.restart, code, s.restart_count, s.manually_stopped);
-        if again {
-            s.status = Status::Restarting;
-            s.restart_count += 1;
+        let event = if again {
+            Event::Restarting { code, oom }
         } else {
-            s.status = Status::Exited;
-            s.monitor_pid = 0;
-            s.monitor_start = 0;
-        }
-        let _ = me;
-        Ok::<_, StateError>((again, r.clone()))
+            Event::Exited {
+                code,
+                oom,
+                error: String::new(),
+            }
+        };
+        Ok::<_, StateError>(s.apply(event).map(|()| (again, r.clone())))
     });
     let (again, record) = match updated {
-        Ok(v) => v,
+        Ok(v) => v?,
         // Removed meanwhile (rm -f): nothing left to record.
         Err(StateError::NoSuchContainer(_)) => return Ok(false),
         Err(e) => return Err(e.into()),
@@ -132,9 +124,9 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
             let e: Error = e.into();
             let _ = containers.update(id, |r| {
                 if let Some(s) = r.state.as_mut() {
-                    s.status = Status::Exited;
-                    s.error = e.one_line();
-                    s.monitor_pid = 0;
+                    s.apply(Event::RespawnFailed {
+                        error: e.one_line(),
+                    })?;
                 }
                 Ok::<_, Error>(())
             });
@@ -144,14 +136,16 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
     l.start()?;
     let pid = l.state.pid;
     let master = l.master;
-    containers.update(id, |r| {
+    let respawned = containers.update(id, |r| {
         let s = r.state.get_or_insert_with(Default::default);
-        s.status = Status::Running;
-        s.pid = pid;
-        s.pid_start = liveness::start_time(pid).unwrap_or(0);
-        s.started_at = Some(Utc::now());
-        Ok::<_, Error>(())
+        let pid_start = liveness::start_time(pid).unwrap_or(0);
+        Ok::<_, Error>(s.apply(Event::Respawned { pid, pid_start }))
     })?;
+    if respawned.is_err() {
+        // Stopped while it was being started again (`stop` made it exited): it must not run.
+        let _ = oci::delete(&root, id, true);
+        return Ok(None);
+    }
     Ok(Some((pid, master)))
 }
 

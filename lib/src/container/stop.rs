@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{load_true, runtime_root};
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::protocol::{Record, StateSection, Status};
+use crate::protocol::{Event, Record, StateSection, Status};
 use crate::runtime::oci;
 use crate::state::{Containers, truth};
 
@@ -38,11 +38,9 @@ pub fn stop(
     let containers = Containers::new(paths);
     let id = containers.resolve(arg)?;
     let record = containers.update(&id, |r| {
-        let s = r.state.get_or_insert_with(Default::default);
-        s.manually_stopped = true;
-        if s.status == Status::Restarting {
-            s.status = Status::Exited;
-        }
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Stopping)?;
         Ok::<_, Error>(r.clone())
     })?;
     let record = truth::observe(&containers, record)?;

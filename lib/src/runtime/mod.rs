@@ -75,6 +75,8 @@ pub enum RuntimeError {
     Seccomp(String),
     #[error(transparent)]
     Lsm(#[from] lsm::LsmError),
+    #[error(transparent)]
+    Transition(#[from] crate::protocol::TransitionError),
 }
 
 impl Coded for RuntimeError {
@@ -95,6 +97,7 @@ impl Coded for RuntimeError {
             RuntimeError::Cgroups(e) => e.code(),
             RuntimeError::Seccomp(_) => Code::INVALID_CONFIG,
             RuntimeError::Lsm(e) => e.code(),
+            RuntimeError::Transition(e) => e.code(),
         }
     }
 }

@@ -168,7 +168,7 @@ impl Default for Seed {
 
 impl Drop for Seed {
     fn drop(&mut self) {
-        // Every container through the stages' own teardown verbs (berth::container::teardown), then the
+        // Every container through the stages' own teardown verbs (container::teardown), then the
         // fields' guards remove whatever that missed.
         let paths = self.w.paths();
         let containers = berth::state::Containers::new(&paths);

@@ -64,7 +64,7 @@ pub fn id_of(w: &World, name: &str) -> String {
         .to_string()
 }
 
-/// `berth rm [-v] NAME`, as berth::container::teardown runs it: the stages' teardown verbs in reverse
+/// `berth rm [-v] NAME`, as container::teardown runs it: the stages' teardown verbs in reverse
 /// order.
 #[track_caller]
 pub fn rm(w: &World, name: &str, volumes: bool) {
