@@ -16,10 +16,10 @@ use crate::state::{Containers, truth};
 /// Docker `create` as a pipeline stage (`berth-spawn create -`): the flags applied to
 /// config.json and the record, the container left in the created state. Returns its id.
 pub fn create_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<String, Error> {
-    crate::container::creator_check(paths, &record)?;
+    super::creator_check(paths, &record)?;
     let id = prepare_record(paths, record, p)?.0;
     Containers::new(paths).update(&id, |r| {
-        crate::container::settle_creator(paths, r);
+        super::settle_creator(paths, r);
         Ok::<_, Error>(())
     })?;
     Ok(id)

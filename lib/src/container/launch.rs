@@ -56,15 +56,14 @@ pub(super) fn set_exited(
     })
 }
 
+/// The options a berth container's process is created with.
 pub(super) fn create_opts<'a>(
-    paths: &'a Paths,
     root: &'a Root,
     id: &'a str,
     bundle: &'a Path,
     p: &ProcessSection,
     stdio: Option<[Option<OwnedFd>; 3]>,
 ) -> CreateOpts<'a> {
-    let _ = paths;
     CreateOpts {
         id,
         bundle,
@@ -91,7 +90,7 @@ pub(super) fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Err
     if let Ok(r) = set_exited(paths, &record.id, code, false, &err.one_line())
         && record.process.as_ref().is_some_and(|p| p.auto_remove)
     {
-        let _ = crate::container::teardown(paths, &r, true);
+        let _ = super::teardown(paths, &r, true);
     }
     err
 }

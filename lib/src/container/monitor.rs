@@ -151,7 +151,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         let _ = oci::delete(&root, id, true);
         let mut stdio = make_stdio(&p)?;
         let child = std::mem::take(&mut stdio.child);
-        let l = match process::create(create_opts(paths, &root, id, &bundle, &p, Some(child))) {
+        let l = match process::create(create_opts(&root, id, &bundle, &p, Some(child))) {
             Ok(l) => l,
             Err(e) => return Err(fail_start(paths, &record, e)),
         };

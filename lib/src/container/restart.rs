@@ -16,7 +16,6 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::protocol::{Event, RestartPolicy, Status};
 use crate::runtime::process::{self, CreateOpts, Launch};
-use crate::runtime::state::Root;
 use crate::runtime::{oci, signals};
 use crate::state::{Containers, StateError, liveness};
 
@@ -47,7 +46,7 @@ pub fn should_restart(
 
 /// The container's init ended: record it and decide. Returns `true` to restart.
 pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> {
-    let root = Root::new(&paths.run);
+    let root = super::runtime_root(paths);
     let oom = root
         .load(id)
         .map(|s| s.cgroup().oom_kills() > 0)
@@ -77,7 +76,7 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
         Err(e) => return Err(e.into()),
     };
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
-        crate::container::teardown(paths, &record, true)?;
+        super::teardown(paths, &record, true)?;
     }
     Ok(again)
 }
@@ -93,11 +92,8 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
         return Ok(None);
     }
     let p = record.process.clone().unwrap_or_default();
-    let bundle = record
-        .require(&record.bundle, "bundle", "berth-unpack")?
-        .path
-        .clone();
-    let root = Root::new(&paths.run);
+    let bundle = super::bundle_path(&record)?;
+    let root = super::runtime_root(paths);
     let _ = oci::delete(&root, id, true);
     // The monitor passes the container's stdin, stdout and stderr as our 3, 4 and 5.
     let dup = |fd: RawFd| {

@@ -64,7 +64,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let (stdio, relay) =
         signals::Relay::for_terminals(p.interactive).map_err(|e| sys("pipe", e))?;
     let stdio = (!relay.is_empty()).then_some(stdio);
-    let launched = process::create(create_opts(paths, &root, id, &bundle, &p, stdio));
+    let launched = process::create(create_opts(&root, id, &bundle, &p, stdio));
     let l = match launched {
         Ok(l) => l,
         Err(e) => return Err(fail_start(paths, &record, e)),
@@ -89,7 +89,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let _ = oci::delete(&root, id, true);
     let record = set_exited(paths, id, code, oom, "")?;
     if p.auto_remove {
-        crate::container::teardown(paths, &record, true)?;
+        super::teardown(paths, &record, true)?;
     }
     Ok(code)
 }
