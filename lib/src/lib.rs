@@ -12,7 +12,6 @@ pub mod error;
 pub mod format;
 pub mod image;
 pub mod layer;
-pub mod lifecycle;
 pub mod net;
 pub mod ocispec;
 pub mod paths;

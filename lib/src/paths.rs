@@ -125,6 +125,15 @@ impl Paths {
 }
 
 /// The hex part of `algo:hex`; a bare hex string is returned unchanged.
+/// Where a sibling tool lives: next to the running executable (the installed file, not a
+/// sealed copy of it: `runtime::exeseal`) if it is there, else on PATH.
+pub fn tool_path(tool: &str) -> PathBuf {
+    crate::runtime::exeseal::original_exe()
+        .and_then(|exe| exe.parent().map(|d| d.join(tool)))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(tool))
+}
+
 pub fn digest_hex(digest: &str) -> &str {
     digest.split_once(':').map_or(digest, |(_, h)| h)
 }

@@ -1,4 +1,4 @@
-//! The contract between berth-spawn (crate `berth`, `runtime::monitor` and `runtime::attach`)
+//! The contract between berth-spawn (crate `berth`, `container::monitor` and `container::attach`)
 //! and berth-monitor (`tools/monitor`), written once so that both sides use the same
 //! definition:
 //!

@@ -254,7 +254,7 @@ impl Drop for Session {
         if !self.teardown_on_drop {
             return;
         }
-        // Every container through the stages' own teardown verbs (berth::lifecycle), then the
+        // Every container through the stages' own teardown verbs (berth::container::teardown), then the
         // fields' guards remove whatever that missed.
         for id in self.container_ids() {
             self.w.teardown(&id, true);

@@ -147,14 +147,14 @@ impl World {
         })
     }
 
-    /// `berth rm [-v] ID` as berth::lifecycle runs it: the stages' teardown verbs for the
+    /// `berth rm [-v] ID` as berth::container::teardown runs it: the stages' teardown verbs for the
     /// container's record, in order. Their runs; none if the record does not load.
     pub fn teardown(&self, id: &str, volumes: bool) -> Vec<Run> {
         let paths = self.paths();
         let Ok(record) = Containers::new(&paths).load(id) else {
             return Vec::new();
         };
-        berth::lifecycle::teardown_plan(&record, volumes)
+        berth::container::teardown_plan(&record, volumes)
             .iter()
             .map(|argv| self.run(&argv.iter().map(String::as_str).collect::<Vec<_>>()))
             .collect()

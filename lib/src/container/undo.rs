@@ -10,7 +10,6 @@
 use std::fs;
 
 use crate::error::{Error, Result};
-use crate::lifecycle;
 use crate::paths::Paths;
 use crate::protocol::{Creator, Record};
 use crate::state::{Containers, liveness};
@@ -118,13 +117,13 @@ fn undo_creator(paths: &Paths, creator: &Creator) -> Result<Vec<String>> {
     }
 }
 
-/// berth::lifecycle's teardown with every stage's verb.
+/// berth::container::teardown with every stage's verb.
 pub fn remove_half_made(paths: &Paths, record: &Record) -> Result<()> {
     let mut all = record.clone();
     all.network.get_or_insert_with(Default::default);
     all.mounts.get_or_insert_with(Vec::new);
     all.state.get_or_insert_with(Default::default);
-    lifecycle::remove(paths, &all, true)
+    super::teardown(paths, &all, true)
 }
 
 /// Undoes the runs whose process died without finishing (a kill -9 of berth-run and its

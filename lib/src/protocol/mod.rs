@@ -43,6 +43,7 @@ mod mounts;
 mod network;
 mod process;
 mod state;
+mod transition;
 
 pub use bundle::*;
 pub use image::*;
@@ -50,6 +51,7 @@ pub use mounts::*;
 pub use network::*;
 pub use process::*;
 pub use state::*;
+pub use transition::*;
 
 use std::collections::BTreeMap;
 use std::io::Read;

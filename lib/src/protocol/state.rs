@@ -1,5 +1,7 @@
 //! The `state` section: what is true about the container now. Written by berth-spawn and its
-//! monitor; corrected by readers that find the process gone (see `state::liveness`).
+//! monitor; corrected by readers that find the process gone (see `state::liveness`). Every
+//! change goes through [`StateSection::apply`] (`transition.rs`), which refuses one that
+//! cannot happen in the container's status.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,27 +1,26 @@
-//! berth-spawn's runtime: an OCI runtime (runc's verbs and conventions) and the Docker-style
-//! lifecycle built on it (DESIGN.md, "The process model").
+//! berth-spawn's runtime: an OCI runtime, with runc's verbs and conventions ([`oci`]: create,
+//! start, run, state, kill, delete, pause, resume, exec), and what they need (DESIGN.md, "The
+//! process model").
 //!
 //! The parent side creates the container process with one `clone3` carrying the namespace
 //! flags ([`process`]), talks to it over a typed socketpair ([`channel`]), puts it into its
 //! cgroups ([`cgroups`]) and records OCI state ([`state`]). The child side ([`init`]) sets up
-//! the root filesystem, the process' identity and its confinement, and execs. The Docker
-//! layer ([`docker`], [`flags`], [`monitor`]) turns a container record into a config.json and
-//! a running, monitored container.
+//! the root filesystem, the process' identity and its confinement ([`caps`], [`seccomp`],
+//! [`lsm`], [`keyring`], [`namespaces`]), and execs. [`flags`] turns Docker's HostConfig (the
+//! record's `process` section) into config.json. The Docker verbs built on all of this
+//! (start, stop, kill, wait, pause, exec, the monitor, attach) live in `crate::container`.
 
-pub mod attach;
 pub mod caps;
 pub mod cgroups;
 pub mod channel;
 pub mod console;
 pub mod defaults;
-pub mod docker;
 pub mod exeseal;
 pub mod flags;
 pub mod hooks;
 mod init;
 pub mod keyring;
 pub mod lsm;
-pub mod monitor;
 pub mod namespaces;
 pub mod oci;
 pub mod process;
@@ -76,6 +75,8 @@ pub enum RuntimeError {
     Seccomp(String),
     #[error(transparent)]
     Lsm(#[from] lsm::LsmError),
+    #[error(transparent)]
+    Transition(#[from] crate::protocol::TransitionError),
 }
 
 impl Coded for RuntimeError {
@@ -96,6 +97,7 @@ impl Coded for RuntimeError {
             RuntimeError::Cgroups(e) => e.code(),
             RuntimeError::Seccomp(_) => Code::INVALID_CONFIG,
             RuntimeError::Lsm(e) => e.code(),
+            RuntimeError::Transition(e) => e.code(),
         }
     }
 }

@@ -105,7 +105,7 @@ pub fn start(root: &Root, id: &str) -> Result<(), RuntimeError> {
         // then still seen running by a caller that looks right away.
         let _ = std::io::copy(&mut &f, &mut std::io::sink());
     }
-    st.status = Status::Running;
+    st.transition(Status::Running)?;
     root.save(&st)?;
     if let Some(spec) = &spec {
         poststart(spec, &st);
@@ -143,7 +143,7 @@ pub fn run(
         let _ = delete(root, id, true);
         return Err(e);
     }
-    st.status = Status::Running;
+    st.transition(Status::Running)?;
     root.save(&st)?;
     poststart(&l.spec, &st);
     if detach {

@@ -462,7 +462,7 @@ fn created(
 ) -> Result<Option<OwnedFd>, RuntimeError> {
     st.pid = pid;
     st.pid_start = liveness::start_time(pid).unwrap_or(0);
-    st.status = Status::Created;
+    st.transition(Status::Created)?;
     o.root.save(st)?;
     if let Some(p) = o.pid_file {
         state::write_pid_file(p, pid)?;

@@ -2,6 +2,8 @@
 //! for berth containers `<run>/<id>/`): `state.json` (written atomically), `exec.fifo` while
 //! the container is created but not started, and `lock` for verbs that change it. All of it
 //! is root's alone (`store::private`): the root and each container's directory are 0700.
+//! The recorded status changes only through [`State::transition`], runc's two: creating →
+//! created → running.
 
 use std::collections::HashMap;
 use std::fs;
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::RuntimeError;
 use super::cgroups::Cgroup;
 use crate::error::IoContext;
+use crate::protocol::TransitionError;
 use crate::state::liveness;
 use crate::store::{Lock, atomic};
 
@@ -30,6 +33,17 @@ pub enum Status {
 }
 
 impl Status {
+    /// The transitions berth records, as runc's (libcontainer's `transition`): the init is
+    /// made and waits on its exec fifo (creating → created), then is released (created →
+    /// running, by `start` or `run`). Paused and stopped are never recorded: they are read
+    /// from the kernel ([`State::current_status`]).
+    pub fn can_become(self, to: Status) -> bool {
+        matches!(
+            (self, to),
+            (Status::Creating, Status::Created) | (Status::Created, Status::Running)
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Creating => "creating",
@@ -215,6 +229,22 @@ impl Root {
 }
 
 impl State {
+    /// Records the container's move to `to`, refusing one runc would not make
+    /// ([`Status::can_become`]); on refusal, nothing changes.
+    pub fn transition(&mut self, to: Status) -> Result<(), TransitionError> {
+        if !self.status.can_become(to) {
+            return Err(TransitionError {
+                from: self.status.as_str(),
+                event: match to {
+                    Status::Running => "started",
+                    other => other.as_str(),
+                },
+            });
+        }
+        self.status = to;
+        Ok(())
+    }
+
     /// Whether the recorded process is still ours (pid plus start time).
     pub fn is_alive(&self) -> bool {
         self.pid > 0 && liveness::is_alive(self.pid, self.pid_start)
@@ -268,6 +298,53 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), RuntimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_runcs_recorded_transitions_are_allowed() {
+        let all = [
+            Status::Creating,
+            Status::Created,
+            Status::Running,
+            Status::Paused,
+            Status::Stopped,
+        ];
+        let mut st = State {
+            oci_version: OCI_VERSION.into(),
+            id: "c".into(),
+            status: Status::Creating,
+            pid: 1,
+            bundle: PathBuf::from("/b"),
+            annotations: HashMap::new(),
+            rootfs: PathBuf::new(),
+            created: chrono::Utc::now(),
+            owner: String::new(),
+            pid_start: 0,
+            cgroup_path: String::new(),
+            init: false,
+        };
+        for from in all {
+            for to in all {
+                st.status = from;
+                let legal = matches!(
+                    (from, to),
+                    (Status::Creating, Status::Created) | (Status::Created, Status::Running)
+                );
+                match st.transition(to) {
+                    Ok(()) => assert!(legal && st.status == to, "{from:?} -> {to:?}"),
+                    Err(e) => {
+                        assert!(!legal, "{from:?} -> {to:?} refused");
+                        assert_eq!((st.status, e.from), (from, from.as_str()));
+                    }
+                }
+            }
+        }
+        st.status = Status::Running;
+        let e = st.transition(Status::Running).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a container that is running cannot be started"
+        );
+    }
 
     #[test]
     fn ids_are_checked_like_runc() {

@@ -2,15 +2,11 @@
 //! container's process is gone (pid dead, or reused: the start time differs) and no monitor
 //! is alive to record how it ended, the record is corrected to "exited" (DESIGN.md, "Truthful").
 
-use chrono::Utc;
-
-use crate::protocol::{Record, StateSection, Status};
+use crate::protocol::{Event, Record, StateSection, Status};
 use crate::state::containers::{Containers, StateError};
 use crate::state::liveness::is_alive;
 
-/// Exit code recorded when a container died unseen. Docker reports 255 when it lost track of
-/// a container's process.
-pub const UNKNOWN_EXIT: i32 = 255;
+pub use crate::protocol::UNKNOWN_EXIT;
 
 /// Whether the record's claim that a process exists is false.
 pub fn is_stale(state: &StateSection) -> bool {
@@ -39,21 +35,11 @@ pub fn observe(containers: &Containers, record: Record) -> Result<Record, StateE
         if let Some(s) = r.state.as_mut()
             && is_stale(s)
         {
-            mark_dead_unseen(s);
+            // Stale means active, which `Lost` always applies to.
+            let _ = s.apply(Event::Lost);
         }
         Ok::<_, StateError>(r.clone())
     })
-}
-
-fn mark_dead_unseen(s: &mut StateSection) {
-    s.status = Status::Exited;
-    s.exit_code = UNKNOWN_EXIT;
-    s.finished_at.get_or_insert_with(Utc::now);
-    s.pid = 0;
-    s.pid_start = 0;
-    s.monitor_pid = 0;
-    s.monitor_start = 0;
-    s.error = "the container's process died while no monitor was watching".into();
 }
 
 #[cfg(test)]

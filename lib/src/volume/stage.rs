@@ -511,9 +511,9 @@ fn remove_unused(
     Ok(removed)
 }
 
-/// `berth-vol detach ID [--volumes]`, the teardown verb of [`crate::lifecycle`]: forgets the
-/// container's mounts (record and config.json) and, with `remove_volumes`, deletes its
-/// anonymous volumes that no other container uses. Named volumes are never removed.
+/// `berth-vol detach ID [--volumes]`, the teardown verb of [`crate::container::teardown`]:
+/// forgets the container's mounts (record and config.json) and, with `remove_volumes`, deletes
+/// its anonymous volumes that no other container uses. Named volumes are never removed.
 /// Idempotent: a container or section already gone is not an error. Returns the volumes
 /// removed.
 pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<Vec<String>> {

@@ -64,7 +64,7 @@ pub fn id_of(w: &World, name: &str) -> String {
         .to_string()
 }
 
-/// `berth rm [-v] NAME`, as berth::lifecycle runs it: the stages' teardown verbs in order,
+/// `berth rm [-v] NAME`, as container::teardown runs it: the stages' teardown verbs in order,
 /// each asserted to succeed.
 #[track_caller]
 pub fn rm(w: &World, name: &str, volumes: bool) {

@@ -37,7 +37,7 @@
 //!   the creator and its marker once the container started, was created (`create`), or could
 //!   not run its command (126/127: kept, as Docker keeps it). On a 125, or a signal
 //!   (INT/TERM/HUP/QUIT are forwarded to berth-spawn, so to the container once it runs),
-//!   berth-run calls `berth-ctl undo --creator $$`: `berth::lifecycle`'s teardown of each
+//!   berth-run calls `berth-ctl undo --creator $$`: `berth::container::teardown`'s plan of each
 //!   container of that creator that never started, then the marker; and it removes a
 //!   `--cidfile` it wrote. A kill -9 of the whole run leaves a marker whose process is dead:
 //!   every berth-unpack create (and `berth-ctl undo` alone) sweeps those first.

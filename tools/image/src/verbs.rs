@@ -386,7 +386,7 @@ pub fn default_image(c: &CommonOpts, a: DefaultArgs) -> Result<()> {
 /// `berth image pull ...` is berth-pull's job.
 pub fn pull(c: &CommonOpts, args: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let tool = berth::lifecycle::tool_path("berth-pull");
+    let tool = berth::paths::tool_path("berth-pull");
     let err = std::process::Command::new(&tool)
         .args(args)
         .env("BERTH_ROOT", &c.root)

@@ -14,7 +14,7 @@
 //! `--log-opt max-size` (default 10m) into `.1`, `.2`... keeping `max-file` files (default 3).
 //! `monitor-hook exited ID STATUS` records exit code, finish time and OOM kill under the
 //! record lock and applies the restart policy (no, on-failure[:N], always, unless-stopped;
-//! `--rm` removes the container through `berth::lifecycle`); `monitor-hook respawn ID` makes
+//! `--rm` removes the container through `berth::container::teardown`); `monitor-hook respawn ID` makes
 //! the new container and answers with its pid and, with `-t`, its new master (SCM_RIGHTS).
 //! A monitor killed -9 leaves the container running and visible as such; when it dies
 //! unseen, `state::truth` reports the container exited (255). The monitor's argv, ready line

@@ -219,7 +219,7 @@ impl DockerFlags {
             log_opts,
             detach_keys: match &self.detach_keys {
                 Some(k) => {
-                    berth::runtime::attach::parse_detach_keys(k)?;
+                    berth::container::attach::parse_detach_keys(k)?;
                     Some(k.clone())
                 }
                 None => None,

@@ -12,7 +12,7 @@
 //! - `kill` (Docker: `-s SIG`, default KILL, and the record is updated; with KILL it returns
 //!   once the exit is recorded; runc: `kill ID [SIG]`, default TERM), `exec`, `pause`,
 //!   `resume`/`unpause`.
-//! - `delete [--force] ID` is runc's verb and berth's teardown verb (`berth::lifecycle`): for a
+//! - `delete [--force] ID` is runc's verb and berth's teardown verb (`berth::container::delete`, then `container::teardown`): for a
 //!   berth container it kills the monitor first (so no restart policy revives it), then the
 //!   process and everything in its cgroup, removes the cgroups and `<run>/<id>`, and marks the
 //!   record exited. With `--force` a missing container is not an error.
@@ -53,10 +53,9 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 
 use berth::Error;
+use berth::container::{self as docker, AttachOptions, Ended, Outcome};
 use berth::error::Code;
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
-use berth::runtime::attach::{AttachOptions, Ended};
-use berth::runtime::docker::{self, Outcome};
 use berth::runtime::oci::{self, ExecRequest};
 use berth::runtime::state::Root;
 use berth_cli::{CommonOpts, Tool};
@@ -432,7 +431,7 @@ fn run(a: Args) -> Result<(), Error> {
                     detach_keys: detach_keys(flags.detach_keys.as_deref())?,
                     sig_proxy: true,
                 };
-                return match berth::runtime::attach::start_attached(&paths, &target, &opts)? {
+                return match berth::container::attach::start_attached(&paths, &target, &opts)? {
                     Ended::Exited(code) => exit_with(code),
                     Ended::Detached => Ok(()),
                 };
@@ -458,7 +457,7 @@ fn run(a: Args) -> Result<(), Error> {
             }
             Ok(oci::kill(&root, &id, s, false)?)
         }
-        Cmd::Delete { force, id } => verbs::delete(&paths, &root, &id, force),
+        Cmd::Delete { force, id } => docker::delete(&paths, &root, &id, force),
         Cmd::List { format, quiet } => verbs::list(&root, &format, quiet),
         Cmd::Features => verbs::features(),
         Cmd::Ps {
@@ -533,7 +532,7 @@ fn run(a: Args) -> Result<(), Error> {
                 detach_keys: detach_keys(keys.as_deref())?,
                 sig_proxy,
             };
-            match berth::runtime::attach::attach_to(&paths, &container, &opts)? {
+            match berth::container::attach::attach_to(&paths, &container, &opts)? {
                 Ended::Exited(code) => exit_with(code),
                 Ended::Detached => Ok(()),
             }
@@ -559,10 +558,10 @@ fn run(a: Args) -> Result<(), Error> {
         }
         Cmd::MonitorHook { event, id, status } => match event.as_str() {
             "exited" => {
-                let again = berth::runtime::monitor::exited(&paths, &id, status.unwrap_or(0))?;
+                let again = berth::container::restart::exited(&paths, &id, status.unwrap_or(0))?;
                 berth_cli::print_text(if again { "restart\n" } else { "exit\n" })
             }
-            "respawn" => match berth::runtime::monitor::respawn(&paths, &id)? {
+            "respawn" => match berth::container::restart::respawn(&paths, &id)? {
                 Some((pid, master)) => {
                     // The monitor reads the pid (and a terminal's master) from a socket.
                     use std::os::fd::AsRawFd;
@@ -625,7 +624,7 @@ fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(),
 }
 
 fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {
-    berth::runtime::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
+    berth::container::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
 }
 
 /// Docker prints each container as it is done; the first error ends the run.

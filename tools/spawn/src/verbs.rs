@@ -1,5 +1,5 @@
-//! The runc verbs whose output or teardown needs more than one library call: `delete` (also
-//! berth's teardown verb), `list`, `ps`, `update` and `features`.
+//! The runc verbs whose output needs more than one library call: `list`, `ps`, `update` and
+//! `features` (`delete`, also berth's teardown verb, is `berth::container::delete`).
 //!
 //! The runc-only verbs: `ps [--format json] ID [PS_ARGS]` (the host pids of the container's
 //! cgroup), `update ID` (`--resources FILE|-` or `--memory`, `--cpu-quota`, `--pids-limit`...;
@@ -23,56 +23,9 @@
 
 use berth::Error;
 use berth::error::Code;
-use berth::paths::Paths;
 use berth::runtime::oci;
 use berth::runtime::state::{Root, Status};
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
-
-/// `delete`: runc's verb, and berth's teardown verb (berth::lifecycle): for a berth
-/// container its monitor goes first (so no restart policy revives it), and the record says
-/// the container is no longer running.
-pub fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), Error> {
-    let containers = berth::state::Containers::new(paths);
-    let record = containers.load(id).ok();
-    if let Some(s) = record.as_ref().and_then(|r| r.state.clone()) {
-        if s.status.is_active() && !force && root.exists(id) {
-            return Err(Error::new(
-                Code::WRONG_STATE,
-                format!("container {id} is running: stop it first, or use --force"),
-            ));
-        }
-        if s.monitor_pid > 0
-            && s.monitor_pid != std::process::id() as i32
-            && berth::state::liveness::is_alive(s.monitor_pid, s.monitor_start)
-        {
-            // SAFETY: kill(2) takes no pointers; the pid was just checked to be the live
-            // monitor (pid and start time), so the signal cannot reach a recycled pid.
-            unsafe { libc::kill(s.monitor_pid, libc::SIGKILL) };
-            oci::wait_gone(
-                s.monitor_pid,
-                s.monitor_start,
-                std::time::Duration::from_secs(5),
-            );
-        }
-    }
-    let r = oci::delete(root, id, force || record.is_some());
-    let _ = std::fs::remove_file(paths.attach_socket(id));
-    if record.is_some() {
-        let _ = containers.update(id, |r| {
-            if let Some(s) = r.state.as_mut()
-                && s.status.is_active()
-            {
-                s.status = berth::protocol::Status::Exited;
-                s.exit_code = 137;
-                s.finished_at = Some(chrono::Utc::now());
-                s.pid = 0;
-                s.monitor_pid = 0;
-            }
-            Ok::<_, Error>(())
-        });
-    }
-    Ok(r?)
-}
 
 pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
     let rows = oci::list(root);

@@ -4,7 +4,7 @@
 //! berth-unpack busybox | berth-vol - -v data:/data --tmpfs /run | berth-spawn start -
 //! berth-vol create [NAME] [--label K=V]     ls [-q] [--filter] [--format]
 //! berth-vol inspect NAME...                  rm [-f] NAME...      prune [-f]
-//! berth-vol detach ID [--volumes]           teardown verb of berth::lifecycle (idempotent)
+//! berth-vol detach ID [--volumes]           teardown verb (container::teardown), idempotent
 //! ```
 
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
-//! Removing a container, composed from the stages' own idempotent teardown verbs, run in the
-//! reverse order of setup (CNI's DEL lesson):
+//! Tearing a container down (`rm`, `container prune`, `--rm`, the undo of a failed run),
+//! composed from the stages' own idempotent teardown verbs, run in the reverse order of setup
+//! (CNI's DEL lesson):
 //!
 //! ```text
 //! berth-spawn delete --force ID    stop the process, remove runtime state and cgroups
@@ -15,21 +16,11 @@
 //! from the record is skipped. Every stage runs even if an earlier one failed; the first error
 //! is the one returned.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::error::{Code, Error, Result};
-use crate::paths::Paths;
+use crate::paths::{Paths, tool_path};
 use crate::protocol::Record;
-
-/// Where a sibling tool lives: next to the running executable (the installed file, not a
-/// sealed copy of it: `runtime::exeseal`) if it is there, else on PATH.
-pub fn tool_path(tool: &str) -> PathBuf {
-    crate::runtime::exeseal::original_exe()
-        .and_then(|exe| exe.parent().map(|d| d.join(tool)))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from(tool))
-}
 
 /// The teardown commands for `record`, in order.
 pub fn teardown_plan(record: &Record, remove_volumes: bool) -> Vec<Vec<String>> {
@@ -58,7 +49,7 @@ pub fn teardown_plan(record: &Record, remove_volumes: bool) -> Vec<Vec<String>> 
 }
 
 /// Runs the teardown of `record` (see the module docs). stderr of the stages passes through.
-pub fn remove(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<()> {
+pub fn teardown(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<()> {
     let mut first: Option<Error> = None;
     for argv in teardown_plan(record, remove_volumes) {
         let status = Command::new(tool_path(&argv[0]))

@@ -1,40 +1,30 @@
 //! The monitor (tools/monitor, a tiny static binary) from berth-spawn's side: launching it
-//! for a detached container, and the hooks it asks berth-spawn to run, so that the monitor
-//! itself holds no record, JSON or runtime code and stays small. What passes between the two
-//! (its command line, its ready line, the attach frames, descriptors) is defined once, in
-//! `berth_monitor_proto`.
-//!
-//! - [`start_detached`]: a new session whose leader creates the container and execs the
-//!   monitor with [`berth_monitor_proto::args::Args`];
-//! - `monitor-hook exited ID STATUS`: the container's init ended with wait status STATUS.
-//!   Tears down its runtime state, records exit code, finish time and OOM kill, and decides
-//!   by the restart policy: prints `restart` or `exit` (after `--rm`'s removal).
-//! - `monitor-hook respawn ID`: starts the container again with the monitor's stdio (fds
-//!   0..2 of the hook); prints the new pid, or `exit` if it was stopped meanwhile.
+//! for a detached container ([`start_detached`]: a new session whose leader creates the
+//! container and execs the monitor with [`berth_monitor_proto::args::Args`]). The hooks it asks
+//! berth-spawn to run when the container's process ends live in [`super::restart`], so that
+//! the monitor itself holds no record, JSON or runtime code and stays small. What passes
+//! between the two (its command line, its ready line, the attach frames, descriptors) is
+//! defined once, in `berth_monitor_proto`.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use berth_monitor_proto::{args::Args, ready};
-use chrono::Utc;
 
-use super::docker::{bundle_path, create_opts, fail_start, runtime_root, set_running};
-use super::oci;
-use super::process::{self, CreateOpts, Launch};
-use super::signals;
-use super::state::Root;
-use super::{RuntimeError, sys};
+use super::launch::{create_opts, fail_start, set_running};
+use super::{ContainerError, bundle_path, runtime_root, sys};
 use crate::error::{Code, Error};
 use crate::paths::Paths;
-use crate::protocol::{ProcessSection, RestartPolicy, Status};
-use crate::state::{Containers, StateError, liveness};
+use crate::protocol::ProcessSection;
+use crate::runtime::{RuntimeError, exeseal, oci, process, signals};
+use crate::state::Containers;
 
 /// Log rotation defaults (`--log-opt max-size`, `max-file`): berth rotates by default.
 pub const DEFAULT_LOG_MAX_SIZE: &str = "10m";
 pub const DEFAULT_LOG_MAX_FILE: u32 = 3;
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), RuntimeError> {
+fn pipe() -> Result<(OwnedFd, OwnedFd), ContainerError> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -65,7 +55,7 @@ struct Stdio {
     stderr_w: Option<OwnedFd>,
 }
 
-fn make_stdio(p: &ProcessSection) -> Result<Stdio, RuntimeError> {
+fn make_stdio(p: &ProcessSection) -> Result<Stdio, ContainerError> {
     let (stdin, stdin_w) = if p.interactive {
         let (r, w) = pipe()?;
         (r, Some(w))
@@ -161,7 +151,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         let _ = oci::delete(&root, id, true);
         let mut stdio = make_stdio(&p)?;
         let child = std::mem::take(&mut stdio.child);
-        let l = match process::create(create_opts(paths, &root, id, &bundle, &p, Some(child))) {
+        let l = match process::create(create_opts(&root, id, &bundle, &p, Some(child))) {
             Ok(l) => l,
             Err(e) => return Err(fail_start(paths, &record, e)),
         };
@@ -169,7 +159,11 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             let _ = oci::delete(&root, id, true);
             return Err(fail_start(paths, &record, e));
         }
-        set_running(paths, id, l.state.pid, std::process::id() as i32)?;
+        if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32) {
+            // Another start got there first: this process must not run unwatched.
+            let _ = oci::delete(&root, id, true);
+            return Err(e);
+        }
         let fd = |f: &Option<OwnedFd>| f.as_ref().map(inheritable);
         let sock = paths.attach_socket(id);
         if let Some(dir) = sock.parent() {
@@ -200,7 +194,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
                 unsafe { libc::dup2(n, fd) };
             }
         }
-        let exe = crate::lifecycle::tool_path("berth-monitor");
+        let exe = crate::paths::tool_path("berth-monitor");
         let err = exec_monitor(paths, &exe, &args);
         // The container runs but nobody watches it: say so in the record.
         let _ = Containers::new(paths).update(id, |r| {
@@ -225,11 +219,11 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
 fn exec_monitor(paths: &Paths, exe: &Path, args: &Args) -> RuntimeError {
     let mut argv = vec![exe.as_os_str().to_os_string()];
     argv.extend(args.to_argv());
-    super::exeseal::exec_tool(
+    exeseal::exec_tool(
         exe,
         c"berth-monitor",
-        &super::exeseal::argv(&argv),
-        &super::exeseal::current_env(),
+        &exeseal::argv(&argv),
+        &exeseal::current_env(),
         &paths.run.join(".exeseal"),
     )
 }
@@ -251,7 +245,7 @@ fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Args {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_LOG_MAX_FILE)
         .max(1);
-    let spawn = super::exeseal::original_exe().unwrap_or_else(|| PathBuf::from("berth-spawn"));
+    let spawn = exeseal::original_exe().unwrap_or_else(|| PathBuf::from("berth-spawn"));
     Args {
         id: id.to_string(),
         pid,
@@ -265,143 +259,9 @@ fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Args {
     }
 }
 
-/// Docker's restart decision (moby `restartmanager`).
-pub fn should_restart(
-    policy: &RestartPolicy,
-    code: i32,
-    count: u32,
-    manually_stopped: bool,
-) -> bool {
-    if manually_stopped {
-        return false;
-    }
-    match policy.name.as_str() {
-        "always" | "unless-stopped" => true,
-        "on-failure" => {
-            code != 0 && (policy.maximum_retry_count == 0 || count < policy.maximum_retry_count)
-        }
-        _ => false,
-    }
-}
-
-/// The container's init ended: record it and decide. Returns `true` to restart.
-pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> {
-    let root = Root::new(&paths.run);
-    let oom = root
-        .load(id)
-        .map(|s| s.cgroup().oom_kills() > 0)
-        .unwrap_or(false);
-    let _ = oci::delete(&root, id, true);
-    let code = signals::exit_code(wait_status);
-    let containers = Containers::new(paths);
-    let me = std::process::id() as i32;
-    let updated = containers.update(id, |r| {
-        let p = r.process.clone().unwrap_or_default();
-        let s = r.state.get_or_insert_with(Default::default);
-        s.exit_code = code;
-        s.oom_killed = oom;
-        s.finished_at = Some(Utc::now());
-        s.pid = 0;
-        s.pid_start = 0;
-        let again = should_restart(&p.restart, code, s.restart_count, s.manually_stopped);
-        if again {
-            s.status = Status::Restarting;
-            s.restart_count += 1;
-        } else {
-            s.status = Status::Exited;
-            s.monitor_pid = 0;
-            s.monitor_start = 0;
-        }
-        let _ = me;
-        Ok::<_, StateError>((again, r.clone()))
-    });
-    let (again, record) = match updated {
-        Ok(v) => v,
-        // Removed meanwhile (rm -f): nothing left to record.
-        Err(StateError::NoSuchContainer(_)) => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
-        crate::lifecycle::remove(paths, &record, true)?;
-    }
-    Ok(again)
-}
-
-/// Starts the container again for its monitor. `None` if it must not run (stopped, removed).
-pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>, Error> {
-    let containers = Containers::new(paths);
-    let Ok(record) = containers.load(id) else {
-        return Ok(None);
-    };
-    let s = record.state.clone().unwrap_or_default();
-    if s.manually_stopped || s.status != Status::Restarting {
-        return Ok(None);
-    }
-    let p = record.process.clone().unwrap_or_default();
-    let bundle = record
-        .require(&record.bundle, "bundle", "berth-unpack")?
-        .path
-        .clone();
-    let root = Root::new(&paths.run);
-    let _ = oci::delete(&root, id, true);
-    // The monitor passes the container's stdin, stdout and stderr as our 3, 4 and 5.
-    let dup = |fd: RawFd| {
-        // SAFETY: the monitor execs us with 3, 4 and 5 open, and nothing here closes them
-        // while they are borrowed for the dup.
-        nix::unistd::dup(unsafe { BorrowedFd::borrow_raw(fd) }).ok()
-    };
-    let stdio = [dup(3), dup(4), dup(5)];
-    let l = process::create(CreateOpts {
-        id,
-        bundle: &bundle,
-        root: &root,
-        launch: Launch::Run,
-        pid_file: None,
-        console_socket: None,
-        preserve_fds: 0,
-        stdin_null: false,
-        stdio: Some(stdio),
-        init: p.init,
-    });
-    let l = match l {
-        Ok(l) => l,
-        Err(e) => {
-            let e: Error = e.into();
-            let _ = containers.update(id, |r| {
-                if let Some(s) = r.state.as_mut() {
-                    s.status = Status::Exited;
-                    s.error = e.one_line();
-                    s.monitor_pid = 0;
-                }
-                Ok::<_, Error>(())
-            });
-            return Err(e);
-        }
-    };
-    l.start()?;
-    let pid = l.state.pid;
-    let master = l.master;
-    containers.update(id, |r| {
-        let s = r.state.get_or_insert_with(Default::default);
-        s.status = Status::Running;
-        s.pid = pid;
-        s.pid_start = liveness::start_time(pid).unwrap_or(0);
-        s.started_at = Some(Utc::now());
-        Ok::<_, Error>(())
-    })?;
-    Ok(Some((pid, master)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pol(name: &str, max: u32) -> RestartPolicy {
-        RestartPolicy {
-            name: name.into(),
-            maximum_retry_count: max,
-        }
-    }
 
     #[test]
     fn the_monitor_parses_the_command_line_spawn_writes() {
@@ -426,17 +286,5 @@ mod tests {
         p.log_opts.insert("max-size".into(), "-1".into());
         let a = monitor_args(&paths, "abc", &p, 77);
         assert_eq!(Args::parse(a.to_argv()).unwrap().max_size, 0);
-    }
-
-    #[test]
-    fn restart_policies_follow_docker() {
-        assert!(!should_restart(&pol("no", 0), 1, 0, false));
-        assert!(should_restart(&pol("always", 0), 0, 9, false));
-        assert!(!should_restart(&pol("always", 0), 0, 0, true));
-        assert!(should_restart(&pol("on-failure", 0), 1, 100, false));
-        assert!(!should_restart(&pol("on-failure", 0), 0, 0, false));
-        assert!(should_restart(&pol("on-failure", 2), 1, 1, false));
-        assert!(!should_restart(&pol("on-failure", 2), 1, 2, false));
-        assert!(should_restart(&pol("unless-stopped", 0), 0, 0, false));
     }
 }

@@ -9,9 +9,10 @@ use std::os::unix::net::UnixStream;
 
 use berth_monitor_proto::attach::{self as proto, Decoder};
 
-use super::{RuntimeError, console, sys};
+use super::{ContainerError, load_true, sys};
 use crate::error::{Code, Error};
 use crate::paths::Paths;
+use crate::runtime::console;
 use crate::state::Containers;
 
 /// How a client attaches.
@@ -166,7 +167,8 @@ pub fn session(
     write_all(s, &[mode]);
     // The greeting: a terminal, with its master (for window sizes), or pipes.
     let mut g = [0u8; 1];
-    let (n, master) = super::channel::recv_packet(s, &mut g).map_err(|e| sys("attach", e))?;
+    let (n, master) =
+        crate::runtime::channel::recv_packet(s, &mut g).map_err(|e| sys("attach", e))?;
     if n == 0 {
         return Err(gone(id));
     }
@@ -297,7 +299,7 @@ pub fn session(
             Ok(Ended::Exited(c))
         }
         // The monitor went away without a word (killed): the record tells.
-        None => Ok(Ended::Exited(super::docker::wait(paths, id)?)),
+        None => Ok(Ended::Exited(super::wait::wait(paths, id)?)),
     }
 }
 
@@ -306,13 +308,13 @@ pub fn session(
 pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
     let id = Containers::new(paths).resolve(arg)?;
     let (mine, theirs) = pair()?;
-    let r = super::docker::load_true(paths, &id)?;
+    let r = load_true(paths, &id)?;
     if r.state.as_ref().is_some_and(|s| s.status.is_active()) {
         // Already running: Docker attaches to it.
         drop((mine, theirs));
         return attach_to(paths, arg, opts);
     }
-    super::docker::prepare_start(paths, arg, &id, &r)?;
+    super::start::prepare_start(paths, arg, &id, &r)?;
     super::monitor::start_detached(paths, &id, Some(theirs))?;
     session(paths, &id, mine, opts)
 }
@@ -320,10 +322,10 @@ pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<
 /// Docker `attach`: to a running container's monitor.
 pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
     let id = Containers::new(paths).resolve(arg)?;
-    let r = super::docker::load_true(paths, &id)?;
+    let r = load_true(paths, &id)?;
     let s = r.state.unwrap_or_default();
     if !s.status.is_active() {
-        return Err(RuntimeError::WrongState {
+        return Err(ContainerError::Status {
             id: arg.into(),
             status: s.status.as_str().into(),
             what: "You cannot attach to a stopped container, start it first".into(),
@@ -355,7 +357,7 @@ fn settled(paths: &Paths, id: &str) {
 }
 
 fn gone(id: &str) -> Error {
-    RuntimeError::WrongState {
+    ContainerError::Status {
         id: id.into(),
         status: "gone".into(),
         what: "its monitor closed the connection".into(),

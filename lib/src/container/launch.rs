@@ -1,0 +1,96 @@
+//! What starting a container's process takes on the Docker side, shared by the foreground run
+//! ([`super::run`]), the detached start under a monitor ([`super::monitor`]): the options
+//! `runtime::process::create` gets for a berth container, and what the record says once the
+//! process started, ended, or could not start.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::paths::Paths;
+use crate::protocol::{Event, ProcessSection, Record};
+use crate::runtime::RuntimeError;
+use crate::runtime::process::{CreateOpts, Launch};
+use crate::runtime::state::Root;
+use crate::state::{Containers, liveness};
+
+/// Records that the container's process `pid` started, watched by `monitor` (its monitor, or
+/// the foreground berth-spawn).
+pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
+    Containers::new(paths).update(id, |r| {
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Started {
+                pid,
+                pid_start: liveness::start_time(pid).unwrap_or(0),
+                monitor_pid: monitor,
+                monitor_start: liveness::start_time(monitor).unwrap_or(0),
+            })?;
+        super::settle_creator(paths, r);
+        Ok::<_, Error>(())
+    })
+}
+
+/// Records how the container ended. Returns the updated record.
+pub(super) fn set_exited(
+    paths: &Paths,
+    id: &str,
+    code: i32,
+    oom: bool,
+    error: &str,
+) -> Result<Record, Error> {
+    Containers::new(paths).update(id, |r| {
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Exited {
+                code,
+                oom,
+                error: error.to_string(),
+            })?;
+        // Docker keeps a container whose command could not be run (126/127); any other
+        // failure to start is berth's, and berth-run undoes the container.
+        if matches!(code, 126 | 127) {
+            super::settle_creator(paths, r);
+        }
+        Ok::<_, Error>(r.clone())
+    })
+}
+
+/// The options a berth container's process is created with.
+pub(super) fn create_opts<'a>(
+    root: &'a Root,
+    id: &'a str,
+    bundle: &'a Path,
+    p: &ProcessSection,
+    stdio: Option<[Option<OwnedFd>; 3]>,
+) -> CreateOpts<'a> {
+    CreateOpts {
+        id,
+        bundle,
+        root,
+        launch: Launch::Run,
+        pid_file: None,
+        console_socket: None,
+        preserve_fds: 0,
+        // Without -i, /dev/null, unless the caller gives stdin itself (the monitor's pipe).
+        stdin_null: !p.interactive && stdio.as_ref().is_none_or(|s| s[0].is_none()),
+        stdio,
+        init: p.init,
+    }
+}
+
+/// A start that failed: the record says so (Docker keeps the container, exit code 126/127
+/// for exec failures), `--rm` removes it, and the error goes on.
+pub(super) fn fail_start(paths: &Paths, record: &Record, e: RuntimeError) -> Error {
+    let err: Error = e.into();
+    let code = match err.code().0 {
+        126 | 127 => err.code().0 as i32,
+        _ => 128,
+    };
+    if let Ok(r) = set_exited(paths, &record.id, code, false, &err.one_line())
+        && record.process.as_ref().is_some_and(|p| p.auto_remove)
+    {
+        let _ = super::teardown(paths, &r, true);
+    }
+    err
+}
