@@ -75,7 +75,11 @@ pub fn text(doc: &Value) -> String {
     out += &format!("\nServer: {}\n", s(&srv["Platform"]["Name"]));
     out += " Engine:\n";
     out += &line("  ", "Version", s(&srv["Version"]));
-    out += &line("  ", "OS/Arch", format!("{}/{}", s(&srv["Os"]), s(&srv["Arch"])));
+    out += &line(
+        "  ",
+        "OS/Arch",
+        format!("{}/{}", s(&srv["Os"]), s(&srv["Arch"])),
+    );
     out += &line("  ", "Kernel Version", s(&srv["KernelVersion"]));
     out += " berth-spawn:\n";
     out += &line("  ", "Version", s(&srv["Version"]));
@@ -93,10 +97,19 @@ mod tests {
         let get = |t: &str| Template::parse(t).unwrap().render(&doc).unwrap();
         assert_eq!(get("{{.Server.Version}}"), "1.2.3");
         assert_eq!(get("{{.Client.Version}}"), "1.2.3");
-        assert_eq!(get("{{.Server.Os}}/{{.Client.Arch}}"), format!("linux/{}", go_arch()));
+        assert_eq!(
+            get("{{.Server.Os}}/{{.Client.Arch}}"),
+            format!("linux/{}", go_arch())
+        );
         assert!(!get("{{.Server.KernelVersion}}").is_empty());
         let t = text(&doc);
-        assert!(t.starts_with("Client: berth\n Version:           1.2.3\n"), "{t}");
-        assert!(t.contains("\nServer: berth (no daemon)\n Engine:\n  Version:          1.2.3\n"), "{t}");
+        assert!(
+            t.starts_with("Client: berth\n Version:           1.2.3\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("\nServer: berth (no daemon)\n Engine:\n  Version:          1.2.3\n"),
+            "{t}"
+        );
     }
 }

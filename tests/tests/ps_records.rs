@@ -157,25 +157,15 @@ fn ps_selects_formats_and_filters_like_docker() {
     assert_eq!(names(&["-a", "-f", "label=tier=back"]), ["fresh", "db"]);
     // docker/cli's row method `.Label "KEY"`, in a row and in a table's header.
     assert_eq!(
-        env.ok(&[
-            "berth-ps",
-            "-a",
-            "-f",
-            "name=db",
-            "--format",
-            r#"{{.Names}}={{.Label "tier"}}{{.Label "nope"}}"#
-        ]),
+        env.ok(&argv!(
+            "berth-ps -a -f name=db --format '{{.Names}}={{.Label \"tier\"}}{{.Label \"nope\"}}'"
+        )),
         "db=back\n"
     );
     assert_eq!(
-        env.ok(&[
-            "berth-ps",
-            "-a",
-            "-f",
-            "name=db",
-            "--format",
-            r#"table {{.Names}}\t{{.Label "tier"}}"#
-        ]),
+        env.ok(&argv!(
+            "berth-ps -a -f name=db --format 'table {{.Names}}\\t{{.Label \"tier\"}}'"
+        )),
         "NAMES     tier\ndb        back\n"
     );
     assert_eq!(names(&["-a", "-f", "name=^/web$"]), ["web"]);

@@ -84,22 +84,14 @@ fn oci_image_with_whiteouts_and_opaque_dir_unpacks_right_with_umoci() {
     assert_eq!(v["image"]["repo_digest"], v["image"]["digest"], "{v}");
     let digest = v["image"]["digest"].as_str().unwrap();
     let repo = reg.image("layered");
-    let shown = env.ok(&[
-        "berth",
-        "image",
-        "inspect",
-        "-f",
-        "{{json .RepoDigests}}",
-        &image,
-    ]);
+    let shown = env.ok(&argv!(
+        "berth image inspect -f '{{json .RepoDigests}}' {}",
+        &image
+    ));
     assert_eq!(shown.trim(), format!("[\"{repo}@{digest}\"]"));
-    let listed = env.ok(&[
-        "berth",
-        "images",
-        "--digests",
-        "--format",
-        "{{.Repository}} {{.Digest}}",
-    ]);
+    let listed = env.ok(&argv!(
+        "berth images --digests --format '{{.Repository}} {{.Digest}}'"
+    ));
     assert_eq!(listed.trim(), format!("{repo} {digest}"));
     let layers = v["image"]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 4);

@@ -181,16 +181,13 @@ fn flag_forms_and_refusals() {
             .contains(env!("CARGO_PKG_VERSION"))
     );
     // What scripts ask `docker version` for.
-    let v = env.ok(&[
-        "berth",
-        "version",
-        "--format",
-        "{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}",
-    ]);
+    let v = env.ok(&argv!(
+        "berth version --format '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}'"
+    ));
     let ver = env!("CARGO_PKG_VERSION");
     assert_eq!(v, format!("{ver} {ver} linux\n"));
     let j: serde_json::Value =
-        serde_json::from_str(&env.ok(&["berth", "version", "--format", "{{json .}}"])).unwrap();
+        serde_json::from_str(&env.ok(&argv!("berth version --format '{{json .}}'"))).unwrap();
     assert_eq!(j["Server"]["Components"][0]["Name"], "Engine");
 }
 

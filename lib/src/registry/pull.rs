@@ -276,10 +276,8 @@ fn pull_remote(
     let digest = store.put_blob(&bytes)?;
     let mut desc = descriptor(&media_type, &digest, bytes.len() as u64);
     let repo_digest = r.index_digest.clone().unwrap_or_else(|| r.digest.clone());
-    let mut ann = std::collections::HashMap::from([(
-        ANNOTATION_REPO_DIGEST.to_string(),
-        repo_digest,
-    )]);
+    let mut ann =
+        std::collections::HashMap::from([(ANNOTATION_REPO_DIGEST.to_string(), repo_digest)]);
     if let Some(d) = &r.index_digest {
         ann.insert(ANNOTATION_INDEX_DIGEST.to_string(), d.clone());
     }
