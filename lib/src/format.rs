@@ -32,7 +32,7 @@ use gtmpl::{Context, Value};
 use serde_json::Value as Json;
 
 use funcs::{DOCKER_FUNCS, HEADER_FUNCS, gofmt_fn, to_value};
-use route::{GOFMT, route_prints};
+use route::{GOFMT, rewrite_methods, route_prints};
 
 use crate::error::{Code, Coded};
 
@@ -200,6 +200,7 @@ impl Template {
 }
 
 fn compile(text: &str, funcs: &[(&str, gtmpl::Func)]) -> Result<gtmpl::Template> {
+    let text = &rewrite_methods(text);
     let build = |src: &str| {
         let mut t = gtmpl::Template::default();
         t.add_funcs(funcs);
@@ -292,6 +293,25 @@ mod tests {
             inspect("{{json .}}", json!({"b": [1, null], "a": "<&>"})),
             r#"{"a":"<&>","b":[1,null]}"#
         );
+    }
+
+    #[test]
+    fn label_method_of_a_row() {
+        let cols = Columns {
+            headers: &[("Names", "NAMES"), ("Labels", "LABELS")],
+            default_table: "table {{.Names}}",
+        };
+        let rows = vec![
+            json!({"Names": "web", "Labels": "com.x.team=core,tier=front"}),
+            json!({"Names": "db", "Labels": ""}),
+        ];
+        let f = Format::parse(r#"table {{.Names}}\t{{.Label "com.x.team"}}"#, &cols).unwrap();
+        assert_eq!(
+            f.render(&rows, &cols).unwrap(),
+            "NAMES     team\nweb       core\ndb        \n"
+        );
+        let f = Format::parse(r#"{{.Names}}={{.Label "tier"}}"#, &cols).unwrap();
+        assert_eq!(f.render(&rows, &cols).unwrap(), "web=front\ndb=\n");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod units;
+pub mod version;
 pub mod views;
 pub mod volume;
 

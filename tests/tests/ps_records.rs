@@ -155,6 +155,19 @@ fn ps_selects_formats_and_filters_like_docker() {
     assert_eq!(names(&["-f", "status=exited"]), ["db"]);
     assert_eq!(names(&["-f", "exited=137"]), ["db"]);
     assert_eq!(names(&["-a", "-f", "label=tier=back"]), ["fresh", "db"]);
+    // docker/cli's row method `.Label "KEY"`, in a row and in a table's header.
+    assert_eq!(
+        env.ok(&argv!(
+            "berth-ps -a -f name=db --format '{{.Names}}={{.Label \"tier\"}}{{.Label \"nope\"}}'"
+        )),
+        "db=back\n"
+    );
+    assert_eq!(
+        env.ok(&argv!(
+            "berth-ps -a -f name=db --format 'table {{.Names}}\\t{{.Label \"tier\"}}'"
+        )),
+        "NAMES     tier\ndb        back\n"
+    );
     assert_eq!(names(&["-a", "-f", "name=^/web$"]), ["web"]);
     assert_eq!(
         names(&["-a", "-f", &format!("id={}", &old.id[..8])]),

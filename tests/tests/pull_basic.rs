@@ -79,7 +79,20 @@ fn oci_image_with_whiteouts_and_opaque_dir_unpacks_right_with_umoci() {
         v["image"]["media_type"],
         "application/vnd.oci.image.manifest.v1+json"
     );
-    assert!(v["image"].get("repo_digest").is_none(), "{v}");
+    // Served as OCI, stored as served: the registry knows it by the stored digest, and
+    // Docker's RepoDigests and `images --digests` show it.
+    assert_eq!(v["image"]["repo_digest"], v["image"]["digest"], "{v}");
+    let digest = v["image"]["digest"].as_str().unwrap();
+    let repo = reg.image("layered");
+    let shown = env.ok(&argv!(
+        "berth image inspect -f '{{json .RepoDigests}}' {}",
+        &image
+    ));
+    assert_eq!(shown.trim(), format!("[\"{repo}@{digest}\"]"));
+    let listed = env.ok(&argv!(
+        "berth images --digests --format '{{.Repository}} {{.Digest}}'"
+    ));
+    assert_eq!(listed.trim(), format!("{repo} {digest}"));
     let layers = v["image"]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 4);
     for l in layers {
@@ -151,6 +164,11 @@ fn multi_platform_index_and_manifest_list_pick_the_platform() {
                 .as_str()
                 .unwrap()
                 .starts_with("sha256:")
+        );
+        // Docker's RepoDigests name what the tag resolved to: the index.
+        assert_eq!(
+            host["image"]["repo_digest"], host["image"]["index_digest"],
+            "{tag}"
         );
         let arm = pull(
             &env,

@@ -180,6 +180,15 @@ fn flag_forms_and_refusals() {
         env.ok(&["berth", "version"])
             .contains(env!("CARGO_PKG_VERSION"))
     );
+    // What scripts ask `docker version` for.
+    let v = env.ok(&argv!(
+        "berth version --format '{{.Server.Version}} {{.Client.Version}} {{.Server.Os}}'"
+    ));
+    let ver = env!("CARGO_PKG_VERSION");
+    assert_eq!(v, format!("{ver} {ver} linux\n"));
+    let j: serde_json::Value =
+        serde_json::from_str(&env.ok(&argv!("berth version --format '{{json .}}'"))).unwrap();
+    assert_eq!(j["Server"]["Components"][0]["Name"], "Engine");
 }
 
 /// The arms of `case` in the shell function `name` of berth-run: each arm's words, and the

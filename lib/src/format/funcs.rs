@@ -105,6 +105,7 @@ pub(super) const DOCKER_FUNCS: &[(&str, gtmpl::Func)] = &[
     ("html", html_fn),
     ("js", js_fn),
     ("slice", slice_fn),
+    (super::route::LABEL, label_fn),
 ];
 
 /// docker/cli `templates.HeaderFunctions`: in the header row, Docker's functions leave the
@@ -123,7 +124,37 @@ pub(super) const HEADER_FUNCS: &[(&str, gtmpl::Func)] = &[
     ("html", html_fn),
     ("js", js_fn),
     ("slice", first_fn),
+    (super::route::LABEL, label_header_fn),
 ];
+
+/// `.Label "KEY"` of a list row (docker/cli's `ContainerContext.Label` and the like): the
+/// label's value, or an empty string. A row's `Labels` is Docker's `k=v,k2=v2` column (or, in
+/// a document, a map).
+fn label_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let key = str_arg(args, 1, "Label", 2)?;
+    let labels = match arg(args, 0, "Label", 2)? {
+        Value::Object(m) | Value::Map(m) => m.get("Labels"),
+        _ => None,
+    };
+    let found = match labels {
+        Some(Value::String(s)) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string()),
+        Some(Value::Object(m) | Value::Map(m)) => m.get(&key).map(gofmt),
+        _ => None,
+    };
+    Ok(Value::from(found.unwrap_or_default()))
+}
+
+/// `.Label "KEY"` in the header row: docker/cli's `SubHeaderContext.Label`, the key's last
+/// dot-separated part with `-` and `_` as spaces.
+fn label_header_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let key = str_arg(args, 1, "Label", 2)?;
+    let last = key.rsplit('.').next().unwrap_or_default();
+    Ok(Value::from(last.replace(['-', '_'], " ")))
+}
 
 fn arg<'a>(
     args: &'a [Value],

@@ -117,3 +117,103 @@ fn prints(body: &str) -> bool {
     }
     true
 }
+
+/// The function `.Label "KEY"` is rewritten to call.
+pub(super) const LABEL: &str = "_berth_label";
+
+/// Rewrites docker/cli's row method `.Label "KEY"` (ps, volume ls, network ls...) into
+/// `(_berth_label . "KEY")`: gtmpl gives a field no arguments, and berth's rows are JSON, not
+/// Go structs with methods. Only a `.Label` that starts a term is rewritten (not `.Labels`, not
+/// `.Config.Label`), and never inside a string literal.
+pub(super) fn rewrite_methods(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start + 2]);
+        let after = &rest[start + 2..];
+        let Some((inner_len, _)) = action_end(after) else {
+            out.push_str(after);
+            return out;
+        };
+        out.push_str(&rewrite_label_calls(&after[..inner_len]));
+        rest = &after[inner_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn rewrite_label_calls(body: &str) -> String {
+    const CALL: &str = ".Label";
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(body.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                let end = literal_end(body, i, q);
+                out.push_str(&body[i..end]);
+                i = end;
+            }
+            b'.' if body[i..].starts_with(CALL)
+                && (i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'(' | b'|'))
+                && body[i + CALL.len()..].starts_with([' ', '\t']) =>
+            {
+                let arg_start = i + CALL.len() + body[i + CALL.len()..].len()
+                    - body[i + CALL.len()..].trim_start().len();
+                match b.get(arg_start) {
+                    Some(&q @ (b'"' | b'`')) => {
+                        let end = literal_end(body, arg_start, q);
+                        out.push_str(&format!("({LABEL} . {})", &body[arg_start..end]));
+                        i = end;
+                    }
+                    _ => {
+                        out.push('.');
+                        i += 1;
+                    }
+                }
+            }
+            _ => {
+                let c = body[i..].chars().next().expect("in bounds");
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// The end (exclusive) of the quoted literal starting at `start` with quote `q`.
+fn literal_end(s: &str, start: usize, q: u8) -> usize {
+    let b = s.as_bytes();
+    let mut i = start + 1;
+    while i < b.len() && b[i] != q {
+        i += if b[i] == b'\\' && q != b'`' { 2 } else { 1 };
+    }
+    (i + 1).min(b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_calls_become_a_function_of_the_row() {
+        assert_eq!(
+            rewrite_methods(r#"{{.Names}} {{.Label "com.x.team"}}"#),
+            r#"{{.Names}} {{(_berth_label . "com.x.team")}}"#
+        );
+        assert_eq!(
+            rewrite_methods(r#"{{ .Label `a` | upper }}"#),
+            r#"{{ (_berth_label . `a`) | upper }}"#
+        );
+        // Not a call: a field that merely starts so, a chain, a string, plain text.
+        for t in [
+            "{{.Labels}}",
+            "{{.Config.Label}}",
+            r#"{{".Label \"x\""}}"#,
+            r#".Label "x" {{.ID}}"#,
+        ] {
+            assert_eq!(rewrite_methods(t), t);
+        }
+    }
+}

@@ -14,8 +14,11 @@ pub struct ImageSection {
     /// Digest of the index or manifest list the manifest was chosen from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_digest: Option<String>,
-    /// Digest of the manifest as the registry served it, when the store keeps another form
-    /// (a Docker v2 schema 2 manifest is stored as its OCI equivalent, as skopeo does).
+    /// The digest the registry knows the image by (Docker's `RepoDigests`): the index or
+    /// manifest list the tag resolved to, else the manifest as the registry served it, which
+    /// differs from `digest` when the store keeps another form (a Docker v2 schema 2 manifest
+    /// is stored as its OCI equivalent, as skopeo does). Unset for images that never met a
+    /// registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_digest: Option<String>,
     /// The image id: the config digest.

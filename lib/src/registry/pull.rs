@@ -262,28 +262,26 @@ fn pull_remote(
     fetch_layers(&r.client, repo, &layers, store, progress)?;
 
     store.put_blob(&config_bytes)?;
-    // The store keeps OCI manifests (see manifest::docker_to_oci); the registry's digest is
-    // remembered in the ref's annotations.
-    let (bytes, media_type, repo_digest) = match docker_to_oci(&r.manifest, &r.media_type) {
+    // The store keeps OCI manifests (see manifest::docker_to_oci), so the digest the registry
+    // knows the image by is remembered in the ref's annotations: Docker's RepoDigests entry,
+    // which is what the tag resolved to there (the index for a multi-platform image, else the
+    // manifest as the registry serves it, before any conversion).
+    let (bytes, media_type) = match docker_to_oci(&r.manifest, &r.media_type) {
         Some(oci) => (
             serde_json::to_vec(&oci).expect("manifest serialises"),
             OCI_MANIFEST.to_string(),
-            Some(r.digest.clone()),
         ),
-        None => (r.bytes, r.media_type, None),
+        None => (r.bytes, r.media_type),
     };
     let digest = store.put_blob(&bytes)?;
     let mut desc = descriptor(&media_type, &digest, bytes.len() as u64);
-    let mut ann = std::collections::HashMap::new();
-    if let Some(d) = &repo_digest {
-        ann.insert(ANNOTATION_REPO_DIGEST.to_string(), d.clone());
-    }
+    let repo_digest = r.index_digest.clone().unwrap_or_else(|| r.digest.clone());
+    let mut ann =
+        std::collections::HashMap::from([(ANNOTATION_REPO_DIGEST.to_string(), repo_digest)]);
     if let Some(d) = &r.index_digest {
         ann.insert(ANNOTATION_INDEX_DIGEST.to_string(), d.clone());
     }
-    if !ann.is_empty() {
-        desc.set_annotations(Some(ann));
-    }
+    desc.set_annotations(Some(ann));
     sync_blobs_dir(store)?;
     store.set_ref(&reference.familiar(), &desc)?;
     let manifest = store.read_manifest(&digest)?;

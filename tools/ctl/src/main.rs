@@ -7,6 +7,7 @@
 //! berth-ctl prune [-f] [--filter F]          berth container prune
 //! berth-ctl cp [-a] [-L] [-q] SRC DST        berth cp (CONTAINER:PATH, host path, or -)
 //! berth-ctl doctor                           what this machine supports, and the fixes
+//! berth-ctl version [-f FORMAT]               berth version (Docker's document)
 //! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
 //! berth-ctl generate berth|berth-run WHAT    completions/man pages of the two scripts
 //! ```
@@ -123,6 +124,13 @@ enum Cmd {
         /// CONTAINER:DEST_PATH, a local path, or -.
         dest: String,
     },
+    /// Show the berth version information.
+    Version {
+        /// Format output using a custom template: 'json' prints in JSON format,
+        /// 'TEMPLATE' prints output using the given Go template.
+        #[arg(short, long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
     /// Show what this machine supports (cgroups, overlay, seccomp, user namespaces,
     /// iptables), with the fix for anything missing.
     Doctor,
@@ -186,6 +194,7 @@ fn run(args: Args) -> Result<()> {
             src,
             dest,
         } => cp(&paths, archive, follow_link, quiet, &src, &dest),
+        Cmd::Version { format } => version(format.as_deref()),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
         Cmd::Undo { creator } => {
             let removed = match creator {
@@ -232,6 +241,20 @@ fn run(args: Args) -> Result<()> {
             cli::generate_into(cmd, &what, &mut std::io::stdout().lock())
         }
     }
+}
+
+/// `docker version [--format]`: the default text, `json` (or `{{json .}}`), or a template.
+fn version(format: Option<&str>) -> Result<()> {
+    let doc = berth::version::document(env!("CARGO_PKG_VERSION"));
+    let text = match format {
+        None | Some("") => berth::version::text(&doc),
+        Some("json") => format!("{doc}\n"),
+        Some(t) => {
+            let t = t.replace("\\t", "\t").replace("\\n", "\n");
+            format!("{}\n", berth::format::Template::parse(&t)?.render(&doc)?)
+        }
+    };
+    cli::print_text(&text)
 }
 
 /// Docker prints each container as it is done, reports each failure, and carries on; the
