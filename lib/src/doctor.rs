@@ -80,18 +80,9 @@ fn read(p: &str) -> Option<String> {
 
 fn kernel() -> Check {
     let release = read("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let nums: Vec<u32> = release
-        .split(|c: char| !c.is_ascii_digit())
-        .take(2)
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let (major, minor) = (
-        nums.first().copied().unwrap_or(0),
-        nums.get(1).copied().unwrap_or(0),
-    );
     // openat2 (RESOLVE_IN_ROOT), which every untrusted path goes through, arrived in 5.6;
     // mount_setattr, which the container's init sets mount flags with, in 5.12.
-    if (major, minor) >= (5, 12) {
+    if kernel_at_least(5, 12) {
         check("kernel", Level::Ok, format!("Linux {release}"), "")
     } else {
         check(
@@ -251,15 +242,11 @@ fn overlay(paths: &Paths) -> Check {
 
 fn kernel_at_least(maj: u32, min: u32) -> bool {
     let release = read("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let nums: Vec<u32> = release
+    let mut nums = release
         .split(|c: char| !c.is_ascii_digit())
         .take(2)
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    (
-        nums.first().copied().unwrap_or(0),
-        nums.get(1).copied().unwrap_or(0),
-    ) >= (maj, min)
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (nums.next().unwrap_or(0), nums.next().unwrap_or(0)) >= (maj, min)
 }
 
 fn seccomp() -> Check {

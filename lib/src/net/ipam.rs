@@ -23,20 +23,9 @@ fn ipam_dir(net_dir: &Path) -> PathBuf {
 /// Every address in use, with its container id, in address order.
 pub fn allocations(net_dir: &Path) -> Result<Vec<(Ipv4Addr, String)>> {
     let dir = ipam_dir(net_dir);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(IoError {
-                op: "list",
-                path: dir,
-                source: e,
-            }
-            .into());
-        }
-    };
+    let entries = crate::store::list_dir(&dir)?;
     let mut out = Vec::new();
-    for e in entries.flatten() {
+    for e in entries {
         let Some(ip) = e
             .file_name()
             .to_str()

@@ -198,20 +198,9 @@ impl Containers {
     /// Every container id on record, in no particular order.
     pub fn list_ids(&self) -> Result<Vec<String>> {
         let dir = self.paths.containers();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(IoError {
-                    op: "list",
-                    path: dir,
-                    source: e,
-                }
-                .into());
-            }
-        };
+        let entries = crate::store::list_dir(&dir)?;
         Ok(entries
-            .flatten()
+            .into_iter()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| ids::is_full_id(n))
             .collect())

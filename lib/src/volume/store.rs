@@ -243,20 +243,9 @@ impl Volumes {
     /// Every volume, sorted by name. Unreadable metadata is skipped with a warning.
     pub fn list(&self) -> Result<Vec<VolumeMeta>> {
         let dir = self.paths.volumes();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => {
-                return Err(IoError {
-                    op: "list",
-                    path: dir,
-                    source: e,
-                }
-                .into());
-            }
-        };
+        let entries = crate::store::list_dir(&dir)?;
         let mut out = Vec::new();
-        for e in entries.flatten() {
+        for e in entries {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
             };

@@ -274,20 +274,9 @@ pub fn list(paths: &Paths) -> Result<Vec<Network>> {
         out.push(materialise(paths, name)?);
     }
     let dir = nets_dir(paths);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => {
-            return Err(IoError {
-                op: "list",
-                path: dir,
-                source: e,
-            }
-            .into());
-        }
-    };
+    let entries = crate::store::list_dir(&dir)?;
     let mut names: Vec<String> = entries
-        .flatten()
+        .into_iter()
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| predefined(n).is_none())
         .collect();

@@ -335,7 +335,8 @@ mod tests {
     use super::*;
     use crate::error::{Code, Coded};
 
-    fn code(r: Result<impl std::fmt::Debug>) -> Code {
+    /// The code of a parse that must fail (shared with `mount`'s tests).
+    pub(super) fn code(r: Result<impl std::fmt::Debug>) -> Code {
         r.unwrap_err().code()
     }
 

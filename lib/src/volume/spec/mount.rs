@@ -299,12 +299,9 @@ impl<'a> MountFields<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::code;
     use super::*;
-    use crate::error::{Code, Coded};
-
-    fn code(r: Result<impl std::fmt::Debug>) -> Code {
-        r.unwrap_err().code()
-    }
+    use crate::error::Code;
 
     #[test]
     fn mount_forms() {
