@@ -1,7 +1,10 @@
 //! berth-pull: registry -> local content store (an OCI image layout under `<root>/images`).
 //!
-//! Piped (or with `--json`), stdout gets the record with its `image` section, for the next
-//! stage; on a terminal, per-layer progress bars go to stderr, as Docker draws them.
+//! As a stage, piped (or with `--json`), stdout gets the record with its `image` section, for
+//! the next stage; on a terminal, per-layer progress bars go to stderr, as Docker draws them.
+//! As Docker's `pull` (`berth pull`, berth_cli::skel), stdout gets Docker's text: the layer
+//! lines (bars on a terminal), `Digest:` and `Status:`, then the full reference; with `-q`
+//! the reference only.
 
 mod progress;
 
@@ -44,6 +47,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        true
+    }
 }
 
 fn run(args: Args) -> berth::Result<()> {
@@ -57,6 +63,9 @@ fn run(args: Args) -> berth::Result<()> {
         policy: args.pull,
         platform,
     };
+    if berth_cli::skel::docker() {
+        return docker_pull(&args, &reference, &opts);
+    }
     let json = args.common.wants_json();
     let bars = progress::Bars::new(&reference, !json && !args.quiet);
     let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &bars)?;
@@ -68,6 +77,31 @@ fn run(args: Args) -> berth::Result<()> {
     } else {
         berth_cli::print_text(&format!("{}\n", reference.full()))
     }
+}
+
+/// Docker's `pull`: `Using default tag:` when the name has none, the layers (bars on a
+/// terminal, lines when piped), `Digest:` and `Status:`, and the full reference last.
+fn docker_pull(args: &Args, reference: &Reference, opts: &PullOptions) -> berth::Result<()> {
+    use std::io::IsTerminal;
+    let paths = args.common.paths();
+    if args.quiet {
+        berth::registry::pull(&paths, reference, opts, &berth::registry::pull::NoProgress)?;
+    } else {
+        let last = args.image.rsplit('/').next().unwrap_or(&args.image);
+        if !args.image.contains('@') && !last.contains(':') {
+            berth_cli::print_text("Using default tag: latest\n")?;
+        }
+        if std::io::stdout().is_terminal() {
+            let bars = progress::Bars::new(reference, true);
+            let image = berth::registry::pull(&paths, reference, opts, &bars)?;
+            bars.finish(&image);
+        } else {
+            let lines = progress::Lines::new(reference);
+            let image = berth::registry::pull(&paths, reference, opts, &lines)?;
+            lines.finish(&image);
+        }
+    }
+    berth_cli::print_text(&format!("{}\n", reference.full()))
 }
 
 fn main() -> ExitCode {

@@ -142,3 +142,83 @@ impl Progress for Bars {
         }
     }
 }
+
+/// Docker's pull output when stdout is not a terminal (docker/cli's jsonmessage drops the
+/// byte counts there): one line per layer event on stdout, `Pulling fs layer`, `Waiting`,
+/// `Verifying Checksum`, `Download complete`, `Pull complete` or `Already exists`.
+pub struct Lines {
+    reference: Reference,
+    started: Mutex<Vec<String>>,
+    downloaded: Mutex<bool>,
+}
+
+impl Lines {
+    pub fn new(reference: &Reference) -> Lines {
+        Lines {
+            reference: reference.clone(),
+            started: Mutex::new(Vec::new()),
+            downloaded: Mutex::new(false),
+        }
+    }
+
+    fn say(&self, line: &str) {
+        // A reader gone away ends the process quietly (berth_cli's rule for stdout).
+        let _ = berth_cli::print_text(&format!("{line}\n"));
+    }
+
+    fn pulling_from(&self) {
+        let r = &self.reference;
+        self.say(&format!(
+            "{}: Pulling from {}",
+            r.digest().or(r.tag()).unwrap_or("latest"),
+            r.familiar_name()
+        ));
+    }
+
+    /// `Digest:` and `Status:` lines, as Docker ends a pull.
+    pub fn finish(&self, image: &ImageSection) {
+        let what = if *self.downloaded.lock().unwrap() {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        self.say(&format!(
+            "Digest: {}\nStatus: {what} {}",
+            image.digest,
+            self.reference.familiar()
+        ));
+    }
+}
+
+impl Progress for Lines {
+    fn local(&self, _image: &ImageSection) {
+        self.pulling_from();
+    }
+
+    fn layers(&self, _manifest: &str, _layers: &[(String, u64)]) {
+        self.pulling_from();
+    }
+
+    fn layer(&self, digest: &str, status: &LayerStatus) {
+        let id = short(digest);
+        if let LayerStatus::Blob(_) = status {
+            let mut started = self.started.lock().unwrap();
+            if !started.iter().any(|d| d == digest) {
+                started.push(digest.to_string());
+                self.say(&format!("{id}: Pulling fs layer"));
+            }
+        }
+        let what = match status {
+            LayerStatus::Blob(BlobEvent::Waiting) => "Waiting",
+            LayerStatus::Blob(BlobEvent::Verifying) => "Verifying Checksum",
+            LayerStatus::Blob(_) => return,
+            LayerStatus::Done(Outcome::Present) => "Already exists",
+            LayerStatus::Done(Outcome::Downloaded { .. }) => {
+                *self.downloaded.lock().unwrap() = true;
+                self.say(&format!("{id}: Download complete"));
+                "Pull complete"
+            }
+        };
+        self.say(&format!("{id}: {what}"));
+    }
+}

@@ -110,6 +110,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        false
+    }
 }
 
 /// `--max-layer-size`: a size as Docker's flags take it (`512m`, `2g`, bytes).
