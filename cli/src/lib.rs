@@ -33,7 +33,7 @@ pub struct CommonOpts {
     /// Runtime state: OCI state, monitor pids, network namespaces.
     #[arg(long, env = "BERTH_RUN_ROOT", default_value = DEFAULT_RUN_ROOT, global = true, value_name = "DIR")]
     pub run_root: PathBuf,
-    /// Print JSON on stdout even on a terminal.
+    /// berth's JSON on stdout (and its exit codes) for a Docker verb.
     #[arg(long, global = true)]
     pub json: bool,
     /// Log verbosity on stderr.
@@ -50,11 +50,10 @@ impl CommonOpts {
         Paths::new(&self.root, &self.run_root)
     }
 
-    /// True when stdout should carry berth's JSON: `--json`, or, for the stage protocol, a
-    /// stdout that is not a terminal. A Docker verb prints Docker's text whether piped or not
-    /// ([`skel`]).
+    /// True when stdout carries berth's JSON: always for the stage protocol, and for a Docker
+    /// verb with `--json` ([`skel`]). Never a question of whether stdout is a terminal.
     pub fn wants_json(&self) -> bool {
-        self.json || (!skel::docker() && !io::stdout().is_terminal())
+        self.json || !skel::docker()
     }
 }
 
@@ -109,8 +108,8 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
 
 /// Prints an error once ([`print_error`]: stderr, in the process's [`Mode`]) and returns the
 /// exit status: Docker's (1, or 126/127 from a command) for a Docker verb, `docker run`'s (125)
-/// for berth-run's last stage, otherwise berth's code, with the JSON error document on a
-/// piped stdout.
+/// for berth-run's last stage, otherwise berth's code, with the JSON error document on
+/// stdout.
 pub fn report(tool: &'static str, e: &Error) -> ExitCode {
     skel::set_tool(tool);
     print_error(e);
@@ -126,9 +125,7 @@ pub fn report(tool: &'static str, e: &Error) -> ExitCode {
             _ => 1,
         });
     }
-    if !io::stdout().is_terminal() {
-        let _ = print_json(&ErrorDoc::new(e));
-    }
+    let _ = print_json(&ErrorDoc::new(e));
     ExitCode::from(e.code().0)
 }
 
@@ -258,9 +255,7 @@ fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
                 });
             }
             eprint!("berth-{tool}: {msg}");
-            if !io::stdout().is_terminal() {
-                let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
-            }
+            let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
             ExitCode::from(Code::BAD_ARGS.0)
         }
     }

@@ -183,16 +183,11 @@ fn run(args: Args) -> berth::Result<()> {
             }
         }
         Some(Cmd::Network { cmd }) => network(&paths, cmd, json),
-        None => stage(&paths, args.record, args.net, json),
+        None => stage(&paths, args.record, args.net),
     }
 }
 
-fn stage(
-    paths: &berth::Paths,
-    record: Option<String>,
-    n: NetArgs,
-    json: bool,
-) -> berth::Result<()> {
+fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Result<()> {
     let mut record = cli::input_record(paths, record.as_deref(), "netns")?;
     let opts = NetOpts {
         network: n.network,
@@ -209,21 +204,7 @@ fn stage(
         ip: n.ip,
     };
     net::attach(paths, &mut record, &opts)?;
-    if json {
-        return cli::print_json(&record);
-    }
-    let s = record.network.clone().unwrap_or_default();
-    let mut line = format!("{} {}", &record.id[..12], s.mode);
-    if let Some(ip) = &s.ip_address {
-        line.push_str(&format!(" {ip}"));
-    }
-    for p in &s.ports {
-        line.push_str(&format!(
-            " {}:{}->{}/{}",
-            p.host_ip, p.host_port, p.container_port, p.protocol
-        ));
-    }
-    cli::print_text(&format!("{line}\n"))
+    cli::print_json(&record)
 }
 
 fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<()> {

@@ -80,7 +80,7 @@ struct Args {
     /// Format of --log: text or json.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
-    /// Print JSON on stdout even on a terminal.
+    /// berth's JSON on stdout (and its exit codes) for a Docker verb.
     #[arg(long, global = true)]
     json: bool,
     /// Log verbosity on stderr.

@@ -138,7 +138,7 @@ fn run(args: Args) -> berth::Result<()> {
     let common = &args.common;
     let volumes = Volumes::new(&paths);
     match args.cmd {
-        None => stage(&paths, args.record, args.mounts, common.wants_json()),
+        None => stage(&paths, args.record, args.mounts),
         Some(Cmd::Detach { id, volumes: rm }) => {
             let removed = volume::detach(&paths, &id, rm)?;
             if common.json {
@@ -309,12 +309,7 @@ fn run(args: Args) -> berth::Result<()> {
     }
 }
 
-fn stage(
-    paths: &berth::Paths,
-    record: Option<String>,
-    m: MountArgs,
-    json: bool,
-) -> berth::Result<()> {
+fn stage(paths: &berth::Paths, record: Option<String>, m: MountArgs) -> berth::Result<()> {
     let mut record = cli::input_record(paths, record.as_deref(), "vol")?;
     let opts = VolOpts {
         volumes: m.volume,
@@ -323,23 +318,5 @@ fn stage(
         volumes_from: m.volumes_from,
     };
     volume::attach(paths, &mut record, &opts)?;
-    if json {
-        return cli::print_json(&record);
-    }
-    let rows: Vec<Vec<String>> = record
-        .mounts
-        .iter()
-        .flatten()
-        .map(|e| {
-            vec![
-                format!("{:?}", e.kind).to_lowercase(),
-                e.name
-                    .clone()
-                    .unwrap_or_else(|| e.source.display().to_string()),
-                e.destination.clone(),
-                if e.rw { "rw".into() } else { "ro".into() },
-            ]
-        })
-        .collect();
-    cli::print_table(&["TYPE", "SOURCE", "DESTINATION", "MODE"], &rows)
+    cli::print_json(&record)
 }
