@@ -14,7 +14,10 @@
 //!   teardown verbs and the runc verbs are not.
 //!
 //! Both true, and no `--json`: [`Mode::Docker`]. Otherwise [`Mode::Stage`]. So `berth ps | wc
-//! -l` counts table lines, while `berth-ps | jq` and `berth ps --json` still get berth's JSON.
+//! -l` counts table lines, while `berth-ps | jq` and `berth ps --json` get berth's JSON.
+//! Whether stdout is a terminal decides nothing (a Docker verb's progress bars on a terminal,
+//! drawn on stderr, aside); the monitor's and the teardown's own calls of the tools (stage
+//! verbs) speak the protocol even when a Docker verb started them.
 
 use std::sync::OnceLock;
 
@@ -25,9 +28,9 @@ use berth::protocol::Record;
 /// How a tool prints its results and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// berth's record protocol: JSON on stdout when it is not a terminal (or with `--json`),
-    /// an error as `berth-TOOL: error: ...` on stderr plus the JSON error document on a piped
-    /// stdout, and berth's exit codes (3 not found, 4 usage, 104 conflict, 105 wrong state...).
+    /// berth's record protocol: JSON on stdout, an error as `berth-TOOL: error: ...` on stderr
+    /// plus the JSON error document on stdout, and berth's exit codes (3 not found, 4 usage,
+    /// 104 conflict, 105 wrong state...), whether stdout is a terminal or not.
     Stage,
     /// Docker's CLI: tables and Docker's text whether piped or not (JSON only when asked
     /// for with `--format json` or `--format '{{json .}}'`), errors on stderr only in
