@@ -2,8 +2,8 @@
 //! `berth images|image|tag|rmi|save|load|import|history ...` reach here through the `berth`
 //! dispatcher as `berth-image VERB ...`.
 //!
-//! Through `berth VERB`, or on a terminal: Docker's tables and messages. `--json` (or
-//! berth-image run directly with stdout piped): JSON documents (berth_cli::skel).
+//! Through `berth VERB`: Docker's tables and messages. `--json`, or berth-image run on its
+//! own: berth's JSON documents (berth_cli::skel).
 
 mod remote;
 mod verbs;

@@ -1,6 +1,5 @@
 //! One function per verb: call the library, print the result: Docker's text for `berth VERB`
-//! (berth_cli::skel), or for a person on a terminal; berth's JSON for a program (`--json`,
-//! or berth-image piped).
+//! (berth_cli::skel); berth's JSON for a program (`--json`, or berth-image on its own).
 
 use std::io::{self, IsTerminal, Write};
 
@@ -30,7 +29,7 @@ fn gc_store(c: &CommonOpts) -> Result<ImageStore> {
 }
 
 /// Prints list rows: `--format` (table, table TEMPLATE, json, TEMPLATE) through berth's shared
-/// formatter; without it, the default table on a terminal and a JSON array when piped.
+/// formatter; without it, Docker's default table, or berth's JSON array (`--json`).
 fn print_rows<T: Serialize>(
     c: &CommonOpts,
     rows: &[T],
