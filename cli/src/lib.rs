@@ -4,6 +4,14 @@
 //!
 //! The library (`berth`) prints nothing and knows nothing of clap; this crate is where a tool
 //! prints, and it prints only what the tool asked for at its edge.
+//!
+//! [`skel`] is the stage skeleton every tool shares: whether this process speaks berth's
+//! record protocol or Docker's CLI (and how that is decided), printing an error one way, the
+//! loop over a verb's several targets, and reading the record a stage works on.
+
+pub mod skel;
+
+pub use skel::{Failures, Mode, each, input_record, print_error};
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -25,7 +33,7 @@ pub struct CommonOpts {
     /// Runtime state: OCI state, monitor pids, network namespaces.
     #[arg(long, env = "BERTH_RUN_ROOT", default_value = DEFAULT_RUN_ROOT, global = true, value_name = "DIR")]
     pub run_root: PathBuf,
-    /// Print JSON on stdout even on a terminal.
+    /// berth's JSON on stdout (and its exit codes) for a Docker verb.
     #[arg(long, global = true)]
     pub json: bool,
     /// Log verbosity on stderr.
@@ -42,9 +50,10 @@ impl CommonOpts {
         Paths::new(&self.root, &self.run_root)
     }
 
-    /// True when stdout should carry JSON: `--json`, or stdout is not a terminal.
+    /// True when stdout carries berth's JSON: always for the stage protocol, and for a Docker
+    /// verb with `--json` ([`skel`]). Never a question of whether stdout is a terminal.
     pub fn wants_json(&self) -> bool {
-        self.json || !io::stdout().is_terminal()
+        self.json || !skel::docker()
     }
 }
 
@@ -53,11 +62,15 @@ pub trait Tool: clap::Parser {
     /// The tool's short name: `pull` for berth-pull.
     const NAME: &'static str;
     fn common(&self) -> &CommonOpts;
+    /// Whether the verb these arguments name is one of Docker's verbs, which speaks Docker when
+    /// the `berth` dispatcher ran it ([`skel`]). Stage, teardown and runc verbs say false.
+    fn docker_verb(&self) -> bool;
 }
 
 /// Parses arguments, sets up logging, runs `body`, and turns its result into an exit status.
 /// Use as `fn main() -> ExitCode { berth::cli::main::<Args>(run) }`.
 pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
+    skel::set_tool(T::NAME);
     if let Some(what) = std::env::var_os(GENERATE_ENV) {
         return generate::<T>(&what.to_string_lossy());
     }
@@ -67,6 +80,12 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
         Err(e) => return clap_error(T::NAME, e),
     };
     let common = args.common().clone();
+    let mode = if skel::dispatched() && args.docker_verb() && !common.json {
+        Mode::Docker
+    } else {
+        Mode::Stage
+    };
+    skel::set_mode(mode);
     init_logging(T::NAME, &common.log_level);
     // State is private to root: made so, or tightened once if an older berth left it open.
     if let Err(e) = berth::store::private::secure(&common.paths()) {
@@ -87,21 +106,26 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
     }
 }
 
-/// Prints an error once (stderr, and a JSON error document when stdout is not a terminal) and
-/// returns the exit status that carries its code.
-pub fn report(tool: &str, e: &Error) -> ExitCode {
-    if !e.is_upstream() {
-        eprintln!("berth-{tool}: error: {}", e.one_line());
-    }
+/// Prints an error once ([`print_error`]: stderr, in the process's [`Mode`]) and returns the
+/// exit status: Docker's (1, or 126/127 from a command) for a Docker verb, `docker run`'s (125)
+/// for berth-run's last stage, otherwise berth's code, with the JSON error document on
+/// stdout.
+pub fn report(tool: &'static str, e: &Error) -> ExitCode {
+    skel::set_tool(tool);
+    print_error(e);
     if docker_exit() {
         return ExitCode::from(match e.code().0 {
             c @ (126 | 127) => c,
             _ => 125,
         });
     }
-    if !io::stdout().is_terminal() {
-        let _ = print_json(&ErrorDoc::new(e));
+    if skel::docker() {
+        return ExitCode::from(match e.code().0 {
+            c @ (126 | 127) => c,
+            _ => 1,
+        });
     }
+    let _ = print_json(&ErrorDoc::new(e));
     ExitCode::from(e.code().0)
 }
 
@@ -217,13 +241,21 @@ fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
             let msg = e.render().to_string();
             let first = msg.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprint!("berth-{tool}: {msg}");
             if docker_exit() {
+                eprint!("berth-{tool}: {msg}");
                 return ExitCode::from(125);
             }
-            if !io::stdout().is_terminal() {
-                let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
+            if skel::dispatched() {
+                // docker/cli: a flag error is 125 (FlagErrorFunc), too few arguments 1
+                // (RequiresMinArgs); nothing on stdout.
+                eprint!("{msg}");
+                return ExitCode::from(match e.kind() {
+                    ErrorKind::MissingRequiredArgument => 1,
+                    _ => 125,
+                });
             }
+            eprint!("berth-{tool}: {msg}");
+            let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));
             ExitCode::from(Code::BAD_ARGS.0)
         }
     }

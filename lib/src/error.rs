@@ -71,9 +71,12 @@ pub trait Coded: std::error::Error + Send + Sync + 'static {
 pub struct Error {
     code: Code,
     inner: Box<dyn std::error::Error + Send + Sync + 'static>,
-    /// Set when the error was already reported by an earlier pipeline stage; the edge then
-    /// passes it on without printing it a second time.
+    /// Set when the error was already reported (by an earlier pipeline stage, or on stderr by
+    /// the edge's target loop); the edge then passes it on without printing it a second time.
     upstream: bool,
+    /// Set when Docker's CLI, not its daemon, reports this error (`Error: No such object: x`):
+    /// the edge then prints it without `Error response from daemon:` when it speaks Docker.
+    client: bool,
 }
 
 impl Error {
@@ -83,6 +86,15 @@ impl Error {
             code,
             inner: message.into().into(),
             upstream: false,
+            client: false,
+        }
+    }
+
+    /// An error that Docker's CLI reports itself rather than its daemon (see [`Error::is_client`]).
+    pub fn client(code: Code, message: impl Into<String>) -> Self {
+        Error {
+            client: true,
+            ..Error::new(code, message)
         }
     }
 
@@ -100,6 +112,12 @@ impl Error {
 
     pub fn is_upstream(&self) -> bool {
         self.upstream
+    }
+
+    /// True for an error that Docker's CLI, not its daemon, would report: the edge prints it as
+    /// `Error: ...` rather than `Error response from daemon: ...` when it speaks Docker.
+    pub fn is_client(&self) -> bool {
+        self.client
     }
 
     /// The message with its causes, on one line: `what: why: why`.
@@ -129,6 +147,7 @@ impl<E: Coded> From<E> for Error {
             code: e.code(),
             inner: Box::new(e),
             upstream: false,
+            client: false,
         }
     }
 }

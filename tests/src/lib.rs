@@ -261,13 +261,19 @@ impl Run {
         })
     }
 
-    /// The error line a tool printed (`berth-TOOL: error: ...`), asserting there is exactly one.
+    /// The error line a tool printed, asserting there is exactly one: `berth-TOOL: error: ...`
+    /// from a stage, or Docker's `Error response from daemon: ...` / `Error: ...` from
+    /// `berth VERB`.
     #[track_caller]
     pub fn error_line(&self) -> String {
         let lines: Vec<&str> = self
             .stderr
             .lines()
-            .filter(|l| l.contains(": error: "))
+            .filter(|l| {
+                l.contains(": error: ")
+                    || l.starts_with("Error response from daemon: ")
+                    || l.starts_with("Error: ")
+            })
             .collect();
         assert_eq!(
             lines.len(),

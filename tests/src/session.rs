@@ -190,7 +190,7 @@ impl Session {
 
     /// `ps -a` as JSON rows.
     pub fn ps(&self) -> Vec<serde_json::Value> {
-        let r = self.berth(&["ps", "-a", "--no-trunc"]).success();
+        let r = self.berth(&["ps", "-a", "--no-trunc", "--json"]).success();
         r.json().as_array().cloned().unwrap_or_default()
     }
 

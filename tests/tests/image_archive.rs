@@ -30,7 +30,7 @@ fn snapshot(env: &TestEnv) -> (Vec<u8>, Vec<String>, Vec<String>) {
 }
 
 fn names(env: &TestEnv) -> Vec<String> {
-    let rows = env.run(&["berth", "images"]).success().json();
+    let rows = env.run(&["berth", "images", "--json"]).success().json();
     let mut v: Vec<String> = rows
         .as_array()
         .unwrap()
@@ -48,7 +48,7 @@ fn names(env: &TestEnv) -> Vec<String> {
 }
 
 fn inspect(env: &TestEnv, image: &str) -> Value {
-    env.run(&["berth", "image", "inspect", image])
+    env.run(&["berth", "image", "inspect", "--json", image])
         .success()
         .json()[0]
         .clone()
@@ -107,7 +107,7 @@ fn save_is_a_docker_archive_skopeo_reads_and_load_gives_the_same_image() {
     env.ok(&["berth", "rmi", "busybox", "me/bb:2"]);
     assert!(names(&env).is_empty());
     let out = env
-        .run(&["berth", "load", "-i", p(&archive)])
+        .run(&["berth", "load", "--json", "-i", p(&archive)])
         .success()
         .json();
     assert_eq!(out[0]["id"], before["Id"]);
@@ -149,7 +149,7 @@ fn load_reads_what_skopeo_writes_and_oci_layout_tars() {
         )
     ));
     let out = env
-        .run(&["berth", "load", "-i", p(&archive)])
+        .run(&["berth", "load", "--json", "-i", p(&archive)])
         .success()
         .json();
     assert_eq!(out[0]["names"], serde_json::json!(["skbox:v1"]));
@@ -174,7 +174,7 @@ fn load_reads_what_skopeo_writes_and_oci_layout_tars() {
     let oci_tar = env.dir().join("oci.tar");
     env.ok(&["tar", "-C", p(&layout), "-cf", p(&oci_tar), "."]);
     let out = env
-        .run(&["berth", "load", "-i", p(&oci_tar)])
+        .run(&["berth", "load", "--json", "-i", p(&oci_tar)])
         .success()
         .json();
     assert_eq!(out[0]["names"], serde_json::json!([]));
@@ -229,7 +229,9 @@ fn bad_archives_are_refused_and_change_nothing() {
     // Truncated half-way through a layer.
     let cut = env.dir().join("cut.tar");
     fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let r = env.run(&["berth", "load", "-i", p(&cut)]).fails_with(103);
+    let r = env
+        .run(&["berth", "load", "--json", "-i", p(&cut)])
+        .fails_with(103);
     assert!(r.error_line().contains("truncated"), "{}", r.stderr);
     assert_eq!(snapshot(&env), state);
 
@@ -240,7 +242,9 @@ fn bad_archives_are_refused_and_change_nothing() {
         b"this is not a tar archive, just some text\n".repeat(40),
     )
     .unwrap();
-    let r = env.run(&["berth", "load", "-i", p(&junk)]).fails_with(6);
+    let r = env
+        .run(&["berth", "load", "--json", "-i", p(&junk)])
+        .fails_with(6);
     assert!(
         r.error_line().contains("not a valid image archive"),
         "{}",
@@ -255,7 +259,7 @@ fn bad_archives_are_refused_and_change_nothing() {
         d[n] ^= 0xff;
     });
     let r = env
-        .run(&["berth", "load", "-i", p(&tampered)])
+        .run(&["berth", "load", "--json", "-i", p(&tampered)])
         .fails_with(102);
     assert!(r.error_line().contains("digest mismatch"), "{}", r.stderr);
     assert_eq!(snapshot(&env), state);
@@ -292,7 +296,7 @@ fn bad_archives_are_refused_and_change_nothing() {
         b.finish().unwrap();
     }
     let r = env
-        .run(&["berth", "load", "-i", p(&classic)])
+        .run(&["berth", "load", "--json", "-i", p(&classic)])
         .fails_with(102);
     assert!(r.error_line().contains("layer 1"), "{}", r.stderr);
     assert_eq!(snapshot(&env), state);
@@ -300,15 +304,23 @@ fn bad_archives_are_refused_and_change_nothing() {
 
     // Stdin that is empty.
     let r = env
-        .run_with_stdin(&["berth", "load"], Some(b""))
+        .run_with_stdin(&["berth", "load", "--json"], Some(b""))
         .fails_with(6);
     r.error_line();
     assert_eq!(snapshot(&env), state);
 
     // save of an image that is not there writes no file.
     let out = env.dir().join("none.tar");
-    env.run(&["berth", "save", "-o", p(&out), "busybox", "nothere"])
-        .fails_with(3);
+    env.run(&[
+        "berth",
+        "save",
+        "--json",
+        "-o",
+        p(&out),
+        "busybox",
+        "nothere",
+    ])
+    .fails_with(3);
     assert!(!out.exists());
     assert!(
         fs::read_dir(env.dir())
@@ -328,7 +340,7 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tar() {
 
     let out = env
         .run(&argv!(
-            "berth import -c 'CMD [\"/bin/sh\", \"-c\", \"echo hi\"]' -c 'ENV A=1' -c 'EXPOSE 80' \
+            "berth import --json -c 'CMD [\"/bin/sh\", \"-c\", \"echo hi\"]' -c 'ENV A=1' -c 'EXPOSE 80' \
              -m 'my rootfs' {} me/rootfs:1",
             p(&tarball)
         ))
@@ -362,7 +374,10 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tar() {
 
     // From stdin, gzip-compressed, without a name: an untagged image, id printed.
     let gz = env
-        .sh(&format!("gzip -c {} | berth import - ", tarball.display()))
+        .sh(&format!(
+            "gzip -c {} | berth import --json - ",
+            tarball.display()
+        ))
         .success();
     let v: Value = serde_json::from_str(gz.stdout.trim()).unwrap();
     assert_eq!(v["names"], serde_json::json!([]));
@@ -376,19 +391,19 @@ fn import_makes_a_one_layer_image_from_a_rootfs_tar() {
     let junk = env.dir().join("junk");
     fs::write(&junk, vec![b'x'; 3000]).unwrap();
     let r = env
-        .run(&["berth", "import", p(&junk), "junk:1"])
+        .run(&["berth", "import", "--json", p(&junk), "junk:1"])
         .fails_with(6);
     assert!(r.error_line().contains("not a tar"), "{}", r.stderr);
     let cut = env.dir().join("cut.tar");
     let bytes = fs::read(&tarball).unwrap();
     fs::write(&cut, &bytes[..bytes.len() / 2 + 100]).unwrap();
-    env.run(&["berth", "import", p(&cut), "cut:1"])
+    env.run(&["berth", "import", "--json", p(&cut), "cut:1"])
         .fails_with(103);
-    env.run(&["berth", "import", p(&tarball), "Bad Name"])
+    env.run(&["berth", "import", "--json", p(&tarball), "Bad Name"])
         .fails_with(4);
-    env.run(&["berth", "import", "-c", "FROM x", p(&tarball)])
+    env.run(&["berth", "import", "--json", "-c", "FROM x", p(&tarball)])
         .fails_with(4);
-    env.run(&["berth", "import", "/nonexistent.tar"])
+    env.run(&["berth", "import", "--json", "/nonexistent.tar"])
         .fails_with(3);
     assert_eq!(snapshot(&env), state);
 }
@@ -403,7 +418,10 @@ fn history_and_inspect_show_the_config() {
     assert_eq!(doc["Config"]["Cmd"], serde_json::json!(["sh"]));
     assert_eq!(doc["Os"], "linux");
     assert!(doc["Size"].as_u64().unwrap() > 1_000_000);
-    let h = env.run(&["berth", "history", "busybox"]).success().json();
+    let h = env
+        .run(&["berth", "history", "--json", "busybox"])
+        .success()
+        .json();
     let rows = h.as_array().unwrap();
     assert!(!rows.is_empty());
     assert_eq!(rows[0]["ID"], &doc["Id"].as_str().unwrap()[7..19]);
@@ -411,7 +429,7 @@ fn history_and_inspect_show_the_config() {
     assert!(t.starts_with("IMAGE"), "{t}");
     assert!(t.contains(doc["Id"].as_str().unwrap()));
     let r = env
-        .run(&["berth", "image", "inspect", "busybox", "nothere"])
+        .run(&["berth", "image", "inspect", "--json", "busybox", "nothere"])
         .fails_with(3);
     assert!(r.stdout.contains("\"Id\""), "found ones are still printed");
     let last: Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
@@ -465,7 +483,10 @@ fn a_load_killed_half_way_leaves_the_store_as_it_was() {
         !leftovers.is_empty(),
         "the staging dir of the killed load is there"
     );
-    let out = env.run(&["berth", "image", "prune", "-f"]).success().json();
+    let out = env
+        .run(&["berth", "image", "prune", "--json", "-f"])
+        .success()
+        .json();
     assert!(
         out["collected"]["leftovers"].as_u64().unwrap() >= 1,
         "{out}"

@@ -7,7 +7,10 @@ use serde_json::Value;
 #[test]
 fn default_image_is_built_offline_reproducibly_and_is_a_real_image() {
     let env = TestEnv::new();
-    let first = env.run(&["berth", "image", "default"]).success().json();
+    let first = env
+        .run(&["berth", "image", "default", "--json"])
+        .success()
+        .json();
     assert_eq!(first["name"], "busybox:latest");
     assert_eq!(first["changed"], true);
     assert!(first["applets"].as_u64().unwrap() > 100);
@@ -17,11 +20,14 @@ fn default_image_is_built_offline_reproducibly_and_is_a_real_image() {
     assert_eq!(again["changed"], false);
     // A second store gets the very same image id.
     let other = TestEnv::new();
-    let theirs = other.run(&["berth", "image", "default"]).success().json();
+    let theirs = other
+        .run(&["berth", "image", "default", "--json"])
+        .success()
+        .json();
     assert_eq!(theirs["id"], first["id"]);
 
     let doc = env
-        .run(&["berth", "image", "inspect", "busybox"])
+        .run(&["berth", "image", "inspect", "--json", "busybox"])
         .success()
         .json()[0]
         .clone();
@@ -86,7 +92,9 @@ fn default_image_never_replaces_someone_elses_busybox() {
     let env = TestEnv::new();
     fixtures::seed(&env, "busybox", "busybox:latest");
     let index = std::fs::read(env.root.join("images/index.json")).unwrap();
-    let r = env.run(&["berth", "image", "default"]).fails_with(104);
+    let r = env
+        .run(&["berth", "image", "default", "--json"])
+        .fails_with(104);
     assert!(r.error_line().contains("--force"), "{}", r.stderr);
     assert_eq!(
         std::fs::read(env.root.join("images/index.json")).unwrap(),
@@ -95,11 +103,13 @@ fn default_image_never_replaces_someone_elses_busybox() {
     // Under another name it is fine; with --force it replaces (the old one stays, dangling).
     env.ok(&["berth", "image", "default", "--tag", "bb:host"]);
     env.ok(&["berth", "image", "default", "--force"]);
-    let rows = env.run(&["berth", "images"]).success().json();
+    let rows = env.run(&["berth", "images", "--json"]).success().json();
     assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
     // A busybox that is not static is refused with the fix.
     let r = env
-        .run(&argv!("berth image default --tag x:1 --busybox /bin/ls"))
+        .run(&argv!(
+            "berth image default --json --tag x:1 --busybox /bin/ls"
+        ))
         .fails_with(107);
     assert!(r.error_line().contains("busybox-static"), "{}", r.stderr);
 }
@@ -127,7 +137,9 @@ fn default_image_runs_offline_and_its_container_pins_it() {
     let diff_id = rec["bundle"]["layers"][0].as_str().unwrap().to_string();
     let layer = env.paths().layer(&diff_id);
     assert!(layer.join("diff/bin/busybox").exists());
-    let r = env.run(&["berth", "rmi", "busybox"]).fails_with(104);
+    let r = env
+        .run(&["berth", "rmi", "--json", "busybox"])
+        .fails_with(104);
     assert!(r.error_line().contains("pinned"), "{}", r.stderr);
     env.ok(&["berth", "rmi", "-f", "busybox"]);
     env.ok(&["berth", "image", "prune", "-a", "-f"]);
@@ -139,6 +151,6 @@ fn default_image_runs_offline_and_its_container_pins_it() {
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
     assert!(links.is_empty(), "its short link went too");
-    let rows = env.run(&["berth", "images"]).success().json();
+    let rows = env.run(&["berth", "images", "--json"]).success().json();
     assert!(rows.as_array().unwrap().is_empty(), "{rows}");
 }

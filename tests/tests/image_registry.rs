@@ -43,7 +43,7 @@ fn push_uploads_skips_mounts_and_skopeo_sees_the_same_digests() {
     let app = reg.image("team/app:v1");
     env.ok(&["berth", "tag", "busybox", &app]);
 
-    let pushed = env.run(&["berth", "push", &app]).success().json();
+    let pushed = env.run(&["berth", "push", "--json", &app]).success().json();
     assert_eq!(statuses(&pushed), ["pushed", "pushed"]);
     assert!(
         pushed[0]["blobs"]
@@ -60,7 +60,7 @@ fn push_uploads_skips_mounts_and_skopeo_sees_the_same_digests() {
     );
     // The manifest went up byte for byte: the registry's digest is the store's.
     let local = env
-        .run(&["berth", "image", "inspect", &app])
+        .run(&["berth", "image", "inspect", "--json", &app])
         .success()
         .json();
     assert_eq!(local[0]["Descriptor"]["digest"], remote["Digest"]);
@@ -75,13 +75,13 @@ fn push_uploads_skips_mounts_and_skopeo_sees_the_same_digests() {
     );
 
     // Again: everything is there already.
-    let again = env.run(&["berth", "push", &app]).success().json();
+    let again = env.run(&["berth", "push", "--json", &app]).success().json();
     assert_eq!(statuses(&again), ["exists", "exists"]);
     // Another repository of the same registry: blobs are mounted, not uploaded.
     let other = reg.image("other/app:v2");
     env.ok(&["berth", "tag", "busybox", &other]);
     let mounted = env
-        .run(&["berth", "image", "push", &other])
+        .run(&["berth", "image", "push", "--json", &other])
         .success()
         .json();
     assert_eq!(statuses(&mounted), ["mounted", "mounted"]);
@@ -111,11 +111,11 @@ fn chunked_uploads_round_trip_through_pull() {
     let name = reg.image("chunky:1");
     env.ok(&["berth", "image", "default", "--tag", &name]);
     let before = env
-        .run(&["berth", "image", "inspect", &name])
+        .run(&["berth", "image", "inspect", "--json", &name])
         .success()
         .json();
     let pushed = env
-        .run(&["berth", "push", "--chunk-size", "100000", &name])
+        .run(&["berth", "push", "--json", "--chunk-size", "100000", &name])
         .success()
         .json();
     let layer = &pushed[0]["blobs"][0];
@@ -136,7 +136,7 @@ fn chunked_uploads_round_trip_through_pull() {
     let fresh = TestEnv::new();
     fresh.ok(&["berth", "pull", &name]);
     let after = fresh
-        .run(&["berth", "image", "inspect", &name])
+        .run(&["berth", "image", "inspect", "--json", &name])
         .success()
         .json();
     assert_eq!(after[0]["Id"], before[0]["Id"]);
@@ -145,7 +145,7 @@ fn chunked_uploads_round_trip_through_pull() {
     // --all-tags pushes every tag of the repository.
     env.ok(&["berth", "tag", &name, &reg.image("chunky:2")]);
     let all = env
-        .run(&["berth", "push", "-a", &reg.image("chunky")])
+        .run(&["berth", "push", "--json", "-a", &reg.image("chunky")])
         .success()
         .json();
     assert_eq!(all.as_array().unwrap().len(), 2);
@@ -172,7 +172,7 @@ fn a_rejected_push_says_why_and_changes_nothing() {
         )
         .method("PUT"),
     );
-    let r = env.run(&["berth", "push", &name]).fails_with(108);
+    let r = env.run(&["berth", "push", "--json", &name]).fails_with(108);
     let line = r.error_line();
     assert!(
         line.contains("rejected") && line.contains("requested access to the resource is denied"),
@@ -196,7 +196,7 @@ fn a_rejected_push_says_why_and_changes_nothing() {
         },
     ));
     let r = env
-        .run(&["berth", "push", &proxy.image("ro/app:v1")])
+        .run(&["berth", "push", "--json", &proxy.image("ro/app:v1")])
         .fails_with(3);
     assert!(
         r.error_line().contains("does not exist locally"),
@@ -205,7 +205,7 @@ fn a_rejected_push_says_why_and_changes_nothing() {
     );
     env.ok(&["berth", "tag", "busybox", &proxy.image("ro/app:v1")]);
     let r = env
-        .run(&["berth", "push", &proxy.image("ro/app:v1")])
+        .run(&["berth", "push", "--json", &proxy.image("ro/app:v1")])
         .fails_with(108);
     assert!(
         r.error_line().contains("The operation is unsupported"),
@@ -214,15 +214,16 @@ fn a_rejected_push_says_why_and_changes_nothing() {
     );
 
     // Bad names and digests are refused before any network.
-    env.run(&["berth", "push", "Bad/Name"]).fails_with(4);
+    env.run(&["berth", "push", "--json", "Bad/Name"])
+        .fails_with(4);
     env.run(&argv!(
-        "berth push {}",
+        "berth push --json {}",
         &format!("{name}@sha256:{}", "a".repeat(64))
     ))
     .fails_with(4);
     // Nobody listening.
     drop(proxy);
-    let r = env.run(&["berth", "push", &name]).fails_with(101);
+    let r = env.run(&["berth", "push", "--json", &name]).fails_with(101);
     r.error_line();
 }
 
@@ -245,7 +246,8 @@ fn storing_helper(env: &TestEnv) -> String {
 }
 
 fn login(env: &TestEnv, path: Option<&str>, args: &[&str], password: &str) -> Run {
-    let mut argv = vec!["berth", "login"];
+    // berth's JSON answer and codes, which these tests read.
+    let mut argv = vec!["berth", "login", "--json"];
     argv.extend_from_slice(args);
     let mut c = env.cmd("berth");
     c.args(&argv[1..]);
@@ -295,7 +297,7 @@ fn login_and_logout_write_config_json_as_docker_does() {
     assert!(!config.exists());
     // No TTY and no password: a clear error, nothing written.
     let r = env
-        .run(&["berth", "login", "-u", "ann", &host])
+        .run(&["berth", "login", "--json", "-u", "ann", &host])
         .fails_with(4);
     assert!(r.error_line().contains("non TTY"), "{}", r.stderr);
     assert!(!config.exists());
@@ -333,13 +335,19 @@ fn login_and_logout_write_config_json_as_docker_does() {
     let r = env.run(&["berth", "login", &host]).success();
     assert!(r.stderr.contains("existing credentials"), "{}", r.stderr);
 
-    let out = env.run(&["berth", "logout", &host]).success().json();
+    let out = env
+        .run(&["berth", "logout", "--json", &host])
+        .success()
+        .json();
     assert_eq!(out["removed"], true);
     let v: Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
     assert!(v["auths"].get(&host).is_none(), "{v}");
-    let out = env.run(&["berth", "logout", &host]).success().json();
+    let out = env
+        .run(&["berth", "logout", "--json", &host])
+        .success()
+        .json();
     assert_eq!(out["removed"], false);
-    let r = env.run(&["berth", "push", &name]).fails_with(100);
+    let r = env.run(&["berth", "push", "--json", &name]).fails_with(100);
     r.error_line();
 }
 
@@ -422,7 +430,7 @@ fn search_lists_matching_repositories_with_tags() {
         env.ok(&["berth", "push", &name]);
     }
     let found = env
-        .run(&["berth", "search", &format!("{}/app", reg.host())])
+        .run(&["berth", "search", "--json", &format!("{}/app", reg.host())])
         .success()
         .json();
     let found: Vec<(String, Value)> = found
@@ -463,7 +471,12 @@ fn search_lists_matching_repositories_with_tags() {
         },
     ));
     let r = env
-        .run(&["berth", "search", &format!("{}/app", proxy.host())])
+        .run(&[
+            "berth",
+            "search",
+            "--json",
+            &format!("{}/app", proxy.host()),
+        ])
         .fails_with(2);
     assert!(
         r.error_line().contains("offers no catalogue"),
@@ -503,7 +516,10 @@ fn login_and_push_through_a_token_service() {
     let name = gate.image("team/tok:1");
     env.ok(&["berth", "tag", "busybox", &name]);
     gate.forget_requests();
-    let pushed = env.run(&["berth", "push", &name]).success().json();
+    let pushed = env
+        .run(&["berth", "push", "--json", &name])
+        .success()
+        .json();
     assert_eq!(statuses(&pushed), ["pushed", "pushed"]);
     let reqs = gate.requests();
     let at = reqs
@@ -539,21 +555,24 @@ fn push_over_tls_follows_the_same_trust_rules_as_pull() {
     let name = reg.image("secure/app:1");
     env.ok(&["berth", "tag", "busybox", &name]);
     // An unknown CA is refused, with the fix named.
-    let r = env.run(&["berth", "push", &name]).fails_with(101);
+    let r = env.run(&["berth", "push", "--json", &name]).fails_with(101);
     assert!(r.error_line().contains("certs.d"), "{}", r.stderr);
     // Trusted through certs.d: the push goes through, and `berth image pull` gets it back.
     reg.trust(&env);
-    let pushed = env.run(&["berth", "push", &name]).success().json();
+    let pushed = env
+        .run(&["berth", "push", "--json", &name])
+        .success()
+        .json();
     assert_eq!(statuses(&pushed), ["pushed", "pushed"]);
     let fresh = TestEnv::new();
     reg.trust(&fresh);
     fresh.ok(&["berth", "image", "pull", &name]);
     let a = env
-        .run(&["berth", "image", "inspect", &name])
+        .run(&["berth", "image", "inspect", "--json", &name])
         .success()
         .json();
     let b = fresh
-        .run(&["berth", "image", "inspect", &name])
+        .run(&["berth", "image", "inspect", "--json", &name])
         .success()
         .json();
     assert_eq!(a[0]["Id"], b[0]["Id"]);

@@ -16,7 +16,7 @@ fn seed_busybox(env: &TestEnv) {
 }
 
 fn images(env: &TestEnv, args: &[&str]) -> Vec<Value> {
-    let mut argv = vec!["berth", "images"];
+    let mut argv = vec!["berth", "images", "--json"];
     argv.extend_from_slice(args);
     let out = env.run(&argv).success();
     out.json()
@@ -51,7 +51,7 @@ fn blobs(env: &TestEnv) -> Vec<String> {
 }
 
 fn inspect(env: &TestEnv, image: &str) -> Value {
-    env.run(&["berth", "image", "inspect", image])
+    env.run(&["berth", "image", "inspect", "--json", image])
         .success()
         .json()[0]
         .clone()
@@ -162,10 +162,10 @@ fn images_lists_tags_filters_and_quiet_ids() {
     ));
     assert!(t.starts_with("sha256:") && t.ends_with(" 3\n"), "{t}");
     env.run(&["berth", "images", "--format", "{{.Nope}}"])
-        .fails_with(4);
+        .fails_with(1);
 
     let e = env
-        .run(&["berth", "images", "--filter", "colour=red"])
+        .run(&["berth", "images", "--json", "--filter", "colour=red"])
         .fails_with(4);
     assert!(e.error_line().contains("invalid filter"), "{}", e.stderr);
 }
@@ -177,18 +177,21 @@ fn tag_refuses_bad_names_and_leaves_the_store_alone() {
     let index = env.root.join("images/index.json");
     let before = fs::read(&index).unwrap();
     for bad in ["Bad:tag", "app:bad tag!", "app:-lead", "a@sha256:1234"] {
-        let r = env.run(&["berth", "tag", "busybox", bad]).fails_with(4);
+        let r = env
+            .run(&["berth", "tag", "--json", "busybox", bad])
+            .fails_with(4);
         let line = r.error_line();
         assert!(line.starts_with("berth-image: error: "), "{line}");
     }
     let r = env
         .run(&argv!(
-            "berth tag busybox {}",
+            "berth tag --json busybox {}",
             &format!("app@sha256:{}", "a".repeat(64))
         ))
         .fails_with(4);
     assert!(r.error_line().contains("digest"), "{}", r.stderr);
-    env.run(&["berth", "tag", "nothere", "x:1"]).fails_with(3);
+    env.run(&["berth", "tag", "--json", "nothere", "x:1"])
+        .fails_with(3);
     assert_eq!(fs::read(&index).unwrap(), before, "index.json unchanged");
 }
 
@@ -208,7 +211,10 @@ fn rmi_untags_then_deletes_blobs_and_unpacked_layers() {
     let all_blobs = blobs(&env);
     assert!(all_blobs.len() >= 3);
 
-    let out = env.run(&["berth", "rmi", "copy:1"]).success().json();
+    let out = env
+        .run(&["berth", "rmi", "--json", "copy:1"])
+        .success()
+        .json();
     assert_eq!(out, serde_json::json!([{"Untagged": "copy:1"}]));
     assert_eq!(
         blobs(&env),
@@ -217,14 +223,18 @@ fn rmi_untags_then_deletes_blobs_and_unpacked_layers() {
     );
     assert!(layer.exists());
 
-    let out = env.run(&["berth", "rmi", "busybox"]).success().json();
+    let out = env
+        .run(&["berth", "rmi", "--json", "busybox"])
+        .success()
+        .json();
     let out = out.as_array().unwrap();
     assert_eq!(out[0]["Untagged"], "busybox:latest");
     assert!(out[1]["Deleted"].as_str().unwrap().starts_with("sha256:"));
     assert!(blobs(&env).is_empty(), "{:?}", blobs(&env));
     assert!(!layer.exists(), "the unpacked layer went with the image");
     assert!(images(&env, &[]).is_empty());
-    env.run(&["berth", "rmi", "busybox"]).fails_with(3);
+    env.run(&["berth", "rmi", "--json", "busybox"])
+        .fails_with(3);
 }
 
 #[test]
@@ -233,7 +243,7 @@ fn rmi_by_id_refuses_several_repositories_without_force() {
     seed_busybox(&env);
     env.ok(&["berth", "tag", "busybox", "other:1"]);
     let id = inspect(&env, "busybox")["Id"].as_str().unwrap()[7..19].to_string();
-    let r = env.run(&["berth", "rmi", &id]).fails_with(104);
+    let r = env.run(&["berth", "rmi", "--json", &id]).fails_with(104);
     assert!(
         r.error_line()
             .contains("referenced in multiple repositories"),
@@ -241,7 +251,10 @@ fn rmi_by_id_refuses_several_repositories_without_force() {
         r.stderr
     );
     assert_eq!(images(&env, &[]).len(), 2);
-    let out = env.run(&["berth", "rmi", "-f", &id]).success().json();
+    let out = env
+        .run(&["berth", "rmi", "--json", "-f", &id])
+        .success()
+        .json();
     assert_eq!(
         out.as_array()
             .unwrap()
@@ -260,7 +273,9 @@ fn an_image_a_container_uses_is_kept() {
     let cid = fake_container(&env, "busybox:latest", "web");
     let before = blobs(&env);
 
-    let r = env.run(&["berth", "rmi", "busybox"]).fails_with(104);
+    let r = env
+        .run(&["berth", "rmi", "--json", "busybox"])
+        .fails_with(104);
     let line = r.error_line();
     assert!(
         line.contains(&cid[..12]) && line.contains("web") && line.contains("-f"),
@@ -280,7 +295,10 @@ fn an_image_a_container_uses_is_kept() {
 
     // Once the container is gone, prune collects it.
     fs::remove_dir_all(env.paths().container(&cid)).unwrap();
-    let out = env.run(&["berth", "image", "prune", "-f"]).success().json();
+    let out = env
+        .run(&["berth", "image", "prune", "--json", "-f"])
+        .success()
+        .json();
     assert!(out["deleted"].as_array().unwrap().len() >= 2, "{out}");
     assert!(blobs(&env).is_empty());
     assert!(images(&env, &[]).is_empty());
@@ -328,7 +346,10 @@ fn prune_removes_dangling_images_unused_layers_and_interrupted_pulls() {
     );
     assert_eq!(images(&env, &[]).len(), 3);
 
-    let out = env.run(&["berth", "image", "prune", "-f"]).success().json();
+    let out = env
+        .run(&["berth", "image", "prune", "--json", "-f"])
+        .success()
+        .json();
     let deleted = out["deleted"].as_array().unwrap();
     assert!(deleted.iter().any(|d| d.get("Deleted").is_some()), "{out}");
     assert_eq!(names(&images(&env, &[])), ["busybox:latest", "mine:1"]);

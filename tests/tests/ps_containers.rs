@@ -122,7 +122,10 @@ fn views_of_real_containers() {
     assert!(pid > 0);
     let ip = f("{{.NetworkSettings.IPAddress}}", "web");
     assert!(ip.starts_with("10.213."), "{ip}");
-    let doc = w.run(&["berth", "inspect", "web"]).success().json();
+    let doc = w
+        .run(&["berth", "inspect", "--json", "web"])
+        .success()
+        .json();
     assert_eq!(doc[0]["Id"], web);
     assert_eq!(
         doc[0]["HostConfig"]["PortBindings"]["80/tcp"][0]["HostIp"],
@@ -161,7 +164,7 @@ fn views_of_real_containers() {
 
     // stats: one process, some memory, a limit.
     let st = w
-        .run(&["berth", "stats", "--no-stream", "talker", "quick"])
+        .run(&["berth", "stats", "--json", "--no-stream", "talker", "quick"])
         .success()
         .json();
     assert_eq!(st[0]["Name"], "talker");

@@ -288,11 +288,12 @@ fn always_skips_blobs_it_has_and_terminal_output_is_human() {
         after.ino(),
         "a present blob is not written again"
     );
-    // On a terminal (script(1) gives it a pty): Docker-style lines, then the name.
+    // `berth pull` on a terminal (script(1) gives it a pty): Docker-style bars and lines, then
+    // the name; the stage, berth-pull, prints its record whatever stdout is.
     let tty = env
         .run(&argv!(
             "script -qec {} /dev/null",
-            &format!("berth-pull --pull=always {}", reg.image("bb:2"))
+            &format!("berth pull --pull=always {}", reg.image("bb:2"))
         ))
         .success();
     let from = format!("Pulling from {}/bb", reg.host());

@@ -6,7 +6,7 @@ use berth_e2e::TestEnv;
 #[test]
 fn doctor_reports_this_machine_and_the_fix_for_what_is_missing() {
     let env = TestEnv::new();
-    let r = env.run(&["berth", "doctor"]).success();
+    let r = env.run(&["berth", "doctor", "--json"]).success();
     let rows = r.json();
     let rows = rows.as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|c| c["name"].as_str().unwrap()).collect();

@@ -28,7 +28,7 @@ fn run_it_detaches_with_ctrl_p_ctrl_q_and_attach_comes_back() {
     a.type_in("exit 3\r");
     assert_eq!(a.wait(), 3, "{}", a.screen());
     assert_eq!(b.ok(&["wait", "shell"]), "3\n");
-    let r = b.berth(&["attach", "shell"]).fails_with(105);
+    let r = b.berth(&["attach", "shell"]).fails_with(1);
     assert!(r.error_line().contains("start it first"), "{}", r.stderr);
 
     // start -a -i: attached from the first byte, with input.

@@ -64,9 +64,9 @@ fn stop_restart_kill_pause_and_the_stop_signal() {
     // pause freezes it (ps says so, exec is refused), unpause thaws it; by id prefix.
     assert_eq!(b.ok(&["pause", &id[..10]]), format!("{}\n", &id[..10]));
     assert_eq!(b.ps()[0]["State"], "paused");
-    let r = b.berth(&["exec", "sig", "true"]).fails_with(105);
+    let r = b.berth(&["exec", "sig", "true"]).fails_with(1);
     assert!(r.error_line().contains("unpause"), "{}", r.stderr);
-    let r = b.berth(&["pause", "sig"]).fails_with(105);
+    let r = b.berth(&["pause", "sig"]).fails_with(1);
     assert!(r.error_line().contains("already paused"), "{}", r.stderr);
     assert_eq!(b.ok(&["unpause", "sig"]), "sig\n");
     assert_eq!(b.ok(&["exec", "sig", "echo", "thawed"]), "thawed\n");
@@ -80,10 +80,10 @@ fn stop_restart_kill_pause_and_the_stop_signal() {
     assert_eq!(b.ok(&["kill", "sig"]), "sig\n");
     assert_eq!(b.ps()[0]["State"], "exited");
     assert_eq!(b.ok(&["wait", "sig"]), "137\n");
-    let r = b.berth(&["kill", "sig"]).fails_with(105);
+    let r = b.berth(&["kill", "sig"]).fails_with(1);
     assert!(r.error_line().contains("not running"), "{}", r.stderr);
-    // Unknown names are exit 3, with Docker's words.
-    let r = b.berth(&["stop", "nosuch"]).fails_with(3);
+    // Unknown names are exit 1, with Docker's words.
+    let r = b.berth(&["stop", "nosuch"]).fails_with(1);
     assert!(
         r.error_line().contains("No such container: nosuch"),
         "{}",
@@ -98,7 +98,7 @@ fn rename_and_name_conflicts() {
     let b = Session::new();
     let a = b.detach(&["--name", "first", "busybox", "sleep", "1000"]);
     let c = b.detach(&["--name", "second", "busybox", "sleep", "1000"]);
-    let r = b.berth(&["rename", "first", "second"]).fails_with(104);
+    let r = b.berth(&["rename", "first", "second"]).fails_with(1);
     assert!(r.error_line().contains("already in use"), "{}", r.stderr);
     assert_eq!(b.ok(&["rename", "first", "renamed"]), "");
     assert_eq!(b.names(), vec!["renamed".to_string(), "second".to_string()]);
@@ -109,7 +109,7 @@ fn rename_and_name_conflicts() {
         .fails_with(125);
     assert!(r.error_line().contains("already in use"), "{}", r.stderr);
     b.ok(&["run", "--rm", "--name", "first", "busybox", "true"]);
-    let r = b.berth(&["rename", "nosuch", "x"]).fails_with(3);
+    let r = b.berth(&["rename", "nosuch", "x"]).fails_with(1);
     assert!(r.error_line().contains("nosuch"), "{}", r.stderr);
     b.ok(&["rm", "-f", "renamed", &c[..12]]);
     b.assert_clean(&[&a, &c]);
@@ -156,7 +156,7 @@ fn exec_flags() {
     b.berth(&["exec", "box", "sh", "-c", "exit 42"])
         .fails_with(42);
     b.ok(&["rm", "-f", "box"]);
-    let r = b.berth(&["exec", "box", "true"]).fails_with(3);
+    let r = b.berth(&["exec", "box", "true"]).fails_with(1);
     assert!(r.error_line().contains("box"), "{}", r.stderr);
     b.assert_clean(&[&id]);
 }
@@ -200,10 +200,10 @@ fn cp_both_ways_and_as_a_tar_stream() {
         .map(|e| e.unwrap().path().unwrap().display().to_string())
         .collect();
     assert_eq!(names, vec!["f".to_string()]);
-    // Missing source: exit 3, nothing written.
+    // Missing source: exit 1, nothing written.
     let r = b
         .berth(&["cp", "files:/nope", dir.join("x").to_str().unwrap()])
-        .fails_with(3);
+        .fails_with(1);
     assert!(r.error_line().contains("/nope"), "{}", r.stderr);
     assert!(!dir.join("x").exists());
     // Works on a stopped container too.
@@ -322,7 +322,7 @@ fn stop_uses_the_images_stop_signal_and_start_takes_several() {
         format!("one\n{}\n", &two[..12])
     );
     assert_eq!(b.ps().iter().filter(|r| r["State"] == "running").count(), 2);
-    let r = b.berth(&["start", "-a", "one", "two"]).fails_with(4);
+    let r = b.berth(&["start", "-a", "one", "two"]).fails_with(1);
     assert!(r.error_line().contains("multiple"), "{}", r.stderr);
     b.ok(&["rm", "-f", "one", "two"]);
     b.assert_clean(&[&one, &two]);
@@ -345,8 +345,15 @@ fn ids_names_and_prefixes_everywhere() {
         .map(|d| format!("{d:x}"))
         .find(|p| ids.iter().filter(|id| id.starts_with(p.as_str())).count() > 1)
         .unwrap();
-    let r = b.berth(&["start", &shared]).fails_with(4);
-    assert!(r.error_line().contains(&shared), "{}", r.stderr);
+    // Docker's start: the error, then the names it failed to start.
+    let r = b.berth(&["start", &shared]).fails_with(1);
+    assert!(r.stderr.contains("multiple containers"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with(&format!("Error: failed to start containers: {shared}\n")),
+        "{}",
+        r.stderr
+    );
     // A unique prefix, the full id and the name all work, for every verb family.
     let id = &ids[3];
     let unique = (1..=64)

@@ -250,7 +250,7 @@ fn config_labels_are_refused_at_create_naming_the_field() {
 #[test]
 fn doctor_says_which_security_module_is_active() {
     let b = Session::empty();
-    let rows = b.berth(&["doctor"]).success().json();
+    let rows = b.berth(&["doctor", "--json"]).success().json();
     let row = rows
         .as_array()
         .unwrap()

@@ -74,12 +74,16 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
 
     // host -> container, onto a planted device and a planted FIFO: refused, as Docker
     // refuses a device.
-    let r = b.berth(&["cp", input, "victim:/tmp/null"]).fails_with(4);
+    let r = b
+        .berth(&["cp", "--json", input, "victim:/tmp/null"])
+        .fails_with(4);
     assert_eq!(
         r.error_line(),
         "berth-ctl: error: destination \"victim:/tmp/null\" must be a directory or a regular file: got a device"
     );
-    let r = b.berth(&["cp", input, "victim:/tmp/fifo"]).fails_with(4);
+    let r = b
+        .berth(&["cp", "--json", input, "victim:/tmp/fifo"])
+        .fails_with(4);
     assert!(
         r.error_line()
             .ends_with("must be a directory or a regular file: got a FIFO"),
@@ -89,7 +93,9 @@ fn cp_refuses_planted_devices_and_fifos_and_never_writes_through_them() {
     // container -> host, from a planted device or FIFO: refused, nothing made on the host.
     for src in ["victim:/tmp/null", "victim:/tmp/src-fifo"] {
         let out = dir.join("out");
-        let r = b.berth(&["cp", src, out.to_str().unwrap()]).fails_with(4);
+        let r = b
+            .berth(&["cp", "--json", src, out.to_str().unwrap()])
+            .fails_with(4);
         assert!(
             r.error_line()
                 .contains("only directories, regular files and symbolic links"),
@@ -164,7 +170,7 @@ fn cp_resolves_planted_symlinks_inside_the_container() {
     // Into a symlink naming a host directory: that path inside the container, which does not
     // exist there. Not the host's.
     let r = b
-        .berth(&["cp", input, "victim:/tmp/hostlink/escaped.txt"])
+        .berth(&["cp", "--json", input, "victim:/tmp/hostlink/escaped.txt"])
         .fails_with(3);
     assert!(
         r.error_line().contains("no such file or directory"),
@@ -174,7 +180,7 @@ fn cp_resolves_planted_symlinks_inside_the_container() {
     // Out of the container through symlinks to a host file, with -L: not found inside.
     for src in ["victim:/tmp/hostlink/secret", "victim:/tmp/up"] {
         let out = dir.join("stolen");
-        b.berth(&["cp", "-L", src, out.to_str().unwrap()])
+        b.berth(&["cp", "--json", "-L", src, out.to_str().unwrap()])
             .fails_with(3);
         assert!(!out.exists(), "{src} reached the host's file");
     }
@@ -248,7 +254,12 @@ fn cp_still_copies_streams_links_fifos_and_owners_into_running_and_stopped_conta
         "exec box sh -c 'mkdir /devs && mknod /devs/null c 1 3'"
     ));
     let r = b
-        .berth(&["cp", "box:/devs", dir.join("devs").to_str().unwrap()])
+        .berth(&[
+            "cp",
+            "--json",
+            "box:/devs",
+            dir.join("devs").to_str().unwrap(),
+        ])
         .fails_with(106);
     assert!(
         r.error_line()

@@ -15,7 +15,7 @@ pub enum NetError {
     BadArgs(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("network {0} not found (see `berth network ls`)")]
+    #[error("network {0} not found")]
     NoSuchNetwork(String),
     #[error("network with name {0} already exists (choose another name or remove it first)")]
     NetworkExists(String),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use ipnet::Ipv4Net;
 
 use super::error::{NetError, Result};
-use crate::error::{IoContext, IoError};
+use crate::error::IoContext;
 use crate::store::atomic;
 
 fn ipam_dir(net_dir: &Path) -> PathBuf {

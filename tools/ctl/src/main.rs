@@ -157,6 +157,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        !matches!(self.cmd, Cmd::Undo { .. } | Cmd::Generate { .. })
+    }
 }
 
 fn main() -> ExitCode {
@@ -178,9 +181,16 @@ fn run(args: Args) -> Result<()> {
                     "rm --link: berth's legacy links are part of the linking container; remove or recreate that container",
                 ));
             }
-            each(&containers, |c| {
-                container::remove(&paths, c, RemoveOptions { force, volumes })
-            })
+            // docker/cli 28's rm: with --force a missing container is reported on stderr
+            // and does not fail the verb.
+            cli::each(
+                &containers,
+                cli::Failures::new().forgive_not_found(force),
+                |c| {
+                    container::remove(&paths, c, RemoveOptions { force, volumes })
+                        .map(|_| format!("{c}\n"))
+                },
+            )
         }
         Cmd::Rename {
             container,
@@ -255,26 +265,6 @@ fn version(format: Option<&str>) -> Result<()> {
         }
     };
     cli::print_text(&text)
-}
-
-/// Docker prints each container as it is done, reports each failure, and carries on; the
-/// status is the first failure's.
-fn each(list: &[String], f: impl Fn(&str) -> Result<String>) -> Result<()> {
-    let mut first: Option<Error> = None;
-    for c in list {
-        match f(c) {
-            Ok(_) => cli::print_text(&format!("{c}\n"))?,
-            Err(e) => {
-                if list.len() > 1 {
-                    eprintln!("berth-ctl: error: {}", e.one_line());
-                    first.get_or_insert(Error::upstream(e.code(), e.one_line()));
-                } else {
-                    first.get_or_insert(e);
-                }
-            }
-        }
-    }
-    first.map_or(Ok(()), Err)
 }
 
 fn prune(paths: &berth::Paths, force: bool, filter: &[String]) -> Result<()> {

@@ -2,7 +2,8 @@
 //! `berth images|image|tag|rmi|save|load|import|history ...` reach here through the `berth`
 //! dispatcher as `berth-image VERB ...`.
 //!
-//! On a terminal: Docker's tables and messages. Piped (or with `--json`): JSON documents.
+//! Through `berth VERB`: Docker's tables and messages. `--json`, or berth-image run on its
+//! own: berth's JSON documents (berth_cli::skel).
 
 mod remote;
 mod verbs;
@@ -27,6 +28,9 @@ impl Tool for Args {
     const NAME: &'static str = "image";
     fn common(&self) -> &CommonOpts {
         &self.common
+    }
+    fn docker_verb(&self) -> bool {
+        true
     }
 }
 

@@ -1,5 +1,5 @@
-//! One function per verb: call the library, print the result for a person (terminal) or a
-//! program (piped, `--json`).
+//! One function per verb: call the library, print the result: Docker's text for `berth VERB`
+//! (berth_cli::skel); berth's JSON for a program (`--json`, or berth-image on its own).
 
 use std::io::{self, IsTerminal, Write};
 
@@ -29,7 +29,7 @@ fn gc_store(c: &CommonOpts) -> Result<ImageStore> {
 }
 
 /// Prints list rows: `--format` (table, table TEMPLATE, json, TEMPLATE) through berth's shared
-/// formatter; without it, the default table on a terminal and a JSON array when piped.
+/// formatter; without it, Docker's default table, or berth's JSON array (`--json`).
 fn print_rows<T: Serialize>(
     c: &CommonOpts,
     rows: &[T],
@@ -113,7 +113,7 @@ pub fn rmi(c: &CommonOpts, a: RmiArgs) -> Result<()> {
         force: a.force,
         no_prune: a.no_prune,
     };
-    let mut report = remove::rmi(&gc_store(c)?, &c.paths(), &a.images, opts);
+    let report = remove::rmi(&gc_store(c)?, &c.paths(), &a.images, opts);
     if c.wants_json() {
         if !report.removed.is_empty() || report.errors.is_empty() {
             print_json(&report.removed)?;
@@ -122,16 +122,13 @@ pub fn rmi(c: &CommonOpts, a: RmiArgs) -> Result<()> {
         let text: String = report.removed.iter().map(|r| format!("{r}\n")).collect();
         print_text(&text)?;
     }
-    // Docker reports every argument that failed; the last one is the exit status.
-    let last = report.errors.pop();
+    // Docker reports every argument that failed; with --force, images that do not exist only
+    // if nothing worse happened (docker/cli's rmi).
+    let mut failures = berth_cli::Failures::new().forgive_not_found(a.force);
     for e in report.errors {
-        let e: Error = e.into();
-        eprintln!("berth-image: error: {}", e.one_line());
+        failures.add("", e.into());
     }
-    match last {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    failures.finish()
 }
 
 pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
@@ -221,7 +218,7 @@ pub fn save(c: &CommonOpts, a: SaveArgs) -> Result<()> {
         }
         None => {
             if io::stdout().is_terminal() {
-                return Err(Error::new(
+                return Err(Error::client(
                     Code::BAD_ARGS,
                     "cowardly refusing to save to a terminal. Use the -o flag or redirect",
                 ));
@@ -321,13 +318,11 @@ pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
     };
     let inv = Inventory::load(&store(c)?)?;
     let mut docs = Vec::new();
-    let mut missing = None;
+    let mut failures = berth_cli::Failures::new();
     for arg in &a.images {
         match inv.resolve(arg) {
             Ok(r) => docs.push(insp::document(r.image)),
-            Err(e) => {
-                missing.get_or_insert(e);
-            }
+            Err(e) => failures.add(arg, e.into()),
         }
     }
     if let Some(t) = &template {
@@ -343,10 +338,7 @@ pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
     } else {
         print_pretty(&docs)?;
     }
-    match missing {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    failures.finish()
 }
 
 /// Docker's inspect output: indented by four spaces.

@@ -131,6 +131,9 @@ enum NetworkCmd {
     /// Remove networks.
     #[command(visible_alias = "remove")]
     Rm {
+        /// Do not error if a network does not exist.
+        #[arg(short, long)]
+        force: bool,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -145,6 +148,9 @@ impl Tool for Args {
     const NAME: &'static str = "netns";
     fn common(&self) -> &CommonOpts {
         &self.common
+    }
+    fn docker_verb(&self) -> bool {
+        matches!(self.cmd, Some(Cmd::Network { .. } | Cmd::Port { .. }))
     }
 }
 
@@ -177,29 +183,12 @@ fn run(args: Args) -> berth::Result<()> {
             }
         }
         Some(Cmd::Network { cmd }) => network(&paths, cmd, json),
-        None => stage(&paths, args.record, args.net, json),
+        None => stage(&paths, args.record, args.net),
     }
 }
 
-fn stage(
-    paths: &berth::Paths,
-    record: Option<String>,
-    n: NetArgs,
-    json: bool,
-) -> berth::Result<()> {
-    let mut record = match record.as_deref() {
-        Some("-") => cli::read_stdin_record()?,
-        Some(arg) => {
-            let c = Containers::new(paths);
-            c.load(&c.resolve(arg)?)?
-        }
-        None => {
-            return Err(berth::Error::new(
-                berth::Code::BAD_ARGS,
-                "expected `-` (a record on stdin) or a container NAME|ID (see berth-netns --help)",
-            ));
-        }
-    };
+fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Result<()> {
+    let mut record = cli::input_record(paths, record.as_deref(), "netns")?;
     let opts = NetOpts {
         network: n.network,
         publish: n.publish,
@@ -215,21 +204,7 @@ fn stage(
         ip: n.ip,
     };
     net::attach(paths, &mut record, &opts)?;
-    if json {
-        return cli::print_json(&record);
-    }
-    let s = record.network.clone().unwrap_or_default();
-    let mut line = format!("{} {}", &record.id[..12], s.mode);
-    if let Some(ip) = &s.ip_address {
-        line.push_str(&format!(" {ip}"));
-    }
-    for p in &s.ports {
-        line.push_str(&format!(
-            " {}:{}->{}/{}",
-            p.host_ip, p.host_port, p.container_port, p.protocol
-        ));
-    }
-    cli::print_text(&format!("{line}\n"))
+    cli::print_json(&record)
 }
 
 fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<()> {
@@ -268,13 +243,6 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
         }
         NetworkCmd::Ls { quiet, no_trunc } => {
             let all = networks::list(paths)?;
-            if json {
-                let v: Vec<_> = all
-                    .iter()
-                    .map(|n| networks::inspect(paths, n))
-                    .collect::<Result<_, _>>()?;
-                return cli::print_json(&v);
-            }
             let id = |n: &networks::Network| {
                 if no_trunc {
                     n.id.clone()
@@ -282,9 +250,17 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
                     n.id[..12].to_string()
                 }
             };
+            // -q is the ids, piped or not, as Docker prints them.
             if quiet {
                 let s: String = all.iter().map(|n| format!("{}\n", id(n))).collect();
                 return cli::print_text(&s);
+            }
+            if json {
+                let v: Vec<_> = all
+                    .iter()
+                    .map(|n| networks::inspect(paths, n))
+                    .collect::<Result<_, _>>()?;
+                return cli::print_json(&v);
             }
             let rows: Vec<Vec<String>> = all
                 .iter()
@@ -292,35 +268,39 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
                 .collect();
             cli::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
         }
-        NetworkCmd::Rm { names } => {
+        NetworkCmd::Rm { force, names } => {
+            // docker/cli's network rm: each name as it goes, each failure on stderr, and
+            // `exit status 1` last; with --force a missing network is skipped.
             let mut removed = Vec::new();
-            let mut first: Option<berth::Error> = None;
-            for n in &names {
-                match networks::remove(paths, n) {
-                    Ok(_) => removed.push(n.clone()),
-                    Err(e) => {
-                        let e: berth::Error = e.into();
-                        if first.is_some() {
-                            eprintln!("berth-netns: error: {e}");
-                        }
-                        first.get_or_insert(e);
-                    }
-                }
-            }
+            let failures = cli::Failures::new()
+                .forgive_not_found(force)
+                .summary(|_| "exit status 1".to_string());
+            let r = cli::each(&names, failures, |n| {
+                networks::remove(paths, n)?;
+                removed.push(n.to_string());
+                Ok(if json {
+                    String::new()
+                } else {
+                    format!("{n}\n")
+                })
+            });
             if json {
                 cli::print_json(&removed)?;
-            } else {
-                cli::print_text(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())?;
             }
-            first.map_or(Ok(()), Err)
+            r
         }
         NetworkCmd::Inspect { names } => {
             let mut out = Vec::new();
+            let mut failures = cli::Failures::new();
             for n in &names {
-                out.push(networks::inspect(paths, &networks::get(paths, n)?)?);
+                match networks::get(paths, n).and_then(|net| networks::inspect(paths, &net)) {
+                    Ok(doc) => out.push(doc),
+                    Err(e) => failures.add(n, e.into()),
+                }
             }
             let text = serde_json::to_string_pretty(&out).unwrap_or_default();
-            cli::print_text(&format!("{text}\n"))
+            cli::print_text(&format!("{text}\n"))?;
+            failures.finish()
         }
     }
 }

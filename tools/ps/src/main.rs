@@ -40,6 +40,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        true
+    }
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -304,12 +307,16 @@ fn inspect_cmd(
         Some(t) => Some(format::Template::parse(t)?),
     };
     let mut found = Vec::new();
-    let mut missing: Vec<Error> = Vec::new();
+    let mut failures = cli::Failures::new();
     let mut sizer = size.then(|| Sizer::new(containers));
     for n in names {
-        match inspect::find(containers, n, kind, sizer.as_mut()) {
+        match inspect::find(containers, n, kind, sizer.as_mut()).map_err(Error::from) {
             Ok(v) => found.push(v),
-            Err(e) => missing.push(e.into()),
+            // docker/cli's own words when no type was asked for: `Error: No such object: x`.
+            Err(e) if kind.is_none() && e.code() == Code::NOT_FOUND => {
+                failures.add(n, Error::client(Code::NOT_FOUND, e.one_line()))
+            }
+            Err(e) => failures.add(n, e),
         }
     }
     match &template {
@@ -325,19 +332,7 @@ fn inspect_cmd(
         }
     }
     // Docker prints what it found, then an error for each name it did not.
-    match missing.len() {
-        0 => Ok(()),
-        1 => Err(missing.remove(0)),
-        _ => {
-            let code = missing[0].code();
-            let msg = missing
-                .iter()
-                .map(Error::one_line)
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(Error::new(code, msg))
-        }
-    }
+    failures.finish()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,10 +1,14 @@
 //! berth-pull: registry -> local content store (an OCI image layout under `<root>/images`).
 //!
-//! Piped (or with `--json`), stdout gets the record with its `image` section, for the next
-//! stage; on a terminal, per-layer progress bars go to stderr, as Docker draws them.
+//! As a stage, stdout gets the record with its `image` section, for the next stage; run on its
+//! own at a terminal, per-layer progress bars go to stderr, as Docker draws them.
+//! As Docker's `pull` (`berth pull`, berth_cli::skel), stdout gets Docker's text: the layer
+//! lines (bars on a terminal), `Digest:` and `Status:`, then the full reference; with `-q`
+//! the reference only.
 
 mod progress;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use berth::protocol::Record;
@@ -32,7 +36,7 @@ struct Args {
     /// Platform to pick from a multi-platform image (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
-    /// No progress output on a terminal; print only the image name.
+    /// No progress output (`berth pull -q`: print only the image's reference).
     #[arg(short, long)]
     quiet: bool,
     /// The image: NAME[:TAG][@DIGEST], e.g. busybox, registry.example:5000/team/app:v1.
@@ -43,6 +47,9 @@ impl Tool for Args {
     const NAME: &'static str = "pull";
     fn common(&self) -> &CommonOpts {
         &self.common
+    }
+    fn docker_verb(&self) -> bool {
+        true
     }
 }
 
@@ -57,17 +64,46 @@ fn run(args: Args) -> berth::Result<()> {
         policy: args.pull,
         platform,
     };
-    let json = args.common.wants_json();
-    let bars = progress::Bars::new(&reference, !json && !args.quiet);
+    if berth_cli::skel::docker() {
+        return docker_pull(&args, &reference, &opts);
+    }
+    // The stage: the record on stdout, always. Bars on stderr only when berth-pull runs on
+    // its own at a terminal, never as berth-run's first stage (whose stdout is a pipe).
+    let tty = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let bars = progress::Bars::new(&reference, !args.quiet && tty);
     let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &bars)?;
     bars.finish(&image);
-    if json {
-        let mut record = Record::new();
-        record.image = Some(image);
-        berth_cli::print_json(&record)
+    let mut record = Record::new();
+    record.image = Some(image);
+    berth_cli::print_json(&record)
+}
+
+/// Docker's `pull`: `Using default tag:` when the name has none, the layers (bars on a
+/// terminal, lines when piped), `Digest:` and `Status:`, and the full reference last.
+fn docker_pull(args: &Args, reference: &Reference, opts: &PullOptions) -> berth::Result<()> {
+    let paths = args.common.paths();
+    if args.quiet {
+        berth::registry::pull(&paths, reference, opts, &berth::registry::pull::NoProgress)?;
     } else {
-        berth_cli::print_text(&format!("{}\n", reference.full()))
+        let last = args.image.rsplit('/').next().unwrap_or(&args.image);
+        if !args.image.contains('@') && !last.contains(':') {
+            berth_cli::print_text("Using default tag: latest\n")?;
+        }
+        // On a terminal the layers are bars on stderr; every other line is the same.
+        let tty = std::io::stdout().is_terminal();
+        let lines = progress::Lines::new(reference, !tty);
+        let image = if tty {
+            let bars = progress::Bars::bars_only(reference);
+            let both = progress::Both(&lines, &bars);
+            let image = berth::registry::pull(&paths, reference, opts, &both)?;
+            bars.finish(&image);
+            image
+        } else {
+            berth::registry::pull(&paths, reference, opts, &lines)?
+        };
+        lines.finish(&image);
     }
+    berth_cli::print_text(&format!("{}\n", reference.full()))
 }
 
 fn main() -> ExitCode {

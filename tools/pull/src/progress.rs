@@ -12,6 +12,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Bars {
     enabled: bool,
+    /// Whether the bars come with their lines of text on stderr (`Pulling from`, `Digest:`,
+    /// `Status:`); not when [`Lines`] prints those on stdout.
+    text: bool,
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
     downloaded: Mutex<bool>,
@@ -31,10 +34,19 @@ impl Bars {
         };
         Bars {
             enabled,
+            text: true,
             multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(false),
             reference: reference.clone(),
+        }
+    }
+
+    /// The bars alone, for Docker's `pull` on a terminal (its text goes to stdout).
+    pub fn bars_only(reference: &Reference) -> Bars {
+        Bars {
+            text: false,
+            ..Bars::new(reference, true)
         }
     }
 
@@ -59,6 +71,9 @@ impl Bars {
                 bar.finish();
             }
         }
+        if !self.text {
+            return;
+        }
         let status = if *self.downloaded.lock().unwrap() {
             format!("Downloaded newer image for {}", self.reference.familiar())
         } else {
@@ -76,7 +91,7 @@ impl Bars {
 
 impl Progress for Bars {
     fn local(&self, image: &ImageSection) {
-        if self.enabled {
+        if self.enabled && self.text {
             eprintln!(
                 "{}: image is present locally ({})",
                 image.reference,
@@ -90,11 +105,13 @@ impl Progress for Bars {
             return;
         }
         let r = &self.reference;
-        eprintln!(
-            "{}: Pulling from {}",
-            r.digest().or(r.tag()).unwrap_or("latest"),
-            r.familiar_name()
-        );
+        if self.text {
+            eprintln!(
+                "{}: Pulling from {}",
+                r.digest().or(r.tag()).unwrap_or("latest"),
+                r.familiar_name()
+            );
+        }
         let mut bars = self.bars.lock().unwrap();
         for (digest, size) in layers {
             let bar = self.multi.add(ProgressBar::new(*size));
@@ -140,5 +157,113 @@ impl Progress for Bars {
                 bar.finish_with_message("Pull complete");
             }
         }
+    }
+}
+
+/// Docker's pull output when stdout is not a terminal (docker/cli's jsonmessage drops the
+/// byte counts there): one line per layer event on stdout, `Pulling fs layer`, `Waiting`,
+/// `Verifying Checksum`, `Download complete`, `Pull complete` or `Already exists`.
+pub struct Lines {
+    reference: Reference,
+    /// The per-layer lines (not on a terminal, where [`Bars`] draw the layers).
+    layer_lines: bool,
+    started: Mutex<Vec<String>>,
+    downloaded: Mutex<bool>,
+}
+
+impl Lines {
+    pub fn new(reference: &Reference, layer_lines: bool) -> Lines {
+        Lines {
+            reference: reference.clone(),
+            layer_lines,
+            started: Mutex::new(Vec::new()),
+            downloaded: Mutex::new(false),
+        }
+    }
+
+    fn say(&self, line: &str) {
+        // A reader gone away ends the process quietly (berth_cli's rule for stdout).
+        let _ = berth_cli::print_text(&format!("{line}\n"));
+    }
+
+    fn pulling_from(&self) {
+        let r = &self.reference;
+        self.say(&format!(
+            "{}: Pulling from {}",
+            r.digest().or(r.tag()).unwrap_or("latest"),
+            r.familiar_name()
+        ));
+    }
+
+    /// `Digest:` and `Status:` lines, as Docker ends a pull.
+    pub fn finish(&self, image: &ImageSection) {
+        let what = if *self.downloaded.lock().unwrap() {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        self.say(&format!(
+            "Digest: {}\nStatus: {what} {}",
+            image.digest,
+            self.reference.familiar()
+        ));
+    }
+}
+
+impl Progress for Lines {
+    fn local(&self, _image: &ImageSection) {
+        self.pulling_from();
+    }
+
+    fn layers(&self, _manifest: &str, _layers: &[(String, u64)]) {
+        self.pulling_from();
+    }
+
+    fn layer(&self, digest: &str, status: &LayerStatus) {
+        let id = short(digest);
+        if let LayerStatus::Done(Outcome::Downloaded { .. }) = status {
+            *self.downloaded.lock().unwrap() = true;
+        }
+        if !self.layer_lines {
+            return;
+        }
+        if let LayerStatus::Blob(_) = status {
+            let mut started = self.started.lock().unwrap();
+            if !started.iter().any(|d| d == digest) {
+                started.push(digest.to_string());
+                self.say(&format!("{id}: Pulling fs layer"));
+            }
+        }
+        let what = match status {
+            LayerStatus::Blob(BlobEvent::Waiting) => "Waiting",
+            LayerStatus::Blob(BlobEvent::Verifying) => "Verifying Checksum",
+            LayerStatus::Blob(_) => return,
+            LayerStatus::Done(Outcome::Present) => "Already exists",
+            LayerStatus::Done(Outcome::Downloaded { .. }) => {
+                self.say(&format!("{id}: Download complete"));
+                "Pull complete"
+            }
+        };
+        self.say(&format!("{id}: {what}"));
+    }
+}
+
+/// Two progress receivers as one: Docker's text on stdout and bars on stderr.
+pub struct Both<'a>(pub &'a dyn Progress, pub &'a dyn Progress);
+
+impl Progress for Both<'_> {
+    fn local(&self, image: &ImageSection) {
+        self.0.local(image);
+        self.1.local(image);
+    }
+
+    fn layers(&self, manifest: &str, layers: &[(String, u64)]) {
+        self.0.layers(manifest, layers);
+        self.1.layers(manifest, layers);
+    }
+
+    fn layer(&self, digest: &str, status: &LayerStatus) {
+        self.0.layer(digest, status);
+        self.1.layer(digest, status);
     }
 }

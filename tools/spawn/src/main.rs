@@ -58,7 +58,7 @@ use berth::error::Code;
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT, Paths};
 use berth::runtime::oci::{self, ExecRequest};
 use berth::runtime::state::Root;
-use berth_cli::{CommonOpts, Tool};
+use berth_cli::{CommonOpts, Failures, Tool};
 use clap::{Parser, Subcommand};
 
 use flags::DockerFlags;
@@ -79,7 +79,7 @@ struct Args {
     /// Format of --log: text or json.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
-    /// Print JSON on stdout even on a terminal.
+    /// berth's JSON on stdout (and its exit codes) for a Docker verb.
     #[arg(long, global = true)]
     json: bool,
     /// Log verbosity on stderr.
@@ -169,8 +169,10 @@ enum Cmd {
         all: bool,
         #[arg(short, long, value_name = "SIGNAL")]
         signal: Option<String>,
-        id: String,
-        signal_arg: Option<String>,
+        /// Docker: the containers (all of them; the signal is only ever `-s`). runc: the
+        /// container id and an optional signal.
+        #[arg(required = true, value_name = "CONTAINER")]
+        targets: Vec<String>,
     },
     /// Delete a container's runtime state, cgroups and processes (with --force, even while
     /// it runs; a missing container is then not an error).
@@ -306,6 +308,28 @@ impl Tool for Args {
             timings: self.timings,
         })
     }
+    fn docker_verb(&self) -> bool {
+        match &self.cmd {
+            Cmd::Start { targets, .. } => targets.iter().all(|t| t != "-"),
+            Cmd::Kill { .. }
+            | Cmd::Exec { .. }
+            | Cmd::Attach { .. }
+            | Cmd::Pause { .. }
+            | Cmd::Resume { .. }
+            | Cmd::Stop { .. }
+            | Cmd::Restart { .. }
+            | Cmd::Wait { .. } => true,
+            Cmd::Create { .. }
+            | Cmd::Run { .. }
+            | Cmd::State { .. }
+            | Cmd::Delete { .. }
+            | Cmd::Ps { .. }
+            | Cmd::Update { .. }
+            | Cmd::Features
+            | Cmd::List { .. }
+            | Cmd::MonitorHook { .. } => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -362,8 +386,10 @@ fn run(a: Args) -> Result<(), Error> {
     }
     let paths = Paths::new(&a.berth_root, &a.root);
     let root = Root::new(&a.root);
-    // A berth container (record under BERTH_ROOT) gets Docker semantics.
-    let berth = |arg: &str| docker::berth_container(&paths, arg);
+    // A berth container (record under BERTH_ROOT) gets Docker semantics, and so does every
+    // name the `berth` dispatcher passes (a missing one is then Docker's "No such container").
+    let dispatched = berth_cli::skel::dispatched();
+    let berth = |arg: &str| docker::berth_container(&paths, arg).or(dispatched.then(String::new));
     if enters_container(&a.cmd, |t| root.exists(t) && berth(t).is_none()) {
         // Before any namespace, descriptor or stdin is touched (CVE-2019-5736).
         berth::runtime::exeseal::reexec_sealed(c"berth-spawn", &a.root.join(".exeseal"))?;
@@ -410,7 +436,7 @@ fn run(a: Args) -> Result<(), Error> {
                         "you cannot start and attach multiple containers at once",
                     ));
                 }
-                return each(&targets, |c| docker::start(&paths, c));
+                return each(&targets, start_failures(), |c| docker::start(&paths, c));
             }
             if target == "-" {
                 let record = berth_cli::read_stdin_record()?;
@@ -436,21 +462,41 @@ fn run(a: Args) -> Result<(), Error> {
                     Ended::Detached => Ok(()),
                 };
             }
-            docker::start(&paths, &target)?;
-            berth_cli::print_text(&format!("{target}\n"))
+            each(&targets, start_failures(), |c| docker::start(&paths, c))
         }
         Cmd::State { id } => berth_cli::print_json(&oci::state(&root, &id)?),
         Cmd::Kill {
             all,
             signal,
-            id,
-            signal_arg,
+            mut targets,
         } => {
-            let sig = signal.or(signal_arg);
+            let id = targets[0].clone();
             if berth(&id).is_some() {
-                docker::kill(&paths, &id, sig.as_deref())?;
-                return berth_cli::print_text(&format!("{id}\n"));
+                // Docker's `kill [-s SIG] CONTAINER...`: every argument is a container. Run
+                // directly, berth-spawn also takes runc's `kill ID SIG` for a berth container
+                // when the second word names no container.
+                let mut sig = signal;
+                if !dispatched
+                    && sig.is_none()
+                    && let [_, second] = targets.as_slice()
+                    && docker::berth_container(&paths, second).is_none()
+                {
+                    sig = targets.pop();
+                }
+                return each(&targets, Failures::new(), |c| {
+                    docker::kill(&paths, c, sig.as_deref())
+                });
             }
+            let sig = match targets.as_slice() {
+                [_] => signal,
+                [_, s] if signal.is_none() => Some(s.clone()),
+                _ => {
+                    return Err(Error::new(
+                        Code::BAD_ARGS,
+                        "kill ID [SIGNAL]: one OCI container at a time (berth containers take several)",
+                    ));
+                }
+            };
             let s = oci::parse_signal(sig.as_deref().unwrap_or("TERM"))?;
             if all {
                 return verbs::kill_all(&root, &id, s);
@@ -537,25 +583,21 @@ fn run(a: Args) -> Result<(), Error> {
                 Ended::Detached => Ok(()),
             }
         }
-        Cmd::Pause { ids } => pause(&paths, &root, &ids, true),
-        Cmd::Resume { ids } => pause(&paths, &root, &ids, false),
+        Cmd::Pause { ids } => pause(&paths, &root, &ids, true, dispatched),
+        Cmd::Resume { ids } => pause(&paths, &root, &ids, false, dispatched),
         Cmd::Stop {
             time,
             signal,
             containers,
-        } => each(&containers, |c| {
+        } => each(&containers, Failures::new(), |c| {
             docker::stop(&paths, c, time, signal.as_deref())
         }),
-        Cmd::Restart { time, containers } => {
-            each(&containers, |c| docker::restart(&paths, c, time))
-        }
-        Cmd::Wait { containers } => {
-            for c in &containers {
-                let code = docker::wait(&paths, c)?;
-                berth_cli::print_text(&format!("{code}\n"))?;
-            }
-            Ok(())
-        }
+        Cmd::Restart { time, containers } => each(&containers, Failures::new(), |c| {
+            docker::restart(&paths, c, time)
+        }),
+        Cmd::Wait { containers } => berth_cli::each(&containers, Failures::new(), |c| {
+            docker::wait(&paths, c).map(|code| format!("{code}\n"))
+        }),
         Cmd::MonitorHook { event, id, status } => match event.as_str() {
             "exited" => {
                 let again = berth::container::restart::exited(&paths, &id, status.unwrap_or(0))?;
@@ -609,8 +651,15 @@ fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
 
 /// runc's `pause ID` / `resume ID` (silent), or Docker's for berth containers (each name
 /// printed as it is done).
-fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(), Error> {
+fn pause(
+    paths: &Paths,
+    root: &Root,
+    ids: &[String],
+    frozen: bool,
+    dispatched: bool,
+) -> Result<(), Error> {
     if let [id] = ids
+        && !dispatched
         && docker::berth_container(paths, id).is_none()
     {
         if frozen {
@@ -620,18 +669,25 @@ fn pause(paths: &Paths, root: &Root, ids: &[String], frozen: bool) -> Result<(),
         }
         return Ok(());
     }
-    each(ids, |c| docker::pause(paths, c, frozen))
+    each(ids, Failures::new(), |c| docker::pause(paths, c, frozen))
 }
 
 fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>, Error> {
     berth::container::attach::parse_detach_keys(spec.unwrap_or("ctrl-p,ctrl-q"))
 }
 
-/// Docker prints each container as it is done; the first error ends the run.
-fn each(list: &[String], f: impl Fn(&str) -> Result<String, Error>) -> Result<(), Error> {
-    for c in list {
-        f(c)?;
-        berth_cli::print_text(&format!("{c}\n"))?;
-    }
-    Ok(())
+/// Docker's loop over several containers (berth_cli::each): each name as given on stdout when
+/// done, every failure on stderr at the end.
+fn each(
+    list: &[String],
+    failures: Failures,
+    f: impl Fn(&str) -> Result<String, Error>,
+) -> Result<(), Error> {
+    berth_cli::each(list, failures, |c| f(c).map(|_| format!("{c}\n")))
+}
+
+/// docker/cli's start ends with the names that failed.
+fn start_failures() -> Failures {
+    Failures::new()
+        .summary(|failed| format!("Error: failed to start containers: {}", failed.join(", ")))
 }

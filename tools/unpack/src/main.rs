@@ -110,6 +110,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        false
+    }
 }
 
 /// `--max-layer-size`: a size as Docker's flags take it (`512m`, `2g`, bytes).
@@ -169,16 +172,7 @@ fn run(args: Args) -> Result<()> {
         out.image = Some(image.section.clone());
         out.other
             .insert("dir".into(), serde_json::json!(dir.display().to_string()));
-        if args.common.wants_json() {
-            cli::print_json(&out)?;
-        } else {
-            eprintln!(
-                "berth-unpack: unpacked {} into {}",
-                image.section.reference,
-                dir.display()
-            );
-        }
-        return Ok(());
+        return cli::print_json(&out);
     }
     let opts = CreateOptions {
         name: args.name.clone(),
@@ -216,11 +210,7 @@ fn run(args: Args) -> Result<()> {
         berth::container::mark(&paths, c)?;
     }
     let record = bundle::create(&paths, &image, &opts, base)?;
-    if args.common.wants_json() {
-        cli::print_json(&record)
-    } else {
-        cli::print_text(&format!("{}\n", record.id))
-    }
+    cli::print_json(&record)
 }
 
 fn resolve_image(store: &ImageStore, arg: &str, platform: Option<&str>) -> Result<ResolvedImage> {
@@ -237,26 +227,12 @@ fn resolve_image(store: &ImageStore, arg: &str, platform: Option<&str>) -> Resul
 
 fn rm(args: &Args, containers: &[String]) -> Result<()> {
     let paths = args.common.paths();
-    let mut first: Option<Error> = None;
-    for c in containers {
-        match bundle::remove(&paths, c) {
-            Ok(id) => {
-                if args.common.wants_json() {
-                    cli::print_json(&serde_json::json!({
-                        "berth": berth::protocol::PROTOCOL_VERSION,
-                        "removed": id.unwrap_or_else(|| c.clone()),
-                    }))?;
-                } else {
-                    cli::print_text(&format!("{c}\n"))?;
-                }
-            }
-            Err(e) if containers.len() > 1 => {
-                // Each failure is reported as it happens; the exit code is the first's.
-                eprintln!("berth-unpack: error: {}", e.one_line());
-                first.get_or_insert(Error::upstream(e.code(), e.one_line()));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    first.map_or(Ok(()), Err)
+    cli::each(containers, cli::Failures::new(), |c| {
+        let id = bundle::remove(&paths, c)?;
+        let doc = serde_json::json!({
+            "berth": berth::protocol::PROTOCOL_VERSION,
+            "removed": id.unwrap_or_else(|| c.to_string()),
+        });
+        Ok(format!("{doc}\n"))
+    })
 }

@@ -10,7 +10,6 @@
 use std::process::ExitCode;
 
 use berth::format::{Format, Template};
-use berth::state::Containers;
 use berth::volume::{self, VolOpts, Volumes, view};
 use berth::{Code, Error};
 use berth_cli::{self as cli, CommonOpts, Tool};
@@ -125,6 +124,9 @@ impl Tool for Args {
     fn common(&self) -> &CommonOpts {
         &self.common
     }
+    fn docker_verb(&self) -> bool {
+        !matches!(self.cmd, None | Some(Cmd::Detach { .. }))
+    }
 }
 
 fn main() -> ExitCode {
@@ -136,7 +138,7 @@ fn run(args: Args) -> berth::Result<()> {
     let common = &args.common;
     let volumes = Volumes::new(&paths);
     match args.cmd {
-        None => stage(&paths, args.record, args.mounts, common.wants_json()),
+        None => stage(&paths, args.record, args.mounts),
         Some(Cmd::Detach { id, volumes: rm }) => {
             let removed = volume::detach(&paths, &id, rm)?;
             if common.json {
@@ -214,11 +216,11 @@ fn run(args: Args) -> berth::Result<()> {
         Some(Cmd::Inspect { names, format }) => {
             let template = format.as_deref().map(Template::parse).transpose()?;
             let mut docs = Vec::new();
-            let mut first: Option<Error> = None;
+            let mut failures = cli::Failures::new();
             for n in &names {
                 match volumes.get(n) {
                     Ok(v) => docs.push(view::inspect(&paths, &v)),
-                    Err(e) => note(&mut first, e.into()),
+                    Err(e) => failures.add(n, e.into()),
                 }
             }
             match template {
@@ -230,35 +232,37 @@ fn run(args: Args) -> berth::Result<()> {
                     }
                     cli::print_text(&out)?;
                 }
-                None if docs.is_empty() && first.is_some() => cli::print_text("[]\n")?,
+                None if docs.is_empty() && !failures.is_empty() => cli::print_text("[]\n")?,
                 None => cli::print_text(&view::inspect_text(&docs))?,
             }
-            first.map_or(Ok(()), Err)
+            failures.finish()
         }
         Some(Cmd::Rm { force, names }) => {
+            // Docker: each name as it goes; with --force a missing volume is no error and its
+            // name is printed too (the daemon purges it quietly).
             let mut removed = Vec::new();
-            let mut first: Option<Error> = None;
-            for n in &names {
+            let json = common.json;
+            let r = cli::each(&names, cli::Failures::new(), |n| {
                 match volumes.remove(n, force) {
-                    Ok(users) => {
-                        if !users.is_empty() {
-                            eprintln!(
-                                "berth-vol: warning: removed volume {n}, which container {} still used",
-                                volume::store::list_users(&users)
-                            );
-                        }
-                        removed.push(n.clone());
-                    }
+                    Ok(users) if !users.is_empty() => eprintln!(
+                        "berth-vol: warning: removed volume {n}, which container {} still used",
+                        volume::store::list_users(&users)
+                    ),
+                    Ok(_) => {}
                     Err(volume::VolumeError::NoSuchVolume(_)) if force => {}
-                    Err(e) => note(&mut first, e.into()),
+                    Err(e) => return Err(e.into()),
                 }
-            }
-            if common.json {
+                removed.push(n.to_string());
+                Ok(if json {
+                    String::new()
+                } else {
+                    format!("{n}\n")
+                })
+            });
+            if json {
                 cli::print_json(&removed)?;
-            } else {
-                cli::print_text(&removed.iter().map(|n| format!("{n}\n")).collect::<String>())?;
             }
-            first.map_or(Ok(()), Err)
+            r
         }
         Some(Cmd::Prune { force, all, filter }) => {
             let f = view::Filter::parse(&filter, &["label", "all"])?;
@@ -305,34 +309,8 @@ fn run(args: Args) -> berth::Result<()> {
     }
 }
 
-/// Keeps the first error to return; prints the others now (one line each).
-fn note(first: &mut Option<Error>, e: Error) {
-    if first.is_some() {
-        eprintln!("berth-vol: error: {e}");
-    } else {
-        *first = Some(e);
-    }
-}
-
-fn stage(
-    paths: &berth::Paths,
-    record: Option<String>,
-    m: MountArgs,
-    json: bool,
-) -> berth::Result<()> {
-    let mut record = match record.as_deref() {
-        Some("-") => cli::read_stdin_record()?,
-        Some(arg) => {
-            let c = Containers::new(paths);
-            c.load(&c.resolve(arg)?)?
-        }
-        None => {
-            return Err(Error::new(
-                Code::BAD_ARGS,
-                "expected `-` (a record on stdin) or a container NAME|ID (see berth-vol --help)",
-            ));
-        }
-    };
+fn stage(paths: &berth::Paths, record: Option<String>, m: MountArgs) -> berth::Result<()> {
+    let mut record = cli::input_record(paths, record.as_deref(), "vol")?;
     let opts = VolOpts {
         volumes: m.volume,
         mounts: m.mount,
@@ -340,23 +318,5 @@ fn stage(
         volumes_from: m.volumes_from,
     };
     volume::attach(paths, &mut record, &opts)?;
-    if json {
-        return cli::print_json(&record);
-    }
-    let rows: Vec<Vec<String>> = record
-        .mounts
-        .iter()
-        .flatten()
-        .map(|e| {
-            vec![
-                format!("{:?}", e.kind).to_lowercase(),
-                e.name
-                    .clone()
-                    .unwrap_or_else(|| e.source.display().to_string()),
-                e.destination.clone(),
-                if e.rw { "rw".into() } else { "ro".into() },
-            ]
-        })
-        .collect();
-    cli::print_table(&["TYPE", "SOURCE", "DESTINATION", "MODE"], &rows)
+    cli::print_json(&record)
 }
