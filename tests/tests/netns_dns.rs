@@ -387,8 +387,10 @@ fn connect_and_disconnect_update_name_resolution() {
     );
 
     // Connected again, then removed while connected: rm takes the second interface too.
-    b.ok(&["network", "connect", "back", "cx"]);
-    assert!(resolves_to(&b, "cy", "cx", &ip_of_connected(&b, &x)));
+    let fixed = sb.addr(77).to_string();
+    b.ok(&["network", "connect", "--ip", &fixed, "back", "cx"]);
+    assert_eq!(ip_of_connected(&b, &x), fixed);
+    assert!(resolves_to(&b, "cy", "cx", &fixed));
     b.ok(&["rm", "-f", "cx", "cy"]);
     assert!(berth_e2e::net::host_links(&format!("vx{}", &x[..12])).is_empty());
     assert_no_resolver(&b);
