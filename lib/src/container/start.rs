@@ -51,5 +51,9 @@ pub(super) fn prepare_start(
             Ok::<_, Error>(())
         })?;
     }
+    // A resolver killed since the last change comes back when a container starts.
+    if let Err(e) = crate::net::dns::ensure(paths) {
+        log::warn!("container DNS: {e}");
+    }
     Ok(())
 }

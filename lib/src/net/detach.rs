@@ -9,16 +9,18 @@
 //! - the address: the IPAM file holding the id, in the record's network;
 //! - host ports: the reservations holding the id;
 //! - the bridge, its rules, and (if it was the last berth bridge) berth's chains and the
-//!   sysctls: when the network's last address is freed.
+//!   sysctls: when the network's last address is freed;
+//! - its entry in the DNS resolver's table (`dns::unregister`; the resolver exits with the
+//!   last entry).
 
 use super::error::{NetError, Result};
 use super::firewall::{self, Batch};
 use super::netlink::Netlink;
 use super::networks;
 use super::ports::Ports;
-use super::{attach::veth_name, host, ipam, netns};
+use super::{attach::veth_name, dns, host, ipam, netns};
 use crate::paths::Paths;
-use crate::protocol::NetworkSection;
+use crate::protocol::{Attachment, NetworkSection};
 use crate::state::{Containers, StateError};
 
 /// Removes everything container `id`'s network set-up made, and the record's network section.
@@ -35,12 +37,17 @@ pub fn detach(paths: &Paths, id: &str) -> Result<()> {
             first.get_or_insert(e);
         }
     };
+    // First out of the resolver's table: it closes the sockets that hold the namespace.
+    keep(dns::unregister(paths, id));
     if let Some(s) = &section {
+        for a in &s.connected {
+            keep(endpoint_down(paths, id, a));
+        }
         if s.mode != "host" && s.joined.is_none() && s.netns.is_some() {
             keep(netns::remove(&paths.netns(id)).map_err(Into::into));
         }
         if let Some(name) = &s.network {
-            keep(bridge_down(paths, id, name, s));
+            keep(bridge_down(paths, id, name, s, true));
         }
     } else {
         // No record of a set-up: remove only what is named by the id, if anything.
@@ -82,13 +89,37 @@ fn release_ports(id: &str) -> Result<()> {
     Ok(())
 }
 
-fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Result<()> {
+/// Takes down one network joined by `network connect`: its veth, its address, and the
+/// network's bridge and rules if it was the last container there. The container's own rules
+/// (ports, links) belong to its first network and stay.
+pub(crate) fn endpoint_down(paths: &Paths, id: &str, a: &Attachment) -> Result<()> {
+    let s = NetworkSection {
+        bridge: Some(a.bridge.clone()),
+        ip_address: Some(a.ip_address.clone()),
+        host_veth: Some(a.host_veth.clone()),
+        ..Default::default()
+    };
+    bridge_down(paths, id, &a.network, &s, false)
+}
+
+/// `by_tag`: whether rules tagged with the container's id are the endpoint's to delete (its
+/// first network's), when regenerating them from the record does not delete them all.
+fn bridge_down(
+    paths: &Paths,
+    id: &str,
+    name: &str,
+    s: &NetworkSection,
+    by_tag: bool,
+) -> Result<()> {
     let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
     let veth = s.host_veth.clone().unwrap_or_else(|| veth_name(id));
     nl.del_link_named(&veth)
         .map_err(NetError::netlink(format!("delete {veth}")))?;
     let (rules, net) = teardown_rules(paths, id, name, s)?;
     let Some(net) = net else {
+        if !by_tag {
+            return Ok(());
+        }
         return delete_rules(&rules, &[firewall::container_tag(id)]);
     };
     let dir = networks::network_dir(paths, name);
@@ -99,9 +130,12 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         .link(&net.bridge)
         .map_err(NetError::netlink("look up bridge"))?;
     let ours = bridge.as_ref().is_some_and(|b| b.alias == net.tag());
-    let mut tags = vec![firewall::container_tag(id)];
-    if !net.icc {
-        tags.push(firewall::peer_tag(id));
+    let mut tags = Vec::new();
+    if by_tag {
+        tags.push(firewall::container_tag(id));
+        if !net.icc {
+            tags.push(firewall::peer_tag(id));
+        }
     }
     if last {
         let _h = host::lock()?;
@@ -123,6 +157,9 @@ fn bridge_down(paths: &Paths, id: &str, name: &str, s: &NetworkSection) -> Resul
         if !matches!(released, Ok(true)) {
             host::release_if_idle(&mut nl)?;
         }
+        return Ok(());
+    }
+    if !by_tag {
         return Ok(());
     }
     delete_rules(&rules, &tags)?;

@@ -1,12 +1,15 @@
 //! Container networking (berth-netns): modes none, bridge, host and container:ID; user-defined
-//! bridge networks; published ports; the hostname, hosts and resolv.conf files; legacy links.
+//! bridge networks; published ports; the hostname, hosts and resolv.conf files; legacy links;
+//! the embedded DNS resolver of user-defined networks (`dns`).
 //! See DESIGN.md, "Networking", for the files, chains and tags this module owns.
 //!
 //! Nothing here starts an async runtime: netlink is spoken over a blocking socket
 //! (`netlink`), and firewall rules go through one `iptables-restore` per change (`firewall`).
 
 pub mod attach;
+pub mod connect;
 pub mod detach;
+pub mod dns;
 pub mod dnsfiles;
 mod error;
 pub mod firewall;
@@ -20,6 +23,7 @@ pub mod ports;
 pub mod spec;
 
 pub use attach::{NetOpts, attach};
+pub use connect::{connect, disconnect};
 pub use detach::detach;
 pub use error::NetError;
 

@@ -61,6 +61,33 @@ pub struct NetworkSection {
     pub resolv_conf_path: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname_path: Option<PathBuf>,
+    /// `--network-alias`: more DNS names on the network given to `--network` (user-defined
+    /// networks only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Networks joined later by `network connect`, one interface each (eth1, eth2, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connected: Vec<Attachment>,
+}
+
+/// One more network a container is connected to (`berth network connect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub network_id: String,
+    pub bridge: String,
+    /// The interface inside the container (`eth1`...).
+    pub ifname: String,
+    /// The host end of its veth pair.
+    pub host_veth: String,
+    pub ip_address: String,
+    pub prefix_len: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    pub mac_address: String,
+    /// `--alias`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// One published port.

@@ -367,7 +367,31 @@ fn network_settings(
                 ipv6_gateway: String::new(),
                 global_ipv6_address: String::new(),
                 global_ipv6_prefix_len: 0,
-                dns_names: None,
+                dns_names: dns_names(r, net, &name, &net.aliases),
+            },
+        );
+        if let Some(e) = networks.get_mut(&name) {
+            e.aliases = (!net.aliases.is_empty()).then(|| net.aliases.clone());
+        }
+    }
+    for c in &net.connected {
+        let live = |v: &str| if active { v.to_string() } else { String::new() };
+        networks.insert(
+            c.network.clone(),
+            EndpointJson {
+                ipam_config: None,
+                links: None,
+                aliases: (!c.aliases.is_empty()).then(|| c.aliases.clone()),
+                mac_address: live(&c.mac_address),
+                network_id: c.network_id.clone(),
+                endpoint_id: String::new(),
+                gateway: live(c.gateway.as_deref().unwrap_or_default()),
+                ip_address: live(&c.ip_address),
+                ip_prefix_len: if active { c.prefix_len } else { 0 },
+                ipv6_gateway: String::new(),
+                global_ipv6_address: String::new(),
+                global_ipv6_prefix_len: 0,
+                dns_names: dns_names(r, net, &c.network, &c.aliases),
             },
         );
     }
@@ -386,6 +410,18 @@ fn network_settings(
         mac_address: mac,
         networks,
     }
+}
+
+/// `DNSNames` of an endpoint on a user-defined network (Docker 25+); none on the default
+/// bridge, where names are not resolved.
+fn dns_names(
+    r: &Record,
+    net: &NetworkSection,
+    network: &str,
+    aliases: &[String],
+) -> Option<Vec<String>> {
+    crate::net::dns::serves(network)
+        .then(|| crate::net::dns::dns_names(&r.name, aliases, &r.id, &net.hostname))
 }
 
 /// Docker's indented JSON (`json.MarshalIndent` with four spaces), with a final newline.

@@ -178,6 +178,14 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "netns",
         "IPv4 address (user-defined networks)",
     ),
+    (
+        "network-alias",
+        None,
+        true,
+        "netns",
+        "Add network-scoped alias for the container",
+    ),
+    ("net-alias", None, true, "netns", "Alias of --network-alias"),
     ("volume", Some('v'), true, "vol", "Bind mount a volume"),
     (
         "mount",
@@ -434,7 +442,6 @@ pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
     ("label-file", None, true),
     ("link-local-ip", None, true),
     ("memory-swappiness", None, true),
-    ("network-alias", None, true),
     ("oom-score-adj", None, true),
     ("runtime", None, true),
     ("shm-size", None, true),

@@ -3,7 +3,7 @@
 //! ```text
 //! berth-unpack busybox | berth-netns - -p 8080:80 | berth-spawn start -d -
 //! berth-netns rm ID                      tear down (idempotent)
-//! berth-netns network create|ls|rm|inspect ...
+//! berth-netns network create|ls|rm|inspect|connect|disconnect ...
 //! berth-netns port ID [PORT[/PROTO]]
 //! ```
 
@@ -71,6 +71,13 @@ struct NetArgs {
     /// A fixed IPv4 address (user-defined networks only).
     #[arg(long, value_name = "IP")]
     ip: Option<String>,
+    /// Add a network-scoped alias for the container (user-defined networks only).
+    #[arg(
+        long = "network-alias",
+        visible_alias = "net-alias",
+        value_name = "ALIAS"
+    )]
+    network_alias: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,6 +97,13 @@ enum Cmd {
         container: String,
         #[arg(value_name = "PORT[/PROTO]")]
         port: Option<String>,
+    },
+    /// The embedded DNS resolver of user-defined networks (started by berth-netns itself).
+    #[command(hide = true)]
+    DnsResolver {
+        /// The inherited listening control socket.
+        #[arg(long = "ctl-fd")]
+        ctl_fd: i32,
     },
 }
 
@@ -142,6 +156,25 @@ enum NetworkCmd {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Connect a container to a network.
+    Connect {
+        /// Add a network-scoped alias for the container.
+        #[arg(long = "alias", value_name = "ALIAS")]
+        alias: Vec<String>,
+        /// IPv4 address.
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        /// Force the container to disconnect from a network.
+        #[arg(short, long)]
+        force: bool,
+        network: String,
+        container: String,
+    },
 }
 
 impl Tool for Args {
@@ -183,6 +216,7 @@ fn run(args: Args) -> berth::Result<()> {
             }
         }
         Some(Cmd::Network { cmd }) => network(&paths, cmd, json),
+        Some(Cmd::DnsResolver { ctl_fd }) => net::dns::run_resolver(&paths, ctl_fd),
         None => stage(&paths, args.record, args.net),
     }
 }
@@ -202,6 +236,7 @@ fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Res
         links: n.link,
         mac_address: n.mac_address,
         ip: n.ip,
+        aliases: n.network_alias,
     };
     net::attach(paths, &mut record, &opts)?;
     cli::print_json(&record)
@@ -289,6 +324,17 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
             }
             r
         }
+        NetworkCmd::Connect {
+            alias,
+            ip,
+            network,
+            container,
+        } => net::connect(paths, &network, &container, &alias, ip.as_deref()),
+        NetworkCmd::Disconnect {
+            force,
+            network,
+            container,
+        } => net::disconnect(paths, &network, &container, force),
         NetworkCmd::Inspect { names } => {
             let mut out = Vec::new();
             let mut failures = cli::Failures::new();

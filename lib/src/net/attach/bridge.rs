@@ -82,9 +82,62 @@ pub(super) fn bring_up(
     let mac = mac.unwrap_or_else(|| mac_for(ip));
     let rules = addressed(section, id, net, ip, mac);
     let bridge = bridge_with_rules(&mut nl, net, &rules, net_lock)?;
-    veth(&mut nl, id, net, bridge, &ns, mac)?;
-    configure_inside(&ns, net, ip, subnet.prefix_len(), gateway)?;
+    veth(&mut nl, id, &veth_name(id), "eth0", net, bridge, &ns, mac)?;
+    configure_inside(&ns, "eth0", net, ip, subnet.prefix_len(), Some(gateway))?;
     Ok(())
+}
+
+/// `network connect`: one more interface, `ifname`, in the namespace at `netns_path`, on
+/// `net` (its bridge brought up if this is its first container), with an address from its
+/// IPAM (`wanted` with `--ip`) and no default route (the first network keeps it, as in
+/// Docker). Fills `att`'s address, MAC, prefix and gateway; on failure nothing it made is
+/// left but what `crate::net::detach` finds from the id.
+pub(crate) fn join(
+    paths: &Paths,
+    id: &str,
+    net: &Network,
+    netns_path: &std::path::Path,
+    wanted: Option<Ipv4Addr>,
+    att: &mut crate::protocol::Attachment,
+) -> crate::Result<()> {
+    let (Some(subnet), Some(gateway), Some(range)) = (net.subnet, net.gateway, net.range()) else {
+        return Err(NetError::BadArgs(format!("network {} has no subnet", net.name)).into());
+    };
+    let ns = netns::open(netns_path)?;
+    let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    host::upgrade_if_stale(&mut nl)?;
+    let net_lock = networks::lock_network(paths, &net.name)?;
+    if !networks::exists(paths, &net.name) {
+        return Err(NetError::NoSuchNetwork(net.name.clone()).into());
+    }
+    let dir = networks::network_dir(paths, &net.name);
+    let ip = ipam::allocate(&dir, &net.name, range, subnet, gateway, id, wanted)?;
+    let mac = mac_for(ip);
+    att.ip_address = ip.to_string();
+    att.mac_address = format_mac(mac);
+    att.prefix_len = subnet.prefix_len();
+    att.gateway = Some(gateway.to_string());
+    let made = (|| -> crate::Result<()> {
+        let bridge = bridge_with_rules(&mut nl, net, &[], net_lock)?;
+        veth(
+            &mut nl,
+            id,
+            &att.host_veth,
+            &att.ifname,
+            net,
+            bridge,
+            &ns,
+            mac,
+        )?;
+        configure_inside(&ns, &att.ifname, net, ip, subnet.prefix_len(), None)?;
+        Ok(())
+    })();
+    if made.is_err() {
+        let _ = nl.del_link_named(&att.host_veth);
+        let _l = networks::lock_network(paths, &net.name);
+        let _ = ipam::release(&dir, id);
+    }
+    made
 }
 
 /// Records the container's address and MAC in `section` and returns the firewall rules its
@@ -195,53 +248,59 @@ fn new_bridge(
     Ok(index)
 }
 
-/// The veth pair: the host end on the bridge, `eth0` in the container's namespace.
+/// The veth pair: the host end `host_veth` on the bridge, `ifname` in the container's
+/// namespace.
+#[allow(clippy::too_many_arguments)]
 fn veth(
     nl: &mut Netlink,
     id: &str,
+    host_veth: &str,
+    ifname: &str,
     net: &Network,
     bridge: u32,
     ns: &OwnedFd,
     mac: [u8; 6],
 ) -> Result<()> {
-    let host_veth = veth_name(id);
     nl.add_veth(
-        &host_veth,
+        host_veth,
         &firewall::container_tag(id),
         bridge,
         net.mtu,
-        "eth0",
+        ifname,
         ns.as_fd(),
         mac,
     )
     .map_err(NetError::netlink(format!("create veth pair {host_veth}")))
 }
 
-/// Inside the namespace: loopback and eth0 up, the address, and the default route (none on
-/// an internal network).
+/// Inside the namespace: loopback and `ifname` up, the address, and with `gateway` the
+/// default route (none on an internal network).
 fn configure_inside(
     ns: &OwnedFd,
+    ifname: &str,
     net: &Network,
     ip: Ipv4Addr,
     prefix_len: u8,
-    gateway: Ipv4Addr,
+    gateway: Option<Ipv4Addr>,
 ) -> Result<()> {
     let mut inner = Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
     inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
     let eth0 = inner
-        .link("eth0")
-        .map_err(NetError::netlink("find eth0"))?
+        .link(ifname)
+        .map_err(NetError::netlink(format!("find {ifname}")))?
         .ok_or_else(|| NetError::Netlink {
-            op: "find eth0".into(),
+            op: format!("find {ifname}"),
             source: std::io::Error::from_raw_os_error(libc::ENODEV),
         })?;
     inner
         .add_address(eth0.index, ip, prefix_len)
-        .map_err(NetError::netlink(format!("add {ip} to eth0")))?;
+        .map_err(NetError::netlink(format!("add {ip} to {ifname}")))?;
     inner
         .set_up(eth0.index)
-        .map_err(NetError::netlink("set eth0 up"))?;
-    if !net.internal {
+        .map_err(NetError::netlink(format!("set {ifname} up")))?;
+    if let Some(gateway) = gateway
+        && !net.internal
+    {
         inner
             .add_default_route(gateway)
             .map_err(NetError::netlink(format!(

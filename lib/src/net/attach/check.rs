@@ -207,6 +207,11 @@ fn refuse_conflicts(mode: &Mode, mode_name: &str, o: &NetOpts) -> Result<()> {
     if !bridged && o.mac_address.is_some() {
         return Err(conflict("--mac-address", mode_name));
     }
+    if !o.aliases.is_empty() && (!bridged || mode_name == "bridge") {
+        return Err(NetError::BadArgs(
+            "network-scoped alias is supported only for containers in user defined networks".into(),
+        ));
+    }
     if o.ip.is_some() && (!bridged || mode_name == "bridge") {
         return Err(NetError::BadArgs(
             "--ip is only supported on user-defined networks (berth network create)".into(),

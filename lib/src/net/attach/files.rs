@@ -1,5 +1,6 @@
 //! Step 5 of the set-up: the hostname, hosts and resolv.conf files (the container's own, or
 //! those of the container whose network it joins), the links' environment, and config.json.
+//! On a user-defined network resolv.conf names the embedded resolver (`net::dns`).
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::NetOpts;
 use super::check::{Mode, Plan};
 use crate::net::spec::{self, SpecEdits};
-use crate::net::{dnsfiles, links, networks, ports};
+use crate::net::{dns, dnsfiles, links, networks, ports};
 use crate::paths::Paths;
 use crate::protocol::{BundleSection, NetworkSection};
 
@@ -62,13 +63,19 @@ fn own_files(
     let host_mode = matches!(plan.mode, Mode::Host);
     let config = networks::DefaultConfig::load(paths)?;
     let host_resolv = dnsfiles::host_resolv_conf(config.resolv_conf.as_deref());
-    let resolv = dnsfiles::resolv_conf(
+    let mut resolv = dnsfiles::resolv_conf(
         &host_resolv,
         &o.dns,
         &o.dns_search,
         &o.dns_options,
         host_mode,
     )?;
+    if let Mode::Bridge(n) = &plan.mode
+        && dns::serves(&n.name)
+    {
+        // The embedded resolver; `--dns` servers become its upstreams for this container.
+        resolv = dns::resolv_conf(&host_resolv, &o.dns_search, &o.dns_options);
+    }
     let hostname = section.hostname.clone();
     let own_ip = section
         .ip_address

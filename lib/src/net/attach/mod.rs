@@ -8,7 +8,9 @@
 //! 4. create the namespace; take an address; bring the bridge up if this is the network's
 //!    first container; add all rules in one iptables-restore batch; create the veth pair;
 //!    configure the container side;
-//! 5. write hostname, hosts and resolv.conf; edit config.json; save the record.
+//! 5. write hostname, hosts and resolv.conf; edit config.json; save the record;
+//! 6. on a user-defined network, enter the container in the resolver's table (`dns`), which
+//!    binds its 127.0.0.11:53 sockets and starts the resolver if none runs.
 //!
 //! Any failure after step 2 runs the teardown (`detach`) and returns the first error.
 //!
@@ -19,12 +21,12 @@
 use super::detach::detach;
 use super::error::NetError;
 use super::netlink::Netlink;
-use super::{netns, spec};
+use super::{dns, dnsfiles, netns, networks, spec};
 use crate::paths::Paths;
 use crate::protocol::{BundleSection, NetworkSection, Record};
 use crate::state::{Containers, ids};
 
-mod bridge;
+pub(crate) mod bridge;
 mod check;
 mod files;
 #[cfg(test)]
@@ -49,6 +51,8 @@ pub struct NetOpts {
     pub mac_address: Option<String>,
     /// `--ip`: a fixed address (user-defined networks only, as in Docker).
     pub ip: Option<String>,
+    /// `--network-alias`: more DNS names on the network (user-defined networks only).
+    pub aliases: Vec<String>,
 }
 
 /// The host end of a container's veth pair: `veth` + 11 characters of its id (IFNAMSIZ).
@@ -101,7 +105,66 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         return Err(e);
     }
     containers.save(record)?;
+
+    // 6. A user-defined network's containers resolve each other through the resolver.
+    if let Err(e) = register_dns(paths, record) {
+        let _ = detach(paths, &id);
+        record.network = None;
+        return Err(e);
+    }
     Ok(())
+}
+
+/// Step 6: the container's entry in the resolver's table, for bridge modes on a user-defined
+/// network (the default bridge has no name resolution but links, as in Docker).
+fn register_dns(paths: &Paths, record: &Record) -> crate::Result<()> {
+    let Some(entry) = dns_entry(paths, record)? else {
+        return Ok(());
+    };
+    Ok(dns::register(paths, &record.id, entry)?)
+}
+
+/// The resolver's entry for `record`: its namespace, upstream servers and every endpoint on
+/// a user-defined network (the one it was made on, and those joined by `network connect`);
+/// None when it has none.
+pub fn dns_entry(paths: &Paths, record: &Record) -> Result<Option<dns::Entry>, NetError> {
+    let Some(s) = &record.network else {
+        return Ok(None);
+    };
+    let Some(netns) = s.netns.clone().filter(|_| s.joined.is_none()) else {
+        return Ok(None);
+    };
+    let mut endpoints = Vec::new();
+    let names = |aliases: &[String]| dns::dns_names(&record.name, aliases, &record.id, &s.hostname);
+    if let (Some(net), Some(ip)) = (&s.network, &s.ip_address)
+        && dns::serves(net)
+        && let Ok(ip) = ip.parse()
+    {
+        endpoints.push(dns::Endpoint {
+            network: net.clone(),
+            ip,
+            names: names(&s.aliases),
+        });
+    }
+    for c in &s.connected {
+        if let (true, Ok(ip)) = (dns::serves(&c.network), c.ip_address.parse()) {
+            endpoints.push(dns::Endpoint {
+                network: c.network.clone(),
+                ip,
+                names: names(&c.aliases),
+            });
+        }
+    }
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let config = networks::DefaultConfig::load(paths)?;
+    let host = dnsfiles::host_resolv_conf(config.resolv_conf.as_deref());
+    Ok(Some(dns::Entry {
+        netns,
+        upstreams: dns::upstreams(&host, &s.dns),
+        endpoints,
+    }))
 }
 
 /// Step 2: the network section naming everything the set-up is about to make (the
@@ -136,6 +199,7 @@ fn journal(
         links: plan.links.clone(),
         exposed_ports: plan.exposed.clone(),
         publish_all: o.publish_all,
+        aliases: o.aliases.clone(),
         ..Default::default()
     };
     match &plan.mode {

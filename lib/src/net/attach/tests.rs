@@ -130,3 +130,79 @@ fn detach_removes_exactly_the_rules_attach_added() {
     assert!(gone.is_some());
     assert_eq!(removed, added);
 }
+
+#[test]
+fn the_resolvers_entry_has_every_user_network_and_none_for_the_default_bridge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::new(tmp.path().join("root"), tmp.path().join("run"));
+    let conf = tmp.path().join("host-resolv.conf");
+    std::fs::write(&conf, "nameserver 127.0.0.53\nsearch corp.example\n").unwrap();
+    std::fs::create_dir_all(paths.networks()).unwrap();
+    std::fs::write(
+        paths.networks().join("default.json"),
+        format!(r#"{{"resolv_conf":"{}"}}"#, conf.display()),
+    )
+    .unwrap();
+    let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let mut r = Record {
+        id: id.into(),
+        name: "web".into(),
+        network: Some(NetworkSection {
+            mode: "front".into(),
+            network: Some("front".into()),
+            ip_address: Some("10.1.0.2".into()),
+            netns: Some("/run/x/netns/web".into()),
+            hostname: "webhost".into(),
+            aliases: vec!["www".into()],
+            connected: vec![crate::protocol::Attachment {
+                network: "back".into(),
+                ip_address: "10.2.0.5".into(),
+                aliases: vec!["api".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let e = super::dns_entry(&paths, &r).unwrap().unwrap();
+    assert_eq!(e.upstreams, ["127.0.0.53:53".parse().unwrap()]);
+    let eps: Vec<(&str, String, Vec<&str>)> = e
+        .endpoints
+        .iter()
+        .map(|p| {
+            (
+                p.network.as_str(),
+                p.ip.to_string(),
+                p.names.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        eps,
+        [
+            (
+                "front",
+                "10.1.0.2".into(),
+                vec!["web", "www", "0123456789ab", "webhost"]
+            ),
+            (
+                "back",
+                "10.2.0.5".into(),
+                vec!["web", "api", "0123456789ab", "webhost"]
+            ),
+        ]
+    );
+    // --dns becomes the upstream.
+    r.network.as_mut().unwrap().dns = vec!["10.9.9.9".into()];
+    let e = super::dns_entry(&paths, &r).unwrap().unwrap();
+    assert_eq!(e.upstreams, ["10.9.9.9:53".parse().unwrap()]);
+    // The default bridge alone: no entry. Joined namespaces: none either.
+    let s = r.network.as_mut().unwrap();
+    s.network = Some("bridge".into());
+    s.connected.clear();
+    assert!(super::dns_entry(&paths, &r).unwrap().is_none());
+    let s = r.network.as_mut().unwrap();
+    s.network = Some("front".into());
+    s.joined = Some("other".into());
+    assert!(super::dns_entry(&paths, &r).unwrap().is_none());
+}

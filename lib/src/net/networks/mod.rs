@@ -410,10 +410,14 @@ pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
     for (ip, id) in endpoints(paths, n)? {
         let rec = containers.load(&id).ok();
         let name = rec.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        // The MAC of the endpoint on this network: the first one, or one `network connect` made.
         let mac = rec
             .as_ref()
             .and_then(|r| r.network.as_ref())
-            .and_then(|s| s.mac_address.clone())
+            .and_then(|s| match s.connected.iter().find(|a| a.network == n.name) {
+                Some(a) => Some(a.mac_address.clone()),
+                None => s.mac_address.clone(),
+            })
             .unwrap_or_default();
         eps.insert(
             id,

@@ -1,0 +1,194 @@
+//! `berth network connect [--alias A] [--ip IP] NET CONTAINER` and `berth network disconnect
+//! [-f] NET CONTAINER`, as Docker's: one more interface (eth1, eth2, ...) on another bridge
+//! network, live in the container's namespace, running or not (berth keeps the namespace
+//! from create to rm), and the resolver's table updated at once, so names on the new
+//! network resolve in the container and its names there resolve for the network's others.
+//!
+//! The interface's host end is `vx<id[..12]><N>` for ethN; its address comes from the
+//! network's IPAM under the container's id, as the first network's does, so teardown
+//! (`detach`, `disconnect`) finds it from the id. The first network keeps the default route.
+//! Disconnecting a container from the network it was created on is refused (berth's records
+//! name that network as the container's mode; Docker allows it).
+
+use std::net::Ipv4Addr;
+
+use super::attach::{bridge, dns_entry};
+use super::detach::endpoint_down;
+use super::error::NetError;
+use super::{dns, networks};
+use crate::paths::Paths;
+use crate::protocol::{Attachment, Record};
+use crate::state::Containers;
+
+/// The most networks a container joins with `network connect` (eth1..eth9: the host end's
+/// name must fit IFNAMSIZ).
+const MAX_CONNECTED: usize = 9;
+
+/// `network connect`.
+pub fn connect(
+    paths: &Paths,
+    network: &str,
+    container: &str,
+    aliases: &[String],
+    ip: Option<&str>,
+) -> crate::Result<()> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(container)?;
+    let rec = containers.load(&id)?;
+    let net = networks::get(paths, network)?;
+    let s = rec.network.clone().unwrap_or_default();
+    let netns = check_connect(&rec, &net, aliases, ip)?;
+    let wanted = ip
+        .map(|s| {
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| NetError::BadArgs(format!("invalid IP address {s:?} in --ip")))
+        })
+        .transpose()?;
+    let n = (1..=MAX_CONNECTED)
+        .find(|n| !s.connected.iter().any(|a| a.ifname == format!("eth{n}")))
+        .ok_or_else(|| {
+            NetError::Conflict(format!(
+                "container {} is connected to {MAX_CONNECTED} networks besides its first: disconnect one first",
+                rec.name
+            ))
+        })?;
+    let mut att = Attachment {
+        network: net.name.clone(),
+        network_id: net.id.clone(),
+        bridge: net.bridge.clone(),
+        ifname: format!("eth{n}"),
+        host_veth: format!("vx{}{n}", &id[..12.min(id.len())]),
+        aliases: aliases.to_vec(),
+        ..Default::default()
+    };
+    bridge::join(paths, &id, &net, &netns, wanted, &mut att)?;
+    let saved = containers.update(&id, |r| {
+        if let Some(s) = r.network.as_mut() {
+            s.connected.push(att.clone());
+        }
+        Ok::<_, crate::state::StateError>(())
+    });
+    if let Err(e) = saved
+        .map_err(NetError::from)
+        .and_then(|()| refresh_dns(paths, &id))
+    {
+        let _ = endpoint_down(paths, &id, &att);
+        let _ = containers.update(&id, |r| {
+            if let Some(s) = r.network.as_mut() {
+                s.connected.retain(|a| a.network != att.network);
+            }
+            Ok::<_, crate::state::StateError>(())
+        });
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Docker's refusals for `connect`; returns the namespace to add the interface to.
+fn check_connect(
+    rec: &Record,
+    net: &networks::Network,
+    aliases: &[String],
+    ip: Option<&str>,
+) -> Result<std::path::PathBuf, NetError> {
+    let s = rec.network.clone().unwrap_or_default();
+    if s.mode == "host" || net.driver == "host" {
+        return Err(NetError::BadArgs(
+            "container cannot be disconnected from host network or connected to host network"
+                .into(),
+        ));
+    }
+    if s.joined.is_some() {
+        return Err(NetError::BadArgs(
+            "container sharing network namespace with another container or host cannot be connected to any other network".into(),
+        ));
+    }
+    if s.mode == "none" || net.driver == "null" {
+        return Err(NetError::BadArgs(
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),
+        ));
+    }
+    let name = rec.name.trim_start_matches('/');
+    if s.network.as_deref() == Some(net.name.as_str())
+        || s.connected.iter().any(|a| a.network == net.name)
+    {
+        return Err(NetError::Conflict(format!(
+            "endpoint with name {name} already exists in network {}",
+            net.name
+        )));
+    }
+    if !dns::serves(&net.name) {
+        if ip.is_some() {
+            return Err(NetError::BadArgs(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        }
+        if !aliases.is_empty() {
+            return Err(NetError::BadArgs(
+                "network-scoped alias is supported only for containers in user defined networks"
+                    .into(),
+            ));
+        }
+    }
+    s.netns.clone().ok_or_else(|| {
+        NetError::WrongState(format!(
+            "container {name} has no network namespace (it was made without berth-netns)"
+        ))
+    })
+}
+
+/// `network disconnect`. `force` is accepted as Docker's is (it cleans up endpoints of
+/// containers the daemon lost); berth's teardown is always complete.
+pub fn disconnect(
+    paths: &Paths,
+    network: &str,
+    container: &str,
+    _force: bool,
+) -> crate::Result<()> {
+    let containers = Containers::new(paths);
+    let id = containers.resolve(container)?;
+    let rec = containers.load(&id)?;
+    let net = networks::get(paths, network)?;
+    let s = rec.network.clone().unwrap_or_default();
+    if s.mode == "host" || net.driver == "host" {
+        return Err(NetError::BadArgs(
+            "container cannot be disconnected from host network or connected to host network"
+                .into(),
+        )
+        .into());
+    }
+    if s.network.as_deref() == Some(net.name.as_str()) {
+        return Err(NetError::Unsupported(format!(
+            "berth cannot disconnect container {} from {}, the network it was created on (remove the container, or run it on another network and connect it to {} instead)",
+            rec.name.trim_start_matches('/'),
+            net.name,
+            net.name
+        ))
+        .into());
+    }
+    let Some(att) = s.connected.iter().find(|a| a.network == net.name).cloned() else {
+        return Err(NetError::WrongState(format!(
+            "container {id} is not connected to network {}",
+            net.name
+        ))
+        .into());
+    };
+    endpoint_down(paths, &id, &att)?;
+    containers.update(&id, |r| {
+        if let Some(s) = r.network.as_mut() {
+            s.connected.retain(|a| a.network != att.network);
+        }
+        Ok::<_, crate::state::StateError>(())
+    })?;
+    Ok(refresh_dns(paths, &id)?)
+}
+
+/// The container's entry in the resolver's table, from its record as it is now: added,
+/// replaced, or removed when no user-defined network is left.
+fn refresh_dns(paths: &Paths, id: &str) -> Result<(), NetError> {
+    let rec = Containers::new(paths).load(id)?;
+    match dns_entry(paths, &rec)? {
+        Some(entry) => dns::register(paths, id, entry),
+        None => dns::unregister(paths, id),
+    }
+}
