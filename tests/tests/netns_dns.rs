@@ -6,15 +6,13 @@
 //! the default bridge is unchanged; the resolver is gone with the last container and comes
 //! back after a kill -9.
 
-mod run_support;
-
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_e2e::net::Slot;
-use run_support::Box;
+use berth_e2e::session::Session;
 
 /// The external name the fake upstream knows, and its address (TEST-NET-1: never routed).
 const EXTERNAL: &str = "external.example.test";
@@ -80,8 +78,8 @@ fn respond(q: &[u8]) -> Option<(String, Vec<u8>)> {
 }
 
 /// A world with the fake upstream as the host's resolver.
-fn world() -> (Box, Upstream) {
-    let b = Box::new();
+fn world() -> (Session, Upstream) {
+    let b = Session::new();
     let up = Upstream::start();
     let conf = b.w.env.dir().join("host-resolv.conf");
     std::fs::write(&conf, format!("nameserver {}\noptions edns0\n", up.addr)).unwrap();
@@ -95,20 +93,20 @@ fn world() -> (Box, Upstream) {
     (b, up)
 }
 
-fn create_net(b: &Box, name: &str, s: &Slot) {
+fn create_net(b: &Session, name: &str, s: &Slot) {
     let opt = format!("com.docker.network.bridge.name={}", s.bridge);
     b.ok(&["network", "create", "--subnet", &s.subnet, "-o", &opt, name]);
 }
 
 /// `berth run -d --name NAME --network NET [EXTRA...] busybox sleep 600`.
-fn sleeper(b: &Box, name: &str, net: &str, extra: &[&str]) -> String {
+fn sleeper(b: &Session, name: &str, net: &str, extra: &[&str]) -> String {
     let mut a = vec!["--name", name, "--network", net];
     a.extend_from_slice(extra);
     a.extend_from_slice(&["busybox:latest", "sleep", "600"]);
-    b.detached(&a)
+    b.detach(&a)
 }
 
-fn ip_of(b: &Box, id: &str) -> String {
+fn ip_of(b: &Session, id: &str) -> String {
     b.w.record(id)["network"]["ip_address"]
         .as_str()
         .unwrap()
@@ -116,20 +114,20 @@ fn ip_of(b: &Box, id: &str) -> String {
 }
 
 /// `nslookup NAME` in container `from`: the output (success or not).
-fn lookup(b: &Box, from: &str, name: &str) -> String {
+fn lookup(b: &Session, from: &str, name: &str) -> String {
     let r = b.berth(&["exec", from, "nslookup", name]);
     format!("{}{}", r.stdout, r.stderr)
 }
 
 /// Whether `nslookup NAME` in `from` gives exactly the address `ip` among its answers.
-fn resolves_to(b: &Box, from: &str, name: &str, ip: &str) -> bool {
+fn resolves_to(b: &Session, from: &str, name: &str, ip: &str) -> bool {
     lookup(b, from, name)
         .lines()
         .skip_while(|l| !l.starts_with("Name:"))
         .any(|l| l.starts_with("Address") && l.split_whitespace().last() == Some(ip))
 }
 
-fn resolver_pid(b: &Box) -> Option<i32> {
+fn resolver_pid(b: &Session) -> Option<i32> {
     let s = std::fs::read_to_string(dns_dir(b).join("resolver.pid")).ok()?;
     let pid: i32 = s.split_whitespace().next()?.parse().ok()?;
     alive(pid).then_some(pid)
@@ -140,12 +138,12 @@ fn alive(pid: i32) -> bool {
         .is_ok_and(|s| !s[s.rfind(')').unwrap() + 1..].trim_start().starts_with('Z'))
 }
 
-fn dns_dir(b: &Box) -> PathBuf {
+fn dns_dir(b: &Session) -> PathBuf {
     b.w.env.run.join("dns")
 }
 
 /// No resolver process of this test's root is left, nor its table.
-fn assert_no_resolver(b: &Box) {
+fn assert_no_resolver(b: &Session) {
     let dir = dns_dir(b);
     assert!(!dir.join("table.json").exists(), "resolver table left");
     assert!(!dir.join("resolver.pid").exists(), "resolver pid file left");
@@ -166,7 +164,7 @@ fn names_aliases_and_short_ids_resolve_and_other_names_are_forwarded() {
     let (mut b, up) = world();
     let s = b.net.slot();
     create_net(&b, "appnet", &s);
-    let web = b.detached(&[
+    let web = b.detach(&[
         "--name",
         "web",
         "--network",
@@ -194,7 +192,7 @@ fn names_aliases_and_short_ids_resolve_and_other_names_are_forwarded() {
     }
     assert!(resolves_to(&b, "web", "client", &ip_of(&b, &client)));
     b.ok(&["exec", "client", "ping", "-c1", "-W5", "web"]);
-    let page = b.until("web's httpd", || {
+    let page = berth_e2e::until("web's httpd", || {
         let r = b.berth(&["exec", "client", "wget", "-qO-", "http://www/"]);
         (r.code() == 0).then_some(r.stdout)
     });
@@ -398,7 +396,7 @@ fn connect_and_disconnect_update_name_resolution() {
     b.assert_clean(&[&x, &y]);
 }
 
-fn ip_of_connected(b: &Box, id: &str) -> String {
+fn ip_of_connected(b: &Session, id: &str) -> String {
     b.w.record(id)["network"]["connected"][0]["ip_address"]
         .as_str()
         .unwrap()
@@ -422,7 +420,7 @@ fn a_resolver_killed_9_comes_back_and_goes_with_the_last_container() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    b.until("the resolver to die", || (!alive(pid)).then_some(()));
+    berth_e2e::until("the resolver to die", || (!alive(pid)).then_some(()));
     b.ok(&["stop", "-t", "0", "two"]);
     b.ok(&["start", "two"]);
     let again = resolver_pid(&b).expect("the resolver is back after start");
@@ -436,7 +434,7 @@ fn a_resolver_killed_9_comes_back_and_goes_with_the_last_container() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    b.until("the resolver to die", || (!alive(again)).then_some(()));
+    berth_e2e::until("the resolver to die", || (!alive(again)).then_some(()));
     let three = sleeper(&b, "three", "appnet", &[]);
     assert!(resolver_pid(&b).is_some());
     assert!(resolves_to(&b, "one", "three", &ip_of(&b, &three)));

@@ -212,7 +212,7 @@ fn listen(path: &Path) -> Result<OwnedFd> {
 /// away from the caller (a second fork), stdio on /dev/null, no environment but the roots,
 /// and no descriptor but the control socket (as fd 3).
 fn spawn(paths: &Paths, ctl: &OwnedFd) -> Result<()> {
-    let exe: PathBuf = crate::lifecycle::tool_path("berth-netns");
+    let exe: PathBuf = crate::paths::tool_path("berth-netns");
     let raw = ctl.as_raw_fd();
     let mut cmd = Command::new(&exe);
     cmd.args(["dns-resolver", "--ctl-fd", "3"])
