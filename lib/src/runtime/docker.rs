@@ -119,7 +119,9 @@ fn prepare_record(
             }),
         }
     };
-    crate::ocispec::edit(&bundle.path, |spec| flags::apply(spec, &p, &id, &lookup))?;
+    crate::ocispec::edit(&bundle.path, |spec| {
+        flags::apply_in(spec, &p, &id, &lookup, &bundle.path)
+    })?;
     record.process = Some(p.clone());
     record.state = Some(StateSection::default());
     containers.save(&record)?;
@@ -214,6 +216,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let (stdio, relay) =
         signals::Relay::for_terminals(p.interactive).map_err(|e| sys("pipe", e))?;
     let stdio = (!relay.is_empty()).then_some(stdio);
+    let stdio = attach::unattached_to_null(&p.attach, stdio).map_err(|e| sys("/dev/null", e))?;
     let launched = process::create(create_opts(paths, &root, id, &bundle, &p, stdio));
     let l = match launched {
         Ok(l) => l,
