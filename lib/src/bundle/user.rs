@@ -231,11 +231,17 @@ mod tests {
     #[test]
     fn added_groups_by_name_or_number() {
         let g = parse_group(GROUP);
-        let ids = |v: &[&str]| {
-            additional_gids(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &g)
-        };
-        assert_eq!(ids(&["audio", "4242", "wheel", "29"]).unwrap(), [29, 4242, 10]);
-        assert!(ids(&["nogroup"]).unwrap_err().contains("unable to find group nogroup"));
+        let ids =
+            |v: &[&str]| additional_gids(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &g);
+        assert_eq!(
+            ids(&["audio", "4242", "wheel", "29"]).unwrap(),
+            [29, 4242, 10]
+        );
+        assert!(
+            ids(&["nogroup"])
+                .unwrap_err()
+                .contains("unable to find group nogroup")
+        );
     }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/home/web:/bin/sh\n";

@@ -31,11 +31,7 @@ fn bad(m: String) -> RuntimeError {
 }
 
 fn has_private(linux: &Linux, typ: LinuxNamespaceType) -> bool {
-    linux
-        .namespaces()
-        .iter()
-        .flatten()
-        .any(|n| n.typ() == typ)
+    linux.namespaces().iter().flatten().any(|n| n.typ() == typ)
 }
 
 /// `--sysctl`: only the sysctls a container's own namespaces hold, as runc allows them (an IPC
@@ -154,9 +150,10 @@ pub(super) fn shm_size(spec: &mut Spec, size: i64) -> Result<(), RuntimeError> {
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(());
     };
-    for m in mounts.iter_mut().filter(|m| {
-        m.destination() == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs")
-    }) {
+    for m in mounts
+        .iter_mut()
+        .filter(|m| m.destination() == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs"))
+    {
         let mut o = m.options().clone().unwrap_or_default();
         o.retain(|x| !x.starts_with("size="));
         o.push(format!("size={size}"));
@@ -179,11 +176,17 @@ pub(super) fn oom_score_adj(v: Option<i32>) -> Result<Option<i32>, RuntimeError>
 /// `--group-add`: numbers as they are, names from the container's /etc/group, read by
 /// descriptor inside `rootfs` (as `-u` is, and as Docker reads the container's base
 /// filesystem).
-pub(super) fn group_ids(rootfs: Option<&Path>, groups: &[String]) -> Result<Vec<u32>, RuntimeError> {
+pub(super) fn group_ids(
+    rootfs: Option<&Path>,
+    groups: &[String],
+) -> Result<Vec<u32>, RuntimeError> {
     if groups.is_empty() {
         return Ok(vec![]);
     }
-    let names: Vec<&String> = groups.iter().filter(|g| g.parse::<u32>().is_err()).collect();
+    let names: Vec<&String> = groups
+        .iter()
+        .filter(|g| g.parse::<u32>().is_err())
+        .collect();
     let root = match (names.is_empty(), rootfs) {
         (true, _) => None,
         (false, Some(r)) => Some(
@@ -247,6 +250,85 @@ pub(super) fn device_rule(rule: &str) -> Result<LinuxDeviceCgroup, RuntimeError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The kernel and cgroup flags of issue 15 land where runc reads them.
+    #[test]
+    fn kernel_and_cgroup_flags_land_in_the_config() {
+        let mut spec = Spec::default();
+        let mut p = ProcessSection {
+            cgroupns: "private".into(),
+            cgroup_parent: "/mine".into(),
+            oom_score_adj: Some(-500),
+            shm_size: 128 << 20,
+            group_add: vec!["4242".into()],
+            device_cgroup_rules: vec!["c 42:* rm".into()],
+            ..Default::default()
+        };
+        p.sysctls.insert("net.ipv4.ip_forward".into(), "1".into());
+        p.sysctls.insert("kernel.shmmax".into(), "1024".into());
+        p.annotations.insert("org.example/a".into(), "b".into());
+        p.resources.oom_kill_disable = true;
+        p.resources.memory_swappiness = Some(10);
+        p.resources.cpu_realtime_period = 1000;
+        p.resources.cpu_realtime_runtime = 500;
+        super::super::apply(&mut spec, &p, "abc", &|_| Ok(1)).unwrap();
+        let v = serde_json::to_value(&spec).unwrap();
+        let l = &v["linux"];
+        assert_eq!(l["cgroupsPath"], "/mine/abc");
+        assert!(
+            l["namespaces"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"type": "cgroup"}))
+        );
+        assert_eq!(l["sysctl"]["net.ipv4.ip_forward"], "1");
+        assert_eq!(l["resources"]["memory"]["swappiness"], 10);
+        assert_eq!(l["resources"]["memory"]["disableOOMKiller"], true);
+        assert_eq!(l["resources"]["cpu"]["realtimeRuntime"], 500);
+        let rules = l["resources"]["devices"].as_array().unwrap();
+        assert_eq!(
+            rules.last().unwrap(),
+            &json!({"allow": true, "type": "c", "major": 42, "access": "rm"})
+        );
+        assert_eq!(v["process"]["oomScoreAdj"], -500);
+        assert_eq!(v["process"]["user"]["additionalGids"], json!([4242]));
+        assert_eq!(v["annotations"]["org.example/a"], "b");
+        let shm = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/shm")
+            .unwrap();
+        assert!(
+            shm["options"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("size=134217728"))
+        );
+        // Host namespaces: no net.* or IPC sysctls; and host cgroupns drops it.
+        p.ipc = "host".into();
+        let e = super::super::apply(&mut Spec::default(), &p, "abc", &|_| Ok(1)).unwrap_err();
+        assert!(e.to_string().contains("hosts ipc namespace"), "{e}");
+        p.ipc.clear();
+        p.sysctls = [("kernel.hostname".to_string(), "x".to_string())].into();
+        let e = super::super::apply(&mut Spec::default(), &p, "abc", &|_| Ok(1)).unwrap_err();
+        assert!(
+            e.to_string().contains("not in a separate kernel namespace"),
+            "{e}"
+        );
+        p.sysctls.clear();
+        p.cgroupns = "host".into();
+        let mut spec = Spec::default();
+        super::super::apply(&mut spec, &p, "abc", &|_| Ok(1)).unwrap();
+        let v = serde_json::to_value(&spec).unwrap();
+        assert!(
+            !v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"type": "cgroup"}))
+        );
+    }
 
     #[test]
     fn device_rules_parse_as_docker_does() {

@@ -417,66 +417,6 @@ mod tests {
         );
     }
 
-    /// The kernel and cgroup flags of issue 15 land where runc reads them.
-    #[test]
-    fn kernel_and_cgroup_flags_land_in_the_config() {
-        let mut spec = Spec::default();
-        let mut p = ProcessSection {
-            cgroupns: "private".into(),
-            cgroup_parent: "/mine".into(),
-            oom_score_adj: Some(-500),
-            shm_size: 128 << 20,
-            group_add: vec!["4242".into()],
-            device_cgroup_rules: vec!["c 42:* rm".into()],
-            ..Default::default()
-        };
-        p.sysctls.insert("net.ipv4.ip_forward".into(), "1".into());
-        p.sysctls.insert("kernel.shmmax".into(), "1024".into());
-        p.annotations.insert("org.example/a".into(), "b".into());
-        p.resources.oom_kill_disable = true;
-        p.resources.memory_swappiness = Some(10);
-        p.resources.cpu_realtime_period = 1000;
-        p.resources.cpu_realtime_runtime = 500;
-        apply(&mut spec, &p, "abc", &|_| Ok(1)).unwrap();
-        let v = serde_json::to_value(&spec).unwrap();
-        let l = &v["linux"];
-        assert_eq!(l["cgroupsPath"], "/mine/abc");
-        assert!(l["namespaces"].as_array().unwrap().contains(&json!({"type": "cgroup"})));
-        assert_eq!(l["sysctl"]["net.ipv4.ip_forward"], "1");
-        assert_eq!(l["resources"]["memory"]["swappiness"], 10);
-        assert_eq!(l["resources"]["memory"]["disableOOMKiller"], true);
-        assert_eq!(l["resources"]["cpu"]["realtimeRuntime"], 500);
-        let rules = l["resources"]["devices"].as_array().unwrap();
-        assert_eq!(
-            rules.last().unwrap(),
-            &json!({"allow": true, "type": "c", "major": 42, "access": "rm"})
-        );
-        assert_eq!(v["process"]["oomScoreAdj"], -500);
-        assert_eq!(v["process"]["user"]["additionalGids"], json!([4242]));
-        assert_eq!(v["annotations"]["org.example/a"], "b");
-        let shm = v["mounts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["destination"] == "/dev/shm")
-            .unwrap();
-        assert!(shm["options"].as_array().unwrap().contains(&json!("size=134217728")));
-        // Host namespaces: no net.* or IPC sysctls; and host cgroupns drops it.
-        p.ipc = "host".into();
-        let e = apply(&mut Spec::default(), &p, "abc", &|_| Ok(1)).unwrap_err();
-        assert!(e.to_string().contains("hosts ipc namespace"), "{e}");
-        p.ipc.clear();
-        p.sysctls = [("kernel.hostname".to_string(), "x".to_string())].into();
-        let e = apply(&mut Spec::default(), &p, "abc", &|_| Ok(1)).unwrap_err();
-        assert!(e.to_string().contains("not in a separate kernel namespace"), "{e}");
-        p.sysctls.clear();
-        p.cgroupns = "host".into();
-        let mut spec = Spec::default();
-        apply(&mut spec, &p, "abc", &|_| Ok(1)).unwrap();
-        let v = serde_json::to_value(&spec).unwrap();
-        assert!(!v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "cgroup"})));
-    }
-
     fn rich(privileged: bool) -> (Spec, ProcessSection) {
         let mut spec = Spec::default();
         let mut ann = std::collections::HashMap::new();

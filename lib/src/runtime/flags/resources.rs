@@ -3,8 +3,8 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use oci_spec::runtime::{
-    LinuxPidsBuilder, LinuxResources, LinuxThrottleDevice,
-    LinuxThrottleDeviceBuilder, LinuxWeightDevice, LinuxWeightDeviceBuilder,
+    LinuxPidsBuilder, LinuxResources, LinuxThrottleDevice, LinuxThrottleDeviceBuilder,
+    LinuxWeightDevice, LinuxWeightDeviceBuilder,
 };
 
 use super::built;
@@ -83,15 +83,16 @@ fn block_io(res: &mut LinuxResources, r: &Resources) -> Result<(), RuntimeError>
 /// `ValidateThrottle*Device` rules), and the device's numbers, as the daemon stats it.
 fn device_numbers(flag: &str, v: &str) -> Result<(i64, i64, String), RuntimeError> {
     let Some((path, val)) = v.split_once(':') else {
-        return Err(bad(format!("invalid argument {v:?} for --{flag}: bad format: {v}")));
+        return Err(bad(format!(
+            "invalid argument {v:?} for --{flag}: bad format: {v}"
+        )));
     };
     if !path.starts_with("/dev/") {
         return Err(bad(format!(
             "invalid argument {v:?} for --{flag}: bad format for device path: {v}"
         )));
     }
-    let m = std::fs::metadata(path)
-        .map_err(|e| bad(format!("--{flag}: stat {path}: {e}")))?;
+    let m = std::fs::metadata(path).map_err(|e| bad(format!("--{flag}: stat {path}: {e}")))?;
     if !m.file_type().is_block_device() {
         return Err(bad(format!("--{flag}: {path} is not a block device")));
     }
