@@ -840,3 +840,74 @@ fn sig_proxy_false_leaves_the_container_alone() {
     b.ok(&["rm", "-f", "p1", "p2"]);
     b.assert_clean(&[]);
 }
+
+/// `--runtime runc`: the last stage hands the bundle to that OCI runtime, whose
+/// state is under the run root while the container runs; the exit code and output are the
+/// container's. An unknown runtime is Docker's error.
+#[test]
+fn runtime_runs_the_bundle_with_another_oci_runtime() {
+    let b = Box::new();
+    // runc only: crun (1.8) refuses hybrid cgroup hosts such as this one by itself.
+    for rt in std::iter::once("runc") {
+        assert!(
+            berth_e2e::have(rt),
+            "{rt} is not installed (scripts/deps.sh)"
+        );
+        let r = b
+            .berth(&[
+                "run",
+                "--rm",
+                "--runtime",
+                rt,
+                "busybox",
+                "sh",
+                "-c",
+                "echo pid $$; exit 7",
+            ])
+            .fails_with(7);
+        assert_eq!(r.stdout, "pid 1\n", "{rt}: {}", r.stderr);
+        // While it runs, the runtime lists it under berth's run root.
+        let mut child = b
+            .cmd("berth")
+            .args([
+                "run",
+                "--name",
+                "rt1",
+                "--runtime",
+                rt,
+                "busybox",
+                "sh",
+                "-c",
+                "while [ ! -e /tmp/go ]; do sleep 0.1; done",
+            ])
+            .spawn()
+            .unwrap();
+        let root = b.w.paths().run.join("runtimes").join(rt);
+        b.until("the runtime lists it", || {
+            let out = std::process::Command::new(rt)
+                .arg("--root")
+                .arg(&root)
+                .arg("list")
+                .output()
+                .ok()?;
+            String::from_utf8_lossy(&out.stdout)
+                .contains("running")
+                .then_some(())
+        });
+        let v = inspect(&b, "rt1");
+        assert_eq!(v["HostConfig"]["Runtime"], rt);
+        assert_eq!(v["State"]["Running"], true);
+        let pid = v["State"]["Pid"].as_i64().unwrap();
+        std::fs::write(format!("/proc/{pid}/root/tmp/go"), "").unwrap();
+        assert!(child.wait().unwrap().success());
+        b.ok(&["rm", "rt1"]);
+    }
+    let e = refused(&b, &["--runtime", "nosuch", "busybox", "true"]);
+    assert!(e.contains("unknown or invalid runtime name: nosuch"), "{e}");
+    let e = refused(&b, &["--runtime", "runc", "-t", "busybox", "true"]);
+    assert!(
+        e.contains("--runtime runc runs foreground containers without -t"),
+        "{e}"
+    );
+    b.assert_clean(&[]);
+}

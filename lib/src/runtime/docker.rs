@@ -39,6 +39,13 @@ pub enum Outcome {
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
     crate::container::creator_check(paths, &record)?;
     let (id, p) = prepare_record(paths, record, p)?;
+    if !p.runtime.is_empty() && (p.detach || p.tty) {
+        return Err(RuntimeError::BadArgs(format!(
+            "--runtime {} runs foreground containers without -t (berth-spawn's own runtime has -d and -t)",
+            p.runtime
+        ))
+        .into());
+    }
     if p.detach {
         super::monitor::start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
@@ -56,6 +63,10 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
             Ended::Exited(code) => Outcome::Exited(code),
             Ended::Detached => Outcome::Exited(0),
         })
+    } else if !p.runtime.is_empty() {
+        let bundle = bundle_path(&Containers::new(paths).load(&id)?)?;
+        let code = super::external::run_foreground(paths, &id, &p, &bundle)?;
+        Ok(Outcome::Exited(code))
     } else {
         Ok(Outcome::Exited(run_foreground(paths, &id)?))
     }
@@ -145,7 +156,13 @@ pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Re
 }
 
 /// Records how the container ended. Returns the updated record.
-fn set_exited(paths: &Paths, id: &str, code: i32, oom: bool, error: &str) -> Result<Record, Error> {
+pub(super) fn set_exited(
+    paths: &Paths,
+    id: &str,
+    code: i32,
+    oom: bool,
+    error: &str,
+) -> Result<Record, Error> {
     Containers::new(paths).update(id, |r| {
         let s = r.state.get_or_insert_with(Default::default);
         s.status = Status::Exited;

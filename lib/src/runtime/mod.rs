@@ -16,6 +16,7 @@ pub mod console;
 pub mod defaults;
 pub mod docker;
 pub mod exeseal;
+pub mod external;
 pub mod flags;
 pub mod hooks;
 mod init;

@@ -351,7 +351,10 @@ impl DockerFlags {
             annotations: pairs("annotation", &m.annotation)?,
             runtime: match m.runtime.as_deref() {
                 None | Some("berth-spawn") | Some("berth") => String::new(),
-                Some(r) => r.to_string(),
+                Some(r) => {
+                    berth::runtime::external::check(r)?;
+                    r.to_string()
+                }
             },
             attach: vec![],
         })

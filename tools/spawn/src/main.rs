@@ -362,6 +362,15 @@ fn run(a: Args) -> Result<(), Error> {
                 let record = berth_cli::read_stdin_record()?;
                 let mut section = flags.to_section()?;
                 section.attach = flags::attach_streams(&attach)?;
+                if !section.runtime.is_empty() {
+                    return Err(Error::new(
+                        Code::BAD_ARGS,
+                        format!(
+                            "--runtime {} runs with `berth run` in the foreground only (`berth start` runs berth-spawn's own runtime)",
+                            section.runtime
+                        ),
+                    ));
+                }
                 let id = docker::create_record(&paths, record, section)?;
                 return berth_cli::print_text(&format!("{id}\n"));
             }
