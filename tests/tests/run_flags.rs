@@ -46,6 +46,8 @@ fn sample(long: &str) -> &'static str {
     match long {
         "log-driver" => "json-file",
         "volume-driver" => "local",
+        "isolation" => "default",
+        "lxc-conf" => "lxc.cgroup.cpuset.cpus=0",
         _ => "v1",
     }
 }
@@ -147,8 +149,16 @@ fn flag_forms_and_refusals() {
     for (args, says) in [
         (vec!["--gpus", "all", "busybox"], "--gpus is not supported"),
         (
-            vec!["--sysctl", "a=b", "busybox"],
-            "--sysctl is not supported",
+            vec!["--kernel-memory", "1g", "busybox"],
+            "--kernel-memory is not supported by berth: kernel memory limits were removed",
+        ),
+        (
+            vec!["--isolation", "hyperv", "busybox"],
+            "invalid isolation \"hyperv\": on Linux only 'default' is supported",
+        ),
+        (
+            vec!["-d", "-a", "stdout", "busybox"],
+            "conflicting options: cannot specify both --attach and --detach",
         ),
         (
             vec!["--frobnicate", "busybox"],

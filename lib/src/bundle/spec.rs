@@ -33,6 +33,8 @@ pub struct Overrides {
     pub domainname: Option<String>,
     /// `--label KEY=VALUE`.
     pub labels: Vec<String>,
+    /// `--label-file`, read before `--label`.
+    pub label_files: Vec<PathBuf>,
     pub stop_signal: Option<String>,
     pub read_only: bool,
 }
@@ -86,7 +88,12 @@ pub fn merge(
     };
     let mut labels: BTreeMap<String, String> =
         c.labels().clone().unwrap_or_default().into_iter().collect();
-    for l in &o.labels {
+    let mut given = Vec::new();
+    for f in &o.label_files {
+        given.extend(read_label_file(f)?);
+    }
+    given.extend(o.labels.iter().cloned());
+    for l in &given {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         if k.is_empty() {
             return Err(BadOverride(format!(
@@ -157,6 +164,33 @@ pub fn read_env_file(
         if e.contains('=') {
             out.push(e);
         }
+    }
+    Ok(out)
+}
+
+/// Docker's label-file format (docker/cli `kvfile`, without a lookup): one `KEY=VALUE` or
+/// `KEY` a line, blank lines and `#` comments skipped, leading blanks trimmed, no whitespace
+/// in a key.
+pub fn read_label_file(path: &std::path::Path) -> Result<Vec<String>, BadOverride> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| BadOverride(format!("cannot read label file {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| BadOverride(format!("label file {} is not valid UTF-8", path.display())))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.split('=').next().unwrap_or_default();
+        if key.contains(char::is_whitespace) {
+            return Err(BadOverride(format!(
+                "{}:{}: variable '{key}' contains whitespaces",
+                path.display(),
+                n + 1
+            )));
+        }
+        out.push(line.to_string());
     }
     Ok(out)
 }

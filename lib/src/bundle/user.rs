@@ -197,9 +197,52 @@ fn resolve_in(spec: &str, passwd: &[Passwd], groups: &[Group]) -> Result<Resolve
     Ok(out)
 }
 
+/// `--group-add`: each group as a gid, numbers as they are and names looked up in the
+/// container's /etc/group inside `root` (runc's `GetAdditionalGroups`, which Docker uses).
+/// `root` may be `None` when every group is a number.
+pub fn group_ids(root: Option<&Root>, groups: &[String]) -> Result<Vec<u32>, String> {
+    let entries = match root {
+        Some(r) => parse_group(&read_file(r, b"etc/group")?),
+        None => vec![],
+    };
+    additional_gids(groups, &entries)
+}
+
+fn additional_gids(groups: &[String], entries: &[Group]) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for g in groups {
+        let gid = match entries.iter().find(|e| e.name == *g) {
+            Some(e) => e.gid,
+            None => g.parse::<u32>().map_err(|_| {
+                format!("unable to find group {g}: no matching entries in group file")
+            })?,
+        };
+        if !out.contains(&gid) {
+            out.push(gid);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_groups_by_name_or_number() {
+        let g = parse_group(GROUP);
+        let ids =
+            |v: &[&str]| additional_gids(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &g);
+        assert_eq!(
+            ids(&["audio", "4242", "wheel", "29"]).unwrap(),
+            [29, 4242, 10]
+        );
+        assert!(
+            ids(&["nogroup"])
+                .unwrap_err()
+                .contains("unable to find group nogroup")
+        );
+    }
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/home/web:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nweb:x:1000:\nwheel:x:10:web,other\naudio:x:29:web\n";

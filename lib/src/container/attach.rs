@@ -401,6 +401,25 @@ fn forward(paths: &Paths, id: &str, sig: libc::c_int) {
     }
 }
 
+/// `run -a STREAM`: in a foreground run, the output streams not named get /dev/null (Docker
+/// sends them to the log only). `attach` empty is Docker's default: both attached.
+pub fn unattached_to_null(
+    attach: &[String],
+    stdio: Option<[Option<std::os::fd::OwnedFd>; 3]>,
+) -> std::io::Result<Option<[Option<std::os::fd::OwnedFd>; 3]>> {
+    if attach.is_empty() {
+        return Ok(stdio);
+    }
+    let mut fds = stdio.unwrap_or([None, None, None]);
+    for (i, name) in [(1, "stdout"), (2, "stderr")] {
+        if !attach.iter().any(|a| a == name) {
+            let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            fds[i] = Some(null.into());
+        }
+    }
+    Ok(Some(fds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

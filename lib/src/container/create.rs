@@ -71,7 +71,9 @@ pub(super) fn prepare_record(
             }),
         }
     };
-    crate::ocispec::edit(&bundle.path, |spec| flags::apply(spec, &p, &id, &lookup))?;
+    crate::ocispec::edit(&bundle.path, |spec| {
+        flags::apply_in(spec, &p, &id, &lookup, &bundle.path)
+    })?;
     record.process = Some(p.clone());
     record.state = Some(StateSection::default());
     containers.save(&record)?;

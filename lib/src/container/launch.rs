@@ -16,7 +16,7 @@ use crate::state::{Containers, liveness};
 
 /// Records that the container's process `pid` started, watched by `monitor` (its monitor, or
 /// the foreground berth-spawn).
-pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
+pub(crate) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
     Containers::new(paths).update(id, |r| {
         r.state
             .get_or_insert_with(Default::default)
@@ -32,7 +32,7 @@ pub(super) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Re
 }
 
 /// Records how the container ended. Returns the updated record.
-pub(super) fn set_exited(
+pub(crate) fn set_exited(
     paths: &Paths,
     id: &str,
     code: i32,

@@ -23,6 +23,13 @@ pub enum Outcome {
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
     super::creator_check(paths, &record)?;
     let (id, p) = super::create::prepare_record(paths, record, p)?;
+    if !p.runtime.is_empty() && (p.detach || p.tty) {
+        return Err(crate::runtime::RuntimeError::BadArgs(format!(
+            "--runtime {} runs foreground containers without -t (berth-spawn's own runtime has -d and -t)",
+            p.runtime
+        ))
+        .into());
+    }
     if p.detach {
         super::monitor::start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
@@ -40,6 +47,10 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
             Ended::Exited(code) => Outcome::Exited(code),
             Ended::Detached => Outcome::Exited(0),
         })
+    } else if !p.runtime.is_empty() {
+        let bundle = bundle_path(&Containers::new(paths).load(&id)?)?;
+        let code = super::external::run_foreground(paths, &id, &p, &bundle)?;
+        Ok(Outcome::Exited(code))
     } else {
         Ok(Outcome::Exited(run_foreground(paths, &id)?))
     }
@@ -64,6 +75,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let (stdio, relay) =
         signals::Relay::for_terminals(p.interactive).map_err(|e| sys("pipe", e))?;
     let stdio = (!relay.is_empty()).then_some(stdio);
+    let stdio = attach::unattached_to_null(&p.attach, stdio).map_err(|e| sys("/dev/null", e))?;
     let launched = process::create(create_opts(&root, id, &bundle, &p, stdio));
     let l = match launched {
         Ok(l) => l,

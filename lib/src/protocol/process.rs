@@ -59,6 +59,41 @@ pub struct ProcessSection {
     /// The cgroup path the container runs in, relative to each hierarchy's root.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cgroup_path: String,
+    /// `--cgroup-parent`: the cgroup the container's goes under (default berth's own).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
+    /// `--cgroupns`: `host` or `private`; empty is Docker's default for this host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cgroupns: String,
+    /// `--sysctl KEY=VALUE`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--group-add`: group names (looked up in the container's /etc/group) or numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// `--oom-score-adj` (-1000..1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--shm-size` in bytes (0: Docker's 64 MiB).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shm_size: i64,
+    /// `--device-cgroup-rule`, as given (`c 1:3 mr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
+    /// `--annotation KEY=VALUE`, passed to the OCI runtime in config.json.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `--runtime`: the OCI runtime that runs the bundle; empty is berth-spawn's own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runtime: String,
+    /// `-a/--attach`: the streams a foreground run attaches (`stdin`, `stdout`, `stderr`);
+    /// empty is Docker's default (stdout and stderr, and stdin with `-i`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attach: Vec<String>,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// Docker's `--restart`.
@@ -96,4 +131,28 @@ pub struct Resources {
     pub pids_limit: i64,
     #[serde(default)]
     pub blkio_weight: u16,
+    /// `--blkio-weight-device DEVICE:WEIGHT`, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<String>,
+    /// `--device-read-bps DEVICE:RATE` (bytes, with Docker's suffixes), as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_bps: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_bps: Vec<String>,
+    /// `--device-read-iops DEVICE:RATE`, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_read_iops: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_write_iops: Vec<String>,
+    /// `--oom-kill-disable`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_kill_disable: bool,
+    /// `--memory-swappiness` (0..100; -1 or absent: the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<i64>,
+    /// `--cpu-rt-period` and `--cpu-rt-runtime`, in microseconds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cpu_realtime_period: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cpu_realtime_runtime: i64,
 }

@@ -311,6 +311,10 @@ pub struct ExecRequest<'a> {
     pub preserve_fds: i32,
     /// Docker's `exec -d`: the process gets /dev/null as stdio (runc's keeps the caller's).
     pub null_stdio: bool,
+    /// Docker's `exec --privileged`: every capability in the bounding, permitted, inheritable
+    /// and effective sets (moby's `execSetPlatformOpt`; the container's seccomp profile
+    /// stays, as runc applies it to every process it enters).
+    pub privileged: bool,
 }
 
 /// `exec`: runs a process in a running container. In the foreground, returns its exit code.
@@ -418,6 +422,15 @@ fn derive_process(spec: &Spec, st: &State, req: &ExecRequest) -> Result<Process,
     }
     p.set_terminal(Some(req.tty));
     p.set_console_size(None);
+    if req.privileged {
+        let all = crate::bundle::defaults::capability_set(&super::caps::all_names());
+        let mut c = p.capabilities().clone().unwrap_or_default();
+        c.set_bounding(Some(all.clone()));
+        c.set_permitted(Some(all.clone()));
+        c.set_inheritable(Some(all.clone()));
+        c.set_effective(Some(all));
+        p.set_capabilities(Some(c));
+    }
     Ok(p)
 }
 

@@ -13,10 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod find;
+mod hostmore;
 mod mounts;
 mod types;
 
 pub use find::{Inspected, Kind, find};
+pub use hostmore::HostConfigMoreJson;
 pub use types::*;
 
 use mounts::MountViews;
@@ -259,6 +261,7 @@ fn host_config(
         pids_limit: (res.pids_limit != 0).then_some(res.pids_limit),
         ulimits: some_if_nonempty(process.ulimits.clone()),
         init: process.init.then_some(true),
+        more: hostmore::host_config_more(process),
     }
 }
 

@@ -1,6 +1,6 @@
-//! clap definitions of the two shell scripts, `berth` (the dispatcher) and `berth-run`, so
-//! that their completions, man pages and `--help` come from clap like every tool's. The
-//! scripts parse their own arguments (dash starts in a millisecond).
+//! clap definition of the shell script `berth-run` (the dispatcher `berth` is in
+//! `dispatch`), so that its completions, man page and `--help` come from clap like every
+//! tool's. The scripts parse their own arguments (dash starts in a millisecond).
 //!
 //! [`RUN_FLAGS`] and [`REFUSED_RUN_FLAGS`] are the one definition of `berth run`'s flags:
 //! `tests/tests/run_flags.rs` holds berth-run's case tables to them (every flag accepted and
@@ -366,6 +366,161 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "Override the key sequence for detaching a container",
     ),
     (
+        "attach",
+        Some('a'),
+        true,
+        "spawn",
+        "Attach to STDIN, STDOUT or STDERR",
+    ),
+    (
+        "annotation",
+        None,
+        true,
+        "spawn",
+        "Add an annotation to the container (passed through to the OCI runtime)",
+    ),
+    (
+        "blkio-weight-device",
+        None,
+        true,
+        "spawn",
+        "Block IO weight (relative device weight)",
+    ),
+    (
+        "device-read-bps",
+        None,
+        true,
+        "spawn",
+        "Limit read rate (bytes per second) from a device",
+    ),
+    (
+        "device-read-iops",
+        None,
+        true,
+        "spawn",
+        "Limit read rate (IO per second) from a device",
+    ),
+    (
+        "device-write-bps",
+        None,
+        true,
+        "spawn",
+        "Limit write rate (bytes per second) to a device",
+    ),
+    (
+        "device-write-iops",
+        None,
+        true,
+        "spawn",
+        "Limit write rate (IO per second) to a device",
+    ),
+    (
+        "device-cgroup-rule",
+        None,
+        true,
+        "spawn",
+        "Add a rule to the cgroup allowed devices list",
+    ),
+    (
+        "cgroup-parent",
+        None,
+        true,
+        "spawn",
+        "Optional parent cgroup for the container",
+    ),
+    (
+        "cgroupns",
+        None,
+        true,
+        "spawn",
+        "Cgroup namespace to use (host|private): default host on cgroup v1 and hybrid hosts, private on v2",
+    ),
+    (
+        "cpu-rt-period",
+        None,
+        true,
+        "spawn",
+        "Limit CPU real-time period in microseconds",
+    ),
+    (
+        "cpu-rt-runtime",
+        None,
+        true,
+        "spawn",
+        "Limit CPU real-time runtime in microseconds",
+    ),
+    (
+        "memory-swappiness",
+        None,
+        true,
+        "spawn",
+        "Tune container memory swappiness (0 to 100)",
+    ),
+    (
+        "oom-kill-disable",
+        None,
+        false,
+        "spawn",
+        "Disable OOM Killer",
+    ),
+    (
+        "oom-score-adj",
+        None,
+        true,
+        "spawn",
+        "Tune host's OOM preferences (-1000 to 1000)",
+    ),
+    ("shm-size", None, true, "spawn", "Size of /dev/shm"),
+    (
+        "sysctl",
+        None,
+        true,
+        "spawn",
+        "Sysctl options (namespaced: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*)",
+    ),
+    (
+        "group-add",
+        None,
+        true,
+        "spawn",
+        "Add additional groups to join",
+    ),
+    (
+        "runtime",
+        None,
+        true,
+        "spawn",
+        "Runtime to use for this container (berth-spawn, runc, crun)",
+    ),
+    (
+        "label-file",
+        None,
+        true,
+        "unpack",
+        "Read in a line delimited file of labels",
+    ),
+    (
+        "sig-proxy",
+        None,
+        false,
+        "berth-run",
+        "Proxy received signals to the process (default true)",
+    ),
+    (
+        "isolation",
+        None,
+        true,
+        "berth-run",
+        "Container isolation technology (default only)",
+    ),
+    (
+        "lxc-conf",
+        None,
+        true,
+        "berth-run",
+        "Removed in Docker 1.10: lxc.cgroup.* keys become their modern flags (berth)",
+    ),
+    (
         "log-driver",
         None,
         true,
@@ -412,22 +567,9 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
 /// Docker `run`/`create` flags that berth refuses by name, with a clear error rather than a
 /// silent ignore: (long, short, takes a value).
 pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
-    ("attach", Some('a'), true),
-    ("annotation", None, true),
-    ("blkio-weight-device", None, true),
-    ("cgroup-parent", None, true),
-    ("cgroupns", None, true),
     ("cpu-count", None, true),
     ("cpu-percent", None, true),
-    ("cpu-rt-period", None, true),
-    ("cpu-rt-runtime", None, true),
-    ("device-cgroup-rule", None, true),
-    ("device-read-bps", None, true),
-    ("device-read-iops", None, true),
-    ("device-write-bps", None, true),
-    ("device-write-iops", None, true),
     ("gpus", None, true),
-    ("group-add", None, true),
     ("health-cmd", None, true),
     ("health-interval", None, true),
     ("health-retries", None, true),
@@ -437,18 +579,9 @@ pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
     ("io-maxbandwidth", None, true),
     ("io-maxiops", None, true),
     ("ip6", None, true),
-    ("isolation", None, true),
     ("kernel-memory", None, true),
-    ("label-file", None, true),
     ("link-local-ip", None, true),
-    ("memory-swappiness", None, true),
-    ("oom-score-adj", None, true),
-    ("runtime", None, true),
-    ("shm-size", None, true),
     ("storage-opt", None, true),
-    ("sysctl", None, true),
-    ("oom-kill-disable", None, false),
-    ("sig-proxy", None, false),
     ("use-api-socket", None, false),
 ];
 
@@ -501,106 +634,11 @@ pub fn run(name: &str) -> Command {
         )
 }
 
-/// The dispatcher: `berth VERB ...`.
-pub fn berth() -> Command {
-    let verbs: &[(&str, &str)] = &[
-        (
-            "attach",
-            "Attach local standard input, output, and error streams to a running container",
-        ),
-        (
-            "container",
-            "Manage containers (ls, rm, prune, inspect, ...)",
-        ),
-        (
-            "cp",
-            "Copy files/folders between a container and the local filesystem",
-        ),
-        (
-            "doctor",
-            "Show what this machine supports, with the fix for anything missing",
-        ),
-        ("exec", "Execute a command in a running container"),
-        ("history", "Show the history of an image"),
-        ("image", "Manage images"),
-        ("images", "List images"),
-        (
-            "import",
-            "Import the contents from a tarball to create a filesystem image",
-        ),
-        (
-            "inspect",
-            "Return low-level information on containers, images, volumes or networks",
-        ),
-        ("kill", "Kill one or more running containers"),
-        ("load", "Load an image from a tar archive or STDIN"),
-        ("login", "Log in to a registry"),
-        ("logout", "Log out from a registry"),
-        ("logs", "Fetch the logs of a container"),
-        ("network", "Manage networks"),
-        ("pause", "Pause all processes within one or more containers"),
-        (
-            "port",
-            "List port mappings or a specific mapping for the container",
-        ),
-        ("ps", "List containers"),
-        ("pull", "Download an image from a registry"),
-        ("push", "Upload an image to a registry"),
-        ("rename", "Rename a container"),
-        ("restart", "Restart one or more containers"),
-        ("rm", "Remove one or more containers"),
-        ("rmi", "Remove one or more images"),
-        ("save", "Save one or more images to a tar archive"),
-        ("search", "Search a registry for images"),
-        ("start", "Start one or more stopped containers"),
-        (
-            "stats",
-            "Display a live stream of container resource usage statistics",
-        ),
-        ("stop", "Stop one or more running containers"),
-        (
-            "tag",
-            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-        ),
-        ("top", "Display the running processes of a container"),
-        (
-            "unpause",
-            "Unpause all processes within one or more containers",
-        ),
-        ("version", "Show the berth version"),
-        ("volume", "Manage volumes"),
-        (
-            "wait",
-            "Block until one or more containers stop, then print their exit codes",
-        ),
-    ];
-    let mut c = Command::new("berth")
-        .about("berth: Docker's everyday commands, without a daemon")
-        .long_about(
-            "berth VERB runs the berth tool that owns VERB (berth-pull, berth-unpack, berth-netns, \
-             berth-vol, berth-spawn, berth-ps, berth-image, berth-ctl, berth-run), with Docker's \
-             flags and output. Each tool's own page describes its flags.",
-        )
-        .subcommand_required(true);
-    for (name, about) in verbs {
-        c = c.subcommand(
-            Command::new(*name).about(*about).arg(
-                Arg::new("args")
-                    .num_args(0..)
-                    .trailing_var_arg(true)
-                    .allow_hyphen_values(true),
-            ),
-        );
-    }
-    c.subcommand(run("run").about("Create and run a new container from an image"))
-        .subcommand(run("create").about("Create a new container"))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn definitions_are_valid() {
         super::run("berth-run").debug_assert();
-        super::berth().debug_assert();
+        super::super::dispatch::berth().debug_assert();
     }
 }

@@ -55,6 +55,7 @@
 //!   BINDIR PREFIX` (run by install.sh) writes them under `PREFIX/share`.
 
 mod commands;
+mod dispatch;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -245,7 +246,7 @@ fn run(args: Args) -> Result<()> {
                 return cli::print_text(&rows);
             }
             let cmd = match script.as_str() {
-                "berth" => commands::berth(),
+                "berth" => dispatch::berth(),
                 _ => commands::run("berth-run"),
             };
             cli::generate_into(cmd, &what, &mut std::io::stdout().lock())

@@ -106,6 +106,102 @@ pub struct DockerFlags {
     /// The key sequence that detaches from an attached terminal (default ctrl-p,ctrl-q).
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub more: MoreFlags,
+}
+
+/// The kernel, cgroup and runtime flags of `docker run` beyond the everyday ones.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct MoreFlags {
+    /// Namespaced kernel parameters (KEY=VALUE): net.*, fs.mqueue.*, kernel.msg*/sem/shm*.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// Additional groups to join (names from the container's /etc/group, or numbers).
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Disable the OOM killer.
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Tune the host's OOM preferences (-1000 to 1000).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Memory swappiness (0 to 100; -1 for the host's).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// Size of /dev/shm (e.g. 128m).
+    #[arg(long, value_name = "BYTES")]
+    pub shm_size: Option<String>,
+    /// Parent cgroup for the container's (an absolute cgroup path).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
+    /// Cgroup namespace: host or private (default: private on cgroup v2, host otherwise).
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// A rule for the device cgroup ('c 1:3 mr').
+    #[arg(long, value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
+    /// Limit read rate (bytes per second) from a device (DEVICE:RATE).
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (DEVICE:RATE).
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (bytes per second) to a device (DEVICE:RATE).
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Limit write rate (IO per second) to a device (DEVICE:RATE).
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_write_iops: Vec<String>,
+    /// Block IO weight of a device (DEVICE:WEIGHT, 10 to 1000).
+    #[arg(long, value_name = "DEVICE:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
+    /// Real-time CPU period in microseconds.
+    #[arg(long, value_name = "US")]
+    pub cpu_rt_period: Option<i64>,
+    /// Real-time CPU runtime in microseconds.
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// An annotation for the OCI runtime (KEY=VALUE).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// The OCI runtime that runs the container: berth-spawn (default), runc or crun.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
+}
+
+/// `KEY=VALUE` pairs of a map flag (`--sysctl`, `--annotation`).
+fn pairs(flag: &str, given: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for g in given {
+        match g.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                out.insert(k.trim().to_string(), v.to_string());
+            }
+            _ => {
+                return Err(bad(format!(
+                    "invalid argument {g:?} for \"--{flag}\" flag: use KEY=VALUE"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-a`: Docker's three streams, each named once in any case.
+pub fn attach_streams(given: &[String]) -> Result<Vec<String>, Error> {
+    let mut out: Vec<String> = Vec::new();
+    for g in given {
+        let s = g.to_ascii_lowercase();
+        if !matches!(s.as_str(), "stdin" | "stdout" | "stderr") {
+            return Err(bad(format!(
+                "invalid argument {g:?} for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+            )));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
 }
 
 fn bad(m: String) -> Error {
@@ -139,6 +235,7 @@ pub fn restart_policy(s: &str) -> Result<RestartPolicy, Error> {
 
 impl DockerFlags {
     pub fn to_section(&self) -> Result<ProcessSection, Error> {
+        let m = &self.more;
         let sz = |o: &Option<String>| -> Result<i64, Error> {
             o.as_deref()
                 .map(size)
@@ -208,6 +305,15 @@ impl DockerFlags {
                 cpuset_mems: self.cpuset_mems.clone().unwrap_or_default(),
                 pids_limit: self.pids_limit.unwrap_or(0),
                 blkio_weight: self.blkio_weight.unwrap_or(0),
+                blkio_weight_device: m.blkio_weight_device.clone(),
+                device_read_bps: m.device_read_bps.clone(),
+                device_write_bps: m.device_write_bps.clone(),
+                device_read_iops: m.device_read_iops.clone(),
+                device_write_iops: m.device_write_iops.clone(),
+                oom_kill_disable: m.oom_kill_disable,
+                memory_swappiness: m.memory_swappiness,
+                cpu_realtime_period: m.cpu_rt_period.unwrap_or(0),
+                cpu_realtime_runtime: m.cpu_rt_runtime.unwrap_or(0),
             },
             devices: self.device.clone(),
             ulimits: self.ulimit.clone(),
@@ -225,6 +331,32 @@ impl DockerFlags {
                 None => None,
             },
             cgroup_path: String::new(),
+            cgroup_parent: m.cgroup_parent.clone().unwrap_or_default(),
+            cgroupns: m.cgroupns.clone().unwrap_or_default(),
+            sysctls: pairs("sysctl", &m.sysctl)?,
+            group_add: m.group_add.clone(),
+            oom_score_adj: m.oom_score_adj,
+            shm_size: match &m.shm_size {
+                Some(s) => berth::units::size::parse(s)
+                    .and_then(|b| i64::try_from(b).ok())
+                    .filter(|b| *b > 0)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "invalid argument {s:?} for \"--shm-size\" flag: use a size such as 128m"
+                        ))
+                    })?,
+                None => 0,
+            },
+            device_cgroup_rules: m.device_cgroup_rule.clone(),
+            annotations: pairs("annotation", &m.annotation)?,
+            runtime: match m.runtime.as_deref() {
+                None | Some("berth-spawn") | Some("berth") => String::new(),
+                Some(r) => {
+                    berth::container::external::check(r)?;
+                    r.to_string()
+                }
+            },
+            attach: vec![],
         })
     }
 }

@@ -138,13 +138,19 @@ enum Cmd {
         create: CreateArgs,
         #[command(flatten)]
         flags: Box<DockerFlags>,
+        /// Attach to STDIN, STDOUT or STDERR when started attached (`create -`; repeatable).
+        #[arg(short = 'a', long, require_equals = true, value_name = "STREAM")]
+        attach: Vec<String>,
     },
     /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
     /// starts it again (Docker); otherwise a created OCI container starts (runc).
     Start {
-        /// Attach stdout/stderr (and stdin with -i) and wait for the container (Docker).
-        #[arg(short = 'a', long)]
-        attach: bool,
+        /// Attach stdout/stderr (and stdin with -i) and wait for the container (Docker's
+        /// `start -a`); `start -` takes Docker's `run -a`: `--attach=STDIN|STDOUT|STDERR`,
+        /// repeatable, the streams a foreground run attaches.
+        #[arg(short = 'a', long, num_args = 0..=1, require_equals = true,
+              default_missing_value = "", value_name = "STREAM")]
+        attach: Vec<String>,
         #[command(flatten)]
         flags: Box<DockerFlags>,
         /// `-`, berth containers (Docker: several), or an OCI container id.
@@ -230,6 +236,12 @@ enum Cmd {
         cwd: Option<String>,
         #[arg(short, long, value_name = "KEY=VALUE")]
         env: Vec<String>,
+        /// Read in a file of environment variables (before -e).
+        #[arg(long, value_name = "FILE")]
+        env_file: Vec<PathBuf>,
+        /// Give extended privileges to the command (every capability).
+        #[arg(long)]
+        privileged: bool,
         #[arg(short, long, value_name = "USER[:GROUP]")]
         user: Option<String>,
         #[arg(long, default_value_t = 0)]
@@ -390,15 +402,40 @@ fn run(a: Args) -> Result<(), Error> {
     // name the `berth` dispatcher passes (a missing one is then Docker's "No such container").
     let dispatched = berth_cli::skel::dispatched();
     let berth = |arg: &str| docker::berth_container(&paths, arg).or(dispatched.then(String::new));
+    let docker_verb = match &a.cmd {
+        Cmd::Create { create, .. } => create.id == "-",
+        Cmd::Start { targets, .. } => targets.iter().all(|t| t == "-" || berth(t).is_some()),
+        Cmd::MonitorHook { .. } | Cmd::Restart { .. } => true,
+        _ => false,
+    };
+    if docker_verb {
+        // Errors about a limit name the `docker run` flag that set it.
+        berth::runtime::cgroups::name_docker_flags();
+    }
     if enters_container(&a.cmd, |t| root.exists(t) && berth(t).is_none()) {
         // Before any namespace, descriptor or stdin is touched (CVE-2019-5736).
         berth::runtime::exeseal::reexec_sealed(c"berth-spawn", &a.root.join(".exeseal"))?;
     }
     match a.cmd {
-        Cmd::Create { create: c, flags } => {
+        Cmd::Create {
+            create: c,
+            flags,
+            attach,
+        } => {
             if c.id == "-" {
                 let record = berth_cli::read_stdin_record()?;
-                let id = docker::create_record(&paths, record, flags.to_section()?)?;
+                let mut section = flags.to_section()?;
+                section.attach = flags::attach_streams(&attach)?;
+                if !section.runtime.is_empty() {
+                    return Err(Error::new(
+                        Code::BAD_ARGS,
+                        format!(
+                            "--runtime {} runs with `berth run` in the foreground only (`berth start` runs berth-spawn's own runtime)",
+                            section.runtime
+                        ),
+                    ));
+                }
+                let id = docker::create_record(&paths, record, section)?;
                 return berth_cli::print_text(&format!("{id}\n"));
             }
             oci::create(
@@ -429,6 +466,8 @@ fn run(a: Args) -> Result<(), Error> {
             targets,
         } => {
             let target = targets[0].clone();
+            let streams: Vec<String> = attach.iter().filter(|s| !s.is_empty()).cloned().collect();
+            let attach = !attach.is_empty();
             if targets.len() > 1 {
                 if attach {
                     return Err(Error::new(
@@ -442,7 +481,9 @@ fn run(a: Args) -> Result<(), Error> {
                 let record = berth_cli::read_stdin_record()?;
                 // berth-run passes the user's stdin beside the record (for -i).
                 berth_cli::take_stdin_fd();
-                return match docker::start_record(&paths, record, flags.to_section()?)? {
+                let mut section = flags.to_section()?;
+                section.attach = flags::attach_streams(&streams)?;
+                return match docker::start_record(&paths, record, section)? {
                     Outcome::Detached(id) => berth_cli::print_text(&format!("{id}\n")),
                     Outcome::Exited(code) => exit_with(code),
                 };
@@ -521,11 +562,22 @@ fn run(a: Args) -> Result<(), Error> {
             interactive,
             cwd,
             env,
+            env_file,
+            privileged,
             user,
             preserve_fds,
             id,
             command,
         } => {
+            let mut all_env = Vec::new();
+            for f in &env_file {
+                all_env.extend(
+                    berth::bundle::spec::read_env_file(f, &|k| std::env::var(k).ok())
+                        .map_err(|e| Error::new(Code::BAD_ARGS, e.0))?,
+                );
+            }
+            all_env.extend(env);
+            let env = all_env;
             let process = match process {
                 Some(p) => Some(
                     serde_json::from_slice(&std::fs::read(&p).map_err(|e| {
@@ -548,6 +600,7 @@ fn run(a: Args) -> Result<(), Error> {
                 console_socket: console_socket.as_deref(),
                 preserve_fds,
                 null_stdio: false,
+                privileged,
             };
             let code = match berth(&id) {
                 Some(_) => docker::exec(

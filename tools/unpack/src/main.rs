@@ -68,6 +68,9 @@ struct Args {
     /// Set metadata on the container (KEY=VALUE).
     #[arg(short = 'l', long = "label")]
     label: Vec<String>,
+    /// Read labels from a file (one KEY=VALUE a line).
+    #[arg(long = "label-file", value_name = "FILE")]
+    label_file: Vec<PathBuf>,
     /// Signal to stop the container.
     #[arg(long = "stop-signal")]
     stop_signal: Option<String>,
@@ -186,6 +189,7 @@ fn run(args: Args) -> Result<()> {
             hostname: args.hostname.clone(),
             domainname: args.domainname.clone(),
             labels: args.label.clone(),
+            label_files: args.label_file.clone(),
             stop_signal: args.stop_signal.clone(),
             read_only: args.read_only,
         },

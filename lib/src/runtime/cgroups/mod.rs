@@ -40,6 +40,7 @@
 mod apply;
 mod blkio;
 mod devices;
+mod flagnames;
 mod hugetlb;
 mod resources;
 mod teardown;
@@ -59,6 +60,8 @@ use crate::error::{Code, Coded};
 use resources::{Ctl, Ver};
 
 pub use blkio::blkio_to_io_weight;
+pub use flagnames::{docker_flag, name_docker_flags};
+use flagnames::{fix, named};
 pub use hugetlb::{page_size_kb, page_size_name};
 pub use resources::shares_to_weight;
 
@@ -66,13 +69,17 @@ pub use resources::shares_to_weight;
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// A field this host cannot apply.
-    #[error("{field} cannot be applied on this host: {why}; remove it from config.json")]
+    #[error(
+        "{} cannot be applied on this host: {why}; {}",
+        named(field),
+        fix(field)
+    )]
     Refused { field: String, why: String },
     /// A field whose value is wrong anywhere.
-    #[error("{field}: {why}")]
+    #[error("{}: {why}", named(field))]
     Invalid { field: String, why: String },
     /// The kernel refused a write.
-    #[error("{field}: writing {value:?} to {}: {source}", path.display())]
+    #[error("{}: writing {value:?} to {}: {source}", named(field), path.display())]
     Write {
         field: String,
         path: PathBuf,

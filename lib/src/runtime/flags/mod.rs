@@ -13,13 +13,16 @@ use serde::Deserialize;
 use serde::de::IntoDeserializer;
 
 mod devices;
+mod kernel;
 mod resources;
+
+pub use kernel::default_cgroupns;
 
 use devices::paths_and_devices;
 use resources::resources;
 
 use super::lsm::Host;
-use super::{RuntimeError, caps, cgroups, secopt, sys};
+use super::{RuntimeError, caps, secopt, sys};
 use crate::protocol::ProcessSection;
 
 /// oci-spec's builders fail only on a missing required field: a bug here, reported as such.
@@ -166,23 +169,40 @@ pub fn apply(
     id: &str,
     lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
 ) -> Result<(), RuntimeError> {
-    apply_on(spec, p, id, lookup, &Host::detect())
+    apply_on(spec, p, id, lookup, &Host::detect(), None)
 }
 
-/// [`apply`] for the security modules of `host`.
+/// [`apply`] for the bundle at `bundle`, whose root filesystem `--group-add`'s names are
+/// looked up in.
+pub fn apply_in(
+    spec: &mut Spec,
+    p: &ProcessSection,
+    id: &str,
+    lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
+    bundle: &std::path::Path,
+) -> Result<(), RuntimeError> {
+    apply_on(spec, p, id, lookup, &Host::detect(), Some(bundle))
+}
+
+/// [`apply`] for the security modules of `host`, in the bundle `bundle` if known.
 fn apply_on(
     spec: &mut Spec,
     p: &ProcessSection,
     id: &str,
     lookup: &dyn Fn(&str) -> Result<i32, RuntimeError>,
     host: &Host,
+    bundle: Option<&std::path::Path>,
 ) -> Result<(), RuntimeError> {
     let sec = secopt::parse(&p.security_opt)?;
+    let rootfs = bundle.map(|b| match spec.root() {
+        Some(r) => b.join(r.path()),
+        None => b.join("rootfs"),
+    });
     let mut process = spec
         .process()
         .clone()
         .ok_or_else(|| RuntimeError::Invalid("config.json has no process section".into()))?;
-    process_flags(&mut process, p)?;
+    process_flags(&mut process, p, rootfs.as_deref())?;
     spec.set_process(Some(process));
     let mut linux = match spec.linux().clone() {
         Some(l) => l,
@@ -191,23 +211,46 @@ fn apply_on(
     paths_and_devices(&mut linux, p)?;
     let mut res = linux.resources().clone().unwrap_or_default();
     resources(&mut res, &p.resources)?;
+    if !p.device_cgroup_rules.is_empty() {
+        let mut rules = res.devices().clone().unwrap_or_default();
+        for r in &p.device_cgroup_rules {
+            rules.push(kernel::device_rule(r)?);
+        }
+        res.set_devices(Some(rules));
+    }
     linux.set_resources(Some(res));
-    let cg = if p.cgroup_path.is_empty() {
-        format!("{}/{id}", cgroups::default_parent())
-    } else {
-        p.cgroup_path.clone()
-    };
-    linux.set_cgroups_path(Some(cg.into()));
+    linux.set_cgroups_path(Some(kernel::cgroup_path(p, id)?.into()));
     namespace_mode(&mut linux, (LinuxNamespaceType::Ipc, "ipc"), &p.ipc, lookup)?;
     namespace_mode(&mut linux, (LinuxNamespaceType::Pid, "pid"), &p.pid, lookup)?;
     namespace_mode(&mut linux, (LinuxNamespaceType::Uts, "uts"), &p.uts, lookup)?;
+    kernel::cgroupns(&mut linux, &p.cgroupns)?;
     userns(&mut linux, &p.userns)?;
+    kernel::sysctls(&mut linux, p)?;
     spec.set_linux(Some(linux));
+    kernel::shm_size(spec, p.shm_size)?;
     if p.privileged {
         sys_writable(spec);
     }
     secopt::edit(spec, &sec, p.privileged, id, host)?;
     init_annotation(spec, p.init);
+    annotations(spec, p)
+}
+
+/// `--annotation KEY=VALUE`: into config.json's annotations, for the OCI runtime.
+fn annotations(spec: &mut Spec, p: &ProcessSection) -> Result<(), RuntimeError> {
+    if p.annotations.is_empty() {
+        return Ok(());
+    }
+    let mut ann = spec.annotations().clone().unwrap_or_default();
+    for (k, v) in &p.annotations {
+        if k.is_empty() {
+            return Err(RuntimeError::BadArgs(
+                "invalid --annotation: the key is empty (use KEY=VALUE)".into(),
+            ));
+        }
+        ann.insert(k.clone(), v.clone());
+    }
+    spec.set_annotations(Some(ann));
     Ok(())
 }
 
@@ -218,9 +261,29 @@ fn empty<T: for<'de> Deserialize<'de>>() -> Result<T, RuntimeError> {
 }
 
 /// `-t`, the capability sets (Docker's default, `--cap-add`, `--cap-drop`, `--privileged`;
-/// effective and permitted only for root) and `--ulimit`.
-fn process_flags(process: &mut Process, p: &ProcessSection) -> Result<(), RuntimeError> {
+/// effective and permitted only for root), `--ulimit`, `--oom-score-adj` and `--group-add`
+/// (names looked up in `rootfs`).
+fn process_flags(
+    process: &mut Process,
+    p: &ProcessSection,
+    rootfs: Option<&std::path::Path>,
+) -> Result<(), RuntimeError> {
     process.set_terminal(Some(p.tty));
+    if let Some(adj) = kernel::oom_score_adj(p.oom_score_adj)? {
+        process.set_oom_score_adj(Some(adj));
+    }
+    let added = kernel::group_ids(rootfs, &p.group_add)?;
+    if !added.is_empty() {
+        let mut user = process.user().clone();
+        let mut gids = user.additional_gids().clone().unwrap_or_default();
+        for g in added {
+            if !gids.contains(&g) {
+                gids.push(g);
+            }
+        }
+        user.set_additional_gids(Some(gids));
+        process.set_user(user);
+    }
     let set = capabilities(&caps::docker_set(
         &caps::docker_default(),
         &p.cap_add,
@@ -376,6 +439,8 @@ mod tests {
             uts: "host".into(),
             userns: "auto".into(),
             security_opt: vec!["no-new-privileges".into(), "seccomp=unconfined".into()],
+            // Not the host's default (which depends on its cgroup layout).
+            cgroupns: "private".into(),
             ..Default::default()
         };
         let r = &mut p.resources;
@@ -417,6 +482,7 @@ mod tests {
                 "systempaths=unconfined".into(),
                 "seccomp=builtin".into(),
             ],
+            cgroupns: "private".into(),
             ..Default::default()
         };
         p.resources.memory = 16 << 20;
@@ -445,6 +511,7 @@ mod tests {
                     Ok(42)
                 },
                 &Host::default(),
+                None,
             )
             .unwrap();
             let mut v = serde_json::to_value(&spec).unwrap();
@@ -464,7 +531,7 @@ mod tests {
             }
             if p.cgroup_path.is_empty() {
                 // Under BERTH_CGROUP_PARENT, if the environment sets it.
-                let want = format!("{}/abc", cgroups::default_parent());
+                let want = format!("{}/abc", super::super::cgroups::default_parent());
                 assert_eq!(v["linux"]["cgroupsPath"], json!(want));
                 v["linux"]["cgroupsPath"] = json!("<default parent>/abc");
             }

@@ -128,6 +128,8 @@ pub struct HostConfigJson {
     pub pids_limit: Option<i64>,
     pub ulimits: Option<Vec<String>>,
     pub init: Option<bool>,
+    #[serde(flatten)]
+    pub more: super::HostConfigMoreJson,
 }
 
 #[derive(Debug, Serialize)]

@@ -73,6 +73,17 @@ fn bad(msg: String) -> VolumeError {
     VolumeError::BadSpec(msg)
 }
 
+/// A relative host path made absolute against the current directory (Go's `filepath.Abs`).
+pub fn from_cwd(p: &str) -> Result<String> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        bad(format!(
+            "cannot resolve {p:?} against the current directory: {e}"
+        ))
+    })?;
+    let joined = format!("{}/{p}", cwd.display());
+    Ok(clean_destination(&joined).unwrap_or(joined))
+}
+
 /// Go's `path.Clean` for an absolute container path; `None` if `p` is not absolute.
 pub fn clean_destination(p: &str) -> Option<String> {
     if !p.starts_with('/') {
@@ -167,6 +178,16 @@ pub fn parse_volume(raw: &str) -> Result<Request> {
         }
         [s, d, m] => (Some(*s), *d, *m),
         _ => return Err(invalid("too many colons")),
+    };
+    // The Docker CLI's rule: a source starting with `.` is a path, made absolute against the
+    // current directory (`./data`, `..`, `.`); `~` and other relative names are not.
+    let absolute;
+    let source = match source {
+        Some(s) if s.starts_with('.') => {
+            absolute = from_cwd(s)?;
+            Some(absolute.as_str())
+        }
+        other => other,
     };
     let Some(m) = parse_mode(mode) else {
         return Err(invalid(&format!("invalid mode {mode:?}")));
@@ -376,7 +397,6 @@ mod tests {
     #[test]
     fn dash_v_refusals() {
         for (spec, c) in [
-            ("./data:/data", Code::BAD_ARGS),
             ("data/x:/data", Code::BAD_ARGS),
             ("~/x:/data", Code::BAD_ARGS),
             ("x:/data", Code::BAD_ARGS),
@@ -393,8 +413,18 @@ mod tests {
         ] {
             assert_eq!(code(parse_volume(spec)), c, "{spec}");
         }
-        let e = parse_volume("./data:/data").unwrap_err().to_string();
-        assert!(e.contains("relative") && e.contains("$PWD/data"), "{e}");
+        let cwd = std::env::current_dir().unwrap();
+        let r = parse_volume("./data:/data").unwrap();
+        let RequestKind::Bind { source, .. } = r.kind else {
+            panic!("{r:?}")
+        };
+        assert_eq!(source, cwd.join("data"));
+        let r = parse_volume("..:/up").unwrap();
+        let RequestKind::Bind { source, .. } = r.kind else {
+            panic!("{r:?}")
+        };
+        assert_eq!(source, cwd.parent().unwrap());
+        assert!(parse_volume("~/data:/data").is_err());
     }
 
     #[test]

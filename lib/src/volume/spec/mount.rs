@@ -238,13 +238,19 @@ impl<'a> MountFields<'a> {
         if self.source.is_empty() {
             return Err(self.invalid("type=bind needs a source (src=/host/path)".into()));
         }
-        if !self.source.starts_with('/') {
+        // The Docker CLI makes `./PATH` and `.` absolute against the current directory; any
+        // other relative source is refused.
+        let source = if self.source.starts_with("./") || self.source == "." {
+            super::from_cwd(&self.source)?
+        } else if self.source.starts_with('/') {
+            self.source
+        } else {
             return Err(VolumeError::RelativeHostPath {
                 spec: self.raw.to_string(),
                 path: self.source,
             });
-        }
-        let source = PathBuf::from(clean_destination(&self.source).unwrap_or(self.source));
+        };
+        let source = PathBuf::from(clean_destination(&source).unwrap_or(source));
         Ok((
             RequestKind::Bind {
                 source,
@@ -334,8 +340,21 @@ mod tests {
             matches!(&r.kind, RequestKind::Bind { source, .. } if source == std::path::Path::new("/a,b"))
         );
         assert!(r.rw);
+        // `./PATH` and `.` are made absolute against the current directory (docker/cli).
+        let cwd = std::env::current_dir().unwrap();
+        for (spec, want) in [
+            ("type=bind,src=./d/e,dst=/x", cwd.join("d/e")),
+            ("type=bind,src=.,dst=/x", cwd.clone()),
+        ] {
+            let r = parse_mount(spec).unwrap();
+            assert!(
+                matches!(&r.kind, RequestKind::Bind { source, .. } if *source == want),
+                "{spec}: {r:?}"
+            );
+        }
         for bad in [
             "type=bind,src=rel,dst=/x",
+            "type=bind,src=../up,dst=/x",
             "type=bind,dst=/x",
             "type=volume,src=/abs,dst=/x",
             "type=tmpfs,src=x,dst=/x",
