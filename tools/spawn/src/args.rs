@@ -1,0 +1,292 @@
+//! berth-spawn's command line: runc's global options and verbs, berth's stage and Docker
+//! verbs, and which of them are Docker verbs (`Tool::docker_verb`).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT};
+use berth_cli::{CommonOpts, Tool};
+use clap::{Parser, Subcommand};
+
+use crate::flags::DockerFlags;
+
+/// An OCI runtime (runc's CLI) and berth's container stage.
+#[derive(Parser, Debug)]
+#[command(name = "berth-spawn", version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.2.0"), about, long_about = None)]
+pub(crate) struct Args {
+    /// Runtime state directory (runc's --root): one directory per container.
+    #[arg(long, env = "BERTH_RUN_ROOT", default_value = DEFAULT_RUN_ROOT, global = true, value_name = "DIR")]
+    pub(crate) root: PathBuf,
+    /// berth's persistent root (records, logs): where container names resolve.
+    #[arg(long, env = "BERTH_ROOT", default_value = DEFAULT_ROOT, global = true, value_name = "DIR")]
+    pub(crate) berth_root: PathBuf,
+    /// Also write errors to this file (runc's --log).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+    /// Format of --log: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+    /// berth's JSON on stdout (and its exit codes) for a Docker verb.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Log verbosity on stderr.
+    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "warn", global = true,
+          value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
+    pub(crate) log_level: String,
+    /// Print how long the command took on stderr.
+    #[arg(long, env = "BERTH_TIMINGS", global = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub(crate) timings: bool,
+    /// runc compatibility: accepted, same as --log-level debug.
+    #[arg(long, global = true, hide = true)]
+    pub(crate) debug: bool,
+    /// runc compatibility: systemd cgroups are not supported (create, run and update refuse
+    /// it; use the cgroupfs manager).
+    #[arg(long, global = true, hide = true)]
+    pub(crate) systemd_cgroup: bool,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) rootless: Option<String>,
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+    #[arg(skip)]
+    pub(crate) common: OnceLock<CommonOpts>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct CreateArgs {
+    /// The bundle directory (config.json + rootfs).
+    #[arg(short, long, default_value = ".")]
+    pub(crate) bundle: PathBuf,
+    /// Write the container's pid to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pid_file: Option<PathBuf>,
+    /// An AF_UNIX socket that receives the terminal's master.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) console_socket: Option<PathBuf>,
+    /// Pass this many extra file descriptors (from 3) to the container.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) preserve_fds: i32,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, hide = true)]
+    pub(crate) no_pivot: bool,
+    /// runc compatibility: accepted and ignored.
+    #[arg(long, hide = true)]
+    pub(crate) no_new_keyring: bool,
+    /// The container id.
+    pub(crate) id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Cmd {
+    /// Create a container (runc): set up, waiting for `start`. `create -` is Docker's create
+    /// as a pipeline stage: the record on stdin gets its flags, and stays created.
+    Create {
+        #[command(flatten)]
+        create: CreateArgs,
+        #[command(flatten)]
+        flags: Box<DockerFlags>,
+        /// Attach to STDIN, STDOUT or STDERR when started attached (`create -`; repeatable).
+        #[arg(short = 'a', long, require_equals = true, value_name = "STREAM")]
+        attach: Vec<String>,
+    },
+    /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
+    /// starts it again (Docker); otherwise a created OCI container starts (runc).
+    Start {
+        /// Attach stdout/stderr (and stdin with -i) and wait for the container (Docker's
+        /// `start -a`); `start -` takes Docker's `run -a`: `--attach=STDIN|STDOUT|STDERR`,
+        /// repeatable, the streams a foreground run attaches.
+        #[arg(short = 'a', long, num_args = 0..=1, require_equals = true,
+              default_missing_value = "", value_name = "STREAM")]
+        attach: Vec<String>,
+        #[command(flatten)]
+        flags: Box<DockerFlags>,
+        /// `-`, berth containers (Docker: several), or an OCI container id.
+        #[arg(required = true, value_name = "TARGET")]
+        targets: Vec<String>,
+    },
+    /// Create and start a container (runc).
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Do not wait for the container.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Print a container's OCI state.
+    State { id: String },
+    /// Send a signal: Docker's `kill [-s SIG] NAME` (default KILL) for berth containers,
+    /// runc's `kill ID [SIG]` (default TERM) otherwise.
+    Kill {
+        /// Every process in the container (runc).
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long, value_name = "SIGNAL")]
+        signal: Option<String>,
+        /// Docker: the containers (all of them; the signal is only ever `-s`). runc: the
+        /// container id and an optional signal.
+        #[arg(required = true, value_name = "CONTAINER")]
+        targets: Vec<String>,
+    },
+    /// Delete a container's runtime state, cgroups and processes (with --force, even while
+    /// it runs; a missing container is then not an error).
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// List the host pids of a container's processes (runc): `ps`'s table, run with PS_ARGS
+    /// (default -ef), or `--format json`.
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Options for ps (table format).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "PS_ARGS"
+        )]
+        ps_args: Vec<String>,
+    },
+    /// Change a container's resource limits (runc): `--resources FILE` (linux.resources JSON,
+    /// `-` for stdin) or the flags; only what is given changes.
+    Update {
+        #[command(flatten)]
+        args: crate::flags::UpdateArgs,
+        id: String,
+    },
+    /// Print what this runtime supports as JSON (runc's `features`).
+    Features,
+    /// List the containers of the runtime root.
+    List {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Run a process in a running container.
+    Exec {
+        /// A process.json (runc).
+        #[arg(short, long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        #[arg(short, long)]
+        detach: bool,
+        #[arg(short, long)]
+        tty: bool,
+        #[arg(short, long)]
+        interactive: bool,
+        #[arg(short = 'w', long, visible_alias = "workdir", value_name = "DIR")]
+        cwd: Option<String>,
+        #[arg(short, long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Read in a file of environment variables (before -e).
+        #[arg(long, value_name = "FILE")]
+        env_file: Vec<PathBuf>,
+        /// Give extended privileges to the command (every capability).
+        #[arg(long)]
+        privileged: bool,
+        #[arg(short, long, value_name = "USER[:GROUP]")]
+        user: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: i32,
+        id: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Attach to a running berth container's stdio (Ctrl-P Ctrl-Q detaches).
+    Attach {
+        /// Do not attach stdin.
+        #[arg(long)]
+        no_stdin: bool,
+        /// Forward received signals to the container.
+        #[arg(long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
+        sig_proxy: bool,
+        /// The detach sequence (default ctrl-p,ctrl-q).
+        #[arg(long, value_name = "KEYS")]
+        detach_keys: Option<String>,
+        container: String,
+    },
+    /// Freeze a container's processes (Docker: one or more berth containers).
+    Pause {
+        #[arg(required = true, value_name = "CONTAINER")]
+        ids: Vec<String>,
+    },
+    /// Thaw a paused container.
+    #[command(visible_alias = "unpause")]
+    Resume {
+        #[arg(required = true, value_name = "CONTAINER")]
+        ids: Vec<String>,
+    },
+    /// Stop berth containers: the stop signal, then SIGKILL after the timeout.
+    Stop {
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u32>,
+        #[arg(short, long, value_name = "SIGNAL")]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Restart berth containers.
+    Restart {
+        #[arg(short, long, value_name = "SECONDS")]
+        time: Option<u32>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Block until berth containers stop; print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Used by berth-monitor.
+    #[command(hide = true)]
+    MonitorHook {
+        /// `exited ID STATUS` or `respawn ID`.
+        event: String,
+        id: String,
+        status: Option<i32>,
+    },
+}
+
+impl Tool for Args {
+    const NAME: &'static str = "spawn";
+    fn common(&self) -> &CommonOpts {
+        self.common.get_or_init(|| CommonOpts {
+            root: self.berth_root.clone(),
+            run_root: self.root.clone(),
+            json: self.json,
+            log_level: if self.debug {
+                "debug".into()
+            } else {
+                self.log_level.clone()
+            },
+            timings: self.timings,
+        })
+    }
+    fn docker_verb(&self) -> bool {
+        match &self.cmd {
+            Cmd::Start { targets, .. } => targets.iter().all(|t| t != "-"),
+            Cmd::Kill { .. }
+            | Cmd::Exec { .. }
+            | Cmd::Attach { .. }
+            | Cmd::Pause { .. }
+            | Cmd::Resume { .. }
+            | Cmd::Stop { .. }
+            | Cmd::Restart { .. }
+            | Cmd::Wait { .. } => true,
+            Cmd::Create { .. }
+            | Cmd::Run { .. }
+            | Cmd::State { .. }
+            | Cmd::Delete { .. }
+            | Cmd::Ps { .. }
+            | Cmd::Update { .. }
+            | Cmd::Features
+            | Cmd::List { .. }
+            | Cmd::MonitorHook { .. } => false,
+        }
+    }
+}
