@@ -20,6 +20,7 @@ mod copytar;
 mod create;
 mod delete;
 mod exec;
+pub mod health;
 mod kill;
 mod launch;
 pub mod monitor;

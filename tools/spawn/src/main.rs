@@ -284,7 +284,7 @@ enum Cmd {
     /// Used by berth-monitor.
     #[command(hide = true)]
     MonitorHook {
-        /// `exited ID STATUS` or `respawn ID`.
+        /// `exited ID STATUS`, `respawn ID` or `health ID`.
         event: String,
         id: String,
         status: Option<i32>,
@@ -574,6 +574,10 @@ fn run(a: Args) -> Result<(), Error> {
                     .map_err(|e| Error::new(Code::IO, format!("answering the monitor: {e}")))
                 }
                 None => berth_cli::print_text("exit\n"),
+            },
+            "health" => match berth::container::health::probe(&paths, &id)? {
+                Some(next) => berth_cli::print_text(&format!("{}\n", next.as_millis())),
+                None => berth_cli::print_text("stop\n"),
             },
             other => Err(Error::new(
                 Code::BAD_ARGS,
