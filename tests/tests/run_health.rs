@@ -1,7 +1,8 @@
 //! Health checks as Docker 28 runs them: the `--health-*` flags and the image's HEALTHCHECK,
 //! probed by the monitor of a detached container; `State.Health` in `inspect`, `(healthy)` in
 //! `ps`'s STATUS, `ps -f health=`; the start period; `--no-healthcheck`; the probe's timeout;
-//! the flags' errors. Intervals are 1s, and every wait is `until` a state is seen.
+//! the flags' errors. Intervals are 1s, and every wait is `until` a state is seen. Also the
+//! `--log-driver` refusals that name the host service a driver needs.
 
 use berth_e2e::argv;
 use berth_e2e::crafted::{Layer, busybox_tar, put_image};
@@ -224,6 +225,42 @@ fn bad_health_flags_are_refused_as_docker_refuses_them() {
     assert!(
         r.stderr
             .contains("Unrecognised filter value for health: sick"),
+        "{}",
+        r.stderr
+    );
+    b.assert_clean(&[]);
+}
+
+#[test]
+fn log_drivers_that_need_a_missing_host_service_are_refused_by_name() {
+    let b = Session::new();
+    for (driver, socket) in [
+        ("syslog", "/dev/log"),
+        ("journald", "/run/systemd/journal/socket"),
+    ] {
+        let r = b
+            .berth(&argv!("run --log-driver {} busybox true", driver))
+            .fails_with(125);
+        if std::path::Path::new(socket).exists() {
+            assert!(
+                r.stderr.contains("not supported by berth yet"),
+                "{}",
+                r.stderr
+            );
+        } else {
+            assert!(
+                r.stderr.contains("needs") && r.stderr.contains(socket),
+                "{}",
+                r.stderr
+            );
+        }
+    }
+    let r = b
+        .berth(&argv!("run --log-driver nosuch busybox true"))
+        .fails_with(125);
+    assert!(
+        r.stderr
+            .contains("logger: no log driver named 'nosuch' is registered"),
         "{}",
         r.stderr
     );
