@@ -48,6 +48,9 @@ pub struct Args {
     pub client: Option<RawFd>,
     /// The report pipe: the monitor writes its ready line there ([`crate::ready`]).
     pub ready: Option<RawFd>,
+    /// The container has a health check: milliseconds from a start to its first probe
+    /// (`--health`); each probe (`monitor-hook health ID`) answers with the next delay.
+    pub health: Option<u64>,
 }
 
 /// A command line the monitor cannot run with.
@@ -110,6 +113,9 @@ impl Args {
         if let Some(p) = &self.attach {
             v.push(arg("attach", p));
         }
+        if let Some(ms) = self.health {
+            v.push(arg("health", ms.to_string()));
+        }
         v
     }
 
@@ -167,6 +173,7 @@ impl Args {
             "client" => ("client", Slot::Fd(&mut self.client)),
             "ready" => ("ready", Slot::Fd(&mut self.ready)),
             "attach" => ("attach", Slot::OptPath(&mut self.attach)),
+            "health" => ("health", Slot::Millis(&mut self.health)),
             _ => return Err(format!("unknown argument {s:?}")),
         };
         if seen.contains(&name) {
@@ -191,6 +198,7 @@ enum Slot<'a> {
     Size(&'a mut u64),
     Count(&'a mut u32),
     Fd(&'a mut Option<RawFd>),
+    Millis(&'a mut Option<u64>),
 }
 
 impl Slot<'_> {
@@ -225,6 +233,9 @@ impl Slot<'_> {
                     .ok()
                     .filter(|&n: &u32| n >= 1)
                     .ok_or("a count of at least 1")?
+            }
+            Slot::Millis(ms) => {
+                *ms = Some(text()?.parse().map_err(|_| "milliseconds")?);
             }
             Slot::Fd(fd) => {
                 *fd = Some(
@@ -275,6 +286,7 @@ mod tests {
             attach: Some("/run/berth/attach/c0ffee".into()),
             client: Some(10),
             ready: Some(11),
+            health: Some(1000),
             ..minimal()
         };
         assert_eq!(Args::parse(full.to_argv()), Ok(full.clone()));

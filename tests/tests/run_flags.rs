@@ -168,8 +168,8 @@ fn flag_forms_and_refusals() {
         (vec!["--name"], "flag needs an argument: --name"),
         (vec!["--rm=maybe", "busybox"], "invalid argument \"maybe\""),
         (
-            vec!["--log-driver", "syslog", "busybox"],
-            "--log-driver syslog is not supported",
+            vec!["--log-driver", "gelf", "busybox"],
+            "--log-driver gelf is not supported",
         ),
         (vec![], "requires at least 1 argument"),
     ] {

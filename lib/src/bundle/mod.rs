@@ -296,6 +296,17 @@ fn reserve_name(containers: &Containers, name: Option<&str>, id: &str) -> Result
     }
 }
 
+/// The image's HEALTHCHECK (`config.Healthcheck` of its config blob: Docker's, which the OCI
+/// image spec and oci-spec's types leave out).
+fn image_healthcheck(paths: &Paths, image: &ResolvedImage) -> Option<crate::protocol::Healthcheck> {
+    let blob = ImageStore::open(paths)
+        .ok()?
+        .read_blob(image.manifest.config().digest().as_ref())
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&blob).ok()?;
+    serde_json::from_value(v.get("config")?.get("Healthcheck")?.clone()).ok()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build(
     paths: &Paths,
@@ -329,7 +340,7 @@ fn build(
 
     let short = ids::short(id);
     let getenv = |k: &str| std::env::var(k).ok();
-    let cfg = spec::merge(
+    let mut cfg = spec::merge(
         &image.config,
         &image.section.reference,
         short,
@@ -337,6 +348,10 @@ fn build(
         &getenv,
     )
     .map_err(|e| BundleError::BadOverride(e.0))?;
+    cfg.healthcheck = crate::protocol::Healthcheck::merged(
+        opts.overrides.healthcheck.clone(),
+        image_healthcheck(paths, image),
+    );
     if spec::args(&cfg).is_empty() {
         return Err(BundleError::NoCommand.into());
     }

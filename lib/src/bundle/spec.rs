@@ -37,6 +37,8 @@ pub struct Overrides {
     pub label_files: Vec<PathBuf>,
     pub stop_signal: Option<String>,
     pub read_only: bool,
+    /// The `--health-*` flags and `--no-healthcheck`, merged over the image's HEALTHCHECK.
+    pub healthcheck: Option<crate::protocol::Healthcheck>,
 }
 
 /// An override the user got wrong; the message is the sentence to print.
@@ -124,6 +126,7 @@ pub fn merge(
         labels,
         stop_signal: o.stop_signal.clone().or_else(|| c.stop_signal().clone()),
         read_only: o.read_only,
+        healthcheck: None,
     })
 }
 

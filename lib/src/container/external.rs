@@ -136,7 +136,7 @@ pub fn run_foreground(
         .map_err(|e| sys(format!("running {}", exe.display()), e))?;
     let code = match started(&exe, &root, id, &mut child) {
         Started::Running(pid) => {
-            set_running(paths, id, pid, std::process::id() as i32)?;
+            set_running(paths, id, pid, std::process::id() as i32, false)?;
             signals::wait(signals::Foreground {
                 pid: child.id() as i32,
                 master: None,

@@ -16,16 +16,27 @@ use crate::state::{Containers, liveness};
 
 /// Records that the container's process `pid` started, watched by `monitor` (its monitor, or
 /// the foreground berth-spawn).
-pub(crate) fn set_running(paths: &Paths, id: &str, pid: i32, monitor: i32) -> Result<(), Error> {
+/// `probed`: a monitor runs the container's health check (a detached container), so its
+/// `State.Health` starts at `starting`.
+pub(crate) fn set_running(
+    paths: &Paths,
+    id: &str,
+    pid: i32,
+    monitor: i32,
+    probed: bool,
+) -> Result<(), Error> {
     Containers::new(paths).update(id, |r| {
-        r.state
-            .get_or_insert_with(Default::default)
-            .apply(Event::Started {
-                pid,
-                pid_start: liveness::start_time(pid).unwrap_or(0),
-                monitor_pid: monitor,
-                monitor_start: liveness::start_time(monitor).unwrap_or(0),
-            })?;
+        let checked = probed && super::health::healthcheck(r).is_some();
+        let s = r.state.get_or_insert_with(Default::default);
+        if checked && s.health.is_none() {
+            s.health = Some(Default::default());
+        }
+        s.apply(Event::Started {
+            pid,
+            pid_start: liveness::start_time(pid).unwrap_or(0),
+            monitor_pid: monitor,
+            monitor_start: liveness::start_time(monitor).unwrap_or(0),
+        })?;
         super::settle_creator(paths, r);
         Ok::<_, Error>(())
     })

@@ -21,6 +21,7 @@ mod create;
 mod delete;
 mod exec;
 pub mod external;
+pub mod health;
 mod kill;
 mod launch;
 pub mod monitor;

@@ -1,7 +1,8 @@
 //! The monitor (tools/monitor, a tiny static binary) from berth-spawn's side: launching it
 //! for a detached container ([`start_detached`]: a new session whose leader creates the
 //! container and execs the monitor with [`berth_monitor_proto::args::Args`]). The hooks it asks
-//! berth-spawn to run when the container's process ends live in [`super::restart`], so that
+//! berth-spawn to run when the container's process ends live in [`super::restart`], the health
+//! probe it runs on a timer (`--health`, the first probe's delay) in [`super::health`], so that
 //! the monitor itself holds no record, JSON or runtime code and stays small. What passes
 //! between the two (its command line, its ready line, the attach frames, descriptors) is
 //! defined once, in `berth_monitor_proto`.
@@ -159,7 +160,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             let _ = oci::delete(&root, id, true);
             return Err(fail_start(paths, &record, e));
         }
-        if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32) {
+        if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32, true) {
             // Another start got there first: this process must not run unwatched.
             let _ = oci::delete(&root, id, true);
             return Err(e);
@@ -181,6 +182,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             // The monitor says `ok` on the report pipe once it listens on the attach socket:
             // `run -d` returns only then, so an immediate `berth attach` finds it.
             ready: Some(inheritable(report)),
+            health: super::health::first_delay(&record).map(|d| d.as_millis() as u64),
             ..monitor_args(paths, id, &p, l.state.pid)
         };
         let devnull = std::fs::OpenOptions::new()

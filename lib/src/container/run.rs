@@ -81,7 +81,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
         Ok(l) => l,
         Err(e) => return Err(fail_start(paths, &record, e)),
     };
-    if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32) {
+    if let Err(e) = set_running(paths, id, l.state.pid, std::process::id() as i32, false) {
         // Another start got there first: this process must not run.
         let _ = oci::delete(&root, id, true);
         return Err(e);

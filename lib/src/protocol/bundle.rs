@@ -69,4 +69,7 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default)]
     pub read_only: bool,
+    /// Docker's `Config.Healthcheck`: the image's HEALTHCHECK under the `--health-*` flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::Healthcheck>,
 }

@@ -38,6 +38,7 @@
 //! run command back.
 
 mod bundle;
+mod health;
 mod image;
 mod mounts;
 mod network;
@@ -46,6 +47,7 @@ mod state;
 mod transition;
 
 pub use bundle::*;
+pub use health::*;
 pub use image::*;
 pub use mounts::*;
 pub use network::*;

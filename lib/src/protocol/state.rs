@@ -37,6 +37,9 @@ pub struct StateSection {
     /// Why the container failed to start or died unseen, if known.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// Docker's `State.Health`, for a container with a health check (`health.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::Health>,
 }
 
 /// Docker's container statuses.

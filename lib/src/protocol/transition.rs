@@ -25,6 +25,11 @@
 //! ```
 //!
 //! `removing` and `dead` are Docker's and never recorded by berth; nothing leaves them.
+//!
+//! A container's `health` (`health.rs`) goes back to `starting` at Started and Respawned, and
+//! becomes `unhealthy` at every event that ends its process (moby: the check's monitor
+//! stopped); `monitor-hook health` records probe results with a plain locked update, never
+//! touching the status.
 
 use chrono::{DateTime, Utc};
 
@@ -144,6 +149,14 @@ impl StateSection {
                 from: self.status.as_str(),
                 event: event.name(),
             });
+        }
+        // A health check starts again with each start, and ends with the process (moby: the
+        // status is unhealthy once its monitor stopped).
+        let health = self.health.as_mut();
+        match &event {
+            Event::Started { .. } | Event::Respawned { .. } => health.map_or((), |h| h.restart()),
+            Event::Paused | Event::Unpaused | Event::Stopping | Event::Killing => {}
+            _ => health.map_or((), |h| h.status = super::HealthStatus::Unhealthy),
         }
         match event {
             Event::Started {

@@ -13,8 +13,8 @@ use crate::store::ImageStore;
 use crate::views::{Result, ViewError};
 
 const KEYS: &[&str] = &[
-    "ancestor", "before", "exited", "expose", "id", "label", "name", "network", "publish", "since",
-    "status", "volume",
+    "ancestor", "before", "exited", "expose", "health", "id", "label", "name", "network",
+    "publish", "since", "status", "volume",
 ];
 
 /// The parsed `--filter` flags, before anything is looked up.
@@ -65,6 +65,8 @@ pub struct Matcher {
     labels: Vec<(String, Option<String>)>,
     status: Vec<Status>,
     exited: Vec<i32>,
+    /// `health=starting|healthy|unhealthy|none`.
+    health: Vec<String>,
     /// Image ids the `ancestor` values resolve to, and the familiar names as given.
     ancestor_ids: Vec<String>,
     ancestor_names: Vec<String>,
@@ -141,7 +143,18 @@ impl Matcher {
                 }
             }
         };
+        let health = f
+            .get("health")
+            .iter()
+            .map(|h| match h.as_str() {
+                "starting" | "healthy" | "unhealthy" | "none" => Ok(h.clone()),
+                _ => Err(ViewError::BadArgs(format!(
+                    "Unrecognised filter value for health: {h}"
+                ))),
+            })
+            .collect::<Result<_>>()?;
         Ok(Matcher {
+            health,
             ids: regexes("id")?,
             names: regexes("name")?,
             labels,
@@ -166,6 +179,17 @@ impl Matcher {
         }
         if !self.status.is_empty() && !self.status.contains(&status) {
             return false;
+        }
+        if !self.health.is_empty() {
+            // Docker's: a container without a check is `none`.
+            let h = r
+                .state
+                .as_ref()
+                .and_then(|s| s.health.as_ref())
+                .map_or("none", |h| h.status.as_str());
+            if !self.health.iter().any(|v| v == h) {
+                return false;
+            }
         }
         if !self.exited.is_empty() {
             let code = r.state.as_ref().map(|s| s.exit_code);

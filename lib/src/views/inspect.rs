@@ -166,6 +166,20 @@ fn state_json(status: Status, st: &StateSection) -> StateJson {
         error: st.error.clone(),
         started_at: go_rfc3339(st.started_at),
         finished_at: go_rfc3339(st.finished_at),
+        health: st.health.as_ref().map(|h| HealthJson {
+            status: h.status.as_str().into(),
+            failing_streak: h.failing_streak,
+            log: h
+                .log
+                .iter()
+                .map(|l| HealthLogJson {
+                    start: go_rfc3339(Some(l.start)),
+                    end: go_rfc3339(Some(l.end)),
+                    exit_code: l.exit_code,
+                    output: l.output.clone(),
+                })
+                .collect(),
+        }),
     }
 }
 
@@ -310,6 +324,7 @@ fn config_json(
         on_build: None,
         labels: config.labels.clone(),
         stop_signal: process.stop_signal.clone().or(config.stop_signal.clone()),
+        healthcheck: config.healthcheck.clone(),
         stop_timeout: process.stop_timeout,
     }
 }

@@ -1,5 +1,6 @@
 //! Docker's STATUS column ("Up 3 minutes", "Exited (137) 2 seconds ago", "Created",
-//! "Restarting (1) 5 seconds ago", "Up 2 minutes (Paused)"), after moby's `State.String()`.
+//! "Restarting (1) 5 seconds ago", "Up 2 minutes (Paused)", "Up 3 seconds (healthy)"), after
+//! moby's `State.String()`.
 
 use chrono::{DateTime, Utc};
 
@@ -18,7 +19,10 @@ pub fn status_text(state: Option<&StateSection>, now: DateTime<Utc>) -> String {
     };
     let since = |t: Option<DateTime<Utc>>| duration(now - t.unwrap_or(now));
     match s.status {
-        Status::Running => format!("Up {}", since(s.started_at)),
+        Status::Running => match &s.health {
+            Some(h) => format!("Up {} ({})", since(s.started_at), h.status.ps_text()),
+            None => format!("Up {}", since(s.started_at)),
+        },
         Status::Paused => format!("Up {} (Paused)", since(s.started_at)),
         Status::Restarting => match s.finished_at {
             Some(t) => format!("Restarting ({}) {} ago", s.exit_code, duration(now - t)),

@@ -10,6 +10,9 @@
 //! (`scripts/build-static.sh berth-monitor`), and before its loop it gives back the start-up
 //! pages of its read-only file mappings (`shed_startup_pages`), which halves its RSS.
 //!
+//! With a health check (`--health=MS`), it runs `monitor-hook health ID` on a timer beside its
+//! loop (`health.rs`); the hook probes, records, and says when to probe next.
+//!
 //! The log is `<root>/containers/<id>/<id>-json.log`, Docker's json-file lines, rotated at
 //! `--log-opt max-size` (default 10m) into `.1`, `.2`... keeping `max-file` files (default 3).
 //! `monitor-hook exited ID STATUS` records exit code, finish time and OOM kill under the
@@ -21,6 +24,7 @@
 //! and attach frames are `berth_monitor_proto`'s.
 
 mod attach;
+mod health;
 mod log;
 
 use std::os::fd::{IntoRawFd, RawFd};
@@ -32,6 +36,7 @@ use attach::Attach;
 use berth_monitor_proto::args::Args;
 use berth_monitor_proto::attach::{OUT_STDERR, OUT_STDOUT};
 use berth_monitor_proto::{fdpass, ready};
+use health::Health;
 use log::{Lines, Log};
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -57,7 +62,7 @@ fn parse() -> Args {
     }
 }
 
-fn nonblock(fd: RawFd) {
+pub(crate) fn nonblock(fd: RawFd) {
     // SAFETY: flag changes on a descriptor we were handed.
     unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
@@ -282,6 +287,7 @@ fn main() {
         // SAFETY: the descriptor was handed to us for this one message.
         unsafe { libc::close(fd) };
     }
+    let mut health = Health::new(a.health);
     let mut m = Monitor {
         a,
         log,
@@ -314,7 +320,19 @@ fn main() {
                 revents: 0,
             });
         }
-        let timeout = restart_at.map_or(-1, |t| {
+        let nattach = pfds.len() - 1 - nsources;
+        if let Some(fd) = health.fd() {
+            pfds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let wake = match (restart_at, health.due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = wake.map_or(-1, |t| {
             t.saturating_duration_since(Instant::now())
                 .as_millis()
                 .min(i32::MAX as u128) as i32
@@ -326,7 +344,13 @@ fn main() {
         }
         let ready: Vec<bool> = pfds[1..=nsources].iter().map(|p| p.revents != 0).collect();
         m.pump(&ready, false);
-        for p in &pfds[1 + nsources..] {
+        if health.fd().is_some() && pfds.last().is_some_and(|p| p.revents != 0) {
+            health.readable();
+        }
+        if container != 0 {
+            health.tick(&m.a);
+        }
+        for p in &pfds[1 + nsources..1 + nsources + nattach] {
             if p.revents == 0 {
                 continue;
             }
@@ -350,6 +374,7 @@ fn main() {
                 Some((out, fd)) if out.parse::<i32>().is_ok() => {
                     container = out.parse().unwrap_or(0);
                     started = Instant::now();
+                    health.rearm();
                     // Spawning the hook touched code the loop does not need.
                     shed_startup_pages();
                     if let Some(fd) = fd {
@@ -399,6 +424,7 @@ fn main() {
                 continue;
             }
             m.pump(&[], true);
+            health.stop();
             m.attach.ended(exit_code(status));
             let decision = m.hook(&["exited", &m.a.id.clone(), &status.to_string()], false);
             if decision.as_ref().map(|d| d.0.as_str()) != Some("restart") {

@@ -245,7 +245,7 @@ pub(crate) enum Cmd {
     /// Used by berth-monitor.
     #[command(hide = true)]
     MonitorHook {
-        /// `exited ID STATUS` or `respawn ID`.
+        /// `exited ID STATUS`, `respawn ID` or `health ID`.
         event: String,
         id: String,
         status: Option<i32>,

@@ -388,6 +388,10 @@ fn run(a: Args) -> Result<(), Error> {
                 }
                 None => berth_cli::print_text("exit\n"),
             },
+            "health" => match berth::container::health::probe(&paths, &id)? {
+                Some(next) => berth_cli::print_text(&format!("{}\n", next.as_millis())),
+                None => berth_cli::print_text("stop\n"),
+            },
             other => Err(Error::new(
                 Code::BAD_ARGS,
                 format!("unknown monitor event {other:?}"),

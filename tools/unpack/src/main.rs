@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use berth::bundle::{self, CreateOptions, DriverChoice, Overrides, ResolvedImage};
 use berth::layer::{DEFAULT_MAX_LAYER_SIZE, UnpackOptions};
-use berth::protocol::Record;
+use berth::protocol::{HealthFlags, Record};
 use berth::state::Containers;
 use berth::store::ImageStore;
 use berth::{Code, Error, Result};
@@ -56,6 +56,44 @@ struct Args {
     /// Username or UID (format: <name|uid>[:<group|gid>]).
     #[arg(short = 'u', long = "user")]
     user: Option<String>,
+    /// Command to run to check health.
+    #[arg(long = "health-cmd", value_name = "CMD", allow_hyphen_values = true)]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 30s).
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 3).
+    #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
+    health_retries: Option<i64>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 30s).
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    health_timeout: Option<String>,
+    /// Start period for the container to initialize before starting health-retries
+    /// countdown (ms|s|m|h) (default 0s).
+    #[arg(
+        long = "health-start-period",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    health_start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h) (default 5s).
+    #[arg(
+        long = "health-start-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     read_only: bool,
@@ -192,6 +230,17 @@ fn run(args: Args) -> Result<()> {
             label_files: args.label_file.clone(),
             stop_signal: args.stop_signal.clone(),
             read_only: args.read_only,
+            healthcheck: HealthFlags {
+                cmd: args.health_cmd.clone(),
+                interval: args.health_interval.clone(),
+                timeout: args.health_timeout.clone(),
+                start_period: args.health_start_period.clone(),
+                start_interval: args.health_start_interval.clone(),
+                retries: args.health_retries,
+                none: args.no_healthcheck,
+            }
+            .parse()
+            .map_err(|m| Error::new(Code::BAD_ARGS, m))?,
         },
         driver: match args.storage_driver.as_str() {
             "overlay" => DriverChoice::Overlay,

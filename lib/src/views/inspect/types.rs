@@ -59,6 +59,26 @@ pub struct StateJson {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthJson>,
+}
+
+/// `.State.Health`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthJson {
+    pub status: String,
+    pub failing_streak: u32,
+    pub log: Vec<HealthLogJson>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthLogJson {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +192,8 @@ pub struct ConfigJson {
     pub stdin_once: bool,
     pub env: Vec<String>,
     pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::protocol::Healthcheck>,
     pub image: String,
     pub volumes: Option<BTreeMap<String, Value>>,
     pub working_dir: String,
