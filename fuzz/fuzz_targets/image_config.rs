@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use berth::bundle::{Overrides, spec, user};
 use berth::image::inventory::LocalImage;
 use berth::image::{history, inspect};
-use berth::layer::root::{Root, clean_path};
+use berth::confine::{Root, clean_path};
 use berth::protocol::{BundleSection, Record, RootfsDriver};
 use libfuzzer_sys::fuzz_target;
 use oci_spec::image::ImageConfiguration;

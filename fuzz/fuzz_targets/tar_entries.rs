@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir(&root_path).unwrap();
     std::fs::create_dir(&outside).unwrap();
     std::fs::write(outside.join("sentinel"), b"host").unwrap();
-    let root = berth::layer::root::Root::open(&root_path).unwrap();
+    let root = berth::confine::Root::open(&root_path).unwrap();
     let _ = berth::layer::extract::extract(data, &root, 16 << 20);
     let names: Vec<_> = std::fs::read_dir(&outside)
         .unwrap()

@@ -4,6 +4,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod bundle;
+pub mod confine;
 pub mod container;
 pub mod digest;
 pub mod doctor;

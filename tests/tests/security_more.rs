@@ -142,7 +142,7 @@ fn exec_user_reads_only_the_containers_own_passwd() {
 }
 
 /// An image whose VOLUME is a symlink to /etc: the volume is seeded with the image's /etc
-/// (resolved inside the rootfs by descriptor, `layer::root::Root`), never the host's.
+/// (resolved inside the rootfs by descriptor, `confine::Root`), never the host's.
 #[test]
 fn a_volume_seeded_through_a_symlink_gets_the_images_files() {
     let b = Session::new();

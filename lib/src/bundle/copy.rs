@@ -22,8 +22,8 @@ use rustix::fs::{
     self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid, XattrFlags,
 };
 
+use crate::confine::{self as root, os};
 use crate::layer::LayerStore;
-use crate::layer::root::{self, os};
 use crate::layer::whiteout;
 
 /// Directory depth beyond which a layer is taken as hostile (and the stack as at risk).

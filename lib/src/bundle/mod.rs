@@ -358,8 +358,8 @@ fn build(
     let user = user::resolve(&rootfs, &cfg.user).map_err(BundleError::User)?;
     if !cfg.working_dir.is_empty() {
         // Docker creates a missing working directory (owned by root).
-        let root = crate::layer::root::Root::open(&rootfs).with_path("open", &rootfs)?;
-        let rel = crate::layer::root::clean_path(cfg.working_dir.as_bytes()).unwrap_or_default();
+        let root = crate::confine::Root::open(&rootfs).with_path("open", &rootfs)?;
+        let rel = crate::confine::clean_path(cfg.working_dir.as_bytes()).unwrap_or_default();
         root.mkdir_all(&rel)
             .with_path("create working directory", &cfg.working_dir)?;
     }

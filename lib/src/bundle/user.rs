@@ -8,7 +8,7 @@
 //! - HOME is the passwd entry's home, or `/`.
 //!
 //! The files are read through the container's root by descriptor (openat2
-//! `RESOLVE_IN_ROOT`, `layer::root::Root`): a symlinked `/etc/passwd` pointing at the host's
+//! `RESOLVE_IN_ROOT`, `confine::Root`): a symlinked `/etc/passwd` pointing at the host's
 //! is read as the container's, never the host's. berth reads them as the host's root, outside
 //! the container's device cgroup, so only a regular file is read: a FIFO planted there would
 //! hang the caller, a device node (an image can carry one, a container can make one) would be
@@ -19,7 +19,7 @@ use std::path::Path;
 
 use rustix::fs::OFlags;
 
-use crate::layer::root::Root;
+use crate::confine::Root;
 
 /// Bound on how much of /etc/passwd or /etc/group is read.
 const MAX_FILE: u64 = 16 << 20;
@@ -77,7 +77,7 @@ fn read_file(root: &Root, path: &[u8]) -> Result<String, String> {
     if kind != rustix::fs::FileType::RegularFile {
         let what = match kind {
             rustix::fs::FileType::Directory => "a directory",
-            _ => crate::layer::root::special_kind(&st).unwrap_or("an irregular file"),
+            _ => crate::confine::special_kind(&st).unwrap_or("an irregular file"),
         };
         return Err(fail(&format!("it is {what}, not a regular file")));
     }
@@ -86,7 +86,7 @@ fn read_file(root: &Root, path: &[u8]) -> Result<String, String> {
         return Err(fail(&"it is a kernel file, not a regular file"));
     }
     // The same inode, now open for reading: nothing swapped in since the check is opened.
-    let f = crate::layer::root::reopen(&fd, OFlags::RDONLY).map_err(|e| fail(&e))?;
+    let f = crate::confine::reopen(&fd, OFlags::RDONLY).map_err(|e| fail(&e))?;
     let mut s = Vec::new();
     std::fs::File::from(f)
         .take(MAX_FILE)

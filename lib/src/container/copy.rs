@@ -8,7 +8,7 @@
 //!
 //! The container's content is untrusted (it may be changing while we copy). Every path inside
 //! a root is resolved by the kernel with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
-//! (layer::root's [`Root`]), so a symlink planted in the container resolves inside it, never
+//! (confine's [`Root`]), so a symlink planted in the container resolves inside it, never
 //! on the host (Docker's CVE-2018-15664 and CVE-2019-14271 class); walks and writes act on
 //! descriptors with `O_NOFOLLOW`. Nothing that exists is ever opened for writing: a file is
 //! replaced by unlinking it and creating a new one with `O_EXCL`, so a device node or a FIFO
@@ -25,8 +25,8 @@ use rustix::fs::{self as rfs, FileType, OFlags};
 
 use super::ContainerError;
 use super::copytar::{Counter, archive, extract};
+use crate::confine::{RESOLVE_MOUNTS, Root, clean_path, special_kind, split_parent};
 use crate::error::{Error, Result};
-use crate::layer::root::{RESOLVE_MOUNTS, Root, clean_path, special_kind, split_parent};
 use crate::paths::Paths;
 use crate::protocol::{MountKind, Record};
 use crate::state::{Containers, liveness, truth};

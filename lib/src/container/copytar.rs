@@ -16,8 +16,8 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timestamps};
 
 use super::ContainerError;
 use super::copy::{CopyOptions, Side, bad, io_err};
+use crate::confine::{Root, clean_path, create_new, reopen, split_parent};
 use crate::error::{Error, Result};
-use crate::layer::root::{Root, clean_path, create_new, reopen, split_parent};
 
 #[derive(Default)]
 pub(super) struct Counter {

@@ -20,8 +20,8 @@ use rustix::fs::{
     self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid, XattrFlags,
 };
 
-use super::root::{self, Escape, Root, os};
 use super::whiteout::{self, Whiteout};
+use crate::confine::{self as root, Escape, Root, os};
 
 /// Why a layer could not be extracted.
 #[derive(Debug, thiserror::Error)]

@@ -36,7 +36,6 @@
 //!   `image_config`, `manifest`, `index`, `archive_manifest` for the other documents).
 
 pub mod extract;
-pub mod root;
 pub mod stream;
 pub mod whiteout;
 
@@ -301,7 +300,7 @@ impl LayerStore {
                 .into()
             }
         })?;
-        let root = root::Root::open(&diff).with_path("open", &diff)?;
+        let root = crate::confine::Root::open(&diff).with_path("open", &diff)?;
         let extracted = extract::extract(&mut reader, &root, opts.max_size);
         if extracted.is_ok() {
             reader.finish();

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 
 use rustix::fs::{self as rfs, FileType, Mode, XattrFlags};
 
-use super::root::os;
+use crate::confine::os;
 
 pub const PREFIX: &[u8] = b".wh.";
 pub const OPAQUE: &[u8] = b".wh..wh..opq";

@@ -5,7 +5,7 @@
 //! `copyOwnership`), so e.g. a database image's data directory stays writable by its user.
 //!
 //! The image's content is untrusted. The directory is found inside the rootfs with
-//! `layer::root::Root` (openat2 `RESOLVE_IN_ROOT`, retried on EAGAIN: a symlink such as
+//! `confine::Root` (openat2 `RESOLVE_IN_ROOT`, retried on EAGAIN: a symlink such as
 //! `/data -> /etc` resolves inside the rootfs, as the runtime resolves the mount's
 //! destination, never to the host's /etc), and the walk acts on file descriptors with
 //! `O_NOFOLLOW` and `*at` calls only, so no symlink in the image is ever followed; a file is
@@ -29,13 +29,13 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, linkat, symlinkat};
 use rustix::fs::OFlags;
 
-use crate::layer::root::Root;
+use crate::confine::Root;
 
 /// Copies the image's `destination` (inside `rootfs`) into the volume directory `data` if
 /// `data` is empty. Returns whether anything was done: false when the volume already has
 /// content or the image has no directory there.
 pub fn seed(rootfs: &Path, destination: &str, data: &Path) -> io::Result<bool> {
-    // The image's own filesystem: no mount is crossed (layer::root::RESOLVE).
+    // The image's own filesystem: no mount is crossed (confine::RESOLVE).
     let root = Root::open(rootfs)?;
     let rel = destination.trim_start_matches('/').as_bytes();
     let src = match root.open_at(rel, OFlags::RDONLY | OFlags::DIRECTORY) {
@@ -328,7 +328,7 @@ mod tests {
     /// openat2 refuses a resolution inside a root that walked `..` while anything was renamed
     /// anywhere on the system (EAGAIN: the kernel cannot prove the walk stayed inside), which
     /// berth itself does all the time (every record is saved by rename). The seed retries, as
-    /// `layer::root::Root` does, instead of failing the volume.
+    /// `confine::Root` does, instead of failing the volume.
     #[test]
     fn renames_elsewhere_during_the_walk_do_not_fail_the_seed() {
         let d = tempfile::tempdir().unwrap();

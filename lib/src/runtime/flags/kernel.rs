@@ -190,7 +190,7 @@ pub(super) fn group_ids(
     let root = match (names.is_empty(), rootfs) {
         (true, _) => None,
         (false, Some(r)) => Some(
-            crate::layer::root::Root::open(r)
+            crate::confine::Root::open(r)
                 .map_err(|e| bad(format!("--group-add: cannot open {}: {e}", r.display())))?,
         ),
         (false, None) => {

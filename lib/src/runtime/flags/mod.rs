@@ -362,7 +362,7 @@ fn init_annotation(spec: &mut Spec, init: bool) {
 /// root (`Root::of_process`, openat2 `RESOLVE_IN_ROOT`), never by a host path string such as
 /// `/proc/PID/root/etc/passwd`, whose absolute symlinks the kernel would follow on the host.
 pub fn resolve_user(pid: i32, start: u64, spec: &str) -> Result<User, RuntimeError> {
-    let root = crate::layer::root::Root::of_process(pid, start, crate::layer::root::RESOLVE_MOUNTS)
+    let root = crate::confine::Root::of_process(pid, start, crate::confine::RESOLVE_MOUNTS)
         .map_err(|e| {
             sys(
                 format!("entering the root of the container's process {pid}"),

@@ -1,6 +1,6 @@
 //! Filesystem primitives for the container's init.
 //!
-//! Every path inside the container's root is resolved **once, by descriptor**: layer::root's
+//! Every path inside the container's root is resolved **once, by descriptor**: confine's
 //! openat2 with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` (mounts crossed), missing parents
 //! made with `mkdirat` on descriptors. Every mount is then attached onto that descriptor with
 //! the new mount API: `open_tree` (binds) or `fsopen`/`fsmount` (kernel filesystems), flags set
@@ -26,7 +26,7 @@ use rustix::mount::{
     fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, move_mount, open_tree,
 };
 
-pub use crate::layer::root::{RESOLVE_MOUNTS, Root, create_new};
+pub use crate::confine::{RESOLVE_MOUNTS, Root, create_new};
 
 pub fn cstr(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).unwrap_or_default()

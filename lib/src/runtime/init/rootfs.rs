@@ -19,7 +19,7 @@ use super::fs::{
     Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_fd, clone_path, create_new, explain,
     mount, mount_point, new_fs, rel, set_flags,
 };
-use crate::layer::root::os;
+use crate::confine::os;
 
 /// Before the pivot, in the container's new mount namespace (runc's `prepareRoot`):
 ///
@@ -438,7 +438,7 @@ pub fn sysctls(spec: &Spec) -> Result<(), String> {
         if !matches!(on_proc, Ok(true)) {
             return Err(err(&"/proc/sys is not procfs in the container"));
         }
-        let w = crate::layer::root::reopen(&fd, OFlags::WRONLY).map_err(|e| err(&e))?;
+        let w = crate::confine::reopen(&fd, OFlags::WRONLY).map_err(|e| err(&e))?;
         rustix::io::write(&w, v.as_bytes()).map_err(|e| err(&e))?;
     }
     Ok(())

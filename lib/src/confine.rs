@@ -1,4 +1,6 @@
-//! File operations confined to a root directory **by construction**.
+//! File operations confined to a root directory **by construction**: berth's one
+//! filesystem-confinement module, used wherever a path comes from a container or an image
+//! (layer extraction, `cp`, volume seeding, the init's mounts, the copy driver, `exec -u`).
 //!
 //! Every path taken from untrusted content (a tar entry, a hardlink target, a whiteout) is
 //! resolved by the kernel with `openat2(2)` and `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
