@@ -892,9 +892,13 @@ fn runtime_runs_the_bundle_with_another_oci_runtime() {
                 .contains("running")
                 .then_some(())
         });
-        let v = inspect(&b, "rt1");
+        // berth records the process once it has seen the runtime report it running: a moment
+        // after the runtime lists it.
+        let v = berth_e2e::until("the record to say running", || {
+            let v = inspect(&b, "rt1");
+            (v["State"]["Running"] == true).then_some(v)
+        });
         assert_eq!(v["HostConfig"]["Runtime"], rt);
-        assert_eq!(v["State"]["Running"], true);
         let pid = v["State"]["Pid"].as_i64().unwrap();
         std::fs::write(format!("/proc/{pid}/root/tmp/go"), "").unwrap();
         assert!(child.wait().unwrap().success());
