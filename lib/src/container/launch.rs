@@ -39,7 +39,18 @@ pub(crate) fn set_running(
         })?;
         super::settle_creator(paths, r);
         Ok::<_, Error>(())
-    })
+    })?;
+    dns_running(paths, id, true);
+    Ok(())
+}
+
+/// The container's names resolve on its user-defined networks while it runs, and not
+/// otherwise (`net::dns::set_running`); a resolver that cannot be told is not the start's or
+/// the exit's failure.
+pub(crate) fn dns_running(paths: &Paths, id: &str, running: bool) {
+    if let Err(e) = crate::net::dns::set_running(paths, id, running) {
+        log::warn!("container DNS: {e}");
+    }
 }
 
 /// Records how the container ended. Returns the updated record.
@@ -50,21 +61,23 @@ pub(crate) fn set_exited(
     oom: bool,
     error: &str,
 ) -> Result<Record, Error> {
-    Containers::new(paths).update(id, |r| {
-        r.state
-            .get_or_insert_with(Default::default)
-            .apply(Event::Exited {
-                code,
-                oom,
-                error: error.to_string(),
-            })?;
-        // Docker keeps a container whose command could not be run (126/127); any other
-        // failure to start is berth's, and berth-run undoes the container.
-        if matches!(code, 126 | 127) {
-            super::settle_creator(paths, r);
-        }
-        Ok::<_, Error>(r.clone())
-    })
+    Containers::new(paths)
+        .update(id, |r| {
+            r.state
+                .get_or_insert_with(Default::default)
+                .apply(Event::Exited {
+                    code,
+                    oom,
+                    error: error.to_string(),
+                })?;
+            // Docker keeps a container whose command could not be run (126/127); any other
+            // failure to start is berth's, and berth-run undoes the container.
+            if matches!(code, 126 | 127) {
+                super::settle_creator(paths, r);
+            }
+            Ok::<_, Error>(r.clone())
+        })
+        .inspect(|_| dns_running(paths, id, false))
 }
 
 /// The options a berth container's process is created with.

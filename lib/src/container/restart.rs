@@ -75,6 +75,7 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
         Err(StateError::NoSuchContainer(_)) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
+    super::launch::dns_running(paths, id, false);
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
         super::teardown(paths, &record, true)?;
     }
@@ -142,6 +143,7 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
         let _ = oci::delete(&root, id, true);
         return Ok(None);
     }
+    super::launch::dns_running(paths, id, true);
     Ok(Some((pid, master)))
 }
 

@@ -7,8 +7,10 @@
 //! The interface's host end is `vx<id[..12]><N>` for ethN; its address comes from the
 //! network's IPAM under the container's id, as the first network's does, so teardown
 //! (`detach`, `disconnect`) finds it from the id. The first network keeps the default route.
-//! Disconnecting a container from the network it was created on is refused (berth's records
-//! name that network as the container's mode; Docker allows it).
+//! Disconnecting a container from the network it was created on takes down its eth0, its
+//! addresses and published ports, as Docker's does; the record keeps the mode (Docker's
+//! `HostConfig.NetworkMode`) and forgets the endpoint. `disconnect -f` also removes what a
+//! container no longer in the store left on the network (Docker's `ForceEndpointDelete`).
 
 use std::net::Ipv4Addr;
 
@@ -31,13 +33,17 @@ pub fn connect(
     container: &str,
     aliases: &[String],
     ip: Option<&str>,
+    ip6: Option<&str>,
 ) -> crate::Result<()> {
     let containers = Containers::new(paths);
     let id = containers.resolve(container)?;
     let rec = containers.load(&id)?;
     let net = networks::get(paths, network)?;
     let s = rec.network.clone().unwrap_or_default();
-    let netns = check_connect(&rec, &net, aliases, ip)?;
+    let netns = check_connect(&rec, &net, aliases, ip.or(ip6))?;
+    let wanted6 = ip6
+        .map(|s| super::attach::check::parse_ip6(&net, s))
+        .transpose()?;
     let wanted = ip
         .map(|s| {
             s.parse::<Ipv4Addr>()
@@ -61,7 +67,12 @@ pub fn connect(
         aliases: aliases.to_vec(),
         ..Default::default()
     };
-    bridge::join(paths, &id, &net, &netns, wanted, &mut att)?;
+    let fixed = bridge::Fixed {
+        ip: wanted,
+        ip6: wanted6,
+        mac: None,
+    };
+    bridge::join(paths, &id, &net, &netns, fixed, &mut att)?;
     let saved = containers.update(&id, |r| {
         if let Some(s) = r.network.as_mut() {
             s.connected.push(att.clone());
@@ -137,18 +148,18 @@ fn check_connect(
     })
 }
 
-/// `network disconnect`. `force` is accepted as Docker's is (it cleans up endpoints of
-/// containers the daemon lost); berth's teardown is always complete.
-pub fn disconnect(
-    paths: &Paths,
-    network: &str,
-    container: &str,
-    _force: bool,
-) -> crate::Result<()> {
+/// `network disconnect [-f]`.
+pub fn disconnect(paths: &Paths, network: &str, container: &str, force: bool) -> crate::Result<()> {
     let containers = Containers::new(paths);
-    let id = containers.resolve(container)?;
-    let rec = containers.load(&id)?;
     let net = networks::get(paths, network)?;
+    let id = match containers.resolve(container) {
+        Ok(id) => id,
+        Err(crate::state::StateError::NoSuchContainer(_)) if force => {
+            return Ok(force_stale(paths, &net, container)?);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let rec = containers.load(&id)?;
     let s = rec.network.clone().unwrap_or_default();
     if s.mode == "host" || net.driver == "host" {
         return Err(NetError::BadArgs(
@@ -158,13 +169,14 @@ pub fn disconnect(
         .into());
     }
     if s.network.as_deref() == Some(net.name.as_str()) {
-        return Err(NetError::Unsupported(format!(
-            "berth cannot disconnect container {} from {}, the network it was created on (remove the container, or run it on another network and connect it to {} instead)",
-            rec.name.trim_start_matches('/'),
-            net.name,
-            net.name
-        ))
-        .into());
+        crate::net::detach::primary_down(paths, &id, &s)?;
+        containers.update(&id, |r| {
+            if let Some(s) = r.network.as_mut() {
+                forget_primary(s);
+            }
+            Ok::<_, crate::state::StateError>(())
+        })?;
+        return Ok(refresh_dns(paths, &id)?);
     }
     let Some(att) = s.connected.iter().find(|a| a.network == net.name).cloned() else {
         return Err(NetError::WrongState(format!(
@@ -181,6 +193,44 @@ pub fn disconnect(
         Ok::<_, crate::state::StateError>(())
     })?;
     Ok(refresh_dns(paths, &id)?)
+}
+
+/// The record after its first network's endpoint is gone: no address, bridge, veth, ports
+/// or aliases; the mode stays.
+fn forget_primary(s: &mut crate::protocol::NetworkSection) {
+    s.network = None;
+    s.network_id = None;
+    s.bridge = None;
+    s.host_veth = None;
+    s.ip_address = None;
+    s.prefix_len = None;
+    s.gateway = None;
+    s.mac_address = None;
+    s.ipv6_address = None;
+    s.ipv6_prefix_len = None;
+    s.ipv6_gateway = None;
+    s.ports.clear();
+    s.aliases.clear();
+}
+
+/// `disconnect -f` of a container that is not in the store: the endpoints its id (or id
+/// prefix) still holds on `net` (an address, a veth, rules; the bridge with the last one)
+/// are removed. None found is Docker's "no such container".
+fn force_stale(paths: &Paths, net: &networks::Network, arg: &str) -> Result<(), NetError> {
+    let dir = networks::network_dir(paths, &net.name);
+    let containers = Containers::new(paths);
+    let stale: Vec<(String, String)> = crate::net::ipam::allocations(&dir)?
+        .into_iter()
+        .filter(|(_, owner)| owner.starts_with(arg) && containers.load(owner).is_err())
+        .map(|(ip, owner)| (ip.to_string(), owner))
+        .collect();
+    if stale.is_empty() {
+        return Err(crate::state::StateError::NoSuchContainer(arg.to_string()).into());
+    }
+    for (ip, owner) in stale {
+        crate::net::detach::stale_endpoint_down(paths, &owner, net, &ip)?;
+    }
+    Ok(())
 }
 
 /// The container's entry in the resolver's table, from its record as it is now: added,

@@ -102,6 +102,44 @@ pub(crate) fn endpoint_down(paths: &Paths, id: &str, a: &Attachment) -> Result<(
     bridge_down(paths, id, &a.network, &s, false)
 }
 
+/// `network disconnect` from the network the container was created on: its eth0's veth,
+/// addresses, published ports and their rules, and the network's bridge if it was the last.
+pub(crate) fn primary_down(paths: &Paths, id: &str, s: &NetworkSection) -> Result<()> {
+    let Some(name) = &s.network else {
+        return Ok(());
+    };
+    bridge_down(paths, id, name, s, true)?;
+    release_ports(id)
+}
+
+/// `network disconnect -f` of a container gone from the store: its endpoint on `net`, at
+/// `ip`, found by its id (its veth, its rules by tag, its addresses; the bridge if last).
+pub(crate) fn stale_endpoint_down(
+    paths: &Paths,
+    id: &str,
+    net: &networks::Network,
+    ip: &str,
+) -> Result<()> {
+    // A `network connect` endpoint's veth is `vx<id12><N>` on the bridge; the first one's is
+    // `veth<id11>`.
+    let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    let links = nl.links().map_err(NetError::netlink("list links"))?;
+    let bridge = links.iter().find(|l| l.name == net.bridge).map(|l| l.index);
+    let connected = format!("vx{}", &id[..12.min(id.len())]);
+    let host_veth = links
+        .iter()
+        .find(|l| l.name.starts_with(&connected) && bridge.is_some() && l.master == bridge)
+        .map(|l| l.name.clone());
+    let s = NetworkSection {
+        bridge: Some(net.bridge.clone()),
+        ip_address: Some(ip.to_string()),
+        host_veth,
+        ..Default::default()
+    };
+    bridge_down(paths, id, &net.name, &s, true)?;
+    release_ports(id)
+}
+
 /// `by_tag`: whether rules tagged with the container's id are the endpoint's to delete (its
 /// first network's), when regenerating them from the record does not delete them all.
 fn bridge_down(
@@ -116,9 +154,20 @@ fn bridge_down(
     nl.del_link_named(&veth)
         .map_err(NetError::netlink(format!("delete {veth}")))?;
     let (rules, net) = teardown_rules(paths, id, name, s)?;
+    // The IPv6 rules, on a dual-stack network: the container's (its `::` ports) are deleted
+    // like the IPv4 ones, and the network's with its last container.
+    let rules6 = if by_tag {
+        firewall::v6::section_rules6(id, s)
+    } else {
+        Vec::new()
+    };
+    let has6 = s.ipv6_address.is_some() || net.as_ref().is_some_and(|n| n.v6().is_some());
     let Some(net) = net else {
         if !by_tag {
             return Ok(());
+        }
+        if has6 {
+            firewall::v6::release(&rules6, &[firewall::container_tag(id)], false)?;
         }
         return delete_rules(&rules, &[firewall::container_tag(id)]);
     };
@@ -139,6 +188,11 @@ fn bridge_down(
     }
     if last {
         let _h = host::lock()?;
+        if has6 {
+            let mut all6 = rules6;
+            all6.extend(firewall::v6::network_rules6(&net));
+            firewall::v6::release(&all6, &tags_with(&tags, &net.tag()), true)?;
+        }
         let mut all = rules;
         all.extend(firewall::network_rules(&net));
         tags.push(net.tag());
@@ -162,6 +216,9 @@ fn bridge_down(
     if !by_tag {
         return Ok(());
     }
+    if has6 {
+        firewall::v6::release(&rules6, &[firewall::container_tag(id)], false)?;
+    }
     delete_rules(&rules, &tags)?;
     if !net.icc {
         // Links made *to* this container by others: their rules name it as peer.
@@ -171,6 +228,12 @@ fn bridge_down(
         firewall::apply(&b)?;
     }
     Ok(())
+}
+
+fn tags_with(tags: &[String], more: &str) -> Vec<String> {
+    let mut v = tags.to_vec();
+    v.push(more.to_string());
+    v
 }
 
 /// The rules teardown deletes for container `id` on network `name`, regenerated from its

@@ -6,6 +6,7 @@
 //! /run/berth-net/ports.json         host-port reservations (see `ports`)
 //! /run/berth-net/ip_forward.orig    the value ip_forward had before berth turned it on
 //! /run/berth-net/bridge-nf.orig     the same for net.bridge.bridge-nf-call-iptables
+//! /run/berth-net/ip6_forward.orig   the same for net.ipv6.conf.all.forwarding (first --ipv6 bridge)
 //! /run/berth-net/chains             present while berth's chains may exist; its text names
 //!                                   their layout, so rules an older berth left are upgraded
 //! ```
@@ -35,6 +36,7 @@ pub fn lock() -> Result<Lock> {
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 const BRIDGE_NF: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+const IP6_FORWARD: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
 
 /// The alias prefix of berth's bridges.
 pub const BRIDGE_ALIAS_PREFIX: &str = "berth-net:";
@@ -160,6 +162,12 @@ pub fn prepare(
     Ok(())
 }
 
+/// Called under [`lock`] before a dual-stack network's bridge comes up: enables IPv6
+/// forwarding (put back with the last berth bridge, as IPv4's).
+pub fn prepare6() -> Result<()> {
+    turn_on(IP6_FORWARD, &host_dir().join("ip6_forward.orig"))
+}
+
 /// Called under [`lock`] after a network's bridge is gone: if it was the last berth bridge,
 /// removes berth's chains and puts the sysctls back.
 pub fn release_if_idle(nl: &mut Netlink) -> Result<()> {
@@ -206,4 +214,5 @@ fn finish_release() {
     let _ = std::fs::remove_file(marker());
     put_back(IP_FORWARD, &host_dir().join("ip_forward.orig"));
     put_back(BRIDGE_NF, &host_dir().join("bridge-nf.orig"));
+    put_back(IP6_FORWARD, &host_dir().join("ip6_forward.orig"));
 }

@@ -3,14 +3,18 @@
 //! file makes allocation round-robin, so a just-freed address (and its stale ARP entries in
 //! other containers) is not handed out again at once.
 //!
+//! A dual-stack network's IPv6 addresses live beside them in `ipam6/`, allocated the same
+//! way (sequentially from `::2`, round-robin, never the subnet's own address or the gateway):
+//! a container holds one address of each family, both released together.
+//!
 //! The caller holds the network's lock (`networks::lock_network`) around every call.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::error::{NetError, Result};
 use crate::error::IoContext;
@@ -18,6 +22,10 @@ use crate::store::atomic;
 
 fn ipam_dir(net_dir: &Path) -> PathBuf {
     net_dir.join("ipam")
+}
+
+fn ipam6_dir(net_dir: &Path) -> PathBuf {
+    net_dir.join("ipam6")
 }
 
 /// Every address in use, with its container id, in address order.
@@ -107,12 +115,102 @@ fn take(dir: &Path, ip: Ipv4Addr, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Frees `ip` if `id` holds it; and any other address `id` holds (an interrupted set-up may
-/// have taken one before it was recorded). Idempotent.
+/// Every IPv6 address in use, with its container id, in address order.
+pub fn allocations6(net_dir: &Path) -> Result<Vec<(Ipv6Addr, String)>> {
+    let mut out = Vec::new();
+    for e in crate::store::list_dir(&ipam6_dir(net_dir))? {
+        let Some(ip) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<Ipv6Addr>().ok())
+        else {
+            continue;
+        };
+        let id = fs::read_to_string(e.path()).unwrap_or_default();
+        out.push((ip, id.trim().to_string()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Allocates an IPv6 address in `subnet` (never its own address or `gateway`) for container
+/// `id`; `wanted` asks for a particular one (`--ip6`).
+pub fn allocate6(
+    net_dir: &Path,
+    network: &str,
+    subnet: Ipv6Net,
+    gateway: Ipv6Addr,
+    id: &str,
+    wanted: Option<Ipv6Addr>,
+) -> Result<Ipv6Addr> {
+    let dir = ipam6_dir(net_dir);
+    let used: BTreeSet<Ipv6Addr> = allocations6(net_dir)?
+        .into_iter()
+        .map(|(ip, _)| ip)
+        .collect();
+    let usable = |ip: Ipv6Addr| subnet.contains(&ip) && ip != subnet.network() && ip != gateway;
+    if let Some(ip) = wanted {
+        if !usable(ip) {
+            return Err(NetError::BadArgs(format!(
+                "address {ip} is not usable in network {network} (subnet {subnet}, gateway {gateway})"
+            )));
+        }
+        if used.contains(&ip) {
+            return Err(NetError::Conflict(format!(
+                "address {ip} is already in use in network {network}"
+            )));
+        }
+        take6(&dir, ip, id)?;
+        return Ok(ip);
+    }
+    let first = u128::from(subnet.network());
+    let last = u128::from(subnet.broadcast());
+    let start = fs::read_to_string(dir.join("last"))
+        .ok()
+        .and_then(|s| s.trim().parse::<Ipv6Addr>().ok())
+        .map(u128::from)
+        .filter(|a| (first..=last).contains(a))
+        .map_or(first, |a| if a == last { first } else { a + 1 });
+    // At most every used address, the subnet's own and the gateway are skipped before a
+    // free one comes, unless the subnet is full.
+    let tries = (used.len() as u128 + 3).min(last - first + 1);
+    for i in 0..tries {
+        let a = first + (start - first + i) % (last - first + 1);
+        let ip = Ipv6Addr::from(a);
+        if usable(ip) && !used.contains(&ip) {
+            take6(&dir, ip, id)?;
+            atomic::write_volatile(&dir.join("last"), ip.to_string().as_bytes())?;
+            return Ok(ip);
+        }
+    }
+    Err(NetError::Exhausted {
+        network: network.to_string(),
+        range: subnet.to_string(),
+    })
+}
+
+fn take6(dir: &Path, ip: Ipv6Addr, id: &str) -> Result<()> {
+    crate::store::private::create_dir_all(dir)?;
+    let p = dir.join(ip.to_string());
+    if !atomic::create_exclusive_volatile(&p, id.as_bytes())? {
+        return Err(NetError::Conflict(format!(
+            "address {ip} is already in use"
+        )));
+    }
+    Ok(())
+}
+
+/// Frees every address (of either family) that `id` holds: its own, and any an interrupted
+/// set-up took before it was recorded. Idempotent.
 pub fn release(net_dir: &Path, id: &str) -> Result<()> {
-    for (ip, owner) in allocations(net_dir)? {
+    let v4 = allocations(net_dir)?
+        .into_iter()
+        .map(|(ip, o)| (ipam_dir(net_dir).join(ip.to_string()), o));
+    let v6 = allocations6(net_dir)?
+        .into_iter()
+        .map(|(ip, o)| (ipam6_dir(net_dir).join(ip.to_string()), o));
+    for (p, owner) in v4.chain(v6) {
         if owner == id {
-            let p = ipam_dir(net_dir).join(ip.to_string());
             match fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -149,6 +247,50 @@ mod tests {
         assert_eq!(allocations(d.path()).unwrap().len(), 5);
         let e = allocate(d.path(), "n", subnet, subnet, gw, "h", Some(b)).unwrap_err();
         assert!(matches!(e, NetError::Conflict(_)));
+    }
+
+    #[test]
+    fn ipv6_addresses_are_sequential_round_robin_and_released_with_the_v4_one() {
+        let d = tempfile::tempdir().unwrap();
+        let subnet: Ipv6Net = "fd00:db8::/64".parse().unwrap();
+        let gw: Ipv6Addr = "fd00:db8::1".parse().unwrap();
+        let a = allocate6(d.path(), "n", subnet, gw, "a", None).unwrap();
+        let b = allocate6(d.path(), "n", subnet, gw, "b", None).unwrap();
+        assert_eq!(
+            (a.to_string(), b.to_string()),
+            ("fd00:db8::2".into(), "fd00:db8::3".into())
+        );
+        let v4: Ipv4Net = "10.0.0.0/29".parse().unwrap();
+        allocate(
+            d.path(),
+            "n",
+            v4,
+            v4,
+            "10.0.0.1".parse().unwrap(),
+            "a",
+            None,
+        )
+        .unwrap();
+        release(d.path(), "a").unwrap();
+        assert!(allocations(d.path()).unwrap().is_empty());
+        assert_eq!(allocations6(d.path()).unwrap(), [(b, "b".to_string())]);
+        // Round-robin: ::2 is not handed out again at once.
+        let c = allocate6(d.path(), "n", subnet, gw, "c", None).unwrap();
+        assert_eq!(c.to_string(), "fd00:db8::4");
+        // --ip6: inside the subnet, not the gateway, not taken.
+        let want = |ip: &str| allocate6(d.path(), "n", subnet, gw, "w", Some(ip.parse().unwrap()));
+        assert_eq!(want("fd00:db8::99").unwrap().to_string(), "fd00:db8::99");
+        assert!(matches!(want("fd00:db8::1"), Err(NetError::BadArgs(_))));
+        assert!(matches!(want("fd00:db9::5"), Err(NetError::BadArgs(_))));
+        assert!(matches!(want("fd00:db8::3"), Err(NetError::Conflict(_))));
+        // A full subnet is exhausted, not an endless search.
+        let tiny: Ipv6Net = "fd00:1::/126".parse().unwrap();
+        let g: Ipv6Addr = "fd00:1::1".parse().unwrap();
+        for id in ["x", "y"] {
+            allocate6(d.path(), "t", tiny, g, id, None).unwrap();
+        }
+        let e = allocate6(d.path(), "t", tiny, g, "z", None).unwrap_err();
+        assert!(matches!(e, NetError::Exhausted { .. }), "{e}");
     }
 
     #[test]

@@ -9,14 +9,14 @@
 //! the socket then works from any thread.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
@@ -272,6 +272,40 @@ impl Netlink {
         )
     }
 
+    /// `ip -6 addr add IP/PREFIX dev INDEX nodad`: usable at once (no duplicate address
+    /// detection, as Docker adds its bridge and container addresses: berth's IPAM is the
+    /// only source of addresses on the link).
+    pub fn add_address6(&mut self, index: u32, ip: Ipv6Addr, prefix_len: u8) -> io::Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = prefix_len;
+        msg.header.index = index;
+        msg.header.flags = AddressHeaderFlags::Nodad;
+        msg.attributes.push(AddressAttribute::Local(ip.into()));
+        msg.attributes.push(AddressAttribute::Address(ip.into()));
+        self.ack(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// `ip -6 route add default via GW dev INDEX`.
+    pub fn add_default_route6(&mut self, gateway: Ipv6Addr, index: u32) -> io::Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes
+            .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+        msg.attributes.push(RouteAttribute::Oif(index));
+        self.ack(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
     /// `ip route add default via GW`.
     pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> io::Result<()> {
         let mut msg = RouteMessage::default();
@@ -305,6 +339,32 @@ impl Netlink {
             }
             for a in &r.attributes {
                 if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
+                    out.push((*d, r.header.destination_prefix_length));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Netlink {
+    /// The IPv6 destinations of the main table's routes (to refuse overlapping subnets).
+    pub fn routes_v6(&mut self) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet6;
+        let replies = self.request(RouteNetlinkMessage::GetRoute(req), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in replies {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            if r.header.table != RouteHeader::RT_TABLE_MAIN
+                || r.header.destination_prefix_length == 0
+            {
+                continue;
+            }
+            for a in &r.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a {
                     out.push((*d, r.header.destination_prefix_length));
                 }
             }

@@ -74,8 +74,9 @@ pub struct PublishSpec {
 }
 
 /// Parses Docker's four forms, each with `/tcp` or `/udp` and ranges:
-/// `CPORT`, `HPORT:CPORT`, `IP::CPORT`, `IP:HPORT:CPORT` (IPv6 host addresses in brackets
-/// are refused: berth networks are IPv4).
+/// `CPORT`, `HPORT:CPORT`, `IP::CPORT`, `IP:HPORT:CPORT` (an IPv6 host address in brackets
+/// is refused; a port on every address is published on IPv6 too for a container with an
+/// IPv6 address, `attach::bridge`).
 pub fn parse_publish(s: &str) -> Result<PublishSpec> {
     let (body, proto) = match s.rsplit_once('/') {
         Some((b, p)) => (b, parse_proto(p, s)?),
@@ -83,7 +84,7 @@ pub fn parse_publish(s: &str) -> Result<PublishSpec> {
     };
     if body.starts_with('[') {
         return Err(NetError::Unsupported(format!(
-            "{s}: IPv6 host addresses are not supported (berth networks are IPv4)"
+            "{s}: publishing on one IPv6 host address is not supported (berth has no proxy process); a port published on every address reaches a container on an --ipv6 network over IPv6 too"
         )));
     }
     let parts: Vec<&str> = body.split(':').collect();
@@ -399,6 +400,15 @@ fn random_u32() -> u32 {
     u32::from_ne_bytes(b)
 }
 
+/// An IPv6 host address in brackets (`[::]`), as Go's `net.JoinHostPort` writes it.
+fn bracketed(ip: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.to_string()
+    }
+}
+
 /// `docker port` output: every mapping as `80/tcp -> 0.0.0.0:8080`, or, for one
 /// `PORT[/PROTO]`, just its host addresses. `name` is used in the error for an unpublished port.
 pub fn format_ports(bindings: &[PortBinding], filter: Option<&str>, name: &str) -> Result<String> {
@@ -410,7 +420,10 @@ pub fn format_ports(bindings: &[PortBinding], filter: Option<&str>, name: &str) 
             for b in sorted {
                 out.push_str(&format!(
                     "{}/{} -> {}:{}\n",
-                    b.container_port, b.protocol, b.host_ip, b.host_port
+                    b.container_port,
+                    b.protocol,
+                    bracketed(&b.host_ip),
+                    b.host_port
                 ));
             }
         }
@@ -420,7 +433,7 @@ pub fn format_ports(bindings: &[PortBinding], filter: Option<&str>, name: &str) 
                 .into_iter()
                 .filter(|b| b.container_port == port && b.protocol == proto)
             {
-                out.push_str(&format!("{}:{}\n", b.host_ip, b.host_port));
+                out.push_str(&format!("{}:{}\n", bracketed(&b.host_ip), b.host_port));
             }
             if out.is_empty() {
                 return Err(NetError::NotPublished(format!(

@@ -30,6 +30,14 @@ pub struct NetworkSection {
     pub gateway: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_address: Option<String>,
+    /// On an `--ipv6` network: the IPv6 address (Docker's `GlobalIPv6Address`), its prefix
+    /// length and the network's IPv6 gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_prefix_len: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_gateway: Option<String>,
     /// The host end of the veth pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_veth: Option<String>,
@@ -85,6 +93,13 @@ pub struct Attachment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<String>,
     pub mac_address: String,
+    /// On an `--ipv6` network: the IPv6 address, prefix length and gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_prefix_len: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_gateway: Option<String>,
     /// `--alias`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,

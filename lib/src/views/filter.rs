@@ -296,10 +296,22 @@ impl Matcher {
 }
 
 /// The network a container is attached to, by name: `bridge`, `host`, `none`, or a
-/// user-defined network.
+/// user-defined network; none once `network disconnect` took it off the network it was
+/// created on (its mode, Docker's `HostConfig.NetworkMode`, stays).
 pub fn network_name(r: &Record) -> Option<String> {
     let n = r.network.as_ref()?;
-    Some(n.network.clone().unwrap_or_else(|| n.mode.clone()))
+    match &n.network {
+        Some(net) => Some(net.clone()),
+        None if n.bridge.is_none() && n.host_veth.is_none() && !is_bridged_mode(&n.mode) => {
+            Some(n.mode.clone())
+        }
+        None => None,
+    }
+}
+
+/// Whether a network mode names a bridge network (default or user-defined).
+fn is_bridged_mode(mode: &str) -> bool {
+    !matches!(mode, "none" | "host" | "") && !mode.starts_with("container:")
 }
 
 fn familiar(s: &str) -> String {

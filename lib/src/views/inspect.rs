@@ -382,9 +382,13 @@ fn network_settings(
                 gateway: gateway.clone(),
                 ip_address: ip.clone(),
                 ip_prefix_len: prefix,
-                ipv6_gateway: String::new(),
-                global_ipv6_address: String::new(),
-                global_ipv6_prefix_len: 0,
+                ipv6_gateway: live6(active, &net.ipv6_gateway),
+                global_ipv6_address: live6(active, &net.ipv6_address),
+                global_ipv6_prefix_len: if active {
+                    net.ipv6_prefix_len.unwrap_or(0)
+                } else {
+                    0
+                },
                 dns_names: dns_names(r, net, &name, &net.aliases),
             },
         );
@@ -406,9 +410,13 @@ fn network_settings(
                 gateway: live(c.gateway.as_deref().unwrap_or_default()),
                 ip_address: live(&c.ip_address),
                 ip_prefix_len: if active { c.prefix_len } else { 0 },
-                ipv6_gateway: String::new(),
-                global_ipv6_address: String::new(),
-                global_ipv6_prefix_len: 0,
+                ipv6_gateway: live6(active, &c.ipv6_gateway),
+                global_ipv6_address: live6(active, &c.ipv6_address),
+                global_ipv6_prefix_len: if active {
+                    c.ipv6_prefix_len.unwrap_or(0)
+                } else {
+                    0
+                },
                 dns_names: dns_names(r, net, &c.network, &c.aliases),
             },
         );
@@ -427,6 +435,15 @@ fn network_settings(
         ip_prefix_len: prefix,
         mac_address: mac,
         networks,
+    }
+}
+
+/// An endpoint's IPv6 field while the container is active (empty otherwise, as Docker's).
+fn live6(active: bool, v: &Option<String>) -> String {
+    if active {
+        v.clone().unwrap_or_default()
+    } else {
+        String::new()
     }
 }
 

@@ -179,6 +179,13 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "IPv4 address (user-defined networks)",
     ),
     (
+        "ip6",
+        None,
+        true,
+        "netns",
+        "IPv6 address (user-defined networks made with --ipv6)",
+    ),
+    (
         "network-alias",
         None,
         true,
@@ -614,7 +621,6 @@ pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
     ("gpus", None, true),
     ("io-maxbandwidth", None, true),
     ("io-maxiops", None, true),
-    ("ip6", None, true),
     ("kernel-memory", None, true),
     ("link-local-ip", None, true),
     ("storage-opt", None, true),

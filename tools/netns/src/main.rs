@@ -71,6 +71,9 @@ struct NetArgs {
     /// A fixed IPv4 address (user-defined networks only).
     #[arg(long, value_name = "IP")]
     ip: Option<String>,
+    /// A fixed IPv6 address (user-defined networks made with --ipv6 only).
+    #[arg(long, value_name = "IP")]
+    ip6: Option<String>,
     /// Add a network-scoped alias for the container (user-defined networks only).
     #[arg(
         long = "network-alias",
@@ -114,11 +117,16 @@ enum NetworkCmd {
         name: String,
         #[arg(short = 'd', long)]
         driver: Option<String>,
-        /// IPv4 subnet in CIDR form (default: a free 172.x.0.0/16 or 192.168.x.0/20).
+        /// Subnet in CIDR form (repeatable: one IPv4, and one IPv6 with --ipv6; default: a
+        /// free 172.x.0.0/16 or 192.168.x.0/20, and a free ULA /64).
         #[arg(long)]
-        subnet: Option<String>,
+        subnet: Vec<String>,
+        /// Gateway of the subnet of its family (repeatable).
         #[arg(long)]
-        gateway: Option<String>,
+        gateway: Vec<String>,
+        /// Enable IPv6 (dual-stack: an IPv6 subnet besides the IPv4 one).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        ipv6: Option<bool>,
         /// Allocate container addresses from this sub-range.
         #[arg(long = "ip-range")]
         ip_range: Option<String>,
@@ -164,6 +172,9 @@ enum NetworkCmd {
         /// IPv4 address.
         #[arg(long, value_name = "IP")]
         ip: Option<String>,
+        /// IPv6 address.
+        #[arg(long, value_name = "IP")]
+        ip6: Option<String>,
         network: String,
         container: String,
     },
@@ -236,6 +247,7 @@ fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Res
         links: n.link,
         mac_address: n.mac_address,
         ip: n.ip,
+        ip6: n.ip6,
         aliases: n.network_alias,
     };
     net::attach(paths, &mut record, &opts)?;
@@ -249,6 +261,7 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
             driver,
             subnet,
             gateway,
+            ipv6,
             ip_range,
             opt,
             label,
@@ -260,8 +273,9 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
                 &networks::CreateOpts {
                     name,
                     driver,
-                    subnet,
-                    gateway,
+                    subnets: subnet,
+                    gateways: gateway,
+                    ipv6: ipv6.unwrap_or(false),
                     ip_range,
                     options: opt,
                     labels: label,
@@ -327,9 +341,17 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
         NetworkCmd::Connect {
             alias,
             ip,
+            ip6,
             network,
             container,
-        } => net::connect(paths, &network, &container, &alias, ip.as_deref()),
+        } => net::connect(
+            paths,
+            &network,
+            &container,
+            &alias,
+            ip.as_deref(),
+            ip6.as_deref(),
+        ),
         NetworkCmd::Disconnect {
             force,
             network,

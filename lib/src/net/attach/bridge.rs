@@ -2,7 +2,7 @@
 //! the bridge and its rules, and the veth pair, filling the record's network section as they
 //! go (the caller saves it, and runs `detach` if anything fails).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::veth_name;
@@ -46,14 +46,76 @@ fn localnet_on(bridge: &str) -> Result<()> {
     })
 }
 
+/// What the user fixed for the endpoint: `--ip`, `--ip6`, `--mac-address`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fixed {
+    pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<Ipv6Addr>,
+    pub mac: Option<[u8; 6]>,
+}
+
+/// An endpoint's addresses: IPv4, and IPv6 on a dual-stack network, with the gateways the
+/// container routes through.
+#[derive(Debug, Clone, Copy)]
+struct Addrs {
+    ip: Ipv4Addr,
+    prefix: u8,
+    gateway: Option<Ipv4Addr>,
+    v6: Option<(Ipv6Addr, u8, Option<Ipv6Addr>)>,
+}
+
+/// The IPv6 address of a dual-stack network's endpoint (none on an IPv4-only network),
+/// from its IPAM under the network's lock, which the caller holds.
+fn allocate6(
+    paths: &Paths,
+    id: &str,
+    net: &Network,
+    wanted: Option<Ipv6Addr>,
+) -> Result<Option<(Ipv6Addr, u8, Ipv6Addr)>> {
+    let Some((subnet, gateway)) = net.v6() else {
+        return Ok(None);
+    };
+    let dir = networks::network_dir(paths, &net.name);
+    let ip = ipam::allocate6(&dir, &net.name, subnet, gateway, id, wanted)?;
+    Ok(Some((ip, subnet.prefix_len(), gateway)))
+}
+
+/// The `::` twin of every port published on every address, for a container with an IPv6
+/// address (Docker 28 publishes `-p 8080:80` on `0.0.0.0` and `[::]`); the host port is the
+/// IPv4 binding's reservation.
+fn v6_bindings(ports: &mut Vec<crate::protocol::PortBinding>) {
+    let twins: Vec<_> = ports
+        .iter()
+        .filter(|p| p.host_ip == "0.0.0.0" || p.host_ip.is_empty())
+        .map(|p| crate::protocol::PortBinding {
+            host_ip: "::".into(),
+            ..p.clone()
+        })
+        .collect();
+    ports.extend(twins);
+}
+
+/// Makes sure IPv6 works on a dual-stack network's new bridge (a host whose
+/// `net.ipv6.conf.default.disable_ipv6` is 1 would give it none), and turns on the host's
+/// IPv6 forwarding for published ports and outbound traffic, as Docker 28 does with ip6tables
+/// on (`host::prepare6`; put back with the last bridge).
+fn v6_on(bridge: &str) -> Result<()> {
+    let p = format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6");
+    std::fs::write(&p, "0").map_err(|e| {
+        NetError::HostUnsupported(format!(
+            "cannot enable IPv6 on {bridge} ({p}: {e}); is IPv6 disabled on this host (ipv6.disable=1)?"
+        ))
+    })?;
+    host::prepare6()
+}
+
 /// The bridge-mode kernel work (steps 3-4), filling `section` as it goes.
 pub(super) fn bring_up(
     paths: &Paths,
     id: &str,
     net: &Network,
     wanted: &[ports::Wanted],
-    wanted_ip: Option<Ipv4Addr>,
-    mac: Option<[u8; 6]>,
+    fixed: Fixed,
     section: &mut NetworkSection,
 ) -> crate::Result<()> {
     let (Some(subnet), Some(gateway), Some(range)) = (net.subnet, net.gateway, net.range()) else {
@@ -61,6 +123,9 @@ pub(super) fn bring_up(
     };
     // 3. Host ports, machine-wide.
     section.ports = reserve_ports(paths, id, wanted)?;
+    if net.v6().is_some() {
+        v6_bindings(&mut section.ports);
+    }
 
     // 4. Namespace, address, bridge, rules, veth.
     let ns = netns::create(&paths.netns(id))?;
@@ -77,13 +142,26 @@ pub(super) fn bring_up(
         subnet,
         gateway,
         id,
-        wanted_ip,
+        fixed.ip,
     )?;
-    let mac = mac.unwrap_or_else(|| mac_for(ip));
+    let v6 = allocate6(paths, id, net, fixed.ip6)?;
+    if let Some((ip6, prefix6, gw6)) = v6 {
+        section.ipv6_address = Some(ip6.to_string());
+        section.ipv6_prefix_len = Some(prefix6);
+        section.ipv6_gateway = Some(gw6.to_string());
+    }
+    let mac = fixed.mac.unwrap_or_else(|| mac_for(ip));
     let rules = addressed(section, id, net, ip, mac);
-    let bridge = bridge_with_rules(&mut nl, net, &rules, net_lock)?;
+    let rules6 = firewall::v6::section_rules6(id, section);
+    let bridge = bridge_with_rules(&mut nl, net, &rules, &rules6, net_lock)?;
     veth(&mut nl, id, &veth_name(id), "eth0", net, bridge, &ns, mac)?;
-    configure_inside(&ns, "eth0", net, ip, subnet.prefix_len(), Some(gateway))?;
+    let addrs = Addrs {
+        ip,
+        prefix: subnet.prefix_len(),
+        gateway: Some(gateway),
+        v6: v6.map(|(a, p, g)| (a, p, Some(g))),
+    };
+    configure_inside(&ns, "eth0", net, addrs)?;
     Ok(())
 }
 
@@ -97,7 +175,7 @@ pub(crate) fn join(
     id: &str,
     net: &Network,
     netns_path: &std::path::Path,
-    wanted: Option<Ipv4Addr>,
+    fixed: Fixed,
     att: &mut crate::protocol::Attachment,
 ) -> crate::Result<()> {
     let (Some(subnet), Some(gateway), Some(range)) = (net.subnet, net.gateway, net.range()) else {
@@ -111,14 +189,26 @@ pub(crate) fn join(
         return Err(NetError::NoSuchNetwork(net.name.clone()).into());
     }
     let dir = networks::network_dir(paths, &net.name);
-    let ip = ipam::allocate(&dir, &net.name, range, subnet, gateway, id, wanted)?;
+    let ip = ipam::allocate(&dir, &net.name, range, subnet, gateway, id, fixed.ip)?;
+    let v6 = match allocate6(paths, id, net, fixed.ip6) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = ipam::release(&dir, id);
+            return Err(e.into());
+        }
+    };
     let mac = mac_for(ip);
     att.ip_address = ip.to_string();
     att.mac_address = format_mac(mac);
     att.prefix_len = subnet.prefix_len();
     att.gateway = Some(gateway.to_string());
+    if let Some((ip6, prefix6, gw6)) = v6 {
+        att.ipv6_address = Some(ip6.to_string());
+        att.ipv6_prefix_len = Some(prefix6);
+        att.ipv6_gateway = Some(gw6.to_string());
+    }
     let made = (|| -> crate::Result<()> {
-        let bridge = bridge_with_rules(&mut nl, net, &[], net_lock)?;
+        let bridge = bridge_with_rules(&mut nl, net, &[], &[], net_lock)?;
         veth(
             &mut nl,
             id,
@@ -129,7 +219,13 @@ pub(crate) fn join(
             &ns,
             mac,
         )?;
-        configure_inside(&ns, &att.ifname, net, ip, subnet.prefix_len(), None)?;
+        let addrs = Addrs {
+            ip,
+            prefix: subnet.prefix_len(),
+            gateway: None,
+            v6: v6.map(|(a, p, _)| (a, p, None)),
+        };
+        configure_inside(&ns, &att.ifname, net, addrs)?;
         Ok(())
     })();
     if made.is_err() {
@@ -183,6 +279,7 @@ fn bridge_with_rules(
     nl: &mut Netlink,
     net: &Network,
     rules: &[Rule],
+    rules6: &[Rule],
     net_lock: crate::store::Lock,
 ) -> crate::Result<u32> {
     let mut batch = Batch::default();
@@ -194,6 +291,9 @@ fn bridge_with_rules(
             drop(net_lock);
             batch.add(rules);
             firewall::apply(&batch)?;
+            let mut b6 = Batch::default();
+            b6.add(rules6);
+            firewall::apply6(&b6)?;
             Ok(b.index)
         }
         Some(b) => Err(NetError::Conflict(format!(
@@ -202,7 +302,7 @@ fn bridge_with_rules(
         ))
         .into()),
         None => {
-            let index = new_bridge(nl, net, rules, batch)?;
+            let index = new_bridge(nl, net, rules, rules6, batch)?;
             drop(net_lock);
             Ok(index)
         }
@@ -215,6 +315,7 @@ fn new_bridge(
     nl: &mut Netlink,
     net: &Network,
     rules: &[Rule],
+    rules6: &[Rule],
     mut batch: Batch,
 ) -> crate::Result<u32> {
     let (Some(subnet), Some(gateway)) = (net.subnet, net.gateway) else {
@@ -234,11 +335,24 @@ fn new_bridge(
         // No port joins the bridge before the batch below, with its loopback drop, is
         // in (the veth comes after it).
         localnet_on(&net.bridge)?;
+        if let Some((subnet6, gateway6)) = net.v6() {
+            v6_on(&net.bridge)?;
+            nl.add_address6(index, gateway6, subnet6.prefix_len())
+                .map_err(NetError::netlink(format!(
+                    "add {gateway6} to {}",
+                    net.bridge
+                )))?;
+        }
         nl.set_up(index)
             .map_err(NetError::netlink(format!("set {} up", net.bridge)))?;
         batch.add(&firewall::network_rules(net));
         batch.add(rules);
         firewall::apply(&batch)?;
+        if net.v6().is_some() {
+            let mut all6 = firewall::v6::network_rules6(net);
+            all6.extend_from_slice(rules6);
+            firewall::v6::ensure_globals(&all6)?;
+        }
         Ok(())
     })();
     if let Err(e) = up {
@@ -273,16 +387,9 @@ fn veth(
     .map_err(NetError::netlink(format!("create veth pair {host_veth}")))
 }
 
-/// Inside the namespace: loopback and `ifname` up, the address, and with `gateway` the
-/// default route (none on an internal network).
-fn configure_inside(
-    ns: &OwnedFd,
-    ifname: &str,
-    net: &Network,
-    ip: Ipv4Addr,
-    prefix_len: u8,
-    gateway: Option<Ipv4Addr>,
-) -> Result<()> {
+/// Inside the namespace: loopback and `ifname` up, the addresses, and with a gateway the
+/// default route of each family (none on an internal network).
+fn configure_inside(ns: &OwnedFd, ifname: &str, net: &Network, a: Addrs) -> Result<()> {
     let mut inner = Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
     inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
     let eth0 = inner
@@ -292,20 +399,32 @@ fn configure_inside(
             op: format!("find {ifname}"),
             source: std::io::Error::from_raw_os_error(libc::ENODEV),
         })?;
+    let ip = a.ip;
     inner
-        .add_address(eth0.index, ip, prefix_len)
+        .add_address(eth0.index, ip, a.prefix)
         .map_err(NetError::netlink(format!("add {ip} to {ifname}")))?;
+    if let Some((ip6, prefix6, _)) = a.v6 {
+        inner
+            .add_address6(eth0.index, ip6, prefix6)
+            .map_err(NetError::netlink(format!("add {ip6} to {ifname}")))?;
+    }
     inner
         .set_up(eth0.index)
         .map_err(NetError::netlink(format!("set {ifname} up")))?;
-    if let Some(gateway) = gateway
-        && !net.internal
-    {
+    if net.internal {
+        return Ok(());
+    }
+    if let Some(gateway) = a.gateway {
         inner
             .add_default_route(gateway)
             .map_err(NetError::netlink(format!(
                 "add default route via {gateway}"
             )))?;
+    }
+    if let Some((_, _, Some(gw6))) = a.v6 {
+        inner
+            .add_default_route6(gw6, eth0.index)
+            .map_err(NetError::netlink(format!("add default route via {gw6}")))?;
     }
     Ok(())
 }

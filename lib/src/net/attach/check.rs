@@ -1,7 +1,7 @@
 //! Step 1 of the set-up: every argument, the network and the links are checked, and what the
 //! later steps need is worked out, before anything is made.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::NetOpts;
 use crate::net::error::{NetError, Result};
@@ -27,6 +27,8 @@ pub(super) struct Plan {
     pub wanted: Vec<ports::Wanted>,
     /// `--ip`.
     pub wanted_ip: Option<Ipv4Addr>,
+    /// `--ip6`.
+    pub wanted_ip6: Option<Ipv6Addr>,
     /// `--mac-address`.
     pub mac: Option<[u8; 6]>,
     /// The image's, `--expose`'s and the published ports, `PORT/PROTO`, each once.
@@ -122,6 +124,10 @@ pub(super) fn check(
                     .map_err(|_| NetError::BadArgs(format!("invalid --ip {s:?}")))
             })
             .transpose()?;
+    let wanted_ip6 = match (&mode, o.ip6.as_deref()) {
+        (Mode::Bridge(n), Some(s)) => Some(parse_ip6(n, s)?),
+        _ => None,
+    };
     let mac = o.mac_address.as_deref().map(parse_mac).transpose()?;
     if let Some(h) = &o.hostname {
         dnsfiles::validate_hostname(h)?;
@@ -145,12 +151,34 @@ pub(super) fn check(
         mode_name,
         wanted,
         wanted_ip,
+        wanted_ip6,
         mac,
         exposed,
         extra_hosts,
         links,
         link_targets,
     })
+}
+
+/// `--ip6` (and `network connect --ip6`) on `net`: an IPv6 address inside its IPv6 subnet,
+/// refused as Docker refuses it otherwise (an IPv4-only network has no IPv6 subnet).
+pub(crate) fn parse_ip6(net: &Network, s: &str) -> Result<Ipv6Addr> {
+    let ip: Ipv6Addr = s.parse().map_err(|_| {
+        NetError::BadArgs(format!(
+            "invalid IPv6 address {s:?} in --ip6 (expected one like fd00:db8::5)"
+        ))
+    })?;
+    if ip.is_unspecified() || ip.to_ipv4_mapped().is_some() {
+        return Err(NetError::BadArgs(format!(
+            "invalid endpoint settings: invalid IPv6 address: {ip}"
+        )));
+    }
+    match net.v6() {
+        Some((subnet, _)) if subnet.contains(&ip) => Ok(ip),
+        _ => Err(NetError::BadArgs(format!(
+            "invalid endpoint settings: no configured subnet contains IP address {ip}"
+        ))),
+    }
 }
 
 /// `--network`: none, host, bridge (the default), `container:NAME` or a network's name.
@@ -210,6 +238,11 @@ fn refuse_conflicts(mode: &Mode, mode_name: &str, o: &NetOpts) -> Result<()> {
     if !o.aliases.is_empty() && (!bridged || mode_name == "bridge") {
         return Err(NetError::BadArgs(
             "network-scoped alias is supported only for containers in user defined networks".into(),
+        ));
+    }
+    if o.ip6.is_some() && (!bridged || mode_name == "bridge") {
+        return Err(NetError::BadArgs(
+            "user specified IP address is supported on user defined networks only".into(),
         ));
     }
     if o.ip.is_some() && (!bridged || mode_name == "bridge") {

@@ -90,6 +90,15 @@ fn own_files(
             &link_hosts(plan),
         )
     };
+    if let Some(ip6) = &section.ipv6_address {
+        // Docker 28 names the container by its IPv6 address too.
+        let domain = &bundle.config.domainname;
+        if domain.is_empty() {
+            hosts.push_str(&format!("{ip6}\t{hostname}\n"));
+        } else {
+            hosts.push_str(&format!("{ip6}\t{hostname}.{domain} {hostname}\n"));
+        }
+    }
     if own_ip.is_none() && !host_mode {
         // none: the hostname still resolves, to loopback.
         hosts.push_str(&format!("127.0.0.1\t{hostname}\n"));

@@ -23,11 +23,11 @@ use super::error::NetError;
 use super::netlink::Netlink;
 use super::{dns, dnsfiles, netns, networks, spec};
 use crate::paths::Paths;
-use crate::protocol::{BundleSection, NetworkSection, Record};
+use crate::protocol::{BundleSection, NetworkSection, Record, Status};
 use crate::state::{Containers, ids};
 
 pub(crate) mod bridge;
-mod check;
+pub(crate) mod check;
 mod files;
 #[cfg(test)]
 mod tests;
@@ -51,6 +51,8 @@ pub struct NetOpts {
     pub mac_address: Option<String>,
     /// `--ip`: a fixed address (user-defined networks only, as in Docker).
     pub ip: Option<String>,
+    /// `--ip6`: a fixed IPv6 address (user-defined `--ipv6` networks only).
+    pub ip6: Option<String>,
     /// `--network-alias`: more DNS names on the network (user-defined networks only).
     pub aliases: Vec<String>,
 }
@@ -136,6 +138,7 @@ pub fn dns_entry(paths: &Paths, record: &Record) -> Result<Option<dns::Entry>, N
     };
     let mut endpoints = Vec::new();
     let names = |aliases: &[String]| dns::dns_names(&record.name, aliases, &record.id, &s.hostname);
+    let ip6 = |a: &Option<String>| a.as_deref().and_then(|a| a.parse().ok());
     if let (Some(net), Some(ip)) = (&s.network, &s.ip_address)
         && dns::serves(net)
         && let Ok(ip) = ip.parse()
@@ -143,6 +146,7 @@ pub fn dns_entry(paths: &Paths, record: &Record) -> Result<Option<dns::Entry>, N
         endpoints.push(dns::Endpoint {
             network: net.clone(),
             ip,
+            ip6: ip6(&s.ipv6_address),
             names: names(&s.aliases),
         });
     }
@@ -151,6 +155,7 @@ pub fn dns_entry(paths: &Paths, record: &Record) -> Result<Option<dns::Entry>, N
             endpoints.push(dns::Endpoint {
                 network: c.network.clone(),
                 ip,
+                ip6: ip6(&c.ipv6_address),
                 names: names(&c.aliases),
             });
         }
@@ -160,10 +165,15 @@ pub fn dns_entry(paths: &Paths, record: &Record) -> Result<Option<dns::Entry>, N
     }
     let config = networks::DefaultConfig::load(paths)?;
     let host = dnsfiles::host_resolv_conf(config.resolv_conf.as_deref());
+    // Docker's resolver answers for running containers only: one created and not started,
+    // or stopped, is in the table (its sockets stay bound) but invisible to the others until
+    // it runs (`dns::set_running`, from the container's start and exit).
+    let status = record.state.as_ref().map(|s| s.status).unwrap_or_default();
     Ok(Some(dns::Entry {
         netns,
         upstreams: dns::upstreams(&host, &s.dns),
         endpoints,
+        stopped: !matches!(status, Status::Running | Status::Paused),
     }))
 }
 
@@ -238,8 +248,11 @@ fn make(paths: &Paths, id: &str, plan: &Plan, section: &mut NetworkSection) -> c
                 id,
                 net,
                 &plan.wanted,
-                plan.wanted_ip,
-                plan.mac,
+                bridge::Fixed {
+                    ip: plan.wanted_ip,
+                    ip6: plan.wanted_ip6,
+                    mac: plan.mac,
+                },
                 section,
             )?;
         }

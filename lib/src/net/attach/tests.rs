@@ -46,7 +46,7 @@ fn detach_removes_exactly_the_rules_attach_added() {
         &paths,
         &CreateOpts {
             name: "appnet".into(),
-            subnet: Some("10.231.7.0/24".into()),
+            subnets: vec!["10.231.7.0/24".into()],
             icc: Some(false),
             ..Default::default()
         },

@@ -5,21 +5,23 @@
 //! As Docker's embedded resolver (libnetwork `resolver.go`, `sandbox_dns.go`):
 //! - `A` of a name on one of the asker's networks: its addresses (TTL 600); `NAME.NETWORK`
 //!   looks on that network only;
-//! - `AAAA` (or any other type) of such a name: no records, NOERROR, so the question never
-//!   leaves the host with a container's name in it (berth has no IPv6 addresses);
-//! - `PTR` of an address on one of its networks: `NAME.NETWORK` (the endpoint's first name);
+//! - `AAAA` of such a name: its IPv6 addresses (endpoints on `--ipv6` networks), or no
+//!   records; any other type: no records; NOERROR either way, so the question never leaves
+//!   the host with a container's name in it;
+//! - `PTR` of an address (in-addr.arpa or ip6.arpa) on one of its networks: `NAME.NETWORK`
+//!   (the endpoint's first name);
 //! - anything else is forwarded to the asker's upstream servers, unchanged;
 //! - a response, or bytes that do not parse as a query, are dropped; more than one
 //!   question gets FORMERR, an opcode other than QUERY NOTIMP.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use simple_dns::rdata::{A, PTR, RData};
+use simple_dns::rdata::{A, AAAA, PTR, RData};
 use simple_dns::{
     CLASS, Name, OPCODE, Packet, PacketFlag, QCLASS, QTYPE, RCODE, ResourceRecord, TYPE,
 };
 
-use super::table::Table;
+use super::table::{Table, dedup};
 
 /// Docker's TTL for the names it serves.
 pub const TTL: u32 = 600;
@@ -70,34 +72,37 @@ pub fn answer(query: &[u8], me: &str, table: &Table) -> Reply {
             None => Reply::Forward,
         };
     }
-    let addrs = lookup(table, me, name);
-    if addrs.is_empty() {
+    let eps = lookup(table, me, name);
+    if eps.is_empty() {
         return Reply::Forward;
     }
-    let wants_a = matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY);
-    let answers = if wants_a {
-        addrs
-            .iter()
-            .map(|ip| {
-                ResourceRecord::new(
-                    question.qname.clone(),
-                    CLASS::IN,
-                    TTL,
-                    RData::A(A {
-                        address: u32::from(*ip),
-                    }),
-                )
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let rr =
+        |data: RData<'static>| ResourceRecord::new(question.qname.clone(), CLASS::IN, TTL, data);
+    let mut answers = Vec::new();
+    if matches!(question.qtype, QTYPE::TYPE(TYPE::A) | QTYPE::ANY) {
+        for ip in dedup(eps.iter().map(|(ip, _)| *ip)) {
+            answers.push(rr(RData::A(A {
+                address: u32::from(ip),
+            })));
+        }
+    }
+    if matches!(question.qtype, QTYPE::TYPE(TYPE::AAAA) | QTYPE::ANY) {
+        for ip in dedup(eps.iter().filter_map(|(_, ip6)| *ip6)) {
+            answers.push(rr(RData::AAAA(AAAA {
+                address: u128::from(ip),
+            })));
+        }
+    }
     reply(&q, RCODE::NoError, answers)
 }
 
-/// `name` on the asker's networks; `name.network` on that network alone.
-fn lookup(table: &Table, me: &str, name: &str) -> Vec<Ipv4Addr> {
-    let found = table.lookup(me, name);
+/// The addresses of `name` on the asker's networks; `name.network` on that network alone.
+fn lookup(table: &Table, me: &str, name: &str) -> Vec<(Ipv4Addr, Option<Ipv6Addr>)> {
+    let found: Vec<_> = table
+        .named(me, name)
+        .into_iter()
+        .map(|ep| (ep.ip, ep.ip6))
+        .collect();
     if !found.is_empty() {
         return found;
     }
@@ -109,17 +114,27 @@ fn lookup(table: &Table, me: &str, name: &str) -> Vec<Ipv4Addr> {
         .into_iter()
         .filter(|(_, ep)| ep.network.eq_ignore_ascii_case(net))
         .filter(|(_, ep)| ep.names.iter().any(|n| n.eq_ignore_ascii_case(host)))
-        .map(|(_, ep)| ep.ip)
-        .fold(Vec::new(), |mut v, ip| {
-            if !v.contains(&ip) {
-                v.push(ip);
-            }
-            v
-        })
+        .map(|(_, ep)| (ep.ip, ep.ip6))
+        .collect()
 }
 
-/// `4.3.2.1.in-addr.arpa` -> 1.2.3.4.
-fn reverse_ip(name: &str) -> Option<Ipv4Addr> {
+/// `4.3.2.1.in-addr.arpa` -> 1.2.3.4; the 32 nibbles of an `ip6.arpa` name -> the IPv6
+/// address.
+fn reverse_ip(name: &str) -> Option<IpAddr> {
+    if let Some(rest) = name.strip_suffix(".ip6.arpa") {
+        let nibbles: Vec<u8> = rest
+            .split('.')
+            .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() == 1))
+            .collect::<Option<_>>()?;
+        if nibbles.len() != 32 {
+            return None;
+        }
+        let v = nibbles
+            .iter()
+            .rev()
+            .fold(0u128, |acc, n| (acc << 4) | u128::from(*n));
+        return Some(IpAddr::V6(Ipv6Addr::from(v)));
+    }
     let rest = name.strip_suffix(".in-addr.arpa")?;
     let mut o: Vec<u8> = rest
         .split('.')
@@ -129,7 +144,7 @@ fn reverse_ip(name: &str) -> Option<Ipv4Addr> {
         return None;
     }
     o.reverse();
-    Some(Ipv4Addr::new(o[0], o[1], o[2], o[3]))
+    Some(IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], o[3])))
 }
 
 fn reply(q: &Packet, rcode: RCODE, answers: Vec<ResourceRecord>) -> Reply {
@@ -182,8 +197,10 @@ mod tests {
                     endpoints: vec![Endpoint {
                         network: net.into(),
                         ip: ip.into(),
+                        ip6: (id == "a").then(|| "fd00:db8::2".parse().unwrap()),
                         names: names.into_iter().map(String::from).collect(),
                     }],
+                    stopped: false,
                 },
             );
         }
@@ -248,12 +265,31 @@ mod tests {
     }
 
     #[test]
-    fn aaaa_of_a_known_name_is_empty_and_ptr_names_the_endpoint() {
+    fn aaaa_gives_the_ipv6_address_or_nothing_and_ptr_names_the_endpoint() {
         let t = table();
         let b = local(answer(&query("web", TYPE::AAAA), "b", &t));
         let p = Packet::parse(&b).unwrap();
         assert_eq!(p.rcode(), RCODE::NoError);
+        match &p.answers[..] {
+            [rr] => match &rr.rdata {
+                RData::AAAA(a) => assert_eq!(Ipv6Addr::from(a.address).to_string(), "fd00:db8::2"),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        assert!(addrs(&b).is_empty(), "no A in an AAAA answer");
+        // A name without an IPv6 address: NOERROR, no records (never forwarded).
+        let b = local(answer(&query("api", TYPE::AAAA), "a", &t));
+        let p = Packet::parse(&b).unwrap();
+        assert_eq!(p.rcode(), RCODE::NoError);
         assert!(p.answers.is_empty());
+        // PTR in ip6.arpa.
+        let rev = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.0.0.d.f.ip6.arpa";
+        let b = local(answer(&query(rev, TYPE::PTR), "b", &t));
+        match &Packet::parse(&b).unwrap().answers[0].rdata {
+            RData::PTR(n) => assert_eq!(n.0.to_string(), "web.front"),
+            other => panic!("{other:?}"),
+        }
         let b = local(answer(&query("2.0.0.10.in-addr.arpa", TYPE::PTR), "b", &t));
         let p = Packet::parse(&b).unwrap();
         match &p.answers[0].rdata {

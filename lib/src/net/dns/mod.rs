@@ -152,6 +152,24 @@ pub fn update(paths: &Paths, id: &str, f: impl FnOnce(&mut Entry)) -> Result<()>
     })
 }
 
+/// Marks container `id` running or not (its start and its exit): only running containers'
+/// names resolve. Nothing to do for a container the table does not hold, or already so.
+pub fn set_running(paths: &Paths, id: &str, running: bool) -> Result<()> {
+    let path = dir(paths).join(table::FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    match Table::load(&path)?.containers.get(id) {
+        Some(e) if e.stopped == running => {}
+        _ => return Ok(()),
+    }
+    change(paths, None, |t| {
+        if let Some(e) = t.containers.get_mut(id) {
+            e.stopped = !running;
+        }
+    })
+}
+
 /// Takes container `id` out of the table; the resolver closes its sockets, and exits if it
 /// was the last. Idempotent.
 pub fn unregister(paths: &Paths, id: &str) -> Result<()> {

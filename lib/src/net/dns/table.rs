@@ -5,7 +5,7 @@
 //! of, so the file, not the process, is the truth a restarted resolver starts from.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -34,12 +34,19 @@ pub struct Entry {
     /// One per network the container is connected to.
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// Not running (created, or stopped): its names resolve for nobody until it starts, as
+    /// Docker's resolver answers only for running containers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub network: String,
     pub ip: Ipv4Addr,
+    /// On an `--ipv6` network: the endpoint's IPv6 address (AAAA, and PTR in ip6.arpa).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// Docker's `DNSNames`: name, aliases, short id, hostname; the first names the PTR.
     pub names: Vec<String>,
 }
@@ -65,8 +72,8 @@ impl Table {
     }
 
     /// Every address (and its endpoint's owner) that the container `me` may resolve: the
-    /// endpoints of every container that shares a network with it, its own included. A
-    /// container not in the table sees nothing.
+    /// endpoints of every running container that shares a network with it, its own included.
+    /// A container not in the table sees nothing.
     pub fn visible<'a>(&'a self, me: &str) -> Vec<(&'a str, &'a Endpoint)> {
         let Some(mine) = self.containers.get(me) else {
             return Vec::new();
@@ -74,32 +81,55 @@ impl Table {
         let nets: Vec<&str> = mine.endpoints.iter().map(|e| e.network.as_str()).collect();
         self.containers
             .iter()
+            .filter(|(id, e)| !e.stopped || id.as_str() == me)
             .flat_map(|(id, e)| e.endpoints.iter().map(move |ep| (id.as_str(), ep)))
             .filter(|(_, ep)| nets.contains(&ep.network.as_str()))
             .collect()
     }
 
-    /// The addresses `name` (case-insensitive, without a trailing dot) has for container
-    /// `me`, in table order, each once.
-    pub fn lookup(&self, me: &str, name: &str) -> Vec<Ipv4Addr> {
+    /// The endpoints visible to container `me` that are called `name` (case-insensitive,
+    /// without a trailing dot), in table order.
+    pub fn named<'a>(&'a self, me: &str, name: &str) -> Vec<&'a Endpoint> {
         let name = name.trim_end_matches('.');
-        let mut out = Vec::new();
-        for (_, ep) in self.visible(me) {
-            if ep.names.iter().any(|n| n.eq_ignore_ascii_case(name)) && !out.contains(&ep.ip) {
-                out.push(ep.ip);
-            }
-        }
-        out
+        self.visible(me)
+            .into_iter()
+            .map(|(_, ep)| ep)
+            .filter(|ep| ep.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .collect()
+    }
+
+    /// The IPv4 addresses `name` has for container `me`, in table order, each once.
+    pub fn lookup(&self, me: &str, name: &str) -> Vec<Ipv4Addr> {
+        dedup(self.named(me, name).into_iter().map(|ep| ep.ip))
+    }
+
+    /// The IPv6 addresses `name` has for container `me` (AAAA), in table order, each once.
+    pub fn lookup6(&self, me: &str, name: &str) -> Vec<Ipv6Addr> {
+        dedup(self.named(me, name).into_iter().filter_map(|ep| ep.ip6))
     }
 
     /// The PTR name of `ip` for container `me`: the first DNS name of the endpoint holding it,
     /// with the network's name as domain (Docker's `name.network`).
-    pub fn reverse(&self, me: &str, ip: Ipv4Addr) -> Option<String> {
+    pub fn reverse(&self, me: &str, ip: IpAddr) -> Option<String> {
         self.visible(me)
             .into_iter()
-            .find(|(_, ep)| ep.ip == ip)
+            .find(|(_, ep)| match ip {
+                IpAddr::V4(a) => ep.ip == a,
+                IpAddr::V6(a) => ep.ip6 == Some(a),
+            })
             .and_then(|(_, ep)| ep.names.first().map(|n| format!("{n}.{}", ep.network)))
     }
+}
+
+/// Each item once, in order.
+pub fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// Docker's `DNSNames` of an endpoint (moby's buildEndpointDNSNames): the container's name,
@@ -127,6 +157,7 @@ mod tests {
         Endpoint {
             network: network.into(),
             ip: ip.into(),
+            ip6: None,
             names: names.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -140,6 +171,7 @@ mod tests {
                     netns: format!("/run/netns/{id}").into(),
                     upstreams: vec![],
                     endpoints: eps,
+                    stopped: false,
                 },
             );
         };
@@ -172,10 +204,24 @@ mod tests {
         // Unknown containers see nothing.
         assert!(t.lookup("zzz", "web").is_empty());
         assert_eq!(
-            t.reverse("b", Ipv4Addr::new(10, 0, 0, 2)).as_deref(),
+            t.reverse("b", Ipv4Addr::new(10, 0, 0, 2).into()).as_deref(),
             Some("web.front")
         );
-        assert_eq!(t.reverse("b", Ipv4Addr::new(10, 1, 0, 2)), None);
+        assert_eq!(t.reverse("b", Ipv4Addr::new(10, 1, 0, 2).into()), None);
+    }
+
+    #[test]
+    fn a_stopped_container_resolves_for_nobody_and_ipv6_names_have_aaaa() {
+        let mut t = table();
+        t.containers.get_mut("a").unwrap().stopped = true;
+        assert!(t.lookup("b", "web").is_empty());
+        assert!(t.reverse("b", Ipv4Addr::new(10, 0, 0, 2).into()).is_none());
+        assert_eq!(t.lookup("a", "api"), [Ipv4Addr::new(10, 0, 0, 3)]);
+        let ip6: Ipv6Addr = "fd00::3".parse().unwrap();
+        t.containers.get_mut("b").unwrap().endpoints[0].ip6 = Some(ip6);
+        assert_eq!(t.lookup6("d", "api"), [ip6]);
+        assert!(t.lookup6("d", "both").is_empty());
+        assert_eq!(t.reverse("d", ip6.into()).as_deref(), Some("api.front"));
     }
 
     #[test]

@@ -126,12 +126,22 @@ impl Batch {
 
 /// Runs one batch through `iptables-restore --noflush`.
 pub fn apply(batch: &Batch) -> Result<()> {
+    restore("iptables-restore", batch)
+}
+
+/// Runs one batch of IPv6 rules through `ip6tables-restore --noflush` (the same document
+/// format; the host's ip6tables, nft or legacy, as for IPv4).
+pub fn apply6(batch: &Batch) -> Result<()> {
+    restore("ip6tables-restore", batch)
+}
+
+fn restore(cmd: &str, batch: &Batch) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
     let text = batch.text();
-    log::debug!("iptables-restore --noflush:\n{text}");
-    let mut child = Command::new("iptables-restore")
+    log::debug!("{cmd} --noflush:\n{text}");
+    let mut child = Command::new(cmd)
         .args(["--noflush", "--wait"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -139,7 +149,7 @@ pub fn apply(batch: &Batch) -> Result<()> {
         .spawn()
         .map_err(|e| {
             NetError::HostUnsupported(format!(
-                "cannot run iptables-restore: {e} (install the iptables package)"
+                "cannot run {cmd}: {e} (install the iptables package)"
             ))
         })?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -147,13 +157,13 @@ pub fn apply(batch: &Batch) -> Result<()> {
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| NetError::Firewall(format!("iptables-restore: {e}")))?;
+        .map_err(|e| NetError::Firewall(format!("{cmd}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         Err(NetError::Firewall(format!(
-            "iptables-restore refused the rules: {}",
+            "{cmd} refused the rules: {}",
             err.lines().next().unwrap_or("").trim()
         )))
     }
@@ -161,16 +171,25 @@ pub fn apply(batch: &Batch) -> Result<()> {
 
 /// `iptables-save` of the nat and filter tables.
 pub fn save() -> Result<String> {
-    let out = Command::new("iptables-save")
+    save_with("iptables-save")
+}
+
+/// `ip6tables-save`.
+pub fn save6() -> Result<String> {
+    save_with("ip6tables-save")
+}
+
+fn save_with(cmd: &str) -> Result<String> {
+    let out = Command::new(cmd)
         .stderr(Stdio::null())
         .output()
         .map_err(|e| {
             NetError::HostUnsupported(format!(
-                "cannot run iptables-save: {e} (install the iptables package)"
+                "cannot run {cmd}: {e} (install the iptables package)"
             ))
         })?;
     if !out.status.success() {
-        return Err(NetError::Firewall("iptables-save failed".into()));
+        return Err(NetError::Firewall(format!("{cmd} failed")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -51,10 +51,13 @@
 //! in one batch (`host::upgrade_if_stale`). Proof: `tests/tests/security_net.rs`.
 
 mod iptables;
+pub mod v6;
 
 use std::net::Ipv4Addr;
 
-pub use iptables::{Batch, Rule, Saved, Table, apply, delete_tagged, has_tag, parse_saved, save};
+pub use iptables::{
+    Batch, Rule, Saved, Table, apply, apply6, delete_tagged, has_tag, parse_saved, save, save6,
+};
 
 use super::networks::Network;
 use super::ports::split_port;
@@ -255,43 +258,52 @@ pub fn network_rules(net: &Network) -> Vec<Rule> {
         format!("-s {subnet} -o {br} -m conntrack --ctstate DNAT -j MASQUERADE"),
         &tag,
     ));
+    v.extend(forward_rules(net, &tag));
+    v
+}
+
+/// A network's filter rules, the same in both families: isolation from other networks,
+/// established replies, published ports, outbound, and inter-container traffic by `icc`.
+pub(crate) fn forward_rules(net: &Network, tag: &str) -> Vec<Rule> {
+    let br = &net.bridge;
+    let mut v = Vec::new();
     v.push(Rule::new(
         Table::Filter,
         ISOLATION,
         format!("-i {br} ! -o {br} -j {ISOLATION2}"),
-        &tag,
+        tag,
     ));
     v.push(Rule::new(
         Table::Filter,
         ISOLATION2,
         format!("-o {br} -j DROP"),
-        &tag,
+        tag,
     ));
     v.push(Rule::new(
         Table::Filter,
         FORWARD,
         format!("-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
-        &tag,
+        tag,
     ));
     v.push(Rule::new(
         Table::Filter,
         FORWARD,
         format!("-o {br} -m conntrack --ctstate DNAT -j ACCEPT"),
-        &tag,
+        tag,
     ));
     let out = if net.internal { "DROP" } else { "ACCEPT" };
     v.push(Rule::new(
         Table::Filter,
         FORWARD,
         format!("-i {br} ! -o {br} -j {out}"),
-        &tag,
+        tag,
     ));
     if net.internal {
         v.push(Rule::new(
             Table::Filter,
             FORWARD,
             format!("! -i {br} -o {br} -j DROP"),
-            &tag,
+            tag,
         ));
     }
     let icc = if net.icc { "ACCEPT" } else { "DROP" };
@@ -299,7 +311,7 @@ pub fn network_rules(net: &Network) -> Vec<Rule> {
         Table::Filter,
         FORWARD,
         format!("-i {br} -o {br} -j {icc}"),
-        &tag,
+        tag,
     ));
     v
 }
@@ -374,7 +386,7 @@ pub fn container_rules(
 ) -> Vec<Rule> {
     let tag = container_tag(id);
     let mut v = Vec::new();
-    for p in ports {
+    for p in ports.iter().filter(|p| !p.host_ip.contains(':')) {
         let dst = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
             String::new()
         } else {

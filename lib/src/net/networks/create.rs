@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use chrono::Utc;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::subnets::{check_subnet, first_host, overlaps, parse_range, pick_subnet, taken_subnets};
+use super::subnets6::Given6;
 use super::{
     Network, list, lock_all, predefined, read_def, validate_ifname, validate_name, write_def,
 };
@@ -19,9 +22,13 @@ use crate::state::ids;
 pub struct CreateOpts {
     pub name: String,
     pub driver: Option<String>,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
+    /// `--subnet` (repeatable: one IPv4 and, with `--ipv6`, one IPv6 subnet).
+    pub subnets: Vec<String>,
+    /// `--gateway` (repeatable: each belongs to the subnet of its family).
+    pub gateways: Vec<String>,
     pub ip_range: Option<String>,
+    /// `--ipv6`: dual-stack (an IPv6 subnet besides the IPv4 one).
+    pub ipv6: bool,
     /// `-o key=value` driver options (Docker's com.docker.network.*).
     pub options: Vec<String>,
     pub labels: Vec<String>,
@@ -102,7 +109,8 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
     if read_def(paths, &o.name)?.is_some() {
         return Err(NetError::NetworkExists(o.name.clone()));
     }
-    let subnet = match &o.subnet {
+    let (v4, v6) = split_families(o)?;
+    let subnet = match v4.subnet {
         Some(s) => {
             let n: Ipv4Net = s.parse().map_err(|_| {
                 NetError::BadArgs(format!(
@@ -127,16 +135,20 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
         }
         None => pick_subnet(paths, None, &o.name)?,
     };
-    let gateway = match &o.gateway {
-        Some(g) => g
-            .parse()
-            .map_err(|_| NetError::BadArgs(format!("invalid gateway {g:?}")))?,
+    let gateway = match v4.gateway {
+        Some(g) => g,
         None => first_host(subnet),
     };
     check_subnet(subnet, gateway)?;
     let ip_range = match &o.ip_range {
         Some(r) => Some(parse_range(r, subnet)?),
         None => None,
+    };
+    let (subnet6, gateway6) = if o.ipv6 {
+        let (s6, g6) = super::subnets6::pick(paths, &o.name, v6)?;
+        (Some(s6), Some(g6))
+    } else {
+        (None, None)
     };
     let id = ids::new_id();
     let bridge = bridge.unwrap_or_else(|| format!("br-{}", &id[..12]));
@@ -156,6 +168,9 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
         subnet: Some(subnet),
         gateway: Some(gateway),
         ip_range,
+        ipv6: o.ipv6,
+        subnet6,
+        gateway6,
         mtu,
         icc,
         masquerade,
@@ -166,4 +181,61 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
     };
     write_def(paths, &net)?;
     Ok(net)
+}
+
+/// The `--subnet` and `--gateway` values of each family: the IPv4 ones (as typed, checked
+/// later) and the IPv6 ones. At most one subnet per family; a gateway belongs to the subnet of
+/// its family; an IPv6 subnet needs `--ipv6`.
+fn split_families(o: &CreateOpts) -> Result<(Given4, Given6)> {
+    let mut v4 = Given4::default();
+    let mut v6 = Given6::default();
+    for s in &o.subnets {
+        if s.contains(':') {
+            let n: Ipv6Net = s.parse().map_err(|_| {
+                NetError::BadArgs(format!(
+                    "invalid subnet {s:?} (expected IPv6 CIDR, like fd00:db8::/64)"
+                ))
+            })?;
+            if v6.subnet.replace(n).is_some() {
+                return Err(NetError::Unsupported(
+                    "only one IPv6 --subnet per network is supported".into(),
+                ));
+            }
+        } else if v4.subnet.replace(s.clone()).is_some() {
+            return Err(NetError::Unsupported(
+                "only one IPv4 --subnet per network is supported".into(),
+            ));
+        }
+    }
+    for g in &o.gateways {
+        let ip: IpAddr = g
+            .parse()
+            .map_err(|_| NetError::BadArgs(format!("invalid gateway {g:?}")))?;
+        let dup = match ip {
+            IpAddr::V4(a) => v4.gateway.replace(a).is_some(),
+            IpAddr::V6(a) => v6.gateway.replace(a).is_some(),
+        };
+        if dup {
+            return Err(NetError::BadArgs(format!(
+                "more than one --gateway of the family of {g}"
+            )));
+        }
+    }
+    if v4.gateway.is_some() && v4.subnet.is_none() {
+        return Err(NetError::BadArgs(
+            "--gateway needs a --subnet of its family".into(),
+        ));
+    }
+    if !o.ipv6 && (v6.subnet.is_some() || v6.gateway.is_some()) {
+        return Err(NetError::BadArgs(
+            "an IPv6 --subnet or --gateway needs --ipv6 (the network would be IPv4-only)".into(),
+        ));
+    }
+    Ok((v4, v6))
+}
+
+#[derive(Default)]
+struct Given4 {
+    subnet: Option<String>,
+    gateway: Option<Ipv4Addr>,
 }

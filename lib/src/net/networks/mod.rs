@@ -26,11 +26,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::error::{NetError, Result};
@@ -49,6 +49,7 @@ const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 mod create;
 mod subnets;
+pub mod subnets6;
 
 pub use create::{CreateOpts, create};
 pub use subnets::overlaps;
@@ -110,6 +111,14 @@ pub struct Network {
     /// Where container addresses come from (`--ip-range`, `fixed_cidr`); the subnet if unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<Ipv4Net>,
+    /// `--ipv6` (Docker's `EnableIPv6`): dual-stack, with `subnet6` and `gateway6` besides
+    /// the IPv4 subnet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     /// 0 means the kernel's default (1500).
     #[serde(default)]
     pub mtu: u32,
@@ -144,6 +153,14 @@ impl Network {
     /// The addresses containers may get.
     pub fn range(&self) -> Option<Ipv4Net> {
         self.ip_range.or(self.subnet)
+    }
+
+    /// The IPv6 subnet and gateway of a dual-stack network (`--ipv6`).
+    pub fn v6(&self) -> Option<(Ipv6Net, Ipv6Addr)> {
+        match (self.ipv6, self.subnet6, self.gateway6) {
+            (true, Some(s), Some(g)) => Some((s, g)),
+            _ => None,
+        }
     }
 
     /// The short tag that marks this network's firewall rules and bridge.
@@ -319,6 +336,9 @@ fn materialise(paths: &Paths, name: &str) -> Result<Network> {
         subnet: None,
         gateway: None,
         ip_range: None,
+        ipv6: false,
+        subnet6: None,
+        gateway6: None,
         mtu: 0,
         icc: true,
         masquerade: true,
@@ -407,7 +427,15 @@ pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
     let containers = crate::state::Containers::new(paths);
     let mut eps = serde_json::Map::new();
     let prefix = n.subnet.map(|s| s.prefix_len()).unwrap_or(0);
+    let v6: BTreeMap<String, String> = match n.v6() {
+        Some((s6, _)) => ipam::allocations6(&network_dir(paths, &n.name))?
+            .into_iter()
+            .map(|(ip, id)| (id, format!("{ip}/{}", s6.prefix_len())))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     for (ip, id) in endpoints(paths, n)? {
+        let ip6 = v6.get(&id).cloned().unwrap_or_default();
         let rec = containers.load(&id).ok();
         let name = rec.as_ref().map(|r| r.name.clone()).unwrap_or_default();
         // The MAC of the endpoint on this network: the first one, or one `network connect` made.
@@ -421,7 +449,7 @@ pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
             .unwrap_or_default();
         eps.insert(
             id,
-            json!({"Name": name, "MacAddress": mac, "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": ""}),
+            json!({"Name": name, "MacAddress": mac, "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": ip6}),
         );
     }
     let mut options: serde_json::Map<String, serde_json::Value> = n
@@ -456,18 +484,20 @@ pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
     if let Some(r) = n.ip_range {
         cfg.insert("IPRange".into(), json!(r.to_string()));
     }
-    let config = if cfg.is_empty() {
-        json!([])
-    } else {
-        json!([cfg])
-    };
+    let mut config: Vec<serde_json::Value> = Vec::new();
+    if !cfg.is_empty() {
+        config.push(serde_json::Value::Object(cfg));
+    }
+    if let Some((s6, g6)) = n.v6() {
+        config.push(json!({"Subnet": s6.to_string(), "Gateway": g6.to_string()}));
+    }
     Ok(json!({
         "Name": n.name,
         "Id": n.id,
         "Created": n.created,
         "Scope": "local",
         "Driver": n.driver,
-        "EnableIPv6": false,
+        "EnableIPv6": n.ipv6,
         "IPAM": {"Driver": "default", "Options": {}, "Config": config},
         "Internal": n.internal,
         "Attachable": false,
