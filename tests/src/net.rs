@@ -37,6 +37,16 @@ impl Slot {
         Ipv4Addr::new(10, 213, self.n as u8, i)
     }
 
+    /// The slot's IPv6 subnet, for `--ipv6` networks: `fd00:b7:<N in hex>::/64`.
+    pub fn subnet6(&self) -> String {
+        format!("fd00:b7:{:x}::/64", self.n)
+    }
+
+    /// The `i`th address of the IPv6 subnet.
+    pub fn addr6(&self, i: u16) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::new(0xfd00, 0xb7, self.n as u16, 0, 0, 0, 0, i)
+    }
+
     /// A host port unique to this slot (`k` < 16), for fixed `-p` host ports.
     pub fn port(&self, k: u16) -> u16 {
         assert!(k < 16);
@@ -70,7 +80,7 @@ fn take_slot() -> (Slot, Lock) {
             };
             purge(
                 &[slot.bridge.clone(), format!("bto{n}")],
-                std::slice::from_ref(&slot.subnet),
+                &[slot.subnet.clone(), format!("fd00:b7:{n:x}:")],
             );
             return (slot, lock);
         }
@@ -86,6 +96,7 @@ fn purge(links: &[String], words: &[String]) {
             let _ = nl.del_link_named(l);
         }
     }
+    purge6(words);
     let Ok(text) = firewall::save() else { return };
     let saved = firewall::parse_saved(&text);
     let mut batch = firewall::Batch::default();
@@ -97,6 +108,29 @@ fn purge(links: &[String], words: &[String]) {
     let _ = firewall::apply(&batch);
     if let (Ok(_l), Ok(mut nl)) = (host::lock(), Netlink::open()) {
         let _ = host::release_if_idle(&mut nl);
+    }
+}
+
+/// The IPv6 side of [`purge`]: rules mentioning one of `words`, then berth's IPv6 chains if
+/// no network's rule is left in them.
+fn purge6(words: &[String]) {
+    let Ok(text) = firewall::save6() else { return };
+    let saved = firewall::parse_saved(&text);
+    let mut batch = firewall::Batch::default();
+    for (t, line) in &saved.rules {
+        if words.iter().any(|w| line.contains(w.as_str())) {
+            batch.raw(*t, format!("-D {}", &line[3..]));
+        }
+    }
+    let _ = firewall::apply6(&batch);
+    let _l = host::lock();
+    if let Ok(text) = firewall::save6() {
+        let saved = firewall::parse_saved(&text);
+        if !saved.chains.is_empty() && !saved.rules.iter().any(|(_, l)| l.contains("berth-net:")) {
+            let mut b = firewall::Batch::default();
+            firewall::remove_globals(&saved, &mut b, true);
+            let _ = firewall::apply6(&b);
+        }
     }
 }
 
@@ -182,6 +216,7 @@ impl Drop for TestNet {
         links.extend(ids.iter().map(|id| berth::net::attach::veth_name(id)));
         let mut words: Vec<String> = self.slots.iter().map(|(s, _)| s.bridge.clone()).collect();
         words.extend(self.slots.iter().map(|(s, _)| format!("10.213.{}.", s.n)));
+        words.extend(self.slots.iter().map(|(s, _)| format!("fd00:b7:{:x}:", s.n)));
         words.extend(ids.iter().map(|id| format!("berth:{id}")));
         // User-defined networks' bridges made by the test (br-<id>).
         if let Ok(nets) = berth::net::networks::list(&paths) {
@@ -378,9 +413,21 @@ pub fn host_link_exists(name: &str) -> bool {
         .any(|l| l.name == name)
 }
 
-/// `iptables-save` lines containing `needle`.
+/// `iptables-save` and `ip6tables-save` lines containing `needle`.
 pub fn rules_with(needle: &str) -> Vec<String> {
+    let v6 = firewall::save6().unwrap_or_default();
     firewall::save()
+        .unwrap()
+        .lines()
+        .chain(v6.lines())
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+/// `ip6tables-save` lines containing `needle`.
+pub fn rules6_with(needle: &str) -> Vec<String> {
+    firewall::save6()
         .unwrap()
         .lines()
         .filter(|l| l.contains(needle))

@@ -136,6 +136,7 @@ pub(crate) fn stale_endpoint_down(
         host_veth,
         ..Default::default()
     };
+    dns::unregister(paths, id)?;
     bridge_down(paths, id, &net.name, &s, true)?;
     release_ports(id)
 }

@@ -125,7 +125,13 @@ enum NetworkCmd {
         #[arg(long)]
         gateway: Vec<String>,
         /// Enable IPv6 (dual-stack: an IPv6 subnet besides the IPv4 one).
-        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        #[arg(
+            long,
+            value_name = "BOOL",
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "true"
+        )]
         ipv6: Option<bool>,
         /// Allocate container addresses from this sub-range.
         #[arg(long = "ip-range")]
