@@ -451,3 +451,100 @@ fn a_resolver_killed_9_comes_back_and_goes_with_the_last_container() {
     b.ok(&["network", "rm", "appnet"]);
     b.assert_clean(&[&one, &two, &three]);
 }
+
+#[test]
+fn disconnect_from_the_first_network_and_stopping_take_a_container_out_of_dns() {
+    let (mut b, _up) = world();
+    let (sa, sb) = (b.net.slot(), b.net.slot());
+    create_net(&b, "front", &sa);
+    create_net(&b, "back", &sb);
+    let x = sleeper(&b, "dx", "front", &["--network-alias", "dxa"]);
+    let y = sleeper(&b, "dy", "front", &[]);
+    let z = sleeper(&b, "dz", "back", &[]);
+    let (xip, yip, zip) = (ip_of(&b, &x), ip_of(&b, &y), ip_of(&b, &z));
+    assert!(resolves_to(&b, "dy", "dxa", &xip));
+    b.ok(&["network", "connect", "back", "dx"]);
+    let xb = ip_of_connected(&b, &x);
+    assert!(resolves_to(&b, "dz", "dx", &xb));
+
+    // Off the network it was created on: its names there go, and so does its eth0.
+    let r = b.berth(&["network", "disconnect", "front", "dx"]);
+    assert_eq!((r.code(), r.stdout.as_str()), (0, ""), "{r:?}");
+    assert!(!resolves_to(&b, "dy", "dx", &xip), "{}", lookup(&b, "dy", "dx"));
+    assert!(!resolves_to(&b, "dy", "dxa", &xip));
+    assert!(!resolves_to(&b, "dx", "dy", &yip), "dx is not on front any more");
+    assert!(resolves_to(&b, "dz", "dx", &xb));
+    assert!(resolves_to(&b, "dx", "dz", &zip));
+    assert!(berth_e2e::net::host_links(&berth::net::attach::veth_name(&x)).is_empty());
+    let links = b.ok(&["exec", "dx", "ip", "-o", "link"]);
+    assert!(!links.contains("eth0"), "{links}");
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&["inspect", "dx"])).unwrap();
+    let nets = &v[0]["NetworkSettings"]["Networks"];
+    assert!(nets.get("front").is_none() && nets["back"].is_object(), "{nets}");
+    assert_eq!(v[0]["HostConfig"]["NetworkMode"], "front");
+    let n: serde_json::Value =
+        serde_json::from_str(&b.ok(&["network", "inspect", "front"])).unwrap();
+    assert!(n[0]["Containers"].get(&x).is_none(), "{n}");
+    let r = b.berth(&["network", "disconnect", "front", "dx"]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("container {x} is not connected to network front")),
+        "{r:?}"
+    );
+    // Connected again, it resolves again (on a connect interface now).
+    b.ok(&["network", "connect", "front", "dx"]);
+    let again = b.w.record(&x)["network"]["connected"][1]["ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(resolves_to(&b, "dy", "dx", &again));
+
+    // Stopped: nobody resolves it; started again: back.
+    b.ok(&["stop", "-t", "0", "dz"]);
+    assert!(!resolves_to(&b, "dx", "dz", &zip), "{}", lookup(&b, "dx", "dz"));
+    b.ok(&["start", "dz"]);
+    assert!(resolves_to(&b, "dx", "dz", &zip));
+    // Created and never started: not yet.
+    b.ok(&[
+        "create", "--name", "dc", "--network", "back", "busybox:latest", "sleep", "600",
+    ]);
+    let c = b.id("dc");
+    assert!(!resolves_to(&b, "dx", "dc", &ip_of(&b, &c)));
+    b.ok(&["rm", "-f", "dx", "dy", "dz", "dc"]);
+    assert_no_resolver(&b);
+    b.ok(&["network", "rm", "front", "back"]);
+    b.assert_clean(&[&x, &y, &z, &c]);
+}
+
+#[test]
+fn disconnect_force_removes_what_a_lost_container_left_on_the_network() {
+    let (mut b, _up) = world();
+    let s = b.net.slot();
+    create_net(&b, "lost", &s);
+    let (id, rec) = berth_e2e::net::fake_container(&b.w.env, "ghost", &[], &[]);
+    berth_e2e::net::attach(&b.w.env, &rec, &["--network", "lost"]).success();
+    assert!(berth_e2e::net::host_link_exists(&s.bridge));
+    // The store loses it (its directory and its name); its endpoint stays on the network.
+    let paths = b.w.env.paths();
+    std::fs::remove_dir_all(paths.container(&id)).unwrap();
+    std::fs::remove_file(paths.names().join("ghost")).unwrap();
+    let r = b.berth(&["network", "rm", "lost"]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    let r = b.berth(&["network", "disconnect", "lost", &id]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    assert!(r.stderr.contains("No such container"), "{r:?}");
+    let r = b.berth(&["network", "disconnect", "-f", "lost", "nosuch"]);
+    assert_eq!(r.code(), 1, "{r:?}");
+    // -f: Docker's ForceEndpointDelete; the last endpoint takes the bridge and rules along.
+    let r = b.berth(&["network", "disconnect", "-f", "lost", &id]);
+    assert_eq!((r.code(), r.stdout.as_str()), (0, ""), "{r:?}");
+    assert!(!berth_e2e::net::host_link_exists(&s.bridge));
+    assert!(berth_e2e::net::host_links(&berth::net::attach::veth_name(&id)).is_empty());
+    assert!(berth_e2e::net::rules_with(&s.bridge).is_empty());
+    assert_no_resolver(&b);
+    b.ok(&["network", "rm", "lost"]);
+    // Its namespace is the container's, not the network's: the stage's teardown takes it.
+    b.w.env.run(&["berth-netns", "rm", &id]).success();
+    b.assert_clean(&[&id]);
+}
