@@ -478,6 +478,12 @@ fn disconnect_from_the_first_network_and_stopping_take_a_container_out_of_dns() 
     assert!(berth_e2e::net::host_links(&berth::net::attach::veth_name(&x)).is_empty());
     let links = b.ok(&["exec", "dx", "ip", "-o", "link"]);
     assert!(!links.contains("eth0"), "{links}");
+    // The default route moved to the network it is still on, as Docker's gateway does.
+    let route = b.ok(&["exec", "dx", "ip", "route"]);
+    assert!(
+        route.contains(&format!("default via {} dev eth1", sb.gateway)),
+        "{route}"
+    );
     let v: serde_json::Value = serde_json::from_str(&b.ok(&["inspect", "dx"])).unwrap();
     let nets = &v[0]["NetworkSettings"]["Networks"];
     assert!(nets.get("front").is_none() && nets["back"].is_object(), "{nets}");

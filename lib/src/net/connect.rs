@@ -170,6 +170,7 @@ pub fn disconnect(paths: &Paths, network: &str, container: &str, force: bool) ->
     }
     if s.network.as_deref() == Some(net.name.as_str()) {
         crate::net::detach::primary_down(paths, &id, &s)?;
+        bridge::move_default_route(paths, &s)?;
         containers.update(&id, |r| {
             if let Some(s) = r.network.as_mut() {
                 forget_primary(s);

@@ -236,6 +236,40 @@ pub(crate) fn join(
     made
 }
 
+/// After `network disconnect` took the first network's endpoint (and its default routes),
+/// the container routes through the first network it is still connected to that has a
+/// gateway and is not internal, as Docker's sandbox picks a new gateway endpoint.
+pub(crate) fn move_default_route(paths: &Paths, s: &NetworkSection) -> crate::Result<()> {
+    let Some(ns_path) = &s.netns else {
+        return Ok(());
+    };
+    let Some((a, _)) = s.connected.iter().find_map(|a| {
+        networks::get(paths, &a.network)
+            .ok()
+            .filter(|n| !n.internal && a.gateway.is_some())
+            .map(|n| (a, n))
+    }) else {
+        return Ok(());
+    };
+    let ns = netns::open(ns_path)?;
+    let mut inner = Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
+    let link = inner
+        .link(&a.ifname)
+        .map_err(NetError::netlink(format!("find {}", a.ifname)))?;
+    if let Some(gw) = a.gateway.as_deref().and_then(|g| g.parse::<Ipv4Addr>().ok()) {
+        inner
+            .add_default_route(gw)
+            .map_err(NetError::netlink(format!("add default route via {gw}")))?;
+    }
+    let gw6 = a.ipv6_gateway.as_deref().and_then(|g| g.parse::<Ipv6Addr>().ok());
+    if let (Some(gw6), Some(link)) = (gw6, link) {
+        inner
+            .add_default_route6(gw6, link.index)
+            .map_err(NetError::netlink(format!("add default route via {gw6}")))?;
+    }
+    Ok(())
+}
+
 /// Records the container's address and MAC in `section` and returns the firewall rules its
 /// set-up adds. The section then names the address, bridge, ports and links, and teardown
 /// regenerates the same rules from the saved record with the same function
