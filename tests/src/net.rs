@@ -216,7 +216,11 @@ impl Drop for TestNet {
         links.extend(ids.iter().map(|id| berth::net::attach::veth_name(id)));
         let mut words: Vec<String> = self.slots.iter().map(|(s, _)| s.bridge.clone()).collect();
         words.extend(self.slots.iter().map(|(s, _)| format!("10.213.{}.", s.n)));
-        words.extend(self.slots.iter().map(|(s, _)| format!("fd00:b7:{:x}:", s.n)));
+        words.extend(
+            self.slots
+                .iter()
+                .map(|(s, _)| format!("fd00:b7:{:x}:", s.n)),
+        );
         words.extend(ids.iter().map(|id| format!("berth:{id}")));
         // User-defined networks' bridges made by the test (br-<id>).
         if let Ok(nets) = berth::net::networks::list(&paths) {

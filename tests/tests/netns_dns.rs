@@ -470,9 +470,16 @@ fn disconnect_from_the_first_network_and_stopping_take_a_container_out_of_dns() 
     // Off the network it was created on: its names there go, and so does its eth0.
     let r = b.berth(&["network", "disconnect", "front", "dx"]);
     assert_eq!((r.code(), r.stdout.as_str()), (0, ""), "{r:?}");
-    assert!(!resolves_to(&b, "dy", "dx", &xip), "{}", lookup(&b, "dy", "dx"));
+    assert!(
+        !resolves_to(&b, "dy", "dx", &xip),
+        "{}",
+        lookup(&b, "dy", "dx")
+    );
     assert!(!resolves_to(&b, "dy", "dxa", &xip));
-    assert!(!resolves_to(&b, "dx", "dy", &yip), "dx is not on front any more");
+    assert!(
+        !resolves_to(&b, "dx", "dy", &yip),
+        "dx is not on front any more"
+    );
     assert!(resolves_to(&b, "dz", "dx", &xb));
     assert!(resolves_to(&b, "dx", "dz", &zip));
     assert!(berth_e2e::net::host_links(&berth::net::attach::veth_name(&x)).is_empty());
@@ -486,7 +493,10 @@ fn disconnect_from_the_first_network_and_stopping_take_a_container_out_of_dns() 
     );
     let v: serde_json::Value = serde_json::from_str(&b.ok(&["inspect", "dx"])).unwrap();
     let nets = &v[0]["NetworkSettings"]["Networks"];
-    assert!(nets.get("front").is_none() && nets["back"].is_object(), "{nets}");
+    assert!(
+        nets.get("front").is_none() && nets["back"].is_object(),
+        "{nets}"
+    );
     assert_eq!(v[0]["HostConfig"]["NetworkMode"], "front");
     let n: serde_json::Value =
         serde_json::from_str(&b.ok(&["network", "inspect", "front"])).unwrap();
@@ -508,12 +518,23 @@ fn disconnect_from_the_first_network_and_stopping_take_a_container_out_of_dns() 
 
     // Stopped: nobody resolves it; started again: back.
     b.ok(&["stop", "-t", "0", "dz"]);
-    assert!(!resolves_to(&b, "dx", "dz", &zip), "{}", lookup(&b, "dx", "dz"));
+    assert!(
+        !resolves_to(&b, "dx", "dz", &zip),
+        "{}",
+        lookup(&b, "dx", "dz")
+    );
     b.ok(&["start", "dz"]);
     assert!(resolves_to(&b, "dx", "dz", &zip));
     // Created and never started: not yet.
     b.ok(&[
-        "create", "--name", "dc", "--network", "back", "busybox:latest", "sleep", "600",
+        "create",
+        "--name",
+        "dc",
+        "--network",
+        "back",
+        "busybox:latest",
+        "sleep",
+        "600",
     ]);
     let c = b.id("dc");
     assert!(!resolves_to(&b, "dx", "dc", &ip_of(&b, &c)));

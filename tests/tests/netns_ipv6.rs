@@ -76,8 +76,11 @@ fn two_containers_on_an_ipv6_network_reach_each_other_by_address_and_name() {
     assert_eq!(ep["IPv6Gateway"], gw.as_str());
     assert_eq!(ep["IPAddress"], s.addr(2).to_string().as_str());
     assert_eq!(
-        b.inspect("c6", "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}")
-            .trim(),
+        b.inspect(
+            "c6",
+            "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}"
+        )
+        .trim(),
         fixed
     );
     let n: Value = serde_json::from_str(&b.ok(&["network", "inspect", "v6net"])).unwrap();
@@ -91,7 +94,10 @@ fn two_containers_on_an_ipv6_network_reach_each_other_by_address_and_name() {
         format!("{ip_a}/64").as_str()
     );
     let d: Value = serde_json::from_str(&b.ok(&["network", "inspect", "bridge"])).unwrap();
-    assert_eq!(d[0]["EnableIPv6"], false, "the default bridge stays IPv4-only");
+    assert_eq!(
+        d[0]["EnableIPv6"], false,
+        "the default bridge stays IPv4-only"
+    );
 
     // Inside: the address, the IPv6 default route, /etc/hosts, and the bridge's gateway.
     let addr = b.ok(&["exec", "a6", "ip", "-6", "addr", "show", "eth0"]);
@@ -99,7 +105,10 @@ fn two_containers_on_an_ipv6_network_reach_each_other_by_address_and_name() {
     let route = b.ok(&["exec", "a6", "ip", "-6", "route"]);
     assert!(route.contains(&format!("default via {gw}")), "{route}");
     let hosts = b.ok(&["exec", "c6", "cat", "/etc/hosts"]);
-    assert!(hosts.contains(&format!("{fixed}\t{}\n", &c[..12])), "{hosts}");
+    assert!(
+        hosts.contains(&format!("{fixed}\t{}\n", &c[..12])),
+        "{hosts}"
+    );
     b.ok(&["exec", "a6", "ping", "-6", "-c1", "-W5", &gw]);
 
     // Each other, by address and by name (AAAA through 127.0.0.11).
@@ -119,7 +128,15 @@ fn two_containers_on_an_ipv6_network_reach_each_other_by_address_and_name() {
     assert_eq!(ep2["GlobalIPv6Address"], other.as_str(), "{ep2}");
     let addr = b.ok(&["exec", "a6", "ip", "-6", "addr", "show", "eth1"]);
     assert!(addr.contains(&format!("inet6 {other}/64")), "{addr}");
-    b.ok(&["exec", "a6", "ping", "-6", "-c1", "-W5", &s2.addr6(1).to_string()]);
+    b.ok(&[
+        "exec",
+        "a6",
+        "ping",
+        "-6",
+        "-c1",
+        "-W5",
+        &s2.addr6(1).to_string(),
+    ]);
 
     // Gone with the containers: rules of both families, addresses, bridges.
     let masq = net::rules6_with(&format!("-s {} ! -o {} ", s.subnet6(), s.bridge));
@@ -128,7 +145,11 @@ fn two_containers_on_an_ipv6_network_reach_each_other_by_address_and_name() {
     let n: Value = serde_json::from_str(&b.ok(&["network", "inspect", "v6net"])).unwrap();
     assert_eq!(n[0]["Containers"], serde_json::json!({}));
     for sl in [&s, &s2] {
-        assert!(!net::host_link_exists(&sl.bridge), "bridge {} left", sl.bridge);
+        assert!(
+            !net::host_link_exists(&sl.bridge),
+            "bridge {} left",
+            sl.bridge
+        );
         assert!(
             net::rules6_with(&format!("fd00:b7:{:x}:", sl.n)).is_empty(),
             "{:?}",
@@ -184,7 +205,15 @@ fn published_ports_reach_the_container_over_ipv6_from_outside() {
     let body = berth_e2e::until("the published port to answer over IPv6", || {
         let (ok, out) = net::run_in_netns(
             &outside,
-            &["curl", "-gs", "--max-time", "5", "--connect-timeout", "2", &url],
+            &[
+                "curl",
+                "-gs",
+                "--max-time",
+                "5",
+                "--connect-timeout",
+                "2",
+                &url,
+            ],
         );
         ok.then_some(out)
     });
@@ -224,7 +253,9 @@ fn bad_ip6_values_get_dockers_errors_and_leave_nothing() {
     let mut b = world();
     let (s4, s6) = (b.net.slot(), b.net.slot());
     let opt = format!("com.docker.network.bridge.name={}", s4.bridge);
-    b.ok(&["network", "create", "--subnet", &s4.subnet, "-o", &opt, "only4"]);
+    b.ok(&[
+        "network", "create", "--subnet", &s4.subnet, "-o", &opt, "only4",
+    ]);
     create_v6(&b, "dual", &s6);
     let inside = s6.addr6(5).to_string();
     let outside = s4.addr6(5).to_string();
@@ -247,7 +278,14 @@ fn bad_ip6_values_get_dockers_errors_and_leave_nothing() {
         ("dual", "fd00::zz", "invalid IPv6 address".to_string()),
     ] {
         let r = b.berth(&[
-            "run", "--rm", "--network", net, "--ip6", ip, "busybox:latest", "true",
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--ip6",
+            ip,
+            "busybox:latest",
+            "true",
         ]);
         assert_eq!(r.code(), 125, "{net} {ip}: {r:?}");
         assert!(r.stderr.contains(&want), "{net} {ip}: {r:?}");
@@ -258,8 +296,9 @@ fn bad_ip6_values_get_dockers_errors_and_leave_nothing() {
     let r = b.berth(&["network", "connect", "--ip6", &inside, "only4", "x6"]);
     assert_eq!(r.code(), 1, "{r:?}");
     assert!(
-        r.stderr
-            .contains(&format!("no configured subnet contains IP address {inside}")),
+        r.stderr.contains(&format!(
+            "no configured subnet contains IP address {inside}"
+        )),
         "{r:?}"
     );
     // An IPv6 subnet without --ipv6, and a second IPv6 subnet, are refused.
@@ -269,7 +308,14 @@ fn bad_ip6_values_get_dockers_errors_and_leave_nothing() {
     // An IPv6 address in use.
     let taken = s6.addr6(2).to_string();
     let r = b.berth(&[
-        "run", "--rm", "--network", "dual", "--ip6", &taken, "busybox:latest", "true",
+        "run",
+        "--rm",
+        "--network",
+        "dual",
+        "--ip6",
+        &taken,
+        "busybox:latest",
+        "true",
     ]);
     assert_eq!(r.code(), 125, "{r:?}");
     assert!(r.stderr.contains("already in use"), "{r:?}");

@@ -6,7 +6,8 @@
 //!   iptables-save and deleted;
 //! - the veth pair: `veth<id[..11]>`;
 //! - the namespace: `<run>/netns/<id>`;
-//! - the address: the IPAM file holding the id, in the record's network;
+//! - the addresses: the IPAM files (IPv4 and, on an `--ipv6` network, IPv6) holding the id,
+//!   in the record's network; its IPv6 rules likewise in ip6tables (`firewall::v6`);
 //! - host ports: the reservations holding the id;
 //! - the bridge, its rules, and (if it was the last berth bridge) berth's chains and the
 //!   sysctls: when the network's last address is freed;

@@ -256,12 +256,19 @@ pub(crate) fn move_default_route(paths: &Paths, s: &NetworkSection) -> crate::Re
     let link = inner
         .link(&a.ifname)
         .map_err(NetError::netlink(format!("find {}", a.ifname)))?;
-    if let Some(gw) = a.gateway.as_deref().and_then(|g| g.parse::<Ipv4Addr>().ok()) {
+    if let Some(gw) = a
+        .gateway
+        .as_deref()
+        .and_then(|g| g.parse::<Ipv4Addr>().ok())
+    {
         inner
             .add_default_route(gw)
             .map_err(NetError::netlink(format!("add default route via {gw}")))?;
     }
-    let gw6 = a.ipv6_gateway.as_deref().and_then(|g| g.parse::<Ipv6Addr>().ok());
+    let gw6 = a
+        .ipv6_gateway
+        .as_deref()
+        .and_then(|g| g.parse::<Ipv6Addr>().ok());
     if let (Some(gw6), Some(link)) = (gw6, link) {
         inner
             .add_default_route6(gw6, link.index)

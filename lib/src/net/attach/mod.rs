@@ -5,9 +5,10 @@
 //! 1. check every argument, the bundle, links and the network, before touching anything;
 //! 2. save the record with the network section naming what will be made (the journal);
 //! 3. reserve host ports (conflicts are refused here, before any kernel change);
-//! 4. create the namespace; take an address; bring the bridge up if this is the network's
-//!    first container; add all rules in one iptables-restore batch; create the veth pair;
-//!    configure the container side;
+//! 4. create the namespace; take an address (and an IPv6 one on an `--ipv6` network); bring
+//!    the bridge up if this is the network's first container; add all rules in one
+//!    iptables-restore batch (and one ip6tables-restore); create the veth pair; configure
+//!    the container side;
 //! 5. write hostname, hosts and resolv.conf; edit config.json; save the record;
 //! 6. on a user-defined network, enter the container in the resolver's table (`dns`), which
 //!    binds its 127.0.0.11:53 sockets and starts the resolver if none runs.

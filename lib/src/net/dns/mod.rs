@@ -1,8 +1,11 @@
 //! Container DNS on user-defined networks, as Docker's embedded resolver gives it: a
-//! container resolves the names, aliases (`--network-alias`, `network connect --alias`),
-//! short ids and hostnames of the containers on its networks through 127.0.0.11, and other
-//! names are forwarded to the host's resolvers. The default `bridge` network keeps the
-//! host's resolv.conf and no name resolution but `--link`s, as in Docker.
+//! container resolves (A, and AAAA for endpoints on `--ipv6` networks) the names, aliases
+//! (`--network-alias`, `network connect --alias`), short ids and hostnames of the containers
+//! on its networks through 127.0.0.11, and other names are forwarded to the host's
+//! resolvers. As Docker's, only running containers' names resolve: a created or stopped one
+//! stays in the table marked `stopped` until it starts (`set_running`, called from the
+//! container's start and exit). The default `bridge` network keeps the host's resolv.conf
+//! and no name resolution but `--link`s, as in Docker.
 //!
 //! **The choice: a resolver process, not hosts entries.** Hosts files cannot forward (a host
 //! that names a loopback resolver, such as systemd-resolved's 127.0.0.53, is unreachable

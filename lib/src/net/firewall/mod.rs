@@ -49,6 +49,9 @@
 //! `/run/berth-net/chains` names the rules' layout, and the next set-up that finds an older
 //! one replaces the jumps and gives every berth bridge its drop, under the machine-wide lock,
 //! in one batch (`host::upgrade_if_stale`). Proof: `tests/tests/security_net.rs`.
+//!
+//! Dual-stack (`--ipv6`) networks add their IPv6 rules in ip6tables (`v6`), from the same
+//! record and with the same tags.
 
 mod iptables;
 pub mod v6;

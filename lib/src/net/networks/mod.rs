@@ -8,6 +8,7 @@
 //! <root>/networks/nets/<name>/network.json   one definition (immutable while in use)
 //! <root>/networks/nets/<name>/lock       IPAM and bridge bring-up/tear-down
 //! <root>/networks/nets/<name>/ipam/<ip>  one file per address in use, holding the container id
+//! <root>/networks/nets/<name>/ipam6/<ip> the same for IPv6 addresses (`--ipv6` networks)
 //! ```
 //!
 //! A definition is only a file: the bridge device and the network's firewall rules exist
@@ -18,9 +19,11 @@
 //! `bridge` (default `berth0`), `bip` (like `172.17.0.1/16`), `fixed_cidr`, `mtu`, `icc`,
 //! `ip_masq`, and `resolv_conf` (the host file containers' resolv.conf derives from). The
 //! default network `bridge` (and `host`, `none`) is materialised from it on first use; an
-//! edited file applies once the network has no containers. User networks (`create`):
-//! `berth network create [--subnet] [--gateway] [--ip-range] [--internal] [--icc=false]
-//! [-o com.docker.network.bridge.name|enable_icc|enable_ip_masquerade|driver.mtu]`; the
+//! edited file applies once the network has no containers (it stays IPv4-only, as Docker's
+//! default bridge). User networks (`create`): `berth network create [--ipv6] [--subnet]...
+//! [--gateway]... [--ip-range] [--internal] [--icc=false]
+//! [-o com.docker.network.bridge.name|enable_icc|enable_ip_masquerade|driver.mtu]`, with
+//! `--ipv6` dual-stack (`subnets6`, IPv6 addresses in `ipam6/`); the
 //! bridge is `br-<id12>` unless named. Definitions are written with fsync (they are not
 //! re-derived); IPAM entries and the `last` hint are not (`store::atomic`).
 
