@@ -345,3 +345,35 @@ fn without_a_subnet_an_ipv6_network_gets_a_ula_64() {
     );
     b.ok(&["network", "rm", "autov6"]);
 }
+
+#[test]
+fn icc_false_keeps_containers_apart_over_ipv6_too() {
+    let mut b = world();
+    let s = b.net.slot();
+    let opt = format!("com.docker.network.bridge.name={}", s.bridge);
+    b.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--icc=false",
+        "--subnet",
+        &s.subnet,
+        "--subnet",
+        &s.subnet6(),
+        "-o",
+        &opt,
+        "v6iso",
+    ]);
+    let a = sleeper(&b, "ia", "v6iso", &[]);
+    let c = sleeper(&b, "ic", "v6iso", &[]);
+    let gw = s.addr6(1).to_string();
+    // The gateway answers; the other container does not, in either family.
+    b.ok(&["exec", "ia", "ping", "-6", "-c1", "-W5", &gw]);
+    for target in [s.addr6(3).to_string(), s.addr(3).to_string()] {
+        let r = b.berth(&["exec", "ia", "ping", "-c1", "-W2", &target]);
+        assert_ne!(r.code(), 0, "{target} reachable with icc=false: {r:?}");
+    }
+    b.ok(&["rm", "-f", "ia", "ic"]);
+    b.ok(&["network", "rm", "v6iso"]);
+    b.assert_clean(&[&a, &c]);
+}

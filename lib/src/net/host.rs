@@ -7,6 +7,7 @@
 //! /run/berth-net/ip_forward.orig    the value ip_forward had before berth turned it on
 //! /run/berth-net/bridge-nf.orig     the same for net.bridge.bridge-nf-call-iptables
 //! /run/berth-net/ip6_forward.orig   the same for net.ipv6.conf.all.forwarding (first --ipv6 bridge)
+//! /run/berth-net/bridge-nf6.orig    and for net.bridge.bridge-nf-call-ip6tables (--ipv6, icc=false)
 //! /run/berth-net/chains             present while berth's chains may exist; its text names
 //!                                   their layout, so rules an older berth left are upgraded
 //! ```
@@ -37,6 +38,7 @@ pub fn lock() -> Result<Lock> {
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 const BRIDGE_NF: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 const IP6_FORWARD: &str = "/proc/sys/net/ipv6/conf/all/forwarding";
+const BRIDGE_NF6: &str = "/proc/sys/net/bridge/bridge-nf-call-ip6tables";
 
 /// The alias prefix of berth's bridges.
 pub const BRIDGE_ALIAS_PREFIX: &str = "berth-net:";
@@ -163,9 +165,14 @@ pub fn prepare(
 }
 
 /// Called under [`lock`] before a dual-stack network's bridge comes up: enables IPv6
-/// forwarding (put back with the last berth bridge, as IPv4's).
-pub fn prepare6() -> Result<()> {
-    turn_on(IP6_FORWARD, &host_dir().join("ip6_forward.orig"))
+/// forwarding (and, for icc=false, bridge netfilter for IPv6), put back with the last berth
+/// bridge, as IPv4's.
+pub fn prepare6(need_bridge_nf: bool) -> Result<()> {
+    turn_on(IP6_FORWARD, &host_dir().join("ip6_forward.orig"))?;
+    if need_bridge_nf {
+        turn_on(BRIDGE_NF6, &host_dir().join("bridge-nf6.orig"))?;
+    }
+    Ok(())
 }
 
 /// Called under [`lock`] after a network's bridge is gone: if it was the last berth bridge,
@@ -215,4 +222,5 @@ fn finish_release() {
     put_back(IP_FORWARD, &host_dir().join("ip_forward.orig"));
     put_back(BRIDGE_NF, &host_dir().join("bridge-nf.orig"));
     put_back(IP6_FORWARD, &host_dir().join("ip6_forward.orig"));
+    put_back(BRIDGE_NF6, &host_dir().join("bridge-nf6.orig"));
 }

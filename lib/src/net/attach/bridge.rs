@@ -99,14 +99,14 @@ fn v6_bindings(ports: &mut Vec<crate::protocol::PortBinding>) {
 /// `net.ipv6.conf.default.disable_ipv6` is 1 would give it none), and turns on the host's
 /// IPv6 forwarding for published ports and outbound traffic, as Docker 28 does with ip6tables
 /// on (`host::prepare6`; put back with the last bridge).
-fn v6_on(bridge: &str) -> Result<()> {
+fn v6_on(bridge: &str, icc: bool) -> Result<()> {
     let p = format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6");
     std::fs::write(&p, "0").map_err(|e| {
         NetError::HostUnsupported(format!(
             "cannot enable IPv6 on {bridge} ({p}: {e}); is IPv6 disabled on this host (ipv6.disable=1)?"
         ))
     })?;
-    host::prepare6()
+    host::prepare6(!icc)
 }
 
 /// The bridge-mode kernel work (steps 3-4), filling `section` as it goes.
@@ -377,7 +377,7 @@ fn new_bridge(
         // in (the veth comes after it).
         localnet_on(&net.bridge)?;
         if let Some((subnet6, gateway6)) = net.v6() {
-            v6_on(&net.bridge)?;
+            v6_on(&net.bridge, net.icc)?;
             nl.add_address6(index, gateway6, subnet6.prefix_len())
                 .map_err(NetError::netlink(format!(
                     "add {gateway6} to {}",
