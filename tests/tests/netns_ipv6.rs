@@ -377,3 +377,127 @@ fn icc_false_keeps_containers_apart_over_ipv6_too() {
     b.ok(&["network", "rm", "v6iso"]);
     b.assert_clean(&[&a, &c]);
 }
+
+/// `iptables-BACKEND*` and `ip6tables-BACKEND*` links under the test's directory, to put
+/// first on a tool's PATH: the host's choice of backend, made by the test.
+fn shim(env: &berth_e2e::TestEnv, backend: &str) -> std::path::PathBuf {
+    let dir = env.dir().join(format!("xtables-{backend}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for fam in ["iptables", "ip6tables"] {
+        for suffix in ["", "-restore", "-save"] {
+            let real = format!("/usr/sbin/{fam}-{backend}{suffix}");
+            std::os::unix::fs::symlink(real, dir.join(format!("{fam}{suffix}"))).unwrap();
+        }
+    }
+    dir
+}
+
+/// On a throwaway host (network and mount namespaces of a thread, `/run/berth-net` a tmpfs
+/// there) whose iptables is `backend`: an IPv6 network's and a container's rules go to that
+/// backend's ip6tables only, and its teardown leaves no berth rule or chain there.
+fn ipv6_rules_on(backend: &str) {
+    let env = berth_e2e::TestEnv::new();
+    let path = format!(
+        "{}:{}",
+        shim(&env, backend).display(),
+        berth_e2e::tool_path()
+    );
+    let other = if backend == "legacy" { "nft" } else { "legacy" };
+    let save6 = |b: &str| {
+        let out = std::process::Command::new(format!("/usr/sbin/ip6tables-{b}-save"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            use nix::mount::{MsFlags, mount};
+            use nix::sched::{CloneFlags, unshare};
+            unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).unwrap();
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .unwrap();
+            let hd = berth::net::host::host_dir();
+            mount(
+                Some("tmpfs"),
+                &hd,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                Some("mode=0700"),
+            )
+            .unwrap();
+            let run = |argv: &[&str], input: Option<&[u8]>| {
+                let mut c = env.cmd(argv[0]);
+                c.args(&argv[1..]).env("PATH", &path);
+                if let Some(bytes) = input {
+                    use std::io::Write;
+                    c.stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::piped())
+                        .stderr(std::process::Stdio::piped());
+                    let mut child = c.spawn().unwrap();
+                    child.stdin.take().unwrap().write_all(bytes).unwrap();
+                    child.wait_with_output().unwrap()
+                } else {
+                    c.output().unwrap()
+                }
+            };
+            let out = run(
+                &[
+                    "berth-netns",
+                    "network",
+                    "create",
+                    "--ipv6",
+                    "--subnet",
+                    "10.79.0.0/24",
+                    "--subnet",
+                    "fd00:79::/64",
+                    "-o",
+                    "com.docker.network.bridge.name=bscratch6",
+                    "scratch6",
+                ],
+                None,
+            );
+            assert!(out.status.success(), "{out:?}");
+            let (id, rec) = net::fake_container(&env, "web", &[], &[]);
+            let out = run(
+                &["berth-netns", "-", "--network", "scratch6", "-p", "8080:80"],
+                Some(rec.as_bytes()),
+            );
+            assert!(out.status.success(), "{out:?}");
+            let (ours, theirs) = (save6(backend), save6(other));
+            assert!(
+                ours.contains("-j DNAT --to-destination [fd00:79::2]:80"),
+                "{ours}"
+            );
+            assert!(ours.contains("-s fd00:79::/64 ! -o bscratch6"), "{ours}");
+            assert!(
+                !theirs.contains("BERTH"),
+                "rules went to the other backend: {theirs}"
+            );
+            let out = run(&["berth-netns", "rm", &id], None);
+            assert!(out.status.success(), "{out:?}");
+            let after = save6(backend);
+            assert!(
+                !after.contains("BERTH") && !after.contains("berth"),
+                "{after}"
+            );
+        })
+        .join()
+        .unwrap()
+    });
+}
+
+#[test]
+fn ipv6_rules_work_with_iptables_legacy() {
+    ipv6_rules_on("legacy");
+}
+
+#[test]
+fn ipv6_rules_work_with_iptables_nft() {
+    ipv6_rules_on("nft");
+}
