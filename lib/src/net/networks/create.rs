@@ -239,3 +239,78 @@ struct Given4 {
     subnet: Option<String>,
     gateway: Option<Ipv4Addr>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(subnets: &[&str], gateways: &[&str], ipv6: bool) -> CreateOpts {
+        CreateOpts {
+            name: "n6".into(),
+            subnets: subnets.iter().map(|s| s.to_string()).collect(),
+            gateways: gateways.iter().map(|s| s.to_string()).collect(),
+            ipv6,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn subnets_and_gateways_go_to_their_family() {
+        let (v4, v6) = split_families(&opts(
+            &["fd00:77::/64", "10.77.0.0/24"],
+            &["fd00:77::fe", "10.77.0.254"],
+            true,
+        ))
+        .unwrap();
+        assert_eq!(v4.subnet.as_deref(), Some("10.77.0.0/24"));
+        assert_eq!(v4.gateway, Some("10.77.0.254".parse().unwrap()));
+        assert_eq!(v6.subnet, Some("fd00:77::/64".parse().unwrap()));
+        assert_eq!(v6.gateway, Some("fd00:77::fe".parse().unwrap()));
+        for (subnets, gateways, ipv6) in [
+            (&["fd00:77::/64"][..], &[][..], false),
+            (&["fd00:77::/64", "fd00:78::/64"][..], &[][..], true),
+            (
+                &["10.77.0.0/24"][..],
+                &["10.77.0.1", "10.77.0.2"][..],
+                false,
+            ),
+            (&[][..], &["10.77.0.1"][..], false),
+            (&["fd00::zz/64"][..], &[][..], true),
+        ] {
+            assert!(
+                split_families(&opts(subnets, gateways, ipv6)).is_err(),
+                "{subnets:?} {gateways:?} {ipv6}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ipv6_network_is_dual_stack_and_a_bad_gateway_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::new(tmp.path().join("root"), tmp.path().join("run"));
+        let n = create(
+            &paths,
+            &opts(&["10.231.9.0/24", "fd00:231:9::/64"], &[], true),
+        )
+        .unwrap();
+        assert_eq!(n.subnet, Some("10.231.9.0/24".parse().unwrap()));
+        assert_eq!(
+            n.v6(),
+            Some((
+                "fd00:231:9::/64".parse().unwrap(),
+                "fd00:231:9::1".parse().unwrap()
+            ))
+        );
+        let mut o = opts(
+            &["10.231.10.0/24", "fd00:231:10::/64"],
+            &["fd00:999::1"],
+            true,
+        );
+        o.name = "bad".into();
+        assert!(create(&paths, &o).is_err());
+        // Overlapping another network's IPv6 subnet.
+        let mut o = opts(&["10.231.11.0/24", "fd00:231:9::/80"], &[], true);
+        o.name = "over".into();
+        assert!(matches!(create(&paths, &o), Err(NetError::Conflict(_))));
+    }
+}
