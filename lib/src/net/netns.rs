@@ -72,6 +72,29 @@ fn docker_sysctls() -> Result<(), IoError> {
     Ok(())
 }
 
+/// Writes the sysctl `key` (like `net.ipv6.conf.eth0.disable_ipv6`) to `value` inside the
+/// namespace `ns`, from a helper thread that joins it (a `/proc/sys/net` file acts on the
+/// namespace of the thread that opens it). Gone with the namespace.
+pub fn write_sysctl_in(ns: &OwnedFd, key: &str, value: &str) -> Result<(), IoError> {
+    let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<(), IoError> {
+            nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+                .map_err(io::Error::from)
+                .with_path("enter network namespace for", &path)?;
+            fs::write(&path, value).with_path("write", &path)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(IoError {
+                op: "write",
+                path: path.clone(),
+                source: io::Error::other("helper thread panicked"),
+            })
+        })
+    })
+}
+
 /// Opens a bind-mounted namespace.
 pub fn open(path: &Path) -> Result<OwnedFd, IoError> {
     Ok(File::open(path)

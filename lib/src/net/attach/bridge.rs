@@ -445,6 +445,10 @@ fn configure_inside(ns: &OwnedFd, ifname: &str, net: &Network, a: Addrs) -> Resu
         .add_address(eth0.index, ip, a.prefix)
         .map_err(NetError::netlink(format!("add {ip} to {ifname}")))?;
     if let Some((ip6, prefix6, _)) = a.v6 {
+        // A host whose new namespaces inherit `disable_ipv6=1` would refuse the address;
+        // Docker turns IPv6 on for the interface the same way.
+        let key = format!("net.ipv6.conf.{ifname}.disable_ipv6");
+        netns::write_sysctl_in(ns, &key, "0")?;
         inner
             .add_address6(eth0.index, ip6, prefix6)
             .map_err(NetError::netlink(format!("add {ip6} to {ifname}")))?;
