@@ -25,7 +25,7 @@ pub(crate) fn set_running(
     monitor: i32,
     probed: bool,
 ) -> Result<(), Error> {
-    Containers::new(paths).update(id, |r| {
+    let record = Containers::new(paths).update(id, |r| {
         let checked = probed && super::health::healthcheck(r).is_some();
         let s = r.state.get_or_insert_with(Default::default);
         if checked && s.health.is_none() {
@@ -38,8 +38,24 @@ pub(crate) fn set_running(
             monitor_start: liveness::start_time(monitor).unwrap_or(0),
         })?;
         super::settle_creator(paths, r);
-        Ok::<_, Error>(())
-    })
+        Ok::<_, Error>(r.clone())
+    })?;
+    crate::events::container(&paths.root, &record, "start", &[]);
+    Ok(())
+}
+
+/// The events of a container's end (moby's `handleContainerExit`): `oom` first when the
+/// kernel killed it for memory, then `die` with its exit code.
+pub(crate) fn emit_exit(paths: &Paths, record: &Record, code: i32, oom: bool) {
+    if oom {
+        crate::events::container(&paths.root, record, "oom", &[]);
+    }
+    crate::events::container(
+        &paths.root,
+        record,
+        "die",
+        &[("exitCode", code.to_string())],
+    );
 }
 
 /// Records how the container ended. Returns the updated record.
@@ -50,7 +66,7 @@ pub(crate) fn set_exited(
     oom: bool,
     error: &str,
 ) -> Result<Record, Error> {
-    Containers::new(paths).update(id, |r| {
+    let record = Containers::new(paths).update(id, |r| {
         r.state
             .get_or_insert_with(Default::default)
             .apply(Event::Exited {
@@ -64,7 +80,9 @@ pub(crate) fn set_exited(
             super::settle_creator(paths, r);
         }
         Ok::<_, Error>(r.clone())
-    })
+    })?;
+    emit_exit(paths, &record, code, oom);
+    Ok(record)
 }
 
 /// The options a berth container's process is created with.

@@ -22,7 +22,11 @@ use crate::state::{Containers, StateError, liveness};
 /// Docker `restart`: stop, then start.
 pub fn restart(paths: &Paths, arg: &str, timeout: Option<u32>) -> Result<String, Error> {
     let id = stop(paths, arg, timeout, None)?;
-    start(paths, &id)
+    let id = start(paths, &id)?;
+    if let Ok(r) = Containers::new(paths).load(&id) {
+        crate::events::container(&paths.root, &r, "restart", &[]);
+    }
+    Ok(id)
 }
 
 /// Docker's restart decision (moby `restartmanager`).
@@ -75,6 +79,7 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
         Err(StateError::NoSuchContainer(_)) => return Ok(false),
         Err(e) => return Err(e.into()),
     };
+    super::launch::emit_exit(paths, &record, code, oom);
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
         super::teardown(paths, &record, true)?;
     }
@@ -141,6 +146,9 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
         // Stopped while it was being started again (`stop` made it exited): it must not run.
         let _ = oci::delete(&root, id, true);
         return Ok(None);
+    }
+    if let Ok(r) = containers.load(id) {
+        crate::events::container(&paths.root, &r, "start", &[]);
     }
     Ok(Some((pid, master)))
 }

@@ -81,6 +81,7 @@ pub fn connect(
         });
         return Err(e.into());
     }
+    networks::emit_endpoint(paths, &net.name, &id, "connect");
     Ok(())
 }
 
@@ -180,6 +181,7 @@ pub fn disconnect(
         }
         Ok::<_, crate::state::StateError>(())
     })?;
+    networks::emit_endpoint(paths, &net.name, &id, "disconnect");
     Ok(refresh_dns(paths, &id)?)
 }
 
