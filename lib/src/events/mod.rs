@@ -106,6 +106,22 @@ impl Message {
         m
     }
 
+    /// The document `--format` templates see: the Go struct's field names (`.ID`, `.Status`,
+    /// `.TimeNano`, `.Actor.Attributes`), not its JSON keys.
+    pub fn template_doc(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Status": self.status,
+            "ID": self.id,
+            "From": self.from,
+            "Type": self.kind,
+            "Action": self.action,
+            "Actor": {"ID": self.actor.id, "Attributes": self.actor.attributes},
+            "Scope": self.scope,
+            "Time": self.time,
+            "TimeNano": self.time_nano,
+        })
+    }
+
     /// Docker's line (docker/cli `prettyPrintEvent`): the time in the local zone with nine
     /// fraction digits, type, action, actor id, and the attributes sorted by key.
     pub fn line(&self) -> String {
@@ -155,13 +171,10 @@ pub fn container(root: &Path, record: &Record, action: &str, extra: &[(&str, Str
         .as_ref()
         .map(|b| b.config.labels.clone())
         .unwrap_or_default();
-    if let Some(img) = &record.image {
-        let image = if img.reference.is_empty() {
-            &img.name
-        } else {
-            &img.reference
-        };
-        attrs.insert("image".into(), image.clone());
+    // Docker's Config.Image: the image as the user named it, as `ps` shows it.
+    let image = crate::views::ps::image_of(record, true);
+    if !image.is_empty() {
+        attrs.insert("image".into(), image);
     }
     attrs.insert("name".into(), record.name.clone());
     for (k, v) in extra {

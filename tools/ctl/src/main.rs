@@ -172,13 +172,13 @@ struct EventsArgs {
     filter: Vec<String>,
     /// Format output using a custom template: 'json' prints in JSON format, 'TEMPLATE' prints
     /// output using the given Go template.
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", overrides_with = "format")]
     format: Option<String>,
     /// Show all events created since timestamp.
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", overrides_with = "since")]
     since: Option<String>,
     /// Stream events until this timestamp.
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", overrides_with = "until")]
     until: Option<String>,
 }
 

@@ -35,8 +35,7 @@ impl Output {
             Output::Line => format!("{}\n", m.line()),
             Output::Json => format!("{}\n", serde_json::to_string(m).unwrap_or_default()),
             Output::Template(t) => {
-                let doc = serde_json::to_value(m).unwrap_or_default();
-                format!("{}\n", t.render(&doc)?)
+                format!("{}\n", t.render(&m.template_doc())?)
             }
         })
     }
