@@ -186,10 +186,9 @@ fn volumes(paths: &Paths, du: &mut DiskUsage) -> Result<()> {
 /// `1.2MB (45%)`: docker/cli's reclaimable column, the percentage in whole units rounded
 /// down; no percentage when nothing is stored.
 fn reclaimable(bytes: u64, total: u64) -> String {
-    if total > 0 {
-        format!("{} ({}%)", size(bytes), bytes * 100 / total)
-    } else {
-        size(bytes)
+    match (bytes * 100).checked_div(total) {
+        Some(pct) => format!("{} ({pct}%)", size(bytes)),
+        None => size(bytes),
     }
 }
 

@@ -18,7 +18,7 @@ enum Output {
     Line,
     /// `json` or `{{json .}}`: moby's `events.Message`, in its own field order.
     Json,
-    Template(Template),
+    Template(Box<Template>),
 }
 
 impl Output {
@@ -26,7 +26,7 @@ impl Output {
         Ok(match format.map(str::trim) {
             None | Some("") => Output::Line,
             Some("json") | Some("{{json .}}") | Some("{{ json . }}") => Output::Json,
-            Some(t) => Output::Template(Template::parse(t)?),
+            Some(t) => Output::Template(Box::new(Template::parse(t)?)),
         })
     }
 
