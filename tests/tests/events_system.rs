@@ -148,6 +148,119 @@ fn events_record_a_containers_life_in_dockers_words() {
 }
 
 #[test]
+fn events_of_the_other_container_verbs_and_a_health_check() {
+    let b = Session::new();
+    let id = b.detach(&[
+        "--name",
+        "web",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    b.ok(&["pause", "web"]);
+    b.ok(&["unpause", "web"]);
+    b.ok(&["exec", "web", "echo", "hi"]);
+    b.ok(&["rename", "web", "web2"]);
+    b.ok(&["restart", "-t", "0", "web2"]);
+    let health = b.spawn(&[
+        "events",
+        "--since",
+        "1h",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}}",
+    ]);
+    health.wait_for("health_status: healthy\n");
+    drop(health);
+    b.ok(&["stop", "-t", "0", "web2"]);
+    b.ok(&["rm", "web2"]);
+    let actions = |filters: &[&str]| {
+        let mut argv = vec!["--format", "{{.Action}} {{.Actor.Attributes.name}}"];
+        for f in filters {
+            argv.extend(["--filter", f]);
+        }
+        events(&b, &argv)
+    };
+    assert_eq!(
+        actions(&[
+            "event=pause",
+            "event=unpause",
+            "event=rename",
+            "event=restart",
+            "event=destroy",
+            "type=container"
+        ]),
+        [
+            "pause web",
+            "unpause web",
+            "rename web2",
+            "restart web2",
+            "destroy web2"
+        ]
+    );
+    let exec = events(
+        &b,
+        &[
+            "--filter",
+            "event=exec_create",
+            "--filter",
+            "event=exec_start",
+            "--filter",
+            "event=exec_die",
+            "--format",
+            "{{.Action}}|{{.Actor.Attributes.exitCode}}|{{len .Actor.Attributes.execID}}",
+        ],
+    );
+    // The health check's probes are execs too, as in Docker: the user's is the first.
+    assert_eq!(
+        exec[..3],
+        [
+            "exec_create: echo hi|<no value>|64",
+            "exec_start: echo hi|<no value>|64",
+            "exec_die|0|64"
+        ]
+    );
+    let rename = b.ok(&[
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        "0s",
+        "--filter",
+        "event=rename",
+    ]);
+    assert!(
+        untimed(rename.trim_end()).starts_with(&format!(
+            "container rename {id} (image=busybox:latest, name=web2, oldName=/web)"
+        )),
+        "{rename}"
+    );
+    // restart: the stop's kill and die, then the start, then restart itself.
+    let restart: Vec<String> = actions(&["container=web2", "type=container"])
+        .into_iter()
+        .filter(|a| !a.starts_with("exec_") && !a.starts_with("health_status"))
+        .collect();
+    let at = restart.iter().position(|a| a == "rename web2").unwrap();
+    assert_eq!(
+        restart[at + 1..at + 7],
+        [
+            "kill web2",
+            "kill web2",
+            "die web2",
+            "stop web2",
+            "start web2",
+            "restart web2"
+        ]
+    );
+    b.assert_clean(&[&id]);
+}
+
+#[test]
 fn events_filter_and_window_like_docker() {
     let mut b = Session::new();
     let s = b.net.slot();
@@ -288,6 +401,29 @@ fn events_filter_and_window_like_docker() {
         r.stderr,
         "Error response from daemon: invalid filter 'colour'\n"
     );
+    // The dispatcher's `system` group: events is `system events`; unknown ones are 125.
+    assert_eq!(
+        b.ok(&[
+            "system",
+            "events",
+            "--since",
+            "1h",
+            "--until",
+            "0s",
+            "--filter",
+            "event=destroy",
+            "--format",
+            "{{.Type}}"
+        ]),
+        "container\nvolume\nnetwork\n"
+    );
+    assert!(b.ok(&["system", "--help"]).contains("prune"));
+    let r = b.berth(&["system", "frob"]).fails_with(125);
+    assert!(
+        r.stderr.contains("'system frob' is not a berth command"),
+        "{}",
+        r.stderr
+    );
     let r = b
         .berth(&["events", "--since", "yesterday", "--until", "0s"])
         .fails_with(1);
@@ -333,6 +469,38 @@ fn events_of_images_pull_tag_untag_delete() {
             format!("image untag {id} (name={id})"),
             format!("image untag {id} (name={id})"),
             format!("image delete {id} (name={id})"),
+        ]
+    );
+    // save, load, import.
+    env.ok(&["berth", "pull", "-q", &image]);
+    let tar = env.dir().join("bb.tar");
+    env.ok(&["berth", "save", "-o", tar.to_str().unwrap(), &image]);
+    env.ok(&["berth", "load", "-i", tar.to_str().unwrap()]);
+    let imp = env
+        .ok(&["berth", "import", tar.to_str().unwrap(), "imp:1"])
+        .trim()
+        .to_string();
+    let out = env.ok(&[
+        "berth",
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        "0s",
+        "--filter",
+        "event=save",
+        "--filter",
+        "event=load",
+        "--filter",
+        "event=import",
+    ]);
+    let lines: Vec<String> = out.lines().map(untimed).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("image save {id} (name={id})"),
+            format!("image load {id} (name={id})"),
+            format!("image import {imp} (name={imp})"),
         ]
     );
     // image= matches the id, a name, or a name without its tag.
