@@ -848,3 +848,30 @@ fn system_prune_asks_then_removes_what_nothing_uses() {
     b.ok(&["network", "rm", "usednet"]);
     b.assert_clean(&[&keep, &gone]);
 }
+
+#[test]
+fn rm_f_of_a_running_container_kills_it_in_the_log_too() {
+    let b = Session::new();
+    let id = b.detach(&["--name", "gone", "busybox", "sleep", "1000"]);
+    b.ok(&["rm", "-f", "gone"]);
+    let e = events(
+        &b,
+        &[
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.signal}}{{.Actor.Attributes.exitCode}}",
+        ],
+    );
+    assert_eq!(
+        e,
+        [
+            "create <no value><no value>",
+            "start <no value><no value>",
+            "kill 9<no value>",
+            "die <no value>137",
+            "destroy <no value><no value>"
+        ]
+    );
+    b.assert_clean(&[&id]);
+}
