@@ -139,6 +139,12 @@ impl EventLog {
         // same file, read once.
         let mut current = open_existing(&self.path)?;
         let older = open_existing(&self.older())?;
+        // The generations already dealt with (read, or before our time): never read again.
+        let mut seen: Vec<(u64, u64)> = [current.as_ref(), older.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(ident)
+            .collect();
         let mut lines = Lines::default();
         if history {
             if let Some(o) = older.filter(|o| current.as_ref().is_none_or(|c| !same_file(c, o))) {
@@ -163,12 +169,16 @@ impl EventLog {
                 // All of the old file is read above. A generation made after ours and
                 // rotated out already is `.1` now: read it before the new file.
                 if let Some(o) = open_existing(&self.older())?
-                    && current.as_ref().is_none_or(|c| !same_file(c, &o))
-                    && !Lines::default().drain(o, &mut each)?
+                    && let Some(id) = ident(&o)
+                    && !seen.contains(&id)
                 {
-                    return Ok(());
+                    seen.push(id);
+                    if !Lines::default().drain(o, &mut each)? {
+                        return Ok(());
+                    }
                 }
                 current = open_existing(&self.path)?;
+                seen.extend(current.as_ref().and_then(ident));
                 lines = Lines::default();
                 continue;
             }
@@ -223,6 +233,11 @@ fn open_existing(path: &Path) -> io::Result<Option<File>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// A file's identity (device, inode).
+fn ident(f: &File) -> Option<(u64, u64)> {
+    f.metadata().ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn same_file(a: &File, b: &File) -> bool {
@@ -339,6 +354,31 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 800);
         assert!(text.lines().all(|l| parse(l).is_some()));
+    }
+
+    #[test]
+    fn following_replays_no_old_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.log");
+        let log = EventLog::at(&path, MAX_BYTES);
+        log.append(&msg("old")).unwrap();
+        // Just rotated: `.1` holds the past, and there is no current file yet.
+        fs::rename(&path, dir.path().join("events.log.1")).unwrap();
+        let writer = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                log.append(&msg("new")).unwrap();
+            })
+        };
+        let mut seen = Vec::new();
+        log.stream(false, true, None, |m| {
+            seen.push(m.action.clone());
+            false
+        })
+        .unwrap();
+        writer.join().unwrap();
+        assert_eq!(seen, ["new"]);
     }
 
     #[test]
