@@ -45,17 +45,22 @@ pub(crate) fn set_running(
 }
 
 /// The events of a container's end (moby's `handleContainerExit`): `oom` first when the
-/// kernel killed it for memory, then `die` with its exit code.
+/// kernel killed it for memory, then `die` with its exit code and how many whole seconds it
+/// ran (`execDuration`).
 pub(crate) fn emit_exit(paths: &Paths, record: &Record, code: i32, oom: bool) {
     if oom {
         crate::events::container(&paths.root, record, "oom", &[]);
     }
-    crate::events::container(
-        &paths.root,
-        record,
-        "die",
-        &[("exitCode", code.to_string())],
-    );
+    let ran = record
+        .state
+        .as_ref()
+        .and_then(|s| Some(s.finished_at.unwrap_or_else(chrono::Utc::now) - s.started_at?))
+        .map_or(0, |d| d.num_seconds().max(0));
+    let attrs = [
+        ("exitCode", code.to_string()),
+        ("execDuration", ran.to_string()),
+    ];
+    crate::events::container(&paths.root, record, "die", &attrs);
 }
 
 /// Records how the container ended. Returns the updated record.
