@@ -435,6 +435,13 @@ fn events_filter_and_window_like_docker() {
         "{}",
         r.stderr
     );
+    let r = b.berth(&["events", "--filter", "nofilter"]).fails_with(125);
+    assert!(
+        r.stderr
+            .contains("bad format of filter (expected name=value)"),
+        "{}",
+        r.stderr
+    );
     let r = b
         .berth(&["events", "--since", "yesterday", "--until", "0s"])
         .fails_with(1);

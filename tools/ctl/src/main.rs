@@ -168,7 +168,7 @@ enum Cmd {
 struct EventsArgs {
     /// Filter output based on conditions provided (container, event, image, label, network,
     /// type, volume, ...).
-    #[arg(short, long, value_name = "FILTER")]
+    #[arg(short, long, value_name = "FILTER", value_parser = filter_arg)]
     filter: Vec<String>,
     /// Format output using a custom template: 'json' prints in JSON format, 'TEMPLATE' prints
     /// output using the given Go template.
@@ -206,11 +206,20 @@ enum SystemCmd {
         #[arg(long)]
         volumes: bool,
         /// Provide filter values (e.g. "label=<key>=<value>").
-        #[arg(long, value_name = "FILTER")]
+        #[arg(long, value_name = "FILTER", value_parser = filter_arg)]
         filter: Vec<String>,
     },
     /// Get real time events from the server.
     Events(EventsArgs),
+}
+
+/// docker/cli's `FilterOpt`: a `--filter` without `=` is a flag error (125).
+fn filter_arg(s: &str) -> std::result::Result<String, String> {
+    if s.contains('=') {
+        Ok(s.to_string())
+    } else {
+        Err("bad format of filter (expected name=value)".into())
+    }
 }
 
 impl Tool for Args {
