@@ -10,6 +10,7 @@ pub mod digest;
 pub mod doctor;
 pub mod elf;
 pub mod error;
+pub mod events;
 pub mod format;
 pub mod image;
 pub mod layer;

@@ -91,6 +91,10 @@ impl Paths {
     pub fn networks(&self) -> PathBuf {
         self.root.join("networks")
     }
+    /// `<root>/events.log`: the event log (`events::log`; `events.log.1` is its older half).
+    pub fn events_log(&self) -> PathBuf {
+        self.root.join("events.log")
+    }
     /// `<root>/locks`: lock files for stores whose own layout has no room for them.
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")

@@ -323,7 +323,7 @@ pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<
 pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
     let id = Containers::new(paths).resolve(arg)?;
     let r = load_true(paths, &id)?;
-    let s = r.state.unwrap_or_default();
+    let s = r.state.clone().unwrap_or_default();
     if !s.status.is_active() {
         return Err(ContainerError::Status {
             id: arg.into(),
@@ -333,6 +333,7 @@ pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended
         .into());
     }
     let sock = connect(paths, &id, arg)?;
+    crate::events::container(&paths.root, &r, "attach", &[]);
     session(paths, &id, sock, opts)
 }
 

@@ -77,5 +77,6 @@ pub(super) fn prepare_record(
     record.process = Some(p.clone());
     record.state = Some(StateSection::default());
     containers.save(&record)?;
+    crate::events::container(&paths.root, &record, "create", &[]);
     Ok((id, p))
 }

@@ -12,7 +12,7 @@ use crate::state::Containers;
 pub fn exec(paths: &Paths, arg: &str, req: ExecRequest) -> Result<i32, Error> {
     let id = Containers::new(paths).resolve(arg)?;
     let r = load_true(paths, &id)?;
-    let s = r.state.unwrap_or_default();
+    let s = r.state.clone().unwrap_or_default();
     if s.status == Status::Paused {
         return Err(ContainerError::Status {
             id: arg.into(),
@@ -29,5 +29,20 @@ pub fn exec(paths: &Paths, arg: &str, req: ExecRequest) -> Result<i32, Error> {
         }
         .into());
     }
-    Ok(oci::exec(&runtime_root(paths), &id, req)?)
+    // moby's exec events: the action carries the command, the attributes the exec's id.
+    let exec_id = crate::state::ids::new_id();
+    let what = req.args.join(" ");
+    let detach = req.detach;
+    let emit = |action: &str, extra: Option<(&str, String)>| {
+        let mut attrs = vec![("execID", exec_id.clone())];
+        attrs.extend(extra);
+        crate::events::container(&paths.root, &r, action, &attrs);
+    };
+    emit(&format!("exec_create: {what}"), None);
+    emit(&format!("exec_start: {what}"), None);
+    let code = oci::exec(&runtime_root(paths), &id, req)?;
+    if !detach {
+        emit("exec_die", Some(("exitCode", code.to_string())));
+    }
+    Ok(code)
 }

@@ -70,11 +70,20 @@ pub fn probe(paths: &Paths, id: &str) -> Result<Option<Duration>, Error> {
             return Ok(None);
         }
         let h = st.health.get_or_insert_with(Default::default);
+        let before = h.status;
         h.record(result, hc.retries(), in_start_period);
-        Ok::<_, StateError>(Some(h.status))
+        let after = h.status;
+        Ok::<_, StateError>(Some((before, after, r.clone())))
     });
     match status {
-        Ok(Some(st)) => Ok(Some(hc.next_delay(st, since(Utc::now())))),
+        Ok(Some((before, st, r))) => {
+            // moby's handleProbeResult: an event when the status changes.
+            if before != st {
+                let action = format!("health_status: {}", st.as_str());
+                crate::events::container(&paths.root, &r, &action, &[]);
+            }
+            Ok(Some(hc.next_delay(st, since(Utc::now()))))
+        }
         Ok(None) | Err(StateError::NoSuchContainer(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -36,6 +36,7 @@ pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Er
     if unsafe { libc::kill(s.pid, sig) } < 0 {
         return Err(sys(format!("kill {}", s.pid), std::io::Error::last_os_error()).into());
     }
+    crate::events::container(&paths.root, &record, "kill", &[("signal", sig.to_string())]);
     if sig == libc::SIGKILL {
         // As moby does: a SIGKILL returns once the container is down and its watcher has
         // recorded it, so the next command (rm, prune, ps) sees it stopped.

@@ -25,7 +25,7 @@ pub(crate) fn set_running(
     monitor: i32,
     probed: bool,
 ) -> Result<(), Error> {
-    Containers::new(paths).update(id, |r| {
+    let record = Containers::new(paths).update(id, |r| {
         let checked = probed && super::health::healthcheck(r).is_some();
         let s = r.state.get_or_insert_with(Default::default);
         if checked && s.health.is_none() {
@@ -38,9 +38,10 @@ pub(crate) fn set_running(
             monitor_start: liveness::start_time(monitor).unwrap_or(0),
         })?;
         super::settle_creator(paths, r);
-        Ok::<_, Error>(())
+        Ok::<_, Error>(r.clone())
     })?;
     dns_running(paths, id, true);
+    crate::events::container(&paths.root, &record, "start", &[]);
     Ok(())
 }
 
@@ -53,6 +54,25 @@ pub(crate) fn dns_running(paths: &Paths, id: &str, running: bool) {
     }
 }
 
+/// The events of a container's end (moby's `handleContainerExit`): `oom` first when the
+/// kernel killed it for memory, then `die` with its exit code and how many whole seconds it
+/// ran (`execDuration`).
+pub(crate) fn emit_exit(paths: &Paths, record: &Record, code: i32, oom: bool) {
+    if oom {
+        crate::events::container(&paths.root, record, "oom", &[]);
+    }
+    let ran = record
+        .state
+        .as_ref()
+        .and_then(|s| Some(s.finished_at.unwrap_or_else(chrono::Utc::now) - s.started_at?))
+        .map_or(0, |d| d.num_seconds().max(0));
+    let attrs = [
+        ("exitCode", code.to_string()),
+        ("execDuration", ran.to_string()),
+    ];
+    crate::events::container(&paths.root, record, "die", &attrs);
+}
+
 /// Records how the container ended. Returns the updated record.
 pub(crate) fn set_exited(
     paths: &Paths,
@@ -61,23 +81,24 @@ pub(crate) fn set_exited(
     oom: bool,
     error: &str,
 ) -> Result<Record, Error> {
-    Containers::new(paths)
-        .update(id, |r| {
-            r.state
-                .get_or_insert_with(Default::default)
-                .apply(Event::Exited {
-                    code,
-                    oom,
-                    error: error.to_string(),
-                })?;
-            // Docker keeps a container whose command could not be run (126/127); any other
-            // failure to start is berth's, and berth-run undoes the container.
-            if matches!(code, 126 | 127) {
-                super::settle_creator(paths, r);
-            }
-            Ok::<_, Error>(r.clone())
-        })
-        .inspect(|_| dns_running(paths, id, false))
+    let record = Containers::new(paths).update(id, |r| {
+        r.state
+            .get_or_insert_with(Default::default)
+            .apply(Event::Exited {
+                code,
+                oom,
+                error: error.to_string(),
+            })?;
+        // Docker keeps a container whose command could not be run (126/127); any other
+        // failure to start is berth's, and berth-run undoes the container.
+        if matches!(code, 126 | 127) {
+            super::settle_creator(paths, r);
+        }
+        Ok::<_, Error>(r.clone())
+    })?;
+    dns_running(paths, id, false);
+    emit_exit(paths, &record, code, oom);
+    Ok(record)
 }
 
 /// The options a berth container's process is created with.

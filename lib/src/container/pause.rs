@@ -31,7 +31,7 @@ pub fn pause(paths: &Paths, arg: &str, frozen: bool) -> Result<String, Error> {
             .into());
         }
     }
-    containers.update(&id, |r| {
+    let r = containers.update(&id, |r| {
         if let Some(s) = r.state.as_mut() {
             s.apply(if frozen {
                 Event::Paused
@@ -39,7 +39,9 @@ pub fn pause(paths: &Paths, arg: &str, frozen: bool) -> Result<String, Error> {
                 Event::Unpaused
             })?;
         }
-        Ok::<_, Error>(())
+        Ok::<_, Error>(r.clone())
     })?;
+    let action = if frozen { "pause" } else { "unpause" };
+    crate::events::container(&paths.root, &r, action, &[]);
     Ok(id)
 }

@@ -34,7 +34,7 @@ impl PruneFilters {
                 f.until = Some(crate::units::time::parse_time(v, now)?);
             } else {
                 return Err(ContainerError::BadArgs(format!(
-                    "invalid filter {a:?} (container prune takes until=, label= and label!=)"
+                    "invalid filter {a:?} (prune takes until=, label= and label!=)"
                 ))
                 .into());
             }
@@ -43,15 +43,29 @@ impl PruneFilters {
     }
 
     fn matches(&self, r: &Record) -> bool {
-        let labels = r.bundle.as_ref().map(|b| &b.config.labels);
+        self.admits(r.created, r.bundle.as_ref().map(|b| &b.config.labels))
+    }
+
+    /// Whether an object made at `created` with `labels` passes the filters (the same
+    /// filters serve `network prune` and `system prune`).
+    pub fn admits(
+        &self,
+        created: Option<DateTime<Utc>>,
+        labels: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> bool {
         let has = |(k, v): &(String, Option<String>)| {
             labels
                 .and_then(|l| l.get(k))
                 .is_some_and(|got| v.as_ref().is_none_or(|v| v == got))
         };
-        self.until.is_none_or(|u| r.created.is_some_and(|c| c < u))
+        self.until.is_none_or(|u| created.is_some_and(|c| c < u))
             && self.labels.iter().all(has)
             && !self.not_labels.iter().any(has)
+    }
+
+    /// True when an `until=` filter was given (`system prune --volumes` refuses it).
+    pub fn has_until(&self) -> bool {
+        self.until.is_some()
     }
 }
 

@@ -28,6 +28,13 @@ pub fn remove(paths: &Paths, arg: &str, opts: RemoveOptions) -> Result<String> {
         }
         .into());
     }
+    if status.is_active() {
+        // `rm -f` of a live container: SIGKILL, then its end, then `destroy` (teardown's),
+        // in moby's order. The monitor records no end for a container being removed.
+        let sig = [("signal", libc::SIGKILL.to_string())];
+        crate::events::container(&paths.root, &record, "kill", &sig);
+        super::launch::emit_exit(paths, &record, 128 + libc::SIGKILL, false);
+    }
     teardown(paths, &record, opts.volumes)?;
     Ok(id)
 }

@@ -17,5 +17,10 @@ pub fn rename(paths: &Paths, arg: &str, new_name: &str) -> Result<String> {
         .into());
     }
     containers.rename(&id, new_name)?;
+    if let Ok(renamed) = containers.load(&id) {
+        // moby keeps the old name as it stores it, with its leading slash.
+        let old = format!("/{}", record.name);
+        crate::events::container(&paths.root, &renamed, "rename", &[("oldName", old)]);
+    }
     Ok(id)
 }

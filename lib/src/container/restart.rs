@@ -22,7 +22,11 @@ use crate::state::{Containers, StateError, liveness};
 /// Docker `restart`: stop, then start.
 pub fn restart(paths: &Paths, arg: &str, timeout: Option<u32>) -> Result<String, Error> {
     let id = stop(paths, arg, timeout, None)?;
-    start(paths, &id)
+    let id = start(paths, &id)?;
+    if let Ok(r) = Containers::new(paths).load(&id) {
+        crate::events::container(&paths.root, &r, "restart", &[]);
+    }
+    Ok(id)
 }
 
 /// Docker's restart decision (moby `restartmanager`).
@@ -76,6 +80,7 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
         Err(e) => return Err(e.into()),
     };
     super::launch::dns_running(paths, id, false);
+    super::launch::emit_exit(paths, &record, code, oom);
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
         super::teardown(paths, &record, true)?;
     }
@@ -144,6 +149,9 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
         return Ok(None);
     }
     super::launch::dns_running(paths, id, true);
+    if let Ok(r) = containers.load(id) {
+        crate::events::container(&paths.root, &r, "start", &[]);
+    }
     Ok(Some((pid, master)))
 }
 

@@ -59,14 +59,21 @@ pub fn stop(
     if s.status == Status::Paused {
         let _ = oci::resume(&root, &id);
     }
+    let killed = |sig: i32| {
+        crate::events::container(&paths.root, &record, "kill", &[("signal", sig.to_string())]);
+    };
     // SAFETY: kill has no memory effects; `s.pid` is the init truth::observe just found alive.
     unsafe { libc::kill(s.pid, sig) };
+    killed(sig);
     if !oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(timeout as u64)) {
         // SAFETY: as above; wait_gone checked the pid against its start time.
         unsafe { libc::kill(s.pid, libc::SIGKILL) };
+        killed(libc::SIGKILL);
         oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(10));
     }
     wait_recorded(paths, &id, &s);
+    // moby's order: kill, then die (the watcher's), then stop.
+    crate::events::container(&paths.root, &record, "stop", &[]);
     Ok(id)
 }
 

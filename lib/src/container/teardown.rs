@@ -80,6 +80,11 @@ pub fn teardown(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<
         };
         first.get_or_insert(err);
     }
+    // `destroy` answers the `create` emitted when the record got its state section: a run
+    // undone before that never was a container to Docker's eyes.
+    if first.is_none() && record.state.is_some() {
+        crate::events::container(&paths.root, record, "destroy", &[]);
+    }
     first.map_or(Ok(()), Err)
 }
 

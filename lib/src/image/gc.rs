@@ -233,6 +233,59 @@ pub struct PruneOptions {
     pub labels: Vec<(String, Option<String>, bool)>,
 }
 
+impl PruneOptions {
+    /// `image prune [-a] --filter`: `until=`, `label=`, `label!=`.
+    pub fn parse(all: bool, filters: &[String]) -> Result<PruneOptions> {
+        let mut opts = PruneOptions {
+            all,
+            ..Default::default()
+        };
+        for f in filters {
+            let (k, v) = f.split_once('=').ok_or_else(|| {
+                ImageError::BadArgs(format!("bad format of filter {f:?} (expected name=value)"))
+            })?;
+            match k {
+                "until" => {
+                    let t = crate::units::time::parse_time(v, Utc::now())
+                        .map_err(|e| ImageError::BadArgs(e.0))?;
+                    opts.until = Some(t);
+                }
+                "label" | "label!" => {
+                    let (lk, lv) = match v.split_once('=') {
+                        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                        None => (v.to_string(), None),
+                    };
+                    opts.labels.push((lk, lv, k == "label!"));
+                }
+                _ => {
+                    return Err(ImageError::BadArgs(format!(
+                        "invalid filter {k:?} (image prune supports until and label)"
+                    )));
+                }
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// `image prune` with the gc lock taken: at once if free, else after calling `waiting`
+/// (a pull, load or unpack holds the store) and blocking.
+pub fn prune_locked(
+    paths: &Paths,
+    opts: &PruneOptions,
+    waiting: impl FnOnce(),
+) -> crate::Result<PruneReport> {
+    let s = ImageStore::open_for_gc(paths)?;
+    let _gc = match s.gc_lock(false)? {
+        Some(l) => l,
+        None => {
+            waiting();
+            s.gc_lock(true)?.expect("a blocking lock")
+        }
+    };
+    Ok(prune(&s, paths, opts)?)
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct PruneReport {
     /// Docker's "Deleted Images" list.
@@ -272,16 +325,19 @@ pub fn prune(store: &ImageStore, paths: &Paths, opts: &PruneOptions) -> Result<P
             if !label_ok {
                 continue;
             }
+            let mut removed = Vec::new();
             for e in &img.entries {
                 match &e.name {
                     Some(n) => {
                         store.remove_ref_locked(n)?;
-                        report.deleted.push(Removal::Untagged(n.clone()));
+                        removed.push(Removal::Untagged(n.clone()));
                     }
                     None => remove_unnamed(store, e.target.digest().as_ref())?,
                 }
             }
-            report.deleted.push(Removal::Deleted(img.id.clone()));
+            removed.push(Removal::Deleted(img.id.clone()));
+            super::remove::emit_removals(store, &img.id, &labels, &removed);
+            report.deleted.extend(removed);
         }
     }
     report.collected = collect(store, paths)?;

@@ -103,6 +103,13 @@ pub fn import(store: &ImageStore, source: Option<&Path>, opts: &ImportOptions) -
     );
     let names: Vec<String> = name.into_iter().collect();
     commit_image(store, &manifest, &names)?;
+    crate::events::image(
+        store.root(),
+        &config_digest,
+        &config_digest,
+        "import",
+        Default::default(),
+    );
     Ok(Loaded {
         id: config_digest,
         names,

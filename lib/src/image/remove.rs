@@ -39,7 +39,30 @@ pub fn tag(store: &ImageStore, source: &str, target: &str) -> Result<String> {
         .or_else(|| found.image.entries.first())
         .expect("an image has at least one entry");
     store.set_ref_locked(&name, &unnamed(&entry.target))?;
+    let img = found.image;
+    crate::events::image(store.root(), &img.id, &name, "tag", img.labels());
     Ok(name)
+}
+
+/// moby's events for what `rmi` or `image prune` removed of one image: `untag` per name,
+/// `delete` for the image (both name the image by its id).
+pub(super) fn emit_removals(
+    store: &ImageStore,
+    id: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+    removed: &[Removal],
+) {
+    for r in removed {
+        match r {
+            Removal::Untagged(_) => {
+                crate::events::image(store.root(), id, id, "untag", labels.clone())
+            }
+            Removal::Deleted(d) if d == id => {
+                crate::events::image(store.root(), id, id, "delete", Default::default())
+            }
+            Removal::Deleted(_) => {}
+        }
+    }
 }
 
 /// One line of `rmi`'s report (Docker's `ImageDeleteResponseItem`).
@@ -88,7 +111,10 @@ pub fn rmi(store: &ImageStore, paths: &Paths, args: &[String], opts: RmiOptions)
         let result = (|| -> Result<Vec<Removal>> {
             let _l = store.lock()?;
             let inv = Inventory::load(store)?;
-            remove_one(store, &inv, arg, &uses, opts.force)
+            let img = inv.resolve(arg)?.image;
+            let removed = remove_one(store, &inv, arg, &uses, opts.force)?;
+            emit_removals(store, &img.id, &img.labels(), &removed);
+            Ok(removed)
         })();
         match result {
             Ok(removed) => {

@@ -92,6 +92,7 @@ pub fn connect(
         });
         return Err(e.into());
     }
+    networks::emit_endpoint(paths, &net.name, &id, "connect");
     Ok(())
 }
 
@@ -193,6 +194,7 @@ pub fn disconnect(paths: &Paths, network: &str, container: &str, force: bool) ->
         }
         Ok::<_, crate::state::StateError>(())
     })?;
+    networks::emit_endpoint(paths, &net.name, &id, "disconnect");
     Ok(refresh_dns(paths, &id)?)
 }
 

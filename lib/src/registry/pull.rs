@@ -117,7 +117,16 @@ pub fn pull(
     }
     crate::store::atomic::collect_garbage(store.tmp_dir());
     let config = RegistryConfig::load()?;
-    Ok(pull_remote(&config, &store, reference, opts, progress)?)
+    let section = pull_remote(&config, &store, reference, opts, progress)?;
+    // moby's pull event names the image as pulled: `busybox:latest`, name `busybox`.
+    crate::events::image(
+        &paths.root,
+        &reference.familiar(),
+        &reference.familiar_name(),
+        "pull",
+        Default::default(),
+    );
+    Ok(section)
 }
 
 /// The image as stored, if it is there (and for the requested platform, when one is given).

@@ -179,6 +179,13 @@ pub fn push(
             store.set_ref_locked(&familiar, &crate::store::layout::unnamed(&d))?;
         }
     }
+    crate::events::image(
+        store.root(),
+        &familiar,
+        &r.familiar_name(),
+        "push",
+        Default::default(),
+    );
     Ok(Pushed {
         reference: r.full(),
         tag,

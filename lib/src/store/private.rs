@@ -13,7 +13,7 @@
 //! | `containers/`, `containers/<id>/` | 0700 (0710 root:G with a user namespace) | 0710 |
 //! | `layers/`, `images/`, `volumes/`, `volumes/<name>/`, ... | 0700 | 0710 / 0700 / 0701 |
 //! | `rootfs/`, `upper/`, `_data/` | 0755 (the container's `/`) | `diff/` 0755 |
-//! | records, `config.json`, `state.json`, metadata | 0600 | 0600 |
+//! | records, `config.json`, `state.json`, metadata, `events.log` | 0600 | 0600 |
 //! | json-file logs | 0640 | 0640 |
 //! | hosts, resolv.conf, hostname | 0644 (read inside the container) | 0644 |
 //!
@@ -153,6 +153,9 @@ fn tighten_root(paths: &Paths) {
     for d in state_dirs(paths) {
         chmod(&d, DIR);
     }
+    let log = paths.events_log();
+    chmod(&log, FILE);
+    chmod(&log.with_extension("log.1"), FILE);
     for id in names_in(&paths.containers()) {
         tighten_container(paths, &id);
     }

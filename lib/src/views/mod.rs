@@ -5,6 +5,7 @@
 //! process died while no monitor was watching is marked exited (`state::truth::observe`).
 
 pub mod cgroup;
+pub mod df;
 pub mod filter;
 pub mod inspect;
 pub mod logs;

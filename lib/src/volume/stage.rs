@@ -482,7 +482,25 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         let usage = volumes.usage()?;
         remove_unused(&volumes, &usage, &stale, &id)?;
     }
+    emit_mounts(paths, &id, &entries, "mount");
     Ok(())
+}
+
+/// moby's `mount` / `unmount` volume events, one per volume the container has (berth mounts
+/// them into the bundle when the container is made and forgets them when it is removed).
+fn emit_mounts(paths: &Paths, id: &str, entries: &[MountEntry], action: &str) {
+    for e in entries.iter().filter(|e| e.kind == MountKind::Volume) {
+        let Some(name) = e.name.as_deref() else {
+            continue;
+        };
+        let mut attrs = vec![("container", id.to_string())];
+        if action == "mount" {
+            attrs.push(("destination", e.destination.clone()));
+            attrs.push(("propagation", e.propagation.clone()));
+            attrs.push(("read/write", e.rw.to_string()));
+        }
+        crate::events::volume(&paths.root, name, action, &attrs);
+    }
 }
 
 /// Removes the anonymous volumes of `mounts` that no container other than `id` uses.
@@ -541,6 +559,7 @@ pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<V
     };
     let volumes = Volumes::new(paths);
     let _l = volumes.lock_exclusive()?;
+    emit_mounts(paths, &id, &mounts, "unmount");
     let mut removed = Vec::new();
     if remove_volumes {
         let usage = volumes.usage()?;

@@ -220,6 +220,7 @@ impl Volumes {
         match fs::rename(&staging, &dir) {
             Ok(()) => {
                 atomic::sync_dir(&root)?;
+                crate::events::volume(&self.paths.root, &name, "create", &[]);
                 Ok((meta, true))
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
@@ -310,6 +311,8 @@ impl Volumes {
         }
         // std's remove_dir_all never follows symlinks (CVE-2022-21658), so whatever a
         // container left in the volume cannot point the deletion elsewhere.
+        // Gone from every listing from here on: the volume is destroyed.
+        crate::events::volume(&self.paths.root, name, "destroy", &[]);
         fs::remove_dir_all(&doomed).with_path("remove", &doomed)?;
         Ok(())
     }
@@ -347,6 +350,21 @@ impl Volumes {
             removed.push(v.name);
         }
         Ok((removed, bytes))
+    }
+
+    /// Docker's `volume prune [-a] [--filter]`: the anonymous volumes no container uses (Docker
+    /// 23+), named ones too with `all` or the filter `all=true`, that pass the `label` /
+    /// `label!` filters. Returns the names removed and the bytes reclaimed.
+    pub fn prune_filtered(&self, all: bool, filter: &[String]) -> Result<(Vec<String>, u64)> {
+        let f = super::view::Filter::parse(filter, &["label", "all"])?;
+        if all && f.all().is_some() {
+            return Err(VolumeError::BadSpec(
+                "conflicting options: cannot specify both --all and --filter all=true".into(),
+            ));
+        }
+        let all = all || f.all() == Some(true);
+        let empty = Default::default();
+        self.prune(|v| !(all || v.anonymous) || !f.matches(v, &empty))
     }
 
     /// Held while a volume that already exists is seeded in place, so two stages do not copy

@@ -25,6 +25,7 @@ pub fn berth() -> Command {
             "doctor",
             "Show what this machine supports, with the fix for anything missing",
         ),
+        ("events", "Get real time events from the server"),
         ("exec", "Execute a command in a running container"),
         ("history", "Show the history of an image"),
         ("image", "Manage images"),
@@ -63,6 +64,7 @@ pub fn berth() -> Command {
             "Display a live stream of container resource usage statistics",
         ),
         ("stop", "Stop one or more running containers"),
+        ("system", "Manage berth (df, prune, events, info)"),
         (
             "tag",
             "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",

@@ -6,6 +6,9 @@
 //! berth-ctl rename CONTAINER NEW_NAME        berth rename
 //! berth-ctl prune [-f] [--filter F]          berth container prune
 //! berth-ctl cp [-a] [-L] [-q] SRC DST        berth cp (CONTAINER:PATH, host path, or -)
+//! berth-ctl events [--since T] [--until T] [-f F] [--format F]   berth events (the event log)
+//! berth-ctl system df [-v] [--format F]      berth system df
+//! berth-ctl system prune [-a] [--volumes] [-f] [--filter F]       berth system prune
 //! berth-ctl doctor                           what this machine supports, and the fixes
 //! berth-ctl version [-f FORMAT]               berth version (Docker's document)
 //! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
@@ -44,8 +47,8 @@
 //!   every berth-unpack create (and `berth-ctl undo` alone) sweeps those first.
 //! - **The dispatcher** `berth VERB` (`tools/run/berth`) execs the owning tool, looked up
 //!   beside the script first: run/create -> berth-run; start, stop, restart, kill, pause,
-//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, `container prune` ->
-//!   berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
+//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, events, `container
+//!   prune`, `system df|prune|events` -> berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
 //!   history, search, login, logout -> berth-image; ps, inspect, logs, top, port, stats ->
 //!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl doctor.
 //!   `berth container VERB` is `berth VERB`. Unknown verbs exit 125.
@@ -56,6 +59,7 @@
 
 mod commands;
 mod dispatch;
+mod system;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -125,6 +129,13 @@ enum Cmd {
         /// CONTAINER:DEST_PATH, a local path, or -.
         dest: String,
     },
+    /// Get real time events from the server (berth's event log: every stage writes it).
+    Events(EventsArgs),
+    /// Manage berth: disk usage, pruning, events.
+    System {
+        #[command(subcommand)]
+        cmd: SystemCmd,
+    },
     /// Show the berth version information.
     Version {
         /// Format output using a custom template: 'json' prints in JSON format,
@@ -151,6 +162,64 @@ enum Cmd {
         /// (`berth run --help`).
         what: String,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct EventsArgs {
+    /// Filter output based on conditions provided (container, event, image, label, network,
+    /// type, volume, ...).
+    #[arg(short, long, value_name = "FILTER", value_parser = filter_arg)]
+    filter: Vec<String>,
+    /// Format output using a custom template: 'json' prints in JSON format, 'TEMPLATE' prints
+    /// output using the given Go template.
+    #[arg(long, value_name = "STRING", overrides_with = "format")]
+    format: Option<String>,
+    /// Show all events created since timestamp.
+    #[arg(long, value_name = "STRING", overrides_with = "since")]
+    since: Option<String>,
+    /// Stream events until this timestamp.
+    #[arg(long, value_name = "STRING", overrides_with = "until")]
+    until: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCmd {
+    /// Show docker disk usage.
+    Df {
+        /// Show detailed information on space usage.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Format output using a custom template: 'table', 'table TEMPLATE', 'json',
+        /// 'TEMPLATE'.
+        #[arg(long, value_name = "STRING")]
+        format: Option<String>,
+    },
+    /// Remove unused data.
+    Prune {
+        /// Remove all unused images not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Prune anonymous volumes.
+        #[arg(long)]
+        volumes: bool,
+        /// Provide filter values (e.g. "label=<key>=<value>").
+        #[arg(long, value_name = "FILTER", value_parser = filter_arg)]
+        filter: Vec<String>,
+    },
+    /// Get real time events from the server.
+    Events(EventsArgs),
+}
+
+/// docker/cli's `FilterOpt`: a `--filter` without `=` is a flag error (125).
+fn filter_arg(s: &str) -> std::result::Result<String, String> {
+    if s.contains('=') {
+        Ok(s.to_string())
+    } else {
+        Err("bad format of filter (expected name=value)".into())
+    }
 }
 
 impl Tool for Args {
@@ -205,6 +274,28 @@ fn run(args: Args) -> Result<()> {
             src,
             dest,
         } => cp(&paths, archive, follow_link, quiet, &src, &dest),
+        Cmd::Events(a)
+        | Cmd::System {
+            cmd: SystemCmd::Events(a),
+        } => system::events(
+            &paths,
+            a.since.as_deref(),
+            a.until.as_deref(),
+            &a.filter,
+            a.format.as_deref(),
+        ),
+        Cmd::System {
+            cmd: SystemCmd::Df { verbose, format },
+        } => system::df(&paths, verbose, format.as_deref()),
+        Cmd::System {
+            cmd:
+                SystemCmd::Prune {
+                    all,
+                    force,
+                    volumes,
+                    filter,
+                },
+        } => system::prune(&paths, all, volumes, force, &filter),
         Cmd::Version { format } => version(format.as_deref()),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
         Cmd::Undo { creator } => {

@@ -132,34 +132,7 @@ pub fn rmi(c: &CommonOpts, a: RmiArgs) -> Result<()> {
 }
 
 pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
-    let mut opts = PruneOptions {
-        all: a.all,
-        ..Default::default()
-    };
-    for f in &a.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            Error::new(
-                Code::BAD_ARGS,
-                format!("bad format of filter {f:?} (expected name=value)"),
-            )
-        })?;
-        match k {
-            "until" => opts.until = Some(berth::units::time::parse_time(v, chrono::Utc::now())?),
-            "label" | "label!" => {
-                let (lk, lv) = match v.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (v.to_string(), None),
-                };
-                opts.labels.push((lk, lv, k == "label!"));
-            }
-            _ => {
-                return Err(Error::new(
-                    Code::BAD_ARGS,
-                    format!("invalid filter {k:?} (image prune supports until and label)"),
-                ));
-            }
-        }
-    }
+    let opts = PruneOptions::parse(a.all, &a.filter)?;
     if !a.force {
         let what = if a.all {
             "all images without at least one container associated to them"
@@ -170,15 +143,9 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
             return Ok(());
         }
     }
-    let s = gc_store(c)?;
-    let _gc = match s.gc_lock(false)? {
-        Some(l) => l,
-        None => {
-            eprintln!("berth-image: waiting for a pull, load or unpack in progress to finish...");
-            s.gc_lock(true)?.expect("blocking lock")
-        }
-    };
-    let report = gc::prune(&s, &c.paths(), &opts)?;
+    let report = gc::prune_locked(&c.paths(), &opts, || {
+        eprintln!("berth-image: waiting for a pull, load or unpack in progress to finish...");
+    })?;
     if c.wants_json() {
         return print_json(&report);
     }

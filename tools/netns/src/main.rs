@@ -3,7 +3,7 @@
 //! ```text
 //! berth-unpack busybox | berth-netns - -p 8080:80 | berth-spawn start -d -
 //! berth-netns rm ID                      tear down (idempotent)
-//! berth-netns network create|ls|rm|inspect|connect|disconnect ...
+//! berth-netns network create|ls|rm|prune|inspect|connect|disconnect ...
 //! berth-netns port ID [PORT[/PROTO]]
 //! ```
 
@@ -164,6 +164,15 @@ enum NetworkCmd {
         force: bool,
         #[arg(required = true)]
         names: Vec<String>,
+    },
+    /// Remove all unused networks.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values (e.g. "until=<timestamp>").
+        #[arg(long, value_name = "FILTER")]
+        filter: Vec<String>,
     },
     /// Show networks in detail (JSON).
     Inspect {
@@ -343,6 +352,26 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
                 cli::print_json(&removed)?;
             }
             r
+        }
+        NetworkCmd::Prune { force, filter } => {
+            let filters = berth::container::PruneFilters::parse(&filter, chrono::Utc::now())?;
+            if !force
+                && !cli::confirm(
+                    "This will remove all custom networks not used by at least one container.",
+                )
+            {
+                return Ok(());
+            }
+            let removed = networks::prune(paths, &filters)?;
+            if json {
+                return cli::print_json(&serde_json::json!({ "NetworksDeleted": removed }));
+            }
+            // docker/cli prints the section and a blank line, and nothing when none went.
+            if removed.is_empty() {
+                return Ok(());
+            }
+            let names: String = removed.iter().map(|n| format!("{n}\n")).collect();
+            cli::print_text(&format!("Deleted Networks:\n{names}\n"))
         }
         NetworkCmd::Connect {
             alias,

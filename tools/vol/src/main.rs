@@ -265,6 +265,7 @@ fn run(args: Args) -> berth::Result<()> {
             r
         }
         Some(Cmd::Prune { force, all, filter }) => {
+            // Checked before the prompt: a bad filter is an error, not a question.
             let f = view::Filter::parse(&filter, &["label", "all"])?;
             if all && f.all().is_some() {
                 return Err(volume::VolumeError::BadSpec(
@@ -273,8 +274,11 @@ fn run(args: Args) -> berth::Result<()> {
                 .into());
             }
             // Docker 23+: named volumes only when asked for, with -a or the filter all=true.
-            let all = all || f.all() == Some(true);
-            let which = if all { "all" } else { "anonymous" };
+            let which = if all || f.all() == Some(true) {
+                "all"
+            } else {
+                "anonymous"
+            };
             if !force
                 && !cli::confirm(&format!(
                     "This will remove {which} local volumes not used by at least one container."
@@ -282,9 +286,7 @@ fn run(args: Args) -> berth::Result<()> {
             {
                 return Ok(());
             }
-            let empty = Default::default();
-            let (removed, bytes) =
-                volumes.prune(|v| !(all || v.anonymous) || !f.matches(v, &empty))?;
+            let (removed, bytes) = volumes.prune_filtered(all, &filter)?;
             if common.json {
                 return cli::print_json(&serde_json::json!({
                     "VolumesDeleted": removed,

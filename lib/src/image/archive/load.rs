@@ -94,6 +94,7 @@ pub fn load(store: &ImageStore, path: Option<&Path>) -> Result<Vec<Loaded>> {
                 }
             }
         }
+        crate::events::image(store.root(), &p.id, &p.id, "load", Default::default());
         loaded.push(Loaded {
             id: p.id,
             names: p.names,

@@ -173,6 +173,9 @@ pub fn save(store: &ImageStore, args: &[String], out: impl Write) -> Result<Vec<
         )?;
     }
     w.finish()?;
+    for s in &saved {
+        crate::events::image(store.root(), &s.id, &s.id, "save", Default::default());
+    }
     Ok(saved)
 }
 

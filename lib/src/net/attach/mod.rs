@@ -115,6 +115,9 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         record.network = None;
         return Err(e);
     }
+    if let Some(net) = record.network.as_ref().and_then(|s| s.network.clone()) {
+        super::networks::emit_endpoint(paths, &net, &id, "connect");
+    }
     Ok(())
 }
 

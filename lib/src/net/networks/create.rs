@@ -180,6 +180,7 @@ pub fn create(paths: &Paths, o: &CreateOpts) -> Result<Network> {
         from_config: None,
     };
     write_def(paths, &net)?;
+    crate::events::network(&paths.root, &net.id, &net.name, &net.driver, "create", &[]);
     Ok(net)
 }
 

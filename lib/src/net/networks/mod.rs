@@ -51,10 +51,12 @@ pub const DEFAULT_BRIDGE: &str = "berth0";
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 mod create;
+mod prune;
 mod subnets;
 pub mod subnets6;
 
 pub use create::{CreateOpts, create};
+pub use prune::prune;
 pub use subnets::overlaps;
 use subnets::{check_subnet, first_host, parse_range, pick_subnet};
 
@@ -411,7 +413,17 @@ pub fn remove(paths: &Paths, arg: &str) -> Result<Network> {
         });
     }
     fs::remove_dir_all(&dir).with_path("remove", &dir)?;
+    crate::events::network(&paths.root, &net.id, &net.name, &net.driver, "destroy", &[]);
     Ok(net)
+}
+
+/// moby's event about container `container` on the network named `name` (`connect`,
+/// `disconnect`): attributes `container`, `name` and `type`.
+pub fn emit_endpoint(paths: &Paths, name: &str, container: &str, action: &str) {
+    if let Ok(Some(net)) = read_def(paths, name) {
+        let c = [("container", container.to_string())];
+        crate::events::network(&paths.root, &net.id, &net.name, &net.driver, action, &c);
+    }
 }
 
 /// The containers attached to a network: (address, container id).

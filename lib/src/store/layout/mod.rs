@@ -134,6 +134,11 @@ impl ImageStore {
         Ok(store)
     }
 
+    /// The berth root the store lives in (`<root>/images`'s parent): where its events go.
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     /// Opens the store without a lease: for garbage collection, which must not hold one.
     pub fn open_for_gc(paths: &Paths) -> Result<Self> {
         let store = ImageStore {
