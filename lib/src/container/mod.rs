@@ -35,6 +35,7 @@ mod start;
 mod stop;
 mod teardown;
 mod undo;
+mod update;
 mod wait;
 
 pub use attach::{AttachOptions, Ended};
@@ -56,6 +57,7 @@ pub use undo::{
     CREATOR_ENV, creator_alive, creator_check, creator_from_env, mark, remove_half_made,
     settle_creator, sweep, undo, unmark,
 };
+pub use update::{UpdateRequest, update};
 pub use wait::wait;
 
 use std::path::PathBuf;
