@@ -24,6 +24,7 @@ pub mod external;
 pub mod health;
 mod kill;
 mod launch;
+pub mod logdriver;
 pub mod monitor;
 mod pause;
 mod prune;

@@ -100,7 +100,10 @@ pub struct DockerFlags {
     /// Seconds to wait for the stop signal before SIGKILL.
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u32>,
-    /// Log options: max-size=SIZE, max-file=N.
+    /// Logging driver: json-file (default), local, none, syslog, journald.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (KEY=VALUE: max-size, max-file, compress, tag, syslog-*).
     #[arg(long, value_name = "OPT")]
     pub log_opt: Vec<String>,
     /// The key sequence that detaches from an attached terminal (default ctrl-p,ctrl-q).
@@ -248,23 +251,13 @@ impl DockerFlags {
             let (k, v) = o
                 .split_once('=')
                 .ok_or_else(|| bad(format!("invalid --log-opt {o:?} (use key=value)")))?;
-            match k {
-                "max-size" => {
-                    size(v)?;
-                }
-                "max-file" => {
-                    v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        bad(format!("invalid max-file {v:?}: must be a number >= 1"))
-                    })?;
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "unknown log opt {k:?} (berth's json-file log takes max-size and max-file)"
-                    )));
-                }
-            }
             log_opts.insert(k.to_string(), v.to_string());
         }
+        let log_driver = match self.log_driver.as_deref() {
+            None | Some("json-file") => String::new(),
+            Some(d) => d.to_string(),
+        };
+        berth::container::logdriver::validate(&log_driver, &log_opts)?;
         let memory_swap = match self.memory_swap.as_deref() {
             Some("-1") => -1,
             other => sz(&other.map(String::from))?,
@@ -322,6 +315,7 @@ impl DockerFlags {
             uts: self.uts.clone().unwrap_or_default(),
             userns: self.userns.clone().unwrap_or_default(),
             cidfile: self.cidfile.clone(),
+            log_driver,
             log_opts,
             detach_keys: match &self.detach_keys {
                 Some(k) => {

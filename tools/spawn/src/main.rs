@@ -409,6 +409,10 @@ fn run(a: Args) -> Result<(), Error> {
                 }
                 None => berth_cli::print_text("exit\n"),
             },
+            "compress" => {
+                berth::container::logdriver::compress_rotated(&paths, &id)?;
+                berth_cli::print_text("ok\n")
+            }
             "health" => match berth::container::health::probe(&paths, &id)? {
                 Some(next) => berth_cli::print_text(&format!("{}\n", next.as_millis())),
                 None => berth_cli::print_text("stop\n"),
