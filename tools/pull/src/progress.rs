@@ -257,6 +257,11 @@ impl Progress for Both<'_> {
         self.1.local(image);
     }
 
+    fn missing(&self, reference: &Reference) {
+        self.0.missing(reference);
+        self.1.missing(reference);
+    }
+
     fn layers(&self, manifest: &str, layers: &[(String, u64)]) {
         self.0.layers(manifest, layers);
         self.1.layers(manifest, layers);
@@ -265,5 +270,15 @@ impl Progress for Both<'_> {
     fn layer(&self, digest: &str, status: &LayerStatus) {
         self.0.layer(digest, status);
         self.1.layer(digest, status);
+    }
+}
+
+/// The pipeline stage's word before an implicit pull (`run`/`create` with `--pull=missing`),
+/// on stderr as Docker's CLI prints it; the stage's stdout is the record.
+pub struct Unable;
+
+impl Progress for Unable {
+    fn missing(&self, reference: &Reference) {
+        eprintln!("Unable to find image '{}' locally", reference.familiar());
     }
 }

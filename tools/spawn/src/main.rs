@@ -51,7 +51,7 @@ mod flags;
 mod update;
 mod verbs;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -308,6 +308,15 @@ fn run(a: Args) -> Result<(), Error> {
             id,
             command,
         } => {
+            if tty
+                && interactive
+                && dispatched
+                && process.is_none()
+                && !std::io::stdin().is_terminal()
+            {
+                // docker/cli's CheckTty: its words as they are, and 1.
+                return Err(plain("the input device is not a TTY"));
+            }
             let mut all_env = Vec::new();
             for f in &env_file {
                 all_env.extend(
@@ -488,7 +497,11 @@ fn each(
 
 /// docker/cli's `update` without a flag: its words, printed as they are (not "Error: ...").
 fn no_flags() -> Error {
-    let msg = "you must provide one or more flags when using this command";
+    plain("you must provide one or more flags when using this command")
+}
+
+/// An error docker/cli itself prints, as it is (no "Error: " or daemon prefix).
+fn plain(msg: &str) -> Error {
     if berth_cli::skel::docker() {
         eprintln!("{msg}");
         return Error::upstream(Code::BAD_ARGS, msg);
