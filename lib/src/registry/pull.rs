@@ -159,6 +159,7 @@ pub fn section(reference: &Reference, img: &StoredImage) -> ImageSection {
     ImageSection {
         reference: reference.familiar(),
         name: reference.full(),
+        given: String::new(),
         digest: img.manifest_desc.digest().to_string(),
         index_digest: if is_index {
             Some(img.target.digest().to_string())

@@ -11,7 +11,7 @@ mod progress;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use berth::protocol::Record;
+use berth::protocol::{ImageSection, Record};
 use berth::reference::Reference;
 use berth::registry::{PullOptions, PullPolicy};
 use berth::store::layout::PlatformSpec;
@@ -76,7 +76,10 @@ fn run(args: Args) -> berth::Result<()> {
     let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &both)?;
     bars.finish(&image);
     let mut record = Record::new();
-    record.image = Some(image);
+    record.image = Some(ImageSection {
+        given: args.image.clone(),
+        ..image
+    });
     berth_cli::print_json(&record)
 }
 
