@@ -70,8 +70,15 @@ fn run(args: Args) -> berth::Result<()> {
     // The stage: the record on stdout, always; progress bars on stderr when it is a terminal
     // (berth-run's first stage too: Docker's `run` shows the implicit pull's progress), after
     // Docker's "Unable to find image" line.
-    let tty = std::io::stderr().is_terminal();
-    let bars = progress::Bars::new(&reference, !args.quiet && tty);
+    let (out, err) = (
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let mut bars = progress::Bars::new(&reference, !args.quiet && err);
+    if !out {
+        // A stage in a pipeline (berth-run's first): only an actual pull is shown.
+        bars = bars.pulls_only();
+    }
     let both = progress::Both(&progress::Unable, &bars);
     let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &both)?;
     bars.finish(&image);
