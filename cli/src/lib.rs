@@ -319,25 +319,32 @@ fn handle_stdout(r: io::Result<()>) -> Result<()> {
     }
 }
 
-/// Docker's confirmation prompt (docker/cli `PromptForConfirmation`), shared by every
-/// prune: prints `WARNING! {warning}` and the question, reads one line from stdin, and
-/// answers true only for y or yes in any case. A closed or unreadable stdin is a no. When
-/// stdin is not a terminal the answer was not echoed, so a newline ends the prompt's line.
+/// Docker's confirmation prompt (docker/cli's `prompt.Confirm`), shared by every prune:
+/// prints `WARNING! {warning}` and the question, reads one line from stdin, and answers true
+/// only for y or yes in any case. A closed or unreadable stdin is a no. A Docker verb prompts
+/// on stdout, as docker/cli does, and adds nothing after the answer; the stage protocol keeps
+/// stdout for its JSON, so there the prompt goes to stderr, ended by a newline when stdin is
+/// not a terminal (the answer was not echoed).
 pub fn confirm(warning: &str) -> bool {
     use io::BufRead;
-    let mut err = io::stderr();
-    let _ = write!(
-        err,
-        "WARNING! {warning}\nAre you sure you want to continue? [y/N] "
-    );
-    let _ = err.flush();
+    let prompt = format!("WARNING! {warning}\nAre you sure you want to continue? [y/N] ");
+    let docker = skel::docker();
+    if docker {
+        let mut out = io::stdout();
+        let _ = out.write_all(prompt.as_bytes());
+        let _ = out.flush();
+    } else {
+        let mut err = io::stderr();
+        let _ = err.write_all(prompt.as_bytes());
+        let _ = err.flush();
+    }
     let mut line = String::new();
     let stdin = io::stdin();
     if stdin.lock().read_line(&mut line).is_err() {
         return false;
     }
-    if !stdin.is_terminal() {
-        let _ = writeln!(err);
+    if !docker && !stdin.is_terminal() {
+        eprintln!();
     }
     matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
 }

@@ -51,6 +51,31 @@ pub struct Args {
     /// The container has a health check: milliseconds from a start to its first probe
     /// (`--health`); each probe (`monitor-hook health ID`) answers with the next delay.
     pub health: Option<u64>,
+    /// Where the container's output goes ([`LogSink`]); json-file when absent.
+    pub sink: LogSink,
+}
+
+/// The log driver and what it needs (`--log-driver` and the `--log-*` after it), resolved by
+/// berth-spawn from the record's `--log-driver`/`--log-opt`, so the monitor parses no option.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSink {
+    /// `json-file` (default), `local`, `none`, `syslog` or `journald` (`--log-driver`).
+    pub driver: String,
+    /// syslog's tag, journald's SYSLOG_IDENTIFIER and CONTAINER_TAG (`--log-tag`).
+    pub tag: String,
+    /// syslog: `unixgram:PATH`, `unix:PATH`, `udp:HOST:PORT` or `tcp:HOST:PORT`; journald:
+    /// the journal's socket path (`--log-address`).
+    pub address: String,
+    /// syslog: `unix` (Docker's default), `rfc3164`, `rfc5424` or `rfc5424micro`
+    /// (`--log-format`).
+    pub format: String,
+    /// syslog: the facility's number, 0..=23 (`--log-facility`; Docker's default: daemon, 3).
+    pub facility: u32,
+    /// journald: CONTAINER_NAME and IMAGE_NAME (`--log-name`, `--log-image`).
+    pub name: String,
+    pub image: String,
+    /// local: gzip the rotated files (`--log-compress=1`).
+    pub compress: bool,
 }
 
 /// A command line the monitor cannot run with.
@@ -116,6 +141,23 @@ impl Args {
         if let Some(ms) = self.health {
             v.push(arg("health", ms.to_string()));
         }
+        let k = &self.sink;
+        if !k.driver.is_empty() {
+            v.push(arg("log-driver", &k.driver));
+            v.push(arg("log-facility", k.facility.to_string()));
+            v.push(arg("log-compress", if k.compress { "1" } else { "0" }));
+        }
+        for (name, value) in [
+            ("log-tag", &k.tag),
+            ("log-address", &k.address),
+            ("log-format", &k.format),
+            ("log-name", &k.name),
+            ("log-image", &k.image),
+        ] {
+            if !value.is_empty() {
+                v.push(arg(name, value));
+            }
+        }
         v
     }
 
@@ -174,6 +216,14 @@ impl Args {
             "ready" => ("ready", Slot::Fd(&mut self.ready)),
             "attach" => ("attach", Slot::OptPath(&mut self.attach)),
             "health" => ("health", Slot::Millis(&mut self.health)),
+            "log-driver" => ("log-driver", Slot::Text(&mut self.sink.driver)),
+            "log-tag" => ("log-tag", Slot::Text(&mut self.sink.tag)),
+            "log-address" => ("log-address", Slot::Text(&mut self.sink.address)),
+            "log-format" => ("log-format", Slot::Text(&mut self.sink.format)),
+            "log-facility" => ("log-facility", Slot::Number(&mut self.sink.facility)),
+            "log-name" => ("log-name", Slot::Text(&mut self.sink.name)),
+            "log-image" => ("log-image", Slot::Text(&mut self.sink.image)),
+            "log-compress" => ("log-compress", Slot::Flag(&mut self.sink.compress)),
             _ => return Err(format!("unknown argument {s:?}")),
         };
         if seen.contains(&name) {
@@ -199,6 +249,8 @@ enum Slot<'a> {
     Count(&'a mut u32),
     Fd(&'a mut Option<RawFd>),
     Millis(&'a mut Option<u64>),
+    Number(&'a mut u32),
+    Flag(&'a mut bool),
 }
 
 impl Slot<'_> {
@@ -233,6 +285,14 @@ impl Slot<'_> {
                     .ok()
                     .filter(|&n: &u32| n >= 1)
                     .ok_or("a count of at least 1")?
+            }
+            Slot::Number(n) => *n = text()?.parse().map_err(|_| "a number")?,
+            Slot::Flag(b) => {
+                *b = match text()? {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err("0 or 1"),
+                }
             }
             Slot::Millis(ms) => {
                 *ms = Some(text()?.parse().map_err(|_| "milliseconds")?);
@@ -287,6 +347,16 @@ mod tests {
             client: Some(10),
             ready: Some(11),
             health: Some(1000),
+            sink: LogSink {
+                driver: "syslog".into(),
+                tag: "web/c0ffee".into(),
+                address: "unixgram:/tmp/log.sock".into(),
+                format: "rfc5424".into(),
+                facility: 16,
+                name: "web".into(),
+                image: "busybox".into(),
+                compress: true,
+            },
             ..minimal()
         };
         assert_eq!(Args::parse(full.to_argv()), Ok(full.clone()));

@@ -337,12 +337,15 @@ fn prune_removes_dangling_images_unused_layers_and_interrupted_pulls() {
     fs::write(&live, b"mine").unwrap();
 
     // Without -f it asks, and a "no" (here: no answer) does nothing.
+    // docker/cli prompts on stdout, and adds nothing after the answer.
     let r = env.run(&["berth", "image", "prune"]).success();
-    assert!(
-        r.stderr
-            .contains("WARNING! This will remove all dangling images."),
-        "{}",
-        r.stderr
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        (
+            "WARNING! This will remove all dangling images.\n\
+             Are you sure you want to continue? [y/N] ",
+            ""
+        )
     );
     assert_eq!(images(&env, &[]).len(), 3);
 

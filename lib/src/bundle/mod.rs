@@ -340,14 +340,13 @@ fn build(
 
     let short = ids::short(id);
     let getenv = |k: &str| std::env::var(k).ok();
-    let mut cfg = spec::merge(
-        &image.config,
-        &image.section.reference,
-        short,
-        &opts.overrides,
-        &getenv,
-    )
-    .map_err(|e| BundleError::BadOverride(e.0))?;
+    // Docker's `.Config.Image` is the reference as typed.
+    let typed = match image.section.given.as_str() {
+        "" => &image.section.reference,
+        g => g,
+    };
+    let mut cfg = spec::merge(&image.config, typed, short, &opts.overrides, &getenv)
+        .map_err(|e| BundleError::BadOverride(e.0))?;
     cfg.healthcheck = crate::protocol::Healthcheck::merged(
         opts.overrides.healthcheck.clone(),
         image_healthcheck(paths, image),

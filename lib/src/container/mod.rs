@@ -24,6 +24,7 @@ pub mod external;
 pub mod health;
 mod kill;
 mod launch;
+pub mod logdriver;
 pub mod monitor;
 mod pause;
 mod prune;
@@ -35,6 +36,7 @@ mod start;
 mod stop;
 mod teardown;
 mod undo;
+mod update;
 mod wait;
 
 pub use attach::{AttachOptions, Ended};
@@ -56,6 +58,7 @@ pub use undo::{
     CREATOR_ENV, creator_alive, creator_check, creator_from_env, mark, remove_half_made,
     settle_creator, sweep, undo, unmark,
 };
+pub use update::{UpdateRequest, update};
 pub use wait::wait;
 
 use std::path::PathBuf;

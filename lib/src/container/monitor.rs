@@ -21,10 +21,6 @@ use crate::protocol::ProcessSection;
 use crate::runtime::{RuntimeError, exeseal, oci, process, signals};
 use crate::state::Containers;
 
-/// Log rotation defaults (`--log-opt max-size`, `max-file`): berth rotates by default.
-pub const DEFAULT_LOG_MAX_SIZE: &str = "10m";
-pub const DEFAULT_LOG_MAX_FILE: u32 = 3;
-
 fn pipe() -> Result<(OwnedFd, OwnedFd), ContainerError> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
@@ -147,6 +143,8 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
         signals::block();
         let record = Containers::new(paths).load(id)?;
         let p = record.process.clone().unwrap_or_default();
+        // The log driver's target (a syslog socket gone since create) is checked first.
+        let sink = super::logdriver::sink(&record)?;
         let bundle = bundle_path(&record)?;
         let root = runtime_root(paths);
         let _ = oci::delete(&root, id, true);
@@ -183,6 +181,7 @@ fn become_monitor(paths: &Paths, id: &str, report: &OwnedFd, client: Option<&Own
             // `run -d` returns only then, so an immediate `berth attach` finds it.
             ready: Some(inheritable(report)),
             health: super::health::first_delay(&record).map(|d| d.as_millis() as u64),
+            sink,
             ..monitor_args(paths, id, &p, l.state.pid)
         };
         let devnull = std::fs::OpenOptions::new()
@@ -233,11 +232,13 @@ fn exec_monitor(paths: &Paths, exe: &Path, args: &Args) -> RuntimeError {
 /// The monitor's command line without its descriptors (everything it needs, so it never
 /// parses a record).
 fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Args {
+    // Log rotation defaults (`--log-opt max-size`, `max-file`): berth rotates by default.
+    let (default_size, default_files) = super::logdriver::defaults(&p.log_driver);
     let max_size = p
         .log_opts
         .get("max-size")
         .map(String::as_str)
-        .unwrap_or(DEFAULT_LOG_MAX_SIZE);
+        .unwrap_or(default_size);
     let max_size = crate::units::size::parse_limit(max_size)
         .unwrap_or(10 << 20)
         .max(0);
@@ -245,7 +246,7 @@ fn monitor_args(paths: &Paths, id: &str, p: &ProcessSection, pid: i32) -> Args {
         .log_opts
         .get("max-file")
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_LOG_MAX_FILE)
+        .unwrap_or(default_files)
         .max(1);
     let spawn = exeseal::original_exe().unwrap_or_else(|| PathBuf::from("berth-spawn"));
     Args {

@@ -1,10 +1,12 @@
 //! Docker's restarts: the `restart` verb (stop, then start), and the restart policy applied
 //! when a detached container's process ends. The monitor ([`super::monitor`]) holds no record
-//! and asks berth-spawn to decide, through two hooks:
+//! and asks berth-spawn to decide, through hooks:
 //!
 //! - `monitor-hook exited ID STATUS` ([`exited`]): the container's init ended with wait status
 //!   STATUS. Tears down its runtime state, records exit code, finish time and OOM kill, and
 //!   decides by the restart policy: prints `restart` or `exit` (after `--rm`'s removal).
+//! - `monitor-hook compress ID` (`logdriver::compress_rotated`): the local driver's rotated
+//!   files gzipped.
 //! - `monitor-hook respawn ID` ([`respawn`]): starts the container again with the monitor's
 //!   stdio (fds 3..5 of the hook); prints the new pid, or `exit` if it was stopped meanwhile.
 
@@ -81,6 +83,10 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
     };
     super::launch::dns_running(paths, id, false);
     super::launch::emit_exit(paths, &record, code, oom);
+    // The local driver's last rotation may have come with the last lines.
+    if super::logdriver::sink(&record).is_ok_and(|s| s.compress) {
+        let _ = super::logdriver::compress_rotated(paths, id);
+    }
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
         super::teardown(paths, &record, true)?;
     }

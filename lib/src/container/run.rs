@@ -1,6 +1,7 @@
 //! The pipeline stage `berth-spawn start -` (Docker `run` once the earlier stages made the
-//! container): detached under a monitor ([`super::monitor`]), attached under one with `-t`
-//! ([`super::attach`]), or in the foreground, where berth-spawn itself waits for the container.
+//! container): detached under a monitor ([`super::monitor`]), attached under one with `-t`, a
+//! `--log-driver` or a health check ([`super::attach`]: the monitor writes the log and runs the
+//! probes), or in the foreground, where berth-spawn itself waits for the container.
 
 use super::attach::{self, AttachOptions, Ended};
 use super::launch::{create_opts, fail_start, set_exited, set_running};
@@ -33,8 +34,9 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     if p.detach {
         super::monitor::start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
-    } else if p.tty {
-        // A terminal runs under its monitor, attached: Ctrl-P Ctrl-Q leaves it running.
+    } else if p.tty || (p.runtime.is_empty() && needs_monitor(paths, &id, &p)?) {
+        // A terminal runs under its monitor, attached: Ctrl-P Ctrl-Q leaves it running. So
+        // does a run whose log driver or health check the monitor serves.
         let opts = AttachOptions {
             stdin: p.interactive,
             stdin_once: p.interactive,
@@ -54,6 +56,16 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     } else {
         Ok(Outcome::Exited(run_foreground(paths, &id)?))
     }
+}
+
+/// Whether a foreground run without `-t` needs the monitor: a log driver given (the direct
+/// path keeps no log), or a health check (the monitor runs it).
+fn needs_monitor(paths: &Paths, id: &str, p: &ProcessSection) -> Result<bool, Error> {
+    if !p.log_driver.is_empty() {
+        return Ok(true);
+    }
+    let record = Containers::new(paths).load(id)?;
+    Ok(super::health::first_delay(&record).is_some())
 }
 
 /// Foreground: stdio wired through, signals forwarded, exit code returned.

@@ -9,6 +9,10 @@ pub struct ImageSection {
     pub reference: String,
     /// Fully qualified: `docker.io/library/busybox:latest`.
     pub name: String,
+    /// The reference as the user typed it (`busybox`), for Docker's `.Config.Image` and
+    /// `ps`'s IMAGE; written by berth-pull as a stage.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub given: String,
     /// Digest of the platform manifest.
     pub digest: String,
     /// Digest of the index or manifest list the manifest was chosen from, if any.

@@ -50,7 +50,11 @@ pub struct ProcessSection {
     pub userns: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidfile: Option<String>,
-    /// `--log-opt` pairs (max-size, max-file).
+    /// `--log-driver`: json-file (empty), local, none, syslog or journald
+    /// (`container::logdriver`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_driver: String,
+    /// `--log-opt` pairs, checked per driver.
     #[serde(default)]
     pub log_opts: BTreeMap<String, String>,
     /// `--detach-keys` (Docker's form, e.g. `ctrl-p,ctrl-q`), for attached terminals.

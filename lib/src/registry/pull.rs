@@ -86,6 +86,9 @@ pub enum LayerStatus {
 pub trait Progress: Sync {
     /// The image was found in the store (no network).
     fn local(&self, _image: &ImageSection) {}
+    /// `--pull=missing` and the store lacks the image: it is pulled now (Docker's `run` says
+    /// "Unable to find image 'REF' locally").
+    fn missing(&self, _reference: &Reference) {}
     /// The manifest is resolved; these layers (digest, size) will be fetched or found.
     fn layers(&self, _manifest_digest: &str, _layers: &[(String, u64)]) {}
     fn layer(&self, _digest: &str, _status: &LayerStatus) {}
@@ -114,6 +117,9 @@ pub fn pull(
             reference: reference.familiar(),
         }
         .into());
+    }
+    if opts.policy == PullPolicy::Missing {
+        progress.missing(reference);
     }
     crate::store::atomic::collect_garbage(store.tmp_dir());
     let config = RegistryConfig::load()?;
@@ -162,6 +168,7 @@ pub fn section(reference: &Reference, img: &StoredImage) -> ImageSection {
     ImageSection {
         reference: reference.familiar(),
         name: reference.full(),
+        given: String::new(),
         digest: img.manifest_desc.digest().to_string(),
         index_digest: if is_index {
             Some(img.target.digest().to_string())

@@ -1,10 +1,10 @@
 //! The OCI runtime verbs with runc's semantics: create, start, run, state, kill, delete,
-//! list, pause, resume, exec. Each works on a runtime root (runc's `--root`).
+//! list, pause, resume, update, exec. Each works on a runtime root (runc's `--root`).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{LinuxMemory, LinuxResources, Process, Spec};
 
 use super::process::{self, CreateOpts, ExecOpts, Launch};
 use super::state::{Root, State, Status};
@@ -256,6 +256,38 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
         }
     }
     root.remove(id)
+}
+
+/// runc's `update`: applies `res` (only the fields it has; devices never) to a running
+/// container's cgroup. On cgroup v1 a memory limit raised above the old memory+swap fails
+/// until the new memory+swap is in, so that goes in first then (runc orders these too).
+pub fn update(root: &Root, id: &str, res: &LinuxResources) -> Result<(), RuntimeError> {
+    let mut res = res.clone();
+    res.set_devices(None);
+    let st = root.load(id)?;
+    if st.current_status(root) == Status::Stopped {
+        return Err(RuntimeError::WrongState {
+            id: id.into(),
+            status: "stopped".into(),
+            what: "container not running".into(),
+        });
+    }
+    let cg = st.cgroup();
+    match cg.update(&res) {
+        Err(_)
+            if res
+                .memory()
+                .is_some_and(|m| m.limit().is_some() && m.swap().is_some()) =>
+        {
+            let mut swap_first = LinuxResources::default();
+            let mut m = LinuxMemory::default();
+            m.set_swap(res.memory().and_then(|m| m.swap()));
+            swap_first.set_memory(Some(m));
+            cg.update(&swap_first)?;
+            cg.update(&res)
+        }
+        r => r,
+    }
 }
 
 pub fn pause(root: &Root, id: &str) -> Result<(), RuntimeError> {

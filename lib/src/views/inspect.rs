@@ -233,7 +233,11 @@ fn host_config(
         volumes_from: some_if_nonempty(mounts.volumes_from.clone()),
         container_id_file: process.cidfile.clone().unwrap_or_default(),
         log_config: LogConfigJson {
-            kind: "json-file".into(),
+            kind: if process.log_driver.is_empty() {
+                "json-file".into()
+            } else {
+                process.log_driver.clone()
+            },
             config: process.log_opts.clone(),
         },
         network_mode: if net.mode.is_empty() {

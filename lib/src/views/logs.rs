@@ -1,6 +1,7 @@
 //! `logs`: reads the monitor's json-file logs (`<id>-json.log`, rotated to `.1`, `.2`...;
 //! Docker's format, one `{"log":..,"stream":..,"time":..}` per line), keeping stdout and
-//! stderr apart.
+//! stderr apart. The local driver's are the same, its rotated files gzipped (`.N.gz`, read
+//! through an anonymous memory file); none, syslog and journald keep nothing to read.
 //!
 //! `--tail` and `--since` SEEK rather than scan (moby#27957): `--tail N` reads the files
 //! backwards from the end in blocks until it has N lines; `--since T` binary-searches the
@@ -97,7 +98,9 @@ pub fn files(current: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().into_string().ok()?;
-            let idx: u32 = n.strip_prefix(&prefix)?.parse().ok()?;
+            let n = n.strip_prefix(&prefix)?;
+            // The local driver gzips rotated files (`.N.gz`).
+            let idx: u32 = n.strip_suffix(".gz").unwrap_or(n).parse().ok()?;
             Some((idx, e.path()))
         })
         .collect();
@@ -288,6 +291,14 @@ pub fn container_logs(
     sink: &mut dyn FnMut(&Entry) -> io::Result<()>,
 ) -> Result<()> {
     let id = containers.resolve(name)?;
+    let driver = containers
+        .load(&id)?
+        .process
+        .map(|p| p.log_driver)
+        .unwrap_or_default();
+    if !crate::container::logdriver::readable(&driver) {
+        return Err(ViewError::Unreadable);
+    }
     let current = containers.paths().log(&id);
     let mut running = || {
         containers

@@ -42,6 +42,9 @@ pub enum ViewError {
     NotFound(String),
     #[error("{0}")]
     Host(String),
+    /// `logs` of a container whose log driver keeps nothing berth can read (Docker's words).
+    #[error("configured logging driver does not support reading")]
+    Unreadable,
 }
 
 impl Coded for ViewError {
@@ -58,6 +61,7 @@ impl Coded for ViewError {
             ViewError::NotRunning(_) => Code::WRONG_STATE,
             ViewError::NotFound(_) => Code::NOT_FOUND,
             ViewError::Host(_) => Code::HOST_UNSUPPORTED,
+            ViewError::Unreadable => Code::UNSUPPORTED,
         }
     }
 }

@@ -168,6 +168,7 @@ pub fn list(containers: &Containers, opts: &PsOptions) -> Result<Vec<Record>> {
         })
         .collect();
     records.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+    load_tags(containers.paths());
     if let Some(n) = limit {
         records.truncate(n);
     }
@@ -243,13 +244,61 @@ pub fn path_and_args(r: &Record) -> (String, Vec<String>) {
     (it.next().unwrap_or_default(), it.collect())
 }
 
-/// The image as `ps` shows it: the name the user gave, else the stored reference, else the
-/// short image id.
+/// The store's tags (familiar reference -> the digest it names), read once per `ps` by
+/// [`list`]: whether the image a container was made from still has the name it was given.
+static TAGS: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
+
+fn load_tags(paths: &crate::Paths) {
+    TAGS.get_or_init(|| {
+        crate::store::layout::ImageStore::open_for_gc(paths)
+            .and_then(|s| s.refs())
+            .map(|refs| {
+                refs.into_iter()
+                    .map(|(name, d)| (name, d.digest().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+}
+
+/// moby's `refreshImage`: the name as typed no longer resolves to the container's image (the
+/// tag moved, or is gone). Unknown (tags not loaded, or no image section) is not moved.
+fn tag_moved(typed: &str, image: Option<&crate::protocol::ImageSection>) -> bool {
+    let (Some(tags), Some(i)) = (TAGS.get(), image) else {
+        return false;
+    };
+    if typed.starts_with("sha256:")
+        || typed.contains('@')
+        || typed.len() < 64 && i.id.contains(typed)
+    {
+        return false;
+    }
+    let Ok(r) = crate::reference::Reference::parse(typed) else {
+        return false;
+    };
+    match tags.get(&r.familiar()) {
+        Some(d) => *d != i.digest && Some(d) != i.index_digest.as_ref(),
+        None => true,
+    }
+}
+
+/// The image as `ps` shows it (docker/cli's `Image()` over moby's `refreshImage`): the name the
+/// user gave, unless its tag moved (then the image id, short unless `no_trunc`); else the
+/// stored reference, else the short image id.
 pub fn image_of(r: &Record, no_trunc: bool) -> String {
     if let Some(b) = &r.bundle
         && !b.config.image.is_empty()
     {
-        return b.config.image.clone();
+        if !tag_moved(&b.config.image, r.image.as_ref()) {
+            return b.config.image.clone();
+        }
+        if let Some(i) = &r.image {
+            return if no_trunc {
+                i.id.clone()
+            } else {
+                ids::short(crate::paths::digest_hex(&i.id)).to_string()
+            };
+        }
     }
     match &r.image {
         Some(i) if !i.reference.is_empty() => i.reference.clone(),

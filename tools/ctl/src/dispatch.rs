@@ -74,6 +74,7 @@ pub fn berth() -> Command {
             "unpause",
             "Unpause all processes within one or more containers",
         ),
+        ("update", "Update configuration of one or more containers"),
         ("version", "Show the berth version"),
         ("volume", "Manage volumes"),
         (

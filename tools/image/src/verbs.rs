@@ -165,10 +165,11 @@ pub fn prune(c: &CommonOpts, a: PruneArgs) -> Result<()> {
     }
     let col = &report.collected;
     if col.leftovers > 0 {
-        text.push_str(&format!(
-            "Removed {} leftover(s) of interrupted pulls and loads\n",
+        // berth's own word, beside Docker's lines: on stderr.
+        eprintln!(
+            "Removed {} leftover(s) of interrupted pulls and loads",
             col.leftovers
-        ));
+        );
     }
     text.push_str(&format!(
         "Total reclaimed space: {}\n",

@@ -1,6 +1,9 @@
-//! Docker's json-file log: one JSON object per line, `{"log":"...","stream":"stdout",
-//! "time":"<RFC 3339, nanoseconds, UTC>"}`, rotated by size into `.1`, `.2`, ... (newest
-//! first), keeping `max_file` files in all.
+//! Where the container's lines go ([`Sink`]): Docker's json-file log, one JSON object per
+//! line, `{"log":"...","stream":"stdout","time":"<RFC 3339, nanoseconds, UTC>"}`, rotated by
+//! size into `.1`, `.2`, ... (newest first), keeping `max_file` files in all; the `local`
+//! driver (berth's own on-disk format: the same lines, Docker's local defaults, and with
+//! `compress` each rotated file gzipped to `.N.gz` by `monitor-hook compress`); `none`; or
+//! away to syslog or journald (`remote.rs`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -14,12 +17,40 @@ pub const MODE: u32 = 0o640;
 /// Docker's line buffer: a longer line is logged in pieces, the last with its newline.
 pub const MAX_LINE: usize = 16 * 1024;
 
+/// The log driver's writer.
+pub enum Sink {
+    File(Log),
+    Remote(crate::remote::Remote),
+    None,
+}
+
+impl Sink {
+    pub fn entry(&mut self, stream: &str, msg: &[u8]) {
+        match self {
+            Sink::File(l) => l.entry(stream, msg),
+            Sink::Remote(r) => r.entry(stream, msg),
+            Sink::None => {}
+        }
+    }
+
+    /// True once after a rotation whose file is to be compressed.
+    pub fn take_rotated(&mut self) -> bool {
+        match self {
+            Sink::File(l) => std::mem::take(&mut l.rotated) && l.compress,
+            _ => false,
+        }
+    }
+}
+
 pub struct Log {
     path: PathBuf,
     file: Option<File>,
     size: u64,
     max_size: u64,
     max_file: u32,
+    /// Rotated files are gzipped (the local driver's `compress`).
+    pub compress: bool,
+    rotated: bool,
 }
 
 impl Log {
@@ -40,6 +71,8 @@ impl Log {
             size,
             max_size,
             max_file: max_file.max(1),
+            compress: false,
+            rotated: false,
         }
     }
 
@@ -54,8 +87,15 @@ impl Log {
         if self.max_file > 1 {
             for n in (1..self.max_file - 1).rev() {
                 let _ = std::fs::rename(self.rotated(n), self.rotated(n + 1));
+                let gz = |p: PathBuf| {
+                    let mut s = p.into_os_string();
+                    s.push(".gz");
+                    PathBuf::from(s)
+                };
+                let _ = std::fs::rename(gz(self.rotated(n)), gz(self.rotated(n + 1)));
             }
             let _ = std::fs::rename(&self.path, self.rotated(1));
+            self.rotated = true;
         }
         self.file = OpenOptions::new()
             .create(true)

@@ -13,8 +13,11 @@
 //! With a health check (`--health=MS`), it runs `monitor-hook health ID` on a timer beside its
 //! loop (`health.rs`); the hook probes, records, and says when to probe next.
 //!
-//! The log is `<root>/containers/<id>/<id>-json.log`, Docker's json-file lines, rotated at
-//! `--log-opt max-size` (default 10m) into `.1`, `.2`... keeping `max-file` files (default 3).
+//! The log (`--log-driver`, log.rs) is `<root>/containers/<id>/<id>-json.log`, Docker's
+//! json-file lines, rotated at `--log-opt max-size` (default 10m) into `.1`, `.2`... keeping
+//! `max-file` files (default 3); the `local` driver writes the same file with its own
+//! defaults (20m, 5, compress: `monitor-hook compress ID` gzips rotated files); `none` keeps
+//! nothing; `syslog` and `journald` send each line away (remote.rs).
 //! `monitor-hook exited ID STATUS` records exit code, finish time and OOM kill under the
 //! record lock and applies the restart policy (no, on-failure[:N], always, unless-stopped;
 //! `--rm` removes the container through `berth::container::teardown`); `monitor-hook respawn ID` makes
@@ -26,6 +29,7 @@
 mod attach;
 mod health;
 mod log;
+mod remote;
 
 use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::process::CommandExt;
@@ -37,7 +41,7 @@ use berth_monitor_proto::args::Args;
 use berth_monitor_proto::attach::{OUT_STDERR, OUT_STDOUT};
 use berth_monitor_proto::{fdpass, ready};
 use health::Health;
-use log::{Lines, Log};
+use log::{Lines, Log, Sink};
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -80,7 +84,7 @@ struct Source {
 
 struct Monitor {
     a: Args,
-    log: Log,
+    log: Sink,
     sources: Vec<Source>,
     attach: Attach,
 }
@@ -272,7 +276,15 @@ fn main() {
             });
         }
     }
-    let log = Log::open(a.log.clone(), a.max_size, a.max_file);
+    let log = match a.sink.driver.as_str() {
+        "none" => Sink::None,
+        "syslog" | "journald" => Sink::Remote(remote::Remote::new(a.sink.clone(), &a.id)),
+        _ => {
+            let mut l = Log::open(a.log.clone(), a.max_size, a.max_file);
+            l.compress = a.sink.compress;
+            Sink::File(l)
+        }
+    };
     let mut attach = Attach::default();
     if let Some(p) = &a.attach {
         attach.listen(p.as_os_str());
@@ -344,6 +356,10 @@ fn main() {
         }
         let ready: Vec<bool> = pfds[1..=nsources].iter().map(|p| p.revents != 0).collect();
         m.pump(&ready, false);
+        if m.log.take_rotated() {
+            // The local driver's compress: berth-spawn gzips the rotated files.
+            m.hook(&["compress", &m.a.id.clone()], false);
+        }
         if health.fd().is_some() && pfds.last().is_some_and(|p| p.revents != 0) {
             health.readable();
         }

@@ -11,7 +11,7 @@ mod progress;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use berth::protocol::Record;
+use berth::protocol::{ImageSection, Record};
 use berth::reference::Reference;
 use berth::registry::{PullOptions, PullPolicy};
 use berth::store::layout::PlatformSpec;
@@ -67,14 +67,26 @@ fn run(args: Args) -> berth::Result<()> {
     if berth_cli::skel::docker() {
         return docker_pull(&args, &reference, &opts);
     }
-    // The stage: the record on stdout, always. Bars on stderr only when berth-pull runs on
-    // its own at a terminal, never as berth-run's first stage (whose stdout is a pipe).
-    let tty = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-    let bars = progress::Bars::new(&reference, !args.quiet && tty);
-    let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &bars)?;
+    // The stage: the record on stdout, always; progress bars on stderr when it is a terminal
+    // (berth-run's first stage too: Docker's `run` shows the implicit pull's progress), after
+    // Docker's "Unable to find image" line.
+    let (out, err) = (
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let mut bars = progress::Bars::new(&reference, !args.quiet && err);
+    if !out {
+        // A stage in a pipeline (berth-run's first): only an actual pull is shown.
+        bars = bars.pulls_only();
+    }
+    let both = progress::Both(&progress::Unable, &bars);
+    let image = berth::registry::pull(&args.common.paths(), &reference, &opts, &both)?;
     bars.finish(&image);
     let mut record = Record::new();
-    record.image = Some(image);
+    record.image = Some(ImageSection {
+        given: args.image.clone(),
+        ..image
+    });
     berth_cli::print_json(&record)
 }
 

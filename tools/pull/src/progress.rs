@@ -19,6 +19,8 @@ pub struct Bars {
     bars: Mutex<HashMap<String, ProgressBar>>,
     downloaded: Mutex<bool>,
     reference: Reference,
+    /// Nothing for an image already stored (`run`'s implicit pull says nothing then).
+    only_pulls: bool,
 }
 
 fn short(digest: &str) -> String {
@@ -39,7 +41,15 @@ impl Bars {
             bars: Mutex::new(HashMap::new()),
             downloaded: Mutex::new(false),
             reference: reference.clone(),
+            only_pulls: false,
         }
+    }
+
+    /// Bars that show a pull only, nothing for an image already stored: berth-run's first
+    /// stage, as Docker's `run` shows its implicit pull.
+    pub fn pulls_only(mut self) -> Bars {
+        self.only_pulls = true;
+        self
     }
 
     /// The bars alone, for Docker's `pull` on a terminal (its text goes to stdout).
@@ -63,7 +73,7 @@ impl Bars {
 
     /// The closing lines, as Docker prints them.
     pub fn finish(&self, image: &ImageSection) {
-        if !self.enabled {
+        if !self.enabled || (self.only_pulls && self.bars.lock().unwrap().is_empty()) {
             return;
         }
         for bar in self.bars.lock().unwrap().values() {
@@ -91,7 +101,7 @@ impl Bars {
 
 impl Progress for Bars {
     fn local(&self, image: &ImageSection) {
-        if self.enabled && self.text {
+        if self.enabled && self.text && !self.only_pulls {
             eprintln!(
                 "{}: image is present locally ({})",
                 image.reference,
@@ -257,6 +267,11 @@ impl Progress for Both<'_> {
         self.1.local(image);
     }
 
+    fn missing(&self, reference: &Reference) {
+        self.0.missing(reference);
+        self.1.missing(reference);
+    }
+
     fn layers(&self, manifest: &str, layers: &[(String, u64)]) {
         self.0.layers(manifest, layers);
         self.1.layers(manifest, layers);
@@ -265,5 +280,15 @@ impl Progress for Both<'_> {
     fn layer(&self, digest: &str, status: &LayerStatus) {
         self.0.layer(digest, status);
         self.1.layer(digest, status);
+    }
+}
+
+/// The pipeline stage's word before an implicit pull (`run`/`create` with `--pull=missing`),
+/// on stderr as Docker's CLI prints it; the stage's stdout is the record.
+pub struct Unable;
+
+impl Progress for Unable {
+    fn missing(&self, reference: &Reference) {
+        eprintln!("Unable to find image '{}' locally", reference.familiar());
     }
 }

@@ -148,12 +148,15 @@ pub(crate) enum Cmd {
         )]
         ps_args: Vec<String>,
     },
-    /// Change a container's resource limits (runc): `--resources FILE` (linux.resources JSON,
-    /// `-` for stdin) or the flags; only what is given changes.
+    /// Update configuration of one or more containers: Docker's `update [OPTIONS] CONTAINER...`
+    /// for berth containers (limits, live if running, and the restart policy); runc's for an
+    /// OCI container id (`--resources FILE|-`, linux.resources JSON, or the flags). Only what
+    /// is given changes.
     Update {
         #[command(flatten)]
-        args: crate::flags::UpdateArgs,
-        id: String,
+        args: crate::update::UpdateArgs,
+        #[arg(required = true, value_name = "CONTAINER")]
+        targets: Vec<String>,
     },
     /// Print what this runtime supports as JSON (runc's `features`).
     Features,
@@ -277,13 +280,13 @@ impl Tool for Args {
             | Cmd::Resume { .. }
             | Cmd::Stop { .. }
             | Cmd::Restart { .. }
+            | Cmd::Update { .. }
             | Cmd::Wait { .. } => true,
             Cmd::Create { .. }
             | Cmd::Run { .. }
             | Cmd::State { .. }
             | Cmd::Delete { .. }
             | Cmd::Ps { .. }
-            | Cmd::Update { .. }
             | Cmd::Features
             | Cmd::List { .. }
             | Cmd::MonitorHook { .. } => false,

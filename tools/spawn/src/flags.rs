@@ -100,7 +100,10 @@ pub struct DockerFlags {
     /// Seconds to wait for the stop signal before SIGKILL.
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u32>,
-    /// Log options: max-size=SIZE, max-file=N.
+    /// Logging driver: json-file (default), local, none, syslog, journald.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (KEY=VALUE: max-size, max-file, compress, tag, syslog-*).
     #[arg(long, value_name = "OPT")]
     pub log_opt: Vec<String>,
     /// The key sequence that detaches from an attached terminal (default ctrl-p,ctrl-q).
@@ -204,7 +207,7 @@ pub fn attach_streams(given: &[String]) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
-fn bad(m: String) -> Error {
+pub(crate) fn bad(m: String) -> Error {
     Error::new(Code::BAD_ARGS, m)
 }
 
@@ -248,23 +251,13 @@ impl DockerFlags {
             let (k, v) = o
                 .split_once('=')
                 .ok_or_else(|| bad(format!("invalid --log-opt {o:?} (use key=value)")))?;
-            match k {
-                "max-size" => {
-                    size(v)?;
-                }
-                "max-file" => {
-                    v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                        bad(format!("invalid max-file {v:?}: must be a number >= 1"))
-                    })?;
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "unknown log opt {k:?} (berth's json-file log takes max-size and max-file)"
-                    )));
-                }
-            }
             log_opts.insert(k.to_string(), v.to_string());
         }
+        let log_driver = match self.log_driver.as_deref() {
+            None | Some("json-file") => String::new(),
+            Some(d) => d.to_string(),
+        };
+        berth::container::logdriver::validate(&log_driver, &log_opts)?;
         let memory_swap = match self.memory_swap.as_deref() {
             Some("-1") => -1,
             other => sz(&other.map(String::from))?,
@@ -322,6 +315,7 @@ impl DockerFlags {
             uts: self.uts.clone().unwrap_or_default(),
             userns: self.userns.clone().unwrap_or_default(),
             cidfile: self.cidfile.clone(),
+            log_driver,
             log_opts,
             detach_keys: match &self.detach_keys {
                 Some(k) => {
@@ -358,154 +352,5 @@ impl DockerFlags {
             },
             attach: vec![],
         })
-    }
-}
-
-/// runc's `update` flags: new limits for a container's cgroup. `--resources` (runc's
-/// LinuxResources JSON, `-` for stdin) is what containerd's shim passes; the flags are for
-/// people, and cannot be mixed with it.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct UpdateArgs {
-    /// A JSON file with the resources (runtime-spec's linux.resources); `-` reads stdin.
-    #[arg(short, long, value_name = "FILE")]
-    pub resources: Option<std::path::PathBuf>,
-    /// Memory limit (e.g. 64m).
-    #[arg(long, value_name = "BYTES", conflicts_with = "resources")]
-    pub memory: Option<String>,
-    /// Memory plus swap limit; -1 for unlimited swap.
-    #[arg(
-        long,
-        value_name = "BYTES",
-        allow_hyphen_values = true,
-        conflicts_with = "resources"
-    )]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long, value_name = "BYTES", conflicts_with = "resources")]
-    pub memory_reservation: Option<String>,
-    /// CPU shares (relative weight).
-    #[arg(long, value_name = "N", conflicts_with = "resources")]
-    pub cpu_share: Option<u64>,
-    /// CPU CFS period in microseconds.
-    #[arg(long, value_name = "US", conflicts_with = "resources")]
-    pub cpu_period: Option<u64>,
-    /// CPU CFS quota in microseconds (-1 for none).
-    #[arg(
-        long,
-        value_name = "US",
-        allow_hyphen_values = true,
-        conflicts_with = "resources"
-    )]
-    pub cpu_quota: Option<i64>,
-    /// CPUs the container may use (0-3, 0,1).
-    #[arg(long, value_name = "LIST", conflicts_with = "resources")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes the container may use.
-    #[arg(long, value_name = "LIST", conflicts_with = "resources")]
-    pub cpuset_mems: Option<String>,
-    /// Limit on the number of processes (-1 for unlimited).
-    #[arg(
-        long,
-        value_name = "N",
-        allow_hyphen_values = true,
-        conflicts_with = "resources"
-    )]
-    pub pids_limit: Option<i64>,
-    /// Block IO weight (10-1000).
-    #[arg(long, value_name = "N", conflicts_with = "resources")]
-    pub blkio_weight: Option<u16>,
-}
-
-impl UpdateArgs {
-    /// The resources to apply: only the fields given are set, so only they change.
-    pub fn to_resources(&self) -> Result<serde_json::Value, Error> {
-        if let Some(path) = &self.resources {
-            return read_resources(path);
-        }
-        // `size` (units::size::limit) takes -1 for unlimited itself.
-        let sz = |o: &Option<String>| -> Result<Option<i64>, Error> {
-            Ok(o.as_deref().map(size).transpose()?)
-        };
-        let mut r = serde_json::json!({
-            "memory": {"limit": sz(&self.memory)?, "swap": sz(&self.memory_swap)?,
-                       "reservation": sz(&self.memory_reservation)?},
-            "cpu": {"shares": self.cpu_share, "period": self.cpu_period, "quota": self.cpu_quota,
-                    "cpus": self.cpuset_cpus, "mems": self.cpuset_mems},
-            "blockIO": {"weight": self.blkio_weight},
-        });
-        if let Some(l) = self.pids_limit {
-            r["pids"] = serde_json::json!({ "limit": l });
-        }
-        Ok(strip_nulls(r))
-    }
-}
-
-fn read_resources(path: &std::path::Path) -> Result<serde_json::Value, Error> {
-    use std::io::Read;
-    let mut text = Vec::new();
-    let r = if path.as_os_str() == "-" {
-        std::io::stdin().lock().read_to_end(&mut text)
-    } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut text))
-    };
-    let name = if path.as_os_str() == "-" {
-        "stdin".to_string()
-    } else {
-        path.display().to_string()
-    };
-    r.map_err(|e| bad(format!("reading {name}: {e}")))?;
-    match serde_json::from_slice::<serde_json::Value>(&text) {
-        Ok(v) if v.is_object() => Ok(v),
-        r => Err(Error::new(
-            Code::DECODE,
-            format!(
-                "{name}: expected a JSON object of runtime-spec linux.resources ({})",
-                r.err().map_or("not an object".into(), |e| e.to_string())
-            ),
-        )),
-    }
-}
-
-/// Drops nulls and the objects left empty, so that absent flags change nothing.
-fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .filter(|(_, v)| !(v.is_null() || v.as_object().is_some_and(|o| o.is_empty())))
-                .collect(),
-        ),
-        v => v,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn update_flags_set_only_what_is_given() {
-        let a = UpdateArgs {
-            memory: Some("64m".into()),
-            pids_limit: Some(-1),
-            ..Default::default()
-        };
-        assert_eq!(
-            a.to_resources().unwrap(),
-            serde_json::json!({"memory": {"limit": 64 << 20}, "pids": {"limit": -1}})
-        );
-        assert_eq!(
-            UpdateArgs::default().to_resources().unwrap(),
-            serde_json::json!({})
-        );
-    }
-
-    #[test]
-    fn update_rejects_a_bad_size() {
-        let a = UpdateArgs {
-            memory: Some("lots".into()),
-            ..Default::default()
-        };
-        assert!(a.to_resources().is_err());
     }
 }

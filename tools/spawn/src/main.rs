@@ -18,6 +18,8 @@
 //!   record exited. With `--force` a missing container is not an error.
 //! - `stop [-t N] [-s SIG]`, `restart`, `wait`, `attach`, `start -a [-i]` exist only for berth
 //!   containers.
+//! - `update`: Docker's (`[OPTIONS] CONTAINER...`, `berth::container::update`) for berth
+//!   containers, runc's (`--resources FILE|-` or the flags, one id) otherwise.
 //! - runc-only verbs and containerd's use of them: [`verbs`].
 //!
 //! **OCI `create`** returns only once the init waits on `exec.fifo` (0622 whatever the umask,
@@ -46,9 +48,10 @@
 
 mod args;
 mod flags;
+mod update;
 mod verbs;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -124,6 +127,7 @@ fn run(a: Args) -> Result<(), Error> {
         Cmd::Create { create, .. } => create.id == "-",
         Cmd::Start { targets, .. } => targets.iter().all(|t| t == "-" || berth(t).is_some()),
         Cmd::MonitorHook { .. } | Cmd::Restart { .. } => true,
+        Cmd::Update { args, targets } => args.resources.is_none() && berth(&targets[0]).is_some(),
         _ => false,
     };
     if docker_verb {
@@ -270,7 +274,24 @@ fn run(a: Args) -> Result<(), Error> {
             id,
             ps_args,
         } => verbs::ps(&root, &id, &format, &ps_args),
-        Cmd::Update { args, id } => verbs::update(&root, &id, args.to_resources()?),
+        Cmd::Update { args, targets } => {
+            if args.is_empty() {
+                return Err(no_flags());
+            }
+            if args.resources.is_none() && berth(&targets[0]).is_some() {
+                let req = args.to_request()?;
+                return each(&targets, Failures::new(), |c| {
+                    docker::update(&paths, c, &req)
+                });
+            }
+            match targets.as_slice() {
+                [id] => verbs::update(&root, id, args.to_resources()?),
+                _ => Err(Error::new(
+                    Code::BAD_ARGS,
+                    "update ID: one OCI container at a time (berth containers take several)",
+                )),
+            }
+        }
         Cmd::Exec {
             process,
             pid_file,
@@ -287,6 +308,15 @@ fn run(a: Args) -> Result<(), Error> {
             id,
             command,
         } => {
+            if tty
+                && interactive
+                && dispatched
+                && process.is_none()
+                && !std::io::stdin().is_terminal()
+            {
+                // docker/cli's CheckTty: its words as they are, and 1.
+                return Err(plain("the input device is not a TTY"));
+            }
             let mut all_env = Vec::new();
             for f in &env_file {
                 all_env.extend(
@@ -388,6 +418,10 @@ fn run(a: Args) -> Result<(), Error> {
                 }
                 None => berth_cli::print_text("exit\n"),
             },
+            "compress" => {
+                berth::container::logdriver::compress_rotated(&paths, &id)?;
+                berth_cli::print_text("ok\n")
+            }
             "health" => match berth::container::health::probe(&paths, &id)? {
                 Some(next) => berth_cli::print_text(&format!("{}\n", next.as_millis())),
                 None => berth_cli::print_text("stop\n"),
@@ -459,6 +493,20 @@ fn each(
     f: impl Fn(&str) -> Result<String, Error>,
 ) -> Result<(), Error> {
     berth_cli::each(list, failures, |c| f(c).map(|_| format!("{c}\n")))
+}
+
+/// docker/cli's `update` without a flag: its words, printed as they are (not "Error: ...").
+fn no_flags() -> Error {
+    plain("you must provide one or more flags when using this command")
+}
+
+/// An error docker/cli itself prints, as it is (no "Error: " or daemon prefix).
+fn plain(msg: &str) -> Error {
+    if berth_cli::skel::docker() {
+        eprintln!("{msg}");
+        return Error::upstream(Code::BAD_ARGS, msg);
+    }
+    Error::new(Code::BAD_ARGS, msg)
 }
 
 /// docker/cli's start ends with the names that failed.

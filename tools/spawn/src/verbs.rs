@@ -24,8 +24,8 @@
 use berth::Error;
 use berth::error::Code;
 use berth::runtime::oci;
-use berth::runtime::state::{Root, Status};
-use oci_spec::runtime::{LinuxMemory, LinuxResources};
+use berth::runtime::state::Root;
+use oci_spec::runtime::LinuxResources;
 
 pub fn list(root: &Root, format: &str, quiet: bool) -> Result<(), Error> {
     let rows = oci::list(root);
@@ -143,34 +143,9 @@ fn filter_ps(text: &str, pids: &[i32]) -> Result<String, Error> {
 /// runc's `update`: applies `res` (a linux.resources object; only the fields it has) to the
 /// container's cgroup. Device rules are not updated (runc ignores them here too).
 pub fn update(root: &Root, id: &str, res: serde_json::Value) -> Result<(), Error> {
-    let mut res: LinuxResources = serde_json::from_value(res)
+    let res: LinuxResources = serde_json::from_value(res)
         .map_err(|e| Error::new(Code::DECODE, format!("the resources: {e}")))?;
-    res.set_devices(None);
-    let st = root.load(id)?;
-    if st.current_status(root) == Status::Stopped {
-        return Err(Error::new(
-            Code::WRONG_STATE,
-            format!("container {id} is stopped: container not running"),
-        ));
-    }
-    let cg = st.cgroup();
-    match cg.update(&res) {
-        // cgroup v1 wants memsw >= limit at every step: a limit raised above the old
-        // memory+swap fails until the new memory+swap is in (runc orders these two too).
-        Err(_)
-            if res
-                .memory()
-                .is_some_and(|m| m.limit().is_some() && m.swap().is_some()) =>
-        {
-            let mut swap_first = LinuxResources::default();
-            let mut m = LinuxMemory::default();
-            m.set_swap(res.memory().and_then(|m| m.swap()));
-            swap_first.set_memory(Some(m));
-            cg.update(&swap_first)?;
-            Ok(cg.update(&res)?)
-        }
-        r => Ok(r?),
-    }
+    Ok(oci::update(root, id, &res)?)
 }
 
 /// runc's `features` (runtime-spec's features.md): what this berth-spawn applies, for

@@ -17,6 +17,7 @@ mod kernel;
 mod resources;
 
 pub use kernel::default_cgroupns;
+pub use resources::linux_resources;
 
 use devices::paths_and_devices;
 use resources::resources;

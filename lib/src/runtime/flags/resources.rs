@@ -25,6 +25,14 @@ pub(super) fn resources(res: &mut LinuxResources, r: &Resources) -> Result<(), R
     block_io(res, r)
 }
 
+/// The `linux.resources` of `r` alone (devices aside): what `update` writes to config.json
+/// and to a running cgroup.
+pub fn linux_resources(r: &Resources) -> Result<LinuxResources, RuntimeError> {
+    let mut res = LinuxResources::default();
+    resources(&mut res, r)?;
+    Ok(res)
+}
+
 fn bad(m: String) -> RuntimeError {
     RuntimeError::BadArgs(m)
 }

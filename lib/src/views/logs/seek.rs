@@ -30,6 +30,26 @@ pub(super) fn ino(f: &File) -> Option<(u64, u64)> {
     f.metadata().ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// A gzipped rotated file (`.N.gz`) as its plain lines, in an anonymous memory file, so the
+/// seeking readers work on it unchanged.
+fn inflate(lf: LogFile) -> Result<LogFile> {
+    if lf.path.extension().is_none_or(|e| e != "gz") {
+        return Ok(lf);
+    }
+    let fd = nix::sys::memfd::memfd_create(c"berth-log", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(io::Error::from)
+        .with_path("memfd_create", &lf.path)?;
+    let mut out = File::from(fd);
+    io::copy(&mut flate2::read::GzDecoder::new(&lf.file), &mut out)
+        .with_path("gunzip", &lf.path)?;
+    out.seek(io::SeekFrom::Start(0))
+        .with_path("seek", &lf.path)?;
+    Ok(LogFile {
+        path: lf.path,
+        file: out,
+    })
+}
+
 /// Opens the container's log files, oldest first, as one consistent set: if the monitor
 /// rotated them while we were opening (a path vanished, or names another file by the end),
 /// start again. After a few tries under a storm of rotations, the last set is used.
@@ -56,7 +76,7 @@ pub(super) fn open_snapshot(current: &Path) -> Result<Vec<LogFile>> {
             && files(current) == paths
             && set.iter().all(|lf| inode(&lf.path) == ino(&lf.file))
         {
-            return Ok(set);
+            return set.into_iter().map(inflate).collect();
         }
         if !vanished {
             last = set;
