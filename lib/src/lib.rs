@@ -12,6 +12,7 @@ pub mod elf;
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod info;
 pub mod layer;
 pub mod net;
 pub mod ocispec;

@@ -324,8 +324,8 @@ fn inspect_cmd(
         Some(t) => {
             let mut out = String::new();
             for v in &found {
-                let doc = serde_json::to_value(v).unwrap_or_default();
-                out.push_str(&t.render(&doc)?);
+                // The typed document, so that structs print as Go prints them.
+                out.push_str(&t.render(v)?);
                 out.push('\n');
             }
             cli::print_text(&out)?;
