@@ -10,8 +10,10 @@
 //! loop over a verb's several targets, and reading the record a stage works on.
 
 pub mod skel;
+pub mod templates;
 
 pub use skel::{Failures, Mode, each, input_record, print_error};
+pub use templates::{list_format, render_each, template};
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;

@@ -293,13 +293,7 @@ fn info(paths: &berth::Paths, format: Option<&str>, json: bool) -> Result<()> {
         }
         Some(f) => {
             let f = if f.trim() == "json" { "{{json .}}" } else { f };
-            let t = match berth::format::Template::parse(f) {
-                Ok(t) => t,
-                Err(berth::format::FormatError::Parse(e) | berth::format::FormatError::Exec(e)) => {
-                    eprintln!("template parsing error: {e}");
-                    std::process::exit(64)
-                }
-            };
+            let t = cli::template(f)?;
             format!("{}\n", t.render(&doc)?)
         }
     };

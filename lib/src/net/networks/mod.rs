@@ -22,7 +22,8 @@
 //! `berth network create [--subnet] [--gateway] [--ip-range] [--internal] [--icc=false]
 //! [-o com.docker.network.bridge.name|enable_icc|enable_ip_masquerade|driver.mtu]`; the
 //! bridge is `br-<id12>` unless named. Definitions are written with fsync (they are not
-//! re-derived); IPAM entries and the `last` hint are not (`store::atomic`).
+//! re-derived); IPAM entries and the `last` hint are not (`store::atomic`). `network ls`'s
+//! rows, order and filters are `view`'s.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -49,6 +50,7 @@ const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 mod create;
 mod subnets;
+pub mod view;
 
 pub use create::{CreateOpts, create};
 pub use subnets::overlaps;
