@@ -39,7 +39,11 @@ fn write_json(v: &Value, out: &mut String) {
         }
         Value::Object(m) | Value::Map(m) => {
             let keys: Vec<&str> = match fields(m) {
-                Some(f) => f.into_iter().filter(|(_, skip)| !skip).map(|(k, _)| k).collect(),
+                Some(f) => f
+                    .into_iter()
+                    .filter(|(_, skip)| !skip)
+                    .map(|(k, _)| k)
+                    .collect(),
                 None => {
                     let mut k: Vec<&str> = m.keys().map(String::as_str).collect();
                     k.sort_unstable();
@@ -66,7 +70,8 @@ fn number_json(n: &Number) -> serde_json::Value {
     } else if let Some(i) = n.as_i64() {
         serde_json::Value::from(i)
     } else {
-        n.as_f64().map_or(serde_json::Value::Null, serde_json::Value::from)
+        n.as_f64()
+            .map_or(serde_json::Value::Null, serde_json::Value::from)
     }
 }
 

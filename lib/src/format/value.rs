@@ -156,7 +156,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::from(v))
     }
     fn serialize_bytes(self, v: &[u8]) -> Res {
-        Ok(Value::Array(v.iter().map(|b| Value::from(*b as u64)).collect()))
+        Ok(Value::Array(
+            v.iter().map(|b| Value::from(*b as u64)).collect(),
+        ))
     }
     fn serialize_none(self) -> Res {
         Ok(Value::Nil)
@@ -500,7 +502,10 @@ mod tests {
         );
         assert_eq!(render(r#"{{index .Labels "b"}}"#), "2");
         assert_eq!(render("{{.Labels.nope}}"), "<no value>");
-        assert_eq!(render(r#"{{(index (index .Ports "80/tcp") 0).HostPort}}"#), "8080");
+        assert_eq!(
+            render(r#"{{(index (index .Ports "80/tcp") 0).HostPort}}"#),
+            "8080"
+        );
     }
 
     #[test]

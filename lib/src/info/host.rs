@@ -189,10 +189,7 @@ impl Host {
         Host {
             id: machine_uuid(),
             driver: if overlay { "overlay2" } else { "vfs" }.into(),
-            driver_status: vec![[
-                "Backing Filesystem".into(),
-                backing_filesystem(&paths.root),
-            ]],
+            driver_status: vec![["Backing Filesystem".into(), backing_filesystem(&paths.root)]],
             memory_limit: cg.memory,
             swap_limit: cg.swap,
             cpu_cfs: cg.cfs,

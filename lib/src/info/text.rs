@@ -135,7 +135,10 @@ mod tests {
         let mut o = String::new();
         security_options(
             &mut o,
-            &["name=seccomp,profile=builtin".into(), "name=cgroupns".into()],
+            &[
+                "name=seccomp,profile=builtin".into(),
+                "name=cgroupns".into(),
+            ],
         );
         assert_eq!(
             o,

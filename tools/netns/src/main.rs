@@ -369,7 +369,11 @@ fn network_ls(
 
 /// `network inspect [-f FORMAT]`: docker/cli's inspector: the documents found, then an error
 /// for each name that is not a network (status 1).
-fn network_inspect(paths: &berth::Paths, format: Option<&str>, names: &[String]) -> berth::Result<()> {
+fn network_inspect(
+    paths: &berth::Paths,
+    format: Option<&str>,
+    names: &[String],
+) -> berth::Result<()> {
     let template = match format {
         None | Some("") | Some("json") => None,
         Some(t) => Some(cli::template(t)?),
@@ -385,7 +389,10 @@ fn network_inspect(paths: &berth::Paths, format: Option<&str>, names: &[String])
     let text = match (format, &template) {
         (_, Some(t)) => cli::render_each(t, &out)?,
         (Some("json"), None) => format!("{}\n", serde_json::to_string(&out).unwrap_or_default()),
-        _ => format!("{}\n", serde_json::to_string_pretty(&out).unwrap_or_default()),
+        _ => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&out).unwrap_or_default()
+        ),
     };
     cli::print_text(&text)?;
     failures.finish()

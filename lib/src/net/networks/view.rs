@@ -37,10 +37,7 @@ fn go_time_string(t: DateTime<Utc>) -> String {
     let frac = t.format("%f").to_string();
     let frac = frac.trim_end_matches('0');
     let dot = if frac.is_empty() { "" } else { "." };
-    format!(
-        "{}{dot}{frac} +0000 UTC",
-        t.format("%Y-%m-%d %H:%M:%S")
-    )
+    format!("{}{dot}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
 }
 
 /// One `network ls` row.
@@ -73,7 +70,10 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         if ca.is_ascii_digit() && cb.is_ascii_digit() {
             let da = a.len() - a.trim_start_matches(|c: char| c.is_ascii_digit()).len();
             let db = b.len() - b.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-            let (na, nb) = (a[..da].trim_start_matches('0'), b[..db].trim_start_matches('0'));
+            let (na, nb) = (
+                a[..da].trim_start_matches('0'),
+                b[..db].trim_start_matches('0'),
+            );
             let o = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
             if o.is_ne() {
                 return o;
@@ -111,19 +111,14 @@ impl Filters {
             }
             match k.as_str() {
                 "type" if !matches!(v, "custom" | "builtin") => {
-                    return Err(NetError::BadArgs(format!(
-                        "invalid filter: 'type'='{v}'"
-                    )));
+                    return Err(NetError::BadArgs(format!("invalid filter: 'type'='{v}'")));
                 }
                 "dangling" if !matches!(v, "true" | "false" | "1" | "0") => {
-                    return Err(NetError::BadArgs(format!(
-                        "invalid filter 'dangling={v}'"
-                    )));
+                    return Err(NetError::BadArgs(format!("invalid filter 'dangling={v}'")));
                 }
                 "id" | "name" => {
-                    let re = regex::Regex::new(v).map_err(|e| {
-                        NetError::BadArgs(format!("invalid filter '{k}={v}': {e}"))
-                    })?;
+                    let re = regex::Regex::new(v)
+                        .map_err(|e| NetError::BadArgs(format!("invalid filter '{k}={v}': {e}")))?;
                     f.patterns.push((k.clone(), re));
                 }
                 _ => {}
@@ -217,8 +212,17 @@ mod tests {
         assert_eq!(r["ID"].as_str().unwrap().len(), 12);
         assert_eq!(r["Labels"], "a=1,b=2");
         assert_eq!(r["CreatedAt"], "2024-05-01 10:00:00.12 +0000 UTC");
-        assert_eq!((&r["IPv6"], &r["Internal"]), (&json!("false"), &json!("false")));
-        assert_eq!(row(&net("web", "bridge", &[]), true)["ID"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            (&r["IPv6"], &r["Internal"]),
+            (&json!("false"), &json!("false"))
+        );
+        assert_eq!(
+            row(&net("web", "bridge", &[]), true)["ID"]
+                .as_str()
+                .unwrap()
+                .len(),
+            64
+        );
     }
 
     #[test]
