@@ -380,3 +380,169 @@ fn inspect_prints_structs_maps_and_lists_as_go_does() {
     b.ok(&["rm", "-f", "web"]);
     b.assert_clean(&[&id]);
 }
+
+/// The use line and description `VERB --help` opens with, for a table of verbs.
+const VERBS: &[(&str, &str, &str)] = &[
+    (
+        "stop",
+        "berth stop [OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+    ),
+    (
+        "start",
+        "berth start [OPTIONS] CONTAINER [CONTAINER...]",
+        "Start one or more stopped containers",
+    ),
+    (
+        "restart",
+        "berth restart [OPTIONS] CONTAINER [CONTAINER...]",
+        "Restart one or more containers",
+    ),
+    (
+        "kill",
+        "berth kill [OPTIONS] CONTAINER [CONTAINER...]",
+        "Kill one or more running containers",
+    ),
+    (
+        "pause",
+        "berth pause CONTAINER [CONTAINER...]",
+        "Pause all processes within one or more containers",
+    ),
+    (
+        "unpause",
+        "berth unpause CONTAINER [CONTAINER...]",
+        "Unpause all processes within one or more containers",
+    ),
+    (
+        "wait",
+        "berth wait CONTAINER [CONTAINER...]",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
+    (
+        "rm",
+        "berth rm [OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove one or more containers",
+    ),
+    (
+        "exec",
+        "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+        "Execute a command in a running container",
+    ),
+    (
+        "logs",
+        "berth logs [OPTIONS] CONTAINER",
+        "Fetch the logs of a container",
+    ),
+    (
+        "container stop",
+        "berth container stop [OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+    ),
+    (
+        "network rm",
+        "berth network rm [OPTIONS] NETWORK [NETWORK...]",
+        "Remove one or more networks",
+    ),
+    (
+        "volume rm",
+        "berth volume rm [OPTIONS] VOLUME [VOLUME...]",
+        "Remove one or more volumes",
+    ),
+    (
+        "run",
+        "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "Create and run a new container from an image",
+    ),
+];
+
+#[test]
+fn help_and_usage_errors_speak_of_the_verb_typed() {
+    let b = Session::empty();
+    for (verb, use_line, about) in VERBS {
+        let words: Vec<&str> = verb.split(' ').collect();
+        let with = |extra: &[&str]| {
+            let mut a = words.clone();
+            a.extend_from_slice(extra);
+            b.berth(&a)
+        };
+        // --help: docker/cli's layout on stdout, no internal tool or flag in sight.
+        let r = with(&["--help"]).success();
+        assert!(
+            r.stdout
+                .starts_with(&format!("\nUsage:  {use_line}\n\n{about}\n")),
+            "{verb}: {}",
+            r.stdout
+        );
+        for internal in ["Usage: berth-", "--root ", "--berth-root", "--log-format"] {
+            assert!(
+                !r.stdout.contains(internal),
+                "{verb}: {internal}\n{}",
+                r.stdout
+            );
+        }
+        // Too few arguments: status 1, Docker's words and use line.
+        let many = use_line.ends_with("...]");
+        let r = with(&[]).fails_with(1);
+        let expect = if many {
+            format!(
+                "berth: 'berth {verb}' requires at least 1 argument\n\nUsage:  {use_line}\n\nSee 'berth {verb} --help' for more information\n"
+            )
+        } else {
+            format!(
+                "berth: 'berth {verb}' requires 1 argument\n\nUsage:  {use_line}\n\nRun 'berth {verb} --help' for more information\n"
+            )
+        };
+        assert_eq!(r.stderr, expect, "{verb}");
+        assert_eq!(r.stdout, "");
+        // An unknown flag: 125, for every verb.
+        let r = with(&["--frob", "x"]).fails_with(125);
+        assert_eq!(
+            r.stderr,
+            format!(
+                "unknown flag: --frob\n\nUsage:  {use_line}\n\nRun 'berth {verb} --help' for more information\n"
+            ),
+            "{verb}"
+        );
+    }
+    // The options of a verb, as pflag lists them.
+    let stop = b.ok(&["stop", "--help"]);
+    assert!(
+        stop.ends_with(
+            "Options:\n  -s, --signal string   Signal to send to the container\n  -t, --timeout int     Seconds to wait before killing the container\n"
+        ),
+        "{stop}"
+    );
+    assert!(b.ok(&["run", "--help"]).contains("\n  -e, --env list "));
+    // A flag's value missing, a shorthand unknown: pflag's words, 125.
+    let r = b.berth(&["kill", "-s"]).fails_with(125);
+    assert!(
+        r.stderr
+            .starts_with("flag needs an argument: --signal\n\nUsage:  berth kill "),
+        "{}",
+        r.stderr
+    );
+    let r = b.berth(&["ps", "-Z"]).fails_with(125);
+    assert!(
+        r.stderr
+            .starts_with("unknown shorthand flag: 'Z' in -Z\n\nUsage:  berth ps [OPTIONS]\n"),
+        "{}",
+        r.stderr
+    );
+    // Too many: rename takes exactly two.
+    let r = b.berth(&["rename", "a", "b", "c"]).fails_with(1);
+    assert!(
+        r.stderr
+            .starts_with("berth: 'berth rename' requires 2 arguments\n"),
+        "{}",
+        r.stderr
+    );
+    // A group prints its commands.
+    let r = b.berth(&["network", "--help"]).success();
+    assert!(
+        r.stdout
+            .starts_with("\nUsage:  berth network COMMAND\n\nManage networks\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\n  ls "), "{}", r.stdout);
+}

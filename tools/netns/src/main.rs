@@ -109,14 +109,17 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum NetworkCmd {
-    /// Create a bridge network.
+    /// Create a network.
     Create {
+        #[arg(value_name = "NETWORK")]
         name: String,
+        /// Driver to manage the Network (bridge).
         #[arg(short = 'd', long)]
         driver: Option<String>,
         /// IPv4 subnet in CIDR form (default: a free 172.x.0.0/16 or 192.168.x.0/20).
         #[arg(long)]
         subnet: Option<String>,
+        /// IPv4 Gateway for the master subnet.
         #[arg(long)]
         gateway: Option<String>,
         /// Allocate container addresses from this sub-range.
@@ -125,6 +128,7 @@ enum NetworkCmd {
         /// Driver options (com.docker.network.bridge.name, ...enable_icc, ...driver.mtu).
         #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
         opt: Vec<String>,
+        /// Set metadata on a network.
         #[arg(long, value_name = "KEY=VALUE")]
         label: Vec<String>,
         /// Inter-container communication (--icc=false isolates containers, links excepted).
@@ -151,13 +155,13 @@ enum NetworkCmd {
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Remove networks.
+    /// Remove one or more networks.
     #[command(visible_alias = "remove")]
     Rm {
-        /// Do not error if a network does not exist.
+        /// Do not error if the network does not exist.
         #[arg(short, long)]
         force: bool,
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "NETWORK")]
         names: Vec<String>,
     },
     /// Display detailed information on one or more networks.
@@ -174,10 +178,12 @@ enum NetworkCmd {
         /// Add a network-scoped alias for the container.
         #[arg(long = "alias", value_name = "ALIAS")]
         alias: Vec<String>,
-        /// IPv4 address.
+        /// IPv4 address (e.g., "172.30.100.104").
         #[arg(long, value_name = "IP")]
         ip: Option<String>,
+        #[arg(value_name = "NETWORK")]
         network: String,
+        #[arg(value_name = "CONTAINER")]
         container: String,
     },
     /// Disconnect a container from a network.
@@ -185,7 +191,9 @@ enum NetworkCmd {
         /// Force the container to disconnect from a network.
         #[arg(short, long)]
         force: bool,
+        #[arg(value_name = "NETWORK")]
         network: String,
+        #[arg(value_name = "CONTAINER")]
         container: String,
     },
 }

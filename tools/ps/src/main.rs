@@ -23,7 +23,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "berth-ps",
     version,
-    about = "List containers (Docker's `ps`), or inspect, logs, top, port, stats",
+    about = "List containers",
+    long_about = "List containers (Docker's `ps`), or inspect, logs, top, port, stats",
     args_conflicts_with_subcommands = true
 )]
 struct Args {
