@@ -267,16 +267,20 @@ fn item3_errors_go_to_stderr_in_dockers_words() {
     // Docker prints the (empty) list it found, then the error; stdout stays valid JSON.
     assert_eq!(r.stdout, "[]\n");
     assert_eq!(r.stderr, "Error: No such object: nosuch\n");
-    // $(berth inspect -f ... nosuch 2>/dev/null) captures nothing.
-    fails(
-        b.berth(&["inspect", "-f", "{{.Id}}", "nosuch"]),
-        1,
-        "Error: No such object: nosuch\n",
-    );
-    fails(
-        b.berth(&["inspect", "--type", "container", "-f", "{{.Id}}", "nosuch"]),
-        1,
-        "Error response from daemon: No such container: nosuch\n",
+    // $(berth inspect -f ... nosuch 2>/dev/null) captures nothing: docker/cli's template
+    // inspector prints one empty line when it found nothing, which $(...) strips.
+    let r = b
+        .berth(&["inspect", "-f", "{{.Id}}", "nosuch"])
+        .fails_with(1);
+    assert_eq!(r.stdout, "\n");
+    assert_eq!(r.stderr, "Error: No such object: nosuch\n");
+    let r = b
+        .berth(&["inspect", "--type", "container", "-f", "{{.Id}}", "nosuch"])
+        .fails_with(1);
+    assert_eq!(r.stdout, "\n");
+    assert_eq!(
+        r.stderr,
+        "Error response from daemon: No such container: nosuch\n"
     );
     let daemon = "Error response from daemon: No such container: nosuch\n";
     for verb in [

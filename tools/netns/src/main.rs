@@ -351,7 +351,11 @@ fn network_ls(
 ) -> berth::Result<()> {
     use networks::view;
     let filters = view::Filters::parse(filter)?;
-    let all = view::list(paths, &filters)?;
+    let mut all = view::list(paths, &filters)?;
+    if !json {
+        // docker/cli sorts the rows by name, naturally.
+        all.sort_by(|a, b| view::natural_cmp(&a.name, &b.name));
+    }
     // -q is the ids, piped or not, as Docker prints them (and it wins over --format).
     if quiet {
         let s: String = all

@@ -159,9 +159,10 @@ impl Filters {
     }
 }
 
-/// The networks `network ls` shows: filtered, in docker/cli's order.
+/// The networks `network ls` shows, filtered, in `networks::list`'s order (the table sorts
+/// them as docker/cli does, [`natural_cmp`]).
 pub fn list(paths: &Paths, filters: &Filters) -> Result<Vec<Network>> {
-    let mut out: Vec<Network> = super::list(paths)?
+    let out: Vec<Network> = super::list(paths)?
         .into_iter()
         .filter(|n| {
             filters.matches(n, || {
@@ -169,7 +170,6 @@ pub fn list(paths: &Paths, filters: &Filters) -> Result<Vec<Network>> {
             })
         })
         .collect();
-    out.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     Ok(out)
 }
 
