@@ -33,6 +33,8 @@ mod funcs;
 mod route;
 mod value;
 
+pub use value::{go_nil_map, go_nil_slice};
+
 use std::collections::HashMap;
 use std::io::Write;
 

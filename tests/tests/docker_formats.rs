@@ -353,6 +353,10 @@ fn inspect_prints_structs_maps_and_lists_as_go_does() {
         )
     );
     assert_eq!(f("{{.Config.Labels}}"), "map[]");
+    // Nil slices and maps print as Go's do, and stay null in JSON.
+    assert_eq!(f("{{.HostConfig.Binds}}|{{.Config.Volumes}}"), "[]|map[]");
+    let hc = f("{{json .HostConfig}}");
+    assert!(hc.contains(r#""Binds":null,"#), "{hc}");
     assert_eq!(f("{{.Config.Cmd}}"), "[sleep 1000]");
     // A struct names only its fields: Docker's error, status 1.
     let r = b

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use gtmpl::{FuncError, Value};
 use gtmpl_value::Number;
 
-use super::value::{as_struct, fields, from_serialize};
+use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries};
 
 /// A document to gtmpl (see [`super::value`]). `strict_top` makes a top-level map a struct
 /// (a list row: unknown fields are errors).
@@ -38,26 +38,36 @@ fn write_json(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(m) | Value::Map(m) => {
-            let keys: Vec<&str> = match fields(m) {
+            let keys: Vec<(&str, Field)> = match fields(m) {
                 Some(f) => f
                     .into_iter()
-                    .filter(|(_, skip)| !skip)
-                    .map(|(k, _)| k)
+                    .filter(|(_, f)| *f != Field::Skipped)
                     .collect(),
                 None => {
-                    let mut k: Vec<&str> = m.keys().map(String::as_str).collect();
-                    k.sort_unstable();
+                    let nils = nil_entries(m);
+                    let mut k: Vec<(&str, Field)> = m
+                        .keys()
+                        .filter(|k| !hidden(k))
+                        .map(|k| match nils.contains(&k.as_str()) {
+                            true => (k.as_str(), Field::Nil),
+                            false => (k.as_str(), Field::Set),
+                        })
+                        .collect();
+                    k.sort_unstable_by_key(|(k, _)| *k);
                     k
                 }
             };
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, f)) in keys.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push_str(&string(k));
                 out.push(':');
-                write_json(m.get(k).unwrap_or(&Value::Nil), out);
+                match f {
+                    Field::Nil => out.push_str("null"),
+                    _ => write_json(m.get(k).unwrap_or(&Value::Nil), out),
+                }
             }
             out.push('}');
         }
@@ -95,7 +105,7 @@ pub(super) fn gofmt(v: &Value) -> String {
                 format!("{{{}}}", items.join(" "))
             }
             None => {
-                let sorted: BTreeMap<_, _> = m.iter().collect();
+                let sorted: BTreeMap<_, _> = m.iter().filter(|(k, _)| !hidden(k)).collect();
                 let items: Vec<String> = sorted
                     .into_iter()
                     .map(|(k, v)| format!("{k}:{}", gofmt(v)))

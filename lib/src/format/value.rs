@@ -7,6 +7,12 @@
 //! ([`FIELDS`]) that no template can name (`.` lookups cannot spell a control character). A
 //! field serde skipped (`skip_serializing_if`) is kept as `nil`, so `{{.State.Health}}` prints
 //! `<nil>` as Docker's typed struct does, and is left out of `json` as Go's `omitempty` is.
+//!
+//! Go tells a nil map or slice from a nil pointer (`map[]`, `[]`, `<nil>`); an `Option` does
+//! not say what it holds, so a field that is a Go map or slice says so with
+//! `#[serde(serialize_with = "go_nil_map")]` (or [`go_nil_slice`]): JSON still writes `null`,
+//! a template prints `map[]` (or `[]`), ranges over nothing, and `json` of the struct writes
+//! `null` for it.
 
 use std::collections::HashMap;
 
@@ -18,21 +24,91 @@ use serde::ser::{self, Serialize};
 pub(super) const FIELDS: &str = "\u{1}fields";
 /// Prefix of a skipped field's name in [`FIELDS`].
 pub(super) const OMIT: char = '\u{2}';
+/// Prefix of a nil map or slice field's name in [`FIELDS`] (`null` in `json`).
+const NIL: char = '\u{3}';
+/// The newtype names [`go_nil_map`] and [`go_nil_slice`] wrap a field in.
+const GO_NIL_MAP: &str = "\u{1}go-nil-map";
+const GO_NIL_SLICE: &str = "\u{1}go-nil-slice";
+/// The key of the value a nil map or slice travels as, until its struct takes it.
+const NIL_MARK: &str = "\u{1}nil";
+/// The hidden entry of a map (a struct serde wrote as a map: `#[serde(flatten)]`) listing
+/// its nil map or slice entries, `null` in `json`.
+const NILS: &str = "\u{1}nils";
+
+/// Whether a key is one of the hidden entries, never printed or written.
+pub(super) fn hidden(key: &str) -> bool {
+    key.starts_with('\u{1}')
+}
+
+/// The entries of a map that are nil maps or slices.
+pub(super) fn nil_entries(m: &HashMap<String, Value>) -> Vec<&str> {
+    match m.get(NILS) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// serde `serialize_with` for an `Option` that is a Go map: `None` prints `map[]`.
+pub fn go_nil_map<T: Serialize, S: ser::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_newtype_struct(GO_NIL_MAP, v)
+}
+
+/// serde `serialize_with` for an `Option` that is a Go slice: `None` prints `[]`.
+pub fn go_nil_slice<T: Serialize, S: ser::Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_newtype_struct(GO_NIL_SLICE, v)
+}
+
+/// A value as its container keeps it, and whether it is a nil map or slice.
+fn unmark(v: Value) -> (Value, bool) {
+    match &v {
+        Value::Map(m) if m.len() == 1 => match m.get(NIL_MARK) {
+            Some(Value::String(k)) if k == "map" => (Value::Map(HashMap::new()), true),
+            Some(Value::String(_)) => (Value::Array(Vec::new()), true),
+            _ => (v, false),
+        },
+        _ => (v, false),
+    }
+}
+
+/// What a struct's field is, for printing and `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    Set,
+    /// Skipped by serde: `<nil>`, left out of `json`.
+    Skipped,
+    /// A nil map or slice: printed empty, `null` in `json`.
+    Nil,
+}
 
 /// `v` as a template value (see the module docs).
 pub(super) fn from_serialize<T: Serialize + ?Sized>(v: &T) -> Value {
-    v.serialize(ValueSerializer).unwrap_or(Value::Nil)
+    unmark(v.serialize(ValueSerializer).unwrap_or(Value::Nil)).0
 }
 
-/// The fields of an object in declaration order (`None` for a map), skipped ones flagged.
-pub(super) fn fields(m: &HashMap<String, Value>) -> Option<Vec<(&str, bool)>> {
+/// The fields of an object in declaration order (`None` for a map), with what each is.
+pub(super) fn fields(m: &HashMap<String, Value>) -> Option<Vec<(&str, Field)>> {
     match m.get(FIELDS)? {
         Value::Array(a) => Some(
             a.iter()
                 .filter_map(|n| match n {
-                    Value::String(s) => Some(match s.strip_prefix(OMIT) {
-                        Some(name) => (name, true),
-                        None => (s.as_str(), false),
+                    Value::String(s) => Some(if let Some(name) = s.strip_prefix(OMIT) {
+                        (name, Field::Skipped)
+                    } else if let Some(name) = s.strip_prefix(NIL) {
+                        (name, Field::Nil)
+                    } else {
+                        (s.as_str(), Field::Set)
                     }),
                     _ => None,
                 })
@@ -89,6 +165,7 @@ struct SeqBuilder {
 struct MapBuilder {
     map: HashMap<String, Value>,
     key: Option<String>,
+    nils: Vec<Value>,
 }
 
 /// A struct being built.
@@ -175,8 +252,17 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Res {
         Ok(Value::from(variant))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Res {
-        v.serialize(self)
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Res {
+        let inner = v.serialize(self)?;
+        let kind = match name {
+            GO_NIL_MAP => "map",
+            GO_NIL_SLICE => "slice",
+            _ => return Ok(inner),
+        };
+        Ok(match inner {
+            Value::Nil => Value::Map(HashMap::from([(NIL_MARK.to_string(), Value::from(kind))])),
+            other => other,
+        })
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -219,6 +305,7 @@ impl ser::Serializer for ValueSerializer {
         Ok(MapBuilder {
             map: HashMap::new(),
             key: None,
+            nils: Vec::new(),
         })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<StructBuilder, Unsupported> {
@@ -245,7 +332,7 @@ impl ser::Serializer for ValueSerializer {
 
 impl SeqBuilder {
     fn push<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
-        self.items.push(v.serialize(ValueSerializer)?);
+        self.items.push(unmark(v.serialize(ValueSerializer)?).0);
         Ok(())
     }
     fn done(self) -> Res {
@@ -314,10 +401,17 @@ impl ser::SerializeMap for MapBuilder {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Unsupported> {
         let k = self.key.take().unwrap_or_default();
-        self.map.insert(k, v.serialize(ValueSerializer)?);
+        let (v, nil) = unmark(v.serialize(ValueSerializer)?);
+        if nil {
+            self.nils.push(Value::from(k.as_str()));
+        }
+        self.map.insert(k, v);
         Ok(())
     }
-    fn end(self) -> Res {
+    fn end(mut self) -> Res {
+        if !self.nils.is_empty() {
+            self.map.insert(NILS.into(), Value::Array(self.nils));
+        }
         Ok(Value::Map(self.map))
     }
 }
@@ -328,8 +422,13 @@ impl StructBuilder {
         name: &'static str,
         v: &T,
     ) -> Result<(), Unsupported> {
-        self.order.push(Value::from(name));
-        self.map.insert(name.into(), v.serialize(ValueSerializer)?);
+        let (v, nil) = unmark(v.serialize(ValueSerializer)?);
+        self.order.push(Value::from(if nil {
+            format!("{NIL}{name}")
+        } else {
+            name.to_string()
+        }));
+        self.map.insert(name.into(), v);
         Ok(())
     }
     fn skip(&mut self, name: &'static str) {
@@ -521,6 +620,62 @@ mod tests {
         );
         assert!(!whole.contains("Health"), "{whole}");
         assert!(whole.contains(r#""Labels":{"a":"1","b":"2"}"#), "{whole}");
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Nils {
+        #[serde(serialize_with = "crate::format::go_nil_slice")]
+        binds: Option<Vec<String>>,
+        #[serde(serialize_with = "crate::format::go_nil_map")]
+        volumes: Option<BTreeMap<String, String>>,
+        pointer: Option<Policy>,
+        #[serde(serialize_with = "crate::format::go_nil_slice")]
+        set: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn nil_maps_and_slices_print_empty_and_stay_null_in_json() {
+        let n = Nils {
+            binds: None,
+            volumes: None,
+            pointer: None,
+            set: Some(vec!["a".into()]),
+        };
+        let r = |t: &str| Template::parse(t).unwrap().render(&n).unwrap();
+        assert_eq!(r("{{.}}"), "{[] map[] <nil> [a]}");
+        assert_eq!(r("{{.Binds}}|{{.Volumes}}|{{.Pointer}}"), "[]|map[]|<nil>");
+        assert_eq!(
+            r("{{range .Binds}}x{{end}}{{range .Volumes}}y{{end}}|"),
+            "|"
+        );
+        assert_eq!(
+            r("{{json .}}"),
+            r#"{"Binds":null,"Volumes":null,"Pointer":null,"Set":["a"]}"#
+        );
+        // A struct serde writes as a map (flatten) keeps its nil entries null in json.
+        #[derive(Serialize)]
+        struct Flat {
+            #[serde(flatten)]
+            inner: Nils,
+        }
+        let flat = Flat { inner: n };
+        let r = |t: &str| Template::parse(t).unwrap().render(&flat).unwrap();
+        assert_eq!(r("{{.Binds}}|{{.Volumes}}"), "[]|map[]");
+        assert_eq!(
+            r("{{json .}}"),
+            r#"{"Binds":null,"Pointer":null,"Set":["a"],"Volumes":null}"#
+        );
+        assert_eq!(
+            r("{{.}}"),
+            "map[Binds:[] Pointer:<nil> Set:[a] Volumes:map[]]"
+        );
+        let n = flat.inner;
+        // serde_json sees plain Options.
+        assert_eq!(
+            serde_json::to_string(&n).unwrap(),
+            r#"{"Binds":null,"Volumes":null,"Pointer":null,"Set":["a"]}"#
+        );
     }
 
     #[test]
