@@ -10,8 +10,11 @@
 //! loop over a verb's several targets, and reading the record a stage works on.
 
 pub mod skel;
+pub mod templates;
+pub mod usage;
 
 pub use skel::{Failures, Mode, each, input_record, print_error};
+pub use templates::{list_format, render_each, template};
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -77,6 +80,7 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
     default_signals();
     let args = match T::try_parse() {
         Ok(a) => a,
+        Err(e) if skel::dispatched() && !docker_exit() => return docker_usage::<T>(e),
         Err(e) => return clap_error(T::NAME, e),
     };
     let common = args.common().clone();
@@ -227,6 +231,42 @@ fn write_man_pages(cmd: &clap::Command, page: &str, dir: &std::path::Path) -> Re
     Ok(())
 }
 
+/// A usage error or `--help` of a verb the dispatcher ran: docker/cli's text and statuses
+/// ([`usage`]): help on stdout, too few or too many arguments 1, a flag error 125.
+fn docker_usage<T: Tool>(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, path) = usage::find(&T::command(), &argv);
+    let stray_word = matches!(e.kind(), ErrorKind::UnknownArgument)
+        && matches!(e.get(ContextKind::InvalidArg),
+            Some(ContextValue::String(s)) if !s.starts_with('-'));
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = print_text(&usage::help(&cmd, &path));
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooManyValues => {
+            eprint!("{}", usage::args_error(&cmd, &path));
+            ExitCode::from(1)
+        }
+        _ if stray_word => {
+            eprint!("{}", usage::args_error(&cmd, &path));
+            ExitCode::from(1)
+        }
+        _ => {
+            eprint!(
+                "{}",
+                usage::flag_error(&cmd, &path, &usage::pflag_words(&e))
+            );
+            ExitCode::from(125)
+        }
+    }
+}
+
 fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -244,15 +284,6 @@ fn clap_error(tool: &str, e: clap::Error) -> ExitCode {
             if docker_exit() {
                 eprint!("berth-{tool}: {msg}");
                 return ExitCode::from(125);
-            }
-            if skel::dispatched() {
-                // docker/cli: a flag error is 125 (FlagErrorFunc), too few arguments 1
-                // (RequiresMinArgs); nothing on stdout.
-                eprint!("{msg}");
-                return ExitCode::from(match e.kind() {
-                    ErrorKind::MissingRequiredArgument => 1,
-                    _ => 125,
-                });
             }
             eprint!("berth-{tool}: {msg}");
             let _ = print_json(&ErrorDoc::new(&Error::new(Code::BAD_ARGS, first)));

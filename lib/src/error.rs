@@ -143,11 +143,13 @@ impl Error {
 
 impl<E: Coded> From<E> for Error {
     fn from(e: E) -> Self {
+        // A `--format` template is the CLI's own business: Docker's daemon never sees it.
+        let client = (&e as &dyn std::any::Any).is::<crate::format::FormatError>();
         Error {
             code: e.code(),
             inner: Box::new(e),
             upstream: false,
-            client: false,
+            client,
         }
     }
 }

@@ -14,16 +14,26 @@
 //!
 //! Functions: Go's builtins (gtmpl's, with `print`/`println` replaced by Go-faithful ones, plus
 //! `html`, `js`, `slice`) and Docker's (`json`, `join`, `split`, `lower`, `upper`, `title`,
-//! `truncate`, `pad`). Values print as Go's `%v` would: `[a b]` for lists, `map[k:v]` for maps,
-//! `<nil>`, `<no value>`; gtmpl itself would print Rust debug output there, so print actions are
-//! routed through a formatter (see `route::route_prints`).
+//! `truncate`, `pad`). Values print as Go's `%v` would: `[a b]` for lists, `map[k:v]` for maps
+//! (sorted by key), `{a b}` for structs (fields in declared order), `<nil>`, `<no value>`;
+//! gtmpl itself would print Rust debug output there, so print actions are routed through a
+//! formatter (see `route::route_prints`), and `json` writes a struct's fields in order.
 //!
-//! Field lookup follows Docker: in list commands a row is a struct, so `{{.Nmes}}` is an error
-//! ("can't evaluate field Nmes"); in inspect the document is a map, so a missing key prints
-//! `<no value>`.
+//! Documents are turned into template values straight from serde's data model (`value`), not
+//! through `serde_json::Value`: serde says which objects are structs (`serialize_struct`, in
+//! declaration order) and which are maps, which Go prints differently. serde_json's
+//! `preserve_order` would keep the order but not that distinction, and would make every
+//! `HashMap` print in hash order.
+//!
+//! Field lookup follows Docker: a struct names only its fields, so `{{.Nmes}}` in a list row
+//! or `{{.State.Nope}}` in a typed inspect document is an error ("can't evaluate field
+//! Nope"); in a map a missing key prints `<no value>`.
 
 mod funcs;
 mod route;
+mod value;
+
+pub use value::{go_nil_map, go_nil_slice};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -166,9 +176,11 @@ impl Template {
         })
     }
 
-    /// Renders one document (inspect): objects are maps, so a missing key prints
-    /// `<no value>`.
-    pub fn render(&self, data: &Json) -> Result<String> {
+    /// Renders one document (inspect, info, version). A typed document keeps Go's view of
+    /// it: its structs print as `{a b}` in field order and name only their own fields, its
+    /// maps print sorted and a missing key prints `<no value>` (see `value`). A
+    /// `serde_json::Value` is all maps.
+    pub fn render<T: serde::Serialize + ?Sized>(&self, data: &T) -> Result<String> {
         execute(&self.body, to_value(data, false))
     }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod format;
 pub mod image;
+pub mod info;
 pub mod layer;
 pub mod net;
 pub mod ocispec;

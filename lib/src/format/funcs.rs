@@ -6,67 +6,87 @@ use std::collections::BTreeMap;
 
 use gtmpl::{FuncError, Value};
 use gtmpl_value::Number;
-use serde_json::Value as Json;
 
-/// JSON to gtmpl. `strict_top` makes the top-level object a struct (unknown fields are errors).
-pub(super) fn to_value(j: &Json, strict_top: bool) -> Value {
-    match j {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else {
-                Value::from(n.as_f64().unwrap_or(0.0))
-            }
-        }
-        Json::String(s) => Value::from(s.as_str()),
-        Json::Array(a) => Value::Array(a.iter().map(|v| to_value(v, false)).collect()),
-        Json::Object(o) => {
-            let m = o
-                .iter()
-                .map(|(k, v)| (k.clone(), to_value(v, false)))
-                .collect();
-            if strict_top {
-                Value::Object(m)
-            } else {
-                Value::Map(m)
-            }
-        }
-    }
+use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries};
+
+/// A document to gtmpl (see [`super::value`]). `strict_top` makes a top-level map a struct
+/// (a list row: unknown fields are errors).
+pub(super) fn to_value<T: serde::Serialize + ?Sized>(j: &T, strict_top: bool) -> Value {
+    let v = from_serialize(j);
+    if strict_top { as_struct(v) } else { v }
 }
 
-/// gtmpl to JSON (for `json`). Maps come out with sorted keys, as Go's encoder writes them.
-fn to_json(v: &Value) -> Json {
+/// gtmpl to JSON text (for `json`), as Go's encoder writes it: a struct's fields in their
+/// declared order (those serde skipped left out, as `omitempty` leaves them), a map's keys
+/// sorted. Written by hand because `serde_json::Value` (without `preserve_order`) would sort a
+/// struct's fields too.
+fn write_json(v: &Value, out: &mut String) {
+    let string = |s: &str| serde_json::to_string(s).unwrap_or_default();
     match v {
-        Value::NoValue | Value::Nil | Value::Function(_) => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::String(s) => Json::String(s.clone()),
-        Value::Number(n) => number_json(n),
-        Value::Array(a) => Json::Array(a.iter().map(to_json).collect()),
-        Value::Object(m) | Value::Map(m) => Json::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect::<BTreeMap<_, _>>()
-                .into_iter()
-                .collect(),
-        ),
+        Value::NoValue | Value::Nil | Value::Function(_) => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::String(s) => out.push_str(&string(s)),
+        Value::Number(n) => out.push_str(&number_json(n).to_string()),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(e, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) | Value::Map(m) => {
+            let keys: Vec<(&str, Field)> = match fields(m) {
+                Some(f) => f
+                    .into_iter()
+                    .filter(|(_, f)| *f != Field::Skipped)
+                    .collect(),
+                None => {
+                    let nils = nil_entries(m);
+                    let mut k: Vec<(&str, Field)> = m
+                        .keys()
+                        .filter(|k| !hidden(k))
+                        .map(|k| match nils.contains(&k.as_str()) {
+                            true => (k.as_str(), Field::Nil),
+                            false => (k.as_str(), Field::Set),
+                        })
+                        .collect();
+                    k.sort_unstable_by_key(|(k, _)| *k);
+                    k
+                }
+            };
+            out.push('{');
+            for (i, (k, f)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&string(k));
+                out.push(':');
+                match f {
+                    Field::Nil => out.push_str("null"),
+                    _ => write_json(m.get(k).unwrap_or(&Value::Nil), out),
+                }
+            }
+            out.push('}');
+        }
     }
 }
 
-fn number_json(n: &Number) -> Json {
+fn number_json(n: &Number) -> serde_json::Value {
     if let Some(u) = n.as_u64() {
-        Json::from(u)
+        serde_json::Value::from(u)
     } else if let Some(i) = n.as_i64() {
-        Json::from(i)
+        serde_json::Value::from(i)
     } else {
-        n.as_f64().map_or(Json::Null, Json::from)
+        n.as_f64()
+            .map_or(serde_json::Value::Null, serde_json::Value::from)
     }
 }
 
-/// Go's `%v`.
+/// Go's `%v`: a struct prints its fields' values in order, `{a b}`; a map its entries sorted
+/// by key, `map[k:v]`; a list `[a b]`; nil `<nil>`. Strings inside print bare, as Go's do.
 pub(super) fn gofmt(v: &Value) -> String {
     match v {
         Value::NoValue => "<no value>".into(),
@@ -76,14 +96,23 @@ pub(super) fn gofmt(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Function(_) => "<func>".into(),
         Value::Array(a) => format!("[{}]", a.iter().map(gofmt).collect::<Vec<_>>().join(" ")),
-        Value::Object(m) | Value::Map(m) => {
-            let sorted: BTreeMap<_, _> = m.iter().collect();
-            let items: Vec<String> = sorted
-                .into_iter()
-                .map(|(k, v)| format!("{k}:{}", gofmt(v)))
-                .collect();
-            format!("map[{}]", items.join(" "))
-        }
+        Value::Object(m) | Value::Map(m) => match fields(m) {
+            Some(f) => {
+                let items: Vec<String> = f
+                    .into_iter()
+                    .map(|(k, _)| m.get(k).map_or_else(|| "<nil>".into(), gofmt))
+                    .collect();
+                format!("{{{}}}", items.join(" "))
+            }
+            None => {
+                let sorted: BTreeMap<_, _> = m.iter().filter(|(k, _)| !hidden(k)).collect();
+                let items: Vec<String> = sorted
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}:{}", gofmt(v)))
+                    .collect();
+                format!("map[{}]", items.join(" "))
+            }
+        },
     }
 }
 
@@ -192,9 +221,9 @@ fn first_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
 
 fn json_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
     let v = arg(args, 0, "json", 1)?;
-    Ok(Value::from(
-        serde_json::to_string(&to_json(v)).unwrap_or_default(),
-    ))
+    let mut out = String::new();
+    write_json(v, &mut out);
+    Ok(Value::from(out))
 }
 
 fn join_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {

@@ -627,17 +627,72 @@ pub const REFUSED_RUN_FLAGS: &[(&str, Option<char>, bool)] = &[
     ("use-api-socket", None, false),
 ];
 
-/// `berth run --help`, `berth create --help`: `verb` is `run` or `create`.
+/// `run`'s flags that take several values (pflag's `list`); the others take one.
+const LIST_FLAGS: &[&str] = &[
+    "add-host",
+    "annotation",
+    "attach",
+    "blkio-weight-device",
+    "cap-add",
+    "cap-drop",
+    "device",
+    "device-cgroup-rule",
+    "device-read-bps",
+    "device-read-iops",
+    "device-write-bps",
+    "device-write-iops",
+    "dns",
+    "dns-option",
+    "dns-search",
+    "env",
+    "env-file",
+    "expose",
+    "group-add",
+    "label",
+    "label-file",
+    "link",
+    "mount",
+    "network-alias",
+    "publish",
+    "security-opt",
+    "storage-opt",
+    "sysctl",
+    "tmpfs",
+    "ulimit",
+    "volume",
+    "volumes-from",
+];
+
+/// `berth run --help`, `berth create --help` (`verb` is `run` or `create`): docker/cli's
+/// layout (`berth_cli::usage`) over [`RUN_FLAGS`], each flag once, in Docker's words.
 pub fn run_help(verb: &str) -> String {
-    run(&format!("berth {verb}"))
-        .override_usage(format!("berth {verb} [OPTIONS] IMAGE [COMMAND] [ARG...]"))
-        .after_help(
-            "Exit status: 125 if berth fails, 126 if the command cannot be invoked, 127 if it \
-             cannot be found, otherwise the container's own. --dry-run prints the stage \
-             pipeline instead of running it.",
-        )
-        .render_help()
-        .to_string()
+    let about = match verb {
+        "create" => "Create a new container",
+        _ => "Create and run a new container from an image",
+    };
+    let mut c = Command::new(format!("berth {verb}")).about(about);
+    for (long, short, value, _, help) in RUN_FLAGS {
+        let mut a = Arg::new(*long).long(*long).help(*help);
+        if let Some(s) = short {
+            a = a.short(*s);
+        }
+        a = match (*value, LIST_FLAGS.contains(long)) {
+            (false, _) => a.action(ArgAction::SetTrue),
+            (true, true) => a.action(ArgAction::Append),
+            (true, false) => a.action(ArgAction::Set),
+        };
+        c = c.arg(a);
+    }
+    let c = c
+        .disable_help_flag(true)
+        .arg(Arg::new("image").value_name("IMAGE").required(true));
+    let mut out = berth_cli::usage::help(&c, &format!("berth {verb}"));
+    out.push_str(
+        "\nExit status: 125 if berth fails, 126 if the command cannot be invoked, 127 if it \
+         cannot be found, otherwise the container's own. --dry-run prints the stage pipeline \
+         instead of running it.\n",
+    );
+    out
 }
 
 /// `berth-run` (and `berth run`, `berth create`).

@@ -29,6 +29,7 @@ pub fn berth() -> Command {
         ("exec", "Execute a command in a running container"),
         ("history", "Show the history of an image"),
         ("image", "Manage images"),
+        ("info", "Display system-wide information"),
         ("images", "List images"),
         (
             "import",

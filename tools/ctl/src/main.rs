@@ -10,6 +10,7 @@
 //! berth-ctl system df [-v] [--format F]      berth system df
 //! berth-ctl system prune [-a] [--volumes] [-f] [--filter F]       berth system prune
 //! berth-ctl doctor                           what this machine supports, and the fixes
+//! berth-ctl info [-f FORMAT]                  berth info (Docker's system.Info document)
 //! berth-ctl version [-f FORMAT]               berth version (Docker's document)
 //! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
 //! berth-ctl generate berth|berth-run WHAT    completions/man pages of the two scripts
@@ -50,7 +51,7 @@
 //!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, events, `container
 //!   prune`, `system df|prune|events` -> berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
 //!   history, search, login, logout -> berth-image; ps, inspect, logs, top, port, stats ->
-//!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl doctor.
+//!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl info.
 //!   `berth container VERB` is `berth VERB`. Unknown verbs exit 125.
 //! - **Completions and man pages.** Every Rust tool answers `BERTH_GENERATE=bash|zsh|fish` and
 //!   `BERTH_GENERATE=man:DIR` through `berth_cli::main`; `berth-ctl generate berth|berth-run
@@ -146,6 +147,13 @@ enum Cmd {
     /// Show what this machine supports (cgroups, overlay, seccomp, user namespaces,
     /// iptables), with the fix for anything missing.
     Doctor,
+    /// Display system-wide information.
+    Info {
+        /// Format output using a custom template: 'json' prints in JSON format,
+        /// 'TEMPLATE' prints output using the given Go template.
+        #[arg(short, long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
     /// Remove the containers a failed or interrupted berth run made (berth-run's own use);
     /// without --creator, those of every run whose process is gone.
     #[command(hide = true)]
@@ -298,6 +306,7 @@ fn run(args: Args) -> Result<()> {
         } => system::prune(&paths, all, volumes, force, &filter),
         Cmd::Version { format } => version(format.as_deref()),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
+        Cmd::Info { format } => info(&paths, format.as_deref(), args.common.json),
         Cmd::Undo { creator } => {
             let removed = match creator {
                 Some(pid) => container::undo(&paths, pid)?,
@@ -354,6 +363,29 @@ fn version(format: Option<&str>) -> Result<()> {
         Some(t) => {
             let t = t.replace("\\t", "\t").replace("\\n", "\n");
             format!("{}\n", berth::format::Template::parse(&t)?.render(&doc)?)
+        }
+    };
+    cli::print_text(&text)
+}
+
+/// `docker info [--format]`: Docker's text (its warnings on stderr), `json` (or
+/// `{{json .}}`, or `--json`), or a template over moby's document. As docker/cli's
+/// `formatInfo`, a template that does not parse is status 64.
+fn info(paths: &berth::Paths, format: Option<&str>, json: bool) -> Result<()> {
+    let doc = berth::info::gather(paths, env!("CARGO_PKG_VERSION"));
+    let text = match format {
+        _ if json => format!("{}\n", serde_json::to_string(&doc).unwrap_or_default()),
+        None | Some("") => {
+            cli::print_text(&berth::info::text(&doc))?;
+            for w in &doc.warnings {
+                eprintln!("{w}");
+            }
+            return Ok(());
+        }
+        Some(f) => {
+            let f = if f.trim() == "json" { "{{json .}}" } else { f };
+            let t = cli::template(f)?;
+            format!("{}\n", t.render(&doc)?)
         }
     };
     cli::print_text(&text)

@@ -112,9 +112,11 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum NetworkCmd {
-    /// Create a bridge network.
+    /// Create a network.
     Create {
+        #[arg(value_name = "NETWORK")]
         name: String,
+        /// Driver to manage the Network (bridge).
         #[arg(short = 'd', long)]
         driver: Option<String>,
         /// Subnet in CIDR form (repeatable: one IPv4, and one IPv6 with --ipv6; default: a
@@ -139,6 +141,7 @@ enum NetworkCmd {
         /// Driver options (com.docker.network.bridge.name, ...enable_icc, ...driver.mtu).
         #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
         opt: Vec<String>,
+        /// Set metadata on a network.
         #[arg(long, value_name = "KEY=VALUE")]
         label: Vec<String>,
         /// Inter-container communication (--icc=false isolates containers, links excepted).
@@ -151,18 +154,27 @@ enum NetworkCmd {
     /// List networks.
     #[command(visible_alias = "list")]
     Ls {
-        #[arg(short, long)]
-        quiet: bool,
+        /// Provide filter values (e.g. "driver=bridge").
+        #[arg(short, long, value_name = "FILTER")]
+        filter: Vec<String>,
+        /// Format output using a custom template: 'table', 'table TEMPLATE', 'json',
+        /// 'TEMPLATE'.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Do not truncate the output.
         #[arg(long = "no-trunc")]
         no_trunc: bool,
+        /// Only display network IDs.
+        #[arg(short, long)]
+        quiet: bool,
     },
-    /// Remove networks.
+    /// Remove one or more networks.
     #[command(visible_alias = "remove")]
     Rm {
-        /// Do not error if a network does not exist.
+        /// Do not error if the network does not exist.
         #[arg(short, long)]
         force: bool,
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "NETWORK")]
         names: Vec<String>,
     },
     /// Remove all unused networks.
@@ -174,9 +186,13 @@ enum NetworkCmd {
         #[arg(long, value_name = "FILTER")]
         filter: Vec<String>,
     },
-    /// Show networks in detail (JSON).
+    /// Display detailed information on one or more networks.
     Inspect {
-        #[arg(required = true)]
+        /// Format output using a custom template: 'json' prints in JSON format,
+        /// 'TEMPLATE' prints output using the given Go template.
+        #[arg(short, long, value_name = "FORMAT")]
+        format: Option<String>,
+        #[arg(required = true, value_name = "NETWORK")]
         names: Vec<String>,
     },
     /// Connect a container to a network.
@@ -184,13 +200,15 @@ enum NetworkCmd {
         /// Add a network-scoped alias for the container.
         #[arg(long = "alias", value_name = "ALIAS")]
         alias: Vec<String>,
-        /// IPv4 address.
+        /// IPv4 address (e.g., "172.30.100.104").
         #[arg(long, value_name = "IP")]
         ip: Option<String>,
-        /// IPv6 address.
+        /// IPv6 address (e.g., "2001:db8::33").
         #[arg(long, value_name = "IP")]
         ip6: Option<String>,
+        #[arg(value_name = "NETWORK")]
         network: String,
+        #[arg(value_name = "CONTAINER")]
         container: String,
     },
     /// Disconnect a container from a network.
@@ -198,7 +216,9 @@ enum NetworkCmd {
         /// Force the container to disconnect from a network.
         #[arg(short, long)]
         force: bool,
+        #[arg(value_name = "NETWORK")]
         network: String,
+        #[arg(value_name = "CONTAINER")]
         container: String,
     },
 }
@@ -305,33 +325,12 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
                 cli::print_text(&format!("{}\n", n.id))
             }
         }
-        NetworkCmd::Ls { quiet, no_trunc } => {
-            let all = networks::list(paths)?;
-            let id = |n: &networks::Network| {
-                if no_trunc {
-                    n.id.clone()
-                } else {
-                    n.id[..12].to_string()
-                }
-            };
-            // -q is the ids, piped or not, as Docker prints them.
-            if quiet {
-                let s: String = all.iter().map(|n| format!("{}\n", id(n))).collect();
-                return cli::print_text(&s);
-            }
-            if json {
-                let v: Vec<_> = all
-                    .iter()
-                    .map(|n| networks::inspect(paths, n))
-                    .collect::<Result<_, _>>()?;
-                return cli::print_json(&v);
-            }
-            let rows: Vec<Vec<String>> = all
-                .iter()
-                .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".to_string()])
-                .collect();
-            cli::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
-        }
+        NetworkCmd::Ls {
+            filter,
+            format,
+            no_trunc,
+            quiet,
+        } => network_ls(paths, &filter, format.as_deref(), no_trunc, quiet, json),
         NetworkCmd::Rm { force, names } => {
             // docker/cli's network rm: each name as it goes, each failure on stderr, and
             // `exit status 1` last; with --force a missing network is skipped.
@@ -392,18 +391,77 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
             network,
             container,
         } => net::disconnect(paths, &network, &container, force),
-        NetworkCmd::Inspect { names } => {
-            let mut out = Vec::new();
-            let mut failures = cli::Failures::new();
-            for n in &names {
-                match networks::get(paths, n).and_then(|net| networks::inspect(paths, &net)) {
-                    Ok(doc) => out.push(doc),
-                    Err(e) => failures.add(n, e.into()),
-                }
-            }
-            let text = serde_json::to_string_pretty(&out).unwrap_or_default();
-            cli::print_text(&format!("{text}\n"))?;
-            failures.finish()
+        NetworkCmd::Inspect { format, names } => network_inspect(paths, format.as_deref(), &names),
+    }
+}
+
+/// `network ls`: Docker's table, `--format` (`table`, `json`, a template), `-q`, `--filter`
+/// (`networks::view`); the inspect documents with `--json`.
+fn network_ls(
+    paths: &berth::Paths,
+    filter: &[String],
+    format: Option<&str>,
+    no_trunc: bool,
+    quiet: bool,
+    json: bool,
+) -> berth::Result<()> {
+    use networks::view;
+    let filters = view::Filters::parse(filter)?;
+    let mut all = view::list(paths, &filters)?;
+    if !json {
+        // docker/cli sorts the rows by name, naturally.
+        all.sort_by(|a, b| view::natural_cmp(&a.name, &b.name));
+    }
+    // -q is the ids, piped or not, as Docker prints them (and it wins over --format).
+    if quiet {
+        let s: String = all
+            .iter()
+            .map(|n| format!("{}\n", view::row(n, no_trunc)["ID"].as_str().unwrap_or("")))
+            .collect();
+        return cli::print_text(&s);
+    }
+    if json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|n| networks::inspect(paths, n))
+            .collect::<Result<_, _>>()?;
+        return cli::print_json(&v);
+    }
+    let f = match format {
+        Some(spec) if !spec.trim().is_empty() => cli::list_format(spec, &view::COLUMNS)?,
+        _ => berth::format::Format::default_table(&view::COLUMNS)?,
+    };
+    let rows: Vec<_> = all.iter().map(|n| view::row(n, no_trunc)).collect();
+    cli::print_text(&f.render(&rows, &view::COLUMNS)?)
+}
+
+/// `network inspect [-f FORMAT]`: docker/cli's inspector: the documents found, then an error
+/// for each name that is not a network (status 1).
+fn network_inspect(
+    paths: &berth::Paths,
+    format: Option<&str>,
+    names: &[String],
+) -> berth::Result<()> {
+    let template = match format {
+        None | Some("") | Some("json") => None,
+        Some(t) => Some(cli::template(t)?),
+    };
+    let mut out = Vec::new();
+    let mut failures = cli::Failures::new();
+    for n in names {
+        match networks::get(paths, n).and_then(|net| networks::inspect(paths, &net)) {
+            Ok(doc) => out.push(doc),
+            Err(e) => failures.add(n, e.into()),
         }
     }
+    let text = match (format, &template) {
+        (_, Some(t)) => cli::render_each(t, &out)?,
+        (Some("json"), None) => format!("{}\n", serde_json::to_string(&out).unwrap_or_default()),
+        _ => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&out).unwrap_or_default()
+        ),
+    };
+    cli::print_text(&text)?;
+    failures.finish()
 }

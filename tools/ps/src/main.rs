@@ -23,7 +23,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "berth-ps",
     version,
-    about = "List containers (Docker's `ps`), or inspect, logs, top, port, stats",
+    about = "List containers",
+    long_about = "List containers (Docker's `ps`), or inspect, logs, top, port, stats",
     args_conflicts_with_subcommands = true
 )]
 struct Args {
@@ -304,7 +305,7 @@ fn inspect_cmd(
 ) -> Result<()> {
     let template = match format {
         None | Some("") | Some("json") => None,
-        Some(t) => Some(format::Template::parse(t)?),
+        Some(t) => Some(cli::template(t)?),
     };
     let mut found = Vec::new();
     let mut failures = cli::Failures::new();
@@ -321,15 +322,8 @@ fn inspect_cmd(
     }
     match &template {
         None => cli::print_text(&inspect::pretty(&found))?,
-        Some(t) => {
-            let mut out = String::new();
-            for v in &found {
-                let doc = serde_json::to_value(v).unwrap_or_default();
-                out.push_str(&t.render(&doc)?);
-                out.push('\n');
-            }
-            cli::print_text(&out)?;
-        }
+        // The typed documents, so that structs print as Go prints them.
+        Some(t) => cli::print_text(&cli::render_each(t, &found)?)?,
     }
     // Docker prints what it found, then an error for each name it did not.
     failures.finish()

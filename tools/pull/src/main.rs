@@ -21,7 +21,12 @@ use clap::builder::TypedValueParser as _;
 
 /// Pull an image from a registry into the local store.
 #[derive(Parser, Debug)]
-#[command(name = "berth-pull", version, about, long_about = None)]
+#[command(
+    name = "berth-pull",
+    version,
+    about = "Download an image from a registry",
+    long_about = "Download an image from a registry into berth's local OCI image store"
+)]
 struct Args {
     #[command(flatten)]
     common: CommonOpts,

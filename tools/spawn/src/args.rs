@@ -89,19 +89,23 @@ pub(crate) enum Cmd {
         #[arg(short = 'a', long, require_equals = true, value_name = "STREAM")]
         attach: Vec<String>,
     },
-    /// Start: `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID
-    /// starts it again (Docker); otherwise a created OCI container starts (runc).
+    /// Start one or more stopped containers.
+    ///
+    /// `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID starts
+    /// it again (Docker); otherwise a created OCI container starts (runc).
     Start {
-        /// Attach stdout/stderr (and stdin with -i) and wait for the container (Docker's
-        /// `start -a`); `start -` takes Docker's `run -a`: `--attach=STDIN|STDOUT|STDERR`,
-        /// repeatable, the streams a foreground run attaches.
+        /// Attach STDOUT/STDERR and forward signals.
+        ///
+        /// With -i, stdin too; the verb waits for the container. `start -` takes Docker's
+        /// `run -a`: `--attach=STDIN|STDOUT|STDERR`, repeatable, the streams a foreground run
+        /// attaches.
         #[arg(short = 'a', long, num_args = 0..=1, require_equals = true,
               default_missing_value = "", value_name = "STREAM")]
         attach: Vec<String>,
         #[command(flatten)]
         flags: Box<DockerFlags>,
         /// `-`, berth containers (Docker: several), or an OCI container id.
-        #[arg(required = true, value_name = "TARGET")]
+        #[arg(required = true, value_name = "CONTAINER")]
         targets: Vec<String>,
     },
     /// Create and start a container (runc).
@@ -114,12 +118,15 @@ pub(crate) enum Cmd {
     },
     /// Print a container's OCI state.
     State { id: String },
-    /// Send a signal: Docker's `kill [-s SIG] NAME` (default KILL) for berth containers,
-    /// runc's `kill ID [SIG]` (default TERM) otherwise.
+    /// Kill one or more running containers.
+    ///
+    /// Docker's `kill [-s SIG] NAME` (default KILL) for berth containers, runc's `kill ID
+    /// [SIG]` (default TERM) otherwise.
     Kill {
-        /// Every process in the container (runc).
-        #[arg(short, long)]
+        /// Send the signal to every process in the container (runc).
+        #[arg(short, long, help_heading = berth_cli::usage::RUNC_HEADING)]
         all: bool,
+        /// Signal to send to the container.
         #[arg(short, long, value_name = "SIGNAL")]
         signal: Option<String>,
         /// Docker: the containers (all of them; the signal is only ever `-s`). runc: the
@@ -167,82 +174,117 @@ pub(crate) enum Cmd {
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Run a process in a running container.
+    /// Execute a command in a running container.
     Exec {
         /// A process.json (runc).
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE", help_heading = berth_cli::usage::RUNC_HEADING)]
         process: Option<PathBuf>,
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", help_heading = berth_cli::usage::RUNC_HEADING)]
         pid_file: Option<PathBuf>,
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", help_heading = berth_cli::usage::RUNC_HEADING)]
         console_socket: Option<PathBuf>,
+        /// Detached mode: run command in the background.
         #[arg(short, long)]
         detach: bool,
+        /// Allocate a pseudo-TTY.
         #[arg(short, long)]
         tty: bool,
+        /// Keep STDIN open even if not attached.
         #[arg(short, long)]
         interactive: bool,
-        #[arg(short = 'w', long, visible_alias = "workdir", value_name = "DIR")]
+        /// Working directory inside the container.
+        #[arg(
+            short = 'w',
+            long = "workdir",
+            visible_alias = "cwd",
+            value_name = "DIR"
+        )]
         cwd: Option<String>,
+        /// Set environment variables.
         #[arg(short, long, value_name = "KEY=VALUE")]
         env: Vec<String>,
-        /// Read in a file of environment variables (before -e).
+        /// Read in a file of environment variables.
         #[arg(long, value_name = "FILE")]
         env_file: Vec<PathBuf>,
-        /// Give extended privileges to the command (every capability).
+        /// Give extended privileges to the command.
         #[arg(long)]
         privileged: bool,
+        /// Username or UID (format: "<name|uid>[:<group|gid>]").
         #[arg(short, long, value_name = "USER[:GROUP]")]
         user: Option<String>,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, help_heading = berth_cli::usage::RUNC_HEADING)]
         preserve_fds: i32,
+        #[arg(value_name = "CONTAINER")]
         id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
         command: Vec<String>,
     },
-    /// Attach to a running berth container's stdio (Ctrl-P Ctrl-Q detaches).
+    /// Attach local standard input, output, and error streams to a running container.
+    ///
+    /// Ctrl-P Ctrl-Q detaches.
     Attach {
-        /// Do not attach stdin.
+        /// Do not attach STDIN.
         #[arg(long)]
         no_stdin: bool,
-        /// Forward received signals to the container.
+        /// Proxy all received signals to the process.
         #[arg(long, default_value = "true", action = clap::ArgAction::Set, value_name = "BOOL")]
         sig_proxy: bool,
-        /// The detach sequence (default ctrl-p,ctrl-q).
+        /// Override the key sequence for detaching a container.
         #[arg(long, value_name = "KEYS")]
         detach_keys: Option<String>,
         container: String,
     },
-    /// Freeze a container's processes (Docker: one or more berth containers).
+    /// Pause all processes within one or more containers.
     Pause {
         #[arg(required = true, value_name = "CONTAINER")]
         ids: Vec<String>,
     },
-    /// Thaw a paused container.
-    #[command(visible_alias = "unpause")]
+    /// Unpause all processes within one or more containers.
+    ///
+    /// runc's `resume`.
+    #[command(name = "unpause", visible_alias = "resume")]
     Resume {
         #[arg(required = true, value_name = "CONTAINER")]
         ids: Vec<String>,
     },
-    /// Stop berth containers: the stop signal, then SIGKILL after the timeout.
+    /// Stop one or more running containers.
+    ///
+    /// The stop signal, then SIGKILL after the timeout.
     Stop {
-        #[arg(short, long, value_name = "SECONDS")]
+        /// Seconds to wait before killing the container.
+        #[arg(
+            short,
+            long = "timeout",
+            visible_alias = "time",
+            value_name = "SECONDS"
+        )]
         time: Option<u32>,
+        /// Signal to send to the container.
         #[arg(short, long, value_name = "SIGNAL")]
         signal: Option<String>,
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "CONTAINER")]
         containers: Vec<String>,
     },
-    /// Restart berth containers.
+    /// Restart one or more containers.
     Restart {
-        #[arg(short, long, value_name = "SECONDS")]
+        /// Seconds to wait before killing the container.
+        #[arg(
+            short,
+            long = "timeout",
+            visible_alias = "time",
+            value_name = "SECONDS"
+        )]
         time: Option<u32>,
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "CONTAINER")]
         containers: Vec<String>,
     },
-    /// Block until berth containers stop; print their exit codes.
+    /// Block until one or more containers stop, then print their exit codes.
     Wait {
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "CONTAINER")]
         containers: Vec<String>,
     },
     /// Used by berth-monitor.

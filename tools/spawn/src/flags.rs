@@ -9,6 +9,7 @@ use berth::protocol::{ProcessSection, Resources, RestartPolicy};
 use berth::units::size::limit as size;
 
 #[derive(clap::Args, Debug, Default, Clone)]
+#[command(next_help_heading = berth_cli::usage::STAGE_HEADING)]
 pub struct DockerFlags {
     /// Run in the background; print the container id.
     #[arg(short, long)]

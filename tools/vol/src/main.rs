@@ -53,47 +53,56 @@ struct MountArgs {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Create a volume (a new anonymous one without NAME); an existing one is kept.
+    /// Create a volume.
+    ///
+    /// A new anonymous one without VOLUME; an existing one is kept.
     Create {
+        #[arg(value_name = "VOLUME")]
         name: Option<String>,
-        /// Set metadata on the volume (KEY=VALUE, repeatable).
+        /// Set metadata for a volume.
         #[arg(long, value_name = "KEY=VALUE")]
         label: Vec<String>,
-        /// Volume driver (only `local`).
+        /// Specify volume driver name.
         #[arg(short, long, default_value = "local")]
         driver: String,
-        /// Driver options (not supported by berth's local driver).
+        /// Set driver specific options (not supported by berth's local driver).
         #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
         opt: Vec<String>,
     },
     /// List volumes.
     #[command(visible_alias = "list")]
     Ls {
-        /// Only volume names.
+        /// Only display volume names.
         #[arg(short, long)]
         quiet: bool,
+        /// Provide filter values (e.g. "dangling=true").
+        ///
         /// dangling=true|false, name=REGEX, label=KEY[=VALUE], driver=local.
         #[arg(short, long, value_name = "FILTER")]
         filter: Vec<String>,
-        /// table, table TEMPLATE, json, or a Go template.
+        /// Format output using a custom template: 'table', 'table TEMPLATE', 'json',
+        /// 'TEMPLATE'.
         #[arg(long)]
         format: Option<String>,
     },
-    /// Show volumes in detail (JSON).
+    /// Display detailed information on one or more volumes.
     Inspect {
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "VOLUME")]
         names: Vec<String>,
-        /// A Go template applied to each volume.
+        /// Format output using a custom template: 'json' prints in JSON format,
+        /// 'TEMPLATE' prints output using the given Go template.
         #[arg(short, long)]
         format: Option<String>,
     },
-    /// Remove volumes.
+    /// Remove one or more volumes.
     #[command(visible_alias = "remove")]
     Rm {
-        /// Remove even a volume containers use (and say which), and ignore missing ones.
+        /// Force the removal of one or more volumes.
+        ///
+        /// Even a volume containers use (and say which); missing ones are ignored.
         #[arg(short, long)]
         force: bool,
-        #[arg(required = true)]
+        #[arg(required = true, value_name = "VOLUME")]
         names: Vec<String>,
     },
     /// Remove the anonymous volumes no container references (Docker 23+); with -a, named

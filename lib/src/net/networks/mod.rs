@@ -25,7 +25,8 @@
 //! [-o com.docker.network.bridge.name|enable_icc|enable_ip_masquerade|driver.mtu]`, with
 //! `--ipv6` dual-stack (`subnets6`, IPv6 addresses in `ipam6/`); the
 //! bridge is `br-<id12>` unless named. Definitions are written with fsync (they are not
-//! re-derived); IPAM entries and the `last` hint are not (`store::atomic`).
+//! re-derived); IPAM entries and the `last` hint are not (`store::atomic`). `network ls`'s
+//! rows, order and filters are `view`'s.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -54,6 +55,7 @@ mod create;
 mod prune;
 mod subnets;
 pub mod subnets6;
+pub mod view;
 
 pub use create::{CreateOpts, create};
 pub use prune::prune;

@@ -27,6 +27,7 @@ pub struct ContainerJson {
     pub process_label: String,
     pub app_armor_profile: String,
     #[serde(rename = "ExecIDs")]
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub exec_ids: Option<Vec<String>>,
     pub host_config: HostConfigJson,
     pub graph_driver: GraphDriverJson,
@@ -106,6 +107,7 @@ pub struct LogConfigJson {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfigJson {
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub binds: Option<Vec<String>>,
     /// `--tmpfs` mounts: container path -> options (Docker keeps them out of `.Mounts`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,16 +122,21 @@ pub struct HostConfigJson {
     pub port_bindings: BTreeMap<String, Vec<PortBindingJson>>,
     pub restart_policy: RestartPolicyJson,
     pub auto_remove: bool,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub cap_add: Option<Vec<String>>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub cap_drop: Option<Vec<String>>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub extra_hosts: Option<Vec<String>>,
     pub ipc_mode: String,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub links: Option<Vec<String>>,
     pub pid_mode: String,
     pub privileged: bool,
     pub readonly_rootfs: bool,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub security_opt: Option<Vec<String>>,
     #[serde(rename = "UTSMode")]
     pub uts_mode: String,
@@ -146,6 +153,7 @@ pub struct HostConfigJson {
     pub memory_reservation: i64,
     pub memory_swap: i64,
     pub pids_limit: Option<i64>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub ulimits: Option<Vec<String>>,
     pub init: Option<bool>,
     #[serde(flatten)]
@@ -191,13 +199,17 @@ pub struct ConfigJson {
     pub open_stdin: bool,
     pub stdin_once: bool,
     pub env: Vec<String>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub cmd: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::protocol::Healthcheck>,
     pub image: String,
+    #[serde(serialize_with = "crate::format::go_nil_map")]
     pub volumes: Option<BTreeMap<String, Value>>,
     pub working_dir: String,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub entrypoint: Option<Vec<String>>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub on_build: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,7 +223,9 @@ pub struct ConfigJson {
 pub struct EndpointJson {
     #[serde(rename = "IPAMConfig")]
     pub ipam_config: Option<Value>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub links: Option<Vec<String>>,
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub aliases: Option<Vec<String>>,
     pub mac_address: String,
     #[serde(rename = "NetworkID")]
@@ -230,6 +244,7 @@ pub struct EndpointJson {
     #[serde(rename = "GlobalIPv6PrefixLen")]
     pub global_ipv6_prefix_len: u8,
     #[serde(rename = "DNSNames")]
+    #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub dns_names: Option<Vec<String>>,
 }
 

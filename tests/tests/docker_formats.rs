@@ -1,0 +1,552 @@
+//! Docker's templates and documents, with stdout piped as scripts run them (issue 15, item 10
+//! and the cosmetic items): `info` and `info --format` over moby's `system.Info`, `network ls
+//! --format/--filter/-q`, `network inspect -f`, Go's printing of structs, maps and lists in
+//! `inspect -f`, and docker/cli's statuses for templates (64 when one does not parse).
+
+use berth_e2e::session::Session;
+
+#[track_caller]
+fn fails(r: berth_e2e::Run, code: i32, stdout: &str, stderr: &str) {
+    let r = r.fails_with(code);
+    assert_eq!(r.stdout, stdout, "{:?}", r.argv);
+    assert_eq!(r.stderr, stderr, "{:?}", r.argv);
+}
+
+/// What `sched_getaffinity` and `/proc/meminfo` say, as Docker's NCPU and MemTotal do.
+fn host_cpus_and_memory() -> (String, String) {
+    let cpus = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<u32>().unwrap() - a.parse::<u32>().unwrap() + 1,
+            None => 1,
+        })
+        .sum::<u32>();
+    let kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    (cpus.to_string(), (kb * 1024).to_string())
+}
+
+#[test]
+fn info_is_dockers_document_with_this_hosts_values() {
+    let b = Session::new();
+    let id = b.detach(&["--name", "up", "busybox", "sleep", "1000"]);
+    b.ok(&["create", "--name", "made", "busybox", "true"]);
+    let root = b.root().display().to_string();
+    let (cpus, mem) = host_cpus_and_memory();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+
+    let out = b.ok(&[
+        "info",
+        "--format",
+        "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}}|{{.NCPU}}|{{.MemTotal}}|{{.CgroupVersion}}|{{.DockerRootDir}}|{{.OSType}}|{{.Swarm.LocalNodeState}}",
+    ]);
+    assert_eq!(
+        out,
+        format!(
+            "2 1 0 1 1|{cpus}|{mem}|{}|{root}|linux|inactive\n",
+            if v2 { "2" } else { "1" }
+        )
+    );
+    let version = b.ok(&["version", "--format", "{{.Server.Version}}"]);
+    assert_eq!(b.ok(&["info", "-f", "{{.ServerVersion}}"]), version);
+
+    // {{json .RegistryConfig}} and {{json .}}: Docker's shape, in moby's field order.
+    let rc: serde_json::Value =
+        serde_json::from_str(&b.ok(&["info", "-f", "{{json .RegistryConfig}}"])).unwrap();
+    assert_eq!(rc["InsecureRegistryCIDRs"][1], "127.0.0.0/8");
+    assert_eq!(rc["IndexConfigs"]["docker.io"]["Official"], true);
+    let all = b.ok(&["info", "--format", "json"]);
+    assert!(
+        all.starts_with(r#"{"ID":""#) && all.contains(r#","Containers":2,"ContainersRunning":1,"#),
+        "{all}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&all).unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(&b.ok(&["info", "--format", "{{json .}}"])).unwrap();
+    let without_time = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("SystemTime");
+        v
+    };
+    assert_eq!(without_time(doc.clone()), without_time(again));
+    assert_eq!(doc["DockerRootDir"], root.as_str());
+    // A struct prints as Go prints it: its values, in field order.
+    assert_eq!(
+        b.ok(&["info", "-f", "{{.Swarm}}"]),
+        "{  inactive false  <nil>}\n"
+    );
+
+    // The text, piped: Docker's sections.
+    let r = b.berth(&["info"]).success();
+    assert!(
+        r.stdout.starts_with("Client:\n Version:    "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "\nServer:\n Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 1\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(" CPUs: {cpus}\n"))
+            && r.stdout.contains(&format!(" Docker Root Dir: {root}\n"))
+            && r.stdout.ends_with(" Live Restore Enabled: true\n\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stderr.contains("error"), "{}", r.stderr);
+
+    // docker/cli: a template that does not parse is status 64; one that fails to run, 1.
+    let r = b.berth(&["info", "-f", "{{.ID"]).fails_with(64);
+    assert!(
+        r.stderr.starts_with("template parsing error: "),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout, "");
+    let r = b.berth(&["info", "-f", "{{.Nope}}"]).fails_with(1);
+    assert!(
+        r.stderr.contains("can't evaluate field Nope"),
+        "{}",
+        r.stderr
+    );
+
+    b.ok(&["rm", "-f", "up", "made"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn network_ls_formats_filters_and_network_inspect_templates() {
+    let mut b = Session::new();
+    let (s1, s2) = (b.net.slot(), b.net.slot());
+    let opt = |s: &berth_e2e::net::Slot| format!("com.docker.network.bridge.name={}", s.bridge);
+    let n10 = b.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &s1.subnet,
+        "-o",
+        &opt(&s1),
+        "--label",
+        "tier=front",
+        "net10",
+    ]);
+    let n2 = b.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &s2.subnet,
+        "-o",
+        &opt(&s2),
+        "--internal",
+        "net2",
+    ]);
+    let (n10, n2) = (n10.trim(), n2.trim());
+    let id = b.detach(&[
+        "--name",
+        "on2",
+        "--network",
+        "net2",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+
+    // The default table, in docker/cli's natural name order.
+    let names: Vec<String> = b
+        .ok(&["network", "ls"])
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["bridge", "host", "net2", "net10", "none"]);
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "type=custom",
+            "--format",
+            "table {{.Name}}\t{{.Driver}}\t{{.Internal}}\t{{.IPv6}}\t{{.Label \"tier\"}}",
+        ]),
+        "NAME      DRIVER    INTERNAL   IPV6      tier\n\
+         net2      bridge    true       false     \n\
+         net10     bridge    false      false     front\n"
+    );
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "ls",
+            "-f",
+            "name=net1",
+            "--format",
+            "{{.ID}} {{.Labels}}"
+        ]),
+        format!("{} tier=front\n", &n10[..12])
+    );
+    let line = b.ok(&[
+        "network",
+        "ls",
+        "-f",
+        "label=tier=front",
+        "--format",
+        "json",
+    ]);
+    let row: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (&row["Name"], &row["Scope"]),
+        (&"net10".into(), &"local".into())
+    );
+    assert!(
+        row["CreatedAt"].as_str().unwrap().ends_with(" +0000 UTC"),
+        "{row}"
+    );
+    // -q, --no-trunc, type=builtin, dangling (net2 has a container, net10 none).
+    assert_eq!(
+        b.ok(&["network", "ls", "-q", "-f", "type=builtin"])
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        b.ok(&["network", "ls", "-q", "--no-trunc", "-f", "dangling=true"]),
+        format!("{n10}\n")
+    );
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "ls",
+            "-f",
+            "driver=bridge",
+            "-f",
+            "id=",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "bridge\nnet2\nnet10\n"
+    );
+    fails(
+        b.berth(&["network", "ls", "-f", "bogus=1"]),
+        1,
+        "",
+        "Error response from daemon: invalid filter 'bogus'\n",
+    );
+    fails(
+        b.berth(&["network", "ls", "-f", "type=other"]),
+        1,
+        "",
+        "Error response from daemon: invalid filter: 'type'='other'\n",
+    );
+
+    // network inspect -f: what was found, then each missing name on stderr, status 1.
+    fails(
+        b.berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Internal}}",
+            "net2",
+            "nosuch",
+        ]),
+        1,
+        "net2 bridge true\n",
+        "Error response from daemon: network nosuch not found\n",
+    );
+    fails(
+        b.berth(&["network", "inspect", "-f", "{{.Name}}", "nosuch"]),
+        1,
+        "\n",
+        "Error response from daemon: network nosuch not found\n",
+    );
+    fails(
+        b.berth(&["network", "inspect", "nosuch"]),
+        1,
+        "[]\n",
+        "Error response from daemon: network nosuch not found\n",
+    );
+    let r = b
+        .berth(&["network", "inspect", "-f", "{{.Name", "net2"])
+        .fails_with(64);
+    assert!(
+        r.stderr.starts_with("template parsing error: "),
+        "{}",
+        r.stderr
+    );
+    let compact = b.ok(&["network", "inspect", "--format", "json", n2]);
+    assert!(
+        compact.starts_with("[{") && compact.lines().count() == 1,
+        "{compact}"
+    );
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range $id, $c := .Containers}}{{$c.Name}}{{end}}",
+            "net2"
+        ]),
+        "on2\n"
+    );
+
+    b.ok(&["rm", "-f", "on2"]);
+    b.ok(&["network", "rm", "net2", "net10"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
+fn inspect_prints_structs_maps_and_lists_as_go_does() {
+    let b = Session::new();
+    let port = b.port(0).to_string();
+    let publish = format!("127.0.0.1:{port}:80");
+    let id = b.detach(&[
+        "--name",
+        "web",
+        "-p",
+        &publish,
+        "-e",
+        "A=1",
+        "-e",
+        "B=two words",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let f = |t: &str| b.inspect("web", t);
+    assert_eq!(
+        f("{{.NetworkSettings.Ports}}"),
+        format!("map[80/tcp:[{{127.0.0.1 {port}}}]]")
+    );
+    assert_eq!(f("{{.HostConfig.RestartPolicy}}"), "{on-failure 3}");
+    assert_eq!(
+        f("{{json .HostConfig.RestartPolicy}}"),
+        r#"{"Name":"on-failure","MaximumRetryCount":3}"#
+    );
+    let env = f("{{.Config.Env}}");
+    assert!(
+        env.starts_with('[') && env.ends_with(']') && env.contains("A=1 B=two words"),
+        "{env}"
+    );
+    // .State: its values in moby's field order, the unset Health as <nil>.
+    let pid = f("{{.State.Pid}}");
+    let started = f("{{.State.StartedAt}}");
+    assert_eq!(
+        f("{{.State}}"),
+        format!(
+            "{{running true false false false false {pid} 0  {started} 0001-01-01T00:00:00Z <nil>}}"
+        )
+    );
+    assert_eq!(f("{{.Config.Labels}}"), "map[]");
+    // Nil slices and maps print as Go's do, and stay null in JSON.
+    assert_eq!(f("{{.HostConfig.Binds}}|{{.Config.Volumes}}"), "[]|map[]");
+    let hc = f("{{json .HostConfig}}");
+    assert!(hc.contains(r#""Binds":null,"#), "{hc}");
+    assert_eq!(f("{{.Config.Cmd}}"), "[sleep 1000]");
+    // A struct names only its fields: Docker's error, status 1.
+    let r = b
+        .berth(&["inspect", "-f", "{{.State.Nope}}", "web"])
+        .fails_with(1);
+    assert!(
+        r.stderr.contains("can't evaluate field Nope"),
+        "{}",
+        r.stderr
+    );
+    // Nothing found: docker/cli's empty line, and the error on stderr only.
+    fails(
+        b.berth(&["inspect", "-f", "{{.Id}}", "nosuch"]),
+        1,
+        "\n",
+        "Error: No such object: nosuch\n",
+    );
+    let r = b.berth(&["inspect", "-f", "{{.Id", "web"]).fails_with(64);
+    assert!(
+        r.stderr.starts_with("template parsing error: "),
+        "{}",
+        r.stderr
+    );
+
+    b.ok(&["rm", "-f", "web"]);
+    b.assert_clean(&[&id]);
+}
+
+/// The use line and description `VERB --help` opens with, for a table of verbs.
+const VERBS: &[(&str, &str, &str)] = &[
+    (
+        "stop",
+        "berth stop [OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+    ),
+    (
+        "start",
+        "berth start [OPTIONS] CONTAINER [CONTAINER...]",
+        "Start one or more stopped containers",
+    ),
+    (
+        "restart",
+        "berth restart [OPTIONS] CONTAINER [CONTAINER...]",
+        "Restart one or more containers",
+    ),
+    (
+        "kill",
+        "berth kill [OPTIONS] CONTAINER [CONTAINER...]",
+        "Kill one or more running containers",
+    ),
+    (
+        "pause",
+        "berth pause CONTAINER [CONTAINER...]",
+        "Pause all processes within one or more containers",
+    ),
+    (
+        "unpause",
+        "berth unpause CONTAINER [CONTAINER...]",
+        "Unpause all processes within one or more containers",
+    ),
+    (
+        "wait",
+        "berth wait CONTAINER [CONTAINER...]",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
+    (
+        "rm",
+        "berth rm [OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove one or more containers",
+    ),
+    (
+        "exec",
+        "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+        "Execute a command in a running container",
+    ),
+    (
+        "logs",
+        "berth logs [OPTIONS] CONTAINER",
+        "Fetch the logs of a container",
+    ),
+    (
+        "container stop",
+        "berth container stop [OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop one or more running containers",
+    ),
+    (
+        "network rm",
+        "berth network rm [OPTIONS] NETWORK [NETWORK...]",
+        "Remove one or more networks",
+    ),
+    (
+        "volume rm",
+        "berth volume rm [OPTIONS] VOLUME [VOLUME...]",
+        "Remove one or more volumes",
+    ),
+    (
+        "run",
+        "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+        "Create and run a new container from an image",
+    ),
+];
+
+#[test]
+fn help_and_usage_errors_speak_of_the_verb_typed() {
+    let b = Session::empty();
+    for (verb, use_line, about) in VERBS {
+        let words: Vec<&str> = verb.split(' ').collect();
+        let with = |extra: &[&str]| {
+            let mut a = words.clone();
+            a.extend_from_slice(extra);
+            b.berth(&a)
+        };
+        // --help: docker/cli's layout on stdout, no internal tool or flag in sight.
+        let r = with(&["--help"]).success();
+        assert!(
+            r.stdout
+                .starts_with(&format!("\nUsage:  {use_line}\n\n{about}\n")),
+            "{verb}: {}",
+            r.stdout
+        );
+        for internal in ["Usage: berth-", "--root ", "--berth-root", "--log-format"] {
+            assert!(
+                !r.stdout.contains(internal),
+                "{verb}: {internal}\n{}",
+                r.stdout
+            );
+        }
+        // Too few arguments: status 1, Docker's words and use line.
+        let many = use_line.ends_with("...]");
+        let r = with(&[]).fails_with(1);
+        let expect = if many {
+            format!(
+                "berth: 'berth {verb}' requires at least 1 argument\n\nUsage:  {use_line}\n\nSee 'berth {verb} --help' for more information\n"
+            )
+        } else {
+            format!(
+                "berth: 'berth {verb}' requires 1 argument\n\nUsage:  {use_line}\n\nRun 'berth {verb} --help' for more information\n"
+            )
+        };
+        assert_eq!(r.stderr, expect, "{verb}");
+        assert_eq!(r.stdout, "");
+        // An unknown flag: 125, for every verb.
+        let r = with(&["--frob", "x"]).fails_with(125);
+        assert_eq!(
+            r.stderr,
+            format!(
+                "unknown flag: --frob\n\nUsage:  {use_line}\n\nRun 'berth {verb} --help' for more information\n"
+            ),
+            "{verb}"
+        );
+    }
+    // The options of a verb, as pflag lists them.
+    let stop = b.ok(&["stop", "--help"]);
+    assert!(
+        stop.ends_with(
+            "Options:\n  -s, --signal string   Signal to send to the container\n  -t, --timeout int     Seconds to wait before killing the container\n"
+        ),
+        "{stop}"
+    );
+    assert!(b.ok(&["run", "--help"]).contains("\n  -e, --env list "));
+    // A flag's value missing, a shorthand unknown: pflag's words, 125.
+    let r = b.berth(&["kill", "-s"]).fails_with(125);
+    assert!(
+        r.stderr
+            .starts_with("flag needs an argument: --signal\n\nUsage:  berth kill "),
+        "{}",
+        r.stderr
+    );
+    let r = b.berth(&["ps", "-Z"]).fails_with(125);
+    assert!(
+        r.stderr
+            .starts_with("unknown shorthand flag: 'Z' in -Z\n\nUsage:  berth ps [OPTIONS]\n"),
+        "{}",
+        r.stderr
+    );
+    // Too many: rename takes exactly two.
+    let r = b.berth(&["rename", "a", "b", "c"]).fails_with(1);
+    assert!(
+        r.stderr
+            .starts_with("berth: 'berth rename' requires 2 arguments\n"),
+        "{}",
+        r.stderr
+    );
+    // A group prints its commands.
+    let r = b.berth(&["network", "--help"]).success();
+    assert!(
+        r.stdout
+            .starts_with("\nUsage:  berth network COMMAND\n\nManage networks\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\n  ls "), "{}", r.stdout);
+}
