@@ -24,8 +24,9 @@ use crate::state::{Containers, truth};
 
 pub use text::text;
 
-/// The log drivers `--log-driver` accepts.
-pub const LOG_DRIVERS: &[&str] = &["json-file"];
+/// The log drivers `--log-driver` accepts besides `none`, sorted as Docker lists them
+/// (`container::logdriver`; journald only where the host has its socket).
+pub const LOG_DRIVERS: &[&str] = &["journald", "json-file", "local", "syslog"];
 
 /// moby's `system.Info`, in its field order, followed by docker/cli's client part.
 #[derive(Debug, Serialize)]

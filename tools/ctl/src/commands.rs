@@ -363,7 +363,7 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         None,
         true,
         "spawn",
-        "Log driver options (max-size, max-file)",
+        "Log driver options",
     ),
     (
         "detach-keys",
@@ -532,7 +532,7 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         None,
         true,
         "berth-run",
-        "Logging driver (json-file)",
+        "Logging driver for the container",
     ),
     (
         "volume-driver",
