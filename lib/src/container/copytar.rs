@@ -20,8 +20,11 @@ use crate::confine::{Root, clean_path, create_new, reopen, split_parent};
 use crate::error::{Error, Result};
 
 #[derive(Default)]
-pub(super) struct Counter {
-    pub(super) bytes: u64,
+pub(crate) struct Counter {
+    pub(crate) bytes: u64,
+    /// Every archived entry's owner and permission bits replaced (`COPY --chown/--chmod`).
+    pub(crate) owner: Option<(u32, u32)>,
+    pub(crate) chmod: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -37,7 +40,7 @@ pub(super) fn header_for(st: &rfs::Stat) -> tar::Header {
     h
 }
 
-pub(super) fn archive<W: Write>(
+pub(crate) fn archive<W: Write>(
     b: &mut tar::Builder<W>,
     top: &OwnedFd,
     st: &rfs::Stat,
@@ -76,6 +79,13 @@ pub(super) fn entry<W: Write>(
 ) -> Result<()> {
     let shown = String::from_utf8_lossy(path).into_owned();
     let mut h = header_for(st);
+    if let Some((u, g)) = c.owner {
+        h.set_uid(u.into());
+        h.set_gid(g.into());
+    }
+    if let Some(m) = c.chmod {
+        h.set_mode(m);
+    }
     let kind = FileType::from_raw_mode(st.st_mode);
     let append = |b: &mut tar::Builder<W>, h: &mut tar::Header, data: &mut dyn Read| {
         b.append_data(h, OsStr::from_bytes(path), data)
@@ -223,7 +233,7 @@ struct Meta {
     link: Vec<u8>,
 }
 
-pub(super) fn extract(
+pub(crate) fn extract(
     input: &mut dyn Read,
     dir: Root,
     d: &Side,

@@ -15,8 +15,8 @@
 //!   before its container ran.
 
 pub mod attach;
-mod copy;
-mod copytar;
+pub(crate) mod copy;
+pub(crate) mod copytar;
 mod create;
 mod delete;
 mod exec;

@@ -13,6 +13,7 @@ pub fn berth() -> Command {
             "attach",
             "Attach local standard input, output, and error streams to a running container",
         ),
+        ("build", "Build an image from a Dockerfile"),
         (
             "container",
             "Manage containers (ls, rm, prune, inspect, ...)",
