@@ -262,7 +262,7 @@ pub fn copy(src: &Root, rel: &[u8], dst: &Root, how: &CopyInto) -> Result<()> {
     })?;
     let (r, w) = io::pipe().map_err(|e| Error::new(Code::IO, format!("pipe: {e}")))?;
     let (owner, chmod) = (how.owner, how.chmod);
-    let writer = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let t = s.spawn(move || {
             let mut b = tar::Builder::new(w);
             let mut c = Counter {
@@ -279,8 +279,7 @@ pub fn copy(src: &Root, rel: &[u8], dst: &Root, how: &CopyInto) -> Result<()> {
             .join()
             .unwrap_or_else(|_| Err(Error::new(Code::IO, "archiving failed")));
         a.and(res)
-    });
-    writer
+    })
 }
 
 /// Extracts a tar stream into the directory `dir` (a rootfs's), keeping the archive's

@@ -244,13 +244,7 @@ mod tests {
     #[test]
     fn unknown_instruction_names_its_line() {
         let e = parse("FROM x\n\nFOO bar\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Dockerfile:3: unknown instruction: FOO (did you mean one of ADD, ARG, CMD, COPY, ENTRYPOINT, ENV, EXPOSE, FROM, HEALTHCHECK, LABEL, ONBUILD, RUN, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR?)"
-                .split(" (did")
-                .next()
-                .unwrap()
-        );
+        assert_eq!(e.to_string(), "Dockerfile:3: unknown instruction: FOO");
         let e = parse("# escape=x\nFROM x\n").unwrap_err();
         assert!(e.to_string().starts_with("Dockerfile:1: invalid escape"));
     }

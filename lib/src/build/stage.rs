@@ -341,7 +341,7 @@ impl Builder<'_> {
                 );
                 let extra = match ins.flag("from") {
                     Some(f) => {
-                        let (_, k, _) = self.from_source(cur, ins, f)?;
+                        let (_, k, _) = self.source_of(cur, ins, f)?;
                         k
                     }
                     None => {
@@ -398,7 +398,7 @@ impl Builder<'_> {
     }
 
     /// `--from=stage|index|image`: its state and key, and whether it is a stage.
-    fn from_source(
+    fn source_of(
         &mut self,
         cur: &Cur,
         ins: &Instruction,
@@ -412,10 +412,10 @@ impl Builder<'_> {
             .iter()
             .position(|s| s.from.line > ins.line)
             .unwrap_or(self.plan.stages.len());
-        if let Some(j) = plan::stage_ref(&self.plan.stages, me.saturating_sub(1), &f) {
-            if let Some((s, k)) = self.results[j].clone() {
-                return Ok((s, k, true));
-            }
+        if let Some(j) = plan::stage_ref(&self.plan.stages, me.saturating_sub(1), &f)
+            && let Some((s, k)) = self.results[j].clone()
+        {
+            return Ok((s, k, true));
         }
         let got = match exec::image_state(&self.store, &f) {
             Err(e) if e.code() == Code::NOT_FOUND => {
@@ -545,7 +545,7 @@ impl Builder<'_> {
         };
         // The source: the context, or another stage's or image's filesystem.
         let from = match ins.flag("from") {
-            Some(f) => Some(self.from_source(cur, ins, f)?.0),
+            Some(f) => Some(self.source_of(cur, ins, f)?.0),
             None => None,
         };
         let src_scratch = match &from {

@@ -310,9 +310,13 @@ fn place(
 ) -> Result<bool> {
     let shown = String::from_utf8_lossy(rel).into_owned();
     let (parent_rel, name) = split_parent(rel);
-    let parent = dir
-        .open_at(parent_rel, OFlags::PATH | OFlags::DIRECTORY)
-        .map_err(|er| io_err("cannot open", &shown, er))?;
+    // A parent the archive did not list is made, as Docker's untar makes it (never through a
+    // dangling symlink: confine's mkdir_all).
+    let parent = match dir.open_at(parent_rel, OFlags::PATH | OFlags::DIRECTORY) {
+        Err(er) if er.raw_os_error() == Some(libc::ENOENT) => dir.mkdir_all(parent_rel),
+        r => r,
+    }
+    .map_err(|er| io_err("cannot open", &shown, er))?;
     let kind = h.entry_type();
     let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
     let uid = Some(rustix::process::Uid::from_raw(m.uid));
