@@ -18,6 +18,7 @@ pub fn berth() -> Command {
             "container",
             "Manage containers (ls, rm, prune, inspect, ...)",
         ),
+        ("commit", "Create a new image from a container's changes"),
         (
             "cp",
             "Copy files/folders between a container and the local filesystem",
@@ -26,7 +27,12 @@ pub fn berth() -> Command {
             "doctor",
             "Show what this machine supports, with the fix for anything missing",
         ),
+        (
+            "diff",
+            "Inspect changes to files or directories on a container's filesystem",
+        ),
         ("exec", "Execute a command in a running container"),
+        ("export", "Export a container's filesystem as a tar archive"),
         ("history", "Show the history of an image"),
         ("image", "Manage images"),
         ("images", "List images"),

@@ -6,6 +6,9 @@
 //! berth-ctl rename CONTAINER NEW_NAME        berth rename
 //! berth-ctl prune [-f] [--filter F]          berth container prune
 //! berth-ctl cp [-a] [-L] [-q] SRC DST        berth cp (CONTAINER:PATH, host path, or -)
+//! berth-ctl commit [-c I] [-m] [-a] [-p] C [REPO[:TAG]]   berth commit (prints the image id)
+//! berth-ctl diff CONTAINER                   berth diff (Docker's A/C/D lines)
+//! berth-ctl export [-o FILE] CONTAINER       berth export (a tar that `import` reads back)
 //! berth-ctl doctor                           what this machine supports, and the fixes
 //! berth-ctl version [-f FORMAT]               berth version (Docker's document)
 //! berth-ctl undo --creator PID               (berth-run) remove what a failed run made
@@ -44,8 +47,8 @@
 //!   every berth-unpack create (and `berth-ctl undo` alone) sweeps those first.
 //! - **The dispatcher** `berth VERB` (`tools/run/berth`) execs the owning tool, looked up
 //!   beside the script first: run/create -> berth-run; start, stop, restart, kill, pause,
-//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, `container prune` ->
-//!   berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
+//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, commit, diff, export, doctor,
+//!   `container prune` -> berth-ctl; build -> berth-build; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
 //!   history, search, login, logout -> berth-image; ps, inspect, logs, top, port, stats ->
 //!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl doctor.
 //!   `berth container VERB` is `berth VERB`. Unknown verbs exit 125.
@@ -56,6 +59,7 @@
 
 mod commands;
 mod dispatch;
+mod snapshot;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -124,6 +128,17 @@ enum Cmd {
         src: String,
         /// CONTAINER:DEST_PATH, a local path, or -.
         dest: String,
+    },
+    /// Create a new image from a container's changes.
+    Commit(snapshot::Commit),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive.
+    Export {
+        /// Write to a file, instead of STDOUT.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        container: String,
     },
     /// Show the berth version information.
     Version {
@@ -205,6 +220,9 @@ fn run(args: Args) -> Result<()> {
             src,
             dest,
         } => cp(&paths, archive, follow_link, quiet, &src, &dest),
+        Cmd::Commit(c) => snapshot::run_commit(&paths, c),
+        Cmd::Diff { container } => snapshot::run_diff(&paths, &container),
+        Cmd::Export { output, container } => snapshot::run_export(&paths, &container, output),
         Cmd::Version { format } => version(format.as_deref()),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
         Cmd::Undo { creator } => {
