@@ -370,3 +370,125 @@ fn add_extracts_a_local_tar_and_stdin_takes_a_dockerfile() {
     assert_eq!(s.ok(&["run", "--rm", "fromstdin"]), "stdin\n");
     s.assert_clean(&[]);
 }
+
+#[test]
+fn dockerignore_excludes_with_exceptions_and_double_stars() {
+    let s = Session::new();
+    let ctx = context(&[
+        ("Dockerfile", "FROM busybox:latest\nCOPY . /ctx/\n"),
+        (
+            ".dockerignore",
+            "# comment\n*.log\n!keep.log\n**/secret\nbuild\n",
+        ),
+        ("a.log", "x"),
+        ("keep.log", "kept"),
+        ("src/main.c", "int main;"),
+        ("src/deep/secret", "s"),
+        ("secret", "s"),
+        ("build/out", "o"),
+    ]);
+    build(&s, ctx.path(), &["--network", "none", "-t", "ignored"]).success();
+    let files = s.ok(&[
+        "run",
+        "--rm",
+        "ignored",
+        "sh",
+        "-c",
+        "cd /ctx && find . -type f | sort",
+    ]);
+    assert_eq!(
+        files,
+        "./.dockerignore\n./Dockerfile\n./keep.log\n./src/main.c\n"
+    );
+    // An ignored file named by COPY is not in the context; a change to one is no cache miss.
+    let ctx2 = context(&[
+        ("Dockerfile", "FROM busybox:latest\nCOPY src /src\n"),
+        (".dockerignore", "src/*.tmp\n"),
+        ("src/a", "a"),
+    ]);
+    build(&s, ctx2.path(), &["--network", "none"]).success();
+    fs::write(ctx2.path().join("src/b.tmp"), "changes").unwrap();
+    let r = build(&s, ctx2.path(), &["--network", "none"]).success();
+    assert!(r.stderr.contains("CACHED"), "{}", r.stderr);
+    fs::write(
+        ctx2.path().join("Dockerfile"),
+        "FROM busybox:latest\nCOPY src/b.tmp /x\n",
+    )
+    .unwrap();
+    let r = build(&s, ctx2.path(), &["--network", "none"]).fails_with(1);
+    assert!(
+        r.stderr.contains("Dockerfile:2: \"/src/b.tmp\": not found"),
+        "{}",
+        r.stderr
+    );
+    s.assert_clean(&[]);
+}
+
+#[test]
+fn a_malicious_tar_in_add_cannot_write_outside_the_rootfs() {
+    let s = Session::new();
+    let ctx = context(&[("Dockerfile", "FROM busybox:latest\nADD evil.tar /x/\n")]);
+    // A symlink to / and a file through it: extracted inside the rootfs, never on the host.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    b.append_link(&mut h, "up", "/").unwrap();
+    let marker = s.w.env.dir().join("pwned");
+    let through = format!("up{}", marker.display());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &through, &b"pwned"[..]).unwrap();
+    fs::write(ctx.path().join("evil.tar"), b.into_inner().unwrap()).unwrap();
+    let r = build(&s, ctx.path(), &["--network", "none", "-t", "evil"]);
+    assert!(!marker.exists(), "the tar wrote on the host: {}", r.stderr);
+    // It landed inside the destination, where the link resolves (Docker's untar is rooted
+    // there too).
+    assert_eq!(r.code(), 0, "{}", r.stderr);
+    let inside = s.ok(&["run", "--rm", "evil", "cat", &format!("/x{}", marker.display())]);
+    assert_eq!(inside, "pwned");
+    // A `..` entry is refused with the line.
+    let ctx = context(&[("Dockerfile", "FROM busybox:latest\nADD dots.tar /x/\n")]);
+    let mut raw = tar::Header::new_gnu();
+    raw.as_old_mut().name[..12].copy_from_slice(b"../../escape");
+    raw.set_size(1);
+    raw.set_mode(0o644);
+    raw.set_cksum();
+    let mut data = raw.as_bytes().to_vec();
+    data.extend_from_slice(&[b'x']);
+    data.resize(1024, 0);
+    data.extend_from_slice(&[0u8; 1024]);
+    fs::write(ctx.path().join("dots.tar"), data).unwrap();
+    let r = build(&s, ctx.path(), &["--network", "none"]).fails_with(1);
+    assert!(
+        r.stderr.contains("Dockerfile:2: ") && r.stderr.contains("climbs out"),
+        "{}",
+        r.stderr
+    );
+    s.assert_clean(&[]);
+}
+
+#[test]
+fn ctrl_c_during_a_run_step_stops_cleanly() {
+    let s = Session::new();
+    let ctx = context(&[(
+        "Dockerfile",
+        "FROM busybox:latest\nRUN echo started && sleep 600\n",
+    )]);
+    let mut bg = s.spawn(&[
+        "build",
+        "--network",
+        "none",
+        &ctx.path().display().to_string(),
+    ]);
+    bg.wait_for("started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bg.child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_ne!(bg.wait(), 0, "{}", bg.output());
+    s.assert_clean(&[]);
+}

@@ -18,6 +18,9 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::ignore::Ignore;
 use crate::confine::{RESOLVE, Root, clean_path};
 use crate::container::copy::{CopyOptions, Side};
 use crate::container::copytar::{Counter, archive, extract};
@@ -29,7 +32,8 @@ fn err(m: impl Into<String>) -> Error {
 }
 
 /// Resolves COPY's source patterns in `root`: cleaned relative paths, wildcards expanded.
-pub fn sources(root: &Root, patterns: &[String]) -> Result<Vec<Vec<u8>>> {
+pub fn sources(root: &Root, patterns: &[String], ignore: Option<&Ignore>) -> Result<Vec<Vec<u8>>> {
+    let gone = |rel: &[u8]| ignore.is_some_and(|i| i.excluded(&String::from_utf8_lossy(rel)));
     let mut out = Vec::new();
     for p in patterns {
         let rel = clean_path(p.as_bytes()).map_err(|_| {
@@ -39,8 +43,12 @@ pub fn sources(root: &Root, patterns: &[String]) -> Result<Vec<Vec<u8>>> {
             )
         })?;
         if !rel.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
-            root.open_at(&rel, OFlags::PATH)
-                .map_err(|_| err(format!("\"/{}\": not found", String::from_utf8_lossy(&rel))))?;
+            if gone(&rel) || root.open_at(&rel, OFlags::PATH).is_err() {
+                return Err(err(format!(
+                    "\"/{}\": not found",
+                    String::from_utf8_lossy(&rel)
+                )));
+            }
             out.push(rel);
             continue;
         }
@@ -70,7 +78,7 @@ pub fn sources(root: &Root, patterns: &[String]) -> Result<Vec<Vec<u8>>> {
             }
             found = next;
         }
-        found.retain(|r| root.open_at(r, OFlags::PATH).is_ok());
+        found.retain(|r| !gone(r) && root.open_at(r, OFlags::PATH).is_ok());
         if found.is_empty() {
             return Err(err(format!(
                 "no source files were specified (nothing matches {p})"
@@ -123,36 +131,54 @@ impl Sums {
 
 /// The checksum of the trees at `rels` in `root` (names, types, modes, link targets,
 /// contents), content digests reused from `sums` (keyed by `ctx_id`, the context's path).
-pub fn checksum(root: &Root, ctx_id: &str, rels: &[Vec<u8>], sums: &mut Sums) -> Result<String> {
+pub fn checksum(
+    root: &Root,
+    ctx_id: &str,
+    rels: &[Vec<u8>],
+    sums: &mut Sums,
+    ignore: Option<&Ignore>,
+) -> Result<String> {
     let mut h = crate::digest::Hasher::new();
     for rel in rels {
         let fd = root
             .open_at(rel, OFlags::PATH)
             .map_err(|e| err(format!("{}: {e}", String::from_utf8_lossy(rel))))?;
         let st = rfs::fstat(&fd).map_err(|e| Error::new(Code::IO, e.to_string()))?;
-        walk(&fd, None, &st, rel, ctx_id, &mut h, sums)?;
+        let mut w = Walk {
+            ctx_id,
+            h: &mut h,
+            sums,
+            ignore,
+        };
+        w.walk(&fd, None, &st, rel)?;
     }
     Ok(h.digest())
 }
 
-fn walk(
-    fd: &OwnedFd,
-    parent: Option<(&OwnedFd, &[u8])>,
-    st: &rfs::Stat,
-    path: &[u8],
-    ctx_id: &str,
-    h: &mut crate::digest::Hasher,
-    sums: &mut Sums,
-) -> Result<()> {
-    let io = |e: rustix::io::Errno| {
-        Error::new(Code::IO, format!("{}: {e}", String::from_utf8_lossy(path)))
-    };
-    h.update(path);
-    h.update(format!("\0{:o}\0", st.st_mode).as_bytes());
-    match FileType::from_raw_mode(st.st_mode) {
-        FileType::Directory => {
-            let dir =
-                match parent {
+struct Walk<'a> {
+    ctx_id: &'a str,
+    h: &'a mut crate::digest::Hasher,
+    sums: &'a mut Sums,
+    ignore: Option<&'a Ignore>,
+}
+
+impl Walk<'_> {
+    fn walk(
+        &mut self,
+        fd: &OwnedFd,
+        parent: Option<(&OwnedFd, &[u8])>,
+        st: &rfs::Stat,
+        path: &[u8],
+    ) -> Result<()> {
+        let (ctx_id, ignore) = (self.ctx_id, self.ignore);
+        let io = |e: rustix::io::Errno| {
+            Error::new(Code::IO, format!("{}: {e}", String::from_utf8_lossy(path)))
+        };
+        self.h.update(path);
+        self.h.update(format!("\0{:o}\0", st.st_mode).as_bytes());
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                let dir = match parent {
                     Some((p, n)) => rfs::openat(
                         p,
                         OsStr::from_bytes(n),
@@ -164,66 +190,76 @@ fn walk(
                     ),
                 }
                 .map_err(io)?;
-            let mut names: Vec<Vec<u8>> = Vec::new();
-            for e in rfs::Dir::read_from(&dir).map_err(io)? {
-                let e = e.map_err(io)?;
-                let n = e.file_name().to_bytes();
-                if n != b"." && n != b".." {
-                    names.push(n.to_vec());
+                let mut names: Vec<Vec<u8>> = Vec::new();
+                for e in rfs::Dir::read_from(&dir).map_err(io)? {
+                    let e = e.map_err(io)?;
+                    let n = e.file_name().to_bytes();
+                    if n != b"." && n != b".." {
+                        names.push(n.to_vec());
+                    }
                 }
-            }
-            names.sort();
-            for n in names {
-                let Ok(cst) = rfs::statat(&dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW)
-                else {
-                    continue;
-                };
-                let p = [path, b"/", &n].concat();
-                walk(&dir, Some((&dir, &n)), &cst, &p, ctx_id, h, sums)?;
-            }
-        }
-        FileType::RegularFile => {
-            let key = format!(
-                "{ctx_id}\0{}\0{}\0{}.{}\0{}",
-                String::from_utf8_lossy(path),
-                st.st_size,
-                st.st_mtime,
-                st.st_mtime_nsec,
-                st.st_ino
-            );
-            let sum = match sums.map.get(&key) {
-                Some(s) => s.clone(),
-                None => {
-                    let f = match parent {
-                        Some((p, n)) => rfs::openat(
-                            p,
-                            OsStr::from_bytes(n),
-                            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                            Mode::empty(),
-                        )
-                        .map_err(io)?,
-                        None => crate::confine::reopen(fd, OFlags::RDONLY)
-                            .map_err(|e| Error::new(Code::IO, e.to_string()))?,
+                names.sort();
+                for n in names {
+                    let Ok(cst) =
+                        rfs::statat(&dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW)
+                    else {
+                        continue;
                     };
-                    let mut r = crate::digest::HashingReader::new(BufReader::new(File::from(f)));
-                    io::copy(&mut r, &mut io::sink())
-                        .map_err(|e| Error::new(Code::IO, e.to_string()))?;
-                    let s = r.hasher().digest();
-                    sums.map.insert(key, s.clone());
-                    sums.changed = true;
-                    s
+                    let p = [path, b"/", &n].concat();
+                    let is_dir = FileType::from_raw_mode(cst.st_mode) == FileType::Directory;
+                    if let Some(i) = ignore
+                        && i.excluded(&String::from_utf8_lossy(&p))
+                        && !(is_dir && i.has_exceptions())
+                    {
+                        continue;
+                    }
+                    self.walk(&dir, Some((&dir, &n)), &cst, &p)?;
                 }
-            };
-            h.update(sum.as_bytes());
+            }
+            FileType::RegularFile => {
+                let key = format!(
+                    "{ctx_id}\0{}\0{}\0{}.{}\0{}",
+                    String::from_utf8_lossy(path),
+                    st.st_size,
+                    st.st_mtime,
+                    st.st_mtime_nsec,
+                    st.st_ino
+                );
+                let sum = match self.sums.map.get(&key) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let f = match parent {
+                            Some((p, n)) => rfs::openat(
+                                p,
+                                OsStr::from_bytes(n),
+                                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                                Mode::empty(),
+                            )
+                            .map_err(io)?,
+                            None => crate::confine::reopen(fd, OFlags::RDONLY)
+                                .map_err(|e| Error::new(Code::IO, e.to_string()))?,
+                        };
+                        let mut r =
+                            crate::digest::HashingReader::new(BufReader::new(File::from(f)));
+                        io::copy(&mut r, &mut io::sink())
+                            .map_err(|e| Error::new(Code::IO, e.to_string()))?;
+                        let s = r.hasher().digest();
+                        self.sums.map.insert(key, s.clone());
+                        self.sums.changed = true;
+                        s
+                    }
+                };
+                self.h.update(sum.as_bytes());
+            }
+            FileType::Symlink => {
+                let (p, n) = parent.map_or((fd, &b""[..]), |(p, n)| (p, n));
+                let t = rfs::readlinkat(p, OsStr::from_bytes(n), Vec::new()).map_err(io)?;
+                self.h.update(t.as_bytes());
+            }
+            _ => {}
         }
-        FileType::Symlink => {
-            let (p, n) = parent.map_or((fd, &b""[..]), |(p, n)| (p, n));
-            let t = rfs::readlinkat(p, OsStr::from_bytes(n), Vec::new()).map_err(io)?;
-            h.update(t.as_bytes());
-        }
-        _ => {}
+        Ok(())
     }
-    Ok(())
 }
 
 /// How a COPY writes.
@@ -239,7 +275,13 @@ pub struct CopyInto<'a> {
 
 /// Copies `rel` from `src` into `dst` as Docker's COPY does: a directory's contents into the
 /// destination directory, a file into it (or as the destination file).
-pub fn copy(src: &Root, rel: &[u8], dst: &Root, how: &CopyInto) -> Result<()> {
+pub fn copy(
+    src: &Root,
+    rel: &[u8],
+    dst: &Root,
+    how: &CopyInto,
+    ignore: Option<Arc<Ignore>>,
+) -> Result<()> {
     let shown = String::from_utf8_lossy(rel).into_owned();
     let fd = src
         .open_at(rel, OFlags::PATH)
@@ -265,9 +307,17 @@ pub fn copy(src: &Root, rel: &[u8], dst: &Root, how: &CopyInto) -> Result<()> {
     std::thread::scope(|s| {
         let t = s.spawn(move || {
             let mut b = tar::Builder::new(w);
+            let prefix = rel.to_vec();
+            let skip = ignore.map(|i| {
+                Box::new(move |p: &[u8], is_dir: bool| {
+                    let ctx = [&prefix[..], b"/", p].concat();
+                    i.excluded(&String::from_utf8_lossy(&ctx)) && !(is_dir && i.has_exceptions())
+                }) as Box<dyn Fn(&[u8], bool) -> bool + Send>
+            });
             let mut c = Counter {
                 owner: Some(owner),
                 chmod,
+                skip,
                 ..Default::default()
             };
             let r = archive(&mut b, &fd, &st, name.as_deref(), &mut c);

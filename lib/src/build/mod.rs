@@ -24,10 +24,12 @@
 pub mod cache;
 pub mod context;
 pub mod exec;
+pub mod ignore;
 pub mod meta;
 pub mod parse;
 pub mod plan;
 pub mod stage;
+mod steps;
 pub mod vars;
 
 use std::path::PathBuf;

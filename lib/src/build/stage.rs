@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::cache::{self, Cache};
-use super::context::{self, CopyInto, Sums};
-use super::exec::{self, RunStep};
+use super::context::{self, Sums};
+use super::exec;
 use super::parse::{self, Instruction};
 use super::plan::{self, Plan, Stage};
 use super::{BuildError, BuildOptions, Built, ImageState, Progress, at, interrupted, meta, vars};
@@ -21,16 +21,18 @@ use crate::paths::Paths;
 use crate::reference::Reference;
 use crate::store::ImageStore;
 
-struct Builder<'a> {
-    paths: &'a Paths,
-    store: ImageStore,
-    opts: &'a BuildOptions,
-    cache: Cache,
-    escape: char,
-    plan: Plan,
-    results: Vec<Option<(ImageState, String)>>,
-    sums: Sums,
-    context: Root,
+pub(super) struct Builder<'a> {
+    pub(super) paths: &'a Paths,
+    pub(super) store: ImageStore,
+    pub(super) opts: &'a BuildOptions,
+    pub(super) cache: Cache,
+    pub(super) escape: char,
+    pub(super) plan: Plan,
+    pub(super) results: Vec<Option<(ImageState, String)>>,
+    pub(super) sums: Sums,
+    pub(super) context: Root,
+    /// The context's `.dockerignore` (None: there is none).
+    pub(super) ignore: Option<std::sync::Arc<super::ignore::Ignore>>,
 }
 
 /// Builds the Dockerfile in `opts`; returns the image's id and names.
@@ -71,6 +73,7 @@ pub fn build(paths: &Paths, opts: &BuildOptions, progress: &mut dyn Progress) ->
         plan,
         results: vec![None; n],
         sums: Sums::load(paths),
+        ignore: dockerignore(&context),
         context,
     };
     let needed = b.plan.needed.clone();
@@ -105,7 +108,25 @@ pub fn build(paths: &Paths, opts: &BuildOptions, progress: &mut dyn Progress) ->
     Ok(Built { id, names })
 }
 
-fn config_mut(s: &mut ImageState) -> &mut Map<String, Value> {
+/// The context's `.dockerignore`, read through the context root (it may be a symlink to
+/// anything: it resolves inside the context).
+fn dockerignore(ctx: &Root) -> Option<std::sync::Arc<super::ignore::Ignore>> {
+    // Looked up without opening it, so a FIFO planted there cannot block the build.
+    let p = ctx
+        .open_at(b".dockerignore", rustix::fs::OFlags::PATH)
+        .ok()?;
+    let st = rustix::fs::fstat(&p).ok()?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let fd = crate::confine::reopen(&p, rustix::fs::OFlags::RDONLY).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text).ok()?;
+    let i = super::ignore::Ignore::parse(&text);
+    (!i.is_empty()).then(|| std::sync::Arc::new(i))
+}
+
+pub(super) fn config_mut(s: &mut ImageState) -> &mut Map<String, Value> {
     if !s.config["config"].is_object() {
         s.config["config"] = json!({});
     }
@@ -127,18 +148,18 @@ fn history(s: &mut ImageState, created_by: &str, empty: bool) {
 }
 
 /// The state of one stage as it runs.
-struct Cur {
-    state: ImageState,
-    key: String,
-    args: BTreeMap<String, String>,
-    cmd_set: bool,
-    label: String,
-    step: usize,
-    steps: usize,
+pub(super) struct Cur {
+    pub(super) state: ImageState,
+    pub(super) key: String,
+    pub(super) args: BTreeMap<String, String>,
+    pub(super) cmd_set: bool,
+    pub(super) label: String,
+    pub(super) step: usize,
+    pub(super) steps: usize,
 }
 
 impl Cur {
-    fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+    pub(super) fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
         move |n: &str| {
             let env = meta::env_list(
                 self.state.config["config"]
@@ -345,12 +366,14 @@ impl Builder<'_> {
                         k
                     }
                     None => {
-                        let rels = context::sources(&self.context, &srcs)?;
+                        let ig = self.ignore.as_deref();
+                        let rels = context::sources(&self.context, &srcs, ig)?;
                         context::checksum(
                             &self.context,
                             &context::context_id(&self.opts.context),
                             &rels,
                             &mut self.sums,
+                            ig,
                         )?
                     }
                 };
@@ -382,7 +405,7 @@ impl Builder<'_> {
         format!("/{}", String::from_utf8_lossy(&clean))
     }
 
-    fn copy_args(&self, cur: &Cur, ins: &Instruction) -> Result<(Vec<String>, String)> {
+    pub(super) fn copy_args(&self, cur: &Cur, ins: &Instruction) -> Result<(Vec<String>, String)> {
         let words = match ins.json() {
             Some(v) => v,
             None => {
@@ -398,7 +421,7 @@ impl Builder<'_> {
     }
 
     /// `--from=stage|index|image`: its state and key, and whether it is a stage.
-    fn source_of(
+    pub(super) fn source_of(
         &mut self,
         cur: &Cur,
         ins: &Instruction,
@@ -460,151 +483,5 @@ impl Builder<'_> {
         };
         history(&mut cur.state, &shown, empty);
         Ok(())
-    }
-
-    fn run(
-        &mut self,
-        cur: &mut Cur,
-        ins: &Instruction,
-        progress: &mut dyn Progress,
-    ) -> Result<Option<super::Layer>> {
-        if let Some((k, _)) = ins.flags.iter().find(|(k, _)| k != "network") {
-            return Err(ins
-                .err(format!("RUN --{k} is not supported by berth build yet"))
-                .into());
-        }
-        let c = cur.state.config["config"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let argv = meta::command(ins, &c);
-        if argv.is_empty() || argv[0].is_empty() {
-            return Err(ins.err("RUN requires a command").into());
-        }
-        // Build args are the command's environment, below ENV.
-        let env_keys: Vec<String> = meta::env_list(&c)
-            .iter()
-            .map(|e| e.split('=').next().unwrap_or("").to_string())
-            .collect();
-        let env = cur
-            .args
-            .iter()
-            .filter(|(k, _)| !env_keys.contains(k))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let network = ins
-            .flag("network")
-            .unwrap_or(&self.opts.network)
-            .to_string();
-        let step = RunStep {
-            line: ins.line,
-            argv,
-            env,
-            network: &network,
-        };
-        exec::run(self.paths, &self.store, &cur.state, &step, progress)
-    }
-
-    fn copy(&mut self, cur: &mut Cur, ins: &Instruction) -> Result<Option<super::Layer>> {
-        for (k, _) in &ins.flags {
-            if !matches!(k.as_str(), "from" | "chown" | "chmod" | "link") {
-                return Err(ins
-                    .err(format!("{} --{k} is not supported", ins.keyword))
-                    .into());
-            }
-        }
-        if ins.keyword == "ADD" && ins.flag("from").is_some() {
-            return Err(ins
-                .err("ADD does not support --from (use COPY --from)")
-                .into());
-        }
-        let (srcs, dest) = self.copy_args(cur, ins)?;
-        let wd = cur.state.config["config"]["WorkingDir"]
-            .as_str()
-            .unwrap_or("/")
-            .to_string();
-        let abs = if dest.starts_with('/') {
-            dest.clone()
-        } else {
-            format!("{}/{dest}", wd.trim_end_matches('/'))
-        };
-        let dest_rel = clean_path(abs.as_bytes())
-            .map_err(|_| ins.err(format!("invalid destination {dest}")))?;
-        let chmod = match ins.flag("chmod") {
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .ok()
-                    .filter(|m| *m <= 0o7777)
-                    .ok_or_else(|| {
-                        ins.err(format!(
-                            "invalid chmod parameter {m:?} (use octal, e.g. 755)"
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        // The source: the context, or another stage's or image's filesystem.
-        let from = match ins.flag("from") {
-            Some(f) => Some(self.source_of(cur, ins, f)?.0),
-            None => None,
-        };
-        let src_scratch = match &from {
-            Some(s) => Some(exec::scratch(
-                self.paths,
-                &self.store,
-                s,
-                Overrides::default(),
-            )?),
-            None => None,
-        };
-        let src_root = match &src_scratch {
-            Some(s) => s.root()?,
-            None => Root::from_fd(
-                self.context
-                    .fd()
-                    .try_clone_to_owned()
-                    .map_err(|e| Error::new(Code::IO, e.to_string()))?,
-                crate::confine::RESOLVE,
-            ),
-        };
-        let rels = context::sources(&src_root, &srcs)?;
-        let sc = exec::scratch(self.paths, &self.store, &cur.state, Overrides::default())?;
-        let dst = sc.root()?;
-        let owner = match ins.flag("chown") {
-            Some(u) => {
-                let r = crate::bundle::user::resolve_at(&dst, u).map_err(|e| {
-                    ins.err(format!(
-                        "unable to convert uid/gid chown string to host mapping: {e}"
-                    ))
-                })?;
-                (r.uid, r.gid)
-            }
-            None => (0, 0),
-        };
-        let existing_dir = dst
-            .open_at(
-                &dest_rel,
-                rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::PATH,
-            )
-            .is_ok();
-        let how = CopyInto {
-            dest: &dest_rel,
-            dest_is_dir: dest.ends_with('/')
-                || rels.len() > 1
-                || existing_dir
-                || srcs.iter().any(|s| s.contains(['*', '?', '['])) && rels.len() > 1,
-            owner,
-            chmod,
-        };
-        for rel in &rels {
-            if ins.keyword == "ADD"
-                && from.is_none()
-                && context::add_archive(&src_root, rel, &dst, &dest_rel)?
-            {
-                continue;
-            }
-            context::copy(&src_root, rel, &dst, &how)?;
-        }
-        exec::commit_layer(&self.store, &sc)
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Counter {
     /// Every archived entry's owner and permission bits replaced (`COPY --chown/--chmod`).
     pub(crate) owner: Option<(u32, u32)>,
     pub(crate) chmod: Option<u32>,
+    /// Entries to leave out, by their path in the archive (a build's `.dockerignore`).
+    pub(crate) skip: Option<Box<dyn Fn(&[u8], bool) -> bool + Send>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -215,6 +217,10 @@ pub(super) fn children<W: Write>(
         } else {
             [prefix, b"/", &n].concat()
         };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if c.skip.as_ref().is_some_and(|skip| skip(&path, is_dir)) {
+            continue;
+        }
         entry(b, dir, Some((dir, &n)), &st, &path, links, c)?;
     }
     Ok(())
