@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::ignore::Ignore;
 use crate::confine::{RESOLVE, Root, clean_path};
 use crate::container::copy::{CopyOptions, Side};
-use crate::container::copytar::{Counter, archive, extract};
+use crate::container::copytar::{Counter, Skip, archive, extract};
 use crate::error::{Code, Error, Result};
 use crate::paths::Paths;
 
@@ -312,7 +312,7 @@ pub fn copy(
                 Box::new(move |p: &[u8], is_dir: bool| {
                     let ctx = [&prefix[..], b"/", p].concat();
                     i.excluded(&String::from_utf8_lossy(&ctx)) && !(is_dir && i.has_exceptions())
-                }) as Box<dyn Fn(&[u8], bool) -> bool + Send>
+                }) as Skip
             });
             let mut c = Counter {
                 owner: Some(owner),

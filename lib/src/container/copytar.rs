@@ -19,6 +19,9 @@ use super::copy::{CopyOptions, Side, bad, io_err};
 use crate::confine::{Root, clean_path, create_new, reopen, split_parent};
 use crate::error::{Error, Result};
 
+/// Whether to leave out an entry: its path in the archive, and whether it is a directory.
+pub(crate) type Skip = Box<dyn Fn(&[u8], bool) -> bool + Send>;
+
 #[derive(Default)]
 pub(crate) struct Counter {
     pub(crate) bytes: u64,
@@ -26,7 +29,7 @@ pub(crate) struct Counter {
     pub(crate) owner: Option<(u32, u32)>,
     pub(crate) chmod: Option<u32>,
     /// Entries to leave out, by their path in the archive (a build's `.dockerignore`).
-    pub(crate) skip: Option<Box<dyn Fn(&[u8], bool) -> bool + Send>>,
+    pub(crate) skip: Option<Skip>,
 }
 
 // ---------------------------------------------------------------------------------------
