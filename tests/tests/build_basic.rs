@@ -457,7 +457,7 @@ fn a_malicious_tar_in_add_cannot_write_outside_the_rootfs() {
     raw.set_mode(0o644);
     raw.set_cksum();
     let mut data = raw.as_bytes().to_vec();
-    data.extend_from_slice(&[b'x']);
+    data.extend_from_slice(b"x");
     data.resize(1024, 0);
     data.extend_from_slice(&[0u8; 1024]);
     fs::write(ctx.path().join("dots.tar"), data).unwrap();
