@@ -104,6 +104,10 @@ impl Paths {
     pub fn build_cache(&self) -> PathBuf {
         self.root.join("build").join("cache")
     }
+    /// `<root>/build/mounts`: `RUN --mount=type=cache` directories, one per cache id.
+    pub fn build_mounts(&self) -> PathBuf {
+        self.root.join("build").join("mounts")
+    }
     /// `<root>/build/sums.json`: content checksums of build contexts' files, by
     /// path+size+mtime+inode (build::context).
     pub fn build_sums(&self) -> PathBuf {

@@ -447,7 +447,13 @@ fn a_malicious_tar_in_add_cannot_write_outside_the_rootfs() {
     // It landed inside the destination, where the link resolves (Docker's untar is rooted
     // there too).
     assert_eq!(r.code(), 0, "{}", r.stderr);
-    let inside = s.ok(&["run", "--rm", "evil", "cat", &format!("/x{}", marker.display())]);
+    let inside = s.ok(&[
+        "run",
+        "--rm",
+        "evil",
+        "cat",
+        &format!("/x{}", marker.display()),
+    ]);
     assert_eq!(inside, "pwned");
     // A `..` entry is refused with the line.
     let ctx = context(&[("Dockerfile", "FROM busybox:latest\nADD dots.tar /x/\n")]);
@@ -490,5 +496,92 @@ fn ctrl_c_during_a_run_step_stops_cleanly() {
     )
     .unwrap();
     assert_ne!(bg.wait(), 0, "{}", bg.output());
+    s.assert_clean(&[]);
+}
+
+#[test]
+fn run_mounts_cache_bind_and_flags_iidfile_label_file_from_stdin() {
+    let s = Session::new();
+    let ctx = context(&[
+        ("src/file", "bound\n"),
+        (
+            "Dockerfile",
+            "FROM busybox:latest\n\
+             RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log\n\
+             RUN --mount=type=bind,source=src,target=/mnt cat /mnt/file && (touch /mnt/w 2>/dev/null || echo read-only)\n",
+        ),
+    ]);
+    let first = build(&s, ctx.path(), &["--network", "none", "-t", "mounts"]).success();
+    assert!(
+        first.stderr.contains(" 1\n")
+            && first.stderr.contains("bound")
+            && first.stderr.contains("read-only"),
+        "{}",
+        first.stderr
+    );
+    // The cache directory outlives the build; --no-cache re-runs the step against it.
+    let second = build(&s, ctx.path(), &["--network", "none", "--no-cache"]).success();
+    assert!(second.stderr.contains(" 2\n"), "{}", second.stderr);
+    assert_eq!(
+        s.ok(&[
+            "run",
+            "--rm",
+            "mounts",
+            "sh",
+            "-c",
+            "find /cache /mnt -mindepth 1 | wc -l"
+        ]),
+        "0\n",
+        "mounts stay out of the image"
+    );
+    assert!(!ctx.path().join("src/w").exists());
+
+    // --iidfile, --label, -f - (the Dockerfile on stdin, the context a directory).
+    let iid = s.w.env.dir().join("iid");
+    let c = ctx.path().display().to_string();
+    let i = iid.display().to_string();
+    s.berth_in(
+        &[
+            "build",
+            "--network",
+            "none",
+            "-f",
+            "-",
+            "--label",
+            "from=flag",
+            "--iidfile",
+            &i,
+            "-t",
+            "labelled",
+            &c,
+        ],
+        b"FROM busybox:latest\nLABEL from=file\n",
+    )
+    .success();
+    let id = fs::read_to_string(&iid).unwrap();
+    assert_eq!(
+        s.ok(&["image", "inspect", "--format", "{{.Id}}", "labelled"])
+            .trim(),
+        id
+    );
+    assert_eq!(
+        s.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"from\"}}",
+            "labelled"
+        ])
+        .trim(),
+        "flag"
+    );
+    let r = s
+        .berth(&["build", "--platform", "linux/s390x", &c])
+        .fails_with(1);
+    assert!(
+        r.stderr.contains("builds for this host only"),
+        "{}",
+        r.stderr
+    );
     s.assert_clean(&[]);
 }

@@ -177,6 +177,8 @@ pub struct RunStep<'a> {
     pub argv: Vec<String>,
     pub env: Vec<String>,
     pub network: &'a str,
+    /// berth-vol's flags for `RUN --mount` (none: no vol stage).
+    pub vol: Vec<String>,
 }
 
 pub fn run(
@@ -203,7 +205,14 @@ pub fn run(
         &["berth-netns", "-", "--network", step.network],
         &record,
     )?;
-    let status = spawn_start(paths, &netns, progress)?;
+    let record = if step.vol.is_empty() {
+        netns
+    } else {
+        let mut argv = vec!["berth-vol", "-"];
+        argv.extend(step.vol.iter().map(String::as_str));
+        stage(paths, &argv, &netns)?
+    };
+    let status = spawn_start(paths, &record, progress)?;
     if interrupted() {
         return Err(BuildError::Interrupted.into());
     }

@@ -337,7 +337,14 @@ impl Builder<'_> {
     fn describe(&mut self, cur: &Cur, ins: &Instruction) -> Result<(String, String)> {
         let look = cur.lookup();
         match ins.keyword.as_str() {
-            "RUN" => Ok((format!("RUN {}", ins.args), String::new())),
+            "RUN" => {
+                let flags: String = ins
+                    .flags
+                    .iter()
+                    .map(|(k, v)| format!("--{k}={v} "))
+                    .collect();
+                Ok((format!("RUN {flags}{}", ins.args), String::new()))
+            }
             "WORKDIR" => {
                 let w = vars::expand_word(ins.args.trim(), self.escape, &look)
                     .map_err(|e| ins.err(e))?;

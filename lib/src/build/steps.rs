@@ -22,7 +22,11 @@ impl Builder<'_> {
         ins: &Instruction,
         progress: &mut dyn Progress,
     ) -> Result<Option<super::Layer>> {
-        if let Some((k, _)) = ins.flags.iter().find(|(k, _)| k != "network") {
+        if let Some((k, _)) = ins
+            .flags
+            .iter()
+            .find(|(k, _)| k != "network" && k != "mount")
+        {
             return Err(ins
                 .err(format!("RUN --{k} is not supported by berth build yet"))
                 .into());
@@ -50,11 +54,18 @@ impl Builder<'_> {
             .flag("network")
             .unwrap_or(&self.opts.network)
             .to_string();
+        let mut vol = Vec::new();
+        for (k, v) in &ins.flags {
+            if k == "mount" {
+                vol.extend(self.mount(ins, v)?);
+            }
+        }
         let step = RunStep {
             line: ins.line,
             argv,
             env,
             network: &network,
+            vol,
         };
         exec::run(self.paths, &self.store, &cur.state, &step, progress)
     }
@@ -166,5 +177,87 @@ impl Builder<'_> {
             context::copy(&src_root, rel, &dst, &how, ignore.clone())?;
         }
         exec::commit_layer(&self.store, &sc)
+    }
+
+    /// `RUN --mount=type=cache|bind|tmpfs,target=...`: the berth-vol flags that make it.
+    /// A cache mount is a directory under `<root>/build/mounts`, kept between builds, by its
+    /// `id` (default: the target); a bind mount is a context directory, read-only unless
+    /// `rw`, resolved inside the context by descriptor.
+    fn mount(&self, ins: &Instruction, spec: &str) -> Result<Vec<String>> {
+        let mut kind = "bind".to_string();
+        let (mut target, mut id, mut source, mut rw) = (None, None, None, false);
+        for part in spec.split(',') {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            match k {
+                "type" => kind = v.to_string(),
+                "target" | "dst" | "destination" => target = Some(v.to_string()),
+                "id" => id = Some(v.to_string()),
+                "source" | "src" => source = Some(v.to_string()),
+                "rw" | "readwrite" => rw = v.is_empty() || v == "true",
+                "ro" | "readonly" => rw = !(v.is_empty() || v == "true"),
+                "sharing" | "mode" | "uid" | "gid" | "required" => {}
+                other => {
+                    return Err(ins
+                        .err(format!("unexpected key '{other}' in '{spec}'"))
+                        .into());
+                }
+            }
+        }
+        let Some(target) = target.filter(|t| !t.is_empty()) else {
+            return Err(ins
+                .err(format!("--mount={spec}: a target is required"))
+                .into());
+        };
+        match kind.as_str() {
+            "cache" => {
+                let key = crate::digest::sha256(id.as_deref().unwrap_or(&target).as_bytes());
+                let dir = self
+                    .paths
+                    .build_mounts()
+                    .join(crate::paths::digest_hex(&key));
+                crate::store::private::create_dir_all(&self.paths.build_mounts())?;
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ = std::fs::set_permissions(
+                            &dir,
+                            std::fs::Permissions::from_mode(0o755),
+                        );
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::new(Code::IO, format!("{}: {e}", dir.display()))),
+                }
+                Ok(vec![
+                    "--mount".into(),
+                    format!("type=bind,source={},target={target}", dir.display()),
+                ])
+            }
+            "bind" => {
+                let src = source.unwrap_or_default();
+                let rel = clean_path(src.as_bytes()).map_err(|_| {
+                    ins.err(format!("forbidden path outside the build context: {src}"))
+                })?;
+                let fd = self.context.open_at(&rel, OFlags::PATH).map_err(|_| {
+                    ins.err(format!("--mount={spec}: \"/{src}\": not found"))
+                })?;
+                // The path the kernel resolved inside the context.
+                let real = std::fs::read_link(format!(
+                    "/proc/self/fd/{}",
+                    std::os::fd::AsRawFd::as_raw_fd(&fd)
+                ))
+                .map_err(|e| Error::new(Code::IO, e.to_string()))?;
+                let ro = if rw { "" } else { ",readonly" };
+                Ok(vec![
+                    "--mount".into(),
+                    format!("type=bind,source={},target={target}{ro}", real.display()),
+                ])
+            }
+            "tmpfs" => Ok(vec!["--tmpfs".into(), target]),
+            other => Err(ins
+                .err(format!(
+                    "RUN --mount=type={other} is not supported by berth build (cache, bind and tmpfs are)"
+                ))
+                .into()),
+        }
     }
 }
