@@ -585,3 +585,28 @@ fn run_mounts_cache_bind_and_flags_iidfile_label_file_from_stdin() {
     );
     s.assert_clean(&[]);
 }
+
+#[test]
+fn heredocs_run_and_copy_and_their_content_is_in_the_cache_key() {
+    let s = Session::new();
+    let df = |word: &str| {
+        format!(
+            "FROM busybox:latest\nRUN <<EOF\necho {word} > /script\nEOF\nRUN cat <<A > /a\nfrom cat\nA\nCOPY <<EOT /etc/greet\nhello heredoc\nEOT\n"
+        )
+    };
+    let ctx = context(&[("Dockerfile", &df("one"))]);
+    build(&s, ctx.path(), &["--network", "none", "-t", "here"]).success();
+    assert_eq!(
+        s.ok(&["run", "--rm", "here", "cat", "/script", "/a", "/etc/greet"]),
+        "one\nfrom cat\nhello heredoc\n"
+    );
+    fs::write(ctx.path().join("Dockerfile"), df("two")).unwrap();
+    let r = build(&s, ctx.path(), &["--network", "none", "-t", "here"]).success();
+    assert!(
+        !r.stderr.contains("CACHED"),
+        "a changed heredoc is a miss: {}",
+        r.stderr
+    );
+    assert_eq!(s.ok(&["run", "--rm", "here", "cat", "/script"]), "two\n");
+    s.assert_clean(&[]);
+}

@@ -72,12 +72,32 @@ pub fn set_env(c: &mut Map<String, Value>, k: &str, v: &str) {
 }
 
 /// The command of CMD/ENTRYPOINT/RUN: the JSON form, or the shell form run by SHELL.
+/// A RUN with heredocs: `RUN <<EOF` alone runs the heredoc as the shell's script; otherwise
+/// the heredocs stay shell heredocs of the command line (`RUN python3 <<EOF`), as BuildKit.
 pub fn command(ins: &Instruction, c: &Map<String, Value>) -> Vec<String> {
     match ins.json() {
         Some(v) => v,
         None => {
             let mut sh = shell(c);
-            sh.push(ins.args.clone());
+            let a = ins.args.trim();
+            let only = ins.heredocs.len() == 1
+                && a.trim_start_matches("<<")
+                    .trim_start_matches('-')
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    == ins.heredocs[0].name;
+            if only {
+                sh.push(ins.heredocs[0].content.clone());
+            } else if ins.heredocs.is_empty() {
+                sh.push(ins.args.clone());
+            } else {
+                let mut line = format!("{}\n", ins.args);
+                for h in &ins.heredocs {
+                    line.push_str(&h.content);
+                    line.push_str(&h.name);
+                    line.push('\n');
+                }
+                sh.push(line);
+            }
             sh
         }
     }

@@ -19,6 +19,16 @@ pub struct Instruction {
     pub args: String,
     /// The whole logical line after the keyword (for history and errors).
     pub original: String,
+    /// BuildKit's heredocs (`RUN <<EOF`, `COPY <<EOF /dest`), in order.
+    pub heredocs: Vec<Heredoc>,
+}
+
+/// One heredoc: `<<NAME` (or `<<-NAME`, leading tabs stripped; `<<"NAME"` quoted) and the
+/// lines up to the line `NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heredoc {
+    pub name: String,
+    pub content: String,
 }
 
 /// The JSON form, when the arguments are a JSON array of strings.
@@ -115,7 +125,29 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
                 break;
             }
         }
-        df.instructions.push(instruction(start + 1, &logical)?);
+        let mut ins = instruction(start + 1, &logical)?;
+        if matches!(ins.keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            for (name, strip) in heredoc_markers(&ins.args) {
+                let mut content = String::new();
+                loop {
+                    let Some(l) = lines.get(i) else {
+                        return Err(BuildError::Syntax {
+                            line: start + 1,
+                            message: format!("unterminated heredoc {name}: no line {name} ends it"),
+                        });
+                    };
+                    i += 1;
+                    let l = if strip { l.trim_start_matches('\t') } else { l };
+                    if l == name {
+                        break;
+                    }
+                    content.push_str(l);
+                    content.push('\n');
+                }
+                ins.heredocs.push(Heredoc { name, content });
+            }
+        }
+        df.instructions.push(ins);
     }
     Ok(df)
 }
@@ -204,7 +236,40 @@ fn instruction(line: usize, logical: &str) -> Result<Instruction, BuildError> {
         flags,
         args: args.trim_end().to_string(),
         original: rest.trim_end().to_string(),
+        heredocs: Vec::new(),
     })
+}
+
+/// The heredoc markers of an instruction's arguments: name, and whether tabs are stripped.
+fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = args;
+    while let Some(p) = rest.find("<<") {
+        let mut m = &rest[p + 2..];
+        let strip = m.starts_with('-');
+        if strip {
+            m = &m[1..];
+        }
+        let quote = m.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote {
+            m = &m[1..];
+            let end = m.find(q).unwrap_or(m.len());
+            let name = &m[..end];
+            if !name.is_empty() {
+                out.push((name.to_string(), strip));
+            }
+            rest = &m[end.min(m.len())..];
+            continue;
+        }
+        let end = m
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(m.len());
+        if end > 0 {
+            out.push((m[..end].to_string(), strip));
+        }
+        rest = &m[end..];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -247,6 +312,26 @@ mod tests {
         assert_eq!(e.to_string(), "Dockerfile:3: unknown instruction: FOO");
         let e = parse("# escape=x\nFROM x\n").unwrap_err();
         assert!(e.to_string().starts_with("Dockerfile:1: invalid escape"));
+    }
+
+    #[test]
+    fn heredocs() {
+        let df = parse(
+            "FROM x\nRUN <<EOF\necho a\n  echo b\nEOF\nCOPY <<-\"END\" /f\n\thello\n\tEND\nRUN x\n",
+        )
+        .unwrap();
+        let i = &df.instructions;
+        assert_eq!(i.len(), 4);
+        assert_eq!(i[1].heredocs[0].content, "echo a\n  echo b\n");
+        assert_eq!(i[2].heredocs[0].name, "END");
+        assert_eq!(i[2].heredocs[0].content, "hello\n");
+        assert_eq!((i[3].line, i[3].keyword.as_str()), (9, "RUN"));
+        assert!(
+            parse("RUN <<EOF\nx\n")
+                .unwrap_err()
+                .to_string()
+                .starts_with("Dockerfile:1: unterminated heredoc EOF")
+        );
     }
 
     #[test]

@@ -343,7 +343,13 @@ impl Builder<'_> {
                     .iter()
                     .map(|(k, v)| format!("--{k}={v} "))
                     .collect();
-                Ok((format!("RUN {flags}{}", ins.args), String::new()))
+                // A heredoc's lines are part of the command.
+                let docs: String = ins
+                    .heredocs
+                    .iter()
+                    .map(|h| format!("{}\0{}\0", h.name, h.content))
+                    .collect();
+                Ok((format!("RUN {flags}{}", ins.args), docs))
             }
             "WORKDIR" => {
                 let w = vars::expand_word(ins.args.trim(), self.escape, &look)
@@ -368,6 +374,14 @@ impl Builder<'_> {
                     dest
                 );
                 let extra = match ins.flag("from") {
+                    _ if !ins.heredocs.is_empty() => {
+                        let all: String = ins
+                            .heredocs
+                            .iter()
+                            .map(|h| format!("{}\0{}\0", h.name, h.content))
+                            .collect();
+                        crate::digest::sha256(all.as_bytes())
+                    }
                     Some(f) => {
                         let (_, k, _) = self.source_of(cur, ins, f)?;
                         k

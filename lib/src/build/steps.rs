@@ -141,6 +141,14 @@ impl Builder<'_> {
         } else {
             None
         };
+        // `COPY <<EOF /dest`: the heredocs as files of a private directory, copied as any
+        // source is.
+        let (_heredocs, src_root, srcs) = if ins.heredocs.is_empty() {
+            (None, src_root, srcs)
+        } else {
+            let (dir, root, names) = self.heredoc_files(ins)?;
+            (Some(dir), root, names)
+        };
         let rels = context::sources(&src_root, &srcs, ignore.as_deref())?;
         let sc = exec::scratch(self.paths, &self.store, &cur.state, Overrides::default())?;
         let dst = sc.root()?;
@@ -259,5 +267,45 @@ impl Builder<'_> {
                 ))
                 .into()),
         }
+    }
+
+    fn heredoc_files(&self, ins: &Instruction) -> Result<(TmpDir, Root, Vec<String>)> {
+        crate::store::private::create_dir_all(&self.paths.tmp())?;
+        let io = |e: std::io::Error| Error::new(Code::IO, format!("heredoc: {e}"));
+        // `.tmp-<pid>-...`: collected by gc if this process dies before its drop.
+        let dir = TmpDir(self.paths.tmp().join(format!(
+            ".tmp-{}-heredoc-{}",
+            std::process::id(),
+            &crate::state::ids::new_id()[..12]
+        )));
+        crate::store::private::mkdir(dir.path()).map_err(io)?;
+        let mut names = Vec::new();
+        for h in &ins.heredocs {
+            if h.name.contains('/') || h.name == "." || h.name == ".." {
+                return Err(ins.err(format!("invalid heredoc name {:?}", h.name)).into());
+            }
+            let p = dir.path().join(&h.name);
+            std::fs::write(&p, &h.content).map_err(io)?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+            names.push(h.name.clone());
+        }
+        let root = Root::open(dir.path()).map_err(io)?;
+        Ok((dir, root, names))
+    }
+}
+
+/// A directory removed when dropped.
+pub(super) struct TmpDir(std::path::PathBuf);
+
+impl TmpDir {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
