@@ -217,6 +217,24 @@ fn cache_hits_then_a_changed_file_then_a_changed_build_arg() {
     // --no-cache runs everything.
     let nc = build(&s, ctx.path(), &["--network", "none", "--no-cache"]).success();
     assert_eq!(nc.stderr.matches(" CACHED").count(), 0, "{}", nc.stderr);
+    // builder prune frees the cache: the next build runs every step again.
+    let pruned = s.ok(&["builder", "prune", "-f"]);
+    assert!(
+        pruned.starts_with("Deleted build cache objects:\n") && pruned.contains("\nTotal:\t"),
+        "{pruned}"
+    );
+    let after = build(&s, ctx.path(), &["--network", "none"]).success();
+    assert_eq!(
+        after.stderr.matches(" CACHED").count(),
+        0,
+        "{}",
+        after.stderr
+    );
+    assert_eq!(
+        s.ok(&["run", "--rm", "cached", "cat", "/v"]),
+        "run-2\n",
+        "named images survive"
+    );
     s.assert_clean(&[]);
 }
 

@@ -63,3 +63,48 @@ impl Cache {
         Ok(())
     }
 }
+
+/// What `builder prune` freed.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// The cache keys removed.
+    pub keys: Vec<String>,
+    /// Bytes freed (cache entries, cache mounts, and the blobs only they kept).
+    pub reclaimed: u64,
+}
+
+/// `berth builder prune`: forgets every cached step, the `RUN --mount=type=cache`
+/// directories and the kept checksums, then collects the blobs nothing else reaches (the
+/// steps' layers and unnamed intermediate images) through the image store's gc.
+pub fn prune(paths: &Paths) -> crate::error::Result<Pruned> {
+    let mut out = Pruned::default();
+    let store = ImageStore::open_for_gc(paths)?;
+    let _gc = store.gc_lock(true)?;
+    let dir = paths.build_cache();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let size = e.metadata().map_or(0, |m| m.len());
+        if std::fs::remove_file(&p).is_ok() {
+            out.reclaimed += size;
+            if let Some(k) = p.file_stem() {
+                out.keys.push(format!("sha256:{}", k.to_string_lossy()));
+            }
+        }
+    }
+    let mounts = paths.build_mounts();
+    for e in std::fs::read_dir(&mounts).into_iter().flatten().flatten() {
+        out.reclaimed += walkdir::WalkDir::new(e.path())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum::<u64>();
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+    let _ = std::fs::remove_file(paths.build_sums());
+    let c = crate::image::gc::collect(&store, paths)?;
+    out.reclaimed += c.reclaimed;
+    out.keys.sort();
+    Ok(out)
+}

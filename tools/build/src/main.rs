@@ -77,8 +77,15 @@ struct Args {
     /// Print the steps and which of them the cache would serve; build nothing.
     #[arg(long = "dry-run")]
     dry_run: bool,
+    /// `berth builder prune`: remove the build cache (cached steps, cache mounts, checksums).
+    #[arg(long, conflicts_with = "context")]
+    prune: bool,
+    /// With --prune: do not prompt for confirmation.
+    #[arg(long = "force", requires = "prune")]
+    force: bool,
     /// The build context: a directory, or - for a tar or a Dockerfile on stdin.
-    context: String,
+    #[arg(required_unless_present = "prune")]
+    context: Option<String>,
 }
 
 impl Tool for Args {
@@ -163,6 +170,9 @@ fn signals() {
 }
 
 fn run(args: Args) -> Result<()> {
+    if args.prune {
+        return prune(&args);
+    }
     signals();
     let r = build_it(&args);
     match r {
@@ -172,6 +182,27 @@ fn run(args: Args) -> Result<()> {
         }
         r => r,
     }
+}
+
+/// `docker builder prune`'s output: the ids removed, then the total.
+fn prune(args: &Args) -> Result<()> {
+    if !args.force && !cli::confirm("This will remove all dangling build cache.") {
+        return Ok(());
+    }
+    let p = build::cache::prune(&args.common.paths())?;
+    let mut out = String::new();
+    if !p.keys.is_empty() {
+        out = String::from("Deleted build cache objects:\n");
+        for k in &p.keys {
+            out.push_str(&format!("{}\n", &berth::paths::digest_hex(k)[..25]));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total:\t{}\n",
+        berth::units::human::size(p.reclaimed)
+    ));
+    cli::print_text(&out)
 }
 
 fn pairs(list: &[String], what: &str, from_env: bool) -> Result<Vec<(String, String)>> {
@@ -202,18 +233,16 @@ fn build_it(args: &Args) -> Result<()> {
     }
     let paths = args.common.paths();
     let mut stdin_used = false;
-    let (context, _tmp, stdin_dockerfile) = if args.context == "-" {
+    let ctx_arg = args.context.clone().unwrap_or_default();
+    let (context, _tmp, stdin_dockerfile) = if ctx_arg == "-" {
         stdin_used = true;
         stdin_context(&paths)?
     } else {
-        let p = PathBuf::from(&args.context);
+        let p = PathBuf::from(&ctx_arg);
         if !p.is_dir() {
             return Err(Error::new(
                 Code::NOT_FOUND,
-                format!(
-                    "unable to prepare context: path {:?} not found",
-                    args.context
-                ),
+                format!("unable to prepare context: path {:?} not found", ctx_arg),
             ));
         }
         (p, None, None)
