@@ -3,6 +3,7 @@
 //! (crate `berth-cli`) turns results and errors into output.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod build;
 pub mod bundle;
 pub mod confine;
 pub mod container;

@@ -104,6 +104,19 @@ impl Paths {
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
+    /// `<root>/build/cache`: the build cache, one `<key>.json` per step (build::cache).
+    pub fn build_cache(&self) -> PathBuf {
+        self.root.join("build").join("cache")
+    }
+    /// `<root>/build/mounts`: `RUN --mount=type=cache` directories, one per cache id.
+    pub fn build_mounts(&self) -> PathBuf {
+        self.root.join("build").join("mounts")
+    }
+    /// `<root>/build/sums.json`: content checksums of build contexts' files, by
+    /// path+size+mtime+inode (build::context).
+    pub fn build_sums(&self) -> PathBuf {
+        self.root.join("build").join("sums.json")
+    }
     /// `<root>/creating`: one empty file `<pid>-<start>` per berth run still making its
     /// container (berth::container::undo): one whose process is gone left a half-made one.
     pub fn creating(&self) -> PathBuf {

@@ -93,15 +93,15 @@ pub(super) fn io_err(what: &str, path: &str, e: impl Into<io::Error>) -> Error {
 
 /// A directory that paths are resolved inside: a container's root (or one of its mounts, for
 /// a stopped container), or `/` on the host.
-pub(super) struct Side {
-    pub(super) root: Root,
+pub(crate) struct Side {
+    pub(crate) root: Root,
     /// The path inside `root` (cleaned, no leading slash).
-    pub(super) rel: Vec<u8>,
+    pub(crate) rel: Vec<u8>,
     /// What the user typed, for messages.
-    pub(super) shown: String,
+    pub(crate) shown: String,
     /// Writes are refused (read-only rootfs or mount of a stopped container).
-    pub(super) read_only: bool,
-    pub(super) container: bool,
+    pub(crate) read_only: bool,
+    pub(crate) container: bool,
 }
 
 fn open_dir(path: &Path) -> io::Result<Root> {

@@ -19,9 +19,17 @@ use super::copy::{CopyOptions, Side, bad, io_err};
 use crate::confine::{Root, clean_path, create_new, reopen, split_parent};
 use crate::error::{Error, Result};
 
+/// Whether to leave out an entry: its path in the archive, and whether it is a directory.
+pub(crate) type Skip = Box<dyn Fn(&[u8], bool) -> bool + Send>;
+
 #[derive(Default)]
-pub(super) struct Counter {
-    pub(super) bytes: u64,
+pub(crate) struct Counter {
+    pub(crate) bytes: u64,
+    /// Every archived entry's owner and permission bits replaced (`COPY --chown/--chmod`).
+    pub(crate) owner: Option<(u32, u32)>,
+    pub(crate) chmod: Option<u32>,
+    /// Entries to leave out, by their path in the archive (a build's `.dockerignore`).
+    pub(crate) skip: Option<Skip>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -37,7 +45,7 @@ pub(super) fn header_for(st: &rfs::Stat) -> tar::Header {
     h
 }
 
-pub(super) fn archive<W: Write>(
+pub(crate) fn archive<W: Write>(
     b: &mut tar::Builder<W>,
     top: &OwnedFd,
     st: &rfs::Stat,
@@ -76,6 +84,13 @@ pub(super) fn entry<W: Write>(
 ) -> Result<()> {
     let shown = String::from_utf8_lossy(path).into_owned();
     let mut h = header_for(st);
+    if let Some((u, g)) = c.owner {
+        h.set_uid(u.into());
+        h.set_gid(g.into());
+    }
+    if let Some(m) = c.chmod {
+        h.set_mode(m);
+    }
     let kind = FileType::from_raw_mode(st.st_mode);
     let append = |b: &mut tar::Builder<W>, h: &mut tar::Header, data: &mut dyn Read| {
         b.append_data(h, OsStr::from_bytes(path), data)
@@ -205,6 +220,10 @@ pub(super) fn children<W: Write>(
         } else {
             [prefix, b"/", &n].concat()
         };
+        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        if c.skip.as_ref().is_some_and(|skip| skip(&path, is_dir)) {
+            continue;
+        }
         entry(b, dir, Some((dir, &n)), &st, &path, links, c)?;
     }
     Ok(())
@@ -223,7 +242,7 @@ struct Meta {
     link: Vec<u8>,
 }
 
-pub(super) fn extract(
+pub(crate) fn extract(
     input: &mut dyn Read,
     dir: Root,
     d: &Side,
@@ -300,9 +319,13 @@ fn place(
 ) -> Result<bool> {
     let shown = String::from_utf8_lossy(rel).into_owned();
     let (parent_rel, name) = split_parent(rel);
-    let parent = dir
-        .open_at(parent_rel, OFlags::PATH | OFlags::DIRECTORY)
-        .map_err(|er| io_err("cannot open", &shown, er))?;
+    // A parent the archive did not list is made, as Docker's untar makes it (never through a
+    // dangling symlink: confine's mkdir_all).
+    let parent = match dir.open_at(parent_rel, OFlags::PATH | OFlags::DIRECTORY) {
+        Err(er) if er.raw_os_error() == Some(libc::ENOENT) => dir.mkdir_all(parent_rel),
+        r => r,
+    }
+    .map_err(|er| io_err("cannot open", &shown, er))?;
     let kind = h.entry_type();
     let ioe = |er: rustix::io::Errno| io_err("cannot write", &shown, er);
     let uid = Some(rustix::process::Uid::from_raw(m.uid));

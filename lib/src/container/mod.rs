@@ -15,11 +15,14 @@
 //!   before its container ran.
 
 pub mod attach;
-mod copy;
-mod copytar;
+pub mod commit;
+pub(crate) mod copy;
+pub(crate) mod copytar;
 mod create;
 mod delete;
+pub mod diff;
 mod exec;
+pub mod export;
 pub mod external;
 pub mod health;
 mod kill;

@@ -36,8 +36,8 @@ pub mod list;
 pub mod remove;
 pub mod usage;
 
-mod compress;
-mod oneshot;
+pub(crate) mod compress;
+pub(crate) mod oneshot;
 
 use crate::digest::DigestError;
 use crate::error::{Code, Coded, IoError};

@@ -35,6 +35,7 @@
 //!   Every input from an image or a registry has a fuzz target in `fuzz/` (`tar_entries` here;
 //!   `image_config`, `manifest`, `index`, `archive_manifest` for the other documents).
 
+pub mod diff;
 pub mod extract;
 pub mod stream;
 pub mod whiteout;

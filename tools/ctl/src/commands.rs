@@ -358,13 +358,7 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "spawn",
         "Timeout (in seconds) to stop a container",
     ),
-    (
-        "log-opt",
-        None,
-        true,
-        "spawn",
-        "Log driver options",
-    ),
+    ("log-opt", None, true, "spawn", "Log driver options"),
     (
         "detach-keys",
         None,

@@ -13,10 +13,12 @@ pub fn berth() -> Command {
             "attach",
             "Attach local standard input, output, and error streams to a running container",
         ),
+        ("build", "Build an image from a Dockerfile"),
         (
             "container",
             "Manage containers (ls, rm, prune, inspect, ...)",
         ),
+        ("commit", "Create a new image from a container's changes"),
         (
             "cp",
             "Copy files/folders between a container and the local filesystem",
@@ -25,8 +27,13 @@ pub fn berth() -> Command {
             "doctor",
             "Show what this machine supports, with the fix for anything missing",
         ),
+        (
+            "diff",
+            "Inspect changes to files or directories on a container's filesystem",
+        ),
         ("events", "Get real time events from the server"),
         ("exec", "Execute a command in a running container"),
+        ("export", "Export a container's filesystem as a tar archive"),
         ("history", "Show the history of an image"),
         ("image", "Manage images"),
         ("info", "Display system-wide information"),

@@ -9,6 +9,9 @@
 //! berth-ctl events [--since T] [--until T] [-f F] [--format F]   berth events (the event log)
 //! berth-ctl system df [-v] [--format F]      berth system df
 //! berth-ctl system prune [-a] [--volumes] [-f] [--filter F]       berth system prune
+//! berth-ctl commit [-c I] [-m] [-a] [-p] C [REPO[:TAG]]   berth commit (prints the image id)
+//! berth-ctl diff CONTAINER                   berth diff (Docker's A/C/D lines)
+//! berth-ctl export [-o FILE] CONTAINER       berth export (a tar that `import` reads back)
 //! berth-ctl doctor                           what this machine supports, and the fixes
 //! berth-ctl info [-f FORMAT]                  berth info (Docker's system.Info document)
 //! berth-ctl version [-f FORMAT]               berth version (Docker's document)
@@ -48,8 +51,9 @@
 //!   every berth-unpack create (and `berth-ctl undo` alone) sweeps those first.
 //! - **The dispatcher** `berth VERB` (`tools/run/berth`) execs the owning tool, looked up
 //!   beside the script first: run/create -> berth-run; start, stop, restart, kill, pause,
-//!   unpause, wait, exec, attach -> berth-spawn; rm, rename, cp, doctor, events, `container
-//!   prune`, `system df|prune|events` -> berth-ctl; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
+//!   unpause, wait, exec, attach, update -> berth-spawn; rm, rename, cp, commit, diff, export,
+//!   doctor, events, `container prune`, `system df|prune|events` -> berth-ctl; build ->
+//!   berth-build; pull -> berth-pull; images, image, tag, rmi, save, load, push, import,
 //!   history, search, login, logout -> berth-image; ps, inspect, logs, top, port, stats ->
 //!   berth-ps; volume -> berth-vol; network -> berth-netns network; info -> berth-ctl info.
 //!   `berth container VERB` is `berth VERB`. Unknown verbs exit 125.
@@ -60,6 +64,7 @@
 
 mod commands;
 mod dispatch;
+mod snapshot;
 mod system;
 
 use std::io::{IsTerminal, Write};
@@ -136,6 +141,17 @@ enum Cmd {
     System {
         #[command(subcommand)]
         cmd: SystemCmd,
+    },
+    /// Create a new image from a container's changes.
+    Commit(snapshot::Commit),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive.
+    Export {
+        /// Write to a file, instead of STDOUT.
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        container: String,
     },
     /// Show the berth version information.
     Version {
@@ -304,6 +320,9 @@ fn run(args: Args) -> Result<()> {
                     filter,
                 },
         } => system::prune(&paths, all, volumes, force, &filter),
+        Cmd::Commit(c) => snapshot::run_commit(&paths, c),
+        Cmd::Diff { container } => snapshot::run_diff(&paths, &container),
+        Cmd::Export { output, container } => snapshot::run_export(&paths, &container, output),
         Cmd::Version { format } => version(format.as_deref()),
         Cmd::Doctor => doctor(&paths, args.common.wants_json()),
         Cmd::Info { format } => info(&paths, format.as_deref(), args.common.json),

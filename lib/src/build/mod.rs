@@ -1,0 +1,166 @@
+//! `berth build`: a Dockerfile and a context into an OCI image in the store.
+//!
+//! - [`parse`]: the Dockerfile's syntax (directives, continuations, flags, JSON/shell form).
+//! - [`vars`]: variable substitution with ARG/ENV scoping.
+//! - [`plan`]: stages, `ARG` before `FROM`, `--target`, and which stages are needed (unused
+//!   stages are skipped, as BuildKit does).
+//! - [`stage`]: one stage's instructions applied to its image state; metadata instructions
+//!   change only the config and add a history entry with `empty_layer`.
+//! - [`exec`]: the filesystem steps, through the stages: each step's rootfs is a container
+//!   bundle made by unpack (`bundle::create`: an overlay over the parent's layers); RUN runs
+//!   in it through `berth-netns -` and `berth-spawn start -` (the same tools `berth run`
+//!   composes); COPY/ADD/WORKDIR write into it by descriptor (`confine`, through cp's tar
+//!   machinery); the step's layer is the diff of the overlay's upper directory
+//!   (`layer::diff`). The container is torn down by the stages' teardown verbs whatever
+//!   happens.
+//! - [`cache`]: each step's key chains the parent's key, the instruction after substitution,
+//!   the build args in scope and, for COPY/ADD, a checksum of the files copied (kept per
+//!   path+size+mtime+inode); a hit reuses the step's resulting config and layers.
+//!
+//! Intermediate images are blobs (config + manifest) without a name: the build holds the
+//! store's lease, and a RUN container's record names its manifest, so gc keeps them while
+//! they are used. Errors carry the Dockerfile's line number (`Dockerfile:3: ...`).
+
+pub mod cache;
+pub mod context;
+pub mod exec;
+pub mod ignore;
+pub mod meta;
+pub mod parse;
+pub mod plan;
+pub mod stage;
+mod steps;
+pub mod vars;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Code, Coded, Error};
+
+/// Set by the tool's SIGINT/SIGTERM handler: the build stops at the next check, a running
+/// step is stopped, and its container is torn down.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The pid of the step's running `berth-spawn` (0: none), for the signal handler to stop.
+pub static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("Dockerfile:{line}: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("Dockerfile:{line}: {message}")]
+    Step {
+        line: usize,
+        message: String,
+        code: Code,
+    },
+    #[error(
+        "Dockerfile:{line}: process \"{command}\" did not complete successfully: exit code: {status}"
+    )]
+    RunFailed {
+        line: usize,
+        command: String,
+        status: i32,
+    },
+    #[error("{0}")]
+    BadArgs(String),
+    #[error("the Dockerfile cannot be empty")]
+    Empty,
+    #[error("build interrupted")]
+    Interrupted,
+}
+
+impl Coded for BuildError {
+    fn code(&self) -> Code {
+        match self {
+            BuildError::Syntax { .. } | BuildError::Empty => Code::INVALID_CONFIG,
+            BuildError::Step { code, .. } => *code,
+            BuildError::RunFailed { .. } => Code::INVALID_CONFIG,
+            BuildError::BadArgs(_) => Code::BAD_ARGS,
+            BuildError::Interrupted => Code::TRY_AGAIN,
+        }
+    }
+}
+
+/// An error of any module while running the instruction on `line`.
+pub fn at(line: usize, e: Error) -> Error {
+    if e.downcast_ref::<BuildError>().is_some() {
+        return e;
+    }
+    BuildError::Step {
+        line,
+        message: e.one_line(),
+        code: e.code(),
+    }
+    .into()
+}
+
+/// What a build needs.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// The context directory (a tar context is unpacked into one first by the caller).
+    pub context: PathBuf,
+    /// `-t`: names for the result.
+    pub tags: Vec<String>,
+    /// `--build-arg K=V` (or `K`, taken from the environment by the caller).
+    pub build_args: Vec<(String, String)>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    /// `--pull`: pull FROM images even if they are in the store.
+    pub pull: bool,
+    /// `--label K=V` on the result.
+    pub labels: Vec<(String, String)>,
+    /// RUN's network: bridge (default, as Docker), none, host.
+    pub network: String,
+    /// Print the plan and the cache's answers; build nothing.
+    pub dry_run: bool,
+}
+
+/// One layer of an image being built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
+}
+
+/// An image as the build goes: the whole image config (Docker's spelling) and its layers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageState {
+    pub config: Value,
+    pub layers: Vec<Layer>,
+}
+
+/// What the caller hears as the build goes (lib prints nothing).
+pub trait Progress {
+    /// A vertex starts: `[stage n/m] INSTRUCTION`.
+    fn step(&mut self, title: &str);
+    /// The step was served from the cache.
+    fn cached(&mut self);
+    /// A line the step printed (RUN's output).
+    fn output(&mut self, line: &str);
+    /// The step is done.
+    fn done(&mut self);
+    /// `--dry-run`: one step of the plan, and whether the cache would serve it.
+    fn planned(&mut self, title: &str, cached: bool);
+}
+
+/// The result.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// `sha256:<config digest>`.
+    pub id: String,
+    pub names: Vec<String>,
+}
+
+pub use stage::build;
