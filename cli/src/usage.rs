@@ -340,7 +340,11 @@ pub fn pflag_words(e: &clap::Error) -> String {
         }
         ErrorKind::InvalidValue if value.is_empty() => format!("flag needs an argument: {arg}"),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            format!("invalid argument \"{value}\" for \"{arg}\" flag")
+            // pflag's `invalid argument %q for %q flag: %v`, the value parser's reason last.
+            match std::error::Error::source(e) {
+                Some(why) => format!("invalid argument \"{value}\" for \"{arg}\" flag: {why}"),
+                None => format!("invalid argument \"{value}\" for \"{arg}\" flag"),
+            }
         }
         _ => {
             let msg = e.render().to_string();

@@ -235,6 +235,21 @@ fn cache_hits_then_a_changed_file_then_a_changed_build_arg() {
         "run-2\n",
         "named images survive"
     );
+    // system prune frees it too (Docker's "unused build cache"), in its own section.
+    let pruned = s.ok(&["system", "prune", "-f"]);
+    assert!(
+        pruned.contains("Deleted build cache objects:\n")
+            && pruned.contains("Total reclaimed space: "),
+        "{pruned}"
+    );
+    let again = build(&s, ctx.path(), &["--network", "none"]).success();
+    assert_eq!(
+        again.stderr.matches(" CACHED").count(),
+        0,
+        "{}",
+        again.stderr
+    );
+    assert_eq!(s.ok(&["run", "--rm", "cached", "cat", "/v"]), "run-2\n");
     s.assert_clean(&[]);
 }
 

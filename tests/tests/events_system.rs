@@ -74,14 +74,14 @@ fn events_record_a_containers_life_in_dockers_words() {
             }
         })
         .collect();
-    let attrs = "image=busybox:latest, name=web, tier=front";
+    let attrs = "image=busybox, name=web, tier=front";
     assert_eq!(
         lines,
         [
             format!("container create {id} ({attrs})"),
             format!("container start {id} ({attrs})"),
-            format!("container kill {id} (image=busybox:latest, name=web, signal=15, tier=front)"),
-            format!("container kill {id} (image=busybox:latest, name=web, signal=9, tier=front)"),
+            format!("container kill {id} (image=busybox, name=web, signal=15, tier=front)"),
+            format!("container kill {id} (image=busybox, name=web, signal=9, tier=front)"),
             format!("container die {id} (execDuration=N, exitCode=137, {attrs})"),
             format!("container stop {id} ({attrs})"),
             format!("container destroy {id} ({attrs})"),
@@ -115,7 +115,7 @@ fn events_record_a_containers_life_in_dockers_words() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["status"], "create");
     assert_eq!(v["id"], id);
-    assert_eq!(v["from"], "busybox:latest");
+    assert_eq!(v["from"], "busybox");
     assert_eq!(v["Type"], "container");
     assert_eq!(v["Action"], "create");
     assert_eq!(v["Actor"]["ID"], id);
@@ -247,7 +247,7 @@ fn events_of_the_other_container_verbs_and_a_health_check() {
     ]);
     assert!(
         untimed(rename.trim_end()).starts_with(&format!(
-            "container rename {id} (image=busybox:latest, name=web2, oldName=/web)"
+            "container rename {id} (image=busybox, name=web2, oldName=/web)"
         )),
         "{rename}"
     );
@@ -596,12 +596,12 @@ fn network_prune_removes_only_unused_custom_networks() {
         "1000",
     ]);
 
-    // No: the prompt on stderr, Docker's words, nothing removed.
+    // No: the prompt on stdout (docker/cli's prompt.Confirm), Docker's words, nothing removed.
     let r = b.berth_in(&["network", "prune"], b"n\n").success();
-    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "");
     assert_eq!(
-        r.stderr,
-        "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] \n"
+        r.stdout,
+        "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
     );
     // A filter that matches nothing removes nothing, and prints nothing.
     assert_eq!(
@@ -619,7 +619,10 @@ fn network_prune_removes_only_unused_custom_networks() {
         ""
     );
     let r = b.berth_in(&["network", "prune"], b"y\n").success();
-    assert_eq!(r.stdout, "Deleted Networks:\nfree\n\n");
+    assert_eq!(
+        r.stdout,
+        "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] Deleted Networks:\nfree\n\n"
+    );
     assert_eq!(network_names(&b), ["bridge", "host", "none", "used"]);
     // Nothing left to prune.
     assert_eq!(b.ok(&["network", "prune", "-f"]), "");
@@ -801,17 +804,17 @@ fn system_prune_asks_then_removes_what_nothing_uses() {
         .trim()
         .to_string();
 
-    let warning = "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n\nAre you sure you want to continue? [y/N] \n";
+    let warning = "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n  - all build cache\n\nAre you sure you want to continue? [y/N] ";
     let r = b
         .berth_in(&["system", "prune", "-a", "--volumes"], b"no\n")
         .success();
-    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", warning));
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), (warning, ""));
     let r = b
         .berth_in(&["system", "prune", "--filter", "label=x"], b"\n")
         .success();
     assert_eq!(
-        r.stderr,
-        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n\n  Items to be pruned will be filtered with:\n  - label=x\n\nAre you sure you want to continue? [y/N] \n"
+        r.stdout,
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - unused build cache\n\n  Items to be pruned will be filtered with:\n  - label=x\n\nAre you sure you want to continue? [y/N] "
     );
     assert_eq!(b.ok(&["ps", "-a", "-q"]).lines().count(), 2);
     let r = b
@@ -827,7 +830,11 @@ fn system_prune_asks_then_removes_what_nothing_uses() {
     let r = b
         .berth_in(&["system", "prune", "-a", "--volumes"], b"y\n")
         .success();
-    let out = r.stdout;
+    let out = r
+        .stdout
+        .strip_prefix(warning)
+        .unwrap_or_else(|| panic!("{}", r.stdout))
+        .to_string();
     let (head, total) = out.rsplit_once("Total reclaimed space: ").unwrap();
     assert!(total.ends_with("B\n"), "{out}");
     let images = head

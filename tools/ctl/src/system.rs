@@ -110,10 +110,13 @@ fn prune_warning(all: bool, volumes: bool, filter: &[String]) -> String {
     if volumes {
         w.push("all anonymous volumes not used by at least one container");
     }
-    w.push(if all {
-        "all images without at least one container associated to them"
+    w.extend(if all {
+        [
+            "all images without at least one container associated to them",
+            "all build cache",
+        ]
     } else {
-        "all dangling images"
+        ["all dangling images", "unused build cache"]
     });
     let mut text = String::from("This will remove:\n");
     for line in w {
@@ -138,7 +141,9 @@ fn prune_warning(all: bool, volumes: bool, filter: &[String]) -> String {
 }
 
 /// `docker system prune [-a] [--volumes] [-f] [--filter]`: container prune, network prune,
-/// (with `--volumes`) volume prune, and image prune, each the verb's own, in Docker's order.
+/// (with `--volumes`) volume prune, image prune and the build cache (`builder prune`), each
+/// the verb's own, in Docker's order. berth's build cache has no labels or ages, so a
+/// `--filter` leaves it alone.
 pub fn prune(
     paths: &Paths,
     all: bool,
@@ -199,6 +204,16 @@ pub fn prune(
         })
         .collect();
     section("Deleted Images:", &images);
+    if filter.is_empty() {
+        let cache = berth::build::cache::prune(paths)?;
+        reclaimed += cache.reclaimed;
+        let ids: Vec<String> = cache
+            .keys
+            .iter()
+            .map(|k| berth::paths::digest_hex(k)[..25].to_string())
+            .collect();
+        section("Deleted build cache objects:", &ids);
+    }
     out.push_str(&format!("Total reclaimed space: {}\n", size(reclaimed)));
     cli::print_text(&out)
 }
@@ -211,11 +226,11 @@ mod tests {
     fn the_warning_is_docker_s() {
         assert_eq!(
             prune_warning(false, false, &[]),
-            "This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n"
+            "This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - unused build cache\n"
         );
         assert_eq!(
             prune_warning(true, true, &["until=1h".into(), "label=a".into()]),
-            "This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n\n  Items to be pruned will be filtered with:\n  - label=a\n  - until=1h\n"
+            "This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n  - all build cache\n\n  Items to be pruned will be filtered with:\n  - label=a\n  - until=1h\n"
         );
     }
 }
