@@ -290,16 +290,25 @@ impl Run {
 /// "timed out waiting for {what}". Hang protection only, never a timing claim. The one
 /// polling loop of the tests.
 #[track_caller]
-pub fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    until_or(what, f, String::new)
+}
+
+/// [`until`], with what `why` returns (the state worth seeing) added to the timeout's message.
+#[track_caller]
+pub fn until_or<T>(
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+    why: impl FnOnce() -> String,
+) -> T {
     let start = std::time::Instant::now();
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() >= std::time::Duration::from_secs(60) {
+            panic!("timed out waiting for {what}\n{}", why());
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -208,9 +208,21 @@ fn detached_container_with_the_everyday_verbs() {
     assert_eq!(b.ok(&["wait", "web"]), "137\n");
     // start again (detached, with a new monitor): served again.
     assert_eq!(b.ok(&["start", &id[..12]]), format!("{}\n", &id[..12]));
-    until("the port again", || {
-        net::http_get(&format!("http://127.0.0.1:{port}/"))
-    });
+    // (This once timed out in the whole suite and never alone: the state goes in the message.)
+    berth_e2e::until_or(
+        "the port again",
+        || net::http_get(&format!("http://127.0.0.1:{port}/")),
+        || {
+            let ps = b.berth(&["ps", "-a"]).stdout;
+            let logs = b.berth(&["logs", "web"]);
+            let state = b.berth(&["inspect", "-f", "{{json .State}}", "web"]).stdout;
+            let nat = b.sh("iptables -t nat -S 2>&1; ip -br addr 2>&1").stdout;
+            format!(
+                "ps -a:\n{ps}\nlogs:\n{}{}\nstate: {state}\n{nat}",
+                logs.stdout, logs.stderr
+            )
+        },
+    );
     assert_eq!(b.ok(&["rm", "-f", "web"]), "web\n");
     assert!(!port_open(port));
     b.assert_clean(&[&id]);
