@@ -327,9 +327,16 @@ pub fn image_state(store: &ImageStore, arg: &str) -> Result<(ImageState, String)
     let id = img.id();
     let config: Value = serde_json::from_slice(&store.read_blob(&id)?)
         .map_err(|e| Error::new(Code::DECODE, format!("image {arg}: its config: {e}")))?;
-    let diff_ids = img.config.rootfs().diff_ids();
-    let layers = img
-        .manifest
+    let layers = layers_of(&img.manifest, img.config.rootfs().diff_ids());
+    Ok((ImageState { config, layers }, id))
+}
+
+/// A manifest's layers, each with its diff id from the config (`diff_ids`, in layer order).
+pub(crate) fn layers_of(
+    manifest: &oci_spec::image::ImageManifest,
+    diff_ids: &[String],
+) -> Vec<Layer> {
+    manifest
         .layers()
         .iter()
         .enumerate()
@@ -339,8 +346,7 @@ pub fn image_state(store: &ImageStore, arg: &str) -> Result<(ImageState, String)
             size: l.size(),
             diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
         })
-        .collect();
-    Ok((ImageState { config, layers }, id))
+        .collect()
 }
 
 /// `FROM scratch`: no layers, an empty config.

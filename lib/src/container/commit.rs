@@ -121,17 +121,7 @@ fn base_state(store: &ImageStore, record: &Record) -> Result<ImageState> {
                 .collect()
         })
         .unwrap_or_default();
-    let layers = manifest
-        .layers()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| Layer {
-            media_type: l.media_type().to_string(),
-            digest: l.digest().to_string(),
-            size: l.size(),
-            diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
-        })
-        .collect();
+    let layers = crate::build::exec::layers_of(&manifest, &diff_ids);
     Ok(ImageState { config, layers })
 }
 

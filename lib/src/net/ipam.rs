@@ -30,15 +30,14 @@ fn ipam6_dir(net_dir: &Path) -> PathBuf {
 
 /// Every address in use, with its container id, in address order.
 pub fn allocations(net_dir: &Path) -> Result<Vec<(Ipv4Addr, String)>> {
-    let dir = ipam_dir(net_dir);
-    let entries = crate::store::list_dir(&dir)?;
+    allocated_in(&ipam_dir(net_dir))
+}
+
+/// The allocations kept in `dir` (one file per address, named by it, holding the id).
+fn allocated_in<A: std::str::FromStr + Ord>(dir: &Path) -> Result<Vec<(A, String)>> {
     let mut out = Vec::new();
-    for e in entries {
-        let Some(ip) = e
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<Ipv4Addr>().ok())
-        else {
+    for e in crate::store::list_dir(dir)? {
+        let Some(ip) = e.file_name().to_str().and_then(|n| n.parse::<A>().ok()) else {
             continue;
         };
         let id = fs::read_to_string(e.path()).unwrap_or_default();
@@ -117,20 +116,7 @@ fn take(dir: &Path, ip: Ipv4Addr, id: &str) -> Result<()> {
 
 /// Every IPv6 address in use, with its container id, in address order.
 pub fn allocations6(net_dir: &Path) -> Result<Vec<(Ipv6Addr, String)>> {
-    let mut out = Vec::new();
-    for e in crate::store::list_dir(&ipam6_dir(net_dir))? {
-        let Some(ip) = e
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<Ipv6Addr>().ok())
-        else {
-            continue;
-        };
-        let id = fs::read_to_string(e.path()).unwrap_or_default();
-        out.push((ip, id.trim().to_string()));
-    }
-    out.sort();
-    Ok(out)
+    allocated_in(&ipam6_dir(net_dir))
 }
 
 /// Allocates an IPv6 address in `subnet` (never its own address or `gateway`) for container
