@@ -33,6 +33,21 @@ pub const STAGE_HEADING: &str = "Pipeline stage (start -, create -)";
 /// verb's help leaves out.
 pub const RUNC_HEADING: &str = "runc";
 
+/// docker/cli's `--format` help of a listing (`flagsHelper.FormatHelp`).
+pub const FORMAT_HELP: &str = "Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
+/// docker/cli's `--format` help of `inspect` and of single-document verbs
+/// (`flagsHelper.InspectFormatHelp`).
+pub const INSPECT_FORMAT_HELP: &str = "Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
 /// Set by the dispatcher: the command path before the tool's own subcommands.
 pub const PREFIX_ENV: &str = "BERTH_CMD_PREFIX";
 
@@ -74,6 +89,10 @@ const USE_LINES: &[(&str, &str)] = &[
     ("kill", "CONTAINER [CONTAINER...]"),
     ("images", "[REPOSITORY[:TAG]]"),
     ("inspect", "NAME|ID [NAME|ID...]"),
+    ("top", "CONTAINER [ps OPTIONS]"),
+    ("commit", "CONTAINER [REPOSITORY[:TAG]]"),
+    ("import", "file|- [REPOSITORY[:TAG]]"),
+    ("build", "PATH | -"),
 ];
 
 fn is_global(a: &Arg) -> bool {
@@ -127,19 +146,41 @@ pub fn use_line(cmd: &Command, path: &str) -> String {
     line
 }
 
+/// pflag's type words that a value name may give.
+const PFLAG_WORDS: &[&str] = &[
+    "bytes", "decimal", "uint16", "uint", "duration", "list", "int",
+];
+
 /// pflag's type word for a flag's value.
 fn type_word(a: &Arg) -> &'static str {
     use std::any::TypeId;
     if !a.get_action().takes_values() {
         return "";
     }
+    // A value that may be left out (`start -a`, `commit -p`): pflag's boolean layout.
+    if a.get_num_args().is_some_and(|n| n.min_values() == 0) {
+        return "";
+    }
     if a.get_long() == Some("filter") {
         return "filter";
+    }
+    // A value name that is one of pflag's type words (`bytes`, `decimal`, `uint16`) is shown.
+    if let Some(n) = a
+        .get_value_names()
+        .and_then(|n| n.first())
+        .map(|n| n.as_str())
+    {
+        if let Some(w) = PFLAG_WORDS.iter().find(|w| **w == n) {
+            return w;
+        }
     }
     if matches!(a.get_action(), ArgAction::Append) {
         return "list";
     }
     let t = a.get_value_parser().type_id();
+    if t == TypeId::of::<bool>() {
+        return "";
+    }
     let ints = [
         TypeId::of::<i64>(),
         TypeId::of::<u64>(),
@@ -184,9 +225,6 @@ fn options(cmd: &Command) -> String {
                 .get_help()
                 .map(|h| h.to_string())
                 .unwrap_or_default()
-                .lines()
-                .next()
-                .unwrap_or_default()
                 .trim_end_matches('.')
                 .to_string();
             let defaults: Vec<String> = a
@@ -194,6 +232,10 @@ fn options(cmd: &Command) -> String {
                 .iter()
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect();
+            let is_bool = a.get_action().takes_values() && t.is_empty();
+            if is_bool && defaults == ["true"] {
+                help += " (default true)";
+            }
             if !t.is_empty()
                 && !defaults.is_empty()
                 && !defaults.iter().all(|d| d.is_empty() || d == "0")
@@ -209,10 +251,12 @@ fn options(cmd: &Command) -> String {
         })
         .collect();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    // pflag indents a description's further lines to its column.
+    let indent = format!("\n{:width$}   ", "");
     rows.iter()
         .map(|(l, h)| match h.is_empty() {
             true => format!("{l}\n"),
-            false => format!("{l:<width$}   {h}\n"),
+            false => format!("{l:<width$}   {}\n", h.replace('\n', &indent)),
         })
         .collect()
 }
@@ -221,9 +265,11 @@ fn options(cmd: &Command) -> String {
 fn aliases(path: &str) -> Option<String> {
     let (prefix, verb) = path.rsplit_once(' ')?;
     let container = [
-        "attach", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename", "restart",
-        "run", "start", "stats", "stop", "top", "unpause", "wait",
+        "attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause",
+        "port", "rename", "restart", "run", "start", "stats", "stop", "top", "unpause", "update",
+        "wait",
     ];
+    let image = ["history", "import", "load", "pull", "push", "save", "tag"];
     let list = match (prefix, verb) {
         ("berth" | "berth container", v) if container.contains(&v) => {
             format!("berth container {v}, berth {v}")
@@ -233,6 +279,13 @@ fn aliases(path: &str) -> Option<String> {
         }
         ("berth", "ps") | ("berth container", "ls") => {
             "berth container ls, berth container list, berth container ps, berth ps".into()
+        }
+        ("berth" | "berth image", v) if image.contains(&v) => format!("berth image {v}, berth {v}"),
+        ("berth", "images") | ("berth image", "ls") => {
+            "berth image ls, berth image list, berth images".into()
+        }
+        ("berth", "rmi") | ("berth image", "rm") => {
+            "berth image rm, berth image remove, berth rmi".into()
         }
         (p @ ("berth network" | "berth volume"), "ls") => format!("{p} ls, {p} list"),
         (p @ ("berth network" | "berth volume"), "rm") => format!("{p} rm, {p} remove"),
@@ -397,6 +450,39 @@ mod tests {
              Options:\n\
              \x20 -s, --signal string   Signal to send to the container\n\
              \x20 -t, --timeout int     Seconds to wait before killing the container\n"
+        );
+    }
+
+    #[test]
+    fn options_use_pflags_type_words_and_wrap_as_pflag() {
+        let c = Command::new("history")
+            .arg(Arg::new("format").long("format").help(INSPECT_FORMAT_HELP))
+            .arg(
+                Arg::new("human")
+                    .short('H')
+                    .long("human")
+                    .action(ArgAction::Set)
+                    .num_args(0..=1)
+                    .default_value("true")
+                    .default_missing_value("true")
+                    .value_parser(clap::value_parser!(bool))
+                    .help("Print sizes and dates in human readable format"),
+            )
+            .arg(
+                Arg::new("memory")
+                    .short('m')
+                    .long("memory")
+                    .value_name("bytes")
+                    .help("Memory limit"),
+            );
+        assert_eq!(
+            options(&c),
+            "      --format string   Format output using a custom template:\n\
+             \x20                       'json':             Print in JSON format\n\
+             \x20                       'TEMPLATE':         Print output using the given Go template.\n\
+             \x20                       Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates\n\
+             \x20 -H, --human           Print sizes and dates in human readable format (default true)\n\
+             \x20 -m, --memory bytes    Memory limit\n"
         );
     }
 
