@@ -165,17 +165,12 @@ fn type_word(a: &Arg) -> &'static str {
         return "filter";
     }
     // A value name that is one of pflag's type words (`bytes`, `decimal`, `uint16`) is shown.
-    if let Some(n) = a
+    let named = a
         .get_value_names()
         .and_then(|n| n.first())
-        .map(|n| n.as_str())
-    {
-        if let Some(w) = PFLAG_WORDS.iter().find(|w| **w == n) {
-            return w;
-        }
-    }
-    if matches!(a.get_action(), ArgAction::Append) {
-        return "list";
+        .map(|n| n.as_str());
+    if let Some(w) = PFLAG_WORDS.iter().find(|w| named == Some(**w)) {
+        return w;
     }
     let t = a.get_value_parser().type_id();
     if t == TypeId::of::<bool>() {
