@@ -73,7 +73,8 @@ pub fn find(root: &Command, argv: &[String]) -> (Command, String) {
     (cmd, path)
 }
 
-/// Docker's use lines where they are not the arguments' names in order.
+/// Docker's use lines where they are not the arguments' names in order, by the command
+/// path's last words (the longer first).
 const USE_LINES: &[(&str, &str)] = &[
     ("run", "IMAGE [COMMAND] [ARG...]"),
     ("create", "IMAGE [COMMAND] [ARG...]"),
@@ -88,6 +89,9 @@ const USE_LINES: &[(&str, &str)] = &[
     ("push", "NAME[:TAG]"),
     ("kill", "CONTAINER [CONTAINER...]"),
     ("images", "[REPOSITORY[:TAG]]"),
+    ("image inspect", "IMAGE [IMAGE...]"),
+    ("network inspect", "NETWORK [NETWORK...]"),
+    ("volume inspect", "VOLUME [VOLUME...]"),
     ("inspect", "NAME|ID [NAME|ID...]"),
     ("top", "CONTAINER [ps OPTIONS]"),
     ("commit", "CONTAINER [REPOSITORY[:TAG]]"),
@@ -134,8 +138,10 @@ pub fn use_line(cmd: &Command, path: &str) -> String {
     if has_options(cmd) {
         line.push_str(" [OPTIONS]");
     }
-    let verb = path.rsplit(' ').next().unwrap_or_default();
-    let args = match USE_LINES.iter().find(|(v, _)| *v == verb) {
+    let args = match USE_LINES
+        .iter()
+        .find(|(v, _)| path.ends_with(&format!(" {v}")))
+    {
         Some((_, a)) => a.to_string(),
         None => positional_words(cmd).join(" "),
     };

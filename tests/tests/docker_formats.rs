@@ -754,6 +754,22 @@ const HELP_LINES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "image inspect",
+        &[
+            "Usage: berth image inspect [OPTIONS] IMAGE [IMAGE...]",
+            "Display detailed information on one or more images",
+        ],
+    ),
+    (
+        "network inspect",
+        &["Usage: berth network inspect [OPTIONS] NETWORK [NETWORK...]"],
+    ),
+    (
+        "volume inspect",
+        &["Usage: berth volume inspect [OPTIONS] VOLUME [VOLUME...]"],
+    ),
+    ("image", &["Usage: berth image COMMAND", "Manage images"]),
+    (
         "start",
         &[
             "-a, --attach Attach STDOUT/STDERR and forward signals",

@@ -41,7 +41,7 @@ enum Verb {
     /// List images
     #[command(alias = "list")]
     Ls(ListArgs),
-    /// Manage images (docker image ...)
+    /// Manage images
     Image {
         #[command(subcommand)]
         verb: ImageVerb,
@@ -100,7 +100,9 @@ enum ImageVerb {
     Default(DefaultArgs),
     /// Upload an image to a registry
     Push(PushArgs),
-    /// Download an image from a registry (runs berth-pull)
+    /// Download an image from a registry
+    ///
+    /// It runs berth-pull.
     Pull {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
