@@ -48,6 +48,14 @@ pub const INSPECT_FORMAT_HELP: &str = "Format output using a custom template:
 'TEMPLATE':         Print output using the given Go template.
 Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
 
+/// The help heading of flags a tool takes only when it serves another verb
+/// (`berth-build --prune --force` is `berth builder prune -f`): that verb's help lists only
+/// them, under Docker's description ([`OTHER_VERBS`]); the tool's own help leaves them out.
+pub const OTHER_VERB_HEADING: &str = "berth builder prune";
+
+/// The description of a verb served by another's tool, by command path.
+const OTHER_VERBS: &[(&str, &str)] = &[("berth builder prune", "Remove build cache")];
+
 /// Set by the dispatcher: the command path before the tool's own subcommands.
 pub const PREFIX_ENV: &str = "BERTH_CMD_PREFIX";
 
@@ -96,6 +104,8 @@ const USE_LINES: &[(&str, &str)] = &[
     ("top", "CONTAINER [ps OPTIONS]"),
     ("commit", "CONTAINER [REPOSITORY[:TAG]]"),
     ("import", "file|- [REPOSITORY[:TAG]]"),
+    ("builder prune", ""),
+    ("builder build", "PATH | -"),
     ("build", "PATH | -"),
 ];
 
@@ -107,9 +117,27 @@ fn is_global(a: &Arg) -> bool {
         || matches!(a.get_help_heading(), Some(STAGE_HEADING | RUNC_HEADING))
 }
 
-fn has_options(cmd: &Command) -> bool {
-    cmd.get_arguments()
-        .any(|a| !a.is_positional() && !is_global(a))
+/// The verb served by another's tool that `path` names, if any.
+fn other_verb(path: &str) -> Option<&'static str> {
+    OTHER_VERBS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, about)| *about)
+}
+
+/// Whether `a` is one of the options `path`'s help lists.
+fn listed(a: &Arg, path: &str) -> bool {
+    let other = a.get_help_heading() == Some(OTHER_VERB_HEADING);
+    !a.is_positional()
+        && !is_global(a)
+        && match other_verb(path) {
+            Some(_) => other,
+            None => !other,
+        }
+}
+
+fn has_options(cmd: &Command, path: &str) -> bool {
+    cmd.get_arguments().any(|a| listed(a, path))
 }
 
 fn positional_words(cmd: &Command) -> Vec<String> {
@@ -135,7 +163,7 @@ fn positional_words(cmd: &Command) -> Vec<String> {
 /// `berth stop [OPTIONS] CONTAINER [CONTAINER...]`.
 pub fn use_line(cmd: &Command, path: &str) -> String {
     let mut line = path.to_string();
-    if has_options(cmd) {
+    if has_options(cmd, path) {
         line.push_str(" [OPTIONS]");
     }
     let args = match USE_LINES
@@ -178,6 +206,9 @@ fn type_word(a: &Arg) -> &'static str {
     if let Some(w) = PFLAG_WORDS.iter().find(|w| named == Some(**w)) {
         return w;
     }
+    if matches!(a.get_action(), ArgAction::Append) {
+        return "list";
+    }
     let t = a.get_value_parser().type_id();
     if t == TypeId::of::<bool>() {
         return "";
@@ -202,11 +233,8 @@ fn type_word(a: &Arg) -> &'static str {
 
 /// The `Options:` lines, as pflag's `FlagUsagesWrapped` lays them out: sorted by name, the
 /// descriptions aligned three spaces after the longest flag.
-fn options(cmd: &Command) -> String {
-    let mut flags: Vec<&Arg> = cmd
-        .get_arguments()
-        .filter(|a| !a.is_positional() && !is_global(a))
-        .collect();
+fn options(cmd: &Command, path: &str) -> String {
+    let mut flags: Vec<&Arg> = cmd.get_arguments().filter(|a| listed(a, path)).collect();
     flags.sort_by_key(|a| a.get_long().unwrap_or_default());
     let rows: Vec<(String, String)> = flags
         .iter()
@@ -297,8 +325,11 @@ fn aliases(path: &str) -> Option<String> {
 
 /// `VERB --help` in docker/cli's layout (it starts with an empty line, as Docker's does).
 pub fn help(cmd: &Command, path: &str) -> String {
-    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-    let group = !has_options(cmd) && cmd.get_subcommands().next().is_some();
+    let about = match other_verb(path) {
+        Some(about) => about.to_string(),
+        None => cmd.get_about().map(|a| a.to_string()).unwrap_or_default(),
+    };
+    let group = !has_options(cmd, path) && cmd.get_subcommands().next().is_some();
     let usage = if group {
         format!("{path} COMMAND")
     } else {
@@ -310,7 +341,7 @@ pub fn help(cmd: &Command, path: &str) -> String {
     }
     let subs: Vec<&Command> = cmd
         .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help" && !has_options(cmd))
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help" && !has_options(cmd, path))
         .collect();
     if !subs.is_empty() {
         let width = subs.iter().map(|s| s.get_name().len()).max().unwrap_or(0);
@@ -320,7 +351,7 @@ pub fn help(cmd: &Command, path: &str) -> String {
             out += &format!("  {:<width$} {}\n", s.get_name(), about.trim());
         }
     }
-    let opts = options(cmd);
+    let opts = options(cmd, path);
     if !opts.is_empty() {
         out += "\nOptions:\n";
         out += &opts;
@@ -477,7 +508,7 @@ mod tests {
                     .help("Memory limit"),
             );
         assert_eq!(
-            options(&c),
+            options(&c, "berth history"),
             "      --format string   Format output using a custom template:\n\
              \x20                       'json':             Print in JSON format\n\
              \x20                       'TEMPLATE':         Print output using the given Go template.\n\

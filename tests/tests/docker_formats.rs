@@ -770,6 +770,14 @@ const HELP_LINES: &[(&str, &[&str])] = &[
     ),
     ("image", &["Usage: berth image COMMAND", "Manage images"]),
     (
+        "builder prune",
+        &[
+            "Usage: berth builder prune [OPTIONS]",
+            "Remove build cache",
+            "--force Do not prompt for confirmation",
+        ],
+    ),
+    (
         "start",
         &[
             "-a, --attach Attach STDOUT/STDERR and forward signals",
@@ -879,6 +887,13 @@ fn help_and_usage_errors_speak_of_the_verb_typed() {
             assert!(!out.contains(internal), "{verb}: {internal}\n{out}");
         }
     }
+    // `builder prune`'s flag is not `build`'s, nor `build`'s flags `builder prune`'s.
+    assert!(!b.ok(&["build", "--help"]).contains("--force"));
+    let prune = b.ok(&["builder", "prune", "--help"]);
+    assert!(
+        !prune.contains("--tag") && !prune.contains("--prune"),
+        "{prune}"
+    );
     // A group prints its commands.
     let r = b.berth(&["network", "--help"]).success();
     assert!(

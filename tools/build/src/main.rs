@@ -90,8 +90,10 @@ struct Args {
     /// `berth builder prune`: remove the build cache (cached steps, cache mounts, checksums).
     #[arg(long, conflicts_with = "context")]
     prune: bool,
-    /// With --prune: do not prompt for confirmation.
-    #[arg(long = "force", requires = "prune")]
+    /// Do not prompt for confirmation
+    ///
+    /// With --prune (`berth builder prune -f`).
+    #[arg(long = "force", requires = "prune", help_heading = berth_cli::usage::OTHER_VERB_HEADING)]
     force: bool,
     /// The build context: a directory, or - for a tar or a Dockerfile on stdin.
     #[arg(required_unless_present = "prune")]
