@@ -21,7 +21,11 @@
 //! this module only lays them out. The command path is the one the user typed: the
 //! dispatcher exports its prefix in [`PREFIX_ENV`] (`berth`, `berth ps`, `berth volume`,
 //! `berth container ls`), and the tool's own subcommands follow. Flags shared by every tool
-//! (`--root`, `--json`...: clap's global flags) are berth's, not the verb's, and are not listed.
+//! (`--root`, `--json`...: clap's global flags) are berth's, not the verb's, and are not listed;
+//! nor are flags under [`STAGE_HEADING`] or [`RUNC_HEADING`], and flags under
+//! [`OTHER_VERB_HEADING`] only in that verb's help. A flag's description keeps its line breaks,
+//! indented as pflag does ([`FORMAT_HELP`]); its type word is pflag's (`string`, `int`, `list`,
+//! `filter`, or a value name that is one of pflag's words, such as `bytes`).
 
 use clap::{Arg, ArgAction, Command};
 
