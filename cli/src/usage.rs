@@ -314,6 +314,9 @@ fn aliases(path: &str) -> Option<String> {
             "berth container ls, berth container list, berth container ps, berth ps".into()
         }
         ("berth" | "berth image", v) if image.contains(&v) => format!("berth image {v}, berth {v}"),
+        ("berth" | "berth system", v @ ("events" | "info")) => {
+            format!("berth system {v}, berth {v}")
+        }
         ("berth", "images") | ("berth image", "ls") => {
             "berth image ls, berth image list, berth images".into()
         }

@@ -482,6 +482,7 @@ const HELP_LINES: &[(&str, &[&str])] = &[
         &[
             "Usage: berth images [OPTIONS] [REPOSITORY[:TAG]]",
             "List images",
+            "berth image ls, berth image list, berth images",
             "-a, --all Show all images (default hides intermediate images)",
             "-f, --filter filter Filter output based on conditions provided",
             "-q, --quiet Only show image IDs",
@@ -689,6 +690,7 @@ const HELP_LINES: &[(&str, &[&str])] = &[
         &[
             "Usage: berth events [OPTIONS]",
             "Get real time events from the server",
+            "berth system events, berth events",
             "-f, --filter filter Filter output based on conditions provided",
             "--since string Show all events created since timestamp",
             "--until string Stream events until this timestamp",
