@@ -21,7 +21,11 @@
 //! this module only lays them out. The command path is the one the user typed: the
 //! dispatcher exports its prefix in [`PREFIX_ENV`] (`berth`, `berth ps`, `berth volume`,
 //! `berth container ls`), and the tool's own subcommands follow. Flags shared by every tool
-//! (`--root`, `--json`...: clap's global flags) are berth's, not the verb's, and are not listed.
+//! (`--root`, `--json`...: clap's global flags) are berth's, not the verb's, and are not listed;
+//! nor are flags under [`STAGE_HEADING`] or [`RUNC_HEADING`], and flags under
+//! [`OTHER_VERB_HEADING`] only in that verb's help. A flag's description keeps its line breaks,
+//! indented as pflag does ([`FORMAT_HELP`]); its type word is pflag's (`string`, `int`, `list`,
+//! `filter`, or a value name that is one of pflag's words, such as `bytes`).
 
 use clap::{Arg, ArgAction, Command};
 
@@ -32,6 +36,29 @@ pub const STAGE_HEADING: &str = "Pipeline stage (start -, create -)";
 /// The help heading of flags only runc's verbs take (`exec --process`), which the Docker
 /// verb's help leaves out.
 pub const RUNC_HEADING: &str = "runc";
+
+/// docker/cli's `--format` help of a listing (`flagsHelper.FormatHelp`).
+pub const FORMAT_HELP: &str = "Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
+/// docker/cli's `--format` help of `inspect` and of single-document verbs
+/// (`flagsHelper.InspectFormatHelp`).
+pub const INSPECT_FORMAT_HELP: &str = "Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template.
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
+/// The help heading of flags a tool takes only when it serves another verb
+/// (`berth-build --prune --force` is `berth builder prune -f`): that verb's help lists only
+/// them, under Docker's description ([`OTHER_VERBS`]); the tool's own help leaves them out.
+pub const OTHER_VERB_HEADING: &str = "berth builder prune";
+
+/// The description of a verb served by another's tool, by command path.
+const OTHER_VERBS: &[(&str, &str)] = &[("berth builder prune", "Remove build cache")];
 
 /// Set by the dispatcher: the command path before the tool's own subcommands.
 pub const PREFIX_ENV: &str = "BERTH_CMD_PREFIX";
@@ -58,7 +85,8 @@ pub fn find(root: &Command, argv: &[String]) -> (Command, String) {
     (cmd, path)
 }
 
-/// Docker's use lines where they are not the arguments' names in order.
+/// Docker's use lines where they are not the arguments' names in order, by the command
+/// path's last words (the longer first).
 const USE_LINES: &[(&str, &str)] = &[
     ("run", "IMAGE [COMMAND] [ARG...]"),
     ("create", "IMAGE [COMMAND] [ARG...]"),
@@ -73,7 +101,16 @@ const USE_LINES: &[(&str, &str)] = &[
     ("push", "NAME[:TAG]"),
     ("kill", "CONTAINER [CONTAINER...]"),
     ("images", "[REPOSITORY[:TAG]]"),
+    ("image inspect", "IMAGE [IMAGE...]"),
+    ("network inspect", "NETWORK [NETWORK...]"),
+    ("volume inspect", "VOLUME [VOLUME...]"),
     ("inspect", "NAME|ID [NAME|ID...]"),
+    ("top", "CONTAINER [ps OPTIONS]"),
+    ("commit", "CONTAINER [REPOSITORY[:TAG]]"),
+    ("import", "file|- [REPOSITORY[:TAG]]"),
+    ("builder prune", ""),
+    ("builder build", "PATH | -"),
+    ("build", "PATH | -"),
 ];
 
 fn is_global(a: &Arg) -> bool {
@@ -84,9 +121,27 @@ fn is_global(a: &Arg) -> bool {
         || matches!(a.get_help_heading(), Some(STAGE_HEADING | RUNC_HEADING))
 }
 
-fn has_options(cmd: &Command) -> bool {
-    cmd.get_arguments()
-        .any(|a| !a.is_positional() && !is_global(a))
+/// The verb served by another's tool that `path` names, if any.
+fn other_verb(path: &str) -> Option<&'static str> {
+    OTHER_VERBS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, about)| *about)
+}
+
+/// Whether `a` is one of the options `path`'s help lists.
+fn listed(a: &Arg, path: &str) -> bool {
+    let other = a.get_help_heading() == Some(OTHER_VERB_HEADING);
+    !a.is_positional()
+        && !is_global(a)
+        && match other_verb(path) {
+            Some(_) => other,
+            None => !other,
+        }
+}
+
+fn has_options(cmd: &Command, path: &str) -> bool {
+    cmd.get_arguments().any(|a| listed(a, path))
 }
 
 fn positional_words(cmd: &Command) -> Vec<String> {
@@ -112,11 +167,13 @@ fn positional_words(cmd: &Command) -> Vec<String> {
 /// `berth stop [OPTIONS] CONTAINER [CONTAINER...]`.
 pub fn use_line(cmd: &Command, path: &str) -> String {
     let mut line = path.to_string();
-    if has_options(cmd) {
+    if has_options(cmd, path) {
         line.push_str(" [OPTIONS]");
     }
-    let verb = path.rsplit(' ').next().unwrap_or_default();
-    let args = match USE_LINES.iter().find(|(v, _)| *v == verb) {
+    let args = match USE_LINES
+        .iter()
+        .find(|(v, _)| path.ends_with(&format!(" {v}")))
+    {
         Some((_, a)) => a.to_string(),
         None => positional_words(cmd).join(" "),
     };
@@ -127,19 +184,39 @@ pub fn use_line(cmd: &Command, path: &str) -> String {
     line
 }
 
+/// pflag's type words that a value name may give.
+const PFLAG_WORDS: &[&str] = &[
+    "bytes", "decimal", "uint16", "uint", "duration", "list", "int",
+];
+
 /// pflag's type word for a flag's value.
 fn type_word(a: &Arg) -> &'static str {
     use std::any::TypeId;
     if !a.get_action().takes_values() {
         return "";
     }
+    // A value that may be left out (`start -a`, `commit -p`): pflag's boolean layout.
+    if a.get_num_args().is_some_and(|n| n.min_values() == 0) {
+        return "";
+    }
     if a.get_long() == Some("filter") {
         return "filter";
+    }
+    // A value name that is one of pflag's type words (`bytes`, `decimal`, `uint16`) is shown.
+    let named = a
+        .get_value_names()
+        .and_then(|n| n.first())
+        .map(|n| n.as_str());
+    if let Some(w) = PFLAG_WORDS.iter().find(|w| named == Some(**w)) {
+        return w;
     }
     if matches!(a.get_action(), ArgAction::Append) {
         return "list";
     }
     let t = a.get_value_parser().type_id();
+    if t == TypeId::of::<bool>() {
+        return "";
+    }
     let ints = [
         TypeId::of::<i64>(),
         TypeId::of::<u64>(),
@@ -160,11 +237,8 @@ fn type_word(a: &Arg) -> &'static str {
 
 /// The `Options:` lines, as pflag's `FlagUsagesWrapped` lays them out: sorted by name, the
 /// descriptions aligned three spaces after the longest flag.
-fn options(cmd: &Command) -> String {
-    let mut flags: Vec<&Arg> = cmd
-        .get_arguments()
-        .filter(|a| !a.is_positional() && !is_global(a))
-        .collect();
+fn options(cmd: &Command, path: &str) -> String {
+    let mut flags: Vec<&Arg> = cmd.get_arguments().filter(|a| listed(a, path)).collect();
     flags.sort_by_key(|a| a.get_long().unwrap_or_default());
     let rows: Vec<(String, String)> = flags
         .iter()
@@ -184,9 +258,6 @@ fn options(cmd: &Command) -> String {
                 .get_help()
                 .map(|h| h.to_string())
                 .unwrap_or_default()
-                .lines()
-                .next()
-                .unwrap_or_default()
                 .trim_end_matches('.')
                 .to_string();
             let defaults: Vec<String> = a
@@ -194,6 +265,10 @@ fn options(cmd: &Command) -> String {
                 .iter()
                 .map(|v| v.to_string_lossy().into_owned())
                 .collect();
+            let is_bool = a.get_action().takes_values() && t.is_empty();
+            if is_bool && defaults == ["true"] {
+                help += " (default true)";
+            }
             if !t.is_empty()
                 && !defaults.is_empty()
                 && !defaults.iter().all(|d| d.is_empty() || d == "0")
@@ -209,10 +284,12 @@ fn options(cmd: &Command) -> String {
         })
         .collect();
     let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    // pflag indents a description's further lines to its column.
+    let indent = format!("\n{:width$}   ", "");
     rows.iter()
         .map(|(l, h)| match h.is_empty() {
             true => format!("{l}\n"),
-            false => format!("{l:<width$}   {h}\n"),
+            false => format!("{l:<width$}   {}\n", h.replace('\n', &indent)),
         })
         .collect()
 }
@@ -221,9 +298,11 @@ fn options(cmd: &Command) -> String {
 fn aliases(path: &str) -> Option<String> {
     let (prefix, verb) = path.rsplit_once(' ')?;
     let container = [
-        "attach", "cp", "create", "exec", "kill", "logs", "pause", "port", "rename", "restart",
-        "run", "start", "stats", "stop", "top", "unpause", "wait",
+        "attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs", "pause",
+        "port", "rename", "restart", "run", "start", "stats", "stop", "top", "unpause", "update",
+        "wait",
     ];
+    let image = ["history", "import", "load", "pull", "push", "save", "tag"];
     let list = match (prefix, verb) {
         ("berth" | "berth container", v) if container.contains(&v) => {
             format!("berth container {v}, berth {v}")
@@ -234,6 +313,16 @@ fn aliases(path: &str) -> Option<String> {
         ("berth", "ps") | ("berth container", "ls") => {
             "berth container ls, berth container list, berth container ps, berth ps".into()
         }
+        ("berth" | "berth image", v) if image.contains(&v) => format!("berth image {v}, berth {v}"),
+        ("berth" | "berth system", v @ ("events" | "info")) => {
+            format!("berth system {v}, berth {v}")
+        }
+        ("berth", "images") | ("berth image", "ls") => {
+            "berth image ls, berth image list, berth images".into()
+        }
+        ("berth", "rmi") | ("berth image", "rm") => {
+            "berth image rm, berth image remove, berth rmi".into()
+        }
         (p @ ("berth network" | "berth volume"), "ls") => format!("{p} ls, {p} list"),
         (p @ ("berth network" | "berth volume"), "rm") => format!("{p} rm, {p} remove"),
         _ => return None,
@@ -243,8 +332,11 @@ fn aliases(path: &str) -> Option<String> {
 
 /// `VERB --help` in docker/cli's layout (it starts with an empty line, as Docker's does).
 pub fn help(cmd: &Command, path: &str) -> String {
-    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-    let group = !has_options(cmd) && cmd.get_subcommands().next().is_some();
+    let about = match other_verb(path) {
+        Some(about) => about.to_string(),
+        None => cmd.get_about().map(|a| a.to_string()).unwrap_or_default(),
+    };
+    let group = !has_options(cmd, path) && cmd.get_subcommands().next().is_some();
     let usage = if group {
         format!("{path} COMMAND")
     } else {
@@ -256,7 +348,7 @@ pub fn help(cmd: &Command, path: &str) -> String {
     }
     let subs: Vec<&Command> = cmd
         .get_subcommands()
-        .filter(|s| !s.is_hide_set() && s.get_name() != "help" && !has_options(cmd))
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help" && !has_options(cmd, path))
         .collect();
     if !subs.is_empty() {
         let width = subs.iter().map(|s| s.get_name().len()).max().unwrap_or(0);
@@ -266,7 +358,7 @@ pub fn help(cmd: &Command, path: &str) -> String {
             out += &format!("  {:<width$} {}\n", s.get_name(), about.trim());
         }
     }
-    let opts = options(cmd);
+    let opts = options(cmd, path);
     if !opts.is_empty() {
         out += "\nOptions:\n";
         out += &opts;
@@ -397,6 +489,39 @@ mod tests {
              Options:\n\
              \x20 -s, --signal string   Signal to send to the container\n\
              \x20 -t, --timeout int     Seconds to wait before killing the container\n"
+        );
+    }
+
+    #[test]
+    fn options_use_pflags_type_words_and_wrap_as_pflag() {
+        let c = Command::new("history")
+            .arg(Arg::new("format").long("format").help(INSPECT_FORMAT_HELP))
+            .arg(
+                Arg::new("human")
+                    .short('H')
+                    .long("human")
+                    .action(ArgAction::Set)
+                    .num_args(0..=1)
+                    .default_value("true")
+                    .default_missing_value("true")
+                    .value_parser(clap::value_parser!(bool))
+                    .help("Print sizes and dates in human readable format"),
+            )
+            .arg(
+                Arg::new("memory")
+                    .short('m')
+                    .long("memory")
+                    .value_name("bytes")
+                    .help("Memory limit"),
+            );
+        assert_eq!(
+            options(&c, "berth history"),
+            "      --format string   Format output using a custom template:\n\
+             \x20                       'json':             Print in JSON format\n\
+             \x20                       'TEMPLATE':         Print output using the given Go template.\n\
+             \x20                       Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates\n\
+             \x20 -H, --human           Print sizes and dates in human readable format (default true)\n\
+             \x20 -m, --memory bytes    Memory limit\n"
         );
     }
 

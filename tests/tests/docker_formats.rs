@@ -459,6 +459,336 @@ const VERBS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Key lines of docker/cli v28's `VERB --help` (the use line, the description, options),
+/// whitespace runs squeezed to one space, as berth must print them.
+const HELP_LINES: &[(&str, &[&str])] = &[
+    (
+        "ps",
+        &[
+            "Usage: berth ps [OPTIONS]",
+            "List containers",
+            "-a, --all Show all containers (default shows just running)",
+            "-f, --filter filter Filter output based on conditions provided",
+            "--format string Format output using a custom template:",
+            "'table': Print output in table format with column headers (default)",
+            "-n, --last int Show n last created containers (includes all states) (default -1)",
+            "-l, --latest Show the latest created container (includes all states)",
+            "-q, --quiet Only display container IDs",
+            "-s, --size Display total file sizes",
+        ],
+    ),
+    (
+        "images",
+        &[
+            "Usage: berth images [OPTIONS] [REPOSITORY[:TAG]]",
+            "List images",
+            "berth image ls, berth image list, berth images",
+            "-a, --all Show all images (default hides intermediate images)",
+            "-f, --filter filter Filter output based on conditions provided",
+            "-q, --quiet Only show image IDs",
+        ],
+    ),
+    (
+        "image ls",
+        &[
+            "Usage: berth image ls [OPTIONS] [REPOSITORY[:TAG]]",
+            "--digests Show digests",
+        ],
+    ),
+    (
+        "rmi",
+        &[
+            "Usage: berth rmi [OPTIONS] IMAGE [IMAGE...]",
+            "Remove one or more images",
+            "-f, --force Force removal of the image",
+        ],
+    ),
+    (
+        "tag",
+        &[
+            "Usage: berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+            "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+        ],
+    ),
+    (
+        "save",
+        &[
+            "Usage: berth save [OPTIONS] IMAGE [IMAGE...]",
+            "Save one or more images to a tar archive (streamed to STDOUT by default)",
+            "-o, --output string Write to a file, instead of STDOUT",
+        ],
+    ),
+    (
+        "load",
+        &[
+            "Usage: berth load [OPTIONS]",
+            "Load an image from a tar archive or STDIN",
+            "-i, --input string Read from tar archive file, instead of STDIN",
+            "-q, --quiet Suppress the load output",
+        ],
+    ),
+    (
+        "push",
+        &[
+            "Usage: berth push [OPTIONS] NAME[:TAG]",
+            "Upload an image to a registry",
+            "-a, --all-tags Push all tags of an image to the repository",
+            "-q, --quiet Suppress verbose output",
+        ],
+    ),
+    (
+        "import",
+        &[
+            "Usage: berth import [OPTIONS] file|- [REPOSITORY[:TAG]]",
+            "Import the contents from a tarball to create a filesystem image",
+            "-c, --change list Apply Dockerfile instruction to the created image",
+            "-m, --message string Set commit message for imported image",
+        ],
+    ),
+    (
+        "history",
+        &[
+            "Usage: berth history [OPTIONS] IMAGE",
+            "Show the history of an image",
+            "-H, --human Print sizes and dates in human readable format (default true)",
+            "--no-trunc Don't truncate output",
+            "-q, --quiet Only show image IDs",
+        ],
+    ),
+    (
+        "image prune",
+        &[
+            "Usage: berth image prune [OPTIONS]",
+            "Remove unused images",
+            "-a, --all Remove all unused images, not just dangling ones",
+            "--filter filter Provide filter values (e.g. \"until=<timestamp>\")",
+        ],
+    ),
+    (
+        "search",
+        &[
+            "--format string Pretty-print search using a Go template",
+            "--limit int Max number of search results (default 25)",
+        ],
+    ),
+    (
+        "login",
+        &[
+            "Usage: berth login [OPTIONS] [SERVER]",
+            "Authenticate to a registry",
+            "-p, --password string Password or Personal Access Token (PAT)",
+            "--password-stdin Take the Password or Personal Access Token (PAT) from stdin",
+            "-u, --username string Username",
+        ],
+    ),
+    (
+        "logout",
+        &["Usage: berth logout [SERVER]", "Log out from a registry"],
+    ),
+    (
+        "pull",
+        &[
+            "Usage: berth pull [OPTIONS] NAME[:TAG|@DIGEST]",
+            "Download an image from a registry",
+            "--platform string Set platform if server is multi-platform capable",
+            "-q, --quiet Suppress verbose output",
+        ],
+    ),
+    (
+        "inspect",
+        &[
+            "Usage: berth inspect [OPTIONS] NAME|ID [NAME|ID...]",
+            "Return low-level information on Docker objects",
+            "-f, --format string Format output using a custom template:",
+            "'json': Print in JSON format",
+            "-s, --size Display total file sizes if the type is container",
+            "--type string Return JSON for specified type",
+        ],
+    ),
+    (
+        "logs",
+        &[
+            "Usage: berth logs [OPTIONS] CONTAINER",
+            "-f, --follow Follow log output",
+            "--since string Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)",
+            "-n, --tail string Number of lines to show from the end of the logs (default \"all\")",
+            "--details Show extra details provided to logs",
+        ],
+    ),
+    (
+        "top",
+        &[
+            "Usage: berth top CONTAINER [ps OPTIONS]",
+            "Display the running processes of a container",
+        ],
+    ),
+    (
+        "port",
+        &[
+            "Usage: berth port CONTAINER [PRIVATE_PORT[/PROTO]]",
+            "List port mappings or a specific mapping for the container",
+        ],
+    ),
+    (
+        "stats",
+        &[
+            "Usage: berth stats [OPTIONS] [CONTAINER...]",
+            "Display a live stream of container(s) resource usage statistics",
+            "--no-stream Disable streaming stats and only pull the first result",
+            "--format string Format output using a custom template:",
+        ],
+    ),
+    (
+        "rm",
+        &[
+            "-f, --force Force the removal of a running container (uses SIGKILL)",
+            "-v, --volumes Remove anonymous volumes associated with the container",
+        ],
+    ),
+    (
+        "rename",
+        &[
+            "Usage: berth rename CONTAINER NEW_NAME",
+            "Rename a container",
+        ],
+    ),
+    (
+        "cp",
+        &[
+            "Copy files/folders between a container and the local filesystem",
+            "-a, --archive Archive mode (copy all uid/gid information)",
+            "-L, --follow-link Always follow symbol link in SRC_PATH",
+        ],
+    ),
+    (
+        "commit",
+        &[
+            "Usage: berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+            "Create a new image from a container's changes",
+            "-a, --author string Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")",
+            "-c, --change list Apply Dockerfile instruction to the created image",
+            "-p, --pause Pause container during commit (default true)",
+        ],
+    ),
+    (
+        "diff",
+        &[
+            "Usage: berth diff CONTAINER",
+            "Inspect changes to files or directories on a container's filesystem",
+        ],
+    ),
+    (
+        "export",
+        &[
+            "Usage: berth export [OPTIONS] CONTAINER",
+            "Export a container's filesystem as a tar archive",
+            "-o, --output string Write to a file, instead of STDOUT",
+        ],
+    ),
+    (
+        "events",
+        &[
+            "Usage: berth events [OPTIONS]",
+            "Get real time events from the server",
+            "berth system events, berth events",
+            "-f, --filter filter Filter output based on conditions provided",
+            "--since string Show all events created since timestamp",
+            "--until string Stream events until this timestamp",
+        ],
+    ),
+    (
+        "system df",
+        &[
+            "Usage: berth system df [OPTIONS]",
+            "-v, --verbose Show detailed information on space usage",
+        ],
+    ),
+    (
+        "system prune",
+        &[
+            "Usage: berth system prune [OPTIONS]",
+            "Remove unused data",
+            "-a, --all Remove all unused images not just dangling ones",
+            "--volumes Prune anonymous volumes",
+        ],
+    ),
+    (
+        "info",
+        &[
+            "Usage: berth info [OPTIONS]",
+            "Display system-wide information",
+            "-f, --format string Format output using a custom template:",
+        ],
+    ),
+    (
+        "version",
+        &[
+            "Usage: berth version [OPTIONS]",
+            "-f, --format string Format output using a custom template:",
+        ],
+    ),
+    (
+        "container prune",
+        &[
+            "Usage: berth container prune [OPTIONS]",
+            "Remove all stopped containers",
+            "--filter filter Provide filter values (e.g. \"until=<timestamp>\")",
+            "-f, --force Do not prompt for confirmation",
+        ],
+    ),
+    (
+        "build",
+        &[
+            "Usage: berth build [OPTIONS] PATH | -",
+            "Build an image from a Dockerfile",
+            "-t, --tag list Name and optionally a tag in the \"name:tag\" format",
+            "--build-arg list Set build-time variables",
+        ],
+    ),
+    (
+        "update",
+        &[
+            "Usage: berth update [OPTIONS] CONTAINER [CONTAINER...]",
+            "Update configuration of one or more containers",
+            "-m, --memory bytes Memory limit",
+            "--cpus decimal Number of CPUs",
+            "--blkio-weight uint16 Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)",
+        ],
+    ),
+    (
+        "image inspect",
+        &[
+            "Usage: berth image inspect [OPTIONS] IMAGE [IMAGE...]",
+            "Display detailed information on one or more images",
+        ],
+    ),
+    (
+        "network inspect",
+        &["Usage: berth network inspect [OPTIONS] NETWORK [NETWORK...]"],
+    ),
+    (
+        "volume inspect",
+        &["Usage: berth volume inspect [OPTIONS] VOLUME [VOLUME...]"],
+    ),
+    ("image", &["Usage: berth image COMMAND", "Manage images"]),
+    (
+        "builder prune",
+        &[
+            "Usage: berth builder prune [OPTIONS]",
+            "Remove build cache",
+            "--force Do not prompt for confirmation",
+        ],
+    ),
+    (
+        "start",
+        &[
+            "-a, --attach Attach STDOUT/STDERR and forward signals",
+            "-i, --interactive Attach container's STDIN",
+            "--detach-keys string Override the key sequence for detaching a container",
+        ],
+    ),
+];
+
 #[test]
 fn help_and_usage_errors_speak_of_the_verb_typed() {
     let b = Session::empty();
@@ -539,6 +869,32 @@ fn help_and_usage_errors_speak_of_the_verb_typed() {
             .starts_with("berth: 'berth rename' requires 2 arguments\n"),
         "{}",
         r.stderr
+    );
+    // Each verb's flags in docker/cli's words, stdout piped.
+    for (verb, lines) in HELP_LINES {
+        let mut a: Vec<&str> = verb.split(' ').collect();
+        a.push("--help");
+        let out = b.ok(&a);
+        let squeezed: Vec<String> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        for want in *lines {
+            assert!(
+                squeezed.iter().any(|l| l == want),
+                "{verb} --help lacks {want:?}:\n{out}"
+            );
+        }
+        for internal in ["--root ", "--resources", "--berth-root", "Pipeline stage"] {
+            assert!(!out.contains(internal), "{verb}: {internal}\n{out}");
+        }
+    }
+    // `builder prune`'s flag is not `build`'s, nor `build`'s flags `builder prune`'s.
+    assert!(!b.ok(&["build", "--help"]).contains("--force"));
+    let prune = b.ok(&["builder", "prune", "--help"]);
+    assert!(
+        !prune.contains("--tag") && !prune.contains("--prune"),
+        "{prune}"
     );
     // A group prints its commands.
     let r = b.berth(&["network", "--help"]).success();

@@ -38,13 +38,17 @@ struct Args {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// Name and optionally a tag (format: "name:tag").
+    /// Name and optionally a tag in the "name:tag" format.
     #[arg(short = 't', long = "tag")]
     tag: Vec<String>,
-    /// Name of the Dockerfile (default: "CONTEXT/Dockerfile"; - for stdin).
+    /// Name of the Dockerfile (Default is "PATH/Dockerfile")
+    ///
+    /// - reads it from stdin.
     #[arg(short = 'f', long = "file")]
     file: Option<String>,
-    /// Set build-time variables (KEY=VALUE, or KEY to take it from here).
+    /// Set build-time variables
+    ///
+    /// KEY=VALUE, or KEY to take it from here.
     #[arg(long = "build-arg")]
     build_arg: Vec<String>,
     /// Set the target build stage to build.
@@ -53,10 +57,14 @@ struct Args {
     /// Do not use cache when building the image.
     #[arg(long = "no-cache")]
     no_cache: bool,
-    /// Always attempt to pull all referenced images.
+    /// Always attempt to pull a newer version of the image
+    ///
+    /// Every image the Dockerfile names.
     #[arg(long)]
     pull: bool,
-    /// Set metadata for an image (KEY=VALUE).
+    /// Set metadata for an image
+    ///
+    /// KEY=VALUE.
     #[arg(long)]
     label: Vec<String>,
     /// Set the networking mode for the RUN instructions during build.
@@ -71,7 +79,9 @@ struct Args {
     /// Set type of progress output (auto, plain, tty).
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "tty"])]
     progress: String,
-    /// Set target platform for build (only the host's).
+    /// Set platform if server is multi-platform capable
+    ///
+    /// Only the host's.
     #[arg(long)]
     platform: Option<String>,
     /// Print the steps and which of them the cache would serve; build nothing.
@@ -80,8 +90,10 @@ struct Args {
     /// `berth builder prune`: remove the build cache (cached steps, cache mounts, checksums).
     #[arg(long, conflicts_with = "context")]
     prune: bool,
-    /// With --prune: do not prompt for confirmation.
-    #[arg(long = "force", requires = "prune")]
+    /// Do not prompt for confirmation
+    ///
+    /// With --prune (`berth builder prune -f`).
+    #[arg(long = "force", requires = "prune", help_heading = berth_cli::usage::OTHER_VERB_HEADING)]
     force: bool,
     /// The build context: a directory, or - for a tar or a Dockerfile on stdin.
     #[arg(required_unless_present = "prune")]

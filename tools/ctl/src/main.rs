@@ -96,10 +96,12 @@ enum Cmd {
         /// Force the removal of a running container (uses SIGKILL).
         #[arg(short, long)]
         force: bool,
-        /// Remove the anonymous volumes associated with the container.
+        /// Remove anonymous volumes associated with the container.
         #[arg(short, long)]
         volumes: bool,
-        /// Remove the specified link (legacy links are not separate objects in berth).
+        /// Remove the specified link
+        ///
+        /// Legacy links are not separate objects in berth.
         #[arg(short, long)]
         link: bool,
         #[arg(required = true, value_name = "CONTAINER")]
@@ -112,6 +114,8 @@ enum Cmd {
         /// Do not prompt for confirmation.
         #[arg(short, long)]
         force: bool,
+        /// Provide filter values (e.g. "until=<timestamp>")
+        ///
         /// until=TIMESTAMP|DURATION, label=KEY[=VALUE], label!=KEY[=VALUE].
         #[arg(long, value_name = "FILTER")]
         filter: Vec<String>,
@@ -124,10 +128,10 @@ enum Cmd {
         /// Archive mode (copy all uid/gid information).
         #[arg(short, long)]
         archive: bool,
-        /// Always follow a symbolic link in SRC_PATH.
+        /// Always follow symbol link in SRC_PATH.
         #[arg(short = 'L', long)]
         follow_link: bool,
-        /// Suppress the progress output.
+        /// Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached.
         #[arg(short, long)]
         quiet: bool,
         /// CONTAINER:SRC_PATH, a local path, or -.
@@ -135,7 +139,9 @@ enum Cmd {
         /// CONTAINER:DEST_PATH, a local path, or -.
         dest: String,
     },
-    /// Get real time events from the server (berth's event log: every stage writes it).
+    /// Get real time events from the server
+    ///
+    /// berth's event log: every stage writes it.
     Events(EventsArgs),
     /// Manage berth: disk usage, pruning, events.
     System {
@@ -155,9 +161,7 @@ enum Cmd {
     },
     /// Show the berth version information.
     Version {
-        /// Format output using a custom template: 'json' prints in JSON format,
-        /// 'TEMPLATE' prints output using the given Go template.
-        #[arg(short, long, value_name = "FORMAT")]
+        #[arg(short, long, help = berth_cli::usage::INSPECT_FORMAT_HELP)]
         format: Option<String>,
     },
     /// Show what this machine supports (cgroups, overlay, seccomp, user namespaces,
@@ -165,9 +169,7 @@ enum Cmd {
     Doctor,
     /// Display system-wide information.
     Info {
-        /// Format output using a custom template: 'json' prints in JSON format,
-        /// 'TEMPLATE' prints output using the given Go template.
-        #[arg(short, long, value_name = "FORMAT")]
+        #[arg(short, long, help = berth_cli::usage::INSPECT_FORMAT_HELP)]
         format: Option<String>,
     },
     /// Remove the containers a failed or interrupted berth run made (berth-run's own use);
@@ -190,13 +192,12 @@ enum Cmd {
 
 #[derive(clap::Args, Debug)]
 struct EventsArgs {
-    /// Filter output based on conditions provided (container, event, image, label, network,
-    /// type, volume, ...).
+    /// Filter output based on conditions provided
+    ///
+    /// container, event, image, label, network, type, volume, ...
     #[arg(short, long, value_name = "FILTER", value_parser = filter_arg)]
     filter: Vec<String>,
-    /// Format output using a custom template: 'json' prints in JSON format, 'TEMPLATE' prints
-    /// output using the given Go template.
-    #[arg(long, value_name = "STRING", overrides_with = "format")]
+    #[arg(long, value_name = "STRING", overrides_with = "format", help = berth_cli::usage::INSPECT_FORMAT_HELP)]
     format: Option<String>,
     /// Show all events created since timestamp.
     #[arg(long, value_name = "STRING", overrides_with = "since")]
@@ -213,9 +214,7 @@ enum SystemCmd {
         /// Show detailed information on space usage.
         #[arg(short, long)]
         verbose: bool,
-        /// Format output using a custom template: 'table', 'table TEMPLATE', 'json',
-        /// 'TEMPLATE'.
-        #[arg(long, value_name = "STRING")]
+        #[arg(long, value_name = "STRING", help = berth_cli::usage::FORMAT_HELP)]
         format: Option<String>,
     },
     /// Remove unused data.

@@ -21,7 +21,9 @@ pub struct Commit {
     /// Commit message.
     #[arg(short, long)]
     pub message: Option<String>,
-    /// Pause container during commit (default true; --pause=false to not).
+    /// Pause container during commit
+    ///
+    /// --pause=false to not.
     #[arg(short, long, default_value = "true", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub pause: bool,
     pub container: String,

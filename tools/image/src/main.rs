@@ -41,7 +41,7 @@ enum Verb {
     /// List images
     #[command(alias = "list")]
     Ls(ListArgs),
-    /// Manage images (docker image ...)
+    /// Manage images
     Image {
         #[command(subcommand)]
         verb: ImageVerb,
@@ -68,7 +68,7 @@ enum Verb {
     Push(PushArgs),
     /// Search a registry's catalogue for repositories, with their tags
     Search(SearchArgs),
-    /// Log in to a registry
+    /// Authenticate to a registry
     Login(LoginArgs),
     /// Log out from a registry
     Logout(LogoutArgs),
@@ -100,7 +100,9 @@ enum ImageVerb {
     Default(DefaultArgs),
     /// Upload an image to a registry
     Push(PushArgs),
-    /// Download an image from a registry (runs berth-pull)
+    /// Download an image from a registry
+    ///
+    /// It runs berth-pull.
     Pull {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -109,7 +111,9 @@ enum ImageVerb {
 
 #[derive(ClapArgs, Debug)]
 pub struct ListArgs {
-    /// Show all images (berth keeps no intermediate images, so this lists the same)
+    /// Show all images (default hides intermediate images)
+    ///
+    /// berth keeps no intermediate images, so this lists the same.
     #[arg(short, long)]
     pub all: bool,
     /// Only show image IDs
@@ -121,12 +125,12 @@ pub struct ListArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Filter output based on conditions provided (dangling=, reference=, before=, since=,
-    /// label=)
+    /// Filter output based on conditions provided
+    ///
+    /// dangling=, reference=, before=, since=, label=.
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
-    /// Format output: table, json, or a Go template ('{{.Repository}}:{{.Tag}}')
-    #[arg(long)]
+    #[arg(long, help = berth_cli::usage::FORMAT_HELP)]
     pub format: Option<String>,
     /// Only images of this repository (and tag)
     #[arg(value_name = "REPOSITORY[:TAG]")]
@@ -143,10 +147,14 @@ pub struct TagArgs {
 
 #[derive(ClapArgs, Debug)]
 pub struct RmiArgs {
-    /// Force removal of the image (untag it even if a container uses it)
+    /// Force removal of the image
+    ///
+    /// Untags it even if a container uses it.
     #[arg(short, long)]
     pub force: bool,
-    /// Do not delete blobs and unpacked layers now (`image prune` collects them later)
+    /// Do not delete blobs and unpacked layers now
+    ///
+    /// `image prune` collects them later (Docker's: do not delete untagged parents).
     #[arg(long)]
     pub no_prune: bool,
     #[arg(value_name = "IMAGE", required = true)]
@@ -155,13 +163,17 @@ pub struct RmiArgs {
 
 #[derive(ClapArgs, Debug)]
 pub struct PruneArgs {
-    /// Remove all images no container uses, not just dangling ones
+    /// Remove all unused images, not just dangling ones
+    ///
+    /// Unused: no container uses them.
     #[arg(short, long)]
     pub all: bool,
     /// Do not prompt for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Provide filter values (until=<timestamp>, label=<key>[=<value>], label!=...)
+    /// Provide filter values (e.g. "until=<timestamp>")
+    ///
+    /// until=<timestamp>, label=<key>[=<value>], label!=...
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -187,14 +199,17 @@ pub struct LoadArgs {
 
 #[derive(ClapArgs, Debug)]
 pub struct ImportArgs {
-    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE,
-    /// LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
+    /// Apply Dockerfile instruction to the created image
+    ///
+    /// CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR.
     #[arg(short, long, value_name = "INSTRUCTION")]
     pub change: Vec<String>,
     /// Set commit message for imported image
     #[arg(short, long)]
     pub message: Option<String>,
-    /// Set platform (os/arch[/variant]) in the image config
+    /// Set platform if server is multi-platform capable
+    ///
+    /// os/arch[/variant], recorded in the image config.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
     /// A tar of a root filesystem (plain, gzip or zstd), or - for STDIN
@@ -206,7 +221,9 @@ pub struct ImportArgs {
 
 #[derive(ClapArgs, Debug)]
 pub struct HistoryArgs {
-    /// Print sizes and dates in human readable format (-H=false for raw values)
+    /// Print sizes and dates in human readable format
+    ///
+    /// -H=false for raw values.
     #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub human: bool,
     /// Don't truncate output
@@ -215,16 +232,14 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
-    /// Format output: table, json, or a Go template
-    #[arg(long)]
+    #[arg(long, help = berth_cli::usage::FORMAT_HELP)]
     pub format: Option<String>,
     pub image: String,
 }
 
 #[derive(ClapArgs, Debug)]
 pub struct InspectArgs {
-    /// Format output using a Go template, or json
-    #[arg(short, long)]
+    #[arg(short, long, help = berth_cli::usage::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
@@ -245,7 +260,7 @@ pub struct DefaultArgs {
 
 #[derive(ClapArgs, Debug)]
 pub struct PushArgs {
-    /// Push all tags of the repository
+    /// Push all tags of an image to the repository
     #[arg(short, long)]
     pub all_tags: bool,
     /// Suppress verbose output
@@ -266,7 +281,9 @@ pub struct SearchArgs {
     /// Don't truncate output
     #[arg(long)]
     pub no_trunc: bool,
-    /// Format output: table, json, or a Go template ('{{.Name}}')
+    /// Pretty-print search using a Go template
+    ///
+    /// Or table, or json.
     #[arg(long)]
     pub format: Option<String>,
     /// [REGISTRY/]TERM: repositories whose name contains TERM (Docker Hub without REGISTRY)
@@ -278,10 +295,12 @@ pub struct LoginArgs {
     /// Username
     #[arg(short, long)]
     pub username: Option<String>,
-    /// Password (insecure: it shows in the process list; prefer --password-stdin)
+    /// Password or Personal Access Token (PAT)
+    ///
+    /// Insecure: it shows in the process list; prefer --password-stdin.
     #[arg(short, long)]
     pub password: Option<String>,
-    /// Take the password from stdin
+    /// Take the Password or Personal Access Token (PAT) from stdin
     #[arg(long)]
     pub password_stdin: bool,
     /// The registry (default: Docker Hub)

@@ -51,14 +51,15 @@ struct PsArgs {
     /// Show all containers (default shows just running).
     #[arg(short, long)]
     all: bool,
-    /// Filter output based on conditions provided (status, name, id, ancestor, label, exited,
-    /// volume, network, before, since, publish, expose).
+    /// Filter output based on conditions provided.
+    ///
+    /// Keys: status, name, id, ancestor, label, exited, volume, network, before, since,
+    /// publish, expose.
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
-    /// Format output: table, table TEMPLATE, json, or a Go template.
-    #[arg(long)]
+    #[arg(long, help = berth_cli::usage::FORMAT_HELP)]
     format: Option<String>,
-    /// Show n last created containers (includes all states).
+    /// Show n last created containers (includes all states) (default -1).
     #[arg(
         short = 'n',
         long = "last",
@@ -85,15 +86,18 @@ enum Cmd {
     /// List containers (the default).
     #[command(visible_alias = "ls", alias = "list")]
     Ps(PsArgs),
-    /// Return low-level information on containers, images, volumes or networks.
+    /// Return low-level information on Docker objects.
+    ///
+    /// Containers, images, volumes or networks.
     Inspect {
-        /// Format output using a Go template.
-        #[arg(short, long)]
+        #[arg(short, long, help = berth_cli::usage::INSPECT_FORMAT_HELP)]
         format: Option<String>,
-        /// Only search objects of this type.
+        /// Return JSON for specified type.
+        ///
+        /// container, image, volume or network.
         #[arg(long = "type", value_parser = kind_parser())]
         kind: Option<Kind>,
-        /// Display total file sizes (containers).
+        /// Display total file sizes if the type is container.
         #[arg(short, long)]
         size: bool,
         #[arg(required = true, value_name = "NAME|ID")]
@@ -101,28 +105,34 @@ enum Cmd {
     },
     /// Fetch the logs of a container.
     Logs {
-        /// Follow log output; ends when the container stops.
+        /// Follow log output.
+        ///
+        /// Ends when the container stops.
         #[arg(short, long)]
         follow: bool,
-        /// Number of lines to show from the end of the logs ("all" for all).
+        /// Number of lines to show from the end of the logs.
         #[arg(short = 'n', long, default_value = "all")]
         tail: String,
-        /// Show logs since a timestamp (2024-01-02T15:04:05Z) or a relative time (42m).
+        /// Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes).
         #[arg(long)]
         since: Option<String>,
-        /// Show logs before a timestamp or a relative time.
+        /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes).
         #[arg(long)]
         until: Option<String>,
         /// Show timestamps.
         #[arg(short, long)]
         timestamps: bool,
-        /// Show extra details (accepted for compatibility; berth records none).
+        /// Show extra details provided to logs.
+        ///
+        /// Accepted for compatibility; berth records none.
         #[arg(long)]
         details: bool,
         #[arg(value_name = "CONTAINER")]
         name: String,
     },
-    /// Display the running processes of a container (host pids).
+    /// Display the running processes of a container.
+    ///
+    /// The pids are the host's.
     Top {
         #[arg(value_name = "CONTAINER")]
         name: String,
@@ -141,7 +151,7 @@ enum Cmd {
         #[arg(value_name = "PRIVATE_PORT[/PROTO]")]
         port: Option<String>,
     },
-    /// Display a live stream of container resource usage statistics.
+    /// Display a live stream of container(s) resource usage statistics.
     Stats {
         /// Show all containers (default shows just running).
         #[arg(short, long)]
@@ -152,8 +162,7 @@ enum Cmd {
         /// Do not truncate output.
         #[arg(long)]
         no_trunc: bool,
-        /// Format output: table, table TEMPLATE, json, or a Go template.
-        #[arg(long)]
+        #[arg(long, help = berth_cli::usage::FORMAT_HELP)]
         format: Option<String>,
         #[arg(value_name = "CONTAINER")]
         names: Vec<String>,

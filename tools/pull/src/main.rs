@@ -38,10 +38,14 @@ struct Args {
             .map(|s| s.parse::<PullPolicy>().expect("one of the listed values"))
     )]
     pull: PullPolicy,
-    /// Platform to pick from a multi-platform image (default: this host's).
+    /// Set platform if server is multi-platform capable
+    ///
+    /// The platform to pick from a multi-platform image (default: this host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     platform: Option<String>,
-    /// No progress output (`berth pull -q`: print only the image's reference).
+    /// Suppress verbose output
+    ///
+    /// No progress output: print only the image's reference.
     #[arg(short, long)]
     quiet: bool,
     /// The image: NAME[:TAG][@DIGEST], e.g. busybox, registry.example:5000/team/app:v1.

@@ -93,6 +93,12 @@ pub(crate) enum Cmd {
     ///
     /// `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID starts
     /// it again (Docker); otherwise a created OCI container starts (runc).
+    #[command(
+        mut_arg("interactive", |a| a.help_heading(None::<&str>).help("Attach container's STDIN")),
+        mut_arg("detach_keys", |a| a
+            .help_heading(None::<&str>)
+            .help("Override the key sequence for detaching a container"))
+    )]
     Start {
         /// Attach STDOUT/STDERR and forward signals.
         ///
@@ -155,8 +161,9 @@ pub(crate) enum Cmd {
         )]
         ps_args: Vec<String>,
     },
-    /// Update configuration of one or more containers: Docker's `update [OPTIONS] CONTAINER...`
-    /// for berth containers (limits, live if running, and the restart policy); runc's for an
+    /// Update configuration of one or more containers
+    ///
+    /// Docker's `update [OPTIONS] CONTAINER...` for berth containers (limits, live if running, and the restart policy); runc's for an
     /// OCI container id (`--resources FILE|-`, linux.resources JSON, or the flags). Only what
     /// is given changes.
     Update {

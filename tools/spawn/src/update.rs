@@ -17,21 +17,23 @@ use crate::flags::{bad, restart_policy};
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct UpdateArgs {
     /// runc: a JSON file with the resources (runtime-spec's linux.resources); `-` reads stdin.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", help_heading = berth_cli::usage::RUNC_HEADING)]
     pub resources: Option<std::path::PathBuf>,
-    /// Memory limit (e.g. 64m).
-    #[arg(short, long, value_name = "BYTES", conflicts_with = "resources")]
+    /// Memory limit
+    ///
+    /// e.g. 64m.
+    #[arg(short, long, value_name = "bytes", conflicts_with = "resources")]
     pub memory: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
     #[arg(
         long,
-        value_name = "BYTES",
+        value_name = "bytes",
         allow_hyphen_values = true,
         conflicts_with = "resources"
     )]
     pub memory_swap: Option<String>,
     /// Memory soft limit.
-    #[arg(long, value_name = "BYTES", conflicts_with = "resources")]
+    #[arg(long, value_name = "bytes", conflicts_with = "resources")]
     pub memory_reservation: Option<String>,
     /// CPU shares (relative weight).
     #[arg(
@@ -42,13 +44,19 @@ pub struct UpdateArgs {
         conflicts_with = "resources"
     )]
     pub cpu_shares: Option<u64>,
-    /// Number of CPUs (e.g. 1.5).
-    #[arg(long, value_name = "N", conflicts_with = "resources")]
+    /// Number of CPUs
+    ///
+    /// e.g. 1.5.
+    #[arg(long, value_name = "decimal", conflicts_with = "resources")]
     pub cpus: Option<f64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period, in microseconds.
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    ///
+    /// In microseconds.
     #[arg(long, value_name = "US", conflicts_with = "resources")]
     pub cpu_period: Option<u64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota, in microseconds (-1 for none).
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    ///
+    /// In microseconds (-1 for none).
     #[arg(
         long,
         value_name = "US",
@@ -77,9 +85,11 @@ pub struct UpdateArgs {
     )]
     pub pids_limit: Option<i64>,
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0).
-    #[arg(long, value_name = "N", conflicts_with = "resources")]
+    #[arg(long, value_name = "uint16", conflicts_with = "resources")]
     pub blkio_weight: Option<u16>,
-    /// Restart policy to apply when a container exits (berth containers).
+    /// Restart policy to apply when a container exits
+    ///
+    /// berth containers only.
     #[arg(long, value_name = "POLICY", conflicts_with = "resources")]
     pub restart: Option<String>,
 }
