@@ -136,6 +136,9 @@ pub fn scratch<'a>(
         overrides,
         driver: DriverChoice::Overlay,
         argv: vec!["berth".into(), "build".into()],
+        // The upper directory is archived and removed right after: no sync of the host's
+        // filesystem at unmount.
+        volatile: true,
         ..Default::default()
     };
     let record = bundle::create(paths, &image, &opts, Record::new())?;
