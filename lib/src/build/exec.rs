@@ -182,6 +182,11 @@ pub struct RunStep<'a> {
     pub network: &'a str,
     /// berth-vol's flags for `RUN --mount` (none: no vol stage).
     pub vol: Vec<String>,
+    /// The mounts' targets: a stub the runtime made for one (a file or directory that was
+    /// not in the parent) is not part of the layer, as BuildKit's.
+    pub stubs: Vec<String>,
+    /// `--add-host NAME:IP` entries for the step's /etc/hosts.
+    pub add_hosts: &'a [String],
 }
 
 pub fn run(
@@ -202,12 +207,13 @@ pub fn run(
         ..Default::default()
     };
     let sc = scratch(paths, store, state, overrides)?;
+    let stubs = new_paths(&sc.root()?, &step.stubs);
     let record = serde_json::to_vec(&sc.record).expect("json");
-    let netns = stage(
-        paths,
-        &["berth-netns", "-", "--network", step.network],
-        &record,
-    )?;
+    let mut argv = vec!["berth-netns", "-", "--network", step.network];
+    for h in step.add_hosts {
+        argv.extend(["--add-host", h.as_str()]);
+    }
+    let netns = stage(paths, &argv, &record)?;
     let record = if step.vol.is_empty() {
         netns
     } else {
@@ -227,7 +233,63 @@ pub fn run(
         }
         .into());
     }
+    remove_stubs(&sc.upper(), &stubs)?;
     commit_layer(store, &sc)
+}
+
+/// For each absolute `target`, the components (relative, shortest first) that do not exist
+/// in `root`: what a mount's stub creates.
+fn new_paths(root: &Root, targets: &[String]) -> Vec<Vec<Vec<u8>>> {
+    targets
+        .iter()
+        .map(|t| {
+            let rel = crate::confine::clean_path(t.as_bytes()).unwrap_or_default();
+            let mut prefix = Vec::new();
+            let mut missing = Vec::new();
+            for part in rel.split(|b| *b == b'/').filter(|p| !p.is_empty()) {
+                if !prefix.is_empty() {
+                    prefix.push(b'/');
+                }
+                prefix.extend_from_slice(part);
+                if !missing.is_empty() || root.open_at(&prefix, rustix::fs::OFlags::PATH).is_err() {
+                    missing.push(prefix.clone());
+                }
+            }
+            missing
+        })
+        .collect()
+}
+
+/// Removes the mounts' stubs from the upper directory: the target if it is an empty file or
+/// directory, then each parent the stub made while it is empty. Anything the step wrote
+/// there stays.
+fn remove_stubs(upper: &std::path::Path, stubs: &[Vec<Vec<u8>>]) -> Result<()> {
+    use rustix::fs::{AtFlags, FileType, unlinkat};
+    if stubs.iter().all(Vec::is_empty) {
+        return Ok(());
+    }
+    let root = Root::open(upper).with_path("open", upper)?;
+    for missing in stubs {
+        for (i, p) in missing.iter().enumerate().rev() {
+            let (parent, name) = crate::confine::split_parent(p);
+            let Ok(dir) = root.dir(parent) else { break };
+            let name = crate::confine::os(name);
+            let is_target = i + 1 == missing.len();
+            let gone = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {
+                    is_target && st.st_size == 0 && unlinkat(&dir, name, AtFlags::empty()).is_ok()
+                }
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    unlinkat(&dir, name, AtFlags::REMOVEDIR).is_ok()
+                }
+                _ => false,
+            };
+            if !gone {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn env_for(paths: &Paths, c: &mut Command) {
