@@ -445,3 +445,59 @@ pub fn pull(paths: &Paths, image: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_stubs_leave_the_layer_but_what_the_step_wrote_stays() {
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(rootfs.path().join("run")).unwrap();
+        std::fs::create_dir_all(rootfs.path().join("cache")).unwrap();
+        let root = Root::open(rootfs.path()).unwrap();
+        let targets = [
+            "/run/secrets/tok".to_string(),
+            "/etc/app/x".to_string(),
+            "/cache".to_string(),
+        ];
+        let stubs = new_paths(&root, &targets);
+        let b = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(
+            stubs,
+            vec![
+                vec![b("run/secrets"), b("run/secrets/tok")],
+                vec![b("etc"), b("etc/app"), b("etc/app/x")],
+                vec![],
+            ]
+        );
+        // The upper after the step: the secret's empty stub under a copied-up /run, and a
+        // stub directory the step wrote a file next to.
+        let upper = tempfile::tempdir().unwrap();
+        let u = upper.path();
+        std::fs::create_dir_all(u.join("run/secrets")).unwrap();
+        std::fs::write(u.join("run/secrets/tok"), "").unwrap();
+        std::fs::create_dir_all(u.join("etc/app/x")).unwrap();
+        std::fs::write(u.join("etc/app/kept"), "mine").unwrap();
+        remove_stubs(u, &stubs).unwrap();
+        assert!(u.join("run").is_dir(), "a parent that existed stays");
+        assert!(!u.join("run/secrets").exists());
+        assert!(!u.join("etc/app/x").exists());
+        assert_eq!(
+            std::fs::read_to_string(u.join("etc/app/kept")).unwrap(),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn a_stub_the_step_filled_stays() {
+        let rootfs = tempfile::tempdir().unwrap();
+        let root = Root::open(rootfs.path()).unwrap();
+        let stubs = new_paths(&root, &["/t/f".to_string()]);
+        let upper = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(upper.path().join("t")).unwrap();
+        std::fs::write(upper.path().join("t/f"), "written").unwrap();
+        remove_stubs(upper.path(), &stubs).unwrap();
+        assert!(upper.path().join("t/f").exists());
+    }
+}
