@@ -41,6 +41,9 @@ cleanup
 mkdir -p "$work"
 
 echo "build: berth binaries from $BERTH_BIN" >&2
+case $BERTH_BIN in
+  */debug) echo "NOTE build: berth's debug binaries ($BERTH_BIN), not the release build" ;;
+esac
 
 # The base image, built with umoci: busybox with its applet links.
 echo "build: building the busybox image (umoci)" >&2
