@@ -136,6 +136,9 @@ pub fn scratch<'a>(
         overrides,
         driver: DriverChoice::Overlay,
         argv: vec!["berth".into(), "build".into()],
+        // The upper directory is archived and removed right after: no sync of the host's
+        // filesystem at unmount.
+        volatile: true,
         ..Default::default()
     };
     let record = bundle::create(paths, &image, &opts, Record::new())?;
@@ -179,6 +182,11 @@ pub struct RunStep<'a> {
     pub network: &'a str,
     /// berth-vol's flags for `RUN --mount` (none: no vol stage).
     pub vol: Vec<String>,
+    /// The mounts' targets: a stub the runtime made for one (a file or directory that was
+    /// not in the parent) is not part of the layer, as BuildKit's.
+    pub stubs: Vec<String>,
+    /// `--add-host NAME:IP` entries for the step's /etc/hosts.
+    pub add_hosts: &'a [String],
 }
 
 pub fn run(
@@ -199,12 +207,13 @@ pub fn run(
         ..Default::default()
     };
     let sc = scratch(paths, store, state, overrides)?;
+    let stubs = new_paths(&sc.root()?, &step.stubs);
     let record = serde_json::to_vec(&sc.record).expect("json");
-    let netns = stage(
-        paths,
-        &["berth-netns", "-", "--network", step.network],
-        &record,
-    )?;
+    let mut argv = vec!["berth-netns", "-", "--network", step.network];
+    for h in step.add_hosts {
+        argv.extend(["--add-host", h.as_str()]);
+    }
+    let netns = stage(paths, &argv, &record)?;
     let record = if step.vol.is_empty() {
         netns
     } else {
@@ -224,7 +233,63 @@ pub fn run(
         }
         .into());
     }
+    remove_stubs(&sc.upper(), &stubs)?;
     commit_layer(store, &sc)
+}
+
+/// For each absolute `target`, the components (relative, shortest first) that do not exist
+/// in `root`: what a mount's stub creates.
+fn new_paths(root: &Root, targets: &[String]) -> Vec<Vec<Vec<u8>>> {
+    targets
+        .iter()
+        .map(|t| {
+            let rel = crate::confine::clean_path(t.as_bytes()).unwrap_or_default();
+            let mut prefix = Vec::new();
+            let mut missing = Vec::new();
+            for part in rel.split(|b| *b == b'/').filter(|p| !p.is_empty()) {
+                if !prefix.is_empty() {
+                    prefix.push(b'/');
+                }
+                prefix.extend_from_slice(part);
+                if !missing.is_empty() || root.open_at(&prefix, rustix::fs::OFlags::PATH).is_err() {
+                    missing.push(prefix.clone());
+                }
+            }
+            missing
+        })
+        .collect()
+}
+
+/// Removes the mounts' stubs from the upper directory: the target if it is an empty file or
+/// directory, then each parent the stub made while it is empty. Anything the step wrote
+/// there stays.
+fn remove_stubs(upper: &std::path::Path, stubs: &[Vec<Vec<u8>>]) -> Result<()> {
+    use rustix::fs::{AtFlags, FileType, unlinkat};
+    if stubs.iter().all(Vec::is_empty) {
+        return Ok(());
+    }
+    let root = Root::open(upper).with_path("open", upper)?;
+    for missing in stubs {
+        for (i, p) in missing.iter().enumerate().rev() {
+            let (parent, name) = crate::confine::split_parent(p);
+            let Ok(dir) = root.dir(parent) else { break };
+            let name = crate::confine::os(name);
+            let is_target = i + 1 == missing.len();
+            let gone = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => {
+                    is_target && st.st_size == 0 && unlinkat(&dir, name, AtFlags::empty()).is_ok()
+                }
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                    unlinkat(&dir, name, AtFlags::REMOVEDIR).is_ok()
+                }
+                _ => false,
+            };
+            if !gone {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn env_for(paths: &Paths, c: &mut Command) {
@@ -385,4 +450,60 @@ pub fn pull(paths: &Paths, image: &str) -> Result<()> {
         return Err(Error::new(Code::NOT_FOUND, msg.to_string()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_stubs_leave_the_layer_but_what_the_step_wrote_stays() {
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(rootfs.path().join("run")).unwrap();
+        std::fs::create_dir_all(rootfs.path().join("cache")).unwrap();
+        let root = Root::open(rootfs.path()).unwrap();
+        let targets = [
+            "/run/secrets/tok".to_string(),
+            "/etc/app/x".to_string(),
+            "/cache".to_string(),
+        ];
+        let stubs = new_paths(&root, &targets);
+        let b = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(
+            stubs,
+            vec![
+                vec![b("run/secrets"), b("run/secrets/tok")],
+                vec![b("etc"), b("etc/app"), b("etc/app/x")],
+                vec![],
+            ]
+        );
+        // The upper after the step: the secret's empty stub under a copied-up /run, and a
+        // stub directory the step wrote a file next to.
+        let upper = tempfile::tempdir().unwrap();
+        let u = upper.path();
+        std::fs::create_dir_all(u.join("run/secrets")).unwrap();
+        std::fs::write(u.join("run/secrets/tok"), "").unwrap();
+        std::fs::create_dir_all(u.join("etc/app/x")).unwrap();
+        std::fs::write(u.join("etc/app/kept"), "mine").unwrap();
+        remove_stubs(u, &stubs).unwrap();
+        assert!(u.join("run").is_dir(), "a parent that existed stays");
+        assert!(!u.join("run/secrets").exists());
+        assert!(!u.join("etc/app/x").exists());
+        assert_eq!(
+            std::fs::read_to_string(u.join("etc/app/kept")).unwrap(),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn a_stub_the_step_filled_stays() {
+        let rootfs = tempfile::tempdir().unwrap();
+        let root = Root::open(rootfs.path()).unwrap();
+        let stubs = new_paths(&root, &["/t/f".to_string()]);
+        let upper = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(upper.path().join("t")).unwrap();
+        std::fs::write(upper.path().join("t/f"), "written").unwrap();
+        remove_stubs(upper.path(), &stubs).unwrap();
+        assert!(upper.path().join("t/f").exists());
+    }
 }

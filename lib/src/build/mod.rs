@@ -123,6 +123,20 @@ pub struct BuildOptions {
     pub network: String,
     /// Print the plan and the cache's answers; build nothing.
     pub dry_run: bool,
+    /// `--secret id=ID,...`: the values `RUN --mount=type=secret` can use, by id.
+    pub secrets: std::collections::BTreeMap<String, Secret>,
+    /// `--add-host NAME:IP`: lines added to RUN steps' /etc/hosts (berth-netns's flag).
+    pub add_hosts: Vec<String>,
+}
+
+/// A secret's value; never printed.
+#[derive(Clone, Default)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// One layer of an image being built.

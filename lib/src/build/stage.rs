@@ -126,6 +126,28 @@ fn dockerignore(ctx: &Root) -> Option<std::sync::Arc<super::ignore::Ignore>> {
     (!i.is_empty()).then(|| std::sync::Arc::new(i))
 }
 
+/// The base's ONBUILD triggers as instructions (at the FROM's line, for errors), taken out of
+/// the config so that they do not pass to images built on this one.
+fn onbuild(state: &mut ImageState, from: &Instruction) -> Result<Vec<Instruction>> {
+    let Some(list) = config_mut(state).remove("OnBuild") else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<String> = serde_json::from_value(list).unwrap_or_default();
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let df = parse::parse(&list.join("\n"))
+        .map_err(|e| Error::from(from.err(format!("the base image's ONBUILD triggers: {e}"))))?;
+    Ok(df
+        .instructions
+        .into_iter()
+        .map(|mut i| {
+            i.line = from.line;
+            i
+        })
+        .collect())
+}
+
 pub(super) fn config_mut(s: &mut ImageState) -> &mut Map<String, Value> {
     if !s.config["config"].is_object() {
         s.config["config"] = json!({});
@@ -178,8 +200,11 @@ const FS_STEPS: &[&str] = &["RUN", "COPY", "ADD", "WORKDIR"];
 impl Builder<'_> {
     fn stage(&mut self, i: usize, progress: &mut dyn Progress) -> Result<(ImageState, String)> {
         let st: Stage = self.plan.stages[i].clone();
-        let steps = 1 + st
-            .body
+        let (mut state, key) = self.from(&st).map_err(|e| at(st.from.line, e))?;
+        // The base's ONBUILD triggers run first, as Docker's; they are not inherited further.
+        let triggers = onbuild(&mut state, &st.from)?;
+        let body: Vec<Instruction> = triggers.into_iter().chain(st.body.clone()).collect();
+        let steps = 1 + body
             .iter()
             .filter(|x| FS_STEPS.contains(&x.keyword.as_str()))
             .count();
@@ -190,7 +215,6 @@ impl Builder<'_> {
             format!("{label} ")
         };
         let title = format!("[{label}1/{steps}] FROM {}", st.base);
-        let (state, key) = self.from(&st).map_err(|e| at(st.from.line, e))?;
         if self.opts.dry_run {
             progress.planned(&title, true);
         } else {
@@ -206,7 +230,7 @@ impl Builder<'_> {
             step: 1,
             steps,
         };
-        for ins in &st.body {
+        for ins in &body {
             if interrupted() {
                 return Err(BuildError::Interrupted.into());
             }

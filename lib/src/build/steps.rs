@@ -44,7 +44,7 @@ impl Builder<'_> {
             .iter()
             .map(|e| e.split('=').next().unwrap_or("").to_string())
             .collect();
-        let env = cur
+        let env: Vec<String> = cur
             .args
             .iter()
             .filter(|(k, _)| !env_keys.contains(k))
@@ -54,19 +54,25 @@ impl Builder<'_> {
             .flag("network")
             .unwrap_or(&self.opts.network)
             .to_string();
-        let mut vol = Vec::new();
+        let mut env: Vec<String> = env;
+        let mut m = RunMounts::default();
         for (k, v) in &ins.flags {
             if k == "mount" {
-                vol.extend(self.mount(ins, v)?);
+                self.mount(ins, v, &mut m)?;
             }
         }
+        env.extend(m.env);
         let step = RunStep {
             line: ins.line,
             argv,
             env,
             network: &network,
-            vol,
+            vol: m.vol,
+            stubs: m.stubs,
+            add_hosts: &self.opts.add_hosts,
         };
+        // The secrets' files live until the step is done.
+        let _secrets = m.hold;
         exec::run(self.paths, &self.store, &cur.state, &step, progress)
     }
 
@@ -187,23 +193,31 @@ impl Builder<'_> {
         exec::commit_layer(&self.store, &sc)
     }
 
-    /// `RUN --mount=type=cache|bind|tmpfs,target=...`: the berth-vol flags that make it.
-    /// A cache mount is a directory under `<root>/build/mounts`, kept between builds, by its
-    /// `id` (default: the target); a bind mount is a context directory, read-only unless
-    /// `rw`, resolved inside the context by descriptor.
-    fn mount(&self, ins: &Instruction, spec: &str) -> Result<Vec<String>> {
+    /// `RUN --mount=type=cache|bind|tmpfs|secret,target=...`: the berth-vol flags that make
+    /// it, added to `m`. A cache mount is a directory under `<root>/build/mounts`, kept
+    /// between builds, by its `id` (default: the target); a bind mount is a context
+    /// directory, read-only unless `rw`, resolved inside the context by descriptor; a secret
+    /// is a private copy of `--secret`'s value bound read-only ([`Builder::secret`]).
+    fn mount(&self, ins: &Instruction, spec: &str, m: &mut RunMounts) -> Result<()> {
         let mut kind = "bind".to_string();
         let (mut target, mut id, mut source, mut rw) = (None, None, None, false);
+        let mut sec = SecretMount::default();
         for part in spec.split(',') {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let on = v.is_empty() || v == "true";
             match k {
                 "type" => kind = v.to_string(),
                 "target" | "dst" | "destination" => target = Some(v.to_string()),
                 "id" => id = Some(v.to_string()),
                 "source" | "src" => source = Some(v.to_string()),
-                "rw" | "readwrite" => rw = v.is_empty() || v == "true",
-                "ro" | "readonly" => rw = !(v.is_empty() || v == "true"),
-                "sharing" | "mode" | "uid" | "gid" | "required" => {}
+                "rw" | "readwrite" => rw = on,
+                "ro" | "readonly" => rw = !on,
+                "required" => sec.required = on,
+                "env" => sec.env = Some(v.to_string()),
+                "mode" => sec.mode = Some(number(ins, spec, k, v, 8)?),
+                "uid" => sec.uid = Some(number(ins, spec, k, v, 10)?),
+                "gid" => sec.gid = Some(number(ins, spec, k, v, 10)?),
+                "sharing" => {}
                 other => {
                     return Err(ins
                         .err(format!("unexpected key '{other}' in '{spec}'"))
@@ -211,12 +225,33 @@ impl Builder<'_> {
                 }
             }
         }
+        if kind == "secret" {
+            return self.secret(ins, id, target, sec, m);
+        }
         let Some(target) = target.filter(|t| !t.is_empty()) else {
             return Err(ins
                 .err(format!("--mount={spec}: a target is required"))
                 .into());
         };
-        match kind.as_str() {
+        m.stubs.push(target.clone());
+        m.vol
+            .extend(self.mount_flags(ins, spec, &kind, &target, id, source, rw)?);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mount_flags(
+        &self,
+        ins: &Instruction,
+        spec: &str,
+        kind: &str,
+        target: &str,
+        id: Option<String>,
+        source: Option<String>,
+        rw: bool,
+    ) -> Result<Vec<String>> {
+        let target = target.to_string();
+        match kind {
             "cache" => {
                 let key = crate::digest::sha256(id.as_deref().unwrap_or(&target).as_bytes());
                 let dir = self
@@ -263,10 +298,81 @@ impl Builder<'_> {
             "tmpfs" => Ok(vec!["--tmpfs".into(), target]),
             other => Err(ins
                 .err(format!(
-                    "RUN --mount=type={other} is not supported by berth build (cache, bind and tmpfs are)"
+                    "RUN --mount=type={other} is not supported by berth build (cache, bind, tmpfs and secret are)"
                 ))
                 .into()),
         }
+    }
+
+    /// `RUN --mount=type=secret`: `--secret`'s value copied into a private file (mode 0400
+    /// unless `mode`, owned by `uid`:`gid`, 0:0 by default) under the run root and bound
+    /// read-only at `target` (default `/run/secrets/ID`), and/or put in the step's
+    /// environment as `env`. A missing secret is skipped, or an error if `required`. The
+    /// value never enters the cache key (only the instruction's text does) nor the layer
+    /// (the mount's stub is removed from the upper directory).
+    fn secret(
+        &self,
+        ins: &Instruction,
+        id: Option<String>,
+        target: Option<String>,
+        sec: SecretMount,
+        m: &mut RunMounts,
+    ) -> Result<()> {
+        let target = target.filter(|t| !t.is_empty());
+        let id = match (id.filter(|i| !i.is_empty()), &target) {
+            (Some(i), _) => i,
+            (None, Some(t)) => t.rsplit('/').next().unwrap_or(t).to_string(),
+            (None, None) => return Err(ins.err("secret ID missing from mount options").into()),
+        };
+        let Some(value) = self.opts.secrets.get(&id) else {
+            if sec.required {
+                return Err(ins.err(format!("secret {id}: not found")).into());
+            }
+            return Ok(());
+        };
+        if let Some(var) = &sec.env {
+            m.env
+                .push(format!("{var}={}", String::from_utf8_lossy(&value.0)));
+            if target.is_none() {
+                return Ok(());
+            }
+        }
+        let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
+        let io = |e: std::io::Error| Error::new(Code::IO, format!("secret {id}: {e}"));
+        let base = self.paths.run.join("build-secrets");
+        crate::store::private::create_dir_all(&base)?;
+        let dir = TmpDir(base.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            &crate::state::ids::new_id()[..12]
+        )));
+        crate::store::private::mkdir(dir.path()).map_err(io)?;
+        let file = dir.path().join("secret");
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&file)
+                .map_err(io)?;
+            std::io::Write::write_all(&mut f, &value.0).map_err(io)?;
+            std::os::unix::fs::fchown(&f, Some(sec.uid.unwrap_or(0)), Some(sec.gid.unwrap_or(0)))
+                .map_err(io)?;
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(sec.mode.unwrap_or(0o400)))
+                .map_err(io)?;
+        }
+        m.vol.extend([
+            "--mount".to_string(),
+            format!(
+                "type=bind,source={},target={target},readonly",
+                file.display()
+            ),
+        ]);
+        m.stubs.push(target);
+        m.hold.push(dir);
+        Ok(())
     }
 
     fn heredoc_files(&self, ins: &Instruction) -> Result<(TmpDir, Root, Vec<String>)> {
@@ -293,6 +399,35 @@ impl Builder<'_> {
         let root = Root::open(dir.path()).map_err(io)?;
         Ok((dir, root, names))
     }
+}
+
+/// What a RUN's `--mount` flags add to its step.
+#[derive(Default)]
+struct RunMounts {
+    /// berth-vol's flags.
+    vol: Vec<String>,
+    /// `env=` secrets: `VAR=value` for the step's environment only.
+    env: Vec<String>,
+    /// The mount targets, whose stubs are not part of the layer.
+    stubs: Vec<String>,
+    /// The secrets' private files, removed when the step is done.
+    hold: Vec<TmpDir>,
+}
+
+#[derive(Default)]
+struct SecretMount {
+    required: bool,
+    env: Option<String>,
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+}
+
+fn number(ins: &Instruction, spec: &str, k: &str, v: &str, radix: u32) -> Result<u32> {
+    u32::from_str_radix(v, radix).map_err(|_| {
+        ins.err(format!("invalid value {v:?} for {k} in '{spec}'"))
+            .into()
+    })
 }
 
 /// A directory removed when dropped.

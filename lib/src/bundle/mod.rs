@@ -128,6 +128,9 @@ pub struct CreateOptions {
     pub unpack: UnpackOptions,
     /// The command line that made the container, kept in the record.
     pub argv: Vec<String>,
+    /// Mount the overlay `volatile` (see [`overlay::OverlaySpec::volatile`]): for berth
+    /// build's step containers, never mounted again.
+    pub volatile: bool,
 }
 
 /// An image ready to unpack: the pull section plus its manifest and config.
@@ -332,7 +335,7 @@ fn build(
         private::mkdir_mode(d, mode).with_path("create directory", d)?;
     }
     let diff_ids: Vec<String> = blobs.iter().map(|b| b.diff_id.clone()).collect();
-    let driver = make_rootfs(&layers, paths, opts.driver, &diff_ids, staging, id)?;
+    let driver = make_rootfs(&layers, paths, opts, &diff_ids, staging, id)?;
     if driver == RootfsDriver::Copy {
         let _ = fs::remove_dir(&upper);
         let _ = fs::remove_dir(&work);
@@ -390,11 +393,12 @@ fn build(
 fn make_rootfs(
     layers: &LayerStore,
     paths: &Paths,
-    choice: DriverChoice,
+    opts: &CreateOptions,
     diff_ids: &[String],
     staging: &Path,
     id: &str,
 ) -> Result<RootfsDriver> {
+    let choice = opts.driver;
     let rootfs = staging.join("rootfs");
     let use_copy = match choice {
         DriverChoice::Copy => true,
@@ -419,6 +423,7 @@ fn make_rootfs(
             lowers_top_first: diff_ids.iter().rev().cloned().collect(),
             upper: staging.join("upper"),
             work: staging.join("work"),
+            volatile: opts.volatile,
         };
         match overlay::mount(layers, &spec, &rootfs) {
             Ok(()) => return Ok(RootfsDriver::Overlay),
@@ -470,6 +475,7 @@ pub fn ensure_mounted(paths: &Paths, record: &Record) -> Result<()> {
         lowers_top_first: bundle.layers.iter().rev().cloned().collect(),
         upper: bundle.path.join("upper"),
         work: bundle.path.join("work"),
+        volatile: false,
     };
     overlay::mount(&layers, &spec, &bundle.rootfs).map_err(|source| {
         Error::from(BundleError::Mount {

@@ -35,10 +35,28 @@ pub struct OverlaySpec {
     pub lowers_top_first: Vec<String>,
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// Overlay's `volatile` (Linux >= 5.10): no sync of the upper filesystem at unmount, for
+    /// a container whose upper directory is archived or thrown away right after (berth
+    /// build's steps). Without it, each unmount syncs the whole host filesystem.
+    pub volatile: bool,
 }
 
 /// Mounts the overlay on `target`.
 pub fn mount(store: &LayerStore, spec: &OverlaySpec, target: &Path) -> io::Result<()> {
+    match mount_any(store, spec, target) {
+        // A kernel without `volatile` (before 5.10): a plain mount.
+        Err(_) if spec.volatile => {
+            let plain = OverlaySpec {
+                volatile: false,
+                ..spec.clone()
+            };
+            mount_any(store, &plain, target)
+        }
+        r => r,
+    }
+}
+
+fn mount_any(store: &LayerStore, spec: &OverlaySpec, target: &Path) -> io::Result<()> {
     let forced_legacy = std::env::var("BERTH_OVERLAY_MOUNT").is_ok_and(|v| v == "legacy");
     if !forced_legacy {
         match mount_new_api(store, spec, target) {
@@ -80,6 +98,10 @@ fn mount_new_api(store: &LayerStore, spec: &OverlaySpec, target: &Path) -> Resul
     // Docker sets index=off: with the inodes index on, a lower layer shared by several
     // containers' overlays may be refused.
     let _ = fsconfig_set_string(&fs, "index", "off");
+    if spec.volatile {
+        rustix::mount::fsconfig_set_flag(&fs, "volatile")
+            .map_err(|e| failed("overlay volatile", e))?;
+    }
     fsconfig_create(&fs).map_err(|e| failed("overlay mount", e))?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
         .map_err(|e| failed("overlay fsmount", e))?;
@@ -124,9 +146,10 @@ fn mount_legacy(store: &LayerStore, spec: &OverlaySpec, target: &Path) -> io::Re
         lower.push_str(&crate::layer::link_name(d));
     }
     let data = format!(
-        "lowerdir={lower},upperdir={},workdir={},index=off",
+        "lowerdir={lower},upperdir={},workdir={},index=off{}",
         spec.upper.display(),
-        spec.work.display()
+        spec.work.display(),
+        if spec.volatile { ",volatile" } else { "" }
     );
     if data.len() >= PAGE {
         return Err(io::Error::other(format!(

@@ -4,6 +4,7 @@
 //! ```text
 //! berth-build [-t NAME[:TAG]]... [-f FILE|-] [--build-arg K[=V]]... [--target STAGE]
 //!             [--no-cache] [--pull] [--label K=V]... [--network bridge|none|host]
+//!             [--add-host HOST:IP]... [--secret id=ID[,src=PATH|,env=VAR]]...
 //!             [-q] [--iidfile FILE] [--progress auto|plain|tty] [--dry-run] CONTEXT|-
 //! ```
 //!
@@ -70,6 +71,13 @@ struct Args {
     /// Set the networking mode for the RUN instructions during build.
     #[arg(long, default_value = "bridge")]
     network: String,
+    /// Add a custom host-to-IP mapping for RUN steps (format: "host:ip").
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    add_host: Vec<String>,
+    /// Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or
+    /// "id=mysecret,env=VAR").
+    #[arg(long)]
+    secret: Vec<String>,
     /// Suppress the build output and print image ID on success.
     #[arg(short = 'q', long)]
     quiet: bool,
@@ -299,6 +307,8 @@ fn build_it(args: &Args) -> Result<()> {
         labels: pairs(&args.label, "--label", false)?,
         network: args.network.clone(),
         dry_run: args.dry_run,
+        secrets: secrets(&args.secret)?,
+        add_hosts: add_hosts(&args.add_host)?,
     };
     let mut p = Plain {
         quiet: args.quiet || args.dry_run,
@@ -326,6 +336,85 @@ fn build_it(args: &Args) -> Result<()> {
     eprintln!("#{} DONE {:.1}s", p.n, p.started.elapsed().as_secs_f64());
     let _ = io::stderr().flush();
     Ok(())
+}
+
+/// `--secret id=ID[,type=file|env][,src=PATH|,env=VAR]`, as buildx: without a source, the
+/// environment variable ID if it is set, else the file ID.
+fn secrets(list: &[String]) -> Result<std::collections::BTreeMap<String, build::Secret>> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in list {
+        let bad = |m: String| Error::new(Code::BAD_ARGS, format!("invalid secret {spec:?}: {m}"));
+        let (mut id, mut typ, mut src, mut env) = (None, None, None, None);
+        for field in spec.split(',') {
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{field:?} is not KEY=VALUE")))?;
+            match k {
+                "id" => id = Some(v.to_string()),
+                "type" if v == "file" || v == "env" => typ = Some(v.to_string()),
+                "type" => return Err(bad(format!("unsupported type {v:?} (file or env)"))),
+                "source" | "src" => src = Some(v.to_string()),
+                "env" => env = Some(v.to_string()),
+                other => return Err(bad(format!("unexpected key '{other}'"))),
+            }
+        }
+        let id = id
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| bad("id is required (id=ID,src=PATH)".into()))?;
+        if typ.as_deref() == Some("env") && env.is_none() {
+            env = src.take();
+        }
+        if src.is_none() && env.is_none() {
+            if typ.as_deref() != Some("file") && std::env::var_os(&id).is_some() {
+                env = Some(id.clone());
+            } else {
+                src = Some(id.clone());
+            }
+        }
+        let value = match (env, src) {
+            (Some(var), _) => std::env::var_os(&var)
+                .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())
+                .ok_or_else(|| {
+                    Error::new(
+                        Code::NOT_FOUND,
+                        format!("secret {id}: environment variable {var} is not set"),
+                    )
+                })?,
+            (None, Some(path)) => std::fs::read(&path).map_err(|e| {
+                Error::new(Code::NOT_FOUND, format!("secret {id}: read {path}: {e}"))
+            })?,
+            (None, None) => unreachable!("a source was chosen above"),
+        };
+        out.insert(id, build::Secret(value));
+    }
+    Ok(out)
+}
+
+/// `--add-host HOST:IP` (or `HOST=IP`, `host-gateway` for the IP), checked as Docker's
+/// `ValidateExtraHost`.
+fn add_hosts(list: &[String]) -> Result<Vec<String>> {
+    list.iter()
+        .map(|h| {
+            let (name, ip) = h
+                .split_once('=')
+                .or_else(|| h.split_once(':'))
+                .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+                .ok_or_else(|| {
+                    Error::new(
+                        Code::BAD_ARGS,
+                        format!("invalid argument {h:?} for \"--add-host\" flag: bad format for add-host: {h:?}"),
+                    )
+                })?;
+            let bare = ip.trim_start_matches('[').trim_end_matches(']');
+            if ip != "host-gateway" && bare.parse::<std::net::IpAddr>().is_err() {
+                return Err(Error::new(
+                    Code::BAD_ARGS,
+                    format!("invalid argument {h:?} for \"--add-host\" flag: invalid IP address in add-host: {ip:?}"),
+                ));
+            }
+            Ok(format!("{name}:{bare}"))
+        })
+        .collect()
 }
 
 fn full_name(n: &str) -> String {

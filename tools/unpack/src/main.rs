@@ -253,6 +253,7 @@ fn run(args: Args) -> Result<()> {
         } else {
             args.argv.clone()
         },
+        volatile: false,
     };
     // Made for a berth run: its marker first, so that a kill -9 of the whole run at any point
     // leaves something the next run's sweep finds (berth::container::undo).
