@@ -1,4 +1,4 @@
-//! berth-run's flag table (tools/ctl/src/commands.rs, which also makes its completions and
+//! berth-run's flag table (tools/ctl/src/run_flags.rs, which also makes its completions and
 //! man page) against the script and the stages: every flag, long and short, is accepted and
 //! sent to the stage the table names (DESIGN.md, "Docker flag -> stage"), and that stage
 //! knows it. Docker flags berth lacks are refused by name.
@@ -253,7 +253,7 @@ fn words(arms: &[(Vec<String>, Option<String>)]) -> std::collections::BTreeSet<S
 }
 
 /// berth-run's case tables hold no flag the table lacks, and lack none it has: the table in
-/// tools/ctl/src/commands.rs is the one definition (issue: "one definition per flag").
+/// tools/ctl/src/run_flags.rs is the one definition (issue: "one definition per flag").
 #[test]
 fn the_script_is_held_to_the_table() {
     use std::collections::BTreeSet;

@@ -64,6 +64,7 @@
 
 mod commands;
 mod dispatch;
+mod run_flags;
 mod snapshot;
 mod system;
 
