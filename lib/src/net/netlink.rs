@@ -324,48 +324,44 @@ impl Netlink {
 
     /// The IPv4 destinations of the main table's routes (to refuse overlapping subnets).
     pub fn routes_v4(&mut self) -> io::Result<Vec<(Ipv4Addr, u8)>> {
-        let mut req = RouteMessage::default();
-        req.header.address_family = AddressFamily::Inet;
-        let replies = self.request(RouteNetlinkMessage::GetRoute(req), NLM_F_DUMP)?;
-        let mut out = Vec::new();
-        for m in replies {
-            let RouteNetlinkMessage::NewRoute(r) = m else {
-                continue;
-            };
-            if r.header.table != RouteHeader::RT_TABLE_MAIN
-                || r.header.destination_prefix_length == 0
-            {
-                continue;
-            }
-            for a in &r.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
-                    out.push((*d, r.header.destination_prefix_length));
-                }
-            }
-        }
-        Ok(out)
+        self.route_destinations(AddressFamily::Inet, |d| match d {
+            RouteAddress::Inet(a) => Some(*a),
+            _ => None,
+        })
     }
-}
 
-impl Netlink {
     /// The IPv6 destinations of the main table's routes (to refuse overlapping subnets).
     pub fn routes_v6(&mut self) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+        self.route_destinations(AddressFamily::Inet6, |d| match d {
+            RouteAddress::Inet6(a) => Some(*a),
+            _ => None,
+        })
+    }
+
+    /// The destinations (`pick` keeps the family's addresses) and prefix lengths of the main
+    /// table's non-default routes of `family`.
+    fn route_destinations<A>(
+        &mut self,
+        family: AddressFamily,
+        pick: impl Fn(&RouteAddress) -> Option<A>,
+    ) -> io::Result<Vec<(A, u8)>> {
         let mut req = RouteMessage::default();
-        req.header.address_family = AddressFamily::Inet6;
+        req.header.address_family = family;
         let replies = self.request(RouteNetlinkMessage::GetRoute(req), NLM_F_DUMP)?;
         let mut out = Vec::new();
         for m in replies {
             let RouteNetlinkMessage::NewRoute(r) = m else {
                 continue;
             };
-            if r.header.table != RouteHeader::RT_TABLE_MAIN
-                || r.header.destination_prefix_length == 0
-            {
+            let len = r.header.destination_prefix_length;
+            if r.header.table != RouteHeader::RT_TABLE_MAIN || len == 0 {
                 continue;
             }
             for a in &r.attributes {
-                if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a {
-                    out.push((*d, r.header.destination_prefix_length));
+                if let RouteAttribute::Destination(d) = a
+                    && let Some(d) = pick(d)
+                {
+                    out.push((d, len));
                 }
             }
         }
