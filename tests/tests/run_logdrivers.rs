@@ -2,7 +2,9 @@
 //! `logs` says so in Docker's words; `local` keeps a log that `logs` reads, rotated at
 //! max-size into gzipped files, keeping max-file; `syslog` sends each line to the socket given
 //! by syslog-address (one the test binds in its own directory, never the host's /dev/log), in
-//! the format asked for, from detached and foreground runs; Docker's option errors.
+//! the format asked for, from detached and foreground runs; Docker's option errors. A
+//! foreground run keeps its log as Docker's does (json-file by default), and `run --rm`
+//! leaves nothing.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -25,6 +27,46 @@ fn log_files(b: &Session, id: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+#[test]
+fn a_foreground_run_keeps_its_log_as_docker_does() {
+    let b = Session::new();
+    // Stdout piped, as scripts run it: the output comes through, and stays in the log.
+    let r = b.berth(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(
+        (r.code(), r.stdout.as_str(), r.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+    let id = b.id("fg");
+    // The exit is on record when run returns (no waiting).
+    assert_eq!(b.inspect("fg", "{{.State.Status}} {{.State.ExitCode}}"), "exited 3");
+    let logs = b.berth(&["logs", "fg"]).success();
+    assert_eq!((logs.stdout.as_str(), logs.stderr.as_str()), ("out\n", "err\n"));
+    assert_eq!(log_files(&b, &id), ["ID-json.log"]);
+    // -i: what was piped in reaches the container, and its echo is logged.
+    let r = b.berth_in(&["run", "-i", "--name", "cat", "busybox", "cat"], b"typed\n");
+    assert_eq!((r.code(), r.stdout.as_str()), (0, "typed\n"));
+    assert_eq!(b.logs("cat"), "typed\n");
+    let cat = b.id("cat");
+    // Without -i the container's stdin is not the caller's (Docker's default).
+    let r = b.berth_in(&["run", "--name", "noin", "busybox", "cat"], b"lost\n");
+    assert_eq!((r.code(), r.stdout.as_str()), (0, ""));
+    let noin = b.id("noin");
+    // --rm: the output comes through and nothing is left.
+    let r = b.berth(&["run", "--rm", "--name", "gone", "busybox", "echo", "bye"]);
+    assert_eq!((r.code(), r.stdout.as_str()), (0, "bye\n"));
+    assert_eq!(b.names(), ["cat", "fg", "noin"]);
+    b.ok(&["rm", "fg", "cat", "noin"]);
+    b.assert_clean(&[&id, &cat, &noin]);
 }
 
 #[test]
