@@ -282,6 +282,7 @@ fn main() {
         _ => {
             let mut l = Log::open(a.log.clone(), a.max_size, a.max_file);
             l.compress = a.sink.compress;
+            l.attrs = a.sink.attrs.clone();
             Sink::File(l)
         }
     };
