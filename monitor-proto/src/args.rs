@@ -76,6 +76,9 @@ pub struct LogSink {
     pub image: String,
     /// local: gzip the rotated files (`--log-compress=1`).
     pub compress: bool,
+    /// json-file and local: each line's `attrs`, a JSON object (`--log-attrs`; moby's extra
+    /// attributes from `--log-opt labels/env`).
+    pub attrs: String,
 }
 
 /// A command line the monitor cannot run with.
@@ -153,6 +156,7 @@ impl Args {
             ("log-format", &k.format),
             ("log-name", &k.name),
             ("log-image", &k.image),
+            ("log-attrs", &k.attrs),
         ] {
             if !value.is_empty() {
                 v.push(arg(name, value));
@@ -223,6 +227,7 @@ impl Args {
             "log-facility" => ("log-facility", Slot::Number(&mut self.sink.facility)),
             "log-name" => ("log-name", Slot::Text(&mut self.sink.name)),
             "log-image" => ("log-image", Slot::Text(&mut self.sink.image)),
+            "log-attrs" => ("log-attrs", Slot::Text(&mut self.sink.attrs)),
             "log-compress" => ("log-compress", Slot::Flag(&mut self.sink.compress)),
             _ => return Err(format!("unknown argument {s:?}")),
         };
@@ -356,6 +361,7 @@ mod tests {
                 name: "web".into(),
                 image: "busybox".into(),
                 compress: true,
+                attrs: r#"{"a":"b c"}"#.into(),
             },
             ..minimal()
         };

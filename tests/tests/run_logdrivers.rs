@@ -2,7 +2,9 @@
 //! `logs` says so in Docker's words; `local` keeps a log that `logs` reads, rotated at
 //! max-size into gzipped files, keeping max-file; `syslog` sends each line to the socket given
 //! by syslog-address (one the test binds in its own directory, never the host's /dev/log), in
-//! the format asked for, from detached and foreground runs; Docker's option errors.
+//! the format asked for, from detached and foreground runs; Docker's option errors. A
+//! foreground run keeps its log as Docker's does (json-file by default), and `run --rm`
+//! leaves nothing.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -25,6 +27,112 @@ fn log_files(b: &Session, id: &str) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+#[test]
+fn a_foreground_run_keeps_its_log_as_docker_does() {
+    let b = Session::new();
+    // Stdout piped, as scripts run it: the output comes through, and stays in the log.
+    let r = b.berth(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(
+        (r.code(), r.stdout.as_str(), r.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+    let id = b.id("fg");
+    // The exit is on record when run returns (no waiting).
+    assert_eq!(
+        b.inspect("fg", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 3"
+    );
+    let logs = b.berth(&["logs", "fg"]).success();
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    assert_eq!(log_files(&b, &id), ["ID-json.log"]);
+    // -i: what was piped in reaches the container, and its echo is logged.
+    let r = b.berth_in(
+        &["run", "-i", "--name", "cat", "busybox", "cat"],
+        b"typed\n",
+    );
+    assert_eq!((r.code(), r.stdout.as_str()), (0, "typed\n"));
+    assert_eq!(b.logs("cat"), "typed\n");
+    let cat = b.id("cat");
+    // Without -i the container's stdin is not the caller's (Docker's default).
+    let r = b.berth_in(&["run", "--name", "noin", "busybox", "cat"], b"lost\n");
+    assert_eq!((r.code(), r.stdout.as_str()), (0, ""));
+    let noin = b.id("noin");
+    // --rm: the output comes through and nothing is left.
+    let r = b.berth(&["run", "--rm", "--name", "gone", "busybox", "echo", "bye"]);
+    assert_eq!((r.code(), r.stdout.as_str()), (0, "bye\n"));
+    assert_eq!(b.names(), ["cat", "fg", "noin"]);
+    b.ok(&["rm", "fg", "cat", "noin"]);
+    b.assert_clean(&[&id, &cat, &noin]);
+}
+
+#[test]
+fn labels_and_env_log_options_become_each_lines_attrs() {
+    let b = Session::new();
+    let id = b.detach(&[
+        "--name",
+        "attrs",
+        "--label",
+        "team=a b",
+        "--label",
+        "other=x",
+        "-e",
+        "STAGE=prod",
+        "-e",
+        "SKIP=1",
+        "--log-opt",
+        "labels=team,absent",
+        "--log-opt",
+        "env-regex=^STA",
+        "--log-opt",
+        "mode=non-blocking",
+        "--log-opt",
+        "max-buffer-size=4m",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    b.wait_status("attrs", "exited");
+    // Docker's json-file line: log, stream, attrs (named or matched, sorted), time.
+    let raw = std::fs::read_to_string(
+        b.root()
+            .join("containers")
+            .join(&id)
+            .join(format!("{id}-json.log")),
+    )
+    .unwrap();
+    assert!(
+        raw.starts_with(
+            r#"{"log":"hi\n","stream":"stdout","attrs":{"STAGE":"prod","team":"a b"},"time":""#
+        ),
+        "{raw}"
+    );
+    // logs --details: the attributes query-escaped, then a space, then the line; -t first.
+    assert_eq!(
+        b.ok(&["logs", "--details", "attrs"]),
+        "STAGE=prod,team=a+b hi\n"
+    );
+    let t = b.ok(&["logs", "-t", "--details", "attrs"]);
+    assert!(t.ends_with("Z STAGE=prod,team=a+b hi\n"), "{t}");
+    assert_eq!(b.ok(&["logs", "attrs"]), "hi\n");
+    // Without attributes, --details prints Docker's lone space.
+    b.ok(&["run", "--name", "plain", "busybox", "echo", "hi"]);
+    assert_eq!(b.ok(&["logs", "--details", "plain"]), " hi\n");
+    let plain = b.id("plain");
+    b.ok(&["rm", "attrs", "plain"]);
+    b.assert_clean(&[&id, &plain]);
 }
 
 #[test]
@@ -269,6 +377,14 @@ fn log_options_are_checked_as_docker_checks_them() {
                 "syslog-facility=nope",
             ],
             "invalid syslog facility",
+        ),
+        (
+            vec!["--log-opt", "mode=lossy"],
+            "logger: logging mode not supported: lossy",
+        ),
+        (
+            vec!["--log-opt", "max-buffer-size=4m"],
+            "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
         ),
     ] {
         let mut argv = vec!["run", "--rm"];

@@ -294,10 +294,9 @@ pub fn session(
         }
     }
     match code {
-        Some(c) => {
-            settled(paths, id);
-            Ok(Ended::Exited(c))
-        }
+        // The monitor sends the exit frame once the exit is recorded (and a `--rm`
+        // container removed).
+        Some(c) => Ok(Ended::Exited(c)),
         // The monitor went away without a word (killed): the record tells.
         None => Ok(Ended::Exited(super::wait::wait(paths, id)?)),
     }
@@ -335,26 +334,6 @@ pub fn attach_to(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended
     let sock = connect(paths, &id, arg)?;
     crate::events::container(&paths.root, &r, "attach", &[]);
     session(paths, &id, sock, opts)
-}
-
-/// After the exit frame: waits until the exit is on record (and, with `--rm`, the container
-/// removed), as `docker run` returns only then. Hang protection only: a minute.
-fn settled(paths: &Paths, id: &str) {
-    let c = Containers::new(paths);
-    let start = std::time::Instant::now();
-    while start.elapsed() < std::time::Duration::from_secs(60) {
-        let Ok(r) = c.load(id) else { return };
-        let remove = r.process.as_ref().is_some_and(|p| p.auto_remove);
-        let s = r.state.unwrap_or_default();
-        let recorded = !matches!(
-            s.status,
-            crate::protocol::Status::Running | crate::protocol::Status::Paused
-        );
-        if recorded && !remove {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 fn gone(id: &str) -> Error {

@@ -26,7 +26,15 @@ pub const SYSLOG_SOCKET: &str = "/dev/log";
 pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// Options every driver but none accepts (moby's common attributes).
-const COMMON: &[&str] = &["tag", "labels", "labels-regex", "env", "env-regex", "mode"];
+const COMMON: &[&str] = &[
+    "tag",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "mode",
+    "max-buffer-size",
+];
 
 fn bad(m: impl Into<String>) -> Error {
     ContainerError::BadArgs(m.into()).into()
@@ -70,6 +78,12 @@ pub fn validate(driver: &str, opts: &BTreeMap<String, String>) -> Result<(), Err
             return Err(bad(format!(
                 "unknown log opt '{k}' for {driver} log driver"
             )));
+        }
+    }
+    mode(opts)?;
+    for key in ["labels-regex", "env-regex"] {
+        if let Some(v) = opts.get(key) {
+            regex::Regex::new(v).map_err(|e| bad(format!("invalid {key} {v:?}: {e}")))?;
         }
     }
     if let Some(v) = opts.get("max-size") {
@@ -198,6 +212,67 @@ fn tag(template: Option<&str>, r: &Record) -> String {
     out
 }
 
+/// moby's `mode` and `max-buffer-size`, checked in its words. The monitor never blocks the
+/// container on a file driver (it drains the pipes in its poll loop and appends), so
+/// `non-blocking` changes nothing there.
+fn mode(opts: &BTreeMap<String, String>) -> Result<(), Error> {
+    let mode = opts.get("mode").map(String::as_str).unwrap_or("");
+    if !matches!(mode, "" | "blocking" | "non-blocking") {
+        return Err(bad(format!("logger: logging mode not supported: {mode}")));
+    }
+    if let Some(v) = opts.get("max-buffer-size") {
+        if mode != "non-blocking" {
+            return Err(bad(
+                "logger: max-buffer-size option is only supported with 'mode=non-blocking'",
+            ));
+        }
+        crate::units::size::parse_limit(v).ok_or_else(|| {
+            bad(format!(
+                "invalid max-buffer-size {v:?}: use a size such as 4m"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// moby's extra attributes (`--log-opt labels=`, `labels-regex=`, `env=`, `env-regex=`): the
+/// container's labels and environment variables named (or matched), which json-file and
+/// local write into every line's `attrs` and `logs --details` shows. A JSON object with its
+/// keys sorted, as Go writes a map; empty when none is asked for or none is set.
+pub fn attrs(r: &Record) -> String {
+    let p = r.process.clone().unwrap_or_default();
+    let opts = &p.log_opts;
+    let config = r.bundle.as_ref().map(|b| &b.config);
+    let mut out = BTreeMap::new();
+    let labels = config.map(|c| c.labels.clone()).unwrap_or_default();
+    let env: BTreeMap<String, String> = config
+        .map(|c| c.env.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (names, pattern, values) in [
+        ("labels", "labels-regex", &labels),
+        ("env", "env-regex", &env),
+    ] {
+        for name in opts.get(names).map(String::as_str).unwrap_or("").split(',') {
+            if let Some(v) = values.get(name) {
+                out.insert(name.to_string(), v.clone());
+            }
+        }
+        if let Some(re) = opts.get(pattern).and_then(|p| regex::Regex::new(p).ok()) {
+            for (k, v) in values.iter().filter(|(k, _)| re.is_match(k)) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if out.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(&out).unwrap_or_default()
+}
+
 /// What the monitor of `r` is told about its log driver (checked at create already).
 pub fn sink(r: &Record) -> Result<LogSink, Error> {
     let p = r.process.clone().unwrap_or_default();
@@ -223,8 +298,12 @@ pub fn sink(r: &Record) -> Result<LogSink, Error> {
         }
         "local" => {
             s.compress = opts.get("compress").is_none_or(|v| v == "true");
+            s.attrs = attrs(r);
         }
-        _ => return Ok(s),
+        _ => {
+            s.attrs = attrs(r);
+            return Ok(s);
+        }
     }
     s.tag = tag(opts.get("tag").map(String::as_str), r);
     Ok(s)
@@ -284,6 +363,21 @@ mod tests {
         kv.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn attrs_are_the_named_and_matched_labels_and_env_sorted() {
+        let mut r = Record::default();
+        let mut b = crate::protocol::BundleSection::default();
+        b.config.labels = opts(&[("team", "a"), ("zone", "z"), ("x", "<")]);
+        b.config.env = vec!["PATH=/bin".into(), "STAGE=prod=1".into()];
+        r.bundle = Some(b);
+        let mut p = crate::protocol::ProcessSection::default();
+        r.process = Some(p.clone());
+        assert_eq!(attrs(&r), "");
+        p.log_opts = opts(&[("labels", "zone,nope,team"), ("env-regex", "^ST")]);
+        r.process = Some(p);
+        assert_eq!(attrs(&r), r#"{"STAGE":"prod=1","team":"a","zone":"z"}"#);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The pipeline stage `berth-spawn start -` (Docker `run` once the earlier stages made the
-//! container): detached under a monitor ([`super::monitor`]), attached under one with `-t`, a
-//! `--log-driver` or a health check ([`super::attach`]: the monitor writes the log and runs the
-//! probes), or in the foreground, where berth-spawn itself waits for the container.
+//! container): detached under a monitor ([`super::monitor`]); attached under one with `-t`,
+//! without `--rm` (the container outlives the run, so its log is kept, as Docker's), with a
+//! `--log-driver` or with a health check ([`super::attach`]: the monitor writes the log and
+//! runs the probes); else (`run --rm`, the figure people time) in the foreground, where
+//! berth-spawn itself waits for the container.
 
 use super::attach::{self, AttachOptions, Ended};
 use super::launch::{create_opts, fail_start, set_exited, set_running};
@@ -58,10 +60,12 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     }
 }
 
-/// Whether a foreground run without `-t` needs the monitor: a log driver given (the direct
-/// path keeps no log), or a health check (the monitor runs it).
+/// Whether a foreground run without `-t` needs the monitor: one that outlives its run (no
+/// `--rm`: Docker keeps its log for `logs`, and the direct path keeps none), a log driver
+/// given, or a health check (the monitor runs it). `run --rm` without these takes the direct
+/// path: its log would go with it.
 fn needs_monitor(paths: &Paths, id: &str, p: &ProcessSection) -> Result<bool, Error> {
-    if !p.log_driver.is_empty() {
+    if !p.auto_remove || !p.log_driver.is_empty() {
         return Ok(true);
     }
     let record = Containers::new(paths).load(id)?;

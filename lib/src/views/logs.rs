@@ -40,6 +40,8 @@ pub struct Entry {
     pub time: DateTime<Utc>,
     /// The text as the container wrote it, newline included.
     pub log: String,
+    /// moby's extra attributes (`--log-opt labels/env`), keys sorted.
+    pub attrs: std::collections::BTreeMap<String, String>,
 }
 
 impl Entry {
@@ -47,6 +49,38 @@ impl Entry {
     pub fn timestamp(&self) -> String {
         self.time.to_rfc3339_opts(SecondsFormat::Nanos, true)
     }
+
+    /// Docker's `--details` prefix: the attributes as `k=v` pairs, query-escaped as Go's
+    /// `url.QueryEscape`, joined by commas, then a space (a lone space when there are none).
+    pub fn details(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.attrs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&query_escape(k));
+            out.push('=');
+            out.push_str(&query_escape(v));
+        }
+        out.push(' ');
+        out
+    }
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+/// Nine lines do not justify a URL crate.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,6 +100,8 @@ struct Line<'a> {
     stream: Cow<'a, str>,
     #[serde(borrow)]
     time: Cow<'a, str>,
+    #[serde(default)]
+    attrs: std::collections::BTreeMap<String, String>,
 }
 
 /// Parses one json-file line; `None` for anything else (a torn last line, garbage).
@@ -82,6 +118,7 @@ pub fn parse_line(line: &[u8]) -> Option<Entry> {
         },
         time,
         log: l.log.into_owned(),
+        attrs: l.attrs,
     })
 }
 
@@ -315,6 +352,18 @@ mod tests {
     use super::*;
     use chrono::Duration;
     use std::io::Write;
+
+    #[test]
+    fn details_are_gos_query_escaped_pairs_then_a_space() {
+        let e = parse_line(
+            br#"{"log":"x\n","stream":"stdout","attrs":{"b":"1/2","a":"a b&c"},"time":"2024-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.details(), "a=a+b%26c,b=1%2F2 ");
+        let plain = parse_line(br#"{"log":"x\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}"#)
+            .unwrap();
+        assert_eq!(plain.details(), " ");
+    }
 
     fn line(t: DateTime<Utc>, stream: &str, text: &str) -> String {
         format!(

@@ -50,6 +50,8 @@ pub struct Log {
     max_file: u32,
     /// Rotated files are gzipped (the local driver's `compress`).
     pub compress: bool,
+    /// Each line's `attrs` object (moby's extra attributes), or empty.
+    pub attrs: String,
     rotated: bool,
 }
 
@@ -72,6 +74,7 @@ impl Log {
             max_size,
             max_file: max_file.max(1),
             compress: false,
+            attrs: String::new(),
             rotated: false,
         }
     }
@@ -114,7 +117,14 @@ impl Log {
         escape(msg, &mut line);
         line.extend_from_slice(b"\",\"stream\":\"");
         line.extend_from_slice(stream.as_bytes());
-        line.extend_from_slice(b"\",\"time\":\"");
+        if !self.attrs.is_empty() {
+            // Docker's field order: log, stream, attrs, time.
+            line.extend_from_slice(b"\",\"attrs\":");
+            line.extend_from_slice(self.attrs.as_bytes());
+            line.extend_from_slice(b",\"time\":\"");
+        } else {
+            line.extend_from_slice(b"\",\"time\":\"");
+        }
         line.extend_from_slice(now_rfc3339().as_bytes());
         line.extend_from_slice(b"\"}\n");
         if self.max_size > 0 && self.size > 0 && self.size + line.len() as u64 > self.max_size {

@@ -282,6 +282,7 @@ fn main() {
         _ => {
             let mut l = Log::open(a.log.clone(), a.max_size, a.max_file);
             l.compress = a.sink.compress;
+            l.attrs = a.sink.attrs.clone();
             Sink::File(l)
         }
     };
@@ -441,8 +442,11 @@ fn main() {
             }
             m.pump(&[], true);
             health.stop();
-            m.attach.ended(exit_code(status));
             let decision = m.hook(&["exited", &m.a.id.clone(), &status.to_string()], false);
+            // The exit frame goes after the hook: an attached client (`run` in the
+            // foreground) returns when it comes, and by then the exit is on record and a
+            // `--rm` container gone, as `docker run` returns; the client never polls.
+            m.attach.ended(exit_code(status));
             if decision.as_ref().map(|d| d.0.as_str()) != Some("restart") {
                 m.attach.close();
                 std::process::exit(0);

@@ -203,7 +203,7 @@ fn run(args: Args) -> Result<()> {
             since,
             until,
             timestamps,
-            details: _,
+            details,
             name,
         }) => logs_cmd(
             &containers,
@@ -211,7 +211,7 @@ fn run(args: Args) -> Result<()> {
             &tail,
             since,
             until,
-            timestamps,
+            (timestamps, details),
             &name,
             common,
         ),
@@ -345,7 +345,7 @@ fn logs_cmd(
     tail: &str,
     since: Option<String>,
     until: Option<String>,
-    timestamps: bool,
+    (timestamps, details): (bool, bool),
     name: &str,
     common: &CommonOpts,
 ) -> Result<()> {
@@ -387,14 +387,21 @@ fn logs_cmd(
                 "stream": if e.stream == Stream::Stderr { "stderr" } else { "stdout" },
                 "time": e.timestamp(),
             });
+            let mut doc = doc;
+            if !e.attrs.is_empty() {
+                doc["attrs"] = serde_json::json!(e.attrs);
+            }
             writeln!(out, "{doc}")?;
             return if follow { out.flush() } else { Ok(()) };
         }
-        let prefix = if timestamps {
-            format!("{} ", e.timestamp())
-        } else {
-            String::new()
-        };
+        // Docker's order: the timestamp, then the details, then the line.
+        let mut prefix = String::new();
+        if timestamps {
+            prefix = format!("{} ", e.timestamp());
+        }
+        if details {
+            prefix.push_str(&e.details());
+        }
         match e.stream {
             Stream::Stdout => {
                 write!(out, "{prefix}{}", e.log)?;
