@@ -42,6 +42,7 @@ mod blkio;
 mod devices;
 mod flagnames;
 mod hugetlb;
+mod join;
 mod resources;
 mod teardown;
 mod v1;
@@ -63,6 +64,7 @@ pub use blkio::blkio_to_io_weight;
 pub use flagnames::{docker_flag, name_docker_flags};
 use flagnames::{fix, named};
 pub use hugetlb::{page_size_kb, page_size_name};
+pub use join::Entry;
 pub use resources::shares_to_weight;
 
 /// Why a cgroup could not be set up as the config asks.
