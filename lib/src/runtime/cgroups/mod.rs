@@ -32,7 +32,8 @@
 //! - **Cost.** A pure v2 host is known from one statfs (mountinfo is read otherwise); create
 //!   is one mkdir per hierarchy, one read (v1 cpuset's cpus, or v2's parent
 //!   `subtree_control`, written only where controllers are missing) and the limit writes;
-//!   removal is one rmdir per hierarchy. OOM kills are read (`memory.oom_control` on v1,
+//!   entering takes no migration ([`join`]: born in the v2 cgroup, a self-move into each v1
+//!   one); removal is one rmdir per hierarchy. OOM kills are read (`memory.oom_control` on v1,
 //!   `memory.events` on v2) before removal.
 //! - crun refuses hybrid hosts whose v2 hierarchy holds a controller; berth must work there
 //!   (this matters for benchmarks against crun).
