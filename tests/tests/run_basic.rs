@@ -295,7 +295,10 @@ fn forty_detached_runs_at_once_all_succeed() {
     }
     let running = b.ok(&["ps", "-q", "--no-trunc"]);
     for id in &ids {
-        assert!(running.contains(id.as_str()), "{id} is not running: {running}");
+        assert!(
+            running.contains(id.as_str()),
+            "{id} is not running: {running}"
+        );
     }
     let mut rm = vec!["rm", "-f"];
     rm.extend(names.iter().map(String::as_str));
