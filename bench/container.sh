@@ -5,8 +5,11 @@
 #
 #   run-rm-true      `berth run --rm busybox true` vs `podman run --rm ... busybox true`, the
 #                    image cached. Target: <= 0.1x podman.
+#   run-rm-true-none `berth run --rm --network none busybox true` vs `crun run` of a ready
+#                    bundle of the same busybox (runc's default config running `true`), both
+#                    timed by hyperfine, $BENCH_RUNS rounds alternating. Target: <= 2.5x crun.
 #   run-p-http-200   from `run -d -p HOST:80 httpd` to the first HTTP 200 on 127.0.0.1:HOST
-#                    (curl polling), the image cached. Target: <= 0.3x podman.
+#                    (curl polling), the image cached. Target: <= 0.2x podman.
 #
 # Both run as root with their default networking (a bridge, NAT and published ports through
 # iptables): berth on its own bridge `bbench0` (10.214.0.0/24, the root's network config),
@@ -14,7 +17,9 @@
 # storage, cgroupfs, no events) and `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024`:
 # its defaults (1048576) are above this machine's hard limits and crun/runc refuse them.
 # Container removal is not timed (the http bench removes each container after its round).
-# peers: podman umoci skopeo docker-registry busybox-static curl
+# crun needs a hybrid host's v2 hierarchy empty: lib.sh's crun_hybrid_on binds hugetlb to v1
+# for the crun row and gives it back.
+# peers: podman umoci skopeo docker-registry busybox-static curl crun runc hyperfine
 set -eu
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +49,8 @@ cleanup() {
   fi
   $podman rm -a -f >/dev/null 2>&1
   $podman rmi -a -f >/dev/null 2>&1
+  crun --root "$work/crun" delete --force hc >/dev/null 2>&1
+  crun_hybrid_off
   registry_stop
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null
   rm -rf "$work"
@@ -102,6 +109,22 @@ while [ $i -lt "$BENCH_RUNS" ]; do
   i=$((i + 1))
 done
 result run-rm-true "$(median < "$work/t-berth")" "$(median < "$work/t-podman")" podman
+
+# 2. run --rm --network none true vs crun run of a ready bundle: the runtime's floor.
+umoci unpack --image "$layout:busybox" "$work/ub" >/dev/null
+true_bundle "$work/cbundle" "$work/ub/rootfs"
+crun_hybrid_on
+echo "container: $BENCH_RUNS rounds of hyperfine -N -r ${HYPER_RUNS:-5}: berth run --rm --network none $bb true | crun --root $work/crun run -b $work/cbundle hc" >&2
+berth run --rm --network none "$bb" true >/dev/null # warm-up
+rm -f "$work/n.1" "$work/n.2"
+i=0
+while [ $i -lt "$BENCH_RUNS" ]; do
+  hyper "$work/n" "berth run --rm --network none $bb true" \
+    "crun --root $work/crun run -b $work/cbundle hc"
+  i=$((i + 1))
+done
+result run-rm-true-none "$(median < "$work/n.1")" "$(median < "$work/n.2")" crun
+crun_hybrid_off
 
 # 2. run -d -p HOST:80 httpd -> first HTTP 200 on the host port.
 port=$(free_port)

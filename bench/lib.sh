@@ -84,3 +84,43 @@ registry_stop() {
   fi
   REGISTRY_PID=
 }
+
+# crun_hybrid_on: crun refuses a hybrid host while its v2 hierarchy holds a controller. On
+# such a host whose v2 hierarchy holds only hugetlb (ours), binds hugetlb to v1 for the bench
+# (berth and crun then see the same layout), first taking it out of the v2 root's
+# cgroup.subtree_control if a test left it enabled there; crun_hybrid_off puts both back.
+crun_hybrid_on() {
+  u=/sys/fs/cgroup/unified
+  if [ -d $u ] && ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
+    if grep -qw hugetlb $u/cgroup.subtree_control; then
+      echo "bench: for crun: echo -hugetlb > $u/cgroup.subtree_control" >&2
+      echo -hugetlb > $u/cgroup.subtree_control ||
+        { echo "bench: a v2 cgroup below the root uses hugetlb: crun cannot run on this host now" >&2; return 1; }
+      CRUN_HUGETLB_SUBTREE=1
+    fi
+    echo "bench: for crun: mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb" >&2
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
+    CRUN_MOVED_HUGETLB=1
+  fi
+}
+
+crun_hybrid_off() {
+  if [ -n "${CRUN_MOVED_HUGETLB:-}" ]; then
+    if umount /sys/fs/cgroup/hugetlb 2>/dev/null; then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
+    CRUN_MOVED_HUGETLB=
+  fi
+  if [ -n "${CRUN_HUGETLB_SUBTREE:-}" ]; then
+    echo +hugetlb > /sys/fs/cgroup/unified/cgroup.subtree_control || true
+    CRUN_HUGETLB_SUBTREE=
+  fi
+}
+
+# true_bundle DIR ROOTFS: an OCI bundle in DIR whose rootfs is a copy of ROOTFS (busybox),
+# with runc's default config.json running `true` (no terminal).
+true_bundle() {
+  mkdir -p "$1"
+  cp -a "$2" "$1/rootfs"
+  (cd "$1" && rm -f config.json && runc spec)
+  sed -i -e 's/"terminal": true/"terminal": false/' -e 's/"sh"$/"true"/' "$1/config.json"
+}

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2086 # podman and its flags live in one word-split variable (no arrays in sh)
 # spawn: `berth-spawn run` vs `crun run` vs `runc run` of /bin/true on the same busybox
 # bundle: 20 rounds ($SPAWN_RUNS), each a hyperfine of the three in turn ($HYPER_RUNS runs,
-# default 5); the median of the rounds' medians, and ratios. Target: berth-spawn <= 0.8x crun.
+# default 5); the median of the rounds' medians, and ratios. Target: berth-spawn <= 0.6x crun.
 # Then the resident memory of berth's monitor (berth-monitor, built static) against Podman's
 # conmon, each holding one detached `sleep` container. Target: <= 1 MiB.
 #
@@ -16,7 +16,6 @@ runs=${SPAWN_RUNS:-20}
 work="$BENCH_OUT/spawn"
 rm -rf "$work"
 mkdir -p "$work/bin"
-moved_hugetlb=
 podman_cid=
 berth_cid=
 
@@ -46,16 +45,11 @@ cleanup() {
     if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
-  if [ -n "$moved_hugetlb" ]; then if umount /sys/fs/cgroup/hugetlb 2>/dev/null; then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi; fi
+  crun_hybrid_off
 }
 trap cleanup EXIT INT TERM
 
-if [ -d /sys/fs/cgroup/unified ] && ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
-  echo "spawn: mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb" >&2
-  mkdir -p /sys/fs/cgroup/hugetlb
-  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
-  moved_hugetlb=1
-fi
+crun_hybrid_on
 
 # The bundle: busybox-static in a rootfs, runc's default config running /bin/true.
 b="$work/bundle"

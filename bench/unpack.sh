@@ -2,17 +2,21 @@
 # Unpack benchmark: berth-unpack against `umoci unpack` and `tar -xzf` of the same layers, in
 # one run, on a generated image of 100 MB+ (3 gzip layers, ~12,000 files, a whiteout).
 #
-#   bench/unpack.sh [RUNS]        (default 10; needs root, hyperfine, umoci, python3)
+#   bench/run.sh unpack      ($BENCH_RUNS runs each, default 7; the image is made once)
 #
-# Figures (medians, as ratios):
-#   first unpack:   berth-unpack IMAGE (empty layer store)  vs  umoci unpack  vs  tar -xzf x3
-#   second container from the already-unpacked image        vs  the first unpack
-# Targets: berth <= 0.5x umoci, <= 1.0x tar, second container <= 0.05x first unpack.
+# Figures (medians, as ratios; RESULT lines):
+#   unpack-first-umoci   berth-unpack IMAGE (empty layer store)  vs  umoci unpack. Target <= 0.5x.
+#   unpack-first-tar     the same                                 vs  tar -xzf of the 3 layers.
+#                        Target <= 1.0x.
+#   unpack-second        a second container from the already-unpacked image  vs  the first
+#                        unpack. Target <= 0.05x.
+# peers: umoci hyperfine python3
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
-RUNS=${1:-10}
-cargo build --release --bins --quiet --offline 2>/dev/null || cargo build --release --bins --quiet
-BIN=$PWD/target/release
+RUNS=$BENCH_RUNS
+BIN=$BERTH_BIN
 WORK=${BENCH_DIR:-/var/tmp/berth-bench-unpack}
 IMG=$WORK/layout
 mkdir -p "$WORK"
@@ -125,14 +129,16 @@ hyperfine --runs "$RUNS" --style basic --export-json "$WORK/second.json" \
 clean_berth
 rm -rf "$WORK/umoci-bundle" "$WORK/tar-out"
 
-python3 - "$WORK/first.json" "$WORK/second.json" <<'PY'
+# The medians: berth, umoci, tar (first unpack), berth's second container (four words).
+# shellcheck disable=SC2046
+set -- $(python3 - "$WORK/first.json" "$WORK/second.json" <<'PY'
 import json, sys
 first = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 second = json.load(open(sys.argv[2]))["results"][0]
-b, u, t = (first[k]["median"] for k in ("berth", "umoci", "tar"))
-s = second["median"]
-print(f"first unpack (median): berth {b*1000:.0f} ms, umoci {u*1000:.0f} ms, tar -xzf {t*1000:.0f} ms")
-print(f"  berth/umoci = {b/u:.2f}x  (target <= 0.5x)")
-print(f"  berth/tar   = {b/t:.2f}x  (target <= 1.0x)")
-print(f"second container (median): {s*1000:.1f} ms = {s/b:.3f}x the first unpack  (target <= 0.05x)")
+print(*(first[k]["median"] for k in ("berth", "umoci", "tar")), second["median"])
 PY
+)
+echo "unpack: first unpack (median): berth $1 s, umoci $2 s, tar -xzf $3 s; second container $4 s" >&2
+result unpack-first-umoci "$1" "$2" umoci
+result unpack-first-tar "$1" "$3" tar
+result unpack-second "$4" "$1" berth-first

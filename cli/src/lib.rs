@@ -96,18 +96,32 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
         log::warn!("{e}: berth's state may be open to other users");
     }
     let started = Instant::now();
+    if common.timings {
+        berth::timings::enable();
+    }
     let result = body(args);
     if common.timings {
-        eprintln!(
-            "berth-{}: {:.1} ms",
-            T::NAME,
-            started.elapsed().as_secs_f64() * 1000.0
-        );
+        print_timings(T::NAME, started.elapsed());
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(T::NAME, &e),
     }
+}
+
+/// `--timings`: the phases the stage recorded (`berth::timings`), one `berth-TOOL.PHASE: N.N
+/// ms` line each in the order they ran, then the stage's total as `berth-TOOL: N.N ms`.
+fn print_timings(tool: &str, total: std::time::Duration) {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut total = total;
+    for (phase, d) in berth::timings::take() {
+        eprintln!("berth-{tool}.{phase}: {:.1} ms", ms(d));
+        // The time before the sealed re-exec was spent in a process that is gone.
+        if phase == "seal" {
+            total += d;
+        }
+    }
+    eprintln!("berth-{tool}: {:.1} ms", ms(total));
 }
 
 /// Prints an error once ([`print_error`]: stderr, in the process's [`Mode`]) and returns the

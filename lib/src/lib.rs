@@ -25,6 +25,7 @@ pub mod registry;
 pub mod runtime;
 pub mod state;
 pub mod store;
+pub mod timings;
 pub mod units;
 pub mod version;
 pub mod views;

@@ -258,3 +258,51 @@ fn dry_run_prints_the_pipeline() {
     );
     assert!(b.container_ids().is_empty());
 }
+
+/// 40 detached runs with no network, all at once: every one succeeds and runs (cgroups,
+/// records, names and monitors do not collide), and removing them leaves nothing.
+#[test]
+fn forty_detached_runs_at_once_all_succeed() {
+    let b = Session::new();
+    let names: Vec<String> = (0..40).map(|i| format!("par{i}")).collect();
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let b = &b;
+                s.spawn(move || {
+                    b.berth(&[
+                        "run",
+                        "-d",
+                        "--network",
+                        "none",
+                        "--name",
+                        n,
+                        "busybox",
+                        "sleep",
+                        "1000",
+                    ])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ids = Vec::new();
+    for (n, r) in names.iter().zip(runs) {
+        let id = r.success().stdout.trim().to_string();
+        assert_eq!(id.len(), 64, "{n}: {id:?}");
+        ids.push(id);
+    }
+    let running = b.ok(&["ps", "-q", "--no-trunc"]);
+    for id in &ids {
+        assert!(
+            running.contains(id.as_str()),
+            "{id} is not running: {running}"
+        );
+    }
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(names.iter().map(String::as_str));
+    b.ok(&rm);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    b.assert_clean(&ids);
+}

@@ -275,6 +275,30 @@ fn restart_policies_and_init() {
         "{}",
         r.stderr
     );
+    // ... and berth-spawn each of its phases, in the order they ran, before its total.
+    let phases: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("berth-spawn."))
+        .filter_map(|l| l.split_once(": ").filter(|(_, ms)| ms.ends_with(" ms")))
+        .map(|(phase, _)| phase)
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "seal",
+            "prepare",
+            "cgroups",
+            "namespaces",
+            "mounts",
+            "confine",
+            "exec",
+            "wait",
+            "teardown"
+        ],
+        "{}",
+        r.stderr
+    );
     // --init: berth's init is PID 1, the command PID 2, and the code goes through.
     let r = b.berth(&argv!("run --rm --init busybox sh -c 'echo $$; exit 5'"));
     assert_eq!(r.fails_with(5).stdout, "2\n");

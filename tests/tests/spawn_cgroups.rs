@@ -390,6 +390,95 @@ fn pids_cpu_and_unified_land_and_v2_only_keys_are_refused_on_v1() {
     }
 }
 
+/// Every process of the container (its init, and one `exec` started) is in the container's
+/// cgroup in every hierarchy: born in the v2 one (CLONE_INTO_CGROUP), joined by itself in
+/// each v1 one (cgroups::join).
+fn membership_round(s: &Spawn, tag: &str) {
+    let id = format!("member-{tag}");
+    let b = bundle(s.w, &id, &["sleep", "1000"], |_| {});
+    s.create(&b, &id).unwrap();
+    s.run(&["start", &id]).success();
+    let pid = s.run(&["state", &id]).success().json()["pid"]
+        .as_i64()
+        .unwrap();
+    let dirs = s.layout.all(&s.rel(&id));
+    let procs = |d: &Path| -> Vec<i64> {
+        fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{tag}: {}: {e}", d.display()))
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    for d in &dirs {
+        assert_eq!(procs(d), vec![pid], "{tag}: {}", d.display());
+    }
+    // runc's `exec -d` keeps the caller's stdio: give it none, or its sleep holds our pipe.
+    let st = s
+        .cmd(&["exec", "-d", &id, "sleep", "1000"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{tag}: exec -d: {st}");
+    for d in &dirs {
+        let p = procs(d);
+        assert!(
+            p.len() == 2 && p.contains(&pid),
+            "{tag}: the exec'd process is not in {}: {p:?}",
+            d.display()
+        );
+    }
+    s.delete(&id);
+}
+
+#[test]
+fn every_process_is_in_its_cgroup_in_every_hierarchy_on_the_host_and_on_v2() {
+    // On the v2 view berth-spawn enables its usual controllers from the v2 root down.
+    let _restore = SubtreeControl::save();
+    let w = World::new();
+    membership_round(&Spawn::host(&w), "host");
+    if let Some(v2) = Spawn::v2(&w) {
+        membership_round(&v2, "v2");
+    }
+    // `--timings`: berth-spawn says how long each of its phases took, then its total.
+    let s = Spawn::host(&w);
+    let b = bundle(&w, "timed", &["true"], |_| {});
+    let r = s
+        .run(&["--timings", "run", "--bundle", b.to_str().unwrap(), "timed"])
+        .success();
+    assert_spawn_phases(&r.stderr, &["prepare", "cgroups", "namespaces", "mounts"]);
+    s.assert_gone("timed");
+}
+
+/// `berth-spawn.PHASE: N ms` for each phase (and the others runc's `run` goes through), in
+/// the order they ran, before the total `berth-spawn: N ms`.
+#[track_caller]
+fn assert_spawn_phases(stderr: &str, first: &[&str]) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let phase_of = |l: &str| -> Option<String> {
+        let (name, rest) = l.split_once(": ")?;
+        let ms = rest.strip_suffix(" ms")?;
+        ms.parse::<f64>().ok()?;
+        name.strip_prefix("berth-spawn.").map(String::from)
+    };
+    let phases: Vec<String> = lines.iter().filter_map(|l| phase_of(l)).collect();
+    let mut want: Vec<&str> = first.to_vec();
+    want.extend(["confine", "exec", "wait", "teardown"]);
+    let got: Vec<&str> = phases
+        .iter()
+        .map(String::as_str)
+        .filter(|p| want.contains(p))
+        .collect();
+    assert_eq!(got, want, "{stderr}");
+    let total = lines
+        .iter()
+        .position(|l| l.starts_with("berth-spawn: ") && l.ends_with(" ms"))
+        .unwrap_or_else(|| panic!("no total: {stderr}"));
+    let last_phase = lines.iter().rposition(|l| phase_of(l).is_some()).unwrap();
+    assert!(last_phase < total, "{stderr}");
+}
+
 #[test]
 fn a_busy_cgroup_is_emptied_and_removed_with_its_children() {
     let w = World::new();

@@ -129,7 +129,7 @@ pub struct CreateOptions {
     /// The command line that made the container, kept in the record.
     pub argv: Vec<String>,
     /// Mount the overlay `volatile` (see [`overlay::OverlaySpec::volatile`]): for berth
-    /// build's step containers, never mounted again.
+    /// build's step containers and `run --rm`'s, thrown away after one run.
     pub volatile: bool,
 }
 
@@ -471,11 +471,12 @@ pub fn ensure_mounted(paths: &Paths, record: &Record) -> Result<()> {
     if let Some(gone) = bundle.layers.iter().find(|d| !layers.is_complete(d)) {
         return Err(BundleError::LayerGone(gone.clone()).into());
     }
+    let work = bundle.path.join("work");
     let spec = overlay::OverlaySpec {
         lowers_top_first: bundle.layers.iter().rev().cloned().collect(),
         upper: bundle.path.join("upper"),
-        work: bundle.path.join("work"),
-        volatile: false,
+        volatile: overlay::forget_volatile(&work),
+        work,
     };
     overlay::mount(&layers, &spec, &bundle.rootfs).map_err(|source| {
         Error::from(BundleError::Mount {

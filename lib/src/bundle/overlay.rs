@@ -37,8 +37,25 @@ pub struct OverlaySpec {
     pub work: PathBuf,
     /// Overlay's `volatile` (Linux >= 5.10): no sync of the upper filesystem at unmount, for
     /// a container whose upper directory is archived or thrown away right after (berth
-    /// build's steps). Without it, each unmount syncs the whole host filesystem.
+    /// build's steps, `run --rm`, as podman does for `--rm`). Without it, each unmount syncs
+    /// the whole host filesystem (70-200 ms on a busy host).
     pub volatile: bool,
+}
+
+/// Before mounting again the overlay of a container that was mounted `volatile` (a `run
+/// --rm` container, after a reboot): the kernel refuses a work directory that holds
+/// `work/incompat/volatile` (the upper directory may have lost writes in a crash), and such a
+/// container is disposable by definition, so the marker is removed and the overlay mounted
+/// `volatile` again. Returns whether it was a volatile one.
+pub fn forget_volatile(work: &Path) -> bool {
+    let marker = work.join("work/incompat/volatile");
+    if !marker.exists() {
+        return false;
+    }
+    if let Err(e) = std::fs::remove_dir_all(&marker) {
+        log::warn!("removing {}: {e}", marker.display());
+    }
+    true
 }
 
 /// Mounts the overlay on `target`.

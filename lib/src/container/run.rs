@@ -25,7 +25,9 @@ pub enum Outcome {
 /// The pipeline stage: applies the flags to config.json and the record, then runs.
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
     super::creator_check(paths, &record)?;
+    let prepare = crate::timings::phase("prepare");
     let (id, p) = super::create::prepare_record(paths, record, p)?;
+    drop(prepare);
     if !p.runtime.is_empty() && (p.detach || p.tty) {
         return Err(crate::runtime::RuntimeError::BadArgs(format!(
             "--runtime {} runs foreground containers without -t (berth-spawn's own runtime has -d and -t)",
@@ -107,17 +109,20 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
         return Err(fail_start(paths, &record, e));
     }
     let cg = l.state.cgroup();
+    let wait = crate::timings::phase("wait");
     let code = signals::wait(signals::Foreground {
         pid: l.state.pid,
         master: l.master,
         stdin: p.interactive,
         relay,
     });
+    drop(wait);
+    let _teardown = crate::timings::phase("teardown");
     let oom = cg.oom_kills() > 0;
     let _ = oci::delete(&root, id, true);
     let record = set_exited(paths, id, code, oom, "")?;
     if p.auto_remove {
-        super::teardown(paths, &record, true)?;
+        super::teardown::teardown_in_spawn(paths, &record, true)?;
     }
     Ok(code)
 }

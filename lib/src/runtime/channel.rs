@@ -19,12 +19,38 @@ pub enum ToParent {
     Terminal,
     /// Everything is set up; the process waits for the start signal.
     Ready,
+    /// With `--timings`, right before [`ToParent::Ready`]: how long the init's own phases took.
+    Timings(ChildTimings),
     /// The exec fifo, opened for writing now that `start` opened it for reading; its
     /// descriptor travels with this message (from the helper that opens it for a container
     /// without a mount namespace, which has no /proc to reopen it through).
     Fifo,
     /// Setup failed; `code` is the protocol code (126/127 for exec failures).
     Error { code: u8, message: String },
+}
+
+/// The init's phases, in microseconds, for `--timings` (`crate::timings`).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ChildTimings {
+    /// Joining its v1 cgroups.
+    pub cgroups: u64,
+    /// Entering namespaces, the cgroup namespace and a session keyring.
+    pub namespaces: u64,
+    /// The root filesystem and every mount.
+    pub mounts: u64,
+    /// Descriptors, cwd, rlimits, LSM, seccomp, identity and capabilities, the command lookup.
+    pub confine: u64,
+}
+
+impl ChildTimings {
+    /// Adds the init's phases to this process' (berth-spawn's) record.
+    pub fn record(&self) {
+        use std::time::Duration;
+        crate::timings::add("cgroups", Duration::from_micros(self.cgroups));
+        crate::timings::add("namespaces", Duration::from_micros(self.namespaces));
+        crate::timings::add("mounts", Duration::from_micros(self.mounts));
+        crate::timings::add("confine", Duration::from_micros(self.confine));
+    }
 }
 
 /// Messages from berth-spawn to the container's init.

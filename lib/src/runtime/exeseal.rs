@@ -191,10 +191,20 @@ fn overlay_handle(binary: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
     )?)
 }
 
+/// With `--timings`: when the re-execution began (nanoseconds since the epoch: the one clock
+/// both programs read alike), so that the re-executed program counts it as its `seal` phase.
+const SEAL_T0_ENV: &str = "BERTH_SEAL_T0";
+
+fn clock_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// The environment with `ORIGIN_ENV=origin`, for the re-executed program.
 fn env_with_origin(origin: &Path) -> Vec<CString> {
     let mut env: Vec<OsString> = std::env::vars_os()
-        .filter(|(k, _)| k != ORIGIN_ENV)
+        .filter(|(k, _)| k != ORIGIN_ENV && k != SEAL_T0_ENV)
         .map(|(k, v)| {
             let mut kv = k;
             kv.push("=");
@@ -205,6 +215,9 @@ fn env_with_origin(origin: &Path) -> Vec<CString> {
     let mut own = OsString::from(format!("{ORIGIN_ENV}="));
     own.push(origin.as_os_str());
     env.push(own);
+    if crate::timings::enabled() {
+        env.push(format!("{SEAL_T0_ENV}={}", clock_ns()).into());
+    }
     cstrings(env)
 }
 
@@ -217,8 +230,18 @@ fn settle(name: &CStr) -> Result<(), RuntimeError> {
     if let Some(p) = origin {
         let _ = ORIGIN.set(p);
     }
+    if let Some(t0) = std::env::var(SEAL_T0_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u128>().ok())
+    {
+        let ns = clock_ns().saturating_sub(t0);
+        crate::timings::add("seal", std::time::Duration::from_nanos(ns as u64));
+    }
     // SAFETY: at start-up, before this process has made any thread.
-    unsafe { std::env::remove_var(ORIGIN_ENV) };
+    unsafe {
+        std::env::remove_var(ORIGIN_ENV);
+        std::env::remove_var(SEAL_T0_ENV);
+    }
     // Not dumpable: /proc/PID/{exe,mem,fd,environ} are closed to the container, and stay so
     // in the children cloned into it until they exec.
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys("prctl(PR_SET_DUMPABLE)", e))?;

@@ -13,6 +13,7 @@
 pub mod caps;
 pub mod cgroups;
 pub mod channel;
+mod clone;
 pub mod console;
 pub mod defaults;
 pub mod exeseal;

@@ -149,12 +149,15 @@ pub fn run(
     if detach {
         return Ok(0);
     }
+    let wait = crate::timings::phase("wait");
     let code = signals::wait(signals::Foreground {
         pid: st.pid,
         master: l.master,
         stdin: true,
         relay: signals::Relay::default(),
     });
+    drop(wait);
+    let _teardown = crate::timings::phase("teardown");
     delete(root, id, true)?;
     Ok(code)
 }

@@ -1,5 +1,6 @@
-//! The parent side of container creation: one `clone3` with the namespace flags, cgroups
-//! joined and id maps written before the child goes on, the child's progress read from the
+//! The parent side of container creation: one `clone3` with the namespace flags (into the
+//! v2 cgroup; the child joins its v1 ones itself: `cgroups::join`), id maps written before
+//! the child goes on, the child's progress read from the
 //! sync channel, and OCI state recorded. Also `exec` into a running container, which is the
 //! same machinery with every namespace joined instead of created.
 
@@ -61,63 +62,6 @@ pub const INIT_ANNOTATION: &str = "berth.init";
 
 /// The `--init` binary, found beside berth-spawn (`runtime::exeseal::sealed_tool`).
 pub const INIT_TOOL: &str = "berth-init";
-
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// fork(2) with namespace flags: clone3 where the kernel has it, clone otherwise.
-fn clone_process(flags: libc::c_int) -> std::io::Result<libc::pid_t> {
-    let args = CloneArgs {
-        flags: flags as u32 as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
-    // SAFETY: clone3 with a fully initialised CloneArgs of the size passed, no stack and no
-    // CLONE_VM: the child is a copy-on-write fork that returns here as in fork(2).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if r >= 0 {
-        return Ok(r as libc::pid_t);
-    }
-    let e = std::io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::ENOSYS) {
-        return Err(e);
-    }
-    // SAFETY: clone(2) without CLONE_VM and with a null stack behaves as fork(2): the child
-    // gets its own copy of this address space.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(r as libc::pid_t)
-}
 
 /// Enters namespaces in the parent for the duration of the clone, then comes back: the pid
 /// namespace only applies to children, and a new user namespace could not join namespaces
@@ -187,6 +131,7 @@ fn seccomp_of(spec: &Spec, root: &Root) -> Result<Option<Vec<u8>>, RuntimeError>
 
 /// Creates the container: its process exists, set up, waiting to be started.
 pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
+    let prepare = crate::timings::phase("prepare");
     let (bundle, spec, process, rootfs) = open_bundle(&o)?;
     let mut plan = namespaces::plan(&spec)?;
     super::validate::check(&spec, &process, &plan)?;
@@ -233,6 +178,7 @@ pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
         init,
     };
     let stdio = o.stdio.take();
+    drop(prepare);
     let (pid, chan, master) = match spawn(&o, &setup, &mut plan, &st, stdio) {
         Ok(v) => v,
         Err((pid, e)) => {
@@ -305,7 +251,10 @@ fn spawn(
 ) -> Result<(i32, Channel, Option<OwnedFd>), Failed> {
     let fail = |e| (0, e);
     o.root.save(st).map_err(fail)?;
+    let cgroups = crate::timings::phase("cgroups");
     s.cg.create(s.linux).map_err(fail)?;
+    let entry = s.cg.entry(true).map_err(|e| fail(e.into()))?;
+    drop(cgroups);
     let seccomp = seccomp_of(s.spec, o.root).map_err(fail)?;
     let fifo_fd = match o.launch {
         Launch::Create => Some(
@@ -341,9 +290,10 @@ fn spawn(
     let views = s.cg.views();
     let cgroup2 = s.cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
     let hooks = hooks_wanted(s.spec);
-    let pid = {
+    let namespaces = crate::timings::phase("namespaces");
+    let (pid, born_in_v2) = {
         let _excursion = Excursion::enter(&excursion_joins).map_err(fail)?;
-        clone_process(clone_flags).map_err(|e| fail(sys("clone3", e)))?
+        super::clone::clone_into(clone_flags, entry.v2_fd()).map_err(|e| fail(sys("clone3", e)))?
     };
     if pid == 0 {
         drop(parent);
@@ -361,6 +311,7 @@ fn spawn(
             mode,
             join: std::mem::take(&mut plan.join),
             new_flags,
+            cgroup_entry: Some((&entry, true)),
             cgroups: views,
             cgroup2,
             seccomp,
@@ -372,12 +323,14 @@ fn spawn(
             stdio,
         });
     }
+    drop(namespaces);
     drop(child);
     drop(stdio);
     drop(fifo_fd);
     drop(chroot_fd);
     drop(init_exe);
-    let master = release(o, s, st, pid, &parent, new_user).map_err(|e| (pid, e))?;
+    drop(entry);
+    let master = release(o, s, st, pid, &parent, new_user, born_in_v2).map_err(|e| (pid, e))?;
     Ok((pid, parent, master))
 }
 
@@ -413,7 +366,8 @@ fn hooks_wanted(spec: &Spec) -> bool {
     })
 }
 
-/// The parent's side once the child exists: cgroups joined and id maps written, then `Go`;
+/// The parent's side once the child exists (it joins its v1 cgroups itself, and was born in
+/// its v2 one unless `born_in_v2` says the kernel refused): id maps written, then `Go`;
 /// the runtime hooks run when the init asks; with OCI `create`, the init confirmed waiting on
 /// the exec fifo. Returns the terminal's master, if the init sent one.
 fn release(
@@ -423,8 +377,11 @@ fn release(
     pid: i32,
     parent: &Channel,
     new_user: bool,
+    born_in_v2: bool,
 ) -> Result<Option<OwnedFd>, RuntimeError> {
-    s.cg.add(pid)?;
+    if !born_in_v2 {
+        s.cg.add_v2(pid)?;
+    }
     if new_user {
         write_maps(pid, "uid_map", s.linux.uid_mappings().as_ref())?;
         write_maps(pid, "gid_map", s.linux.gid_mappings().as_ref())?;
@@ -486,6 +443,7 @@ fn wait_ready(
     loop {
         match chan.recv_with_fd::<ToParent>() {
             Ok(Some((ToParent::Ready, _))) => return Ok(master),
+            Ok(Some((ToParent::Timings(t), _))) => t.record(),
             Ok(Some((ToParent::Terminal, fd))) => master = fd,
             Ok(Some((ToParent::Hooks, _))) => {
                 let mut s = st.clone();
@@ -563,6 +521,7 @@ impl Launched {
     /// Releases a `Run` container: it execs now. Returns once the exec happened (the channel
     /// closes) or failed (the error comes back with Docker's 126/127).
     pub fn start(&self) -> Result<(), RuntimeError> {
+        let _exec = crate::timings::phase("exec");
         self.chan
             .send(&ToChild::Start)
             .map_err(|e| sys("starting the container", e))?;
@@ -605,15 +564,17 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
         Some(open_dir(Path::new(&format!("/proc/{}/root", o.state.pid)))?)
     };
     let cg = o.state.cgroup();
+    // Best effort per hierarchy: a cgroup a process cannot enter must not stop the exec.
+    let entry = cg.entry(false)?;
     let seccomp = seccomp_of(o.spec, o.root)?;
     let (parent, child) = Channel::pair().map_err(|e| sys("socketpair", e))?;
     let pid_join: Vec<Join> = plan
         .take_join(LinuxNamespaceType::Pid)
         .into_iter()
         .collect();
-    let pid = {
+    let (pid, born_in_v2) = {
         let _x = Excursion::enter(&pid_join)?;
-        clone_process(0).map_err(|e| sys("clone3", e))?
+        super::clone::clone_into(0, entry.v2_fd()).map_err(|e| sys("clone3", e))?
     };
     if pid == 0 {
         drop(parent);
@@ -625,6 +586,7 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             mode: Mode::Exec,
             join: std::mem::take(&mut plan.join),
             new_flags: 0,
+            cgroup_entry: Some((&entry, false)),
             cgroups: Vec::new(),
             cgroup2: false,
             seccomp,
@@ -648,9 +610,9 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
         }
         e
     };
-    // Best effort per hierarchy: a cgroup a process cannot enter must not stop the exec.
-    for d in cg.dirs() {
-        let _ = cgroups::write(&d.join("cgroup.procs"), &pid.to_string());
+    drop(entry);
+    if !born_in_v2 {
+        let _ = cg.add_v2(pid);
     }
     parent
         .send(&ToChild::Go)

@@ -222,7 +222,7 @@ pub const RUN_FLAGS: &[(&str, Option<char>, bool, &str, &str)] = &[
         "rm",
         None,
         false,
-        "spawn",
+        "unpack+spawn",
         "Automatically remove the container when it exits",
     ),
     (

@@ -97,6 +97,10 @@ struct Args {
     /// Mount the container's root filesystem as read only.
     #[arg(long = "read-only")]
     read_only: bool,
+    /// The container is removed when it exits (`run --rm`): its overlay is mounted
+    /// `volatile`, so that its removal does not sync the host's filesystem.
+    #[arg(long)]
+    rm: bool,
     /// Container host name (default: the short id).
     #[arg(short = 'h', long)]
     hostname: Option<String>,
@@ -253,7 +257,7 @@ fn run(args: Args) -> Result<()> {
         } else {
             args.argv.clone()
         },
-        volatile: false,
+        volatile: args.rm,
     };
     // Made for a berth run: its marker first, so that a kill -9 of the whole run at any point
     // leaves something the next run's sweep finds (berth::container::undo).

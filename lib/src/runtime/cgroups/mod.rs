@@ -32,7 +32,8 @@
 //! - **Cost.** A pure v2 host is known from one statfs (mountinfo is read otherwise); create
 //!   is one mkdir per hierarchy, one read (v1 cpuset's cpus, or v2's parent
 //!   `subtree_control`, written only where controllers are missing) and the limit writes;
-//!   removal is one rmdir per hierarchy. OOM kills are read (`memory.oom_control` on v1,
+//!   entering takes no migration ([`join`]: born in the v2 cgroup, a self-move into each v1
+//!   one); removal is one rmdir per hierarchy. OOM kills are read (`memory.oom_control` on v1,
 //!   `memory.events` on v2) before removal.
 //! - crun refuses hybrid hosts whose v2 hierarchy holds a controller; berth must work there
 //!   (this matters for benchmarks against crun).
@@ -42,6 +43,7 @@ mod blkio;
 mod devices;
 mod flagnames;
 mod hugetlb;
+mod join;
 mod resources;
 mod teardown;
 mod v1;
@@ -63,6 +65,7 @@ pub use blkio::blkio_to_io_weight;
 pub use flagnames::{docker_flag, name_docker_flags};
 use flagnames::{fix, named};
 pub use hugetlb::{page_size_kb, page_size_name};
+pub use join::Entry;
 pub use resources::shares_to_weight;
 
 /// Why a cgroup could not be set up as the config asks.

@@ -6,13 +6,14 @@
 //!
 //! The order (`setup`), each step for a reason:
 //!
-//! 1. wait for berth-spawn's go (it has put us in our cgroups and written our id maps), then
-//!    `setsid()`: no controlling terminal of the caller's (TIOCSTI, `/dev/tty`);
+//! 1. join our v1 cgroups ourselves (`cgroups::join`: born in the v2 one), wait for
+//!    berth-spawn's go (it has written our id maps), then `setsid()`: no controlling
+//!    terminal of the caller's (TIOCSTI, `/dev/tty`);
 //! 2. refuse a security label this host cannot apply (`lsm::check`) before a mount uses it;
 //! 3. still the host's root by uid: open the rootfs and bind sources (`reach`), make `/`
 //!    rslave and bind the rootfs onto itself (`rootfs::prepare`): these walk host paths;
 //! 4. enter the namespaces to join (user first), unshare the cgroup namespace (the clone does
-//!    not make it: made now, after the parent put us in our cgroups, it is rooted at the
+//!    not make it: made now, once we are in our cgroups, it is rooted at the
 //!    container's cgroup and `/proc/self/cgroup` shows `/` in every hierarchy, as runc), and
 //!    join a new anonymous session keyring (`runtime::keyring`);
 //! 5. the root filesystem (`rootfs`, `mounts`): every path inside the root resolved once by
@@ -74,6 +75,9 @@ pub(crate) struct Args<'a> {
     pub join: Vec<Join>,
     /// Namespace types created by the clone.
     pub new_flags: libc::c_int,
+    /// The cgroups to join before anything else (`cgroups::join`), and whether a cgroup that
+    /// refuses us is an error (create) or skipped (exec).
+    pub cgroup_entry: Option<(&'a super::cgroups::Entry, bool)>,
     pub cgroups: Vec<CgroupView>,
     pub cgroup2: bool,
     pub seccomp: Option<Vec<u8>>,
@@ -128,13 +132,22 @@ pub(crate) fn run(a: Args) -> ! {
 enum Never {}
 
 fn setup(a: &Args) -> Result<Never, exec::Failure> {
-    // Wait until the parent put us in our cgroups and wrote our id maps.
+    let mut lap = Lap(std::time::Instant::now());
+    let mut times = super::channel::ChildTimings::default();
+    // Into our v1 cgroups first (the v2 one we were born in), by ourselves: no migration
+    // lock (cgroups::join).
+    if let Some((entry, strict)) = a.cgroup_entry {
+        entry.join_self(strict)?;
+    }
+    times.cgroups = lap.next();
+    // Wait until the parent wrote our id maps.
     match a.chan.recv::<ToChild>() {
         Ok(Some(ToChild::Go)) => {}
         other => {
             return Err(format!("expected the go message from berth-spawn, got {other:?}").into());
         }
     }
+    lap.next();
     // A session of our own, without a controlling terminal, for every process (runc does the
     // same): the caller's terminal must not be ours (TIOCSTI, /dev/tty), and a Ctrl-C on it
     // reaches berth-spawn, which forwards it once. With a terminal, `terminal()` makes the
@@ -177,6 +190,7 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // Not the caller's session keyring: a new, anonymous one (runc's JoinSessionKeyring).
     super::keyring::join_new_session()
         .map_err(|e| format!("joining a new session keyring: {e}"))?;
+    times.namespaces = lap.next();
     let state = match a.mode {
         Mode::Exec => {
             exec_root(a)?;
@@ -192,6 +206,7 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     }
     drop(runtime_ns);
     drop(reach);
+    times.mounts = lap.next();
     // Nothing of berth-spawn's or of its caller's may be open at the chdir: a directory
     // descriptor would let `cwd: /proc/self/fd/N` land outside the root (CVE-2024-21626).
     let mut keep = kept_fds(a);
@@ -226,6 +241,10 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     if let Some(f) = &fifo {
         f.probe()?;
     }
+    times.confine = lap.next();
+    if crate::timings::enabled() {
+        let _ = a.chan.send(&ToParent::Timings(times));
+    }
     let _ = a.chan.send(&ToParent::Ready);
     // Held open until the execve: `start` waits for its end-of-file.
     let _started = start::wait(a, fifo.as_ref(), state.as_ref())?;
@@ -241,6 +260,19 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         return Err(exec::exec_init(init, &path, &args, &env));
     }
     Err(exec::exec(&path, &args, &env))
+}
+
+/// A stopwatch for the init's phases (`--timings`).
+struct Lap(std::time::Instant);
+
+impl Lap {
+    /// Microseconds since the last lap.
+    fn next(&mut self) -> u64 {
+        let now = std::time::Instant::now();
+        let us = now.duration_since(self.0).as_micros() as u64;
+        self.0 = now;
+        us
+    }
 }
 
 /// The monitor's pipes (or /dev/null) in place of the inherited stdio.
@@ -282,7 +314,7 @@ fn enter_namespaces(a: &Args) -> Result<bool, exec::Failure> {
         j.enter().map_err(|e| e.to_string())?;
     }
     if a.new_flags & libc::CLONE_NEWCGROUP != 0 {
-        // Only now, inside the container's cgroups (the parent moved us before the go), so
+        // Only now, inside the container's cgroups (joined first thing), so
         // the namespace is rooted there and /proc/self/cgroup shows `/` (runc does the same).
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| format!("unsharing the cgroup namespace: {e}"))?;
