@@ -466,15 +466,6 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves `pid` into the cgroup in every hierarchy.
-    pub fn add(&self, pid: i32) -> Result<(), RuntimeError> {
-        let p = pid.to_string();
-        for d in self.dirs() {
-            write(&d.join("cgroup.procs"), &p)?;
-        }
-        Ok(())
-    }
-
     /// The processes in the cgroup.
     pub fn pids(&self) -> Vec<i32> {
         self.procs_dir()
