@@ -16,8 +16,23 @@ pub fn expand(
         pos: 0,
         escape,
         lookup,
+        raw_quotes: false,
     };
     lx.words(split)
+}
+
+/// A COPY/ADD heredoc's content, as BuildKit expands it (`SkipProcessQuotes`): quotes are
+/// ordinary characters, `$VAR` is expanded anywhere, and `\` (always the backslash) makes the
+/// next character literal.
+pub fn expand_raw(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut lx = Lexer {
+        chars: s.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        lookup,
+        raw_quotes: true,
+    };
+    Ok(lx.words(false)?.concat())
 }
 
 /// One word: quotes removed, variables expanded.
@@ -34,6 +49,8 @@ struct Lexer<'a> {
     pos: usize,
     escape: char,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Quotes are ordinary characters (heredocs).
+    raw_quotes: bool,
 }
 
 impl Lexer<'_> {
@@ -61,6 +78,7 @@ impl Lexer<'_> {
             }
             in_word = true;
             match c {
+                '\'' | '"' if self.raw_quotes => cur.push(c),
                 '\'' => {
                     loop {
                         match self.next() {
@@ -171,6 +189,7 @@ impl Lexer<'_> {
             match self.next() {
                 Some('}') => return Ok(out),
                 Some('$') => out.push_str(&self.dollar()?),
+                Some(c @ ('\'' | '"')) if self.raw_quotes => out.push(c),
                 Some('\'') => loop {
                     match self.next() {
                         Some('\'') => break,
