@@ -57,13 +57,14 @@ fn layers(s: &Session, image: &str) -> Vec<String> {
 }
 
 const BASE_DF: &str = "FROM busybox:latest
-RUN mkdir -p /data/keep /existing && echo old > /data/keep/old && chmod 0750 /data && ln -s /data /ctx && chown 65534:65534 /existing && chmod 0700 /existing
+RUN mkdir -p /data/keep /existing && echo old > /data/keep/old && chmod 0750 /data && ln -s /data /ctx && echo o > /owned && chown 65534:65534 /existing /owned && chmod 0700 /existing
 ";
 
 const COPY_DF: &str = "FROM cpbase
 COPY . /ctx/
 COPY --chown=65534:65534 --chmod=640 f.txt /new/deep/
 COPY f.txt sub /existing/
+COPY --from=cpbase /owned /owned-copy
 ";
 
 #[test]
@@ -90,13 +91,14 @@ fn copy_goes_through_a_symlinked_destination_into_existing_dirs_with_its_owners(
         "readlink /ctx; stat -c '%a %u' /data; cat /data/keep/old /data/f.txt /data/sub/inner.txt; \
          readlink /data/rootlink; readlink /data/sub/up; \
          [ $(stat -c %i /data/f.txt) = $(stat -c %i /data/sub/f-link) ] && echo linked; \
-         stat -c '%n %a %u:%g' /new /new/deep /new/deep/f.txt /existing /existing/f.txt /existing/inner.txt",
+         stat -c '%n %a %u:%g' /new /new/deep /new/deep/f.txt /existing /existing/f.txt /existing/inner.txt /owned-copy",
     );
     assert_eq!(
         got,
         "/data\n750 0\nold\nfile\ninner\n/\n../../..\nlinked\n\
          /new 755 65534:65534\n/new/deep 755 65534:65534\n/new/deep/f.txt 640 65534:65534\n\
-         /existing 700 65534:65534\n/existing/f.txt 644 0:0\n/existing/inner.txt 644 0:0\n"
+         /existing 700 65534:65534\n/existing/f.txt 644 0:0\n/existing/inner.txt 644 0:0\n\
+         /owned-copy 644 65534:65534\n"
     );
 
     // The same tree on the same base gives the same layers; `--link` gives the same too.
@@ -109,6 +111,22 @@ fn copy_goes_through_a_symlinked_destination_into_existing_dirs_with_its_owners(
     let out = build(&s, c, &["--no-cache", "-t", "cp:3"]).success();
     assert!(out.stderr.contains("COPY --link . /ctx/"), "{}", out.stderr);
     assert_eq!(layers(&s, "cp:1"), layers(&s, "cp:3"));
+
+    // A kernel without detached overlay mounts copies in a step container: the same files.
+    let c_s = c.display().to_string();
+    s.sh(&format!(
+        "BERTH_OVERLAY_MOUNT=legacy berth build -q --network none --no-cache -t cp:4 {c_s}"
+    ))
+    .success();
+    assert_eq!(
+        sh_in(
+            &s,
+            "cp:4",
+            "readlink /ctx; cat /data/f.txt /data/sub/inner.txt; stat -c '%n %a %u:%g' /new /new/deep/f.txt /existing /existing/inner.txt /owned-copy"
+        ),
+        "/data\nfile\ninner\n/new 755 65534:65534\n/new/deep/f.txt 640 65534:65534\n/existing 700 65534:65534\n\
+         /existing/inner.txt 644 0:0\n/owned-copy 644 65534:65534\n"
+    );
     s.assert_clean(&[]);
 }
 

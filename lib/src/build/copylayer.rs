@@ -349,26 +349,7 @@ impl<'a> LayerTar<'a> {
         skip: &Skip,
     ) -> Result<()> {
         let kind = FileType::from_raw_mode(st.st_mode);
-        let below = low.and_then(|l| {
-            rfs::statat(l, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
-                .ok()
-                .filter(|s| !is_whiteout(s))
-        });
-        let below_dir =
-            below.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
-        let shown = String::from_utf8_lossy(path);
-        if kind == FileType::Directory && below.is_some() && !below_dir {
-            return Err(Error::new(
-                Code::INVALID_CONFIG,
-                format!("cannot copy to non-directory: /{shown}"),
-            ));
-        }
-        if kind != FileType::Directory && below_dir {
-            return Err(Error::new(
-                Code::INVALID_CONFIG,
-                format!("cannot replace to directory /{shown} with file"),
-            ));
-        }
+        check_below(kind, low, name, path)?;
         let mut h = header_for(st);
         if let Some((u, g)) = self.owner {
             h.set_uid(u.into());
@@ -466,6 +447,31 @@ impl<'a> LayerTar<'a> {
             _ => Ok(()),
         }
     }
+}
+
+/// BuildKit's refusals: a directory over what is not one below, a file over a directory.
+fn check_below(kind: FileType, low: Option<&OwnedFd>, name: &[u8], path: &[u8]) -> Result<()> {
+    let below = low.and_then(|l| {
+        rfs::statat(l, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
+            .ok()
+            .filter(|s| !is_whiteout(s))
+    });
+    let below_dir =
+        below.is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
+    let shown = String::from_utf8_lossy(path);
+    if kind == FileType::Directory && below.is_some() && !below_dir {
+        return Err(Error::new(
+            Code::INVALID_CONFIG,
+            format!("cannot copy to non-directory: /{shown}"),
+        ));
+    }
+    if kind != FileType::Directory && below_dir {
+        return Err(Error::new(
+            Code::INVALID_CONFIG,
+            format!("cannot replace to directory /{shown} with file"),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether to leave out an entry: its path under the source, and whether it is a directory.

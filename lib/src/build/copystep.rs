@@ -144,15 +144,15 @@ impl<'a> Builder<'a> {
             let (dir, names) = self.heredoc_files(ins, &docs)?;
             return Ok((Source::Heredocs(dir), names));
         }
-        if ins.keyword == "ADD" {
-            if let Some(urls) = self.urls(ins, &srcs)? {
-                let checksum = ins.flag("checksum");
-                let mut rels = Vec::new();
-                for u in urls {
-                    rels.push(self.downloads.get(self.paths, &u, checksum)?.rel);
-                }
-                return Ok((Source::Downloads, rels));
+        if ins.keyword == "ADD"
+            && let Some(urls) = self.urls(ins, &srcs)?
+        {
+            let checksum = ins.flag("checksum");
+            let mut rels = Vec::new();
+            for u in urls {
+                rels.push(self.downloads.get(self.paths, &u, checksum)?.rel);
             }
+            return Ok((Source::Downloads, rels));
         }
         let Some(state) = from else {
             return Ok((Source::Context, srcs));
@@ -263,12 +263,45 @@ impl<'a> Builder<'a> {
             owner,
             chmod: p.chmod,
         };
+        // The directories the copy creates belong to `--chown`'s user, as BuildKit's.
+        let dest_dir: &[u8] = match how.dest_is_dir {
+            true => &p.dest_rel,
+            false => crate::confine::split_parent(&p.dest_rel).0,
+        };
+        let mut created = Vec::new();
+        let mut prefix = Vec::new();
+        for c in dest_dir.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(c);
+            if !created.is_empty() || dst.open_at(&prefix, OFlags::PATH).is_err() {
+                created.push(prefix.clone());
+            }
+        }
         for rel in p.rels {
             let members = p.chown.and(owner);
             if p.add && context::add_archive(p.src, rel, &dst, &p.dest_rel, members)? {
                 continue;
             }
             context::copy(p.src, rel, &dst, &how, p.ignore.clone())?;
+        }
+        if let (Some(_), Some((u, g))) = (p.chown, owner) {
+            for d in &created {
+                let fd = dst
+                    .open_at(d, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
+                    .map_err(|e| {
+                        Error::new(Code::IO, format!("{}: {e}", String::from_utf8_lossy(d)))
+                    })?;
+                rustix::fs::fchown(
+                    &fd,
+                    Some(rustix::process::Uid::from_raw(u)),
+                    Some(rustix::process::Gid::from_raw(g)),
+                )
+                .map_err(|e| {
+                    Error::new(Code::IO, format!("{}: {e}", String::from_utf8_lossy(d)))
+                })?;
+            }
         }
         exec::commit_layer(&self.store, &sc)
     }

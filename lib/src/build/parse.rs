@@ -333,6 +333,10 @@ mod tests {
         assert_eq!(i[1].heredocs[0].content, "echo a\n  echo b\n");
         assert_eq!(i[2].heredocs[0].name, "END");
         assert_eq!(i[2].heredocs[0].content, "hello\n");
+        assert!(i[1].heredocs[0].expand && !i[2].heredocs[0].expand);
+        let q = parse("FROM x\nCOPY <<'A' <<B /d/\na\nA\nb\nB\n").unwrap();
+        let h = &q.instructions[1].heredocs;
+        assert_eq!((h[0].expand, h[1].expand), (false, true));
         assert_eq!((i[3].line, i[3].keyword.as_str()), (9, "RUN"));
         assert!(
             parse("RUN <<EOF\nx\n")

@@ -302,9 +302,10 @@ fn bind_flags(
     let src = source.unwrap_or_default();
     let rel = clean_path(src.as_bytes())
         .map_err(|_| ins.err(format!("forbidden path outside {what}: {src}")))?;
-    let fd = root
-        .open_at(&rel, OFlags::PATH)
-        .map_err(|_| ins.err(format!("--mount={spec}: \"/{src}\": not found")))?;
+    let fd = root.open_at(&rel, OFlags::PATH).map_err(|_| {
+        let shown = String::from_utf8_lossy(&rel);
+        ins.err(format!("--mount={spec}: \"/{shown}\": not found"))
+    })?;
     // The path the kernel resolved inside the root.
     let real = std::fs::read_link(format!(
         "/proc/self/fd/{}",

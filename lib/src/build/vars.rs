@@ -251,4 +251,10 @@ mod tests {
         let v = expand("`$A", '`', &env, true).unwrap();
         assert_eq!(v, ["$A"]);
     }
+
+    #[test]
+    fn heredoc_content_keeps_quotes_and_whitespace() {
+        let v = expand_raw("x='$A' \"${U:-d}\"\n  \\$A ${A:+\"y\"}\n", &env).unwrap();
+        assert_eq!(v, "x='alpha' \"d\"\n  $A \"y\"\n");
+    }
 }
