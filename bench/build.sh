@@ -9,6 +9,8 @@
 #   build-ctx10k     `FROM busybox` + `COPY . /ctx/` over a context of $BUILD_FILES (default
 #                    10000) small files in 100 directories, `--no-cache`. Target: <= 0.5x.
 #
+# BUILD_CASES picks the rows (default "cold cached ctx10k"), e.g. BUILD_CASES=ctx10k.
+#
 # Both engines run RUN with `--network none` (no traffic, no host bridge), as root, each
 # with a private store: podman with its own root/runroot (overlay storage, cgroupfs, no
 # events, runc: crun refuses this host's hybrid cgroups), berth with its own BERTH_ROOT
@@ -136,6 +138,11 @@ bench() {
   result "$name" "$(median < "$work/$name-berth")" "$(median < "$work/$name-podman")" podman
 }
 
-bench build-cold bench/ms:cold "$ms" --no-cache
-bench build-cached bench/ms:cached "$ms"
-bench build-ctx10k bench/ctx:10k "$big" --no-cache
+for c in ${BUILD_CASES:-cold cached ctx10k}; do
+  case $c in
+    cold) bench build-cold bench/ms:cold "$ms" --no-cache ;;
+    cached) bench build-cached bench/ms:cached "$ms" ;;
+    ctx10k) bench build-ctx10k bench/ctx:10k "$big" --no-cache ;;
+    *) echo "build: unknown case $c in BUILD_CASES (cold, cached, ctx10k)" >&2; exit 2 ;;
+  esac
+done

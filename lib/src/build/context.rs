@@ -269,7 +269,8 @@ pub struct CopyInto<'a> {
     /// The destination is a directory (it ends in `/`, there are several sources, or it is
     /// an existing directory).
     pub dest_is_dir: bool,
-    pub owner: (u32, u32),
+    /// `--chown` (None: the sources' own owners, as `COPY --from` keeps them).
+    pub owner: Option<(u32, u32)>,
     pub chmod: Option<u32>,
 }
 
@@ -315,7 +316,7 @@ pub fn copy(
                 }) as Skip
             });
             let mut c = Counter {
-                owner: Some(owner),
+                owner,
                 chmod,
                 skip,
                 ..Default::default()
@@ -324,7 +325,7 @@ pub fn copy(
             let _ = b.finish();
             r
         });
-        let res = extract_into(r, dir, false);
+        let res = extract_into(r, dir, None);
         let a = t
             .join()
             .unwrap_or_else(|_| Err(Error::new(Code::IO, "archiving failed")));
@@ -332,9 +333,9 @@ pub fn copy(
     })
 }
 
-/// Extracts a tar stream into the directory `dir` (a rootfs's), keeping the archive's
-/// owners, every entry resolved inside it.
-pub fn extract_into(mut input: impl Read, dir: OwnedFd, _follow: bool) -> Result<()> {
+/// Extracts a tar stream into the directory `dir` (a rootfs's), every entry resolved inside
+/// it, owned by `owner` (None: the archive's owners).
+pub fn extract_into(mut input: impl Read, dir: OwnedFd, owner: Option<(u32, u32)>) -> Result<()> {
     let root = Root::from_fd(dir, RESOLVE);
     let dup = root
         .fd()
@@ -347,7 +348,10 @@ pub fn extract_into(mut input: impl Read, dir: OwnedFd, _follow: bool) -> Result
         read_only: false,
         container: true,
     };
-    let mut c = Counter::default();
+    let mut c = Counter {
+        owner,
+        ..Default::default()
+    };
     extract(
         &mut input,
         root,
@@ -363,32 +367,47 @@ pub fn extract_into(mut input: impl Read, dir: OwnedFd, _follow: bool) -> Result
     Ok(())
 }
 
-/// ADD of a local archive: true if `rel` is a tar (plain, gzip or zstd), extracted into
-/// `dest` in `dst` through the same confined extraction.
-pub fn add_archive(src: &Root, rel: &[u8], dst: &Root, dest: &[u8]) -> Result<bool> {
-    let Ok(fd) = src.open_at(rel, OFlags::RDONLY) else {
-        return Ok(false);
-    };
-    let st = rfs::fstat(&fd).map_err(|e| Error::new(Code::IO, e.to_string()))?;
+/// Whether `rel` is a tar (plain, gzip or zstd) that ADD extracts.
+pub fn is_archive(src: &Root, rel: &[u8]) -> bool {
+    sniff(src, rel).is_some()
+}
+
+/// `rel`'s file, its compression and its first bytes, if it is a tar ADD extracts.
+fn sniff(src: &Root, rel: &[u8]) -> Option<(File, crate::image::compress::Compression, Vec<u8>)> {
+    use crate::image::compress::Compression;
+    // Looked up without opening it, so a FIFO planted there cannot block the build.
+    let p = src.open_at(rel, OFlags::PATH).ok()?;
+    let st = rfs::fstat(&p).ok()?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Ok(false);
+        return None;
     }
-    let mut f = File::from(fd);
+    let mut f = File::from(crate::confine::reopen(&p, OFlags::RDONLY).ok()?);
     let mut head = vec![0u8; 512];
     let n = read_full(&mut f, &mut head);
     head.truncate(n);
-    let c = crate::image::compress::Compression::sniff(&head);
+    let c = Compression::sniff(&head);
     let is_tar = |h: &[u8]| h.len() >= 262 && &h[257..262] == b"ustar";
     let tarball = match c {
-        crate::image::compress::Compression::None => is_tar(&head),
-        crate::image::compress::Compression::Gzip | crate::image::compress::Compression::Zstd => {
-            true
-        }
+        Compression::None => is_tar(&head),
+        Compression::Gzip | Compression::Zstd => true,
         _ => false,
     };
-    if !tarball {
+    tarball.then_some((f, c, head))
+}
+
+/// ADD of a local archive: true if `rel` is a tar (plain, gzip or zstd), extracted into
+/// `dest` in `dst` through the same confined extraction, its members owned by `owner`
+/// (`--chown`; None: the archive's owners). As BuildKit's, `--chmod` does not apply to them.
+pub fn add_archive(
+    src: &Root,
+    rel: &[u8],
+    dst: &Root,
+    dest: &[u8],
+    owner: Option<(u32, u32)>,
+) -> Result<bool> {
+    let Some((f, c, head)) = sniff(src, rel) else {
         return Ok(false);
-    }
+    };
     let r = io::Cursor::new(head).chain(f);
     let dec = crate::image::compress::decoder(c, BufReader::new(r))
         .map_err(|e| Error::new(Code::DECODE, e.to_string()))?;
@@ -398,7 +417,7 @@ pub fn add_archive(src: &Root, rel: &[u8], dst: &Root, dest: &[u8]) -> Result<bo
             format!("cannot create {}: {e}", String::from_utf8_lossy(dest)),
         )
     })?;
-    extract_into(dec, dir, false)?;
+    extract_into(dec, dir, owner)?;
     Ok(true)
 }
 
@@ -430,5 +449,5 @@ pub fn extract_stream(data: &[u8], dir: &Path) -> Result<()> {
         Mode::empty(),
     )
     .map_err(|e| Error::new(Code::IO, format!("{}: {e}", dir.display())))?;
-    extract_into(dec, fd, false)
+    extract_into(dec, fd, None)
 }

@@ -6,13 +6,17 @@
 //!   stages are skipped, as BuildKit does).
 //! - [`stage`]: one stage's instructions applied to its image state; metadata instructions
 //!   change only the config and add a history entry with `empty_layer`.
-//! - [`exec`]: the filesystem steps, through the stages: each step's rootfs is a container
-//!   bundle made by unpack (`bundle::create`: an overlay over the parent's layers); RUN runs
-//!   in it through `berth-netns -` and `berth-spawn start -` (the same tools `berth run`
-//!   composes); COPY/ADD/WORKDIR write into it by descriptor (`confine`, through cp's tar
-//!   machinery); the step's layer is the diff of the overlay's upper directory
-//!   (`layer::diff`). The container is torn down by the stages' teardown verbs whatever
-//!   happens.
+//! - [`exec`]: the step containers, through the stages: each RUN/WORKDIR step's rootfs is a
+//!   container bundle made by unpack (`bundle::create`: an overlay over the parent's
+//!   layers); RUN runs in it through `berth-netns -` and `berth-spawn start -` (the same
+//!   tools `berth run` composes); the step's layer is the diff of the overlay's upper
+//!   directory (`layer::diff`). The container is torn down by the stages' teardown verbs
+//!   whatever happens.
+//! - `copystep` and `copylayer`: COPY/ADD written straight as a layer tar from the context,
+//!   a heredoc, `--from`'s filesystem or [`fetch`]'s download, the image below looked up
+//!   read-only in a detached overlay (ADD of a local archive goes through a step container).
+//! - `steps`: RUN's command, environment and `--mount`s (cache, bind, `from=`, tmpfs,
+//!   secret).
 //! - [`cache`]: each step's key chains the parent's key, the instruction after substitution,
 //!   the build args in scope and, for COPY/ADD, a checksum of the files copied (kept per
 //!   path+size+mtime+inode); a hit reuses the step's resulting config and layers.
@@ -23,7 +27,10 @@
 
 pub mod cache;
 pub mod context;
+mod copylayer;
+mod copystep;
 pub mod exec;
+pub mod fetch;
 pub mod ignore;
 pub mod meta;
 pub mod parse;
@@ -175,6 +182,9 @@ pub struct Built {
     /// `sha256:<config digest>`.
     pub id: String,
     pub names: Vec<String>,
+    /// `--build-arg` names no ARG of the built stages (or before the first FROM) declared,
+    /// sorted: the caller warns of them, as Docker does.
+    pub unused_args: Vec<String>,
 }
 
 pub use stage::build;

@@ -29,6 +29,9 @@ pub struct Instruction {
 pub struct Heredoc {
     pub name: String,
     pub content: String,
+    /// Variables in the content are expanded (COPY/ADD; RUN leaves them to the shell):
+    /// BuildKit's `Expand`, true unless the delimiter is quoted.
+    pub expand: bool,
 }
 
 /// The JSON form, when the arguments are a JSON array of strings.
@@ -127,7 +130,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
         }
         let mut ins = instruction(start + 1, &logical)?;
         if matches!(ins.keyword.as_str(), "RUN" | "COPY" | "ADD") {
-            for (name, strip) in heredoc_markers(&ins.args) {
+            for (name, strip, expand) in heredoc_markers(&ins.args) {
                 let mut content = String::new();
                 loop {
                     let Some(l) = lines.get(i) else {
@@ -144,7 +147,11 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
                     content.push_str(l);
                     content.push('\n');
                 }
-                ins.heredocs.push(Heredoc { name, content });
+                ins.heredocs.push(Heredoc {
+                    name,
+                    content,
+                    expand,
+                });
             }
         }
         df.instructions.push(ins);
@@ -240,8 +247,9 @@ fn instruction(line: usize, logical: &str) -> Result<Instruction, BuildError> {
     })
 }
 
-/// The heredoc markers of an instruction's arguments: name, and whether tabs are stripped.
-fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
+/// The heredoc markers of an instruction's arguments: name, whether tabs are stripped, and
+/// whether the content is expanded (the name is not quoted).
+fn heredoc_markers(args: &str) -> Vec<(String, bool, bool)> {
     let mut out = Vec::new();
     let mut rest = args;
     while let Some(p) = rest.find("<<") {
@@ -256,7 +264,7 @@ fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
             let end = m.find(q).unwrap_or(m.len());
             let name = &m[..end];
             if !name.is_empty() {
-                out.push((name.to_string(), strip));
+                out.push((name.to_string(), strip, false));
             }
             rest = &m[end.min(m.len())..];
             continue;
@@ -265,7 +273,7 @@ fn heredoc_markers(args: &str) -> Vec<(String, bool)> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(m.len());
         if end > 0 {
-            out.push((m[..end].to_string(), strip));
+            out.push((m[..end].to_string(), strip, true));
         }
         rest = &m[end..];
     }
@@ -325,6 +333,10 @@ mod tests {
         assert_eq!(i[1].heredocs[0].content, "echo a\n  echo b\n");
         assert_eq!(i[2].heredocs[0].name, "END");
         assert_eq!(i[2].heredocs[0].content, "hello\n");
+        assert!(i[1].heredocs[0].expand && !i[2].heredocs[0].expand);
+        let q = parse("FROM x\nCOPY <<'A' <<B /d/\na\nA\nb\nB\n").unwrap();
+        let h = &q.instructions[1].heredocs;
+        assert_eq!((h[0].expand, h[1].expand), (false, true));
         assert_eq!((i[3].line, i[3].keyword.as_str()), (9, "RUN"));
         assert!(
             parse("RUN <<EOF\nx\n")

@@ -190,7 +190,14 @@ fn mark(
         mark(stages, j, want, escape, meta);
     }
     for ins in &s.body {
-        if let Some(f) = ins.flag("from") {
+        // `COPY --from=`, and `RUN --mount=...,from=` (BuildKit's bind of another stage).
+        let mount_froms = ins
+            .flags
+            .iter()
+            .filter(|(k, _)| k == "mount")
+            .filter_map(|(_, v)| v.split(',').find_map(|p| p.strip_prefix("from=")));
+        let froms: Vec<&str> = ins.flag("from").into_iter().chain(mount_froms).collect();
+        for f in froms {
             let f = vars::expand_word(f, escape, &|n| meta.get(n).cloned())
                 .unwrap_or_else(|_| f.to_string());
             if let Some(j) = stage_ref(stages, i, &f) {

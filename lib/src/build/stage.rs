@@ -33,6 +33,10 @@ pub(super) struct Builder<'a> {
     pub(super) context: Root,
     /// The context's `.dockerignore` (None: there is none).
     pub(super) ignore: Option<std::sync::Arc<super::ignore::Ignore>>,
+    /// The names ARG declared in the stages built so far.
+    pub(super) declared: std::collections::BTreeSet<String>,
+    /// `ADD URL`'s files.
+    pub(super) downloads: super::fetch::Downloads,
 }
 
 /// Builds the Dockerfile in `opts`; returns the image's id and names.
@@ -75,6 +79,8 @@ pub fn build(paths: &Paths, opts: &BuildOptions, progress: &mut dyn Progress) ->
         sums: Sums::load(paths),
         ignore: dockerignore(&context),
         context,
+        declared: Default::default(),
+        downloads: Default::default(),
     };
     let needed = b.plan.needed.clone();
     let last = *needed.last().expect("a target");
@@ -85,10 +91,12 @@ pub fn build(paths: &Paths, opts: &BuildOptions, progress: &mut dyn Progress) ->
         b.results[i] = Some(r);
     }
     let (mut state, _) = b.results[last].take().expect("built");
+    let unused_args = unused_args(opts, &b.plan, &b.declared);
     if opts.dry_run {
         return Ok(Built {
             id: String::new(),
             names,
+            unused_args,
         });
     }
     if !opts.labels.is_empty() {
@@ -105,7 +113,47 @@ pub fn build(paths: &Paths, opts: &BuildOptions, progress: &mut dyn Progress) ->
     let _ = size;
     let bytes = b.store.read_blob(&manifest)?;
     commit_image(&b.store, &bytes, &names)?;
-    Ok(Built { id, names })
+    Ok(Built {
+        id,
+        names,
+        unused_args,
+    })
+}
+
+/// Docker's predefined build args, which need no ARG and are never reported unused.
+const PREDEFINED_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// The `--build-arg` names that neither an ARG before the first FROM nor one of a built stage
+/// declared, sorted.
+fn unused_args(
+    opts: &BuildOptions,
+    plan: &Plan,
+    declared: &std::collections::BTreeSet<String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = opts
+        .build_args
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| {
+            !declared.contains(k)
+                && !plan.meta_args.contains_key(k)
+                && !PREDEFINED_ARGS.contains(&k.as_str())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The context's `.dockerignore`, read through the context root (it may be a symlink to
@@ -146,6 +194,22 @@ fn onbuild(state: &mut ImageState, from: &Instruction) -> Result<Vec<Instruction
             i
         })
         .collect())
+}
+
+/// A COPY/ADD's heredocs, name and content, the content expanded unless its delimiter was
+/// quoted (BuildKit's; a RUN's heredocs are left to its shell).
+pub(super) fn heredocs(cur: &Cur, ins: &Instruction) -> Result<Vec<(String, String)>> {
+    let look = cur.lookup();
+    ins.heredocs
+        .iter()
+        .map(|h| {
+            let content = match h.expand {
+                true => vars::expand_raw(&h.content, &look).map_err(|e| ins.err(e))?,
+                false => h.content.clone(),
+            };
+            Ok((h.name.clone(), content))
+        })
+        .collect()
 }
 
 pub(super) fn config_mut(s: &mut ImageState) -> &mut Map<String, Value> {
@@ -289,6 +353,7 @@ impl Builder<'_> {
                 let v = given
                     .or(default)
                     .or_else(|| self.plan.meta_args.get(&k).cloned());
+                self.declared.insert(k.clone());
                 cur.args.insert(k, v.unwrap_or_default());
             }
             return Ok(());
@@ -373,7 +438,8 @@ impl Builder<'_> {
                     .iter()
                     .map(|h| format!("{}\0{}\0", h.name, h.content))
                     .collect();
-                Ok((format!("RUN {flags}{}", ins.args), docs))
+                let mounts = self.mount_keys(cur, ins)?;
+                Ok((format!("RUN {flags}{}", ins.args), docs + &mounts))
             }
             "WORKDIR" => {
                 let w = vars::expand_word(ins.args.trim(), self.escape, &look)
@@ -388,7 +454,10 @@ impl Builder<'_> {
                 let flags: Vec<String> = ins
                     .flags
                     .iter()
-                    .map(|(k, v)| format!("--{k}={v}"))
+                    .map(|(k, v)| match v.is_empty() {
+                        true => format!("--{k}"),
+                        false => format!("--{k}={v}"),
+                    })
                     .collect();
                 let text = format!(
                     "{} {}{} {}",
@@ -399,12 +468,21 @@ impl Builder<'_> {
                 );
                 let extra = match ins.flag("from") {
                     _ if !ins.heredocs.is_empty() => {
-                        let all: String = ins
-                            .heredocs
+                        let all: String = heredocs(cur, ins)?
                             .iter()
-                            .map(|h| format!("{}\0{}\0", h.name, h.content))
+                            .map(|(n, c)| format!("{n}\0{c}\0"))
                             .collect();
                         crate::digest::sha256(all.as_bytes())
+                    }
+                    _ if ins.keyword == "ADD" && self.urls(ins, &srcs)?.is_some() => {
+                        let checksum = ins.flag("checksum");
+                        let mut all = String::new();
+                        for u in &srcs {
+                            let f = self.downloads.get(self.paths, u, checksum)?;
+                            let name = super::fetch::file_name(u);
+                            all.push_str(&format!("{name}\0{}\0", f.digest));
+                        }
+                        all
                     }
                     Some(f) => {
                         let (_, k, _) = self.source_of(cur, ins, f)?;
@@ -434,6 +512,51 @@ impl Builder<'_> {
                 Ok((format!("{} {}", ins.keyword, ins.original), env.join("\0")))
             }
         }
+    }
+
+    /// What a RUN's bind mounts show it: for `from=`, the stage's key or the image's id; for
+    /// the context, the checksum of the files bound. A change there is a cache miss.
+    fn mount_keys(&mut self, cur: &Cur, ins: &Instruction) -> Result<String> {
+        let mut out = String::new();
+        for (k, spec) in &ins.flags {
+            if k != "mount" {
+                continue;
+            }
+            let opt = |name: &str| {
+                spec.split(',').find_map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (k == name).then(|| v.to_string())
+                })
+            };
+            if opt("type").is_some_and(|t| t != "bind") {
+                continue;
+            }
+            let source = opt("source").or_else(|| opt("src")).unwrap_or_default();
+            if let Some(f) = opt("from") {
+                let (_, key, _) = self.source_of(cur, ins, &f)?;
+                out.push_str(&format!("\0{key}"));
+                continue;
+            }
+            let Ok(rel) = clean_path(source.as_bytes()) else {
+                continue;
+            };
+            if self
+                .context
+                .open_at(&rel, rustix::fs::OFlags::PATH)
+                .is_err()
+            {
+                continue;
+            }
+            let sum = context::checksum(
+                &self.context,
+                &context::context_id(&self.opts.context),
+                &[rel],
+                &mut self.sums,
+                self.ignore.as_deref(),
+            )?;
+            out.push_str(&format!("\0{sum}"));
+        }
+        Ok(out)
     }
 
     fn workdir(&self, cur: &Cur, w: &str) -> String {

@@ -1,21 +1,19 @@
-//! The filesystem steps of a stage: RUN (its command, SHELL, build args as its
-//! environment, `--network`) and COPY/ADD (sources in the context or `--from`, destination
-//! resolved against WORKDIR, `--chown` by the rootfs's own passwd and group files,
-//! `--chmod`, ADD's local archives extracted), each in a step container ([`super::exec`]).
+//! RUN: its command, SHELL, build args as its environment, `--network`, and `--mount`s
+//! (cache, bind of the context or `from=` a stage or image, tmpfs, secret), in a step
+//! container ([`super::exec`]). COPY and ADD are in `copystep`.
 
 use rustix::fs::OFlags;
 
 use super::Progress;
-use super::context::{self, CopyInto};
-use super::exec::{self, RunStep};
+use super::exec::{self, RunStep, Scratch};
 use super::meta;
 use super::parse::Instruction;
 use super::stage::{Builder, Cur};
 use crate::bundle::Overrides;
-use crate::confine::{RESOLVE, Root, clean_path};
+use crate::confine::{Root, clean_path};
 use crate::error::{Code, Error, Result};
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     pub(super) fn run(
         &mut self,
         cur: &mut Cur,
@@ -58,7 +56,7 @@ impl Builder<'_> {
         let mut m = RunMounts::default();
         for (k, v) in &ins.flags {
             if k == "mount" {
-                self.mount(ins, v, &mut m)?;
+                self.mount(cur, ins, v, &mut m)?;
             }
         }
         env.extend(m.env);
@@ -71,136 +69,29 @@ impl Builder<'_> {
             stubs: m.stubs,
             add_hosts: &self.opts.add_hosts,
         };
-        // The secrets' files live until the step is done.
+        // The secrets' files and the `from=` filesystems live until the step is done.
         let _secrets = m.hold;
+        let _sources = m.sources;
         exec::run(self.paths, &self.store, &cur.state, &step, progress)
-    }
-
-    pub(super) fn copy(
-        &mut self,
-        cur: &mut Cur,
-        ins: &Instruction,
-    ) -> Result<Option<super::Layer>> {
-        for (k, _) in &ins.flags {
-            if !matches!(k.as_str(), "from" | "chown" | "chmod" | "link") {
-                return Err(ins
-                    .err(format!("{} --{k} is not supported", ins.keyword))
-                    .into());
-            }
-        }
-        if ins.keyword == "ADD" && ins.flag("from").is_some() {
-            return Err(ins
-                .err("ADD does not support --from (use COPY --from)")
-                .into());
-        }
-        let (srcs, dest) = self.copy_args(cur, ins)?;
-        let wd = cur.state.config["config"]["WorkingDir"]
-            .as_str()
-            .unwrap_or("/")
-            .to_string();
-        let abs = if dest.starts_with('/') {
-            dest.clone()
-        } else {
-            format!("{}/{dest}", wd.trim_end_matches('/'))
-        };
-        let dest_rel = clean_path(abs.as_bytes())
-            .map_err(|_| ins.err(format!("invalid destination {dest}")))?;
-        let chmod = match ins.flag("chmod") {
-            Some(m) => Some(
-                u32::from_str_radix(m, 8)
-                    .ok()
-                    .filter(|m| *m <= 0o7777)
-                    .ok_or_else(|| {
-                        ins.err(format!(
-                            "invalid chmod parameter {m:?} (use octal, e.g. 755)"
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        // The source: the context, or another stage's or image's filesystem.
-        let from = match ins.flag("from") {
-            Some(f) => Some(self.source_of(cur, ins, f)?.0),
-            None => None,
-        };
-        let src_scratch = match &from {
-            Some(s) => Some(exec::scratch(
-                self.paths,
-                &self.store,
-                s,
-                Overrides::default(),
-            )?),
-            None => None,
-        };
-        let src_root = match &src_scratch {
-            Some(s) => s.root()?,
-            None => Root::from_fd(
-                self.context
-                    .fd()
-                    .try_clone_to_owned()
-                    .map_err(|e| Error::new(Code::IO, e.to_string()))?,
-                RESOLVE,
-            ),
-        };
-        let ignore = if from.is_none() {
-            self.ignore.clone()
-        } else {
-            None
-        };
-        // `COPY <<EOF /dest`: the heredocs as files of a private directory, copied as any
-        // source is.
-        let (_heredocs, src_root, srcs) = if ins.heredocs.is_empty() {
-            (None, src_root, srcs)
-        } else {
-            let (dir, root, names) = self.heredoc_files(ins)?;
-            (Some(dir), root, names)
-        };
-        let rels = context::sources(&src_root, &srcs, ignore.as_deref())?;
-        let sc = exec::scratch(self.paths, &self.store, &cur.state, Overrides::default())?;
-        let dst = sc.root()?;
-        let owner = match ins.flag("chown") {
-            Some(u) => {
-                let r = crate::bundle::user::resolve_at(&dst, u).map_err(|e| {
-                    ins.err(format!(
-                        "unable to convert uid/gid chown string to host mapping: {e}"
-                    ))
-                })?;
-                (r.uid, r.gid)
-            }
-            None => (0, 0),
-        };
-        let existing_dir = dst
-            .open_at(&dest_rel, OFlags::DIRECTORY | OFlags::PATH)
-            .is_ok();
-        let how = CopyInto {
-            dest: &dest_rel,
-            dest_is_dir: dest.ends_with('/')
-                || rels.len() > 1
-                || existing_dir
-                || srcs.iter().any(|s| s.contains(['*', '?', '['])) && rels.len() > 1,
-            owner,
-            chmod,
-        };
-        for rel in &rels {
-            if ins.keyword == "ADD"
-                && from.is_none()
-                && context::add_archive(&src_root, rel, &dst, &dest_rel)?
-            {
-                continue;
-            }
-            context::copy(&src_root, rel, &dst, &how, ignore.clone())?;
-        }
-        exec::commit_layer(&self.store, &sc)
     }
 
     /// `RUN --mount=type=cache|bind|tmpfs|secret,target=...`: the berth-vol flags that make
     /// it, added to `m`. A cache mount is a directory under `<root>/build/mounts`, kept
     /// between builds, by its `id` (default: the target); a bind mount is a context
-    /// directory, read-only unless `rw`, resolved inside the context by descriptor; a secret
-    /// is a private copy of `--secret`'s value bound read-only ([`Builder::secret`]).
-    fn mount(&self, ins: &Instruction, spec: &str, m: &mut RunMounts) -> Result<()> {
+    /// directory, read-only unless `rw`, resolved inside the context by descriptor, or with
+    /// `from=STAGE|IMAGE` inside that filesystem (a step container of it, whose writes under
+    /// `rw` are thrown away with it, as BuildKit's); a secret is a private copy of
+    /// `--secret`'s value bound read-only ([`Builder::secret`]).
+    fn mount(
+        &mut self,
+        cur: &Cur,
+        ins: &Instruction,
+        spec: &str,
+        m: &mut RunMounts<'a>,
+    ) -> Result<()> {
         let mut kind = "bind".to_string();
         let (mut target, mut id, mut source, mut rw) = (None, None, None, false);
+        let mut from = None;
         let mut sec = SecretMount::default();
         for part in spec.split(',') {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -210,6 +101,7 @@ impl Builder<'_> {
                 "target" | "dst" | "destination" => target = Some(v.to_string()),
                 "id" => id = Some(v.to_string()),
                 "source" | "src" => source = Some(v.to_string()),
+                "from" => from = Some(v.to_string()),
                 "rw" | "readwrite" => rw = on,
                 "ro" | "readonly" => rw = !on,
                 "required" => sec.required = on,
@@ -234,6 +126,22 @@ impl Builder<'_> {
                 .into());
         };
         m.stubs.push(target.clone());
+        if let Some(f) = from.filter(|_| kind == "bind") {
+            let (state, _, _) = self.source_of(cur, ins, &f)?;
+            let sc = exec::scratch(self.paths, &self.store, &state, Overrides::default())?;
+            let flags = bind_flags(
+                ins,
+                spec,
+                &sc.root()?,
+                source,
+                &target,
+                rw,
+                "its filesystem",
+            )?;
+            m.sources.push(sc);
+            m.vol.extend(flags);
+            return Ok(());
+        }
         m.vol
             .extend(self.mount_flags(ins, spec, &kind, &target, id, source, rw)?);
         Ok(())
@@ -275,26 +183,7 @@ impl Builder<'_> {
                     format!("type=bind,source={},target={target}", dir.display()),
                 ])
             }
-            "bind" => {
-                let src = source.unwrap_or_default();
-                let rel = clean_path(src.as_bytes()).map_err(|_| {
-                    ins.err(format!("forbidden path outside the build context: {src}"))
-                })?;
-                let fd = self.context.open_at(&rel, OFlags::PATH).map_err(|_| {
-                    ins.err(format!("--mount={spec}: \"/{src}\": not found"))
-                })?;
-                // The path the kernel resolved inside the context.
-                let real = std::fs::read_link(format!(
-                    "/proc/self/fd/{}",
-                    std::os::fd::AsRawFd::as_raw_fd(&fd)
-                ))
-                .map_err(|e| Error::new(Code::IO, e.to_string()))?;
-                let ro = if rw { "" } else { ",readonly" };
-                Ok(vec![
-                    "--mount".into(),
-                    format!("type=bind,source={},target={target}{ro}", real.display()),
-                ])
-            }
+            "bind" => bind_flags(ins, spec, &self.context, source, &target, rw, "the build context"),
             "tmpfs" => Ok(vec!["--tmpfs".into(), target]),
             other => Err(ins
                 .err(format!(
@@ -375,35 +264,66 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn heredoc_files(&self, ins: &Instruction) -> Result<(TmpDir, Root, Vec<String>)> {
-        crate::store::private::create_dir_all(&self.paths.tmp())?;
+    /// `COPY <<EOF /dest`: the heredocs (name, content) as files of a private directory,
+    /// copied as any source is.
+    pub(super) fn heredoc_files(
+        &self,
+        ins: &Instruction,
+        docs: &[(String, String)],
+    ) -> Result<(TmpDir, Vec<String>)> {
         let io = |e: std::io::Error| Error::new(Code::IO, format!("heredoc: {e}"));
-        // `.tmp-<pid>-...`: collected by gc if this process dies before its drop.
-        let dir = TmpDir(self.paths.tmp().join(format!(
-            ".tmp-{}-heredoc-{}",
-            std::process::id(),
-            &crate::state::ids::new_id()[..12]
-        )));
-        crate::store::private::mkdir(dir.path()).map_err(io)?;
+        let dir = TmpDir::new(self.paths, "heredoc")?;
         let mut names = Vec::new();
-        for h in &ins.heredocs {
-            if h.name.contains('/') || h.name == "." || h.name == ".." {
-                return Err(ins.err(format!("invalid heredoc name {:?}", h.name)).into());
+        for (name, content) in docs {
+            if name.contains('/') || name == "." || name == ".." {
+                return Err(ins.err(format!("invalid heredoc name {name:?}")).into());
             }
-            let p = dir.path().join(&h.name);
-            std::fs::write(&p, &h.content).map_err(io)?;
+            let p = dir.path().join(name);
+            std::fs::write(&p, content).map_err(io)?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
-            names.push(h.name.clone());
+            names.push(name.clone());
         }
-        let root = Root::open(dir.path()).map_err(io)?;
-        Ok((dir, root, names))
+        Ok((dir, names))
     }
+}
+
+/// berth-vol's flags for a bind mount of `source` (default: the root) in `root`, resolved
+/// inside it by descriptor; read-only unless `rw`.
+fn bind_flags(
+    ins: &Instruction,
+    spec: &str,
+    root: &Root,
+    source: Option<String>,
+    target: &str,
+    rw: bool,
+    what: &str,
+) -> Result<Vec<String>> {
+    let src = source.unwrap_or_default();
+    let rel = clean_path(src.as_bytes())
+        .map_err(|_| ins.err(format!("forbidden path outside {what}: {src}")))?;
+    let fd = root.open_at(&rel, OFlags::PATH).map_err(|_| {
+        let shown = String::from_utf8_lossy(&rel);
+        ins.err(format!("--mount={spec}: \"/{shown}\": not found"))
+    })?;
+    // The path the kernel resolved inside the root.
+    let real = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .map_err(|e| Error::new(Code::IO, e.to_string()))?;
+    let ro = if rw { "" } else { ",readonly" };
+    Ok(vec![
+        "--mount".into(),
+        format!("type=bind,source={},target={target}{ro}", real.display()),
+    ])
 }
 
 /// What a RUN's `--mount` flags add to its step.
 #[derive(Default)]
-struct RunMounts {
+struct RunMounts<'a> {
+    /// The step containers of `from=` bind mounts' filesystems.
+    sources: Vec<Scratch<'a>>,
     /// berth-vol's flags.
     vol: Vec<String>,
     /// `env=` secrets: `VAR=value` for the step's environment only.
@@ -434,7 +354,21 @@ fn number(ins: &Instruction, spec: &str, k: &str, v: &str, radix: u32) -> Result
 pub(super) struct TmpDir(std::path::PathBuf);
 
 impl TmpDir {
-    fn path(&self) -> &std::path::Path {
+    /// A new private directory under the store's tmp (`.tmp-<pid>-TAG-...`: collected by gc
+    /// if this process dies before its drop).
+    pub(super) fn new(paths: &crate::paths::Paths, tag: &str) -> Result<TmpDir> {
+        crate::store::private::create_dir_all(&paths.tmp())?;
+        let dir = TmpDir(paths.tmp().join(format!(
+            ".tmp-{}-{tag}-{}",
+            std::process::id(),
+            &crate::state::ids::new_id()[..12]
+        )));
+        crate::store::private::mkdir(dir.path())
+            .map_err(|e| Error::new(Code::IO, format!("{}: {e}", dir.path().display())))?;
+        Ok(dir)
+    }
+
+    pub(super) fn path(&self) -> &std::path::Path {
         &self.0
     }
 }

@@ -16,8 +16,23 @@ pub fn expand(
         pos: 0,
         escape,
         lookup,
+        raw_quotes: false,
     };
     lx.words(split)
+}
+
+/// A COPY/ADD heredoc's content, as BuildKit expands it (`SkipProcessQuotes`): quotes are
+/// ordinary characters, `$VAR` is expanded anywhere, and `\` (always the backslash) makes the
+/// next character literal.
+pub fn expand_raw(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut lx = Lexer {
+        chars: s.chars().collect(),
+        pos: 0,
+        escape: '\\',
+        lookup,
+        raw_quotes: true,
+    };
+    Ok(lx.words(false)?.concat())
 }
 
 /// One word: quotes removed, variables expanded.
@@ -34,6 +49,8 @@ struct Lexer<'a> {
     pos: usize,
     escape: char,
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Quotes are ordinary characters (heredocs).
+    raw_quotes: bool,
 }
 
 impl Lexer<'_> {
@@ -61,6 +78,7 @@ impl Lexer<'_> {
             }
             in_word = true;
             match c {
+                '\'' | '"' if self.raw_quotes => cur.push(c),
                 '\'' => {
                     loop {
                         match self.next() {
@@ -171,6 +189,7 @@ impl Lexer<'_> {
             match self.next() {
                 Some('}') => return Ok(out),
                 Some('$') => out.push_str(&self.dollar()?),
+                Some(c @ ('\'' | '"')) if self.raw_quotes => out.push(c),
                 Some('\'') => loop {
                     match self.next() {
                         Some('\'') => break,
@@ -231,5 +250,11 @@ mod tests {
         assert_eq!(v, ["a", "b c", "x y", "$A d"]);
         let v = expand("`$A", '`', &env, true).unwrap();
         assert_eq!(v, ["$A"]);
+    }
+
+    #[test]
+    fn heredoc_content_keeps_quotes_and_whitespace() {
+        let v = expand_raw("x='$A' \"${U:-d}\"\n  \\$A ${A:+\"y\"}\n", &env).unwrap();
+        assert_eq!(v, "x='alpha' \"d\"\n  $A \"y\"\n");
     }
 }

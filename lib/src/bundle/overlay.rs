@@ -9,7 +9,8 @@
 //!    to `<root>/layers`, with the layers named by their 26-character links (`l/<LINK>`), as
 //!    Docker's overlay2 does: about 140 layers fit.
 //!
-//! `BERTH_OVERLAY_MOUNT=legacy` forces the second way (for tests on new kernels).
+//! `BERTH_OVERLAY_MOUNT=legacy` forces the second way (for tests on new kernels), and makes
+//! [`detached_lower`] answer that the kernel has none.
 
 use std::fmt::Write as _;
 use std::io::{self, Read};
@@ -130,6 +131,46 @@ fn mount_new_api(store: &LayerStore, spec: &OverlaySpec, target: &Path) -> Resul
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(|e| failed("overlay move_mount", e))
+}
+
+/// A read-only overlay of `lowers_top_first` (two or more: overlayfs needs that much
+/// without an upper directory) that is mounted nowhere: the descriptor of its root, for
+/// looking paths up in an image's filesystem by descriptor (`confine::Root`). It is gone
+/// when the descriptor is closed. None: the kernel lacks `lowerdir+` (before Linux 6.8).
+pub fn detached_lower(
+    store: &LayerStore,
+    lowers_top_first: &[String],
+) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    // `BERTH_OVERLAY_MOUNT=legacy` stands for a kernel without the new API here too.
+    if std::env::var("BERTH_OVERLAY_MOUNT").is_ok_and(|v| v == "legacy") {
+        return Ok(None);
+    }
+    let Ok(fs) = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC) else {
+        return Ok(None);
+    };
+    let failed = |what: &str, e: rustix::io::Errno| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("{what}: {}{}", io::Error::from(e), kernel_log(&fs)),
+        )
+    };
+    for (i, d) in lowers_top_first.iter().enumerate() {
+        if let Err(e) = fsconfig_set_string(&fs, "lowerdir+", store.diff(d).as_path()) {
+            if i == 0 && e == rustix::io::Errno::INVAL {
+                return Ok(None);
+            }
+            return Err(failed("overlay lowerdir", e));
+        }
+    }
+    let _ = fsconfig_set_string(&fs, "index", "off");
+    fsconfig_create(&fs).map_err(|e| failed("overlay mount", e))?;
+    let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
+        | MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+        .map_err(|e| failed("overlay fsmount", e))?;
+    Ok(Some(mnt))
 }
 
 /// The messages the kernel left in the filesystem context (`e overlayfs: ...`), which say what

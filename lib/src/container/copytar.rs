@@ -25,7 +25,8 @@ pub(crate) type Skip = Box<dyn Fn(&[u8], bool) -> bool + Send>;
 #[derive(Default)]
 pub(crate) struct Counter {
     pub(crate) bytes: u64,
-    /// Every archived entry's owner and permission bits replaced (`COPY --chown/--chmod`).
+    /// Every archived entry's owner and permission bits replaced (`COPY --chown/--chmod`);
+    /// when extracting, every extracted entry's owner (`ADD --chown` of an archive).
     pub(crate) owner: Option<(u32, u32)>,
     pub(crate) chmod: Option<u32>,
     /// Entries to leave out, by their path in the archive (a build's `.dockerignore`).
@@ -35,7 +36,7 @@ pub(crate) struct Counter {
 // ---------------------------------------------------------------------------------------
 // Archiving: a walk by descriptors.
 
-pub(super) fn header_for(st: &rfs::Stat) -> tar::Header {
+pub(crate) fn header_for(st: &rfs::Stat) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_mode(st.st_mode & 0o7777);
     h.set_uid(st.st_uid as u64);
@@ -164,7 +165,7 @@ pub(super) fn entry<W: Write>(
 /// The regular file `st` describes, open for reading. It is looked up as `O_PATH` (which
 /// opens nothing), checked to be that same regular file, and only then reopened: a FIFO or a
 /// device swapped in meanwhile is never opened, so the copy cannot block or touch a device.
-fn open_regular(
+pub(crate) fn open_regular(
     fd: &OwnedFd,
     parent: Option<(&OwnedFd, &[u8])>,
     st: &rfs::Stat,
@@ -251,8 +252,12 @@ pub(crate) fn extract(
 ) -> Result<()> {
     // Docker: files copied into a container belong to root, onto the host to the caller;
     // -a keeps the archive's owners.
+    // `ADD --chown` of an archive: every member's owner (BuildKit >= 0.23).
+    let forced = c.owner;
     let owner = |h: &tar::Header| -> (u32, u32) {
-        if opts.archive {
+        if let Some(o) = forced {
+            o
+        } else if opts.archive {
             (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32)
         } else if d.container {
             (0, 0)

@@ -317,6 +317,13 @@ fn build_it(args: &Args) -> Result<()> {
         step: Instant::now(),
     };
     let built = build::build(&paths, &opts, &mut p)?;
+    if !built.unused_args.is_empty() {
+        // Docker's words (the Dockerfile reference's ARG section).
+        eprintln!(
+            "[Warning] One or more build-args [{}] were not consumed",
+            built.unused_args.join(" ")
+        );
+    }
     if args.dry_run {
         return Ok(());
     }
