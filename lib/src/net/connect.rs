@@ -19,7 +19,7 @@ use super::detach::endpoint_down;
 use super::error::NetError;
 use super::{dns, networks};
 use crate::paths::Paths;
-use crate::protocol::{Attachment, Record};
+use crate::protocol::{Attachment, FixedAddrs, Record};
 use crate::state::Containers;
 
 /// The most networks a container joins with `network connect` (eth1..eth9: the host end's
@@ -65,6 +65,7 @@ pub fn connect(
         ifname: format!("eth{n}"),
         host_veth: format!("vx{}{n}", &id[..12.min(id.len())]),
         aliases: aliases.to_vec(),
+        fixed: FixedAddrs::of(wanted, wanted6),
         ..Default::default()
     };
     let fixed = bridge::Fixed {

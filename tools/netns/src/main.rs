@@ -457,10 +457,8 @@ fn network_inspect(
     let text = match (format, &template) {
         (_, Some(t)) => cli::render_each(t, &out)?,
         (Some("json"), None) => format!("{}\n", serde_json::to_string(&out).unwrap_or_default()),
-        _ => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&out).unwrap_or_default()
-        ),
+        // docker/cli's inspector indents by four spaces.
+        _ => berth::views::inspect::pretty(&out),
     };
     cli::print_text(&text)?;
     failures.finish()

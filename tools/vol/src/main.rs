@@ -236,7 +236,7 @@ fn run(args: Args) -> berth::Result<()> {
                 Some(t) => {
                     let mut out = String::new();
                     for d in &docs {
-                        out.push_str(&t.render(&view::to_value(d))?);
+                        out.push_str(&t.render(d)?);
                         out.push('\n');
                     }
                     cli::print_text(&out)?;
