@@ -87,7 +87,22 @@ fn events_record_a_containers_life_in_dockers_words() {
             format!("container destroy {id} ({attrs})"),
         ]
     );
-    // The network side of the same life: connected when made, disconnected when removed.
+    // The network side of the same life, as Docker logs it: connected when it starts (before
+    // `start`), disconnected when it ends (before `die`), not when made or removed.
+    assert_eq!(
+        events(&b, &["--format", "{{.Type}} {{.Action}}"]),
+        [
+            "container create",
+            "network connect",
+            "container start",
+            "container kill",
+            "container kill",
+            "network disconnect",
+            "container die",
+            "container stop",
+            "container destroy",
+        ]
+    );
     let net = events(
         &b,
         &[
@@ -303,6 +318,25 @@ fn events_filter_and_window_like_docker() {
         argv.extend_from_slice(f);
         events(&b, &argv)
     };
+    // moby's order: the network connected and the volume mounted as the container starts,
+    // released as it ends (moby's `Cleanup`, before `die`).
+    assert_eq!(
+        of(&[]),
+        [
+            format!("network create {net_id}"),
+            "volume create evvol".to_string(),
+            format!("container create {one}"),
+            format!("network connect {net_id}"),
+            "volume mount evvol".to_string(),
+            format!("container start {one}"),
+            format!("network disconnect {net_id}"),
+            "volume unmount evvol".to_string(),
+            format!("container die {one}"),
+            format!("container destroy {one}"),
+            "volume destroy evvol".to_string(),
+            format!("network destroy {net_id}"),
+        ]
+    );
     assert_eq!(
         of(&["--filter", "type=volume"]),
         [

@@ -115,9 +115,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         record.network = None;
         return Err(e);
     }
-    if let Some(net) = record.network.as_ref().and_then(|s| s.network.clone()) {
-        super::networks::emit_endpoint(paths, &net, &id, "connect");
-    }
+    // The network `connect` event is the start's (`container::attached`), as in Docker.
     Ok(())
 }
 
