@@ -24,7 +24,7 @@ pub enum Kind {
 pub enum Inspected {
     Container(Box<ContainerJson>),
     Image(Box<crate::image::inspect::ImageInspect>),
-    Volume(crate::volume::view::VolumeJson),
+    Volume(Box<crate::volume::view::VolumeJson>),
     Network(Box<crate::net::networks::NetworkInspect>),
 }
 
@@ -61,7 +61,7 @@ pub fn find(
         && let Ok(v) = crate::volume::Volumes::new(containers.paths()).get(name)
     {
         let doc = crate::volume::view::inspect(containers.paths(), &v);
-        return Ok(Inspected::Volume(doc));
+        return Ok(Inspected::Volume(Box::new(doc)));
     }
     if matches!(kind, None | Some(Kind::Network))
         && let Ok(n) = crate::net::networks::get(containers.paths(), name)
