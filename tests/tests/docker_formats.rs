@@ -343,6 +343,21 @@ fn network_ls_formats_filters_and_network_inspect_templates() {
         ]),
         "0 1 front\n"
     );
+    // Created is a time.Time: Go's String() when printed, RFC 3339 in json.
+    let created = b.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Created}}|{{json .Created}}",
+        "net10",
+    ]);
+    let (go, json) = created.trim_end().split_once('|').unwrap();
+    assert!(go.ends_with(" +0000 UTC") && !go.contains('T'), "{created}");
+    let json: String = serde_json::from_str(json).unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&json).is_ok(),
+        "{created}"
+    );
     // The JSON keeps moby's field order.
     let doc = b.ok(&["network", "inspect", "net10"]);
     let keys: Vec<&str> = doc

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use gtmpl::{FuncError, Value};
 use gtmpl_value::Number;
 
-use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries};
+use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries, time_texts};
 
 /// A document to gtmpl (see [`super::value`]). `strict_top` makes a top-level map a struct
 /// (a list row: unknown fields are errors).
@@ -36,6 +36,10 @@ fn write_json(v: &Value, out: &mut String) {
                 write_json(e, out);
             }
             out.push(']');
+        }
+        Value::Object(m) | Value::Map(m) if time_texts(m).is_some() => {
+            let (json, _) = time_texts(m).unwrap_or_default();
+            out.push_str(&string(json));
         }
         Value::Object(m) | Value::Map(m) => {
             let keys: Vec<(&str, Field)> = match fields(m) {
@@ -96,6 +100,9 @@ pub(super) fn gofmt(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Function(_) => "<func>".into(),
         Value::Array(a) => format!("[{}]", a.iter().map(gofmt).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) | Value::Map(m) if time_texts(m).is_some() => {
+            time_texts(m).unwrap_or_default().1.to_string()
+        }
         Value::Object(m) | Value::Map(m) => match fields(m) {
             Some(f) => {
                 let items: Vec<String> = f

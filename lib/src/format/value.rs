@@ -53,6 +53,18 @@ impl Serialize for GoTime {
     }
 }
 
+/// The hidden entries a [`GoTime`] travels in: its JSON text and its Go text.
+const TIME_JSON: &str = "\u{1}time-json";
+const TIME_GO: &str = "\u{1}time-go";
+
+/// A [`GoTime`]'s texts, (JSON, Go's `String()`), if `m` is one.
+pub(super) fn time_texts(m: &HashMap<String, Value>) -> Option<(&str, &str)> {
+    match (m.get(TIME_JSON), m.get(TIME_GO)) {
+        (Some(Value::String(j)), Some(Value::String(g))) => Some((j, g)),
+        _ => None,
+    }
+}
+
 /// Go's `Time.String()` of an RFC 3339 text (the text itself if it does not parse).
 fn go_time(rfc3339: &str) -> String {
     let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
@@ -316,9 +328,14 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Res {
         let inner = v.serialize(self)?;
         let kind = match name {
+            // A time prints as Go's `String()` but stays RFC 3339 in `json`: a map of hidden
+            // entries that `gofmt` and `json` read.
             GO_TIME => {
                 return Ok(match inner {
-                    Value::String(s) => Value::from(go_time(&s)),
+                    Value::String(s) => Value::Map(HashMap::from([
+                        (TIME_GO.to_string(), Value::from(go_time(&s))),
+                        (TIME_JSON.to_string(), Value::from(s)),
+                    ])),
                     other => other,
                 });
             }

@@ -277,4 +277,14 @@ fn times_are_rfc3339_in_json_and_go_strings_in_templates() {
         serde_json::to_string(&t).unwrap(),
         r#"{"Created":"2024-06-01T10:00:00.120Z","Whole":"2024-06-01T10:00:00Z"}"#
     );
+    // json keeps RFC 3339, as Go's encoder writes a time.Time; printf and print see String().
+    assert_eq!(
+        r("{{json .Created}} {{json .}}"),
+        r#""2024-06-01T10:00:00.120Z" {"Created":"2024-06-01T10:00:00.120Z","Whole":"2024-06-01T10:00:00Z"}"#
+    );
+    assert_eq!(
+        r(r#"{{printf "%s" .Whole}}|{{print .Whole}}|{{.}}"#),
+        "2024-06-01 10:00:00 +0000 UTC|2024-06-01 10:00:00 +0000 UTC|\
+         {2024-06-01 10:00:00.12 +0000 UTC 2024-06-01 10:00:00 +0000 UTC}"
+    );
 }
