@@ -352,7 +352,10 @@ fn network_ls_formats_filters_and_network_inspect_templates() {
         "net10",
     ]);
     let (go, json) = created.trim_end().split_once('|').unwrap();
-    assert!(go.ends_with(" +0000 UTC") && !go.contains('T'), "{created}");
+    assert!(
+        go.ends_with(" +0000 UTC") && go.as_bytes()[10] == b' ',
+        "{created}"
+    );
     let json: String = serde_json::from_str(json).unwrap();
     assert!(
         chrono::DateTime::parse_from_rfc3339(&json).is_ok(),
@@ -419,6 +422,17 @@ fn network_ls_formats_filters_and_network_inspect_templates() {
         ),
         format!("{{{fixed_ip}  []}}||")
     );
+    // network connect --ip: the same, on that network's endpoint.
+    let joined_ip = s1.addr(7).to_string();
+    b.ok(&["network", "connect", "--ip", &joined_ip, "net10", "fixed"]);
+    assert_eq!(
+        b.inspect(
+            "fixed",
+            "{{json .NetworkSettings.Networks.net10.IPAMConfig}}"
+        ),
+        format!(r#"{{"IPv4Address":"{joined_ip}"}}"#)
+    );
+    b.ok(&["network", "disconnect", "net10", "fixed"]);
     let whole = b.ok(&["inspect", "fixed"]);
     assert!(
         whole.contains(&format!(
