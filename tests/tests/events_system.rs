@@ -174,6 +174,59 @@ fn events_record_a_containers_life_in_dockers_words() {
 }
 
 #[test]
+fn network_events_follow_the_containers_runs_not_its_record() {
+    let mut b = Session::new();
+    let s = b.net.slot();
+    let opt = format!("com.docker.network.bridge.name={}", s.bridge);
+    b.ok(&[
+        "network", "create", "--subnet", &s.subnet, "-o", &opt, "evnet2",
+    ]);
+    b.ok(&["create", "--name", "cc", "busybox", "sleep", "1000"]);
+    let id = b.id("cc");
+    // Connected while stopped: nothing yet (moby only stores the endpoint's config).
+    b.ok(&["network", "connect", "evnet2", "cc"]);
+    let net = |b: &Session| {
+        events(
+            b,
+            &[
+                "--filter",
+                "type=network",
+                "--filter",
+                "event=connect",
+                "--filter",
+                "event=disconnect",
+                "--format",
+                "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+            ],
+        )
+    };
+    assert_eq!(net(&b), Vec::<String>::new());
+    // Started: both networks connect; a connect while it runs is logged at once.
+    b.ok(&["start", "cc"]);
+    assert_eq!(
+        net(&b),
+        [
+            format!("connect bridge {id}"),
+            format!("connect evnet2 {id}")
+        ]
+    );
+    b.ok(&["network", "disconnect", "evnet2", "cc"]);
+    // Removed while running: disconnected as it dies, once per network it is still on.
+    b.ok(&["rm", "-f", "cc"]);
+    assert_eq!(
+        net(&b),
+        [
+            format!("connect bridge {id}"),
+            format!("connect evnet2 {id}"),
+            format!("disconnect evnet2 {id}"),
+            format!("disconnect bridge {id}"),
+        ]
+    );
+    b.ok(&["network", "rm", "evnet2"]);
+    b.assert_clean(&[&id]);
+}
+
+#[test]
 fn events_of_the_other_container_verbs_and_a_health_check() {
     let b = Session::new();
     let id = b.detach(&[
