@@ -101,6 +101,7 @@ const USE_LINES: &[(&str, &str)] = &[
     ("push", "NAME[:TAG]"),
     ("kill", "CONTAINER [CONTAINER...]"),
     ("images", "[REPOSITORY[:TAG]]"),
+    ("container inspect", "CONTAINER [CONTAINER...]"),
     ("image inspect", "IMAGE [IMAGE...]"),
     ("network inspect", "NETWORK [NETWORK...]"),
     ("volume inspect", "VOLUME [VOLUME...]"),

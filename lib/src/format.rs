@@ -12,12 +12,14 @@
 //! - [`Template::parse`] + [`Template::render`] for `inspect --format`: one document, printed
 //!   as-is (no `table`, no `\t` replacement, as `docker inspect` does).
 //!
-//! Functions: Go's builtins (gtmpl's, with `print`/`println` replaced by Go-faithful ones, plus
-//! `html`, `js`, `slice`) and Docker's (`json`, `join`, `split`, `lower`, `upper`, `title`,
+//! Functions: Go's builtins (gtmpl's, with `print`/`println`/`printf`/`len`/`index` replaced
+//! by Go-faithful ones, plus `html`, `js`, `slice`) and Docker's (`json`, `join`, `split`, `lower`, `upper`, `title`,
 //! `truncate`, `pad`). Values print as Go's `%v` would: `[a b]` for lists, `map[k:v]` for maps
 //! (sorted by key), `{a b}` for structs (fields in declared order), `<nil>`, `<no value>`;
 //! gtmpl itself would print Rust debug output there, so print actions are routed through a
 //! formatter (see `route::route_prints`), and `json` writes a struct's fields in order.
+//! `range` walks a map in key order, ranges over nil as over nothing and runs `{{else}}` only
+//! when empty, as Go's does (gtmpl's does none of these; see `ranges`).
 //!
 //! Documents are turned into template values straight from serde's data model (`value`), not
 //! through `serde_json::Value`: serde says which objects are structs (`serialize_struct`, in
@@ -30,10 +32,11 @@
 //! Nope"); in a map a missing key prints `<no value>`.
 
 mod funcs;
+mod ranges;
 mod route;
 mod value;
 
-pub use value::{go_nil_map, go_nil_slice};
+pub use value::{GoTime, go_nil_map, go_nil_slice};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -41,7 +44,8 @@ use std::io::Write;
 use gtmpl::{Context, Value};
 use serde_json::Value as Json;
 
-use funcs::{DOCKER_FUNCS, HEADER_FUNCS, gofmt_fn, to_value};
+use funcs::{DOCKER_FUNCS, HEADER_FUNCS, gofmt_fn, index_fn, len_fn, printf_fn, to_value};
+use ranges::{KEYS, RANGE, keys_fn, range_fn, route_ranges};
 use route::{GOFMT, rewrite_methods, route_prints};
 
 use crate::error::{Code, Coded};
@@ -213,18 +217,26 @@ impl Template {
 
 fn compile(text: &str, funcs: &[(&str, gtmpl::Func)]) -> Result<gtmpl::Template> {
     let text = &rewrite_methods(text);
+    let ranged = &route_ranges(text);
     let build = |src: &str| {
         let mut t = gtmpl::Template::default();
         t.add_funcs(funcs);
-        t.add_func(GOFMT, gofmt_fn);
+        // Go's builtins where gtmpl's differ (maps, nil, printing), and the range helpers.
+        t.add_funcs(&[
+            ("len", len_fn as gtmpl::Func),
+            ("index", index_fn),
+            ("printf", printf_fn),
+            (GOFMT, gofmt_fn),
+            (RANGE, range_fn),
+            (KEYS, keys_fn),
+        ]);
         t.parse(src).map(|()| t).map_err(|e| e.to_string())
     };
-    // The routed form prints Go-style; if our rewrite ever confuses gtmpl's parser, the
-    // template as written is still valid and used as is.
-    match build(&route_prints(text)) {
-        Ok(t) => Ok(t),
-        Err(_) => build(text).map_err(FormatError::Parse),
-    }
+    // The routed form prints Go-style and ranges Go's way; if our rewrites ever confuse
+    // gtmpl's parser, the template as written is still valid and used as is.
+    build(&route_prints(ranged))
+        .or_else(|_| build(ranged))
+        .or_else(|_| build(text).map_err(FormatError::Parse))
 }
 
 fn execute(t: &gtmpl::Template, data: Value) -> Result<String> {

@@ -303,9 +303,147 @@ fn network_ls_formats_filters_and_network_inspect_templates() {
         "on2\n"
     );
 
-    b.ok(&["rm", "-f", "on2"]);
+    // moby's network.Inspect is a struct: Go prints IPAM as one, omitempty fields as their
+    // zero values; maps range in key order; nil ranges over nothing.
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.IPAM}}|{{.ConfigFrom}}",
+            "net10"
+        ]),
+        format!(
+            "{{default map[] [{{{}  {} map[]}}]}}|{{}}\n",
+            s1.subnet, s1.gateway
+        )
+    );
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range $k, $v := .Options}}{{$k}}={{$v}};{{end}}{{range .Peers}}x{{else}}-{{end}}",
+            "net10"
+        ]),
+        format!(
+            "com.docker.network.bridge.enable_icc=true;\
+             com.docker.network.bridge.enable_ip_masquerade=true;\
+             com.docker.network.bridge.name={};-\n",
+            s1.bridge
+        )
+    );
+    assert_eq!(
+        b.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{len .Containers}} {{len .Labels}} {{index .Labels \"tier\"}}",
+            "net10"
+        ]),
+        "0 1 front\n"
+    );
+    // Created is a time.Time: Go's String() when printed, RFC 3339 in json.
+    let created = b.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Created}}|{{json .Created}}",
+        "net10",
+    ]);
+    let (go, json) = created.trim_end().split_once('|').unwrap();
+    assert!(
+        go.ends_with(" +0000 UTC") && go.as_bytes()[10] == b' ',
+        "{created}"
+    );
+    let json: String = serde_json::from_str(json).unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&json).is_ok(),
+        "{created}"
+    );
+    // The JSON keeps moby's field order.
+    let doc = b.ok(&["network", "inspect", "net10"]);
+    let keys: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
+        .map(|l| l.trim().split('"').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "Name",
+            "Id",
+            "Created",
+            "Scope",
+            "Driver",
+            "EnableIPv4",
+            "EnableIPv6",
+            "IPAM",
+            "Internal",
+            "Attachable",
+            "Ingress",
+            "ConfigFrom",
+            "ConfigOnly",
+            "Containers",
+            "Options",
+            "Labels"
+        ],
+        "{doc}"
+    );
+
+    // IPAMConfig: null unless --ip was given, then the address as given.
+    let fixed_ip = s2.addr(9).to_string();
+    let fixed = b.detach(&[
+        "--name",
+        "fixed",
+        "--network",
+        "net2",
+        "--ip",
+        &fixed_ip,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        b.inspect("on2", "{{json .NetworkSettings.Networks.net2.IPAMConfig}}"),
+        "null"
+    );
+    assert_eq!(
+        b.inspect(
+            "fixed",
+            "{{json .NetworkSettings.Networks.net2.IPAMConfig}}"
+        ),
+        format!(r#"{{"IPv4Address":"{fixed_ip}"}}"#)
+    );
+    assert_eq!(
+        b.inspect(
+            "fixed",
+            "{{with .NetworkSettings.Networks.net2.IPAMConfig}}{{.}}|{{.IPv6Address}}|{{end}}"
+        ),
+        format!("{{{fixed_ip}  []}}||")
+    );
+    // network connect --ip: the same, on that network's endpoint.
+    let joined_ip = s1.addr(7).to_string();
+    b.ok(&["network", "connect", "--ip", &joined_ip, "net10", "fixed"]);
+    assert_eq!(
+        b.inspect(
+            "fixed",
+            "{{json .NetworkSettings.Networks.net10.IPAMConfig}}"
+        ),
+        format!(r#"{{"IPv4Address":"{joined_ip}"}}"#)
+    );
+    b.ok(&["network", "disconnect", "net10", "fixed"]);
+    let whole = b.ok(&["inspect", "fixed"]);
+    assert!(
+        whole.contains(&format!(
+            "\"IPAMConfig\": {{\n                        \"IPv4Address\": \"{fixed_ip}\"\n                    }},"
+        )),
+        "{whole}"
+    );
+
+    b.ok(&["rm", "-f", "on2", "fixed"]);
     b.ok(&["network", "rm", "net2", "net10"]);
-    b.assert_clean(&[&id]);
+    b.assert_clean(&[&id, &fixed]);
 }
 
 #[test]
@@ -383,6 +521,129 @@ fn inspect_prints_structs_maps_and_lists_as_go_does() {
 
     b.ok(&["rm", "-f", "web"]);
     b.assert_clean(&[&id]);
+}
+
+#[test]
+fn image_and_volume_inspect_print_mobys_structs() {
+    let b = Session::new();
+    // moby's image.InspectResponse: structs print in field order, times as Go's.
+    assert_eq!(
+        b.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.RootFS.Type}} {{.Config.Cmd}} {{.GraphDriver}} {{.Metadata}} {{len .RootFS.Layers}}",
+            "busybox"
+        ]),
+        "layers [sh] {map[] overlay} {0001-01-01 00:00:00 +0000 UTC} 1\n"
+    );
+    // moby's container.Config: every field, omitted ones as their zero values.
+    assert_eq!(
+        b.inspect("busybox", "{{.Config}}"),
+        "{   false false false map[] false false false \
+         [PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin] [sh] <nil> false  \
+         map[]  [] false  [] map[]  <nil> []}"
+    );
+    let doc = b.ok(&["image", "inspect", "busybox"]);
+    let keys: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
+        .map(|l| l.trim().split('"').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        &keys[..8],
+        [
+            "Id",
+            "RepoTags",
+            "RepoDigests",
+            "Parent",
+            "Comment",
+            "Created",
+            "DockerVersion",
+            "Author"
+        ],
+        "{doc}"
+    );
+
+    // moby's volume.Volume, through `volume inspect` and `inspect`.
+    b.ok(&["volume", "create", "--label", "b=2", "--label", "a=1", "v1"]);
+    let created = b.ok(&["volume", "inspect", "-f", "{{.CreatedAt}}", "v1"]);
+    let mountpoint = b.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", "v1"]);
+    assert_eq!(
+        b.ok(&["volume", "inspect", "-f", "{{.}}", "v1"]),
+        format!(
+            "{{<nil> {} local map[a:1 b:2] {} v1 map[] local map[] <nil>}}\n",
+            created.trim(),
+            mountpoint.trim()
+        )
+    );
+    assert_eq!(
+        b.inspect(
+            "v1",
+            "{{range $k, $v := .Labels}}{{$k}}{{$v}}{{end}} {{.Options}}"
+        ),
+        "a1b2 map[]"
+    );
+    b.ok(&["volume", "rm", "v1"]);
+    b.assert_clean(&[]);
+}
+
+/// docker/cli's `--format` help of the inspect verbs (`flagsHelper.InspectFormatHelp`).
+const INSPECT_FORMAT: &str = "  -f, --format string   Format output using a custom template:
+                        'json':             Print in JSON format
+                        'TEMPLATE':         Print output using the given Go template.
+                        Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates
+";
+
+#[test]
+fn each_inspect_verb_prints_docker_clis_own_help() {
+    let b = Session::empty();
+    let help = |verb: &str, use_line: &str, about: &str, more: &str| {
+        let mut argv: Vec<&str> = verb.split(' ').collect();
+        argv.push("--help");
+        assert_eq!(
+            b.ok(&argv),
+            format!(
+                "\nUsage:  berth {verb} [OPTIONS] {use_line}\n\n{about}\n\nOptions:\n{INSPECT_FORMAT}{more}"
+            ),
+            "{verb}"
+        );
+    };
+    help(
+        "container inspect",
+        "CONTAINER [CONTAINER...]",
+        "Display detailed information on one or more containers",
+        "  -s, --size            Display total file sizes\n",
+    );
+    help(
+        "image inspect",
+        "IMAGE [IMAGE...]",
+        "Display detailed information on one or more images",
+        "",
+    );
+    help(
+        "network inspect",
+        "NETWORK [NETWORK...]",
+        "Display detailed information on one or more networks",
+        "  -v, --verbose         Verbose output for diagnostics\n",
+    );
+    help(
+        "volume inspect",
+        "VOLUME [VOLUME...]",
+        "Display detailed information on one or more volumes",
+        "",
+    );
+    // container inspect finds containers only, as Docker's does.
+    b.ok(&["volume", "create", "v1"]);
+    let r = b
+        .berth(&["container", "inspect", "-f", "{{.Name}}", "v1"])
+        .fails_with(1);
+    assert_eq!(
+        (r.stdout.as_str(), r.stderr.as_str()),
+        ("\n", "Error response from daemon: No such container: v1\n")
+    );
+    assert_eq!(b.ok(&["inspect", "-f", "{{.Name}}", "v1"]), "v1\n");
+    b.ok(&["volume", "rm", "v1"]);
 }
 
 /// The use line and description `VERB --help` opens with, for a table of verbs.

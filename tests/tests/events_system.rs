@@ -87,7 +87,22 @@ fn events_record_a_containers_life_in_dockers_words() {
             format!("container destroy {id} ({attrs})"),
         ]
     );
-    // The network side of the same life: connected when made, disconnected when removed.
+    // The network side of the same life, as Docker logs it: connected when it starts (before
+    // `start`), disconnected when it ends (before `die`), not when made or removed.
+    assert_eq!(
+        events(&b, &["--format", "{{.Type}} {{.Action}}"]),
+        [
+            "container create",
+            "network connect",
+            "container start",
+            "container kill",
+            "container kill",
+            "network disconnect",
+            "container die",
+            "container stop",
+            "container destroy",
+        ]
+    );
     let net = events(
         &b,
         &[
@@ -156,6 +171,59 @@ fn events_record_a_containers_life_in_dockers_words() {
         json
     );
     b.assert_clean(&[id]);
+}
+
+#[test]
+fn network_events_follow_the_containers_runs_not_its_record() {
+    let mut b = Session::new();
+    let s = b.net.slot();
+    let opt = format!("com.docker.network.bridge.name={}", s.bridge);
+    b.ok(&[
+        "network", "create", "--subnet", &s.subnet, "-o", &opt, "evnet2",
+    ]);
+    b.ok(&["create", "--name", "cc", "busybox", "sleep", "1000"]);
+    let id = b.id("cc");
+    // Connected while stopped: nothing yet (moby only stores the endpoint's config).
+    b.ok(&["network", "connect", "evnet2", "cc"]);
+    let net = |b: &Session| {
+        events(
+            b,
+            &[
+                "--filter",
+                "type=network",
+                "--filter",
+                "event=connect",
+                "--filter",
+                "event=disconnect",
+                "--format",
+                "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}",
+            ],
+        )
+    };
+    assert_eq!(net(&b), Vec::<String>::new());
+    // Started: both networks connect; a connect while it runs is logged at once.
+    b.ok(&["start", "cc"]);
+    assert_eq!(
+        net(&b),
+        [
+            format!("connect bridge {id}"),
+            format!("connect evnet2 {id}")
+        ]
+    );
+    b.ok(&["network", "disconnect", "evnet2", "cc"]);
+    // Removed while running: disconnected as it dies, once per network it is still on.
+    b.ok(&["rm", "-f", "cc"]);
+    assert_eq!(
+        net(&b),
+        [
+            format!("connect bridge {id}"),
+            format!("connect evnet2 {id}"),
+            format!("disconnect evnet2 {id}"),
+            format!("disconnect bridge {id}"),
+        ]
+    );
+    b.ok(&["network", "rm", "evnet2"]);
+    b.assert_clean(&[&id]);
 }
 
 #[test]
@@ -303,6 +371,25 @@ fn events_filter_and_window_like_docker() {
         argv.extend_from_slice(f);
         events(&b, &argv)
     };
+    // moby's order: the network connected and the volume mounted as the container starts,
+    // released as it ends (moby's `Cleanup`, before `die`).
+    assert_eq!(
+        of(&[]),
+        [
+            format!("network create {net_id}"),
+            "volume create evvol".to_string(),
+            format!("container create {one}"),
+            format!("network connect {net_id}"),
+            "volume mount evvol".to_string(),
+            format!("container start {one}"),
+            format!("network disconnect {net_id}"),
+            "volume unmount evvol".to_string(),
+            format!("container die {one}"),
+            format!("container destroy {one}"),
+            "volume destroy evvol".to_string(),
+            format!("network destroy {net_id}"),
+        ]
+    );
     assert_eq!(
         of(&["--filter", "type=volume"]),
         [

@@ -41,6 +41,7 @@ pub(crate) fn set_running(
         Ok::<_, Error>(r.clone())
     })?;
     dns_running(paths, id, true);
+    super::attached::emit(paths, &record, true);
     crate::events::container(&paths.root, &record, "start", &[]);
     Ok(())
 }
@@ -55,8 +56,9 @@ pub(crate) fn dns_running(paths: &Paths, id: &str, running: bool) {
 }
 
 /// The events of a container's end (moby's `handleContainerExit`): `oom` first when the
-/// kernel killed it for memory, then `die` with its exit code and how many whole seconds it
-/// ran (`execDuration`).
+/// kernel killed it for memory, its networks' `disconnect` and volumes' `unmount`
+/// ([`super::attached`]), then `die` with its exit code and how many whole seconds it ran
+/// (`execDuration`).
 pub(crate) fn emit_exit(paths: &Paths, record: &Record, code: i32, oom: bool) {
     if oom {
         crate::events::container(&paths.root, record, "oom", &[]);
@@ -70,6 +72,7 @@ pub(crate) fn emit_exit(paths: &Paths, record: &Record, code: i32, oom: bool) {
         ("exitCode", code.to_string()),
         ("execDuration", ran.to_string()),
     ];
+    super::attached::emit(paths, record, false);
     crate::events::container(&paths.root, record, "die", &attrs);
 }
 

@@ -15,6 +15,7 @@
 //!   before its container ran.
 
 pub mod attach;
+mod attached;
 pub mod commit;
 pub(crate) mod copy;
 pub(crate) mod copytar;

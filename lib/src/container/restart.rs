@@ -156,6 +156,7 @@ pub fn respawn(paths: &Paths, id: &str) -> Result<Option<(i32, Option<OwnedFd>)>
     }
     super::launch::dns_running(paths, id, true);
     if let Ok(r) = containers.load(id) {
+        super::attached::emit(paths, &r, true);
         crate::events::container(&paths.root, &r, "start", &[]);
     }
     Ok(Some((pid, master)))

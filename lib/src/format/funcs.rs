@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use gtmpl::{FuncError, Value};
 use gtmpl_value::Number;
 
-use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries};
+use super::value::{Field, as_struct, fields, from_serialize, hidden, nil_entries, time_texts};
 
 /// A document to gtmpl (see [`super::value`]). `strict_top` makes a top-level map a struct
 /// (a list row: unknown fields are errors).
@@ -36,6 +36,10 @@ fn write_json(v: &Value, out: &mut String) {
                 write_json(e, out);
             }
             out.push(']');
+        }
+        Value::Object(m) | Value::Map(m) if time_texts(m).is_some() => {
+            let (json, _) = time_texts(m).unwrap_or_default();
+            out.push_str(&string(json));
         }
         Value::Object(m) | Value::Map(m) => {
             let keys: Vec<(&str, Field)> = match fields(m) {
@@ -96,6 +100,9 @@ pub(super) fn gofmt(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Function(_) => "<func>".into(),
         Value::Array(a) => format!("[{}]", a.iter().map(gofmt).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) | Value::Map(m) if time_texts(m).is_some() => {
+            time_texts(m).unwrap_or_default().1.to_string()
+        }
         Value::Object(m) | Value::Map(m) => match fields(m) {
             Some(f) => {
                 let items: Vec<String> = f
@@ -384,5 +391,176 @@ fn slice_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
         Value::String(s) => Value::from(s.get(i..j).unwrap_or_default()),
         Value::Array(a) => Value::Array(a[i..j].to_vec()),
         _ => unreachable!(),
+    })
+}
+
+/// Go's `len`: a string's bytes, a list's or a map's entries (gtmpl's has no maps and would
+/// count a struct's hidden entries); nil (a nil map or slice) is 0; a struct is Go's error.
+pub(super) fn len_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let n = match arg(args, 0, "len", 1)? {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.len(),
+        Value::Nil => 0,
+        Value::Map(m) | Value::Object(m) if fields(m).is_none() => {
+            m.keys().filter(|k| !hidden(k)).count()
+        }
+        other => {
+            return Err(FuncError::Generic(format!("len of {}", go_kind(other))));
+        }
+    };
+    Ok(Value::from(n as u64))
+}
+
+/// What Go's errors call a value's type.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) | Value::Map(_) => "type struct",
+        Value::Number(_) => "type int",
+        Value::Bool(_) => "type bool",
+        Value::NoValue | Value::Nil => "untyped nil",
+        _ => "this type",
+    }
+}
+
+/// Go's `index X K...`: a list by position (out of range is an error), a map by key. A key a
+/// map lacks gives the zero value of the map's element type, as Go's does; the type is not
+/// kept, so it is read from the map's other values, and a map without any is taken to be a
+/// map of strings (Labels, Options: the maps scripts index), whose zero value prints empty.
+pub(super) fn index_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let mut item = arg(args, 0, "index", 1)?.clone();
+    for key in &args[1..] {
+        item = index_one(&item, key)?;
+    }
+    Ok(item)
+}
+
+fn index_one(item: &Value, key: &Value) -> std::result::Result<Value, FuncError> {
+    match item {
+        Value::Array(a) => {
+            let i = match key {
+                Value::Number(n) => n.as_i64().or_else(|| n.as_u64().map(|u| u as i64)),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                FuncError::Generic("cannot index slice/array with non-integer".into())
+            })?;
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| a.get(i).cloned())
+                .ok_or_else(|| FuncError::Generic(format!("index out of range: {i}")))
+        }
+        Value::String(s) => match key {
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|i| s.as_bytes().get(i as usize))
+                .map(|b| Value::from(*b as u64))
+                .ok_or_else(|| FuncError::Generic(format!("index out of range: {n}"))),
+            _ => Err(FuncError::Generic(
+                "cannot index string with non-integer".into(),
+            )),
+        },
+        Value::Map(m) | Value::Object(m) if fields(m).is_none() => {
+            let k = match key {
+                Value::String(s) => s.clone(),
+                other => gofmt(other),
+            };
+            Ok(match m.get(&k).filter(|_| !hidden(&k)) {
+                Some(v) => v.clone(),
+                None => zero_of(m),
+            })
+        }
+        Value::Nil | Value::NoValue => Err(FuncError::Generic("index of untyped nil".into())),
+        other => Err(FuncError::Generic(format!(
+            "can't index item of {}",
+            go_kind(other)
+        ))),
+    }
+}
+
+/// The zero value of a map's elements, judged from its values (see [`index_fn`]).
+fn zero_of(m: &std::collections::HashMap<String, Value>) -> Value {
+    match m.iter().find(|(k, _)| !hidden(k)).map(|(_, v)| v) {
+        None | Some(Value::String(_)) => Value::from(""),
+        Some(Value::Number(_)) => Value::from(0u64),
+        Some(Value::Bool(_)) => Value::Bool(false),
+        Some(Value::Array(_)) => Value::Array(Vec::new()),
+        Some(Value::Map(v)) if fields(v).is_none() => Value::Map(Default::default()),
+        Some(_) => Value::Nil,
+    }
+}
+
+/// Go's `printf`: gtmpl's verbs, with lists, maps, structs and nil given as Go's `%v` text
+/// (gtmpl would print Rust's debug form), and widths applied as Go applies them (gtmpl pads
+/// strings on the right and drops the `0` flag). Each verb is formatted on its own;
+/// a format with argument indexes (`%[1]d`) or `*` widths is left to gtmpl whole.
+pub(super) fn printf_fn(args: &[Value]) -> std::result::Result<Value, FuncError> {
+    let vals: Vec<Value> = args
+        .iter()
+        .skip(1)
+        .map(|a| match a {
+            Value::Array(_) | Value::Map(_) | Value::Object(_) | Value::Nil => {
+                Value::from(gofmt(a))
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let format = match args.first() {
+        Some(Value::String(f)) if !f.contains("%[") && !f.contains('*') => f,
+        _ => {
+            let mut all = args.first().cloned().into_iter().collect::<Vec<_>>();
+            all.extend(vals);
+            return gtmpl::funcs::printf(&all);
+        }
+    };
+    let mut out = String::new();
+    let mut vals = vals.into_iter();
+    let mut rest = format.as_str();
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let spec = &rest[at + 1..];
+        let len = spec
+            .find(|c: char| !matches!(c, '-' | '+' | '#' | ' ' | '0'..='9' | '.'))
+            .map_or(spec.len(), |i| {
+                i + spec[i..].chars().next().map_or(0, char::len_utf8)
+            });
+        let (spec, after) = spec.split_at(len);
+        rest = after;
+        if spec == "%" || spec.is_empty() {
+            out.push('%');
+            continue;
+        }
+        out.push_str(&one_verb(spec, vals.next())?);
+    }
+    out.push_str(rest);
+    Ok(Value::from(out))
+}
+
+/// One `printf` verb (`spec` is what follows the `%`) applied to `arg`.
+fn one_verb(spec: &str, arg: Option<Value>) -> std::result::Result<String, FuncError> {
+    let verb = spec.chars().last().unwrap_or('v');
+    let Some(arg) = arg else {
+        return Ok(format!("%!{verb}(MISSING)"));
+    };
+    // Width applied here, Go's way; gtmpl formats without it.
+    let flags_end = spec
+        .find(|c: char| !matches!(c, '-' | '+' | '#' | ' ' | '0'))
+        .unwrap_or(spec.len());
+    let (flags, tail) = spec.split_at(flags_end);
+    let width_end = tail
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(tail.len());
+    let width: usize = tail[..width_end].parse().unwrap_or(0);
+    let inner = format!("%{}{}", flags.replace(['-', '0'], ""), &tail[width_end..]);
+    let r = gtmpl::funcs::printf(&[Value::from(inner), arg])?;
+    let text = gofmt(&r);
+    let pad = width.saturating_sub(text.chars().count());
+    Ok(if flags.contains('-') {
+        format!("{text}{}", " ".repeat(pad))
+    } else if flags.contains('0') {
+        // Zeros go after a sign.
+        let sign = text.len() - text.trim_start_matches(['-', '+']).len();
+        format!("{}{}{}", &text[..sign], "0".repeat(pad), &text[sign..])
+    } else {
+        format!("{}{text}", " ".repeat(pad))
     })
 }

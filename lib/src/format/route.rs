@@ -44,7 +44,7 @@ pub(super) fn route_prints(text: &str) -> String {
 }
 
 /// Length of an action's inside and of its closing delimiter (`}}` or ` -}}`).
-fn action_end(s: &str) -> Option<(usize, usize)> {
+pub(super) fn action_end(s: &str) -> Option<(usize, usize)> {
     let b = s.as_bytes();
     let trimmed = s.trim_start_matches('-').trim_start();
     if trimmed.starts_with("/*") {

@@ -8,6 +8,14 @@
 //! field serde skipped (`skip_serializing_if`) is kept as `nil`, so `{{.State.Health}}` prints
 //! `<nil>` as Docker's typed struct does, and is left out of `json` as Go's `omitempty` is.
 //!
+//! Go's `omitempty` leaves an empty field out of JSON but a template still sees its zero
+//! value: a struct whose serde name is [`GO_OMITEMPTY`] followed by ` Field:kind` words
+//! (kind `s` string, `b` bool, `n` number, `m` map, `l` slice; anything else a pointer) says
+//! what its skipped fields are, e.g. `#[serde(rename = "go-omitempty Subnet:s
+//! AuxiliaryAddresses:m")]`: such a field skipped by `skip_serializing_if` prints `""`,
+//! `false`, `0`, `map[]` or `[]`, and stays out of `json`. serde_json never shows a struct's
+//! name.
+//!
 //! Go tells a nil map or slice from a nil pointer (`map[]`, `[]`, `<nil>`); an `Option` does
 //! not say what it holds, so a field that is a Go map or slice says so with
 //! `#[serde(serialize_with = "go_nil_map")]` (or [`go_nil_slice`]): JSON still writes `null`,
@@ -31,6 +39,69 @@ const GO_NIL_MAP: &str = "\u{1}go-nil-map";
 const GO_NIL_SLICE: &str = "\u{1}go-nil-slice";
 /// The key of the value a nil map or slice travels as, until its struct takes it.
 const NIL_MARK: &str = "\u{1}nil";
+/// The newtype name [`GoTime`] travels as.
+const GO_TIME: &str = "\u{1}go-time";
+
+/// A time that is Go's `time.Time` in Docker's type: RFC 3339 in JSON (chrono's form), Go's
+/// `Time.String()` in a template (`2024-06-01 10:00:00.5 +0000 UTC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoTime(pub chrono::DateTime<chrono::Utc>);
+
+impl Serialize for GoTime {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(GO_TIME, &self.0)
+    }
+}
+
+/// The hidden entries a [`GoTime`] travels in: its JSON text and its Go text.
+const TIME_JSON: &str = "\u{1}time-json";
+const TIME_GO: &str = "\u{1}time-go";
+
+/// A [`GoTime`]'s texts, (JSON, Go's `String()`), if `m` is one.
+pub(super) fn time_texts(m: &HashMap<String, Value>) -> Option<(&str, &str)> {
+    match (m.get(TIME_JSON), m.get(TIME_GO)) {
+        (Some(Value::String(j)), Some(Value::String(g))) => Some((j, g)),
+        _ => None,
+    }
+}
+
+/// Go's `Time.String()` of an RFC 3339 text (the text itself if it does not parse).
+fn go_time(rfc3339: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let t = t.with_timezone(&chrono::Utc);
+    let frac = match t.timestamp_subsec_nanos() {
+        0 => String::new(),
+        n => format!(".{}", format!("{n:09}").trim_end_matches('0')),
+    };
+    format!("{}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// The serde name prefix of a struct listing the zero values of its omitempty fields.
+pub(super) const GO_OMITEMPTY: &str = "go-omitempty";
+
+/// The zero value a template sees for the skipped field `field` of the struct named `name`
+/// (see the module docs); nil unless the name lists the field.
+fn omitted_zero(name: &str, field: &str) -> Value {
+    let Some(list) = name.strip_prefix(GO_OMITEMPTY) else {
+        return Value::Nil;
+    };
+    let kind = list
+        .split_whitespace()
+        .filter_map(|w| w.split_once(':'))
+        .find(|(f, _)| *f == field)
+        .map(|(_, k)| k);
+    match kind {
+        Some("s") => Value::from(""),
+        Some("b") => Value::Bool(false),
+        Some("n") => Value::from(0u64),
+        Some("m") => Value::Map(HashMap::new()),
+        Some("l") => Value::Array(Vec::new()),
+        _ => Value::Nil,
+    }
+}
+
 /// The hidden entry of a map (a struct serde wrote as a map: `#[serde(flatten)]`) listing
 /// its nil map or slice entries, `null` in `json`.
 const NILS: &str = "\u{1}nils";
@@ -170,6 +241,8 @@ struct MapBuilder {
 
 /// A struct being built.
 struct StructBuilder {
+    /// The struct's serde name (see [`omitted_zero`]).
+    name: &'static str,
     map: HashMap<String, Value>,
     order: Vec<Value>,
     variant: Option<&'static str>,
@@ -255,6 +328,17 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Res {
         let inner = v.serialize(self)?;
         let kind = match name {
+            // A time prints as Go's `String()` but stays RFC 3339 in `json`: a map of hidden
+            // entries that `gofmt` and `json` read.
+            GO_TIME => {
+                return Ok(match inner {
+                    Value::String(s) => Value::Map(HashMap::from([
+                        (TIME_GO.to_string(), Value::from(go_time(&s))),
+                        (TIME_JSON.to_string(), Value::from(s)),
+                    ])),
+                    other => other,
+                });
+            }
             GO_NIL_MAP => "map",
             GO_NIL_SLICE => "slice",
             _ => return Ok(inner),
@@ -308,8 +392,13 @@ impl ser::Serializer for ValueSerializer {
             nils: Vec::new(),
         })
     }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<StructBuilder, Unsupported> {
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<StructBuilder, Unsupported> {
         Ok(StructBuilder {
+            name,
             map: HashMap::with_capacity(len + 1),
             order: Vec::with_capacity(len),
             variant: None,
@@ -317,12 +406,13 @@ impl ser::Serializer for ValueSerializer {
     }
     fn serialize_struct_variant(
         self,
-        _: &'static str,
+        name: &'static str,
         _: u32,
         variant: &'static str,
         len: usize,
     ) -> Result<StructBuilder, Unsupported> {
         Ok(StructBuilder {
+            name,
             map: HashMap::with_capacity(len + 1),
             order: Vec::with_capacity(len),
             variant: Some(variant),
@@ -433,7 +523,7 @@ impl StructBuilder {
     }
     fn skip(&mut self, name: &'static str) {
         self.order.push(Value::from(format!("{OMIT}{name}")));
-        self.map.insert(name.into(), Value::Nil);
+        self.map.insert(name.into(), omitted_zero(self.name, name));
     }
     fn done(mut self) -> Res {
         self.map.insert(FIELDS.into(), Value::Array(self.order));
@@ -480,215 +570,5 @@ impl ser::SerializeStructVariant for StructBuilder {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use serde::Serialize;
-
-    use crate::format::Template;
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Binding {
-        host_ip: String,
-        host_port: String,
-    }
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Policy {
-        name: String,
-        maximum_retry_count: u32,
-    }
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Doc {
-        // Declared out of alphabetical order on purpose.
-        zeta: String,
-        running: bool,
-        pid: i32,
-        error: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        health: Option<Policy>,
-        env: Vec<String>,
-        cmd: Option<Vec<String>>,
-        ports: BTreeMap<String, Option<Vec<Binding>>>,
-        labels: BTreeMap<String, String>,
-        restart_policy: Policy,
-        list_of_structs: Vec<Policy>,
-    }
-
-    fn doc() -> Doc {
-        Doc {
-            zeta: "last-in-abc".into(),
-            running: true,
-            pid: 42,
-            error: String::new(),
-            health: None,
-            env: vec!["A=1".into(), "B=2".into()],
-            cmd: None,
-            ports: BTreeMap::from([
-                (
-                    "80/tcp".into(),
-                    Some(vec![Binding {
-                        host_ip: "0.0.0.0".into(),
-                        host_port: "8080".into(),
-                    }]),
-                ),
-                ("53/udp".into(), None),
-            ]),
-            labels: BTreeMap::from([("b".into(), "2".into()), ("a".into(), "1".into())]),
-            restart_policy: Policy {
-                name: "no".into(),
-                maximum_retry_count: 0,
-            },
-            list_of_structs: vec![
-                Policy {
-                    name: "x".into(),
-                    maximum_retry_count: 1,
-                },
-                Policy {
-                    name: "y".into(),
-                    maximum_retry_count: 2,
-                },
-            ],
-        }
-    }
-
-    fn render(t: &str) -> String {
-        Template::parse(t).unwrap().render(&doc()).unwrap()
-    }
-
-    #[test]
-    fn structs_print_their_values_in_field_order() {
-        assert_eq!(render("{{.RestartPolicy}}"), "{no 0}");
-        // Empty strings leave their gap, a skipped Option is nil, as Go prints them.
-        assert_eq!(
-            Template::parse("{{.}}")
-                .unwrap()
-                .render(&Policy {
-                    name: String::new(),
-                    maximum_retry_count: 3
-                })
-                .unwrap(),
-            "{ 3}"
-        );
-        let whole = render("{{.}}");
-        assert!(
-            whole.starts_with("{last-in-abc true 42  <nil> [A=1 B=2] <nil> map["),
-            "{whole}"
-        );
-        assert_eq!(render("{{.ListOfStructs}}"), "[{x 1} {y 2}]");
-        assert_eq!(render("{{.Health}}"), "<nil>");
-    }
-
-    #[test]
-    fn maps_print_sorted_and_nested_values_as_go_does() {
-        assert_eq!(
-            render("{{.Ports}}"),
-            "map[53/udp:<nil> 80/tcp:[{0.0.0.0 8080}]]"
-        );
-        assert_eq!(render("{{.Labels}}"), "map[a:1 b:2]");
-        assert_eq!(render("{{.Env}}"), "[A=1 B=2]");
-        assert_eq!(render("{{.Cmd}}"), "<nil>");
-        assert_eq!(
-            Template::parse("{{.}}")
-                .unwrap()
-                .render(&BTreeMap::<String, String>::new())
-                .unwrap(),
-            "map[]"
-        );
-        assert_eq!(render(r#"{{index .Labels "b"}}"#), "2");
-        assert_eq!(render("{{.Labels.nope}}"), "<no value>");
-        assert_eq!(
-            render(r#"{{(index (index .Ports "80/tcp") 0).HostPort}}"#),
-            "8080"
-        );
-    }
-
-    #[test]
-    fn json_keeps_field_order_and_leaves_skipped_fields_out() {
-        assert_eq!(
-            render("{{json .RestartPolicy}}"),
-            r#"{"Name":"no","MaximumRetryCount":0}"#
-        );
-        let whole = render("{{json .}}");
-        assert!(
-            whole.starts_with(r#"{"Zeta":"last-in-abc","Running":true,"Pid":42,"Error":"","Env":"#),
-            "{whole}"
-        );
-        assert!(!whole.contains("Health"), "{whole}");
-        assert!(whole.contains(r#""Labels":{"a":"1","b":"2"}"#), "{whole}");
-    }
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Nils {
-        #[serde(serialize_with = "crate::format::go_nil_slice")]
-        binds: Option<Vec<String>>,
-        #[serde(serialize_with = "crate::format::go_nil_map")]
-        volumes: Option<BTreeMap<String, String>>,
-        pointer: Option<Policy>,
-        #[serde(serialize_with = "crate::format::go_nil_slice")]
-        set: Option<Vec<String>>,
-    }
-
-    #[test]
-    fn nil_maps_and_slices_print_empty_and_stay_null_in_json() {
-        let n = Nils {
-            binds: None,
-            volumes: None,
-            pointer: None,
-            set: Some(vec!["a".into()]),
-        };
-        let r = |t: &str| Template::parse(t).unwrap().render(&n).unwrap();
-        assert_eq!(r("{{.}}"), "{[] map[] <nil> [a]}");
-        assert_eq!(r("{{.Binds}}|{{.Volumes}}|{{.Pointer}}"), "[]|map[]|<nil>");
-        assert_eq!(
-            r("{{range .Binds}}x{{end}}{{range .Volumes}}y{{end}}|"),
-            "|"
-        );
-        assert_eq!(
-            r("{{json .}}"),
-            r#"{"Binds":null,"Volumes":null,"Pointer":null,"Set":["a"]}"#
-        );
-        // A struct serde writes as a map (flatten) keeps its nil entries null in json.
-        #[derive(Serialize)]
-        struct Flat {
-            #[serde(flatten)]
-            inner: Nils,
-        }
-        let flat = Flat { inner: n };
-        let r = |t: &str| Template::parse(t).unwrap().render(&flat).unwrap();
-        assert_eq!(r("{{.Binds}}|{{.Volumes}}"), "[]|map[]");
-        assert_eq!(
-            r("{{json .}}"),
-            r#"{"Binds":null,"Pointer":null,"Set":["a"],"Volumes":null}"#
-        );
-        assert_eq!(
-            r("{{.}}"),
-            "map[Binds:[] Pointer:<nil> Set:[a] Volumes:map[]]"
-        );
-        let n = flat.inner;
-        // serde_json sees plain Options.
-        assert_eq!(
-            serde_json::to_string(&n).unwrap(),
-            r#"{"Binds":null,"Volumes":null,"Pointer":null,"Set":["a"]}"#
-        );
-    }
-
-    #[test]
-    fn a_struct_names_only_its_fields() {
-        let e = Template::parse("{{.RestartPolicy.Nope}}")
-            .unwrap()
-            .render(&doc())
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "--format template failed: can't evaluate field Nope"
-        );
-        // The hidden order entry cannot be reached or ranged over by a template's lookups.
-        assert_eq!(render("{{.Pid}} {{if .Running}}up{{end}}"), "42 up");
-    }
-}
+#[path = "value_tests.rs"]
+mod tests;

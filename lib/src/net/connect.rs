@@ -19,7 +19,7 @@ use super::detach::endpoint_down;
 use super::error::NetError;
 use super::{dns, networks};
 use crate::paths::Paths;
-use crate::protocol::{Attachment, Record};
+use crate::protocol::{Attachment, FixedAddrs, Record};
 use crate::state::Containers;
 
 /// The most networks a container joins with `network connect` (eth1..eth9: the host end's
@@ -65,6 +65,7 @@ pub fn connect(
         ifname: format!("eth{n}"),
         host_veth: format!("vx{}{n}", &id[..12.min(id.len())]),
         aliases: aliases.to_vec(),
+        fixed: FixedAddrs::of(wanted, wanted6),
         ..Default::default()
     };
     let fixed = bridge::Fixed {
@@ -92,8 +93,16 @@ pub fn connect(
         });
         return Err(e.into());
     }
-    networks::emit_endpoint(paths, &net.name, &id, "connect");
+    // Docker logs `connect` for a running container now, for a stopped one when it starts.
+    if running(&rec) {
+        networks::emit_endpoint(paths, &net.name, &id, "connect");
+    }
     Ok(())
+}
+
+/// Whether the container runs (or is paused): its endpoints are live.
+fn running(rec: &Record) -> bool {
+    rec.state.as_ref().is_some_and(|s| s.status.is_active())
 }
 
 /// Docker's refusals for `connect`; returns the namespace to add the interface to.
@@ -194,7 +203,9 @@ pub fn disconnect(paths: &Paths, network: &str, container: &str, force: bool) ->
         }
         Ok::<_, crate::state::StateError>(())
     })?;
-    networks::emit_endpoint(paths, &net.name, &id, "disconnect");
+    if running(&rec) {
+        networks::emit_endpoint(paths, &net.name, &id, "disconnect");
+    }
     Ok(refresh_dns(paths, &id)?)
 }
 

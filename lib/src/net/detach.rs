@@ -66,12 +66,7 @@ pub fn detach(paths: &Paths, id: &str) -> Result<()> {
     if let Some(e) = first {
         return Err(e);
     }
-    if let Some(s) = &section {
-        let joined = s.connected.iter().map(|a| a.network.clone());
-        for net in s.network.clone().into_iter().chain(joined) {
-            super::networks::emit_endpoint(paths, &net, id, "disconnect");
-        }
-    }
+    // The network `disconnect` event is the container's end's (`container::attached`).
     if section.is_some() {
         match containers.update(id, |r| {
             r.network = None;

@@ -76,6 +76,30 @@ pub struct NetworkSection {
     /// Networks joined later by `network connect`, one interface each (eth1, eth2, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connected: Vec<Attachment>,
+    /// `--ip` / `--ip6` as given (Docker's `IPAMConfig`); none when allocated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<FixedAddrs>,
+}
+
+/// The addresses a user fixed for an endpoint (`--ip`, `--ip6`, and `network connect`'s):
+/// what Docker shows as the endpoint's `IPAMConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedAddrs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<String>,
+}
+
+impl FixedAddrs {
+    /// The fixed addresses, or none if neither was given.
+    pub fn of(ipv4: Option<impl ToString>, ipv6: Option<impl ToString>) -> Option<FixedAddrs> {
+        let f = FixedAddrs {
+            ipv4: ipv4.map(|a| a.to_string()),
+            ipv6: ipv6.map(|a| a.to_string()),
+        };
+        (f.ipv4.is_some() || f.ipv6.is_some()).then_some(f)
+    }
 }
 
 /// One more network a container is connected to (`berth network connect`).
@@ -103,6 +127,9 @@ pub struct Attachment {
     /// `--alias`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// `--ip` / `--ip6` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<FixedAddrs>,
 }
 
 /// One published port.

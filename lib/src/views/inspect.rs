@@ -372,7 +372,7 @@ fn network_settings(
         networks.insert(
             name.clone(),
             EndpointJson {
-                ipam_config: None,
+                ipam_config: EndpointIpamConfig::of(net.fixed.as_ref()),
                 links: links(r, net),
                 aliases: None,
                 mac_address: mac.clone(),
@@ -405,7 +405,7 @@ fn network_settings(
         networks.insert(
             c.network.clone(),
             EndpointJson {
-                ipam_config: None,
+                ipam_config: EndpointIpamConfig::of(c.fixed.as_ref()),
                 links: None,
                 aliases: (!c.aliases.is_empty()).then(|| c.aliases.clone()),
                 mac_address: live(&c.mac_address),

@@ -482,13 +482,14 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         let usage = volumes.usage()?;
         remove_unused(&volumes, &usage, &stale, &id)?;
     }
-    emit_mounts(paths, &id, &entries, "mount");
     Ok(())
 }
 
-/// moby's `mount` / `unmount` volume events, one per volume the container has (berth mounts
-/// them into the bundle when the container is made and forgets them when it is removed).
-fn emit_mounts(paths: &Paths, id: &str, entries: &[MountEntry], action: &str) {
+/// moby's `mount` / `unmount` volume events, one per volume the container has. Docker logs
+/// them when the container starts (`setupMounts`) and when it ends (`UnmountVolumes`), not
+/// when berth puts them in the bundle, so they come from the start and the exit
+/// (`container::attached`).
+pub(crate) fn emit_mounts(paths: &Paths, id: &str, entries: &[MountEntry], action: &str) {
     for e in entries.iter().filter(|e| e.kind == MountKind::Volume) {
         let Some(name) = e.name.as_deref() else {
             continue;
@@ -559,7 +560,6 @@ pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<V
     };
     let volumes = Volumes::new(paths);
     let _l = volumes.lock_exclusive()?;
-    emit_mounts(paths, &id, &mounts, "unmount");
     let mut removed = Vec::new();
     if remove_volumes {
         let usage = volumes.usage()?;

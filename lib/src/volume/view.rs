@@ -13,21 +13,35 @@ use crate::paths::Paths;
 use crate::volume::store::Usage;
 use crate::volume::{Result, VolumeError, VolumeMeta};
 
-/// `docker volume inspect`'s document.
+/// `docker volume inspect`'s document: moby's `volume.Volume`, in its field order (the swarm
+/// and usage fields are never set), so that a template prints Go's struct.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename = "go-omitempty CreatedAt:s Status:m",
+    rename_all = "PascalCase"
+)]
 pub struct VolumeJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_volume: Option<Value>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub created_at: String,
     pub driver: String,
+    #[serde(serialize_with = "crate::format::go_nil_map")]
     pub labels: Option<BTreeMap<String, String>>,
     pub mountpoint: String,
     pub name: String,
+    #[serde(serialize_with = "crate::format::go_nil_map")]
     pub options: Option<BTreeMap<String, String>>,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<BTreeMap<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_data: Option<Value>,
 }
 
 pub fn inspect(paths: &Paths, v: &VolumeMeta) -> VolumeJson {
     VolumeJson {
+        cluster_volume: None,
         created_at: v
             .created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -37,6 +51,8 @@ pub fn inspect(paths: &Paths, v: &VolumeMeta) -> VolumeJson {
         name: v.name.clone(),
         options: (!v.options.is_empty()).then(|| v.options.clone()),
         scope: "local".into(),
+        status: None,
+        usage_data: None,
     }
 }
 
@@ -196,11 +212,6 @@ pub fn inspect_text(docs: &[VolumeJson]) -> String {
     crate::views::inspect::pretty(&docs)
 }
 
-/// The document as JSON, for `--format`.
-pub fn to_value(doc: &VolumeJson) -> Value {
-    serde_json::to_value(doc).unwrap_or(Value::Null)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,11 +276,19 @@ mod tests {
         assert!(Filter::parse(&["all=yes".into()], &prune).is_err());
 
         let paths = Paths::new("/r", "/run");
-        let doc = to_value(&inspect(&paths, &used));
+        let typed = inspect(&paths, &used);
+        let doc = serde_json::to_value(&typed).unwrap();
         assert_eq!(doc["Mountpoint"], "/r/volumes/used/_data");
         assert_eq!(doc["CreatedAt"], "2024-01-02T03:04:05Z");
         assert_eq!(doc["Labels"]["env"], "prod");
         assert_eq!(doc["Options"], Value::Null);
+        // A template sees moby's struct: fields in order, nil maps as map[].
+        let t = crate::format::Template::parse("{{.}}").unwrap();
+        assert_eq!(
+            t.render(&typed).unwrap(),
+            "{<nil> 2024-01-02T03:04:05Z local map[env:prod] /r/volumes/used/_data used map[] \
+             local map[] <nil>}"
+        );
         let r = serde_json::to_value(row(&paths, &used, &usage)).unwrap();
         assert_eq!(
             (r["Links"].as_str(), r["Labels"].as_str()),

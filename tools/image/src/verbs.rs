@@ -282,7 +282,7 @@ pub fn history(c: &CommonOpts, a: HistoryArgs) -> Result<()> {
 pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
     let template = match a.format.as_deref().map(str::trim) {
         None | Some("") | Some("json") => None,
-        Some(t) => Some(format::Template::parse(t)?),
+        Some(t) => Some(berth_cli::template(t)?),
     };
     let inv = Inventory::load(&store(c)?)?;
     let mut docs = Vec::new();
@@ -294,14 +294,13 @@ pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
         }
     }
     if let Some(t) = &template {
-        let mut text = String::new();
-        for d in &docs {
-            text.push_str(&t.render(d)?);
-            text.push('\n');
-        }
-        print_text(&text)?;
+        // The typed documents, so that structs print as Go prints them.
+        print_text(&berth_cli::render_each(t, &docs)?)?;
     } else if a.format.as_deref().map(str::trim) == Some("json") {
-        let text: String = docs.iter().map(|d| format!("{d}\n")).collect();
+        let text: String = docs
+            .iter()
+            .map(|d| format!("{}\n", serde_json::to_string(d).unwrap_or_default()))
+            .collect();
         print_text(&text)?;
     } else {
         print_pretty(&docs)?;
@@ -310,7 +309,7 @@ pub fn inspect(c: &CommonOpts, a: InspectArgs) -> Result<()> {
 }
 
 /// Docker's inspect output: indented by four spaces.
-fn print_pretty(docs: &[serde_json::Value]) -> Result<()> {
+fn print_pretty<T: Serialize>(docs: &[T]) -> Result<()> {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);

@@ -188,10 +188,13 @@ enum NetworkCmd {
     },
     /// Display detailed information on one or more networks.
     Inspect {
-        /// Format output using a custom template: 'json' prints in JSON format,
-        /// 'TEMPLATE' prints output using the given Go template.
-        #[arg(short, long, value_name = "FORMAT")]
+        #[arg(short, long, help = cli::usage::INSPECT_FORMAT_HELP)]
         format: Option<String>,
+        /// Verbose output for diagnostics.
+        ///
+        /// Docker's adds swarm services; a local network has none, so it changes nothing.
+        #[arg(short, long)]
+        verbose: bool,
         #[arg(required = true, value_name = "NETWORK")]
         names: Vec<String>,
     },
@@ -391,7 +394,11 @@ fn network(paths: &berth::Paths, cmd: NetworkCmd, json: bool) -> berth::Result<(
             network,
             container,
         } => net::disconnect(paths, &network, &container, force),
-        NetworkCmd::Inspect { format, names } => network_inspect(paths, format.as_deref(), &names),
+        NetworkCmd::Inspect {
+            format,
+            verbose: _,
+            names,
+        } => network_inspect(paths, format.as_deref(), &names),
     }
 }
 
@@ -457,10 +464,8 @@ fn network_inspect(
     let text = match (format, &template) {
         (_, Some(t)) => cli::render_each(t, &out)?,
         (Some("json"), None) => format!("{}\n", serde_json::to_string(&out).unwrap_or_default()),
-        _ => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&out).unwrap_or_default()
-        ),
+        // docker/cli's inspector indents by four spaces.
+        _ => berth::views::inspect::pretty(&out),
     };
     cli::print_text(&text)?;
     failures.finish()

@@ -81,6 +81,21 @@ struct PsArgs {
     size: bool,
 }
 
+/// `berth container VERB` where Docker's differs from `berth VERB`.
+#[derive(Subcommand, Debug)]
+enum ContainerCmd {
+    /// Display detailed information on one or more containers.
+    Inspect {
+        #[arg(short, long, help = berth_cli::usage::INSPECT_FORMAT_HELP)]
+        format: Option<String>,
+        /// Display total file sizes.
+        #[arg(short, long)]
+        size: bool,
+        #[arg(required = true, value_name = "CONTAINER")]
+        names: Vec<String>,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// List containers (the default).
@@ -102,6 +117,13 @@ enum Cmd {
         size: bool,
         #[arg(required = true, value_name = "NAME|ID")]
         names: Vec<String>,
+    },
+    /// Docker's `container` verbs that differ from the top-level ones (`berth container
+    /// inspect`, which the dispatcher runs as `berth-ps container inspect`).
+    #[command(hide = true)]
+    Container {
+        #[command(subcommand)]
+        cmd: ContainerCmd,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -197,6 +219,21 @@ fn run(args: Args) -> Result<()> {
             size,
             names,
         }) => inspect_cmd(&containers, format.as_deref(), kind, size, &names),
+        // Docker's `container inspect` finds containers only.
+        Some(Cmd::Container {
+            cmd:
+                ContainerCmd::Inspect {
+                    format,
+                    size,
+                    names,
+                },
+        }) => inspect_cmd(
+            &containers,
+            format.as_deref(),
+            Some(Kind::Container),
+            size,
+            &names,
+        ),
         Some(Cmd::Logs {
             follow,
             tail,

@@ -89,9 +89,7 @@ enum Cmd {
     Inspect {
         #[arg(required = true, value_name = "VOLUME")]
         names: Vec<String>,
-        /// Format output using a custom template: 'json' prints in JSON format,
-        /// 'TEMPLATE' prints output using the given Go template.
-        #[arg(short, long)]
+        #[arg(short, long, help = cli::usage::INSPECT_FORMAT_HELP)]
         format: Option<String>,
     },
     /// Remove one or more volumes.
@@ -236,7 +234,7 @@ fn run(args: Args) -> berth::Result<()> {
                 Some(t) => {
                     let mut out = String::new();
                     for d in &docs {
-                        out.push_str(&t.render(&view::to_value(d))?);
+                        out.push_str(&t.render(d)?);
                         out.push('\n');
                     }
                     cli::print_text(&out)?;

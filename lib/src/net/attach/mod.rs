@@ -24,7 +24,7 @@ use super::error::NetError;
 use super::netlink::Netlink;
 use super::{dns, dnsfiles, netns, networks, spec};
 use crate::paths::Paths;
-use crate::protocol::{BundleSection, NetworkSection, Record, Status};
+use crate::protocol::{BundleSection, FixedAddrs, NetworkSection, Record, Status};
 use crate::state::{Containers, ids};
 
 pub(crate) mod bridge;
@@ -115,9 +115,7 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         record.network = None;
         return Err(e);
     }
-    if let Some(net) = record.network.as_ref().and_then(|s| s.network.clone()) {
-        super::networks::emit_endpoint(paths, &net, &id, "connect");
-    }
+    // The network `connect` event is the start's (`container::attached`), as in Docker.
     Ok(())
 }
 
@@ -230,6 +228,7 @@ fn journal(
             section.host_veth = Some(veth_name(id));
             section.gateway = n.gateway.map(|g| g.to_string());
             section.prefix_len = n.subnet.map(|s| s.prefix_len());
+            section.fixed = FixedAddrs::of(plan.wanted_ip, plan.wanted_ip6);
         }
         Mode::Host => {}
     }

@@ -52,12 +52,14 @@ pub const DEFAULT_BRIDGE: &str = "berth0";
 const DEFAULT_BIP: &str = "172.17.0.1/16";
 
 mod create;
+mod inspect;
 mod prune;
 mod subnets;
 pub mod subnets6;
 pub mod view;
 
 pub use create::{CreateOpts, create};
+pub use inspect::{NetworkInspect, inspect};
 pub use prune::prune;
 pub use subnets::overlaps;
 use subnets::{check_subnet, first_host, parse_range, pick_subnet};
@@ -436,91 +438,4 @@ pub fn endpoints(paths: &Paths, net: &Network) -> Result<Vec<(Ipv4Addr, String)>
 /// True if `dir` holds a network definition (used by tests and GC).
 pub fn exists(paths: &Paths, name: &str) -> bool {
     Path::new(&def_path(paths, name)).exists()
-}
-
-/// A network as `docker network inspect` shows it.
-pub fn inspect(paths: &Paths, n: &Network) -> Result<serde_json::Value> {
-    use serde_json::json;
-    let containers = crate::state::Containers::new(paths);
-    let mut eps = serde_json::Map::new();
-    let prefix = n.subnet.map(|s| s.prefix_len()).unwrap_or(0);
-    let v6: BTreeMap<String, String> = match n.v6() {
-        Some((s6, _)) => ipam::allocations6(&network_dir(paths, &n.name))?
-            .into_iter()
-            .map(|(ip, id)| (id, format!("{ip}/{}", s6.prefix_len())))
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    for (ip, id) in endpoints(paths, n)? {
-        let ip6 = v6.get(&id).cloned().unwrap_or_default();
-        let rec = containers.load(&id).ok();
-        let name = rec.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-        // The MAC of the endpoint on this network: the first one, or one `network connect` made.
-        let mac = rec
-            .as_ref()
-            .and_then(|r| r.network.as_ref())
-            .and_then(|s| match s.connected.iter().find(|a| a.network == n.name) {
-                Some(a) => Some(a.mac_address.clone()),
-                None => s.mac_address.clone(),
-            })
-            .unwrap_or_default();
-        eps.insert(
-            id,
-            json!({"Name": name, "MacAddress": mac, "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": ip6}),
-        );
-    }
-    let mut options: serde_json::Map<String, serde_json::Value> = n
-        .options
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    if n.is_bridge() {
-        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
-        options.insert(
-            "com.docker.network.bridge.enable_icc".into(),
-            json!(n.icc.to_string()),
-        );
-        options.insert(
-            "com.docker.network.bridge.enable_ip_masquerade".into(),
-            json!(n.masquerade.to_string()),
-        );
-        if n.mtu > 0 {
-            options.insert(
-                "com.docker.network.driver.mtu".into(),
-                json!(n.mtu.to_string()),
-            );
-        }
-    }
-    let mut cfg = serde_json::Map::new();
-    if let Some(s) = n.subnet {
-        cfg.insert("Subnet".into(), json!(s.to_string()));
-    }
-    if let Some(g) = n.gateway {
-        cfg.insert("Gateway".into(), json!(g.to_string()));
-    }
-    if let Some(r) = n.ip_range {
-        cfg.insert("IPRange".into(), json!(r.to_string()));
-    }
-    let mut config: Vec<serde_json::Value> = Vec::new();
-    if !cfg.is_empty() {
-        config.push(serde_json::Value::Object(cfg));
-    }
-    if let Some((s6, g6)) = n.v6() {
-        config.push(json!({"Subnet": s6.to_string(), "Gateway": g6.to_string()}));
-    }
-    Ok(json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
-        "Scope": "local",
-        "Driver": n.driver,
-        "EnableIPv6": n.ipv6,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
-        "Internal": n.internal,
-        "Attachable": false,
-        "Ingress": false,
-        "Containers": eps,
-        "Options": options,
-        "Labels": n.labels,
-    }))
 }

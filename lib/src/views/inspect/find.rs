@@ -2,7 +2,6 @@
 //! network, as Docker searches.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{ContainerJson, container};
 use crate::paths::Paths;
@@ -24,7 +23,9 @@ pub enum Kind {
 #[serde(untagged)]
 pub enum Inspected {
     Container(Box<ContainerJson>),
-    Other(Value),
+    Image(Box<crate::image::inspect::ImageInspect>),
+    Volume(Box<crate::volume::view::VolumeJson>),
+    Network(Box<crate::net::networks::NetworkInspect>),
 }
 
 /// Finds `name` as a container (made truthful first), then, unless `kind` says otherwise, as
@@ -54,21 +55,19 @@ pub fn find(
     if matches!(kind, None | Some(Kind::Image))
         && let Some(doc) = image_document(containers.paths(), name)?
     {
-        return Ok(Inspected::Other(doc));
+        return Ok(Inspected::Image(Box::new(doc)));
     }
     if matches!(kind, None | Some(Kind::Volume))
         && let Ok(v) = crate::volume::Volumes::new(containers.paths()).get(name)
     {
         let doc = crate::volume::view::inspect(containers.paths(), &v);
-        return Ok(Inspected::Other(crate::volume::view::to_value(&doc)));
+        return Ok(Inspected::Volume(Box::new(doc)));
     }
     if matches!(kind, None | Some(Kind::Network))
         && let Ok(n) = crate::net::networks::get(containers.paths(), name)
     {
-        return Ok(Inspected::Other(crate::net::networks::inspect(
-            containers.paths(),
-            &n,
-        )?));
+        let doc = crate::net::networks::inspect(containers.paths(), &n)?;
+        return Ok(Inspected::Network(Box::new(doc)));
     }
     Err(ViewError::NotFound(match kind {
         Some(Kind::Container) => format!("No such container: {name}"),
@@ -81,7 +80,10 @@ pub fn find(
 
 /// berth-image's inspect document for `name`, if the store has such an image. A root with no
 /// image store is left as it is (inspecting creates nothing).
-fn image_document(paths: &Paths, name: &str) -> Result<Option<Value>> {
+fn image_document(
+    paths: &Paths,
+    name: &str,
+) -> Result<Option<crate::image::inspect::ImageInspect>> {
     if !paths.images().join("index.json").exists() {
         return Ok(None);
     }

@@ -222,7 +222,7 @@ pub struct ConfigJson {
 #[serde(rename_all = "PascalCase")]
 pub struct EndpointJson {
     #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<Value>,
+    pub ipam_config: Option<EndpointIpamConfig>,
     #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub links: Option<Vec<String>>,
     #[serde(serialize_with = "crate::format::go_nil_slice")]
@@ -246,6 +246,29 @@ pub struct EndpointJson {
     #[serde(rename = "DNSNames")]
     #[serde(serialize_with = "crate::format::go_nil_slice")]
     pub dns_names: Option<Vec<String>>,
+}
+
+/// moby `network.EndpointIPAMConfig`: the addresses given with `--ip` / `--ip6`.
+#[derive(Debug, Serialize)]
+#[serde(rename = "go-omitempty IPv4Address:s IPv6Address:s LinkLocalIPs:l")]
+pub struct EndpointIpamConfig {
+    #[serde(rename = "IPv4Address", skip_serializing_if = "String::is_empty")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address", skip_serializing_if = "String::is_empty")]
+    pub ipv6_address: String,
+    #[serde(rename = "LinkLocalIPs", skip_serializing_if = "Option::is_none")]
+    pub link_local_ips: Option<Vec<String>>,
+}
+
+impl EndpointIpamConfig {
+    /// Docker's `IPAMConfig` for an endpoint: null unless addresses were fixed.
+    pub fn of(fixed: Option<&crate::protocol::FixedAddrs>) -> Option<EndpointIpamConfig> {
+        fixed.map(|f| EndpointIpamConfig {
+            ipv4_address: f.ipv4.clone().unwrap_or_default(),
+            ipv6_address: f.ipv6.clone().unwrap_or_default(),
+            link_local_ips: None,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
