@@ -306,6 +306,11 @@ pub fn session(
 /// monitor with a client already attached, and stays attached.
 pub fn start_attached(paths: &Paths, arg: &str, opts: &AttachOptions) -> Result<Ended, Error> {
     let id = Containers::new(paths).resolve(arg)?;
+    // The signals to proxy are blocked before the container starts, so one that comes as
+    // soon as it runs waits for the session's signalfd instead of ending us.
+    let set = signal_set(opts.sig_proxy);
+    // SAFETY: `set` is a valid sigset_t; no old mask wanted.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
     let (mine, theirs) = pair()?;
     let r = load_true(paths, &id)?;
     if r.state.as_ref().is_some_and(|s| s.status.is_active()) {

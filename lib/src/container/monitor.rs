@@ -106,6 +106,13 @@ pub fn start_detached(paths: &Paths, id: &str, client: Option<OwnedFd>) -> Resul
                 libc::_exit(0);
             }
         }
+        // The monitor starts with no signal blocked: an attached client blocks the ones it
+        // proxies (`attach::start_attached`) before it forks us.
+        let _ = nix::sys::signal::sigprocmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&nix::sys::signal::SigSet::empty()),
+            None,
+        );
         let err = become_monitor(paths, id, &w, client.as_ref());
         let line = ready::error_line(err.code().0, &err.one_line());
         let _ = (&std::fs::File::from(w)).write_all(line.as_bytes());
