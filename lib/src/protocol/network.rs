@@ -76,6 +76,12 @@ pub struct NetworkSection {
     /// Networks joined later by `network connect`, one interface each (eth1, eth2, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connected: Vec<Attachment>,
+    /// Written in the journal, before anything exists: the set-up adds no firewall rule of
+    /// the container's own (no published port, no link exception), so teardown runs no
+    /// iptables at all. False (the default, and an older record) means it may have: teardown
+    /// deletes them, by tag if the record is short of the truth.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_rules: bool,
 }
 
 /// One more network a container is connected to (`berth network connect`).
