@@ -92,16 +92,16 @@ fn the_default_bridge_outlives_its_containers_and_their_own_objects_do_not() {
         net::host_link_exists(&slot.bridge),
         "the default bridge is kept"
     );
-    let masq = net::rules_with(&format!(
-        "-s {} ! -o {} -j MASQUERADE",
-        slot.subnet, slot.bridge
-    ));
+    let masq: Vec<String> = net::rules_with(&format!("-s {} ! -o {} ", slot.subnet, slot.bridge))
+        .into_iter()
+        .filter(|r| r.contains("-j MASQUERADE"))
+        .collect();
     assert_eq!(masq.len(), 1, "{:?}", net::rules_with(&slot.bridge));
     s.assert_clean(&[&id]);
 
     // As Docker: the pre-defined network itself cannot be removed.
     let r = s.berth(&["network", "rm", "bridge"]);
-    assert_eq!(r.code(), 4, "{r:?}");
+    assert_eq!(r.code(), 1, "{r:?}");
     assert!(
         r.stderr
             .contains("bridge is a pre-defined network and cannot be removed"),
@@ -151,13 +151,13 @@ fn a_container_without_ports_runs_no_iptables_and_one_with_ports_one_batch_each_
         &s,
         &bin,
         &[
-            "run", "-d", "--name", "p", "-p", &port, "busybox", "sleep", "1000",
+            "run", "-d", "--name", "ported", "-p", &port, "busybox", "sleep", "1000",
         ],
     );
     assert_eq!(up, ["iptables-restore"], "{up:?}");
-    let id = s.inspect("p", "{{.Id}}");
+    let id = s.inspect("ported", "{{.Id}}");
     assert_eq!(net::rules_with(&format!("berth:{id}")).len(), 1);
-    let down = berth_logged(&s, &bin, &["rm", "-f", "p"]);
+    let down = berth_logged(&s, &bin, &["rm", "-f", "ported"]);
     assert_eq!(down, ["iptables-restore"], "{down:?}");
     assert!(net::rules_with(&id).is_empty());
     s.assert_clean(&[&id]);
