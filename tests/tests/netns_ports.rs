@@ -129,7 +129,10 @@ fn all_publish_forms_reach_the_container_and_teardown_leaves_nothing() {
         "{:?}",
         net::rules_with(&id)
     );
-    assert!(net::rules_with(&s.bridge).is_empty());
+    assert!(
+        !net::rules_with(&s.bridge).is_empty(),
+        "the bridge's rules are kept"
+    );
     assert!(!env.run.join("netns").join(&id).exists());
     // Idempotent.
     env.ok(&["berth-netns", "rm", &id]);

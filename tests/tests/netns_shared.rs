@@ -277,3 +277,33 @@ fn a_thousand_port_range_is_one_rule_answers_and_goes_with_rm() {
     }
     s.assert_clean(&[&id]);
 }
+
+/// A bridge left down is what a first set-up killed before its rules were all in leaves (the
+/// bridge is set up last): the next container starts over, without doubling the rules.
+#[test]
+fn a_half_made_default_bridge_is_made_again() {
+    let s = Session::new();
+    let slot = s.net.default_slot().clone();
+    s.ok(&["run", "--rm", "busybox", "true"]);
+    // What a kill between the rules' batch and the bridge's set-up leaves: rules in, bridge down.
+    let st = std::process::Command::new("ip")
+        .args(["link", "set", &slot.bridge, "down"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W5",
+        &slot.gateway.to_string(),
+    ]);
+    assert!(out.contains("1 packets received"), "{out}");
+    let masq: Vec<String> = net::rules_with(&format!("-s {} ! -o {} ", slot.subnet, slot.bridge))
+        .into_iter()
+        .filter(|r| r.contains("-j MASQUERADE"))
+        .collect();
+    assert_eq!(masq.len(), 1, "{masq:?}");
+}
