@@ -198,11 +198,21 @@ fn fifty_first_runs_at_once_share_one_bridge_with_fifty_addresses() {
     let prefix = format!("10.213.{}.", slot.n);
     assert!(ips.iter().all(|ip| ip.starts_with(&prefix)), "{ips:?}");
     // One bridge: the slot's, with all fifty veths on it.
-    let berth_bridges: Vec<String> = net::host_links("btest")
-        .into_iter()
-        .filter(|l| *l == slot.bridge)
-        .collect();
-    assert_eq!(berth_bridges, [slot.bridge.clone()]);
+    let links = berth::net::netlink::Netlink::open()
+        .unwrap()
+        .links()
+        .unwrap();
+    let bridge = links.iter().find(|l| l.name == slot.bridge).unwrap().index;
+    let on_it = ids
+        .iter()
+        .filter(|id| {
+            let veth = berth::net::attach::veth_name(id);
+            links
+                .iter()
+                .any(|l| l.name == veth && l.master == Some(bridge))
+        })
+        .count();
+    assert_eq!(on_it, 50);
     let mut rm = vec!["rm", "-f"];
     rm.extend(names.iter().map(String::as_str));
     s.ok(&rm);
