@@ -102,7 +102,7 @@ fn purge(links: &[String], words: &[String]) {
     let saved = firewall::parse_saved(&text);
     let mut batch = firewall::Batch::default();
     for (t, line) in &saved.rules {
-        if words.iter().any(|w| line.contains(w.as_str())) {
+        if words.iter().any(|w| mentions(line, w)) {
             batch.raw(*t, format!("-D {}", &line[3..]));
         }
     }
@@ -112,6 +112,21 @@ fn purge(links: &[String], words: &[String]) {
     }
 }
 
+/// Whether a rule mentions `word`: a prefix word (an address prefix, ending in `.` or `:`)
+/// anywhere, any other (a bridge, a tag) only whole, so that `btest2`'s guard never deletes
+/// the rules of `btest21`, another test's bridge.
+fn mentions(line: &str, word: &str) -> bool {
+    if word.ends_with('.') || word.ends_with(':') {
+        return line.contains(word);
+    }
+    line.match_indices(word).any(|(i, _)| {
+        line[i + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    })
+}
+
 /// The IPv6 side of [`purge`]: rules mentioning one of `words`, then berth's IPv6 chains if
 /// no network's rule is left in them.
 fn purge6(words: &[String]) {
@@ -119,7 +134,7 @@ fn purge6(words: &[String]) {
     let saved = firewall::parse_saved(&text);
     let mut batch = firewall::Batch::default();
     for (t, line) in &saved.rules {
-        if words.iter().any(|w| line.contains(w.as_str())) {
+        if words.iter().any(|w| mentions(line, w)) {
             batch.raw(*t, format!("-D {}", &line[3..]));
         }
     }
