@@ -39,8 +39,10 @@
 //! drift: [`global_rules`] (the jumps, with the first bridge), [`network_rules`] (with the
 //! network's bridge), [`section_rules`] (from the container record's network section: set-up,
 //! `net::attach`, and teardown, `net::detach`, both call it). Set-up is one batch (two execs
-//! only for the first network on the machine after a crash: see `host`); the last container's
-//! teardown deletes its rules, its network's and berth's chains in one batch.
+//! only for the first network on the machine after a crash: see `host`), and none for a
+//! container with no rules of its own once its bridge is up; a user-defined network's last
+//! container's teardown deletes its rules, its network's and berth's chains in one batch (the
+//! default network's are kept with its bridge until prune: `detach::idle_bridge_down`).
 //!
 //! Others draw the loopback line elsewhere: Kubernetes drops `! -s 127.0.0.0/8 -d 127.0.0.0/8`
 //! that is not ESTABLISHED/DNAT in filter INPUT on every interface, because kube-proxy turns
