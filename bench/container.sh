@@ -47,6 +47,8 @@ cleanup() {
       berth-unpack rm "$id" >/dev/null 2>&1
     done
   fi
+  # The default bridge outlives its containers (as docker0): prune takes it down idle.
+  berth network prune -f >/dev/null 2>&1
   $podman rm -a -f >/dev/null 2>&1
   $podman rmi -a -f >/dev/null 2>&1
   crun --root "$work/crun" delete --force hc >/dev/null 2>&1

@@ -368,12 +368,14 @@ fn firewall() -> Check {
             "apt-get install iptables (or use --network none/host)",
         );
     };
-    let backend = if v.contains("nf_tables") {
-        "nft backend"
-    } else if v.contains("legacy") {
-        "legacy backend"
+    // The backend as the tool itself names it (`iptables-restore v1.8.9 (nf_tables)`): the
+    // one berth's rules go to, since berth runs the iptables-restore on PATH.
+    let backend = if v.contains("(nf_tables)") {
+        "the nf_tables backend"
+    } else if v.contains("(legacy)") {
+        "the legacy backend"
     } else {
-        "backend unknown"
+        "an unknown backend"
     };
     let nat = Path::new("/proc/net/ip_tables_names").exists()
         || Path::new("/sys/module/nf_tables").exists()
@@ -381,7 +383,7 @@ fn firewall() -> Check {
     check(
         "iptables",
         if nat { Level::Ok } else { Level::Warn },
-        format!("{} ({backend})", v.lines().next().unwrap_or(&v)),
+        format!("{}: {backend}", v.lines().next().unwrap_or(&v)),
         "modprobe nf_nat nf_tables (published ports need NAT)",
     )
 }

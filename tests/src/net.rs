@@ -1,7 +1,8 @@
 //! Network test fixtures: every test gets its own bridge names and subnets (unique across
 //! tests running in parallel, in any process), written into its root's network config so that
 //! nothing ever touches `berth0`, and a Drop guard that removes bridges, veths, firewall rules
-//! and namespaces even when the test fails.
+//! and namespaces even when the test fails. The root's default bridge outlives its containers
+//! (as docker0 does), so the guard is what removes it, with its rules, at the end of the test.
 //!
 //! Slots: slot N is bridge `btest<N>` and subnet `10.213.N.0/24`, held with a flock on
 //! `/run/berth-test-net/<N>.lock` for the guard's lifetime. Traffic in tests goes only to
@@ -101,7 +102,7 @@ fn purge(links: &[String], words: &[String]) {
     let saved = firewall::parse_saved(&text);
     let mut batch = firewall::Batch::default();
     for (t, line) in &saved.rules {
-        if words.iter().any(|w| line.contains(w.as_str())) {
+        if words.iter().any(|w| mentions(line, w)) {
             batch.raw(*t, format!("-D {}", &line[3..]));
         }
     }
@@ -111,6 +112,21 @@ fn purge(links: &[String], words: &[String]) {
     }
 }
 
+/// Whether a rule mentions `word`: a prefix word (an address prefix, ending in `.` or `:`)
+/// anywhere, any other (a bridge, a tag) only whole, so that `btest2`'s guard never deletes
+/// the rules of `btest21`, another test's bridge.
+fn mentions(line: &str, word: &str) -> bool {
+    if word.ends_with('.') || word.ends_with(':') {
+        return line.contains(word);
+    }
+    line.match_indices(word).any(|(i, _)| {
+        line[i + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    })
+}
+
 /// The IPv6 side of [`purge`]: rules mentioning one of `words`, then berth's IPv6 chains if
 /// no network's rule is left in them.
 fn purge6(words: &[String]) {
@@ -118,7 +134,7 @@ fn purge6(words: &[String]) {
     let saved = firewall::parse_saved(&text);
     let mut batch = firewall::Batch::default();
     for (t, line) in &saved.rules {
-        if words.iter().any(|w| line.contains(w.as_str())) {
+        if words.iter().any(|w| mentions(line, w)) {
             batch.raw(*t, format!("-D {}", &line[3..]));
         }
     }
@@ -415,6 +431,39 @@ pub fn host_link_exists(name: &str) -> bool {
         .unwrap()
         .into_iter()
         .any(|l| l.name == name)
+}
+
+/// Every address held in any network of the root: (network, holder id), from the IPAM
+/// files (IPv4 and IPv6).
+pub fn addresses_held(paths: &berth::Paths) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let nets = paths.networks().join("nets");
+    for net in fs::read_dir(&nets).into_iter().flatten().flatten() {
+        let name = net.file_name().to_string_lossy().into_owned();
+        for sub in ["ipam", "ipam6"] {
+            for e in fs::read_dir(net.path().join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if e.file_type().is_ok_and(|t| t.is_file())
+                    && e.file_name()
+                        .to_string_lossy()
+                        .parse::<std::net::IpAddr>()
+                        .is_ok()
+                {
+                    let holder = fs::read_to_string(e.path()).unwrap_or_default();
+                    out.push((name.clone(), holder.trim().to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the machine-wide port registry holds a host port for container `id`.
+pub fn port_reserved_by(id: &str) -> bool {
+    fs::read_to_string(host::host_dir().join("ports.json")).is_ok_and(|t| t.contains(id))
 }
 
 /// `iptables-save` and `ip6tables-save` lines containing `needle`.

@@ -199,9 +199,9 @@ impl Session {
         self.w.record(id)["state"].clone()
     }
 
-    /// Asserts that nothing is left: no container directory, no name, no mount under the
-    /// test's directory, no veth of the test's bridge, no cgroup, no firewall rule naming
-    /// `ids`, no runtime state.
+    /// Asserts that nothing of the containers is left: no container directory, no name, no
+    /// mount under the test's directory, no veth, no cgroup, no firewall rule naming `ids`, no
+    /// runtime state, no address or host port held. The default bridge is shared and stays.
     #[track_caller]
     pub fn assert_clean(&self, ids: &[&str]) {
         assert_eq!(
@@ -233,13 +233,20 @@ impl Session {
                 "netns of {id} left"
             );
         }
-        // host_links matches a prefix: btest2 would match btest20 of another test.
-        let slot = self.net.default_slot();
-        assert!(
-            !net::host_links(&slot.bridge).contains(&slot.bridge),
-            "bridge {} left",
-            slot.bridge
-        );
+        // The default bridge is shared and kept (as docker0); what is the containers' own on
+        // it is not: no address held, no host port reserved. (TestNet's guard removes the
+        // bridge itself at the end of the test.)
+        let held = net::addresses_held(&self.w.env.paths());
+        for id in ids {
+            assert!(
+                !held.iter().any(|(_, holder)| holder == id),
+                "address of {id} left: {held:?}"
+            );
+            assert!(
+                !net::port_reserved_by(id),
+                "host port reservation of {id} left"
+            );
+        }
     }
 }
 

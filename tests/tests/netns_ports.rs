@@ -118,14 +118,21 @@ fn all_publish_forms_reach_the_container_and_teardown_leaves_nothing() {
     // Teardown: no interface, rule, namespace or reservation is left.
     drop(servers);
     env.ok(&["berth-netns", "rm", &id]);
-    assert!(!net::host_link_exists(&s.bridge));
+    assert!(
+        net::host_link_exists(&s.bridge),
+        "the default bridge is kept"
+    );
+    assert!(!net::port_reserved_by(&id));
     assert!(net::host_links(&berth::net::attach::veth_name(&id)).is_empty());
     assert!(
         net::rules_with(&id).is_empty(),
         "{:?}",
         net::rules_with(&id)
     );
-    assert!(net::rules_with(&s.bridge).is_empty());
+    assert!(
+        !net::rules_with(&s.bridge).is_empty(),
+        "the bridge's rules are kept"
+    );
     assert!(!env.run.join("netns").join(&id).exists());
     // Idempotent.
     env.ok(&["berth-netns", "rm", &id]);
@@ -281,15 +288,19 @@ fn twenty_containers_in_parallel_get_twenty_addresses() {
     assert_eq!(ips.len(), 20);
     assert_eq!(ports.len(), 20);
     assert!(net::host_link_exists(&s.bridge), "one bridge");
-    // Parallel teardown too: the bridge goes with the last one.
+    // Parallel teardown too: every container's objects go, the shared bridge stays.
     std::thread::scope(|sc| {
         for (id, _) in &recs {
             let env = &env;
             sc.spawn(move || env.ok(&["berth-netns", "rm", id]));
         }
     });
-    assert!(!net::host_link_exists(&s.bridge));
-    assert!(net::rules_with(&s.subnet).is_empty());
+    assert!(net::host_link_exists(&s.bridge));
+    for (id, _) in &recs {
+        assert!(net::rules_with(id).is_empty(), "rules of {id} left");
+        assert!(!net::port_reserved_by(id));
+    }
+    assert!(net::addresses_held(&env.paths()).is_empty());
     assert!(
         net::host_links("veth")
             .iter()

@@ -66,3 +66,54 @@ fn doctor_reports_this_machine_and_the_fix_for_what_is_missing() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("lacks what berth needs"), "{stderr}");
 }
+
+/// The iptables row names the backend berth's rules go to, as the `iptables-restore` on PATH
+/// reports it (`iptables-restore v1.8.9 (nf_tables)`): the host's alternative, and each of
+/// Debian's two when it is the one on PATH.
+#[test]
+fn doctor_names_the_iptables_backend_in_use() {
+    let env = TestEnv::new();
+    let row = |path: &str| -> String {
+        let mut c = env.cmd("berth");
+        c.args(["doctor", "--json"]).env("PATH", path);
+        let out = c.output().unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ipt = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "iptables")
+            .unwrap()
+            .clone();
+        assert_eq!(ipt["level"], "ok", "{ipt}");
+        ipt["detail"].as_str().unwrap().to_string()
+    };
+    let version = std::process::Command::new("iptables-restore")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let host = if version.contains("(nf_tables)") {
+        "the nf_tables backend"
+    } else {
+        "the legacy backend"
+    };
+    let detail = row(&berth_e2e::tool_path());
+    assert_eq!(detail, format!("{version}: {host}"));
+    // Each backend, as the one on PATH (Debian's multi-call binaries dispatch on the name).
+    for (multi, backend) in [
+        ("xtables-legacy-multi", "the legacy backend"),
+        ("xtables-nft-multi", "the nf_tables backend"),
+    ] {
+        let bin = env.dir().join(multi);
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(
+            std::path::Path::new("/usr/sbin").join(multi),
+            bin.join("iptables-restore"),
+        )
+        .unwrap();
+        let path = format!("{}:{}", bin.display(), berth_e2e::tool_path());
+        let detail = row(&path);
+        assert!(detail.ends_with(&format!(": {backend}")), "{detail}");
+    }
+}

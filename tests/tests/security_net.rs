@@ -201,6 +201,8 @@ fn a_container_with_net_raw_cannot_reach_host_services_on_loopback() {
 
     b.ok(&["rm", "-f", "web"]);
     b.assert_clean(&[&id]);
+    // The default bridge is kept; the user's prune takes it and its rules.
+    b.ok(&["network", "prune", "-f"]);
     no_berth_rules_once_idle(&[&id, &s.bridge, &s.subnet]);
 }
 
@@ -276,6 +278,7 @@ fn a_lan_neighbour_cannot_reach_a_port_published_on_loopback() {
     b.ok(&["rm", "-f", "web"]);
     netns::remove(&outside).unwrap();
     b.assert_clean(&[&id]);
+    b.ok(&["network", "prune", "-f"]);
     no_berth_rules_once_idle(&[&id, &s.bridge, &s.subnet]);
 }
 
@@ -475,6 +478,11 @@ fn boundary_on(backend: &str) {
 
         drop(_web);
         sc.run(&["berth-netns", "rm", &id], None).success();
+        // The default bridge outlives its containers until pruned.
+        let links = fixtures::must(Command::new("ip").args(["-o", "link", "show"]));
+        assert!(links.contains("bscratch0"), "{links}");
+        sc.run(&["berth-netns", "network", "prune", "-f"], None)
+            .success();
         let (ours, other) = sc.saves(backend);
         let left: Vec<&str> = ours
             .lines()
@@ -560,6 +568,8 @@ fn an_upgrade_gives_running_networks_the_boundary() {
         for id in [&a, &b] {
             sc.run(&["berth-netns", "rm", id], None).success();
         }
+        sc.run(&["berth-netns", "network", "prune", "-f"], None)
+            .success();
         let saved = sc.run(&["iptables-save"], None).success().stdout;
         assert!(!saved.to_ascii_lowercase().contains("berth"), "{saved}");
         assert!(!host::host_dir().join("chains").exists());

@@ -67,6 +67,11 @@ impl PruneFilters {
     pub fn has_until(&self) -> bool {
         self.until.is_some()
     }
+
+    /// True when no filter was given.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_none() && self.labels.is_empty() && self.not_labels.is_empty()
+    }
 }
 
 /// What `container prune` removed.

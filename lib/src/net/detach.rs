@@ -10,7 +10,11 @@
 //!   in the record's network; its IPv6 rules likewise in ip6tables (`firewall::v6`);
 //! - host ports: the reservations holding the id;
 //! - the bridge, its rules, and (if it was the last berth bridge) berth's chains and the
-//!   sysctls: when the network's last address is freed;
+//!   sysctls: on a user-defined network, when its last address is freed; the default
+//!   network's stay (as docker0 does) until `idle_bridge_down` (`system prune`, `network
+//!   prune`, an edited `default.json`);
+//! - no iptables exec at all for a record whose journal says it has no rules (`no_rules`:
+//!   no published port, no link rule), unless the network has icc off (links *to* it).
 //! - its entry in the DNS resolver's table (`dns::unregister`; the resolver exits with the
 //!   last entry).
 
@@ -166,7 +170,7 @@ fn bridge_down(
     };
     let has6 = s.ipv6_address.is_some() || net.as_ref().is_some_and(|n| n.v6().is_some());
     let Some(net) = net else {
-        if !by_tag {
+        if !by_tag || s.no_rules {
             return Ok(());
         }
         if has6 {
@@ -177,11 +181,7 @@ fn bridge_down(
     let dir = networks::network_dir(paths, name);
     let _l = networks::lock_network(paths, name)?;
     ipam::release(&dir, id)?;
-    let last = ipam::allocations(&dir)?.is_empty();
-    let bridge = nl
-        .link(&net.bridge)
-        .map_err(NetError::netlink("look up bridge"))?;
-    let ours = bridge.as_ref().is_some_and(|b| b.alias == net.tag());
+    let last = ipam::allocations(&dir)?.is_empty() && !networks::persistent(&net);
     let mut tags = Vec::new();
     if by_tag {
         tags.push(firewall::container_tag(id));
@@ -190,39 +190,19 @@ fn bridge_down(
         }
     }
     if last {
-        let _h = host::lock()?;
-        if has6 {
-            let mut all6 = rules6;
-            all6.extend(firewall::v6::network_rules6(&net));
-            firewall::v6::release(&all6, &tags_with(&tags, &net.tag()), true)?;
-        }
-        let mut all = rules;
-        all.extend(firewall::network_rules(&net));
-        tags.push(net.tag());
-        // One batch: the container's rules, the network's, and berth's chains if this was
-        // the last berth bridge. If anything was missing, fall back to deleting by tag.
-        let mut batch = Batch::default();
-        batch.delete(&all);
-        let released = host::release_with_batch(&mut nl, &net.bridge, batch);
-        if released.is_err() {
-            delete_rules(&[], &tags)?;
-        }
-        if let Some(b) = bridge.filter(|_| ours) {
-            nl.del_link(b.index)
-                .map_err(NetError::netlink(format!("delete bridge {}", net.bridge)))?;
-        }
-        if !matches!(released, Ok(true)) {
-            host::release_if_idle(&mut nl)?;
-        }
-        return Ok(());
+        let mut all6 = rules6;
+        all6.extend(firewall::v6::network_rules6(&net));
+        return shared_down(&mut nl, &net, rules, all6, tags);
     }
     if !by_tag {
         return Ok(());
     }
-    if has6 {
-        firewall::v6::release(&rules6, &[firewall::container_tag(id)], false)?;
+    if !s.no_rules {
+        if has6 {
+            firewall::v6::release(&rules6, &[firewall::container_tag(id)], false)?;
+        }
+        delete_rules(&rules, &tags)?;
     }
-    delete_rules(&rules, &tags)?;
     if !net.icc {
         // Links made *to* this container by others: their rules name it as peer.
         let saved = firewall::parse_saved(&firewall::save()?);
@@ -231,6 +211,70 @@ fn bridge_down(
         firewall::apply(&b)?;
     }
     Ok(())
+}
+
+/// Takes down network `net`'s bridge and rules (and, with the last berth bridge, berth's
+/// chains and the sysctls), with `rules`/`rules6` (a last container's own) in the same
+/// batch, under the machine-wide lock; the caller holds the network's lock and has seen no
+/// address in use. If the exact batch fails, whatever carries `tags` or the network's tag
+/// goes instead.
+fn shared_down(
+    nl: &mut Netlink,
+    net: &networks::Network,
+    rules: Vec<firewall::Rule>,
+    rules6: Vec<firewall::Rule>,
+    mut tags: Vec<String>,
+) -> Result<()> {
+    let bridge = nl
+        .link(&net.bridge)
+        .map_err(NetError::netlink("look up bridge"))?;
+    let ours = bridge.as_ref().is_some_and(|b| b.alias == net.tag());
+    let _h = host::lock()?;
+    if net.v6().is_some() || !rules6.is_empty() {
+        firewall::v6::release(&rules6, &tags_with(&tags, &net.tag()), true)?;
+    }
+    let mut all = rules;
+    all.extend(firewall::network_rules(net));
+    tags.push(net.tag());
+    // One batch: the container's rules, the network's, and berth's chains if this was
+    // the last berth bridge. If anything was missing, fall back to deleting by tag.
+    let mut batch = Batch::default();
+    batch.delete(&all);
+    let released = host::release_with_batch(nl, &net.bridge, batch);
+    if released.is_err() {
+        delete_rules(&[], &tags)?;
+    }
+    if let Some(b) = bridge.filter(|_| ours) {
+        nl.del_link(b.index)
+            .map_err(NetError::netlink(format!("delete bridge {}", net.bridge)))?;
+    }
+    if !matches!(released, Ok(true)) {
+        host::release_if_idle(nl)?;
+    }
+    Ok(())
+}
+
+/// Removes network `net`'s bridge and rules if no container holds an address on it and the
+/// bridge is up (the default network's, which outlives its containers: `system prune`,
+/// `network prune`, and a changed `default.json`). Returns whether it was up to remove.
+pub(crate) fn idle_bridge_down(paths: &Paths, net: &networks::Network) -> Result<bool> {
+    if net.bridge.is_empty() {
+        return Ok(false);
+    }
+    let _l = networks::lock_network(paths, &net.name)?;
+    if !ipam::allocations(&networks::network_dir(paths, &net.name))?.is_empty() {
+        return Ok(false);
+    }
+    let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
+    let up = nl
+        .link(&net.bridge)
+        .map_err(NetError::netlink("look up bridge"))?
+        .is_some_and(|b| b.alias == net.tag());
+    if !up {
+        return Ok(false);
+    }
+    shared_down(&mut nl, net, Vec::new(), Vec::new(), Vec::new())?;
+    Ok(true)
 }
 
 fn tags_with(tags: &[String], more: &str) -> Vec<String> {

@@ -36,6 +36,8 @@ pub struct Link {
     pub alias: String,
     /// The bridge this link is a port of, if any.
     pub master: Option<u32>,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
 }
 
 /// A blocking rtnetlink socket.
@@ -376,6 +378,7 @@ fn link_of(l: &LinkMessage) -> Link {
         kind: String::new(),
         alias: String::new(),
         master: None,
+        up: l.header.flags.contains(LinkFlags::Up),
     };
     for a in &l.attributes {
         match a {

@@ -79,6 +79,12 @@ pub struct NetworkSection {
     /// `--ip` / `--ip6` as given (Docker's `IPAMConfig`); none when allocated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed: Option<FixedAddrs>,
+    /// Written in the journal, before anything exists: the set-up adds no firewall rule of
+    /// the container's own (no published port, no link exception), so teardown runs no
+    /// iptables at all. False (the default, and an older record) means it may have: teardown
+    /// deletes them, by tag if the record is short of the truth.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_rules: bool,
 }
 
 /// The addresses a user fixed for an endpoint (`--ip`, `--ip6`, and `network connect`'s):

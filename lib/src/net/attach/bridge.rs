@@ -328,7 +328,7 @@ fn bridge_with_rules(
         .link(&net.bridge)
         .map_err(NetError::netlink("look up bridge"))?
     {
-        Some(b) if b.alias == net.tag() => {
+        Some(b) if b.alias == net.tag() && b.up => {
             drop(net_lock);
             batch.add(rules);
             firewall::apply(&batch)?;
@@ -336,6 +336,14 @@ fn bridge_with_rules(
             b6.add(rules6);
             firewall::apply6(&b6)?;
             Ok(b.index)
+        }
+        Some(b) if b.alias == net.tag() => {
+            // Down: a first set-up was killed before its rules were all in (the bridge is
+            // set up last). Start over: its rules by tag, the bridge, then a new one.
+            half_made_down(nl, net, b.index)?;
+            let index = new_bridge(nl, net, rules, rules6, batch)?;
+            drop(net_lock);
+            Ok(index)
         }
         Some(b) => Err(NetError::Conflict(format!(
             "cannot bring up network {}: interface {} already exists and is not this network's bridge (alias {:?}); choose another bridge name",
@@ -384,8 +392,6 @@ fn new_bridge(
                     net.bridge
                 )))?;
         }
-        nl.set_up(index)
-            .map_err(NetError::netlink(format!("set {} up", net.bridge)))?;
         batch.add(&firewall::network_rules(net));
         batch.add(rules);
         firewall::apply(&batch)?;
@@ -394,6 +400,10 @@ fn new_bridge(
             all6.extend_from_slice(rules6);
             firewall::v6::ensure_globals(&all6)?;
         }
+        // Up last: an up bridge with berth's alias is one whose rules are all in, which is
+        // what later set-ups take for granted (the default bridge is kept).
+        nl.set_up(index)
+            .map_err(NetError::netlink(format!("set {} up", net.bridge)))?;
         Ok(())
     })();
     if let Err(e) = up {
@@ -401,6 +411,22 @@ fn new_bridge(
         return Err(e);
     }
     Ok(index)
+}
+
+/// Removes what a killed first set-up left of network `net`: its rules, found by tag (they
+/// may be partly in), and its bridge at `index`, still down.
+fn half_made_down(nl: &mut Netlink, net: &Network, index: u32) -> crate::Result<()> {
+    let _host = host::lock()?;
+    let tag = [net.tag()];
+    let mut b = Batch::default();
+    firewall::delete_tagged(&firewall::parse_saved(&firewall::save()?), &tag, &mut b);
+    firewall::apply(&b)?;
+    if net.v6().is_some() {
+        firewall::v6::release(&[], &tag, false)?;
+    }
+    nl.del_link(index)
+        .map_err(NetError::netlink(format!("delete bridge {}", net.bridge)))?;
+    Ok(())
 }
 
 /// The veth pair: the host end `host_veth` on the bridge, `ifname` in the container's

@@ -261,9 +261,11 @@ fn port_plan(bundle: &BundleSection, o: &NetOpts) -> Result<(Vec<String>, Vec<po
         .iter()
         .map(|p| ports::parse_publish(p))
         .collect::<Result<Vec<_>>>()?;
+    // In first-seen order, each once: a set beside the list keeps a 1,000-port range linear.
     let mut exposed: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut add_exposed = |p: String| {
-        if !exposed.contains(&p) {
+        if seen.insert(p.clone()) {
             exposed.push(p);
         }
     };

@@ -6,9 +6,10 @@
 //! 2. save the record with the network section naming what will be made (the journal);
 //! 3. reserve host ports (conflicts are refused here, before any kernel change);
 //! 4. create the namespace; take an address (and an IPv6 one on an `--ipv6` network); bring
-//!    the bridge up if this is the network's first container; add all rules in one
-//!    iptables-restore batch (and one ip6tables-restore); create the veth pair; configure
-//!    the container side;
+//!    the bridge up if it is not (the default network's stays up once made; a user-defined
+//!    network's comes with its first container); add the container's rules in one
+//!    iptables-restore batch (and one ip6tables-restore), none at all when the journal says
+//!    it has none (`no_rules`); create the veth pair; configure the container side;
 //! 5. write hostname, hosts and resolv.conf; edit config.json; save the record;
 //! 6. on a user-defined network, enter the container in the resolver's table (`dns`), which
 //!    binds its 127.0.0.11:53 sockets and starts the resolver if none runs.
@@ -229,6 +230,8 @@ fn journal(
             section.gateway = n.gateway.map(|g| g.to_string());
             section.prefix_len = n.subnet.map(|s| s.prefix_len());
             section.fixed = FixedAddrs::of(plan.wanted_ip, plan.wanted_ip6);
+            // Links make rules only where icc is off (`firewall::section_rules`).
+            section.no_rules = plan.wanted.is_empty() && (n.icc || plan.links.is_empty());
         }
         Mode::Host => {}
     }

@@ -39,8 +39,10 @@
 //! drift: [`global_rules`] (the jumps, with the first bridge), [`network_rules`] (with the
 //! network's bridge), [`section_rules`] (from the container record's network section: set-up,
 //! `net::attach`, and teardown, `net::detach`, both call it). Set-up is one batch (two execs
-//! only for the first network on the machine after a crash: see `host`); the last container's
-//! teardown deletes its rules, its network's and berth's chains in one batch.
+//! only for the first network on the machine after a crash: see `host`), and none for a
+//! container with no rules of its own once its bridge is up; a user-defined network's last
+//! container's teardown deletes its rules, its network's and berth's chains in one batch (the
+//! default network's are kept with its bridge until prune: `detach::idle_bridge_down`).
 //!
 //! Others draw the loopback line elsewhere: Kubernetes drops `! -s 127.0.0.0/8 -d 127.0.0.0/8`
 //! that is not ESTABLISHED/DNAT in filter INPUT on every interface, because kube-proxy turns
@@ -53,6 +55,7 @@
 //! Dual-stack (`--ipv6`) networks add their IPv6 rules in ip6tables (`v6`), from the same
 //! record and with the same tags.
 
+mod dnat;
 mod iptables;
 pub mod v6;
 
@@ -379,7 +382,8 @@ fn link_rules(from: Ipv4Addr, links: &[LinkInfo]) -> Vec<LinkRule> {
         .collect()
 }
 
-/// A container's rules: one DNAT per published port, and its links' exceptions.
+/// A container's rules: one DNAT per run of published ports (`dnat`), and its links'
+/// exceptions.
 pub fn container_rules(
     id: &str,
     bridge: &str,
@@ -388,25 +392,18 @@ pub fn container_rules(
     links: &[LinkRule],
 ) -> Vec<Rule> {
     let tag = container_tag(id);
-    let mut v = Vec::new();
-    for p in ports.iter().filter(|p| !p.host_ip.contains(':')) {
-        let dst = if p.host_ip == "0.0.0.0" || p.host_ip.is_empty() {
+    let dst = |host_ip: &str| {
+        if host_ip == "0.0.0.0" || host_ip.is_empty() {
             String::new()
         } else {
-            format!("-d {}/32 ", p.host_ip)
-        };
-        v.push(Rule::new(
-            Table::Nat,
-            DNAT,
-            format!(
-                "{dst}-p {proto} -m {proto} --dport {hp} -j DNAT --to-destination {ip}:{cp}",
-                proto = p.protocol,
-                hp = p.host_port,
-                cp = p.container_port
-            ),
-            &tag,
-        ));
-    }
+            format!("-d {host_ip}/32 ")
+        }
+    };
+    let v4 = ports.iter().filter(|p| !p.host_ip.contains(':'));
+    let mut v: Vec<Rule> = dnat::specs(v4, ip.into(), dst)
+        .into_iter()
+        .map(|spec| Rule::new(Table::Nat, DNAT, spec, &tag))
+        .collect();
     for l in links {
         let peer = peer_tag(&l.to_id);
         let base = format!("-s {}/32 -d {}/32 -i {bridge} -o {bridge}", l.from, l.to);

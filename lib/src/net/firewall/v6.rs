@@ -99,8 +99,8 @@ pub fn network_rules6(net: &Network) -> Vec<Rule> {
     v
 }
 
-/// A container's IPv6 rules, from its record's network section: one DNAT per port published
-/// on every address (the `::` bindings), to its IPv6 address. Set-up adds and teardown
+/// A container's IPv6 rules, from its record's network section: one DNAT per run of ports
+/// published on every address (the `::` bindings), to its IPv6 address. Set-up adds and teardown
 /// deletes exactly these.
 pub fn section_rules6(id: &str, s: &NetworkSection) -> Vec<Rule> {
     match s.ipv6_address.as_deref().and_then(|i| i.parse().ok()) {
@@ -111,22 +111,10 @@ pub fn section_rules6(id: &str, s: &NetworkSection) -> Vec<Rule> {
 
 fn container_rules6(id: &str, ip: Ipv6Addr, ports: &[PortBinding]) -> Vec<Rule> {
     let tag = container_tag(id);
-    ports
-        .iter()
-        .filter(|p| p.host_ip == "::")
-        .map(|p| {
-            Rule::new(
-                Table::Nat,
-                DNAT,
-                format!(
-                    "-p {proto} -m {proto} --dport {hp} -j DNAT --to-destination [{ip}]:{cp}",
-                    proto = p.protocol,
-                    hp = p.host_port,
-                    cp = p.container_port
-                ),
-                &tag,
-            )
-        })
+    let every = ports.iter().filter(|p| p.host_ip == "::");
+    super::dnat::specs(every, ip.into(), |_| String::new())
+        .into_iter()
+        .map(|spec| Rule::new(Table::Nat, DNAT, spec, &tag))
         .collect()
 }
 

@@ -11,9 +11,12 @@
 //! <root>/networks/nets/<name>/ipam6/<ip> the same for IPv6 addresses (`--ipv6` networks)
 //! ```
 //!
-//! A definition is only a file: the bridge device and the network's firewall rules exist
-//! while at least one container is attached (see `attach`), as netavark does, so a machine
-//! with no containers carries no berth interface and no berth rule.
+//! A definition is only a file. The default network's bridge and firewall rules are made by
+//! its first container and then kept, as dockerd keeps docker0 (a container's start costs no
+//! bridge, and its removal no bridge teardown); `system prune` and `network prune` remove
+//! them while no container is attached, and the next container makes them again. A
+//! user-defined network's exist while at least one container is attached (see `attach`), as
+//! netavark does.
 //!
 //! `default.json` holds dockerd's bridge settings as keys (there are no `--bip`-style flags):
 //! `bridge` (default `berth0`), `bip` (like `172.17.0.1/16`), `fixed_cidr`, `mtu`, `icc`,
@@ -261,6 +264,13 @@ fn write_def(paths: &Paths, net: &Network) -> Result<()> {
     Ok(atomic::write_json(&def_path(paths, &net.name), net)?)
 }
 
+/// Whether `net`'s bridge and rules outlive its containers: the default network's do, as
+/// dockerd's docker0 does (made on first use, kept; `detach::idle_bridge_down` removes them
+/// when asked). A user-defined network's come and go with its containers.
+pub fn persistent(net: &Network) -> bool {
+    net.name == DEFAULT_NETWORK
+}
+
 fn predefined(name: &str) -> Option<&'static str> {
     match name {
         DEFAULT_NETWORK => Some("bridge"),
@@ -335,6 +345,10 @@ fn materialise(paths: &Paths, name: &str) -> Result<Network> {
     {
         // In use: the edited config applies once its containers are gone.
         return Ok(n.clone());
+    }
+    if let Some(old) = &existing {
+        // The edited config applies now: the old bridge (kept up while idle) goes first.
+        crate::net::detach::idle_bridge_down(paths, old)?;
     }
     let mut net = Network {
         name: name.to_string(),
