@@ -17,8 +17,8 @@
 # storage, cgroupfs, no events) and `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024`:
 # its defaults (1048576) are above this machine's hard limits and crun/runc refuse them.
 # Container removal is not timed (the http bench removes each container after its round).
-# crun needs a hybrid host's v2 hierarchy empty: lib.sh's crun_hybrid_on binds hugetlb to v1
-# for the crun row and gives it back.
+# crun (podman's runtime too) needs a hybrid host's v2 hierarchy empty: lib.sh's
+# crun_hybrid_on binds hugetlb to v1 for the whole bench and the clean-up gives it back.
 # peers: podman umoci skopeo docker-registry busybox-static curl crun runc hyperfine
 set -eu
 # shellcheck source=bench/lib.sh
@@ -96,6 +96,9 @@ berth pull -q "$web" >/dev/null
 $podman pull -q --tls-verify=false "$bb" >/dev/null
 $podman pull -q --tls-verify=false "$web" >/dev/null
 
+# podman runs crun, which needs hugetlb out of v2 on this hybrid host: for every row.
+crun_hybrid_on
+
 # 1. run --rm true, the image cached.
 echo "container: berth run --rm $bb true" >&2
 echo "container: $podman run --rm $limits $bb true" >&2
@@ -115,7 +118,6 @@ result run-rm-true "$(median < "$work/t-berth")" "$(median < "$work/t-podman")" 
 # 2. run --rm --network none true vs crun run of a ready bundle: the runtime's floor.
 umoci unpack --image "$layout:busybox" "$work/ub" >/dev/null
 true_bundle "$work/cbundle" "$work/ub/rootfs"
-crun_hybrid_on
 echo "container: $BENCH_RUNS rounds of hyperfine -N -r ${HYPER_RUNS:-5}: berth run --rm --network none $bb true | crun --root $work/crun run -b $work/cbundle hc" >&2
 berth run --rm --network none "$bb" true >/dev/null # warm-up
 rm -f "$work/n.1" "$work/n.2"
@@ -126,7 +128,6 @@ while [ $i -lt "$BENCH_RUNS" ]; do
   i=$((i + 1))
 done
 result run-rm-true-none "$(median < "$work/n.1")" "$(median < "$work/n.2")" crun
-crun_hybrid_off
 
 # 2. run -d -p HOST:80 httpd -> first HTTP 200 on the host port.
 port=$(free_port)

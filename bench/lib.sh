@@ -87,15 +87,21 @@ registry_stop() {
 
 # crun_hybrid_on: crun refuses a hybrid host while its v2 hierarchy holds a controller. On
 # such a host whose v2 hierarchy holds only hugetlb (ours), binds hugetlb to v1 for the bench
-# (berth and crun then see the same layout), first taking it out of the v2 root's
-# cgroup.subtree_control if a test left it enabled there; crun_hybrid_off puts both back.
+# (berth and crun then see the same layout), first taking it out of every v2
+# cgroup.subtree_control that enables it (berth's parents enable it for their containers),
+# deepest first as the kernel requires; crun_hybrid_off puts it back at the root (berth
+# enables it below at need) after removing the empty v1 cgroups the bench made.
 crun_hybrid_on() {
   u=/sys/fs/cgroup/unified
   if [ -d $u ] && ! grep -q " /sys/fs/cgroup/hugetlb " /proc/self/mounts; then
     if grep -qw hugetlb $u/cgroup.subtree_control; then
-      echo "bench: for crun: echo -hugetlb > $u/cgroup.subtree_control" >&2
-      echo -hugetlb > $u/cgroup.subtree_control ||
-        { echo "bench: a v2 cgroup below the root uses hugetlb: crun cannot run on this host now" >&2; return 1; }
+      find $u -name cgroup.subtree_control | awk -F/ '{ print NF, $0 }' | sort -rn |
+        cut -d' ' -f2- | while read -r f; do
+          grep -qw hugetlb "$f" || continue
+          echo "bench: for crun: echo -hugetlb > $f" >&2
+          echo -hugetlb > "$f" || exit 1
+        done ||
+        { echo "bench: a v2 cgroup uses hugetlb: crun cannot run on this host now" >&2; return 1; }
       CRUN_HUGETLB_SUBTREE=1
     fi
     echo "bench: for crun: mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb" >&2
@@ -107,6 +113,9 @@ crun_hybrid_on() {
 
 crun_hybrid_off() {
   if [ -n "${CRUN_MOVED_HUGETLB:-}" ]; then
+    # The v1 cgroups made meanwhile (berth's parents): an unmounted hierarchy with cgroups
+    # left would keep hugetlb from v2.
+    find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
     if umount /sys/fs/cgroup/hugetlb 2>/dev/null; then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
     CRUN_MOVED_HUGETLB=
   fi

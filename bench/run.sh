@@ -46,10 +46,13 @@ results="$BENCH_OUT/results.txt"
 status=0
 for n in "$@"; do
   echo "bench: == $n ==" >&2
-  if ! sh "bench/$n.sh" | tee -a "$results"; then
+  # Not `sh ... | tee`: a pipeline's status is tee's, and a failed bench must show.
+  if ! sh "bench/$n.sh" > "$BENCH_OUT/$n.out"; then
     echo "bench: $n failed" >&2
     status=1
   fi
+  cat "$BENCH_OUT/$n.out"
+  cat "$BENCH_OUT/$n.out" >> "$results"
 done
 
 echo
