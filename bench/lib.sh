@@ -116,7 +116,20 @@ crun_hybrid_off() {
     # The v1 cgroups made meanwhile (berth's parents): an unmounted hierarchy with cgroups
     # left would keep hugetlb from v2.
     find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-    if umount /sys/fs/cgroup/hugetlb 2>/dev/null; then rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true; fi
+    # The kernel frees an unmounted hierarchy a few seconds later; one unmounted while its
+    # removed cgroups still went offline lingers: mount it again and unmount it once more.
+    umount /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    for try in 1 2; do
+      n=0
+      while [ $n -lt 50 ] && ! grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; do
+        sleep 0.2
+        n=$((n + 1))
+      done
+      grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers && break
+      [ $try = 1 ] && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null &&
+        umount /sys/fs/cgroup/hugetlb
+    done
+    rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
     CRUN_MOVED_HUGETLB=
   fi
   if [ -n "${CRUN_HUGETLB_SUBTREE:-}" ]; then
