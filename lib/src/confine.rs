@@ -323,18 +323,25 @@ pub fn remove_all_at(dir: impl AsFd, name: &[u8]) -> io::Result<()> {
 /// Removes everything inside the directory `dir` (not `dir` itself), never following symlinks
 /// and never descending into a mount point.
 pub fn empty_dir(dir: &OwnedFd) -> io::Result<()> {
+    for n in sorted_names(dir)? {
+        remove_all_at(dir, &n)?;
+    }
+    Ok(())
+}
+
+/// The names in the directory `dir`, without `.` and `..`, sorted by their bytes (so that
+/// an archive of the same tree comes out the same).
+pub fn sorted_names(dir: impl AsFd) -> rustix::io::Result<Vec<Vec<u8>>> {
     let mut names = Vec::new();
     for ent in rfs::Dir::read_from(dir)? {
         let ent = ent?;
         let n = ent.file_name().to_bytes();
         if n != b"." && n != b".." {
-            names.push((n.to_vec(), ent.file_type()));
+            names.push(n.to_vec());
         }
     }
-    for (n, _) in names {
-        remove_all_at(dir, &n)?;
-    }
-    Ok(())
+    names.sort();
+    Ok(names)
 }
 
 #[cfg(test)]

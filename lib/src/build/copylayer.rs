@@ -21,19 +21,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
-use super::exec::LAYER_TAR;
 use super::ignore::Ignore;
 use super::{ImageState, Layer};
 use crate::confine::{RESOLVE, Root};
 use crate::container::copytar::{header_for, open_regular};
-use crate::error::{Code, Error, IoContext, Result};
+use crate::error::{Code, Error, Result};
 use crate::paths::Paths;
 use crate::store::{ImageStore, Lock};
 
@@ -205,20 +204,10 @@ impl<'a> LayerTar<'a> {
             .b
             .into_inner()
             .map_err(|e| Error::new(Code::IO, format!("write the layer: {e}")))?;
-        let mut w = w
+        let w = w
             .into_inner()
             .map_err(|e| Error::new(Code::IO, format!("write the layer: {}", e.error())))?;
-        w.flush().with_path("write", w.path())?;
-        let size = std::fs::metadata(w.path())
-            .with_path("stat", w.path())?
-            .len();
-        let digest = w.commit(None, None)?;
-        Ok(Layer {
-            media_type: LAYER_TAR.into(),
-            diff_id: digest.clone(),
-            digest,
-            size,
-        })
+        super::exec::finish_layer(w)
     }
 
     /// The directory `dir` (resolved) and each one above it, as the layer has them: an
@@ -307,15 +296,7 @@ impl<'a> LayerTar<'a> {
         if super::interrupted() {
             return Err(super::BuildError::Interrupted.into());
         }
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        for e in rfs::Dir::read_from(dir).map_err(|e| io_at(dest, e))? {
-            let e = e.map_err(|e| io_at(dest, e))?;
-            let n = e.file_name().to_bytes();
-            if n != b"." && n != b".." {
-                names.push(n.to_vec());
-            }
-        }
-        names.sort();
+        let names = crate::confine::sorted_names(dir).map_err(|e| io_at(dest, e))?;
         for n in names {
             let st = match rfs::statat(dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => st,

@@ -156,22 +156,28 @@ pub fn scratch<'a>(
 pub fn commit_layer(store: &ImageStore, s: &Scratch) -> Result<Option<Layer>> {
     let upper = s.upper();
     let w = store.blob_writer()?;
-    let (mut w, n) =
+    let (w, n) =
         crate::layer::diff::write_tar(&upper, w).with_path("archive the changes in", &upper)?;
     if n == 0 {
         return Ok(None);
     }
+    finish_layer(w).map(Some)
+}
+
+/// An uncompressed layer tar written to `w`: flushed, committed to the store, described
+/// (its digest is its diff id). Build steps, COPY layers and `commit` end so.
+pub fn finish_layer(mut w: crate::store::layout::BlobWriter) -> Result<Layer> {
     w.flush().with_path("write", w.path())?;
     let size = std::fs::metadata(w.path())
         .with_path("stat", w.path())?
         .len();
     let digest = w.commit(None, None)?;
-    Ok(Some(Layer {
+    Ok(Layer {
         media_type: LAYER_TAR.into(),
         diff_id: digest.clone(),
         digest,
         size,
-    }))
+    })
 }
 
 /// A RUN step: `argv` in a container of `state`. Returns the new layer (None: no change).

@@ -7,12 +7,10 @@
 //! A running container is paused while its layer is taken (`-p`, the default), as Docker
 //! does. Prints the new image id.
 
-use std::io::Write;
-
 use serde_json::{Map, Value, json};
 
 use super::diff::upper_dir;
-use crate::build::exec::{LAYER_TAR, now, write_image};
+use crate::build::exec::{finish_layer, now, write_image};
 use crate::build::{ImageState, Layer};
 use crate::error::{Code, Error, IoContext, Result};
 use crate::image::oneshot::commit_image;
@@ -83,19 +81,9 @@ pub fn commit(paths: &Paths, arg: &str, opts: &CommitOptions) -> Result<String> 
 
 fn take_layer(store: &ImageStore, upper: &std::path::Path) -> Result<Layer> {
     let w = store.blob_writer()?;
-    let (mut w, _) =
+    let (w, _) =
         crate::layer::diff::write_tar(upper, w).with_path("archive the changes in", upper)?;
-    w.flush().with_path("write", w.path())?;
-    let size = std::fs::metadata(w.path())
-        .with_path("stat", w.path())?
-        .len();
-    let digest = w.commit(None, None)?;
-    Ok(Layer {
-        media_type: LAYER_TAR.into(),
-        diff_id: digest.clone(),
-        digest,
-        size,
-    })
+    finish_layer(w)
 }
 
 fn base_state(store: &ImageStore, record: &Record) -> Result<ImageState> {

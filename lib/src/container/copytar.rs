@@ -200,15 +200,8 @@ pub(super) fn children<W: Write>(
     links: &mut HashMap<(u64, u64), Vec<u8>>,
     c: &mut Counter,
 ) -> Result<()> {
-    let mut names: Vec<Vec<u8>> = Vec::new();
-    for ent in rfs::Dir::read_from(dir).map_err(|e| io_err("cannot list", "directory", e))? {
-        let ent = ent.map_err(|e| io_err("cannot list", "directory", e))?;
-        let n = ent.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
-        }
-    }
-    names.sort();
+    let names =
+        crate::confine::sorted_names(dir).map_err(|e| io_err("cannot list", "directory", e))?;
     for n in names {
         let st = match rfs::statat(dir, OsStr::from_bytes(&n), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => st,
