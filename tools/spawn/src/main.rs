@@ -39,12 +39,13 @@
 //! onwards (the mapped root reaches its bundle by descriptor: `runtime::init::reach`).
 //!
 //! **Attach.** A detached container's stdio is its monitor's (tools/monitor). `start -a [-i]`
-//! and the foreground `run -t` hand the monitor one end of a socketpair at start (its
-//! `client` argument), so nothing printed before the client looks is lost; they return once
-//! the exit is on record (after the removal with `--rm`). `attach [--no-stdin] [--sig-proxy]
-//! [--detach-keys] NAME` joins a running one (stdin only if it was made with `-i`); the detach
-//! sequence (default ctrl-p,ctrl-q) is matched client-side. A foreground run without `-t`
-//! keeps the direct path above (no monitor: faster).
+//! and a foreground `run` (with `-t`, or without `--rm`: its log is kept) hand the monitor one
+//! end of a socketpair at start (its `client` argument), so nothing printed before the client
+//! looks is lost; they return once the exit is on record (after the removal with `--rm`).
+//! `attach [--no-stdin] [--sig-proxy] [--detach-keys] NAME` joins a running one (stdin only if
+//! it was made with `-i`); the detach sequence (default ctrl-p,ctrl-q) is matched
+//! client-side. A foreground `run --rm` without `-t`, a log driver or a health check keeps
+//! the direct path above (no monitor: faster; its log would go with it).
 
 mod args;
 mod flags;
