@@ -5,7 +5,7 @@
 //! verified. The content's digest is part of the step's cache key.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use super::steps::TmpDir;
 use crate::error::{Code, Error, Result};
@@ -115,14 +115,7 @@ fn download(url: &str, to: &std::path::Path) -> Result<String> {
             .map_err(|e| fail(e.to_string()))?
     };
     let mut w = crate::digest::HashingWriter::new(std::io::BufWriter::new(file));
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = body.read(&mut buf).map_err(|e| fail(e.to_string()))?;
-        if n == 0 {
-            break;
-        }
-        w.write_all(&buf[..n]).map_err(|e| fail(e.to_string()))?;
-    }
+    std::io::copy(&mut body, &mut w).map_err(|e| fail(e.to_string()))?;
     w.flush().map_err(|e| fail(e.to_string()))?;
     let digest = w.hasher().digest();
     drop(w);

@@ -240,8 +240,9 @@ fn mode(opts: &BTreeMap<String, String>) -> Result<(), Error> {
 /// local write into every line's `attrs` and `logs --details` shows. A JSON object with its
 /// keys sorted, as Go writes a map; empty when none is asked for or none is set.
 pub fn attrs(r: &Record) -> String {
-    let p = r.process.clone().unwrap_or_default();
-    let opts = &p.log_opts;
+    let Some(opts) = r.process.as_ref().map(|p| &p.log_opts) else {
+        return String::new();
+    };
     let config = r.bundle.as_ref().map(|b| &b.config);
     let mut out = BTreeMap::new();
     let labels = config.map(|c| c.labels.clone()).unwrap_or_default();

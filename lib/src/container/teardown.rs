@@ -53,7 +53,8 @@ pub fn teardown(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<
     run_plan(paths, record, teardown_plan(record, remove_volumes), None)
 }
 
-/// [`teardown`] from within berth-spawn itself (a foreground `run --rm`): its own step,
+/// [`teardown`] from within berth-spawn itself (a foreground `run --rm`, a monitor's exit hook
+/// for `--rm`): its own step,
 /// `delete --force`, runs in this process rather than in a new berth-spawn (one exec fewer on
 /// the hot path); the other stages run as their tools.
 pub fn teardown_in_spawn(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<()> {
