@@ -17,6 +17,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::net::{self, TestNet};
@@ -269,7 +270,11 @@ impl Drop for Session {
     }
 }
 
-fn collect(mut r: Box<dyn Read + Send>, out: Arc<Mutex<Vec<u8>>>) {
+/// Copies `r` into `out` on a thread of its own; the returned flag is set once `r` has ended
+/// (end of file, or EIO on a pty's master once no process holds its slave).
+fn collect(mut r: Box<dyn Read + Send>, out: Arc<Mutex<Vec<u8>>>) -> Arc<AtomicBool> {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = r.read(&mut buf) {
@@ -278,7 +283,9 @@ fn collect(mut r: Box<dyn Read + Send>, out: Arc<Mutex<Vec<u8>>>) {
             }
             out.lock().unwrap().extend_from_slice(&buf[..n]);
         }
+        flag.store(true, Ordering::Release);
     });
+    done
 }
 
 fn text(out: &Arc<Mutex<Vec<u8>>>) -> String {
@@ -344,6 +351,8 @@ pub struct Pty {
     pub child: Child,
     master: OwnedFd,
     out: Arc<Mutex<Vec<u8>>>,
+    /// Set when the reader has drained the terminal (every holder of the slave is gone).
+    drained: Arc<AtomicBool>,
 }
 
 impl Pty {
@@ -378,11 +387,12 @@ impl Pty {
         let child = c.spawn().expect("start a command on a pty");
         let out = Arc::new(Mutex::new(Vec::new()));
         let reader = std::fs::File::from(pty.master.try_clone().unwrap());
-        collect(Box::new(reader), out.clone());
+        let drained = collect(Box::new(reader), out.clone());
         Pty {
             child,
             master: pty.master,
             out,
+            drained,
         }
     }
 
@@ -406,10 +416,20 @@ impl Pty {
         })
     }
 
-    /// Waits for the command to exit; its exit code.
+    /// Waits for the command to exit, then for what it wrote to reach the screen (the reader
+    /// thread may still be behind when the exit is seen); its exit code. A process that
+    /// outlives the command and keeps the terminal (a detached container's monitor does not)
+    /// would hold the screen open: the drain gives up after a few seconds, without failing.
     #[track_caller]
     pub fn wait(&mut self) -> i32 {
-        wait_child(&mut self.child, "the command on the terminal to exit")
+        let code = wait_child(&mut self.child, "the command on the terminal to exit");
+        for _ in 0..250 {
+            if self.drained.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        code
     }
 }
 
