@@ -355,3 +355,35 @@ impl Tool for Args {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_deferred_verbs_build_and_keep_their_own_help() {
+        let mut cmd = Args::command();
+        // Builds every verb (runs the deferred parts) and checks clap's invariants.
+        cmd.clone().debug_assert();
+        let start = cmd.find_subcommand_mut("start").unwrap();
+        let help = start.render_long_help().to_string();
+        // The verb's own about, not that of a struct flattened into it.
+        assert!(
+            help.starts_with("Start one or more stopped containers"),
+            "{help}"
+        );
+        // `start`'s wording of the Docker flags it shares with `create`.
+        assert!(help.contains("Attach container's STDIN"), "{help}");
+        assert!(
+            help.contains("Override the key sequence for detaching a container"),
+            "{help}"
+        );
+        let update = cmd.find_subcommand_mut("update").unwrap();
+        let help = update.render_help().to_string();
+        assert!(
+            help.starts_with("Update configuration of one or more containers"),
+            "{help}"
+        );
+    }
+}
