@@ -31,8 +31,15 @@
 //! The verbs that seal (tools/spawn `enters_container`): `create ID`, `run`, `start -`,
 //! `start NAME`, `start -a`, `exec`, `restart`, `monitor-hook respawn`, before they read stdin
 //! or touch a namespace. The others (`state`, `list`, `kill`, `stop`, `wait`, `pause`, `delete`,
-//! `attach`, OCI `start`, `create -`) do not pay for it. berth-monitor names itself
-//! `berth-monitor` (`PR_SET_NAME`) for ps and pkill, and makes itself non-dumpable too.
+//! `attach`, OCI `start`, `create -`) do not pay for it. The choice is made once clap has
+//! parsed the command line, not from argv before it: whether a verb seals (`start NAME`,
+//! `create ID`) and where the scratch directory lies (`--root`, a global flag that may follow
+//! the verb, or `BERTH_RUN_ROOT`) are clap's to say, and with the verbs' arguments built
+//! lazily (tools/spawn `args.rs`, `defer`) parsing is about 0.1 ms of the first process's
+//! ~1.8 ms of CPU; the rest is the start of any process of this size.
+//!
+//! berth-monitor names itself `berth-monitor` (`PR_SET_NAME`) for ps and pkill, and makes
+//! itself non-dumpable too.
 //!
 //! Cost, measured on the shared 2-core machine. `berth-spawn run` of /bin/true (release,
 //! hyperfine medians): 7.5-8.4 ms unsealed, 9.2-12.0 ms with the overlay (one more exec),

@@ -76,7 +76,24 @@ pub(crate) struct CreateArgs {
     pub(crate) id: String,
 }
 
+// `start`'s own help of two Docker flags. An `Args` flattened after them, since the verbs'
+// arguments are built lazily (`defer` below): a `mut_arg` on the verb itself would run before
+// they exist.
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+#[command(
+    mut_arg("interactive", |a| a.help_heading(None::<&str>).help("Attach container's STDIN")),
+    mut_arg("detach_keys", |a| a
+        .help_heading(None::<&str>)
+        .help("Override the key sequence for detaching a container"))
+)]
+pub(crate) struct StartHelp {}
+
+/// `defer`: a verb's arguments are built only when it is the one parsed (or its help is
+/// shown): building all of them (`create`'s and `start`'s Docker flags above all) was a third
+/// of every start-up's work, and `run` pays for a start twice (the CVE-2019-5736 re-exec).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum Cmd {
     /// Create a container (runc): set up, waiting for `start`. `create -` is Docker's create
     /// as a pipeline stage: the record on stdin gets its flags, and stays created.
@@ -93,12 +110,6 @@ pub(crate) enum Cmd {
     ///
     /// `-` runs the record on stdin (the pipeline stage); a berth container's NAME|ID starts
     /// it again (Docker); otherwise a created OCI container starts (runc).
-    #[command(
-        mut_arg("interactive", |a| a.help_heading(None::<&str>).help("Attach container's STDIN")),
-        mut_arg("detach_keys", |a| a
-            .help_heading(None::<&str>)
-            .help("Override the key sequence for detaching a container"))
-    )]
     Start {
         /// Attach STDOUT/STDERR and forward signals.
         ///
@@ -110,6 +121,8 @@ pub(crate) enum Cmd {
         attach: Vec<String>,
         #[command(flatten)]
         flags: Box<DockerFlags>,
+        #[command(flatten)]
+        start_help: StartHelp,
         /// `-`, berth containers (Docker: several), or an OCI container id.
         #[arg(required = true, value_name = "CONTAINER")]
         targets: Vec<String>,
@@ -340,5 +353,37 @@ impl Tool for Args {
             | Cmd::List { .. }
             | Cmd::MonitorHook { .. } => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_deferred_verbs_build_and_keep_their_own_help() {
+        let mut cmd = Args::command();
+        // Builds every verb (runs the deferred parts) and checks clap's invariants.
+        cmd.clone().debug_assert();
+        let start = cmd.find_subcommand_mut("start").unwrap();
+        let help = start.render_long_help().to_string();
+        // The verb's own about, not that of a struct flattened into it.
+        assert!(
+            help.starts_with("Start one or more stopped containers"),
+            "{help}"
+        );
+        // `start`'s wording of the Docker flags it shares with `create`.
+        assert!(help.contains("Attach container's STDIN"), "{help}");
+        assert!(
+            help.contains("Override the key sequence for detaching a container"),
+            "{help}"
+        );
+        let update = cmd.find_subcommand_mut("update").unwrap();
+        let help = update.render_help().to_string();
+        assert!(
+            help.starts_with("Update configuration of one or more containers"),
+            "{help}"
+        );
     }
 }

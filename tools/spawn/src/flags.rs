@@ -114,7 +114,8 @@ pub struct DockerFlags {
     pub more: MoreFlags,
 }
 
-/// The kernel, cgroup and runtime flags of `docker run` beyond the everyday ones.
+// The kernel, cgroup and runtime flags of `docker run` beyond the everyday ones.
+// (Plain comments: a doc comment would become the verb's about text, see args.rs `defer`.)
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct MoreFlags {
     /// Namespaced kernel parameters (KEY=VALUE): net.*, fs.mqueue.*, kernel.msg*/sem/shm*.

@@ -187,6 +187,7 @@ fn run(a: Args) -> Result<(), Error> {
             attach,
             flags,
             targets,
+            ..
         } => {
             let target = targets[0].clone();
             let streams: Vec<String> = attach.iter().filter(|s| !s.is_empty()).cloned().collect();

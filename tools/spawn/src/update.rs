@@ -11,9 +11,10 @@ use berth::units::size::limit as size;
 
 use crate::flags::{bad, restart_policy};
 
-/// The new limits (and, for a berth container, the restart policy). `--resources` (runc's
-/// LinuxResources JSON, `-` for stdin) is what containerd's shim passes; the flags cannot be
-/// mixed with it.
+// The new limits (and, for a berth container, the restart policy). `--resources` (runc's
+// LinuxResources JSON, `-` for stdin) is what containerd's shim passes; the flags cannot be
+// mixed with it.
+// (Plain comments: a doc comment would become the verb's about text, see args.rs `defer`.)
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct UpdateArgs {
     /// runc: a JSON file with the resources (runtime-spec's linux.resources); `-` reads stdin.
