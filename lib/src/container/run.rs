@@ -122,7 +122,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     let _ = oci::delete(&root, id, true);
     let record = set_exited(paths, id, code, oom, "")?;
     if p.auto_remove {
-        super::teardown::teardown_in_spawn(paths, &record, true)?;
+        super::teardown(paths, &record, true)?;
     }
     Ok(code)
 }
