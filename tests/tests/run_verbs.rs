@@ -300,6 +300,7 @@ fn restart_policies_and_init() {
             "confine",
             "exec",
             "wait",
+            "teardown.exit",
             "teardown.spawn",
             "teardown.vol",
             "teardown.netns",

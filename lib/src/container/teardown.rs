@@ -21,7 +21,8 @@
 //! not yet removed with it, and `rm` or `container prune` runs the same idempotent steps again
 //! (tests/tests/run_interrupt.rs). A stage whose section is absent from the record is skipped.
 //! Every stage runs even if an earlier one failed; the first error is the one returned, the
-//! others are logged. `--timings` shows each step as a `teardown.STAGE` phase.
+//! others are logged. `--timings` shows each step as a `teardown.STAGE` phase (after
+//! `teardown.exit`, a foreground run's recording of its end).
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
