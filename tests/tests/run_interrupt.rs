@@ -209,3 +209,51 @@ fn container_prune_leaves_a_run_in_flight_alone() {
     assert_eq!(out.stdout, b"made it\n");
     b.assert_clean(&[]);
 }
+
+#[test]
+fn a_teardown_killed_half_way_is_finished_by_rm_and_prune() {
+    // `--rm`, `rm` and `prune` do the stages' teardown in-process and rewrite no record on the
+    // way: killed after the vol and netns steps, they leave a record (and config.json) that
+    // still names mounts and network whose objects are gone. Made here with the stage verbs
+    // (which also forget their sections) and the two files put back as they were.
+    let b = Session::new();
+    let mut ids = Vec::new();
+    for (name, k) in [("half", 4), ("pruned", 5)] {
+        let port = b.net.default_slot().port(k);
+        b.ok(&argv!(
+            "run --name {} -p {} -v /data busybox true",
+            name,
+            &format!("{port}:80")
+        ));
+        let id = b.id(name);
+        let dir = b.root().join("containers").join(&id);
+        let saved = ["record.json", "config.json"].map(|f| {
+            let p = dir.join(f);
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        });
+        for argv in [
+            ["berth-spawn", "delete", "--force", &id].as_slice(),
+            &["berth-vol", "detach", &id, "--volumes"],
+            &["berth-netns", "rm", &id],
+        ] {
+            b.w.run(argv).success();
+        }
+        for (p, bytes) in &saved {
+            std::fs::write(p, bytes).unwrap();
+        }
+        let r = b.w.record(&id);
+        assert!(r["mounts"].is_array() && r["network"].is_object(), "{r}");
+        ids.push(id);
+    }
+    assert_eq!(
+        b.ok(&["volume", "ls", "-q"]),
+        "",
+        "the anonymous volumes went"
+    );
+    b.ok(&["rm", "-v", "half"]);
+    let out = b.ok(&["container", "prune", "-f"]);
+    assert!(out.contains(&ids[1]), "{out}");
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    b.assert_clean(&ids);
+}

@@ -7,7 +7,8 @@
 //! `berth run`, foreground, stdin /dev/null, output relayed line by line); COPY, ADD and
 //! WORKDIR write into the mounted rootfs by descriptor. The new layer is the tar of the upper
 //! directory (`layer::diff`), stored uncompressed (its digest is its diff id). The container
-//! is torn down by the stages' own teardown verbs on every path out ([`Scratch`]'s drop).
+//! is torn down by the stages' own teardown (`container::teardown`) on every path out
+//! ([`Scratch`]'s drop).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

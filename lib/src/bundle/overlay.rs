@@ -248,24 +248,26 @@ pub fn is_mounted(path: &Path) -> bool {
     me.dev() != parent.dev() || rustix::fs::statfs(path).is_ok_and(|s| s.f_type == OVERLAYFS_MAGIC)
 }
 
-/// Detaches every mount at or under `dir`, deepest first. Idempotent.
+/// Detaches every mount at or under `dir`, deepest first. Idempotent. One read of the mount
+/// table is enough: it lists shadowed mounts too (a mount over a mount is its path twice),
+/// each path is detached until nothing is mounted there, and a lazy unmount takes a mount's
+/// submounts with it.
 pub fn unmount_all_under(dir: &Path) {
-    for _ in 0..8 {
-        let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-            return;
-        };
-        let mut points: Vec<PathBuf> = info
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .map(unescape_mountinfo)
-            .filter(|p| p.starts_with(dir))
-            .collect();
-        if points.is_empty() {
-            return;
-        }
-        points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-        for p in points {
-            let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    for p in points {
+        for _ in 0..8 {
+            if nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH).is_err() {
+                break;
+            }
         }
     }
 }

@@ -38,14 +38,14 @@ pub fn delete(paths: &Paths, root: &Root, id: &str, force: bool) -> Result<(), E
     }
     let r = oci::delete(root, id, force || record.is_some());
     let _ = std::fs::remove_file(paths.attach_socket(id));
+    // Only a container that was running is recorded killed: one that is not stays as it is
+    // (the refusal), and its record is not written again (a foreground `run --rm` recorded
+    // its exit just before).
     if record.is_some() {
-        let _ = containers.update(id, |r| {
-            // Only a container that was running is recorded killed: one that is not stays
-            // as it is (the refusal), and the record is saved unchanged.
-            if let Some(s) = r.state.as_mut() {
-                let _ = s.apply(Event::Deleted);
-            }
-            Ok::<_, Error>(())
+        let _ = containers.update_if(id, |r| {
+            r.state
+                .as_mut()
+                .is_some_and(|s| s.apply(Event::Deleted).is_ok())
         });
     }
     Ok(r?)

@@ -10,7 +10,7 @@
 //! - [`start`], [`stop`], [`restart`] (also the restart policy the monitor applies), [`kill`],
 //!   [`wait`], [`pause`] (and unpause), [`exec`], [`attach`];
 //! - [`delete`] (`berth-spawn delete`, the spawn stage's teardown verb), [`remove`] (`rm`),
-//!   [`prune`], all through [`teardown`] (each stage's own idempotent verb, in reverse order);
+//!   [`prune`], all through [`teardown`] (each stage's own idempotent teardown, in reverse order);
 //! - [`rename`], [`copy`] (`cp`), and [`undo`] of a `berth run` that failed or was interrupted
 //!   before its container ran.
 

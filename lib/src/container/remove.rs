@@ -1,5 +1,5 @@
-//! Docker `rm`: a container that is not running (or, with `-f`, any) torn down through each
-//! stage's own idempotent verb, in reverse order of set-up ([`super::teardown`]).
+//! Docker `rm`: a container that is not running (or, with `-f`, any) torn down by each
+//! stage's own idempotent teardown, in reverse order of set-up ([`super::teardown`]).
 
 use super::ContainerError;
 use super::teardown::teardown;

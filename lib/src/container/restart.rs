@@ -88,7 +88,7 @@ pub fn exited(paths: &Paths, id: &str, wait_status: i32) -> Result<bool, Error> 
         let _ = super::logdriver::compress_rotated(paths, id);
     }
     if !again && record.process.as_ref().is_some_and(|p| p.auto_remove) {
-        super::teardown::teardown_in_spawn(paths, &record, true)?;
+        super::teardown(paths, &record, true)?;
     }
     Ok(again)
 }

@@ -118,11 +118,14 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     });
     drop(wait);
     let _teardown = crate::timings::phase("teardown");
+    // The end on record: OOM kills, runtime state and cgroups gone, the exit code saved.
+    let exit = crate::timings::phase("teardown.exit");
     let oom = cg.oom_kills() > 0;
     let _ = oci::delete(&root, id, true);
     let record = set_exited(paths, id, code, oom, "")?;
+    drop(exit);
     if p.auto_remove {
-        super::teardown::teardown_in_spawn(paths, &record, true)?;
+        super::teardown(paths, &record, true)?;
     }
     Ok(code)
 }

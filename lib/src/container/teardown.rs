@@ -1,6 +1,7 @@
-//! Tearing a container down (`rm`, `container prune`, `--rm`, the undo of a failed run),
-//! composed from the stages' own idempotent teardown verbs, run in the reverse order of setup
-//! (CNI's DEL lesson):
+//! Tearing a container down (`rm`, `container prune`, `--rm`, the undo of a failed run): each
+//! stage's own idempotent teardown, run in the reverse order of setup (CNI's DEL lesson). The
+//! same work as the stages' teardown verbs, which stay the tools a user types (and
+//! [`teardown_plan`] lists):
 //!
 //! ```text
 //! berth-spawn delete --force ID    stop the process, remove runtime state and cgroups
@@ -10,19 +11,25 @@
 //! berth-unpack rm ID               unmount the rootfs, delete the directory, free the name
 //! ```
 //!
-//! Each stage is run as its own tool rather than linked in, so that the small monitor that
-//! performs `--rm` does not carry the network stack's code, and so that the teardown a user
-//! types and the one the monitor runs are the same commands. A stage whose section is absent
-//! from the record is skipped. Every stage runs even if an earlier one failed; the first error
-//! is the one returned.
+//! [`teardown`] calls the library functions behind those verbs in this process rather than
+//! exec'ing them: every caller links the whole library anyway (berth-ctl for `rm` and `prune`,
+//! berth-spawn for `--rm`, in the foreground and in the exit hook it runs for the small
+//! monitor, which itself links nothing but libc and never tears down), and three execs were
+//! most of a `run --rm`'s teardown. The vol and netns steps leave the record's `mounts` and
+//! `network` sections (and config.json's mounts) as they are, since the unpack step deletes
+//! them next: a teardown killed at any point leaves a record that still names every section
+//! not yet removed with it, and `rm` or `container prune` runs the same idempotent steps again
+//! (tests/tests/run_interrupt.rs). A stage whose section is absent from the record is skipped.
+//! Every stage runs even if an earlier one failed; the first error is the one returned, the
+//! others are logged. `--timings` shows each step as a `teardown.STAGE` phase (after
+//! `teardown.exit`, a foreground run's recording of its end).
 
-use std::process::{Command, Stdio};
-
-use crate::error::{Code, Error, Result};
-use crate::paths::{Paths, tool_path};
+use crate::error::{Error, Result};
+use crate::paths::Paths;
 use crate::protocol::Record;
 
-/// The teardown commands for `record`, in order.
+/// The teardown verbs [`teardown`] does the work of for `record`, in order: the commands to
+/// type to tear it down one stage at a time.
 pub fn teardown_plan(record: &Record, remove_volumes: bool) -> Vec<Vec<String>> {
     let id = record.id.clone();
     let mut plan = Vec::new();
@@ -48,61 +55,36 @@ pub fn teardown_plan(record: &Record, remove_volumes: bool) -> Vec<Vec<String>> 
     plan
 }
 
-/// Runs the teardown of `record` (see the module docs). stderr of the stages passes through.
+/// Runs the teardown of `record` (see the module docs).
 pub fn teardown(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<()> {
-    run_plan(paths, record, teardown_plan(record, remove_volumes), None)
-}
-
-/// [`teardown`] from within berth-spawn itself (a foreground `run --rm`, a monitor's exit hook
-/// for `--rm`): its own step,
-/// `delete --force`, runs in this process rather than in a new berth-spawn (one exec fewer on
-/// the hot path); the other stages run as their tools.
-pub fn teardown_in_spawn(paths: &Paths, record: &Record, remove_volumes: bool) -> Result<()> {
-    let mut plan = teardown_plan(record, remove_volumes);
-    let mut first = None;
-    if plan.first().is_some_and(|a| a[0] == "berth-spawn") {
-        plan.remove(0);
+    let id = record.id.as_str();
+    let mut first: Option<Error> = None;
+    let mut step = |phase: &'static str, r: Result<()>| match (r, &first) {
+        (Ok(()), _) => {}
+        (Err(e), None) => first = Some(e),
+        (Err(e), Some(_)) => log::warn!("{phase} {id}: {e}"),
+    };
+    if record.process.is_some() || record.state.is_some() {
+        let _p = crate::timings::phase("teardown.spawn");
         let root = super::runtime_root(paths);
-        first = super::delete(paths, &root, &record.id, true).err();
+        step("berth-spawn delete", super::delete(paths, &root, id, true));
     }
-    run_plan(paths, record, plan, first)
-}
-
-/// Runs each step of `plan`, even after a failure; `first` is an earlier step's error.
-fn run_plan(
-    paths: &Paths,
-    record: &Record,
-    plan: Vec<Vec<String>>,
-    mut first: Option<Error>,
-) -> Result<()> {
-    for argv in plan {
-        let status = Command::new(tool_path(&argv[0]))
-            .args(&argv[1..])
-            .env("BERTH_ROOT", &paths.root)
-            .env("BERTH_RUN_ROOT", &paths.run)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-        let err = match status {
-            Ok(s) if s.success() => continue,
-            Ok(s) => Error::new(
-                Code(
-                    s.code()
-                        .and_then(|c| u8::try_from(c).ok())
-                        .unwrap_or(Code::IO.0),
-                ),
-                format!(
-                    "{} failed while removing container {}",
-                    argv.join(" "),
-                    record.id
-                ),
-            ),
-            Err(e) => Error::new(
-                Code::HOST_UNSUPPORTED,
-                format!("cannot run {}: {e}", argv[0]),
-            ),
-        };
-        first.get_or_insert(err);
+    if record.mounts.is_some() {
+        let _p = crate::timings::phase("teardown.vol");
+        let r = crate::volume::stage::release(paths, id, remove_volumes);
+        step("berth-vol detach", r.map(drop));
+    }
+    if record.network.is_some() {
+        let _p = crate::timings::phase("teardown.netns");
+        let r = crate::net::release(paths, id);
+        step("berth-netns rm", r.map_err(Error::from));
+    }
+    {
+        let _p = crate::timings::phase("teardown.unpack");
+        step(
+            "berth-unpack rm",
+            crate::bundle::remove(paths, id).map(drop),
+        );
     }
     // `destroy` answers the `create` emitted when the record got its state section: a run
     // undone before that never was a container to Docker's eyes.

@@ -5,7 +5,7 @@
 //! started (or, for `create`, is complete), and refuses to start a container whose creator
 //! is gone. `berth-ctl undo --creator PID` (berth-run's own call on failure) and
 //! [`sweep`] (every berth-unpack create, and `berth-ctl undo` alone) remove, through every
-//! stage's teardown verb in reverse order, the containers of a creator that never started.
+//! stage's teardown in reverse order, the containers of a creator that never started.
 
 use std::fs;
 
@@ -117,7 +117,7 @@ fn undo_creator(paths: &Paths, creator: &Creator) -> Result<Vec<String>> {
     }
 }
 
-/// berth::container::teardown with every stage's verb.
+/// berth::container::teardown with every stage's step.
 pub fn remove_half_made(paths: &Paths, record: &Record) -> Result<()> {
     let mut all = record.clone();
     all.network.get_or_insert_with(Default::default);

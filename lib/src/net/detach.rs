@@ -1,5 +1,7 @@
-//! Tearing down a container's network (`berth-netns rm ID`): idempotent, and complete even
-//! after an interrupted set-up. Everything is found from the container id and the record:
+//! Tearing down a container's network (`berth-netns rm ID`: [`detach`]; `container::teardown`
+//! calls [`release`], the same work without rewriting a record it deletes next): idempotent,
+//! and complete even after an interrupted set-up. Everything is found from the container id
+//! and the record:
 //!
 //! - firewall rules: regenerated from the record and deleted in one batch; if that fails,
 //!   every rule tagged `berth:<id>` (and `berth-peer:<id>`: links *to* it) is found with
@@ -30,12 +32,40 @@ use crate::state::{Containers, StateError};
 
 /// Removes everything container `id`'s network set-up made, and the record's network section.
 pub fn detach(paths: &Paths, id: &str) -> Result<()> {
+    detach_as(paths, id, true)
+}
+
+/// [`detach`]'s work without forgetting the record's section. For `container::teardown`,
+/// which deletes the record next: if it is killed in between, the record still names the
+/// section, and `detach` (or `rm`) does it all again (every step is idempotent, found by the
+/// id).
+pub fn release(paths: &Paths, id: &str) -> Result<()> {
+    detach_as(paths, id, false)
+}
+
+fn detach_as(paths: &Paths, id: &str, forget: bool) -> Result<()> {
     let containers = Containers::new(paths);
     let section = match containers.load(id) {
         Ok(r) => r.network,
         Err(StateError::NoSuchContainer(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    take_down(paths, id, section.as_ref())?;
+    // The network `disconnect` event is the container's end's (`container::attached`).
+    if forget && section.is_some() {
+        match containers.update(id, |r| {
+            r.network = None;
+            Ok::<_, StateError>(())
+        }) {
+            Ok(()) | Err(StateError::NoSuchContainer(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Removes what the set-up recorded in `section` made (`None`: only what is named by the id).
+fn take_down(paths: &Paths, id: &str, section: Option<&NetworkSection>) -> Result<()> {
     let mut first: Option<NetError> = None;
     let mut keep = |r: Result<()>| {
         if let Err(e) = r {
@@ -44,7 +74,7 @@ pub fn detach(paths: &Paths, id: &str) -> Result<()> {
     };
     // First out of the resolver's table: it closes the sockets that hold the namespace.
     keep(dns::unregister(paths, id));
-    if let Some(s) = &section {
+    if let Some(s) = section {
         for a in &s.connected {
             keep(endpoint_down(paths, id, a));
         }
@@ -67,20 +97,7 @@ pub fn detach(paths: &Paths, id: &str) -> Result<()> {
         );
     }
     keep(release_ports(id));
-    if let Some(e) = first {
-        return Err(e);
-    }
-    // The network `disconnect` event is the container's end's (`container::attached`).
-    if section.is_some() {
-        match containers.update(id, |r| {
-            r.network = None;
-            Ok::<_, StateError>(())
-        }) {
-            Ok(()) | Err(StateError::NoSuchContainer(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 fn release_ports(id: &str) -> Result<()> {

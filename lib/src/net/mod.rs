@@ -24,7 +24,7 @@ pub mod spec;
 
 pub use attach::{NetOpts, attach};
 pub use connect::{connect, disconnect};
-pub use detach::detach;
+pub use detach::{detach, release};
 pub use error::NetError;
 
 use crate::paths::Paths;

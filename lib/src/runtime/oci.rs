@@ -252,11 +252,15 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
         wait_gone(st.pid, st.pid_start, std::time::Duration::from_secs(10));
     }
     cg.remove()?;
-    if let Ok(spec) = crate::ocispec::load(&st.bundle) {
-        let h = spec.hooks().clone().unwrap_or_default();
-        if let Some(hs) = h.poststop().as_deref() {
-            hooks::run_warn("poststop", hs, &st.oci_json(Status::Stopped));
-        }
+    let poststop = st.poststop.clone().unwrap_or_else(|| {
+        crate::ocispec::load(&st.bundle)
+            .ok()
+            .and_then(|s| s.hooks().clone())
+            .and_then(|h| h.poststop().clone())
+            .unwrap_or_default()
+    });
+    if !poststop.is_empty() {
+        hooks::run_warn("poststop", &poststop, &st.oci_json(Status::Stopped));
     }
     root.remove(id)
 }

@@ -155,6 +155,12 @@ pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
         pid_start: 0,
         cgroup_path: cg.path.clone(),
         init,
+        poststop: Some(
+            spec.hooks()
+                .as_ref()
+                .and_then(|h| h.poststop().clone())
+                .unwrap_or_default(),
+        ),
     };
     o.root.create_container_dir(o.id)?;
     let cleanup = |pid: i32| {

@@ -80,6 +80,11 @@ pub struct State {
     /// The container's init is berth's `--init`.
     #[serde(default)]
     pub init: bool,
+    /// config.json's poststop hooks as of create, which `delete` runs (runc's too come from
+    /// its state): `delete` then need not parse config.json. `None` in a state written by an
+    /// older berth, whose `delete` reads them from config.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poststop: Option<Vec<oci_spec::runtime::Hook>>,
 }
 
 /// Handle on a runtime root (`--root`).
@@ -321,6 +326,7 @@ mod tests {
             pid_start: 0,
             cgroup_path: String::new(),
             init: false,
+            poststop: None,
         };
         for from in all {
             for to in all {

@@ -267,6 +267,18 @@ impl Containers {
         Ok(out)
     }
 
+    /// [`Containers::update`] for a change that may not happen: `f` says whether it changed
+    /// the record, which is written only then. Returns what `f` said.
+    pub fn update_if(&self, id: &str, f: impl FnOnce(&mut Record) -> bool) -> Result<bool> {
+        let _l = Lock::exclusive(&self.lock_path(id))?;
+        let mut record = self.load(id)?;
+        let changed = f(&mut record);
+        if changed {
+            self.write(&record)?;
+        }
+        Ok(changed)
+    }
+
     /// Renames a container: reserve the new name, update the record, release the old name.
     pub fn rename(&self, id: &str, new_name: &str) -> Result<()> {
         let new_name = names::validate(new_name)

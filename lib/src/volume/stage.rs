@@ -542,33 +542,10 @@ pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<V
         Err(StateError::NoSuchContainer(_)) if ids::is_full_id(arg) => return Ok(vec![]),
         Err(e) => return Err(e.into()),
     };
-    let record = match containers.load(&id) {
-        Ok(r) => r,
-        Err(StateError::NoSuchContainer(_)) => return Ok(vec![]),
-        Err(e) => return Err(e.into()),
-    };
-    let record = truth::observe(&containers, record)?;
-    if record.state.as_ref().is_some_and(|s| s.status.is_active()) {
-        return Err(VolumeError::WrongState(format!(
-            "container {} is running; stop it before removing its mounts (berth stop {})",
-            record.name, record.name
-        ))
-        .into());
-    }
-    let Some(mounts) = record.mounts.clone() else {
+    let Some((record, removed)) = release(paths, &id, remove_volumes)? else {
         return Ok(vec![]);
     };
-    let volumes = Volumes::new(paths);
-    let _l = volumes.lock_exclusive()?;
-    let mut removed = Vec::new();
-    if remove_volumes {
-        let usage = volumes.usage()?;
-        let anon: Vec<&MountEntry> = mounts
-            .iter()
-            .filter(|m| m.anonymous && m.kind == MountKind::Volume)
-            .collect();
-        removed = remove_unused(&volumes, &usage, &anon, &id)?;
-    }
+    let mounts = record.mounts.unwrap_or_default();
     if let Some(b) = &record.bundle
         && ocispec::config_path(&b.path).exists()
     {
@@ -583,6 +560,48 @@ pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<V
         Ok::<_, StateError>(())
     })?;
     Ok(removed)
+}
+
+/// [`detach`]'s work without forgetting the mounts: with `remove_volumes`, deletes container
+/// `id`'s anonymous volumes that no other container uses (refused while it runs). Returns its
+/// record and the volumes removed; `None` if it or its mounts are gone. For
+/// `container::teardown`, which deletes the record and config.json next: if it is killed in
+/// between, the record still names the mounts, and `detach` (or `rm`) does it again (a volume
+/// already deleted is no error).
+pub fn release(
+    paths: &Paths,
+    id: &str,
+    remove_volumes: bool,
+) -> crate::Result<Option<(Record, Vec<String>)>> {
+    let containers = Containers::new(paths);
+    let record = match containers.load(id) {
+        Ok(r) => r,
+        Err(StateError::NoSuchContainer(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let record = truth::observe(&containers, record)?;
+    if record.state.as_ref().is_some_and(|s| s.status.is_active()) {
+        return Err(VolumeError::WrongState(format!(
+            "container {} is running; stop it before removing its mounts (berth stop {})",
+            record.name, record.name
+        ))
+        .into());
+    }
+    let Some(mounts) = &record.mounts else {
+        return Ok(None);
+    };
+    let anon: Vec<&MountEntry> = mounts
+        .iter()
+        .filter(|m| m.anonymous && m.kind == MountKind::Volume)
+        .collect();
+    let mut removed = Vec::new();
+    if remove_volumes && !anon.is_empty() {
+        let volumes = Volumes::new(paths);
+        let _l = volumes.lock_exclusive()?;
+        let usage = volumes.usage()?;
+        removed = remove_unused(&volumes, &usage, &anon, id)?;
+    }
+    Ok(Some((record, removed)))
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@
 //! nothing; `syslog` and `journald` send each line away (remote.rs).
 //! `monitor-hook exited ID STATUS` records exit code, finish time and OOM kill under the
 //! record lock and applies the restart policy (no, on-failure[:N], always, unless-stopped;
-//! `--rm` removes the container through `berth::container::teardown`); `monitor-hook respawn ID` makes
-//! the new container and answers with its pid and, with `-t`, its new master (SCM_RIGHTS).
+//! `--rm` removes the container through `berth::container::teardown`, in the hook's process);
+//! `monitor-hook respawn ID` makes the new container and answers with its pid and, with
+//! `-t`, its new master (SCM_RIGHTS).
 //! A monitor killed -9 leaves the container running and visible as such; when it dies
 //! unseen, `state::truth` reports the container exited (255). The monitor's argv, ready line
 //! and attach frames are `berth_monitor_proto`'s.
