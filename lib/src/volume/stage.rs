@@ -448,17 +448,30 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         .iter()
         .map(|e| oci_mount(e, !nonrecursive.contains(&e.destination)))
         .collect();
-    let original = ocispec::load(&bundle.path)?;
-    let saved = ocispec::edit(&bundle.path, |spec: &mut Spec| -> crate::Result<()> {
-        edit_spec(spec, &replaced, &ours);
-        Ok(())
-    })
-    .and_then(|()| {
+    // No mount to add and none to replace (no -v, no image VOLUME, a first run): config.json
+    // stays as it is, unread and unwritten.
+    let edited = if ours.is_empty() && replaced.is_empty() {
+        Ok(None)
+    } else {
+        ocispec::load(&bundle.path)
+            .map_err(crate::Error::from)
+            .and_then(|original| {
+                ocispec::edit(&bundle.path, |spec: &mut Spec| -> crate::Result<()> {
+                    edit_spec(spec, &replaced, &ours);
+                    Ok(())
+                })?;
+                Ok(Some(original))
+            })
+    };
+    let saved = edited.and_then(|original| {
+        let _p = crate::timings::phase("save");
         record.mounts = Some(entries.clone());
         containers.save(record).map_err(|e| {
             record.mounts = Some(previous.clone());
-            let _ = ocispec::save(&bundle.path, &original);
-            e.into()
+            if let Some(original) = &original {
+                let _ = ocispec::save(&bundle.path, original);
+            }
+            crate::Error::from(e)
         })
     });
     if let Err(e) = saved {
@@ -588,6 +601,67 @@ pub fn detach(paths: &Paths, arg: &str, remove_volumes: bool) -> crate::Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A container of the store with a bundle holding oci-spec's default config.json.
+    fn container(paths: &Paths) -> Record {
+        let (id, name) = Containers::new(paths).create(Some("c")).unwrap();
+        let dir = paths.container(&id);
+        ocispec::save(&dir, &Spec::default()).unwrap();
+        Record {
+            id,
+            name,
+            bundle: Some(crate::protocol::BundleSection {
+                rootfs: dir.join("rootfs"),
+                path: dir,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nothing_to_mount_leaves_config_json_alone_and_records_no_mounts() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::new(tmp.path().join("root"), tmp.path().join("run"));
+        let mut record = container(&paths);
+        let dir = record.bundle.clone().unwrap().path;
+        let inode = || fs::metadata(ocispec::config_path(&dir)).unwrap().ino();
+        let before = inode();
+        attach(&paths, &mut record, &VolOpts::default()).unwrap();
+        assert_eq!(
+            inode(),
+            before,
+            "config.json was rewritten with nothing to change"
+        );
+        assert_eq!(record.mounts, Some(vec![]));
+        let saved = Containers::new(&paths).load(&record.id).unwrap();
+        assert_eq!(
+            saved.mounts,
+            Some(vec![]),
+            "the record is saved with its section"
+        );
+
+        // A mount is written in; running the stage again without it takes it out.
+        let tmpfs = VolOpts {
+            tmpfs: vec!["/scratch".into()],
+            ..Default::default()
+        };
+        let has_scratch = || {
+            ocispec::load(&dir)
+                .unwrap()
+                .mounts()
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .any(|m| m.destination() == Path::new("/scratch"))
+        };
+        attach(&paths, &mut record, &tmpfs).unwrap();
+        assert!(has_scratch());
+        attach(&paths, &mut record, &VolOpts::default()).unwrap();
+        assert!(!has_scratch(), "a re-run replaces the earlier mounts");
+        assert_eq!(record.mounts, Some(vec![]));
+    }
 
     #[test]
     fn mounts_sort_parents_first_and_replace_defaults() {
