@@ -604,10 +604,11 @@ mod tests {
 
     /// A container of the store with a bundle holding oci-spec's default config.json.
     fn container(paths: &Paths) -> Record {
-        let (id, name) = Containers::new(paths).create(Some("c")).unwrap();
+        let (id, name) = Containers::new(paths).create(Some("vols")).unwrap();
         let dir = paths.container(&id);
         ocispec::save(&dir, &Spec::default()).unwrap();
         Record {
+            berth: crate::protocol::PROTOCOL_VERSION,
             id,
             name,
             bundle: Some(crate::protocol::BundleSection {
