@@ -147,9 +147,12 @@ pub fn attach_early(
         let _ = detach(paths, &id);
         return Err(e);
     }
-    // What the kernel side learnt (an address, ports), saved before the files; `none` adds
-    // nothing to the journal.
-    if record.network.as_ref() != Some(&journaled) {
+    // What the kernel side learnt (an address, ports), saved before the files when teardown
+    // needs it: to regenerate the container's rules. Without rules (`no_rules`: no published
+    // port, no link rule) teardown finds all it made from the id and the journal (netns and
+    // veth by name, the address by the IPAM file holding the id), and `none` adds nothing.
+    let section = record.network.as_ref().expect("set above");
+    if *section != journaled && !section.no_rules {
         save(&containers, record)?;
     }
 
