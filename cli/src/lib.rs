@@ -323,12 +323,17 @@ fn init_logging(tool: &'static str, level: &str) {
 
 /// Writes `value` as one line of JSON on stdout. A closed pipe ends the process quietly.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    // One write(2) for the whole document (stdout's own buffer would cut a record into
+    // 1 KiB writes, and wake the next stage of a pipeline for each).
+    let mut doc = serde_json::to_vec(value).map_err(io::Error::from);
+    if let Ok(d) = &mut doc {
+        d.push(b'\n');
+    }
     let mut out = io::stdout().lock();
-    let r = serde_json::to_writer(&mut out, value)
-        .map_err(io::Error::from)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush());
-    handle_stdout(r)
+    handle_stdout(
+        doc.and_then(|d| out.write_all(&d))
+            .and_then(|()| out.flush()),
+    )
 }
 
 /// Writes text on stdout. A closed pipe ends the process quietly.
@@ -399,8 +404,10 @@ pub fn stdin_is_tty() -> bool {
     io::stdin().is_terminal()
 }
 
-/// Reads the record a pipeline stage gets on stdin (`-`).
+/// Reads the record a pipeline stage gets on stdin (`-`). With `--timings`, the wait for it
+/// (the stages before) is the phase `input`.
 pub fn read_stdin_record() -> Result<berth::protocol::Record> {
+    let _p = berth::timings::phase("input");
     if stdin_is_tty() {
         return Err(Error::new(
             Code::BAD_ARGS,

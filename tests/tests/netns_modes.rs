@@ -73,6 +73,41 @@ fn none_has_only_loopback_up() {
     .fails_with(4);
 }
 
+/// berth-netns makes its namespace while it waits for its record, held by the process alone:
+/// killed -9 before the record comes, it leaves nothing (no file under `<run>/netns`, no
+/// mount).
+#[test]
+fn a_namespace_made_ahead_dies_with_the_stage() {
+    let env = TestEnv::new();
+    let mut stage = env.cmd("berth-netns");
+    stage
+        .args(["--network", "none", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = stage.spawn().unwrap();
+    let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let fds = format!("/proc/{}/fd", child.id());
+    berth_e2e::until("berth-netns to hold a namespace of its own", || {
+        std::fs::read_dir(&fds)
+            .ok()?
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .find(|l| l.to_string_lossy().starts_with("net:[") && *l != ours)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(env.paths().run.join("netns"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.dir().to_str().unwrap()),
+        "a mount under the test's roots: {mounts}"
+    );
+}
+
 #[test]
 fn host_mode_shares_the_host_stack() {
     let env = TestEnv::new();

@@ -257,7 +257,10 @@ pub fn create(
     let store = ImageStore::open(paths)?;
     let layers = LayerStore::new(paths);
     let blobs = image.layer_blobs(&store)?;
-    let _held = layers.ensure_held(&blobs, &opts.unpack)?;
+    let _held = {
+        let _p = crate::timings::phase("layers");
+        layers.ensure_held(&blobs, &opts.unpack)?
+    };
     let containers = Containers::new(paths);
     let id = ids::new_id();
     let staging = containers.staging_dir(&id);
@@ -335,7 +338,10 @@ fn build(
         private::mkdir_mode(d, mode).with_path("create directory", d)?;
     }
     let diff_ids: Vec<String> = blobs.iter().map(|b| b.diff_id.clone()).collect();
-    let driver = make_rootfs(&layers, paths, opts, &diff_ids, staging, id)?;
+    let driver = {
+        let _p = crate::timings::phase("rootfs");
+        make_rootfs(&layers, paths, opts, &diff_ids, staging, id)?
+    };
     if driver == RootfsDriver::Copy {
         let _ = fs::remove_dir(&upper);
         let _ = fs::remove_dir(&work);
@@ -369,6 +375,7 @@ fn build(
     let runtime = spec::runtime_spec(&cfg, &user, &annotations);
     crate::ocispec::save(staging, &runtime)?;
 
+    let _p = crate::timings::phase("save");
     let dir = paths.container(id);
     record.id = id.to_string();
     record.name = name.to_string();

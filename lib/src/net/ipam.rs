@@ -47,6 +47,15 @@ fn allocated_in<A: std::str::FromStr + Ord>(dir: &Path) -> Result<Vec<(A, String
     Ok(out)
 }
 
+/// The addresses taken in `dir`: its file names alone (an allocation reads no file, so its
+/// cost under the network's lock does not grow with the files' number read one by one).
+fn taken_in<A: std::str::FromStr + Ord>(dir: &Path) -> Result<BTreeSet<A>> {
+    Ok(crate::store::list_dir(dir)?
+        .into_iter()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<A>().ok()))
+        .collect())
+}
+
 /// Allocates an address in `range` (never the network, broadcast or `gateway` address) for
 /// container `id`; `wanted` asks for a particular one.
 pub fn allocate(
@@ -59,10 +68,7 @@ pub fn allocate(
     wanted: Option<Ipv4Addr>,
 ) -> Result<Ipv4Addr> {
     let dir = ipam_dir(net_dir);
-    let used: BTreeSet<Ipv4Addr> = allocations(net_dir)?
-        .into_iter()
-        .map(|(ip, _)| ip)
-        .collect();
+    let used: BTreeSet<Ipv4Addr> = taken_in(&dir)?;
     let usable = |ip: Ipv4Addr| {
         range.contains(&ip) && ip != subnet.network() && ip != subnet.broadcast() && ip != gateway
     };
@@ -130,10 +136,7 @@ pub fn allocate6(
     wanted: Option<Ipv6Addr>,
 ) -> Result<Ipv6Addr> {
     let dir = ipam6_dir(net_dir);
-    let used: BTreeSet<Ipv6Addr> = allocations6(net_dir)?
-        .into_iter()
-        .map(|(ip, _)| ip)
-        .collect();
+    let used: BTreeSet<Ipv6Addr> = taken_in(&dir)?;
     let usable = |ip: Ipv6Addr| subnet.contains(&ip) && ip != subnet.network() && ip != gateway;
     if let Some(ip) = wanted {
         if !usable(ip) {

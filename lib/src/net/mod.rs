@@ -22,7 +22,7 @@ pub mod networks;
 pub mod ports;
 pub mod spec;
 
-pub use attach::{NetOpts, attach};
+pub use attach::{NetOpts, attach, attach_early};
 pub use connect::{connect, disconnect};
 pub use detach::{detach, release};
 pub use error::NetError;

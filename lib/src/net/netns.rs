@@ -4,56 +4,96 @@
 //!
 //! `unshare(CLONE_NEWNET)` and `setns` change the calling *thread* only, so the namespace is
 //! made on a short-lived helper thread: the main thread of the tool never leaves the host's
-//! namespace. That thread also gives the new namespace Docker's network sysctls.
+//! namespace. That thread also gives the new namespace Docker's network sysctls and brings
+//! its loopback up. A namespace is made before its container's id is known ([`Fresh`], held
+//! by descriptors only) and bound to `<run>/netns/<id>` once the record's journal names it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 
+use super::error::NetError;
+use super::netlink::Netlink;
 use crate::error::{IoContext, IoError};
 
-/// Creates a new network namespace bind-mounted at `path` and returns an fd on it.
-pub fn create(path: &Path) -> Result<OwnedFd, IoError> {
-    if let Some(dir) = path.parent() {
-        crate::store::private::create_dir_all(dir)?;
+/// A new network namespace, not yet bound to a path: Docker's sysctls written, loopback up,
+/// and a netlink socket inside it. Only these descriptors hold it, so until [`Fresh::bind`]
+/// mounts it at its path it vanishes with the process (a kill -9 leaves nothing), which is
+/// what lets berth-netns make it while it still waits for its record.
+pub struct Fresh {
+    pub ns: OwnedFd,
+    /// A socket in the namespace, for its interfaces.
+    pub inner: Netlink,
+}
+
+impl Fresh {
+    /// Makes the namespace on a short-lived helper thread (the calling thread never leaves
+    /// the host's namespace).
+    pub fn make() -> Result<Fresh, NetError> {
+        std::thread::spawn(|| -> Result<Fresh, NetError> {
+            let me = Path::new("/proc/thread-self/ns/net");
+            nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+                .with_path("unshare a network namespace as", me)?;
+            docker_sysctls()?;
+            let ns: OwnedFd = File::open(me).with_path("open", me)?.into();
+            let mut inner = Netlink::open().map_err(NetError::netlink("open in namespace"))?;
+            inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
+            Ok(Fresh { ns, inner })
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(NetError::Io(IoError {
+                op: "create network namespace",
+                path: PathBuf::new(),
+                source: io::Error::other("helper thread panicked"),
+            }))
+        })
     }
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_path("create", path)?;
-    let target = path.to_path_buf();
-    let made = std::thread::spawn(move || -> Result<(), IoError> {
-        nix::sched::unshare(CloneFlags::CLONE_NEWNET)
-            .with_path("unshare network namespace for", &target)?;
-        docker_sysctls()?;
-        nix::mount::mount(
-            Some("/proc/thread-self/ns/net"),
-            &target,
+
+    /// Starts [`Fresh::make`] on its helper thread and returns at once; `join` the handle for
+    /// the namespace.
+    pub fn start() -> std::thread::JoinHandle<Result<Fresh, NetError>> {
+        std::thread::spawn(Fresh::make)
+    }
+
+    /// Bind-mounts the namespace at `path` (as `ip netns` does under /run/netns), so that
+    /// berth-spawn (and `nsenter --net=PATH`) can join it and it outlives the process.
+    pub fn bind(&self, path: &Path) -> Result<(), IoError> {
+        if let Some(dir) = path.parent() {
+            crate::store::private::create_dir_all(dir)?;
+        }
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_path("create", path)?;
+        let source = format!("/proc/self/fd/{}", self.ns.as_raw_fd());
+        let bound = nix::mount::mount(
+            Some(source.as_str()),
+            path,
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .with_path("bind-mount network namespace on", &target)
-    })
-    .join()
-    .unwrap_or_else(|_| {
-        Err(IoError {
-            op: "create network namespace",
-            path: path.to_path_buf(),
-            source: io::Error::other("helper thread panicked"),
-        })
-    });
-    if let Err(e) = made {
-        let _ = fs::remove_file(path);
-        return Err(e);
+        .with_path("bind-mount network namespace on", path);
+        if bound.is_err() {
+            let _ = fs::remove_file(path);
+        }
+        bound
     }
-    open(path)
+}
+
+/// A new network namespace (Docker's sysctls, loopback up) bind-mounted at `path`, and a
+/// descriptor on it.
+pub fn create(path: &Path) -> Result<OwnedFd, NetError> {
+    let fresh = Fresh::make()?;
+    fresh.bind(path)?;
+    Ok(fresh.ns)
 }
 
 /// Docker's sysctls for a network namespace of the container's own

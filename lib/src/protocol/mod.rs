@@ -214,7 +214,8 @@ impl ErrorDoc {
 /// Reads one record from `reader`. An upstream error document becomes an
 /// [`Error::upstream`], which the edge passes on without printing it again.
 pub fn read_record(mut reader: impl Read) -> Result<Record, Error> {
-    let mut buf = Vec::new();
+    // Room for a whole record at once (a few KiB): one read, not a doubling series of them.
+    let mut buf = Vec::with_capacity(64 * 1024);
     reader.read_to_end(&mut buf).map_err(ProtocolError::Read)?;
     if buf.iter().all(u8::is_ascii_whitespace) {
         return Err(ProtocolError::Empty.into());

@@ -448,17 +448,30 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
         .iter()
         .map(|e| oci_mount(e, !nonrecursive.contains(&e.destination)))
         .collect();
-    let original = ocispec::load(&bundle.path)?;
-    let saved = ocispec::edit(&bundle.path, |spec: &mut Spec| -> crate::Result<()> {
-        edit_spec(spec, &replaced, &ours);
-        Ok(())
-    })
-    .and_then(|()| {
+    // No mount to add and none to replace (no -v, no image VOLUME, a first run): config.json
+    // stays as it is, unread and unwritten.
+    let edited = if ours.is_empty() && replaced.is_empty() {
+        Ok(None)
+    } else {
+        ocispec::load(&bundle.path)
+            .map_err(crate::Error::from)
+            .and_then(|original| {
+                ocispec::edit(&bundle.path, |spec: &mut Spec| -> crate::Result<()> {
+                    edit_spec(spec, &replaced, &ours);
+                    Ok(())
+                })?;
+                Ok(Some(original))
+            })
+    };
+    let saved = edited.and_then(|original| {
+        let _p = crate::timings::phase("save");
         record.mounts = Some(entries.clone());
         containers.save(record).map_err(|e| {
             record.mounts = Some(previous.clone());
-            let _ = ocispec::save(&bundle.path, &original);
-            e.into()
+            if let Some(original) = &original {
+                let _ = ocispec::save(&bundle.path, original);
+            }
+            crate::Error::from(e)
         })
     });
     if let Err(e) = saved {
@@ -605,51 +618,4 @@ pub fn release(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mounts_sort_parents_first_and_replace_defaults() {
-        let mut spec = Spec::default();
-        let before = spec.mounts().clone().unwrap_or_default().len();
-        let e = |d: &str| MountEntry {
-            kind: MountKind::Volume,
-            name: Some("v".into()),
-            source: "/r/volumes/v/_data".into(),
-            destination: d.into(),
-            rw: false,
-            ..Default::default()
-        };
-        let ours = vec![oci_mount(&e("/dev/shm"), true)];
-        edit_spec(&mut spec, &HashSet::new(), &ours);
-        let mounts = spec.mounts().clone().unwrap();
-        // oci-spec's default has a /dev/shm; ours replaced it.
-        assert_eq!(mounts.len(), before);
-        let shm: Vec<_> = mounts
-            .iter()
-            .filter(|m| m.destination() == Path::new("/dev/shm"))
-            .collect();
-        assert_eq!(shm.len(), 1);
-        assert_eq!(
-            shm[0].options().clone().unwrap(),
-            vec!["rbind", "rprivate", "ro"]
-        );
-        let replaced: HashSet<String> = ["/dev/shm".to_string()].into();
-        edit_spec(&mut spec, &replaced, &[]);
-        assert_eq!(spec.mounts().clone().unwrap().len(), before - 1);
-        assert!(depth("/a/b") > depth("/a") && depth("/") == 0);
-        let t = MountEntry {
-            kind: MountKind::Tmpfs,
-            destination: "/run".into(),
-            options: "size=64m,exec".into(),
-            rw: true,
-            ..Default::default()
-        };
-        let m = oci_mount(&t, true);
-        assert_eq!(m.typ().as_deref(), Some("tmpfs"));
-        assert_eq!(
-            m.options().clone().unwrap(),
-            vec!["noexec", "nosuid", "nodev", "rprivate", "size=64m", "exec"]
-        );
-    }
-}
+mod tests;

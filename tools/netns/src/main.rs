@@ -271,7 +271,6 @@ fn run(args: Args) -> berth::Result<()> {
 }
 
 fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Result<()> {
-    let mut record = cli::input_record(paths, record.as_deref(), "netns")?;
     let opts = NetOpts {
         network: n.network,
         publish: n.publish,
@@ -288,7 +287,13 @@ fn stage(paths: &berth::Paths, record: Option<String>, n: NetArgs) -> berth::Res
         ip6: n.ip6,
         aliases: n.network_alias,
     };
-    net::attach(paths, &mut record, &opts)?;
+    // The namespace is made while the stages before still work on the record.
+    let early = match record {
+        Some(_) => net::attach::Early::start(&opts),
+        None => net::attach::Early::none(),
+    };
+    let mut record = cli::input_record(paths, record.as_deref(), "netns")?;
+    net::attach_early(paths, &mut record, &opts, early)?;
     cli::print_json(&record)
 }
 

@@ -188,6 +188,17 @@ fn run(args: Args) -> Result<()> {
             "an image is required: berth-unpack IMAGE [CMD...], or berth-pull IMAGE | berth-unpack -",
         ));
     };
+    // Made for a berth run: its marker first, so that a kill -9 of the whole run at any point
+    // leaves something the next run's sweep finds (berth::container::undo). Marker, sweep and
+    // store need no record: they are done while berth-pull still works on it.
+    let creator = match &args.to {
+        Some(_) => None,
+        None => berth::container::creator_from_env()?,
+    };
+    if let Some(c) = &creator {
+        berth::container::sweep(&paths);
+        berth::container::mark(&paths, c)?;
+    }
     let store = ImageStore::open(&paths)?;
     let (image, base) = if image_arg == "-" {
         let record = cli::read_stdin_record()?;
@@ -259,14 +270,8 @@ fn run(args: Args) -> Result<()> {
         },
         volatile: args.rm,
     };
-    // Made for a berth run: its marker first, so that a kill -9 of the whole run at any point
-    // leaves something the next run's sweep finds (berth::container::undo).
     let mut base = base;
-    base.creator = berth::container::creator_from_env()?;
-    if let Some(c) = &base.creator {
-        berth::container::sweep(&paths);
-        berth::container::mark(&paths, c)?;
-    }
+    base.creator = creator;
     let record = bundle::create(&paths, &image, &opts, base)?;
     cli::print_json(&record)
 }

@@ -114,6 +114,7 @@ pub(super) fn bring_up(
     paths: &Paths,
     id: &str,
     net: &Network,
+    early: &mut super::Early,
     wanted: &[ports::Wanted],
     fixed: Fixed,
     section: &mut NetworkSection,
@@ -122,13 +123,17 @@ pub(super) fn bring_up(
         return Err(NetError::BadArgs(format!("network {} has no subnet", net.name)).into());
     };
     // 3. Host ports, machine-wide.
+    let reserving = crate::timings::phase("ports");
     section.ports = reserve_ports(paths, id, wanted)?;
+    drop(reserving);
     if net.v6().is_some() {
         v6_bindings(&mut section.ports);
     }
 
     // 4. Namespace, address, bridge, rules, veth.
-    let ns = netns::create(&paths.netns(id))?;
+    let fresh = early.namespace()?;
+    fresh.bind(&paths.netns(id))?;
+    let addressing = crate::timings::phase("address");
     let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
     host::upgrade_if_stale(&mut nl)?;
     let net_lock = networks::lock_network(paths, &net.name)?;
@@ -153,15 +158,30 @@ pub(super) fn bring_up(
     let mac = fixed.mac.unwrap_or_else(|| mac_for(ip));
     let rules = addressed(section, id, net, ip, mac);
     let rules6 = firewall::v6::section_rules6(id, section);
-    let bridge = bridge_with_rules(&mut nl, net, &rules, &rules6, net_lock)?;
-    veth(&mut nl, id, &veth_name(id), "eth0", net, bridge, &ns, mac)?;
+    drop(addressing);
+    let bridge = {
+        let _p = crate::timings::phase("rules");
+        bridge_with_rules(&mut nl, net, &rules, &rules6, net_lock)?
+    };
+    let _p = crate::timings::phase("veth");
+    veth(
+        &mut nl,
+        id,
+        &veth_name(id),
+        "eth0",
+        net,
+        bridge,
+        &fresh.ns,
+        mac,
+    )?;
     let addrs = Addrs {
         ip,
         prefix: subnet.prefix_len(),
         gateway: Some(gateway),
         v6: v6.map(|(a, p, g)| (a, p, Some(g))),
     };
-    configure_inside(&ns, "eth0", net, addrs)?;
+    let netns::Fresh { ns, mut inner } = fresh;
+    configure_inside(&ns, &mut inner, "eth0", net, addrs)?;
     Ok(())
 }
 
@@ -225,7 +245,10 @@ pub(crate) fn join(
             gateway: None,
             v6: v6.map(|(a, p, _)| (a, p, None)),
         };
-        configure_inside(&ns, &att.ifname, net, addrs)?;
+        let mut inner =
+            Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
+        inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
+        configure_inside(&ns, &mut inner, &att.ifname, net, addrs)?;
         Ok(())
     })();
     if made.is_err() {
@@ -294,12 +317,16 @@ pub(super) fn addressed(
 }
 
 /// Reserves the host ports machine-wide (a conflict is refused here, before any kernel
-/// change), naming the holder of a taken port in the error.
+/// change), naming the holder of a taken port in the error. A container that publishes
+/// nothing does not touch the registry (nor wait for its machine-wide lock).
 fn reserve_ports(
     paths: &Paths,
     id: &str,
     wanted: &[ports::Wanted],
 ) -> Result<Vec<crate::protocol::PortBinding>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut reg = Ports::open(&host::host_dir())?;
     let name_of = |r: &ports::Reservation| -> String {
         let p = Paths::new(&r.root, "/");
@@ -454,11 +481,16 @@ fn veth(
     .map_err(NetError::netlink(format!("create veth pair {host_veth}")))
 }
 
-/// Inside the namespace: loopback and `ifname` up, the addresses, and with a gateway the
-/// default route of each family (none on an internal network).
-fn configure_inside(ns: &OwnedFd, ifname: &str, net: &Network, a: Addrs) -> Result<()> {
-    let mut inner = Netlink::open_in(ns.as_fd()).map_err(NetError::netlink("open in namespace"))?;
-    inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
+/// Inside the namespace `ns`, through `inner` (a socket in it; its loopback is up already):
+/// `ifname` up, the addresses, and with a gateway the default route of each family (none on
+/// an internal network).
+fn configure_inside(
+    ns: &OwnedFd,
+    inner: &mut Netlink,
+    ifname: &str,
+    net: &Network,
+    a: Addrs,
+) -> Result<()> {
     let eth0 = inner
         .link(ifname)
         .map_err(NetError::netlink(format!("find {ifname}")))?

@@ -4,8 +4,10 @@
 //! record names (so `berth-netns rm` can find it):
 //! 1. check every argument, the bundle, links and the network, before touching anything;
 //! 2. save the record with the network section naming what will be made (the journal);
-//! 3. reserve host ports (conflicts are refused here, before any kernel change);
-//! 4. create the namespace; take an address (and an IPv6 one on an `--ipv6` network); bring
+//! 3. reserve host ports (conflicts are refused here, before any kernel change; none without
+//!    a published port);
+//! 4. bind the namespace, made while the stage waited for its record ([`Early`]) or now,
+//!    at `<run>/netns/<id>`; take an address (and an IPv6 one on an `--ipv6` network); bring
 //!    the bridge up if it is not (the default network's stays up once made; a user-defined
 //!    network's comes with its first container); add the container's rules in one
 //!    iptables-restore batch (and one ip6tables-restore), none at all when the journal says
@@ -22,7 +24,6 @@
 
 use super::detach::detach;
 use super::error::NetError;
-use super::netlink::Netlink;
 use super::{dns, dnsfiles, netns, networks, spec};
 use crate::paths::Paths;
 use crate::protocol::{BundleSection, FixedAddrs, NetworkSection, Record, Status};
@@ -64,14 +65,64 @@ pub fn veth_name(id: &str) -> String {
     format!("veth{}", &id[..11.min(id.len())])
 }
 
+/// The part of the set-up that needs no record, started as the stage starts so that it
+/// overlaps the wait for the stages before: a namespace of its own ([`netns::Fresh`]) for
+/// every mode that has one (all but `host` and `container:X`, which the flags say). It is
+/// held by descriptors only until step 4 binds it, so a refusal, an upstream error or a
+/// kill -9 leaves nothing of it.
+pub struct Early(Option<std::thread::JoinHandle<Result<netns::Fresh, NetError>>>);
+
+impl Early {
+    /// Starts making what `o` will need.
+    pub fn start(o: &NetOpts) -> Early {
+        Early(own_namespace(o).then(netns::Fresh::start))
+    }
+
+    /// Nothing made ahead: the set-up makes everything itself.
+    pub fn none() -> Early {
+        Early(None)
+    }
+
+    /// The namespace made ahead, else one made now.
+    fn namespace(&mut self) -> Result<netns::Fresh, NetError> {
+        let _p = crate::timings::phase("namespace");
+        match self.0.take() {
+            Some(h) => h.join().unwrap_or_else(|_| netns::Fresh::make()),
+            None => netns::Fresh::make(),
+        }
+    }
+}
+
+/// Whether the mode `o` asks for gives the container a namespace of its own: all but `host`
+/// and `container:X` (none, the default bridge, a user-defined network; a network that does
+/// not exist is refused later, and its namespace dropped unbound).
+fn own_namespace(o: &NetOpts) -> bool {
+    match o.network.as_deref() {
+        Some("host") => false,
+        Some(m) => !m.starts_with("container:"),
+        None => true,
+    }
+}
+
 /// Sets up the network of the container in `record` and fills its `network` section.
 pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<()> {
+    attach_early(paths, record, o, Early::none())
+}
+
+/// [`attach`], with what `early` made before the record came.
+pub fn attach_early(
+    paths: &Paths,
+    record: &mut Record,
+    o: &NetOpts,
+    mut early: Early,
+) -> crate::Result<()> {
     let id = record.require_id()?.to_string();
     let bundle = record.bundle.clone().ok_or_else(|| {
         NetError::BadArgs(
             "the record has no bundle section (run berth-unpack earlier in the pipeline)".into(),
         )
     })?;
+    let checking = crate::timings::phase("check");
     spec::check(&bundle.path)?;
     let containers = Containers::new(paths);
     if record.network.is_some() {
@@ -82,23 +133,33 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
 
     // 1. Everything is checked before anything is made.
     let plan = check::check(paths, &containers, &id, &bundle, o)?;
+    drop(checking);
 
     // 2. The journal: what is about to exist, so that rm can find it after a crash.
     record.network = Some(journal(paths, &id, &plan, o, &bundle));
-    containers.save(record)?;
+    save(&containers, record)?;
 
     // 3-4. The kernel side; undone by detach on any failure.
     let section = record.network.as_mut().expect("set above");
-    if let Err(e) = make(paths, &id, &plan, section) {
+    let journaled = section.clone();
+    if let Err(e) = make(paths, &id, &plan, section, &mut early) {
         let _ = containers.save(record);
         let _ = detach(paths, &id);
         return Err(e);
     }
-    containers.save(record)?;
+    // What the kernel side learnt (an address, ports), saved before the files when teardown
+    // needs it: to regenerate the container's rules. Without rules (`no_rules`: no published
+    // port, no link rule) teardown finds all it made from the id and the journal (netns and
+    // veth by name, the address by the IPAM file holding the id), and `none` adds nothing.
+    let section = record.network.as_ref().expect("set above");
+    if *section != journaled && !section.no_rules {
+        save(&containers, record)?;
+    }
 
     // 5. Files and config.json.
     let name = record.name.clone();
     let section = record.network.as_mut().expect("set above");
+    let writing = crate::timings::phase("files");
     if let Err(e) = files::finish(paths, &plan, o, &bundle, &name, section) {
         let _ = detach(paths, &id);
         if let Ok(mut r) = containers.load(&id) {
@@ -108,7 +169,8 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
         record.network = None;
         return Err(e);
     }
-    containers.save(record)?;
+    drop(writing);
+    save(&containers, record)?;
 
     // 6. A user-defined network's containers resolve each other through the resolver.
     if let Err(e) = register_dns(paths, record) {
@@ -118,6 +180,12 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &NetOpts) -> crate::Result<
     }
     // The network `connect` event is the start's (`container::attached`), as in Docker.
     Ok(())
+}
+
+/// Saves the record (the `--timings` phase `save`).
+fn save(containers: &Containers, record: &Record) -> crate::Result<()> {
+    let _p = crate::timings::phase("save");
+    Ok(containers.save(record)?)
 }
 
 /// Step 6: the container's entry in the resolver's table, for bridge modes on a user-defined
@@ -240,19 +308,24 @@ fn journal(
 
 /// Steps 3-4: the kernel side. None: a namespace with loopback up; bridge: ports, namespace,
 /// address, bridge, rules and veth; host and joined: nothing.
-fn make(paths: &Paths, id: &str, plan: &Plan, section: &mut NetworkSection) -> crate::Result<()> {
+fn make(
+    paths: &Paths,
+    id: &str,
+    plan: &Plan,
+    section: &mut NetworkSection,
+    early: &mut Early,
+) -> crate::Result<()> {
     match &plan.mode {
         Mode::None => {
-            let ns = netns::create(&paths.netns(id))?;
-            let mut nl = Netlink::open_in(std::os::fd::AsFd::as_fd(&ns))
-                .map_err(NetError::netlink("open in namespace"))?;
-            nl.set_up(1).map_err(NetError::netlink("set lo up"))?;
+            let fresh = early.namespace()?;
+            fresh.bind(&paths.netns(id))?;
         }
         Mode::Bridge(net) => {
             bridge::bring_up(
                 paths,
                 id,
                 net,
+                early,
                 &plan.wanted,
                 bridge::Fixed {
                     ip: plan.wanted_ip,

@@ -206,3 +206,23 @@ fn the_resolvers_entry_has_every_user_network_and_none_for_the_default_bridge() 
     s.joined = Some("other".into());
     assert!(super::dns_entry(&paths, &r).unwrap().is_none());
 }
+
+#[test]
+fn a_namespace_is_made_ahead_for_every_mode_that_has_its_own() {
+    let mode = |m: Option<&str>| {
+        super::own_namespace(&NetOpts {
+            network: m.map(str::to_string),
+            ..Default::default()
+        })
+    };
+    for own in [None, Some("none"), Some("bridge"), Some("appnet")] {
+        assert!(mode(own), "{own:?}");
+    }
+    for shared in [
+        Some("host"),
+        Some("container:web"),
+        Some("container:0123abcd"),
+    ] {
+        assert!(!mode(shared), "{shared:?}");
+    }
+}
