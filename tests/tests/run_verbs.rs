@@ -281,7 +281,8 @@ fn restart_policies_and_init() {
         "{}",
         r.stderr
     );
-    // ... and berth-spawn each of its phases, in the order they ran, before its total.
+    // ... and berth-spawn each of its phases, in the order they ran, before its total (its seal
+    // runs while it waits for its record: `input`).
     let phases: Vec<&str> = r
         .stderr
         .lines()
@@ -293,6 +294,7 @@ fn restart_policies_and_init() {
         phases,
         [
             "seal",
+            "input",
             "prepare",
             "cgroups",
             "namespaces",
