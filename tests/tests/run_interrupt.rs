@@ -257,3 +257,34 @@ fn a_teardown_killed_half_way_is_finished_by_rm_and_prune() {
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     b.assert_clean(&ids);
 }
+
+#[test]
+fn a_record_left_empty_by_a_power_loss_is_refused_then_removed_by_rm_f() {
+    // Records are written without fsync (store::atomic): after a power loss one can come back
+    // empty. `ps -a` skips it with a warning, `rm` says what to do, and `rm -f` tears down
+    // what the id alone names: the process and cgroups, the veth, address and port rules
+    // the journal names, the rootfs, the directory and the name.
+    let b = Session::new();
+    let port = b.net.default_slot().port(6);
+    b.detach(&argv!(
+        "--name lost -p {} busybox sleep 1000",
+        &format!("{port}:80")
+    ));
+    let id = b.id("lost");
+    std::fs::write(
+        b.root().join("containers").join(&id).join("record.json"),
+        b"",
+    )
+    .unwrap();
+    let ps = b.berth(&["ps", "-a", "--format", "{{.Names}}"]).success();
+    assert_eq!(ps.stdout, "", "ps lists no unreadable container");
+    assert!(ps.stderr.contains(&id[..12]), "{}", ps.stderr);
+    let rm = b.berth(&["rm", "lost"]).fails_with(1);
+    assert!(
+        rm.stderr.contains("record.json is empty") && rm.stderr.contains("berth rm -f"),
+        "{}",
+        rm.stderr
+    );
+    b.ok(&["rm", "-f", "lost"]);
+    b.assert_clean(&[&id]);
+}

@@ -47,7 +47,8 @@ fn detach_as(paths: &Paths, id: &str, forget: bool) -> Result<()> {
     let containers = Containers::new(paths);
     let section = match containers.load(id) {
         Ok(r) => r.network,
-        Err(StateError::NoSuchContainer(_)) => None,
+        // No record, or an unreadable one: what the id names (journal, netns, veth).
+        Err(StateError::NoSuchContainer(_) | StateError::CorruptRecord { .. }) => None,
         Err(e) => return Err(e.into()),
     };
     take_down(paths, id, section.as_ref())?;
@@ -85,7 +86,10 @@ fn take_down(paths: &Paths, id: &str, section: Option<&NetworkSection>) -> Resul
             keep(bridge_down(paths, id, name, s, true));
         }
     } else {
-        // No record of a set-up: remove only what is named by the id, if anything.
+        // No record of a set-up (or an unreadable one): remove only what is named by the id:
+        // its addresses in any network's IPAM (with their veth, rules by tag and the bridge
+        // if last, as `network disconnect -f` of a gone container), its netns, its veth.
+        keep(stale_endpoints_down(paths, id));
         keep(netns::remove(&paths.netns(id)).map_err(Into::into));
         keep(
             Netlink::open()
@@ -98,6 +102,19 @@ fn take_down(paths: &Paths, id: &str, section: Option<&NetworkSection>) -> Resul
     }
     keep(release_ports(id));
     first.map_or(Ok(()), Err)
+}
+
+/// Every endpoint whose address `id` holds in a network's IPAM, taken down.
+fn stale_endpoints_down(paths: &Paths, id: &str) -> Result<()> {
+    for net in networks::list(paths)? {
+        let dir = networks::network_dir(paths, &net.name);
+        for (ip, owner) in ipam::allocations(&dir)? {
+            if owner == id {
+                stale_endpoint_down(paths, id, &net, &ip.to_string())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn release_ports(id: &str) -> Result<()> {

@@ -24,7 +24,9 @@ pub enum StateError {
     InvalidName(String),
     #[error("multiple containers match id prefix {0:?} (give more characters)")]
     Ambiguous(String),
-    #[error("container {id}: record is unreadable: {message}")]
+    #[error(
+        "container {id}: its record is unreadable ({message}); remove the container with: berth rm -f {id}"
+    )]
     CorruptRecord { id: String, message: String },
 }
 
@@ -233,7 +235,12 @@ impl Containers {
         };
         parse_record(&bytes).map_err(|e| StateError::CorruptRecord {
             id: id.to_string(),
-            message: e.one_line(),
+            // The file's own fault in the file's terms (parse_record speaks of stdin).
+            message: match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                _ if bytes.is_empty() => format!("{} is empty", p.display()),
+                Err(j) => format!("{}: {j}", p.display()),
+                Ok(_) => e.one_line(),
+            },
         })
     }
 

@@ -589,7 +589,8 @@ pub fn release(
     let containers = Containers::new(paths);
     let record = match containers.load(id) {
         Ok(r) => r,
-        Err(StateError::NoSuchContainer(_)) => return Ok(None),
+        // An unreadable record names no mount to release (`rm -f` of it: container::remove).
+        Err(StateError::NoSuchContainer(_) | StateError::CorruptRecord { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     let record = truth::observe(&containers, record)?;
