@@ -325,15 +325,15 @@ fn init_logging(tool: &'static str, level: &str) {
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     // One write(2) for the whole document (stdout's own buffer would cut a record into
     // 1 KiB writes, and wake the next stage of a pipeline for each).
-    let mut doc = serde_json::to_vec(value).map_err(io::Error::from);
-    if let Ok(d) = &mut doc {
-        d.push(b'\n');
-    }
     let mut out = io::stdout().lock();
-    handle_stdout(
-        doc.and_then(|d| out.write_all(&d))
-            .and_then(|()| out.flush()),
-    )
+    let r = serde_json::to_vec(value)
+        .map_err(io::Error::from)
+        .and_then(|mut doc| {
+            doc.push(b'\n');
+            out.write_all(&doc)
+        })
+        .and_then(|()| out.flush());
+    handle_stdout(r)
 }
 
 /// Writes text on stdout. A closed pipe ends the process quietly.

@@ -13,6 +13,15 @@ fn fails(r: berth_e2e::Run, code: i32, stdout: &str, stderr: &str) {
 }
 
 /// What `sched_getaffinity` and `/proc/meminfo` say, as Docker's NCPU and MemTotal do.
+/// The keys of the first object of an inspect document (`[` then the object, indented by
+/// docker/cli's four spaces per level: its own keys at eight), in the order printed.
+fn top_level_keys(doc: &str) -> Vec<&str> {
+    doc.lines()
+        .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
+        .map(|l| l.trim().split('"').nth(1).unwrap())
+        .collect()
+}
+
 fn host_cpus_and_memory() -> (String, String) {
     let cpus = std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -363,11 +372,7 @@ fn network_ls_formats_filters_and_network_inspect_templates() {
     );
     // The JSON keeps moby's field order.
     let doc = b.ok(&["network", "inspect", "net10"]);
-    let keys: Vec<&str> = doc
-        .lines()
-        .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
-        .map(|l| l.trim().split('"').nth(1).unwrap())
-        .collect();
+    let keys = top_level_keys(&doc);
     assert_eq!(
         keys,
         [
@@ -545,11 +550,7 @@ fn image_and_volume_inspect_print_mobys_structs() {
          map[]  [] false  [] map[]  <nil> []}"
     );
     let doc = b.ok(&["image", "inspect", "busybox"]);
-    let keys: Vec<&str> = doc
-        .lines()
-        .filter(|l| l.starts_with("        \"") && !l.starts_with("         "))
-        .map(|l| l.trim().split('"').nth(1).unwrap())
-        .collect();
+    let keys = top_level_keys(&doc);
     assert_eq!(
         &keys[..8],
         [

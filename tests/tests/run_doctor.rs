@@ -47,13 +47,7 @@ fn doctor_reports_this_machine_and_the_fix_for_what_is_missing() {
     c.arg("doctor").arg("--json").env("PATH", &only);
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(107), "{out:?}");
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ipt = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "iptables")
-        .unwrap();
+    let ipt = iptables_row(&out.stdout);
     assert_eq!(ipt["level"], "missing", "{ipt}");
     assert!(
         ipt["fix"]
@@ -77,14 +71,7 @@ fn doctor_names_the_iptables_backend_in_use() {
         let mut c = env.cmd("berth");
         c.args(["doctor", "--json"]).env("PATH", path);
         let out = c.output().unwrap();
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let ipt = rows
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "iptables")
-            .unwrap()
-            .clone();
+        let ipt = iptables_row(&out.stdout);
         assert_eq!(ipt["level"], "ok", "{ipt}");
         ipt["detail"].as_str().unwrap().to_string()
     };
@@ -116,4 +103,15 @@ fn doctor_names_the_iptables_backend_in_use() {
         let detail = row(&path);
         assert!(detail.ends_with(&format!(": {backend}")), "{detail}");
     }
+}
+
+/// The `iptables` row of `doctor --json`'s output.
+fn iptables_row(stdout: &[u8]) -> serde_json::Value {
+    let rows: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "iptables")
+        .unwrap()
+        .clone()
 }

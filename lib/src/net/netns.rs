@@ -34,18 +34,7 @@ impl Fresh {
     /// Makes the namespace on a short-lived helper thread (the calling thread never leaves
     /// the host's namespace).
     pub fn make() -> Result<Fresh, NetError> {
-        std::thread::spawn(|| -> Result<Fresh, NetError> {
-            let me = Path::new("/proc/thread-self/ns/net");
-            nix::sched::unshare(CloneFlags::CLONE_NEWNET)
-                .with_path("unshare a network namespace as", me)?;
-            docker_sysctls()?;
-            let ns: OwnedFd = File::open(me).with_path("open", me)?.into();
-            let mut inner = Netlink::open().map_err(NetError::netlink("open in namespace"))?;
-            inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
-            Ok(Fresh { ns, inner })
-        })
-        .join()
-        .unwrap_or_else(|_| {
+        Fresh::start().join().unwrap_or_else(|_| {
             Err(NetError::Io(IoError {
                 op: "create network namespace",
                 path: PathBuf::new(),
@@ -54,10 +43,23 @@ impl Fresh {
         })
     }
 
-    /// Starts [`Fresh::make`] on its helper thread and returns at once; `join` the handle for
-    /// the namespace.
+    /// Starts making the namespace on a helper thread of its own and returns at once; `join`
+    /// the handle for the namespace.
     pub fn start() -> std::thread::JoinHandle<Result<Fresh, NetError>> {
-        std::thread::spawn(Fresh::make)
+        std::thread::spawn(Fresh::make_on_this_thread)
+    }
+
+    /// Moves the calling thread into a new namespace and makes it ready: only for a thread
+    /// that ends afterwards ([`Fresh::start`]'s).
+    fn make_on_this_thread() -> Result<Fresh, NetError> {
+        let me = Path::new("/proc/thread-self/ns/net");
+        nix::sched::unshare(CloneFlags::CLONE_NEWNET)
+            .with_path("unshare a network namespace as", me)?;
+        docker_sysctls()?;
+        let ns: OwnedFd = File::open(me).with_path("open", me)?.into();
+        let mut inner = Netlink::open().map_err(NetError::netlink("open in namespace"))?;
+        inner.set_up(1).map_err(NetError::netlink("set lo up"))?;
+        Ok(Fresh { ns, inner })
     }
 
     /// Bind-mounts the namespace at `path` (as `ip netns` does under /run/netns), so that
