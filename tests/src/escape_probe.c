@@ -12,6 +12,8 @@
  *                          success proves the file writable without changing it), tries
  *                          O_WRONLY on /proc/PID/exe directly, and prints that into
  *                          DIR/result.
+ *   /proc/self/exe         run as a program's ELF interpreter, with that argv[0] (see
+ *                          self_exe below).
  *   escape_probe tty       the controlling terminal: tty_nr of /proc/self/stat, whether
  *                          /dev/tty opens, the session, and TIOCSTI on /dev/tty and fds 0-2. */
 #define _GNU_SOURCE
@@ -148,8 +150,34 @@ static int tty(void)
 	return 0;
 }
 
+/* Run as the ELF interpreter of whatever a container's command `/proc/self/exe` was (the
+ * probe bind-mounted as /lib64/ld-linux-x86-64.so.2): that program's file is our
+ * /proc/self/exe. Prints it, and whether it opens for writing, directly or by reopening an
+ * O_PATH handle. */
+static int self_exe(void)
+{
+	char target[512];
+	ssize_t n = readlink("/proc/self/exe", target, sizeof(target) - 1);
+	int fd, w;
+
+	out = stdout;
+	target[n > 0 ? n : 0] = 0;
+	fprintf(out, "self-exe-target: %s\n", target);
+	w = open("/proc/self/exe", O_WRONLY);
+	say("self-exe-write", w >= 0);
+	fd = open("/proc/self/exe", O_PATH);
+	if (fd >= 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		say("self-exe-reopen", open(path, O_RDWR) >= 0);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 1 && !strcmp(argv[0], "/proc/self/exe"))
+		return self_exe();
 	if (argc == 3 && !strcmp(argv[1], "exe"))
 		return exe(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "tty"))

@@ -741,3 +741,55 @@ fn assert_holds_no_terminal(term: &CallerTerminal, text: &str) {
         "input was injected into the terminal"
     );
 }
+
+/// CVE-2019-5736 against `run` itself, which skips berth-spawn's re-execution and execs the
+/// command through the sealed berth-dmz (runtime::exeseal, "The dmz"): a command that is
+/// `/proc/self/exe`, directly or as a script's interpreter, in an image whose dynamic loader
+/// is the probe. It finds the static dmz there, which loads no interpreter and refuses to
+/// run without its arguments: the run fails with 127 and prints nothing. Had it found
+/// berth-spawn (dynamic), the kernel would have started the image's loader inside it: the
+/// probe, which reports the file it runs in if it gets that far (a static glibc program does
+/// not always survive being started as an interpreter, and then dies of SIGSEGV); either
+/// way not 127. An ordinary command's `/proc/1/exe` is the command itself. With
+/// `--pid container:X` (whose init is not alone, so berth-spawn re-executes sealed)
+/// /proc/self/exe is that sealed copy: whatever runs there reaches no writable host file.
+#[test]
+fn a_command_that_is_proc_self_exe_reaches_no_host_binary() {
+    let b = Session::new();
+    let before = host_binaries();
+    let dir = probe_dir(&b);
+    let script = dir.join("self-exe.sh");
+    std::fs::write(&script, "#!/proc/self/exe\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let vol = format!("{}:/probe", dir.display());
+    let loader = format!(
+        "{}:/lib64/ld-linux-x86-64.so.2:ro",
+        dir.join("escape-probe").display()
+    );
+    let flags = ["run", "--rm", "-v", &vol, "-v", &loader];
+    for cmd in ["/proc/self/exe", "/probe/self-exe.sh"] {
+        let r = b.berth(&[&flags[..], &["busybox", cmd]].concat());
+        let r = r.fails_with(127);
+        assert_eq!(r.stdout, "", "{cmd}");
+    }
+    assert_eq!(
+        b.ok(&["run", "--rm", "busybox", "readlink", "/proc/1/exe"]),
+        "/bin/busybox\n"
+    );
+    let id = victim(&b, "pid-host", &[]);
+    let joined = ["--pid", "container:pid-host", "busybox", "/proc/self/exe"];
+    let r = b.berth(&[&flags[..], &joined[..]].concat());
+    let lines: Vec<String> = r.stdout.lines().map(str::to_string).collect();
+    assert_ne!(r.code(), 0, "{r:?}");
+    if let Some(target) = line(&lines, "self-exe-target") {
+        assert!(
+            ["/berth-spawn", "/memfd:berth-spawn (deleted)"].contains(&target),
+            "the probe ran inside {target}: {r:?}"
+        );
+    }
+    assert_ne!(line(&lines, "self-exe-write"), Some("ok"), "{lines:?}");
+    assert_ne!(line(&lines, "self-exe-reopen"), Some("ok"), "{lines:?}");
+    assert_unchanged(&before);
+    b.ok(&["rm", "-f", "pid-host"]);
+    b.assert_clean(&[&id]);
+}

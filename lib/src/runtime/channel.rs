@@ -27,6 +27,9 @@ pub enum ToParent {
     Fifo,
     /// Setup failed; `code` is the protocol code (126/127 for exec failures).
     Error { code: u8, message: String },
+    /// The command's execve failed in berth-dmz (`runtime::exeseal`), with this errno; the
+    /// dmz writes this message itself, by hand (`dmz.c`): keep its JSON form.
+    ExecFailed(i32),
 }
 
 /// The init's phases, in microseconds, for `--timings` (`crate::timings`).

@@ -14,6 +14,22 @@
 //!   API): a memfd copy made in the kernel (`copy_file_range`/`sendfile`), sealed against
 //!   writes, growth, shrinking and further seals. Read-only verbs (state, list, kill,
 //!   delete...) never pay for either.
+//! - **The dmz**, which spares `run` and `start -` that re-execution (its ~2.5 ms were a fifth
+//!   of `berth-spawn run`): when the container's init will be alone in a new pid namespace
+//!   until it execs, nothing in the container can see it while it runs berth-spawn's own
+//!   file, and only its last exec matters: a command that is `/proc/self/exe`, or whose
+//!   interpreter is, would run the host's berth-spawn. So berth-spawn stays as installed
+//!   ([`unsealed_with_dmz`]) and the init execs the command through berth-dmz (`dmz.c`, a
+//!   libc-free static program of a few hundred bytes built by build.rs and embedded), from a
+//!   sealed memfd made per container ([`dmz`]): the command replaces a process whose
+//!   `/proc/self/exe` is that sealed copy. As runc's former runc-dmz, but used only where it
+//!   is safe: a joined or host pid namespace (`exec`, `--pid host`, `--pid container:X`), OCI
+//!   `create` (whose init waits, visible, for `start`), `start NAME`, restarts and a SELinux
+//!   label (whose domain change belongs to the command's exec) all re-execute sealed. The
+//!   runtime refuses to clone an init that would not be alone while berth-spawn runs
+//!   unsealed (`process::dmz_for`). Capabilities are the same after the two execs as after
+//!   one: the dmz file has none, so the exec into it keeps the ambient set (non-root) or
+//!   grants root the bounding set, as the command's exec does next.
 //! - The process is non-dumpable until it execs (the kernel resets that at execve), so an
 //!   unprivileged process in the container cannot even open `/proc/PID/exe`, `mem` or `fd`.
 //! - `--init`'s PID 1 is berth-init, run from a sealed memfd copy ([`sealed_tool`]): it lives
@@ -30,7 +46,8 @@
 //!
 //! The verbs that seal (tools/spawn `enters_container`): `create ID`, `run`, `start -`,
 //! `start NAME`, `start -a`, `exec`, `restart`, `monitor-hook respawn`, before they read stdin
-//! or touch a namespace. The others (`state`, `list`, `kill`, `stop`, `wait`, `pause`, `delete`,
+//! or touch a namespace (`run` and `start -` by the dmz where it suits: tools/spawn
+//! `dmz_suits`). The others (`state`, `list`, `kill`, `stop`, `wait`, `pause`, `delete`,
 //! `attach`, OCI `start`, `create -`) do not pay for it. The choice is made once clap has
 //! parsed the command line, not from argv before it: whether a verb seals (`start NAME`,
 //! `create ID`) and where the scratch directory lies (`--root`, a global flag that may follow
@@ -55,6 +72,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, SealFlag, fcntl};
@@ -115,14 +133,22 @@ fn copy_in_kernel(src: &File, dst: &OwnedFd, len: u64) -> std::io::Result<()> {
 /// A sealed, executable memfd copy of `src`, named `name` (the name shows in
 /// `/proc/PID/exe` as `/memfd:NAME (deleted)`).
 pub fn sealed_copy(src: &File, name: &CStr) -> std::io::Result<OwnedFd> {
+    let len = src.metadata()?.len();
+    sealed_memfd(name, |fd| copy_in_kernel(src, fd, len))
+}
+
+/// A memfd named `name`, filled by `fill`, then made executable and sealed.
+fn sealed_memfd(
+    name: &CStr,
+    fill: impl FnOnce(&OwnedFd) -> std::io::Result<()>,
+) -> std::io::Result<OwnedFd> {
     let base = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
     // MFD_EXEC (Linux 6.3) says the copy is meant to run; older kernels refuse the flag.
     let fd = match memfd_create(name, base | MFdFlags::from_bits_retain(libc::MFD_EXEC)) {
         Err(Errno::EINVAL) => memfd_create(name, base),
         r => r,
     }?;
-    let len = src.metadata()?.len();
-    copy_in_kernel(src, &fd, len)?;
+    fill(&fd)?;
     // r-x--x--x, as runc: nobody may reopen it for writing by mode either.
     nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(0o511))?;
     // F_SEAL_EXEC (Linux 6.3) also freezes the mode; older kernels refuse it, which is fine.
@@ -292,6 +318,93 @@ pub fn reexec_sealed(name: &CStr, scratch: &Path) -> Result<(), RuntimeError> {
     ))
 }
 
+/// berth-dmz (`dmz.c`, built by the library's build.rs): empty where it could not be built.
+const DMZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-dmz"));
+
+/// Set by [`unsealed_with_dmz`]: this berth-spawn runs from its installed file, and its
+/// containers' inits exec their command through berth-dmz.
+static DMZ_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this build has berth-dmz ([`unsealed_with_dmz`] is only for such a build).
+pub fn has_dmz() -> bool {
+    !DMZ.is_empty()
+}
+
+/// The dmz path, in place of [`reexec_sealed`], for a verb whose container's init is alone in
+/// a new pid namespace until it execs (see the module docs): no re-execution; the process is
+/// left non-dumpable, and every init it clones execs its command through a sealed berth-dmz
+/// ([`dmz`]). Call it where [`reexec_sealed`] would be called, and only if [`has_dmz`].
+pub fn unsealed_with_dmz() -> Result<(), RuntimeError> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys("prctl(PR_SET_DUMPABLE)", e))?;
+    DMZ_MODE.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether the bundle's config lets `run` take the dmz path: it asks for a new pid namespace
+/// (so that the init is alone until it execs) and no SELinux label (whose domain change
+/// belongs to the command's exec, not the dmz's). Only the fields that decide are read.
+pub fn dmz_suits_bundle(bundle: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        process: Option<Proc>,
+        #[serde(default)]
+        linux: Option<Linux>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Proc {
+        #[serde(default, rename = "selinuxLabel")]
+        selinux_label: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Linux {
+        #[serde(default)]
+        namespaces: Vec<Ns>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Ns {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        path: Option<String>,
+    }
+    let Ok(text) = std::fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    let Ok(c) = serde_json::from_slice::<Config>(&text) else {
+        return false;
+    };
+    let new_pid = c.linux.is_some_and(|l| {
+        l.namespaces
+            .iter()
+            .any(|n| n.kind == "pid" && n.path.as_deref().unwrap_or("").is_empty())
+    });
+    let label = c
+        .process
+        .and_then(|p| p.selinux_label)
+        .is_some_and(|l| !l.is_empty());
+    has_dmz() && new_pid && !label
+}
+
+/// Whether [`unsealed_with_dmz`] chose the dmz path for this process.
+pub fn runs_unsealed() -> bool {
+    DMZ_MODE.load(Ordering::Relaxed)
+}
+
+/// berth-dmz in a sealed memfd, for the init's last exec (`berth-dmz FD PATH ARGV...`).
+pub fn dmz() -> Result<OwnedFd, RuntimeError> {
+    if DMZ.is_empty() {
+        return Err(RuntimeError::Invalid(
+            "this berth-spawn was built without berth-dmz".into(),
+        ));
+    }
+    sealed_memfd(c"berth-dmz", |fd| {
+        let mut f = File::from(fd.try_clone()?);
+        std::io::Write::write_all(&mut f, DMZ)
+    })
+    .map_err(|e| sys("making berth-dmz's sealed memfd", e))
+}
+
 /// The path of the program as installed: the file a sealed copy was made from, else the
 /// running executable.
 pub fn original_exe() -> Option<PathBuf> {
@@ -355,7 +468,7 @@ fn find_on_path(tool: &Path) -> PathBuf {
 /// Replaces this process with the host tool `path` (berth-monitor, which lives beside the
 /// container for its whole life and, with `--pid host`, in its sight), run as berth-spawn
 /// itself runs: through a read-only overlay of its directory when berth-spawn runs from
-/// one (no copy: the page cache of the installed file is shared by every monitor, so their
+/// one, or took the dmz path (no copy: the page cache of the installed file is shared by every monitor, so their
 /// memory stays as it was), else from a sealed memfd copy. `/proc/PID/exe` of it never leads
 /// to a writable host file. `scratch` is the overlay's empty layer. Returns only on failure.
 pub fn exec_tool(
@@ -366,7 +479,7 @@ pub fn exec_tool(
     scratch: &Path,
 ) -> RuntimeError {
     let path = find_on_path(path);
-    if runs_from_overlay() {
+    if runs_from_overlay() || runs_unsealed() {
         match overlay_handle(&path, scratch) {
             Ok(handle) => {
                 let e = exec_fd(&handle, args, env);
@@ -453,6 +566,82 @@ mod tests {
         // No seal can be removed or added.
         let more = fcntl(&f, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_FUTURE_WRITE));
         assert_eq!(more, Err(Errno::EPERM));
+    }
+
+    /// Runs the sealed berth-dmz as `berth-dmz FD PATH ARGS`, FD one end of a seqpacket pair;
+    /// returns its exit code and what came back on the other end before end-of-file.
+    fn run_dmz(path: &str, args: &[&str]) -> (i32, Vec<u8>) {
+        use std::os::unix::net::UnixDatagram;
+        let dmz = dmz().unwrap();
+        assert!(is_sealed(&dmz));
+        let (ours, theirs) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::empty(),
+        )
+        .unwrap();
+        let fd = theirs.as_raw_fd();
+        let status = std::process::Command::new(format!("/proc/self/fd/{}", dmz.as_raw_fd()))
+            .arg(fd.to_string())
+            .arg(path)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        drop(theirs);
+        let ours = UnixDatagram::from(ours);
+        let mut buf = [0u8; 64];
+        let n = ours.recv(&mut buf).unwrap();
+        (status.code().unwrap(), buf[..n].to_vec())
+    }
+
+    #[test]
+    fn the_dmz_execs_the_command_and_reports_a_failed_exec_as_the_init_would() {
+        if !has_dmz() {
+            return;
+        }
+        // The command ran, and the channel closed at its exec: nothing came back.
+        assert_eq!(run_dmz("/bin/sh", &["sh", "-c", "exit 7"]), (7, vec![]));
+        let (code, msg) = run_dmz("/nonexistent", &["x"]);
+        assert_eq!(code, 127);
+        let m: crate::runtime::channel::ToParent = serde_json::from_slice(&msg).unwrap();
+        assert!(
+            matches!(
+                m,
+                crate::runtime::channel::ToParent::ExecFailed(libc::ENOENT)
+            ),
+            "{m:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, b"not a program\n\0").unwrap();
+        std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let (code, msg) = run_dmz(bad.to_str().unwrap(), &["bad"]);
+        assert_eq!((code, msg), (126, br#"{"ExecFailed":8}"#.to_vec()));
+        // Too few arguments, or a descriptor that is not a number: 127, and nothing run.
+        assert_eq!(run_dmz("/bin/true", &[]).0, 127);
+    }
+
+    #[test]
+    fn a_bundle_suits_the_dmz_only_with_a_new_pid_namespace_and_no_selinux_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let suits = |config: &str| {
+            std::fs::write(dir.path().join("config.json"), config).unwrap();
+            dmz_suits_bundle(dir.path())
+        };
+        let new_pid = r#"{"linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}}"#;
+        assert_eq!(suits(new_pid), has_dmz());
+        assert!(!suits(r#"{"linux": {"namespaces": [{"type": "mount"}]}}"#));
+        assert!(!suits(
+            r#"{"linux": {"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}}"#
+        ));
+        assert!(!suits(
+            r#"{"process": {"selinuxLabel": "system_u:system_r:container_t:s0"},
+                "linux": {"namespaces": [{"type": "pid"}]}}"#
+        ));
+        assert!(!suits("{not json"));
     }
 
     #[test]

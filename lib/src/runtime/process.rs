@@ -293,6 +293,11 @@ fn spawn(
     } else {
         None
     };
+    let dmz = dmz_for(
+        plan.has_new(LinuxNamespaceType::Pid) && matches!(o.launch, Launch::Run),
+        s.init,
+    )
+    .map_err(fail)?;
     let views = s.cg.views();
     let cgroup2 = s.cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
     let hooks = hooks_wanted(s.spec);
@@ -322,6 +327,7 @@ fn spawn(
             cgroup2,
             seccomp,
             init: init_exe,
+            dmz,
             preserve_fds: o.preserve_fds,
             stdin_null: o.stdin_null,
             hooks,
@@ -335,9 +341,29 @@ fn spawn(
     drop(fifo_fd);
     drop(chroot_fd);
     drop(init_exe);
+    drop(dmz);
     drop(entry);
     let master = release(o, s, st, pid, &parent, new_user, born_in_v2).map_err(|e| (pid, e))?;
     Ok((pid, parent, master))
+}
+
+/// berth-dmz for the init, when berth-spawn took the dmz path (`runtime::exeseal`): then
+/// only an init `alone` until it execs (in a new pid namespace, released by `Run`, not
+/// waiting on an exec fifo) may be cloned, since it runs berth-spawn's own file. `--init`
+/// needs none: berth-init is a sealed copy already.
+fn dmz_for(alone: bool, init: bool) -> Result<Option<OwnedFd>, RuntimeError> {
+    if !super::exeseal::runs_unsealed() {
+        return Ok(None);
+    }
+    if !alone {
+        return Err(RuntimeError::Invalid(
+            "berth-spawn runs unsealed, and this container's init would not be alone in a new pid namespace (CVE-2019-5736): a bug, please report it".into(),
+        ));
+    }
+    if init {
+        return Ok(None);
+    }
+    super::exeseal::dmz().map(Some)
 }
 
 /// The namespaces the parent enters around the clone: pid (always) and, with a new user
@@ -463,10 +489,10 @@ fn wait_ready(
             Ok(Some((ToParent::Error { code, message }, _))) => {
                 return Err(RuntimeError::Child { code, message });
             }
-            Ok(Some((ToParent::Fifo, _))) => {
-                return Err(RuntimeError::Invalid(
-                    "unexpected exec fifo from the container's init".into(),
-                ));
+            Ok(Some((other @ (ToParent::Fifo | ToParent::ExecFailed(_)), _))) => {
+                return Err(RuntimeError::Invalid(format!(
+                    "unexpected message {other:?} from the container's init"
+                )));
             }
             Ok(None) => {
                 let mut status = 0;
@@ -536,6 +562,15 @@ impl Launched {
             Ok(Some(ToParent::Error { code, message })) => {
                 Err(RuntimeError::Child { code, message })
             }
+            Ok(Some(ToParent::ExecFailed(errno))) => {
+                let arg0 = self.spec.process().as_ref().and_then(|p| p.args().as_ref());
+                let arg0 = arg0.and_then(|a| a.first()).map_or("", String::as_str);
+                let f = init::exec_failure(arg0, errno);
+                Err(RuntimeError::Child {
+                    code: f.code,
+                    message: f.message,
+                })
+            }
             Ok(Some(other)) => Err(RuntimeError::Invalid(format!(
                 "unexpected message {other:?} from the container"
             ))),
@@ -573,6 +608,8 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
     // Best effort per hierarchy: a cgroup a process cannot enter must not stop the exec.
     let entry = cg.entry(false)?;
     let seccomp = seccomp_of(o.spec, o.root)?;
+    // A process joining a running container is in its sight before it execs.
+    dmz_for(false, false)?;
     let (parent, child) = Channel::pair().map_err(|e| sys("socketpair", e))?;
     let pid_join: Vec<Join> = plan
         .take_join(LinuxNamespaceType::Pid)
@@ -597,6 +634,7 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             cgroup2: false,
             seccomp,
             init: None,
+            dmz: None,
             preserve_fds: o.preserve_fds,
             stdin_null: o.stdin_null,
             hooks: false,

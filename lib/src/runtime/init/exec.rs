@@ -347,7 +347,13 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
     let a = cstrings(args);
     let e = cstrings(env);
     let Err(errno) = execve(&p, &a, &e);
-    let err = os(errno);
+    exec_failure(args.first().map_or("", |s| s.as_str()), errno as i32)
+}
+
+/// The failure of the command's execve with `errno`: 127 for a missing file, else 126. Also
+/// what berth-spawn makes of berth-dmz's report (`ToParent::ExecFailed`).
+pub fn exec_failure(arg0: &str, errno: i32) -> Failure {
+    let err = os(Errno::from_raw(errno));
     let code = if err.kind() == std::io::ErrorKind::NotFound {
         Code::COMMAND_NOT_FOUND.0
     } else {
@@ -355,11 +361,40 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
     };
     Failure {
         code,
-        message: format!(
-            "exec: \"{}\": {err}",
-            args.first().map_or("", |s| s.as_str())
-        ),
+        message: format!("exec: \"{arg0}\": {err}"),
     }
+}
+
+/// Execs the command through berth-dmz (`dmz`, a sealed memfd: `runtime::exeseal`) as
+/// `berth-dmz CHAN PATH ARGS...`. The channel stays open across the dmz's own exec, which
+/// makes it close-on-exec again before the command's: berth-spawn still reads its
+/// end-of-file at the command's execve, or the dmz's `ExecFailed`. Returns only on failure.
+pub fn exec_via_dmz(
+    dmz: &OwnedFd,
+    chan: i32,
+    path: &Path,
+    args: &[String],
+    env: &[String],
+) -> Failure {
+    let failed = |e: Errno| Failure {
+        code: Code::CANNOT_EXECUTE.0,
+        message: format!("exec berth-dmz: {}", os(e)),
+    };
+    // SAFETY: `chan` is the init's channel, open for as long as this process runs.
+    let chan_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(chan) };
+    if let Err(e) = nix::fcntl::fcntl(
+        chan_fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    ) {
+        return failed(e);
+    }
+    let mut argv = vec![
+        CString::from(c"berth-dmz"),
+        CString::new(chan.to_string()).unwrap_or_default(),
+        CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
+    ];
+    argv.extend(cstrings(args));
+    failed(exeseal::exec_fd(dmz, &argv, &cstrings(env)))
 }
 
 /// The environment variable that tells berth-init which file to run (the path this init

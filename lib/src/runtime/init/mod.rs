@@ -28,7 +28,8 @@
 //!    identity and capability sets, the command lookup (Docker's 126/127);
 //! 7. say Ready, wait for the start (`start`: exec fifo or sync message, hooks), then
 //!    no_new_privs and seccomp if not loaded yet, and `execve` (of berth-init for `--init`,
-//!    from a sealed memfd: `runtime::exeseal`).
+//!    from a sealed memfd; of the command through berth-dmz, also sealed, when berth-spawn
+//!    runs unsealed: `runtime::exeseal`).
 //!
 //! With a new user namespace the parent makes the mount points the image lacks before the
 //! clone, as the host's root (`reach::make_mount_points`). Needs Linux 5.12
@@ -50,6 +51,7 @@ use super::caps::Sets;
 use super::channel::{Channel, ToChild, ToParent};
 use super::namespaces::Join;
 
+pub(crate) use exec::exec_failure;
 pub use mounts::CgroupView;
 
 /// How the init hands over to the container's process.
@@ -83,6 +85,9 @@ pub(crate) struct Args<'a> {
     pub seccomp: Option<Vec<u8>>,
     /// `--init`: a sealed copy of berth-init, exec'd as PID 1 in place of the command.
     pub init: Option<OwnedFd>,
+    /// berth-dmz, sealed, when berth-spawn runs unsealed (`runtime::exeseal`): the command
+    /// is exec'd through it.
+    pub dmz: Option<OwnedFd>,
     pub preserve_fds: i32,
     /// Give the process /dev/null as stdin (Docker without `-i`).
     pub stdin_null: bool,
@@ -259,6 +264,9 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     if let Some(init) = &a.init {
         return Err(exec::exec_init(init, &path, &args, &env));
     }
+    if let Some(dmz) = &a.dmz {
+        return Err(exec::exec_via_dmz(dmz, a.chan.raw(), &path, &args, &env));
+    }
     Err(exec::exec(&path, &args, &env))
 }
 
@@ -329,7 +337,7 @@ fn needs_mounts(a: &Args) -> bool {
 }
 
 /// berth-spawn's own descriptors that live until the exec (all close-on-exec): the channel,
-/// the exec fifo, berth-init's sealed copy. None is a directory.
+/// the exec fifo, berth-init's sealed copy, berth-dmz. None is a directory.
 fn kept_fds(a: &Args) -> Vec<i32> {
     let mut keep = vec![a.chan.raw()];
     if let Mode::Create { fifo } = a.mode {
@@ -337,6 +345,9 @@ fn kept_fds(a: &Args) -> Vec<i32> {
     }
     if let Some(init) = &a.init {
         keep.push(init.as_raw_fd());
+    }
+    if let Some(dmz) = &a.dmz {
+        keep.push(dmz.as_raw_fd());
     }
     keep
 }
