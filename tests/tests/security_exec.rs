@@ -793,3 +793,29 @@ fn a_command_that_is_proc_self_exe_reaches_no_host_binary() {
     b.ok(&["rm", "-f", "pid-host"]);
     b.assert_clean(&[&id]);
 }
+
+/// berth-dmz is exec'd by execve of /proc/self/fd/N, not execveat: a seccomp profile that
+/// allows the command's execve but kills execveat still runs the command.
+#[test]
+fn a_seccomp_profile_that_kills_execveat_still_runs_the_command() {
+    let b = Session::new();
+    let profile = b.w.env.dir().join("no-execveat.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_KILL"}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let run = [
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "echo",
+        "works",
+    ];
+    assert_eq!(b.ok(&run), "works\n");
+    b.assert_clean(&[]);
+}

@@ -4,7 +4,7 @@
 //! clean signal state and the `execve` (of the command, or of berth-init with `--init`).
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -394,7 +394,15 @@ pub fn exec_via_dmz(
         CString::new(path.as_os_str().as_bytes()).unwrap_or_default(),
     ];
     argv.extend(cstrings(args));
-    failed(exeseal::exec_fd(dmz, &argv, &cstrings(env)))
+    let env = cstrings(env);
+    // execve of /proc/self/fd/N first: a seccomp profile that allows the command's execve
+    // need not allow execveat. Without a /proc, execveat.
+    let through_proc = CString::new(format!("/proc/self/fd/{}", dmz.as_raw_fd()));
+    let Err(e) = execve(&through_proc.unwrap_or_default(), &argv, &env);
+    match e {
+        Errno::ENOENT | Errno::ENOTDIR => failed(exeseal::exec_fd(dmz, &argv, &env)),
+        e => failed(e),
+    }
 }
 
 /// The environment variable that tells berth-init which file to run (the path this init
