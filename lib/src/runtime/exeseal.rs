@@ -58,13 +58,14 @@
 //! berth-monitor names itself `berth-monitor` (`PR_SET_NAME`) for ps and pkill, and makes
 //! itself non-dumpable too.
 //!
-//! Cost, measured on the shared 2-core machine. `berth-spawn run` of /bin/true (release,
-//! hyperfine medians): 7.5-8.4 ms unsealed, 9.2-12.0 ms with the overlay (one more exec),
-//! 16-18 ms with the memfd copy of the 7.5 MB binary. The monitor (`run -d --network none`,
-//! debug builds, 20 alternating rounds): with the overlay 61 ms against 60 ms, within the
-//! noise, and the same RSS (0.8-0.9 MB, PSS 0.2 MB: the installed file's page cache is still
-//! shared); with the memfd fallback each monitor holds a private copy of its binary in shmem
-//! (4.8 MB for the debug build) and its PSS rises to 0.5 MB.
+//! Cost, measured on the shared 2-core machine (release, hyperfine medians of
+//! `bench/spawn.sh`'s `berth-spawn run` of /bin/true). The re-execution through the overlay
+//! costs one more start of this ~10 MB program, about 2.5-3 ms (the `seal` phase of
+//! `--timings`); the memfd copy of the binary, 4 ms more. The dmz path pays neither: its
+//! `seal` phase is a prctl, and what it adds is a memfd of a few hundred bytes and the exec
+//! of a program without libc. With it, `berth-spawn run` went from 1.05x crun's time to
+//! 0.84x (13.5 ms against 12.9, then 7.9 against 9.3: the machine was quieter). The monitor, exec'd through the overlay, shares the installed file's page
+//! cache with every other monitor; from the memfd fallback each holds a private copy.
 
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;

@@ -172,8 +172,15 @@ pub struct Hierarchies {
 }
 
 impl Hierarchies {
-    /// One statfs on a pure v2 host; mountinfo otherwise.
+    /// One statfs on a pure v2 host; mountinfo otherwise. Looked at once per process: a
+    /// container's lifecycle asks for it several times (create, the flags, delete), and the
+    /// cgroup mounts of a host do not change under a running berth command.
     pub fn detect() -> Hierarchies {
+        static SEEN: std::sync::OnceLock<Hierarchies> = std::sync::OnceLock::new();
+        SEEN.get_or_init(Self::look).clone()
+    }
+
+    fn look() -> Hierarchies {
         use nix::sys::statfs::{CGROUP2_SUPER_MAGIC, statfs};
         if statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC) {
             return Hierarchies {
