@@ -32,11 +32,14 @@ pub fn kill(paths: &Paths, arg: &str, signal: Option<&str>) -> Result<String, Er
             Ok::<_, Error>(())
         })?;
     }
+    // The event before the signal: the watcher writes `die` as soon as the process ends, and
+    // moby's order (its container lock) is kill, then die. A kill that then fails (the
+    // process ended meanwhile) has its event anyway, and its error.
+    crate::events::container(&paths.root, &record, "kill", &[("signal", sig.to_string())]);
     // SAFETY: kill has no memory effects; `s.pid` is the init load_true just found alive.
     if unsafe { libc::kill(s.pid, sig) } < 0 {
         return Err(sys(format!("kill {}", s.pid), std::io::Error::last_os_error()).into());
     }
-    crate::events::container(&paths.root, &record, "kill", &[("signal", sig.to_string())]);
     if sig == libc::SIGKILL {
         // As moby does: a SIGKILL returns once the container is down and its watcher has
         // recorded it, so the next command (rm, prune, ps) sees it stopped.

@@ -59,16 +59,18 @@ pub fn stop(
     if s.status == Status::Paused {
         let _ = oci::resume(&root, &id);
     }
-    let killed = |sig: i32| {
+    // Each `kill` event is written before its signal: the watcher writes `die` as soon as
+    // the process ends, and moby's order (its container lock) is kill, then die.
+    let killing = |sig: i32| {
         crate::events::container(&paths.root, &record, "kill", &[("signal", sig.to_string())]);
     };
+    killing(sig);
     // SAFETY: kill has no memory effects; `s.pid` is the init truth::observe just found alive.
     unsafe { libc::kill(s.pid, sig) };
-    killed(sig);
     if !oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(timeout as u64)) {
+        killing(libc::SIGKILL);
         // SAFETY: as above; wait_gone checked the pid against its start time.
         unsafe { libc::kill(s.pid, libc::SIGKILL) };
-        killed(libc::SIGKILL);
         oci::wait_gone(s.pid, s.pid_start, Duration::from_secs(10));
     }
     wait_recorded(paths, &id, &s);

@@ -395,14 +395,19 @@ pub fn exec_via_dmz(
     ];
     argv.extend(cstrings(args));
     let env = cstrings(env);
-    // execve of /proc/self/fd/N first: a seccomp profile that allows the command's execve
-    // need not allow execveat. Without a /proc, execveat.
-    let through_proc = CString::new(format!("/proc/self/fd/{}", dmz.as_raw_fd()));
-    let Err(e) = execve(&through_proc.unwrap_or_default(), &argv, &env);
-    match e {
-        Errno::ENOENT | Errno::ENOTDIR => failed(exeseal::exec_fd(dmz, &argv, &env)),
-        e => failed(e),
+    // execve of /proc/self/fd/N when /proc is procfs: a seccomp profile that allows the
+    // command's execve need not allow execveat. Otherwise (a config that mounts no procfs
+    // there: the path is then the image's, and could lead anywhere) execveat alone, which
+    // walks no path (not `exeseal::exec_fd`, which falls back to that path).
+    let procfs = nix::sys::statfs::statfs("/proc")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    if procfs {
+        let through_proc = CString::new(format!("/proc/self/fd/{}", dmz.as_raw_fd()));
+        let Err(e) = execve(&through_proc.unwrap_or_default(), &argv, &env);
+        return failed(e);
     }
+    let Err(e) = nix::unistd::execveat(dmz, c"", &argv, &env, nix::fcntl::AtFlags::AT_EMPTY_PATH);
+    failed(e)
 }
 
 /// The environment variable that tells berth-init which file to run (the path this init
