@@ -23,11 +23,13 @@
 //!   libc-free static program of a few hundred bytes built by build.rs and embedded), from a
 //!   sealed memfd made per container ([`dmz`]): the command replaces a process whose
 //!   `/proc/self/exe` is that sealed copy. As runc's former runc-dmz, but used only where it
-//!   is safe: a joined or host pid namespace (`exec`, `--pid host`, `--pid container:X`), OCI
-//!   `create` (whose init waits, visible, for `start`), `start NAME`, restarts and a SELinux
-//!   label (whose domain change belongs to the command's exec) all re-execute sealed. The
-//!   runtime refuses to clone an init that would not be alone while berth-spawn runs
-//!   unsealed (`process::dmz_for`). Capabilities are the same after the two execs as after
+//!   is safe, and everything else re-executes sealed: a joined or host pid namespace
+//!   (`exec`, `--pid host`, `--pid container:X`); OCI `create` (its exec fifo must close at
+//!   the command's exec, and its init waits for `start` as long as the caller likes);
+//!   createContainer and startContainer hooks (the init's children in the container, run
+//!   from the image's files); `start NAME` and restarts; a SELinux label (whose domain
+//!   change belongs to the command's exec). The runtime refuses to clone an init that would
+//!   not be alone while berth-spawn runs unsealed (`process::dmz_for`). Capabilities are the same after the two execs as after
 //!   one: the dmz file has none, so the exec into it keeps the ambient set (non-root) or
 //!   grants root the bounding set, as the command's exec does next.
 //! - The process is non-dumpable until it execs (the kernel resets that at execve), so an
@@ -342,8 +344,10 @@ pub fn unsealed_with_dmz() -> Result<(), RuntimeError> {
 }
 
 /// Whether the bundle's config lets `run` take the dmz path: it asks for a new pid namespace
-/// (so that the init is alone until it execs) and no SELinux label (whose domain change
-/// belongs to the command's exec, not the dmz's). Only the fields that decide are read.
+/// and no createContainer or startContainer hook (so that the init is alone until it execs:
+/// those hooks are its children in the container, and their files the image's), and no
+/// SELinux label (whose domain change belongs to the command's exec, not the dmz's). Only
+/// the fields that decide are read.
 pub fn dmz_suits_bundle(bundle: &Path) -> bool {
     #[derive(serde::Deserialize)]
     struct Config {
@@ -351,6 +355,15 @@ pub fn dmz_suits_bundle(bundle: &Path) -> bool {
         process: Option<Proc>,
         #[serde(default)]
         linux: Option<Linux>,
+        #[serde(default)]
+        hooks: Option<Hooks>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Hooks {
+        #[serde(default, rename = "createContainer")]
+        create_container: Vec<serde_json::Value>,
+        #[serde(default, rename = "startContainer")]
+        start_container: Vec<serde_json::Value>,
     }
     #[derive(serde::Deserialize)]
     struct Proc {
@@ -384,7 +397,10 @@ pub fn dmz_suits_bundle(bundle: &Path) -> bool {
         .process
         .and_then(|p| p.selinux_label)
         .is_some_and(|l| !l.is_empty());
-    has_dmz() && new_pid && !label
+    let hooks = c
+        .hooks
+        .is_some_and(|h| !h.create_container.is_empty() || !h.start_container.is_empty());
+    has_dmz() && new_pid && !label && !hooks
 }
 
 /// Whether [`unsealed_with_dmz`] chose the dmz path for this process.
@@ -626,7 +642,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bundle_suits_the_dmz_only_with_a_new_pid_namespace_and_no_selinux_label() {
+    fn a_bundle_suits_the_dmz_only_with_a_new_pid_namespace_no_hook_inside_and_no_selinux_label() {
         let dir = tempfile::tempdir().unwrap();
         let suits = |config: &str| {
             std::fs::write(dir.path().join("config.json"), config).unwrap();
@@ -642,6 +658,17 @@ mod tests {
             r#"{"process": {"selinuxLabel": "system_u:system_r:container_t:s0"},
                 "linux": {"namespaces": [{"type": "pid"}]}}"#
         ));
+        assert!(!suits(
+            r#"{"hooks": {"startContainer": [{"path": "/bin/true"}]},
+                "linux": {"namespaces": [{"type": "pid"}]}}"#
+        ));
+        assert_eq!(
+            suits(
+                r#"{"hooks": {"prestart": [{"path": "/bin/true"}], "createContainer": []},
+                    "linux": {"namespaces": [{"type": "pid"}]}}"#
+            ),
+            has_dmz()
+        );
         assert!(!suits("{not json"));
     }
 

@@ -294,7 +294,9 @@ fn spawn(
         None
     };
     let dmz = dmz_for(
-        plan.has_new(LinuxNamespaceType::Pid) && matches!(o.launch, Launch::Run),
+        plan.has_new(LinuxNamespaceType::Pid)
+            && matches!(o.launch, Launch::Run)
+            && !hooks_inside(s.spec),
         s.init,
     )
     .map_err(fail)?;
@@ -349,7 +351,8 @@ fn spawn(
 
 /// berth-dmz for the init, when berth-spawn took the dmz path (`runtime::exeseal`): then
 /// only an init `alone` until it execs (in a new pid namespace, released by `Run`, not
-/// waiting on an exec fifo) may be cloned, since it runs berth-spawn's own file. `--init`
+/// waiting on an exec fifo, starting no hook of its own in there) may be cloned, since it
+/// runs berth-spawn's own file. `--init`
 /// needs none: berth-init is a sealed copy already.
 fn dmz_for(alone: bool, init: bool) -> Result<Option<OwnedFd>, RuntimeError> {
     if !super::exeseal::runs_unsealed() {
@@ -395,6 +398,16 @@ fn hooks_wanted(spec: &Spec) -> bool {
         ]
         .iter()
         .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
+/// The config has createContainer or startContainer hooks: the init runs them inside the
+/// container's namespaces, as its children, before it execs.
+fn hooks_inside(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [h.create_container(), h.start_container()]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
     })
 }
 

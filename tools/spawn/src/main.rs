@@ -467,10 +467,11 @@ fn enters_container(cmd: &Cmd, is_oci: impl Fn(&str) -> bool) -> bool {
 
 /// Whether a verb that makes a container may skip re-executing itself sealed and exec the
 /// command through berth-dmz instead (`runtime::exeseal`, "The dmz"): the container's init
-/// must be alone in a new pid namespace until it execs, released by a start message, not an
-/// exec fifo (OCI `create`), and no SELinux label may ask for a domain change at its exec.
-/// `run` reads its bundle's config for that; `start -` has its Docker flags (`--pid`,
-/// `--security-opt label=`); every other verb re-executes sealed.
+/// must be alone in a new pid namespace until it execs (no createContainer or startContainer
+/// hook), released by a start message, not an exec fifo (OCI `create`), and no SELinux label
+/// may ask for a domain change at its exec. `run` reads its bundle's config for that;
+/// `start -` has its Docker flags (`--pid`, `--security-opt label=`; Docker has no hooks);
+/// every other verb re-executes sealed.
 fn dmz_suits(cmd: &Cmd) -> bool {
     use berth::runtime::exeseal;
     match cmd {
