@@ -12,9 +12,10 @@
  * FD as the init's message {"ExecFailed":ERRNO} (runtime/channel.rs), and the exit code is
  * Docker's: 127 for a missing file, 126 otherwise.
  *
- * No libc: a few system calls, so that the program is a few hundred bytes that start at
- * once. build.rs compiles it (-nostdlib -static); an architecture without the stubs below
- * gets no dmz, and berth-spawn falls back to re-executing itself sealed. */
+ * No libc: a few system calls, so that the program is 352 bytes of code (in an 8.6 KB file,
+ * the rest page alignment) that start at once. build.rs compiles it (-nostdlib -static); an
+ * architecture without the stubs below gets no dmz, and berth-spawn falls back to
+ * re-executing itself sealed. */
 
 #if defined(__x86_64__)
 #define NR_WRITE 1

@@ -20,7 +20,7 @@
 //!   file, and only its last exec matters: a command that is `/proc/self/exe`, or whose
 //!   interpreter is, would run the host's berth-spawn. So berth-spawn stays as installed
 //!   ([`unsealed_with_dmz`]) and the init execs the command through berth-dmz (`dmz.c`, a
-//!   libc-free static program of a few hundred bytes built by build.rs and embedded), from a
+//!   libc-free static program, 352 bytes of code, built by build.rs and embedded), from a
 //!   sealed memfd made per container ([`dmz`]): the command replaces a process whose
 //!   `/proc/self/exe` is that sealed copy. As runc's former runc-dmz, but used only where it
 //!   is safe, and everything else re-executes sealed: a joined or host pid namespace
@@ -29,9 +29,10 @@
 //!   createContainer and startContainer hooks (the init's children in the container, run
 //!   from the image's files); `start NAME` and restarts; a SELinux label (whose domain
 //!   change belongs to the command's exec). The runtime refuses to clone an init that would
-//!   not be alone while berth-spawn runs unsealed (`process::dmz_for`). Capabilities are the same after the two execs as after
-//!   one: the dmz file has none, so the exec into it keeps the ambient set (non-root) or
-//!   grants root the bounding set, as the command's exec does next.
+//!   not be alone while berth-spawn runs unsealed (`process::dmz_for`). Capabilities are
+//!   the same after the two execs as after one: the dmz file has none, so the exec into it
+//!   keeps the ambient set (non-root) or grants root the bounding set, as the command's exec
+//!   does next.
 //! - The process is non-dumpable until it execs (the kernel resets that at execve), so an
 //!   unprivileged process in the container cannot even open `/proc/PID/exe`, `mem` or `fd`.
 //! - `--init`'s PID 1 is berth-init, run from a sealed memfd copy ([`sealed_tool`]): it lives
@@ -64,7 +65,7 @@
 //! `bench/spawn.sh`'s `berth-spawn run` of /bin/true). The re-execution through the overlay
 //! costs one more start of this ~10 MB program, about 2.5-3 ms (the `seal` phase of
 //! `--timings`); the memfd copy of the binary, 4 ms more. The dmz path pays neither: its
-//! `seal` phase is a prctl, and what it adds is a memfd of a few hundred bytes and the exec
+//! `seal` phase is a prctl, and what it adds is a memfd of 8.6 KB and the exec
 //! of a program without libc. With it, `berth-spawn run` went from 1.05x crun's time to
 //! 0.84x (13.5 ms against 12.9, then 7.9 against 9.3: the machine was quieter). The monitor, exec'd through the overlay, shares the installed file's page
 //! cache with every other monitor; from the memfd fallback each holds a private copy.
