@@ -389,23 +389,29 @@ fn excursion_joins(plan: &mut Plan, new_user: bool) -> Vec<Join> {
 /// Whether the config has hooks the init must stop for (prestart, createRuntime,
 /// createContainer, startContainer).
 fn hooks_wanted(spec: &Spec) -> bool {
-    spec.hooks().as_ref().is_some_and(|h| {
+    any_hook(spec, |h| {
         [
             h.prestart(),
             h.create_runtime(),
             h.create_container(),
             h.start_container(),
         ]
-        .iter()
-        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
     })
 }
 
 /// The config has createContainer or startContainer hooks: the init runs them inside the
 /// container's namespaces, as its children, before it execs.
 fn hooks_inside(spec: &Spec) -> bool {
+    any_hook(spec, |h| [h.create_container(), h.start_container()])
+}
+
+/// Whether any of the hook lists `pick` names is non-empty.
+fn any_hook<'a, const N: usize>(
+    spec: &'a Spec,
+    pick: impl Fn(&'a oci_spec::runtime::Hooks) -> [&'a Option<Vec<oci_spec::runtime::Hook>>; N],
+) -> bool {
     spec.hooks().as_ref().is_some_and(|h| {
-        [h.create_container(), h.start_container()]
+        pick(h)
             .iter()
             .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
     })
