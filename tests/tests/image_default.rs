@@ -1,6 +1,7 @@
 //! `berth image default`: busybox:latest from the host's static busybox, with no registry.
 
 use berth_e2e::argv;
+use berth_e2e::world::World;
 use berth_e2e::{TestEnv, fixtures};
 use serde_json::Value;
 
@@ -116,8 +117,9 @@ fn default_image_never_replaces_someone_elses_busybox() {
 
 #[test]
 fn default_image_runs_offline_and_its_container_pins_it() {
-    let env = TestEnv::new();
-    env.ok(&["berth", "image", "default"]);
+    // A World: its container runs under the test's own cgroup parent, removed with it.
+    let env = World::new();
+    env.run(&["berth", "image", "default"]).success();
     // The stages, as `berth run --rm busybox echo hello` composes them, with no registry.
     let r = env
         .sh("berth-pull busybox | berth-unpack - echo hello | berth-spawn start --rm -")
@@ -141,11 +143,11 @@ fn default_image_runs_offline_and_its_container_pins_it() {
         .run(&["berth", "rmi", "--json", "busybox"])
         .fails_with(104);
     assert!(r.error_line().contains("pinned"), "{}", r.stderr);
-    env.ok(&["berth", "rmi", "-f", "busybox"]);
-    env.ok(&["berth", "image", "prune", "-a", "-f"]);
+    env.run(&["berth", "rmi", "-f", "busybox"]).success();
+    env.run(&["berth", "image", "prune", "-a", "-f"]).success();
     assert!(layer.exists(), "the container still needs its layer");
-    env.ok(&["berth-unpack", "rm", "pinned"]);
-    env.ok(&["berth", "image", "prune", "-f"]);
+    env.run(&["berth-unpack", "rm", "pinned"]).success();
+    env.run(&["berth", "image", "prune", "-f"]).success();
     assert!(!layer.exists(), "nothing needs the layer any more");
     let links: Vec<_> = std::fs::read_dir(env.paths().layer_links())
         .map(|d| d.flatten().collect())
