@@ -317,3 +317,89 @@ fn a_half_made_default_bridge_is_made_again() {
         .collect();
     assert_eq!(masq.len(), 1, "{masq:?}");
 }
+
+/// Deletes the host links it names when dropped, even if the test failed half way.
+struct Links(Vec<String>);
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        if let Ok(mut nl) = berth::net::netlink::Netlink::open() {
+            for n in &self.0 {
+                let _ = nl.del_link_named(n);
+            }
+        }
+    }
+}
+
+/// The pipe inodes that a process other than this one holds open.
+fn pipes_held_elsewhere(inode: u64) -> Vec<String> {
+    let me = std::process::id().to_string();
+    let want = format!("pipe:[{inode}]");
+    let mut out = Vec::new();
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == want) {
+                out.push(format!("{pid}: {}", fd.path().display()));
+            }
+        }
+    }
+    out
+}
+
+/// A teardown's veth deletion returns once the veth has left the host, though the kernel
+/// frees it only after an RCU barrier that a detached helper waits out
+/// (`netlink::del_link_unfreed`): the veth is gone when the call returns, whether its peer's
+/// namespace is alive or already dropped; a name that is not there is no error; and the
+/// helper holds none of the caller's descriptors (a pipe the caller has open is not open in
+/// any other process), so a `$(berth rm ...)` does not wait on it.
+#[test]
+fn a_deleted_veth_is_gone_when_the_deletion_returns() {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let tag = std::process::id() % 100_000;
+    let names: Vec<String> = (0..2).map(|i| format!("bvt{tag}x{i}")).collect();
+    let _links = Links(names.clone());
+    let mut nl = berth::net::netlink::Netlink::open().unwrap();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let inode = std::fs::File::from(r.try_clone().unwrap())
+        .metadata()
+        .unwrap()
+        .ino();
+    for (i, name) in names.iter().enumerate() {
+        let peer_dropped = i == 1;
+        let fresh = berth::net::netns::Fresh::make().unwrap();
+        nl.add_veth(
+            name,
+            "berth-test",
+            0,
+            0,
+            "eth0",
+            fresh.ns.as_fd(),
+            [2, 0, 0, 0, 0, 1],
+        )
+        .unwrap();
+        assert!(net::host_link_exists(name), "{name} was not made");
+        if peer_dropped {
+            drop(fresh);
+            nl.del_link_named_unfreed(name).unwrap();
+        } else {
+            nl.del_link_named_unfreed(name).unwrap();
+            drop(fresh);
+        }
+        assert!(
+            !net::host_link_exists(name),
+            "{name} (peer namespace dropped first: {peer_dropped}) is still on the host"
+        );
+        let held = pipes_held_elsewhere(inode);
+        assert!(held.is_empty(), "the caller's pipe leaked to: {held:?}");
+    }
+    nl.del_link_named_unfreed(&names[0]).unwrap();
+    drop((r, w));
+}

@@ -95,7 +95,7 @@ fn take_down(paths: &Paths, id: &str, section: Option<&NetworkSection>) -> Resul
             Netlink::open()
                 .map_err(NetError::netlink("open"))
                 .and_then(|mut nl| {
-                    nl.del_link_named(&veth_name(id))
+                    nl.del_link_named_unfreed(&veth_name(id))
                         .map_err(NetError::netlink("delete veth"))
                 }),
         );
@@ -192,7 +192,7 @@ fn bridge_down(
 ) -> Result<()> {
     let mut nl = Netlink::open().map_err(NetError::netlink("open"))?;
     let veth = s.host_veth.clone().unwrap_or_else(|| veth_name(id));
-    nl.del_link_named(&veth)
+    nl.del_link_named_unfreed(&veth)
         .map_err(NetError::netlink(format!("delete {veth}")))?;
     let (rules, net) = teardown_rules(paths, id, name, s)?;
     // The IPv6 rules, on a dual-stack network: the container's (its `::` ports) are deleted

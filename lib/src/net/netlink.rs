@@ -257,6 +257,20 @@ impl Netlink {
         }
     }
 
+    /// [`del_link_named`](Self::del_link_named), returning as soon as the link is gone from the
+    /// namespace rather than once the kernel has also freed it (see [`del_link_unfreed`]).
+    /// `self` must be a socket in the calling thread's namespace ([`Netlink::open`]).
+    pub fn del_link_named_unfreed(&mut self, name: &str) -> io::Result<()> {
+        // Subscribed first, so that a deletion from now on (ours, or a dying namespace's
+        // taking its veth peer along) is heard even if it happens before the request.
+        let mut events = Socket::new(NETLINK_ROUTE)?;
+        events.bind(&SocketAddr::new(0, RTMGRP_LINK))?;
+        let Some(link) = self.link(name)? else {
+            return Ok(());
+        };
+        del_link_unfreed(self, &events, name, link.index)
+    }
+
     pub fn add_address(&mut self, index: u32, ip: Ipv4Addr, prefix_len: u8) -> io::Result<()> {
         let mut msg = AddressMessage::default();
         msg.header.family = AddressFamily::Inet;
@@ -396,4 +410,150 @@ fn link_of(l: &LinkMessage) -> Link {
         }
     }
     link
+}
+
+/// rtnetlink's link multicast group, as a bind mask (`RTMGRP_LINK` in linux/rtnetlink.h;
+/// the libc crate has no constant for it).
+const RTMGRP_LINK: u32 = 1;
+
+/// Deleting a link is one request, but the kernel answers it only after `netdev_run_todo`'s
+/// `rcu_barrier()`: 15-40 ms of waiting for every CPU's RCU callbacks to run, long after the
+/// link left the namespace (it is unlisted, and `RTM_DELLINK` announced, before that). A
+/// container's teardown does not need to wait for the kernel to free a veth, only for it to be
+/// gone. So the request is sent by a detached grandchild (double fork: it is nobody's zombie;
+/// it keeps only the request socket and a pipe, no lock, no output), which sits out the barrier
+/// alone, and this returns on the link's `RTM_DELLINK` announcement heard on `events` (a
+/// socket subscribed to [`RTMGRP_LINK`] before `index` was looked up). Each quiet 10 ms, or
+/// when the announcement may have been lost (the socket overflowed: `ENOBUFS`), the link is
+/// looked up again; if the helper died without deleting it (killed), it is deleted here, the
+/// slow way.
+fn del_link_unfreed(nl: &mut Netlink, events: &Socket, name: &str, index: u32) -> io::Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    let mut packet = NetlinkMessage::new(
+        {
+            let mut h = NetlinkHeader::default();
+            h.flags = NLM_F_REQUEST;
+            h
+        },
+        NetlinkPayload::from(RouteNetlinkMessage::DelLink(msg)),
+    );
+    packet.finalize();
+    let mut buf = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut buf);
+    let req = Socket::new(NETLINK_ROUTE)?;
+    req.connect(&SocketAddr::new(0, 0))?;
+    let (alive_r, alive_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let keep = [req.as_raw_fd(), alive_w.as_raw_fd()];
+    // SAFETY: the children make only async-signal-safe calls (fork, close_range, send,
+    // _exit) on memory and descriptors prepared before the fork, so the caller may have
+    // threads.
+    let first = unsafe { libc::fork() };
+    if first < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if first == 0 {
+        unsafe {
+            if libc::fork() != 0 {
+                libc::_exit(0);
+            }
+            close_all_but(keep);
+            libc::send(keep[0], buf.as_ptr().cast(), buf.len(), 0);
+            libc::_exit(0);
+        }
+    }
+    drop(alive_w);
+    drop(req);
+    // SAFETY: reaping our own child, which exits at once.
+    unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
+
+    let gone = |nl: &mut Netlink| -> io::Result<bool> {
+        Ok(nl.link(name)?.is_none_or(|l| l.index != index))
+    };
+    let mut rbuf = vec![0u8; 64 * 1024];
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: events.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: alive_r.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: two valid pollfd entries.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, 10) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fds[0].revents != 0 {
+            match events.recv(&mut &mut rbuf[..], libc::MSG_DONTWAIT) {
+                Ok(len) if announces_deletion(&rbuf[..len], index) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+                // ENOBUFS: announcements were dropped; look.
+                Err(_) => {}
+            }
+        } else if fds[1].revents != 0 {
+            // The helper is gone, its request answered or never sent.
+            return if gone(nl)? {
+                Ok(())
+            } else {
+                nl.del_link(index)
+            };
+        }
+        if gone(nl)? {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether the datagram `buf` holds the `RTM_DELLINK` that says link `index` left its
+/// namespace (not a bridge's `AF_BRIDGE` one for its port, sent before the link is unlisted).
+fn announces_deletion(buf: &[u8], index: u32) -> bool {
+    let mut offset = 0;
+    while offset < buf.len() {
+        let Ok(msg) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[offset..]) else {
+            return false;
+        };
+        let len = msg.header.length as usize;
+        if len == 0 {
+            return false;
+        }
+        offset += len;
+        if let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) = msg.payload
+            && l.header.index == index
+            && l.header.interface_family == AddressFamily::Unspec
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Closes every descriptor but the two in `keep` (in a forked child: async-signal-safe).
+///
+/// # Safety
+/// Closes descriptors the process's other owners may believe open: only for a child about to
+/// `_exit`.
+unsafe fn close_all_but(keep: [i32; 2]) {
+    let (a, b) = (keep[0].min(keep[1]) as u32, keep[0].max(keep[1]) as u32);
+    let close = |lo: u32, hi: u32| {
+        if lo <= hi {
+            // SAFETY: see the function's contract.
+            unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0) };
+        }
+    };
+    if a > 0 {
+        close(0, a - 1);
+    }
+    close(a + 1, b.saturating_sub(1));
+    close(b + 1, u32::MAX);
 }
