@@ -17,7 +17,7 @@
 #               and print its report again
 #
 # Environment: BERTH_SPAWN (the berth-spawn to test; default $BERTH_BIN/berth-spawn, where
-# BERTH_BIN is target/release when bench/run.sh runs it, else target/release if built, else
+# BERTH_BIN is the shipped build when bench/run.sh runs it, else target/release if built, else
 # target/debug), OCI_RUNTIMES (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per
 # binary, default 300), OCI_CACHE (the build cache, default bench/out/oci-validation/cache),
 # OCI_LOCK (a lock file held for the whole run, e.g. the machine's e2e lock),

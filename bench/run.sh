@@ -3,8 +3,9 @@
 #
 #   bench/run.sh [NAME...]     run bench/NAME.sh for each NAME (default: every bench)
 #
-# Builds berth with --release, installs the Debian packages each bench declares on a
-# `# peers: pkg...` line, then runs the benches one after another. See bench/README.md.
+# Builds berth as shipped (scripts/build-release.sh), installs the Debian packages each bench
+# declares on a `# peers: pkg...` line, then runs the benches one after another. See
+# bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -35,9 +36,9 @@ if [ -n "$missing" ]; then
   apt-get install -y -q --no-install-recommends $missing >/dev/null
 fi
 
-echo "bench: building berth (release)" >&2
-cargo build --release --workspace --bins --quiet
-export BERTH_BIN="$top/target/release"
+echo "bench: building berth as shipped (scripts/build-release.sh: release, static)" >&2
+BERTH_BIN="$top/$(./scripts/build-release.sh)"
+export BERTH_BIN
 export BENCH_OUT="$top/bench/out"
 mkdir -p "$BENCH_OUT"
 results="$BENCH_OUT/results.txt"
