@@ -453,6 +453,8 @@ fn del_link_unfreed(nl: &mut Netlink, events: &Socket, name: &str, index: u32) -
         return Err(io::Error::last_os_error());
     }
     if first == 0 {
+        // SAFETY: the forked child's async-signal-safe calls (above); it leaves with _exit,
+        // running none of its parent's destructors.
         unsafe {
             if libc::fork() != 0 {
                 libc::_exit(0);
