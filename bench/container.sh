@@ -53,10 +53,12 @@ cleanup() {
   $podman rmi -a -f >/dev/null 2>&1
   crun --root "$work/crun" delete --force hc >/dev/null 2>&1
   crun_hybrid_off
+  cni_chains_clean
   registry_stop
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null
   rm -rf "$work"
 }
+cni_chains_mark
 trap cleanup EXIT INT TERM
 
 # The images, built with umoci: busybox, and busybox httpd serving /www on port 80.

@@ -138,6 +138,27 @@ crun_hybrid_off() {
   fi
 }
 
+# CNI's plugins (podman's network backend on Debian 12, and bench/netns.sh's own bridge and
+# portmap) leave their top-level chains behind after their last container, as Docker leaves
+# DOCKER-*. cni_chains_mark notes whether the host had any before the bench; cni_chains_clean
+# then removes the ones the bench left (jumps first, then rules, then chains) only if it had
+# none, so a host's own podman keeps its chains.
+cni_chains_mark() {
+  CNI_HAD=$(iptables-save 2>/dev/null | grep -c '^:CNI-' || true)
+}
+cni_chains_clean() {
+  [ "${CNI_HAD:-1}" = 0 ] || return 0
+  for t in nat filter; do
+    iptables-save -t $t | awk '/^-A [A-Z]+ .*-j CNI-/ && !/^-A CNI-/ {sub("^-A ","-D "); print}' |
+      while read -r rule; do eval "iptables -t $t $rule" 2>/dev/null || true; done
+    for op in -F -X; do
+      for c in $(iptables-save -t $t | awk -F'[: ]' '/^:CNI-/ {print $2}'); do
+        iptables -t $t $op "$c" 2>/dev/null || true
+      done
+    done
+  done
+}
+
 # true_bundle DIR ROOTFS: an OCI bundle in DIR whose rootfs is a copy of ROOTFS (busybox),
 # with runc's default config.json running `true` (no terminal).
 true_bundle() {

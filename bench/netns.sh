@@ -25,15 +25,8 @@ work=$(mktemp -d /tmp/berth-bench-netns.XXXXXX)  # short paths; not under BENCH_
 cleanup() {
   ip netns del berthbenchcni 2>/dev/null || true
   ip link del cnibench0 2>/dev/null || true
-  # The portmap plugin leaves its top-level chains behind; remove them and their jumps.
-  iptables-save -t nat | awk '/^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-HOSTPORT/ {sub("^-A ","-D "); print}' |
-    while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
-  for c in $(iptables-save -t nat | awk -F'[: ]' '/^:CNI-/ {print $2}'); do
-    iptables -t nat -F "$c" 2>/dev/null || true
-  done
-  for c in $(iptables-save -t nat | awk -F'[: ]' '/^:CNI-/ {print $2}'); do
-    iptables -t nat -X "$c" 2>/dev/null || true
-  done
+  # The portmap plugin leaves its top-level chains behind.
+  cni_chains_clean
   BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run "$bin/berth-netns" rm "$id" 2>/dev/null || true
   # The default bridge (berthbench0) and its base rules outlive the container, as docker0's do.
   BERTH_ROOT=$work/root BERTH_RUN_ROOT=$work/run "$bin/berth-netns" network prune -f >/dev/null 2>&1 || true
@@ -41,6 +34,7 @@ cleanup() {
   rm -rf "$work"
   echo "$forward_before" > /proc/sys/net/ipv4/ip_forward
 }
+cni_chains_mark
 trap cleanup EXIT INT TERM
 
 # berth: a container directory and record, as berth-unpack leaves them.
