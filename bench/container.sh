@@ -29,6 +29,8 @@ work=$(mktemp -d /tmp/berth-bench-container.XXXXXX)
 layout="$work/layout"
 export BERTH_ROOT="$work/root" BERTH_RUN_ROOT="$work/run"
 export CONTAINERS_CONF=/dev/null CONTAINERS_REGISTRIES_CONF=/dev/null
+# berth's containers' cgroups under a parent of the bench's own, removed with it.
+export BERTH_CGROUP_PARENT=/berth-bench-container
 # `berth` is the dispatcher a user types; it and berth-run come from tools/run.
 PATH="$BERTH_BIN:$top/tools/run:$PATH"
 podman="podman --root $work/proot --runroot $work/prun --tmpdir $work/ptmp --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
@@ -54,11 +56,18 @@ cleanup() {
   crun --root "$work/crun" delete --force hc >/dev/null 2>&1
   crun_hybrid_off
   cni_chains_clean
+  # podman's cgroupfs manager leaves its parent (libpod_parent, with conmon's) behind.
+  libpod=/nonexistent
+  [ "$libpod_had" != 0 ] || libpod=libpod_parent
+  for c in /sys/fs/cgroup/*"$BERTH_CGROUP_PARENT" /sys/fs/cgroup/*/"$libpod"; do
+    if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; fi
+  done
   registry_stop
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null
   rm -rf "$work"
 }
 cni_chains_mark
+libpod_had=$(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent | wc -l)
 trap cleanup EXIT INT TERM
 
 # The images, built with umoci: busybox, and busybox httpd serving /www on port 80.

@@ -139,15 +139,18 @@ crun_hybrid_off() {
 }
 
 # CNI's plugins (podman's network backend on Debian 12, and bench/netns.sh's own bridge and
-# portmap) leave their top-level chains behind after their last container, as Docker leaves
-# DOCKER-*. cni_chains_mark notes whether the host had any before the bench; cni_chains_clean
-# then removes the ones the bench left (jumps first, then rules, then chains) only if it had
-# none, so a host's own podman keeps its chains.
+# portmap) leave their top-level chains and podman's bridge cni-podman0 behind after their last
+# container, as Docker leaves DOCKER-* and docker0. cni_chains_mark notes whether the host had
+# any before the bench; cni_chains_clean then removes what the bench left (the bridge; jumps
+# first, then rules, then chains) only if it had none, so a host's own podman keeps its own.
 cni_chains_mark() {
   CNI_HAD=$(iptables-save 2>/dev/null | grep -c '^:CNI-' || true)
+  ip link show cni-podman0 >/dev/null 2>&1 && CNI_HAD=$((CNI_HAD + 1))
+  return 0
 }
 cni_chains_clean() {
   [ "${CNI_HAD:-1}" = 0 ] || return 0
+  ip link del cni-podman0 2>/dev/null || true
   for t in nat filter; do
     iptables-save -t $t | awk '/^-A [A-Z]+ .*-j CNI-/ && !/^-A CNI-/ {sub("^-A ","-D "); print}' |
       while read -r rule; do eval "iptables -t $t $rule" 2>/dev/null || true; done
