@@ -3,20 +3,36 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::CgroupError;
 use super::resources::{Check, Write};
 
+/// The file the last write went to, still open for the next write to the same file: a v1
+/// device cgroup takes one rule per write, some twenty to one `devices.allow` per container.
+#[derive(Default)]
+pub struct LastFile(Option<(PathBuf, fs::File)>);
+
+impl LastFile {
+    /// `path` opened for writing (`NotFound` when the controller has no such file).
+    fn open(&mut self, path: PathBuf) -> std::io::Result<&mut fs::File> {
+        if self.0.as_ref().is_none_or(|(p, _)| *p != path) {
+            let f = fs::OpenOptions::new().write(true).open(&path)?;
+            self.0 = Some((path, f));
+        }
+        Ok(&mut self.0.as_mut().expect("set above").1)
+    }
+}
+
 /// One planned write: the first choice whose file exists, then its check.
-pub fn write(dir: &Path, w: &Write) -> Result<(), CgroupError> {
+pub fn write(dir: &Path, w: &Write, last: &mut LastFile) -> Result<(), CgroupError> {
     for (file, value) in &w.choices {
         let path = dir.join(file);
-        match fs::OpenOptions::new().write(true).open(&path) {
+        match last.open(path.clone()) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             r => r,
         }
-        .and_then(|mut f| f.write_all(value.as_bytes()))
+        .and_then(|f| f.write_all(value.as_bytes()))
         .map_err(|source| CgroupError::Write {
             field: w.field.clone(),
             path: path.clone(),

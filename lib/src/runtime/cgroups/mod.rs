@@ -460,12 +460,13 @@ impl Cgroup {
     }
 
     fn apply(&self, plan: &resources::Plan) -> Result<(), CgroupError> {
+        let mut last = apply::LastFile::default();
         for w in &plan.writes {
             let dir = self.dir_of(w.ctl).ok_or_else(|| CgroupError::Refused {
                 field: w.field.clone(),
                 why: "its cgroup controller is gone".into(),
             })?;
-            apply::write(&dir, w)?;
+            apply::write(&dir, w, &mut last)?;
         }
         if let (Some(rules), Some(dir)) = (&plan.bpf_devices, self.v2_dir()) {
             devices::attach(&dir, rules)?;
