@@ -174,13 +174,23 @@ fn cstrings(v: impl IntoIterator<Item = OsString>) -> Vec<CString> {
 }
 
 /// Executes the file behind `fd` (execveat with AT_EMPTY_PATH). Where that is refused (a
-/// seccomp profile without execveat, an old kernel), tries `/proc/self/fd/N`. Returns only on
-/// failure, with the first error.
+/// seccomp profile without execveat, an old kernel), tries `/proc/self/fd/N`, but only if
+/// `/proc` is procfs: inside a container whose config mounts something else there, the path
+/// is the image's and could lead to any file of it. Returns only on failure, with the first
+/// error.
 pub fn exec_fd(fd: &OwnedFd, args: &[CString], env: &[CString]) -> Errno {
     let Err(first) = nix::unistd::execveat(fd, c"", args, env, AtFlags::AT_EMPTY_PATH);
-    let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default();
-    let _ = nix::unistd::execve(&path, args, env);
+    if proc_is_procfs() {
+        let path = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default();
+        let _ = nix::unistd::execve(&path, args, env);
+    }
     first
+}
+
+/// Whether `/proc` here is the kernel's procfs (not a directory or a mount of the image's).
+pub fn proc_is_procfs() -> bool {
+    nix::sys::statfs::statfs("/proc")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
 }
 
 /// Whether `f` lives on a read-only overlayfs (our [`overlay_handle`], given the environment

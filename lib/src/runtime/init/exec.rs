@@ -395,13 +395,11 @@ pub fn exec_via_dmz(
     ];
     argv.extend(cstrings(args));
     let env = cstrings(env);
-    // execve of /proc/self/fd/N when /proc is procfs: a seccomp profile that allows the
-    // command's execve need not allow execveat. Otherwise (a config that mounts no procfs
-    // there: the path is then the image's, and could lead anywhere) execveat alone, which
-    // walks no path (not `exeseal::exec_fd`, which falls back to that path).
-    let procfs = nix::sys::statfs::statfs("/proc")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
-    if procfs {
+    // execve of /proc/self/fd/N when /proc is procfs, first (`exeseal::exec_fd` tries
+    // execveat first): a seccomp profile that allows the command's execve need not allow
+    // execveat. Otherwise (a config that mounts no procfs there: the path is then the
+    // image's, and could lead anywhere) execveat alone, which walks no path.
+    if exeseal::proc_is_procfs() {
         let through_proc = CString::new(format!("/proc/self/fd/{}", dmz.as_raw_fd()));
         let Err(e) = execve(&through_proc.unwrap_or_default(), &argv, &env);
         return failed(e);
