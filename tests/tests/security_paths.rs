@@ -497,3 +497,58 @@ fn sysfs_is_the_containers_own_and_the_hosts_only_read_only() {
     }
     b.assert_clean(&[&id]);
 }
+
+/// runc's proc-safety rule (`checkProcMount`): only a procfs goes on /proc, and inside it only
+/// the files lxcfs emulates. An image's `VOLUME /proc` (whose anonymous volume would take the
+/// image's own files under /proc: a fake `/proc/self/...` for everything that walks it later),
+/// a `-v DIR:/proc`, a tmpfs on /proc/sys, and a volume on an image's symlink that leads to
+/// /proc or into it all fail the run with 125 and leave nothing, the anonymous volume
+/// included; an lxcfs-style file still mounts.
+#[test]
+fn nothing_but_a_procfs_goes_on_proc_and_only_lxcfs_files_inside_it() {
+    let b = Session::new();
+    let layer = tar(|t| {
+        t.dir("proc/self", 0o755);
+        t.file("proc/self/status", b"Name:\tfake\n");
+        t.symlink("p", "/proc");
+        t.symlink("s", "proc/sys");
+    });
+    let volume = json!({"Cmd": ["cat", "/proc/self/status"], "Volumes": {"/proc": {}}});
+    image(&b, "fakeproc:latest", &layer, volume);
+    image(&b, "procln:latest", &layer, json!({"Cmd": ["true"]}));
+    let dir = b.w.env.dir().join("fake");
+    std::fs::create_dir(&dir).unwrap();
+    let on = |dest: &str| format!("{}:{dest}", dir.display());
+    for (args, says) in [
+        (
+            vec!["run", "--rm", "fakeproc"],
+            "/proc because it is not of type proc",
+        ),
+        (
+            vec!["run", "--rm", "-v", &on("/proc"), "procln"],
+            "/proc because it is not of type proc",
+        ),
+        (
+            vec!["run", "--rm", "--tmpfs", "/proc/sys", "procln"],
+            "/proc/sys cannot be mounted because it is inside /proc",
+        ),
+        (
+            vec!["run", "--rm", "-v", &on("/p"), "procln"],
+            "/p (which leads to /proc) because it is not of type proc",
+        ),
+        (
+            vec!["run", "--rm", "-v", &on("/s"), "procln"],
+            "/s (which leads to /proc/sys) cannot be mounted because it is inside /proc",
+        ),
+    ] {
+        let r = b.berth(&args).fails_with(125);
+        assert!(r.error_line().contains(says), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "");
+    let uptime = dir.join("uptime");
+    std::fs::write(&uptime, "12.00 34.00\n").unwrap();
+    let lxcfs = format!("{}:/proc/uptime:ro", uptime.display());
+    let run = ["run", "--rm", "-v", &lxcfs, "procln", "cat", "/proc/uptime"];
+    assert_eq!(b.ok(&run), "12.00 34.00\n");
+    b.assert_clean(&[]);
+}

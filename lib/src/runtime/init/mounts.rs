@@ -14,7 +14,7 @@ use rustix::io::Errno;
 
 use super::fs::{
     Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_path, mount_point, new_fs,
-    parse_options, propagate, set_flags,
+    parse_options, propagate, rel, set_flags,
 };
 
 /// A cgroup hierarchy to show inside the container: its name under /sys/fs/cgroup and the
@@ -66,7 +66,9 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
         .source()
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned());
-    if o.bind || typ == "bind" {
+    let is_bind = o.bind || typ == "bind";
+    check_proc_mount(root, dest, typ, is_bind, source.as_deref())?;
+    if is_bind {
         let src = PathBuf::from(source.unwrap_or_default());
         return bind(root, &src, dest, &o);
     }
@@ -89,6 +91,111 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
             propagate(&mnt, &o, dest)
         }
     }
+}
+
+/// What lxcfs emulates inside /proc: the only mount destinations under it (runc's list).
+const PROC_MOUNTS_ALLOWED: &[&str] = &[
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/meminfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/slabinfo",
+    "proc/net/dev",
+    "proc/sys/kernel/ns_last_pid",
+    "proc/sys/crypto/fips_enabled",
+];
+
+/// runc's proc-safety rule (`checkProcMount`): nothing goes over the container's /proc but a
+/// procfs (a new one, or a bind of one), and nothing inside it but what lxcfs emulates. A
+/// fake /proc turns every later `/proc/self/...` that the runtime or the kernel's users walk
+/// into a path of the image's (runc's CVE-2019-16884 and CVE-2019-19921); an image's
+/// `VOLUME /proc` would be one, a `-v DIR:/proc` another. The destination is checked as
+/// written and as it resolves in the root, so that a symlink to /proc does not get past.
+fn check_proc_mount(
+    root: &Root,
+    dest: &Path,
+    typ: &str,
+    bind: bool,
+    source: Option<&str>,
+) -> Result<(), String> {
+    let written = rel(dest);
+    for r in [Some(written.clone()), resolved_rel(root, &written)]
+        .into_iter()
+        .flatten()
+    {
+        let dest = if r == written {
+            dest.display().to_string()
+        } else {
+            format!(
+                "{} (which leads to /{})",
+                dest.display(),
+                String::from_utf8_lossy(&r)
+            )
+        };
+        if r == b"proc" {
+            let procfs = if bind {
+                source.is_some_and(|s| {
+                    rfs::statfs(s).is_ok_and(|st| st.f_type == libc::PROC_SUPER_MAGIC)
+                })
+            } else {
+                typ == "proc"
+            };
+            if !procfs {
+                return Err(format!(
+                    "{} cannot be mounted on {dest} because it is not of type proc (only a procfs goes on /proc)",
+                    source.unwrap_or(typ),
+                ));
+            }
+        } else if r.starts_with(b"proc/") && !PROC_MOUNTS_ALLOWED.iter().any(|a| a.as_bytes() == r)
+        {
+            return Err(format!(
+                "{dest} cannot be mounted because it is inside /proc (only lxcfs's files are: {})",
+                PROC_MOUNTS_ALLOWED
+                    .iter()
+                    .map(|a| format!("/{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where `rel` (a destination relative to the root) leads once its symlinks are followed
+/// inside the root, relative to the root: its deepest existing ancestor resolved by
+/// descriptor, and the rest as written. `None` when that cannot be told.
+fn resolved_rel(root: &Root, rel: &[u8]) -> Option<Vec<u8>> {
+    let link = |fd: std::os::fd::BorrowedFd| {
+        std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&fd)
+        ))
+        .ok()
+    };
+    let top = link(root.fd())?;
+    let parts: Vec<&[u8]> = rel
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    for keep in (1..=parts.len()).rev() {
+        let Ok(fd) = root.open_at(&parts[..keep].join(&b'/'), OFlags::PATH) else {
+            continue;
+        };
+        let at = link(std::os::fd::AsFd::as_fd(&fd))?;
+        let inside = at.strip_prefix(&top).ok()?;
+        let mut out = std::os::unix::ffi::OsStrExt::as_bytes(inside.as_os_str()).to_vec();
+        for p in &parts[keep..] {
+            if !out.is_empty() {
+                out.push(b'/');
+            }
+            out.extend_from_slice(p);
+        }
+        return Some(out);
+    }
+    None
 }
 
 /// The SELinux options that take a context as their value.
