@@ -296,15 +296,24 @@ impl Drop for Umask {
 fn create_fails_when_the_init_could_not_wait_for_start() {
     let w = World::new();
     let rt = Rt::new(&w);
-    // A /proc that is not procfs: the init cannot reopen its exec fifo there, which it would
-    // only find out after create returned. create must fail instead, and leave nothing.
+    // No procfs on /proc: the init cannot reopen its exec fifo there, which it would only
+    // find out after create returned. create must fail instead, and leave nothing.
     let mut c = config(&["true"], &[]);
-    c["mounts"][0] = json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"});
+    assert_eq!(c["mounts"][0]["type"], "proc");
+    c["mounts"].as_array_mut().unwrap().remove(0);
     let b = bundle(&w, "noproc", &c);
     let (code, err) = rt.create(&b, "c-noproc", &[]);
     assert_ne!(code, 0, "create said the container waits: {err}");
-    assert!(err.contains("opening the exec fifo"), "{err}");
+    assert!(err.contains("opening the exec fifo: /proc"), "{err}");
     rt.run(&["state", "c-noproc"]).fails_with(3);
+    // Something else on /proc: refused before that (runc's proc-safety rule).
+    let mut c = config(&["true"], &[]);
+    c["mounts"][0] = json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"});
+    let b = bundle(&w, "tmpproc", &c);
+    let (code, err) = rt.create(&b, "c-tmpproc", &[]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("because it is not of type proc"), "{err}");
+    rt.run(&["state", "c-tmpproc"]).fails_with(3);
     rt.assert_clean();
 }
 

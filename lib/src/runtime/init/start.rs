@@ -37,7 +37,13 @@ pub(crate) enum Fifo {
     Opener { chan: Channel, pid: libc::pid_t },
 }
 
+/// The fifo reopened through `/proc/self/fd`, which must be the kernel's: in a container whose
+/// config mounts no procfs on /proc, that path is the image's (a planted fifo there would
+/// let the process run before `start`). ENOENT then: a `create` that cannot wait fails.
 fn reopen(fifo: i32, flags: OFlag) -> nix::Result<OwnedFd> {
+    if !crate::runtime::exeseal::proc_is_procfs() {
+        return Err(Errno::ENOENT);
+    }
     open(
         format!("/proc/self/fd/{fifo}").as_str(),
         flags | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
@@ -49,6 +55,9 @@ fn reopen(fifo: i32, flags: OFlag) -> nix::Result<OwnedFd> {
 fn probe_open(fifo: i32) -> Result<(), String> {
     match reopen(fifo, OFlag::O_NONBLOCK) {
         Ok(_) | Err(Errno::ENXIO) => Ok(()),
+        Err(Errno::ENOENT) if !crate::runtime::exeseal::proc_is_procfs() => Err(
+            "opening the exec fifo: /proc in the container is not procfs (mount one there: OCI create waits through /proc/self/fd)".into(),
+        ),
         Err(e) => Err(format!("opening the exec fifo: {e}")),
     }
 }
