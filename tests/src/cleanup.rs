@@ -1,9 +1,10 @@
 //! Teardown of everything a test may have left under its temporary directory: processes whose
 //! root, cwd or environment point into it, then every mount beneath it (deepest first), then
-//! the files. Each step carries on past failures, so one stuck piece never hides the rest.
+//! the files; and a test's cgroup parent. Each step carries on past failures, so one stuck
+//! piece never hides the rest.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Kills processes tied to `dir`, unmounts everything under it, and deletes it.
 pub fn tear_down(dir: &Path) {
@@ -88,4 +89,73 @@ fn unescape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Every directory of the cgroup `parent` (relative to each hierarchy's root) and below it, in
+/// every hierarchy.
+pub fn cgroup_dirs(parent: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for h in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let mut stack = vec![h.path().join(parent)];
+        while let Some(d) = stack.pop() {
+            if let Ok(rd) = fs::read_dir(&d) {
+                out.push(d.clone());
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(e.path());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Removes a test's cgroup parent (`TestEnv::cgroup`) in every hierarchy: kills what is still
+/// in it, thaws it, and removes its directories deepest first; then the shared `berth-test`
+/// parent, once the last test's are gone.
+pub fn remove_cgroups(parent: &str) {
+    let mut dirs = cgroup_dirs(parent);
+    for d in &dirs {
+        if let Ok(procs) = fs::read_to_string(d.join("cgroup.procs")) {
+            for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let _ = fs::write(d.join("freezer.state"), "THAWED");
+    }
+    // conmon (podman's monitor, in spawn_oci) makes its `conmon` cgroup under every
+    // controller's path it knows, also where nothing is mounted (this hybrid host's hugetlb
+    // lives in v2): plain directories on /sys/fs/cgroup's tmpfs, with a `tasks` file in them.
+    // They are this test's too.
+    dirs.retain(|d| {
+        let plain = nix::sys::statfs::statfs(d.as_path())
+            .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+        if plain {
+            let _ = fs::remove_dir_all(d);
+        }
+        !plain
+    });
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.as_os_str().len()));
+    for _ in 0..50 {
+        dirs.retain(|d| fs::remove_dir(d).is_err() && d.exists());
+        if dirs.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for h in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = fs::remove_dir(h.path().join("berth-test"));
+    }
 }

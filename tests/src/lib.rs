@@ -79,6 +79,9 @@ pub struct TestEnv {
     pub run: PathBuf,
     /// `DOCKER_CONFIG`: where credentials and certs.d live for this test.
     pub docker_config: PathBuf,
+    /// The cgroup parent of this test's containers (`BERTH_CGROUP_PARENT`, relative to each
+    /// hierarchy's root: `berth-test/<dir name>`), removed with the test.
+    pub cgroup: String,
 }
 
 impl TestEnv {
@@ -96,11 +99,17 @@ impl TestEnv {
         for d in [&root, &run, &docker_config] {
             std::fs::create_dir_all(d).expect("create test dirs");
         }
+        let tag = dir
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         TestEnv {
             dir,
             root,
             run,
             docker_config,
+            cgroup: format!("berth-test/{tag}"),
         }
     }
 
@@ -120,6 +129,7 @@ impl TestEnv {
         c.env("PATH", tool_path())
             .env("BERTH_ROOT", &self.root)
             .env("BERTH_RUN_ROOT", &self.run)
+            .env("BERTH_CGROUP_PARENT", &self.cgroup)
             .env("DOCKER_CONFIG", &self.docker_config)
             // Registry trust and settings come from the test's own dirs, never from /etc.
             .env("BERTH_CERTS_D", self.docker_config.join("certs.d"))
@@ -170,6 +180,7 @@ impl Default for TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         cleanup::tear_down(self.dir.path());
+        cleanup::remove_cgroups(&self.cgroup);
     }
 }
 

@@ -1,11 +1,10 @@
-//! A [`World`]: a [`TestEnv`] whose containers live under a cgroup parent of its own (removed
-//! on drop, with every process in it); berth containers made from the umoci-built busybox
+//! A [`World`]: a [`TestEnv`] (whose containers live under a cgroup parent of its own, removed
+//! on drop with every process in it); berth containers made from the umoci-built busybox
 //! fixture (a record with a bundle section, as berth-unpack makes it); and teardown of a
 //! container through the stages' own verbs, as `berth rm` runs them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use berth::protocol::{BundleSection, ContainerConfig, Record, RootfsDriver};
 use berth::state::Containers;
@@ -21,13 +20,8 @@ pub struct World {
 impl World {
     pub fn new() -> World {
         let env = TestEnv::new();
-        let tag = env
-            .dir()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         World {
-            cgroup: format!("berth-test/{tag}"),
+            cgroup: env.cgroup.clone(),
             env,
         }
     }
@@ -37,9 +31,7 @@ impl World {
     }
 
     pub fn cmd(&self, tool: &str) -> Command {
-        let mut c = self.env.cmd(tool);
-        c.env("BERTH_CGROUP_PARENT", &self.cgroup);
-        c
+        self.env.cmd(tool)
     }
 
     pub fn run(&self, argv: &[&str]) -> Run {
@@ -175,25 +167,7 @@ impl World {
 
     /// Cgroup directories of this test still present.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let mut stack = vec![h.path().join(&self.cgroup)];
-            while let Some(d) = stack.pop() {
-                if let Ok(rd) = std::fs::read_dir(&d) {
-                    out.push(d.clone());
-                    for e in rd.flatten() {
-                        if e.file_type().is_ok_and(|t| t.is_dir()) {
-                            stack.push(e.path());
-                        }
-                    }
-                }
-            }
-        }
-        out
+        crate::cleanup::cgroup_dirs(&self.cgroup)
     }
 
     /// Leaf cgroup directories (containers') of this test still present.
@@ -213,47 +187,8 @@ impl Default for World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        // Its processes and cgroups go with its TestEnv (`cleanup::remove_cgroups`).
         crate::cleanup::kill_processes_under(self.env.dir());
-        let mut dirs = self.cgroup_dirs();
-        for d in &dirs {
-            if let Ok(procs) = std::fs::read_to_string(d.join("cgroup.procs")) {
-                for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(p),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-        }
-        // conmon (podman's monitor, in spawn_oci) makes its `conmon` cgroup under every
-        // controller's path it knows, also where nothing is mounted (this hybrid host's
-        // hugetlb lives in v2): plain directories on /sys/fs/cgroup's tmpfs, with a `tasks`
-        // file in them. They are this test's too.
-        dirs.retain(|d| {
-            let plain = nix::sys::statfs::statfs(d.as_path())
-                .is_ok_and(|f| f.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
-            if plain {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            !plain
-        });
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_os_str().len()));
-        for _ in 0..50 {
-            dirs.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
-            if dirs.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The shared parent goes too once the last test's containers are gone.
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(h.path().join("berth-test"));
-        }
     }
 }
 
