@@ -67,9 +67,10 @@
 //! `--timings`); the memfd copy of the binary, 4 ms more. The dmz path pays neither: its
 //! `seal` phase is a prctl, and what it adds is a memfd of 8.6 KB and the exec of a program
 //! without libc. With it, `berth-spawn run` went from 1.05x crun's time to 0.83x (13.5 ms
-//! against 12.9, then 9.0 against 10.9). In `berth run` the seal overlapped the wait for the
-//! stages upstream, so the pipeline gains less: `run --rm --network none` 24.6 ms against
-//! 27.9 with the seal forced (`--security-opt label=disable`). The monitor, exec'd through
+//! against 12.9, then 9.0 against 10.9; built static, as shipped, 0.70x: 7 against 10). In
+//! `berth run` the seal overlapped the wait for the stages upstream, so the pipeline gains
+//! less: `run --rm --network none` 24.6 ms against 27.9 with the seal forced
+//! (`--security-opt label=disable`). The monitor, exec'd through
 //! the overlay, shares the installed file's page cache with every other monitor; from the
 //! memfd fallback each holds a private copy.
 
