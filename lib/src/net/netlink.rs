@@ -495,21 +495,29 @@ fn del_link_unfreed(nl: &mut Netlink, events: &Socket, name: &str, index: u32) -
             }
             return Err(e);
         }
-        if fds[0].revents != 0 {
-            match events.recv(&mut &mut rbuf[..], libc::MSG_DONTWAIT) {
-                Ok(len) if announces_deletion(&rbuf[..len], index) => return Ok(()),
-                Ok(_) => continue,
-                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
-                // ENOBUFS: announcements were dropped; look.
-                Err(_) => {}
-            }
-        } else if fds[1].revents != 0 {
-            // The helper is gone, its request answered or never sent.
-            return if gone(nl)? {
+        // The helper is gone, its request answered or never sent: what is left is ours.
+        let helper_gone = fds[1].revents != 0;
+        let slow_way = |nl: &mut Netlink| {
+            if gone(nl)? {
                 Ok(())
             } else {
                 nl.del_link(index)
-            };
+            }
+        };
+        if fds[0].revents != 0 {
+            match events.recv(&mut &mut rbuf[..], libc::MSG_DONTWAIT) {
+                Ok(len) if announces_deletion(&rbuf[..len], index) => return Ok(()),
+                Ok(_) if !helper_gone => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && !helper_gone => continue,
+                Ok(_) => {}
+                // Announcements were dropped: look.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EAGAIN)) => {}
+                // The subscription is unusable.
+                Err(_) => return slow_way(nl),
+            }
+        }
+        if helper_gone {
+            return slow_way(nl);
         }
         if gone(nl)? {
             return Ok(());
