@@ -1,7 +1,7 @@
 //! Builds berth-dmz (`src/runtime/dmz.c`, see `runtime::exeseal`): a libc-free static program
-//! of 352 bytes of code (an 8.6 KB file), embedded in the library. The `cc` crate finds the
-//! C compiler (the one that links Rust programs here, or $CC); the flags are ours, since `cc`
-//! builds objects and libraries, not a program. Where it cannot be built (another
+//! of about 500 bytes of code (an 8.7 KB file), embedded in the library. The `cc` crate finds
+//! the C compiler (the one that links Rust programs here, or $CC); the flags are ours, since
+//! `cc` builds objects and libraries, not a program. Where it cannot be built (another
 //! architecture, no C compiler), the embedded file is empty and berth-spawn re-executes
 //! itself sealed instead.
 

@@ -771,6 +771,12 @@ fn a_command_that_is_proc_self_exe_reaches_no_host_binary() {
         let r = b.berth(&[&flags[..], &["busybox", cmd]].concat());
         let r = r.fails_with(127);
         assert_eq!(r.stdout, "", "{cmd}");
+        assert!(
+            r.stderr
+                .contains("/proc/self/exe is berth's exec helper here"),
+            "{cmd}: {}",
+            r.stderr
+        );
     }
     assert_eq!(
         b.ok(&["run", "--rm", "busybox", "readlink", "/proc/1/exe"]),

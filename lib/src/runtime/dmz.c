@@ -12,8 +12,8 @@
  * FD as the init's message {"ExecFailed":ERRNO} (runtime/channel.rs), and the exit code is
  * Docker's: 127 for a missing file, 126 otherwise.
  *
- * No libc: a few system calls, so that the program is 352 bytes of code (in an 8.6 KB file,
- * the rest page alignment) that start at once. build.rs compiles it (-nostdlib -static); an
+ * No libc: a few system calls, so that the program is about 500 bytes of code (in an 8.7 KB
+ * file, the rest page alignment) that start at once. build.rs compiles it (-nostdlib -static); an
  * architecture without the stubs below gets no dmz, and berth-spawn falls back to
  * re-executing itself sealed. */
 
@@ -60,6 +60,16 @@ __attribute__((noreturn)) static void leave(int code)
 		sys3(NR_EXIT_GROUP, code, 0, 0);
 }
 
+/* Run with arguments that are not berth-spawn's: the container's command was /proc/self/exe
+ * (or a script whose interpreter is), which is this program at that point. */
+__attribute__((noreturn)) static void not_a_command(void)
+{
+	static const char line[] =
+		"berth-dmz: /proc/self/exe is berth's exec helper here, not a program of the image\n";
+	sys3(NR_WRITE, 2, (long)line, sizeof(line) - 1);
+	leave(127);
+}
+
 __attribute__((noreturn, used)) void dmz_main(long *sp)
 {
 	long argc = sp[0];
@@ -73,11 +83,11 @@ __attribute__((noreturn, used)) void dmz_main(long *sp)
 	long err, e;
 
 	if (argc < 4)
-		leave(127);
+		not_a_command();
 	for (p = argv[1]; *p >= '0' && *p <= '9'; p++)
 		fd = fd * 10 + (*p - '0');
 	if (*p != 0 || p == argv[1])
-		leave(127);
+		not_a_command();
 	sys3(NR_FCNTL, fd, F_SETFD, FD_CLOEXEC);
 	err = e = -sys3(NR_EXECVE, (long)argv[2], (long)(argv + 3), (long)envp);
 	do

@@ -20,7 +20,7 @@
 //!   file, and only its last exec matters: a command that is `/proc/self/exe`, or whose
 //!   interpreter is, would run the host's berth-spawn. So berth-spawn stays as installed
 //!   ([`unsealed_with_dmz`]) and the init execs the command through berth-dmz (`dmz.c`, a
-//!   libc-free static program, 352 bytes of code, built by build.rs and embedded), from a
+//!   libc-free static program, about 500 bytes of code, built by build.rs and embedded), from a
 //!   sealed memfd made per container ([`dmz`]): the command replaces a process whose
 //!   `/proc/self/exe` is that sealed copy. As runc's former runc-dmz, but used only where it
 //!   is safe, and everything else re-executes sealed: a joined or host pid namespace
@@ -65,7 +65,7 @@
 //! `bench/spawn.sh`'s `berth-spawn run` of /bin/true). The re-execution through the overlay
 //! costs one more start of this ~10 MB program, about 2.5-3 ms (the `seal` phase of
 //! `--timings`); the memfd copy of the binary, 4 ms more. The dmz path pays neither: its
-//! `seal` phase is a prctl, and what it adds is a memfd of 8.6 KB and the exec of a program
+//! `seal` phase is a prctl, and what it adds is a memfd of 8.7 KB and the exec of a program
 //! without libc. With it, `berth-spawn run` went from 1.05x crun's time to 0.83x (13.5 ms
 //! against 12.9, then 9.0 against 10.9; built static, as shipped, 0.70x: 7 against 10). In
 //! `berth run` the seal overlapped the wait for the stages upstream, so the pipeline gains
@@ -500,8 +500,8 @@ fn find_on_path(tool: &Path) -> PathBuf {
 /// Replaces this process with the host tool `path` (berth-monitor, which lives beside the
 /// container for its whole life and, with `--pid host`, in its sight), run as berth-spawn
 /// itself runs: through a read-only overlay of its directory when berth-spawn runs from
-/// one, or took the dmz path (no copy: the page cache of the installed file is shared by every monitor, so their
-/// memory stays as it was), else from a sealed memfd copy. `/proc/PID/exe` of it never leads
+/// one, or took the dmz path (no copy: the page cache of the installed file is shared by
+/// every monitor, so their memory stays as it was), else from a sealed memfd copy. `/proc/PID/exe` of it never leads
 /// to a writable host file. `scratch` is the overlay's empty layer. Returns only on failure.
 pub fn exec_tool(
     path: &Path,
