@@ -19,9 +19,10 @@
 //! netavark does.
 //!
 //! `default.json` holds dockerd's bridge settings as keys (there are no `--bip`-style flags):
-//! `bridge` (default `berth0`), `bip` (like `172.17.0.1/16`), `fixed_cidr`, `mtu`, `icc`,
-//! `ip_masq`, and `resolv_conf` (the host file containers' resolv.conf derives from). The
-//! default network `bridge` (and `host`, `none`) is materialised from it on first use; an
+//! `bridge` (default `berth0`, or the first `berthN` free on the host when another root
+//! holds it), `bip` (like `172.17.0.1/16`), `fixed_cidr`, `mtu`, `icc`, `ip_masq`, and
+//! `resolv_conf` (the host file containers' resolv.conf derives from). The default network
+//! `bridge` (and `host`, `none`) is materialised from it on first use; an
 //! edited file applies once the network has no containers (it stays IPv4-only, as Docker's
 //! default bridge). User networks (`create`): `berth network create [--ipv6] [--subnet]...
 //! [--gateway]... [--ip-range] [--internal] [--icc=false]
@@ -371,10 +372,10 @@ fn materialise(paths: &Paths, name: &str) -> Result<Network> {
         from_config: config.clone(),
     };
     if let Some(c) = config {
-        let bridge = c
-            .bridge
-            .clone()
-            .unwrap_or_else(|| DEFAULT_BRIDGE.to_string());
+        let bridge = match c.bridge.clone() {
+            Some(b) => b,
+            None => subnets::free_bridge_name(&net.tag())?,
+        };
         validate_ifname(&bridge)?;
         let (gateway, subnet) = match &c.bip {
             Some(bip) => {

@@ -68,6 +68,32 @@ pub(super) fn pick_subnet(
         })
 }
 
+/// The default network's bridge name when the config names none: `berth0`, else the first
+/// `berthN` free on the host or already this network's (its alias is `tag`). Another berth
+/// root on the same host (a second `BERTH_ROOT`) holds `berth0` with its own default network:
+/// each root gets a bridge of its own, as it gets a subnet of its own.
+pub(super) fn free_bridge_name(tag: &str) -> Result<String> {
+    let mut nl = crate::net::netlink::Netlink::open().map_err(NetError::netlink("open"))?;
+    let links = nl.links().map_err(NetError::netlink("list links"))?;
+    first_free_bridge(&links, tag).ok_or_else(|| {
+        NetError::Conflict(
+            "berth0 to berth99 are all taken on this host: name the default bridge in the root's networks/default.json (\"bridge\")".into(),
+        )
+    })
+}
+
+/// [`free_bridge_name`] among `links`.
+fn first_free_bridge(links: &[crate::net::netlink::Link], tag: &str) -> Option<String> {
+    std::iter::once(super::DEFAULT_BRIDGE.to_string())
+        .chain((1..100).map(|i| format!("berth{i}")))
+        .find(|name| {
+            links
+                .iter()
+                .find(|l| l.name == *name)
+                .is_none_or(|l| l.alias == tag)
+        })
+}
+
 /// Subnets the host routes, and those of this root's other networks.
 pub(super) fn taken_subnets(paths: &Paths, skip_name: &str) -> Result<Vec<Ipv4Net>> {
     let mut nl = crate::net::netlink::Netlink::open().map_err(NetError::netlink("open"))?;
@@ -98,4 +124,38 @@ pub(super) fn taken_subnets(paths: &Paths, skip_name: &str) -> Result<Vec<Ipv4Ne
 
 pub fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::netlink::Link;
+
+    fn bridge(name: &str, alias: &str) -> Link {
+        Link {
+            index: 1,
+            name: name.into(),
+            kind: "bridge".into(),
+            alias: alias.into(),
+            master: None,
+            up: true,
+        }
+    }
+
+    #[test]
+    fn the_default_bridge_is_berth0_unless_another_network_holds_it() {
+        let ours = "berth-net:aaaaaaaaaaaa";
+        assert_eq!(first_free_bridge(&[], ours).unwrap(), "berth0");
+        let mine = [bridge("berth0", ours)];
+        assert_eq!(first_free_bridge(&mine, ours).unwrap(), "berth0");
+        let other = [
+            bridge("berth0", "berth-net:bbbbbbbbbbbb"),
+            bridge("berth1", ""),
+        ];
+        assert_eq!(first_free_bridge(&other, ours).unwrap(), "berth2");
+        let all: Vec<Link> = (0..100)
+            .map(|i| bridge(&format!("berth{i}"), "x"))
+            .collect();
+        assert_eq!(first_free_bridge(&all, ours), None);
+    }
 }
