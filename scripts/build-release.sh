@@ -6,9 +6,9 @@
 # their start-up is much of what a run costs. A static-pie maps no shared library and binds no
 # symbol at exec; berth-spawn's `--version` takes 1.06 ms of CPU static against 1.65 ms
 # dynamic, and a `run --rm --network none` 26.0 ms against 27.7 ms (medians of 64, hyperfine;
-# DESIGN.md "Fast by design"). glibc's name service (getaddrinfo
-# for a registry's host name) still loads its modules at run time, from the glibc the tools
-# were built against: build where they run, as install.sh does.
+# DESIGN.md "Fast by design"). glibc's name service (getaddrinfo for a registry's host name)
+# still loads its modules at run time, from the glibc the tools were built against: build
+# where they run, as install.sh does.
 # `--target` keeps crt-static away from build scripts and proc macros.
 # Usage: scripts/build-release.sh [TARGET_DIR]   (default: target/shipped)
 set -eu
