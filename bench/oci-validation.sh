@@ -17,8 +17,8 @@
 #               and print its report again
 #
 # Environment: BERTH_SPAWN (the berth-spawn to test; default $BERTH_BIN/berth-spawn, where
-# BERTH_BIN is the shipped build when bench/run.sh runs it, else target/release if built, else
-# target/debug), OCI_RUNTIMES (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per
+# BERTH_BIN is the shipped build when bench/run.sh runs it, else the shipped build
+# (scripts/build-release.sh) or target/release if built, else target/debug), OCI_RUNTIMES (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per
 # binary, default 300), OCI_CACHE (the build cache, default bench/out/oci-validation/cache),
 # OCI_LOCK (a lock file held for the whole run, e.g. the machine's e2e lock),
 # OCI_CGROUP_LAYOUT (hugetlb-v1, the default: on a hybrid host whose v2 hierarchy holds only
@@ -38,7 +38,11 @@ pin=260e151
 argv="$0 $*"
 
 if [ -z "${BERTH_BIN:-}" ]; then
-  if [ -x "$top/target/release/berth-spawn" ]; then BERTH_BIN=$top/target/release; else BERTH_BIN=$top/target/debug; fi
+  shipped=$top/target/shipped/$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')/release
+  BERTH_BIN=$top/target/debug
+  for d in "$top/target/release" "$shipped"; do
+    if [ -x "$d/berth-spawn" ]; then BERTH_BIN=$d; fi
+  done
 fi
 # bench/run.sh sets BENCH_OUT: there a missing source skips this bench instead of failing.
 under_runner=${BENCH_OUT:+1}
