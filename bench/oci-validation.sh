@@ -18,8 +18,8 @@
 #
 # Environment: BERTH_SPAWN (the berth-spawn to test; default $BERTH_BIN/berth-spawn, where
 # BERTH_BIN is the shipped build when bench/run.sh runs it, else the shipped build
-# (scripts/build-release.sh) or target/release if built, else target/debug), OCI_RUNTIMES (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per
-# binary, default 300), OCI_CACHE (the build cache, default bench/out/oci-validation/cache),
+# (scripts/build-release.sh) or target/release if built, else target/debug), OCI_RUNTIMES
+# (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per binary, default 300), OCI_CACHE (the build cache, default bench/out/oci-validation/cache),
 # OCI_LOCK (a lock file held for the whole run, e.g. the machine's e2e lock),
 # OCI_CGROUP_LAYOUT (hugetlb-v1, the default: on a hybrid host whose v2 hierarchy holds only
 # hugetlb, bind hugetlb to v1 for the run, since crun refuses hybrid cgroups otherwise;
