@@ -16,15 +16,14 @@
 #   -R DIR      no run: re-read the TAP of an earlier run (bench/out/oci-validation/results-*)
 #               and print its report again
 #
-# Environment: BERTH_SPAWN (the berth-spawn to test; default $BERTH_BIN/berth-spawn, where
-# BERTH_BIN is the shipped build when bench/run.sh runs it, else the shipped build
-# (scripts/build-release.sh) or target/release if built, else target/debug), OCI_RUNTIMES
-# (default "berth-spawn runc crun"), OCI_TIMEOUT (seconds per binary, default 300), OCI_CACHE (the build cache, default bench/out/oci-validation/cache),
-# OCI_LOCK (a lock file held for the whole run, e.g. the machine's e2e lock),
-# OCI_CGROUP_LAYOUT (hugetlb-v1, the default: on a hybrid host whose v2 hierarchy holds only
-# hugetlb, bind hugetlb to v1 for the run, since crun refuses hybrid cgroups otherwise;
-# as-is: leave the layout alone), OCI_STRICT=1 (exit 1 if berth-spawn fails a binary that a
-# peer passes).
+# Environment: BERTH_SPAWN (the berth-spawn to test; default $BERTH_BIN/berth-spawn, where BERTH_BIN
+# is the shipped build when bench/run.sh runs it, else the shipped build (scripts/build-release.sh)
+# or target/release if built, else target/debug), OCI_RUNTIMES (default "berth-spawn runc crun"),
+# OCI_TIMEOUT (seconds per binary, default 300), OCI_CACHE (the build cache, default
+# bench/out/oci-validation/cache), OCI_LOCK (a lock file held for the whole run, e.g. the machine's
+# e2e lock), OCI_CGROUP_LAYOUT (hugetlb-v1, the default: on a hybrid host whose v2 hierarchy holds
+# only hugetlb, bind hugetlb to v1 for the run, since crun refuses hybrid cgroups otherwise; as-is:
+# leave the layout alone), OCI_STRICT=1 (exit 1 if berth-spawn fails a binary that a peer passes).
 #
 # Host /dev is checked before and after every binary (type, major:minor, mode, owner of
 # every node on the /dev filesystem); a change is reported loudly, and null, zero, full,
