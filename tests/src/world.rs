@@ -12,17 +12,13 @@ use berth::state::Containers;
 use crate::{Run, TestEnv, capture, fixtures, until};
 
 pub struct World {
-    /// The cgroup parent (relative to each hierarchy's root) of this test's containers.
-    pub cgroup: String,
     pub env: TestEnv,
 }
 
 impl World {
     pub fn new() -> World {
-        let env = TestEnv::new();
         World {
-            cgroup: env.cgroup.clone(),
-            env,
+            env: TestEnv::new(),
         }
     }
 
@@ -167,7 +163,7 @@ impl World {
 
     /// Cgroup directories of this test still present.
     pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
-        crate::cleanup::cgroup_dirs(&self.cgroup)
+        crate::cleanup::cgroup_dirs(&self.env.cgroup)
     }
 
     /// Leaf cgroup directories (containers') of this test still present.

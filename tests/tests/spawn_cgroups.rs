@@ -541,7 +541,7 @@ impl Drop for Occupied {
 fn a_cgroup_that_already_has_processes_is_refused_and_left_as_it_was() {
     let w = World::new();
     let s = Spawn::host(&w);
-    let rel = format!("{}/occupied", w.cgroup);
+    let rel = format!("{}/occupied", w.env.cgroup);
     let l = Layout::host();
     let mount =
         l.v1.iter()

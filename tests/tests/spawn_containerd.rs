@@ -150,7 +150,7 @@ impl<'a> Containerd<'a> {
         vec![
             format!("--runc-binary={}", self.binary.display()),
             format!("--runc-root={}", self.rt.display()),
-            format!("--cgroup=/{}/{id}", self.w.cgroup),
+            format!("--cgroup=/{}/{id}", self.w.env.cgroup),
             format!("--fifo-dir={}", self.fifos.display()),
         ]
     }
@@ -341,7 +341,7 @@ fn assert_nothing_left(w: &World, c: &Containerd) {
     let cgroups: Vec<PathBuf> = w
         .cgroup_dirs()
         .into_iter()
-        .filter(|d| !d.ends_with(&w.cgroup))
+        .filter(|d| !d.ends_with(&w.env.cgroup))
         .collect();
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
     let left = c.spawn(&["list", "-q"], None).success().stdout;

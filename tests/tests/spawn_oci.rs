@@ -199,7 +199,7 @@ fn podman_runs_containers_with_berth_spawn() {
         .stdout
         .trim()
         .to_string();
-    let cg = format!("--cgroup-parent=/{}", w.cgroup);
+    let cg = format!("--cgroup-parent=/{}", w.env.cgroup);
     let r = p
         .run(&argv!(
             "run {} --rm --network none {} sh -c 'echo hello; grep CapEff /proc/self/status'",

@@ -70,9 +70,9 @@
 //! against 12.9, then 9.0 against 10.9; built static, as shipped, 0.70x: 7 against 10). In
 //! `berth run` the seal overlapped the wait for the stages upstream, so the pipeline gains
 //! less: `run --rm --network none` 24.6 ms against 27.9 with the seal forced
-//! (`--security-opt label=disable`). The monitor, exec'd through
-//! the overlay, shares the installed file's page cache with every other monitor; from the
-//! memfd fallback each holds a private copy.
+//! (`--security-opt label=disable`). The monitor, exec'd through the overlay, shares the
+//! installed file's page cache with every other monitor; from the memfd fallback each holds a
+//! private copy.
 
 use std::ffi::{CStr, CString, OsString};
 use std::fs::File;

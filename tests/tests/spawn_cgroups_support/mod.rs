@@ -149,7 +149,7 @@ impl<'a> Spawn<'a> {
 
     /// The container's cgroup path, relative to each hierarchy's root.
     pub fn rel(&self, id: &str) -> String {
-        format!("{}/{id}", self.w.cgroup)
+        format!("{}/{id}", self.w.env.cgroup)
     }
 
     /// Reads `file` of the container's cgroup in the hierarchy of `v1`/`v2`.
@@ -236,7 +236,7 @@ pub fn probe_v1(w: &World, v1: &str) -> Option<PathBuf> {
         .v1
         .into_iter()
         .find(|(_, c)| c.iter().any(|c| c == v1))?;
-    let d = m.join(&w.cgroup).join("probe");
+    let d = m.join(&w.env.cgroup).join("probe");
     fs::create_dir_all(&d).unwrap();
     Some(d)
 }

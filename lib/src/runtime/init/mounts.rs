@@ -45,13 +45,15 @@ pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
     // destination is resolved from this one descriptor.
     let root = Root::open_with(ctx.rootfs, RESOLVE_MOUNTS)
         .map_err(|e| format!("opening the rootfs {}: {e}", ctx.rootfs.display()))?;
+    // The root's own path, for telling where a destination leads (`check_proc_mount`).
+    let top = fd_path(root.fd());
     for m in mounts {
-        mount_one(ctx, &root, m)?;
+        mount_one(ctx, &root, top.as_deref(), m)?;
     }
     Ok(())
 }
 
-fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
+fn mount_one(ctx: &Ctx, root: &Root, top: Option<&Path>, m: &Mount) -> Result<(), String> {
     let options: Vec<String> = m.options().clone().unwrap_or_default();
     let mut o = parse_options(&options);
     let typ = m
@@ -67,7 +69,7 @@ fn mount_one(ctx: &Ctx, root: &Root, m: &Mount) -> Result<(), String> {
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned());
     let is_bind = o.bind || typ == "bind";
-    check_proc_mount(root, dest, typ, is_bind, source.as_deref())?;
+    check_proc_mount(root, top, dest, typ, is_bind, source.as_deref())?;
     if is_bind {
         let src = PathBuf::from(source.unwrap_or_default());
         return bind(root, &src, dest, &o);
@@ -116,13 +118,14 @@ const PROC_MOUNTS_ALLOWED: &[&str] = &[
 /// written and as it resolves in the root, so that a symlink to /proc does not get past.
 fn check_proc_mount(
     root: &Root,
+    top: Option<&Path>,
     dest: &Path,
     typ: &str,
     bind: bool,
     source: Option<&str>,
 ) -> Result<(), String> {
     let written = rel(dest);
-    for r in [Some(written.clone()), resolved_rel(root, &written)]
+    for r in [Some(written.clone()), resolved_rel(root, top, &written)]
         .into_iter()
         .flatten()
     {
@@ -164,18 +167,21 @@ fn check_proc_mount(
     Ok(())
 }
 
-/// Where `rel` (a destination relative to the root) leads once its symlinks are followed
-/// inside the root, relative to the root: its deepest existing ancestor resolved by
-/// descriptor, and the rest as written. `None` when that cannot be told.
-fn resolved_rel(root: &Root, rel: &[u8]) -> Option<Vec<u8>> {
-    let link = |fd: std::os::fd::BorrowedFd| {
-        std::fs::read_link(format!(
-            "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&fd)
-        ))
-        .ok()
-    };
-    let top = link(root.fd())?;
+/// The path the host's procfs gives for descriptor `fd` (the init still sees the host's /proc
+/// before pivot_root).
+fn fd_path(fd: std::os::fd::BorrowedFd) -> Option<PathBuf> {
+    std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .ok()
+}
+
+/// Where `rel` (a destination relative to the root, whose own path is `top`) leads once its
+/// symlinks are followed inside the root, relative to the root: its deepest existing ancestor
+/// resolved by descriptor, and the rest as written. `None` when that cannot be told.
+fn resolved_rel(root: &Root, top: Option<&Path>, rel: &[u8]) -> Option<Vec<u8>> {
+    let top = top?;
     let parts: Vec<&[u8]> = rel
         .split(|b| *b == b'/')
         .filter(|p| !p.is_empty())
@@ -184,8 +190,8 @@ fn resolved_rel(root: &Root, rel: &[u8]) -> Option<Vec<u8>> {
         let Ok(fd) = root.open_at(&parts[..keep].join(&b'/'), OFlags::PATH) else {
             continue;
         };
-        let at = link(std::os::fd::AsFd::as_fd(&fd))?;
-        let inside = at.strip_prefix(&top).ok()?;
+        let at = fd_path(std::os::fd::AsFd::as_fd(&fd))?;
+        let inside = at.strip_prefix(top).ok()?;
         let mut out = std::os::unix::ffi::OsStrExt::as_bytes(inside.as_os_str()).to_vec();
         for p in &parts[keep..] {
             if !out.is_empty() {
