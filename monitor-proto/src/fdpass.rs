@@ -60,6 +60,28 @@ pub fn send(sock: RawFd, bytes: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
 /// Receives one message into `buf`: its length (0 at end-of-file) and the descriptor that
 /// came with it, if any.
 pub fn recv(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    // SAFETY: `buf` is initialised, so viewing it as possibly uninitialised bytes is sound,
+    // and recv_into only writes bytes into it.
+    recv_into(sock, unsafe {
+        &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>])
+    })
+}
+
+/// [`recv`] into the spare capacity of `buf`, which grows by the message's length: a
+/// receiver that allows large messages reserves room for them without first zeroing it,
+/// which on a freshly cloned process costs a page fault per page.
+pub fn recv_vec(sock: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<OwnedFd>> {
+    let (n, fd) = recv_into(sock, buf.spare_capacity_mut())?;
+    // SAFETY: the kernel wrote the first `n` bytes of the spare capacity (recvmsg returns how
+    // many it wrote, at most the room given).
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(fd)
+}
+
+fn recv_into(
+    sock: RawFd,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> io::Result<(usize, Option<OwnedFd>)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr() as *mut libc::c_void,
         iov_len: buf.len(),

@@ -123,12 +123,13 @@ impl Channel {
     }
 
     pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
-        let mut buf = vec![0u8; 64 * 1024];
-        let (n, fd) = recv_packet(self.fd.as_raw_fd(), &mut buf)?;
-        if n == 0 {
+        // Room for the largest message, not zeroed: the kernel writes only what it sends.
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let fd = berth_monitor_proto::fdpass::recv_vec(self.fd.as_raw_fd(), &mut buf)?;
+        if buf.is_empty() {
             return Ok(None);
         }
-        let msg = serde_json::from_slice(&buf[..n]).map_err(|e| {
+        let msg = serde_json::from_slice(&buf).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("bad message on the sync channel: {e}"),
