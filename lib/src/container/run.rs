@@ -121,7 +121,7 @@ pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
     // The end on record: OOM kills, runtime state and cgroups gone, the exit code saved.
     let exit = crate::timings::phase("teardown.exit");
     let oom = cg.oom_kills() > 0;
-    let _ = oci::delete(&root, id, true);
+    let _ = oci::remove_reaped(&root, &l.state);
     let record = set_exited(paths, id, code, oom, "")?;
     drop(exit);
     if p.auto_remove {

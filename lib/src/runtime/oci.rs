@@ -143,8 +143,9 @@ pub fn run(
         let _ = delete(root, id, true);
         return Err(e);
     }
+    // Not saved again: the state on disk (the pid, no exec fifo) already reads as running
+    // (`State::current_status`).
     st.transition(Status::Running)?;
-    root.save(&st)?;
     poststart(&l.spec, &st);
     if detach {
         return Ok(0);
@@ -158,8 +159,18 @@ pub fn run(
     });
     drop(wait);
     let _teardown = crate::timings::phase("teardown");
-    delete(root, id, true)?;
+    remove_reaped(root, &st)?;
     Ok(code)
+}
+
+/// `delete` of a container whose init the caller has reaped: what `delete` would read back
+/// and check (the state, whether the init lives) is known. Nothing if a `delete` of another
+/// process got there first.
+pub fn remove_reaped(root: &Root, st: &State) -> Result<(), RuntimeError> {
+    if !root.exists(&st.id) {
+        return Ok(());
+    }
+    remove_stopped(root, st)
 }
 
 /// `state`: the OCI state document, with the status as it is now.
@@ -251,7 +262,13 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
         );
         wait_gone(st.pid, st.pid_start, std::time::Duration::from_secs(10));
     }
-    cg.remove()?;
+    remove_stopped(root, &st)
+}
+
+/// What `delete` does once the init is gone: the cgroups (and anything left in them), the
+/// poststop hooks, the runtime directory.
+fn remove_stopped(root: &Root, st: &State) -> Result<(), RuntimeError> {
+    st.cgroup().remove()?;
     let poststop = st.poststop.clone().unwrap_or_else(|| {
         crate::ocispec::load(&st.bundle)
             .ok()
@@ -262,7 +279,7 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), RuntimeError> {
     if !poststop.is_empty() {
         hooks::run_warn("poststop", &poststop, &st.oci_json(Status::Stopped));
     }
-    root.remove(id)
+    root.remove(&st.id)
 }
 
 /// runc's `update`: applies `res` (only the fields it has; devices never) to a running
