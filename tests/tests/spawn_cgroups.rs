@@ -569,6 +569,15 @@ fn a_cgroup_that_already_has_processes_is_refused_and_left_as_it_was() {
     assert!(berth_e2e::world::alive(i64::from(occ.child.id())));
     let procs = fs::read_to_string(occ.dir.join("cgroup.procs")).unwrap();
     assert_eq!(procs.trim(), occ.child.id().to_string());
+    // What berth-spawn made in the other hierarchies before it looked is gone again.
+    let others = l.v1.iter().map(|(m, _)| m.clone()).chain(l.v2.clone());
+    for m in others.filter(|m| *m != mount) {
+        assert!(
+            !m.join(&rel).exists(),
+            "{} left behind",
+            m.join(&rel).display()
+        );
+    }
 }
 
 /// The host's default device nodes: (name, type and mode bits, rdev).

@@ -1,7 +1,8 @@
 //! The parent side of container creation: one `clone3` with the namespace flags (into the
 //! v2 cgroup; the child joins its v1 ones itself: `cgroups::join`), id maps written before
-//! the child goes on, the child's progress read from the
-//! sync channel, and OCI state recorded. Also `exec` into a running container, which is the
+//! the child goes on, the child's progress read from the sync channel, and OCI state
+//! recorded. Without a user namespace the child makes its other namespaces itself while this
+//! side finishes its cgroups (`spawn`). Also `exec` into a running container, which is the
 //! same machinery with every namespace joined instead of created.
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -165,12 +166,7 @@ pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
     o.root.create_container_dir(o.id)?;
     let cleanup = |pid: i32| {
         if pid > 0 {
-            // SAFETY: pid is our own child (created above and not yet reaped), so the signal and
-            // the wait cannot reach another process; waitpid may take a null status pointer.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
-            }
+            kill_child(pid);
         }
         let _ = cg.remove();
         let _ = o.root.remove(o.id);
@@ -185,7 +181,7 @@ pub fn create(mut o: CreateOpts) -> Result<Launched, RuntimeError> {
     };
     let stdio = o.stdio.take();
     drop(prepare);
-    let (pid, chan, master) = match spawn(&o, &setup, &mut plan, &st, stdio) {
+    let (pid, chan, master) = match spawn(&o, &setup, &mut plan, &mut st, stdio) {
         Ok(v) => v,
         Err((pid, e)) => {
             cleanup(pid);
@@ -252,14 +248,30 @@ fn spawn(
     o: &CreateOpts,
     s: &Setup,
     plan: &mut Plan,
-    st: &State,
+    st: &mut State,
     stdio: Option<StdioFds>,
 ) -> Result<(i32, Channel, Option<OwnedFd>), Failed> {
     let fail = |e| (0, e);
     o.root.save(st).map_err(fail)?;
+    // Without a user namespace (new or joined), the child makes its network, IPC, UTS and
+    // mount namespaces itself, first thing, while berth-spawn makes the rest of its cgroups
+    // (`Cgroup::finish`, in `release`): on two cores the kernel's half millisecond for a
+    // network namespace then costs nothing. With one, the clone makes them, and the cgroups
+    // are whole before it (the child could not open their files by itself).
+    let unshared = if plan.has(LinuxNamespaceType::User) {
+        0
+    } else {
+        plan.new_flags & CHILD_UNSHARES
+    };
     let cgroups = crate::timings::phase("cgroups");
-    s.cg.create(s.linux).map_err(fail)?;
-    let entry = s.cg.entry(true).map_err(|e| fail(e.into()))?;
+    let (pending, entry) = if unshared != 0 {
+        let pending = s.cg.begin(s.linux).map_err(fail)?;
+        let entry = s.cg.entry_before_finish();
+        (Some(pending), entry.map_err(|e| fail(e.into()))?)
+    } else {
+        s.cg.create(s.linux).map_err(fail)?;
+        (None, s.cg.entry(true).map_err(|e| fail(e.into()))?)
+    };
     drop(cgroups);
     let seccomp = seccomp_of(s.spec, o.root).map_err(fail)?;
     let fifo_fd = match o.launch {
@@ -287,7 +299,7 @@ fn spawn(
     let excursion_joins = excursion_joins(plan, new_user);
     let new_flags = plan.new_flags;
     // The child unshares the cgroup namespace itself, once it is in its cgroups.
-    let clone_flags = new_flags & !libc::CLONE_NEWCGROUP;
+    let clone_flags = new_flags & !libc::CLONE_NEWCGROUP & !unshared;
     let init_exe = if s.init {
         Some(super::exeseal::sealed_tool(INIT_TOOL).map_err(fail)?)
     } else {
@@ -324,6 +336,7 @@ fn spawn(
             mode,
             join: std::mem::take(&mut plan.join),
             new_flags,
+            unshare: unshared,
             cgroup_entry: Some((&entry, true)),
             cgroups: views,
             cgroup2,
@@ -345,9 +358,36 @@ fn spawn(
     drop(init_exe);
     drop(dmz);
     drop(entry);
+    st.pid = pid;
+    st.pid_start = liveness::start_time(pid).unwrap_or(0);
+    if let Some(p) = pending {
+        let _cgroups = crate::timings::phase("cgroups");
+        if let Err(e) = s.cg.finish(p) {
+            // Gone before its end of the channel closes: it waits for its go, and has nothing
+            // to say about that.
+            kill_child(pid);
+            return Err((0, e));
+        }
+    }
     let master = release(o, s, st, pid, &parent, new_user, born_in_v2).map_err(|e| (pid, e))?;
     Ok((pid, parent, master))
 }
+
+/// Kills and reaps the container's process, `pid`, before anything else of it is removed.
+fn kill_child(pid: i32) {
+    // SAFETY: pid is our own child (cloned by `spawn` and not yet reaped), so the signal and
+    // the wait cannot reach another process; waitpid may take a null status pointer.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+/// The namespaces a child without a user namespace makes itself (`spawn`). Not the pid
+/// namespace (the clone's child must be its first process), nor the cgroup namespace (made
+/// once the child is in its cgroups), nor time (it applies to the children of its maker).
+const CHILD_UNSHARES: libc::c_int =
+    libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWNS;
 
 /// berth-dmz for the init, when berth-spawn took the dmz path (`runtime::exeseal`): then
 /// only an init `alone` until it execs (in a new pid namespace, released by `Run`, not
@@ -440,6 +480,12 @@ fn release(
     parent
         .send(&ToChild::Go)
         .map_err(|e| sys("starting the container's init", e))?;
+    if o.launch == Launch::Run {
+        // While the init sets itself up: the pid on record, for a `delete` to kill it. Still
+        // `creating`, and never `created` on disk: nothing waits on a `Run` container's
+        // start, and once alive it reads as running (`State::current_status`).
+        o.root.save(st)?;
+    }
     let master = wait_ready(
         parent,
         pid,
@@ -460,18 +506,19 @@ fn release(
     Ok(master)
 }
 
-/// Records the container as created (state and `--pid-file`) and hands the terminal to
-/// `--console-socket` if one was given; returns the master `create` keeps, if any.
+/// Records the container as created (state, saved for OCI `create` only: `release` saved a
+/// `Run` one with its pid, and `--pid-file`) and hands the terminal to `--console-socket` if
+/// one was given; returns the master `create` keeps, if any.
 fn created(
     o: &CreateOpts,
     st: &mut State,
     pid: i32,
     mut master: Option<OwnedFd>,
 ) -> Result<Option<OwnedFd>, RuntimeError> {
-    st.pid = pid;
-    st.pid_start = liveness::start_time(pid).unwrap_or(0);
     st.transition(Status::Created)?;
-    o.root.save(st)?;
+    if o.launch == Launch::Create {
+        o.root.save(st)?;
+    }
     if let Some(p) = o.pid_file {
         state::write_pid_file(p, pid)?;
     }
@@ -648,6 +695,7 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
             mode: Mode::Exec,
             join: std::mem::take(&mut plan.join),
             new_flags: 0,
+            unshare: 0,
             cgroup_entry: Some((&entry, false)),
             cgroups: Vec::new(),
             cgroup2: false,

@@ -14,6 +14,10 @@
 //!   before the clone (as root, in the host's namespaces: the kernel checks the opener's
 //!   credentials) and inherited close-on-exec; the child writes them first thing, before it
 //!   waits for berth-spawn's go, so it is in every cgroup before any of its own setup.
+//!   Without a user namespace, berth-spawn makes the v1 directories after the clone, while
+//!   the child makes its namespaces (`runtime::process`); the child, root in the host's user
+//!   namespace, then opens the `tasks` files itself once berth-spawn says go
+//!   ([`Entry::join_later`]), still before any of its setup.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -29,6 +33,9 @@ pub struct Entry {
     pub v2: Option<(PathBuf, OwnedFd)>,
     /// Each v1 hierarchy's `tasks` file, open for writing: the child writes `0` to each.
     pub v1_tasks: Vec<(PathBuf, File)>,
+    /// Each v1 hierarchy's `tasks` file by path, for a child cloned before the directories
+    /// were made ([`Cgroup::entry_before_finish`]).
+    pub v1_later: Vec<PathBuf>,
 }
 
 impl Entry {
@@ -50,6 +57,19 @@ impl Entry {
         }
         Ok(())
     }
+
+    /// In the new process, once berth-spawn made the v1 directories: opens each `tasks` file
+    /// of [`v1_later`](Self::v1_later) and moves itself in, as [`join_self`](Self::join_self).
+    pub fn join_later(&self) -> Result<(), String> {
+        for path in &self.v1_later {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(b"0"))
+                .map_err(|e| format!("joining the cgroup {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 impl Cgroup {
@@ -66,6 +86,28 @@ impl Cgroup {
                 Err(_) => {}
             }
         }
+        self.open_v2(&mut e, strict)?;
+        Ok(e)
+    }
+
+    /// What a process cloned between [`Cgroup::begin`] and [`Cgroup::finish`] enters with:
+    /// the v2 directory (made by `begin`), and the v1 `tasks` files by path, for
+    /// [`Entry::join_later`]. Only for a process that stays root in the host's user namespace.
+    pub fn entry_before_finish(&self) -> Result<Entry, CgroupError> {
+        let mut e = Entry {
+            v1_later: self
+                .h
+                .v1
+                .iter()
+                .map(|h| h.mount.join(self.rel()).join("tasks"))
+                .collect(),
+            ..Entry::default()
+        };
+        self.open_v2(&mut e, true)?;
+        Ok(e)
+    }
+
+    fn open_v2(&self, e: &mut Entry, strict: bool) -> Result<(), CgroupError> {
         if let Some(dir) = self.v2_dir() {
             let opened = nix::fcntl::open(
                 &dir,
@@ -80,7 +122,7 @@ impl Cgroup {
                 Err(_) => {}
             }
         }
-        Ok(e)
+        Ok(())
     }
 
     /// The fallback where the kernel refused `CLONE_INTO_CGROUP`: berth-spawn writes the
@@ -105,8 +147,8 @@ mod tests {
             .open("/dev/full")
             .unwrap();
         let e = Entry {
-            v2: None,
             v1_tasks: vec![(PathBuf::from("/sys/fs/cgroup/pids/x/tasks"), f)],
+            ..Entry::default()
         };
         let err = e.join_self(true).unwrap_err();
         assert!(

@@ -49,7 +49,7 @@ mod teardown;
 mod v1;
 mod v2;
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{OnceCell, RefCell};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,6 +67,14 @@ use flagnames::{fix, named};
 pub use hugetlb::{page_size_kb, page_size_name};
 pub use join::Entry;
 pub use resources::shares_to_weight;
+
+/// A cgroup [`Cgroup::begin`] started: its limits planned, its v2 directory made, and the
+/// directories that were there already (checked for processes by [`Cgroup::finish`]).
+#[derive(Debug)]
+pub struct Pending {
+    plan: resources::Plan,
+    existing: Vec<PathBuf>,
+}
 
 /// Why a cgroup could not be set up as the config asks.
 #[derive(Debug, thiserror::Error)]
@@ -267,8 +275,9 @@ pub struct Cgroup {
     /// The v2 root's `cgroup.controllers`, read when first needed.
     v2_controllers: OnceCell<Vec<String>>,
     /// Set when create refused a cgroup that is someone else's (it has processes): the
-    /// failed create's cleanup must not remove it, nor kill what is in it.
-    foreign: Cell<bool>,
+    /// directories that were there before create, which the failed create's cleanup must
+    /// not remove, nor kill what is in them.
+    foreign: RefCell<Option<Vec<PathBuf>>>,
 }
 
 fn werr(path: &Path, e: std::io::Error) -> RuntimeError {
@@ -321,7 +330,7 @@ impl Cgroup {
             path: path.to_string(),
             h,
             v2_controllers: OnceCell::new(),
-            foreign: Cell::new(false),
+            foreign: RefCell::new(None),
         }
     }
 
@@ -385,11 +394,32 @@ impl Cgroup {
     /// of `linux.devices` need). A field this host cannot apply is refused before anything is
     /// made; a write the kernel refuses removes what was made.
     pub fn create(&self, linux: &Linux) -> Result<(), RuntimeError> {
+        let pending = self.begin(linux)?;
+        self.finish(pending)
+    }
+
+    /// [`create`](Self::create) in two halves, for a process born into the cgroup while the
+    /// rest is made: the limits planned (every refusal comes here) and the v2 directory, for
+    /// `CLONE_INTO_CGROUP` ([`join`]).
+    pub fn begin(&self, linux: &Linux) -> Result<Pending, RuntimeError> {
         let nodes = linux.devices().as_deref().unwrap_or_default();
         let plan = resources::plan(linux.resources().as_ref(), nodes, &Probe(self))?;
-        self.check_unused()?;
-        self.mkdirs(&plan)?;
-        if let Err(e) = self.apply(&plan) {
+        let mut existing = Vec::new();
+        if let Some(m) = &self.h.v2
+            && v2::mkdir(m, self.rel(), &self.v2_wanted(&plan))?
+        {
+            existing.push(m.join(self.rel()));
+        }
+        Ok(Pending { plan, existing })
+    }
+
+    /// The second half: the v1 directories, the check that none of them (nor the v2 one)
+    /// holds processes of another, and the limits.
+    pub fn finish(&self, pending: Pending) -> Result<(), RuntimeError> {
+        let mut existing = pending.existing;
+        existing.extend(self.mkdirs_v1()?);
+        self.check_unused(&existing)?;
+        if let Err(e) = self.apply(&pending.plan) {
             let _ = self.remove();
             return Err(e.into());
         }
@@ -404,18 +434,19 @@ impl Cgroup {
     }
 
     /// A container's cgroup is its own: one that already has processes is refused (runc
-    /// 1.2 does the same), since removing the container kills what is in its cgroup.
-    fn check_unused(&self) -> Result<(), CgroupError> {
-        // In any hierarchy: a process may have been moved into one of them only.
-        let Some(pids) = self
-            .dirs()
+    /// 1.2 does the same), since removing the container kills what is in its cgroup. Only
+    /// the `existing` directories (those `mkdirs` did not make) can hold any; in any
+    /// hierarchy, for a process may have been moved into one of them only. On refusal only
+    /// the directories made for us are ours to remove ([`remove`](Self::remove)).
+    fn check_unused(&self, existing: &[PathBuf]) -> Result<(), CgroupError> {
+        let Some(pids) = existing
             .iter()
             .map(|d| teardown::procs(d))
             .find(|p| !p.is_empty())
         else {
             return Ok(());
         };
-        self.foreign.set(true);
+        *self.foreign.borrow_mut() = Some(existing.to_vec());
         Err(CgroupError::Invalid {
             field: "linux.cgroupsPath".into(),
             why: format!(
@@ -425,15 +456,16 @@ impl Cgroup {
         })
     }
 
-    fn mkdirs(&self, plan: &resources::Plan) -> Result<(), CgroupError> {
+    /// Makes the directory in every v1 hierarchy; returns those that were there already.
+    fn mkdirs_v1(&self) -> Result<Vec<PathBuf>, CgroupError> {
+        let mut existing = Vec::new();
         for h in &self.h.v1 {
             let cpuset = h.controllers.iter().any(|c| c == "cpuset");
-            v1::mkdir(&h.mount, self.rel(), cpuset)?;
+            if v1::mkdir(&h.mount, self.rel(), cpuset)? {
+                existing.push(h.mount.join(self.rel()));
+            }
         }
-        if let Some(m) = &self.h.v2 {
-            v2::mkdir(m, self.rel(), &self.v2_wanted(plan))?;
-        }
-        Ok(())
+        Ok(existing)
     }
 
     /// The controllers to enable down to our v2 directory: on pure v2 the usual ones, on a
@@ -531,10 +563,14 @@ impl Cgroup {
     }
 
     /// Removes the directories. An empty cgroup costs one rmdir per hierarchy; one that still
-    /// has processes or child cgroups is emptied first ([`teardown`]). Idempotent. A cgroup
-    /// that create refused as someone else's is left alone.
+    /// has processes or child cgroups is emptied first ([`teardown`]). Idempotent. Of a
+    /// cgroup that create refused as someone else's, only the directories it made go.
     pub fn remove(&self) -> Result<(), RuntimeError> {
-        if self.foreign.get() {
+        if let Some(kept) = &*self.foreign.borrow() {
+            // A refused create: only what it made goes (empty once its process is killed).
+            for d in self.dirs().iter().filter(|d| !kept.contains(d)) {
+                let _ = fs::remove_dir(d);
+            }
             return Ok(());
         }
         Ok(teardown::remove(self)?)

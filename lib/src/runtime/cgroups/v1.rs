@@ -9,23 +9,16 @@ use super::{CgroupError, fs_err, write};
 use crate::runtime::RuntimeError;
 
 /// mkdir for one v1 hierarchy: one mkdir when the parent exists (the usual case), mkdir -p
-/// otherwise. A cpuset directory starts with empty cpus and mems and then refuses tasks: when
-/// the new directory's are empty, they are copied down from the nearest ancestor that has
-/// them.
-pub fn mkdir(mount: &Path, rel: &str, cpuset: bool) -> Result<(), CgroupError> {
+/// otherwise; whether the directory was there already. A cpuset directory starts with empty
+/// cpus and mems and then refuses tasks: when the new directory's are empty, they are copied
+/// down from the nearest ancestor that has them.
+pub fn mkdir(mount: &Path, rel: &str, cpuset: bool) -> Result<bool, CgroupError> {
     let dir = mount.join(rel);
-    match fs::create_dir(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(&dir).map_err(fs_err("mkdir", &dir))?;
-        }
-        Err(e) => return Err(fs_err("mkdir", &dir)(e)),
-    }
+    let existed = super::v2::make_dir(&dir)?;
     if cpuset && empty(&dir.join("cpuset.cpus")) {
         fill_cpuset(mount, rel)?;
     }
-    Ok(())
+    Ok(existed)
 }
 
 fn empty(file: &Path) -> bool {

@@ -10,20 +10,27 @@ use crate::runtime::RuntimeError;
 /// mkdir with `wanted` controllers enabled down to the new directory (a child sees only what
 /// its parent enabled in cgroup.subtree_control). Usually the parent has them already, which
 /// one read of its subtree_control tells; else each level from the root gets the missing ones.
-/// Enabling failures are left to the limit writes, which name the field.
-pub fn mkdir(mount: &Path, rel: &str, wanted: &[&str]) -> Result<(), CgroupError> {
+/// Enabling failures are left to the limit writes, which name the field. Returns whether the
+/// directory was there already.
+pub fn mkdir(mount: &Path, rel: &str, wanted: &[&str]) -> Result<bool, CgroupError> {
     let dir = mount.join(rel);
     let parent = dir.parent().unwrap_or(mount);
     if !wanted.is_empty() && !missing(parent, wanted).is_empty() {
         enable_down(mount, rel, wanted);
     }
-    match fs::create_dir(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(&dir).map_err(fs_err("mkdir", &dir))
-        }
-        Err(e) => Err(fs_err("mkdir", &dir)(e)),
+    make_dir(&dir)
+}
+
+/// mkdir of a cgroup directory, with its parents if they are missing; whether it was there
+/// already (v1 and v2 alike).
+pub(super) fn make_dir(dir: &Path) -> Result<bool, CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir_all(dir)
+            .map(|()| false)
+            .map_err(fs_err("mkdir", dir)),
+        Err(e) => Err(fs_err("mkdir", dir)(e)),
     }
 }
 

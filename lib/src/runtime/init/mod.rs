@@ -6,8 +6,10 @@
 //!
 //! The order (`setup`), each step for a reason:
 //!
-//! 1. join our v1 cgroups ourselves (`cgroups::join`: born in the v2 one), wait for
-//!    berth-spawn's go (it has written our id maps), then `setsid()`: no controlling
+//! 1. make the namespaces berth-spawn left to us (`Args::unshare`: without a user
+//!    namespace, while it makes our cgroups), join our v1 cgroups ourselves
+//!    (`cgroups::join`: born in the v2 one), wait for berth-spawn's go (it has written our id
+//!    maps, and made the v1 cgroups we join by path then), then `setsid()`: no controlling
 //!    terminal of the caller's (TIOCSTI, `/dev/tty`);
 //! 2. refuse a security label this host cannot apply (`lsm::check`) before a mount uses it;
 //! 3. still the host's root by uid: open the rootfs and bind sources (`reach`), make `/`
@@ -75,8 +77,10 @@ pub(crate) struct Args<'a> {
     pub mode: Mode,
     /// Namespaces to enter, in order (user first).
     pub join: Vec<Join>,
-    /// Namespace types created by the clone.
+    /// Namespace types the config has new (made by the clone, or by `unshare`).
     pub new_flags: libc::c_int,
+    /// Those of them the init makes itself, first thing (`process::spawn`).
+    pub unshare: libc::c_int,
     /// The cgroups to join before anything else (`cgroups::join`), and whether a cgroup that
     /// refuses us is an error (create) or skipped (exec).
     pub cgroup_entry: Option<(&'a super::cgroups::Entry, bool)>,
@@ -139,13 +143,19 @@ enum Never {}
 fn setup(a: &Args) -> Result<Never, exec::Failure> {
     let mut lap = Lap(std::time::Instant::now());
     let mut times = super::channel::ChildTimings::default();
+    // The namespaces berth-spawn left to us, made while it makes our cgroups.
+    if a.unshare != 0 {
+        nix::sched::unshare(nix::sched::CloneFlags::from_bits_retain(a.unshare))
+            .map_err(|e| format!("making the container's namespaces: {e}"))?;
+    }
+    times.namespaces = lap.next();
     // Into our v1 cgroups first (the v2 one we were born in), by ourselves: no migration
     // lock (cgroups::join).
     if let Some((entry, strict)) = a.cgroup_entry {
         entry.join_self(strict)?;
     }
     times.cgroups = lap.next();
-    // Wait until the parent wrote our id maps.
+    // Wait until the parent wrote our id maps, and made our cgroups if it had not yet.
     match a.chan.recv::<ToChild>() {
         Ok(Some(ToChild::Go)) => {}
         other => {
@@ -153,6 +163,10 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         }
     }
     lap.next();
+    if let Some((entry, _)) = a.cgroup_entry {
+        entry.join_later()?;
+    }
+    times.cgroups += lap.next();
     // A session of our own, without a controlling terminal, for every process (runc does the
     // same): the caller's terminal must not be ours (TIOCSTI, /dev/tty), and a Ctrl-C on it
     // reaches berth-spawn, which forwards it once. With a terminal, `terminal()` makes the
@@ -195,7 +209,7 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     // Not the caller's session keyring: a new, anonymous one (runc's JoinSessionKeyring).
     super::keyring::join_new_session()
         .map_err(|e| format!("joining a new session keyring: {e}"))?;
-    times.namespaces = lap.next();
+    times.namespaces += lap.next();
     let state = match a.mode {
         Mode::Exec => {
             exec_root(a)?;
