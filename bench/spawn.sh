@@ -18,6 +18,9 @@ rm -rf "$work"
 mkdir -p "$work/bin"
 podman_cid=
 berth_cid=
+# berth-spawn's cgroups under the bench's own parent, which the clean-up removes (not the
+# default /berth, which would be left behind).
+export BERTH_CGROUP_PARENT=/berth-bench
 
 # The monitor as shipped (scripts/build-monitor.sh: static, optimised for size).
 echo "spawn: building berth-monitor static" >&2
@@ -40,9 +43,15 @@ cleanup() {
   done
   [ -z "$berth_cid" ] || BERTH_ROOT=$work/broot BERTH_RUN_ROOT=$work/brun "$spawn" delete --force "$berth_cid" >/dev/null 2>&1 || true
   [ -z "$podman_cid" ] || podman $podman_opts --runtime "$spawn" --runtime-flag "root=$work/prt" rm -f "$podman_cid" >/dev/null 2>&1 || true
-  # podman's cgroups under --cgroup-parent (libpod-<id>, conmon) outlive `podman rm`.
-  for c in /sys/fs/cgroup/*/berth-bench; do
-    if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+  # podman's cgroups under --cgroup-parent (libpod-<id>, conmon) outlive `podman rm`, and
+  # conmon may still be on its way out of them: retried for up to 5 s.
+  k=0
+  while [ $k -lt 50 ] && ls -d /sys/fs/cgroup/*/berth-bench >/dev/null 2>&1; do
+    for c in /sys/fs/cgroup/*/berth-bench; do
+      if [ -d "$c" ]; then find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+    done
+    k=$((k + 1))
+    if ls -d /sys/fs/cgroup/*/berth-bench >/dev/null 2>&1; then sleep 0.1; fi
   done
   awk -v w="$work" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r | xargs -r umount -l 2>/dev/null || true
   crun_hybrid_off
