@@ -255,8 +255,8 @@ fn spawn(
     o.root.save(st).map_err(fail)?;
     // Without a user namespace (new or joined), the child makes its network, IPC, UTS and
     // mount namespaces itself, first thing, while berth-spawn makes the rest of its cgroups
-    // (`Cgroup::finish`, in `release`): on two cores the kernel's half millisecond for a
-    // network namespace then costs nothing. With one, the clone makes them, and the cgroups
+    // (`Cgroup::finish`, right after the clone): on two cores the kernel's half millisecond
+    // for a network namespace then costs nothing. With one, the clone makes them, and the cgroups
     // are whole before it (the child could not open their files by itself).
     let unshared = if plan.has(LinuxNamespaceType::User) {
         0
