@@ -437,7 +437,8 @@ impl Cgroup {
     /// 1.2 does the same), since removing the container kills what is in its cgroup. Only
     /// the `existing` directories (those `begin` and `finish` did not make) can hold any,
     /// in any hierarchy, for a process may have been moved into one of them only. On
-    /// refusal only the directories made for us are ours to remove ([`remove`](Self::remove)).
+    /// refusal only the directories made for us are ours to remove
+    /// ([`remove`](Self::remove)).
     fn check_unused(&self, existing: &[PathBuf]) -> Result<(), CgroupError> {
         let Some(pids) = existing
             .iter()
