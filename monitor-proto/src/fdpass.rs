@@ -162,6 +162,20 @@ mod tests {
     }
 
     #[test]
+    fn into_spare_capacity_after_what_the_vec_holds() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let f = std::fs::File::open("/dev/null").unwrap();
+        send(a.as_raw_fd(), b"5678", Some(f.as_raw_fd())).unwrap();
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"12");
+        let fd = recv_vec(b.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!((&buf[..], fd.is_some()), (&b"125678"[..], true));
+        drop(a);
+        assert!(recv_vec(b.as_raw_fd(), &mut buf).unwrap().is_none());
+        assert_eq!(buf, b"125678");
+    }
+
+    #[test]
     fn without_a_descriptor_and_at_end_of_file() {
         let (a, b) = UnixStream::pair().unwrap();
         send(a.as_raw_fd(), b"1234\n", None).unwrap();
