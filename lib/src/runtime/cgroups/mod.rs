@@ -284,6 +284,19 @@ fn werr(path: &Path, e: std::io::Error) -> RuntimeError {
     RuntimeError::Cgroup(format!("writing {}: {e}", path.display()))
 }
 
+/// mkdir of a cgroup directory, with its parents if they are missing; whether it was there
+/// already (v1 and v2 alike).
+fn make_dir(dir: &Path) -> Result<bool, CgroupError> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir_all(dir)
+            .map(|()| false)
+            .map_err(fs_err("mkdir", dir)),
+        Err(e) => Err(fs_err("mkdir", dir)(e)),
+    }
+}
+
 /// Writes a control file (no temp+rename: cgroupfs files are not real files).
 pub(crate) fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
     let mut f = fs::OpenOptions::new()

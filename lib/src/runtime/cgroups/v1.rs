@@ -14,7 +14,7 @@ use crate::runtime::RuntimeError;
 /// down from the nearest ancestor that has them.
 pub fn mkdir(mount: &Path, rel: &str, cpuset: bool) -> Result<bool, CgroupError> {
     let dir = mount.join(rel);
-    let existed = super::v2::make_dir(&dir)?;
+    let existed = super::make_dir(&dir)?;
     if cpuset && empty(&dir.join("cpuset.cpus")) {
         fill_cpuset(mount, rel)?;
     }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{CgroupError, fs_err, write};
+use super::{CgroupError, write};
 use crate::runtime::RuntimeError;
 
 /// mkdir with `wanted` controllers enabled down to the new directory (a child sees only what
@@ -18,20 +18,7 @@ pub fn mkdir(mount: &Path, rel: &str, wanted: &[&str]) -> Result<bool, CgroupErr
     if !wanted.is_empty() && !missing(parent, wanted).is_empty() {
         enable_down(mount, rel, wanted);
     }
-    make_dir(&dir)
-}
-
-/// mkdir of a cgroup directory, with its parents if they are missing; whether it was there
-/// already (v1 and v2 alike).
-pub(super) fn make_dir(dir: &Path) -> Result<bool, CgroupError> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir_all(dir)
-            .map(|()| false)
-            .map_err(fs_err("mkdir", dir)),
-        Err(e) => Err(fs_err("mkdir", dir)(e)),
-    }
+    super::make_dir(&dir)
 }
 
 /// The controllers of `wanted` that `dir` does not enable for its children.
