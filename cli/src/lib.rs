@@ -12,9 +12,11 @@
 pub mod skel;
 pub mod templates;
 pub mod usage;
+pub mod verbs;
 
 pub use skel::{Failures, Mode, each, input_record, print_error};
 pub use templates::{list_format, render_each, template};
+pub use verbs::Verbs;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -78,7 +80,7 @@ pub fn main<T: Tool>(body: impl FnOnce(T) -> Result<()>) -> ExitCode {
         return generate::<T>(&what.to_string_lossy());
     }
     default_signals();
-    let args = match T::try_parse() {
+    let args = match verbs::try_parse::<T>() {
         Ok(a) => a,
         Err(e) if skel::dispatched() && !docker_exit() => return docker_usage::<T>(e),
         Err(e) => return clap_error(T::NAME, e),

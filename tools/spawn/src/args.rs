@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use berth::paths::{DEFAULT_ROOT, DEFAULT_RUN_ROOT};
-use berth_cli::{CommonOpts, Tool};
+use berth_cli::{CommonOpts, Tool, Verbs};
 use clap::{Parser, Subcommand};
 
 use crate::flags::DockerFlags;
@@ -46,8 +46,9 @@ pub(crate) struct Args {
     /// runc compatibility: accepted and ignored.
     #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub(crate) rootless: Option<String>,
+    /// Added one at a time: only the verb given is built at a parse (`berth_cli::verbs`).
     #[command(subcommand)]
-    pub(crate) cmd: Cmd,
+    pub(crate) cmd: Verbs<Cmd>,
     #[arg(skip)]
     pub(crate) common: OnceLock<CommonOpts>,
 }
@@ -333,7 +334,7 @@ impl Tool for Args {
         })
     }
     fn docker_verb(&self) -> bool {
-        match &self.cmd {
+        match &*self.cmd {
             Cmd::Start { targets, .. } => targets.iter().all(|t| t != "-"),
             Cmd::Kill { .. }
             | Cmd::Exec { .. }
@@ -384,6 +385,74 @@ mod tests {
         assert!(
             help.starts_with("Update configuration of one or more containers"),
             "{help}"
+        );
+    }
+
+    /// `berth_cli::verbs`: a parse with only the verb named gives what the whole command
+    /// gives, for runc's, containerd's, podman's and berth's own ways of calling.
+    #[test]
+    fn parsing_with_only_the_verb_given_changes_nothing() {
+        let show = |r: Result<Args, clap::Error>| match r {
+            Ok(a) => format!("{a:?}"),
+            Err(e) => format!("{:?}: {}", e.kind(), e.render()),
+        };
+        for args in [
+            &["run", "-b", "bundle", "c1"][..],
+            &[
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "create",
+                "--bundle",
+                "b",
+                "--pid-file",
+                "p",
+                "c1",
+            ],
+            &["--root", "/r", "--systemd-cgroup", "start", "c1"],
+            &["--debug", "--rootless", "delete", "--force", "c1"],
+            &["state", "--root", "/r", "c1"],
+            &["--root", "state", "kill", "c1", "KILL"],
+            &["--log", "run", "state", "c1"],
+            &["start", "--rm", "-"],
+            &["create", "-", "--json"],
+            &["resume", "c1"],
+            &["unpause", "c1", "c2"],
+            &["stop", "-t", "1", "c1"],
+            &["exec", "c1", "sh", "-c", "run state"],
+            &["ps", "c1", "-ef"],
+            &["features"],
+            &["stat", "c1"],
+            &["run", "--nope", "c1"],
+            &["run", "--help"],
+            &["help", "run"],
+            &["--version"],
+            &["--timings"],
+            &[],
+        ] {
+            let argv: Vec<std::ffi::OsString> = std::iter::once("berth-spawn")
+                .chain(args.iter().copied())
+                .map(Into::into)
+                .collect();
+            let pruned = show(berth_cli::verbs::try_parse_from::<Args>(argv.clone()));
+            let whole = show(<Args as clap::Parser>::try_parse_from(argv));
+            assert_eq!(pruned, whole, "{args:?}");
+        }
+    }
+
+    /// What `berth_cli::verbs` relies on: no positional argument beside the verbs, and no verb
+    /// inferred from a prefix ("stat" would be unique among fewer verbs).
+    #[test]
+    fn no_verb_is_inferred_and_nothing_sits_beside_the_verbs() {
+        let cmd = Args::command();
+        assert!(cmd.get_positionals().next().is_none());
+        let stat = <Args as clap::Parser>::try_parse_from(["berth-spawn", "stat", "c1"]);
+        assert_eq!(
+            stat.unwrap_err().kind(),
+            clap::error::ErrorKind::InvalidSubcommand
         );
     }
 }

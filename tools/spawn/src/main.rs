@@ -106,7 +106,7 @@ fn exit_with(code: i32) -> Result<(), Error> {
 fn run(a: Args) -> Result<(), Error> {
     // Only the verbs that make or change cgroups refuse it: containerd's shim passes
     // --systemd-cgroup to every call, and its delete must still clean up.
-    let makes_cgroups = match &a.cmd {
+    let makes_cgroups = match &*a.cmd {
         Cmd::Create { create, .. } => create.id != "-",
         Cmd::Run { .. } | Cmd::Update { .. } => true,
         _ => false,
@@ -124,7 +124,7 @@ fn run(a: Args) -> Result<(), Error> {
     // name the `berth` dispatcher passes (a missing one is then Docker's "No such container").
     let dispatched = berth_cli::skel::dispatched();
     let berth = |arg: &str| docker::berth_container(&paths, arg).or(dispatched.then(String::new));
-    let docker_verb = match &a.cmd {
+    let docker_verb = match &*a.cmd {
         Cmd::Create { create, .. } => create.id == "-",
         Cmd::Start { targets, .. } => targets.iter().all(|t| t == "-" || berth(t).is_some()),
         Cmd::MonitorHook { .. } | Cmd::Restart { .. } => true,
@@ -144,7 +144,7 @@ fn run(a: Args) -> Result<(), Error> {
             berth::runtime::exeseal::reexec_sealed(c"berth-spawn", &a.root.join(".exeseal"))?;
         }
     }
-    match a.cmd {
+    match a.cmd.0 {
         Cmd::Create {
             create: c,
             flags,
