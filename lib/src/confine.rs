@@ -160,6 +160,17 @@ impl Root {
     /// Opens `rel` (a cleaned path) inside the root with `flags`, following symlinks only
     /// inside the root. With `O_NOFOLLOW` the last component is not followed.
     pub fn open_at(&self, rel: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+        self.open_at_with(rel, flags, ResolveFlags::empty())
+    }
+
+    /// [`open_at`](Self::open_at) with `extra` resolve flags on top of the root's own (such
+    /// as `NO_SYMLINKS`, to tell whether a path is what it says).
+    pub fn open_at_with(
+        &self,
+        rel: &[u8],
+        flags: OFlags,
+        extra: ResolveFlags,
+    ) -> io::Result<OwnedFd> {
         let rel: &[u8] = if rel.is_empty() { b"." } else { rel };
         // EAGAIN: a `..` was walked while a rename or a mount happened anywhere on the
         // system, and the kernel could not prove it stayed inside. Retry, as libpathrs does.
@@ -170,7 +181,7 @@ impl Root {
                 os(rel),
                 flags | OFlags::CLOEXEC,
                 Mode::empty(),
-                self.resolve,
+                self.resolve | extra,
             ) {
                 Err(rustix::io::Errno::AGAIN) if tries < 128 => tries += 1,
                 r => return Ok(r?),

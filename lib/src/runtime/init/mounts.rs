@@ -45,15 +45,19 @@ pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
     // destination is resolved from this one descriptor.
     let root = Root::open_with(ctx.rootfs, RESOLVE_MOUNTS)
         .map_err(|e| format!("opening the rootfs {}: {e}", ctx.rootfs.display()))?;
-    // The root's own path, for telling where a destination leads (`check_proc_mount`).
-    let top = fd_path(root.fd());
+    // The root's own path, for telling where a destination leads (`check_proc_mount`): read
+    // only for a destination with a symlink on its way.
+    let top = std::cell::OnceCell::new();
     for m in mounts {
-        mount_one(ctx, &root, top.as_deref(), m)?;
+        mount_one(ctx, &root, &top, m)?;
     }
     Ok(())
 }
 
-fn mount_one(ctx: &Ctx, root: &Root, top: Option<&Path>, m: &Mount) -> Result<(), String> {
+/// The root's path as the host's procfs gives it, read once when first needed.
+type Top = std::cell::OnceCell<Option<PathBuf>>;
+
+fn mount_one(ctx: &Ctx, root: &Root, top: &Top, m: &Mount) -> Result<(), String> {
     let options: Vec<String> = m.options().clone().unwrap_or_default();
     let mut o = parse_options(&options);
     let typ = m
@@ -118,7 +122,7 @@ const PROC_MOUNTS_ALLOWED: &[&str] = &[
 /// written and as it resolves in the root, so that a symlink to /proc does not get past.
 fn check_proc_mount(
     root: &Root,
-    top: Option<&Path>,
+    top: &Top,
     dest: &Path,
     typ: &str,
     bind: bool,
@@ -180,8 +184,17 @@ fn fd_path(fd: std::os::fd::BorrowedFd) -> Option<PathBuf> {
 /// Where `rel` (a destination relative to the root, whose own path is `top`) leads once its
 /// symlinks are followed inside the root, relative to the root: its deepest existing ancestor
 /// resolved by descriptor, and the rest as written. `None` when that cannot be told.
-fn resolved_rel(root: &Root, top: Option<&Path>, rel: &[u8]) -> Option<Vec<u8>> {
-    let top = top?;
+///
+/// Most destinations have no symlink on their way, and then lead where they say: one open
+/// that refuses symlinks tells so (it fails with ENOENT only at a missing component, which
+/// it reached without following one), without reading the path back.
+fn resolved_rel(root: &Root, top: &Top, rel: &[u8]) -> Option<Vec<u8>> {
+    match root.open_at_with(rel, OFlags::PATH, rustix::fs::ResolveFlags::NO_SYMLINKS) {
+        Ok(_) => return Some(rel.to_vec()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Some(rel.to_vec()),
+        Err(_) => {}
+    }
+    let top = top.get_or_init(|| fd_path(root.fd())).as_deref()?;
     let parts: Vec<&[u8]> = rel
         .split(|b| *b == b'/')
         .filter(|p| !p.is_empty())
