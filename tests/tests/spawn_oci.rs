@@ -289,3 +289,58 @@ fn features_says_what_berth_spawn_applies_in_runcs_schema() {
         }
     }
 }
+
+/// Without a user namespace the init does its mounts while berth-spawn still makes the
+/// cgroups, before its go (`runtime::init`'s `Go`): a mount that fails then is the error
+/// `run` and `create` give (berth-spawn finds its end closed when it sends the go), and
+/// nothing of the container is left, its cgroups included.
+#[test]
+fn a_mount_that_fails_while_the_cgroups_are_made_is_the_error() {
+    let w = World::new();
+    let b = umoci_bundle(&w, &["true"]);
+    let missing = w.env.dir().join("missing");
+    berth_e2e::world::edit_config(&b, |c| {
+        let m = serde_json::json!({"destination": "/mnt", "type": "bind",
+            "source": missing.to_str().unwrap(), "options": ["rbind"]});
+        c["mounts"].as_array_mut().unwrap().insert(0, m);
+        // No network namespace to make: the init is at its mounts long before the go.
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "network");
+    });
+    let root = w.env.dir().join("rt");
+    for verb in ["run", "create"] {
+        let r = w
+            .run(&[
+                "berth-spawn",
+                "--root",
+                root.to_str().unwrap(),
+                verb,
+                "--bundle",
+                b.to_str().unwrap(),
+                "c1",
+            ])
+            .fails_with(7);
+        let line = r.error_line();
+        assert!(
+            line.contains(&format!("bind source {}: No such file", missing.display())),
+            "{verb}: {line}"
+        );
+        let left = w
+            .run(&[
+                "berth-spawn",
+                "--root",
+                root.to_str().unwrap(),
+                "list",
+                "-q",
+            ])
+            .success();
+        assert_eq!(left.stdout.trim(), "", "{verb}");
+        assert_eq!(
+            w.container_cgroups(),
+            Vec::<std::path::PathBuf>::new(),
+            "{verb}"
+        );
+    }
+}

@@ -363,8 +363,8 @@ fn spawn(
     if let Some(p) = pending {
         let _cgroups = crate::timings::phase("cgroups");
         if let Err(e) = s.cg.finish(p) {
-            // Gone before its end of the channel closes: it waits for its go, and has nothing
-            // to say about that.
+            // Gone before its end of the channel closes: what it says before its go (a mount
+            // that failed meanwhile) is not the error.
             kill_child(pid);
             return Err((0, e));
         }
@@ -477,9 +477,13 @@ fn release(
         write_maps(pid, "uid_map", s.linux.uid_mappings().as_ref())?;
         write_maps(pid, "gid_map", s.linux.gid_mappings().as_ref())?;
     }
-    parent
-        .send(&ToChild::Go)
-        .map_err(|e| sys("starting the container's init", e))?;
+    if let Err(e) = parent.send(&ToChild::Go) {
+        // Its end is closed: without a user namespace the init goes on with its mounts before
+        // it takes the go (`init::Go`), and one that failed meanwhile is gone, its error
+        // waiting here.
+        wait_ready(parent, pid, |_| Ok(()), st)?;
+        return Err(sys("starting the container's init", e));
+    }
     if o.launch == Launch::Run {
         // While the init sets itself up: the pid on record, for a `delete` to kill it. Still
         // `creating`, and never `created` on disk: nothing waits on a `Run` container's
@@ -561,13 +565,23 @@ fn wait_ready(
                 )));
             }
             Ok(None) => {
-                let mut status = 0;
-                // SAFETY: pid is our own unreaped child, and status is a valid i32 for waitpid to fill.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
+                // Waited for, not reaped: the caller's clean-up kills and reaps it, and a pid
+                // reaped here could be another process's by then.
+                // SAFETY: pid is our own unreaped child; waitid fills the zeroed siginfo.
+                let status = unsafe {
+                    let mut info: libc::siginfo_t = std::mem::zeroed();
+                    libc::waitid(
+                        libc::P_PID,
+                        pid as libc::id_t,
+                        &mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    );
+                    info.si_status()
+                };
                 return Err(RuntimeError::Child {
                     code: crate::error::Code::IO.0,
                     message: format!(
-                        "the container's init died during setup (wait status {status})"
+                        "the container's init died during setup (exit status or signal {status})"
                     ),
                 });
             }

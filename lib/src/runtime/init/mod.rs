@@ -9,8 +9,9 @@
 //! 1. make the namespaces berth-spawn left to us (`Args::unshare`: without a user
 //!    namespace, while it makes our cgroups), join our v1 cgroups ourselves
 //!    (`cgroups::join`: born in the v2 one), wait for berth-spawn's go (it has written our id
-//!    maps, and made the v1 cgroups we join by path then), then `setsid()`: no controlling
-//!    terminal of the caller's (TIOCSTI, `/dev/tty`);
+//!    maps, and made the v1 cgroups we join by path then; without a user namespace the go
+//!    is taken later, during the mounts, when the cgroup view needs it: `Go`), then
+//!    `setsid()`: no controlling terminal of the caller's (TIOCSTI, `/dev/tty`);
 //! 2. refuse a security label this host cannot apply (`lsm::check`) before a mount uses it;
 //! 3. still the host's root by uid: open the rootfs and bind sources (`reach`), make `/`
 //!    rslave and bind the rootfs onto itself (`rootfs::prepare`): these walk host paths;
@@ -155,18 +156,14 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         entry.join_self(strict)?;
     }
     times.cgroups = lap.next();
-    // Wait until the parent wrote our id maps, and made our cgroups if it had not yet.
-    match a.chan.recv::<ToChild>() {
-        Ok(Some(ToChild::Go)) => {}
-        other => {
-            return Err(format!("expected the go message from berth-spawn, got {other:?}").into());
-        }
+    // berth-spawn's go: it has written our id maps, and made the v1 cgroups we then join by
+    // path. Awaited now, unless nothing before the mounts needs it ([`Go::deferred`]).
+    let go = Go::new(a);
+    if !go.deferred {
+        go.take()?;
+        lap.next();
+        times.cgroups += go.join_us.get();
     }
-    lap.next();
-    if let Some((entry, _)) = a.cgroup_entry {
-        entry.join_later()?;
-    }
-    times.cgroups += lap.next();
     // A session of our own, without a controlling terminal, for every process (runc does the
     // same): the caller's terminal must not be ours (TIOCSTI, /dev/tty), and a Ctrl-C on it
     // reaches berth-spawn, which forwards it once. With a terminal, `terminal()` makes the
@@ -216,7 +213,7 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
             None
         }
         _ if a.chroot >= 0 && runtime_ns.is_none() => plain_root(a)?,
-        _ => setup_rootfs(a, reach.as_ref(), userns, new_mounts)?,
+        _ => setup_rootfs(a, reach.as_ref(), userns, new_mounts, &go)?,
     };
     if let Some(ns) = &runtime_ns {
         rootfs::back_to(ns).map_err(|e| {
@@ -226,6 +223,13 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
     drop(runtime_ns);
     drop(reach);
     times.mounts = lap.next();
+    if go.deferred {
+        // Taken during the mounts (`setup_rootfs`): its wait and the join are not theirs.
+        times.mounts = times
+            .mounts
+            .saturating_sub(go.wait_us.get() + go.join_us.get());
+        times.cgroups += go.join_us.get();
+    }
     // Nothing of berth-spawn's or of its caller's may be open at the chdir: a directory
     // descriptor would let `cwd: /proc/self/fd/N` land outside the root (CVE-2024-21626).
     let mut keep = kept_fds(a);
@@ -282,6 +286,68 @@ fn setup(a: &Args) -> Result<Never, exec::Failure> {
         return Err(exec::exec_via_dmz(dmz, a.chan.raw(), &path, &args, &env));
     }
     Err(exec::exec(&path, &args, &env))
+}
+
+/// berth-spawn's go, and the v1 cgroups it lets us into ([`Args::cgroup_entry`]'s
+/// `join_later`), taken once.
+///
+/// Without a user namespace, berth-spawn makes our v1 cgroups while we make our namespaces
+/// (`process::spawn`). The mounts need neither the go nor the cgroups until the cgroup view
+/// (/sys/fs/cgroup: its binds are of the directories berth-spawn makes), so they go on
+/// meanwhile, and the go is taken there ([`mounts::Ctx::before_cgroups`]), or after the last
+/// mount at the latest, before any device node is made (a v1 devices cgroup rules `mknod`)
+/// and while the host's cgroup paths are still in reach (before pivot_root). Taken at once
+/// instead where something earlier needs it:
+/// - a user namespace: the parent writes our id maps before the go;
+/// - a new cgroup namespace: unshared inside our cgroups, before the mounts;
+/// - hooks: createRuntime and prestart run with the container's cgroups made;
+/// - `exec`, and a root without a mount namespace of the config's (no `setup_rootfs`).
+struct Go<'a> {
+    a: &'a Args<'a>,
+    deferred: bool,
+    taken: std::cell::Cell<bool>,
+    /// Microseconds waiting for the go, and joining the cgroups (`--timings`).
+    wait_us: std::cell::Cell<u64>,
+    join_us: std::cell::Cell<u64>,
+}
+
+impl<'a> Go<'a> {
+    fn new(a: &'a Args<'a>) -> Go<'a> {
+        let deferred = a.unshare != 0
+            && a.new_flags & libc::CLONE_NEWCGROUP == 0
+            && !a.hooks
+            && a.chroot < 0
+            && matches!(a.mode, Mode::Run | Mode::Create { .. });
+        Go {
+            a,
+            deferred,
+            taken: Default::default(),
+            wait_us: Default::default(),
+            join_us: Default::default(),
+        }
+    }
+
+    /// Waits for the go and joins the v1 cgroups, the first time only.
+    fn take(&self) -> Result<(), String> {
+        if self.taken.replace(true) {
+            return Ok(());
+        }
+        let mut lap = Lap(std::time::Instant::now());
+        match self.a.chan.recv::<ToChild>() {
+            Ok(Some(ToChild::Go)) => {}
+            other => {
+                return Err(format!(
+                    "expected the go message from berth-spawn, got {other:?}"
+                ));
+            }
+        }
+        self.wait_us.set(lap.next());
+        if let Some((entry, _)) = self.a.cgroup_entry {
+            entry.join_later()?;
+        }
+        self.join_us.set(lap.next());
+        Ok(())
+    }
 }
 
 /// A stopwatch for the init's phases (`--timings`).
@@ -397,6 +463,7 @@ fn setup_rootfs(
     reach: Option<&reach::Reach>,
     userns: bool,
     prepared: bool,
+    go: &Go,
 ) -> Result<Option<serde_json::Value>, exec::Failure> {
     let spec = a.spec;
     let rootfs = reach.map_or(&a.rootfs, |r| &r.rootfs);
@@ -409,7 +476,7 @@ fn setup_rootfs(
         Some(r) => &r.mounts,
         None => spec.mounts().as_ref().unwrap_or(&empty),
     };
-    fill_root(a, rootfs, mounts_list, userns)?;
+    fill_root(a, rootfs, mounts_list, userns, go)?;
     let state = start::create_hooks(a)?;
     rootfs::pivot(rootfs)?;
     rootfs::propagate_root(spec)?;
@@ -424,6 +491,7 @@ fn fill_root(
     rootfs: &std::path::Path,
     mounts_list: &[oci_spec::runtime::Mount],
     userns: bool,
+    go: &Go,
 ) -> Result<(), exec::Failure> {
     let spec = a.spec;
     // A network namespace entry in the config, new or joined by path: /sys is a fresh sysfs.
@@ -442,9 +510,11 @@ fn fill_root(
                 .as_ref()
                 .and_then(|l| l.mount_label().as_deref())
                 .filter(|_| super::lsm::Host::detect().selinux),
+            before_cgroups: &|| go.take(),
         },
         mounts_list,
     )?;
+    go.take()?;
     let dev_is_mounted = mounts_list
         .iter()
         .any(|m| m.destination().as_os_str() == "/dev");

@@ -38,6 +38,9 @@ pub struct Ctx<'a> {
     pub cgroup2: bool,
     /// `linux.mountLabel`: the SELinux context of the in-memory filesystems ([`fs_data`]).
     pub mount_label: Option<&'a str>,
+    /// Called before the cgroup view is mounted: it needs the container's cgroups made and
+    /// joined (the init's `Go`).
+    pub before_cgroups: &'a dyn Fn() -> Result<(), String>,
 }
 
 pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
@@ -311,6 +314,7 @@ fn sysfs(
 /// thing, so (like runc) a tmpfs holds one bind mount per hierarchy of the container's own
 /// cgroup directory. The tmpfs is filled through its own descriptor.
 fn mount_cgroups(ctx: &Ctx, target: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<(), String> {
+    (ctx.before_cgroups)()?;
     let ro = o.flags & libc::MS_RDONLY;
     let base = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let flags = |f| MountOptions {
