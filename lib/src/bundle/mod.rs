@@ -507,8 +507,11 @@ pub fn remove(paths: &Paths, arg: &str) -> Result<Option<String>> {
     };
     let dir = paths.container(&id);
     overlay::unmount_all_under(&dir);
-    containers.remove(&id)?;
-    release_orphan_name(&containers, &id);
+    // A readable record's name went with it; only one without (a create that died before
+    // writing it) may have left a name behind, found by reading them all.
+    if !containers.remove(&id)? {
+        release_orphan_name(&containers, &id);
+    }
     Ok(Some(id))
 }
 
@@ -568,4 +571,26 @@ pub fn unpack_to(
         let _ = fs::remove_dir_all(&staging);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_without_a_record_leaves_no_name_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let paths = Paths::new(d.path().join("r"), d.path().join("run"));
+        let c = Containers::new(&paths);
+        // A create that died after reserving its name and making its directory.
+        let (id, _) = c.create(Some("half")).unwrap();
+        assert_eq!(remove(&paths, &id).unwrap(), Some(id.clone()));
+        assert!(c.name_owner("half").is_none());
+        assert!(!paths.container(&id).exists());
+        // A name reserved with no directory at all.
+        let orphan = crate::state::ids::new_id();
+        c.reserve(Some("lone"), &orphan).unwrap();
+        assert_eq!(remove(&paths, &orphan).unwrap(), None);
+        assert!(c.name_owner("lone").is_none());
+    }
 }

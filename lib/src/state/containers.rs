@@ -315,9 +315,11 @@ impl Containers {
     }
 
     /// Deletes the container's directory and releases its name. Idempotent. The caller has
-    /// already unmounted the rootfs and torn down what other stages set up.
-    pub fn remove(&self, id: &str) -> Result<()> {
+    /// already unmounted the rootfs and torn down what other stages set up. Returns whether
+    /// the record was read (and so its name known).
+    pub fn remove(&self, id: &str) -> Result<bool> {
         let name = self.load(id).ok().map(|r| r.name);
+        let known = name.is_some();
         let dir = self.paths.container(id);
         if dir.exists() {
             // Rename first so a half-deleted directory is never mistaken for a container.
@@ -340,7 +342,7 @@ impl Containers {
         {
             let _ = fs::remove_file(self.paths.names().join(&n));
         }
-        Ok(())
+        Ok(known)
     }
 
     /// Releases a name reservation whose container never got a record (a failed create).
@@ -432,6 +434,19 @@ mod tests {
         let b = saved(&c, None);
         assert!(names::validate(&b.name).is_ok());
         assert_eq!(c.list_ids().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn remove_says_whether_it_read_the_record() {
+        let (_d, c) = store();
+        let a = saved(&c, Some("web"));
+        assert!(c.remove(&a.id).unwrap());
+        assert!(c.name_owner("web").is_none());
+        assert!(!c.remove(&a.id).unwrap());
+        // A create that died before its record: the directory goes, the name is left.
+        let (id, name) = c.create(Some("half")).unwrap();
+        assert!(!c.remove(&id).unwrap());
+        assert_eq!(c.name_owner(&name).as_deref(), Some(id.as_str()));
     }
 
     #[test]
