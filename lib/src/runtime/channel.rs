@@ -125,7 +125,14 @@ impl Channel {
     pub fn recv_with_fd<T: DeserializeOwned>(&self) -> io::Result<Option<(T, Option<OwnedFd>)>> {
         // Room for the largest message, not zeroed: the kernel writes only what it sends.
         let mut buf = Vec::with_capacity(64 * 1024);
-        let fd = berth_monitor_proto::fdpass::recv_vec(self.fd.as_raw_fd(), &mut buf)?;
+        let recv =
+            |buf: &mut Vec<u8>| berth_monitor_proto::fdpass::recv_vec(self.fd.as_raw_fd(), buf);
+        let fd = match recv(&mut buf) {
+            // The peer is gone with a message of ours unread (an init that failed while its
+            // go was on the way): the kernel says so once, before what the peer sent.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => recv(&mut buf)?,
+            r => r?,
+        };
         if buf.is_empty() {
             return Ok(None);
         }
@@ -169,5 +176,24 @@ mod tests {
         assert!(fd.is_some());
         drop(b);
         assert!(a.recv::<ToParent>().unwrap().is_none());
+    }
+
+    #[test]
+    fn what_a_peer_said_before_it_went_is_read_though_ours_was_unread() {
+        let (parent, child) = Channel::pair().unwrap();
+        // The init fails and says so; the go crosses its error; it is gone with the go unread.
+        child
+            .send(&ToParent::Error {
+                code: 7,
+                message: "bind source".into(),
+            })
+            .unwrap();
+        parent.send(&ToChild::Go).unwrap();
+        drop(child);
+        match parent.recv::<ToParent>().unwrap() {
+            Some(ToParent::Error { code: 7, message }) => assert_eq!(message, "bind source"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parent.recv::<ToParent>().unwrap().is_none());
     }
 }
