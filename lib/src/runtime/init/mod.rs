@@ -313,6 +313,7 @@ struct Go<'a> {
 
 impl<'a> Go<'a> {
     fn new(a: &'a Args<'a>) -> Go<'a> {
+        // Namespaces left to us to make: only ever without a user namespace (`process::spawn`).
         let deferred = a.unshare != 0
             && a.new_flags & libc::CLONE_NEWCGROUP == 0
             && !a.hooks
