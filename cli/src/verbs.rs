@@ -124,6 +124,28 @@ pub fn try_parse_from<T: clap::Parser>(argv: Vec<OsString>) -> Result<T, clap::E
     }
 }
 
+/// [`try_parse_from`] and clap's own parse of `args` (after the program name `name`), each
+/// as text: the value's `Debug`, or the error's kind and message. The module docs argue they
+/// are always equal; a tool's tests check it on its own command lines.
+#[doc(hidden)]
+pub fn both_parses<T: clap::Parser + std::fmt::Debug>(
+    name: &str,
+    args: &[&str],
+) -> (String, String) {
+    let argv: Vec<OsString> = std::iter::once(name)
+        .chain(args.iter().copied())
+        .map(OsString::from)
+        .collect();
+    let show = |r: Result<T, clap::Error>| match r {
+        Ok(t) => format!("{t:?}"),
+        Err(e) => format!("{:?}: {}", e.kind(), e.render()),
+    };
+    (
+        show(try_parse_from::<T>(argv.clone())),
+        show(T::try_parse_from(argv)),
+    )
+}
+
 /// What `T::try_parse_from` does, with `cmd` built already.
 fn parse_with<T: clap::Parser>(cmd: Command, argv: Vec<OsString>) -> Result<T, clap::Error> {
     let mut m = cmd.try_get_matches_from(argv)?;
@@ -168,21 +190,6 @@ mod tests {
         },
     }
 
-    fn both(args: &[&str]) -> (String, String) {
-        let argv: Vec<OsString> = std::iter::once("tool")
-            .chain(args.iter().copied())
-            .map(OsString::from)
-            .collect();
-        let show = |r: Result<Top, clap::Error>| match r {
-            Ok(t) => format!("{t:?}"),
-            Err(e) => format!("{:?}: {}", e.kind(), e.render()),
-        };
-        (
-            show(try_parse_from::<Top>(argv.clone())),
-            show(Top::try_parse_from(argv)),
-        )
-    }
-
     #[test]
     fn a_pruned_parse_gives_what_the_whole_command_gives() {
         for args in [
@@ -204,7 +211,7 @@ mod tests {
             &["--json"],
             &["nothing", "start", "a"],
         ] {
-            let (pruned, whole) = both(args);
+            let (pruned, whole) = both_parses::<Top>("tool", args);
             assert_eq!(pruned, whole, "{args:?}");
         }
     }
@@ -231,19 +238,8 @@ mod tests {
             &["--help"],
             &[],
         ] {
-            let argv: Vec<OsString> = std::iter::once("stage")
-                .chain(args.iter().copied())
-                .map(OsString::from)
-                .collect();
-            let show = |r: Result<Plain, clap::Error>| match r {
-                Ok(t) => format!("{t:?}"),
-                Err(e) => format!("{:?}: {}", e.kind(), e.render()),
-            };
-            assert_eq!(
-                show(try_parse_from::<Plain>(argv.clone())),
-                show(Plain::try_parse_from(argv)),
-                "{args:?}"
-            );
+            let (ours, clap) = both_parses::<Plain>("stage", args);
+            assert_eq!(ours, clap, "{args:?}");
         }
         // Nothing was left for a later build to find.
         assert!(ARGS.with(|a| a.borrow().is_none()));

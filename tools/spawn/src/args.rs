@@ -392,10 +392,6 @@ mod tests {
     /// gives, for runc's, containerd's, podman's and berth's own ways of calling.
     #[test]
     fn parsing_with_only_the_verb_given_changes_nothing() {
-        let show = |r: Result<Args, clap::Error>| match r {
-            Ok(a) => format!("{a:?}"),
-            Err(e) => format!("{:?}: {}", e.kind(), e.render()),
-        };
         for args in [
             &["run", "-b", "bundle", "c1"][..],
             &[
@@ -433,12 +429,7 @@ mod tests {
             &["--timings"],
             &[],
         ] {
-            let argv: Vec<std::ffi::OsString> = std::iter::once("berth-spawn")
-                .chain(args.iter().copied())
-                .map(Into::into)
-                .collect();
-            let pruned = show(berth_cli::verbs::try_parse_from::<Args>(argv.clone()));
-            let whole = show(<Args as clap::Parser>::try_parse_from(argv));
+            let (pruned, whole) = berth_cli::verbs::both_parses::<Args>("berth-spawn", args);
             assert_eq!(pruned, whole, "{args:?}");
         }
     }
