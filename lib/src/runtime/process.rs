@@ -373,10 +373,11 @@ fn spawn(
     Ok((pid, parent, master))
 }
 
-/// Kills and reaps the container's process, `pid`, before anything else of it is removed.
+/// Kills and reaps the container's (or an exec's) process, `pid`, before anything else of it
+/// is removed.
 fn kill_child(pid: i32) {
-    // SAFETY: pid is our own child (cloned by `spawn` and not yet reaped), so the signal and
-    // the wait cannot reach another process; waitpid may take a null status pointer.
+    // SAFETY: pid is our own child (cloned by `spawn` or `exec` and not yet reaped), so the
+    // signal and the wait cannot reach another process; waitpid may take a null status pointer.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
         libc::waitpid(pid, std::ptr::null_mut(), 0);
@@ -727,12 +728,7 @@ pub fn exec(o: ExecOpts) -> Result<(i32, Option<OwnedFd>), RuntimeError> {
     drop(o.stdio);
     drop(chroot_fd);
     let kill = |e: RuntimeError| {
-        // SAFETY: pid is our own unreaped child (cloned above), so neither the signal nor the
-        // wait can reach another process; waitpid may take a null status pointer.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-            libc::waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        kill_child(pid);
         e
     };
     drop(entry);
