@@ -130,7 +130,7 @@ pub fn run(
         id,
         bundle,
         root,
-        launch: Launch::Run,
+        launch: Launch::RunNow,
         pid_file,
         console_socket,
         preserve_fds,

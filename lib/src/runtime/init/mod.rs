@@ -29,7 +29,8 @@
 //!    and SELinux label (`lsm::apply`, while the capabilities are whole), seccomp (before the
 //!    uid change unless no_new_privs is set, which needs no privilege to load it later), the
 //!    identity and capability sets, the command lookup (Docker's 126/127);
-//! 7. say Ready, wait for the start (`start`: exec fifo or sync message, hooks), then
+//! 7. say Ready, wait for the start (`start`: exec fifo or sync message, hooks; none for
+//!    OCI `run` without hooks), then
 //!    no_new_privs and seccomp if not loaded yet, and `execve` (of berth-init for `--init`,
 //!    from a sealed memfd; of the command through berth-dmz, also sealed, when berth-spawn
 //!    runs unsealed: `runtime::exeseal`).
@@ -63,8 +64,9 @@ pub(crate) enum Mode {
     /// OCI `create`: block on the exec fifo (an O_PATH descriptor opened before the
     /// pivot, reopened through /proc/self/fd) until `start` opens it.
     Create { fifo: i32 },
-    /// `run` and the pipeline: wait for [`ToChild::Start`].
-    Run,
+    /// `run` and the pipeline: wait for [`ToChild::Start`], unless `now`
+    /// ([`crate::runtime::process::Launch::RunNow`]: exec once Ready is said).
+    Run { now: bool },
     /// `exec` into a running container: no filesystem setup.
     Exec,
 }
@@ -318,7 +320,7 @@ impl<'a> Go<'a> {
             && a.new_flags & libc::CLONE_NEWCGROUP == 0
             && !a.hooks
             && a.chroot < 0
-            && matches!(a.mode, Mode::Run | Mode::Create { .. });
+            && matches!(a.mode, Mode::Run { .. } | Mode::Create { .. });
         Go {
             a,
             deferred,

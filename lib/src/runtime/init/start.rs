@@ -10,7 +10,8 @@
 //! - The fifo is an `O_PATH` descriptor reopened through `/proc/self/fd` (runc's way). A
 //!   container without a mount namespace has no /proc after its chroot: there a helper forked
 //!   before the chroot, with the host's view, opens the fifo and hands the opened end over.
-//! - `run` and the pipeline: the start message on the sync channel.
+//! - `run` and the pipeline: the start message on the sync channel; OCI `run` without hooks
+//!   or a console socket (`Launch::RunNow`) none: nothing of berth-spawn's comes between.
 //! - Hooks: berth-spawn runs prestart and createRuntime in the runtime's namespaces when the
 //!   init asks ([`create_hooks`]); createContainer hooks run here, in the container's
 //!   namespaces before the pivot, and startContainer hooks after the start, inside the root
@@ -191,6 +192,7 @@ pub(crate) fn wait(
             let _ = nix::sys::socket::shutdown(a.chan.raw(), nix::sys::socket::Shutdown::Both);
             Some(above_preserved(f.open_blocking()?, a.preserve_fds)?)
         }
+        (Mode::Run { now: true }, _) => None,
         _ => match a.chan.recv::<ToChild>() {
             Ok(Some(ToChild::Start)) => None,
             other => return Err(format!("expected the start message, got {other:?}").into()),
