@@ -3,8 +3,24 @@
 /// `n` random bytes as hex (2n characters).
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).expect("the kernel's random source is available");
+    fill_random(&mut buf);
     hex::encode(buf)
+}
+
+/// Fills `buf` from the kernel's random source (getrandom(2), waiting until it is seeded).
+/// rustix's raw system call, not the getrandom crate: in berth's static builds that crate
+/// finds no `getrandom` through dlsym and falls back to polling /dev/random and keeping
+/// /dev/urandom open, four system calls and a descriptor more in every process that names a
+/// file.
+pub fn fill_random(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        match rustix::rand::getrandom(&mut buf[done..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => panic!("the kernel's random source failed: {e}"),
+        }
+    }
 }
 
 /// A new 64-character container id. Like Docker, never all digits, so that an id can never be

@@ -226,6 +226,6 @@ fn ephemeral_range() -> (u16, u16) {
 
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
-    let _ = getrandom::fill(&mut b);
+    crate::state::ids::fill_random(&mut b);
     u32::from_ne_bytes(b)
 }
