@@ -196,7 +196,8 @@ impl Hierarchies {
                 ..Default::default()
             };
         }
-        let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let info = crate::state::liveness::read_procfs("/proc/self/mountinfo", 64 << 10)
+            .unwrap_or_default();
         Self::parse(&info)
     }
 
