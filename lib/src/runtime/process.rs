@@ -31,10 +31,10 @@ pub enum Launch {
     /// `run`: the caller sends the start itself (see [`Launched::start`]).
     Run,
     /// OCI `run`, where nothing comes between create and start: the init execs as soon as it
-    /// says Ready, without waiting for a start message (one round trip between the two cores
-    /// fewer, about 0.1 ms), and [`Launched::start`] only waits for the exec. The exec's
-    /// failure is still the error of `start`. A config with hooks, or a console socket to
-    /// hand the terminal to first, makes it `Run`.
+    /// says Ready, without waiting for a start message (one round trip between the two
+    /// processes fewer, each a wake-up of an idle core), and [`Launched::start`] only waits
+    /// for the exec. The exec's failure is still the error of `start`. A config with hooks,
+    /// or a console socket to hand the terminal to first, makes it `Run`.
     RunNow,
 }
 

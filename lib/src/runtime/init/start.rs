@@ -10,8 +10,9 @@
 //! - The fifo is an `O_PATH` descriptor reopened through `/proc/self/fd` (runc's way). A
 //!   container without a mount namespace has no /proc after its chroot: there a helper forked
 //!   before the chroot, with the host's view, opens the fifo and hands the opened end over.
-//! - `run` and the pipeline: the start message on the sync channel; OCI `run` without hooks
-//!   or a console socket (`Launch::RunNow`) none: nothing of berth-spawn's comes between.
+//! - `run` and the pipeline: the start message on the sync channel. None for OCI `run`
+//!   without hooks or a console socket (`Launch::RunNow`): berth-spawn has nothing to do
+//!   between the two.
 //! - Hooks: berth-spawn runs prestart and createRuntime in the runtime's namespaces when the
 //!   init asks ([`create_hooks`]); createContainer hooks run here, in the container's
 //!   namespaces before the pivot, and startContainer hooks after the start, inside the root
