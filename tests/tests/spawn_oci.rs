@@ -145,7 +145,7 @@ fn runc_verbs_on_a_umoci_bundle() {
     ))
     .fails_with(126);
     assert!(
-        r.stderr.contains("/bin/junk\": Exec format error"),
+        r.stderr.contains("exec: \"/bin/junk\": exec format error"),
         "{}",
         r.stderr
     );

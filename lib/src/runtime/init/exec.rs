@@ -353,15 +353,26 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> Failure {
 /// The failure of the command's execve with `errno`: 127 for a missing file, else 126. Also
 /// what berth-spawn makes of berth-dmz's report (`ToParent::ExecFailed`).
 pub fn exec_failure(arg0: &str, errno: i32) -> Failure {
-    let err = os(Errno::from_raw(errno));
-    let code = if err.kind() == std::io::ErrorKind::NotFound {
+    let errno = Errno::from_raw(errno);
+    let code = if os(errno).kind() == std::io::ErrorKind::NotFound {
         Code::COMMAND_NOT_FOUND.0
     } else {
         Code::CANNOT_EXECUTE.0
     };
     Failure {
         code,
-        message: format!("exec: \"{arg0}\": {err}"),
+        message: format!("exec: \"{arg0}\": {}", go_text(errno)),
+    }
+}
+
+/// An errno as Go (runc, Docker) words it: the C library's text with a lower-case first
+/// letter and no "(os error N)", as in `exec: "/bin/x": exec format error`.
+fn go_text(errno: Errno) -> String {
+    let desc = errno.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => format!("errno {}", errno as i32),
     }
 }
 
@@ -425,5 +436,34 @@ pub fn exec_init(init: &OwnedFd, path: &Path, args: &[String], env: &[String]) -
     Failure {
         code: Code::CANNOT_EXECUTE.0,
         message: format!("exec berth-init (--init): {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exec_failure_is_worded_as_runc_words_it() {
+        let f = exec_failure("/bin/junk", libc::ENOEXEC);
+        assert_eq!(
+            (f.code, f.message.as_str()),
+            (
+                Code::CANNOT_EXECUTE.0,
+                "exec: \"/bin/junk\": exec format error"
+            )
+        );
+        let f = exec_failure("x", libc::ENOENT);
+        assert_eq!(
+            (f.code, f.message.as_str()),
+            (
+                Code::COMMAND_NOT_FOUND.0,
+                "exec: \"x\": no such file or directory"
+            )
+        );
+        assert_eq!(
+            exec_failure("x", libc::EACCES).message,
+            "exec: \"x\": permission denied"
+        );
     }
 }
