@@ -128,16 +128,25 @@ fn runc_verbs_on_a_umoci_bundle() {
     let log = std::fs::read_to_string(w.env.dir().join("log.json")).unwrap();
     let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
     assert_eq!(line["level"], "error");
-    // OCI run does not wait for a start message (`Launch::RunNow`): a file that fails at the
-    // execve itself, after the init said Ready, is still run's error (126), and the pid file
-    // is written all the same.
+    // OCI run does not wait for a start message (`Launch::RunNow`): `--pid-file` is written
+    // before run returns; a file that fails at the execve itself, after the init said Ready,
+    // is still run's error (126), and leaves no pid file behind.
+    let pid_file = w.env.dir().join("c4.pid");
+    berth_e2e::world::edit_config(&b, |c| c["process"]["args"] = serde_json::json!(["true"]));
+    rt(&argv!(
+        "run --pid-file {} -b {} c4",
+        pid_file.to_str().unwrap(),
+        b.to_str().unwrap()
+    ))
+    .success();
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(pid.trim().parse::<u32>().is_ok_and(|p| p > 1), "{pid:?}");
     let junk = b.join("rootfs/bin/junk");
     std::fs::write(&junk, "\0 not a program\n").unwrap();
     std::fs::set_permissions(&junk, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     berth_e2e::world::edit_config(&b, |c| {
         c["process"]["args"] = serde_json::json!(["/bin/junk"])
     });
-    let pid_file = w.env.dir().join("c4.pid");
     let r = rt(&argv!(
         "run --pid-file {} -b {} c4",
         pid_file.to_str().unwrap(),
@@ -149,8 +158,7 @@ fn runc_verbs_on_a_umoci_bundle() {
         "{}",
         r.stderr
     );
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    assert!(pid.trim().parse::<u32>().is_ok_and(|p| p > 1), "{pid:?}");
+    assert!(!pid_file.exists());
     assert!(rt(&["list", "-q"]).success().stdout.is_empty());
 }
 

@@ -141,6 +141,10 @@ pub fn run(
     let mut st = l.state.clone();
     if let Err(e) = l.start() {
         let _ = delete(root, id, true);
+        // Nor a pid file naming the process that failed to exec (runc writes it only after).
+        if let Some(p) = pid_file {
+            let _ = std::fs::remove_file(p);
+        }
         return Err(e);
     }
     // Not saved again: the state on disk (the pid, no exec fifo) already reads as running

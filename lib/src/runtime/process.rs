@@ -525,8 +525,8 @@ fn release(
 }
 
 /// Records the container as created (state, saved for OCI `create` only: `release` saved a
-/// `Run` one with its pid, and `--pid-file`) and hands the terminal to `--console-socket` if
-/// one was given; returns the master `create` keeps, if any.
+/// `Run` one with its pid), hands the terminal to `--console-socket` if one was given, and
+/// writes `--pid-file`; returns the master `create` keeps, if any.
 fn created(
     o: &CreateOpts,
     st: &mut State,
@@ -537,13 +537,14 @@ fn created(
     if o.launch == Launch::Create {
         o.root.save(st)?;
     }
-    if let Some(p) = o.pid_file {
-        state::write_pid_file(p, pid)?;
-    }
     if let (Some(sock), Some(m)) = (o.console_socket, master.as_ref()) {
         super::console::send_to_socket(sock, m.as_raw_fd())
             .map_err(|e| sys(format!("sending the terminal to {}", sock.display()), e))?;
         master = None;
+    }
+    // Last: a create that fails leaves no pid file naming a process it killed.
+    if let Some(p) = o.pid_file {
+        state::write_pid_file(p, pid)?;
     }
     Ok(master)
 }
