@@ -212,8 +212,17 @@ impl Containers {
         self.paths.record(id)
     }
 
-    fn lock_path(&self, id: &str) -> PathBuf {
-        self.paths.container(id).join("lock")
+    /// The record's lock: on the container's directory itself, which no write replaces (no
+    /// lock file to make and unlink with every container). A container that is gone is
+    /// [`StateError::NoSuchContainer`], and its directory is not made again.
+    fn lock(&self, id: &str) -> Result<Lock> {
+        Lock::dir(&self.paths.container(id)).map_err(|e| {
+            if e.source.kind() == std::io::ErrorKind::NotFound {
+                StateError::NoSuchContainer(id.to_string())
+            } else {
+                e.into()
+            }
+        })
     }
 
     /// Reads a record. No lock is needed: records are replaced atomically.
@@ -247,7 +256,14 @@ impl Containers {
     /// Writes a whole record (a stage saving what it produced). Takes the record's lock so it
     /// never interleaves with an [`update`](Self::update).
     pub fn save(&self, record: &Record) -> Result<()> {
-        let _l = Lock::exclusive(&self.lock_path(&record.id))?;
+        let _l = match self.lock(&record.id) {
+            Err(StateError::NoSuchContainer(_)) => {
+                // A record for a directory not made yet (a test's, or one brought back).
+                crate::store::private::create_dir_all(&self.paths.container(&record.id))?;
+                self.lock(&record.id)?
+            }
+            l => l?,
+        };
         self.write(record)
     }
 
@@ -267,7 +283,7 @@ impl Containers {
     where
         E: From<StateError>,
     {
-        let _l = Lock::exclusive(&self.lock_path(id)).map_err(StateError::from)?;
+        let _l = self.lock(id)?;
         let mut record = self.load(id)?;
         let out = f(&mut record)?;
         self.write(&record)?;
@@ -277,7 +293,7 @@ impl Containers {
     /// [`Containers::update`] for a change that may not happen: `f` says whether it changed
     /// the record, which is written only then. Returns what `f` said.
     pub fn update_if(&self, id: &str, f: impl FnOnce(&mut Record) -> bool) -> Result<bool> {
-        let _l = Lock::exclusive(&self.lock_path(id))?;
+        let _l = self.lock(id)?;
         let mut record = self.load(id)?;
         let changed = f(&mut record);
         if changed {
@@ -483,5 +499,30 @@ mod tests {
             }
         });
         assert_eq!(c.load(&a.id).unwrap().argv.len(), 80);
+    }
+
+    #[test]
+    fn the_lock_is_the_directory_and_a_removed_container_stays_removed() {
+        let (_d, c) = store();
+        let a = saved(&c, Some("gone"));
+        c.update_if(&a.id, |_| true).unwrap();
+        let dir = c.paths.container(&a.id);
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["record.json"], "no lock file beside the record");
+        c.remove(&a.id).unwrap();
+        // A late update (ps observing it, a stop racing the rm) finds it gone, and does not
+        // make its directory again.
+        let e = c.update(&a.id, |_| Ok::<_, StateError>(())).unwrap_err();
+        assert_eq!(e.code(), Code::NOT_FOUND);
+        assert_eq!(
+            c.update_if(&a.id, |_| true).unwrap_err().code(),
+            Code::NOT_FOUND
+        );
+        assert!(!dir.exists());
+        assert!(!c.list_ids().unwrap().contains(&a.id));
     }
 }
