@@ -465,7 +465,15 @@ pub fn attach(paths: &Paths, record: &mut Record, o: &VolOpts) -> crate::Result<
     };
     let saved = edited.and_then(|original| {
         let _p = crate::timings::phase("save");
+        let unchanged = entries.is_empty() && previous.is_empty();
         record.mounts = Some(entries.clone());
+        if unchanged {
+            // Nothing mounted before or now: the record on disk already says so (an absent
+            // section and an empty one are the same to every reader), and the next stage saves
+            // what is printed. A save would be a temporary file made and one unlinked, for
+            // nothing.
+            return Ok(());
+        }
         containers.save(record).map_err(|e| {
             record.mounts = Some(previous.clone());
             if let Some(original) = &original {
