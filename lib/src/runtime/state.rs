@@ -17,7 +17,7 @@ use super::cgroups::Cgroup;
 use crate::error::IoContext;
 use crate::protocol::TransitionError;
 use crate::state::liveness;
-use crate::store::{Lock, atomic};
+use crate::store::atomic;
 
 pub const OCI_VERSION: &str = "1.2.0";
 
@@ -174,10 +174,6 @@ impl Root {
             .map_err(|e| err("chown", e))?;
         }
         Ok(fd)
-    }
-
-    pub fn lock(&self, id: &str) -> Result<Lock, RuntimeError> {
-        Ok(Lock::exclusive(&self.container_dir(id).join("lock"))?)
     }
 
     pub fn exists(&self, id: &str) -> bool {

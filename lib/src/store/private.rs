@@ -198,7 +198,6 @@ fn tighten_run(run: &Path) {
         }
         chmod(&dir, DIR);
         chmod(&dir.join("state.json"), FILE);
-        chmod(&dir.join("lock"), FILE);
     }
 }
 
