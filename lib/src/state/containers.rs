@@ -254,16 +254,10 @@ impl Containers {
     }
 
     /// Writes a whole record (a stage saving what it produced). Takes the record's lock so it
-    /// never interleaves with an [`update`](Self::update).
+    /// never interleaves with an [`update`](Self::update). A container that was removed
+    /// meanwhile is [`StateError::NoSuchContainer`]: its record is not written back.
     pub fn save(&self, record: &Record) -> Result<()> {
-        let _l = match self.lock(&record.id) {
-            Err(StateError::NoSuchContainer(_)) => {
-                // A record for a directory not made yet (a test's, or one brought back).
-                crate::store::private::create_dir_all(&self.paths.container(&record.id))?;
-                self.lock(&record.id)?
-            }
-            l => l?,
-        };
+        let _l = self.lock(&record.id)?;
         self.write(record)
     }
 
@@ -514,8 +508,9 @@ mod tests {
         names.sort();
         assert_eq!(names, ["record.json"], "no lock file beside the record");
         c.remove(&a.id).unwrap();
-        // A late update (ps observing it, a stop racing the rm) finds it gone, and does not
-        // make its directory again.
+        // A late save or update (a stage, ps observing it, a stop racing the rm) finds it
+        // gone, and does not make its directory again.
+        assert_eq!(c.save(&a).unwrap_err().code(), Code::NOT_FOUND);
         let e = c.update(&a.id, |_| Ok::<_, StateError>(())).unwrap_err();
         assert_eq!(e.code(), Code::NOT_FOUND);
         assert_eq!(
