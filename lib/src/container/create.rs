@@ -26,12 +26,13 @@ pub fn create_record(paths: &Paths, record: Record, p: ProcessSection) -> Result
 }
 
 /// Applies the flags to config.json and saves the record with its `process` and (created)
-/// `state` sections.
+/// `state` sections. Returns the id, the flags as applied and the record as saved (a caller
+/// that goes on with it need not read it back).
 pub(super) fn prepare_record(
     paths: &Paths,
     mut record: Record,
     mut p: ProcessSection,
-) -> Result<(String, ProcessSection), Error> {
+) -> Result<(String, ProcessSection, Record), Error> {
     let id = record.require_id()?.to_string();
     let bundle = record
         .require(&record.bundle, "bundle", "berth-unpack")?
@@ -78,5 +79,5 @@ pub(super) fn prepare_record(
     record.state = Some(StateSection::default());
     containers.save(&record)?;
     crate::events::container(&paths.root, &record, "create", &[]);
-    Ok((id, p))
+    Ok((id, p, record))
 }

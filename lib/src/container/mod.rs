@@ -54,7 +54,7 @@ pub use prune::{PruneFilters, Pruned, prune};
 pub use remove::{RemoveOptions, remove};
 pub use rename::rename;
 pub use restart::restart;
-pub use run::{Outcome, run_foreground, start_record};
+pub use run::{Outcome, start_record};
 pub use start::start;
 pub use stop::{DEFAULT_STOP_TIMEOUT, stop};
 pub use teardown::{teardown, teardown_plan};

@@ -12,7 +12,6 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::protocol::{ProcessSection, Record};
 use crate::runtime::{oci, process, signals};
-use crate::state::Containers;
 
 /// What the stage did.
 pub enum Outcome {
@@ -26,7 +25,7 @@ pub enum Outcome {
 pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<Outcome, Error> {
     super::creator_check(paths, &record)?;
     let prepare = crate::timings::phase("prepare");
-    let (id, p) = super::create::prepare_record(paths, record, p)?;
+    let (id, p, record) = super::create::prepare_record(paths, record, p)?;
     drop(prepare);
     if !p.runtime.is_empty() && (p.detach || p.tty) {
         return Err(crate::runtime::RuntimeError::BadArgs(format!(
@@ -38,7 +37,7 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
     if p.detach {
         super::monitor::start_detached(paths, &id, None)?;
         Ok(Outcome::Detached(id))
-    } else if p.tty || (p.runtime.is_empty() && needs_monitor(paths, &id, &p)?) {
+    } else if p.tty || (p.runtime.is_empty() && needs_monitor(&record, &p)) {
         // A terminal runs under its monitor, attached: Ctrl-P Ctrl-Q leaves it running. So
         // does a run whose log driver or health check the monitor serves.
         let opts = AttachOptions {
@@ -54,11 +53,11 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
             Ended::Detached => Outcome::Exited(0),
         })
     } else if !p.runtime.is_empty() {
-        let bundle = bundle_path(&Containers::new(paths).load(&id)?)?;
+        let bundle = bundle_path(&record)?;
         let code = super::external::run_foreground(paths, &id, &p, &bundle)?;
         Ok(Outcome::Exited(code))
     } else {
-        Ok(Outcome::Exited(run_foreground(paths, &id)?))
+        Ok(Outcome::Exited(run_foreground(paths, record)?))
     }
 }
 
@@ -66,12 +65,8 @@ pub fn start_record(paths: &Paths, record: Record, p: ProcessSection) -> Result<
 /// `--rm`: Docker keeps its log for `logs`, and the direct path keeps none), a log driver
 /// given, or a health check (the monitor runs it). `run --rm` without these takes the direct
 /// path: its log would go with it.
-fn needs_monitor(paths: &Paths, id: &str, p: &ProcessSection) -> Result<bool, Error> {
-    if !p.auto_remove || !p.log_driver.is_empty() {
-        return Ok(true);
-    }
-    let record = Containers::new(paths).load(id)?;
-    Ok(super::health::first_delay(&record).is_some())
+fn needs_monitor(record: &Record, p: &ProcessSection) -> bool {
+    !p.auto_remove || !p.log_driver.is_empty() || super::health::first_delay(record).is_some()
 }
 
 /// Foreground: stdio wired through, signals forwarded, exit code returned.
@@ -82,9 +77,10 @@ fn needs_monitor(paths: &Paths, id: &str, p: &ProcessSection) -> Result<bool, Er
 /// after it is gone, from a process that outlived the run). Pipes stand in for each of our
 /// descriptors that is a terminal (stdin only with `-i`) and we copy between them, as `exec`
 /// does and as Docker's daemon always does.
-pub fn run_foreground(paths: &Paths, id: &str) -> Result<i32, Error> {
-    let containers = Containers::new(paths);
-    let record = containers.load(id)?;
+///
+/// `record` is the container's as [`start_record`] just saved it (not read back).
+fn run_foreground(paths: &Paths, record: Record) -> Result<i32, Error> {
+    let id = record.id.as_str();
     let p = record.process.clone().unwrap_or_default();
     let bundle = bundle_path(&record)?;
     let root = runtime_root(paths);
