@@ -486,8 +486,8 @@ mod tests {
         assert_eq!(errno_under_default_filter(inet), 0);
     }
 
-    /// The filter is a tree over syscall numbers (`compile`): calls on either side of its
-    /// branches, and the argument tests under a leaf, give the profile's verdicts.
+    /// The compiled filter (a tree, `compile`) gives the profile's verdicts on low and high
+    /// syscall numbers, and on calls whose arguments it tests.
     #[test]
     fn the_compiled_default_answers_low_high_and_argument_checked_calls() {
         fn getpid() -> libc::c_long {
@@ -520,6 +520,21 @@ mod tests {
         assert_eq!(errno_under_default_filter(keyctl), libc::EPERM);
         assert_eq!(errno_under_default_filter(personality_query), 0);
         assert_eq!(errno_under_default_filter(personality_no_aslr), libc::EPERM);
+    }
+
+    /// `compile` asks libseccomp for a tree: its branches compare the syscall number with
+    /// "greater than" (a list has two such tests in all, for the x32 ABI's numbers).
+    #[test]
+    fn the_compiled_default_is_a_tree_not_a_list() {
+        let bpf = resolved(&crate::runtime::caps::docker_default())
+            .compile()
+            .unwrap();
+        let jgt = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
+        let branches = bpf
+            .chunks_exact(std::mem::size_of::<libc::sock_filter>())
+            .filter(|i| u16::from_ne_bytes([i[0], i[1]]) == jgt)
+            .count();
+        assert!(branches > 50, "{branches} JGT tests: a list, not a tree");
     }
 
     #[test]
