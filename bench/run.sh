@@ -3,9 +3,9 @@
 #
 #   bench/run.sh [NAME...]     run bench/NAME.sh for each NAME (default: every bench)
 #
-# Builds berth as shipped (scripts/build-release.sh), installs the Debian packages each bench
-# declares on a `# peers: pkg...` line, then runs the benches one after another. See
-# bench/README.md.
+# Builds berth as shipped (scripts/build-release.sh) and copies its tools into bench/out/bin as
+# scripts/install.sh does, installs the Debian packages each bench declares on a
+# `# peers: pkg...` line, then runs the benches one after another. See bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -37,10 +37,17 @@ if [ -n "$missing" ]; then
 fi
 
 echo "bench: building berth as shipped (scripts/build-release.sh: release, static)" >&2
-BERTH_BIN="$top/$(./scripts/build-release.sh)"
-export BERTH_BIN
+built="$top/$(./scripts/build-release.sh)"
 export BENCH_OUT="$top/bench/out"
-mkdir -p "$BENCH_OUT"
+# The tools copied as scripts/install.sh installs them, not run where the linker wrote them:
+# the two sit differently in the page cache (README.md, "Which binaries").
+BERTH_BIN="$BENCH_OUT/bin"
+export BERTH_BIN
+rm -rf "$BERTH_BIN"
+mkdir -p "$BERTH_BIN"
+for exe in "$built"/berth-*; do
+  if [ -f "$exe" ] && [ -x "$exe" ]; then install -m 0755 "$exe" "$BERTH_BIN/"; fi
+done
 results="$BENCH_OUT/results.txt"
 : > "$results"
 
