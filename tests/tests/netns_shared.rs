@@ -138,9 +138,17 @@ fn a_container_without_ports_runs_no_iptables_and_one_with_ports_one_batch_each_
     let s = Session::new();
     let slot = s.net.default_slot().clone();
     let bin = logging_iptables(s.w.env.dir());
-    // The first container makes the bridge and its base rules: one batch.
+    // The first container makes the bridge and its base rules: one batch. berth reads
+    // iptables-save first only where its machine-wide marker (/run/berth-net/chains) says
+    // its chains may exist while no berth bridge is up. Other tests leave that state: the
+    // clean-up of a test's network (`TestNet`'s drop) deletes a kept default bridge by name,
+    // not through berth, so the chains and the marker stay until berth next tears down or
+    // sets up. It is allowed here, and only here.
     let first = berth_logged(&s, &bin, &["run", "--rm", "busybox", "true"]);
-    assert_eq!(first, ["iptables-restore"], "{first:?}");
+    assert!(
+        first == ["iptables-restore"] || first == ["iptables-save", "iptables-restore"],
+        "{first:?}"
+    );
     assert!(net::host_link_exists(&slot.bridge));
     // From then on, set-up and teardown of a container with no port touch no firewall.
     let none = berth_logged(&s, &bin, &["run", "--rm", "busybox", "true"]);
