@@ -178,3 +178,30 @@ fn a_user_namespace_maps_root_away() {
     // The image's files belong to the host's root, which is nobody in here.
     assert!(out.contains("RO"), "{out}");
 }
+
+#[test]
+fn the_cgroup_view_is_the_same_built_by_berth_spawn_or_by_the_init() {
+    // Without a user namespace berth-spawn builds the view and sends it with the go; with one
+    // the init builds it itself (`init::mounts::view_tree`). The container sees the same.
+    let script = "ls /sys/fs/cgroup; cut -d' ' -f5,6 /proc/self/mountinfo | grep '^/sys/fs/cgroup' | sort; cat /sys/fs/cgroup/pids/pids.max; mkdir /sys/fs/cgroup/pids/x 2>/dev/null || echo RO";
+    let w = World::new();
+    let (_, built) = w.run_container("sent", &["--pids-limit", "9"], &argv!("sh -c {}", script));
+    let sent = built.success().stdout;
+    let (_, rec) = w.container("own", &argv!("sh -c {}", script));
+    let own = w
+        .start(&rec, &["--userns", "100000:65536", "--pids-limit", "9"])
+        .success()
+        .stdout;
+    assert_eq!(sent, own);
+    let lines: Vec<&str> = sent.lines().collect();
+    for name in ["pids", "memory", "devices"] {
+        assert!(lines.contains(&name), "{sent}");
+        let bind = format!("/sys/fs/cgroup/{name} ro,nosuid,nodev,noexec,relatime");
+        assert!(lines.contains(&bind.as_str()), "{sent}");
+    }
+    assert!(
+        lines.contains(&"/sys/fs/cgroup ro,nosuid,nodev,noexec,relatime"),
+        "{sent}"
+    );
+    assert!(sent.ends_with("9\nRO\n"), "{sent}");
+}

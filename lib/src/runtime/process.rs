@@ -326,6 +326,7 @@ fn spawn(
     .map_err(fail)?;
     let views = s.cg.views();
     let cgroup2 = s.cg.h.is_v2() && plan.has_new(LinuxNamespaceType::Cgroup);
+    let new_mounts = plan.has_new(LinuxNamespaceType::Mount);
     let hooks = hooks_wanted(s.spec);
     let namespaces = crate::timings::phase("namespaces");
     let (pid, born_in_v2) = {
@@ -351,7 +352,7 @@ fn spawn(
             new_flags,
             unshare: unshared,
             cgroup_entry: Some((&entry, true)),
-            cgroups: views,
+            cgroups: views.clone(),
             cgroup2,
             seccomp,
             init: init_exe,
@@ -373,6 +374,7 @@ fn spawn(
     drop(entry);
     st.pid = pid;
     st.pid_start = liveness::start_time(pid).unwrap_or(0);
+    let mut view = None;
     if let Some(p) = pending {
         let _cgroups = crate::timings::phase("cgroups");
         if let Err(e) = s.cg.finish(p) {
@@ -381,8 +383,19 @@ fn spawn(
             kill_child(pid);
             return Err((0, e));
         }
+        // The init's cgroup view, built while it makes its namespaces and first mounts, where
+        // it mounts one in a new mount namespace of its own (no user namespace here); a
+        // kernel that cannot build it detached leaves it to the init.
+        if !cgroup2 && new_mounts && mounts_cgroups(s.spec) {
+            view = init::mounts::view_tree(&views).ok();
+        }
     }
-    let master = release(o, s, st, pid, &parent, new_user, born_in_v2).map_err(|e| (pid, e))?;
+    let go = BeforeGo {
+        new_user,
+        born_in_v2,
+        view,
+    };
+    let master = release(o, s, st, pid, &parent, go).map_err(|e| (pid, e))?;
     Ok((pid, parent, master))
 }
 
@@ -453,6 +466,14 @@ fn hooks_wanted(spec: &Spec) -> bool {
     })
 }
 
+/// The config mounts a cgroup view (a `cgroup` or `cgroup2` mount).
+fn mounts_cgroups(spec: &Spec) -> bool {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .any(|m| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")))
+}
+
 /// The config has createContainer or startContainer hooks: the init runs them inside the
 /// container's namespaces, as its children, before it execs.
 fn hooks_inside(spec: &Spec) -> bool {
@@ -471,8 +492,18 @@ fn any_hook<'a, const N: usize>(
     })
 }
 
+/// What berth-spawn does for the child before its go ([`release`]).
+struct BeforeGo {
+    /// It has a new user namespace: its id maps are written first.
+    new_user: bool,
+    /// It was born in its v2 cgroup; else the kernel refused, and it is moved there.
+    born_in_v2: bool,
+    /// Its cgroup view, built detached (`init::mounts::view_tree`), sent with the go.
+    view: Option<OwnedFd>,
+}
+
 /// The parent's side once the child exists (it joins its v1 cgroups itself, and was born in
-/// its v2 one unless `born_in_v2` says the kernel refused): id maps written, then `Go`;
+/// its v2 one unless `go.born_in_v2` says the kernel refused): id maps written, then `Go`;
 /// the runtime hooks run when the init asks; with OCI `create`, the init confirmed waiting on
 /// the exec fifo. Returns the terminal's master, if the init sent one.
 fn release(
@@ -481,17 +512,21 @@ fn release(
     st: &State,
     pid: i32,
     parent: &Channel,
-    new_user: bool,
-    born_in_v2: bool,
+    go: BeforeGo,
 ) -> Result<Option<OwnedFd>, RuntimeError> {
-    if !born_in_v2 {
+    if !go.born_in_v2 {
         s.cg.add_v2(pid)?;
     }
-    if new_user {
+    if go.new_user {
         write_maps(pid, "uid_map", s.linux.uid_mappings().as_ref())?;
         write_maps(pid, "gid_map", s.linux.gid_mappings().as_ref())?;
     }
-    if let Err(e) = parent.send(&ToChild::Go) {
+    let sent = match &go.view {
+        Some(v) => parent.send_with_fd(&ToChild::Go, v.as_raw_fd()),
+        None => parent.send(&ToChild::Go),
+    };
+    drop(go.view);
+    if let Err(e) = sent {
         // Its end is closed: without a user namespace the init goes on with its mounts before
         // it takes the go (`init::Go`), and one that failed meanwhile is gone, its error
         // waiting here.

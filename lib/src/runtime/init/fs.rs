@@ -195,7 +195,7 @@ pub fn attrs(o: &MountOptions) -> (u64, u64) {
 }
 
 /// mount_setattr(2) on the mount `fd` refers to (AT_RECURSIVE: and every mount below it).
-fn setattr(fd: BorrowedFd, recursive: bool, attr: &libc::mount_attr) -> io::Result<()> {
+pub(crate) fn setattr(fd: BorrowedFd, recursive: bool, attr: &libc::mount_attr) -> io::Result<()> {
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;

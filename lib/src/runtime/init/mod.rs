@@ -311,6 +311,8 @@ struct Go<'a> {
     /// Microseconds waiting for the go, and joining the cgroups (`--timings`).
     wait_us: std::cell::Cell<u64>,
     join_us: std::cell::Cell<u64>,
+    /// The cgroup view berth-spawn built, sent with the go (`mounts::view_tree`).
+    view: std::cell::Cell<Option<OwnedFd>>,
 }
 
 impl<'a> Go<'a> {
@@ -327,6 +329,7 @@ impl<'a> Go<'a> {
             taken: Default::default(),
             wait_us: Default::default(),
             join_us: Default::default(),
+            view: Default::default(),
         }
     }
 
@@ -336,8 +339,8 @@ impl<'a> Go<'a> {
             return Ok(());
         }
         let mut lap = Lap(std::time::Instant::now());
-        match self.a.chan.recv::<ToChild>() {
-            Ok(Some(ToChild::Go)) => {}
+        match self.a.chan.recv_with_fd::<ToChild>() {
+            Ok(Some((ToChild::Go, view))) => self.view.set(view),
             other => {
                 return Err(format!(
                     "expected the go message from berth-spawn, got {other:?}"
@@ -514,10 +517,13 @@ fn fill_root(
                 .and_then(|l| l.mount_label().as_deref())
                 .filter(|_| super::lsm::Host::detect().selinux),
             before_cgroups: &|| go.take(),
+            built_view: &|| go.view.take(),
         },
         mounts_list,
     )?;
     go.take()?;
+    // A view no cgroup mount took: closed now, not left to the descriptor sweep.
+    drop(go.view.take());
     let dev_is_mounted = mounts_list
         .iter()
         .any(|m| m.destination().as_os_str() == "/dev");

@@ -5,7 +5,7 @@
 //! flags, and propagation is set on the attached mount. Also the cgroup hierarchy view and
 //! /sys, which is a fresh sysfs whenever the container has a network namespace.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Mount;
@@ -14,7 +14,7 @@ use rustix::io::Errno;
 
 use super::fs::{
     Kind, MountOptions, RESOLVE_MOUNTS, Root, attach, clone_path, mount_point, new_fs,
-    parse_options, propagate, rel, set_flags,
+    parse_options, propagate, rel, set_flags, setattr,
 };
 
 /// A cgroup hierarchy to show inside the container: its name under /sys/fs/cgroup and the
@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     /// Called before the cgroup view is mounted: it needs the container's cgroups made and
     /// joined (the init's `Go`).
     pub before_cgroups: &'a dyn Fn() -> Result<(), String>,
+    /// The cgroup view berth-spawn built and sent with the go ([`view_tree`]), once.
+    pub built_view: &'a dyn Fn() -> Option<OwnedFd>,
 }
 
 pub fn mount_all(ctx: &Ctx, mounts: &[Mount]) -> Result<(), String> {
@@ -312,59 +314,280 @@ fn sysfs(
 /// `/sys/fs/cgroup` inside the container. On cgroup v2 with a cgroup namespace, a fresh
 /// cgroup2 mount shows the container's own subtree. On v1 and hybrid there is no such
 /// thing, so (like runc) a tmpfs holds one bind mount per hierarchy of the container's own
-/// cgroup directory. The tmpfs is filled through its own descriptor.
+/// cgroup directory: built by berth-spawn while we made our namespaces and first mounts
+/// ([`view_tree`]), and then only attached here, or else built here, the tmpfs filled
+/// through its own descriptor once attached.
 fn mount_cgroups(ctx: &Ctx, target: &OwnedFd, dest: &Path, o: &MountOptions) -> Result<(), String> {
     (ctx.before_cgroups)()?;
     let ro = o.flags & libc::MS_RDONLY;
-    let base = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    let flags = |f| MountOptions {
-        flags: f,
-        ..Default::default()
-    };
     if ctx.cgroup2 {
-        let mnt = new_fs("cgroup2", Some("cgroup"), &flags(base | ro))
+        let flags = MountOptions {
+            flags: VIEW_FLAGS | ro,
+            ..Default::default()
+        };
+        let mnt = new_fs("cgroup2", Some("cgroup"), &flags)
             .map_err(|(_, e)| format!("{e} (on {})", dest.display()))?;
         return attach(&mnt, target, dest);
     }
-    let mut tmpfs = flags(base);
-    tmpfs.data.push("mode=755".into());
-    let mnt = new_fs("tmpfs", Some("tmpfs"), &tmpfs)
-        .map_err(|(_, e)| format!("{e} (on {})", dest.display()))?;
+    if let Some(view) = (ctx.built_view)() {
+        if ro != 0 {
+            // The whole tree in one call: the tmpfs and every bind in it.
+            set_ro_recursive(&view, dest)?;
+        }
+        return attach(&view, target, dest);
+    }
+    let mnt = view_tmpfs(dest)?;
     attach(&mnt, target, dest)?;
-    for v in ctx.cgroups {
+    fill_view(&mnt, ctx.cgroups, ro, dest)?;
+    if ro != 0 {
+        let ro = MountOptions {
+            flags: libc::MS_RDONLY,
+            ..Default::default()
+        };
+        set_flags(&mnt, &ro, false, dest)?;
+    }
+    Ok(())
+}
+
+/// The cgroup view's flags, before the config's read-only.
+const VIEW_FLAGS: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+
+/// The cgroup view of a v1 or hybrid host, built detached by berth-spawn once it made the
+/// container's cgroups, while the init makes its namespaces and first mounts
+/// (`process::spawn`); it goes with the go, and the init only attaches it
+/// ([`mount_cgroups`]): two syscalls there instead of about ninety. Not read-only yet (the
+/// init applies the config's `ro` to the whole tree).
+///
+/// Its binds are clones of the host's mounts, made in berth-spawn's mount namespace, not the
+/// init's: each is made a slave, as the init's own clone of a slave (its namespace is
+/// rslave) would be, so that nothing mounted in the container reaches the host.
+///
+/// Older kernels refuse mounts inside a detached tree (Linux 6.18 allows them). Where
+/// this fails, nothing is sent and the init builds the view itself. The view's mounts are
+/// older than the root's, so /proc/self/mountinfo may list them before it.
+pub(crate) fn view_tree(views: &[CgroupView]) -> Result<OwnedFd, String> {
+    let shown = Path::new("/sys/fs/cgroup");
+    let mnt = view_tmpfs(shown)?;
+    fill_view(&mnt, views, 0, shown)?;
+    let slave = libc::mount_attr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: libc::MS_SLAVE,
+        userns_fd: 0,
+    };
+    setattr(mnt.as_fd(), true, &slave)
+        .map_err(|e| format!("making the cgroup view a slave: {e}"))?;
+    Ok(mnt)
+}
+
+/// The cgroup view's tmpfs, detached.
+fn view_tmpfs(dest: &Path) -> Result<OwnedFd, String> {
+    let mut tmpfs = MountOptions {
+        flags: VIEW_FLAGS,
+        ..Default::default()
+    };
+    tmpfs.data.push("mode=755".into());
+    new_fs("tmpfs", Some("tmpfs"), &tmpfs).map_err(|(_, e)| format!("{e} (on {})", dest.display()))
+}
+
+/// Fills the view's tmpfs `mnt` (through its descriptor): a directory and a bind of the
+/// container's own cgroup directory per hierarchy, nosuid, nodev, noexec, and `ro` (0 or
+/// `MS_RDONLY`); `cpu` and `cpuacct` links for a `cpu,cpuacct` hierarchy, as on the host.
+fn fill_view(
+    mnt: &OwnedFd,
+    views: &[CgroupView],
+    ro: libc::c_ulong,
+    dest: &Path,
+) -> Result<(), String> {
+    let flags = MountOptions {
+        flags: VIEW_FLAGS | ro,
+        ..Default::default()
+    };
+    for v in views {
         let shown = dest.join(&v.name);
         let mkerr = |e: Errno| format!("creating {}: {e}", shown.display());
-        rfs::mkdirat(&mnt, v.name.as_str(), Mode::from_raw_mode(0o755)).map_err(mkerr)?;
+        rfs::mkdirat(mnt, v.name.as_str(), Mode::from_raw_mode(0o755)).map_err(mkerr)?;
         if v.host_dir.is_dir() {
             let sub = rfs::openat(
-                &mnt,
+                mnt,
                 v.name.as_str(),
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
             .map_err(mkerr)?;
             let tree = clone_path(&v.host_dir, false)?;
-            set_flags(&tree, &flags(base | ro), false, &shown)?;
+            set_flags(&tree, &flags, false, &shown)?;
             attach(&tree, &sub, &shown)?;
         }
-        // `cpu` and `cpuacct` for a `cpu,cpuacct` hierarchy, as on the host.
         if v.name.contains(',') {
             for part in v.name.split(',') {
-                if rfs::statat(&mnt, part, AtFlags::SYMLINK_NOFOLLOW).is_err() {
-                    let _ = rfs::symlinkat(v.name.as_str(), &mnt, part);
+                if rfs::statat(mnt, part, AtFlags::SYMLINK_NOFOLLOW).is_err() {
+                    let _ = rfs::symlinkat(v.name.as_str(), mnt, part);
                 }
             }
         }
     }
-    if ro != 0 {
-        set_flags(&mnt, &flags(libc::MS_RDONLY), false, dest)?;
-    }
     Ok(())
+}
+
+/// Makes a whole tree read-only (`mount_setattr` with `AT_RECURSIVE`), nothing else touched.
+fn set_ro_recursive(tree: &OwnedFd, shown: &Path) -> Result<(), String> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    setattr(tree.as_fd(), true, &attr)
+        .map_err(|e| format!("making the mounts on {} read-only: {e}", shown.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `/proc/thread-self/mountinfo`'s lines for mounts at or under `dir`: (mount point
+    /// relative to `dir`, mount options, optional fields, filesystem type).
+    fn mounts_under(dir: &Path) -> Vec<(String, String, String, String)> {
+        let text = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+        let dir = dir.to_str().unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let (left, right) = l.split_once(" - ")?;
+                let f: Vec<&str> = left.split(' ').collect();
+                let at = f[4].strip_prefix(dir)?;
+                let fstype = right.split(' ').next()?;
+                Some((
+                    at.to_string(),
+                    f[5].to_string(),
+                    f[6..].join(" "),
+                    fstype.to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_view_berth_spawn_builds_holds_slave_binds_and_nothing_goes_back_to_the_host() {
+        use nix::mount::{MsFlags, mount};
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tmp.path();
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                // A mount namespace of this thread's own, gone with it.
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .unwrap();
+                // The "host" hierarchies, on a shared mount as systemd makes them.
+                let host = tmp.join("host");
+                std::fs::create_dir(&host).unwrap();
+                mount(
+                    Some("tmpfs"),
+                    &host,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .unwrap();
+                mount(
+                    None::<&str>,
+                    &host,
+                    None::<&str>,
+                    MsFlags::MS_SHARED,
+                    None::<&str>,
+                )
+                .unwrap();
+                for d in ["cc/ctr/x", "pids/ctr/x"] {
+                    std::fs::create_dir_all(host.join(d)).unwrap();
+                }
+                let views = [
+                    CgroupView {
+                        name: "cpu,cpuacct".into(),
+                        host_dir: host.join("cc/ctr"),
+                    },
+                    CgroupView {
+                        name: "pids".into(),
+                        host_dir: host.join("pids/ctr"),
+                    },
+                    CgroupView {
+                        name: "gone".into(),
+                        host_dir: host.join("nope"),
+                    },
+                ];
+                let view = match view_tree(&views) {
+                    Ok(v) => v,
+                    // A kernel that refuses mounts in a detached tree: the init builds the
+                    // view itself, and there is nothing to check here.
+                    Err(_) => return,
+                };
+                let at = tmp.join("view");
+                std::fs::create_dir(&at).unwrap();
+                let target = rfs::open(
+                    &at,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .unwrap();
+                attach(&view, &target, &at).unwrap();
+
+                let seen = mounts_under(&at);
+                let names: Vec<&str> = seen.iter().map(|m| m.0.as_str()).collect();
+                assert_eq!(names, ["", "/cpu,cpuacct", "/pids"], "{seen:?}");
+                for (at, opts, optional, fstype) in &seen {
+                    for flag in ["nosuid", "nodev", "noexec"] {
+                        assert!(opts.split(',').any(|o| o == flag), "{at}: {opts}");
+                    }
+                    // Not read-only yet: the init applies the config's ro.
+                    assert!(opts.starts_with("rw"), "{at}: {opts}");
+                    // Never a peer of the host's mount: a slave of it, or the tmpfs, private.
+                    assert!(!optional.contains("shared:"), "{at}: {optional}");
+                    if at.is_empty() {
+                        assert_eq!(fstype, "tmpfs");
+                    } else {
+                        assert!(optional.contains("master:"), "{at}: {optional}");
+                    }
+                }
+                assert!(at.join("gone").is_dir());
+                for link in ["cpu", "cpuacct"] {
+                    assert_eq!(
+                        std::fs::read_link(at.join(link)).unwrap(),
+                        Path::new("cpu,cpuacct")
+                    );
+                }
+                // A mount made in the view does not reach the host's directory...
+                mount(
+                    Some("tmpfs"),
+                    &at.join("pids/x"),
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .unwrap();
+                assert!(mounts_under(&host.join("pids/ctr/x")).is_empty());
+                // ...and one the host makes still shows in the view, as in a slave namespace.
+                mount(
+                    Some("tmpfs"),
+                    &host.join("cc/ctr/x"),
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .unwrap();
+                assert_eq!(mounts_under(&at.join("cpu,cpuacct/x")).len(), 1);
+            })
+            .join()
+            .unwrap();
+        });
+    }
 
     const LABEL: &str = "system_u:object_r:container_file_t:s0:c1,c2";
 
