@@ -487,17 +487,20 @@ mod tests {
                     None::<&str>,
                 )
                 .unwrap();
+                let tmpfs_on = |dir: &Path| {
+                    mount(
+                        Some("tmpfs"),
+                        dir,
+                        Some("tmpfs"),
+                        MsFlags::empty(),
+                        None::<&str>,
+                    )
+                    .unwrap()
+                };
                 // The "host" hierarchies, on a shared mount as systemd makes them.
                 let host = tmp.join("host");
                 std::fs::create_dir(&host).unwrap();
-                mount(
-                    Some("tmpfs"),
-                    &host,
-                    Some("tmpfs"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )
-                .unwrap();
+                tmpfs_on(&host);
                 mount(
                     None::<&str>,
                     &host,
@@ -564,24 +567,10 @@ mod tests {
                     );
                 }
                 // A mount made in the view does not reach the host's directory...
-                mount(
-                    Some("tmpfs"),
-                    &at.join("pids/x"),
-                    Some("tmpfs"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )
-                .unwrap();
+                tmpfs_on(&at.join("pids/x"));
                 assert!(mounts_under(&host.join("pids/ctr/x")).is_empty());
                 // ...and one the host makes still shows in the view, as in a slave namespace.
-                mount(
-                    Some("tmpfs"),
-                    &host.join("cc/ctr/x"),
-                    Some("tmpfs"),
-                    MsFlags::empty(),
-                    None::<&str>,
-                )
-                .unwrap();
+                tmpfs_on(&host.join("cc/ctr/x"));
                 assert_eq!(mounts_under(&at.join("cpu,cpuacct/x")).len(), 1);
             })
             .join()
