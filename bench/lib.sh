@@ -133,8 +133,7 @@ crun_hybrid_off() {
     CRUN_MOVED_HUGETLB=
   fi
   if [ -n "${CRUN_HUGETLB_SUBTREE:-}" ]; then
-    # Refused while the kernel still holds the v1 hierarchy: said, not left silently undone
-    # (it was, once, after a day of benches).
+    # Refused while the kernel still holds the v1 hierarchy: said, not left silently undone.
     echo +hugetlb > /sys/fs/cgroup/unified/cgroup.subtree_control 2>/dev/null ||
       echo "bench: hugetlb is not back in the v2 hierarchy yet; once the kernel has freed the v1 one: echo +hugetlb > /sys/fs/cgroup/unified/cgroup.subtree_control" >&2
     CRUN_HUGETLB_SUBTREE=
