@@ -181,18 +181,23 @@ fn a_user_namespace_maps_root_away() {
 
 #[test]
 fn the_cgroup_view_is_the_same_built_by_berth_spawn_or_by_the_init() {
-    // Without a user namespace berth-spawn builds the view and sends it with the go; with one
-    // the init builds it itself (`init::mounts::view_tree`). The container sees the same.
+    // Without a user namespace berth-spawn builds the view and sends it with the go (it says
+    // so at debug level); with one the init builds it itself (`init::mounts::view_tree`). The
+    // container sees the same.
     let script = "ls /sys/fs/cgroup; cut -d' ' -f5,6 /proc/self/mountinfo | grep '^/sys/fs/cgroup' | sort; cat /sys/fs/cgroup/pids/pids.max; mkdir /sys/fs/cgroup/pids/x 2>/dev/null || echo RO";
     let w = World::new();
-    let (_, built) = w.run_container("sent", &["--pids-limit", "9"], &argv!("sh -c {}", script));
-    let sent = built.success().stdout;
+    let debug = ["--log-level", "debug", "--pids-limit", "9"];
+    let (_, built) = w.run_container("sent", &debug, &argv!("sh -c {}", script));
+    let built = built.success();
+    const BUILT: &str = "built the cgroup view for the init";
+    assert!(built.stderr.contains(BUILT), "{}", built.stderr);
+    let sent = built.stdout;
     let (_, rec) = w.container("own", &argv!("sh -c {}", script));
     let own = w
-        .start(&rec, &["--userns", "100000:65536", "--pids-limit", "9"])
-        .success()
-        .stdout;
-    assert_eq!(sent, own);
+        .start(&rec, &[&["--userns", "100000:65536"], &debug[..]].concat())
+        .success();
+    assert!(!own.stderr.contains(BUILT), "{}", own.stderr);
+    assert_eq!(sent, own.stdout);
     let lines: Vec<&str> = sent.lines().collect();
     for name in ["pids", "memory", "devices"] {
         assert!(lines.contains(&name), "{sent}");

@@ -387,7 +387,13 @@ fn spawn(
         // it mounts one in a new mount namespace of its own (no user namespace here); a
         // kernel that cannot build it detached leaves it to the init.
         if !cgroup2 && new_mounts && mounts_cgroups(s.spec) {
-            view = init::mounts::view_tree(&views).ok();
+            match init::mounts::view_tree(&views) {
+                Ok(v) => {
+                    log::debug!("built the cgroup view for the init");
+                    view = Some(v);
+                }
+                Err(e) => log::debug!("the init builds its cgroup view itself: {e}"),
+            }
         }
     }
     let go = BeforeGo {
