@@ -38,9 +38,10 @@ impl Slot {
         Ipv4Addr::new(10, 213, self.n as u8, i)
     }
 
-    /// The slot's IPv6 subnet, for `--ipv6` networks: `fd00:b7:<N in hex>::/64`.
+    /// The slot's IPv6 subnet, for `--ipv6` networks: `fd00:b7:<N in hex>::/64`, written as
+    /// berth and ip6tables write it (slot 0's is `fd00:b7::/64`).
     pub fn subnet6(&self) -> String {
-        format!("fd00:b7:{:x}::/64", self.n)
+        format!("{}/64", self.addr6(0))
     }
 
     /// The `i`th address of the IPv6 subnet.
